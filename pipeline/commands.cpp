@@ -1,0 +1,15 @@
+#include "pipeline/cli.hpp"
+#include "pipeline/commands/commands.hpp"
+
+namespace lineage::pipeline {
+
+const std::vector<Subcommand>& subcommands() {
+  // One line per subcommand; each lives in pipeline/commands/<name>.cpp.
+  static const std::vector<Subcommand> kCommands = {
+      {"inventory", "classify every tensor of a checkpoint (headers only)", commands::inventory},
+      {"synth", "write small checkpoints with known provenance", commands::synth},
+  };
+  return kCommands;
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,14 @@
+#pragma once
+/// @file commands.hpp
+/// One function per `lineage` subcommand. Each parses its own options (Boost.Program_options),
+/// supports --help, and returns an exit code; errors propagate as lineage::Error.
+
+#include <string>
+#include <vector>
+
+namespace lineage::pipeline::commands {
+
+int inventory(const std::vector<std::string>& args);
+int synth(const std::vector<std::string>& args);
+
+}  // namespace lineage::pipeline::commands

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: installs dependencies, builds, runs every
+# test (unit, CLI, MPI), then rebuilds with ASan+UBSan and runs the unit tests under them.
+# Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+"$root/scripts/build.sh" "$root/build"
+(cd "$root/build" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
+if [ "${1:-}" != "--no-sanitize" ]; then
+  "$root/scripts/build.sh" "$root/build-asan" -DLINEAGE_SANITIZE=ON -DLINEAGE_BUILD_BENCH=OFF
+  (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure -j "$(nproc)" -L unit --timeout 900)
+fi

@@ -1,0 +1,34 @@
+#pragma once
+/// @file expected_tensor.hpp
+/// The tensors a family definition says a concrete config must have, with shapes derived from
+/// the config. Used by the inventory (index-only mode, shape checks) and by the synthetic
+/// checkpoint generator (tools/synth), which writes exactly these names and shapes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.hpp"
+#include "core/tensor_key.hpp"
+
+namespace lineage::stages {
+
+/// How a stored tensor maps onto per-expert / per-projection views (see docs/families.md).
+struct StorageLayout {
+  bool stacked = false;     ///< leading axis indexes experts
+  bool transposed = false;  ///< stored [in, out] instead of HF's [out, in]
+  enum class GateUp : std::uint8_t { none, concatenated, interleaved } gate_up = GateUp::none;
+  friend bool operator==(const StorageLayout&, const StorageLayout&) = default;
+};
+
+struct ExpectedTensor {
+  std::string name;
+  TensorKey key;                     ///< expert = -1 for stacked tensors (views carry experts)
+  std::vector<std::uint64_t> shape;  ///< stored shape
+  std::optional<Dtype> dtype;        ///< fixed dtype if the family says so
+  StorageLayout layout;
+  bool optional = false;
+};
+
+}  // namespace lineage::stages

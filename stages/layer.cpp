@@ -1,0 +1,2 @@
+// Intentionally empty: this layer gains code in later issues.
+namespace lineage {}
