@@ -1,0 +1,135 @@
+#include "cluster/communicator.hpp"
+
+#include <limits>
+#include <utility>
+
+#include "cluster/detail/mpi_check.hpp"
+
+namespace lineage::cluster {
+namespace {
+
+int checked_count(std::size_t n) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw ClusterError("message of " + std::to_string(n) + " bytes exceeds MPI's int count");
+  }
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+Communicator::Communicator(MPI_Comm handle, bool owned, bool serial)
+    : handle_(handle), owned_(owned), serial_(serial) {
+  if (serial_) return;
+  detail::check(MPI_Comm_rank(handle_, &rank_), "MPI_Comm_rank");
+  detail::check(MPI_Comm_size(handle_, &size_), "MPI_Comm_size");
+}
+
+Communicator Communicator::world() { return Communicator(MPI_COMM_WORLD, false, false); }
+
+Communicator Communicator::self_only() { return Communicator(MPI_COMM_NULL, false, true); }
+
+Communicator::Communicator(Communicator&& other) noexcept
+    : handle_(std::exchange(other.handle_, MPI_COMM_NULL)),
+      owned_(std::exchange(other.owned_, false)),
+      serial_(other.serial_),
+      rank_(other.rank_),
+      size_(other.size_) {}
+
+Communicator& Communicator::operator=(Communicator&& other) noexcept {
+  if (this != &other) {
+    if (owned_ && handle_ != MPI_COMM_NULL) MPI_Comm_free(&handle_);
+    handle_ = std::exchange(other.handle_, MPI_COMM_NULL);
+    owned_ = std::exchange(other.owned_, false);
+    serial_ = other.serial_;
+    rank_ = other.rank_;
+    size_ = other.size_;
+  }
+  return *this;
+}
+
+Communicator::~Communicator() {
+  // Freeing after MPI_Finalize is an error; skip it then (nothing can leak past finalize).
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_ && handle_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&handle_);
+}
+
+Communicator Communicator::split(int color, int key) const {
+  if (serial_) return self_only();
+  MPI_Comm out = MPI_COMM_NULL;
+  detail::check(MPI_Comm_split(handle_, color, key, &out), "MPI_Comm_split");
+  detail::check(MPI_Comm_set_errhandler(out, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  return Communicator(out, true, false);
+}
+
+void Communicator::barrier() const {
+  if (!serial_) detail::check(MPI_Barrier(handle_), "MPI_Barrier");
+}
+
+bool Communicator::any(bool local_failed) const {
+  if (serial_) return local_failed;
+  int in = local_failed ? 1 : 0;
+  int out = 0;
+  detail::check(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, handle_), "MPI_Allreduce(any)");
+  return out != 0;
+}
+
+std::uint64_t Communicator::sum(std::uint64_t value) const {
+  if (serial_) return value;
+  std::uint64_t out = 0;
+  detail::check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_SUM, handle_),
+                "MPI_Allreduce(sum)");
+  return out;
+}
+
+double Communicator::max(double value) const {
+  if (serial_) return value;
+  double out = 0;
+  detail::check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, handle_),
+                "MPI_Allreduce(max)");
+  return out;
+}
+
+std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::byte> bytes,
+                                                         int root) const {
+  if (serial_) return {std::vector<std::byte>(bytes.begin(), bytes.end())};
+  const int count = checked_count(bytes.size());
+  std::vector<int> counts(rank_ == root ? static_cast<std::size_t>(size_) : 0);
+  detail::check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, handle_),
+                "MPI_Gather(counts)");
+  std::vector<int> displs;
+  std::vector<std::byte> all;
+  if (rank_ == root) {
+    displs.resize(counts.size());
+    std::size_t total = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      displs[r] = checked_count(total);
+      total += static_cast<std::size_t>(counts[r]);
+    }
+    all.resize(total);
+  }
+  detail::check(MPI_Gatherv(bytes.data(), count, MPI_BYTE, all.data(), counts.data(),
+                            displs.data(), MPI_BYTE, root, handle_),
+                "MPI_Gatherv");
+  std::vector<std::vector<std::byte>> out;
+  if (rank_ == root) {
+    out.reserve(counts.size());
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      const auto begin = all.begin() + displs[r];
+      out.emplace_back(begin, begin + counts[r]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::byte> Communicator::broadcast(std::span<const std::byte> bytes, int root) const {
+  std::vector<std::byte> out(bytes.begin(), bytes.end());
+  if (serial_) return out;
+  std::uint64_t n = out.size();
+  detail::check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, handle_), "MPI_Bcast(size)");
+  out.resize(n);
+  detail::check(MPI_Bcast(out.data(), checked_count(n), MPI_BYTE, root, handle_), "MPI_Bcast");
+  return out;
+}
+
+}  // namespace lineage::cluster

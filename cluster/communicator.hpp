@@ -1,0 +1,58 @@
+#pragma once
+/// @file communicator.hpp
+/// The only MPI handle stages-facing code ever sees. Passed explicitly (never MPI_COMM_WORLD
+/// deep inside), so tests can run on sub-communicators. All collectives are checked.
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace lineage::cluster {
+
+class Communicator {
+ public:
+  /// MPI_COMM_WORLD (not owned). Precondition: an MpiSession is alive.
+  static Communicator world();
+  /// A serial stand-in with rank 0 of 1 that performs no MPI calls (for tools run without
+  /// mpirun and for unit tests of code that takes a Communicator).
+  static Communicator self_only();
+
+  Communicator(Communicator&& other) noexcept;
+  Communicator& operator=(Communicator&& other) noexcept;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  ~Communicator();
+
+  [[nodiscard]] int rank() const noexcept { return rank_; }
+  [[nodiscard]] int size() const noexcept { return size_; }
+  [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
+
+  /// Collective: a new communicator of the ranks with the same colour, ordered by key.
+  [[nodiscard]] Communicator split(int color, int key) const;
+  /// Collective.
+  void barrier() const;
+  /// Collective: true on every rank if `local_failed` is true on any rank (allreduce MAX).
+  /// Used before aborting so one rank's exception never leaves the others hung.
+  [[nodiscard]] bool any(bool local_failed) const;
+  /// Collective: sum / max of one value over ranks.
+  [[nodiscard]] std::uint64_t sum(std::uint64_t value) const;
+  [[nodiscard]] double max(double value) const;
+  /// Collective: every rank's bytes on `root`, in rank order (empty vector on other ranks).
+  [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes,
+                                                           int root) const;
+  /// Collective: root's bytes on every rank.
+  [[nodiscard]] std::vector<std::byte> broadcast(std::span<const std::byte> bytes, int root) const;
+
+ private:
+  Communicator(MPI_Comm handle, bool owned, bool serial);
+  MPI_Comm handle_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  bool serial_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace lineage::cluster

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Benchmarks (never part of the test suite). Results belong in docs/benchmarks.md with the
+# machine and this command.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh" "$root/build" -DLINEAGE_BUILD_BENCH=ON >/dev/null
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+for b in "$root"/build/bench/bench_*; do
+  echo "== $(basename "$b")"
+  "$b"
+done

@@ -1,0 +1,61 @@
+#include "cluster/communicator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+
+namespace lineage::cluster {
+namespace {
+
+TEST(MpiCommunicator, RankAndSizeAreConsistent) {
+  auto world = Communicator::world();
+  EXPECT_GE(world.rank(), 0);
+  EXPECT_LT(world.rank(), world.size());
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
+}
+
+TEST(MpiCommunicator, GatherReturnsEveryRanksBytesInRankOrder) {
+  auto world = Communicator::world();
+  // Uneven payloads (rank r sends r+1 bytes) catch displacement mistakes.
+  std::string mine(static_cast<std::size_t>(world.rank() + 1), static_cast<char>('a' + world.rank()));
+  const auto all = world.gather({reinterpret_cast<const std::byte*>(mine.data()), mine.size()}, 0);
+  if (world.is_root()) {
+    ASSERT_EQ(all.size(), static_cast<std::size_t>(world.size()));
+    for (int r = 0; r < world.size(); ++r) {
+      const auto& got = all[static_cast<std::size_t>(r)];
+      ASSERT_EQ(got.size(), static_cast<std::size_t>(r + 1));
+      EXPECT_EQ(static_cast<char>(got[0]), static_cast<char>('a' + r));
+    }
+  } else {
+    EXPECT_TRUE(all.empty());
+  }
+}
+
+TEST(MpiCommunicator, AnyAgreesOnOneRanksFailure) {
+  auto world = Communicator::world();
+  const bool last_fails = world.rank() == world.size() - 1;
+  EXPECT_TRUE(world.any(last_fails));
+  EXPECT_FALSE(world.any(false));
+}
+
+TEST(MpiCommunicator, BroadcastAndSplit) {
+  auto world = Communicator::world();
+  std::string msg = world.is_root() ? "plan-v1" : "";
+  const auto got =
+      world.broadcast({reinterpret_cast<const std::byte*>(msg.data()), msg.size()}, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(got.data()), got.size()), "plan-v1");
+  auto halves = world.split(world.rank() % 2, world.rank());
+  EXPECT_EQ(halves.rank(), world.rank() / 2);
+  EXPECT_DOUBLE_EQ(world.max(static_cast<double>(world.rank())), world.size() - 1.0);
+}
+
+TEST(MpiCommunicator, SerialStandInNeedsNoMpi) {
+  auto solo = Communicator::self_only();
+  EXPECT_EQ(solo.size(), 1);
+  EXPECT_TRUE(solo.any(true));
+  EXPECT_EQ(solo.gather({}, 0).size(), 1u);
+}
+
+}  // namespace
+}  // namespace lineage::cluster
