@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev libyaml-cpp-dev libgtest-dev
   nlohmann-json3-dev libxxhash-dev
   python3 python3-h5py python3-numpy

@@ -1,0 +1,311 @@
+#include "io/hdf5/h5_file.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/errors.hpp"
+#include "io/hdf5/detail/h5_check.hpp"
+
+namespace lineage::io {
+namespace {
+
+using h5detail::check;
+using h5detail::check_id;
+using h5detail::SilenceHdf5;
+
+template <typename T>
+hid_t native_type();
+template <>
+hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <>
+hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <>
+hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+template <>
+hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <>
+hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+H5Handle variable_string_type() {
+  H5Handle t(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check(H5Tset_size(t.id(), H5T_VARIABLE), "H5Tset_size");
+  check(H5Tset_cset(t.id(), H5T_CSET_UTF8), "H5Tset_cset");
+  return t;
+}
+
+}  // namespace
+
+H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
+  SilenceHdf5 quiet;
+  const std::string p = path.string();
+  hid_t id = -1;
+  switch (mode) {
+    case Mode::read:
+      id = H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+      break;
+    case Mode::read_write:
+      id = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      break;
+    case Mode::create:
+      id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      break;
+  }
+  if (id < 0) {
+    throw StoreError(p + ": cannot " + (mode == Mode::create ? "create" : "open") +
+                     " HDF5 file (" + h5detail::error_stack_text() + ")");
+  }
+  file_ = H5Handle(id);
+}
+
+void H5File::ensure_group(const std::string& group_path) {
+  SilenceHdf5 quiet;
+  std::string current;
+  std::size_t pos = 0;
+  while (pos < group_path.size()) {
+    auto next = group_path.find('/', pos + 1);
+    if (next == std::string::npos) next = group_path.size();
+    current = group_path.substr(0, next);
+    pos = next;
+    if (current == "/" || current.empty()) continue;
+    if (H5Lexists(file_.id(), current.c_str(), H5P_DEFAULT) > 0) continue;
+    H5Handle g(check_id(H5Gcreate2(file_.id(), current.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        path_.string() + ": create group " + current));
+  }
+}
+
+bool H5File::exists(const std::string& path) const {
+  SilenceHdf5 quiet;
+  if (path == "/") return true;
+  // Every prefix must exist for H5Lexists to answer without error.
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    auto next = path.find('/', pos + 1);
+    if (next == std::string::npos) next = path.size();
+    const std::string prefix = path.substr(0, next);
+    pos = next;
+    if (prefix.empty() || prefix == "/") continue;
+    if (H5Lexists(file_.id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> H5File::children(const std::string& group_path) const {
+  SilenceHdf5 quiet;
+  H5Handle g(check_id(H5Gopen2(file_.id(), group_path.c_str(), H5P_DEFAULT),
+                      path_.string() + ": open group " + group_path));
+  H5G_info_t info{};
+  check(H5Gget_info(g.id(), &info), path_.string() + ": group info " + group_path);
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const auto len = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
+                                        H5P_DEFAULT);
+    check(static_cast<herr_t>(len < 0 ? -1 : 0), path_.string() + ": link name in " + group_path);
+    std::string name(static_cast<std::size_t>(len), '\0');
+    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
+                       H5P_DEFAULT);
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void H5File::remove(const std::string& path) {
+  SilenceHdf5 quiet;
+  if (!exists(path)) return;
+  check(H5Ldelete(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": delete " + path);
+}
+
+void H5File::write_raw(const std::string& path, hid_t mem_type, const void* data,
+                       const std::vector<std::uint64_t>& dims, std::size_t elem_count) {
+  SilenceHdf5 quiet;
+  std::size_t expected = 1;
+  for (auto d : dims) expected *= d;
+  if (expected != elem_count) {
+    throw InternalError("H5File::write " + path + ": data size does not match dims");
+  }
+  ensure_group(parent_of(path));
+  remove(path);
+  std::vector<hsize_t> hdims(dims.begin(), dims.end());
+  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr),
+                          "H5Screate_simple"));
+  H5Handle dset(check_id(H5Dcreate2(file_.id(), path.c_str(), mem_type, space.id(), H5P_DEFAULT,
+                                    H5P_DEFAULT, H5P_DEFAULT),
+                         path_.string() + ": create dataset " + path));
+  if (elem_count > 0) {
+    check(H5Dwrite(dset.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+          path_.string() + ": write dataset " + path);
+  }
+}
+
+void H5File::read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size,
+                      std::vector<std::byte>& out, std::vector<std::uint64_t>& dims) const {
+  SilenceHdf5 quiet;
+  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT),
+                         path_.string() + ": open dataset " + path));
+  H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  check(rank, path_.string() + ": dataset rank " + path);
+  std::vector<hsize_t> hdims(static_cast<std::size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space.id(), hdims.data(), nullptr);
+  dims.assign(hdims.begin(), hdims.end());
+  std::size_t n = 1;
+  for (auto d : hdims) n *= static_cast<std::size_t>(d);
+  out.resize(n * elem_size);
+  if (n > 0) {
+    check(H5Dread(dset.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+          path_.string() + ": read dataset " + path);
+  }
+}
+
+template <typename T>
+void H5File::write(const std::string& path, std::span<const T> data,
+                   const std::vector<std::uint64_t>& dims) {
+  write_raw(path, native_type<T>(), data.data(), dims, data.size());
+}
+
+template <typename T>
+std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>* dims) const {
+  std::vector<std::byte> raw;
+  std::vector<std::uint64_t> d;
+  read_raw(path, native_type<T>(), sizeof(T), raw, d);
+  std::vector<T> out(raw.size() / sizeof(T));
+  if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+  if (dims) *dims = std::move(d);
+  return out;
+}
+
+#define LINEAGE_H5_INSTANTIATE(T)                                                         \
+  template void H5File::write<T>(const std::string&, std::span<const T>,                  \
+                                 const std::vector<std::uint64_t>&);                      \
+  template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) \
+      const;
+LINEAGE_H5_INSTANTIATE(double)
+LINEAGE_H5_INSTANTIATE(float)
+LINEAGE_H5_INSTANTIATE(std::int64_t)
+LINEAGE_H5_INSTANTIATE(std::uint64_t)
+LINEAGE_H5_INSTANTIATE(std::int32_t)
+LINEAGE_H5_INSTANTIATE(std::uint8_t)
+#undef LINEAGE_H5_INSTANTIATE
+
+void H5File::write_strings(const std::string& path, const std::vector<std::string>& values) {
+  SilenceHdf5 quiet;
+  ensure_group(parent_of(path));
+  remove(path);
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  const hsize_t n = values.size();
+  auto type = variable_string_type();
+  H5Handle space(check_id(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
+  H5Handle dset(check_id(H5Dcreate2(file_.id(), path.c_str(), type.id(), space.id(), H5P_DEFAULT,
+                                    H5P_DEFAULT, H5P_DEFAULT),
+                         path_.string() + ": create dataset " + path));
+  if (n > 0) {
+    check(H5Dwrite(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
+          path_.string() + ": write strings " + path);
+  }
+}
+
+std::vector<std::string> H5File::read_strings(const std::string& path) const {
+  SilenceHdf5 quiet;
+  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT),
+                         path_.string() + ": open dataset " + path));
+  H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
+  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.id()));
+  std::vector<char*> ptrs(n, nullptr);
+  auto type = variable_string_type();
+  if (n > 0) {
+    check(H5Dread(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
+          path_.string() + ": read strings " + path);
+  }
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (auto* p : ptrs) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+H5Handle H5File::open_object(const std::string& object_path) const {
+  return H5Handle(check_id(H5Oopen(file_.id(), object_path.c_str(), H5P_DEFAULT),
+                           path_.string() + ": open object " + object_path));
+}
+
+void H5File::set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
+                               const void* value) {
+  SilenceHdf5 quiet;
+  auto obj = open_object(object_path);
+  if (H5Aexists(obj.id(), name.c_str()) > 0) {
+    check(H5Adelete(obj.id(), name.c_str()), "H5Adelete " + name);
+  }
+  H5Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
+  H5Handle attr(check_id(H5Acreate2(obj.id(), name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                         path_.string() + ": create attribute " + object_path + "@" + name));
+  check(H5Awrite(attr.id(), type, value),
+        path_.string() + ": write attribute " + object_path + "@" + name);
+}
+
+bool H5File::read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
+                                void* value) const {
+  SilenceHdf5 quiet;
+  if (!exists(object_path)) return false;
+  auto obj = open_object(object_path);
+  if (H5Aexists(obj.id(), name.c_str()) <= 0) return false;
+  H5Handle attr(check_id(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen " + name));
+  check(H5Aread(attr.id(), type, value),
+        path_.string() + ": read attribute " + object_path + "@" + name);
+  return true;
+}
+
+void H5File::set_attribute(const std::string& object_path, const std::string& name,
+                           const std::string& value) {
+  auto type = variable_string_type();
+  const char* p = value.c_str();
+  set_attribute_raw(object_path, name, type.id(), &p);
+}
+
+void H5File::set_attribute(const std::string& object_path, const std::string& name,
+                           std::int64_t value) {
+  set_attribute_raw(object_path, name, H5T_NATIVE_INT64, &value);
+}
+
+void H5File::set_attribute(const std::string& object_path, const std::string& name, double value) {
+  set_attribute_raw(object_path, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+std::optional<std::string> H5File::string_attribute(const std::string& object_path,
+                                                    const std::string& name) const {
+  auto type = variable_string_type();
+  char* p = nullptr;
+  if (!read_attribute_raw(object_path, name, type.id(), &p)) return std::nullopt;
+  std::string out = p ? p : "";
+  H5free_memory(p);
+  return out;
+}
+
+std::optional<std::int64_t> H5File::int_attribute(const std::string& object_path,
+                                                  const std::string& name) const {
+  std::int64_t v = 0;
+  if (!read_attribute_raw(object_path, name, H5T_NATIVE_INT64, &v)) return std::nullopt;
+  return v;
+}
+
+std::optional<double> H5File::double_attribute(const std::string& object_path,
+                                               const std::string& name) const {
+  double v = 0;
+  if (!read_attribute_raw(object_path, name, H5T_NATIVE_DOUBLE, &v)) return std::nullopt;
+  return v;
+}
+
+void H5File::flush() {
+  check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush");
+}
+
+}  // namespace lineage::io

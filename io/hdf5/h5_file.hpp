@@ -1,0 +1,78 @@
+#pragma once
+/// @file h5_file.hpp
+/// A small checked HDF5 file API for the result store: groups, row-major n-D datasets of
+/// arithmetic types, string lists and scalar attributes. Every call is checked and errors carry
+/// HDF5's error stack (see detail/h5_check.hpp). Data are row-major (C order) as in HDF5; callers
+/// holding Eigen matrices (column-major by default) must convert before writing.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/hdf5/h5_handle.hpp"
+
+namespace lineage::io {
+
+class H5File {
+ public:
+  enum class Mode { read, read_write, create };
+
+  /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
+  H5File(const std::filesystem::path& path, Mode mode);
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  /// Creates every missing group on `group_path` ("/a/b/c").
+  void ensure_group(const std::string& group_path);
+  /// True if a link (group or dataset) exists at `path`.
+  [[nodiscard]] bool exists(const std::string& path) const;
+  /// Names of the direct children of a group, sorted.
+  [[nodiscard]] std::vector<std::string> children(const std::string& group_path) const;
+  /// Removes the link at `path` if it exists (space is reclaimed only by h5repack).
+  void remove(const std::string& path);
+
+  /// Writes (creating parents; replacing an existing dataset) a dataset of shape `dims`.
+  /// T: double, float, std::int64_t, std::uint64_t, std::int32_t, std::uint8_t.
+  template <typename T>
+  void write(const std::string& path, std::span<const T> data, const std::vector<std::uint64_t>& dims);
+  /// Reads a whole dataset; `dims` receives its shape when given.
+  template <typename T>
+  [[nodiscard]] std::vector<T> read(const std::string& path,
+                                    std::vector<std::uint64_t>* dims = nullptr) const;
+
+  void write_strings(const std::string& path, const std::vector<std::string>& values);
+  [[nodiscard]] std::vector<std::string> read_strings(const std::string& path) const;
+
+  /// Scalar attributes on the object at `object_path` (a group or dataset; "/" is the root).
+  void set_attribute(const std::string& object_path, const std::string& name, const std::string& value);
+  void set_attribute(const std::string& object_path, const std::string& name, std::int64_t value);
+  void set_attribute(const std::string& object_path, const std::string& name, double value);
+  [[nodiscard]] std::optional<std::string> string_attribute(const std::string& object_path,
+                                                            const std::string& name) const;
+  [[nodiscard]] std::optional<std::int64_t> int_attribute(const std::string& object_path,
+                                                          const std::string& name) const;
+  [[nodiscard]] std::optional<double> double_attribute(const std::string& object_path,
+                                                       const std::string& name) const;
+
+  /// Pushes buffered data to the file system.
+  void flush();
+
+ private:
+  void write_raw(const std::string& path, hid_t mem_type, const void* data,
+                 const std::vector<std::uint64_t>& dims, std::size_t elem_count);
+  void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size,
+                std::vector<std::byte>& out, std::vector<std::uint64_t>& dims) const;
+  H5Handle open_object(const std::string& object_path) const;
+  void set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
+                         const void* value);
+  bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
+                          void* value) const;
+
+  std::filesystem::path path_;
+  H5Handle file_;
+};
+
+}  // namespace lineage::io

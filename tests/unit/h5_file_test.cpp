@@ -1,0 +1,111 @@
+#include "io/hdf5/h5_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "core/errors.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lineage::io {
+namespace {
+
+TEST(H5File, DatasetsOfEveryTypeRoundTripRowMajor) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "t.h5";
+  {
+    H5File f(path, H5File::Mode::create);
+    const std::vector<double> m{1, 2, 3, 4, 5, 6};  // 2x3, row-major
+    f.write<double>("/a/b/matrix", m, {2, 3});
+    const std::vector<std::uint64_t> u{1ull << 60, 7};
+    f.write<std::uint64_t>("/a/counts", u, {2});
+    const std::vector<std::int32_t> i{-1, 0, 1};
+    f.write<std::int32_t>("/ints", i, {3});
+    const std::vector<std::uint8_t> bytes{0, 255};
+    f.write<std::uint8_t>("/bytes", bytes, {2});
+    f.write<float>("/empty", std::span<const float>(), {0});
+  }
+  H5File f(path, H5File::Mode::read);
+  std::vector<std::uint64_t> dims;
+  EXPECT_EQ(f.read<double>("/a/b/matrix", &dims), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(dims, (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_EQ(f.read<std::uint64_t>("/a/counts")[0], 1ull << 60);
+  EXPECT_EQ(f.read<std::int32_t>("/ints")[0], -1);
+  EXPECT_EQ(f.read<std::uint8_t>("/bytes")[1], 255);
+  EXPECT_TRUE(f.read<float>("/empty").empty());
+  EXPECT_EQ(f.children("/a"), (std::vector<std::string>{"b", "counts"}));
+  EXPECT_TRUE(f.exists("/a/b/matrix"));
+  EXPECT_FALSE(f.exists("/a/zzz/matrix"));
+}
+
+TEST(H5File, StringsAttributesAndReplacement) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "s.h5";
+  {
+    H5File f(path, H5File::Mode::create);
+    f.write_strings("/names", {"model.layers.0.mlp.gate.weight", "", "ünïcode"});
+    f.set_attribute("/", "schema_version", std::int64_t{3});
+    f.set_attribute("/", "tool", std::string("lineage"));
+    f.set_attribute("/names", "scale", 0.5);
+    const std::vector<double> first{1, 2};
+    f.write<double>("/x", first, {2});
+    const std::vector<double> second{9};
+    f.write<double>("/x", second, {1});  // replaces
+  }
+  H5File f(path, H5File::Mode::read_write);
+  EXPECT_EQ(f.read_strings("/names"),
+            (std::vector<std::string>{"model.layers.0.mlp.gate.weight", "", "ünïcode"}));
+  EXPECT_EQ(f.int_attribute("/", "schema_version"), 3);
+  EXPECT_EQ(f.string_attribute("/", "tool"), "lineage");
+  EXPECT_EQ(f.double_attribute("/names", "scale"), 0.5);
+  EXPECT_FALSE(f.int_attribute("/", "missing").has_value());
+  EXPECT_EQ(f.read<double>("/x"), std::vector<double>{9});
+  f.remove("/x");
+  EXPECT_FALSE(f.exists("/x"));
+}
+
+TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
+  lineage::testing::TempDir dir;
+  const auto bogus = dir.path() / "not-hdf5.h5";
+  std::ofstream(bogus) << "this is not an HDF5 file";
+  try {
+    H5File f(bogus, H5File::Mode::read);
+    FAIL() << "opened a non-HDF5 file";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("not-hdf5.h5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("H5F"), std::string::npos) << e.what();
+  }
+  const auto ok = dir.path() / "ok.h5";
+  H5File f(ok, H5File::Mode::create);
+  EXPECT_THROW((void)f.read<double>("/nope"), StoreError);
+  EXPECT_THROW(H5File(dir.path() / "no-such-dir" / "x.h5", H5File::Mode::create), StoreError);
+}
+
+TEST(H5File, PythonH5pyReadsWhatWeWrite) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "py.h5";
+  {
+    H5File f(path, H5File::Mode::create);
+    const std::vector<double> m{1.5, 2.5, 3.5, 4.5, 5.5, 6.5};
+    f.write<double>("/g/m", m, {2, 3});
+    f.write_strings("/g/names", {"alpha", "beta"});
+    f.set_attribute("/", "schema_version", std::int64_t{1});
+  }
+  const std::string cmd =
+      std::string(LINEAGE_PYTHON) + " -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); m=f['g/m'][()]; "
+      "print(m.shape, m[1,0], [s.decode() if isinstance(s,bytes) else s for s in f['g/names'][()]], "
+      "int(f.attrs['schema_version']))\" " + path.string();
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  ASSERT_TRUE(pipe);
+  std::array<char, 256> buf{};
+  std::string out;
+  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+  EXPECT_EQ(out, "(2, 3) 4.5 ['alpha', 'beta'] 1\n");
+}
+
+}  // namespace
+}  // namespace lineage::io
