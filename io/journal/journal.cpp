@@ -1,0 +1,101 @@
+#include "io/journal/journal.hpp"
+
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <iostream>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+constexpr std::uint32_t kMagic = 0x4C4A524E;  // "LJRN"
+constexpr std::size_t kHead = 4 + 8 + 8;
+constexpr std::uint64_t kMaxPayload = 1ull << 34;  // 16 GiB: anything larger is corruption
+
+std::uint64_t checksum(std::uint64_t id, std::uint64_t len, const std::byte* payload) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  XXH3_64bits_update(st, &id, sizeof id);
+  XXH3_64bits_update(st, &len, sizeof len);
+  if (len > 0) XXH3_64bits_update(st, payload, len);
+  const auto h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+template <typename T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+JournalContents read_journal(const std::filesystem::path& path) {
+  JournalContents out;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return out;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string(), "cannot read journal");
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>{});
+  std::vector<std::byte> data(raw.size());
+  if (!raw.empty()) std::memcpy(data.data(), raw.data(), raw.size());
+  std::size_t pos = 0;
+  while (pos + kHead + 8 <= data.size()) {
+    const std::byte* p = data.data() + pos;
+    if (load<std::uint32_t>(p) != kMagic) break;
+    const auto id = load<std::uint64_t>(p + 4);
+    const auto len = load<std::uint64_t>(p + 12);
+    if (len > kMaxPayload || pos + kHead + len + 8 > data.size()) break;
+    if (load<std::uint64_t>(p + kHead + len) != checksum(id, len, p + kHead)) break;
+    out.records.push_back({id, std::vector<std::byte>(p + kHead, p + kHead + len)});
+    pos += kHead + len + 8;
+  }
+  out.valid_bytes = pos;
+  out.dropped_bytes = data.size() - pos;
+  return out;
+}
+
+JournalWriter::JournalWriter(const std::filesystem::path& path) : path_(path) {
+  const auto existing = read_journal(path);
+  if (existing.dropped_bytes > 0) {
+    std::error_code ec;
+    std::filesystem::resize_file(path, existing.valid_bytes, ec);
+    if (ec) throw StoreError(path.string() + ": cannot cut torn journal tail: " + ec.message());
+  }
+  file_ = std::fopen(path.c_str(), "ab");
+  if (!file_) throw StoreError(path.string() + ": cannot open journal: " + std::strerror(errno));
+}
+
+JournalWriter::~JournalWriter() {
+  if (file_ && std::fclose(file_) != 0) {
+    std::cerr << "lineage: warning: closing journal " << path_ << " failed\n";
+  }
+}
+
+void JournalWriter::append(std::uint64_t unit_id, std::span<const std::byte> payload) {
+  const std::uint64_t len = payload.size();
+  const auto sum = checksum(unit_id, len, payload.data());
+  const bool ok = std::fwrite(&kMagic, sizeof kMagic, 1, file_) == 1 &&
+                  std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
+                  std::fwrite(&len, sizeof len, 1, file_) == 1 &&
+                  (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) &&
+                  std::fwrite(&sum, sizeof sum, 1, file_) == 1;
+  if (!ok) throw StoreError(path_.string() + ": journal write failed: " + std::strerror(errno));
+}
+
+void JournalWriter::sync() {
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
+    throw StoreError(path_.string() + ": journal sync failed: " + std::strerror(errno));
+  }
+}
+
+}  // namespace lineage::io

@@ -1,0 +1,52 @@
+#pragma once
+/// @file journal.hpp
+/// Append-only record files that make runs resumable. Each rank appends one record per finished
+/// unit of work; a record is [magic u32][unit id u64][payload length u64][payload][xxh3-64 u64 of
+/// id, length and payload]. A process killed at any byte leaves a file whose complete records
+/// all read back; a torn or corrupt tail is detected by the checksum and ignored (and truncated
+/// away when the journal is reopened for appending). Records are opaque bytes: stages/ decide
+/// what a payload holds.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+namespace lineage::io {
+
+struct JournalRecord {
+  std::uint64_t unit_id = 0;
+  std::vector<std::byte> payload;
+};
+
+struct JournalContents {
+  std::vector<JournalRecord> records;
+  std::uint64_t valid_bytes = 0;    ///< length of the intact prefix
+  std::uint64_t dropped_bytes = 0;  ///< torn / corrupt tail that was ignored
+};
+
+/// Reads every intact record. A missing file reads as empty. Throws InputError only when the
+/// file cannot be read at all.
+[[nodiscard]] JournalContents read_journal(const std::filesystem::path& path);
+
+class JournalWriter {
+ public:
+  /// Opens `path` for appending (creating it); a torn tail left by a killed process is cut off
+  /// first so new records follow the last intact one.
+  explicit JournalWriter(const std::filesystem::path& path);
+  ~JournalWriter();
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  void append(std::uint64_t unit_id, std::span<const std::byte> payload);
+  /// Makes every appended record durable (fflush + fsync). Call at checkpoints.
+  void sync();
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace lineage::io
