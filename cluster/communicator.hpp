@@ -29,6 +29,10 @@ class Communicator {
   [[nodiscard]] int rank() const noexcept { return rank_; }
   [[nodiscard]] int size() const noexcept { return size_; }
   [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
+  /// True for the serial stand-in (no MPI behind it).
+  [[nodiscard]] bool serial() const noexcept { return serial_; }
+  /// The MPI handle, for other cluster/ code only (point-to-point progress messages).
+  [[nodiscard]] MPI_Comm native() const noexcept { return handle_; }
 
   /// Collective: a new communicator of the ranks with the same colour, ordered by key.
   [[nodiscard]] Communicator split(int color, int key) const;
