@@ -1,0 +1,41 @@
+#pragma once
+/// @file run_config.hpp
+/// The one configuration surface of a comparison run. A YAML run file (io/run_file.hpp) and the
+/// command-line options of `lineage compare` both fill this struct; every key is documented in
+/// docs/cli.md and unknown keys are errors.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lineage {
+
+struct SlurmSettings {
+  int nodes = 1;
+  int tasks_per_node = 2;
+  int cpus_per_task = 1;
+  std::string time = "01:00:00";
+  std::string partition;
+  std::string account;
+  std::string mem;
+  int signal_seconds_before_limit = 120;  ///< `--signal=USR1@N`: checkpoint before the limit
+  bool requeue = true;
+  std::vector<std::string> extra_sbatch;  ///< verbatim `#SBATCH` lines
+};
+
+struct RunConfig {
+  std::string suspect;                ///< model folder of the suspect (B)
+  std::vector<std::string> parents;   ///< candidate parents (A); one per pair
+  std::vector<std::string> controls;  ///< unrelated controls compared the same way
+  std::string out = "run.h5";
+  bool resume = false;
+  bool quiet = false;
+  std::uint64_t chunk_elements = 1u << 20;  ///< streaming chunk per unit side
+  std::optional<std::string> family;        ///< force a family instead of detecting it
+  std::string families_dir;                 ///< empty: the built-in families/
+  bool baselines = true;                    ///< within-model layer baselines
+  SlurmSettings slurm;
+};
+
+}  // namespace lineage

@@ -1,0 +1,130 @@
+#include "io/run_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
+
+  void reject_unknown(const YAML::Node& map, const std::string& where,
+                      const std::set<std::string>& known) const {
+    if (!map.IsMap()) throw error(where.empty() ? "(top level)" : where, "must be a mapping");
+    for (const auto& kv : map) {
+      const auto key = kv.first.as<std::string>();
+      if (!known.count(key)) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        throw error(join(where, key), "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  template <typename T>
+  void get(const YAML::Node& map, const std::string& where, const std::string& key, T& out) const {
+    const auto node = map[key];
+    if (!node) return;
+    try {
+      out = node.as<T>();
+    } catch (const YAML::Exception&) {
+      throw error(join(where, key), "has the wrong type");
+    }
+  }
+
+  void get_path(const YAML::Node& map, const std::string& where, const std::string& key,
+                std::string& out) const {
+    get(map, where, key, out);
+    if (!out.empty()) out = resolve(out);
+  }
+
+  void get_paths(const YAML::Node& map, const std::string& where, const std::string& key,
+                 std::vector<std::string>& out) const {
+    const auto node = map[key];
+    if (!node) return;
+    if (node.IsScalar()) {
+      out = {resolve(node.as<std::string>())};
+      return;
+    }
+    if (!node.IsSequence()) throw error(join(where, key), "must be a path or a list of paths");
+    out.clear();
+    for (const auto& item : node) out.push_back(resolve(item.as<std::string>()));
+  }
+
+  [[nodiscard]] ConfigError error(const std::string& key_path, const std::string& reason) const {
+    return ConfigError(file_.string() + ":" + key_path, reason);
+  }
+
+  static std::string join(const std::string& a, const std::string& b) {
+    return a.empty() ? b : a + "." + b;
+  }
+
+ private:
+  [[nodiscard]] std::string resolve(const std::string& p) const {
+    const std::filesystem::path path(p);
+    if (path.is_absolute()) return path.string();
+    return (file_.parent_path() / path).lexically_normal().string();
+  }
+
+  std::filesystem::path file_;
+};
+
+}  // namespace
+
+RunConfig read_run_file(const std::filesystem::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path.string(), "cannot read run file");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1),
+                      "malformed YAML: " + e.msg);
+  }
+  Reader r(path);
+  RunConfig cfg;
+  r.reject_unknown(root, "",
+                   {"suspect", "parents", "parent", "controls", "out", "resume", "quiet",
+                    "chunk_elements", "family", "families_dir", "baselines", "slurm"});
+  r.get_path(root, "", "suspect", cfg.suspect);
+  if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
+  r.get_paths(root, "", "parent", cfg.parents);
+  if (root["parents"]) r.get_paths(root, "", "parents", cfg.parents);
+  r.get_paths(root, "", "controls", cfg.controls);
+  r.get_path(root, "", "out", cfg.out);
+  r.get(root, "", "resume", cfg.resume);
+  r.get(root, "", "quiet", cfg.quiet);
+  r.get(root, "", "chunk_elements", cfg.chunk_elements);
+  if (cfg.chunk_elements == 0) throw r.error("chunk_elements", "must be positive");
+  std::string family;
+  r.get(root, "", "family", family);
+  if (!family.empty()) cfg.family = family;
+  r.get_path(root, "", "families_dir", cfg.families_dir);
+  r.get(root, "", "baselines", cfg.baselines);
+  if (const auto s = root["slurm"]) {
+    r.reject_unknown(s, "slurm",
+                     {"nodes", "tasks_per_node", "cpus_per_task", "time", "partition", "account",
+                      "mem", "signal_seconds_before_limit", "requeue", "extra_sbatch"});
+    auto& out = cfg.slurm;
+    r.get(s, "slurm", "nodes", out.nodes);
+    r.get(s, "slurm", "tasks_per_node", out.tasks_per_node);
+    r.get(s, "slurm", "cpus_per_task", out.cpus_per_task);
+    r.get(s, "slurm", "time", out.time);
+    r.get(s, "slurm", "partition", out.partition);
+    r.get(s, "slurm", "account", out.account);
+    r.get(s, "slurm", "mem", out.mem);
+    r.get(s, "slurm", "signal_seconds_before_limit", out.signal_seconds_before_limit);
+    r.get(s, "slurm", "requeue", out.requeue);
+    r.get(s, "slurm", "extra_sbatch", out.extra_sbatch);
+    if (out.nodes < 1) throw r.error("slurm.nodes", "must be at least 1");
+    if (out.tasks_per_node < 1) throw r.error("slurm.tasks_per_node", "must be at least 1");
+  }
+  return cfg;
+}
+
+}  // namespace lineage::io
