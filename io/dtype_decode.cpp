@@ -1,0 +1,134 @@
+#include "io/dtype_decode.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+template <typename T>
+T load(const std::byte* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+float bf16_to_float(std::uint16_t bits) noexcept {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
+
+float f16_to_float(std::uint16_t h) noexcept {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1Fu;
+  const std::uint32_t man = h & 0x3FFu;
+  if (exp == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (man << 13));  // inf / nan
+  if (exp == 0) {
+    // Zero or subnormal: man * 2^-24, exact in float.
+    const float v = static_cast<float>(man) * 0x1p-24f;
+    return sign ? -v : v;
+  }
+  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+float f8e4m3_to_float(std::uint8_t b) noexcept {
+  const bool neg = (b & 0x80u) != 0;
+  const int exp = (b >> 3) & 0xF;
+  const int man = b & 0x7;
+  float v;
+  if (exp == 0xF && man == 0x7) {
+    v = std::numeric_limits<float>::quiet_NaN();
+  } else if (exp == 0) {
+    v = std::ldexp(static_cast<float>(man), -9);  // subnormal: man/8 * 2^-6
+  } else {
+    v = std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+  }
+  return neg ? -v : v;
+}
+
+float f8e5m2_to_float(std::uint8_t b) noexcept {
+  // E5M2 is the upper byte of an IEEE half.
+  return f16_to_float(static_cast<std::uint16_t>(b) << 8);
+}
+
+std::uint16_t float_to_bf16(float value) noexcept {
+  const auto u = std::bit_cast<std::uint32_t>(value);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // NaN
+  const std::uint32_t rounding = 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>((u + rounding) >> 16);
+}
+
+std::uint16_t float_to_f16(float value) noexcept {
+  const auto u = std::bit_cast<std::uint32_t>(value);
+  const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+  const std::uint32_t a = u & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);  // NaN
+  if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflow -> inf
+  if (a < 0x38800000u) {
+    // Subnormal or zero in half: value * 2^24 rounded to nearest even integer.
+    const float f = std::bit_cast<float>(a) * 0x1p24f;
+    const auto m = static_cast<std::uint32_t>(std::nearbyint(f));  // default mode: ties to even
+    return static_cast<std::uint16_t>(sign | m);
+  }
+  const std::uint32_t exp = ((a >> 23) - 112u) << 10;
+  const std::uint32_t man = a & 0x7FFFFFu;
+  std::uint32_t h = exp | (man >> 13);
+  const std::uint32_t rest = man & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // carries into exponent correctly
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+double decode_element(Dtype dtype, const std::byte* p) noexcept {
+  switch (dtype) {
+    case Dtype::F64: return load<double>(p);
+    case Dtype::F32: return load<float>(p);
+    case Dtype::F16: return f16_to_float(load<std::uint16_t>(p));
+    case Dtype::BF16: return bf16_to_float(load<std::uint16_t>(p));
+    case Dtype::F8_E4M3: return f8e4m3_to_float(load<std::uint8_t>(p));
+    case Dtype::F8_E5M2: return f8e5m2_to_float(load<std::uint8_t>(p));
+    case Dtype::I64: return static_cast<double>(load<std::int64_t>(p));
+    case Dtype::I32: return load<std::int32_t>(p);
+    case Dtype::I16: return load<std::int16_t>(p);
+    case Dtype::I8: return load<std::int8_t>(p);
+    case Dtype::U8: return load<std::uint8_t>(p);
+    case Dtype::BOOL: return load<std::uint8_t>(p) != 0 ? 1.0 : 0.0;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+void decode_to_float(Dtype dtype, std::span<const std::byte> src, std::span<float> dst) {
+  const std::size_t n = dst.size();
+  if (src.size() < n * dtype_size(dtype)) {
+    throw InternalError("decode_to_float: source holds fewer bytes than requested elements");
+  }
+  const std::byte* s = src.data();
+  float* d = dst.data();
+  switch (dtype) {
+    case Dtype::BF16:
+      // Branch-free, vectorisable: shift the 16 stored bits into the high half.
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t b;
+        std::memcpy(&b, s + 2 * i, 2);
+        d[i] = std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+      }
+      return;
+    case Dtype::F32:
+      std::memcpy(d, s, n * 4);
+      return;
+    case Dtype::F16:
+      for (std::size_t i = 0; i < n; ++i) d[i] = f16_to_float(load<std::uint16_t>(s + 2 * i));
+      return;
+    default:
+      for (std::size_t i = 0; i < n; ++i) {
+        d[i] = static_cast<float>(decode_element(dtype, s + i * dtype_size(dtype)));
+      }
+      return;
+  }
+}
+
+}  // namespace lineage::io

@@ -1,0 +1,31 @@
+#pragma once
+/// @file dtype_decode.hpp
+/// Exact decoding of stored element types to float/double, and rounding encoders for writers.
+/// BF16, F16 and both FP8 formats are exactly representable in float, so decoding is exact.
+
+#include <cstdint>
+#include <span>
+
+#include "core/dtype.hpp"
+
+namespace lineage::io {
+
+[[nodiscard]] float bf16_to_float(std::uint16_t bits) noexcept;
+[[nodiscard]] float f16_to_float(std::uint16_t bits) noexcept;
+/// F8_E4M3 in the "fn" convention (DeepSeek-V3, torch.float8_e4m3fn): no infinities,
+/// S.1111.111 is NaN, max finite 448.
+[[nodiscard]] float f8e4m3_to_float(std::uint8_t bits) noexcept;
+[[nodiscard]] float f8e5m2_to_float(std::uint8_t bits) noexcept;
+
+/// Round-to-nearest-even; NaN stays NaN (quiet), overflow rounds to infinity.
+[[nodiscard]] std::uint16_t float_to_bf16(float value) noexcept;
+[[nodiscard]] std::uint16_t float_to_f16(float value) noexcept;
+
+/// One element at `p` (unaligned, little-endian) as double. Integers and BOOL convert by value.
+[[nodiscard]] double decode_element(Dtype dtype, const std::byte* p) noexcept;
+
+/// Decodes dst.size() elements from `src` (which must hold dst.size() * dtype_size bytes).
+/// Float dtypes only for float output (integers are decoded by value too).
+void decode_to_float(Dtype dtype, std::span<const std::byte> src, std::span<float> dst);
+
+}  // namespace lineage::io

@@ -1,0 +1,35 @@
+#pragma once
+/// @file safetensors_file.hpp
+/// A safetensors file opened for reading tensor data through a read-only mmap. Pages are
+/// faulted in lazily; stream with sequential access (madvise) rather than copying tensors.
+
+#include <cstddef>
+#include <filesystem>
+#include <span>
+
+#include "io/safetensors_header.hpp"
+
+namespace lineage::io {
+
+class SafetensorsFile {
+ public:
+  /// Validates the header (see read_safetensors_header) and maps the file.
+  explicit SafetensorsFile(const std::filesystem::path& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  [[nodiscard]] const SafetensorsHeader& header() const noexcept { return header_; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return header_.path; }
+  /// The stored bytes of one tensor of this file's header.
+  [[nodiscard]] std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept;
+  /// The bytes [begin, end) at absolute file offsets (validated against the file size).
+  [[nodiscard]] std::span<const std::byte> range(std::uint64_t begin, std::uint64_t end) const;
+
+ private:
+  SafetensorsHeader header_;
+  const std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace lineage::io

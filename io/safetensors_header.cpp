@@ -1,0 +1,172 @@
+#include "io/safetensors_header.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+constexpr std::uint64_t kDataStartBase = 8;
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& reason,
+                       const std::string& tensor = {},
+                       std::optional<std::uint64_t> offset = std::nullopt) {
+  throw InputError(path.string(), reason, tensor, offset);
+}
+
+bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+  return __builtin_mul_overflow(a, b, &out);
+}
+
+}  // namespace
+
+std::uint64_t SafetensorsEntry::elements() const noexcept {
+  std::uint64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+const SafetensorsEntry* SafetensorsHeader::find(std::string_view name) const noexcept {
+  for (const auto& t : tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, std::string_view json,
+                                           std::uint64_t file_size) {
+  SafetensorsHeader h;
+  h.path = path;
+  h.file_size = file_size;
+  h.header_length = json.size();
+  h.header_hash = XXH3_64bits(json.data(), json.size());
+  const std::uint64_t data_start = kDataStartBase + json.size();
+
+  // The callback sees every top-level key, so duplicate names (which nlohmann would silently
+  // collapse) are caught.
+  std::unordered_set<std::string> seen;
+  std::string duplicate;
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(
+        json.begin(), json.end(),
+        [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty()) {
+            auto key = parsed.get<std::string>();
+            if (!seen.insert(key).second) duplicate = std::move(key);
+          }
+          return true;
+        });
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, std::string("malformed JSON header: ") + e.what(), {},
+         kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
+  }
+  if (!duplicate.empty()) fail(path, "duplicate tensor name in header", duplicate, kDataStartBase);
+  if (!doc.is_object()) fail(path, "header is not a JSON object", {}, kDataStartBase);
+
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    const std::string& name = it.key();
+    const auto& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) fail(path, "__metadata__ is not an object", {}, kDataStartBase);
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) fail(path, "__metadata__ value '" + m.key() + "' is not a string");
+        h.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    if (!v.is_object()) fail(path, "entry is not an object", name, kDataStartBase);
+    SafetensorsEntry e;
+    e.name = name;
+    const auto dt = v.find("dtype");
+    if (dt == v.end() || !dt->is_string()) fail(path, "missing dtype", name, kDataStartBase);
+    const auto parsed = parse_dtype(dt->get<std::string>());
+    if (!parsed) fail(path, "unknown dtype '" + dt->get<std::string>() + "'", name, kDataStartBase);
+    e.dtype = *parsed;
+    const auto sh = v.find("shape");
+    if (sh == v.end() || !sh->is_array()) fail(path, "missing or non-list shape", name, kDataStartBase);
+    for (const auto& d : *sh) {
+      if (!d.is_number_unsigned()) fail(path, "shape holds a non-integer or negative", name, kDataStartBase);
+      e.shape.push_back(d.get<std::uint64_t>());
+    }
+    const auto off = v.find("data_offsets");
+    if (off == v.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+        !(*off)[1].is_number_unsigned()) {
+      fail(path, "data_offsets must be [begin, end]", name, kDataStartBase);
+    }
+    const auto begin = (*off)[0].get<std::uint64_t>();
+    const auto end = (*off)[1].get<std::uint64_t>();
+    if (begin > end) fail(path, "data_offsets begin > end", name, data_start + begin);
+    if (end > file_size - std::min(file_size, data_start)) {
+      fail(path,
+           "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+               ") run past the end of the file (data section holds " +
+               std::to_string(file_size - std::min(file_size, data_start)) + " bytes)",
+           name, data_start + begin);
+    }
+    std::uint64_t expected = dtype_size(e.dtype);
+    for (auto d : e.shape) {
+      if (mul_overflows(expected, d, expected)) fail(path, "shape size overflows", name, data_start + begin);
+    }
+    if (end - begin != expected) {
+      fail(path,
+           "byte length " + std::to_string(end - begin) + " != product(shape) x " +
+               std::to_string(dtype_size(e.dtype)) + " = " + std::to_string(expected),
+           name, data_start + begin);
+    }
+    e.data_begin = data_start + begin;
+    e.data_end = data_start + end;
+    h.tensors.push_back(std::move(e));
+  }
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const auto& a, const auto& b) {
+    return a.data_begin != b.data_begin ? a.data_begin < b.data_begin : a.data_end < b.data_end;
+  });
+  for (std::size_t i = 1; i < h.tensors.size(); ++i) {
+    const auto& prev = h.tensors[i - 1];
+    const auto& cur = h.tensors[i];
+    if (cur.data_begin < prev.data_end) {
+      fail(path, "data overlaps tensor '" + prev.name + "'", cur.name, cur.data_begin);
+    }
+  }
+  return h;
+}
+
+SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const auto file_size = static_cast<std::uint64_t>(::lseek(fd, 0, SEEK_END));
+  if (file_size < 8) fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
+  std::uint64_t n = 0;
+  if (::pread(fd, &n, 8, 0) != 8) fail(path, "cannot read header length", {}, 0);
+  if (n > kMaxSafetensorsHeader) {
+    fail(path, "header length " + std::to_string(n) + " exceeds the " +
+                   std::to_string(kMaxSafetensorsHeader) + "-byte limit", {}, 0);
+  }
+  if (n > file_size - 8) {
+    fail(path, "header length " + std::to_string(n) + " is larger than the file (" +
+                   std::to_string(file_size) + " bytes)", {}, 0);
+  }
+  std::string json(n, '\0');
+  std::uint64_t got = 0;
+  while (got < n) {
+    const auto r = ::pread(fd, json.data() + got, n - got, static_cast<off_t>(8 + got));
+    if (r <= 0) fail(path, "cannot read header", {}, 8 + got);
+    got += static_cast<std::uint64_t>(r);
+  }
+  return parse_safetensors_header(path, json, file_size);
+}
+
+}  // namespace lineage::io

@@ -1,0 +1,93 @@
+#include "io/dtype_decode.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+namespace lineage::io {
+namespace {
+
+TEST(DtypeDecode, Bf16KnownPatterns) {
+  EXPECT_EQ(bf16_to_float(0x3F80), 1.0f);
+  EXPECT_EQ(bf16_to_float(0xC000), -2.0f);
+  EXPECT_TRUE(std::signbit(bf16_to_float(0x8000)));
+  EXPECT_EQ(bf16_to_float(0x8000), 0.0f);
+  EXPECT_EQ(bf16_to_float(0x7F80), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(bf16_to_float(0xFF80), -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(bf16_to_float(0x7FC0)));
+  EXPECT_EQ(bf16_to_float(0x0001), std::bit_cast<float>(0x00010000u));  // subnormal
+  EXPECT_EQ(bf16_to_float(0x7F7F), std::bit_cast<float>(0x7F7F0000u));  // max finite
+}
+
+TEST(DtypeDecode, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(float_to_bf16(1.0f), 0x3F80);
+  // 1 + 2^-8 is exactly halfway between 1 and 1 + 2^-7: ties to even (down to 1.0).
+  EXPECT_EQ(float_to_bf16(1.0f + 0x1p-8f), 0x3F80);
+  // 1 + 3*2^-8 is halfway between 1+2^-7 (odd) and 1+2^-6 (even): rounds up.
+  EXPECT_EQ(float_to_bf16(1.0f + 3 * 0x1p-8f), 0x3F82);
+  EXPECT_EQ(float_to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // above half: up
+  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
+  EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::max()), 0x7F80);  // overflow -> inf
+  EXPECT_EQ(float_to_bf16(-0.0f), 0x8000);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0, 1);
+  for (int i = 0; i < 10000; ++i) {
+    const float x = nd(rng);
+    const float y = bf16_to_float(float_to_bf16(x));
+    EXPECT_LE(std::fabs(x - y), std::fabs(x) * 0x1p-8f) << x;
+  }
+}
+
+TEST(DtypeDecode, F16KnownPatternsAndRoundTrip) {
+  EXPECT_EQ(f16_to_float(0x3C00), 1.0f);
+  EXPECT_EQ(f16_to_float(0x7BFF), 65504.0f);
+  EXPECT_EQ(f16_to_float(0x0001), 0x1p-24f);   // smallest subnormal
+  EXPECT_EQ(f16_to_float(0x03FF), 1023 * 0x1p-24f);
+  EXPECT_EQ(f16_to_float(0x0400), 0x1p-14f);   // smallest normal
+  EXPECT_EQ(f16_to_float(0x7C00), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(f16_to_float(0x7E00)));
+  EXPECT_TRUE(std::signbit(f16_to_float(0x8000)));
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = f16_to_float(static_cast<std::uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(float_to_f16(f), h) << std::hex << h;  // every half survives the round trip
+  }
+  EXPECT_EQ(float_to_f16(1.0f + 0x1p-11f), 0x3C00);  // tie to even
+  EXPECT_EQ(float_to_f16(70000.0f), 0x7C00);
+}
+
+TEST(DtypeDecode, Fp8Formats) {
+  EXPECT_EQ(f8e4m3_to_float(0x38), 1.0f);
+  EXPECT_EQ(f8e4m3_to_float(0x7E), 448.0f);  // max finite of e4m3fn
+  EXPECT_TRUE(std::isnan(f8e4m3_to_float(0x7F)));
+  EXPECT_TRUE(std::isnan(f8e4m3_to_float(0xFF)));
+  EXPECT_EQ(f8e4m3_to_float(0x01), 0x1p-9f);  // smallest subnormal
+  EXPECT_EQ(f8e4m3_to_float(0xB8), -1.0f);
+  EXPECT_EQ(f8e5m2_to_float(0x3C), 1.0f);
+  EXPECT_EQ(f8e5m2_to_float(0x7B), 57344.0f);
+  EXPECT_EQ(f8e5m2_to_float(0x7C), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(f8e5m2_to_float(0x01), 0x1p-16f);
+}
+
+TEST(DtypeDecode, ElementsAndBulk) {
+  const std::int64_t i64 = -5;
+  EXPECT_EQ(decode_element(Dtype::I64, reinterpret_cast<const std::byte*>(&i64)), -5.0);
+  const std::uint8_t b = 2;
+  EXPECT_EQ(decode_element(Dtype::BOOL, reinterpret_cast<const std::byte*>(&b)), 1.0);
+  const std::uint16_t raw[3] = {0x3F80, 0xC040, 0x0000};
+  std::vector<float> out(3);
+  decode_to_float(Dtype::BF16, std::as_bytes(std::span(raw)), out);
+  EXPECT_EQ(out, (std::vector<float>{1.0f, -3.0f, 0.0f}));
+  const std::uint16_t half[2] = {0x3C00, 0xC000};
+  std::vector<float> out2(2);
+  decode_to_float(Dtype::F16, std::as_bytes(std::span(half)), out2);
+  EXPECT_EQ(out2, (std::vector<float>{1.0f, -2.0f}));
+  EXPECT_THROW(decode_to_float(Dtype::F32, std::as_bytes(std::span(half)), out2), std::exception);
+}
+
+}  // namespace
+}  // namespace lineage::io
