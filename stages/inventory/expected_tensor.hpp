@@ -10,17 +10,13 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "core/family_spec.hpp"
 #include "core/tensor_key.hpp"
 
 namespace lineage::stages {
 
-/// How a stored tensor maps onto per-expert / per-projection views (see docs/families.md).
-struct StorageLayout {
-  bool stacked = false;     ///< leading axis indexes experts
-  bool transposed = false;  ///< stored [in, out] instead of HF's [out, in]
-  enum class GateUp : std::uint8_t { none, concatenated, interleaved } gate_up = GateUp::none;
-  friend bool operator==(const StorageLayout&, const StorageLayout&) = default;
-};
+using lineage::StorageLayout;
+
 
 struct ExpectedTensor {
   std::string name;
@@ -29,6 +25,7 @@ struct ExpectedTensor {
   std::optional<Dtype> dtype;        ///< fixed dtype if the family says so
   StorageLayout layout;
   bool optional = false;
+  int entry = -1;  ///< index of the bound family entry that produced it
 };
 
 }  // namespace lineage::stages

@@ -1,0 +1,305 @@
+#include "io/family_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+using lineage::FamilyEntry;
+using lineage::NameTemplate;
+namespace ex = lineage::expr;
+
+struct Ctx {
+  std::string file;
+
+  [[nodiscard]] ConfigError error(const std::string& path, const std::string& why) const {
+    return ConfigError(file + ":" + path, why);
+  }
+
+  void only(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> keys) const {
+    if (!n.IsMap()) throw error(path, "must be a mapping");
+    for (const auto& kv : n) {
+      const auto k = kv.first.as<std::string>();
+      bool ok = false;
+      for (const char* known : keys) ok = ok || k == known;
+      if (!ok) {
+        std::string list;
+        for (const char* known : keys) list += (list.empty() ? "" : ", ") + std::string(known);
+        throw error(path + "." + k, "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  [[nodiscard]] std::string scalar(const YAML::Node& n, const std::string& path) const {
+    if (!n || !n.IsScalar()) throw error(path, "must be a scalar");
+    return n.as<std::string>();
+  }
+
+  [[nodiscard]] ex::Expression expression(const YAML::Node& n, const std::string& path) const {
+    return ex::Expression(scalar(n, path), file + ":" + path);
+  }
+
+  [[nodiscard]] std::vector<std::string> strings(const YAML::Node& n, const std::string& path) const {
+    std::vector<std::string> out;
+    if (!n) return out;
+    if (n.IsScalar()) return {n.as<std::string>()};
+    if (!n.IsSequence()) throw error(path, "must be a list");
+    for (const auto& i : n) out.push_back(scalar(i, path));
+    return out;
+  }
+
+  [[nodiscard]] std::vector<std::pair<std::string, ex::Expression>> vars(const YAML::Node& n,
+                                                                         const std::string& path) const {
+    std::vector<std::pair<std::string, ex::Expression>> out;
+    if (!n) return out;
+    if (!n.IsMap()) throw error(path, "must be a mapping");
+    for (const auto& kv : n) {
+      const auto k = kv.first.as<std::string>();
+      out.emplace_back(k, expression(kv.second, path + "." + k));
+    }
+    return out;
+  }
+
+  [[nodiscard]] NameTemplate name_template(const std::string& s, const std::string& path) const {
+    NameTemplate t;
+    std::string lit;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '{') {
+        const auto end = s.find('}', i);
+        if (end == std::string::npos) throw error(path, "unclosed '{' in name");
+        const auto slot = s.substr(i + 1, end - i - 1);
+        NameTemplate::Slot sl;
+        if (slot == "layer") sl = NameTemplate::Slot::layer;
+        else if (slot == "expert") sl = NameTemplate::Slot::expert;
+        else if (slot == "index") sl = NameTemplate::Slot::index;
+        else throw error(path, "unknown placeholder {" + slot + "} (known: layer, expert, index)");
+        t.parts.emplace_back(lit, sl);
+        lit.clear();
+        i = end;
+      } else {
+        lit += s[i];
+      }
+    }
+    t.parts.emplace_back(lit, NameTemplate::Slot::none);
+    return t;
+  }
+
+  [[nodiscard]] std::pair<ex::Expression, ex::Expression> range(const YAML::Node& n,
+                                                                 const std::string& path) const {
+    if (!n.IsSequence() || n.size() != 2) throw error(path, "must be [start, end)");
+    return {expression(n[0], path + "[0]"), expression(n[1], path + "[1]")};
+  }
+
+  [[nodiscard]] FamilyEntry entry(const YAML::Node& n, const std::string& path) const {
+    only(n, path, {"role", "component", "projection", "kind", "name", "shape", "when", "optional",
+                   "layout", "dtype", "layer_range", "expert_count", "index_range"});
+    FamilyEntry e;
+    e.where = file + ":" + path;
+    const auto role = scalar(n["role"], path + ".role");
+    const auto r = parse_role(role);
+    if (!r || *r == TensorRole::other) throw error(path + ".role", "unknown role '" + role + "'");
+    e.role = *r;
+    if (n["component"]) {
+      const auto c = parse_component(scalar(n["component"], path + ".component"));
+      if (!c) throw error(path + ".component", "unknown component");
+      e.component = *c;
+    }
+    if (n["projection"]) {
+      const auto p = parse_projection(scalar(n["projection"], path + ".projection"));
+      if (!p) throw error(path + ".projection", "unknown projection '" + n["projection"].as<std::string>() + "'");
+      e.projection = *p;
+    }
+    if (n["kind"]) {
+      const auto k = parse_param_kind(scalar(n["kind"], path + ".kind"));
+      if (!k) throw error(path + ".kind", "unknown kind");
+      e.kind = *k;
+    }
+    e.name = name_template(scalar(n["name"], path + ".name"), path + ".name");
+    const auto shape = n["shape"];
+    if (!shape || !shape.IsSequence()) throw error(path + ".shape", "required list of expressions");
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+      e.shape.push_back(expression(shape[i], path + ".shape[" + std::to_string(i) + "]"));
+    }
+    if (n["when"]) e.when = expression(n["when"], path + ".when");
+    if (n["optional"]) e.optional = n["optional"].as<bool>();
+    if (n["dtype"]) {
+      const auto d = parse_dtype(scalar(n["dtype"], path + ".dtype"));
+      if (!d) throw error(path + ".dtype", "unknown dtype");
+      e.dtype = *d;
+    }
+    if (n["layer_range"]) e.layer_range = range(n["layer_range"], path + ".layer_range");
+    if (n["index_range"]) e.index_range = range(n["index_range"], path + ".index_range");
+    if (n["expert_count"]) e.expert_count = expression(n["expert_count"], path + ".expert_count");
+    if (const auto l = n["layout"]) {
+      only(l, path + ".layout", {"stacked", "transposed", "gate_up"});
+      if (l["stacked"]) e.layout.stacked = l["stacked"].as<bool>();
+      if (l["transposed"]) e.layout.transposed = l["transposed"].as<bool>();
+      if (l["gate_up"]) {
+        const auto g = l["gate_up"].as<std::string>();
+        if (g == "concatenated") e.layout.gate_up = StorageLayout::GateUp::concatenated;
+        else if (g == "interleaved") e.layout.gate_up = StorageLayout::GateUp::interleaved;
+        else throw error(path + ".layout.gate_up", "must be concatenated or interleaved");
+      }
+    }
+    const bool has_expert = e.name.has(NameTemplate::Slot::expert);
+    if (e.layout.stacked && has_expert) throw error(path, "a stacked tensor cannot have {expert} in its name");
+    if (e.layout.gate_up != StorageLayout::GateUp::none && e.projection != Projection::gate_up) {
+      throw error(path, "layout.gate_up needs projection: gate_up");
+    }
+    if (e.index_range && !e.name.has(NameTemplate::Slot::index)) throw error(path, "index_range without {index}");
+    if (!e.index_range && e.name.has(NameTemplate::Slot::index)) throw error(path, "{index} without index_range");
+    return e;
+  }
+
+  [[nodiscard]] std::vector<FamilyEntry> entries(const YAML::Node& n, const std::string& path) const {
+    std::vector<FamilyEntry> out;
+    if (!n) return out;
+    if (!n.IsSequence()) throw error(path, "must be a list");
+    for (std::size_t i = 0; i < n.size(); ++i) out.push_back(entry(n[i], path + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+};
+
+YAML::Node load(const std::filesystem::path& path) {
+  try {
+    return YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path.string(), "cannot read");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
+  }
+}
+
+}  // namespace
+
+lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
+  const auto root = load(path);
+  Ctx c{path.string()};
+  c.only(root, "(top)", {"family", "description", "match", "vars", "dtype_default", "tensors", "variants", "mounts"});
+  lineage::FamilySpec f;
+  f.file = path.string();
+  f.id = c.scalar(root["family"], "family");
+  if (path.stem().string() != f.id) throw c.error("family", "'" + f.id + "' must equal the file name '" + path.stem().string() + "'");
+  if (root["description"]) f.description = c.scalar(root["description"], "description");
+  if (const auto m = root["match"]) {
+    c.only(m, "match", {"architectures", "model_types"});
+    f.architectures = c.strings(m["architectures"], "match.architectures");
+    f.model_types = c.strings(m["model_types"], "match.model_types");
+  }
+  f.vars = c.vars(root["vars"], "vars");
+  if (root["dtype_default"]) f.dtype_default = c.expression(root["dtype_default"], "dtype_default");
+  f.tensors = c.entries(root["tensors"], "tensors");
+  if (const auto vs = root["variants"]) {
+    if (!vs.IsSequence()) throw c.error("variants", "must be a list");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+      const auto p = "variants[" + std::to_string(i) + "]";
+      c.only(vs[i], p, {"name", "tensors"});
+      lineage::FamilyVariant v;
+      v.name = c.scalar(vs[i]["name"], p + ".name");
+      if (!names.insert(v.name).second) throw c.error(p + ".name", "duplicate variant '" + v.name + "'");
+      v.tensors = c.entries(vs[i]["tensors"], p + ".tensors");
+      f.variants.push_back(std::move(v));
+    }
+  }
+  if (const auto ms = root["mounts"]) {
+    if (!ms.IsSequence()) throw c.error("mounts", "must be a list");
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      const auto p = "mounts[" + std::to_string(i) + "]";
+      const auto& m = ms[i];
+      c.only(m, p, {"family", "component", "config", "rename", "renames", "vars", "optional"});
+      lineage::FamilyMount mount;
+      mount.where = c.file + ":" + p;
+      mount.family = c.scalar(m["family"], p + ".family");
+      const auto comp = parse_component(c.scalar(m["component"], p + ".component"));
+      if (!comp) throw c.error(p + ".component", "unknown component");
+      mount.component = *comp;
+      if (m["config"]) {
+        // null: the mounted family sees no config (its vars hold the geometry); absent: the same config.
+        mount.config_key = m["config"].IsNull() ? std::string() : c.scalar(m["config"], p + ".config");
+      }
+      auto rename_map = [&](const YAML::Node& r, const std::string& rp) {
+        if (!r.IsMap()) throw c.error(rp, "must map prefixes to prefixes");
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& kv : r) out.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+        return out;
+      };
+      if (m["rename"]) mount.renames.push_back(rename_map(m["rename"], p + ".rename"));
+      if (const auto rs = m["renames"]) {
+        if (!rs.IsSequence()) throw c.error(p + ".renames", "must be a list of rename maps");
+        for (std::size_t k = 0; k < rs.size(); ++k) {
+          mount.renames.push_back(rename_map(rs[k], p + ".renames[" + std::to_string(k) + "]"));
+        }
+      }
+      if (mount.renames.empty()) mount.renames.push_back({});
+      mount.vars = c.vars(m["vars"], p + ".vars");
+      if (m["optional"]) mount.optional = m["optional"].as<bool>();
+      f.mounts.push_back(std::move(mount));
+    }
+  }
+  return f;
+}
+
+std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::path& path) {
+  const auto root = load(path);
+  Ctx c{path.string()};
+  c.only(root, "(top)", {"companions"});
+  std::vector<lineage::CompanionRule> out;
+  const auto list = root["companions"];
+  if (!list || !list.IsSequence()) throw c.error("companions", "required list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto p = "companions[" + std::to_string(i) + "]";
+    const auto& n = list[i];
+    c.only(n, p, {"suffix", "replaces", "kind", "shape", "dtype", "weight_dtype"});
+    lineage::CompanionRule r;
+    r.where = c.file + ":" + p;
+    r.suffix = c.scalar(n["suffix"], p + ".suffix");
+    if (n["replaces"]) r.replaces = c.scalar(n["replaces"], p + ".replaces");
+    const auto k = parse_param_kind(c.scalar(n["kind"], p + ".kind"));
+    if (!k || *k == ParamKind::weight) throw c.error(p + ".kind", "must be scale, quant_meta or bias");
+    r.kind = *k;
+    const auto shape = n["shape"];
+    if (!shape || !shape.IsSequence()) throw c.error(p + ".shape", "required list");
+    for (std::size_t s = 0; s < shape.size(); ++s) r.shape.push_back(c.expression(shape[s], p + ".shape"));
+    for (const char* key : {"dtype", "weight_dtype"}) {
+      if (!n[key]) continue;
+      const auto d = parse_dtype(c.scalar(n[key], p + "." + key));
+      if (!d) throw c.error(p + "." + key, "unknown dtype");
+      (std::string(key) == "dtype" ? r.dtype : r.weight_dtype) = *d;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace lineage::io
+
+namespace lineage::io {
+
+FamilyRegistry load_family_registry(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) throw ConfigError(dir.string(), "family folder not found");
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  FamilyRegistry reg;
+  for (const auto& f : files) {
+    const auto name = f.filename().string();
+    if (name == "_quantization.yaml") {
+      reg.set_companion_rules(read_companion_rules(f));
+    } else if (name[0] != '_') {
+      reg.add(read_family_file(f));
+    }
+  }
+  reg.validate();
+  return reg;
+}
+
+}  // namespace lineage::io

@@ -1,0 +1,17 @@
+#pragma once
+/// @file family_dir.hpp
+/// Where the built-in family files are: $LINEAGE_FAMILIES if set (read here, at the CLI
+/// boundary, never inside io/), else the families/ folder of the source tree this binary was
+/// built from.
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace lineage::pipeline {
+
+inline std::filesystem::path default_families_dir() {
+  if (const char* env = std::getenv("LINEAGE_FAMILIES")) return env;
+  return LINEAGE_FAMILIES_DIR;
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,104 @@
+#include "stages/inventory/expand_family.hpp"
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+namespace {
+
+std::int64_t int_of(const ScopeEnvironment& env, const expr::Expression& e, const std::string& where) {
+  const auto v = env.eval(e, where);
+  try {
+    return v.as_int();
+  } catch (const ConfigError&) {
+    throw ConfigError(where, "expression '" + e.source() + "' gave " + v.to_string() + ", not an integer");
+  }
+}
+
+std::int64_t required_var(const Scope& scope, const char* name, const std::string& where) {
+  ScopeEnvironment env(scope);
+  const auto v = env.lookup(name);
+  if (!v || v->is_null()) throw ConfigError(where, std::string("needs the family variable '") + name + "'");
+  return v->as_int();
+}
+
+}  // namespace
+
+Expansion expand_bound_family(const BoundFamily& family) {
+  Expansion out;
+  for (std::size_t ei = 0; ei < family.entries.size(); ++ei) {
+    const auto& b = family.entries[ei];
+    const auto& e = *b.entry;
+    const Scope& scope = *b.scope;
+    std::int64_t l0 = -1, l1 = 0;
+    if (b.name.has(NameTemplate::Slot::layer)) {
+      if (e.layer_range) {
+        ScopeEnvironment env(scope);
+        l0 = int_of(env, e.layer_range->first, e.where + ".layer_range");
+        l1 = int_of(env, e.layer_range->second, e.where + ".layer_range");
+      } else {
+        l0 = 0;
+        l1 = required_var(scope, "layers", e.where);
+      }
+    }
+    std::int64_t i0 = -1, i1 = 0;
+    if (e.index_range) {
+      ScopeEnvironment env(scope);
+      i0 = int_of(env, e.index_range->first, e.where + ".index_range");
+      i1 = int_of(env, e.index_range->second, e.where + ".index_range");
+    }
+    const bool per_expert = b.name.has(NameTemplate::Slot::expert);
+    for (std::int64_t layer = l0; layer < std::max<std::int64_t>(l1, l0 + 1); ++layer) {
+      for (std::int64_t index = i0; index < std::max<std::int64_t>(i1, i0 + 1); ++index) {
+        ScopeEnvironment env(scope, static_cast<int>(layer), -1, static_cast<int>(index));
+        if (e.when && !env.eval(*e.when, e.where + ".when").truthy()) continue;
+        std::vector<std::uint64_t> shape;
+        for (std::size_t d = 0; d < e.shape.size(); ++d) {
+          const auto v = int_of(env, e.shape[d], e.where + ".shape[" + std::to_string(d) + "]");
+          if (v < 0) throw ConfigError(e.where + ".shape", "negative dimension " + std::to_string(v));
+          shape.push_back(static_cast<std::uint64_t>(v));
+        }
+        std::int64_t experts = per_expert ? (e.expert_count ? int_of(env, *e.expert_count, e.where + ".expert_count")
+                                                            : required_var(scope, "experts", e.where))
+                                          : 0;
+        for (std::int64_t ex = per_expert ? 0 : -1; ex < (per_expert ? experts : 0); ++ex) {
+          ExpectedTensor t;
+          t.name = b.name.render(static_cast<int>(layer), static_cast<int>(ex), static_cast<int>(index));
+          t.key = TensorKey{b.component, e.role, static_cast<int>(layer), static_cast<int>(ex), e.projection, e.kind,
+                            static_cast<int>(index)};
+          t.shape = shape;
+          t.dtype = e.dtype;
+          t.layout = e.layout;
+          t.optional = e.optional;
+          t.entry = static_cast<int>(ei);
+          const auto [it, fresh] = out.by_name.emplace(t.name, out.tensors.size());
+          if (!fresh) {
+            const auto& other = family.entries[static_cast<std::size_t>(out.tensors[it->second].entry)].entry->where;
+            throw ConfigError(e.where, "produces '" + t.name + "', which " + other + " produces too");
+          }
+          out.tensors.push_back(std::move(t));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<ExpectedTensor> expand_family(const FamilyRegistry& registry, std::string_view family,
+                                          const nlohmann::json& config, std::string_view variant) {
+  const auto bound = bind_family(registry, registry.at(family), config, nullptr, variant);
+  return expand_bound_family(bound).tensors;
+}
+
+std::optional<std::int64_t> family_int_var(const BoundFamily& family, std::string_view name) {
+  if (family.scopes.empty()) return std::nullopt;
+  ScopeEnvironment env(family.scopes.front());
+  try {
+    const auto v = env.lookup(name);
+    if (!v || v->is_null()) return std::nullopt;
+    return v->as_int();
+  } catch (const expr::MissingName&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace lineage::stages

@@ -1,0 +1,333 @@
+#include "stages/inventory/inventory.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "core/errors.hpp"
+#include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/template_matcher.hpp"
+
+namespace lineage::stages {
+namespace {
+
+const nlohmann::json kNoConfig = nlohmann::json::object();
+
+std::string str_field(const nlohmann::json& c, const char* key) {
+  const auto it = c.find(key);
+  return (it != c.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+
+std::vector<std::string> architectures_of(const nlohmann::json& c) {
+  std::vector<std::string> out;
+  const auto it = c.find("architectures");
+  if (it != c.end() && it->is_array()) {
+    for (const auto& a : *it) {
+      if (a.is_string()) out.push_back(a.get<std::string>());
+    }
+  }
+  return out;
+}
+
+/// How many listed names a candidate's templates claim.
+AlternativeScorer name_scorer(const std::vector<std::string>& names) {
+  return [&names](const std::vector<BoundEntry>& entries) {
+    TemplateMatcher m(entries);
+    std::size_t n = 0;
+    for (const auto& name : names) n += m.first(name) ? 1 : 0;
+    return n;
+  };
+}
+
+/// Companion rule for `name`: (rule, weight name) if the suffix fits.
+std::optional<std::pair<const CompanionRule*, std::string>> companion_of(const std::vector<CompanionRule>& rules,
+                                                                           const std::string& name) {
+  for (const auto& r : rules) {
+    const auto suffix = "." + r.suffix;
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return std::make_pair(&r, name.substr(0, name.size() - suffix.size()) + "." + r.replaces);
+    }
+  }
+  return std::nullopt;
+}
+
+class DimsEnvironment : public expr::Environment {
+ public:
+  explicit DimsEnvironment(const std::vector<std::uint64_t>& dims) : dims_(dims) {}
+  std::optional<expr::Value> lookup(std::string_view name) const override {
+    if (name == "rank") return expr::Value{static_cast<std::int64_t>(dims_.size())};
+    if (name.size() >= 2 && name[0] == 'd') {
+      const auto i = static_cast<std::size_t>(std::stoul(std::string(name.substr(1))));
+      if (i < dims_.size()) return expr::Value{static_cast<std::int64_t>(dims_[i])};
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const std::vector<std::uint64_t>& dims_;
+};
+
+void add_views(Inventory& inv, std::size_t ti) {
+  const auto& t = inv.tensors[ti];
+  if (!t.layout.stacked || !t.shape_known || t.shape.size() < 2) return;
+  const auto experts = t.shape[0];
+  std::uint64_t X = t.shape[1];
+  std::uint64_t Y = t.shape.size() >= 3 ? t.shape[2] : 1;
+  const bool vec = t.shape.size() == 2;  // stacked bias [E, n]
+  // HF orientation [out, in]: rows = out.
+  std::uint64_t rows = vec ? X : (t.layout.transposed ? Y : X);
+  std::uint64_t cols = vec ? 1 : (t.layout.transposed ? X : Y);
+  std::uint64_t rs = vec ? 1 : (t.layout.transposed ? 1 : Y);
+  std::uint64_t cs = vec ? 1 : (t.layout.transposed ? Y : 1);
+  const std::uint64_t per_expert = X * Y;
+  for (std::uint64_t e = 0; e < experts; ++e) {
+    TensorView v{ti, t.key, e * per_expert, rows, cols, rs, cs};
+    v.key.expert = static_cast<int>(e);
+    using G = StorageLayout::GateUp;
+    if (t.layout.gate_up == G::none) {
+      inv.views.push_back(v);
+      continue;
+    }
+    auto gate = v;
+    auto up = v;
+    gate.key.projection = Projection::gate;
+    up.key.projection = Projection::up;
+    gate.rows = up.rows = rows / 2;
+    if (t.layout.gate_up == G::concatenated) {
+      up.offset += (rows / 2) * rs;
+    } else {
+      gate.row_stride = up.row_stride = 2 * rs;
+      up.offset += rs;
+    }
+    inv.views.push_back(gate);
+    inv.views.push_back(up);
+  }
+}
+
+void summarise(Inventory& inv) {
+  std::map<std::pair<Component, TensorRole>, RoleSummary> roles;
+  std::map<std::pair<Component, TensorRole>, std::map<int, std::set<int>>> experts;
+  std::map<std::pair<Component, TensorRole>, std::set<int>> layers;
+  std::uint64_t routed = 0;
+  for (const auto& t : inv.tensors) {
+    const auto k = std::make_pair(t.key.component, t.key.role);
+    auto& r = roles[k];
+    r.component = t.key.component;
+    r.role = t.key.role;
+    ++r.tensors;
+    const bool param = t.key.kind == ParamKind::weight || t.key.kind == ParamKind::bias;
+    const auto n = t.shape_known ? t.elements() : 0;
+    if (param) r.params += n;
+    r.bytes += t.data_end > t.data_begin ? t.data_end - t.data_begin : (t.dtype ? n * dtype_size(*t.dtype) : 0);
+    if (t.dtype) r.dtypes.insert(*t.dtype);
+    if (t.key.layer >= 0) layers[k].insert(t.key.layer);
+    if (t.layout.stacked && t.shape_known && !t.shape.empty()) {
+      for (std::uint64_t e = 0; e < t.shape[0]; ++e) experts[k][t.key.layer].insert(static_cast<int>(e));
+    } else if (t.key.expert >= 0) {
+      experts[k][t.key.layer].insert(t.key.expert);
+    }
+    if (param) inv.total_params += n;
+    if (param && t.key.role == TensorRole::routed_expert) routed += n;
+  }
+  for (auto& [k, r] : roles) {
+    r.layers = static_cast<int>(layers[k].size());
+    for (const auto& [layer, set] : experts[k]) r.experts_per_layer = std::max(r.experts_per_layer, static_cast<int>(set.size()));
+    inv.total_bytes += r.bytes;
+    inv.roles.push_back(r);
+  }
+  inv.active_params = inv.total_params;
+  if (inv.experts && inv.top_k && *inv.experts > 0 && routed > 0) {
+    const double share = std::min(1.0, static_cast<double>(*inv.top_k) / static_cast<double>(*inv.experts));
+    inv.active_params = inv.total_params - routed + static_cast<std::uint64_t>(static_cast<double>(routed) * share);
+  }
+}
+
+}  // namespace
+
+std::uint64_t ClassifiedTensor::elements() const noexcept {
+  std::uint64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const nlohmann::json& config) {
+  const auto archs = architectures_of(config);
+  const auto model_type = str_field(config, "model_type");
+  const FamilySpec* best = nullptr;
+  int best_score = 0;
+  bool tie = false;
+  for (const auto& [id, f] : registry.all()) {
+    int score = 0;
+    for (const auto& a : archs) {
+      if (std::find(f.architectures.begin(), f.architectures.end(), a) != f.architectures.end()) score = 2;
+    }
+    if (!model_type.empty() && std::find(f.model_types.begin(), f.model_types.end(), model_type) != f.model_types.end()) {
+      score += 1;
+    }
+    if (score > best_score) {
+      best = &f;
+      best_score = score;
+      tie = false;
+    } else if (score > 0 && score == best_score) {
+      tie = true;
+    }
+  }
+  if (tie) {
+    throw ConfigError("families", "two families match architectures/model_type of this config equally; "
+                                  "make one of them more specific");
+  }
+  return best;
+}
+
+Inventory build_inventory(const TensorListing& listing, const nlohmann::json* config, const FamilyRegistry& registry,
+                          const std::optional<std::string>& family_override) {
+  Inventory inv;
+  inv.model_dir = listing.model_dir;
+  inv.index_only = listing.index_only;
+  inv.has_config = config != nullptr;
+  inv.unindexed = listing.unindexed;
+  inv.index_total_size = listing.index_total_size;
+  inv.index_total_parameters = listing.index_total_parameters;
+  const nlohmann::json& cfg = config ? *config : kNoConfig;
+
+  std::vector<std::string> names;
+  names.reserve(listing.tensors.size());
+  for (const auto& t : listing.tensors) names.push_back(t.name);
+  const auto scorer = name_scorer(names);
+
+  const FamilySpec* spec = nullptr;
+  if (family_override) {
+    spec = &registry.at(*family_override);
+    inv.family_reason = "--family";
+  } else if (config && (spec = select_family_by_config(registry, cfg))) {
+    inv.family_reason = "config.json architectures/model_type";
+  } else {
+    // No config, or a config no family claims: the family whose templates claim most names.
+    std::size_t best = 0;
+    std::size_t best_entries = 0;
+    for (const auto& [id, f] : registry.all()) {
+      BoundFamily b;
+      try {
+        b = bind_family(registry, f, cfg, &scorer);
+      } catch (const ConfigError&) {
+        continue;  // this family needs config values the config lacks
+      }
+      const auto s = scorer(b.entries);
+      // Ties go to the more specific family (fewer templates claiming the same names).
+      if (s > best || (s == best && s > 0 && b.entries.size() < best_entries)) {
+        best = s;
+        best_entries = b.entries.size();
+        spec = &f;
+      }
+    }
+    if (!spec) throw InputError(listing.model_dir, "no family definition matches these tensor names");
+    inv.family_reason = "tensor names (" + std::to_string(best) + " of " + std::to_string(names.size()) + " claimed)";
+  }
+  inv.family = spec->id;
+  const auto bound = bind_family(registry, *spec, cfg, &scorer);
+  inv.choices = bound.choices;
+  const TemplateMatcher matcher(bound.entries);
+  std::optional<Expansion> expansion;
+  if (config) expansion = expand_bound_family(bound);
+  inv.experts = family_int_var(bound, "experts");
+  inv.top_k = family_int_var(bound, "top_k");
+
+  const auto& rules = registry.companion_rules();
+  std::unordered_map<std::string, std::size_t> classified_index;
+  std::vector<std::size_t> companions;  // listing indices of companions, resolved second
+  std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
+
+  for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
+    const auto& lt = listing.tensors[li];
+    auto found = matcher.matches(lt.name);
+    if (found.empty()) {
+      if (companion_of(rules, lt.name)) companions.push_back(li);
+      else inv.unclaimed.push_back(lt.name);
+      continue;
+    }
+    // Templates shared by entries with different `when` (rare): the one the config expects wins.
+    TemplateMatch m = found.front();
+    const ExpectedTensor* exp = nullptr;
+    if (expansion) {
+      const auto it = expansion->by_name.find(lt.name);
+      if (it != expansion->by_name.end()) {
+        exp = &expansion->tensors[it->second];
+        seen_expected[it->second] = true;
+        for (const auto& f : found) {
+          if (static_cast<int>(f.entry) == exp->entry) m = f;
+        }
+      }
+    }
+    const auto& b = bound.entries[m.entry];
+    ClassifiedTensor c;
+    c.name = lt.name;
+    c.key = TensorKey{b.component, b.entry->role, m.layer, m.expert, b.entry->projection, b.entry->kind, m.index};
+    c.file = lt.file;
+    c.layout = b.entry->layout;
+    c.expected = exp != nullptr || !expansion;
+    c.data_begin = lt.data_begin;
+    c.data_end = lt.data_end;
+    if (lt.shape) {
+      c.shape = *lt.shape;
+      c.dtype = lt.dtype;
+      if (exp && exp->shape != *lt.shape) inv.shape_mismatches.push_back({lt.name, exp->shape, *lt.shape});
+    } else if (exp) {
+      c.shape = exp->shape;
+      c.dtype = exp->dtype ? exp->dtype : bound.dtype_default;
+    } else {
+      c.shape_known = false;
+    }
+    classified_index.emplace(c.name, inv.tensors.size());
+    inv.tensors.push_back(std::move(c));
+  }
+
+  for (auto li : companions) {
+    const auto& lt = listing.tensors[li];
+    const auto [rule, weight] = *companion_of(rules, lt.name);
+    const auto it = classified_index.find(weight);
+    if (it == classified_index.end()) {
+      inv.unclaimed.push_back(lt.name);
+      continue;
+    }
+    auto& w = inv.tensors[it->second];
+    if (rule->weight_dtype && listing.index_only) w.dtype = rule->weight_dtype;
+    ClassifiedTensor c;
+    c.name = lt.name;
+    c.key = w.key;
+    c.key.kind = rule->kind;
+    c.file = lt.file;
+    c.data_begin = lt.data_begin;
+    c.data_end = lt.data_end;
+    if (lt.shape) {
+      c.shape = *lt.shape;
+      c.dtype = lt.dtype;
+    } else if (w.shape_known) {
+      DimsEnvironment env(w.shape);
+      for (const auto& e : rule->shape) {
+        try {
+          c.shape.push_back(static_cast<std::uint64_t>(e.evaluate(env).as_int()));
+        } catch (const expr::MissingName& m) {
+          throw ConfigError(rule->where, "shape needs '" + m.name + "' but '" + weight + "' has rank " +
+                                             std::to_string(w.shape.size()));
+        }
+      }
+      c.dtype = rule->dtype ? rule->dtype : bound.dtype_default;
+    } else {
+      c.shape_known = false;
+    }
+    inv.tensors.push_back(std::move(c));
+  }
+
+  if (expansion) {
+    for (std::size_t i = 0; i < expansion->tensors.size(); ++i) {
+      if (seen_expected[i]) continue;
+      const auto& t = expansion->tensors[i];
+      (t.optional ? inv.optional_missing : inv.required_missing).push_back(t.name);
+    }
+  }
+  for (std::size_t i = 0; i < inv.tensors.size(); ++i) add_views(inv, i);
+  summarise(inv);
+  return inv;
+}
+
+}  // namespace lineage::stages
