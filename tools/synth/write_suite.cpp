@@ -1,0 +1,33 @@
+#include "tools/synth/write_suite.hpp"
+
+#include "tools/synth/scenarios.hpp"
+#include "tools/synth/write_model.hpp"
+
+namespace lineage::tools {
+
+std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style,
+                                     std::uint64_t seed, const ExpandFn& expand) {
+  std::vector<std::string> written;
+  const SynthModel base = make_base(style, seed, expand);
+  write_model(base, dir / "base");
+  written.emplace_back("base");
+  const SynthModel dense = make_dense_parent(style, seed + 1000, expand);
+  write_model(dense, dir / "dense_parent");
+  written.emplace_back("dense_parent");
+  ScenarioInputs in;
+  in.style = &style;
+  in.base = &base;
+  in.dense_parent = &dense;
+  in.parent_name = "base";
+  in.dense_parent_name = "dense_parent";
+  in.expand = expand;
+  std::uint64_t i = 0;
+  for (const auto& name : scenario_names()) {
+    in.seed = seed + 1 + i++;
+    write_model(make_scenario(name, in), dir / name);
+    written.push_back(name);
+  }
+  return written;
+}
+
+}  // namespace lineage::tools

@@ -1,0 +1,21 @@
+#pragma once
+/// @file write_suite.hpp
+/// `lineage synth --suite DIR`: the base model, a dense parent and every scenario, each in
+/// DIR/<name>/, with consistent seeds and parent names.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tools/synth/synth_model.hpp"
+#include "tools/synth/synth_style.hpp"
+
+namespace lineage::tools {
+
+/// Writes DIR/base, DIR/dense_parent and DIR/<scenario> for every scenario_names() entry.
+/// Scenario i uses seed `seed + 1 + i`; the dense parent `seed + 1000`. Returns folder names.
+std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style,
+                                     std::uint64_t seed, const ExpandFn& expand);
+
+}  // namespace lineage::tools
