@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/errors.hpp"
 #include "io/safetensors_header.hpp"
@@ -118,22 +119,19 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
     if (!fs::exists(p)) throw InputError(index_path.string(), "shard '" + file + "' is missing");
     headers.emplace(file, read_safetensors_header(p));
   }
-  std::unordered_map<std::string, const SafetensorsEntry*> by_name;
-  std::unordered_map<std::string, std::string> file_of;
+  // (file, name) -> entry: one hash probe per index entry (a linear find would be quadratic).
+  std::unordered_map<std::string, const SafetensorsEntry*> by_key;
   for (const auto& [file, h] : headers) {
-    for (const auto& e : h.tensors) {
-      by_name.emplace(e.name, &e);
-      file_of.emplace(e.name, file);
-    }
+    for (const auto& e : h.tensors) by_key.emplace(file + '\n' + e.name, &e);
   }
-  std::set<std::string> indexed;
+  std::unordered_set<std::string> indexed;
+  indexed.reserve(entries.size());
   for (const auto& [name, file] : entries) {
-    const auto& h = headers.at(file);
-    const auto* e = h.find(name);
-    if (!e) {
-      throw InputError((model_dir / file).string(),
-                       "named by the index but not present in this shard", name);
+    const auto it = by_key.find(file + '\n' + name);
+    if (it == by_key.end()) {
+      throw InputError((model_dir / file).string(), "named by the index but not present in this shard", name);
     }
+    const auto* e = it->second;
     out.tensors.push_back({name, file, e->dtype, e->shape, e->data_begin, e->data_end});
     indexed.insert(name);
   }
