@@ -62,7 +62,7 @@ std::vector<int> permutation(const CounterRng& rng, int n, std::uint64_t stream)
   return p;
 }
 
-/// Copies every tensor of `to` whose key and shape exist in `from`; returns how many.
+/// Copies every tensor of `to` whose key and shape exist in `from`.
 void copy_matching(const SynthModel& from, SynthModel& to) {
   for (auto& t : to.tensors) {
     const auto* src = find_key(from, t.spec.key);
@@ -93,7 +93,6 @@ SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double
                    double late_rel, double late_keep) {
   SynthModel m = *in.base;
   const auto layers = config_int(m.config, in.style->layers_key);
-  const CounterRng rng(in.seed, scenario);
   nlohmann::json per_layer = nlohmann::json::array();
   for (std::uint64_t l = 0; l < layers; ++l) {
     const double f = layers > 1 ? static_cast<double>(l) / static_cast<double>(layers - 1) : 0.0;
@@ -117,7 +116,6 @@ SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double
     }
     round_to_bf16(t.values);
   }
-  (void)rng;
   m.provenance = base_provenance(scenario, *in.style, in.seed);
   m.provenance["parent"] = in.parent_name;
   m.provenance["expected_class"] =
@@ -220,7 +218,7 @@ SynthModel permuted(const ScenarioInputs& in) {
 
 // ---- upcycled ---------------------------------------------------------------------------------
 
-/// Dense-parent value for HF row `row`, column `col` of projection `proj` in layer `layer`.
+/// The dense parent's MLP projection `proj` of `layer` (HF [out, in]); null if it has none.
 const SynthTensor* dense_mlp(const SynthModel& parent, int layer, Projection proj) {
   TensorKey k;
   k.role = TensorRole::dense_mlp;

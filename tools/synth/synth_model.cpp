@@ -1,6 +1,5 @@
 #include "tools/synth/synth_model.hpp"
 
-#include <bit>
 
 #include "io/dtype_decode.hpp"
 
