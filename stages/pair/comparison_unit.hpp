@@ -1,0 +1,60 @@
+#pragma once
+/// @file comparison_unit.hpp
+/// One unit of comparison work: two 2-D element views (one per model) with the same logical
+/// shape, compared by the statistics of METHODS §2. Units are the granularity of sharding,
+/// journaling and resume; a unit is always computed whole by one rank, so results do not depend
+/// on the rank count.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.hpp"
+#include "core/tensor_key.hpp"
+
+namespace lineage::stages {
+
+/// Where one side's elements are: element (r, c) is at byte
+/// data_begin + (offset + r * row_stride + c * col_stride) * dtype_size in `file`.
+struct ElementView {
+  int model = 0;  ///< index into the run's model list (0 = suspect)
+  std::string tensor;
+  std::string file;  ///< shard file name relative to the model folder
+  Dtype dtype = Dtype::BF16;
+  std::uint64_t data_begin = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t rows = 0;
+  std::uint64_t cols = 0;
+  std::uint64_t row_stride = 0;
+  std::uint64_t col_stride = 1;
+  [[nodiscard]] bool contiguous() const noexcept { return col_stride == 1 && (row_stride == cols || rows <= 1); }
+};
+
+enum class UnitKind : std::uint8_t {
+  same_key,   ///< the same canonical key in both models, identical shapes
+  submatrix,  ///< the same key, shapes differ: the common leading rows x cols are compared
+  baseline,   ///< a null pair: same role, different layers (within a model or across models)
+};
+
+[[nodiscard]] const char* to_string(UnitKind k) noexcept;
+
+struct ComparisonUnit {
+  std::uint64_t id = 0;  ///< stable: position in the unit list
+  UnitKind kind = UnitKind::same_key;
+  TensorKey key_a;
+  TensorKey key_b;
+  ElementView a;
+  ElementView b;
+  std::uint64_t rows = 0;  ///< compared shape (common to both views)
+  std::uint64_t cols = 0;
+  /// Keep both sides' decoded values in the store (norm vectors, routers: small and needed
+  /// whole for the layer x layer analyses).
+  bool keep_values = false;
+  [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
+  /// Bytes read (both sides).
+  [[nodiscard]] std::uint64_t bytes() const noexcept {
+    return elements() * (dtype_size(a.dtype) + dtype_size(b.dtype));
+  }
+};
+
+}  // namespace lineage::stages

@@ -1,0 +1,137 @@
+#include "stages/pair/pair_models.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+namespace {
+
+bool is_vector_role(const TensorKey& k, std::uint64_t rows, std::uint64_t cols) {
+  return cols == 1 || rows == 1 || k.kind == ParamKind::bias;
+}
+
+bool keeps_values(const TensorKey& k, std::uint64_t elements, const PairOptions& o) {
+  if (k.role == TensorRole::router || k.role == TensorRole::router_bias) return true;
+  return elements <= o.keep_values_max;
+}
+
+/// Key with the layer removed: what "the same role in another layer" means.
+TensorKey role_of(TensorKey k) {
+  k.layer = -1;
+  return k;
+}
+
+}  // namespace
+
+const char* to_string(UnitKind k) noexcept {
+  switch (k) {
+    case UnitKind::same_key: return "same_key";
+    case UnitKind::submatrix: return "submatrix";
+    case UnitKind::baseline: return "baseline";
+  }
+  return "?";
+}
+
+std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model) {
+  std::vector<std::pair<TensorKey, ElementView>> out;
+  std::vector<bool> has_views(inv.tensors.size(), false);
+  for (const auto& v : inv.views) has_views[v.tensor] = true;
+  for (std::size_t i = 0; i < inv.tensors.size(); ++i) {
+    const auto& t = inv.tensors[i];
+    if (has_views[i] || t.key.kind == ParamKind::scale || t.key.kind == ParamKind::quant_meta) continue;
+    if (!t.dtype || !dtype_is_float(*t.dtype) || t.shape.empty() || !t.shape_known) continue;
+    if (t.data_end == 0) throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
+    ElementView v{model, t.name, t.file, *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
+    std::uint64_t rest = 1;
+    for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
+    v.cols = rest;
+    v.row_stride = rest;
+    out.emplace_back(t.key, v);
+  }
+  for (const auto& vw : inv.views) {
+    const auto& t = inv.tensors[vw.tensor];
+    if (!t.dtype || !dtype_is_float(*t.dtype)) continue;
+    out.emplace_back(vw.key, ElementView{model, t.name, t.file, *t.dtype, t.data_begin, vw.offset, vw.rows, vw.cols,
+                                         vw.row_stride, vw.col_stride});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
+
+PairResult pair_models(const std::vector<const Inventory*>& models, const PairOptions& options) {
+  if (models.size() < 2) throw InternalError("pair_models needs the suspect and at least one other model");
+  PairResult out;
+  std::vector<std::map<TensorKey, ElementView>> by_key(models.size());
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    for (auto& [k, v] : element_views(*models[m], static_cast<int>(m))) by_key[m].emplace(k, std::move(v));
+  }
+  auto add = [&](UnitKind kind, const TensorKey& ka, const ElementView& a, const TensorKey& kb, const ElementView& b,
+                 std::uint64_t rows, std::uint64_t cols) {
+    ComparisonUnit u;
+    u.id = out.units.size();
+    u.kind = kind;
+    u.key_a = ka;
+    u.key_b = kb;
+    u.a = a;
+    u.b = b;
+    u.rows = rows;
+    u.cols = cols;
+    u.keep_values = keeps_values(ka, rows * cols, options);
+    out.units.push_back(std::move(u));
+  };
+  const auto& suspect = by_key[0];
+  for (std::size_t m = 1; m < models.size(); ++m) {
+    const auto& other = by_key[m];
+    // 1. Same key in both models.
+    for (const auto& [k, a] : suspect) {
+      const auto it = other.find(k);
+      if (it == other.end()) {
+        out.unmatched.push_back("model " + std::to_string(m) + " lacks " + to_string(k));
+        continue;
+      }
+      const auto& b = it->second;
+      if (a.rows == b.rows && a.cols == b.cols) {
+        add(UnitKind::same_key, k, a, k, b, a.rows, a.cols);
+      } else {
+        add(UnitKind::submatrix, k, a, k, b, std::min(a.rows, b.rows), std::min(a.cols, b.cols));
+        out.submatrix_keys.push_back(to_string(k));
+      }
+    }
+    for (const auto& [k, b] : other) {
+      if (!suspect.count(k)) out.unmatched.push_back("model 0 lacks " + to_string(k) + " of model " + std::to_string(m));
+    }
+    if (!options.baselines) continue;
+    // 2. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
+    std::map<TensorKey, std::vector<std::pair<const TensorKey*, const ElementView*>>> layers_a, layers_b;
+    for (const auto& [k, v] : suspect) {
+      if (k.layer >= 0) layers_a[role_of(k)].emplace_back(&k, &v);
+    }
+    for (const auto& [k, v] : other) {
+      if (k.layer >= 0) layers_b[role_of(k)].emplace_back(&k, &v);
+    }
+    for (const auto& [role, as] : layers_a) {
+      const auto itb = layers_b.find(role);
+      if (itb == layers_b.end()) continue;
+      const auto& bs = itb->second;
+      for (std::size_t i = 0; i < as.size(); ++i) {
+        const auto& [ka, va] = as[i];
+        const bool vec = is_vector_role(*ka, va->rows, va->cols);
+        for (std::size_t j = 0; j < bs.size(); ++j) {
+          const auto& [kb, vb] = bs[j];
+          if (kb->layer == ka->layer) continue;
+          // Matrices: one shifted partner per layer keeps the cost at one extra pass.
+          if (!vec && j != (i + 1) % bs.size()) continue;
+          // Layer 0's input norm sees raw embeddings and is no baseline (METHODS §1.2).
+          if (ka->role == TensorRole::attn_norm && (ka->layer == 0 || kb->layer == 0)) continue;
+          if (va->rows != vb->rows || va->cols != vb->cols) continue;
+          add(UnitKind::baseline, *ka, *va, *kb, *vb, va->rows, va->cols);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace lineage::stages

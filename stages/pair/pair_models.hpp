@@ -1,0 +1,38 @@
+#pragma once
+/// @file pair_models.hpp
+/// The pair stage: comparison units from the inventories of the suspect (model 0) and the other
+/// models (a parent, controls). Pure and deterministic: the same inventories give the same units
+/// in the same order, so unit ids are stable across runs and rank counts.
+
+#include <vector>
+
+#include "stages/inventory/inventory.hpp"
+#include "stages/pair/comparison_unit.hpp"
+
+namespace lineage::stages {
+
+struct PairOptions {
+  /// Cross-layer baselines (METHODS §4.1): for vector roles (norms, router biases) every layer
+  /// pair of suspect x other; for matrix roles one shifted pairing (layer i vs i+1) per layer.
+  bool baselines = true;
+  /// Keep decoded values of vectors up to this many elements, and of routers.
+  std::uint64_t keep_values_max = 1u << 16;
+};
+
+struct PairResult {
+  std::vector<ComparisonUnit> units;
+  /// Keys present in one model only, per other model ("model 1: text/lm_head" ...).
+  std::vector<std::string> unmatched;
+  /// Keys whose shapes differ and that were compared on their common sub-matrix.
+  std::vector<std::string> submatrix_keys;
+};
+
+/// @param[in] models  inventories built with shard headers (index-only inventories have no
+///                    byte offsets and are rejected); models[0] is the suspect
+[[nodiscard]] PairResult pair_models(const std::vector<const Inventory*>& models, const PairOptions& options);
+
+/// The element views of every comparable tensor of an inventory, by key (per-expert views of
+/// stacked tensors replace the stacked tensor; quantisation companions are left out).
+[[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model);
+
+}  // namespace lineage::stages

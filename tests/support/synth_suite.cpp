@@ -1,0 +1,26 @@
+#include "support/synth_suite.hpp"
+
+#include <map>
+#include <memory>
+
+#include "io/family_file.hpp"
+#include "support/temp_dir.hpp"
+#include "tools/synth/registry_expand.hpp"
+#include "tools/synth/synth_style.hpp"
+#include "tools/synth/write_suite.hpp"
+
+namespace lineage::testing {
+
+const std::filesystem::path& synth_suite(const std::string& style) {
+  static std::map<std::string, std::unique_ptr<TempDir>> suites;
+  auto& slot = suites[style];
+  if (!slot) {
+    slot = std::make_unique<TempDir>();
+    static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+    const auto s = tools::load_style(tools::default_styles_dir(), style, {});
+    tools::write_suite(slot->path(), s, 1, tools::make_expand(registry));
+  }
+  return slot->path();
+}
+
+}  // namespace lineage::testing

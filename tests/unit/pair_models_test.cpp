@@ -1,0 +1,104 @@
+#include "stages/pair/pair_models.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/errors.hpp"
+#include "io/checkpoint_listing.hpp"
+#include "io/family_file.hpp"
+#include "io/hf_config.hpp"
+#include "support/synth_suite.hpp"
+
+namespace lineage::stages {
+namespace {
+
+Inventory inventory_of(const std::filesystem::path& dir) {
+  static const auto reg = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  const auto cfg = io::read_model_config(dir);
+  return build_inventory(io::list_checkpoint(dir, false), &*cfg, reg);
+}
+
+TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
+  const auto& suite = lineage::testing::synth_suite();
+  const auto a = inventory_of(suite / "finetune");
+  const auto b = inventory_of(suite / "base");
+  const auto r = pair_models({&a, &b}, {});
+  EXPECT_TRUE(r.unmatched.empty()) << r.unmatched.front();
+  std::size_t same = 0, baseline = 0;
+  std::set<std::uint64_t> ids;
+  for (const auto& u : r.units) {
+    ids.insert(u.id);
+    EXPECT_EQ(u.a.model, 0);
+    EXPECT_EQ(u.b.model, 1);
+    if (u.kind == UnitKind::same_key) {
+      ++same;
+      EXPECT_EQ(u.key_a, u.key_b);
+      EXPECT_EQ(u.a.tensor, u.b.tensor);  // same naming style
+    }
+    if (u.kind == UnitKind::baseline) {
+      ++baseline;
+      EXPECT_NE(u.key_a.layer, u.key_b.layer);
+      EXPECT_EQ(u.key_a.role, u.key_b.role);
+      EXPECT_FALSE(u.key_a.role == TensorRole::attn_norm && (u.key_a.layer == 0 || u.key_b.layer == 0));
+    }
+    if (u.key_a.role == TensorRole::router) {
+      EXPECT_TRUE(u.keep_values);
+    }
+  }
+  EXPECT_EQ(ids.size(), r.units.size());
+  EXPECT_GT(same, 50u);
+  EXPECT_GT(baseline, 10u);
+  // Deterministic: the same inputs give the same units.
+  const auto again = pair_models({&a, &b}, {});
+  ASSERT_EQ(again.units.size(), r.units.size());
+  for (std::size_t i = 0; i < r.units.size(); ++i) {
+    EXPECT_EQ(again.units[i].a.tensor, r.units[i].a.tensor);
+    EXPECT_EQ(again.units[i].b.tensor, r.units[i].b.tensor);
+  }
+}
+
+TEST(PairModels, VocabExtensionComparesTheCommonRows) {
+  const auto& suite = lineage::testing::synth_suite();
+  const auto a = inventory_of(suite / "vocab_extended");
+  const auto b = inventory_of(suite / "base");
+  const auto r = pair_models({&a, &b}, {});
+  bool found = false;
+  for (const auto& u : r.units) {
+    if (u.key_a.role != TensorRole::embedding) continue;
+    found = true;
+    EXPECT_EQ(u.kind, UnitKind::submatrix);
+    EXPECT_EQ(u.rows, std::min(u.a.rows, u.b.rows));
+    EXPECT_LT(u.rows, u.a.rows);  // the suspect has more rows
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(r.submatrix_keys.empty());
+}
+
+TEST(PairModels, FusedExpertsPairPerExpertViews) {
+  const auto& suite = lineage::testing::synth_suite("gpt_oss");
+  const auto a = inventory_of(suite / "finetune");
+  const auto b = inventory_of(suite / "base");
+  const auto r = pair_models({&a, &b}, {});
+  std::size_t gate = 0;
+  for (const auto& u : r.units) {
+    if (u.kind == UnitKind::same_key && u.key_a.role == TensorRole::routed_expert &&
+        u.key_a.projection == Projection::gate && u.key_a.kind == ParamKind::weight) {
+      ++gate;
+      EXPECT_GE(u.key_a.expert, 0);
+      EXPECT_FALSE(u.a.contiguous());  // interleaved, transposed view into the fused tensor
+    }
+  }
+  EXPECT_GT(gate, 0u);
+}
+
+TEST(PairModels, IndexOnlyInventoriesAreRejected) {
+  static const auto reg = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  const auto dir = lineage::testing::synth_suite() / "base";
+  const auto cfg = io::read_model_config(dir);
+  const auto idx = build_inventory(io::list_checkpoint(dir, true), &*cfg, reg);
+  EXPECT_THROW((void)pair_models({&idx, &idx}, {}), InputError);
+}
+
+}  // namespace
+}  // namespace lineage::stages
