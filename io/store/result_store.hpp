@@ -1,0 +1,83 @@
+#pragma once
+/// @file result_store.hpp
+/// The HDF5 result store of a run (`run.h5`): the single reader and writer of the schema in
+/// docs/store-schema.md. A store is always written whole to a temporary file and renamed into
+/// place, so a process killed at any moment leaves either the previous store or the new one,
+/// never a half-written file; progress between store writes lives in the journal
+/// (io/journal), from which a resumed run rebuilds.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lineage::io {
+
+inline constexpr std::int64_t kStoreSchemaVersion = 1;
+
+/// One input model and its fingerprint (file sizes and header hashes of every shard).
+struct StoredModel {
+  std::string label;  ///< "suspect", "parent", "control1", ...
+  std::string path;
+  std::string family;
+  std::uint64_t tensors = 0;
+  std::vector<std::string> shard_files;
+  std::vector<std::uint64_t> shard_sizes;
+  std::vector<std::uint64_t> header_hashes;  ///< xxh3-64 of each shard's JSON header
+  /// One number for the whole model (xxh3 over the per-shard fingerprints).
+  [[nodiscard]] std::uint64_t fingerprint() const;
+};
+
+/// One comparison unit as recorded (all planned units, finished or not).
+struct StoredUnit {
+  std::uint64_t id = 0;
+  std::string kind;  ///< same_key / submatrix / baseline
+  std::string key_a;
+  std::string key_b;
+  std::string tensor_a;
+  std::string tensor_b;
+  std::int32_t model_a = 0;
+  std::int32_t model_b = 1;
+  std::int32_t layer_a = -1;
+  std::int32_t layer_b = -1;
+  std::int32_t expert = -1;
+  std::string component;
+  std::string role;
+  std::uint64_t rows = 0;
+  std::uint64_t cols = 0;
+};
+
+struct StoreContents {
+  std::string run_id;
+  std::string status = "partial";  ///< "complete" once every unit has results
+  std::string config_json;         ///< the RunConfig as JSON
+  std::string tool_version = "lineage 0.1.0";
+  std::vector<StoredModel> models;
+  std::vector<StoredUnit> units;
+  // The plan (rank-count specific; stored so a resumed run can replay or re-plan the rest).
+  std::int32_t plan_ranks = 1;
+  std::vector<std::int32_t> plan_rank_of_unit;
+  std::vector<std::uint64_t> plan_bytes_per_rank;
+  // Results: rows of `stats` (n_done x stat_names.size(), row-major) belong to `done_ids`.
+  std::vector<std::string> stat_names;
+  std::vector<std::uint64_t> done_ids;
+  std::vector<double> stats;
+  std::vector<std::uint64_t> hash_a;  ///< per done unit: xxh3 of side A's raw bytes
+  std::vector<std::uint64_t> hash_b;
+  /// Decoded values kept whole (norm vectors, routers), by unit id: side A then side B.
+  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> values;
+  /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
+  std::string summaries_json;
+  std::string verdict_json;
+  /// Slurm job ids (or "local") that wrote to this store, oldest first.
+  std::vector<std::string> writers;
+};
+
+/// Writes `contents` to `path` atomically. Throws StoreError naming the path.
+void write_result_store(const std::filesystem::path& path, const StoreContents& contents);
+/// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file or
+/// an unsupported schema version.
+[[nodiscard]] StoreContents read_result_store(const std::filesystem::path& path);
+
+}  // namespace lineage::io

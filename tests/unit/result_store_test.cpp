@@ -1,0 +1,97 @@
+#include "io/store/result_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+
+#include "core/errors.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lineage::io {
+namespace {
+
+StoreContents sample() {
+  StoreContents c;
+  c.run_id = "run-1";
+  c.status = "complete";
+  c.config_json = R"({"suspect":"a"})";
+  c.writers = {"local"};
+  c.models.push_back({"suspect", "/m/a", "qwen2_moe", 10, {"s1.safetensors"}, {1234}, {0xABCDEFull}});
+  c.models.push_back({"parent", "/m/b", "qwen2_moe", 10, {"s1.safetensors", "s2.safetensors"}, {10, 20}, {1, 2}});
+  c.units.push_back({0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q0", "q0", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8});
+  c.units.push_back({1, "baseline", "text/attn_norm/L1", "text/attn_norm/L2", "n1", "n2", 0, 1, 1, 2, -1, "text",
+                     "attn_norm", 8, 1});
+  c.plan_ranks = 2;
+  c.plan_rank_of_unit = {0, 1};
+  c.plan_bytes_per_rank = {64, 32};
+  c.stat_names = {"cosine", "pearson", "rel_l2"};
+  c.done_ids = {0, 1};
+  c.stats = {0.99, 0.98, 0.01, 0.95, 0.01, 1.2};
+  c.hash_a = {11, 12};
+  c.hash_b = {11, 13};
+  c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
+  c.verdict_json = R"({"overall":"derived"})";
+  return c;
+}
+
+TEST(ResultStore, EverythingRoundTrips) {
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  write_result_store(p, sample());
+  const auto c = read_result_store(p);
+  EXPECT_EQ(c.run_id, "run-1");
+  EXPECT_EQ(c.status, "complete");
+  ASSERT_EQ(c.models.size(), 2u);
+  EXPECT_EQ(c.models[1].shard_files.size(), 2u);
+  EXPECT_EQ(c.models[0].header_hashes[0], 0xABCDEFull);
+  EXPECT_EQ(c.models[0].fingerprint(), sample().models[0].fingerprint());
+  EXPECT_NE(c.models[0].fingerprint(), c.models[1].fingerprint());
+  ASSERT_EQ(c.units.size(), 2u);
+  EXPECT_EQ(c.units[1].key_b, "text/attn_norm/L2");
+  EXPECT_EQ(c.units[1].layer_b, 2);
+  EXPECT_EQ(c.plan_rank_of_unit, (std::vector<std::int32_t>{0, 1}));
+  EXPECT_EQ(c.stats, sample().stats);
+  EXPECT_EQ(c.stat_names, sample().stat_names);
+  EXPECT_EQ(c.values.at(1).second, (std::vector<float>{0.9f, 1.2f}));
+  EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
+}
+
+TEST(ResultStore, FailedWritesLeaveNothingAndForeignFilesAreRefused) {
+  lineage::testing::TempDir d;
+  EXPECT_THROW(write_result_store(d.path() / "missing-dir" / "run.h5", sample()), StoreError);
+  auto bad = sample();
+  bad.stats.pop_back();  // inconsistent: the writer refuses, and removes its temporary file
+  EXPECT_THROW(write_result_store(d.path() / "run.h5", bad), std::exception);
+  EXPECT_TRUE(std::filesystem::is_empty(d.path()));
+  lineage::testing::write_bytes(d.path() / "x.h5", "not hdf5");
+  EXPECT_THROW((void)read_result_store(d.path() / "x.h5"), StoreError);
+  EXPECT_THROW((void)read_result_store(d.path() / "absent.h5"), StoreError);
+  // An existing store is replaced whole, never partially.
+  write_result_store(d.path() / "run.h5", sample());
+  auto next = sample();
+  next.run_id = "run-2";
+  write_result_store(d.path() / "run.h5", next);
+  EXPECT_EQ(read_result_store(d.path() / "run.h5").run_id, "run-2");
+}
+
+TEST(ResultStore, PythonReadsTheStatisticsTable) {
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  write_result_store(p, sample());
+  const std::string cmd = std::string(LINEAGE_PYTHON) +
+                          " -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); "
+                          "names=[n.decode() if isinstance(n,bytes) else n for n in f['results/stat_names'][()]]; "
+                          "s=f['results/stats'][()]; print(s.shape, s[1, names.index('rel_l2')], "
+                          "int(f.attrs['schema_version']), f['units/role'][1].decode())\" " + p.string();
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  std::array<char, 256> buf{};
+  std::string out;
+  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+  EXPECT_EQ(out, "(2, 3) 1.2 1 attn_norm\n");
+}
+
+}  // namespace
+}  // namespace lineage::io
