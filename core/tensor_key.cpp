@@ -108,6 +108,25 @@ std::optional<E> parse(const NameTable<E, N>& table, std::string_view s) noexcep
 
 }  // namespace
 
+bool is_norm_role(TensorRole role) noexcept {
+  switch (role) {
+    case TensorRole::final_norm:
+    case TensorRole::attn_norm:
+    case TensorRole::mlp_norm:
+    case TensorRole::post_attn_norm:
+    case TensorRole::post_mlp_norm:
+    case TensorRole::q_norm:
+    case TensorRole::k_norm:
+    case TensorRole::mla_q_a_norm:
+    case TensorRole::mla_kv_a_norm:
+    case TensorRole::mtp_embed_norm:
+    case TensorRole::mtp_hidden_norm:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string_view to_string(Component c) noexcept { return name_of(kComponents, c); }
 std::string_view to_string(TensorRole r) noexcept { return name_of(kRoles, r); }
 std::string_view to_string(Projection p) noexcept { return name_of(kProjections, p); }

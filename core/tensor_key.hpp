@@ -101,6 +101,9 @@ struct TensorKey {
   friend auto operator<=>(const TensorKey&, const TensorKey&) = default;
 };
 
+/// Norm weights (γ vectors that start at 1): the roles where raw cosine is never evidence.
+[[nodiscard]] bool is_norm_role(TensorRole role) noexcept;
+
 [[nodiscard]] std::string_view to_string(Component c) noexcept;
 [[nodiscard]] std::string_view to_string(TensorRole r) noexcept;
 [[nodiscard]] std::string_view to_string(Projection p) noexcept;

@@ -127,18 +127,10 @@ std::string verdict_component(const TensorKey& key) {
     case Component::mtp: return "mtp";
     default: break;
   }
+  if (is_norm_role(key.role)) return "norms";
   switch (key.role) {
     case TensorRole::embedding:
     case TensorRole::lm_head: return "embeddings";
-    case TensorRole::final_norm:
-    case TensorRole::attn_norm:
-    case TensorRole::mlp_norm:
-    case TensorRole::post_attn_norm:
-    case TensorRole::post_mlp_norm:
-    case TensorRole::q_norm:
-    case TensorRole::k_norm:
-    case TensorRole::mla_q_a_norm:
-    case TensorRole::mla_kv_a_norm: return "norms";
     case TensorRole::router:
     case TensorRole::router_bias: return "routers";
     case TensorRole::shared_expert:

@@ -7,25 +7,6 @@
 
 namespace lineage::tools {
 
-bool is_norm_role(TensorRole role) noexcept {
-  switch (role) {
-    case TensorRole::final_norm:
-    case TensorRole::attn_norm:
-    case TensorRole::mlp_norm:
-    case TensorRole::post_attn_norm:
-    case TensorRole::post_mlp_norm:
-    case TensorRole::q_norm:
-    case TensorRole::k_norm:
-    case TensorRole::mla_q_a_norm:
-    case TensorRole::mla_kv_a_norm:
-    case TensorRole::mtp_embed_norm:
-    case TensorRole::mtp_hidden_norm:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::vector<float> generate_values(const stages::ExpectedTensor& spec, std::uint64_t seed) {
   const std::uint64_t n = element_count(spec.shape);
   std::vector<float> v(n);

@@ -11,8 +11,7 @@
 
 namespace lineage::tools {
 
-/// True for the norm roles whose weights sit around 1.0 (the raw-cosine trap, METHODS §2.8).
-[[nodiscard]] bool is_norm_role(TensorRole role) noexcept;
+using lineage::is_norm_role;  // norm roles sit around 1.0 (the raw-cosine trap, METHODS §2.8)
 
 /// Values of one tensor of a model with `seed`. Projections ~ N(0, 0.02); norm weights
 /// 1 + per-layer offset + N(0, 0.1), so two independent models have raw cosine ≈ 0.99 but
