@@ -93,3 +93,60 @@ TEST(FamilyFiles, UnknownMountedFamilyFailsAtLoad) {
 
 }  // namespace
 }  // namespace lineage
+
+namespace lineage {
+namespace {
+
+/// Families with no real config in shared/data: a minimal config in their own spelling must
+/// select them, expand, and classify their own expansion completely (every name claimed, the
+/// keys right, stacked experts split into views).
+TEST(FamilyFiles, FamiliesWithoutRealConfigsRoundTripTheirOwnNames) {
+  const auto reg = io::load_family_registry(kFamilies);
+  const nlohmann::json base = {{"hidden_size", 16}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+                               {"num_key_value_heads", 1}, {"vocab_size", 32}, {"intermediate_size", 24}};
+  auto with = [&](nlohmann::json extra) {
+    auto c = base;
+    c.update(extra);
+    return c;
+  };
+  const std::vector<std::pair<std::string, nlohmann::json>> cases = {
+      {"mistral", with({{"architectures", {"MistralForCausalLM"}}})},
+      {"qwen2", with({{"architectures", {"Qwen2ForCausalLM"}}})},
+      {"qwen2_moe", with({{"architectures", {"Qwen2MoeForCausalLM"}}, {"num_experts", 4}, {"num_experts_per_tok", 2},
+                          {"moe_intermediate_size", 8}, {"shared_expert_intermediate_size", 8}})},
+      {"phimoe", with({{"architectures", {"PhiMoEForCausalLM"}}, {"num_local_experts", 4}, {"num_experts_per_tok", 2}})},
+      {"olmoe", with({{"architectures", {"OlmoeForCausalLM"}}, {"num_experts", 4}, {"num_experts_per_tok", 2}})},
+      {"dbrx", {{"architectures", {"DbrxForCausalLM"}}, {"d_model", 16}, {"n_layers", 2}, {"n_heads", 2},
+                {"vocab_size", 32}, {"attn_config", {{"kv_n_heads", 1}}},
+                {"ffn_config", {{"moe_num_experts", 4}, {"moe_top_k", 2}, {"ffn_hidden_size", 8}}}}},
+      {"llama4", {{"architectures", {"Llama4ForConditionalGeneration"}},
+                  {"text_config", with({{"num_local_experts", 4}, {"num_experts_per_tok", 1},
+                                        {"intermediate_size_mlp", 32}, {"interleave_moe_layer_step", 2}})}}},
+  };
+  for (const auto& [family, cfg] : cases) {
+    const auto* spec = stages::select_family_by_config(reg, cfg);
+    ASSERT_NE(spec, nullptr) << family;
+    EXPECT_EQ(spec->id, family);
+    TensorListing listing;
+    listing.index_only = true;
+    for (const auto& t : stages::expand_family(reg, family, cfg)) {
+      if (!t.optional) listing.tensors.push_back({t.name, "m.safetensors", std::nullopt, std::nullopt, 0, 0});
+    }
+    const auto inv = stages::build_inventory(listing, &cfg, reg);
+    EXPECT_TRUE(inv.clean()) << family;
+    EXPECT_EQ(inv.tensors.size(), listing.tensors.size()) << family;
+    EXPECT_GT(inv.total_params, 0u) << family;
+    if (family == "llama4") {
+      // Layer 1 is MoE (step 2): stacked gate_up splits into gate and up views of 4 experts.
+      std::size_t views = 0;
+      for (const auto& v : inv.views) views += v.key.layer == 1 ? 1 : 0;
+      EXPECT_EQ(views, 4u * 2 + 4u);  // gate + up per expert, plus down
+      bool dense0 = false;
+      for (const auto& t : inv.tensors) dense0 |= t.key.layer == 0 && t.key.role == TensorRole::dense_mlp;
+      EXPECT_TRUE(dense0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lineage
