@@ -8,6 +8,8 @@ const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> kCommands = {
       {"inventory", "classify every tensor of a checkpoint (headers only)", commands::inventory},
       {"synth", "write small checkpoints with known provenance", commands::synth},
+      {"compare", "compare a suspect with a parent and controls (MPI, HDF5 store)", commands::compare},
+      {"verdict", "verdicts with their evidence from a result store", commands::verdict},
   };
   return kCommands;
 }

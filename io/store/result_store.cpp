@@ -106,6 +106,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       put(f, "/units/expert", ex);
       put(f, "/units/rows", rows);
       put(f, "/units/cols", cols);
+      f.write_strings("/units/unmatched", c.unmatched);
       f.ensure_group("/plan");
       f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
       put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
@@ -180,6 +181,7 @@ StoreContents read_result_store(const std::filesystem::path& path) {
     c.units.push_back({id[i], kind[i], key_a[i], key_b[i], ta[i], tb[i], ma[i], mb[i], la[i], lb[i], ex[i], comp[i],
                        role[i], rows[i], cols[i]});
   }
+  c.unmatched = strings(f, "/units/unmatched");
   c.plan_ranks = static_cast<std::int32_t>(f.int_attribute("/plan", "ranks").value_or(1));
   c.plan_rank_of_unit = get<std::int32_t>(f, "/plan/rank_of_unit");
   c.plan_bytes_per_rank = get<std::uint64_t>(f, "/plan/bytes_per_rank");

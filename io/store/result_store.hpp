@@ -55,6 +55,8 @@ struct StoreContents {
   std::string tool_version = "lineage 0.1.0";
   std::vector<StoredModel> models;
   std::vector<StoredUnit> units;
+  /// Pairing notes: keys present in one model only ("model 1 lacks text/lm_head", ...).
+  std::vector<std::string> unmatched;
   // The plan (rank-count specific; stored so a resumed run can replay or re-plan the rest).
   std::int32_t plan_ranks = 1;
   std::vector<std::int32_t> plan_rank_of_unit;

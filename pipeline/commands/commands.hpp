@@ -10,5 +10,7 @@ namespace lineage::pipeline::commands {
 
 int inventory(const std::vector<std::string>& args);
 int synth(const std::vector<std::string>& args);
+int compare(const std::vector<std::string>& args);
+int verdict(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

@@ -29,29 +29,48 @@ std::string fmt(double x, int prec = 3) {
   return o.str();
 }
 
+/// Key of a unit's null: the same role, projection and kind (biases, weights and norms of one
+/// component have very different nulls and must not share one).
+TensorKey null_group(TensorKey k) {
+  k.layer = -1;
+  k.expert = -1;
+  k.index = -1;
+  return k;
+}
+
+struct Null {
+  double mean = 0;
+  double sd = 0;
+  std::size_t units = 0;
+  bool analytic = false;
+};
+
 ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units) {
   ComponentVerdict c;
   c.component = name;
-  std::vector<double> same, null, rel, eq;
+  std::map<TensorKey, std::vector<double>> null_values;
+  std::map<TensorKey, std::uint64_t> min_n;
+  std::vector<double> rel, eq, same;
   std::size_t bytes_equal = 0, nontrivial = 0;
-  std::uint64_t min_n = UINT64_MAX;
   for (const auto* u : units) {
+    const auto g = null_group(u->key);
+    auto& mn = min_n.try_emplace(g, UINT64_MAX).first->second;
+    mn = std::min(mn, u->elements);
     if (u->kind == UnitRole::baseline) {
-      if (std::isfinite(u->pearson)) null.push_back(u->pearson);
+      if (std::isfinite(u->pearson)) null_values[g].push_back(u->pearson);
+      ++c.baseline_units;
       continue;
     }
     ++c.same_key_units;
     if (std::isfinite(u->pearson)) same.push_back(u->pearson);
     rel.push_back(u->rel_l2);
     eq.push_back(u->frac_equal);
-    min_n = std::min(min_n, u->elements);
     // Tiny tensors can coincide by construction (METHODS §2.5 "non-trivial").
     if (u->elements >= 64) {
       ++nontrivial;
       bytes_equal += (u->bytes_equal || u->frac_equal == 1.0) ? 1 : 0;
     }
   }
-  c.baseline_units = null.size();
   c.median_pearson = median(same);
   c.median_rel_l2 = median(rel);
   c.median_frac_equal = median(eq);
@@ -62,47 +81,80 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   }
   if (nontrivial > 0 && bytes_equal == nontrivial) {
     c.verdict = VerdictClass::identical;
+    c.informative = true;
     c.reason = std::to_string(nontrivial) + " of " + std::to_string(nontrivial) + " non-trivial tensors value-identical";
     return c;
   }
-  if (null.size() < 2 || same.empty()) {
-    c.reason = "no cross-layer null available (" + std::to_string(null.size()) + " baseline units)";
+  // One null per group: cross-layer baselines when there are enough, else the analytic null of
+  // a correlation over n independent elements (mean 0, SD 1/sqrt(n); optimistic, METHODS §2.2).
+  std::map<TensorKey, Null> nulls;
+  for (const auto& [g, n_min] : min_n) {
+    Null nl;
+    const auto it = null_values.find(g);
+    // Floor: the sampling SD of a correlation over n elements, so a handful of baselines cannot
+    // fake a tiny null.
+    const double floor_sd = 1.0 / std::sqrt(static_cast<double>(std::max<std::uint64_t>(n_min, 1)));
+    if (it != null_values.end() && it->second.size() >= 3) {
+      const auto& v = it->second;
+      nl.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+      double var = 0;
+      for (double x : v) var += (x - nl.mean) * (x - nl.mean);
+      nl.sd = std::max(std::sqrt(var / static_cast<double>(v.size() - 1)), floor_sd);
+      nl.units = v.size();
+    } else {
+      nl.sd = floor_sd;
+      nl.analytic = true;
+    }
+    nulls[g] = nl;
+  }
+  // Per-unit z against its own group's null; only groups with power take part in the decision.
+  std::vector<double> zs;
+  std::size_t beyond = 0, unpowered = 0, analytic = 0;
+  double null_mean_sum = 0, null_sd_sum = 0;
+  for (const auto* u : units) {
+    if (u->kind == UnitRole::baseline || !std::isfinite(u->pearson)) continue;
+    const auto& nl = nulls[null_group(u->key)];
+    if (kPowerEffect / nl.sd < kDerivedZ) {
+      ++unpowered;
+      continue;
+    }
+    const double z = (u->pearson - nl.mean) / nl.sd;
+    zs.push_back(z);
+    beyond += z >= kUnitZ ? 1 : 0;
+    analytic += nl.analytic ? 1 : 0;
+    null_mean_sum += nl.mean;
+    null_sd_sum += nl.sd;
+  }
+  if (zs.empty()) {
+    c.reason = "insufficient power: " + std::to_string(unpowered) +
+               " units too small for their null (a 0.5 effect would not reach 10 SD)";
     return c;
   }
-  const double mean = std::accumulate(null.begin(), null.end(), 0.0) / static_cast<double>(null.size());
-  double var = 0;
-  for (double x : null) var += (x - mean) * (x - mean);
-  // Floor: the sampling SD of a correlation over n elements (METHODS §10.2: unrelated pairs sit
-  // within a few 1/sqrt(n) of 0), so a handful of baselines cannot fake a tiny null.
-  const double floor_sd = 1.0 / std::sqrt(static_cast<double>(std::max<std::uint64_t>(min_n, 1)));
-  c.null_mean = mean;
-  c.null_sd = std::max(std::sqrt(var / static_cast<double>(null.size() - 1)), floor_sd);
-  c.z = (c.median_pearson - mean) / c.null_sd;
-  std::size_t beyond = 0;
-  for (double s : same) beyond += (s - mean) / c.null_sd >= kUnitZ ? 1 : 0;
-  c.frac_beyond_null = static_cast<double>(beyond) / static_cast<double>(same.size());
-  const std::string numbers = "median Pearson " + fmt(c.median_pearson) + " vs null " + fmt(mean) + " +- " +
-                              fmt(c.null_sd) + " (z " + fmt(c.z) + ", " + fmt(100 * c.frac_beyond_null) +
-                              "% of units beyond 6 SD; " + std::to_string(c.baseline_units) + " baseline units)";
+  c.informative = true;
+  const double k = static_cast<double>(zs.size());
+  c.null_mean = null_mean_sum / k;
+  c.null_sd = null_sd_sum / k;
+  c.z = median(zs);
+  c.frac_beyond_null = static_cast<double>(beyond) / k;
+  const std::string numbers = "median Pearson " + fmt(c.median_pearson) + ", median z " + fmt(c.z) + " vs " +
+                              (analytic == zs.size() ? "the analytic null" : "cross-layer nulls") + " (" +
+                              fmt(100 * c.frac_beyond_null) + "% of " + std::to_string(zs.size()) +
+                              " powered units beyond 6 SD" +
+                              (unpowered ? "; " + std::to_string(unpowered) + " small units without power" : "") + ")";
   if (c.z >= kDerivedZ && c.frac_beyond_null >= 0.5) {
     c.verdict = VerdictClass::derived;
-    if (c.median_frac_equal >= 0.2 || c.median_rel_l2 < 0.05) {
-      c.kind = "finetune";
-    } else {
-      c.kind = "continued_pretrain";
-    }
+    c.kind = (c.median_frac_equal >= 0.2 || c.median_rel_l2 < 0.05) ? "finetune" : "continued_pretrain";
     if (c.frac_beyond_null < 0.9) c.kind += " (part of the units only)";
     c.reason = "derived: " + numbers + "; median rel_l2 " + fmt(c.median_rel_l2) + ", median equal fraction " +
                fmt(c.median_frac_equal);
     return c;
   }
-  const bool powered = kPowerEffect / c.null_sd >= kDerivedZ;
-  if (std::fabs(c.z) < kNullZ && c.frac_beyond_null < 0.05 && powered) {
+  if (std::fabs(c.z) < kNullZ && c.frac_beyond_null < 0.05) {
     c.verdict = VerdictClass::independent;
     c.reason = "at null level: " + numbers;
     return c;
   }
-  c.reason = (powered ? "between null and derived: " : "insufficient power (null SD too large): ") + numbers;
+  c.reason = "between null and derived: " + numbers;
   return c;
 }
 
@@ -141,7 +193,7 @@ std::string verdict_component(const TensorKey& key) {
   }
 }
 
-PairVerdict decide_verdict(const std::vector<UnitEvidence>& units) {
+PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors) {
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
   PairVerdict v;
@@ -149,6 +201,11 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units) {
   for (const auto& [name, list] : groups) {
     auto c = judge(name, list);
     if (c.same_key_units == 0) continue;
+    // Components without power are reported but do not decide the overall verdict.
+    if (!c.informative) {
+      v.components.push_back(std::move(c));
+      continue;
+    }
     ++informative;
     if (c.verdict == VerdictClass::identical) ++identical;
     if (c.verdict == VerdictClass::identical || c.verdict == VerdictClass::derived) {
@@ -162,9 +219,24 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units) {
     v.reason = "nothing comparable between the two models";
     return v;
   }
-  if (identical == informative) {
+  bool submatrix = false, vocab_only = true;
+  for (const auto& u : units) {
+    if (u.kind != UnitRole::submatrix) continue;
+    submatrix = true;
+    vocab_only = vocab_only && (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head);
+  }
+  if (identical == informative && unmatched_tensors == 0 && !submatrix) {
     v.overall = VerdictClass::identical;
     v.reason = "every compared component is value-identical";
+  } else if (identical == informative) {
+    // Identical where comparable, but the models differ in shape or tensor set.
+    v.overall = VerdictClass::derived;
+    v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
+    v.reason = "value-identical where comparable, but " +
+               (unmatched_tensors ? std::to_string(unmatched_tensors) + " tensors have no counterpart" +
+                                        std::string(submatrix ? " and " : "")
+                                  : std::string()) +
+               (submatrix ? std::string("some tensors differ in shape (compared on their common rows)") : std::string());
   } else if (derived == informative) {
     v.overall = VerdictClass::derived;
     // The kind of the largest component class, e.g. the experts' or attention's.

@@ -4,8 +4,10 @@
 /// (suspect vs one other model) in, per-component verdicts with their evidence out.
 ///
 /// Evidence rules, in brief (docs/methods.md has the full text):
-/// - The null for every component comes from its own cross-layer baseline units (same role,
-///   other layer): a derived claim needs same-key similarity far outside that null. Raw cosine of
+/// - Each unit is scored against the null of its own (role, projection, kind) group: the
+///   cross-layer baseline units (same role, other layer) when there are at least 3, else the
+///   analytic null of a correlation over n elements. A derived claim needs same-key similarity far
+///   outside that null. Raw cosine of
 ///   norm vectors is never used (the LayerNorm trap); Pearson (centred cosine) is.
 /// - identical: every non-trivial same-key tensor byte-identical (or value-identical).
 /// - derived: median same-key Pearson >= 10 null SDs above the null mean AND most units
@@ -13,6 +15,8 @@
 ///   large exact-equality fractions; continued_pretrain: larger change).
 /// - independent: same-key similarity inside the null (|z| < 3, almost no unit beyond 6 SDs) AND
 ///   the test had power (null SD small enough that a derived effect of 0.5 would show at 10 SDs).
+/// - Units whose null SD is too large to see a 0.5 effect at 10 SD have no power and are left
+///   out; a component with none left is inconclusive and does not decide the overall verdict.
 /// - anything else: inconclusive. Overall: identical / derived / partial_reuse (some components
 ///   derived, others independent) / independent / inconclusive.
 
@@ -57,6 +61,7 @@ struct ComponentVerdict {
   double median_rel_l2 = 0;
   double median_frac_equal = 0;
   double frac_bytes_equal = 0;
+  bool informative = false;  ///< had power (or byte identity) to decide anything
 };
 
 struct PairVerdict {
@@ -70,6 +75,8 @@ struct PairVerdict {
 /// Which verdict component a key belongs to.
 [[nodiscard]] std::string verdict_component(const TensorKey& key);
 
-[[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units);
+/// @param[in] unmatched_tensors  tensors of either model with no counterpart in the other (they
+///   rule out "identical": identity needs every tensor compared)
+[[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors = 0);
 
 }  // namespace lineage::stages

@@ -1,0 +1,77 @@
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "cluster/communicator.hpp"
+#include "cluster/mpi_session.hpp"
+#include "core/errors.hpp"
+#include "io/run_file.hpp"
+#include "pipeline/commands/commands.hpp"
+#include "pipeline/compare_run.hpp"
+
+namespace lineage::pipeline::commands {
+
+int compare(const std::vector<std::string>& args) {
+  namespace po = boost::program_options;
+  po::options_description opts(
+      "mpirun -np N lineage compare SUSPECT PARENT [options]   or   lineage compare --run RUN.yaml\n\n"
+      "Compares every tensor of SUSPECT with its counterpart in PARENT (and in each --control), sharded over the\n"
+      "MPI ranks by bytes; writes every statistic to an HDF5 result store and prints the verdicts.\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("out,o", po::value<std::string>(), "result store (default run.h5)")
+      ("control", po::value<std::vector<std::string>>(), "control model folder (repeatable)")
+      ("run", po::value<std::string>(), "YAML run file (docs/cli.md); options given here override it")
+      ("resume", "continue the run in --out, recomputing only unfinished units")
+      ("quiet,q", "no progress output")
+      ("family", po::value<std::string>(), "force a family for every model")
+      ("families", po::value<std::string>(), "family files folder")
+      ("no-baselines", "skip the cross-layer baseline units");
+  po::options_description hidden;
+  hidden.add_options()("models", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("models", 2);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string("compare: ") + e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nexit codes: 0 done, 2 usage, 3 bad input, 4 bad run file, 5 store (existing store without\n"
+                 "--resume, unwritable path, changed inputs), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean\n"
+                 "checkpoint (rerun with --resume)\n";
+    return 0;
+  }
+  RunConfig cfg;
+  if (vm.count("run")) cfg = io::read_run_file(vm["run"].as<std::string>());
+  if (vm.count("models")) {
+    const auto m = vm["models"].as<std::vector<std::string>>();
+    cfg.suspect = m[0];
+    if (m.size() > 1) cfg.parents = {m[1]};
+  }
+  if (cfg.suspect.empty() || (cfg.parents.empty() && !vm.count("control") && cfg.controls.empty())) {
+    throw UsageError("compare: give SUSPECT and PARENT (or --run RUN.yaml); see lineage compare --help");
+  }
+  if (vm.count("control")) cfg.controls = vm["control"].as<std::vector<std::string>>();
+  if (vm.count("out")) cfg.out = vm["out"].as<std::string>();
+  if (vm.count("resume")) cfg.resume = true;
+  if (vm.count("quiet")) cfg.quiet = true;
+  if (vm.count("family")) cfg.family = vm["family"].as<std::string>();
+  if (vm.count("families")) cfg.families_dir = vm["families"].as<std::string>();
+  if (vm.count("no-baselines")) cfg.baselines = false;
+  int argc = 0;
+  char** argv = nullptr;
+  cluster::MpiSession mpi(argc, argv);
+  const auto world = cluster::Communicator::world();
+  try {
+    return run_compare(cfg, world, std::cout);
+  } catch (const Error& e) {
+    // Front-half errors are deterministic (every rank sees the same one): rank 0 reports it.
+    if (world.is_root()) std::cerr << "lineage: error: " << e.what() << "\n";
+    return static_cast<int>(e.exit_code());
+  }
+}
+
+}  // namespace lineage::pipeline::commands

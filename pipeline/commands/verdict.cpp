@@ -1,0 +1,49 @@
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "core/errors.hpp"
+#include "io/store/result_store.hpp"
+#include "pipeline/commands/commands.hpp"
+#include "pipeline/verdict_report.hpp"
+
+namespace lineage::pipeline::commands {
+
+int verdict(const std::vector<std::string>& args) {
+  namespace po = boost::program_options;
+  po::options_description opts("lineage verdict RUN.h5 [--json]\n\n"
+                               "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
+                               "and overall verdicts with their evidence.\n\noptions");
+  opts.add_options()("help,h", "show this help")("json", "machine-readable output");
+  po::options_description hidden;
+  hidden.add_options()("store", po::value<std::string>());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string("verdict: ") + e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 5 unreadable or incomplete store\n";
+    return 0;
+  }
+  if (!vm.count("store")) throw UsageError("verdict: RUN.h5 is required");
+  const auto store = io::read_result_store(vm["store"].as<std::string>());
+  if (store.status != "complete") {
+    throw StoreError(vm["store"].as<std::string>() + ": the run is not complete (" +
+                     std::to_string(store.done_ids.size()) + "/" + std::to_string(store.units.size()) +
+                     " units); finish it with lineage compare --resume");
+  }
+  const auto v = verdicts_from_store(store);
+  if (vm.count("json")) {
+    std::cout << v.dump(2) << "\n";
+  } else {
+    print_verdict_table(v, std::cout);
+  }
+  return 0;
+}
+
+}  // namespace lineage::pipeline::commands

@@ -1,0 +1,344 @@
+#include "pipeline/compare_run.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "cluster/progress_reporter.hpp"
+#include "core/errors.hpp"
+#include "io/checkpoint_listing.hpp"
+#include "io/family_file.hpp"
+#include "io/hf_config.hpp"
+#include "io/journal/journal.hpp"
+#include "io/safetensors_file.hpp"
+#include "io/store/model_fingerprint.hpp"
+#include "io/store/result_store.hpp"
+#include "pipeline/family_dir.hpp"
+#include "pipeline/stop_signal.hpp"
+#include "pipeline/verdict_report.hpp"
+#include "stages/execute/execute_unit.hpp"
+#include "stages/pair/pair_models.hpp"
+#include "stages/plan/shard_plan.hpp"
+
+namespace lineage::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Model {
+  std::string label;
+  fs::path dir;
+  stages::Inventory inventory;
+  std::vector<std::string> shard_files;
+};
+
+nlohmann::json config_json(const RunConfig& c) {
+  return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
+          {"chunk_elements", c.chunk_elements}, {"baselines", c.baselines}, {"family", c.family.value_or("")}};
+}
+
+fs::path journal_dir(const RunConfig& c) { return c.out + ".journal"; }
+
+/// Byte range of a view inside its file (validated by SafetensorsFile::range).
+std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows, std::uint64_t cols) {
+  const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
+  return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
+}
+
+/// Every rank builds the same units from the same headers (deterministic), so no broadcast of the
+/// unit list is needed and unit ids agree everywhere.
+std::vector<Model> load_models(const RunConfig& cfg, const FamilyRegistry& registry) {
+  std::vector<std::pair<std::string, std::string>> list{{"suspect", cfg.suspect}};
+  for (std::size_t i = 0; i < cfg.parents.size(); ++i) {
+    list.emplace_back(cfg.parents.size() == 1 ? "parent" : "parent" + std::to_string(i + 1), cfg.parents[i]);
+  }
+  for (std::size_t i = 0; i < cfg.controls.size(); ++i) list.emplace_back("control" + std::to_string(i + 1), cfg.controls[i]);
+  std::vector<Model> out;
+  for (const auto& [label, dir] : list) {
+    Model m{label, dir, {}, {}};
+    const auto listing = io::list_checkpoint(dir, false);
+    const auto config = io::read_model_config(dir);
+    m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
+    m.shard_files = listing.shard_files;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+/// Rank 0 validates the output location before anything expensive; the outcome is shared.
+void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
+                  std::optional<io::StoreContents>& existing) {
+  const fs::path out = cfg.out;
+  const auto parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent)) throw StoreError(out.string() + ": the folder " + parent.string() + " does not exist");
+  if (::access(parent.c_str(), W_OK) != 0) throw StoreError(out.string() + ": the folder is not writable");
+  const bool has_store = fs::exists(out);
+  const bool has_journal = fs::exists(journal_dir(cfg));
+  if ((has_store || has_journal) && !cfg.resume) {
+    throw StoreError(out.string() + ": a result store (or its journal) already exists; pass --resume to continue "
+                     "that run, or choose another --out");
+  }
+  if (!has_store) return;
+  existing = io::read_result_store(out);
+  if (existing->models.size() != models.size()) throw StoreError(out.string() + ": --resume with other models than the stored run");
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    if (existing->models[m].fingerprint() != models[m].fingerprint()) {
+      throw StoreError(out.string() + ": --resume, but the files of " + models[m].label + " (" + models[m].path +
+                       ") changed since the run began");
+    }
+  }
+  std::string stored_digest;
+  for (const auto& u : existing->units) stored_digest += u.key_a + "|" + u.key_b + ";";
+  if (stored_digest != units_digest) throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
+}
+
+std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
+  std::vector<io::StoredUnit> out;
+  out.reserve(units.size());
+  for (const auto& u : units) {
+    out.push_back({u.id, stages::to_string(u.kind), to_string(u.key_a), to_string(u.key_b), u.a.tensor, u.b.tensor,
+                   u.a.model, u.b.model, u.key_a.layer, u.key_b.layer, u.key_a.expert,
+                   std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role)), u.rows, u.cols});
+  }
+  return out;
+}
+
+/// Reads every journal file of the run: unit id -> outcome (the first record of a unit wins).
+std::map<std::uint64_t, stages::UnitOutcome> read_journals(const fs::path& dir) {
+  std::map<std::uint64_t, stages::UnitOutcome> done;
+  if (!fs::is_directory(dir)) return done;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    for (const auto& r : io::read_journal(f).records) {
+      if (!done.count(r.unit_id)) done.emplace(r.unit_id, stages::UnitOutcome::deserialize(r.unit_id, r.payload));
+    }
+  }
+  return done;
+}
+
+std::string session_id() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) + "-" +
+         std::to_string(::getpid());
+}
+
+std::string writer_id() {
+  if (const char* job = std::getenv("SLURM_JOB_ID")) return std::string("slurm:") + job;
+  return "local";
+}
+
+}  // namespace
+
+int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::ostream& out) {
+  const bool root = comm.is_root();
+  install_stop_handlers();
+  // ---- front half: identical on every rank --------------------------------------------------
+  const auto registry =
+      io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : fs::path(cfg.families_dir));
+  auto models = load_models(cfg, registry);
+  std::vector<const stages::Inventory*> invs;
+  for (const auto& m : models) invs.push_back(&m.inventory);
+  stages::PairOptions popt;
+  popt.baselines = cfg.baselines;
+  const auto pairs = stages::pair_models(invs, popt);
+  if (pairs.units.empty()) {
+    throw InputError(cfg.suspect, "nothing comparable: no tensor of the suspect has a counterpart in the other models");
+  }
+  const auto& units = pairs.units;
+  std::vector<io::StoredModel> fingerprints;
+  for (const auto& m : models) {
+    auto f = io::fingerprint_model(m.label, m.dir, m.shard_files);
+    f.family = m.inventory.family;
+    f.tensors = m.inventory.tensors.size();
+    fingerprints.push_back(std::move(f));
+  }
+  std::string digest;
+  for (const auto& u : units) digest += to_string(u.key_a) + "|" + to_string(u.key_b) + ";";
+
+  // ---- pre-flight on rank 0, agreed by all ------------------------------------------------------
+  io::StoreContents store;
+  std::string error;
+  int error_code = 0;
+  if (root) {
+    try {
+      std::optional<io::StoreContents> existing;
+      check_output(cfg, fingerprints, digest, existing);
+      if (existing) {
+        store = std::move(*existing);
+      } else {
+        store.run_id = session_id();
+      }
+      store.config_json = config_json(cfg).dump();
+      store.models = fingerprints;
+      store.units = stored_units(units);
+      store.unmatched = pairs.unmatched;
+      store.stat_names = stages::unit_stat_names();
+      store.writers.push_back(writer_id());
+      // The store exists before any journal, so a resumed run always finds the unit list.
+      if (!existing) io::write_result_store(cfg.out, store);
+      fs::create_directories(journal_dir(cfg));
+    } catch (const Error& e) {
+      error = e.what();
+      error_code = static_cast<int>(e.exit_code());
+    }
+  }
+  const auto shared_error = comm.broadcast({reinterpret_cast<const std::byte*>(error.data()), error.size()}, 0);
+  // Pre-flight failures are store problems (existing store, unwritable folder, changed inputs).
+  (void)error_code;
+  if (!shared_error.empty()) {
+    throw StoreError(std::string(reinterpret_cast<const char*>(shared_error.data()), shared_error.size()));
+  }
+
+  // ---- what is left, planned over this run's ranks ----------------------------------------------
+  std::vector<std::uint8_t> done_flags(units.size(), 0);
+  if (root) {
+    for (const auto& [id, o] : read_journals(journal_dir(cfg))) {
+      if (id < done_flags.size()) done_flags[id] = 1;
+    }
+  }
+  {
+    const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(done_flags.data()), done_flags.size()}, 0);
+    std::memcpy(done_flags.data(), b.data(), b.size());
+  }
+  std::vector<stages::UnitCost> todo;
+  std::uint64_t already = 0;
+  for (const auto& u : units) {
+    if (done_flags[u.id]) {
+      ++already;
+    } else {
+      todo.push_back({u.id, u.bytes()});
+    }
+  }
+  const auto plan = stages::plan_shards(todo, comm.size());
+  if (root && !cfg.quiet) {
+    out << "lineage compare: " << units.size() << " units (" << pairs.submatrix_keys.size()
+        << " on common sub-matrices), " << already << " already done, " << todo.size() << " to compute on "
+        << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
+        << static_cast<int>(plan.imbalance() * 1000) / 10.0 << "%\n";
+  }
+  const std::string session = [&] {
+    std::string s = root ? session_id() : std::string();
+    const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }();
+
+  // ---- compute: each rank its own units, journaled ---------------------------------------------
+  const auto& mine = plan.units_of_rank[static_cast<std::size_t>(comm.rank())];
+  std::uint64_t my_bytes = 0;
+  for (auto id : mine) my_bytes += units[id].bytes();
+  cluster::ProgressOptions popts;
+  popts.quiet = cfg.quiet;
+  popts.terminal = ::isatty(STDERR_FILENO) != 0;
+  cluster::ProgressReporter progress(comm, mine.size(), my_bytes, popts, std::cerr);
+  bool failed = false;
+  bool stopped = false;
+  std::string fail_message;
+  int fail_code = 0;
+  std::uint64_t computed = 0;
+  try {
+    io::JournalWriter journal(journal_dir(cfg) / ("r" + std::to_string(comm.rank()) + "-" + session + ".jrn"));
+    std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
+    auto bytes_of = [&](const stages::ElementView& v, const stages::ComparisonUnit& u) {
+      auto& f = files[{v.model, v.file}];
+      if (!f) f = std::make_unique<io::SafetensorsFile>(models[static_cast<std::size_t>(v.model)].dir / v.file);
+      const auto [b, e] = view_range(v, u.rows, u.cols);
+      return f->range(b, e);
+    };
+    auto last_sync = std::chrono::steady_clock::now();
+    std::uint64_t bytes_done = 0;
+    for (auto id : mine) {
+      if (stop_requested()) {
+        stopped = true;
+        break;
+      }
+      const auto& u = units[id];
+      const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u));
+      journal.append(id, outcome.serialize());
+      ++computed;
+      bytes_done += u.bytes();
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_sync > std::chrono::seconds(2)) {
+        journal.sync();
+        last_sync = now;
+      }
+      progress.update(computed, bytes_done);
+    }
+    journal.sync();
+  } catch (const Error& e) {
+    failed = true;
+    fail_message = "rank " + std::to_string(comm.rank()) + ": " + e.what();
+    fail_code = static_cast<int>(e.exit_code());
+  } catch (const std::exception& e) {
+    failed = true;
+    fail_message = "rank " + std::to_string(comm.rank()) + ": internal error: " + e.what();
+    fail_code = static_cast<int>(ExitCode::internal);
+  }
+  (void)progress.finish();
+  const bool any_failed = comm.any(failed);
+  const bool any_stopped = comm.any(stopped);
+  const auto messages = comm.gather({reinterpret_cast<const std::byte*>(fail_message.data()), fail_message.size()}, 0);
+  const int code = static_cast<int>(comm.max(static_cast<double>(fail_code)));
+  const auto total_computed = comm.sum(computed);
+
+  // ---- rank 0: store from the journals -----------------------------------------------------------
+  int exit_code = 0;
+  if (root) {
+    const auto done = read_journals(journal_dir(cfg));
+    store.done_ids.clear();
+    store.stats.clear();
+    store.hash_a.clear();
+    store.hash_b.clear();
+    store.values.clear();
+    for (const auto& [id, o] : done) {
+      store.done_ids.push_back(id);
+      store.stats.insert(store.stats.end(), o.stats.begin(), o.stats.end());
+      store.hash_a.push_back(o.hash_a);
+      store.hash_b.push_back(o.hash_b);
+      if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
+    }
+    store.plan_ranks = comm.size();
+    store.plan_rank_of_unit.assign(units.size(), -1);
+    for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
+      for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
+    }
+    store.plan_bytes_per_rank = plan.bytes_of_rank;
+    const bool complete = done.size() == units.size();
+    store.status = complete ? "complete" : "partial";
+    nlohmann::json verdicts;
+    if (complete) {
+      verdicts = verdicts_from_store(store);
+      store.verdict_json = verdicts.dump();
+    }
+    io::write_result_store(cfg.out, store);
+    if (!cfg.quiet) {
+      out << "computed " << total_computed << " units this run; " << done.size() << "/" << units.size()
+          << " done; store " << cfg.out << " (" << store.status << ")\n";
+    }
+    if (any_failed) {
+      for (const auto& m : messages) {
+        if (!m.empty()) std::cerr << "lineage: error: " << std::string(reinterpret_cast<const char*>(m.data()), m.size()) << "\n";
+      }
+      std::cerr << "lineage: the store keeps every finished unit; rerun with --resume\n";
+      exit_code = code ? code : static_cast<int>(ExitCode::internal);
+    } else if (any_stopped || !complete) {
+      if (!cfg.quiet) out << "stopped by signal after a clean checkpoint; rerun with --resume to finish\n";
+      exit_code = kExitStoppedResumable;
+    } else {
+      out << "\n";
+      print_verdict_table(verdicts, out);
+    }
+  }
+  return static_cast<int>(comm.max(static_cast<double>(exit_code)));
+}
+
+}  // namespace lineage::pipeline

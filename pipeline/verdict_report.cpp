@@ -1,0 +1,149 @@
+#include "pipeline/verdict_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "core/errors.hpp"
+#include "stages/verdict/verdict.hpp"
+
+namespace lineage::pipeline {
+namespace {
+
+/// Parses a stored key string ("text/routed_expert/L3/E5/up:bias") back into a TensorKey.
+TensorKey parse_key(const std::string& s) {
+  TensorKey k;
+  std::vector<std::string> parts;
+  std::string cur;
+  std::string kind;
+  const auto colon = s.find(':');
+  const std::string body = colon == std::string::npos ? s : s.substr(0, colon);
+  if (colon != std::string::npos) kind = s.substr(colon + 1);
+  for (char c : body) {
+    if (c == '/') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  if (parts.size() >= 2) {
+    k.component = parse_component(parts[0]).value_or(Component::other);
+    k.role = parse_role(parts[1]).value_or(TensorRole::other);
+  }
+  for (std::size_t i = 2; i < parts.size(); ++i) {
+    const auto& p = parts[i];
+    if (p.size() > 1 && (p[0] == 'L' || p[0] == 'E' || p[0] == 'I') && std::isdigit(static_cast<unsigned char>(p[1]))) {
+      const int v = std::stoi(p.substr(1));
+      (p[0] == 'L' ? k.layer : p[0] == 'E' ? k.expert : k.index) = v;
+    } else {
+      k.projection = parse_projection(p).value_or(Projection::none);
+    }
+  }
+  if (!kind.empty()) k.kind = parse_param_kind(kind).value_or(ParamKind::weight);
+  return k;
+}
+
+double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
+  return s.stats[row * s.stat_names.size() + col];
+}
+
+}  // namespace
+
+nlohmann::json verdicts_from_store(const io::StoreContents& store) {
+  auto column = [&](const char* name) -> std::size_t {
+    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
+    if (it == store.stat_names.end()) throw StoreError(std::string("result store lacks the statistic '") + name + "'");
+    return static_cast<std::size_t>(it - store.stat_names.begin());
+  };
+  const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
+             c_eq = column("frac_value_equal"), c_n = column("n");
+  std::map<int, std::vector<stages::UnitEvidence>> by_other;
+  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+    const auto id = store.done_ids[row];
+    if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
+    const auto& u = store.units[id];
+    if (u.model_a != 0) continue;
+    stages::UnitEvidence e;
+    e.kind = u.kind == "baseline" ? stages::UnitRole::baseline
+             : u.kind == "submatrix" ? stages::UnitRole::submatrix
+                                     : stages::UnitRole::same_key;
+    e.key = parse_key(u.key_a);
+    e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
+    e.pearson = stat(store, row, c_pearson);
+    e.cosine = stat(store, row, c_cos);
+    e.rel_l2 = stat(store, row, c_rel);
+    e.frac_equal = stat(store, row, c_eq);
+    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
+    by_other[u.model_b].push_back(e);
+  }
+  nlohmann::json out{{"pairs", nlohmann::json::array()}};
+  for (const auto& [other, evidence] : by_other) {
+    // pair_models writes "model M lacks KEY" and "model 0 lacks KEY of model M".
+    std::size_t unmatched = 0;
+    const auto m = std::to_string(other);
+    for (const auto& note : store.unmatched) {
+      unmatched += note.rfind("model " + m + " lacks", 0) == 0 || note.ends_with(" of model " + m) ? 1 : 0;
+    }
+    const auto v = stages::decide_verdict(evidence, unmatched);
+    nlohmann::json p{{"suspect", store.models.empty() ? "" : store.models[0].path},
+                     {"other", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].path : ""},
+                     {"other_label", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].label : ""},
+                     {"overall", stages::to_string(v.overall)},
+                     {"kind", v.kind},
+                     {"reason", v.reason},
+                     {"reused_components", v.reused_components}};
+    for (const auto& c : v.components) {
+      auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+      p["components"].push_back({{"component", c.component},
+                                 {"verdict", stages::to_string(c.verdict)},
+                                 {"kind", c.kind},
+                                 {"reason", c.reason},
+                                 {"same_key_units", c.same_key_units},
+                                 {"baseline_units", c.baseline_units},
+                                 {"median_pearson", num(c.median_pearson)},
+                                 {"null_mean", num(c.null_mean)},
+                                 {"null_sd", num(c.null_sd)},
+                                 {"z", num(c.z)},
+                                 {"frac_beyond_null", num(c.frac_beyond_null)},
+                                 {"median_rel_l2", num(c.median_rel_l2)},
+                                 {"median_frac_equal", num(c.median_frac_equal)},
+                                 {"frac_bytes_equal", num(c.frac_bytes_equal)}});
+    }
+    out["pairs"].push_back(std::move(p));
+  }
+  return out;
+}
+
+void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
+  for (const auto& p : verdicts["pairs"]) {
+    out << "suspect " << p["suspect"].get<std::string>() << "\n  vs " << p["other_label"].get<std::string>() << " "
+        << p["other"].get<std::string>() << "\n";
+    out << "  overall: " << p["overall"].get<std::string>();
+    if (!p["kind"].get<std::string>().empty()) out << " (" << p["kind"].get<std::string>() << ")";
+    out << " — " << p["reason"].get<std::string>() << "\n\n";
+    out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
+        << "units" << std::setw(10) << "pearson" << std::setw(10) << "null" << std::setw(9) << "z" << std::setw(9)
+        << "rel_l2" << std::setw(8) << "equal" << "\n";
+    for (const auto& c : p["components"]) {
+      auto f = [](const nlohmann::json& x, int prec) {
+        if (x.is_null()) return std::string("-");
+        std::ostringstream o;
+        o << std::fixed << std::setprecision(prec) << x.get<double>();
+        return o.str();
+      };
+      out << "  " << std::left << std::setw(16) << c["component"].get<std::string>() << std::setw(14)
+          << c["verdict"].get<std::string>() << std::right << std::setw(7) << c["same_key_units"].get<std::size_t>()
+          << std::setw(10) << f(c["median_pearson"], 4) << std::setw(10) << f(c["null_mean"], 4) << std::setw(9)
+          << f(c["z"], 1) << std::setw(9) << f(c["median_rel_l2"], 4) << std::setw(8) << f(c["median_frac_equal"], 3)
+          << "\n";
+    }
+    out << "\n";
+  }
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,17 @@
+#pragma once
+/// @file verdict_report.hpp
+/// Verdicts from a result store: builds the rubric's evidence from the stored statistics (one
+/// verdict per suspect-vs-model pair), renders them as JSON and as an aligned table.
+
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+
+#include "io/store/result_store.hpp"
+
+namespace lineage::pipeline {
+
+/// {"pairs": [{"suspect", "other", "other_label", "overall", "kind", "reason", "components": [...]}]}
+[[nodiscard]] nlohmann::json verdicts_from_store(const io::StoreContents& store);
+void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out);
+
+}  // namespace lineage::pipeline

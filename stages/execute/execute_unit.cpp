@@ -1,0 +1,243 @@
+#include "stages/execute/execute_unit.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/errors.hpp"
+#include "io/dtype_decode.hpp"
+
+namespace lineage::stages {
+namespace {
+
+/// Elements per block: moments are two-pass within a block and Chan-merged across blocks. Fixed
+/// here (not by rank or chunk options) so every unit's result is bit-identical on any rank count.
+constexpr std::size_t kBlock = 4096;
+constexpr std::size_t kBuckets = 1u << 15;  // upper 16 bits of a non-negative float (METHODS §2.4)
+
+std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
+
+/// Lower edge of the bucket where the cumulative count first reaches ceil(q * n).
+double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double q) {
+  if (n == 0) return std::nan("");
+  const auto target = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n)));
+  std::uint64_t c = 0;
+  for (std::size_t b = 0; b < hist.size(); ++b) {
+    c += hist[b];
+    if (c >= std::max<std::uint64_t>(target, 1)) return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+  }
+  return std::nan("");
+}
+
+struct Moments {
+  double n = 0, mean_a = 0, mean_b = 0, m2_a = 0, m2_b = 0, c_ab = 0;
+  void merge_block(const float* a, const float* b, const bool* ok, std::size_t len) {
+    double nb = 0, sa = 0, sb = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+      if (!ok[i]) continue;
+      nb += 1;
+      sa += a[i];
+      sb += b[i];
+    }
+    if (nb == 0) return;
+    const double ma = sa / nb, mb = sb / nb;
+    double qa = 0, qb = 0, qab = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+      if (!ok[i]) continue;
+      const double da = a[i] - ma, db = b[i] - mb;
+      qa += da * da;
+      qb += db * db;
+      qab += da * db;
+    }
+    // Chan et al. pairwise update (METHODS §2.3): no Σx² − (Σx)²/n cancellation.
+    const double total = n + nb, dA = ma - mean_a, dB = mb - mean_b;
+    m2_a += qa + dA * dA * n * nb / total;
+    m2_b += qb + dB * dB * n * nb / total;
+    c_ab += qab + dA * dB * n * nb / total;
+    mean_a += dA * nb / total;
+    mean_b += dB * nb / total;
+    n = total;
+  }
+};
+
+/// Decodes `count` logical elements of a view row by row into `out`, starting at logical index
+/// `start` (row-major over the unit's rows x cols); also copies their raw bits for equality.
+class ViewReader {
+ public:
+  ViewReader(const ElementView& v, std::uint64_t cols, std::span<const std::byte> bytes)
+      : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)) {}
+
+  void read(std::uint64_t start, std::size_t count, float* out, std::uint64_t* bits) const {
+    for (std::size_t i = 0; i < count;) {
+      const std::uint64_t idx = start + i;
+      const std::uint64_t r = idx / cols_, c = idx % cols_;
+      const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
+      const std::uint64_t first = v_.offset + r * v_.row_stride + c * v_.col_stride;
+      if (v_.col_stride == 1) {
+        const auto* p = bytes_.data() + first * size_;
+        io::decode_to_float(v_.dtype, std::span<const std::byte>(p, run * size_), std::span<float>(out + i, run));
+        for (std::size_t k = 0; k < run; ++k) bits[i + k] = raw(p + k * size_);
+      } else {
+        for (std::size_t k = 0; k < run; ++k) {
+          const auto* p = bytes_.data() + (first + k * v_.col_stride) * size_;
+          out[i + k] = static_cast<float>(io::decode_element(v_.dtype, p));
+          bits[i + k] = raw(p);
+        }
+      }
+      i += run;
+    }
+  }
+
+  /// Feeds the raw bytes of the same elements, in logical order, to a hash.
+  void hash(std::uint64_t start, std::size_t count, XXH3_state_t* st) const {
+    for (std::size_t i = 0; i < count;) {
+      const std::uint64_t idx = start + i;
+      const std::uint64_t r = idx / cols_, c = idx % cols_;
+      const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
+      const std::uint64_t first = v_.offset + r * v_.row_stride + c * v_.col_stride;
+      if (v_.col_stride == 1) {
+        XXH3_64bits_update(st, bytes_.data() + first * size_, run * size_);
+      } else {
+        for (std::size_t k = 0; k < run; ++k) XXH3_64bits_update(st, bytes_.data() + (first + k * v_.col_stride) * size_, size_);
+      }
+      i += run;
+    }
+  }
+
+ private:
+  std::uint64_t raw(const std::byte* p) const {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, size_);
+    return v;
+  }
+  const ElementView& v_;
+  std::uint64_t cols_;
+  std::span<const std::byte> bytes_;
+  std::size_t size_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& unit_stat_names() {
+  static const std::vector<std::string> kNames = {
+      "n", "n_nonfinite", "cosine", "pearson", "init_centered_cosine", "rel_l2", "rel_l2_sym", "mean_abs_diff",
+      "max_abs_diff", "rms_diff", "p99_abs_diff", "tail_scale_diff", "cv_diff", "frac_bit_equal", "frac_value_equal",
+      "marginal_cosine", "raw_minus_marginal", "z_cosine", "mean_a", "mean_b", "std_a", "std_b", "norm_a", "norm_b",
+      "min_a", "max_a", "min_b", "max_b"};
+  return kNames;
+}
+
+UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                         std::span<const std::byte> b_tensor) {
+  const std::uint64_t n_total = unit.rows * unit.cols;
+  const ViewReader ra(unit.a, unit.cols, a_tensor), rb(unit.b, unit.cols, b_tensor);
+  std::array<float, kBlock> a{}, b{};
+  std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
+  std::array<bool, kBlock> ok{};
+  Moments mom;
+  double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a1 = 0, s_b1 = 0, s_a1b1 = 0, max_d = 0;
+  double min_a = INFINITY, max_a = -INFINITY, min_b = INFINITY, max_b = -INFINITY;
+  std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0;
+  std::vector<std::uint64_t> h_a(kBuckets), h_b(kBuckets), h_d(kBuckets);
+  XXH3_state_t* st_a = XXH3_createState();
+  XXH3_state_t* st_b = XXH3_createState();
+  XXH3_64bits_reset(st_a);
+  XXH3_64bits_reset(st_b);
+  UnitOutcome out;
+  out.unit_id = unit.id;
+  if (unit.keep_values) {
+    out.values_a.reserve(n_total);
+    out.values_b.reserve(n_total);
+  }
+  const bool same_dtype = unit.a.dtype == unit.b.dtype;
+  for (std::uint64_t start = 0; start < n_total; start += kBlock) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n_total - start));
+    ra.read(start, len, a.data(), bits_a.data());
+    rb.read(start, len, b.data(), bits_b.data());
+    ra.hash(start, len, st_a);
+    rb.hash(start, len, st_b);
+    if (unit.keep_values) {
+      out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
+      out.values_b.insert(out.values_b.end(), b.begin(), b.begin() + static_cast<long>(len));
+    }
+    for (std::size_t i = 0; i < len; ++i) {
+      const double x = a[i], y = b[i];
+      ok[i] = std::isfinite(x) && std::isfinite(y);
+      if (!ok[i]) {
+        ++n_bad;  // counted, excluded from every moment (never silently propagated)
+        continue;
+      }
+      ++n_ok;
+      const double d = x - y, ad = std::fabs(d);
+      s_aa += x * x;
+      s_bb += y * y;
+      s_ab += x * y;
+      s_ad += ad;
+      s_dd += d * d;
+      s_a1 += (x - 1) * (x - 1);
+      s_b1 += (y - 1) * (y - 1);
+      s_a1b1 += (x - 1) * (y - 1);
+      max_d = std::max(max_d, ad);
+      min_a = std::min(min_a, x), max_a = std::max(max_a, x);
+      min_b = std::min(min_b, y), max_b = std::max(max_b, y);
+      bit_eq += (same_dtype && bits_a[i] == bits_b[i]) ? 1 : 0;
+      val_eq += x == y ? 1 : 0;  // -0 == +0
+      ++h_a[bucket(std::fabs(a[i]))];
+      ++h_b[bucket(std::fabs(b[i]))];
+      ++h_d[bucket(static_cast<float>(ad))];
+    }
+    mom.merge_block(a.data(), b.data(), ok.data(), len);
+  }
+  out.hash_a = XXH3_64bits_digest(st_a);
+  out.hash_b = XXH3_64bits_digest(st_b);
+  XXH3_freeState(st_a);
+  XXH3_freeState(st_b);
+
+  const double n = static_cast<double>(n_ok);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto ratio = [&](double num, double den) { return den > 0 ? num / den : nan; };
+  // Guard (METHODS §2.3): centred cosine of a (near-)constant vector is undefined, not 0.
+  const bool varies = mom.m2_a >= 1e-24 * n && mom.m2_b >= 1e-24 * n && n > 1;
+  const double cosine = ratio(s_ab, std::sqrt(s_aa * s_bb));
+  const double rms_a = n > 0 ? std::sqrt(s_aa / n) : nan, rms_b = n > 0 ? std::sqrt(s_bb / n) : nan;
+  const double marginal = ratio(mom.mean_a, rms_a) * ratio(mom.mean_b, rms_b);
+  const double std_a = n > 0 ? std::sqrt(mom.m2_a / n) : nan, std_b = n > 0 ? std::sqrt(mom.m2_b / n) : nan;
+  const double cv_a = std::fabs(mom.mean_a) > 1e-12 ? std_a / std::fabs(mom.mean_a) : nan;
+  const double cv_b = std::fabs(mom.mean_b) > 1e-12 ? std_b / std::fabs(mom.mean_b) : nan;
+  out.stats = {n,
+               static_cast<double>(n_bad),
+               cosine,
+               varies ? mom.c_ab / std::sqrt(mom.m2_a * mom.m2_b) : nan,
+               ratio(s_a1b1, std::sqrt(s_a1 * s_b1)),
+               ratio(std::sqrt(s_dd), std::sqrt(s_aa)),
+               ratio(std::sqrt(s_dd), std::sqrt((s_aa + s_bb) / 2)),
+               n > 0 ? s_ad / n : nan,
+               n > 0 ? max_d : nan,
+               n > 0 ? std::sqrt(s_dd / n) : nan,
+               quantile(h_d, n_ok, 0.99),
+               std::fabs(quantile(h_a, n_ok, 0.99) - quantile(h_b, n_ok, 0.99)),
+               std::fabs(cv_a - cv_b),
+               n > 0 ? static_cast<double>(bit_eq) / n : nan,
+               n > 0 ? static_cast<double>(val_eq) / n : nan,
+               marginal,
+               cosine - marginal,
+               cosine * std::sqrt(n),
+               n > 0 ? mom.mean_a : nan,
+               n > 0 ? mom.mean_b : nan,
+               std_a,
+               std_b,
+               std::sqrt(s_aa),
+               std::sqrt(s_bb),
+               n > 0 ? min_a : nan,
+               n > 0 ? max_a : nan,
+               n > 0 ? min_b : nan,
+               n > 0 ? max_b : nan};
+  return out;
+}
+
+}  // namespace lineage::stages

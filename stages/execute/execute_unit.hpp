@@ -1,0 +1,24 @@
+#pragma once
+/// @file execute_unit.hpp
+/// Computes one comparison unit from the stored bytes of its two tensors: streams both views in
+/// fixed chunks through the statistics kernels (stages/compare), hashes the raw bytes and keeps
+/// small vectors whole. The chunking is fixed by the unit, never by the rank count, so a unit's
+/// result is bit-identical on 1 or 1000 ranks.
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stages/execute/unit_outcome.hpp"
+#include "stages/pair/comparison_unit.hpp"
+
+namespace lineage::stages {
+
+/// Names of UnitOutcome::stats, in order (stable: they are the store's column names).
+[[nodiscard]] const std::vector<std::string>& unit_stat_names();
+
+/// @param[in] a_tensor, b_tensor  the whole stored bytes of each side's tensor (views index into them)
+[[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                       std::span<const std::byte> b_tensor);
+
+}  // namespace lineage::stages

@@ -1,0 +1,75 @@
+#include "stages/execute/unit_outcome.hpp"
+
+#include <cstring>
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+namespace {
+
+constexpr std::uint32_t kVersion = 1;
+
+template <typename T>
+void put(std::vector<std::byte>& out, const T& v) {
+  const auto* p = reinterpret_cast<const std::byte*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+template <typename T>
+void put_vec(std::vector<std::byte>& out, const std::vector<T>& v) {
+  put(out, static_cast<std::uint64_t>(v.size()));
+  const auto* p = reinterpret_cast<const std::byte*>(v.data());
+  out.insert(out.end(), p, p + v.size() * sizeof(T));
+}
+
+struct Reader {
+  std::span<const std::byte> in;
+  std::size_t pos = 0;
+  template <typename T>
+  T get() {
+    if (pos + sizeof(T) > in.size()) throw InternalError("unit outcome record is truncated");
+    T v;
+    std::memcpy(&v, in.data() + pos, sizeof(T));
+    pos += sizeof(T);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> get_vec() {
+    const auto n = get<std::uint64_t>();
+    if (n > (in.size() - pos) / sizeof(T)) throw InternalError("unit outcome record is truncated");
+    std::vector<T> v(n);
+    std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
+    pos += n * sizeof(T);
+    return v;
+  }
+};
+
+}  // namespace
+
+std::vector<std::byte> UnitOutcome::serialize() const {
+  std::vector<std::byte> out;
+  out.reserve(64 + stats.size() * 8 + (values_a.size() + values_b.size()) * 4);
+  put(out, kVersion);
+  put_vec(out, stats);
+  put(out, hash_a);
+  put(out, hash_b);
+  put_vec(out, values_a);
+  put_vec(out, values_b);
+  return out;
+}
+
+UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std::byte> payload) {
+  Reader r{payload};
+  if (r.get<std::uint32_t>() != kVersion) throw InternalError("unit outcome record of another version");
+  UnitOutcome o;
+  o.unit_id = unit_id;
+  o.stats = r.get_vec<double>();
+  o.hash_a = r.get<std::uint64_t>();
+  o.hash_b = r.get<std::uint64_t>();
+  o.values_a = r.get_vec<float>();
+  o.values_b = r.get_vec<float>();
+  if (r.pos != payload.size()) throw InternalError("unit outcome record has trailing bytes");
+  return o;
+}
+
+}  // namespace lineage::stages

@@ -1,0 +1,27 @@
+#pragma once
+/// @file unit_outcome.hpp
+/// The result of one comparison unit: its statistics (in unit_stat_names() order), the raw-byte
+/// hashes of both sides and, for small vectors and routers, the decoded values. Serialised as a
+/// journal record payload, so a resumed run recovers it bit for bit.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace lineage::stages {
+
+struct UnitOutcome {
+  std::uint64_t unit_id = 0;
+  std::vector<double> stats;
+  std::uint64_t hash_a = 0;
+  std::uint64_t hash_b = 0;
+  std::vector<float> values_a;
+  std::vector<float> values_b;
+
+  [[nodiscard]] std::vector<std::byte> serialize() const;
+  /// Throws InternalError on a payload that does not parse (the journal checksum already
+  /// guarantees integrity, so this means a version mismatch).
+  [[nodiscard]] static UnitOutcome deserialize(std::uint64_t unit_id, std::span<const std::byte> payload);
+};
+
+}  // namespace lineage::stages
