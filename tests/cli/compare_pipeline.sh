@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# lineage compare under mpirun on generated scenarios: 1, 2 and 3 ranks give bit-identical
+# statistics; verdicts match the known provenance; h5py reads the store; bad input is one clear
+# error with the documented exit code and leaves nothing half-written.
+set -u
+lineage=$1
+repo=$2
+py=/usr/bin/python3
+dump="$py $repo/tests/cli/compare_dump.py"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi="mpirun --oversubscribe"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$lineage" synth --suite "$tmp/s" >/dev/null || fail "synth"
+s="$tmp/s"
+
+# Determinism across rank counts: identical statistics, bit for bit.
+for np in 1 2 3; do
+  $mpi -np $np "$lineage" compare "$s/finetune" "$s/base" --out "$tmp/ft$np.h5" -q >/dev/null 2>"$tmp/err$np" \
+    || fail "np $np: $(cat "$tmp/err$np")"
+  $dump "$tmp/ft$np.h5" > "$tmp/ft$np.txt" || fail "dump np $np"
+done
+cmp -s "$tmp/ft1.txt" "$tmp/ft2.txt" || fail "np 1 and 2 differ"
+cmp -s "$tmp/ft1.txt" "$tmp/ft3.txt" || fail "np 1 and 3 differ"
+head -1 "$tmp/ft1.txt" | grep -q "status complete" || fail "store not complete: $(head -1 "$tmp/ft1.txt")"
+
+# Verdicts on scenarios with known provenance (parent in the second column).
+expect() {  # scenario parent pattern
+  out=$($mpi -np 2 "$lineage" compare "$s/$1" "$s/$2" --out "$tmp/$1.h5" -q 2>&1) || fail "$1: $out"
+  line=$(grep "overall:" <<<"$out")
+  grep -qE "$3" <<<"$line" || fail "$1 vs $2: expected /$3/, got: $line"
+  echo "$1: $line"
+}
+expect identical base "overall: identical"
+expect finetune base "overall: derived \(finetune"
+expect continued_pretrain base "overall: derived \(continued_pretrain"
+expect independent base "overall: independent"
+expect partial_reuse base "overall: partial_reuse .*attention.*embeddings"
+expect vocab_extended base "overall: derived \(vocab_extended"
+# Not yet made right (a later issue), but never "independent":
+for sc in permuted:base upcycled:dense_parent expert_pruned:base depth_upscaled:base; do
+  out=$($mpi -np 2 "$lineage" compare "$s/${sc%%:*}" "$s/${sc##*:}" --out "$tmp/${sc%%:*}.h5" -q 2>&1) || fail "$sc: $out"
+  grep "overall:" <<<"$out" | grep -q "independent" && fail "$sc declared independent: $out"
+done
+
+# lineage verdict reads the store again, in text and JSON.
+"$lineage" verdict "$tmp/finetune.h5" | grep -q "overall: derived" || fail "verdict text"
+"$lineage" verdict --json "$tmp/independent.h5" | $py -c 'import json,sys; j=json.load(sys.stdin); assert j["pairs"][0]["overall"]=="independent", j' \
+  || fail "verdict json"
+
+# The norm trap is visible in the store: independent norms have raw cosine near 1, Pearson near 0.
+$py - "$tmp/independent.h5" <<'PY' || fail "norm trap numbers"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+names = [n.decode() for n in f["results/stat_names"][()]]
+ids = f["results/unit_id"][()]
+st = f["results/stats"][()]
+role = [r.decode() for r in f["units/role"][()]]
+kind = [k.decode() for k in f["units/kind"][()]]
+rows = [i for i, u in enumerate(ids) if role[u] in ("attn_norm", "mlp_norm") and kind[u] == "same_key"]
+raw = st[rows, names.index("cosine")]
+pear = st[rows, names.index("pearson")]
+assert raw.min() > 0.95, raw
+assert np.abs(pear).max() < 0.5, pear
+assert abs(np.median(pear)) < 0.2, pear
+PY
+
+# Bad input: one error line, documented exit codes, nothing half-written.
+$mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --out "$tmp/ft2.h5" -q >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 5 ] || fail "existing store without --resume: exit $code"
+grep -q "already exists; pass --resume" "$tmp/e" || fail "message: $(cat "$tmp/e")"
+"$lineage" compare "$s/finetune" "$s/base" --out "$tmp/no/such/dir/run.h5" -q >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 5 ] || fail "unwritable path: exit $code"
+[ "$(wc -l < "$tmp/e")" -eq 1 ] || fail "more than one error line: $(cat "$tmp/e")"
+mkdir "$tmp/broken" && printf 'garbage' > "$tmp/broken/model.safetensors"
+"$lineage" compare "$tmp/broken" "$s/base" --out "$tmp/b.h5" -q >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 3 ] || fail "broken model: exit $code"
+grep -q "broken/model.safetensors" "$tmp/e" || fail "message names the file: $(cat "$tmp/e")"
+[ ! -e "$tmp/b.h5" ] || fail "store left behind for a failed run"
+# Nothing comparable: a vision tower only (keys vision/...) against a text model.
+$py - "$tmp/tower" <<'PY'
+import json, os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+hdr = json.dumps({"vision_tower.vision_model.post_layernorm.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+hdr += b" " * ((8 - len(hdr) % 8) % 8)
+open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", len(hdr)) + hdr + bytes(16))
+PY
+"$lineage" compare "$s/base" "$tmp/tower" --out "$tmp/t.h5" -q >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 3 ] || fail "nothing comparable: exit $code ($(cat "$tmp/e"))"
+grep -q "nothing comparable" "$tmp/e" || fail "message: $(cat "$tmp/e")"
+[ ! -e "$tmp/t.h5" ] || fail "store left behind"
+echo "compare pipeline: ok"
