@@ -1,0 +1,194 @@
+// execute_unit against a plain serial reference (long double, two-pass) on random data, plus the
+// edge cases: BF16 rounding, strided views, zero vectors, NaN/Inf, the norm trap, identity.
+#include "stages/execute/execute_unit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "io/dtype_decode.hpp"
+
+namespace lineage::stages {
+namespace {
+
+double stat(const UnitOutcome& o, const std::string& name) {
+  const auto& names = unit_stat_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  EXPECT_NE(it, names.end()) << name;
+  return o.stats[static_cast<std::size_t>(it - names.begin())];
+}
+
+struct Reference {
+  long double n = 0, cos = 0, pearson = 0, rel_l2 = 0, mad = 0, maxd = 0, eq = 0, mean_a = 0, std_a = 0;
+};
+
+Reference reference(const std::vector<float>& a, const std::vector<float>& b) {
+  Reference r;
+  long double sa = 0, sb = 0;
+  std::vector<std::size_t> ok;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isfinite(a[i]) && std::isfinite(b[i])) ok.push_back(i);
+  }
+  r.n = static_cast<long double>(ok.size());
+  for (auto i : ok) sa += a[i], sb += b[i];
+  const long double ma = sa / r.n, mb = sb / r.n;
+  long double aa = 0, bb = 0, ab = 0, ca = 0, cb = 0, cab = 0, dd = 0;
+  for (auto i : ok) {
+    const long double x = a[i], y = b[i];
+    aa += x * x, bb += y * y, ab += x * y;
+    ca += (x - ma) * (x - ma), cb += (y - mb) * (y - mb), cab += (x - ma) * (y - mb);
+    dd += (x - y) * (x - y);
+    r.mad += std::fabs(x - y);
+    r.maxd = std::max(r.maxd, std::fabs(x - y));
+    r.eq += x == y ? 1 : 0;
+  }
+  r.cos = ab / std::sqrt(aa * bb);
+  r.pearson = cab / std::sqrt(ca * cb);
+  r.rel_l2 = std::sqrt(dd) / std::sqrt(aa);
+  r.mad /= r.n;
+  r.eq /= r.n;
+  r.mean_a = ma;
+  r.std_a = std::sqrt(ca / r.n);
+  return r;
+}
+
+std::vector<std::byte> to_bf16(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * 2);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto h = io::float_to_bf16(v[i]);
+    std::memcpy(out.data() + 2 * i, &h, 2);
+  }
+  return out;
+}
+
+std::vector<float> from_bf16(const std::vector<std::byte>& b) {
+  std::vector<float> out(b.size() / 2);
+  io::decode_to_float(Dtype::BF16, b, out);
+  return out;
+}
+
+ComparisonUnit unit_of(std::uint64_t rows, std::uint64_t cols, Dtype dt = Dtype::BF16) {
+  ComparisonUnit u;
+  u.rows = rows;
+  u.cols = cols;
+  u.a = ElementView{0, "a", "f", dt, 0, 0, rows, cols, cols, 1};
+  u.b = ElementView{1, "b", "f", dt, 0, 0, rows, cols, cols, 1};
+  return u;
+}
+
+TEST(ExecuteUnit, MatchesTheReferenceOnRandomBf16Data) {
+  std::mt19937 rng(7);
+  for (std::uint64_t rows : {1ull, 3ull, 97ull, 1000ull}) {
+    const std::uint64_t cols = 129;  // not a multiple of the block size
+    std::normal_distribution<float> nd(0.01f, 0.02f);
+    std::vector<float> a(rows * cols), b(rows * cols);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = nd(rng);
+      b[i] = 0.8f * a[i] + 0.6f * nd(rng);
+    }
+    const auto ba = to_bf16(a), bb = to_bf16(b);
+    const auto fa = from_bf16(ba), fb = from_bf16(bb);  // what the unit sees after BF16 rounding
+    const auto o = execute_unit(unit_of(rows, cols), ba, bb);
+    const auto r = reference(fa, fb);
+    EXPECT_EQ(stat(o, "n"), static_cast<double>(r.n));
+    EXPECT_NEAR(stat(o, "cosine"), static_cast<double>(r.cos), 1e-12);
+    EXPECT_NEAR(stat(o, "pearson"), static_cast<double>(r.pearson), 1e-12);
+    EXPECT_NEAR(stat(o, "rel_l2"), static_cast<double>(r.rel_l2), 1e-12);
+    EXPECT_NEAR(stat(o, "mean_abs_diff"), static_cast<double>(r.mad), 1e-14);
+    EXPECT_EQ(stat(o, "max_abs_diff"), static_cast<double>(r.maxd));
+    EXPECT_NEAR(stat(o, "frac_value_equal"), static_cast<double>(r.eq), 1e-15);
+    EXPECT_NEAR(stat(o, "mean_a"), static_cast<double>(r.mean_a), 1e-15);
+    EXPECT_NEAR(stat(o, "std_a"), static_cast<double>(r.std_a), 1e-14);
+    // p99 of |a-b| is the lower edge of its histogram bucket: within 1% below the exact value.
+    std::vector<double> d;
+    for (std::size_t i = 0; i < fa.size(); ++i) d.push_back(std::fabs(static_cast<double>(fa[i]) - fb[i]));
+    std::sort(d.begin(), d.end());
+    const double exact = d[static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(d.size()))) - 1];
+    EXPECT_LE(stat(o, "p99_abs_diff"), exact * 1.0000001);
+    EXPECT_GE(stat(o, "p99_abs_diff"), exact * 0.99);
+  }
+}
+
+TEST(ExecuteUnit, StridedViewEqualsTheContiguousCopy) {
+  // A stored [2I=8, d=5] fused gate/up block, interleaved: gate = rows 0,2,4,6.
+  std::mt19937 rng(8);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> fused(8 * 5), other(4 * 5);
+  for (auto& x : fused) x = nd(rng);
+  for (auto& x : other) x = nd(rng);
+  std::vector<float> gate;
+  for (int r = 0; r < 8; r += 2) {
+    for (int c = 0; c < 5; ++c) gate.push_back(fused[static_cast<std::size_t>(r * 5 + c)]);
+  }
+  auto strided = unit_of(4, 5, Dtype::F32);
+  strided.a.row_stride = 10;  // every other row of the fused tensor
+  const auto fa = std::as_bytes(std::span(fused)), fo = std::as_bytes(std::span(other));
+  const auto s = execute_unit(strided, fa, fo);
+  const auto c = execute_unit(unit_of(4, 5, Dtype::F32), std::as_bytes(std::span(gate)), fo);
+  EXPECT_EQ(s.stats, c.stats);
+  EXPECT_EQ(s.hash_a, c.hash_a);  // hashes follow logical element order
+}
+
+TEST(ExecuteUnit, ZeroVectorsNanInfAndIdentity) {
+  std::vector<float> zeros(100, 0.0f), ones(100, 1.0f);
+  auto u = unit_of(1, 100, Dtype::F32);
+  const auto z = execute_unit(u, std::as_bytes(std::span(zeros)), std::as_bytes(std::span(ones)));
+  EXPECT_TRUE(std::isnan(stat(z, "pearson")));  // undefined, never 0
+  EXPECT_TRUE(std::isnan(stat(z, "cosine")));
+
+  std::vector<float> a(100), b(100);
+  for (int i = 0; i < 100; ++i) a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.1f;
+  a[3] = std::numeric_limits<float>::quiet_NaN();
+  b[7] = std::numeric_limits<float>::infinity();
+  const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_EQ(stat(o, "n_nonfinite"), 2.0);
+  EXPECT_EQ(stat(o, "n"), 98.0);
+  EXPECT_NEAR(stat(o, "pearson"), 1.0, 1e-12);  // the rest is identical; NaN did not propagate
+  EXPECT_EQ(stat(o, "frac_bit_equal"), 1.0);
+  EXPECT_NE(o.hash_a, o.hash_b);  // the raw bytes differ where the NaN/Inf are
+
+  const auto same = execute_unit(u, std::as_bytes(std::span(ones)), std::as_bytes(std::span(ones)));
+  EXPECT_EQ(same.hash_a, same.hash_b);
+  EXPECT_EQ(stat(same, "frac_value_equal"), 1.0);
+  EXPECT_EQ(stat(same, "rel_l2"), 0.0);
+}
+
+TEST(ExecuteUnit, TheNormTrapRawCosineHighPearsonNull) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0, 0.1f);
+  std::vector<float> a(4096), b(4096);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = 1.0f + nd(rng), b[i] = 1.0f + nd(rng);
+  auto u = unit_of(1, 4096, Dtype::F32);
+  u.keep_values = true;
+  const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_GT(stat(o, "cosine"), 0.98);
+  EXPECT_LT(std::fabs(stat(o, "pearson")), 0.06);
+  EXPECT_NEAR(stat(o, "marginal_cosine"), stat(o, "cosine"), 0.01);  // raw cosine = marginals only
+  EXPECT_LT(std::fabs(stat(o, "init_centered_cosine")), 0.06);
+  EXPECT_EQ(o.values_a, a);  // kept whole for the layer x layer analyses
+}
+
+TEST(ExecuteUnit, OutcomeSerialisationRoundTrips) {
+  std::vector<float> a(300, 0.5f), b(300, 0.25f);
+  auto u = unit_of(3, 100, Dtype::F32);
+  u.keep_values = true;
+  u.id = 42;
+  const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  const auto back = UnitOutcome::deserialize(42, o.serialize());
+  EXPECT_EQ(back.stats.size(), o.stats.size());
+  for (std::size_t i = 0; i < o.stats.size(); ++i) {
+    EXPECT_TRUE(back.stats[i] == o.stats[i] || (std::isnan(back.stats[i]) && std::isnan(o.stats[i])));
+  }
+  EXPECT_EQ(back.values_b, o.values_b);
+  EXPECT_EQ(back.hash_a, o.hash_a);
+  auto bytes = o.serialize();
+  bytes.pop_back();
+  EXPECT_THROW((void)UnitOutcome::deserialize(42, bytes), std::exception);
+}
+
+}  // namespace
+}  // namespace lineage::stages
