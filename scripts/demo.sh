@@ -15,13 +15,36 @@ mkdir -p "$out"
 "$lineage" synth --suite "$out/models"
 
 echo
-echo "== inventory: what every tensor is (headers only)"
+echo "== inventory: what every tensor is (headers only), one model in full"
+"$lineage" inventory "$out/models/base" --strict
+printf '\n%-20s %-12s %9s %12s  %s\n' model family tensors parameters "every tensor accounted for"
 for model in "$out"/models/*/; do
   name=$(basename "$model")
-  printf '\n-- %s (%s)\n' "$name" "$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p.get("scenario","?"))' "$model/provenance.json" 2>/dev/null || echo '?')"
-  "$lineage" inventory "$model" --strict
+  "$lineage" inventory "$model" --strict --json | /usr/bin/python3 -c '
+import json,sys
+j=json.load(sys.stdin)
+ok = not (j["unclaimed"] or j["required_missing"] or j["shape_mismatches"])
+print("%-20s %-12s %9d %12d  %s" % (sys.argv[1], j["family"], j["tensors"], j["total_params"], "yes" if ok else "NO"))' "$name"
 done
 
+echo
+echo "== compare under mpirun (2 ranks): each suspect against its parent, verdicts vs known provenance"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mkdir -p "$out/runs"
+printf '%-20s %-14s %-34s %s\n' suspect parent "known provenance" "lineage verdict"
+for pair in identical:base finetune:base continued_pretrain:base independent:base partial_reuse:base \
+            vocab_extended:base permuted:base upcycled:dense_parent expert_pruned:base depth_upscaled:base; do
+  suspect=${pair%%:*}; parent=${pair##*:}
+  rm -rf "$out/runs/$suspect.h5" "$out/runs/$suspect.h5.journal"
+  verdict=$(mpirun --oversubscribe -np 2 "$lineage" compare "$out/models/$suspect" "$out/models/$parent" \
+              --out "$out/runs/$suspect.h5" --quiet | sed -n 's/^  overall: //p' | cut -c1-70)
+  known=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["expected_class"][:33])' \
+            "$out/models/$suspect/provenance.json")
+  printf '%-20s %-14s %-34s %s\n' "$suspect" "$parent" "$known" "$verdict"
+done
+echo
+echo "== full evidence for one pair (lineage verdict $out/runs/finetune.h5)"
+"$lineage" verdict "$out/runs/finetune.h5"
 echo
 echo "== inventory of a real 25B-parameter MoE from its weight map alone (no weights downloaded)"
 real="$root/../shared/data/real"
