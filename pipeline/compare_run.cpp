@@ -318,6 +318,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (complete) {
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
+      store.summaries_json = summaries_from_store(store).dump();
     }
     io::write_result_store(cfg.out, store);
     if (!cfg.quiet) {

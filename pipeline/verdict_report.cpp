@@ -1,6 +1,7 @@
 #include "pipeline/verdict_report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iomanip>
 #include <map>
@@ -115,6 +116,75 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"frac_bytes_equal", num(c.frac_bytes_equal)}});
     }
     out["pairs"].push_back(std::move(p));
+  }
+  return out;
+}
+
+nlohmann::json summaries_from_store(const io::StoreContents& store) {
+  const auto col = [&](const char* name) {
+    return static_cast<std::size_t>(std::find(store.stat_names.begin(), store.stat_names.end(), name) -
+                                    store.stat_names.begin());
+  };
+  const auto c_pearson = col("pearson"), c_cos = col("cosine"), c_rel = col("rel_l2");
+  if (c_rel >= store.stat_names.size()) return nlohmann::json::object();
+  struct Acc {
+    std::map<int, std::vector<std::array<double, 3>>> by_layer;  // pearson, cosine, rel_l2
+    std::vector<double> null;
+  };
+  std::map<int, std::map<std::string, Acc>> pairs;  // model_b -> group -> values
+  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+    const auto& u = store.units[store.done_ids[row]];
+    if (u.model_a != 0) continue;
+    auto key = parse_key(u.key_a);
+    key.layer = -1;
+    key.expert = -1;
+    auto& acc = pairs[u.model_b][to_string(key)];
+    if (u.kind == "baseline") {
+      acc.null.push_back(stat(store, row, c_pearson));
+    } else {
+      acc.by_layer[u.layer_a].push_back(
+          {stat(store, row, c_pearson), stat(store, row, c_cos), stat(store, row, c_rel)});
+    }
+  }
+  auto describe = [](const std::vector<double>& v) {
+    std::vector<double> f;
+    for (double x : v) {
+      if (std::isfinite(x)) f.push_back(x);
+    }
+    if (f.empty()) return nlohmann::json(nullptr);
+    double mean = 0, var = 0;
+    for (double x : f) mean += x;
+    mean /= static_cast<double>(f.size());
+    for (double x : f) var += (x - mean) * (x - mean);
+    return nlohmann::json{{"n", f.size()},
+                          {"mean", mean},
+                          {"sd", f.size() > 1 ? std::sqrt(var / static_cast<double>(f.size() - 1)) : 0.0},
+                          {"min", *std::min_element(f.begin(), f.end())},
+                          {"max", *std::max_element(f.begin(), f.end())}};
+  };
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [other, groups] : pairs) {
+    nlohmann::json g = nlohmann::json::object();
+    for (const auto& [key, acc] : groups) {
+      if (acc.by_layer.empty()) continue;
+      nlohmann::json layers = nlohmann::json::array(), pearson = nlohmann::json::array(),
+                     cosine = nlohmann::json::array(), rel = nlohmann::json::array();
+      std::vector<double> all_p;
+      for (const auto& [layer, vals] : acc.by_layer) {
+        double p = 0, c = 0, r = 0;
+        for (const auto& v : vals) p += v[0], c += v[1], r += v[2];
+        const double n = static_cast<double>(vals.size());
+        layers.push_back(layer);
+        auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+        pearson.push_back(num(p / n));
+        cosine.push_back(num(c / n));
+        rel.push_back(num(r / n));
+        for (const auto& v : vals) all_p.push_back(v[0]);
+      }
+      g[key] = {{"layers", layers}, {"pearson", pearson}, {"cosine", cosine}, {"rel_l2", rel},
+                {"pearson_summary", describe(all_p)}, {"null_pearson", describe(acc.null)}};
+    }
+    out[static_cast<std::size_t>(other) < store.models.size() ? store.models[other].label : std::to_string(other)] = g;
   }
   return out;
 }

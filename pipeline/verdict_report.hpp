@@ -12,6 +12,10 @@ namespace lineage::pipeline {
 
 /// {"pairs": [{"suspect", "other", "other_label", "overall", "kind", "reason", "components": [...]}]}
 [[nodiscard]] nlohmann::json verdicts_from_store(const io::StoreContents& store);
+/// Per-role summaries for each suspect-vs-model pair: for every (component, role, projection,
+/// kind) group of same-key units, per-layer curves of Pearson, raw cosine and relative L2 (by
+/// layer, averaged over experts), their mean, SD, min and max, and the group's cross-layer null.
+[[nodiscard]] nlohmann::json summaries_from_store(const io::StoreContents& store);
 void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out);
 
 }  // namespace lineage::pipeline

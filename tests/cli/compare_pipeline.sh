@@ -66,6 +66,20 @@ assert np.abs(pear).max() < 0.5, pear
 assert abs(np.median(pear)) < 0.2, pear
 PY
 
+# Per-role summaries: per-layer curves for routers, experts, attention, norms and embeddings.
+$py - "$tmp/finetune.h5" <<'PY' || fail "summaries"
+import json, sys, h5py
+s = json.loads(h5py.File(sys.argv[1], "r")["summaries/json"][0])["parent"]
+for key in ("text/router", "text/routed_expert/gate", "text/attn_q", "text/attn_norm", "text/embedding",
+            "text/shared_expert/up"):
+    assert key in s, (key, sorted(s))
+    g = s[key]
+    assert len(g["pearson"]) == len(g["layers"]) >= 1, g
+    assert g["pearson_summary"]["mean"] > 0.99, (key, g["pearson_summary"])
+assert len(s["text/router"]["layers"]) == 4
+assert abs(s["text/attn_q"]["null_pearson"]["mean"]) < 0.2
+PY
+
 # Bad input: one error line, documented exit codes, nothing half-written.
 $mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --out "$tmp/ft2.h5" -q >/dev/null 2>"$tmp/e"; code=$?
 [ $code -eq 5 ] || fail "existing store without --resume: exit $code"

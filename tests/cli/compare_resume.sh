@@ -66,4 +66,15 @@ $dump "$tmp/run.h5" > "$tmp/usr1.txt"; head -1 "$tmp/usr1.txt" | grep -q "status
 $mpi -np 1 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" --resume -q >/dev/null 2>&1 || fail "resume after USR1"
 $dump "$tmp/run.h5" > "$tmp/run.txt"
 cmp -s "$tmp/ref.txt" "$tmp/run.txt" || fail "statistics after USR1 + resume differ"
+# SIGTERM straight to a rank (what Slurm sends at the time limit) checkpoints the same way.
+rm -rf "$tmp/run.h5" "$tmp/run.h5.journal"
+"$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" -q > "$tmp/term.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do [ -d "$tmp/run.h5.journal" ] && break; sleep 0.025; done
+kill -TERM "$pid"
+wait "$pid"; code=$?
+[ $code -eq 7 ] || fail "SIGTERM run exited $code, expected 7: $(cat "$tmp/term.out")"
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" --resume -q >/dev/null 2>&1 || fail "resume after TERM"
+$dump "$tmp/run.h5" > "$tmp/run.txt"
+cmp -s "$tmp/ref.txt" "$tmp/run.txt" || fail "statistics after TERM + resume differ"
 echo "compare resume: ok"
