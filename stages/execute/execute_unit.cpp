@@ -111,9 +111,25 @@ class ViewReader {
 
  private:
   std::uint64_t raw(const std::byte* p) const {
-    std::uint64_t v = 0;
-    std::memcpy(&v, p, size_);
-    return v;
+    // Fixed-size loads (a runtime-sized memcpy per element costs a call each).
+    switch (size_) {
+      case 1: return static_cast<std::uint64_t>(*p);
+      case 2: {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+      }
+      case 4: {
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      default: {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+      }
+    }
   }
   const ElementView& v_;
   std::uint64_t cols_;
