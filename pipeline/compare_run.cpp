@@ -262,6 +262,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
         break;
       }
       const auto& u = units[id];
+      if (cfg.inject_failure_at_unit && *cfg.inject_failure_at_unit == id) {
+        throw InputError(u.a.tensor, "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
+      }
       const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u));
       journal.append(id, outcome.serialize());
       ++computed;

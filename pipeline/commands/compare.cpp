@@ -26,7 +26,9 @@ int compare(const std::vector<std::string>& args) {
       ("families", po::value<std::string>(), "family files folder")
       ("no-baselines", "skip the cross-layer baseline units");
   po::options_description hidden;
-  hidden.add_options()("models", po::value<std::vector<std::string>>());
+  hidden.add_options()("models", po::value<std::vector<std::string>>())
+      // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
+      ("inject-failure-at-unit", po::value<std::uint64_t>());
   po::options_description all;
   all.add(opts).add(hidden);
   po::positional_options_description pos;
@@ -61,6 +63,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("family")) cfg.family = vm["family"].as<std::string>();
   if (vm.count("families")) cfg.families_dir = vm["families"].as<std::string>();
   if (vm.count("no-baselines")) cfg.baselines = false;
+  if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
   int argc = 0;
   char** argv = nullptr;
   cluster::MpiSession mpi(argc, argv);

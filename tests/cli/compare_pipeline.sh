@@ -44,6 +44,38 @@ for sc in permuted:base upcycled:dense_parent expert_pruned:base depth_upscaled:
   grep "overall:" <<<"$out" | grep -q "independent" && fail "$sc declared independent: $out"
 done
 
+# Controls are compared the same way: one verdict per pair.
+$mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --control "$s/independent" --out "$tmp/ctl.h5" -q >/dev/null 2>&1 \
+  || fail "compare with control"
+"$lineage" verdict --json "$tmp/ctl.h5" | $py -c '
+import json,sys
+p = {x["other_label"]: x["overall"] for x in json.load(sys.stdin)["pairs"]}
+assert p == {"parent": "derived", "control1": "independent"}, p' || fail "control verdicts"
+
+# The same run from a YAML run file (paths relative to the file).
+cat > "$s/run.yaml" <<YAML
+suspect: finetune
+parent: base
+out: ../fromyaml.h5
+quiet: true
+YAML
+"$lineage" compare --run "$s/run.yaml" >/dev/null 2>&1 || fail "run file"
+"$lineage" verdict "$tmp/fromyaml.h5" | grep -q "overall: derived (finetune" || fail "run file verdict"
+printf 'suspect: finetune\nparnet: base\n' > "$s/bad.yaml"
+"$lineage" compare --run "$s/bad.yaml" >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 4 ] || fail "bad run file: exit $code"
+grep -q "bad.yaml:parnet: unknown key" "$tmp/e" || fail "run file message: $(cat "$tmp/e")"
+
+# A failing rank fails the whole job with each failing rank's message; the store stays resumable.
+$mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --out "$tmp/fail.h5" -q --inject-failure-at-unit 5 \
+  >/dev/null 2>"$tmp/e"; code=$?
+[ $code -eq 3 ] || fail "failing rank: exit $code ($(cat "$tmp/e"))"
+grep -q "rank [0-9]: .*injected failure at unit 5" "$tmp/e" || fail "failing rank message: $(cat "$tmp/e")"
+grep -q "rerun with --resume" "$tmp/e" || fail "no resume hint: $(cat "$tmp/e")"
+$mpi -np 3 "$lineage" compare "$s/finetune" "$s/base" --out "$tmp/fail.h5" -q --resume >/dev/null 2>&1 || fail "resume after failure"
+$dump "$tmp/fail.h5" > "$tmp/fail.txt"
+cmp -s "$tmp/ft1.txt" "$tmp/fail.txt" || fail "statistics after a failed rank + resume differ"
+
 # lineage verdict reads the store again, in text and JSON.
 "$lineage" verdict "$tmp/finetune.h5" | grep -q "overall: derived" || fail "verdict text"
 "$lineage" verdict --json "$tmp/independent.h5" | $py -c 'import json,sys; j=json.load(sys.stdin); assert j["pairs"][0]["overall"]=="independent", j' \
