@@ -7,7 +7,7 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev libyaml-cpp-dev libgtest-dev
   nlohmann-json3-dev libxxhash-dev
-  python3 python3-h5py python3-numpy
+  python3 python3-h5py python3-numpy procps
 )
 missing=()
 for p in "${packages[@]}"; do
