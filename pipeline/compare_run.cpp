@@ -151,7 +151,10 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   stages::PairOptions popt;
   popt.baselines = cfg.baselines;
   const auto pairs = stages::pair_models(invs, popt);
-  if (pairs.units.empty()) {
+  const bool comparable = std::any_of(pairs.units.begin(), pairs.units.end(), [](const auto& u) {
+    return u.kind == stages::UnitKind::same_key || u.kind == stages::UnitKind::submatrix;
+  });
+  if (!comparable) {
     throw InputError(cfg.suspect, "nothing comparable: no tensor of the suspect has a counterpart in the other models");
   }
   const auto& units = pairs.units;

@@ -68,7 +68,8 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     const auto id = store.done_ids[row];
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
     const auto& u = store.units[id];
-    if (u.model_a != 0) continue;
+    // Within-model units (a model against itself) are context, not evidence about a pair.
+    if (u.model_a != 0 || u.model_b == 0 || u.kind == "within") continue;
     stages::UnitEvidence e;
     e.kind = u.kind == "baseline" ? stages::UnitRole::baseline
              : u.kind == "submatrix" ? stages::UnitRole::submatrix
@@ -134,7 +135,7 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
   std::map<int, std::map<std::string, Acc>> pairs;  // model_b -> group -> values
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
-    if (u.model_a != 0) continue;
+    if (u.model_a != 0 || u.model_b == 0 || u.kind == "within") continue;
     auto key = parse_key(u.key_a);
     key.layer = -1;
     key.expert = -1;

@@ -33,7 +33,8 @@ struct ElementView {
 enum class UnitKind : std::uint8_t {
   same_key,   ///< the same canonical key in both models, identical shapes
   submatrix,  ///< the same key, shapes differ: the common leading rows x cols are compared
-  baseline,   ///< a null pair: same role, different layers (within a model or across models)
+  baseline,   ///< a null pair across models: same role, different layers (suspect x other)
+  within,     ///< a within-model pair: same role, different layers of one model (METHODS §4.1)
 };
 
 [[nodiscard]] const char* to_string(UnitKind k) noexcept;

@@ -30,6 +30,7 @@ const char* to_string(UnitKind k) noexcept {
     case UnitKind::same_key: return "same_key";
     case UnitKind::submatrix: return "submatrix";
     case UnitKind::baseline: return "baseline";
+    case UnitKind::within: return "within";
   }
   return "?";
 }
@@ -81,6 +82,38 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     u.keep_values = keeps_values(ka, rows * cols, options);
     out.units.push_back(std::move(u));
   };
+  // Pairs of layers of one role: every pair for vector roles, one shifted partner (i, i+1) per
+  // layer for matrices (one extra pass keeps the cost bounded). Within one model, each unordered
+  // pair once.
+  auto add_layer_pairs = [&](const std::map<TensorKey, ElementView>& x, const std::map<TensorKey, ElementView>& y,
+                             UnitKind kind) {
+    std::map<TensorKey, std::vector<std::pair<const TensorKey*, const ElementView*>>> layers_a, layers_b;
+    for (const auto& [k, v] : x) {
+      if (k.layer >= 0) layers_a[role_of(k)].emplace_back(&k, &v);
+    }
+    for (const auto& [k, v] : y) {
+      if (k.layer >= 0) layers_b[role_of(k)].emplace_back(&k, &v);
+    }
+    for (const auto& [role, as] : layers_a) {
+      const auto itb = layers_b.find(role);
+      if (itb == layers_b.end()) continue;
+      const auto& bs = itb->second;
+      for (std::size_t i = 0; i < as.size(); ++i) {
+        const auto& [ka, va] = as[i];
+        const bool vec = is_vector_role(*ka, va->rows, va->cols);
+        for (std::size_t j = 0; j < bs.size(); ++j) {
+          const auto& [kb, vb] = bs[j];
+          if (kb->layer == ka->layer) continue;
+          if (kind == UnitKind::within && vec && kb->layer < ka->layer) continue;
+          if (!vec && j != (i + 1) % bs.size()) continue;
+          // Layer 0's input norm sees raw embeddings and is no baseline (METHODS §1.2).
+          if (ka->role == TensorRole::attn_norm && (ka->layer == 0 || kb->layer == 0)) continue;
+          if (va->rows != vb->rows || va->cols != vb->cols) continue;
+          add(kind, *ka, *va, *kb, *vb, va->rows, va->cols);
+        }
+      }
+    }
+  };
   const auto& suspect = by_key[0];
   for (std::size_t m = 1; m < models.size(); ++m) {
     const auto& other = by_key[m];
@@ -104,32 +137,12 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     }
     if (!options.baselines) continue;
     // 2. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
-    std::map<TensorKey, std::vector<std::pair<const TensorKey*, const ElementView*>>> layers_a, layers_b;
-    for (const auto& [k, v] : suspect) {
-      if (k.layer >= 0) layers_a[role_of(k)].emplace_back(&k, &v);
-    }
-    for (const auto& [k, v] : other) {
-      if (k.layer >= 0) layers_b[role_of(k)].emplace_back(&k, &v);
-    }
-    for (const auto& [role, as] : layers_a) {
-      const auto itb = layers_b.find(role);
-      if (itb == layers_b.end()) continue;
-      const auto& bs = itb->second;
-      for (std::size_t i = 0; i < as.size(); ++i) {
-        const auto& [ka, va] = as[i];
-        const bool vec = is_vector_role(*ka, va->rows, va->cols);
-        for (std::size_t j = 0; j < bs.size(); ++j) {
-          const auto& [kb, vb] = bs[j];
-          if (kb->layer == ka->layer) continue;
-          // Matrices: one shifted partner per layer keeps the cost at one extra pass.
-          if (!vec && j != (i + 1) % bs.size()) continue;
-          // Layer 0's input norm sees raw embeddings and is no baseline (METHODS §1.2).
-          if (ka->role == TensorRole::attn_norm && (ka->layer == 0 || kb->layer == 0)) continue;
-          if (va->rows != vb->rows || va->cols != vb->cols) continue;
-          add(UnitKind::baseline, *ka, *va, *kb, *vb, va->rows, va->cols);
-        }
-      }
-    }
+    add_layer_pairs(suspect, other, UnitKind::baseline);
+  }
+  if (options.baselines) {
+    // 3. Within-model baselines: every model's own layers against each other (METHODS §4.1:
+    //    A x A and B x B show how alike a model's layers are by construction).
+    for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(by_key[m], by_key[m], UnitKind::within);
   }
   return out;
 }

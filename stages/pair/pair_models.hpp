@@ -12,8 +12,9 @@
 namespace lineage::stages {
 
 struct PairOptions {
-  /// Cross-layer baselines (METHODS §4.1): for vector roles (norms, router biases) every layer
-  /// pair of suspect x other; for matrix roles one shifted pairing (layer i vs i+1) per layer.
+  /// Baselines (METHODS §4.1): cross-model (suspect layer i x other layer j != i) and
+  /// within-model (each model's layer i x its layer j != i). Vector roles (norms, biases): every
+  /// layer pair; matrix roles: one shifted pairing (i, i+1) per layer.
   bool baselines = true;
   /// Keep decoded values of vectors up to this many elements, and of routers.
   std::uint64_t keep_values_max = 1u << 16;

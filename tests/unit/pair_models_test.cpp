@@ -25,10 +25,16 @@ TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
   const auto b = inventory_of(suite / "base");
   const auto r = pair_models({&a, &b}, {});
   EXPECT_TRUE(r.unmatched.empty()) << r.unmatched.front();
-  std::size_t same = 0, baseline = 0;
+  std::size_t same = 0, baseline = 0, within = 0;
   std::set<std::uint64_t> ids;
   for (const auto& u : r.units) {
     ids.insert(u.id);
+    if (u.kind == UnitKind::within) {
+      ++within;
+      EXPECT_EQ(u.a.model, u.b.model);  // a model's own layers against each other
+      EXPECT_NE(u.key_a.layer, u.key_b.layer);
+      continue;
+    }
     EXPECT_EQ(u.a.model, 0);
     EXPECT_EQ(u.b.model, 1);
     if (u.kind == UnitKind::same_key) {
@@ -49,6 +55,10 @@ TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
   EXPECT_EQ(ids.size(), r.units.size());
   EXPECT_GT(same, 50u);
   EXPECT_GT(baseline, 10u);
+  EXPECT_GT(within, 10u);
+  PairOptions none;
+  none.baselines = false;
+  for (const auto& u : pair_models({&a, &b}, none).units) EXPECT_NE(u.kind, UnitKind::within);
   // Deterministic: the same inputs give the same units.
   const auto again = pair_models({&a, &b}, {});
   ASSERT_EQ(again.units.size(), r.units.size());
