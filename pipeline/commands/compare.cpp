@@ -6,6 +6,7 @@
 #include "core/errors.hpp"
 #include "io/run_file.hpp"
 #include "pipeline/commands/commands.hpp"
+#include "pipeline/commands/parse_options.hpp"
 #include "pipeline/compare_run.hpp"
 
 namespace lineage::pipeline::commands {
@@ -29,16 +30,7 @@ int compare(const std::vector<std::string>& args) {
   hidden.add_options()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("models", 2);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("compare: ") + e.what());
-  }
+  const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
   if (vm.count("help")) {
     std::cout << opts
               << "\nexit codes: 0 done, 2 usage, 3 bad input, 4 bad run file, 5 store (existing store without\n"

@@ -9,6 +9,7 @@
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "pipeline/commands/commands.hpp"
+#include "pipeline/commands/parse_options.hpp"
 #include "pipeline/family_dir.hpp"
 #include "stages/inventory/inventory.hpp"
 
@@ -142,16 +143,7 @@ int inventory(const std::vector<std::string>& args) {
       ("strict", "exit with code 3 if any tensor is unclaimed, a required tensor is missing, or a shape differs");
   po::options_description hidden;
   hidden.add_options()("model", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("model", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("inventory: ") + e.what());
-  }
+  const auto vm = parse_options("inventory", args, opts, hidden, {{"model", 1}});
   if (vm.count("help")) {
     std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 bad input (or --strict findings), 4 bad family files\n";
     return 0;

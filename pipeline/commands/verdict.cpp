@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "io/store/result_store.hpp"
 #include "pipeline/commands/commands.hpp"
+#include "pipeline/commands/parse_options.hpp"
 #include "pipeline/verdict_report.hpp"
 
 namespace lineage::pipeline::commands {
@@ -16,16 +17,7 @@ int verdict(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")("json", "machine-readable output");
   po::options_description hidden;
   hidden.add_options()("store", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("store", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("verdict: ") + e.what());
-  }
+  const auto vm = parse_options("verdict", args, opts, hidden, {{"store", 1}});
   if (vm.count("help")) {
     std::cout << opts << "\nexit codes: 0 ok, 2 usage, 5 unreadable or incomplete store\n";
     return 0;

@@ -73,11 +73,7 @@ class ViewReader {
       : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)) {}
 
   void read(std::uint64_t start, std::size_t count, float* out, std::uint64_t* bits) const {
-    for (std::size_t i = 0; i < count;) {
-      const std::uint64_t idx = start + i;
-      const std::uint64_t r = idx / cols_, c = idx % cols_;
-      const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
-      const std::uint64_t first = v_.offset + r * v_.row_stride + c * v_.col_stride;
+    for_each_run(start, count, [&](std::uint64_t first, std::size_t i, std::size_t run) {
       if (v_.col_stride == 1) {
         const auto* p = bytes_.data() + first * size_;
         io::decode_to_float(v_.dtype, std::span<const std::byte>(p, run * size_), std::span<float>(out + i, run));
@@ -89,27 +85,34 @@ class ViewReader {
           bits[i + k] = raw(p);
         }
       }
-      i += run;
-    }
+    });
   }
 
   /// Feeds the raw bytes of the same elements, in logical order, to a hash.
   void hash(std::uint64_t start, std::size_t count, XXH3_state_t* st) const {
-    for (std::size_t i = 0; i < count;) {
-      const std::uint64_t idx = start + i;
-      const std::uint64_t r = idx / cols_, c = idx % cols_;
-      const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
-      const std::uint64_t first = v_.offset + r * v_.row_stride + c * v_.col_stride;
+    for_each_run(start, count, [&](std::uint64_t first, std::size_t, std::size_t run) {
       if (v_.col_stride == 1) {
         XXH3_64bits_update(st, bytes_.data() + first * size_, run * size_);
       } else {
         for (std::size_t k = 0; k < run; ++k) XXH3_64bits_update(st, bytes_.data() + (first + k * v_.col_stride) * size_, size_);
       }
+    });
+  }
+
+ private:
+  /// Splits logical elements [start, start + count) into runs within one row:
+  /// fn(first stored element index, offset into the output, run length).
+  template <typename Fn>
+  void for_each_run(std::uint64_t start, std::size_t count, Fn&& fn) const {
+    for (std::size_t i = 0; i < count;) {
+      const std::uint64_t idx = start + i;
+      const std::uint64_t r = idx / cols_, c = idx % cols_;
+      const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
+      fn(v_.offset + r * v_.row_stride + c * v_.col_stride, i, run);
       i += run;
     }
   }
 
- private:
   std::uint64_t raw(const std::byte* p) const {
     // Fixed-size loads (a runtime-sized memcpy per element costs a call each).
     switch (size_) {

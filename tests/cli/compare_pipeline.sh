@@ -3,14 +3,7 @@
 # statistics; verdicts match the known provenance; h5py reads the store; bad input is one clear
 # error with the documented exit code and leaves nothing half-written.
 set -u
-lineage=$1
-repo=$2
-py=/usr/bin/python3
-dump="$py $repo/tests/cli/compare_dump.py"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpi="mpirun --oversubscribe"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 
 "$lineage" synth --suite "$tmp/s" >/dev/null || fail "synth"
 s="$tmp/s"

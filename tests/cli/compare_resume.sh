@@ -4,14 +4,7 @@
 # is never corrupt. SIGUSR1 (Slurm's --signal) checkpoints cleanly and exits 7, and a resume on
 # another rank count finishes the run with the same numbers.
 set -u
-lineage=$1
-repo=$2
-py=/usr/bin/python3
-dump="$py $repo/tests/cli/compare_dump.py"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpi="mpirun --oversubscribe"
-tmp=$(mktemp -d); trap 'pkill -9 -f "lineage compare .*$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 
 # Big enough that a run takes about a second (16 experts x 6 layers, hidden 384).
 "$lineage" synth --scenario base --out "$tmp/base" --set hidden_size=384 --set moe_intermediate_size=384 \
