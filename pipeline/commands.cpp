@@ -10,6 +10,7 @@ const std::vector<Subcommand>& subcommands() {
       {"synth", "write small checkpoints with known provenance", commands::synth},
       {"compare", "compare a suspect with a parent and controls (MPI, HDF5 store)", commands::compare},
       {"verdict", "verdicts with their evidence from a result store", commands::verdict},
+      {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
   };
   return kCommands;
 }

@@ -12,5 +12,6 @@ int inventory(const std::vector<std::string>& args);
 int synth(const std::vector<std::string>& args);
 int compare(const std::vector<std::string>& args);
 int verdict(const std::vector<std::string>& args);
+int tokenizer(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands
