@@ -11,6 +11,7 @@ const std::vector<Subcommand>& subcommands() {
       {"compare", "compare a suspect with a parent and controls (MPI, HDF5 store)", commands::compare},
       {"verdict", "verdicts with their evidence from a result store", commands::verdict},
       {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
+      {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
   };
   return kCommands;
 }

@@ -14,4 +14,10 @@ inline std::filesystem::path default_families_dir() {
   return LINEAGE_FAMILIES_DIR;
 }
 
+/// The catalogue of public architectures: $LINEAGE_CATALOG if set, else catalog/ of the source tree.
+inline std::filesystem::path default_catalog_dir() {
+  if (const char* env = std::getenv("LINEAGE_CATALOG")) return env;
+  return LINEAGE_CATALOG_DIR;
+}
+
 }  // namespace lineage::pipeline

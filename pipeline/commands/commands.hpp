@@ -13,5 +13,6 @@ int synth(const std::vector<std::string>& args);
 int compare(const std::vector<std::string>& args);
 int verdict(const std::vector<std::string>& args);
 int tokenizer(const std::vector<std::string>& args);
+int arch(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

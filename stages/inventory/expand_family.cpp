@@ -1,5 +1,7 @@
 #include "stages/inventory/expand_family.hpp"
 
+#include <algorithm>
+
 #include "core/errors.hpp"
 
 namespace lineage::stages {
@@ -90,15 +92,24 @@ std::vector<ExpectedTensor> expand_family(const FamilyRegistry& registry, std::s
 }
 
 std::optional<std::int64_t> family_int_var(const BoundFamily& family, std::string_view name) {
-  if (family.scopes.empty()) return std::nullopt;
-  ScopeEnvironment env(family.scopes.front());
-  try {
-    const auto v = env.lookup(name);
-    if (!v || v->is_null()) return std::nullopt;
-    return v->as_int();
-  } catch (const expr::MissingName&) {
-    return std::nullopt;
+  // The root scope first; composites (VLMs) define experts/top_k in the mounted text decoder.
+  std::vector<const Scope*> scopes;
+  if (!family.scopes.empty()) scopes.push_back(&family.scopes.front());
+  for (const auto& e : family.entries) {
+    if (e.component == Component::text && e.scope &&
+        std::find(scopes.begin(), scopes.end(), e.scope) == scopes.end()) {
+      scopes.push_back(e.scope);
+    }
   }
+  for (const Scope* scope : scopes) {
+    ScopeEnvironment env(*scope);
+    try {
+      const auto v = env.lookup(name);
+      if (v && !v->is_null()) return v->as_int();
+    } catch (const expr::MissingName&) {
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace lineage::stages

@@ -1,0 +1,33 @@
+#pragma once
+/// @file catalog_file.hpp
+/// The catalogue of known public architectures (catalog/*.yaml, one file per model): the config
+/// values that matter, where they come from, and which of them could not be confirmed.
+///
+///     model: moonshotai/Kimi-K2-Instruct
+///     source: "huggingface.co/moonshotai/Kimi-K2-Instruct config.json (copy in shared/data/real)"
+///     confirmed: true            # false: some values are from memory or secondary sources
+///     unconfirmed: [vocab_size]  # the keys in doubt (never compared as facts)
+///     config: {model_type: kimi_k2, hidden_size: 7168, ...}   # config.json spelling
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lineage::io {
+
+struct CatalogEntry {
+  std::string file;
+  std::string model;
+  std::string source;
+  bool confirmed = false;
+  std::vector<std::string> unconfirmed;
+  std::string notes;
+  nlohmann::json config;  ///< config.json subset, same spelling and nesting
+};
+
+[[nodiscard]] CatalogEntry read_catalog_entry(const std::filesystem::path& path);
+/// Every *.yaml in `dir`, sorted by file name; a missing folder or an empty one is a ConfigError.
+[[nodiscard]] std::vector<CatalogEntry> load_catalog(const std::filesystem::path& dir);
+
+}  // namespace lineage::io

@@ -1,0 +1,459 @@
+#include "stages/architecture/architecture_profile.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include "core/errors.hpp"
+#include "stages/inventory/bound_family.hpp"
+#include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/inventory.hpp"
+
+namespace lineage::stages {
+namespace {
+
+/// The text decoder's scope: the scope of the first text-component entry (composites mount the
+/// text decoder under text_config / language_config).
+const Scope* text_scope(const BoundFamily& b) {
+  for (const auto& e : b.entries) {
+    if (e.component == Component::text && e.scope) return e.scope;
+  }
+  return b.scopes.empty() ? nullptr : &b.scopes.front();
+}
+
+const std::vector<std::pair<std::string, expr::Expression>>* vars_of(const Scope* s) {
+  return s ? s->vars : nullptr;
+}
+
+/// A family var or config key as seen from the scope; nullopt when unknown or null. A var that
+/// needs a key this config lacks is simply unknown here (the inventory reports such gaps).
+std::optional<expr::Value> lookup(const Scope* s, const std::string& name) {
+  if (!s) return std::nullopt;
+  try {
+    const ScopeEnvironment env(*s);
+    auto v = env.lookup(name);
+    if (v && v->is_null()) return std::nullopt;
+    return v;
+  } catch (const Error&) {
+    return std::nullopt;
+  } catch (const expr::MissingName&) {
+    return std::nullopt;
+  }
+}
+
+bool config_has(const Scope* s, const std::string& dotted) {
+  for (; s; s = s->parent) {
+    if (!s->config) continue;
+    const nlohmann::json* j = s->config;
+    std::size_t start = 0;
+    bool found = true;
+    while (found) {
+      const auto dot = dotted.find('.', start);
+      const auto part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!j->is_object() || !j->contains(part)) {
+        found = false;
+        break;
+      }
+      j = &(*j)[part];
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (found) return true;
+  }
+  return false;
+}
+
+/// The config key a family var reads first (its own spelling), e.g. "n_routed_experts".
+std::string spelling_of(const Scope* s, const std::string& name) {
+  if (config_has(s, name)) return name;
+  const auto* vars = vars_of(s);
+  if (!vars) return "";
+  for (const auto& [k, e] : *vars) {
+    if (k != name) continue;
+    static const std::regex ident(R"([A-Za-z_][A-Za-z0-9_.]*)");
+    const auto& src = e.source();
+    for (auto it = std::sregex_iterator(src.begin(), src.end(), ident); it != std::sregex_iterator(); ++it) {
+      const auto id = it->str();
+      if (config_has(s, id)) return id;
+    }
+  }
+  return "";
+}
+
+std::string text(const expr::Value& v) {
+  if (const auto* str = std::get_if<std::string>(&v.v)) return *str;
+  if (const auto* d = std::get_if<double>(&v.v)) {
+    // Whole numbers as integers (rope_theta 50000.0 reads 50000 in every family); other floats
+    // in their shortest round-trip text (1e-06).
+    if (std::isfinite(*d) && std::abs(*d) < 1e15 && *d == std::floor(*d)) {
+      return std::to_string(static_cast<std::int64_t>(*d));
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", *d);
+    for (int prec = 1; prec <= 17; ++prec) {
+      std::snprintf(buf, sizeof buf, "%.*g", prec, *d);
+      if (std::strtod(buf, nullptr) == *d) break;
+    }
+    return buf;
+  }
+  return v.to_string();
+}
+
+/// First of several names (family vars or config keys) that the scope knows.
+ArchitectureFact fact(const Scope* s, const std::string& key, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (auto v = lookup(s, n)) return {key, text(*v), spelling_of(s, n)};
+  }
+  return {key, "-", ""};
+}
+
+const char* const kGeometryKeys[] = {
+    "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "num_key_value_heads", "head_dim", "attention", "routed experts", "experts per token", "shared experts",
+    "moe_intermediate_size", "first dense layers", "vocab_size", "MLA q_lora_rank", "MLA kv_lora_rank",
+    "max_position_embeddings", "rope_theta", "tie_word_embeddings", "layer pattern", "MTP layers"};
+
+Component tower_component(const std::string& config_key) {
+  if (config_key.find("vision") != std::string::npos || config_key.find("visual") != std::string::npos) {
+    return Component::vision;
+  }
+  if (config_key.find("audio") != std::string::npos || config_key.find("speech") != std::string::npos) {
+    return Component::audio;
+  }
+  return Component::other;
+}
+
+/// Companion suffixes a quantised release stores next to each converted linear weight, from its
+/// quantization_config (block FP8: an inverse scale per block; LLM.int8: row absmax + format byte).
+std::vector<std::string> quantisation_companions(const nlohmann::json& config) {
+  if (!config.contains("quantization_config") || !config["quantization_config"].is_object()) return {};
+  const auto& q = config["quantization_config"];
+  const auto method = q.value("quant_method", std::string());
+  if (method == "fp8") return {"weight_scale_inv"};
+  if (method == "bitsandbytes" && q.value("load_in_8bit", false)) return {"SCB", "weight_format"};
+  return {};
+}
+
+/// Modules a quantiser leaves in high precision (prefix match, as transformers does).
+std::vector<std::string> unconverted_modules(const nlohmann::json& config) {
+  std::vector<std::string> out{"lm_head"};
+  const auto& q = config["quantization_config"];
+  for (const char* key : {"modules_to_not_convert", "llm_int8_skip_modules"}) {
+    if (q.contains(key) && q[key].is_array()) {
+      for (const auto& m : q[key]) {
+        if (m.is_string()) out.push_back(m.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+/// Linear layers a weight-only quantiser converts: the projection matrices of attention, MLPs
+/// and experts (embeddings, routers, norms and convolutions stay in high precision).
+bool converted_by_quantiser(const ExpectedTensor& t) {
+  if (t.shape.size() != 2 || t.name.size() < 7 || t.name.compare(t.name.size() - 7, 7, ".weight") != 0) return false;
+  switch (t.key.role) {
+    case TensorRole::attn_q:
+    case TensorRole::attn_k:
+    case TensorRole::attn_v:
+    case TensorRole::attn_o:
+    case TensorRole::attn_qkv:
+    case TensorRole::mla_q_a:
+    case TensorRole::mla_q_b:
+    case TensorRole::mla_kv_a:
+    case TensorRole::mla_kv_b:
+    case TensorRole::linear_attn:
+    case TensorRole::dense_mlp:
+    case TensorRole::shared_expert:
+    case TensorRole::routed_expert:
+    case TensorRole::mtp_input_proj:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+const ArchitectureFact* ArchitectureProfile::fact(const std::string& key) const {
+  for (const auto* rows : {&core, &extended}) {
+    for (const auto& f : *rows) {
+      if (f.key == key) return &f;
+    }
+  }
+  return nullptr;
+}
+
+ArchitectureProfile profile_architecture(const nlohmann::json& config, const FamilyRegistry& registry,
+                                         const std::string& source) {
+  ArchitectureProfile p;
+  p.source = source;
+  p.model_type = config.value("model_type", std::string());
+  if (config.contains("architectures") && config["architectures"].is_array()) {
+    for (const auto& a : config["architectures"]) {
+      if (a.is_string()) p.architectures.push_back(a.get<std::string>());
+    }
+  }
+  const auto* spec = select_family_by_config(registry, config);
+  if (!spec) {
+    p.notes.push_back("no family file matches architectures/model_type: keys are read from the config as spelled");
+  } else {
+    p.family = spec->id;
+  }
+  // Without a family the config itself is the scope (vars then are only raw config keys).
+  BoundFamily bound;
+  Scope bare{&config, nullptr, nullptr, nullptr};
+  const Scope* s = &bare;
+  if (spec) {
+    bound = bind_family(registry, *spec, config, nullptr);
+    s = text_scope(bound);
+  }
+
+  // Core keys through the family's own vars, i.e. its own spelling.
+  p.core = {fact(s, "hidden_size", {"hidden", "hidden_size", "d_model", "n_embd"}),
+            fact(s, "num_hidden_layers", {"layers", "num_hidden_layers", "n_layers", "n_layer", "encoder_layers"}),
+            fact(s, "num_attention_heads", {"heads", "num_attention_heads", "n_heads", "n_head", "encoder_attention_heads"}),
+            fact(s, "intermediate_size", {"intermediate", "dense_intermediate", "ffn", "intermediate_size"}),
+            fact(s, "hidden_act", {"hidden_act", "hidden_activation", "activation_function", "ffn_config.ffn_act_fn.name"})};
+
+  // Heads through the core row (any family's spelling); missing num_key_value_heads means MHA.
+  std::optional<std::int64_t> heads, kv;
+  if (p.core[2].value != "-") {
+    if (auto v = lookup(s, p.core[2].spelled.empty() ? "heads" : p.core[2].spelled)) heads = v->as_int();
+  }
+  for (const char* name : {"kv_heads", "num_key_value_heads", "multi_query_group_num", "n_kv_heads"}) {
+    if (auto v = lookup(s, name); v && !kv) kv = v->as_int();
+  }
+  if (!kv && config_has(s, "multi_query") && lookup(s, "multi_query")->truthy()) kv = 1;  // old Falcon
+  const auto kv_lora = lookup(s, "kv_lora_rank");
+  if (kv_lora) {
+    p.attention_type = "MLA";
+  } else if (heads) {
+    const auto k = kv.value_or(*heads);
+    p.attention_type = k == *heads ? "MHA" : k == 1 ? "MQA" : "GQA";
+  }
+  std::string attention = p.attention_type;
+  if (p.attention_type == "GQA") {
+    attention += " (" + std::to_string(*heads / std::max<std::int64_t>(*kv, 1)) + " q heads per kv head)";
+  }
+
+  const bool window_off = lookup(s, "use_sliding_window") && !lookup(s, "use_sliding_window")->truthy();
+  // Layer pattern: explicit layer_types, a full-attention period, or sliding windows on all layers.
+  std::string pattern = "-";
+  if (auto layer_types = lookup(s, "layer_types")) {
+    if (const auto* l = std::get_if<expr::List>(&layer_types->v)) {
+      std::map<std::string, int> counts;
+      for (const auto& t : *l) ++counts[text(t)];
+      pattern.clear();
+      for (const auto& [t, n] : counts) pattern += (pattern.empty() ? "" : " + ") + std::to_string(n) + " " + t;
+    }
+  } else if (auto every = lookup(s, "full_attention_interval")) {
+    pattern = "full attention every " + text(*every) + " layers";
+  } else if (auto step = lookup(s, "interleave_moe_layer_step")) {
+    pattern = "MoE every " + text(*step) + " layer(s)";
+  } else if (auto window = lookup(s, "sliding_window"); window && !window_off) {
+    pattern = "sliding window " + text(*window) + " on every layer";
+  }
+
+  const auto experts = fact(s, "routed experts", {"experts", "n_routed_experts", "num_experts", "num_local_experts"});
+  p.moe = experts.value != "-" && experts.value != "0";
+  // MLA heads have a query/key width (no-position + rotary part) and a value width of their own.
+  auto head_dim = fact(s, "head_dim", {"head_dim"});
+  if (kv_lora) {
+    const auto nope = lookup(s, "qk_nope_head_dim"), rope = lookup(s, "qk_rope_head_dim"), v = lookup(s, "v_head_dim");
+    if (nope && rope) {
+      head_dim = {"head_dim", std::to_string(nope->as_int() + rope->as_int()) + (v ? " (v " + text(*v) + ")" : ""),
+                  "qk_nope_head_dim + qk_rope_head_dim"};
+    }
+  }
+  auto sliding = fact(s, "sliding_window", {"sliding_window"});
+  if (sliding.value != "-" && window_off) sliding.value += " (use_sliding_window false)";
+  auto mla = [&](const char* key) { return fact(s, std::string("MLA ") + key, {key}); };
+  p.extended = {
+      fact(s, "num_key_value_heads", {"kv_heads", "num_key_value_heads"}),
+      head_dim,
+      {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
+      experts,
+      fact(s, "experts per token", {"top_k", "num_experts_per_tok", "moe_top_k"}),
+      fact(s, "shared experts", {"shared", "n_shared_experts"}),
+      fact(s, "shared expert intermediate", {"shared_intermediate", "shared_expert_intermediate_size"}),
+      fact(s, "moe_intermediate_size", {"moe_intermediate", "moe_intermediate_size"}),
+      fact(s, "first dense layers", {"dense_prefix", "first_k_dense_replace"}),
+      fact(s, "vocab_size", {"vocab", "vocab_size"}),
+      fact(s, "max_position_embeddings", {"max_position_embeddings", "max_seq_len", "seq_length"}),
+      fact(s, "rope_theta", {"rope_theta", "rope_parameters.rope_theta", "attn_config.rope_theta", "rotary_emb_base"}),
+      fact(s, "rope_scaling", {"rope_scaling.rope_type", "rope_scaling.type", "rope_parameters.rope_type"}),
+      fact(s, "partial_rotary_factor", {"partial_rotary_factor", "rope_parameters.partial_rotary_factor"}),
+      fact(s, "norm eps", {"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"}),
+      fact(s, "tie_word_embeddings", {"tied", "tie_word_embeddings"}),
+      sliding,
+      {"layer pattern", pattern, ""},
+      mla("q_lora_rank"),
+      mla("kv_lora_rank"),
+      fact(s, "router scoring", {"scoring_func"}),
+      fact(s, "MTP layers", {"mtp_layers", "num_nextn_predict_layers", "mtp_num_hidden_layers"}),
+      fact(s, "torch_dtype", {"torch_dtype", "dtype"}),
+  };
+
+  // Parameters: the family's expected tensors for this config, counted like an index-only inventory.
+  if (spec) {
+    try {
+      TensorListing listing;
+      listing.index_only = true;
+      const auto companions = quantisation_companions(config);
+      const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(config);
+      for (const auto& t : expand_bound_family(bound).tensors) {
+        if (t.optional) continue;
+        listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
+        if (companions.empty() || !converted_by_quantiser(t)) continue;
+        const auto module = t.name.substr(0, t.name.size() - 7);
+        const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
+          return module == m || (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
+        });
+        if (kept) continue;
+        for (const auto& c : companions) listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
+      }
+      if (!companions.empty()) {
+        p.notes.push_back("bytes assume quantization_config converts every linear projection except its listed modules");
+      }
+      const auto inv = build_inventory(listing, &config, registry, spec->id);
+      p.total_params = inv.total_params;
+      p.active_params = inv.active_params;
+      p.total_bytes = inv.total_bytes;
+      std::map<Component, std::uint64_t> by_component;
+      for (const auto& r : inv.roles) by_component[r.component] += r.params;
+      for (auto it = config.begin(); it != config.end(); ++it) {
+        const auto& k = it.key();
+        if (!it.value().is_object() || k.size() < 7 || k.compare(k.size() - 7, 7, "_config") != 0) continue;
+        const auto mt = it.value().value("model_type", std::string());
+        if (mt.empty() && tower_component(k) == Component::other) continue;
+        TowerProfile t{k, mt, "", false, 0};
+        for (const auto& [id, f] : registry.all()) {
+          if (!mt.empty() && std::find(f.model_types.begin(), f.model_types.end(), mt) != f.model_types.end()) t.family = id;
+        }
+        const auto c = tower_component(k);
+        if (c != Component::other && by_component.count(c)) t.params = by_component[c];
+        p.towers.push_back(t);
+      }
+    } catch (const Error& e) {
+      p.notes.push_back(std::string("parameter count unavailable: ") + e.what());
+    }
+  }
+
+  // Towers whose model_type another family claims: probably reused components.
+  for (auto& t : p.towers) {
+    const bool text_decoder = t.config_key == "text_config" || t.config_key == "language_config" || t.config_key == "llm_config";
+    t.foreign = !text_decoder && !t.model_type.empty() && !t.family.empty() && t.family != p.family &&
+                t.model_type != p.model_type;
+    if (t.foreign) {
+      p.breadcrumbs.push_back(t.config_key + " has model_type '" + t.model_type + "' (family " + t.family +
+                              "): probably a reused component — compare it with that family's public towers");
+    } else if (!text_decoder && !t.model_type.empty() && t.family.empty()) {
+      p.breadcrumbs.push_back(t.config_key + " has model_type '" + t.model_type +
+                              "', which no family file knows: identify where this tower comes from");
+    }
+  }
+  // Config fields of features the model does not use, and of other families.
+  if (config_has(s, "num_nextn_predict_layers") && spec && spelling_of(s, "mtp_layers").empty()) {
+    p.breadcrumbs.push_back("num_nextn_predict_layers is a DeepSeek/GLM key, unused by family " + p.family);
+  }
+  if (sliding.value != "-" && window_off) {
+    p.breadcrumbs.push_back("sliding_window is set but use_sliding_window is false (a key inherited from a template config)");
+  }
+  if (config.contains("_name_or_path") && config["_name_or_path"].is_string() &&
+      !config["_name_or_path"].get<std::string>().empty()) {
+    p.breadcrumbs.push_back("_name_or_path = " + config["_name_or_path"].get<std::string>() +
+                            " (the checkpoint this config was saved from)");
+  }
+  if (config.contains("auto_map")) p.breadcrumbs.push_back("remote modeling code: auto_map " + config["auto_map"].dump());
+  if (spec && !p.model_type.empty() &&
+      std::find(spec->model_types.begin(), spec->model_types.end(), p.model_type) == spec->model_types.end()) {
+    p.breadcrumbs.push_back("model_type '" + p.model_type + "' is not one of family " + p.family +
+                            "'s own names: the architecture class was borrowed");
+  }
+  for (const auto& a : p.architectures) {
+    if (spec && std::find(spec->architectures.begin(), spec->architectures.end(), a) == spec->architectures.end()) {
+      p.breadcrumbs.push_back("architectures names " + a + ", which family " + p.family + " does not list");
+    }
+  }
+  return p;
+}
+
+void mark_unconfirmed(ArchitectureProfile& profile, const std::vector<std::string>& config_keys) {
+  for (auto* rows : {&profile.core, &profile.extended}) {
+    for (auto& f : *rows) {
+      const bool doubt = std::find(config_keys.begin(), config_keys.end(), f.spelled) != config_keys.end() ||
+                         std::find(config_keys.begin(), config_keys.end(), f.key) != config_keys.end();
+      f.unconfirmed = f.unconfirmed || (doubt && f.value != "-");
+    }
+  }
+}
+
+void add_tensor_breadcrumbs(ArchitectureProfile& profile, const std::vector<std::string>& names) {
+  std::map<std::string, int> kinds;
+  for (const auto& n : names) {
+    std::string kind;
+    if (n.find("eh_proj") != std::string::npos || n.find("enorm") != std::string::npos ||
+        n.find("hnorm") != std::string::npos || n.find("mtp") != std::string::npos) {
+      kind = "MTP tensors";
+    } else if (n.find("e_score_correction_bias") != std::string::npos) {
+      kind = "routing-bias tensors";
+    } else if (n.find("_proj.bias") != std::string::npos) {
+      kind = "attention/projection biases";
+    } else {
+      kind = "tensors no family entry names";
+    }
+    ++kinds[kind];
+  }
+  for (const auto& [k, n] : kinds) {
+    profile.breadcrumbs.push_back(std::to_string(n) + " " + k + " the config does not account for (e.g. the weight map keeps a feature the config does not use)");
+  }
+}
+
+CoreMatch compare_core(const ArchitectureProfile& a, const ArchitectureProfile& b) {
+  CoreMatch m;
+  for (std::size_t i = 0; i < a.core.size() && i < b.core.size(); ++i) {
+    if (a.core[i].value == "-" || b.core[i].value == "-" || a.core[i].unconfirmed || b.core[i].unconfirmed) continue;
+    ++m.comparable;
+    if (a.core[i].value == b.core[i].value) ++m.matches;
+  }
+  // The rubric of METHODS §8 [KVER docs/03]; a use for choosing strategies, never evidence.
+  const auto n = std::to_string(m.matches) + "/5";
+  m.reading = m.matches == 5   ? n + " same architecture (suspect fine-tuning: compare the weights)"
+              : m.matches >= 3 ? n + " similar architecture"
+              : m.matches >= 1 ? n + " likely independent architecture"
+                               : n + " different architectures";
+  return m;
+}
+
+GeometryMatch compare_geometry(const ArchitectureProfile& a, const ArchitectureProfile& b) {
+  GeometryMatch g;
+  for (const char* key : kGeometryKeys) {
+    const auto* fa = a.fact(key);
+    const auto* fb = b.fact(key);
+    if (!fa || !fb || fa->value == "-" || fb->value == "-" || fa->unconfirmed || fb->unconfirmed) continue;
+    ++g.comparable;
+    if (fa->value == fb->value) {
+      ++g.matches;
+      g.matched_keys.push_back(key);
+    } else {
+      g.differing_keys.push_back(key);
+    }
+  }
+  return g;
+}
+
+ComputeEstimate estimate_training_compute(std::uint64_t active_params, double tokens, double flops_per_gpu_second) {
+  if (!(tokens > 0) || !(flops_per_gpu_second > 0)) {
+    throw UsageError("compute estimate: tokens and throughput must be positive");
+  }
+  ComputeEstimate c;
+  c.tokens = tokens;
+  c.flops = 6.0 * static_cast<double>(active_params) * tokens;
+  c.flops_per_gpu_second = flops_per_gpu_second;
+  c.gpu_hours = c.flops / flops_per_gpu_second / 3600.0;
+  return c;
+}
+
+}  // namespace lineage::stages
