@@ -12,6 +12,7 @@ const std::vector<Subcommand>& subcommands() {
       {"verdict", "verdicts with their evidence from a result store", commands::verdict},
       {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
       {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
+      {"behaviour", "black-box test on pre-generated outputs against the parent and controls", commands::behaviour},
   };
   return kCommands;
 }

@@ -55,7 +55,48 @@ double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
 
 }  // namespace
 
+namespace {
+
+/// Evidence beside the weights, and how it bears on one pair's weight verdict: it can agree,
+/// conflict or suggest, but never changes the class (METHODS §10.4).
+nlohmann::json context_for(const nlohmann::json& evidence, const std::string& overall) {
+  nlohmann::json c{{"items", nlohmann::json::array()}};
+  bool derived = false, against = false;
+  for (const auto& e : evidence) {
+    c["items"].push_back({{"kind", e["kind"]}, {"support", e["support"]}, {"reading", e["reading"]}});
+    derived = derived || e["support"] == "derived";
+    against = against || e["support"] == "against";
+  }
+  if (derived && overall == "independent") {
+    c["note"] = "conflict: evidence beside the weights points to derivation while the weights are independent "
+                "(distillation, shared data or a reused tokenizer can explain it); the weight verdict stands";
+  } else if (derived && (overall == "derived" || overall == "identical" || overall == "partial_reuse")) {
+    c["note"] = "consistent: the evidence beside the weights agrees with the weights";
+  } else if (derived) {
+    c["note"] = "the evidence beside the weights suggests derivation, which the weights do not show; it is never "
+                "sufficient on its own";
+  } else if (against && overall != "independent") {
+    c["note"] = "the evidence beside the weights does not support derivation; the weight verdict stands";
+  } else {
+    c["note"] = "no evidence beside the weights bears on this verdict";
+  }
+  return c;
+}
+
+}  // namespace
+
 nlohmann::json verdicts_from_store(const io::StoreContents& store) {
+  const auto beside = store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
+  if (store.units.empty()) {
+    // A store holding only tokenizer / architecture / behaviour evidence.
+    return {{"pairs", nlohmann::json::array()},
+            {"evidence", beside},
+            {"overall_without_weights",
+             {{"overall", "inconclusive"},
+              {"reason", "only evidence beside the weights (tokenizer, architecture, behaviour): never sufficient on "
+                         "its own (METHODS §10.4); compare the weights"},
+              {"context", context_for(beside, "inconclusive")}}}};
+  }
   auto column = [&](const char* name) -> std::size_t {
     const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
     if (it == store.stat_names.end()) throw StoreError(std::string("result store lacks the statistic '") + name + "'");
@@ -116,8 +157,10 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"median_frac_equal", num(c.median_frac_equal)},
                                  {"frac_bytes_equal", num(c.frac_bytes_equal)}});
     }
+    if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, p["overall"]);
     out["pairs"].push_back(std::move(p));
   }
+  out["evidence"] = beside;
   return out;
 }
 
@@ -191,12 +234,27 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
 }
 
 void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
+  if (verdicts.contains("overall_without_weights")) {
+    const auto& o = verdicts["overall_without_weights"];
+    out << "no weight comparison in this store\n  overall: " << o["overall"].get<std::string>() << " — "
+        << o["reason"].get<std::string>() << "\n";
+  }
+  if (verdicts.contains("evidence") && !verdicts["evidence"].empty()) {
+    out << "evidence beside the weights:\n";
+    for (const auto& e : verdicts["evidence"]) {
+      out << "  " << e["kind"].get<std::string>() << " (" << e["subject"].get<std::string>() << "): "
+          << e["support"].get<std::string>() << " — " << e["reading"].get<std::string>() << "\n";
+    }
+    out << "\n";
+  }
   for (const auto& p : verdicts["pairs"]) {
     out << "suspect " << p["suspect"].get<std::string>() << "\n  vs " << p["other_label"].get<std::string>() << " "
         << p["other"].get<std::string>() << "\n";
     out << "  overall: " << p["overall"].get<std::string>();
     if (!p["kind"].get<std::string>().empty()) out << " (" << p["kind"].get<std::string>() << ")";
-    out << " — " << p["reason"].get<std::string>() << "\n\n";
+    out << " — " << p["reason"].get<std::string>() << "\n";
+    if (p.contains("context")) out << "  beside the weights: " << p["context"]["note"].get<std::string>() << "\n";
+    out << "\n";
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(10) << "null" << std::setw(9) << "z" << std::setw(9)
         << "rel_l2" << std::setw(8) << "equal" << "\n";

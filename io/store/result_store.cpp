@@ -129,6 +129,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       }
       f.write_strings("/summaries/json", {c.summaries_json});
       f.write_strings("/verdict/json", {c.verdict_json});
+      f.write_strings("/evidence/json", {c.evidence_json});
       f.flush();
     }
     std::error_code ec;
@@ -198,6 +199,8 @@ StoreContents read_result_store(const std::filesystem::path& path) {
   }
   c.summaries_json = text(f, "/summaries/json");
   c.verdict_json = text(f, "/verdict/json");
+  // Stores written before evidence existed have no /evidence: nothing recorded yet.
+  if (f.exists("/evidence/json")) c.evidence_json = text(f, "/evidence/json");
   return c;
 }
 

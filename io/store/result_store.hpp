@@ -72,6 +72,9 @@ struct StoreContents {
   /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
   std::string summaries_json;
   std::string verdict_json;
+  /// Evidence beside the weights (tokenizer, architecture, behaviour) as a JSON array of items
+  /// {kind, subject, support, reading, result}; empty when none was recorded.
+  std::string evidence_json;
   /// Slurm job ids (or "local") that wrote to this store, oldest first.
   std::vector<std::string> writers;
 };

@@ -14,6 +14,7 @@
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/commands/text_table.hpp"
+#include "pipeline/evidence_record.hpp"
 #include "pipeline/family_dir.hpp"
 #include "stages/architecture/architecture_profile.hpp"
 #include "stages/inventory/inventory.hpp"
@@ -250,7 +251,8 @@ int arch(const std::vector<std::string>& args) {
       "catalog", "rank the catalogue of public architectures against A")(
       "catalog-dir", po::value<std::string>(), "catalogue folder (default $LINEAGE_CATALOG or the built-in catalog/)")(
       "top", po::value<int>()->default_value(10), "entries shown with --catalog")(
-      "families", po::value<std::string>(), "family files folder (default $LINEAGE_FAMILIES or the built-in)");
+      "families", po::value<std::string>(), "family files folder (default $LINEAGE_FAMILIES or the built-in)")(
+      "out", po::value<std::string>(), "record A against each other model in this result store (created if missing)");
   po::options_description hidden;
   hidden.add_options()("inputs", po::value<std::vector<std::string>>());
   const auto vm = parse_options("arch", args, opts, hidden, {{"inputs", -1}});
@@ -271,6 +273,21 @@ int arch(const std::vector<std::string>& args) {
                                                                       : default_families_dir());
   std::vector<ArchitectureProfile> profiles;
   for (const auto& in : inputs) profiles.push_back(profile_input(in, registry));
+  if (vm.count("out")) {
+    if (catalog || profiles.size() < 2) throw UsageError("arch --out: give A and the models to compare it with (not --catalog)");
+    for (std::size_t i = 1; i < profiles.size(); ++i) {
+      const auto m = stages::compare_core(profiles.front(), profiles[i]);
+      const auto g = stages::compare_geometry(profiles.front(), profiles[i]);
+      // Equal architecture is weak evidence at most: it selects strategies, it proves nothing (METHODS §8).
+      record_evidence(vm["out"].as<std::string>(),
+                      {"architecture", profiles.front().source + " vs " + profiles[i].source,
+                       m.matches == 5 ? "weak" : "neutral",
+                       m.reading + "; " + std::to_string(g.matches) + "/" + std::to_string(g.comparable) + " keys equal",
+                       {{"a", profile_json(profiles.front())}, {"b", profile_json(profiles[i])},
+                        {"core_matches", m.matches}, {"matches", g.matches}, {"comparable", g.comparable},
+                        {"differing", g.differing_keys}}});
+    }
+  }
   const auto style = vm.count("md") ? TableStyle::markdown : TableStyle::terminal;
 
   if (catalog) {

@@ -14,5 +14,6 @@ int compare(const std::vector<std::string>& args);
 int verdict(const std::vector<std::string>& args);
 int tokenizer(const std::vector<std::string>& args);
 int arch(const std::vector<std::string>& args);
+int behaviour(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

@@ -8,6 +8,7 @@
 #include "io/tokenizer_file.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
+#include "pipeline/evidence_record.hpp"
 #include "stages/tokenizer/compare_tokenizers.hpp"
 
 namespace lineage::pipeline::commands {
@@ -70,12 +71,13 @@ int tokenizer(const std::vector<std::string>& args) {
   po::options_description opts("lineage tokenizer A B [--md | --json]\n\n"
                                "Compares two tokenizers (tokenizer.json files or model folders) token by token as the\n"
                                "bytes each token stands for (METHODS §7).\n\noptions");
-  opts.add_options()("help,h", "show this help")("md", "Markdown table")("json", "machine-readable output");
+  opts.add_options()("help,h", "show this help")("md", "Markdown table")("json", "machine-readable output")(
+      "out", po::value<std::string>(), "record the result in this result store (created if missing)");
   po::options_description hidden;
   hidden.add_options()("files", po::value<std::vector<std::string>>());
   const auto vm = parse_options("tokenizer", args, opts, hidden, {{"files", 2}});
   if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 missing or malformed tokenizer file\n";
+    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 missing or malformed tokenizer file, 5 store not writable\n";
     return 0;
   }
   if (!vm.count("files") || vm["files"].as<std::vector<std::string>>().size() != 2) {
@@ -85,6 +87,12 @@ int tokenizer(const std::vector<std::string>& args) {
   const auto a = io::read_tokenizer_file(files[0]);
   const auto b = io::read_tokenizer_file(files[1]);
   const auto c = stages::compare_tokenizers(a, b);
+  if (vm.count("out")) {
+    // A shared tokenizer is weak evidence (many independent models reuse one, METHODS §10.4).
+    const bool shared = c.classification.rfind("identical", 0) == 0 || c.classification.rfind("extended", 0) == 0;
+    record_evidence(vm["out"].as<std::string>(), {"tokenizer", a.path + " vs " + b.path, shared ? "weak" : "neutral",
+                                                  c.classification + " — " + c.rule, to_json(c, a.path, b.path)});
+  }
   if (vm.count("json")) {
     std::cout << to_json(c, a.path, b.path).dump(2) << "\n";
     return 0;
