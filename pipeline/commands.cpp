@@ -13,6 +13,7 @@ const std::vector<Subcommand>& subcommands() {
       {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
       {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
       {"behaviour", "black-box test on pre-generated outputs against the parent and controls", commands::behaviour},
+      {"plan", "bytes per rank, imbalance and wall time of a run at N ranks", commands::plan},
   };
   return kCommands;
 }

@@ -25,6 +25,7 @@
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "jobs/run_inputs.hpp"
 #include "stages/pair/pair_models.hpp"
 #include "stages/plan/shard_plan.hpp"
 
@@ -32,13 +33,6 @@ namespace lineage::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Model {
-  std::string label;
-  fs::path dir;
-  stages::Inventory inventory;
-  std::vector<std::string> shard_files;
-};
 
 nlohmann::json config_json(const RunConfig& c) {
   return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
@@ -51,26 +45,6 @@ fs::path journal_dir(const RunConfig& c) { return c.out + ".journal"; }
 std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows, std::uint64_t cols) {
   const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
-}
-
-/// Every rank builds the same units from the same headers (deterministic), so no broadcast of the
-/// unit list is needed and unit ids agree everywhere.
-std::vector<Model> load_models(const RunConfig& cfg, const FamilyRegistry& registry) {
-  std::vector<std::pair<std::string, std::string>> list{{"suspect", cfg.suspect}};
-  for (std::size_t i = 0; i < cfg.parents.size(); ++i) {
-    list.emplace_back(cfg.parents.size() == 1 ? "parent" : "parent" + std::to_string(i + 1), cfg.parents[i]);
-  }
-  for (std::size_t i = 0; i < cfg.controls.size(); ++i) list.emplace_back("control" + std::to_string(i + 1), cfg.controls[i]);
-  std::vector<Model> out;
-  for (const auto& [label, dir] : list) {
-    Model m{label, dir, {}, {}};
-    const auto listing = io::list_checkpoint(dir, false);
-    const auto config = io::read_model_config(dir);
-    m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
-    m.shard_files = listing.shard_files;
-    out.push_back(std::move(m));
-  }
-  return out;
 }
 
 /// Rank 0 validates the output location before anything expensive; the outcome is shared.
@@ -145,7 +119,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- front half: identical on every rank --------------------------------------------------
   const auto registry =
       io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : fs::path(cfg.families_dir));
-  auto models = load_models(cfg, registry);
+  // Every rank builds the same units from the same headers (deterministic), so no broadcast of
+  // the unit list is needed and unit ids agree everywhere.
+  auto models = jobs::load_run_models(cfg, registry);
   std::vector<const stages::Inventory*> invs;
   for (const auto& m : models) invs.push_back(&m.inventory);
   stages::PairOptions popt;
@@ -253,7 +229,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
     auto bytes_of = [&](const stages::ElementView& v, const stages::ComparisonUnit& u) {
       auto& f = files[{v.model, v.file}];
-      if (!f) f = std::make_unique<io::SafetensorsFile>(models[static_cast<std::size_t>(v.model)].dir / v.file);
+      if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
       const auto [b, e] = view_range(v, u.rows, u.cols);
       return f->range(b, e);
     };

@@ -15,5 +15,6 @@ int verdict(const std::vector<std::string>& args);
 int tokenizer(const std::vector<std::string>& args);
 int arch(const std::vector<std::string>& args);
 int behaviour(const std::vector<std::string>& args);
+int plan(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

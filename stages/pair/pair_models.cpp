@@ -35,7 +35,7 @@ const char* to_string(UnitKind k) noexcept {
   return "?";
 }
 
-std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model) {
+std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model, bool sizes_only) {
   std::vector<std::pair<TensorKey, ElementView>> out;
   std::vector<bool> has_views(inv.tensors.size(), false);
   for (const auto& v : inv.views) has_views[v.tensor] = true;
@@ -43,7 +43,7 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
     const auto& t = inv.tensors[i];
     if (has_views[i] || t.key.kind == ParamKind::scale || t.key.kind == ParamKind::quant_meta) continue;
     if (!t.dtype || !dtype_is_float(*t.dtype) || t.shape.empty() || !t.shape_known) continue;
-    if (t.data_end == 0) throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
+    if (t.data_end == 0 && !sizes_only) throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
     ElementView v{model, t.name, t.file, *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
     std::uint64_t rest = 1;
     for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
@@ -66,7 +66,9 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
   PairResult out;
   std::vector<std::map<TensorKey, ElementView>> by_key(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) {
-    for (auto& [k, v] : element_views(*models[m], static_cast<int>(m))) by_key[m].emplace(k, std::move(v));
+    for (auto& [k, v] : element_views(*models[m], static_cast<int>(m), options.sizes_only)) {
+      by_key[m].emplace(k, std::move(v));
+    }
   }
   auto add = [&](UnitKind kind, const TensorKey& ka, const ElementView& a, const TensorKey& kb, const ElementView& b,
                  std::uint64_t rows, std::uint64_t cols) {

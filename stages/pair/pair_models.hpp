@@ -18,6 +18,9 @@ struct PairOptions {
   bool baselines = true;
   /// Keep decoded values of vectors up to this many elements, and of routers.
   std::uint64_t keep_values_max = 1u << 16;
+  /// Planning only (lineage plan): index-only inventories, whose tensors have shapes but no byte
+  /// offsets, are paired for their sizes. Units built this way cannot be executed.
+  bool sizes_only = false;
 };
 
 struct PairResult {
@@ -34,6 +37,7 @@ struct PairResult {
 
 /// The element views of every comparable tensor of an inventory, by key (per-expert views of
 /// stacked tensors replace the stacked tensor; quantisation companions are left out).
-[[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model);
+[[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model,
+                                                                         bool sizes_only = false);
 
 }  // namespace lineage::stages

@@ -1,0 +1,46 @@
+#include "jobs/run_inputs.hpp"
+
+#include <filesystem>
+
+#include "io/checkpoint_listing.hpp"
+#include "io/hf_config.hpp"
+
+namespace lineage::jobs {
+
+namespace fs = std::filesystem;
+
+std::vector<std::pair<std::string, std::string>> run_model_list(const RunConfig& cfg) {
+  std::vector<std::pair<std::string, std::string>> list{{"suspect", cfg.suspect}};
+  for (std::size_t i = 0; i < cfg.parents.size(); ++i) {
+    list.emplace_back(cfg.parents.size() == 1 ? "parent" : "parent" + std::to_string(i + 1), cfg.parents[i]);
+  }
+  for (std::size_t i = 0; i < cfg.controls.size(); ++i) list.emplace_back("control" + std::to_string(i + 1), cfg.controls[i]);
+  return list;
+}
+
+bool shards_missing(const std::string& dir) {
+  const auto index = fs::path(dir) / "model.safetensors.index.json";
+  std::error_code ec;
+  if (!fs::exists(index, ec)) return false;
+  const auto j = io::read_json_file(index);
+  if (!j.contains("weight_map") || !j["weight_map"].is_object()) return false;  // list_checkpoint reports it
+  for (const auto& [name, file] : j["weight_map"].items()) {
+    if (file.is_string() && !fs::exists(fs::path(dir) / file.get<std::string>(), ec)) return true;
+  }
+  return false;
+}
+
+std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only) {
+  std::vector<RunModel> out;
+  for (const auto& [label, dir] : run_model_list(cfg)) {
+    RunModel m{label, dir, {}, {}, allow_index_only && shards_missing(dir)};
+    const auto listing = io::list_checkpoint(dir, m.index_only);
+    const auto config = io::read_model_config(dir);
+    m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
+    m.shard_files = listing.shard_files;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace lineage::jobs

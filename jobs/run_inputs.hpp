@@ -1,0 +1,35 @@
+#pragma once
+/// @file run_inputs.hpp
+/// The models of a run (suspect, parents, controls) read into inventories, shared by compare,
+/// plan and the pre-flight check so that all three see the same unit list.
+
+#include <string>
+#include <vector>
+
+#include "core/family_registry.hpp"
+#include "core/run_config.hpp"
+#include "stages/inventory/inventory.hpp"
+
+namespace lineage::jobs {
+
+struct RunModel {
+  std::string label;  ///< suspect, parent (parent1, ...), control1, ...
+  std::string dir;
+  stages::Inventory inventory;
+  std::vector<std::string> shard_files;
+  bool index_only = false;  ///< shapes from config.json + index (shards not downloaded)
+};
+
+/// (label, folder) of every model of the run, suspect first.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> run_model_list(const RunConfig& cfg);
+
+/// Reads every model from its safetensors headers. With `allow_index_only`, a folder whose
+/// index names shard files that are not there is read from config.json and the index instead
+/// (for planning before a download); a shard that exists but is malformed is still an error.
+[[nodiscard]] std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry,
+                                                    bool allow_index_only = false);
+
+/// True when the folder has an index naming at least one shard file that does not exist.
+[[nodiscard]] bool shards_missing(const std::string& dir);
+
+}  // namespace lineage::jobs

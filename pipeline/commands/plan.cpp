@@ -1,0 +1,134 @@
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "io/family_file.hpp"
+#include "io/run_file.hpp"
+#include "jobs/run_inputs.hpp"
+#include "pipeline/commands/commands.hpp"
+#include "pipeline/commands/parse_options.hpp"
+#include "pipeline/commands/text_table.hpp"
+#include "pipeline/family_dir.hpp"
+#include "stages/pair/pair_models.hpp"
+#include "stages/plan/shard_plan.hpp"
+
+namespace lineage::pipeline::commands {
+namespace {
+
+/// Per-rank streaming throughput with all statistics, measured by bench_compare_bench on the
+/// 2-core CI machine type (docs/benchmarks.md); override with --throughput for other machines.
+constexpr double kMeasuredGBps = 0.38;
+
+std::string gb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
+  return buf;
+}
+
+std::string duration(double seconds) {
+  char buf[32];
+  const auto s = static_cast<long long>(seconds + 0.5);
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+std::vector<int> parse_ranks(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const int n = std::stoi(item, &used);
+      if (used != item.size() || n < 1) throw std::invalid_argument(item);
+      out.push_back(n);
+    } catch (const std::exception&) {
+      throw UsageError("plan: --ranks takes positive integers separated by commas, not '" + text + "'");
+    }
+  }
+  if (out.empty()) throw UsageError("plan: --ranks is required");
+  return out;
+}
+
+}  // namespace
+
+int plan(const std::vector<std::string>& args) {
+  namespace po = boost::program_options;
+  po::options_description opts(
+      "lineage plan RUN.yaml --ranks N[,N...] [--throughput GB/s] [--json]\n\n"
+      "Builds the comparison plan of a run from safetensors headers — or from config.json and the index when\n"
+      "the shards are not downloaded — and prints bytes per rank, load imbalance and an estimated wall time.\n\noptions");
+  opts.add_options()("help,h", "show this help")("ranks", po::value<std::string>(), "rank counts, e.g. 8,64,1024")(
+      "throughput", po::value<double>()->default_value(kMeasuredGBps, "0.38"),
+      "per-rank streaming throughput in GB/s (default: measured on the CI machine type)")("json", "machine-readable output");
+  po::options_description hidden;
+  hidden.add_options()("run", po::value<std::string>());
+  const auto vm = parse_options("plan", args, opts, hidden, {{"run", 1}});
+  if (vm.count("help")) {
+    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 unreadable model, 4 bad run file or family file\n";
+    return 0;
+  }
+  if (!vm.count("run")) throw UsageError("plan: RUN.yaml is required");
+  const auto ranks = parse_ranks(vm.count("ranks") ? vm["ranks"].as<std::string>() : "");
+  const double gbps = vm["throughput"].as<double>();
+  if (!(gbps > 0)) throw UsageError("plan: --throughput must be positive");
+  const auto cfg = io::read_run_file(vm["run"].as<std::string>());
+  const auto registry = io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : std::filesystem::path(cfg.families_dir));
+  const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true);
+  std::vector<const stages::Inventory*> invs;
+  for (const auto& m : models) invs.push_back(&m.inventory);
+  stages::PairOptions popt;
+  popt.baselines = cfg.baselines;
+  popt.sizes_only = true;
+  const auto pairs = stages::pair_models(invs, popt);
+  std::vector<stages::UnitCost> costs;
+  std::uint64_t total = 0;
+  for (const auto& u : pairs.units) {
+    costs.push_back({u.id, u.bytes()});
+    total += u.bytes();
+  }
+  nlohmann::json j{{"run", vm["run"].as<std::string>()}, {"units", costs.size()}, {"bytes", total},
+                   {"throughput_gb_per_s", gbps}, {"models", nlohmann::json::array()}, {"plans", nlohmann::json::array()}};
+  for (const auto& m : models) {
+    j["models"].push_back({{"label", m.label}, {"dir", m.dir}, {"family", m.inventory.family},
+                           {"tensors", m.inventory.tensors.size()}, {"source", std::string(m.index_only ? "config+index" : "headers")}});
+  }
+  TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit", "est. wall"});
+  for (const int n : ranks) {
+    const auto plan = stages::plan_shards(costs, n);
+    const double mean = static_cast<double>(plan.total_bytes()) / n;
+    const double over_bound = plan.lower_bound_bytes()
+                                  ? static_cast<double>(plan.max_rank_bytes()) / static_cast<double>(plan.lower_bound_bytes()) - 1
+                                  : 0.0;
+    const double wall = static_cast<double>(plan.max_rank_bytes()) / (gbps * 1e9);
+    j["plans"].push_back({{"ranks", n}, {"bytes_per_rank", plan.bytes_of_rank}, {"max_rank_bytes", plan.max_rank_bytes()},
+                          {"mean_rank_bytes", mean}, {"imbalance", plan.imbalance()},
+                          {"lower_bound_bytes", plan.lower_bound_bytes()}, {"over_lower_bound", over_bound},
+                          {"largest_unit_bytes", plan.largest_unit_bytes}, {"estimated_seconds", wall}});
+    char imb[32], ob[32];
+    std::snprintf(imb, sizeof imb, "%.2f%%", 100 * plan.imbalance());
+    std::snprintf(ob, sizeof ob, "+%.2f%%", 100 * over_bound);
+    table.add({std::to_string(n), gb(mean), gb(static_cast<double>(plan.max_rank_bytes())), imb, ob,
+               gb(static_cast<double>(plan.largest_unit_bytes)), duration(wall)});
+  }
+  if (vm.count("json")) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "plan for " << vm["run"].as<std::string>() << ": " << costs.size() << " units, " << gb(static_cast<double>(total))
+            << " read\n";
+  for (const auto& m : models) {
+    std::cout << "  " << m.label << ": " << m.dir << " (" << m.inventory.family << ", " << m.inventory.tensors.size()
+              << " tensors, from " << (m.index_only ? "config.json + index" : "headers") << ")\n";
+  }
+  std::cout << "\n";
+  table.print(std::cout, TableStyle::terminal);
+  std::cout << "\nimbalance = max/mean - 1; where one unit is larger than the mean no plan can balance better than\n"
+               "the largest unit (\"max vs lower bound\"). Wall time at "
+            << gbps << " GB/s per rank.\n";
+  return 0;
+}
+
+}  // namespace lineage::pipeline::commands
