@@ -36,6 +36,9 @@ struct RunConfig {
   std::string families_dir;                 ///< empty: the built-in families/
   bool baselines = true;                    ///< within-model layer baselines
   SlurmSettings slurm;
+  /// Compare the suspect with one model only: index into parents followed by controls (a task of
+  /// a Slurm job array). The model keeps its label (parent2, control3) so merged stores agree.
+  std::optional<std::size_t> pair;
   /// Testing aid (hidden CLI option): the rank that owns this unit fails with an InputError
   /// instead of computing it, to exercise the failing-rank path end to end.
   std::optional<std::uint64_t> inject_failure_at_unit;

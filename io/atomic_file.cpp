@@ -1,5 +1,8 @@
 #include "io/atomic_file.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -63,6 +66,14 @@ void write_text_file(const std::filesystem::path& path, std::string_view text) {
   AtomicFile f(path);
   f.write(text);
   f.commit();
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string(), "cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace lineage::io

@@ -14,6 +14,8 @@ const std::vector<Subcommand>& subcommands() {
       {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
       {"behaviour", "black-box test on pre-generated outputs against the parent and controls", commands::behaviour},
       {"plan", "bytes per rank, imbalance and wall time of a run at N ranks", commands::plan},
+      {"submit", "check the inputs, write sbatch scripts and submit them to Slurm", commands::submit},
+      {"merge", "combine result stores from different runs or clusters", commands::merge},
   };
   return kCommands;
 }

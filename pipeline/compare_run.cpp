@@ -36,7 +36,8 @@ namespace fs = std::filesystem;
 
 nlohmann::json config_json(const RunConfig& c) {
   return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
-          {"chunk_elements", c.chunk_elements}, {"baselines", c.baselines}, {"family", c.family.value_or("")}};
+          {"chunk_elements", c.chunk_elements}, {"baselines", c.baselines}, {"family", c.family.value_or("")},
+          {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
 
 fs::path journal_dir(const RunConfig& c) { return c.out + ".journal"; }

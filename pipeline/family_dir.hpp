@@ -20,4 +20,10 @@ inline std::filesystem::path default_catalog_dir() {
   return LINEAGE_CATALOG_DIR;
 }
 
+/// The sbatch templates: $LINEAGE_SLURM_TEMPLATES if set, else slurm/ of the source tree.
+inline std::filesystem::path default_slurm_template_dir() {
+  if (const char* env = std::getenv("LINEAGE_SLURM_TEMPLATES")) return env;
+  return LINEAGE_SLURM_DIR;
+}
+
 }  // namespace lineage::pipeline

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <map>
 #include <ostream>
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "stages/verdict/lineage_tree.hpp"
 #include "stages/verdict/verdict.hpp"
 
 namespace lineage::pipeline {
@@ -85,6 +87,68 @@ nlohmann::json context_for(const nlohmann::json& evidence, const std::string& ov
 
 }  // namespace
 
+/// Distances between all models of the store (1 − median same-key Pearson; both directions of a
+/// pair averaged) and, when every pair is known and there are at least three models, the
+/// neighbour-joining tree over them.
+void add_distance_matrix(nlohmann::json& out, const io::StoreContents& store,
+                         const std::map<std::pair<int, int>, std::vector<stages::UnitEvidence>>& by_pair) {
+  std::vector<int> ids;
+  for (const auto& [pair, ev] : by_pair) {
+    for (int m : {pair.first, pair.second}) {
+      if (std::find(ids.begin(), ids.end(), m) == ids.end()) ids.push_back(m);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() < 2) return;
+  std::vector<std::string> names;
+  for (int m : ids) {
+    auto name = std::filesystem::path(store.models[static_cast<std::size_t>(m)].path).filename().string();
+    if (name.empty()) name = store.models[static_cast<std::size_t>(m)].label;
+    if (std::find(names.begin(), names.end(), name) != names.end()) name += "#" + std::to_string(m);
+    names.push_back(name);
+  }
+  const auto n = ids.size();
+  std::vector<std::vector<double>> sum(n, std::vector<double>(n, 0.0));
+  std::vector<std::vector<int>> count(n, std::vector<int>(n, 0));
+  for (const auto& [pair, ev] : by_pair) {
+    std::vector<double> p;
+    for (const auto& e : ev) {
+      if (e.kind == stages::UnitRole::same_key && std::isfinite(e.pearson)) p.push_back(e.pearson);
+    }
+    if (p.empty()) continue;
+    std::nth_element(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(p.size() / 2), p.end());
+    const double d = std::max(0.0, 1.0 - p[p.size() / 2]);
+    const auto i = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.first) - ids.begin());
+    const auto j = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.second) - ids.begin());
+    sum[i][j] += d, sum[j][i] += d;
+    ++count[i][j], ++count[j][i];
+  }
+  nlohmann::json matrix = nlohmann::json::array();
+  std::vector<std::vector<double>> dist(n, std::vector<double>(n, 0.0));
+  std::vector<std::string> missing;
+  for (std::size_t i = 0; i < n; ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (std::size_t j = 0; j < n; ++j) {
+      if (i == j) {
+        row.push_back(0.0);
+      } else if (count[i][j]) {
+        dist[i][j] = sum[i][j] / count[i][j];
+        row.push_back(dist[i][j]);
+      } else {
+        row.push_back(nullptr);
+        if (i < j) missing.push_back(names[i] + " – " + names[j]);
+      }
+    }
+    matrix.push_back(row);
+  }
+  out["distance"] = {{"models", names}, {"matrix", matrix},
+                     {"definition", "1 − median Pearson of the pair's same-key units"}, {"missing_pairs", missing}};
+  if (n >= 3 && missing.empty()) {
+    const auto tree = stages::neighbour_joining(names, dist);
+    out["tree"] = {{"newick", tree.newick()}, {"drawing", tree.drawing()}, {"method", "neighbour-joining"}};
+  }
+}
+
 nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   const auto beside = store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
   if (store.units.empty()) {
@@ -104,13 +168,15 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   };
   const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
              c_eq = column("frac_value_equal"), c_n = column("n");
-  std::map<int, std::vector<stages::UnitEvidence>> by_other;
+  // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
+  // every pair of a merged store (the first model of each pair is that run's suspect).
+  std::map<std::pair<int, int>, std::vector<stages::UnitEvidence>> by_pair;
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
     const auto& u = store.units[id];
     // Within-model units (a model against itself) are context, not evidence about a pair.
-    if (u.model_a != 0 || u.model_b == 0 || u.kind == "within") continue;
+    if (u.model_a == u.model_b || u.kind == "within") continue;
     stages::UnitEvidence e;
     e.kind = u.kind == "baseline" ? stages::UnitRole::baseline
              : u.kind == "submatrix" ? stages::UnitRole::submatrix
@@ -122,18 +188,24 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     e.rel_l2 = stat(store, row, c_rel);
     e.frac_equal = stat(store, row, c_eq);
     e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
-    by_other[u.model_b].push_back(e);
+    by_pair[{u.model_a, u.model_b}].push_back(e);
   }
   nlohmann::json out{{"pairs", nlohmann::json::array()}};
-  for (const auto& [other, evidence] : by_other) {
-    // pair_models writes "model M lacks KEY" and "model 0 lacks KEY of model M".
+  for (const auto& [pair, evidence] : by_pair) {
+    const auto [suspect, other] = pair;
+    // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
     std::size_t unmatched = 0;
     const auto m = std::to_string(other);
     for (const auto& note : store.unmatched) {
-      unmatched += note.rfind("model " + m + " lacks", 0) == 0 || note.ends_with(" of model " + m) ? 1 : 0;
+      const bool other_lacks = note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
+      const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
+      unmatched += other_lacks || suspect_lacks ? 1 : 0;
     }
     const auto v = stages::decide_verdict(evidence, unmatched);
-    nlohmann::json p{{"suspect", store.models.empty() ? "" : store.models[0].path},
+    nlohmann::json p{{"suspect", store.models[static_cast<std::size_t>(suspect)].path},
+                     {"suspect_label", store.models[static_cast<std::size_t>(suspect)].label},
+                     {"model_a", suspect},
+                     {"model_b", other},
                      {"other", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].path : ""},
                      {"other_label", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].label : ""},
                      {"overall", stages::to_string(v.overall)},
@@ -161,6 +233,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     out["pairs"].push_back(std::move(p));
   }
   out["evidence"] = beside;
+  add_distance_matrix(out, store, by_pair);
   return out;
 }
 
@@ -175,14 +248,14 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
     std::map<int, std::vector<std::array<double, 3>>> by_layer;  // pearson, cosine, rel_l2
     std::vector<double> null;
   };
-  std::map<int, std::map<std::string, Acc>> pairs;  // model_b -> group -> values
+  std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;  // (model_a, model_b) -> group -> values
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
-    if (u.model_a != 0 || u.model_b == 0 || u.kind == "within") continue;
+    if (u.model_a == u.model_b || u.kind == "within") continue;
     auto key = parse_key(u.key_a);
     key.layer = -1;
     key.expert = -1;
-    auto& acc = pairs[u.model_b][to_string(key)];
+    auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
     if (u.kind == "baseline") {
       acc.null.push_back(stat(store, row, c_pearson));
     } else {
@@ -207,7 +280,7 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
                           {"max", *std::max_element(f.begin(), f.end())}};
   };
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [other, groups] : pairs) {
+  for (const auto& [pair, groups] : pairs) {
     nlohmann::json g = nlohmann::json::object();
     for (const auto& [key, acc] : groups) {
       if (acc.by_layer.empty()) continue;
@@ -228,7 +301,14 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
       g[key] = {{"layers", layers}, {"pearson", pearson}, {"cosine", cosine}, {"rel_l2", rel},
                 {"pearson_summary", describe(all_p)}, {"null_pearson", describe(acc.null)}};
     }
-    out[static_cast<std::size_t>(other) < store.models.size() ? store.models[other].label : std::to_string(other)] = g;
+    // Keyed by the other model's label; pairs whose first model is not model 0 (merged stores)
+    // by "label_a vs label_b".
+    const auto& [a, b] = pair;
+    const auto label = [&](int i) {
+      return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
+                                                                : std::to_string(i);
+    };
+    out[a == 0 ? label(b) : label(a) + " vs " + label(b)] = g;
   }
   return out;
 }
@@ -247,6 +327,36 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     }
     out << "\n";
   }
+  const auto print_matrix = [&] {
+    if (!verdicts.contains("distance")) return;
+    const auto& d = verdicts["distance"];
+    if (d["models"].size() < 3) return;
+    out << "distance matrix (" << d["definition"].get<std::string>() << "):\n";
+    std::size_t w = 8;
+    for (const auto& m : d["models"]) w = std::max(w, m.get<std::string>().size() + 2);
+    out << "  " << std::string(w, ' ');
+    for (const auto& m : d["models"]) out << std::setw(static_cast<int>(w)) << m.get<std::string>();
+    out << "\n";
+    for (std::size_t i = 0; i < d["models"].size(); ++i) {
+      out << "  " << std::left << std::setw(static_cast<int>(w)) << d["models"][i].get<std::string>() << std::right;
+      for (const auto& x : d["matrix"][i]) {
+        std::ostringstream c;
+        if (x.is_null()) {
+          c << "-";
+        } else {
+          c << std::fixed << std::setprecision(4) << x.get<double>();
+        }
+        out << std::setw(static_cast<int>(w)) << c.str();
+      }
+      out << "\n";
+    }
+    if (!d["missing_pairs"].empty()) out << "  (no tree: pairs never compared: " << d["missing_pairs"].dump() << ")\n";
+    if (verdicts.contains("tree")) {
+      out << "\nlineage tree (neighbour-joining):\n" << verdicts["tree"]["drawing"].get<std::string>()
+          << "newick: " << verdicts["tree"]["newick"].get<std::string>() << "\n";
+    }
+    out << "\n";
+  };
   for (const auto& p : verdicts["pairs"]) {
     out << "suspect " << p["suspect"].get<std::string>() << "\n  vs " << p["other_label"].get<std::string>() << " "
         << p["other"].get<std::string>() << "\n";
@@ -273,6 +383,7 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     }
     out << "\n";
   }
+  print_matrix();
 }
 
 }  // namespace lineage::pipeline

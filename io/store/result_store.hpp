@@ -24,7 +24,7 @@ struct StoredModel {
   std::uint64_t tensors = 0;
   std::vector<std::string> shard_files;
   std::vector<std::uint64_t> shard_sizes;
-  std::vector<std::uint64_t> header_hashes;  ///< xxh3-64 of each shard's JSON header
+  std::vector<std::uint64_t> header_hashes;  ///< per shard: xxh3 of the header hash + 16 sampled data blocks
   /// One number for the whole model (xxh3 over the per-shard fingerprints).
   [[nodiscard]] std::uint64_t fingerprint() const;
 };

@@ -16,5 +16,7 @@ int tokenizer(const std::vector<std::string>& args);
 int arch(const std::vector<std::string>& args);
 int behaviour(const std::vector<std::string>& args);
 int plan(const std::vector<std::string>& args);
+int submit(const std::vector<std::string>& args);
+int merge(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

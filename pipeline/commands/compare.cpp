@@ -25,7 +25,8 @@ int compare(const std::vector<std::string>& args) {
       ("quiet,q", "no progress output")
       ("family", po::value<std::string>(), "force a family for every model")
       ("families", po::value<std::string>(), "family files folder")
-      ("no-baselines", "skip the cross-layer baseline units");
+      ("no-baselines", "skip the cross-layer baseline units")
+      ("pair", po::value<std::size_t>(), "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
   po::options_description hidden;
   hidden.add_options()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
@@ -55,6 +56,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("family")) cfg.family = vm["family"].as<std::string>();
   if (vm.count("families")) cfg.families_dir = vm["families"].as<std::string>();
   if (vm.count("no-baselines")) cfg.baselines = false;
+  if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
   int argc = 0;
   char** argv = nullptr;

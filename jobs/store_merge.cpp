@@ -1,0 +1,163 @@
+#include "jobs/store_merge.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.hpp"
+
+namespace lineage::jobs {
+namespace {
+
+using UnitIdentity = std::tuple<std::uint64_t, std::uint64_t, std::string, std::string, std::string, std::string,
+                                std::string, std::uint64_t, std::uint64_t>;
+
+bool agree(double a, double b, const MergeOptions& o) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  if (a == b) return true;
+  return std::abs(a - b) <= o.abs_tolerance + o.rel_tolerance * std::max(std::abs(a), std::abs(b));
+}
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+
+}  // namespace
+
+MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreContents>>& stores, const MergeOptions& options) {
+  if (stores.empty()) throw UsageError("merge: no stores given");
+  MergeResult r;
+  r.inputs = stores.size();
+  auto& out = r.store;
+  out.run_id = "merged";
+  out.stat_names = stores.front().second.stat_names;
+  out.tool_version = stores.front().second.tool_version;
+  out.config_json = "{}";
+  out.plan_ranks = 1;
+
+  std::map<std::uint64_t, std::int32_t> model_index;  // fingerprint -> merged index
+  std::map<std::string, std::pair<std::uint64_t, std::string>> path_print;  // path -> (fingerprint, store)
+  std::map<UnitIdentity, std::uint64_t> unit_index;
+  std::map<std::uint64_t, std::size_t> done_row;  // merged unit id -> row in out.stats
+  std::set<std::string> unmatched, writers;
+  nlohmann::json evidence = nlohmann::json::array();
+  nlohmann::json inputs = nlohmann::json::array();
+  const std::regex model_ref(R"(model (\d+))");
+  const auto k = out.stat_names.size();
+
+  for (const auto& [file, s] : stores) {
+    if (s.stat_names != out.stat_names) {
+      throw StoreError(file + ": its statistics (" + std::to_string(s.stat_names.size()) +
+                       " columns) are another version than " + stores.front().first + "'s; stores of different "
+                       "statistic versions cannot be merged");
+    }
+    inputs.push_back({{"file", file}, {"run_id", s.run_id}, {"status", s.status}});
+    // Models: by fingerprint; one path naming two different byte contents is refused.
+    std::vector<std::int32_t> remap;
+    for (const auto& m : s.models) {
+      const auto print = m.fingerprint();
+      if (const auto it = path_print.find(m.path); it != path_print.end() && it->second.first != print) {
+        throw StoreError(file + ": model " + m.path + " has other bytes than in " + it->second.second +
+                         " (fingerprints differ): the stores compare different files under one name");
+      }
+      path_print.emplace(m.path, std::make_pair(print, file));
+      auto [it, added] = model_index.emplace(print, static_cast<std::int32_t>(out.models.size()));
+      if (added) out.models.push_back(m);
+      remap.push_back(it->second);
+    }
+    // Units: identical ones (same model bytes, tensors, sub-matrix) are one unit.
+    std::vector<std::uint64_t> unit_remap(s.units.size());
+    for (const auto& u : s.units) {
+      const UnitIdentity id{s.models.at(static_cast<std::size_t>(u.model_a)).fingerprint(),
+                            s.models.at(static_cast<std::size_t>(u.model_b)).fingerprint(),
+                            u.kind, u.key_a, u.key_b, u.tensor_a, u.tensor_b, u.rows, u.cols};
+      auto [it, added] = unit_index.emplace(id, out.units.size());
+      if (added) {
+        auto copy = u;
+        copy.id = out.units.size();
+        copy.model_a = remap.at(static_cast<std::size_t>(u.model_a));
+        copy.model_b = remap.at(static_cast<std::size_t>(u.model_b));
+        out.units.push_back(copy);
+      }
+      unit_remap[u.id] = it->second;
+    }
+    for (std::size_t row = 0; row < s.done_ids.size(); ++row) {
+      const auto uid = unit_remap.at(s.done_ids[row]);
+      const double* stats = s.stats.data() + row * k;
+      const auto [it, added] = done_row.emplace(uid, out.done_ids.size());
+      if (added) {
+        out.done_ids.push_back(uid);
+        out.stats.insert(out.stats.end(), stats, stats + k);
+        out.hash_a.push_back(s.hash_a.at(row));
+        out.hash_b.push_back(s.hash_b.at(row));
+        if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
+        continue;
+      }
+      ++r.duplicate_units;
+      const auto& u = out.units[uid];
+      const auto where = "unit " + u.key_a + (u.key_a == u.key_b ? "" : " / " + u.key_b) + " (" + u.kind + ", " +
+                         out.models[static_cast<std::size_t>(u.model_a)].label + " vs " +
+                         out.models[static_cast<std::size_t>(u.model_b)].label + ")";
+      const double* kept = out.stats.data() + it->second * k;
+      for (std::size_t c = 0; c < k; ++c) {
+        if (!agree(kept[c], stats[c], options)) {
+          r.conflicts.push_back(where + ": " + out.stat_names[c] + " " + number(kept[c]) + " in an earlier store, " +
+                                number(stats[c]) + " in " + file);
+        }
+      }
+      if (out.hash_a[it->second] != s.hash_a.at(row) || out.hash_b[it->second] != s.hash_b.at(row)) {
+        r.conflicts.push_back(where + ": byte hashes differ in " + file);
+      }
+    }
+    // Pairing notes name models by index: renumber them.
+    for (const auto& note : s.unmatched) {
+      std::string renamed;
+      auto begin = std::sregex_iterator(note.begin(), note.end(), model_ref);
+      std::size_t last = 0;
+      for (auto m = begin; m != std::sregex_iterator(); ++m) {
+        renamed += note.substr(last, static_cast<std::size_t>(m->position()) - last) + "model " +
+                   std::to_string(remap.at(std::stoul((*m)[1].str())));
+        last = static_cast<std::size_t>(m->position() + m->length());
+      }
+      unmatched.insert(renamed + note.substr(last));
+    }
+    for (const auto& w : s.writers) writers.insert(w);
+    if (!s.evidence_json.empty()) {
+      for (const auto& e : nlohmann::json::parse(s.evidence_json)) evidence.push_back(e);
+    }
+  }
+  out.unmatched.assign(unmatched.begin(), unmatched.end());
+  out.writers.assign(writers.begin(), writers.end());
+  out.plan_rank_of_unit.assign(out.units.size(), -1);  // merged stores have no single plan
+  out.status = out.done_ids.size() == out.units.size() ? "complete" : "partial";
+  out.config_json = nlohmann::json{{"merged_from", inputs}}.dump();
+  if (!evidence.empty()) out.evidence_json = evidence.dump();
+  // Rows in ascending unit id, as written by compare.
+  std::vector<std::size_t> order(out.done_ids.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return out.done_ids[a] < out.done_ids[b]; });
+  io::StoreContents sorted = out;
+  sorted.stats.clear();
+  sorted.done_ids.clear();
+  sorted.hash_a.clear();
+  sorted.hash_b.clear();
+  for (const auto i : order) {
+    sorted.done_ids.push_back(out.done_ids[i]);
+    sorted.stats.insert(sorted.stats.end(), out.stats.begin() + static_cast<std::ptrdiff_t>(i * k),
+                        out.stats.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+    sorted.hash_a.push_back(out.hash_a[i]);
+    sorted.hash_b.push_back(out.hash_b[i]);
+  }
+  r.store = std::move(sorted);
+  return r;
+}
+
+}  // namespace lineage::jobs
