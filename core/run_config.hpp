@@ -42,6 +42,9 @@ struct RunConfig {
   /// Testing aid (hidden CLI option): the rank that owns this unit fails with an InputError
   /// instead of computing it, to exercise the failing-rank path end to end.
   std::optional<std::uint64_t> inject_failure_at_unit;
+  /// Testing aid (hidden CLI option): sleep this long after each unit, so that end-to-end tests
+  /// can stop, cancel or requeue a job on tiny models while it is computing.
+  std::uint32_t test_unit_delay_ms = 0;
 };
 
 }  // namespace lineage

@@ -16,6 +16,7 @@ const std::vector<Subcommand>& subcommands() {
       {"plan", "bytes per rank, imbalance and wall time of a run at N ranks", commands::plan},
       {"submit", "check the inputs, write sbatch scripts and submit them to Slurm", commands::submit},
       {"merge", "combine result stores from different runs or clusters", commands::merge},
+      {"status", "where a run stands: units done, checkpoints, Slurm jobs", commands::status},
   };
   return kCommands;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -248,6 +249,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u));
       journal.append(id, outcome.serialize());
       ++computed;
+      if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));
       bytes_done += u.bytes();
       const auto now = std::chrono::steady_clock::now();
       if (now - last_sync > std::chrono::seconds(2)) {

@@ -18,5 +18,6 @@ int behaviour(const std::vector<std::string>& args);
 int plan(const std::vector<std::string>& args);
 int submit(const std::vector<std::string>& args);
 int merge(const std::vector<std::string>& args);
+int status(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

@@ -1,4 +1,5 @@
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "cluster/communicator.hpp"
@@ -30,7 +31,8 @@ int compare(const std::vector<std::string>& args) {
   po::options_description hidden;
   hidden.add_options()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
-      ("inject-failure-at-unit", po::value<std::uint64_t>());
+      ("inject-failure-at-unit", po::value<std::uint64_t>())
+      ("test-unit-delay-ms", po::value<std::uint32_t>());
   const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
   if (vm.count("help")) {
     std::cout << opts
@@ -58,6 +60,9 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("no-baselines")) cfg.baselines = false;
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
+  if (vm.count("test-unit-delay-ms")) cfg.test_unit_delay_ms = vm["test-unit-delay-ms"].as<std::uint32_t>();
+  // The same aid through the environment, for jobs written by `lineage submit` (tests only).
+  if (const char* d = std::getenv("LINEAGE_TEST_UNIT_DELAY_MS")) cfg.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d));
   int argc = 0;
   char** argv = nullptr;
   cluster::MpiSession mpi(argc, argv);
