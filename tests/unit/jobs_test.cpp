@@ -1,0 +1,201 @@
+// Cluster operation without a cluster: the neighbour-joining tree, merging stores (dedupe,
+// conflicts, refusals), sbatch scripts from the templates, and the pre-flight check.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/errors.hpp"
+#include "io/family_file.hpp"
+#include "io/store/result_store.hpp"
+#include "jobs/preflight.hpp"
+#include "jobs/sbatch_script.hpp"
+#include "jobs/store_merge.hpp"
+#include "stages/verdict/lineage_tree.hpp"
+#include "support/synth_suite.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(LineageTree, NeighbourJoiningRecoversAnAdditiveTree) {
+  // Distances read off the tree ((A:1,B:2):1,(C:3,D:4)); NJ recovers it exactly.
+  const std::vector<std::vector<double>> d{{0, 3, 5, 6}, {3, 0, 6, 7}, {5, 6, 0, 7}, {6, 7, 7, 0}};
+  const auto t = stages::neighbour_joining({"A", "B", "C", "D"}, d);
+  const auto nw = t.newick();
+  EXPECT_NE(nw.find("A:1.0000,B:2.0000"), std::string::npos) << nw;
+  EXPECT_NE(nw.find("C:3.0000"), std::string::npos) << nw;
+  EXPECT_NE(nw.find("D:4.0000"), std::string::npos) << nw;
+  EXPECT_EQ(nw.back(), ';');
+  // Every leaf appears once in the drawing.
+  const auto drawing = t.drawing();
+  for (const char* leaf : {"A", "B", "C", "D"}) EXPECT_NE(drawing.find(std::string("] ") + leaf), std::string::npos);
+  // Names with reserved characters are quoted.
+  const auto q = stages::neighbour_joining({"a b", "c", "d"}, {{0, 1, 1}, {1, 0, 1}, {1, 1, 0}});
+  EXPECT_NE(q.newick().find("'a b'"), std::string::npos);
+}
+
+io::StoredModel model(const std::string& label, const std::string& path, std::uint64_t content) {
+  io::StoredModel m;
+  m.label = label;
+  m.path = path;
+  m.shard_files = {"model.safetensors"};
+  m.shard_sizes = {1000};
+  m.header_hashes = {content};
+  return m;
+}
+
+/// A store comparing `suspect` with `other`: one same-key unit with the given Pearson.
+io::StoreContents store(const io::StoredModel& suspect, const io::StoredModel& other, double pearson) {
+  io::StoreContents s;
+  s.run_id = "r";
+  s.status = "complete";
+  s.models = {suspect, other};
+  s.stat_names = {"pearson", "cosine"};
+  io::StoredUnit u;
+  u.id = 0;
+  u.kind = "same_key";
+  u.key_a = u.key_b = "text/attn_q/L0";
+  u.tensor_a = u.tensor_b = "model.layers.0.self_attn.q_proj.weight";
+  u.model_a = 0;
+  u.model_b = 1;
+  u.rows = u.cols = 4;
+  s.units = {u};
+  s.done_ids = {0};
+  s.stats = {pearson, 0.5};
+  s.hash_a = {1};
+  s.hash_b = {2};
+  s.plan_rank_of_unit = {0};
+  s.unmatched = {"model 1 lacks text/lm_head"};
+  s.writers = {"slurm:1"};
+  return s;
+}
+
+TEST(StoreMerge, DeduplicatesAgreeingUnitsAndRenumbersModels) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2), c = model("control1", "/m/c", 3);
+  auto ab = store(a, b, 0.9);
+  auto ab_again = store(a, b, 0.9 * (1 + 1e-12));  // another cluster, the same unit
+  ab_again.writers = {"slurm:2"};
+  auto ac = store(a, c, 0.01);
+  const auto r = jobs::merge_stores({{"ab.h5", ab}, {"ab2.h5", ab_again}, {"ac.h5", ac}});
+  EXPECT_TRUE(r.conflicts.empty());
+  EXPECT_EQ(r.duplicate_units, 1u);
+  ASSERT_EQ(r.store.models.size(), 3u);
+  ASSERT_EQ(r.store.units.size(), 2u);
+  EXPECT_EQ(r.store.units[1].model_b, 2);  // c became model 2
+  EXPECT_EQ(r.store.status, "complete");
+  EXPECT_EQ(r.store.stats.size(), 4u);
+  EXPECT_DOUBLE_EQ(r.store.stats[0], 0.9);  // kept, never averaged
+  EXPECT_EQ(r.store.writers, (std::vector<std::string>{"slurm:1", "slurm:2"}));
+  // "model 1 lacks" of the a-c store now names model 2.
+  EXPECT_NE(std::find(r.store.unmatched.begin(), r.store.unmatched.end(), "model 2 lacks text/lm_head"),
+            r.store.unmatched.end());
+}
+
+TEST(StoreMerge, DisagreementIsAConflictNotAnAverage) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2);
+  const auto r = jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", store(a, b, 0.91)}});
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  EXPECT_NE(r.conflicts[0].find("pearson"), std::string::npos);
+  EXPECT_NE(r.conflicts[0].find("y.h5"), std::string::npos);
+  // Looser tolerance: the same values agree.
+  jobs::MergeOptions loose;
+  loose.rel_tolerance = 0.05;
+  EXPECT_TRUE(jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", store(a, b, 0.91)}}, loose).conflicts.empty());
+  // Byte hashes must match exactly.
+  auto other_bytes = store(a, b, 0.9);
+  other_bytes.hash_b = {99};
+  EXPECT_EQ(jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"z.h5", other_bytes}}).conflicts.size(), 1u);
+}
+
+TEST(StoreMerge, RefusesOnePathWithTwoContentsAndOtherStatisticVersions) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2), b2 = model("parent", "/m/b", 7);
+  try {
+    (void)jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", store(a, b2, 0.9)}});
+    ADD_FAILURE() << "merged two contents under one path";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("/m/b"), std::string::npos);
+  }
+  auto v2 = store(a, b, 0.9);
+  v2.stat_names = {"pearson", "cosine_v2"};
+  EXPECT_THROW((void)jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", v2}}), StoreError);
+}
+
+TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
+  RunConfig cfg;
+  cfg.suspect = "/m/s";
+  cfg.parents = {"/m/p"};
+  cfg.out = "/data/run.h5";
+  cfg.slurm.partition = "gpu";
+  cfg.slurm.account = "lineage";
+  cfg.slurm.extra_sbatch = {"--exclusive", "#SBATCH --qos=high"};
+  jobs::SubmitOptions o{"/opt/lineage/bin/lineage", std::string(LINEAGE_SOURCE_DIR) + "/slurm", "srun"};
+  auto one = jobs::make_submit_plan(cfg, "/data/run.yaml", o);
+  EXPECT_EQ(one.pairs, 1u);
+  EXPECT_FALSE(one.aggregate_script.has_value());
+  EXPECT_EQ(one.stores, (std::vector<std::string>{"/data/run.h5"}));
+  for (const char* line : {"#SBATCH --partition=gpu\n", "#SBATCH --account=lineage\n", "#SBATCH --signal=USR1@120\n",
+                           "#SBATCH --requeue\n", "#SBATCH --exclusive\n", "#SBATCH --qos=high\n",
+                           "srun --mpi=pmix /opt/lineage/bin/lineage compare --run /data/run.yaml --resume"}) {
+    EXPECT_NE(one.compare_script.find(line), std::string::npos) << line << "\n" << one.compare_script;
+  }
+  EXPECT_EQ(one.compare_script.find("--array"), std::string::npos);
+  EXPECT_EQ(one.compare_script.find("{{"), std::string::npos);
+
+  cfg.controls = {"/m/c1", "/m/c2"};
+  cfg.slurm.requeue = false;
+  o.launcher = "mpirun";
+  const auto many = jobs::make_submit_plan(cfg, "/data/run.yaml", o);
+  EXPECT_EQ(many.pairs, 3u);
+  EXPECT_EQ(many.stores.back(), "/data/run.pair2.h5");
+  EXPECT_NE(many.compare_script.find("#SBATCH --array=0-2\n"), std::string::npos);
+  EXPECT_NE(many.compare_script.find("#SBATCH --no-requeue\n"), std::string::npos);
+  EXPECT_NE(many.compare_script.find("--pair \"$SLURM_ARRAY_TASK_ID\""), std::string::npos);
+  EXPECT_NE(many.compare_script.find("mpirun --allow-run-as-root"), std::string::npos);
+  ASSERT_TRUE(many.aggregate_script.has_value());
+  EXPECT_NE(many.aggregate_script->find("merge /data/run.pair0.h5 /data/run.pair1.h5 /data/run.pair2.h5 -o /data/run.h5"),
+            std::string::npos);
+  o.launcher = "ssh";
+  EXPECT_THROW((void)jobs::make_submit_plan(cfg, "/data/run.yaml", o), UsageError);
+  EXPECT_THROW((void)jobs::render_template("a {{nope}} b", {}, "t"), ConfigError);
+  EXPECT_EQ(jobs::render_template("{{x}}-{{x}}", {{"x", "1"}}, "t"), "1-1");
+  EXPECT_EQ(jobs::shell_quote("it's"), "'it'\\''s'");
+}
+
+TEST(Preflight, RefusesBadInputsAndForeignStoresBeforeAnythingIsQueued) {
+  const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  const auto& suite = testing::synth_suite();
+  RunConfig cfg;
+  cfg.suspect = (suite / "finetune").string();
+  cfg.parents = {(suite / "base").string()};
+  testing::TempDir dir;
+  const auto ok = jobs::preflight(cfg, registry, {(dir.path() / "run.h5").string()});
+  EXPECT_TRUE(ok.ok()) << (ok.problems.empty() ? "" : ok.problems.front());
+  EXPECT_EQ(ok.models, 2u);
+  EXPECT_GT(ok.units, 100u);
+  EXPECT_GT(ok.estimated_store_bytes, 0u);
+  EXPECT_FALSE(ok.resumes_existing);
+  // No output folder.
+  EXPECT_FALSE(jobs::preflight(cfg, registry, {(dir.path() / "missing" / "run.h5").string()}).ok());
+  // A store of another run at the output path.
+  auto other = store(model("suspect", "/elsewhere/x", 5), model("parent", "/elsewhere/y", 6), 0.5);
+  io::write_result_store(dir.path() / "other.h5", other);
+  const auto foreign = jobs::preflight(cfg, registry, {(dir.path() / "other.h5").string()});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.problems.front().find("another run"), std::string::npos);
+  // A broken model folder.
+  const auto broken = dir.path() / "broken";
+  fs::create_directories(broken);
+  fs::copy(suite / "finetune", broken, fs::copy_options::recursive);
+  std::ofstream(broken / "model.safetensors.index.json") << "{ not json";
+  cfg.suspect = broken.string();
+  const auto bad = jobs::preflight(cfg, registry, {(dir.path() / "run2.h5").string()});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.problems.front().find("model input"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lineage
