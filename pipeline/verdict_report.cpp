@@ -145,7 +145,8 @@ void add_distance_matrix(nlohmann::json& out, const io::StoreContents& store,
                      {"definition", "1 − median Pearson of the pair's same-key units"}, {"missing_pairs", missing}};
   if (n >= 3 && missing.empty()) {
     const auto tree = stages::neighbour_joining(names, dist);
-    out["tree"] = {{"newick", tree.newick()}, {"drawing", tree.drawing()}, {"method", "neighbour-joining"}};
+    out["tree"] = {{"newick", tree.newick()}, {"drawing", tree.drawing()}, {"method", "neighbour-joining"},
+                   {"svg", tree.svg("lineage tree (neighbour-joining over 1 − median same-key Pearson)")}};
   }
 }
 

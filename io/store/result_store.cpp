@@ -83,12 +83,13 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       const auto n = c.units.size();
       std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
       std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
-      std::vector<std::uint64_t> id(n), rows(n), cols(n);
+      std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
       for (std::size_t i = 0; i < n; ++i) {
         const auto& u = c.units[i];
         id[i] = u.id, kind[i] = u.kind, key_a[i] = u.key_a, key_b[i] = u.key_b, ta[i] = u.tensor_a;
         tb[i] = u.tensor_b, comp[i] = u.component, role[i] = u.role, ma[i] = u.model_a, mb[i] = u.model_b;
         la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert, rows[i] = u.rows, cols[i] = u.cols;
+        bytes[i] = u.bytes;
       }
       f.ensure_group("/units");
       put(f, "/units/id", id);
@@ -106,6 +107,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       put(f, "/units/expert", ex);
       put(f, "/units/rows", rows);
       put(f, "/units/cols", cols);
+      put(f, "/units/bytes", bytes);
       f.write_strings("/units/unmatched", c.unmatched);
       f.ensure_group("/plan");
       f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
@@ -178,9 +180,10 @@ StoreContents read_result_store(const std::filesystem::path& path) {
   const auto la = get<std::int32_t>(f, "/units/layer_a"), lb = get<std::int32_t>(f, "/units/layer_b");
   const auto ex = get<std::int32_t>(f, "/units/expert");
   const auto rows = get<std::uint64_t>(f, "/units/rows"), cols = get<std::uint64_t>(f, "/units/cols");
+  const auto bytes = f.exists("/units/bytes") ? get<std::uint64_t>(f, "/units/bytes") : std::vector<std::uint64_t>{};
   for (std::size_t i = 0; i < id.size(); ++i) {
     c.units.push_back({id[i], kind[i], key_a[i], key_b[i], ta[i], tb[i], ma[i], mb[i], la[i], lb[i], ex[i], comp[i],
-                       role[i], rows[i], cols[i]});
+                       role[i], rows[i], cols[i], i < bytes.size() ? bytes[i] : 0});
   }
   c.unmatched = strings(f, "/units/unmatched");
   c.plan_ranks = static_cast<std::int32_t>(f.int_attribute("/plan", "ranks").value_or(1));

@@ -46,6 +46,7 @@ struct StoredUnit {
   std::string role;
   std::uint64_t rows = 0;
   std::uint64_t cols = 0;
+  std::uint64_t bytes = 0;  ///< bytes the unit reads (both sides); 0 in stores written before it was kept
 };
 
 struct StoreContents {

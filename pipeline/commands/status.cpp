@@ -49,15 +49,17 @@ nlohmann::json store_status(const fs::path& store) {
       last = std::max(last, fs::last_write_time(f.path(), ec));
     }
   }
-  std::uint64_t elements = 0, elements_done = 0;
+  std::uint64_t elements = 0, elements_done = 0, bytes = 0, bytes_done = 0;
   std::map<std::string, std::pair<std::size_t, std::size_t>> by_kind;  // kind -> (done, total)
   for (const auto& u : s.units) {
     const auto e = u.rows * u.cols;
     elements += e;
+    bytes += u.bytes;
     auto& k = by_kind[u.kind];
     ++k.second;
     if (done.count(u.id)) {
       elements_done += e;
+      bytes_done += u.bytes;
       ++k.first;
     }
   }
@@ -70,6 +72,7 @@ nlohmann::json store_status(const fs::path& store) {
                 {"only_in_journals", journaled}};
   for (const auto& [kind, dt] : by_kind) j["by_kind"][kind] = {{"done", dt.first}, {"total", dt.second}};
   j["elements"] = {{"total", elements}, {"done", elements_done}};
+  j["bytes"] = {{"total", bytes}, {"done", bytes_done}};
   j["verdict"] = !s.verdict_json.empty();
   j["last_checkpoint"] = when(last);
   j["writers"] = s.writers;
@@ -122,7 +125,8 @@ int status(const std::vector<std::string>& args) {
     for (const auto& [kind, dt] : j["by_kind"].items()) {
       std::cout << "    " << kind << " " << dt["done"] << "/" << dt["total"] << "\n";
     }
-    std::cout << "  elements  " << j["elements"]["done"] << "/" << j["elements"]["total"] << "\n"
+    std::cout << "  bytes     " << j["bytes"]["done"] << "/" << j["bytes"]["total"] << " read\n"
+              << "  elements  " << j["elements"]["done"] << "/" << j["elements"]["total"] << "\n"
               << "  verdict   " << (j["verdict"].get<bool>() ? "written" : "not yet") << "\n"
               << "  last checkpoint " << j["last_checkpoint"].get<std::string>() << "\n  written by";
     for (const auto& w : j["writers"]) std::cout << " " << w.get<std::string>();

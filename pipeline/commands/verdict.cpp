@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "core/errors.hpp"
+#include "io/atomic_file.hpp"
 #include "io/store/result_store.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
@@ -14,7 +15,8 @@ int verdict(const std::vector<std::string>& args) {
   po::options_description opts("lineage verdict RUN.h5 [--json]\n\n"
                                "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
                                "and overall verdicts with their evidence.\n\noptions");
-  opts.add_options()("help,h", "show this help")("json", "machine-readable output");
+  opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
+      "tree-svg", po::value<std::string>(), "write the lineage tree as an SVG picture (merged stores, 3+ models)");
   po::options_description hidden;
   hidden.add_options()("store", po::value<std::string>());
   const auto vm = parse_options("verdict", args, opts, hidden, {{"store", 1}});
@@ -30,6 +32,12 @@ int verdict(const std::vector<std::string>& args) {
                      " units); finish it with lineage compare --resume");
   }
   const auto v = verdicts_from_store(store);
+  if (vm.count("tree-svg")) {
+    if (!v.contains("tree")) {
+      throw StoreError(vm["store"].as<std::string>() + ": no lineage tree (it needs 3 or more models with every pair compared)");
+    }
+    io::write_text_file(vm["tree-svg"].as<std::string>(), v["tree"]["svg"].get<std::string>());
+  }
   if (vm.count("json")) {
     std::cout << v.dump(2) << "\n";
   } else {

@@ -118,4 +118,65 @@ std::string LineageTree::drawing() const {
   return out;
 }
 
+std::string LineageTree::svg(const std::string& title) const {
+  // Layout: leaves get y = 0, 1, 2, ... in drawing order; an inner node sits at the mean of its
+  // children; x accumulates branch lengths from the root.
+  std::vector<double> x(nodes.size(), 0), y(nodes.size(), 0);
+  double next_leaf = 0, max_x = 0;
+  auto place = [&](auto&& self, int node, double at) -> void {
+    const auto i = static_cast<std::size_t>(node);
+    x[i] = at;
+    max_x = std::max(max_x, at);
+    if (nodes[i].children.empty()) {
+      y[i] = next_leaf++;
+      return;
+    }
+    double sum = 0;
+    for (std::size_t c = 0; c < nodes[i].children.size(); ++c) {
+      self(self, nodes[i].children[c], at + std::max(0.0, nodes[i].lengths[c]));
+      sum += y[static_cast<std::size_t>(nodes[i].children[c])];
+    }
+    y[i] = sum / static_cast<double>(nodes[i].children.size());
+  };
+  place(place, root, 0);
+  const double width = 640, left = 20, label_room = 220, top = 50, row = 28;
+  const double scale = max_x > 0 ? (width - left - label_room) / max_x : 1;
+  auto px = [&](std::size_t i) { return left + x[i] * scale; };
+  auto py = [&](std::size_t i) { return top + y[i] * row; };
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+                "font-size=\"13\">\n",
+                width, top + next_leaf * row + 30);
+  out += buf;
+  auto escape = [](const std::string& t) {
+    std::string e;
+    for (char c : t) e += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+    return e;
+  };
+  out += "<text x=\"20\" y=\"24\" font-weight=\"bold\">" + escape(title) + "</text>\n";
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    for (const int child : nodes[i].children) {
+      const auto c = static_cast<std::size_t>(child);
+      std::snprintf(buf, sizeof buf,
+                    "<path d=\"M%.1f %.1f V%.1f H%.1f\" fill=\"none\" stroke=\"#333\" stroke-width=\"1.5\"/>\n", px(i),
+                    py(i), py(c), px(c));
+      out += buf;
+    }
+    if (nodes[i].children.empty()) {
+      std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\">", px(i) + 6, py(i) + 4);
+      out += buf + escape(nodes[i].name) + "</text>\n";
+    }
+  }
+  // Scale bar: 0.1 distance units.
+  const double bar = 0.1 * scale;
+  std::snprintf(buf, sizeof buf,
+                "<path d=\"M20 %.1f h%.1f\" stroke=\"#333\"/><text x=\"20\" y=\"%.1f\" font-size=\"11\">0.1 (1 − "
+                "median Pearson)</text>\n",
+                top + next_leaf * row, bar, top + next_leaf * row + 16);
+  out += buf;
+  return out + "</svg>\n";
+}
+
 }  // namespace lineage::stages

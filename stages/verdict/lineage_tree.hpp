@@ -22,6 +22,8 @@ struct LineageTree {
   [[nodiscard]] std::string newick() const;
   /// One line per node, indented by depth, with branch lengths.
   [[nodiscard]] std::string drawing() const;
+  /// A rectangular phylogram as SVG: x is the distance from the centre, leaves evenly spaced.
+  [[nodiscard]] std::string svg(const std::string& title) const;
 };
 
 /// @param[in] names     one per model

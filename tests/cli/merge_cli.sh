@@ -34,6 +34,14 @@ nw = j["tree"]["newick"]
 assert all(n in nw for n in names) and nw.endswith(";"), nw
 # ft and base are neighbours (joined first).
 assert re.search(r"\((base:[0-9.]+,ft:|ft:[0-9.]+,base:)", nw), nw' || fail "matrix / tree json"
+"$lineage" verdict all.h5 --tree-svg tree.svg >/dev/null || fail "tree svg"
+$py -c '
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+assert all(n in texts for n in ["base", "cpt", "ft", "ind"]), texts
+assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) >= 6' tree.svg || fail "svg content"
+"$lineage" verdict ft-base.h5 --tree-svg t2.svg >/dev/null 2>&1; [ $? -eq 5 ] || fail "tree of a 2-model store"
 "$lineage" merge ft-base.h5 -o all.h5 >/dev/null 2>&1; [ $? -eq 5 ] || fail "existing output without --force"
 
 # A conflicting duplicate: one statistic changed in a copy of a store.
@@ -67,4 +75,5 @@ s=$("$lineage" status part.h5) || fail "status"
 grep -q "part.h5: partial" <<<"$s" || fail "status state: $s"
 grep -Eq "units +[1-9][0-9]*/[0-9]+ done \(0 in the store, [1-9][0-9]* only in journals\)" <<<"$s" || fail "status units: $s"
 grep -q "written by local" <<<"$s" || fail "writers: $s"
+grep -Eq "bytes +[1-9][0-9]*/[1-9][0-9]* read" <<<"$s" || fail "status bytes: $s"
 echo "merge cli: ok"
