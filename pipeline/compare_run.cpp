@@ -120,7 +120,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   install_stop_handlers();
   // ---- front half: identical on every rank --------------------------------------------------
   const auto registry =
-      io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : fs::path(cfg.families_dir));
+      io::load_family_registry(families_dir_of(cfg.families_dir));
   // Every rank builds the same units from the same headers (deterministic), so no broadcast of
   // the unit list is needed and unit ids agree everywhere.
   auto models = jobs::load_run_models(cfg, registry);

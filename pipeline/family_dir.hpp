@@ -6,12 +6,18 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 namespace lineage::pipeline {
 
 inline std::filesystem::path default_families_dir() {
   if (const char* env = std::getenv("LINEAGE_FAMILIES")) return env;
   return LINEAGE_FAMILIES_DIR;
+}
+
+/// The family folder of a run: its own `families_dir`, else the default.
+inline std::filesystem::path families_dir_of(const std::string& run_families_dir) {
+  return run_families_dir.empty() ? default_families_dir() : std::filesystem::path(run_families_dir);
 }
 
 /// The catalogue of public architectures: $LINEAGE_CATALOG if set, else catalog/ of the source tree.

@@ -75,7 +75,7 @@ int plan(const std::vector<std::string>& args) {
   const double gbps = vm["throughput"].as<double>();
   if (!(gbps > 0)) throw UsageError("plan: --throughput must be positive");
   const auto cfg = io::read_run_file(vm["run"].as<std::string>());
-  const auto registry = io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : std::filesystem::path(cfg.families_dir));
+  const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
   const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true);
   std::vector<const stages::Inventory*> invs;
   for (const auto& m : models) invs.push_back(&m.inventory);

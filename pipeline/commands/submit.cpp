@@ -69,7 +69,7 @@ int submit(const std::vector<std::string>& args) {
   options.launcher = vm["launcher"].as<std::string>();
   const auto plan = jobs::make_submit_plan(cfg, run_file, options);
 
-  const auto registry = io::load_family_registry(cfg.families_dir.empty() ? default_families_dir() : fs::path(cfg.families_dir));
+  const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
   const auto check = jobs::preflight(cfg, registry, plan.stores);
   if (!check.ok()) {
     for (const auto& p : check.problems) std::cerr << "pre-flight: " << p << "\n";
