@@ -57,8 +57,13 @@ $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" --no-bas
 $dump "$tmp/ref.h5" > "$tmp/ref.txt"
 same_as_ref() { $dump "$1" > "$1.txt" || fail "dump $1"; cmp -s "$tmp/ref.txt" "$1.txt" || fail "$2: statistics differ from the uninterrupted run"; }
 
-# 1. A 2-rank compare job.
+# 0. --dry-run prints the script and queues nothing.
 f=$(run plain)
+out=$("$lineage" submit "$f" --dry-run) || fail "dry run: $out"
+grep -q "^#SBATCH --ntasks-per-node=2$" <<<"$out" && grep -q "^srun --mpi=pmix .* compare --run $f --resume" <<<"$out" || fail "dry-run script: $out"
+[ -z "$(squeue -h)" ] && [ ! -e "$tmp/plain.h5.compare.sbatch" ] || fail "dry run submitted or wrote something"
+
+# 1. A 2-rank compare job.
 out=$("$lineage" submit "$f") || fail "submit: $out"
 grep -q "^pre-flight: 2 models" <<<"$out" && grep -q "^submitted job [0-9]" <<<"$out" || fail "submit output: $out"
 job=$(grep -o "submitted job [0-9]*" <<<"$out" | awk '{print $3}')
