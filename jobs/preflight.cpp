@@ -50,23 +50,27 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, 
   // journals, which hold the same statistics again until the store is written.
   const auto stats = stages::unit_stat_names().size();
   r.estimated_store_bytes = r.units * (200 + 2 * 8 * stats) + kept_values * 4 * 2 + (1u << 20);
+  auto output_problem = [&](std::string text) {
+    r.problems.push_back(std::move(text));
+    ++r.output_problems;
+  };
   for (const auto& s : stores) {
     const fs::path out(s);
     const auto dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
-      r.problems.push_back(s + ": the folder " + dir.string() + " does not exist");
+      output_problem(s + ": the folder " + dir.string() + " does not exist");
       continue;
     }
     if (::access(dir.c_str(), W_OK) != 0) {
-      r.problems.push_back(s + ": the folder " + dir.string() + " is not writable");
+      output_problem(s + ": the folder " + dir.string() + " is not writable");
       continue;
     }
     const auto space = fs::space(dir, ec);
     if (!ec) {
       r.free_bytes = space.available;
       if (space.available < 2 * r.estimated_store_bytes * stores.size()) {
-        r.problems.push_back(s + ": " + std::to_string(space.available >> 20) + " MiB free in " + dir.string() +
+        output_problem(s + ": " + std::to_string(space.available >> 20) + " MiB free in " + dir.string() +
                              ", the stores need about " + std::to_string((r.estimated_store_bytes * stores.size()) >> 20) +
                              " MiB (twice that with headroom)");
       }
@@ -84,10 +88,10 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, 
         if (same) {
           r.resumes_existing = true;
         } else {
-          r.problems.push_back(s + ": an existing store of another run (other models or changed files); choose another out");
+          output_problem(s + ": an existing store of another run (other models or changed files); choose another out");
         }
       } catch (const Error& e) {
-        r.problems.push_back(s + ": exists but is not a readable result store (" + e.what() + ")");
+        output_problem(s + ": exists but is not a readable result store (" + e.what() + ")");
       }
     }
   }

@@ -21,7 +21,10 @@ struct PreflightReport {
   std::uint64_t free_bytes = 0;
   bool resumes_existing = false;  ///< an existing store of this run will be resumed
   std::vector<std::string> problems;  ///< each a full sentence naming the file; empty: go
+  std::size_t output_problems = 0;    ///< how many of them concern the output (folder, disk, store)
   [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
+  /// Every problem is about the output, none about the models.
+  [[nodiscard]] bool only_output_problems() const noexcept { return !ok() && output_problems == problems.size(); }
 };
 
 /// @param[in] stores  the stores the job will write (one, or one per array task)

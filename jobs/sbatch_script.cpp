@@ -95,10 +95,10 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
   };
   if (array) {
     for (std::size_t i = 0; i < plan.pairs; ++i) plan.stores.push_back(pair_store(out, i));
-    const auto first = pair_store(out, 0);
-    const auto pattern = first.substr(0, first.size() - fs::path(first).extension().string().size() - 1);  // ...pair
+    // The same name as pair_store(), with the task id filled in by the shell.
     v["sbatch_lines"] = sbatch_lines(cfg.slurm, "lineage-" + stem, (dir / (stem + ".slurm-%A_%a.out")).string(), true, plan.pairs);
-    v["pair_setup"] = "out=" + shell_quote(pattern) + "\"${SLURM_ARRAY_TASK_ID}\"" + shell_quote(fs::path(out).extension().string());
+    v["pair_setup"] = "out=" + shell_quote((dir / (stem + ".pair")).string()) + "\"${SLURM_ARRAY_TASK_ID}\"" +
+                      shell_quote(fs::path(out).extension().string());
     v["pair_option"] = "--pair \"$SLURM_ARRAY_TASK_ID\"";
   } else {
     plan.stores.push_back(out);

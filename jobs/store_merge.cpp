@@ -140,23 +140,20 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   out.status = out.done_ids.size() == out.units.size() ? "complete" : "partial";
   out.config_json = nlohmann::json{{"merged_from", inputs}}.dump();
   if (!evidence.empty()) out.evidence_json = evidence.dump();
-  // Rows in ascending unit id, as written by compare.
-  std::vector<std::size_t> order(out.done_ids.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return out.done_ids[a] < out.done_ids[b]; });
-  io::StoreContents sorted = out;
-  sorted.stats.clear();
-  sorted.done_ids.clear();
-  sorted.hash_a.clear();
-  sorted.hash_b.clear();
-  for (const auto i : order) {
-    sorted.done_ids.push_back(out.done_ids[i]);
-    sorted.stats.insert(sorted.stats.end(), out.stats.begin() + static_cast<std::ptrdiff_t>(i * k),
-                        out.stats.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
-    sorted.hash_a.push_back(out.hash_a[i]);
-    sorted.hash_b.push_back(out.hash_b[i]);
+  // Rows in ascending unit id, as written by compare (done_row is ordered by unit id).
+  std::vector<std::uint64_t> ids, hash_a, hash_b;
+  std::vector<double> stats;
+  for (const auto& [uid, row] : done_row) {
+    ids.push_back(uid);
+    stats.insert(stats.end(), out.stats.begin() + static_cast<std::ptrdiff_t>(row * k),
+                 out.stats.begin() + static_cast<std::ptrdiff_t>((row + 1) * k));
+    hash_a.push_back(out.hash_a[row]);
+    hash_b.push_back(out.hash_b[row]);
   }
-  r.store = std::move(sorted);
+  out.done_ids = std::move(ids);
+  out.stats = std::move(stats);
+  out.hash_a = std::move(hash_a);
+  out.hash_b = std::move(hash_b);
   return r;
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -12,21 +11,20 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "cluster/progress_reporter.hpp"
 #include "core/errors.hpp"
-#include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
-#include "io/hf_config.hpp"
 #include "io/journal/journal.hpp"
 #include "io/safetensors_file.hpp"
 #include "io/store/model_fingerprint.hpp"
 #include "io/store/result_store.hpp"
+#include "jobs/run_inputs.hpp"
 #include "pipeline/family_dir.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/execute/execute_unit.hpp"
-#include "jobs/run_inputs.hpp"
 #include "stages/pair/pair_models.hpp"
 #include "stages/plan/shard_plan.hpp"
 

@@ -55,10 +55,6 @@ double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
   return s.stats[row * s.stat_names.size() + col];
 }
 
-}  // namespace
-
-namespace {
-
 /// Evidence beside the weights, and how it bears on one pair's weight verdict: it can agree,
 /// conflict or suggest, but never changes the class (METHODS §10.4).
 nlohmann::json context_for(const nlohmann::json& evidence, const std::string& overall) {

@@ -73,11 +73,8 @@ int submit(const std::vector<std::string>& args) {
   const auto check = jobs::preflight(cfg, registry, plan.stores);
   if (!check.ok()) {
     for (const auto& p : check.problems) std::cerr << "pre-flight: " << p << "\n";
-    const bool store_problem = std::all_of(check.problems.begin(), check.problems.end(), [&](const std::string& p) {
-      return std::any_of(plan.stores.begin(), plan.stores.end(), [&](const std::string& s) { return p.rfind(s, 0) == 0; });
-    });
     const auto what = "pre-flight check failed (" + std::to_string(check.problems.size()) + " problem(s)); nothing submitted";
-    if (store_problem) throw StoreError(run_file + ": " + what);
+    if (check.only_output_problems()) throw StoreError(run_file + ": " + what);
     throw InputError(run_file, what);
   }
   std::cout << "pre-flight: " << check.models << " models, " << check.units << " units, "
