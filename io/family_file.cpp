@@ -3,6 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
 #include <set>
 
 #include "core/errors.hpp"
@@ -278,6 +281,108 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
   return out;
 }
 
+lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
+  const auto root = load(path);
+  Ctx c{path.string()};
+  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules"});
+  lineage::GenericReading g;
+  g.file = path.string();
+  if (root["family"]) g.family = c.scalar(root["family"], "family");
+
+  // {name} -> regex text; {layer} and {expert} hold the one capture group that reads the index.
+  std::map<std::string, std::string, std::less<>> placeholders;
+  if (const auto ps = root["placeholders"]) {
+    if (!ps.IsMap()) throw c.error("placeholders", "must be a mapping");
+    for (const auto& kv : ps) {
+      const auto k = kv.first.as<std::string>();
+      const auto text = c.scalar(kv.second, "placeholders." + k);
+      std::regex re;
+      try {
+        re = std::regex(text, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        throw c.error("placeholders." + k, std::string("bad regular expression: ") + e.what());
+      }
+      const unsigned want = (k == "layer" || k == "expert") ? 1 : 0;
+      if (re.mark_count() != want) {
+        throw c.error("placeholders." + k, want ? "must have exactly one capture group (the index)"
+                                                : "must not capture (write groups as (?:...))");
+      }
+      placeholders.emplace(k, text);
+    }
+  }
+  if (const auto ks = root["kinds"]) {
+    if (!ks.IsMap()) throw c.error("kinds", "must map a name's last component to a kind");
+    for (const auto& kv : ks) {
+      const auto k = kv.first.as<std::string>();
+      const auto kind = parse_param_kind(c.scalar(kv.second, "kinds." + k));
+      if (!kind) throw c.error("kinds." + k, "unknown kind");
+      g.kinds.emplace_back(k, *kind);
+    }
+  }
+  const auto rules = root["rules"];
+  if (!rules || !rules.IsSequence()) throw c.error("rules", "required list");
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto p = "rules[" + std::to_string(i) + "]";
+    const auto& n = rules[i];
+    c.only(n, p, {"match", "role", "component", "projection", "kind"});
+    lineage::GenericRule r;
+    r.where = c.file + ":" + p;
+    r.pattern = c.scalar(n["match"], p + ".match");
+    const auto role = parse_role(c.scalar(n["role"], p + ".role"));
+    if (!role || *role == TensorRole::other) throw c.error(p + ".role", "unknown role '" + n["role"].as<std::string>() + "'");
+    r.role = *role;
+    if (n["component"]) {
+      const auto comp = parse_component(c.scalar(n["component"], p + ".component"));
+      if (!comp) throw c.error(p + ".component", "unknown component");
+      r.component = *comp;
+    }
+    if (n["projection"]) {
+      const auto pr = parse_projection(c.scalar(n["projection"], p + ".projection"));
+      if (!pr) throw c.error(p + ".projection", "unknown projection '" + n["projection"].as<std::string>() + "'");
+      r.projection = *pr;
+    }
+    if (n["kind"]) {
+      const auto k = parse_param_kind(c.scalar(n["kind"], p + ".kind"));
+      if (!k) throw c.error(p + ".kind", "unknown kind");
+      r.kind = *k;
+    }
+    // Substitute {name} placeholders; capture groups are numbered by where {layer}/{expert} occur.
+    std::string text;
+    int groups = 0;
+    for (std::size_t pos = 0; pos < r.pattern.size();) {
+      const char ch = r.pattern[pos];
+      const bool ident_start = pos + 1 < r.pattern.size() && (std::isalpha(static_cast<unsigned char>(r.pattern[pos + 1])) ||
+                                                              r.pattern[pos + 1] == '_');
+      const auto end = r.pattern.find('}', pos);
+      if (ch != '{' || !ident_start || end == std::string::npos) {
+        text += ch;
+        ++pos;
+        continue;
+      }
+      const auto name = r.pattern.substr(pos + 1, end - pos - 1);
+      const auto it = placeholders.find(name);
+      if (it == placeholders.end()) throw c.error(p + ".match", "unknown placeholder {" + name + "}");
+      if (name == "layer" || name == "expert") {
+        int& group = name == "layer" ? r.layer_group : r.expert_group;
+        if (group) throw c.error(p + ".match", "{" + name + "} appears twice");
+        group = ++groups;
+      }
+      text += it->second;
+      pos = end + 1;
+    }
+    try {
+      r.regex = std::regex(text, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      throw c.error(p + ".match", std::string("bad regular expression: ") + e.what());
+    }
+    if (r.regex.mark_count() != static_cast<unsigned>(groups)) {
+      throw c.error(p + ".match", "only {layer} and {expert} may capture (write other groups as (?:...))");
+    }
+    g.rules.push_back(std::move(r));
+  }
+  return g;
+}
+
 }  // namespace lineage::io
 
 namespace lineage::io {
@@ -294,6 +399,8 @@ FamilyRegistry load_family_registry(const std::filesystem::path& dir) {
     const auto name = f.filename().string();
     if (name == "_quantization.yaml") {
       reg.set_companion_rules(read_companion_rules(f));
+    } else if (name == "_generic_decoder.yaml") {
+      reg.set_generic_reading(read_generic_reading(f));
     } else if (name[0] != '_') {
       reg.add(read_family_file(f));
     }

@@ -38,6 +38,8 @@ nlohmann::json to_json(const stages::Inventory& inv, bool list) {
   j["model_dir"] = inv.model_dir;
   j["family"] = inv.family;
   j["family_reason"] = inv.family_reason;
+  j["notes"] = inv.notes;
+  j["generic"] = inv.generic;
   j["choices"] = inv.choices;
   j["index_only"] = inv.index_only;
   j["tensors"] = inv.tensors.size();
@@ -85,6 +87,7 @@ void print_list(const char* title, const std::vector<std::string>& names, std::o
 void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
   out << "model:    " << inv.model_dir << (inv.index_only ? "  (index only: shapes from config.json)" : "") << "\n";
   out << "family:   " << inv.family << "  (chosen by " << inv.family_reason << ")\n";
+  for (const auto& n : inv.notes) out << "note:     " << n << "\n";
   for (const auto& c : inv.choices) out << "layout:   " << c << "\n";
   out << "tensors:  " << inv.tensors.size() << "   parameters: " << human(inv.total_params) << " total, "
       << human(inv.active_params) << " active";

@@ -164,8 +164,7 @@ expr::Value ScopeEnvironment::eval(const expr::Expression& e, const std::string&
   try {
     return e.evaluate(*this);
   } catch (const expr::MissingName& m) {
-    throw ConfigError(where, "expression '" + e.source() + "' needs '" + m.name +
-                                 "', which neither the config nor the family's vars define");
+    throw MissingConfigKey(where, e.source(), m.name);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/errors.hpp"
 #include "core/family_registry.hpp"
 
 namespace lineage::stages {
@@ -60,6 +61,20 @@ using AlternativeScorer = std::function<std::size_t(const std::vector<BoundEntry
 [[nodiscard]] BoundFamily bind_family(const FamilyRegistry& registry, const FamilySpec& spec,
                                       const nlohmann::json& config, const AlternativeScorer* scorer,
                                       std::string_view variant = {});
+
+/// A family expression needs a name that neither the config nor the family's vars define: the
+/// family does not apply to this config as written (the inventory then chooses by tensor names).
+class MissingConfigKey : public ConfigError {
+ public:
+  MissingConfigKey(std::string where, const std::string& expression, std::string key)
+      : ConfigError(std::move(where), "expression '" + expression + "' needs '" + key +
+                                          "', which neither the config nor the family's vars define"),
+        key_(std::move(key)) {}
+  [[nodiscard]] const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
 
 /// The expression environment of a scope with optional loop variables (-1 = unset).
 class ScopeEnvironment : public expr::Environment {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/errors.hpp"
 #include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/generic_reader.hpp"
 #include "stages/inventory/template_matcher.hpp"
 
 namespace lineage::stages {
@@ -142,6 +144,299 @@ void summarise(Inventory& inv) {
   }
 }
 
+/// What a reading needs besides the family: the listing, the config and the name scorer.
+struct Reader {
+  const TensorListing& listing;
+  const nlohmann::json& cfg;
+  bool has_config;
+  const FamilyRegistry& registry;
+  const AlternativeScorer& scorer;
+
+  /// Fields every reading fills alike.
+  [[nodiscard]] Inventory start() const {
+    Inventory inv;
+    inv.model_dir = listing.model_dir;
+    inv.index_only = listing.index_only;
+    inv.has_config = has_config;
+    inv.unindexed = listing.unindexed;
+    inv.index_total_size = listing.index_total_size;
+    inv.index_total_parameters = listing.index_total_parameters;
+    return inv;
+  }
+
+  /// Quantisation companions join the classified weight they belong to (else: unclaimed).
+  void add_companions(Inventory& inv, const std::vector<std::size_t>& companions,
+                      const std::unordered_map<std::string, std::size_t>& classified_index,
+                      std::optional<Dtype> dtype_default) const {
+    for (auto li : companions) {
+      const auto& lt = listing.tensors[li];
+      const auto [rule, weight] = *companion_of(registry.companion_rules(), lt.name);
+      const auto it = classified_index.find(weight);
+      if (it == classified_index.end()) {
+        inv.unclaimed.push_back(lt.name);
+        continue;
+      }
+      auto& w = inv.tensors[it->second];
+      if (rule->weight_dtype && listing.index_only) w.dtype = rule->weight_dtype;
+      ClassifiedTensor c;
+      c.name = lt.name;
+      c.key = w.key;
+      c.key.kind = rule->kind;
+      c.file = lt.file;
+      c.data_begin = lt.data_begin;
+      c.data_end = lt.data_end;
+      if (lt.shape) {
+        c.shape = *lt.shape;
+        c.dtype = lt.dtype;
+      } else if (w.shape_known) {
+        DimsEnvironment env(w.shape);
+        for (const auto& e : rule->shape) {
+          try {
+            c.shape.push_back(static_cast<std::uint64_t>(e.evaluate(env).as_int()));
+          } catch (const expr::MissingName& m) {
+            throw ConfigError(rule->where, "shape needs '" + m.name + "' but '" + weight + "' has rank " +
+                                               std::to_string(w.shape.size()));
+          }
+        }
+        c.dtype = rule->dtype ? rule->dtype : dtype_default;
+      } else {
+        c.shape_known = false;
+      }
+      inv.tensors.push_back(std::move(c));
+    }
+  }
+
+  static void finish(Inventory& inv) {
+    for (std::size_t i = 0; i < inv.tensors.size(); ++i) add_views(inv, i);
+    summarise(inv);
+  }
+
+  /// Reads every name with `spec`. With `apply_config` the family is expanded for the config
+  /// (missing tensors, shape checks, index-only shapes); throws ConfigError when its expressions
+  /// cannot be evaluated for this config. Without it, names only.
+  [[nodiscard]] Inventory with_family(const FamilySpec& spec, bool apply_config) const {
+    Inventory inv = start();
+    inv.family = spec.id;
+    const auto bound = bind_family(registry, spec, cfg, &scorer);
+    inv.choices = bound.choices;
+    const TemplateMatcher matcher(bound.entries);
+    std::optional<Expansion> expansion;
+    if (apply_config) expansion = expand_bound_family(bound);
+    auto int_var = [&](const char* name) -> std::optional<std::int64_t> {
+      try {
+        return family_int_var(bound, name);
+      } catch (const ConfigError&) {
+        return std::nullopt;  // e.g. read by names only from a config that lacks the key
+      }
+    };
+    inv.experts = int_var("experts");
+    inv.top_k = int_var("top_k");
+
+    std::unordered_map<std::string, std::size_t> classified_index;
+    std::vector<std::size_t> companions;  // listing indices of companions, resolved second
+    std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
+    for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
+      const auto& lt = listing.tensors[li];
+      auto found = matcher.matches(lt.name);
+      if (found.empty()) {
+        if (companion_of(registry.companion_rules(), lt.name)) companions.push_back(li);
+        else inv.unclaimed.push_back(lt.name);
+        continue;
+      }
+      // Templates shared by entries with different `when` (rare): the one the config expects wins.
+      TemplateMatch m = found.front();
+      const ExpectedTensor* exp = nullptr;
+      if (expansion) {
+        const auto it = expansion->by_name.find(lt.name);
+        if (it != expansion->by_name.end()) {
+          exp = &expansion->tensors[it->second];
+          seen_expected[it->second] = true;
+          for (const auto& f : found) {
+            if (static_cast<int>(f.entry) == exp->entry) m = f;
+          }
+        }
+      }
+      const auto& b = bound.entries[m.entry];
+      ClassifiedTensor c;
+      c.name = lt.name;
+      c.key = TensorKey{b.component, b.entry->role, m.layer, m.expert, b.entry->projection, b.entry->kind, m.index};
+      c.file = lt.file;
+      c.layout = b.entry->layout;
+      c.expected = exp != nullptr || !expansion;
+      c.data_begin = lt.data_begin;
+      c.data_end = lt.data_end;
+      if (lt.shape) {
+        c.shape = *lt.shape;
+        c.dtype = lt.dtype;
+        if (exp && exp->shape != *lt.shape) inv.shape_mismatches.push_back({lt.name, exp->shape, *lt.shape});
+      } else if (exp) {
+        c.shape = exp->shape;
+        c.dtype = exp->dtype ? exp->dtype : bound.dtype_default;
+      } else {
+        c.shape_known = false;
+      }
+      classified_index.emplace(c.name, inv.tensors.size());
+      inv.tensors.push_back(std::move(c));
+    }
+    add_companions(inv, companions, classified_index, bound.dtype_default);
+    if (expansion) {
+      for (std::size_t i = 0; i < expansion->tensors.size(); ++i) {
+        if (seen_expected[i]) continue;
+        const auto& t = expansion->tensors[i];
+        (t.optional ? inv.optional_missing : inv.required_missing).push_back(t.name);
+      }
+    }
+    finish(inv);
+    return inv;
+  }
+
+  /// Reads every name with the generic decoder patterns (no config, no shapes to check).
+  [[nodiscard]] Inventory generic(const GenericReading& reading) const {
+    Inventory inv = start();
+    inv.family = reading.family;
+    inv.generic = true;
+    GenericReader gr(reading);
+    std::unordered_map<std::string, std::size_t> classified_index;
+    std::vector<std::size_t> companions;
+    for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
+      const auto& lt = listing.tensors[li];
+      const auto key = gr.classify(lt.name);
+      if (!key) {
+        if (companion_of(registry.companion_rules(), lt.name)) companions.push_back(li);
+        else inv.unclaimed.push_back(lt.name);
+        continue;
+      }
+      ClassifiedTensor c;
+      c.name = lt.name;
+      c.key = *key;
+      c.file = lt.file;
+      c.data_begin = lt.data_begin;
+      c.data_end = lt.data_end;
+      c.shape_known = lt.shape.has_value();
+      if (lt.shape) c.shape = *lt.shape;
+      c.dtype = lt.dtype;
+      classified_index.emplace(c.name, inv.tensors.size());
+      inv.tensors.push_back(std::move(c));
+    }
+    add_companions(inv, companions, classified_index, std::nullopt);
+    for (const auto& a : gr.ambiguities()) inv.notes.push_back("generic reading: " + a + "; left unclaimed");
+    finish(inv);
+    return inv;
+  }
+};
+
+/// "needs 'q_lora_rank', which this config lacks" (or why else the family does not apply).
+std::string does_not_apply(const ConfigError& e) {
+  if (const auto* m = dynamic_cast<const MissingConfigKey*>(&e)) return "needs '" + m->key() + "', which this config lacks";
+  return std::string("does not apply to this config (") + e.what() + ")";
+}
+
+/// "architectures [X], model_type y" as the config spells them.
+std::string config_identity(const nlohmann::json& cfg) {
+  std::string out = "architectures [";
+  const auto archs = architectures_of(cfg);
+  for (std::size_t i = 0; i < archs.size(); ++i) out += (i ? ", " : "") + archs[i];
+  out += "]";
+  const auto mt = str_field(cfg, "model_type");
+  return out + ", model_type " + (mt.empty() ? "(none)" : mt);
+}
+
+std::string claimed_text(const Inventory& inv, std::size_t total) {
+  return std::to_string(total - inv.unclaimed.size()) + " of " + std::to_string(total) + " claimed";
+}
+
+/// Chooses by tensor names: the family whose templates claim the most stored names; among those,
+/// one whose reading accounts for every tensor, then one whose expressions apply to the config,
+/// then the family the config named, then fewer missing tensors and shape mismatches, then the
+/// more specific family (fewer templates). When no family accounts for every tensor and the
+/// generic decoder patterns claim more names, the generic reading. `why` says why the config
+/// did not decide (empty: no config); the choice is recorded in Inventory::notes.
+Inventory choose_by_names(const Reader& reader, const FamilySpec* named, const std::string& why) {
+  const auto total = reader.listing.tensors.size();
+  struct Candidate {
+    const FamilySpec* spec;
+    std::size_t claimed;
+    std::size_t templates;
+  };
+  std::vector<Candidate> candidates;
+  std::size_t top = 0;
+  for (const auto& [id, f] : reader.registry.all()) {
+    BoundFamily b;
+    try {
+      b = bind_family(reader.registry, f, reader.cfg, &reader.scorer);
+    } catch (const ConfigError&) {
+      continue;  // cannot even bind (e.g. its dtype rule needs a key the config lacks)
+    }
+    const auto s = reader.scorer(b.entries);
+    if (s == 0) continue;
+    candidates.push_back({&f, s, b.entries.size()});
+    top = std::max(top, s);
+  }
+  // Only the families claiming the most names can account for every tensor: read just those.
+  using Rank = std::tuple<bool, bool, bool, long, long, long>;
+  std::optional<Inventory> best;
+  Rank best_rank{};
+  std::string best_failure;
+  bool best_applied = false;
+  for (const auto& c : candidates) {
+    if (c.claimed != top) continue;
+    Inventory trial;
+    std::string failure;
+    bool applied = false;
+    if (reader.has_config) {
+      try {
+        trial = reader.with_family(*c.spec, true);
+        applied = true;
+      } catch (const ConfigError& e) {
+        failure = does_not_apply(e);
+      }
+    }
+    if (!applied) trial = reader.with_family(*c.spec, false);
+    const Rank rank{trial.clean(), applied, c.spec == named, -static_cast<long>(trial.required_missing.size()),
+                    -static_cast<long>(trial.shape_mismatches.size()), -static_cast<long>(c.templates)};
+    if (!best || rank > best_rank) {
+      best = std::move(trial);
+      best_rank = rank;
+      best_failure = failure;
+      best_applied = applied;
+    }
+  }
+  const std::string lead = why.empty() ? "" : why + "; ";
+  auto chose_family = [&]() {
+    Inventory inv = std::move(*best);
+    inv.family_reason = "tensor names (" + claimed_text(inv, total) + ")";
+    if (reader.has_config) {
+      std::string note = lead + "chose " + inv.family + " by tensor names (" + claimed_text(inv, total) + ")";
+      if (!best_applied) {
+        note += inv.family == (named ? named->id : std::string()) ? "; read by names only"
+                                                                   : "; read by names only (it " + best_failure + ")";
+      }
+      inv.notes.insert(inv.notes.begin(), note);
+    }
+    return inv;
+  };
+  if (best && best->clean()) return chose_family();
+
+  const auto* reading = reader.registry.generic_reading();
+  if (!reading) {
+    if (best) return chose_family();
+    Inventory inv = reader.start();
+    for (const auto& t : reader.listing.tensors) inv.unclaimed.push_back(t.name);
+    inv.family_reason = "nothing (no family claims a name, and the family folder has no _generic_decoder.yaml)";
+    inv.notes.push_back(lead + "no family fits and there is no generic decoder reading; every tensor unclaimed");
+    Reader::finish(inv);
+    return inv;
+  }
+  auto generic = reader.generic(*reading);
+  const auto generic_claims = total - generic.unclaimed.size();
+  if (best && generic_claims <= total - best->unclaimed.size()) return chose_family();
+  generic.family_reason = "generic decoder patterns (" + claimed_text(generic, total) + ")";
+  const std::string best_text =
+      best ? "best: " + best->family + ", " + claimed_text(*best, total) : std::string("no family file claims a name");
+  generic.notes.insert(generic.notes.begin(), lead + "no family fits (" + best_text + "); generic decoder reading (" +
+                                                  claimed_text(generic, total) + ")");
+  return generic;
+}
 }  // namespace
 
 std::uint64_t ClassifiedTensor::elements() const noexcept {
@@ -181,153 +476,37 @@ const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const 
 
 Inventory build_inventory(const TensorListing& listing, const nlohmann::json* config, const FamilyRegistry& registry,
                           const std::optional<std::string>& family_override) {
-  Inventory inv;
-  inv.model_dir = listing.model_dir;
-  inv.index_only = listing.index_only;
-  inv.has_config = config != nullptr;
-  inv.unindexed = listing.unindexed;
-  inv.index_total_size = listing.index_total_size;
-  inv.index_total_parameters = listing.index_total_parameters;
   const nlohmann::json& cfg = config ? *config : kNoConfig;
-
   std::vector<std::string> names;
   names.reserve(listing.tensors.size());
   for (const auto& t : listing.tensors) names.push_back(t.name);
   const auto scorer = name_scorer(names);
+  const Reader reader{listing, cfg, config != nullptr, registry, scorer};
 
-  const FamilySpec* spec = nullptr;
   if (family_override) {
-    spec = &registry.at(*family_override);
+    auto inv = reader.with_family(registry.at(*family_override), config != nullptr);
     inv.family_reason = "--family";
-  } else if (config && (spec = select_family_by_config(registry, cfg))) {
-    inv.family_reason = "config.json architectures/model_type";
-  } else {
-    // No config, or a config no family claims: the family whose templates claim most names.
-    std::size_t best = 0;
-    std::size_t best_entries = 0;
-    for (const auto& [id, f] : registry.all()) {
-      BoundFamily b;
+    return inv;
+  }
+  // 1. The family the config names (architectures, then model_type), if its expressions apply.
+  std::string why;  // why the config did not decide; empty without a config
+  const FamilySpec* named = nullptr;
+  if (config) {
+    named = select_family_by_config(registry, cfg);
+    if (named) {
       try {
-        b = bind_family(registry, f, cfg, &scorer);
-      } catch (const ConfigError&) {
-        continue;  // this family needs config values the config lacks
+        auto inv = reader.with_family(*named, true);
+        inv.family_reason = "config.json architectures/model_type";
+        return inv;
+      } catch (const ConfigError& e) {
+        why = "family " + named->id + " " + does_not_apply(e);
       }
-      const auto s = scorer(b.entries);
-      // Ties go to the more specific family (fewer templates claiming the same names).
-      if (s > best || (s == best && s > 0 && b.entries.size() < best_entries)) {
-        best = s;
-        best_entries = b.entries.size();
-        spec = &f;
-      }
-    }
-    if (!spec) throw InputError(listing.model_dir, "no family definition matches these tensor names");
-    inv.family_reason = "tensor names (" + std::to_string(best) + " of " + std::to_string(names.size()) + " claimed)";
-  }
-  inv.family = spec->id;
-  const auto bound = bind_family(registry, *spec, cfg, &scorer);
-  inv.choices = bound.choices;
-  const TemplateMatcher matcher(bound.entries);
-  std::optional<Expansion> expansion;
-  if (config) expansion = expand_bound_family(bound);
-  inv.experts = family_int_var(bound, "experts");
-  inv.top_k = family_int_var(bound, "top_k");
-
-  const auto& rules = registry.companion_rules();
-  std::unordered_map<std::string, std::size_t> classified_index;
-  std::vector<std::size_t> companions;  // listing indices of companions, resolved second
-  std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
-
-  for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
-    const auto& lt = listing.tensors[li];
-    auto found = matcher.matches(lt.name);
-    if (found.empty()) {
-      if (companion_of(rules, lt.name)) companions.push_back(li);
-      else inv.unclaimed.push_back(lt.name);
-      continue;
-    }
-    // Templates shared by entries with different `when` (rare): the one the config expects wins.
-    TemplateMatch m = found.front();
-    const ExpectedTensor* exp = nullptr;
-    if (expansion) {
-      const auto it = expansion->by_name.find(lt.name);
-      if (it != expansion->by_name.end()) {
-        exp = &expansion->tensors[it->second];
-        seen_expected[it->second] = true;
-        for (const auto& f : found) {
-          if (static_cast<int>(f.entry) == exp->entry) m = f;
-        }
-      }
-    }
-    const auto& b = bound.entries[m.entry];
-    ClassifiedTensor c;
-    c.name = lt.name;
-    c.key = TensorKey{b.component, b.entry->role, m.layer, m.expert, b.entry->projection, b.entry->kind, m.index};
-    c.file = lt.file;
-    c.layout = b.entry->layout;
-    c.expected = exp != nullptr || !expansion;
-    c.data_begin = lt.data_begin;
-    c.data_end = lt.data_end;
-    if (lt.shape) {
-      c.shape = *lt.shape;
-      c.dtype = lt.dtype;
-      if (exp && exp->shape != *lt.shape) inv.shape_mismatches.push_back({lt.name, exp->shape, *lt.shape});
-    } else if (exp) {
-      c.shape = exp->shape;
-      c.dtype = exp->dtype ? exp->dtype : bound.dtype_default;
     } else {
-      c.shape_known = false;
-    }
-    classified_index.emplace(c.name, inv.tensors.size());
-    inv.tensors.push_back(std::move(c));
-  }
-
-  for (auto li : companions) {
-    const auto& lt = listing.tensors[li];
-    const auto [rule, weight] = *companion_of(rules, lt.name);
-    const auto it = classified_index.find(weight);
-    if (it == classified_index.end()) {
-      inv.unclaimed.push_back(lt.name);
-      continue;
-    }
-    auto& w = inv.tensors[it->second];
-    if (rule->weight_dtype && listing.index_only) w.dtype = rule->weight_dtype;
-    ClassifiedTensor c;
-    c.name = lt.name;
-    c.key = w.key;
-    c.key.kind = rule->kind;
-    c.file = lt.file;
-    c.data_begin = lt.data_begin;
-    c.data_end = lt.data_end;
-    if (lt.shape) {
-      c.shape = *lt.shape;
-      c.dtype = lt.dtype;
-    } else if (w.shape_known) {
-      DimsEnvironment env(w.shape);
-      for (const auto& e : rule->shape) {
-        try {
-          c.shape.push_back(static_cast<std::uint64_t>(e.evaluate(env).as_int()));
-        } catch (const expr::MissingName& m) {
-          throw ConfigError(rule->where, "shape needs '" + m.name + "' but '" + weight + "' has rank " +
-                                             std::to_string(w.shape.size()));
-        }
-      }
-      c.dtype = rule->dtype ? rule->dtype : bound.dtype_default;
-    } else {
-      c.shape_known = false;
-    }
-    inv.tensors.push_back(std::move(c));
-  }
-
-  if (expansion) {
-    for (std::size_t i = 0; i < expansion->tensors.size(); ++i) {
-      if (seen_expected[i]) continue;
-      const auto& t = expansion->tensors[i];
-      (t.optional ? inv.optional_missing : inv.required_missing).push_back(t.name);
+      why = "config.json names no known family (" + config_identity(cfg) + ")";
     }
   }
-  for (std::size_t i = 0; i < inv.tensors.size(); ++i) add_views(inv, i);
-  summarise(inv);
-  return inv;
+  // 2. By tensor names; 3. the generic decoder reading when no family fits.
+  return choose_by_names(reader, named, why);
 }
 
 }  // namespace lineage::stages

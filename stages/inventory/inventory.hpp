@@ -65,6 +65,10 @@ struct Inventory {
   std::string model_dir;
   std::string family;
   std::string family_reason;         ///< how the family was chosen
+  /// Why the config did not decide and what was chosen instead (by tensor names, or the generic
+  /// decoder reading), plus generic-reading ambiguities. Empty when the config's family applied.
+  std::vector<std::string> notes;
+  bool generic = false;  ///< read with families/_generic_decoder.yaml, not a family file
   std::vector<std::string> choices;  ///< variants / naming alternatives found
   bool index_only = false;
   bool has_config = false;
@@ -90,6 +94,10 @@ struct Inventory {
   }
 };
 
+/// Selection (docs/families.md, "Selection and fallback"): `family_override`; else the family the
+/// config names, if its expressions apply to the config; else by tensor names; else the generic
+/// decoder reading. Only an override can fail for lack of a config key: selection itself never
+/// stops the tool, and Inventory::notes says what it chose and why.
 /// @param[in] config           config.json (null: none; the family is then chosen by names)
 /// @param[in] family_override  use this family instead of detecting one
 [[nodiscard]] Inventory build_inventory(const TensorListing& listing, const nlohmann::json* config,

@@ -1,0 +1,39 @@
+#pragma once
+/// @file generic_reading.hpp
+/// The generic decoder reading loaded from families/_generic_decoder.yaml: name patterns ->
+/// tensor keys, used only when no family file fits a checkpoint (docs/families.md, "Selection
+/// and fallback"). Plain data: io/family_file.cpp fills it, stages/inventory/generic_reader.cpp
+/// applies it.
+
+#include <optional>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor_key.hpp"
+
+namespace lineage {
+
+/// One rule: a regular expression over the whole tensor name and the key it gives.
+struct GenericRule {
+  std::string where;    ///< "families/_generic_decoder.yaml:rules[3]" for messages
+  std::string pattern;  ///< as written, before placeholders are substituted
+  std::regex regex;     ///< compiled, placeholders substituted
+  int layer_group = 0;  ///< capture group of {layer} (0: the rule has none)
+  int expert_group = 0; ///< capture group of {expert} (0: the rule has none)
+  Component component = Component::text;
+  TensorRole role = TensorRole::other;
+  Projection projection = Projection::none;
+  std::optional<ParamKind> kind;  ///< none: from the name's last component (GenericReading::kinds)
+};
+
+struct GenericReading {
+  std::string file;
+  std::string family = "generic_decoder";  ///< the id an inventory read this way reports
+  /// Last dotted component of a name -> kind ("bias" -> bias); anything else is a weight.
+  std::vector<std::pair<std::string, ParamKind>> kinds;
+  std::vector<GenericRule> rules;
+};
+
+}  // namespace lineage
