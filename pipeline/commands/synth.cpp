@@ -35,8 +35,8 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets) {
 int synth(const std::vector<std::string>& args) {
   po::options_description opts(
       "lineage synth — small HF-style MoE checkpoints with known provenance (docs/synth.md)\n\n"
-      "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR]\n"
-      "  lineage synth --suite DIR [--seed N] [--style STYLE]\n\noptions");
+      "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR] [--realistic]\n"
+      "  lineage synth --suite DIR [--seed N] [--style STYLE] [--realistic]\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "scenario", po::value<std::string>(), "base, dense_parent, or a scenario (see --list)")(
@@ -48,6 +48,9 @@ int synth(const std::vector<std::string>& args) {
       "style", po::value<std::string>()->default_value("qwen2_moe"), "naming style (tools/synth/styles/)")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(), "config override KEY=VALUE (repeatable)")(
       "families", po::value<std::string>(), "family files folder (default: built-in families/)")(
+      "realistic", "trained-like values instead of i.i.d.: embedding mean direction, token-frequency "
+                   "row norms, low rank, outlier dimensions, structured norms (docs/synth.md); "
+                   "with --base, taken from the base folder")(
       "list", "list styles and scenarios");
   po::variables_map vm;
   try {
@@ -75,6 +78,7 @@ int synth(const std::vector<std::string>& args) {
   const auto expand = tools::make_expand(registry);
   const auto overrides = parse_overrides(sets);
   const auto seed = vm["seed"].as<std::uint64_t>();
+  auto values = vm.count("realistic") ? tools::ValueModel::realistic : tools::ValueModel::iid;
 
   if (vm.count("suite")) {
     if (vm.count("scenario") || vm.count("out") || vm.count("base")) {
@@ -82,7 +86,7 @@ int synth(const std::vector<std::string>& args) {
     }
     const auto style = tools::load_style(styles_dir, vm["style"].as<std::string>(), overrides);
     const std::filesystem::path dir = vm["suite"].as<std::string>();
-    for (const auto& name : tools::write_suite(dir, style, seed, expand)) {
+    for (const auto& name : tools::write_suite(dir, style, seed, expand, values)) {
       std::cout << (dir / name).string() << "\n";
     }
     return 0;
@@ -109,16 +113,24 @@ int synth(const std::vector<std::string>& args) {
     style_name = prov.value("style", style_name);
     base_seed = prov.value("seed", base_seed);
     if (prov.contains("overrides")) base_overrides = prov.at("overrides");
+    // The base is regenerated, so its value model must be the folder's.
+    const auto base_values =
+        prov.value("values", "") == "realistic" ? tools::ValueModel::realistic : tools::ValueModel::iid;
+    if (vm.count("realistic") && base_values != tools::ValueModel::realistic) {
+      throw UsageError("synth: --realistic, but " + (base_dir / "provenance.json").string() +
+                       " is an i.i.d. base (written without --realistic)");
+    }
+    values = base_values;
     parent_name = std::filesystem::absolute(base_dir).lexically_normal().filename().string();
   }
   const auto style = tools::load_style(styles_dir, style_name, base_overrides);
   tools::SynthModel model;
   if (scenario == "base") {
-    model = tools::make_base(style, seed, expand);
+    model = tools::make_base(style, seed, expand, values);
   } else if (scenario == "dense_parent") {
-    model = tools::make_dense_parent(style, seed, expand);
+    model = tools::make_dense_parent(style, seed, expand, values);
   } else {
-    const auto base = tools::make_base(style, base_seed, expand);
+    const auto base = tools::make_base(style, base_seed, expand, values);
     std::optional<tools::SynthModel> dense;
     tools::ScenarioInputs in;
     in.style = &style;
@@ -127,7 +139,7 @@ int synth(const std::vector<std::string>& args) {
     in.seed = seed;
     in.expand = expand;
     if (scenario == "upcycled") {
-      dense = tools::make_dense_parent(style, base_seed + 1000, expand);
+      dense = tools::make_dense_parent(style, base_seed + 1000, expand, values);
       in.dense_parent = &*dense;
       in.dense_parent_name = "dense_parent(seed " + std::to_string(base_seed + 1000) + ")";
     }

@@ -29,7 +29,24 @@ grep -q '"seed": 9' "$tmp/ft/provenance.json" || { echo "--seed not recorded"; e
 grep -q '"scenario": "base"' "$tmp/ft/provenance.json" || { echo "not replaced"; exit 1; }
 if ls -a "$tmp" | grep -q '\.tmp-'; then echo "temporary folder left"; exit 1; fi
 
+# --realistic: trained-like values, recorded in every provenance.json; deterministic; a single
+# scenario against a realistic base folder inherits it; --realistic on an i.i.d. base is refused.
+"$LINEAGE" synth --suite "$tmp/r1" --style qwen3_moe --seed 5 --realistic >/dev/null
+"$LINEAGE" synth --suite "$tmp/r2" --style qwen3_moe --seed 5 --realistic >/dev/null
+diff -r "$tmp/r1" "$tmp/r2" >/dev/null || { echo "realistic: same seed gave different files"; exit 1; }
+for name in base dense_parent identical finetune permuted upcycled independent; do
+  grep -q '"values": "realistic"' "$tmp/r1/$name/provenance.json" || { echo "realistic $name"; exit 1; }
+done
+grep -q '"outlier_dims"' "$tmp/r1/base/provenance.json" || { echo "no structure in base"; exit 1; }
+cmp -s "$tmp/a/base/model-00001-of-00002.safetensors" "$tmp/r1/base/model-00001-of-00002.safetensors" \
+  && { echo "--realistic did not change the values"; exit 1; }
+if grep -q '"values"' "$tmp/a/base/provenance.json"; then echo "i.i.d. provenance changed"; exit 1; fi
+"$LINEAGE" synth --scenario independent --base "$tmp/r1/base" --out "$tmp/rind" --seed 9 >/dev/null
+grep -q '"values": "realistic"' "$tmp/rind/provenance.json" || { echo "--base realistic not inherited"; exit 1; }
+
 set +e
+"$LINEAGE" synth --scenario finetune --base "$tmp/a/base" --out "$tmp/x" --realistic >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] || { echo "--realistic on an i.i.d. base: exit $rc, want 2"; exit 1; }
 "$LINEAGE" synth --scenario nonsense --out "$tmp/x" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 4 ] || { echo "unknown scenario: exit $rc, want 4"; exit 1; }
 "$LINEAGE" synth --out "$tmp/x" >/dev/null 2>&1; rc=$?

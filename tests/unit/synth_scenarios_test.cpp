@@ -54,17 +54,25 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-class SynthScenario : public ::testing::TestWithParam<std::string> {
+/// One naming style with i.i.d. or trained-like (--realistic) values: every scenario must keep
+/// its defining property under both value models.
+struct StyleCase {
+  std::string style;
+  bool realistic = false;
+};
+
+class SynthScenario : public ::testing::TestWithParam<StyleCase> {
  protected:
   void SetUp() override {
-    style_ = load_style(default_styles_dir(), GetParam());
+    style_ = load_style(default_styles_dir(), GetParam().style);
     expand_ = make_expand(registry());
-    base_ = make_base(style_, 1, expand_);
+    values_ = GetParam().realistic ? ValueModel::realistic : ValueModel::iid;
+    base_ = make_base(style_, 1, expand_, values_);
     write_model(base_, tmp_.path() / "base");
     base_values_ = read_model(tmp_.path() / "base");
   }
   SynthModel derive(const std::string& scenario, std::uint64_t seed = 7) {
-    dense_ = make_dense_parent(style_, 1001, expand_);
+    dense_ = make_dense_parent(style_, 1001, expand_, values_);
     ScenarioInputs in;
     in.style = &style_;
     in.base = &base_;
@@ -90,6 +98,8 @@ class SynthScenario : public ::testing::TestWithParam<std::string> {
     auto values = read_model(dir);
     EXPECT_EQ(values.size(), m.tensors.size());
     for (const auto& t : m.tensors) EXPECT_EQ(values.at(t.spec.name), t.values) << t.spec.name;
+    // Derived models follow their parent's value model (provenance.json says which).
+    EXPECT_EQ(value_model_of(m), values_) << name;
     return values;
   }
   const SynthTensor& find(const SynthModel& m, TensorRole role, int layer, int expert = -1,
@@ -106,6 +116,7 @@ class SynthScenario : public ::testing::TestWithParam<std::string> {
   testing::TempDir tmp_;
   SynthStyle style_;
   ExpandFn expand_;
+  ValueModel values_ = ValueModel::iid;
   SynthModel base_, dense_;
   Tensors base_values_;
 };
@@ -386,7 +397,7 @@ TEST_P(SynthScenario, PartialReuseCopiesOnlyAttentionAndEmbedding) {
 }
 
 TEST_P(SynthScenario, SameSeedGivesByteIdenticalFiles) {
-  const auto again = make_base(style_, 1, expand_);
+  const auto again = make_base(style_, 1, expand_, values_);
   write_model(again, tmp_.path() / "again");
   std::size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(tmp_.path() / "base")) {
@@ -395,13 +406,21 @@ TEST_P(SynthScenario, SameSeedGivesByteIdenticalFiles) {
     ++files;
   }
   EXPECT_GE(files, 7u);
-  const auto other = make_base(style_, 2, expand_);
+  const auto other = make_base(style_, 2, expand_, values_);
   EXPECT_NE(other.tensors.front().values, base_.tensors.front().values);
 }
 
 /// Every built-in style: a style whose family files are missing must fail (in SetUp, with the
 /// loader's message), never silently drop out of the suite.
 std::vector<std::string> testable_styles() { return list_styles(default_styles_dir()); }
+
+/// Every style twice: i.i.d. values and --realistic values.
+std::vector<StyleCase> testable_cases() {
+  std::vector<StyleCase> cases;
+  for (const auto& s : testable_styles()) cases.push_back({s, false});
+  for (const auto& s : testable_styles()) cases.push_back({s, true});
+  return cases;
+}
 
 TEST(SynthStyles, AllFiveNamingStylesAreTested) {
   const auto styles = testable_styles();
@@ -413,8 +432,10 @@ TEST(SynthStyles, AllFiveNamingStylesAreTested) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Styles, SynthScenario, ::testing::ValuesIn(testable_styles()),
-                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Styles, SynthScenario, ::testing::ValuesIn(testable_cases()),
+                         [](const ::testing::TestParamInfo<StyleCase>& p) {
+                           return p.param.style + (p.param.realistic ? "_realistic" : "");
+                         });
 
 }  // namespace
 }  // namespace lineage::tools

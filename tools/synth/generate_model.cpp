@@ -31,13 +31,30 @@ std::vector<float> generate_values(const stages::ExpectedTensor& spec, std::uint
 
 SynthModel generate_model(const std::vector<stages::ExpectedTensor>& specs,
                           const nlohmann::json& config, std::uint64_t seed,
-                          std::uint64_t vocab_size) {
+                          std::uint64_t vocab_size, ValueModel values,
+                          const ModelStructure* structure) {
   SynthModel m;
   m.config = config;
   m.tensors.reserve(specs.size());
-  for (const auto& spec : specs) m.tensors.push_back({spec, generate_values(spec, seed)});
+  if (values == ValueModel::realistic) {
+    const ModelStructure own = structure ? *structure : model_structure(seed, residual_width(specs));
+    for (const auto& spec : specs) m.tensors.push_back({spec, realistic_values(spec, own, seed)});
+  } else {
+    for (const auto& spec : specs) m.tensors.push_back({spec, generate_values(spec, seed)});
+  }
   m.tokenizer = make_byte_bpe_tokenizer(seed, vocab_size);
   return m;
+}
+
+nlohmann::json structure_provenance(ValueModel values, const ModelStructure& structure) {
+  if (values != ValueModel::realistic) return nlohmann::json::object();
+  return {{"structure_seed", structure.seed},
+          {"hidden", structure.hidden},
+          {"outlier_dims", structure.outlier_dims},
+          {"outlier_scales", structure.outlier_scale},
+          {"mean_direction_share", kMeanDirectionShare},
+          {"low_rank", low_rank(structure.hidden)},
+          {"token_row_scale", "2*(1+id/64)^-0.5"}};
 }
 
 }  // namespace lineage::tools

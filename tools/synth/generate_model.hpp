@@ -1,12 +1,13 @@
 #pragma once
 /// @file generate_model.hpp
 /// A fresh ("pre-trained from scratch") synthetic model: every tensor of the family expansion
-/// filled from the counter RNG with trained-model-like statistics.
+/// filled from the counter RNG, either i.i.d. or with trained-like structure (--realistic).
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "tools/synth/realistic_values.hpp"
 #include "tools/synth/synth_model.hpp"
 
 namespace lineage::tools {
@@ -20,8 +21,15 @@ using lineage::is_norm_role;  // norm roles sit around 1.0 (the raw-cosine trap,
                                                  std::uint64_t seed);
 
 /// A complete model: tensors in expansion order, tokenizer with `config[vocab_key]` ids.
+/// With ValueModel::realistic every tensor comes from realistic_values() with the structure
+/// `structure` (default: the model's own, model_structure(seed, residual width)).
 [[nodiscard]] SynthModel generate_model(const std::vector<stages::ExpectedTensor>& specs,
                                         const nlohmann::json& config, std::uint64_t seed,
-                                        std::uint64_t vocab_size);
+                                        std::uint64_t vocab_size,
+                                        ValueModel values = ValueModel::iid,
+                                        const ModelStructure* structure = nullptr);
+
+/// The provenance.json fields describing a realistic model's structure (empty for iid).
+[[nodiscard]] nlohmann::json structure_provenance(ValueModel values, const ModelStructure& structure);
 
 }  // namespace lineage::tools

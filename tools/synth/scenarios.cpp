@@ -230,9 +230,15 @@ const SynthTensor* dense_mlp(const SynthModel& parent, int layer, Projection pro
 SynthModel upcycled(const ScenarioInputs& in) {
   if (!in.dense_parent) throw ConfigError("synth", "upcycled needs a dense parent model");
   const auto& parent = *in.dense_parent;
-  SynthModel m = generate_model(
-      in.expand(in.style->family, in.base->config, in.style->variant), in.base->config,
-      in.seed, config_int(in.base->config, in.style->vocab_key));
+  // New tensors (routers, shared experts) are drawn with the scenario's seed; a realistic
+  // parent's residual structure (outlier dimensions, norm profiles) carries over, since they
+  // are trained on the parent's residual stream.
+  const auto specs = in.expand(in.style->family, in.base->config, in.style->variant);
+  const ModelStructure structure =
+      model_structure(parent.provenance.value("seed", std::uint64_t{0}), residual_width(specs));
+  SynthModel m = generate_model(specs, in.base->config, in.seed,
+                                config_int(in.base->config, in.style->vocab_key),
+                                value_model_of(parent), &structure);
   m.tokenizer = parent.tokenizer;
   copy_matching(parent, m);
   const double noise = 0.002;  // ~10% of the weights' RMS: visible, but experts stay close
@@ -393,6 +399,13 @@ SynthModel depth_upscaled(const ScenarioInputs& in) {
 
 // ---- vocabulary extension ---------------------------------------------------------------------
 
+std::vector<stages::ExpectedTensor> base_specs(const SynthModel& m) {
+  std::vector<stages::ExpectedTensor> specs;
+  specs.reserve(m.tensors.size());
+  for (const auto& t : m.tensors) specs.push_back(t.spec);
+  return specs;
+}
+
 SynthModel vocab_extended(const ScenarioInputs& in) {
   const auto& style = *in.style;
   const auto vocab = config_int(in.base->config, style.vocab_key);
@@ -404,6 +417,9 @@ SynthModel vocab_extended(const ScenarioInputs& in) {
   m.tokenizer = in.base->tokenizer;
   extend_tokenizer(m.tokenizer, in.seed, added);
   nlohmann::json extended = nlohmann::json::array();
+  const bool realistic = value_model_of(*in.base) == ValueModel::realistic;
+  const ModelStructure structure = model_structure(
+      in.base->provenance.value("seed", std::uint64_t{0}), residual_width(base_specs(*in.base)));
   for (const auto& spec : in.expand(style.family, config, style.variant)) {
     const auto* src = find_key(*in.base, spec.key);
     if (!src) throw InternalError("synth: no base tensor for " + spec.name);
@@ -411,7 +427,10 @@ SynthModel vocab_extended(const ScenarioInputs& in) {
     if (src->spec.shape != spec.shape) {
       // Rows appended to a vocab-indexed table: base rows unchanged, new rows ~ the table's
       // own distribution (what resize_token_embeddings + training gives).
-      auto fresh = generate_values(spec, in.seed ^ 0x5eedu);
+      // Realistic: the base's own structure (mean direction, column factors, outlier
+      // dimensions, the frequency law continued), new rows drawn with the scenario's seed.
+      auto fresh = realistic ? realistic_values(spec, structure, in.seed ^ 0x5eedu)
+                             : generate_values(spec, in.seed ^ 0x5eedu);
       std::copy(src->values.begin(), src->values.end(), fresh.begin());
       t.values = std::move(fresh);
       extended.push_back(spec.name);
@@ -444,10 +463,15 @@ SynthModel independent(const ScenarioInputs& in, const std::string& scenario) {
     throw ConfigError("--seed", scenario + " needs a seed different from the base model's");
   }
   const auto& style = *in.style;
-  SynthModel m = generate_model(in.expand(style.family, in.base->config, style.variant),
-                                in.base->config, in.seed,
-                                config_int(in.base->config, style.vocab_key));
+  const auto specs = in.expand(style.family, in.base->config, style.variant);
+  const auto values = value_model_of(*in.base);
+  SynthModel m = generate_model(specs, in.base->config, in.seed,
+                                config_int(in.base->config, style.vocab_key), values);
   m.provenance = base_provenance(scenario, style, in.seed);
+  if (values == ValueModel::realistic) {
+    m.provenance["structure"] =
+        structure_provenance(values, model_structure(in.seed, residual_width(specs)));
+  }
   m.provenance["parent"] = in.parent_name;
   m.provenance["expected_class"] = "INDEPENDENT";
   return m;
@@ -506,25 +530,47 @@ const std::vector<std::string>& scenario_names() {
   return kNames;
 }
 
-SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand) {
-  SynthModel m = generate_model(expand(style.family, style.config, style.variant), style.config,
-                                seed, config_int(style.config, style.vocab_key));
+ValueModel value_model_of(const SynthModel& m) {
+  return m.provenance.is_object() && m.provenance.value("values", "") == "realistic"
+             ? ValueModel::realistic
+             : ValueModel::iid;
+}
+
+namespace {
+/// Marks a fresh model's provenance with its value model (i.i.d. models keep their historical
+/// provenance.json, byte for byte).
+void record_values(SynthModel& m, ValueModel values, std::uint64_t seed,
+                   const std::vector<stages::ExpectedTensor>& specs) {
+  if (values != ValueModel::realistic) return;
+  m.provenance["values"] = to_string(values);
+  m.provenance["structure"] = structure_provenance(values, model_structure(seed, residual_width(specs)));
+}
+}  // namespace
+
+SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
+                     ValueModel values) {
+  const auto specs = expand(style.family, style.config, style.variant);
+  SynthModel m = generate_model(specs, style.config, seed, config_int(style.config, style.vocab_key),
+                                values);
   m.provenance = base_provenance("base", style, seed);
   m.provenance["parent"] = nullptr;
+  record_values(m, values, seed, specs);
   return m;
 }
 
-SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand) {
+SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
+                             ValueModel values) {
   if (style.dense_family.empty()) {
     throw ConfigError("style " + style.name, "has no dense_parent (needed by upcycled)");
   }
-  SynthModel m = generate_model(expand(style.dense_family, style.dense_config, ""),
-                                style.dense_config, seed,
-                                config_int(style.dense_config, style.vocab_key));
+  const auto specs = expand(style.dense_family, style.dense_config, "");
+  SynthModel m = generate_model(specs, style.dense_config, seed,
+                                config_int(style.dense_config, style.vocab_key), values);
   m.provenance = base_provenance("dense_parent", style, seed);
   m.provenance["family"] = style.dense_family;
   m.provenance["variant"] = "";
   m.provenance["parent"] = nullptr;
+  record_values(m, values, seed, specs);
   return m;
 }
 
@@ -558,6 +604,8 @@ SynthModel make_scenario(const std::string& scenario, const ScenarioInputs& in) 
   }
   if (m.shards < 2) m.shards = 2;
   m.provenance["base_seed"] = in.base->provenance.value("seed", 0);
+  const SynthModel& origin = (scenario == "upcycled") ? *in.dense_parent : *in.base;
+  if (value_model_of(origin) == ValueModel::realistic) m.provenance["values"] = "realistic";
   return m;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/synth/realistic_values.hpp"
 #include "tools/synth/synth_model.hpp"
 #include "tools/synth/synth_style.hpp"
 
@@ -15,13 +16,21 @@ namespace lineage::tools {
 /// The scenario names `lineage synth --scenario` accepts, in suite order.
 [[nodiscard]] const std::vector<std::string>& scenario_names();
 
-/// The base model of a style (provenance scenario "base").
-[[nodiscard]] SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand);
+/// The base model of a style (provenance scenario "base"). `values` chooses i.i.d. or
+/// trained-like (realistic) values; provenance.json records it as `values`.
+[[nodiscard]] SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
+                                   ValueModel values = ValueModel::iid);
 
 /// The dense model that `upcycled` starts from (style.dense_family). ConfigError if the style
 /// has no dense parent.
 [[nodiscard]] SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed,
-                                           const ExpandFn& expand);
+                                           const ExpandFn& expand,
+                                           ValueModel values = ValueModel::iid);
+
+/// The value model a synth model was generated with (its provenance `values`, iid if absent).
+/// Derived scenarios inherit it: fresh tensors they draw (independent models, new routers,
+/// appended vocabulary rows) follow their parent's value model.
+[[nodiscard]] ValueModel value_model_of(const SynthModel& m);
 
 struct ScenarioInputs {
   const SynthStyle* style = nullptr;

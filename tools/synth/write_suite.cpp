@@ -6,12 +6,13 @@
 namespace lineage::tools {
 
 std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style,
-                                     std::uint64_t seed, const ExpandFn& expand) {
+                                     std::uint64_t seed, const ExpandFn& expand,
+                                     ValueModel values) {
   std::vector<std::string> written;
-  const SynthModel base = make_base(style, seed, expand);
+  const SynthModel base = make_base(style, seed, expand, values);
   write_model(base, dir / "base");
   written.emplace_back("base");
-  const SynthModel dense = make_dense_parent(style, seed + 1000, expand);
+  const SynthModel dense = make_dense_parent(style, seed + 1000, expand, values);
   write_model(dense, dir / "dense_parent");
   written.emplace_back("dense_parent");
   ScenarioInputs in;
