@@ -35,6 +35,9 @@ struct RunConfig {
   std::optional<std::string> family;        ///< force a family instead of detecting it
   std::string families_dir;                 ///< empty: the built-in families/
   bool baselines = true;                    ///< within-model layer baselines
+  /// Relabellings per unit for the permutation null (stages/null/hidden_null.hpp); 0 skips the
+  /// permutation tests (no p-values: verdicts are then inconclusive), to measure their cost.
+  int null_permutations = 100;
   SlurmSettings slurm;
   /// Compare the suspect with one model only: index into parents followed by controls (a task of
   /// a Slurm job array). The model keeps its label (parent2, control3) so merged stores agree.

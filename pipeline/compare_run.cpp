@@ -36,6 +36,7 @@ namespace fs = std::filesystem;
 nlohmann::json config_json(const RunConfig& c) {
   return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
           {"chunk_elements", c.chunk_elements}, {"baselines", c.baselines}, {"family", c.family.value_or("")},
+          {"null_permutations", c.null_permutations},
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
 
@@ -200,6 +201,10 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   }
   const auto plan = stages::plan_shards(todo, comm.size());
   if (root && !cfg.quiet) {
+    // How each model was read when its config named no usable family (docs/families.md).
+    for (const auto& m : models) {
+      for (const auto& note : m.inventory.notes) out << "note: " << m.label << ": " << note << "\n";
+    }
     out << "lineage compare: " << units.size() << " units (" << pairs.submatrix_keys.size()
         << " on common sub-matrices), " << already << " already done, " << todo.size() << " to compute on "
         << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
@@ -244,7 +249,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       if (cfg.inject_failure_at_unit && *cfg.inject_failure_at_unit == id) {
         throw InputError(u.a.tensor, "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
       }
-      const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u));
+      stages::NullOptions null_options;
+      null_options.permutations = cfg.null_permutations;
+      const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u), null_options);
       journal.append(id, outcome.serialize());
       ++computed;
       if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -109,7 +110,7 @@ void add_distance_matrix(nlohmann::json& out, const io::StoreContents& store,
   for (const auto& [pair, ev] : by_pair) {
     std::vector<double> p;
     for (const auto& e : ev) {
-      if (e.kind == stages::UnitRole::same_key && std::isfinite(e.pearson)) p.push_back(e.pearson);
+      if (e.kind == stages::UnitKind::same_key && std::isfinite(e.pearson)) p.push_back(e.pearson);
     }
     if (p.empty()) continue;
     std::nth_element(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(p.size() / 2), p.end());
@@ -165,6 +166,19 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   };
   const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
              c_eq = column("frac_value_equal"), c_n = column("n");
+  // The permutation null (statistics version 2); stores written before it have none.
+  const auto optional_column = [&](const char* name) -> std::optional<std::size_t> {
+    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
+    if (it == store.stat_names.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - store.stat_names.begin());
+  };
+  const auto c_h = optional_column("hidden_corr"), c_nm = optional_column("null_mean"),
+             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"), c_perm = optional_column("null_perms");
+  const bool has_null = c_h && c_nm && c_ns && c_np && c_perm;
+  const auto c_g = optional_column("basis_corr"), c_gm = optional_column("basis_null_mean"),
+             c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
+             c_gperm = optional_column("basis_null_perms");
+  const bool has_basis = c_g && c_gm && c_gs && c_gp && c_gperm;
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
   std::map<std::pair<int, int>, std::vector<stages::UnitEvidence>> by_pair;
@@ -175,9 +189,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     // Within-model units (a model against itself) are context, not evidence about a pair.
     if (u.model_a == u.model_b || u.kind == "within") continue;
     stages::UnitEvidence e;
-    e.kind = u.kind == "baseline" ? stages::UnitRole::baseline
-             : u.kind == "submatrix" ? stages::UnitRole::submatrix
-                                     : stages::UnitRole::same_key;
+    e.kind = u.kind == "baseline" ? stages::UnitKind::baseline
+             : u.kind == "submatrix" ? stages::UnitKind::submatrix
+                                     : stages::UnitKind::same_key;
     e.key = parse_key(u.key_a);
     e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
     e.pearson = stat(store, row, c_pearson);
@@ -185,9 +199,27 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     e.rel_l2 = stat(store, row, c_rel);
     e.frac_equal = stat(store, row, c_eq);
     e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
+    if (has_null) {
+      e.hidden_corr = stat(store, row, *c_h);
+      e.null_mean = stat(store, row, *c_nm);
+      e.null_sd = stat(store, row, *c_ns);
+      e.null_p = stat(store, row, *c_np);
+      e.null_perms = static_cast<int>(stat(store, row, *c_perm));
+    }
+    if (has_basis) {
+      e.basis_corr = stat(store, row, *c_g);
+      e.basis_null_mean = stat(store, row, *c_gm);
+      e.basis_null_sd = stat(store, row, *c_gs);
+      e.basis_null_p = stat(store, row, *c_gp);
+      e.basis_perms = static_cast<int>(stat(store, row, *c_gperm));
+    }
     by_pair[{u.model_a, u.model_b}].push_back(e);
   }
-  nlohmann::json out{{"pairs", nlohmann::json::array()}};
+  const auto label_of = [&](int i) {
+    return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
+                                                              : std::string();
+  };
+  std::map<std::pair<int, int>, stages::PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
     // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
@@ -198,33 +230,72 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
       const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
       unmatched += other_lacks || suspect_lacks ? 1 : 0;
     }
-    const auto v = stages::decide_verdict(evidence, unmatched);
+    verdicts[pair] = stages::decide_verdict(evidence, unmatched);
+  }
+  // Controls calibrate the parents of the same suspect (METHODS §4.1): the parent must stand
+  // out from every control.
+  std::map<std::pair<int, int>, stages::ControlCalibration> calibrations;
+  for (auto& [pair, v] : verdicts) {
+    if (label_of(pair.second).rfind("parent", 0) != 0) continue;
+    std::map<std::string, stages::PairVerdict> controls;
+    for (const auto& [other_pair, cv] : verdicts) {
+      if (other_pair.first == pair.first && label_of(other_pair.second).rfind("control", 0) == 0) {
+        controls[label_of(other_pair.second)] = cv;
+      }
+    }
+    if (!controls.empty()) calibrations[pair] = stages::calibrate_with_controls(v, controls);
+  }
+  auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+  nlohmann::json out{{"pairs", nlohmann::json::array()}};
+  for (const auto& [pair, v] : verdicts) {
+    const auto [suspect, other] = pair;
     nlohmann::json p{{"suspect", store.models[static_cast<std::size_t>(suspect)].path},
                      {"suspect_label", store.models[static_cast<std::size_t>(suspect)].label},
                      {"model_a", suspect},
                      {"model_b", other},
                      {"other", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].path : ""},
-                     {"other_label", static_cast<std::size_t>(other) < store.models.size() ? store.models[other].label : ""},
+                     {"other_label", label_of(other)},
                      {"overall", stages::to_string(v.overall)},
                      {"kind", v.kind},
                      {"reason", v.reason},
+                     {"p_value", num(v.p_value)},
                      {"reused_components", v.reused_components}};
     for (const auto& c : v.components) {
-      auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
       p["components"].push_back({{"component", c.component},
                                  {"verdict", stages::to_string(c.verdict)},
                                  {"kind", c.kind},
                                  {"reason", c.reason},
                                  {"same_key_units", c.same_key_units},
                                  {"baseline_units", c.baseline_units},
+                                 {"tested_units", c.tested_units},
+                                 {"tests", c.tests},
+                                 {"median_basis_corr", num(c.median_basis_corr)},
+                                 {"significant_units", c.significant_units},
                                  {"median_pearson", num(c.median_pearson)},
+                                 {"median_hidden_corr", num(c.median_hidden_corr)},
+                                 {"effect", num(c.effect)},
                                  {"null_mean", num(c.null_mean)},
                                  {"null_sd", num(c.null_sd)},
                                  {"z", num(c.z)},
+                                 {"p_value", num(c.p_value)},
+                                 {"p_fisher", num(c.p_fisher)},
+                                 {"cross_layer_null", c.cross_layer_null},
+                                 {"powered", c.powered},
                                  {"frac_beyond_null", num(c.frac_beyond_null)},
                                  {"median_rel_l2", num(c.median_rel_l2)},
                                  {"median_frac_equal", num(c.median_frac_equal)},
                                  {"frac_bytes_equal", num(c.frac_bytes_equal)}});
+    }
+    if (const auto it = calibrations.find(pair); it != calibrations.end()) {
+      const auto& cal = it->second;
+      p["controls"] = {{"component", cal.backbone},
+                       {"parent_effect", num(cal.parent_effect)},
+                       {"best_control", cal.best_control},
+                       {"best_control_effect", num(cal.best_control_effect)},
+                       {"margin", num(cal.margin)},
+                       {"margin_sds", num(cal.margin_sds)},
+                       {"stands_out", cal.stands_out},
+                       {"note", cal.note}};
     }
     if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, p["overall"]);
     out["pairs"].push_back(std::move(p));
@@ -362,10 +433,22 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     out << " — " << p["reason"].get<std::string>() << "\n";
     if (p.contains("context")) out << "  beside the weights: " << p["context"]["note"].get<std::string>() << "\n";
     out << "\n";
+    if (p.contains("p_value") && !p["p_value"].is_null()) {
+      std::ostringstream pv;
+      pv << std::setprecision(2) << p["p_value"].get<double>();
+      out << "  p-value (Holm over components): " << pv.str() << "\n";
+    }
+    if (p.contains("controls")) out << "  controls: " << p["controls"]["note"].get<std::string>() << "\n";
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
-        << "units" << std::setw(10) << "pearson" << std::setw(10) << "null" << std::setw(9) << "z" << std::setw(9)
-        << "rel_l2" << std::setw(8) << "equal" << "\n";
+        << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)
+        << "z" << std::setw(10) << "p" << std::setw(9) << "rel_l2" << std::setw(8) << "equal" << "\n";
     for (const auto& c : p["components"]) {
+      auto pval = [](const nlohmann::json& comp) {
+        if (!comp.contains("p_value") || comp["p_value"].is_null()) return std::string("-");
+        std::ostringstream o;
+        o << std::setprecision(2) << comp["p_value"].get<double>();
+        return o.str();
+      };
       auto f = [](const nlohmann::json& x, int prec) {
         if (x.is_null()) return std::string("-");
         std::ostringstream o;
@@ -374,9 +457,9 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
       };
       out << "  " << std::left << std::setw(16) << c["component"].get<std::string>() << std::setw(14)
           << c["verdict"].get<std::string>() << std::right << std::setw(7) << c["same_key_units"].get<std::size_t>()
-          << std::setw(10) << f(c["median_pearson"], 4) << std::setw(10) << f(c["null_mean"], 4) << std::setw(9)
-          << f(c["z"], 1) << std::setw(9) << f(c["median_rel_l2"], 4) << std::setw(8) << f(c["median_frac_equal"], 3)
-          << "\n";
+          << std::setw(10) << f(c["median_pearson"], 4) << std::setw(9) << f(c.value("effect", nlohmann::json()), 3)
+          << std::setw(9) << f(c["null_sd"], 4) << std::setw(9) << f(c["z"], 1) << std::setw(10) << pval(c)
+          << std::setw(9) << f(c["median_rel_l2"], 4) << std::setw(8) << f(c["median_frac_equal"], 3) << "\n";
     }
     out << "\n";
   }

@@ -27,6 +27,7 @@ int compare(const std::vector<std::string>& args) {
       ("family", po::value<std::string>(), "force a family for every model")
       ("families", po::value<std::string>(), "family files folder")
       ("no-baselines", "skip the cross-layer baseline units")
+      ("null-permutations", po::value<int>(), "relabellings per unit for the permutation null (default 100; 0 skips the tests: no p-values, verdicts inconclusive)")
       ("pair", po::value<std::size_t>(), "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
   po::options_description hidden;
   hidden.add_options()("models", po::value<std::vector<std::string>>())
@@ -58,6 +59,10 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("family")) cfg.family = vm["family"].as<std::string>();
   if (vm.count("families")) cfg.families_dir = vm["families"].as<std::string>();
   if (vm.count("no-baselines")) cfg.baselines = false;
+  if (vm.count("null-permutations")) {
+    cfg.null_permutations = vm["null-permutations"].as<int>();
+    if (cfg.null_permutations < 0) throw UsageError("compare: --null-permutations must be >= 0");
+  }
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
   if (vm.count("test-unit-delay-ms")) cfg.test_unit_delay_ms = vm["test-unit-delay-ms"].as<std::uint32_t>();

@@ -11,6 +11,7 @@
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -69,8 +70,10 @@ struct Moments {
 /// `start` (row-major over the unit's rows x cols); also copies their raw bits for equality.
 class ViewReader {
  public:
-  ViewReader(const ElementView& v, std::uint64_t cols, std::span<const std::byte> bytes)
-      : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)) {}
+  /// @param[in] row_map  when not empty, logical row r is the view's row row_map[r] (sampled units)
+  ViewReader(const ElementView& v, std::uint64_t cols, std::span<const std::byte> bytes,
+             std::span<const std::uint64_t> row_map = {})
+      : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)), row_map_(row_map) {}
 
   void read(std::uint64_t start, std::size_t count, float* out, std::uint64_t* bits) const {
     for_each_run(start, count, [&](std::uint64_t first, std::size_t i, std::size_t run) {
@@ -106,7 +109,7 @@ class ViewReader {
   void for_each_run(std::uint64_t start, std::size_t count, Fn&& fn) const {
     for (std::size_t i = 0; i < count;) {
       const std::uint64_t idx = start + i;
-      const std::uint64_t r = idx / cols_, c = idx % cols_;
+      const std::uint64_t r = row_map_.empty() ? idx / cols_ : row_map_[idx / cols_], c = idx % cols_;
       const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
       fn(v_.offset + r * v_.row_stride + c * v_.col_stride, i, run);
       i += run;
@@ -138,7 +141,40 @@ class ViewReader {
   std::uint64_t cols_;
   std::span<const std::byte> bytes_;
   std::size_t size_;
+  std::span<const std::uint64_t> row_map_;
 };
+
+/// Decodes the given rows of both sides and runs the permutation null on them.
+HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
+                   const std::vector<std::uint64_t>& rows, const NullOptions& options) {
+  const auto axis = null_axis(unit.key_a, unit.rows, unit.cols);
+  // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
+  // skip the basis test, the costlier of the two.
+  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within) {
+    HiddenNull none;
+    none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
+    return none;
+  }
+  const ViewReader ra(unit.a, unit.cols, a_tensor, rows), rb(unit.b, unit.cols, b_tensor, rows);
+  const std::uint64_t n = rows.size() * unit.cols;
+  std::vector<float> a(n), b(n);
+  std::vector<std::uint64_t> bits(kBlock);
+  for (std::uint64_t start = 0; start < n; start += kBlock) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
+    ra.read(start, len, a.data() + start, bits.data());
+    rb.read(start, len, b.data() + start, bits.data());
+  }
+  // Non-finite values would poison every permutation alike; they count as zero here (the pass
+  // reports them in n_nonfinite).
+  for (auto* v : {&a, &b}) {
+    for (auto& x : *v) x = std::isfinite(x) ? x : 0.0f;
+  }
+  const auto name = to_string(unit.key_a) + "|" + to_string(unit.key_b);
+  const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
+  NullOptions used = options;
+  if (unit.kind == UnitKind::baseline) used.basis_units = 0;
+  return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
+}
 
 }  // namespace
 
@@ -147,14 +183,21 @@ const std::vector<std::string>& unit_stat_names() {
       "n", "n_nonfinite", "cosine", "pearson", "init_centered_cosine", "rel_l2", "rel_l2_sym", "mean_abs_diff",
       "max_abs_diff", "rms_diff", "p99_abs_diff", "tail_scale_diff", "cv_diff", "frac_bit_equal", "frac_value_equal",
       "marginal_cosine", "raw_minus_marginal", "z_cosine", "mean_a", "mean_b", "std_a", "std_b", "norm_a", "norm_b",
-      "min_a", "max_a", "min_b", "max_b"};
+      "min_a", "max_a", "min_b", "max_b",
+      // The permutation null of stages/null/hidden_null.hpp, on sampled rows.
+      "null_axis", "null_rows", "null_units", "hidden_corr", "null_mean", "null_sd", "null_perms", "null_exceed",
+      "null_p", "basis_units", "basis_corr", "basis_null_mean", "basis_null_sd", "basis_null_perms", "basis_null_p"};
   return kNames;
 }
 
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                         std::span<const std::byte> b_tensor) {
-  const std::uint64_t n_total = unit.rows * unit.cols;
-  const ViewReader ra(unit.a, unit.cols, a_tensor), rb(unit.b, unit.cols, b_tensor);
+                         std::span<const std::byte> b_tensor, const NullOptions& null_options) {
+  // Sampled units (baselines) read only the null's rows; the others read every row.
+  const auto null_rows = sample_rows(unit.key_a, unit.rows, unit.cols, null_options);
+  const std::span<const std::uint64_t> row_map =
+      unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
+  const std::uint64_t n_total = (unit.sampled ? null_rows.size() : unit.rows) * unit.cols;
+  const ViewReader ra(unit.a, unit.cols, a_tensor, row_map), rb(unit.b, unit.cols, b_tensor, row_map);
   std::array<float, kBlock> a{}, b{};
   std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
   std::array<bool, kBlock> ok{};
@@ -256,6 +299,14 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
                n > 0 ? max_a : nan,
                n > 0 ? min_b : nan,
                n > 0 ? max_b : nan};
+  const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
+  const auto& h = null.hidden;
+  const auto& g = null.basis;
+  out.stats.insert(out.stats.end(),
+                   {static_cast<double>(null.axis), static_cast<double>(null_rows.size()), static_cast<double>(h.units),
+                    h.observed, h.null_mean, h.null_sd, static_cast<double>(h.permutations),
+                    static_cast<double>(h.exceed), h.p, static_cast<double>(g.units), g.observed, g.null_mean,
+                    g.null_sd, static_cast<double>(g.permutations), g.p});
   return out;
 }
 

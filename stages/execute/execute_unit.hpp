@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stages/execute/unit_outcome.hpp"
+#include "stages/null/hidden_null.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
 namespace lineage::stages {
@@ -18,7 +19,8 @@ namespace lineage::stages {
 [[nodiscard]] const std::vector<std::string>& unit_stat_names();
 
 /// @param[in] a_tensor, b_tensor  the whole stored bytes of each side's tensor (views index into them)
+/// @param[in] null  the permutation null's options (sample size, relabellings)
 [[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                                       std::span<const std::byte> b_tensor);
+                                       std::span<const std::byte> b_tensor, const NullOptions& null = {});
 
 }  // namespace lineage::stages

@@ -7,7 +7,8 @@
 namespace lineage::stages {
 namespace {
 
-constexpr std::uint32_t kVersion = 1;
+// 2: the permutation-null columns (null_axis ... null_p) follow the moments.
+constexpr std::uint32_t kVersion = 2;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {

@@ -51,10 +51,17 @@ struct ComparisonUnit {
   /// Keep both sides' decoded values in the store (norm vectors, routers: small and needed
   /// whole for the layer x layer analyses).
   bool keep_values = false;
+  /// Baselines read only the rows the permutation null samples (stages/null/hidden_null.hpp):
+  /// they describe a null, so a sample serves them as well as the whole tensor at a fraction
+  /// of the bytes. Same-key and sub-matrix units always read everything.
+  bool sampled = false;
+  std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
   [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
-  /// Bytes read (both sides).
+  /// Rows the statistics are computed over.
+  [[nodiscard]] std::uint64_t read_rows() const noexcept { return sampled ? sampled_rows : rows; }
+  /// Bytes read (both sides) by the pass over the unit.
   [[nodiscard]] std::uint64_t bytes() const noexcept {
-    return elements() * (dtype_size(a.dtype) + dtype_size(b.dtype));
+    return read_rows() * cols * (dtype_size(a.dtype) + dtype_size(b.dtype));
   }
 };
 

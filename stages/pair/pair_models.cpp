@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/errors.hpp"
+#include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -82,6 +83,13 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     u.rows = rows;
     u.cols = cols;
     u.keep_values = keeps_values(ka, rows * cols, options);
+    // Baselines describe a null: the null's sampled rows serve them (values kept whole are the
+    // exception, the layer x layer analyses need them entire).
+    if ((kind == UnitKind::baseline || kind == UnitKind::within) && !u.keep_values) {
+      const auto n = sample_rows(ka, rows, cols).size();
+      u.sampled = n < rows;
+      u.sampled_rows = n;
+    }
     out.units.push_back(std::move(u));
   };
   // Pairs of layers of one role: every pair for vector roles, one shifted partner (i, i+1) per

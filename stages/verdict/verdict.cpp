@@ -1,22 +1,20 @@
 #include "stages/verdict/verdict.hpp"
 
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
 namespace lineage::stages {
 namespace {
 
-constexpr double kDerivedZ = 10.0;    // effect >= 10 null SDs (METHODS §10.2)
-constexpr double kUnitZ = 6.0;        // a single unit clearly outside the null
-constexpr double kNullZ = 3.0;        // "at null level"
-// Power: a derived effect of this size (continued pre-training keeps same-key Pearson well above
-// it, METHODS §10.1) must show at kDerivedZ null SDs, i.e. null SD <= 0.05.
-constexpr double kPowerEffect = 0.5;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
+  if (v.empty()) return kNaN;
   std::sort(v.begin(), v.end());
   const auto n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -29,38 +27,69 @@ std::string fmt(double x, int prec = 3) {
   return o.str();
 }
 
-/// Key of a unit's null: the same role, projection and kind (biases, weights and norms of one
-/// component have very different nulls and must not share one).
-TensorKey null_group(TensorKey k) {
+double upper_normal_tail(double z) {
+  if (!std::isfinite(z)) return z > 0 ? 0.0 : 1.0;
+  return boost::math::cdf(boost::math::complement(boost::math::normal(), z));
+}
+
+bool compared(UnitKind k) { return k == UnitKind::same_key || k == UnitKind::submatrix; }
+
+/// A family of tests: one statistic (h or g) of one role, projection and kind across layers and
+/// experts. Its tests share a precision, so the rubric's median is taken within a family.
+using TestFamily = std::pair<bool, TensorKey>;
+
+TestFamily family_of(const TensorKey& key, bool basis) {
+  TensorKey k = key;
   k.layer = -1;
   k.expert = -1;
   k.index = -1;
-  return k;
+  return {basis, k};
 }
 
-struct Null {
-  double mean = 0;
-  double sd = 0;
-  std::size_t units = 0;
-  bool analytic = false;
+struct Tested {
+  TestFamily family;
+  std::size_t unit = 0;
+  double h = 0, null_mean = 0, null_sd = 0, z = 0, p = 1;
+  bool cross = false;
+  bool basis = false;  ///< the g test (else h)
 };
 
-ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units) {
+/// Holm step-down adjusted p-values, in the input order.
+std::vector<double> holm(const std::vector<double>& p) {
+  const auto m = p.size();
+  std::vector<std::size_t> order(m);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return p[a] < p[b]; });
+  std::vector<double> adj(m);
+  double running = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    running = std::max(running, std::min(1.0, static_cast<double>(m - i) * p[order[i]]));
+    adj[order[i]] = running;
+  }
+  return adj;
+}
+
+double fisher(const std::vector<double>& p) {
+  if (p.empty()) return 1.0;
+  double x = 0;
+  for (double v : p) x += -2.0 * std::log(std::max(v, 1e-300));
+  return boost::math::gamma_q(static_cast<double>(p.size()), x / 2.0);
+}
+
+ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units, const VerdictRules& rules) {
   ComponentVerdict c;
   c.component = name;
-  std::map<TensorKey, std::vector<double>> null_values;
-  std::map<TensorKey, std::uint64_t> min_n;
+  // Cross-layer baselines of h, each standardised by its own permutation null.
+  std::vector<double> cross_z;
   std::vector<double> rel, eq, same;
   std::size_t bytes_equal = 0, nontrivial = 0;
   for (const auto* u : units) {
-    const auto g = null_group(u->key);
-    auto& mn = min_n.try_emplace(g, UINT64_MAX).first->second;
-    mn = std::min(mn, u->elements);
-    if (u->kind == UnitRole::baseline) {
-      if (std::isfinite(u->pearson)) null_values[g].push_back(u->pearson);
+    if (u->kind == UnitKind::baseline) {
       ++c.baseline_units;
+      if (u->has_null()) cross_z.push_back((u->hidden_corr - u->null_mean) / u->null_sd);
       continue;
     }
+    if (!compared(u->kind)) continue;
     ++c.same_key_units;
     if (std::isfinite(u->pearson)) same.push_back(u->pearson);
     rel.push_back(u->rel_l2);
@@ -82,83 +111,179 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   if (nontrivial > 0 && bytes_equal == nontrivial) {
     c.verdict = VerdictClass::identical;
     c.informative = true;
+    c.powered = true;
+    c.p_value = 0;
+    c.p_fisher = 0;
     c.reason = std::to_string(nontrivial) + " of " + std::to_string(nontrivial) + " non-trivial tensors value-identical";
     return c;
   }
-  // One null per group: cross-layer baselines when there are enough, else the analytic null of
-  // a correlation over n independent elements (mean 0, SD 1/sqrt(n); optimistic, METHODS §2.2).
-  std::map<TensorKey, Null> nulls;
-  for (const auto& [g, n_min] : min_n) {
-    Null nl;
-    const auto it = null_values.find(g);
-    // Floor: the sampling SD of a correlation over n elements, so a handful of baselines cannot
-    // fake a tiny null.
-    const double floor_sd = 1.0 / std::sqrt(static_cast<double>(std::max<std::uint64_t>(n_min, 1)));
-    if (it != null_values.end() && it->second.size() >= 3) {
-      const auto& v = it->second;
-      nl.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-      double var = 0;
-      for (double x : v) var += (x - nl.mean) * (x - nl.mean);
-      nl.sd = std::max(std::sqrt(var / static_cast<double>(v.size() - 1)), floor_sd);
-      nl.units = v.size();
-    } else {
-      nl.sd = floor_sd;
-      nl.analytic = true;
-    }
-    nulls[g] = nl;
+  // Cross-layer baselines (same role, other layer) calibrate the permutation null of h: pooled
+  // over the component, their standardised values should look like N(0, 1). Where they sit
+  // higher or spread wider, the null is shifted and widened by as much (never narrowed), which
+  // takes the more conservative of the two nulls with far less noise than a per-role SD of 3-4
+  // baselines would have.
+  double cross_shift = 0, cross_scale = 1;
+  if (cross_z.size() >= 3) {
+    const double k = static_cast<double>(cross_z.size());
+    const double mean = std::accumulate(cross_z.begin(), cross_z.end(), 0.0) / k;
+    double var = 0;
+    for (double z : cross_z) var += (z - mean) * (z - mean);
+    cross_shift = std::max(0.0, mean);
+    cross_scale = std::max(1.0, std::sqrt(var / (k - 1.0)));
   }
-  // Per-unit z against its own group's null; only groups with power take part in the decision.
-  std::vector<double> zs;
-  std::size_t beyond = 0, unpowered = 0, analytic = 0;
-  double null_mean_sum = 0, null_sd_sum = 0;
+  std::vector<Tested> tested;
+  std::size_t tested_units = 0;
+  auto add_test = [&](const UnitEvidence& u, bool basis) {
+    Tested t;
+    t.unit = tested_units;
+    t.family = family_of(u.key, basis);
+    t.basis = basis;
+    t.h = basis ? u.basis_corr : u.hidden_corr;
+    t.null_mean = basis ? u.basis_null_mean : u.null_mean;
+    t.null_sd = basis ? u.basis_null_sd : u.null_sd;
+    t.p = basis ? u.basis_null_p : u.null_p;
+    // Cross-layer baselines are a null for h only: h asks whether hidden unit j at position i
+    // matches, which other layers of a derived model do not. g asks whether the hidden basis is
+    // shared, which every layer of a derived model does, so its baselines measure the
+    // derivation itself (and, for independent models, agree with the permutation null).
+    if (!basis && (cross_shift > 0 || cross_scale > 1)) {
+      t.cross = true;
+      t.null_mean += cross_shift * t.null_sd;
+      t.null_sd *= cross_scale;
+    }
+    t.z = (t.h - t.null_mean) / t.null_sd;
+    if (t.cross) t.p = std::max(t.p, upper_normal_tail(t.z));
+    tested.push_back(t);
+  };
+  std::vector<double> basis_values;
   for (const auto* u : units) {
-    if (u->kind == UnitRole::baseline || !std::isfinite(u->pearson)) continue;
-    const auto& nl = nulls[null_group(u->key)];
-    if (kPowerEffect / nl.sd < kDerivedZ) {
-      ++unpowered;
-      continue;
+    if (!compared(u->kind)) continue;
+    if (!u->has_null() && !u->has_basis_null()) continue;
+    if (u->has_null()) add_test(*u, false);
+    if (u->has_basis_null()) {
+      add_test(*u, true);
+      basis_values.push_back(u->basis_corr);
     }
-    const double z = (u->pearson - nl.mean) / nl.sd;
-    zs.push_back(z);
-    beyond += z >= kUnitZ ? 1 : 0;
-    analytic += nl.analytic ? 1 : 0;
-    null_mean_sum += nl.mean;
-    null_sd_sum += nl.sd;
+    ++tested_units;
   }
-  if (zs.empty()) {
-    c.reason = "insufficient power: " + std::to_string(unpowered) +
-               " units too small for their null (a 0.5 effect would not reach 10 SD)";
+  c.tests = tested.size();
+  c.median_basis_corr = median(basis_values);
+  c.tested_units = tested_units;
+  if (tested.empty()) {
+    c.reason = "no unit of this component has a permutation null (no axis is exchangeable under independence)";
     return c;
   }
-  c.informative = true;
-  const double k = static_cast<double>(zs.size());
-  c.null_mean = null_mean_sum / k;
-  c.null_sd = null_sd_sum / k;
-  c.z = median(zs);
-  c.frac_beyond_null = static_cast<double>(beyond) / k;
-  const std::string numbers = "median Pearson " + fmt(c.median_pearson) + ", median z " + fmt(c.z) + " vs " +
-                              (analytic == zs.size() ? "the analytic null" : "cross-layer nulls") + " (" +
-                              fmt(100 * c.frac_beyond_null) + "% of " + std::to_string(zs.size()) +
-                              " powered units beyond 6 SD" +
-                              (unpowered ? "; " + std::to_string(unpowered) + " small units without power" : "") + ")";
-  if (c.z >= kDerivedZ && c.frac_beyond_null >= 0.5) {
+  std::vector<double> ps, hs, sds, means, zs;
+  for (const auto& t : tested) {
+    ps.push_back(t.p);
+    if (!t.basis) hs.push_back(t.h);
+    sds.push_back(t.null_sd);
+    means.push_back(t.null_mean);
+    c.cross_layer_null = c.cross_layer_null || t.cross;
+  }
+  const auto adjusted = holm(ps);
+  // The rubric's median is taken within each family of tests (one statistic of one role, e.g. h
+  // of attn_q): their spreads differ, and a median over a mix would measure the mix.
+  std::vector<double> sig_h, sig_z;
+  std::vector<bool> unit_significant(tested_units, false);
+  struct Family {
+    std::vector<double> effect, z;
+  };
+  std::map<TestFamily, Family> fam;
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    zs.push_back(tested[i].z);
+    if (adjusted[i] <= rules.derived_p) {
+      sig_h.push_back(tested[i].h);
+      sig_z.push_back(tested[i].z);
+      unit_significant[tested[i].unit] = true;
+      fam[tested[i].family].effect.push_back(tested[i].h);
+      fam[tested[i].family].z.push_back(tested[i].z);
+    }
+  }
+  const auto significant_units =
+      static_cast<std::size_t>(std::count(unit_significant.begin(), unit_significant.end(), true));
+  c.significant_units = significant_units;
+  c.p_value = *std::min_element(adjusted.begin(), adjusted.end());
+  c.p_fisher = fisher(ps);
+  c.median_hidden_corr = median(hs);
+  if (hs.empty()) c.median_hidden_corr = kNaN;
+  c.null_mean = median(means);
+  c.null_sd = median(sds);
+  c.effect = sig_h.empty() ? c.median_hidden_corr : median(sig_h);
+  c.z = sig_z.empty() ? median(zs) : median(sig_z);
+  bool meets = false;
+  for (const auto& [key, f] : fam) {
+    if (f.effect.empty()) continue;
+    const double e = median(f.effect), z = median(f.z);
+    if (e >= rules.min_effect && z >= rules.min_effect_sds && (!meets || e > c.effect)) {
+      meets = true;
+      c.effect = e;
+      c.z = z;
+    }
+  }
+  c.frac_beyond_null = static_cast<double>(significant_units) / static_cast<double>(tested_units);
+  // Power: the rubric applied to the weakest derivation. If every test saw an effect of
+  // min_effect, each would stand at min_effect / SD null SDs; the component has power when, in
+  // some family, Holm would then find significant tests whose median reaches min_effect_sds,
+  // i.e. when that derivation would have been called derived.
+  {
+    std::map<TestFamily, std::vector<double>> would;
+    const double m = static_cast<double>(tested.size());
+    for (const auto& t : tested) {
+      const double z = t.null_sd > 0 ? rules.min_effect / t.null_sd : 0.0;
+      if (upper_normal_tail(z) * m <= rules.derived_p) would[t.family].push_back(z);
+    }
+    c.powered = std::any_of(would.begin(), would.end(), [&](const auto& w) {
+      return !w.second.empty() && median(w.second) >= rules.min_effect_sds;
+    });
+  }
+  const std::string numbers = "effect " + fmt(c.effect) + " at " + fmt(c.z, 3) + " null SDs, p " +
+                              fmt(c.p_value, 2) + " (Holm over " + std::to_string(tested.size()) + " tests of " +
+                              std::to_string(tested_units) + " units, " + std::to_string(sig_h.size()) +
+                              " tests significant; h " + fmt(c.median_hidden_corr) + ", g " + fmt(c.median_basis_corr) +
+                              "; null " +
+                              (c.cross_layer_null ? "permutation and cross-layer" : "permutation") + ", SD " +
+                              fmt(c.null_sd, 2) + ")";
+  if (c.p_value <= rules.derived_p && meets) {
     c.verdict = VerdictClass::derived;
+    c.informative = true;
     c.kind = (c.median_frac_equal >= 0.2 || c.median_rel_l2 < 0.05) ? "finetune" : "continued_pretrain";
     if (c.frac_beyond_null < 0.9) c.kind += " (part of the units only)";
     c.reason = "derived: " + numbers + "; median rel_l2 " + fmt(c.median_rel_l2) + ", median equal fraction " +
                fmt(c.median_frac_equal);
     return c;
   }
-  if (std::fabs(c.z) < kNullZ && c.frac_beyond_null < 0.05) {
+  if (c.p_value >= rules.null_p && c.powered) {
     c.verdict = VerdictClass::independent;
-    c.reason = "at null level: " + numbers;
+    c.informative = true;
+    c.reason = "at null level with power: " + numbers;
     return c;
   }
-  c.reason = "between null and derived: " + numbers;
+  if (c.p_value <= rules.derived_p) {
+    c.reason = "significant but too small to call derived (needs h >= " + fmt(rules.min_effect) + " at >= " +
+               fmt(rules.min_effect_sds) + " null SDs): " + numbers;
+  } else if (!c.powered) {
+    c.reason = "no power: a derivation with effect " + fmt(rules.min_effect) +
+               " in every unit would not have reached the rubric (median " + fmt(rules.min_effect_sds) +
+               " null SDs among significant tests): " + numbers;
+  } else {
+    c.reason = "between null and derived: " + numbers;
+  }
   return c;
 }
 
+bool is_reuse(VerdictClass v) { return v == VerdictClass::derived || v == VerdictClass::identical; }
+
 }  // namespace
+
+bool UnitEvidence::has_null() const noexcept {
+  // null_perms is 0 when the null's moments are exact (h); a null SD of 0 means no test.
+  return std::isfinite(hidden_corr) && std::isfinite(null_sd) && null_sd > 0 && std::isfinite(null_p);
+}
+
+bool UnitEvidence::has_basis_null() const noexcept {
+  return basis_perms > 0 && std::isfinite(basis_corr) && std::isfinite(basis_null_sd) && basis_null_sd > 0;
+}
 
 const char* to_string(VerdictClass v) noexcept {
   switch (v) {
@@ -193,38 +318,53 @@ std::string verdict_component(const TensorKey& key) {
   }
 }
 
-PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors) {
+PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors,
+                           const VerdictRules& rules) {
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
   PairVerdict v;
   std::size_t identical = 0, derived = 0, independent = 0, informative = 0;
+  const ComponentVerdict* backbone = nullptr;
+  std::vector<double> component_p;
   for (const auto& [name, list] : groups) {
-    auto c = judge(name, list);
+    auto c = judge(name, list, rules);
     if (c.same_key_units == 0) continue;
-    // Components without power are reported but do not decide the overall verdict.
-    if (!c.informative) {
-      v.components.push_back(std::move(c));
-      continue;
+    if (c.informative) {
+      ++informative;
+      component_p.push_back(c.p_value);
+      if (c.verdict == VerdictClass::identical) ++identical;
+      if (is_reuse(c.verdict)) {
+        ++derived;
+        v.reused_components.push_back(name);
+      }
+      if (c.verdict == VerdictClass::independent) ++independent;
     }
-    ++informative;
-    if (c.verdict == VerdictClass::identical) ++identical;
-    if (c.verdict == VerdictClass::identical || c.verdict == VerdictClass::derived) {
-      ++derived;
-      v.reused_components.push_back(name);
-    }
-    if (c.verdict == VerdictClass::independent) ++independent;
     v.components.push_back(std::move(c));
   }
+  for (const auto& c : v.components) {
+    if (c.component == "attention" && c.informative) backbone = &c;
+  }
+  if (!component_p.empty()) {
+    const double m = static_cast<double>(component_p.size());
+    v.p_value = std::min(1.0, m * *std::min_element(component_p.begin(), component_p.end()));
+  }
   if (informative == 0) {
-    v.reason = "nothing comparable between the two models";
+    v.reason = "nothing comparable with power between the two models";
     return v;
   }
   bool submatrix = false, vocab_only = true;
   for (const auto& u : units) {
-    if (u.kind != UnitRole::submatrix) continue;
+    if (u.kind != UnitKind::submatrix) continue;
     submatrix = true;
     vocab_only = vocab_only && (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head);
   }
+  auto names_with = [&](VerdictClass cls) {
+    std::string s;
+    for (const auto& c : v.components) {
+      if (c.informative && c.verdict == cls) s += (s.empty() ? "" : ", ") + c.component;
+    }
+    return s;
+  };
   if (identical == informative && unmatched_tensors == 0 && !submatrix) {
     v.overall = VerdictClass::identical;
     v.reason = "every compared component is value-identical";
@@ -239,30 +379,100 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
                (submatrix ? std::string("some tensors differ in shape (compared on their common rows)") : std::string());
   } else if (derived == informative) {
     v.overall = VerdictClass::derived;
-    // The kind of the largest component class, e.g. the experts' or attention's.
+    v.kind = backbone ? backbone->kind : std::string();
     for (const auto& c : v.components) {
-      if (!c.kind.empty()) {
-        v.kind = c.kind;
-        break;
-      }
+      if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
-    v.reason = "every compared component is derived";
+    v.reason = "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
+               (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
+                          : std::string()) +
+               ")";
   } else if (derived > 0 && independent > 0) {
     v.overall = VerdictClass::partial_reuse;
-    v.reason = "components derived: ";
-    for (const auto& r : v.reused_components) v.reason += r + " ";
-    v.reason += "; others at null level";
+    std::string reused;
+    for (const auto& r : v.reused_components) reused += (reused.empty() ? "" : ", ") + r;
+    v.reason = "derived or identical: " + reused + "; at null level with power: " + names_with(VerdictClass::independent);
   } else if (derived > 0) {
     v.overall = VerdictClass::derived;
     v.kind = "partially examined";
-    v.reason = "derived components and inconclusive ones (e.g. permuted or reshaped); none at null level";
-  } else if (independent == informative) {
-    v.overall = VerdictClass::independent;
-    v.reason = "every compared component at null level with power to see a derived effect";
+    v.reason = "derived: " + names_with(VerdictClass::derived) + "; no component at null level with power";
   } else {
-    v.reason = "no component derived, not all at null level with power";
+    // Independent: nothing anywhere shows evidence, and the backbone (the attention stack every
+    // decoder has; without it, some component) had the power to see a derivation.
+    bool evidence = false;
+    std::string unpowered;
+    for (const auto& c : v.components) {
+      if (c.tested_units > 0 && c.p_value < rules.null_p) evidence = true;
+      if (c.tested_units > 0 && !c.informative) unpowered += (unpowered.empty() ? "" : ", ") + c.component;
+    }
+    const bool has_attention = std::any_of(v.components.begin(), v.components.end(),
+                                           [](const ComponentVerdict& c) { return c.component == "attention"; });
+    const bool backbone_ok = has_attention ? backbone && backbone->verdict == VerdictClass::independent : independent > 0;
+    if (!evidence && backbone_ok) {
+      v.overall = VerdictClass::independent;
+      v.reason = "every compared component at null level; with power to see a derived effect: " +
+                 names_with(VerdictClass::independent) + (unpowered.empty() ? "" : "; without power: " + unpowered);
+    } else if (evidence) {
+      v.reason = "no component derived, but some show evidence short of the rubric";
+    } else {
+      v.reason = "no component derived, and the attention stack could not be tested with power";
+    }
   }
   return v;
+}
+
+ControlCalibration calibrate_with_controls(PairVerdict& parent, const std::map<std::string, PairVerdict>& controls,
+                                           const VerdictRules& rules) {
+  ControlCalibration cal;
+  if (controls.empty()) {
+    cal.note = "no control models";
+    return cal;
+  }
+  const ComponentVerdict* chosen = nullptr;
+  for (const auto& c : parent.components) {
+    if (c.component == "attention" && c.tested_units > 0) chosen = &c;
+  }
+  if (!chosen) {
+    for (const auto& c : parent.components) {
+      if (c.tested_units > 0 && (!chosen || c.effect > chosen->effect)) chosen = &c;
+    }
+  }
+  if (!chosen) {
+    cal.note = "no component with a permutation null to compare with the controls";
+    return cal;
+  }
+  cal.backbone = chosen->component;
+  cal.parent_effect = chosen->median_hidden_corr;
+  cal.best_control_effect = -std::numeric_limits<double>::infinity();
+  for (const auto& [label, v] : controls) {
+    for (const auto& c : v.components) {
+      if (c.component != cal.backbone || c.tested_units == 0) continue;
+      if (c.median_hidden_corr > cal.best_control_effect) {
+        cal.best_control_effect = c.median_hidden_corr;
+        cal.best_control = label;
+      }
+    }
+  }
+  if (cal.best_control.empty()) {
+    cal.note = "no control has a comparable " + cal.backbone + " component";
+    return cal;
+  }
+  cal.margin = cal.parent_effect - cal.best_control_effect;
+  cal.margin_sds = chosen->null_sd > 0 ? cal.margin / chosen->null_sd : 0.0;
+  cal.stands_out = cal.margin_sds >= rules.control_margin_sds;
+  cal.note = "parent " + cal.backbone + " h " + fmt(cal.parent_effect) + " vs best control (" + cal.best_control + ") " +
+             fmt(cal.best_control_effect) + ": margin " + fmt(cal.margin) + " = " + fmt(cal.margin_sds, 3) +
+             " null SDs";
+  const bool claims_reuse = parent.overall == VerdictClass::derived || parent.overall == VerdictClass::partial_reuse ||
+                            parent.overall == VerdictClass::identical;
+  if (claims_reuse && !cal.stands_out) {
+    parent.reason = "the parent does not stand out from every control (" + cal.note + "; needs " +
+                    fmt(rules.control_margin_sds) + "); weights alone said: " + to_string(parent.overall) + " — " +
+                    parent.reason;
+    parent.overall = VerdictClass::inconclusive;
+    parent.kind.clear();
+  }
+  return cal;
 }
 
 }  // namespace lineage::stages

@@ -1,24 +1,24 @@
 #pragma once
 /// @file verdict.hpp
 /// The verdict rubric of METHODS §10 as a pure function: per-unit statistics of one pair
-/// (suspect vs one other model) in, per-component verdicts with their evidence out.
+/// (suspect vs one other model) in, per-component verdicts with effect sizes and p-values out.
 ///
-/// Evidence rules, in brief (docs/methods.md has the full text):
-/// - Each unit is scored against the null of its own (role, projection, kind) group: the
-///   cross-layer baseline units (same role, other layer) when there are at least 3, else the
-///   analytic null of a correlation over n elements. A derived claim needs same-key similarity far
-///   outside that null. Raw cosine of
-///   norm vectors is never used (the LayerNorm trap); Pearson (centred cosine) is.
-/// - identical: every non-trivial same-key tensor byte-identical (or value-identical).
-/// - derived: median same-key Pearson >= 10 null SDs above the null mean AND most units
-///   individually beyond 6 SDs; kind from the size of the change (finetune: small relative L2 or
-///   large exact-equality fractions; continued_pretrain: larger change).
-/// - independent: same-key similarity inside the null (|z| < 3, almost no unit beyond 6 SDs) AND
-///   the test had power (null SD small enough that a derived effect of 0.5 would show at 10 SDs).
-/// - Units whose null SD is too large to see a 0.5 effect at 10 SD have no power and are left
-///   out; a component with none left is inconclusive and does not decide the overall verdict.
-/// - anything else: inconclusive. Overall: identical / derived / partial_reuse (some components
-///   derived, others independent) / independent / inconclusive.
+/// Evidence rules, in brief (docs/methods.md has the full text and the reason for each number):
+/// - Each same-key unit carries permutation tests (stages/null/hidden_null.hpp) of its
+///   hidden-matched correlation h and, for matrices, of its basis correlation g (unchanged by
+///   permuted neurons, experts or heads). Where cross-layer baselines of the same role exist (at least
+///   3), their h values form a second null; the unit is judged against the more conservative of
+///   the two (the larger mean and the larger spread). The analytic 1/sqrt(n) is never a null.
+/// - A component is derived when it is both significant and large: its Holm-adjusted p-value is
+///   below 1e-6 and its significant tests have a median effect >= 0.1 at >= 10 null SDs.
+/// - A component is independent only with power: no evidence (Holm p >= 1e-3) and a derivation
+///   with effect 0.1 in every unit would have been called derived. Otherwise inconclusive.
+/// - Overall: every informative component derived or identical -> derived; some derived and
+///   some independent -> partial_reuse (naming them); no component with evidence (every Holm
+///   p >= 1e-3) and the attention stack (the backbone every decoder has) independent with
+///   power -> independent; otherwise inconclusive, with the reason.
+/// - Controls: with control models in the run, the parent must stand out from every control
+///   (calibrate_with_controls).
 
 #include <cstdint>
 #include <map>
@@ -26,25 +26,47 @@
 #include <vector>
 
 #include "core/tensor_key.hpp"
+#include "stages/pair/comparison_unit.hpp"
 
 namespace lineage::stages {
 
-enum class UnitRole : std::uint8_t { same_key, submatrix, baseline };
-
-/// The statistics of one finished unit that the rubric reads.
+/// The statistics of one finished cross-model unit that the rubric reads.
 struct UnitEvidence {
-  UnitRole kind = UnitRole::same_key;
+  UnitKind kind = UnitKind::same_key;
   TensorKey key;  ///< key of side A (the suspect)
   std::uint64_t elements = 0;
   double cosine = 0;       ///< raw cosine (reported, never decisive for norms)
-  double pearson = 0;      ///< centred cosine; NaN when undefined
+  double pearson = 0;      ///< element-wise centred cosine over the whole unit; NaN when undefined
   double rel_l2 = 0;       ///< ||a-b|| / ||a||
   double frac_equal = 0;   ///< fraction of elements with equal decoded values
   bool bytes_equal = false;
+  // The permutation null (NaN / 0 when the unit's role has no exchangeable axis).
+  double hidden_corr = 0;  ///< h: mean correlation of hidden-matched units (Spearman for vectors)
+  double null_mean = 0;
+  double null_sd = 0;
+  double null_p = 1;
+  int null_perms = 0;
+  // The basis test (matrices): g and its null.
+  double basis_corr = 0;
+  double basis_null_mean = 0;
+  double basis_null_sd = 0;
+  double basis_null_p = 1;
+  int basis_perms = 0;
+  [[nodiscard]] bool has_null() const noexcept;
+  [[nodiscard]] bool has_basis_null() const noexcept;
 };
 
 enum class VerdictClass : std::uint8_t { identical, derived, partial_reuse, independent, inconclusive };
 [[nodiscard]] const char* to_string(VerdictClass v) noexcept;
+
+/// The thresholds of the rubric (docs/methods.md gives the reason for each).
+struct VerdictRules {
+  double derived_p = 1e-6;        ///< component p-value (Holm) for "derived" (METHODS §10.2)
+  double null_p = 1e-3;           ///< component p-value (Holm) above which it is "at null level"
+  double min_effect = 0.1;        ///< weakest h that counts as derived, and that power must reach
+  double min_effect_sds = 10.0;   ///< effect in null SDs (METHODS §10.2)
+  double control_margin_sds = 10.0;  ///< parent over best control, in null SDs
+};
 
 struct ComponentVerdict {
   std::string component;  ///< "attention", "norms", "routers", "routed_experts", ...
@@ -53,23 +75,34 @@ struct ComponentVerdict {
   std::string reason;
   std::size_t same_key_units = 0;
   std::size_t baseline_units = 0;
-  double median_pearson = 0;
-  double null_mean = 0;
+  std::size_t tested_units = 0;       ///< units with a permutation null
+  std::size_t tests = 0;              ///< permutation tests (h and g) over those units
+  std::size_t significant_units = 0;  ///< units with a test at Holm-adjusted p <= derived_p
+  double median_pearson = 0;      ///< element-wise, over the same-key units
+  double median_hidden_corr = 0;  ///< h over the tested units
+  double median_basis_corr = 0;   ///< g over the tested units (NaN without matrices)
+  double effect = 0;              ///< median statistic of the significant tests (of all when none)
+  double null_mean = 0;           ///< median over tested units of the null they were judged by
   double null_sd = 0;
-  double z = 0;                 ///< (median same-key Pearson - null mean) / null SD
-  double frac_beyond_null = 0;  ///< same-key units beyond 6 null SDs
+  double z = 0;                   ///< effect in null SDs: median (h - null mean) / null SD
+  double p_value = 1;             ///< Holm-adjusted minimum p over the tested units
+  double p_fisher = 1;            ///< Fisher-combined p (informative; units are not independent)
+  double frac_beyond_null = 0;    ///< fraction of tested units significant
   double median_rel_l2 = 0;
   double median_frac_equal = 0;
   double frac_bytes_equal = 0;
-  bool informative = false;  ///< had power (or byte identity) to decide anything
+  bool cross_layer_null = false;  ///< some unit was judged by its cross-layer baselines
+  bool powered = false;           ///< a derived effect of min_effect would have been seen
+  bool informative = false;       ///< decided something (identity, derived or powered null)
 };
 
 struct PairVerdict {
   VerdictClass overall = VerdictClass::inconclusive;
   std::string kind;
   std::string reason;
+  double p_value = 1;  ///< Holm over the informative components' p-values
   std::vector<ComponentVerdict> components;
-  std::vector<std::string> reused_components;  ///< for partial_reuse
+  std::vector<std::string> reused_components;  ///< derived or identical components
 };
 
 /// Which verdict component a key belongs to.
@@ -77,6 +110,27 @@ struct PairVerdict {
 
 /// @param[in] unmatched_tensors  tensors of either model with no counterpart in the other (they
 ///   rule out "identical": identity needs every tensor compared)
-[[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors = 0);
+[[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors = 0,
+                                         const VerdictRules& rules = {});
+
+/// How the parent's verdict compares with the suspect's verdicts against control models.
+struct ControlCalibration {
+  std::string backbone;           ///< the component compared ("attention", or the best informative one)
+  double parent_effect = 0;       ///< the parent's effect on it
+  double best_control_effect = 0;
+  std::string best_control;
+  double margin = 0;              ///< parent - best control
+  double margin_sds = 0;          ///< margin in the parent's null SDs
+  bool stands_out = true;
+  std::string note;
+};
+
+/// The parent must stand out from every control. A derived (or partial_reuse) parent verdict
+/// that does not, by at least rules.control_margin_sds null SDs on its backbone, becomes
+/// inconclusive with the reason; the calibration is returned for the report either way.
+/// @param[in,out] parent    the suspect-vs-parent verdict
+/// @param[in]     controls  label -> suspect-vs-control verdict
+ControlCalibration calibrate_with_controls(PairVerdict& parent, const std::map<std::string, PairVerdict>& controls,
+                                           const VerdictRules& rules = {});
 
 }  // namespace lineage::stages

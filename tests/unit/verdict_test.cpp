@@ -6,90 +6,184 @@
 #include <functional>
 #include <random>
 
+#include "stages/null/hidden_null.hpp"
+
 namespace lineage::stages {
 namespace {
 
-/// Units of one role: `layers` same-key units with Pearson from `same` plus cross-layer baselines
-/// drawn from the null N(0, 1/sqrt(n)).
-void add_role(std::vector<UnitEvidence>& out, TensorRole role, int layers, std::uint64_t n,
+constexpr int kPerms = 200;
+
+/// One unit whose permutation tests (h and, for matrices, g) saw `h` against a null N(0, sd),
+/// with the p-value the null stage would give it.
+UnitEvidence unit(TensorKey key, UnitKind kind, double h, double sd, bool matrix = true) {
+  UnitEvidence u;
+  u.kind = kind;
+  u.key = key;
+  u.elements = 1u << 16;
+  u.pearson = h;
+  u.cosine = h;
+  u.hidden_corr = h;
+  u.null_mean = 0;
+  u.null_sd = sd;
+  u.null_perms = kPerms;
+  u.null_p = permutation_p(h, 0, sd, kPerms, 0);
+  if (matrix) {
+    u.basis_corr = h;
+    u.basis_null_sd = sd;
+    u.basis_perms = kPerms;
+    u.basis_null_p = u.null_p;
+  }
+  return u;
+}
+
+/// `layers` same-key units of one role with h from `same`, plus one cross-layer baseline per
+/// layer drawn from the null.
+void add_role(std::vector<UnitEvidence>& out, TensorRole role, int layers, double sd,
               const std::function<double(int)>& same, double rel_l2, double frac_equal, std::mt19937& rng,
-              Component comp = Component::text) {
-  std::normal_distribution<double> null(0.0, 1.0 / std::sqrt(static_cast<double>(n)));
+              bool matrix = true) {
+  std::normal_distribution<double> null(0.0, sd);
   for (int l = 0; l < layers; ++l) {
-    UnitEvidence u;
-    u.key = TensorKey{comp, role, l};
-    u.elements = n;
-    u.pearson = same(l);
-    u.cosine = u.pearson;
+    auto u = unit(TensorKey{Component::text, role, l}, UnitKind::same_key, same(l), sd, matrix);
     u.rel_l2 = rel_l2;
     u.frac_equal = frac_equal;
     out.push_back(u);
-    UnitEvidence b = u;
-    b.kind = UnitRole::baseline;
-    b.pearson = null(rng);
-    out.push_back(b);
+    out.push_back(unit(TensorKey{Component::text, role, l}, UnitKind::baseline, null(rng), sd, matrix));
   }
 }
 
-TEST(Verdict, FinetuneIsDerivedWithItsKind) {
+TEST(Verdict, FinetuneIsDerivedWithItsKindAndPValues) {
   std::mt19937 rng(1);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 4096, [](int) { return 0.999; }, 0.01, 0.3, rng);
-  add_role(u, TensorRole::routed_expert, 8, 2048, [](int) { return 0.998; }, 0.02, 0.3, rng);
+  add_role(u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.999; }, 0.01, 0.3, rng);
+  add_role(u, TensorRole::routed_expert, 8, 0.004, [](int) { return 0.998; }, 0.02, 0.3, rng);
   const auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
   EXPECT_EQ(v.kind.rfind("finetune", 0), 0u) << v.kind;
-  for (const auto& c : v.components) EXPECT_GT(c.z, 10.0);
+  EXPECT_LT(v.p_value, 1e-12);
+  for (const auto& c : v.components) {
+    EXPECT_GT(c.z, 10.0);
+    EXPECT_LT(c.p_value, 1e-6);
+    EXPECT_EQ(c.significant_units, c.tested_units);
+  }
 }
 
 TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   std::mt19937 rng(2);
-  std::normal_distribution<double> noise(0.0, 1.0 / 64.0);
+  std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 4096, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
-  add_role(u, TensorRole::routed_expert, 8, 4096, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(u, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(u, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
-  // Tiny tensors have no power: 16 elements -> null SD 0.25, a 0.5 effect would be invisible.
+  for (const auto& c : v.components) EXPECT_TRUE(c.powered) << c.component;
+  // Small tensors have a wide null: an effect of 0.1 would be 2 SDs, so nothing can be said.
+  std::normal_distribution<double> wide(0.0, 0.05);
   std::vector<UnitEvidence> tiny;
-  add_role(tiny, TensorRole::attn_q, 8, 16, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(tiny, TensorRole::attn_q, 8, 0.05, [&](int) { return wide(rng); }, 1.4, 0.0, rng);
   v = decide_verdict(tiny);
   EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
+  EXPECT_FALSE(v.components.at(0).powered);
 }
 
 TEST(Verdict, TheNormTrapIsNotEvidence) {
-  // Independent models: raw cosine of norms ~0.99, Pearson at null level -> never derived.
+  // Independent models: raw cosine of norms ~0.99, Spearman at null level -> never derived.
   std::mt19937 rng(3);
-  std::normal_distribution<double> noise(0.0, 1.0 / 64.0);
+  std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_norm, 12, 4096, [&](int) { return noise(rng); }, 0.1, 0.0, rng);
+  add_role(u, TensorRole::attn_norm, 12, 0.016, [&](int) { return 0.0; }, 0.1, 0.0, rng, false);
   for (auto& e : u) e.cosine = 0.99;
-  add_role(u, TensorRole::attn_q, 12, 4096, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(u, TensorRole::attn_q, 12, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   const auto v = decide_verdict(u);
-  EXPECT_NE(v.overall, VerdictClass::derived);
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
 }
 
-TEST(Verdict, IdenticalPartialReuseAndPermuted) {
+TEST(Verdict, SignificantButSmallIsNotDerived) {
+  // h = 0.05 at 50 null SDs: certainly not chance, but below the weakest derivation the rubric
+  // accepts (shared data or a shared tokenizer can leave traces that small).
   std::mt19937 rng(4);
-  std::normal_distribution<double> noise(0.0, 1.0 / 64.0);
+  std::vector<UnitEvidence> u;
+  add_role(u, TensorRole::attn_q, 8, 0.001, [](int) { return 0.05; }, 1.4, 0.0, rng);
+  const auto v = decide_verdict(u);
+  EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
+  EXPECT_LT(v.components.at(0).p_value, 1e-6);
+  EXPECT_NE(v.components.at(0).reason.find("too small"), std::string::npos) << v.components.at(0).reason;
+}
+
+TEST(Verdict, CrossLayerBaselinesWidenThePermutationNull) {
+  // The permutation null says SD 0.004, but the cross-layer baselines spread 4x wider: a unit
+  // at h = 0.12 (30 permutation SDs) is then only 7.5 SDs out, short of the rubric's 10. (h
+  // only: cross-layer baselines are no null for g, so these units carry no g test.)
+  std::mt19937 rng(5);
+  std::normal_distribution<double> wide(0.0, 0.016);
+  std::vector<UnitEvidence> u;
+  for (int l = 0; l < 12; ++l) {
+    const TensorKey k{Component::text, TensorRole::attn_q, l};
+    u.push_back(unit(k, UnitKind::same_key, 0.12, 0.004, false));
+    u.push_back(unit(k, UnitKind::baseline, wide(rng), 0.004, false));
+  }
+  const auto v = decide_verdict(u);
+  ASSERT_EQ(v.components.size(), 1u);
+  EXPECT_TRUE(v.components[0].cross_layer_null);
+  EXPECT_NE(v.overall, VerdictClass::derived) << v.reason;
+  // Without the baselines the same units are derived.
+  std::vector<UnitEvidence> same_only;
+  for (const auto& e : u) {
+    if (e.kind == UnitKind::same_key) same_only.push_back(e);
+  }
+  EXPECT_EQ(decide_verdict(same_only).overall, VerdictClass::derived);
+}
+
+TEST(Verdict, IdenticalPartialReuseAndPermuted) {
+  std::mt19937 rng(6);
+  std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> same;
-  add_role(same, TensorRole::attn_q, 4, 4096, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(same, TensorRole::embedding, 1, 4096, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(same, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(same, TensorRole::embedding, 1, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   EXPECT_EQ(decide_verdict(same).overall, VerdictClass::identical);
 
   std::vector<UnitEvidence> partial;  // attention copied, experts independent
-  add_role(partial, TensorRole::attn_q, 8, 4096, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(partial, TensorRole::routed_expert, 8, 4096, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(partial, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(partial, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   const auto p = decide_verdict(partial);
   EXPECT_EQ(p.overall, VerdictClass::partial_reuse) << p.reason;
   EXPECT_EQ(p.reused_components, std::vector<std::string>{"attention"});
 
-  std::vector<UnitEvidence> permuted;  // experts shuffled: same-key experts look unrelated per unit
-  add_role(permuted, TensorRole::attn_q, 8, 4096, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(permuted, TensorRole::routed_expert, 8, 4096, [](int l) { return l % 4 == 0 ? 1.0 : 0.0; }, 1.0, 0.2,
-           rng);
-  EXPECT_NE(decide_verdict(permuted).overall, VerdictClass::independent);
+  // Experts shuffled: h sees nothing per unit, but g (unchanged by the permutation) does.
+  std::vector<UnitEvidence> permuted;
+  add_role(permuted, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  for (int l = 0; l < 8; ++l) {
+    auto e = unit(TensorKey{Component::text, TensorRole::routed_expert, l}, UnitKind::same_key, 0.0, 0.004);
+    e.basis_corr = 0.6;
+    e.basis_null_p = permutation_p(0.6, 0, 0.004, kPerms, 0);
+    permuted.push_back(e);
+  }
+  const auto pv = decide_verdict(permuted);
+  EXPECT_EQ(pv.overall, VerdictClass::derived) << pv.reason;
+}
+
+TEST(Verdict, TheParentMustStandOutFromTheControls) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0.0, 0.004);
+  std::vector<UnitEvidence> parent_units, control_units, close_control_units;
+  add_role(parent_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.9; }, 0.3, 0.0, rng);
+  add_role(control_units, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(close_control_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.88; }, 0.3, 0.0, rng);
+
+  auto parent = decide_verdict(parent_units);
+  ASSERT_EQ(parent.overall, VerdictClass::derived);
+  const auto cal = calibrate_with_controls(parent, {{"control1", decide_verdict(control_units)}});
+  EXPECT_TRUE(cal.stands_out);
+  EXPECT_EQ(parent.overall, VerdictClass::derived);
+  EXPECT_GT(cal.margin_sds, 100.0);
+
+  // A control as close as the parent: the similarity is not specific to the parent.
+  auto parent2 = decide_verdict(parent_units);
+  const auto cal2 = calibrate_with_controls(parent2, {{"control1", decide_verdict(control_units)},
+                                                      {"control2", decide_verdict(close_control_units)}});
+  EXPECT_FALSE(cal2.stands_out);
+  EXPECT_EQ(cal2.best_control, "control2");
+  EXPECT_EQ(parent2.overall, VerdictClass::inconclusive) << parent2.reason;
+  EXPECT_NE(parent2.reason.find("does not stand out"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,437 @@
+#include "stages/null/hidden_null.hpp"
+
+#include <xxhash.h>
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+namespace {
+
+/// splitmix64: a small, fast generator whose stream is fixed by its seed on every platform (the
+/// permutations, and so the p-values, must not depend on the standard library's distributions).
+struct SplitMix {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, n) by rejection (no modulo bias).
+  std::uint64_t below(std::uint64_t n) {
+    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    for (;;) {
+      const auto x = next();
+      if (x < limit) return x % n;
+    }
+  }
+};
+
+void shuffle(std::vector<std::uint32_t>& p, SplitMix& rng) {
+  for (std::size_t i = p.size(); i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+}
+
+/// Centres a vector and scales it to unit length; false when it is (numerically) constant.
+bool standardise(float* v, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += v[i];
+  const double mean = s / static_cast<double>(n);
+  double q = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = v[i] - mean;
+    q += d * d;
+  }
+  if (!(q > 1e-30 * static_cast<double>(n))) {
+    std::fill(v, v + n, 0.0f);
+    return false;
+  }
+  const double inv = 1.0 / std::sqrt(q);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>((v[i] - mean) * inv);
+  return true;
+}
+
+double dot(const float* x, const float* y, std::size_t n) {
+  // Float products summed in double per 8-lane block: vectorises and keeps the error tiny.
+  double total = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    float acc = 0;
+    for (std::size_t k = 0; k < 8; ++k) acc += x[i + k] * y[i + k];
+    total += acc;
+  }
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * y[i];
+  return total;
+}
+
+/// Ranks (average ranks for ties), 1-based.
+std::vector<float> ranks(std::span<const float> v) {
+  std::vector<std::uint32_t> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0u);
+  std::stable_sort(idx.begin(), idx.end(), [&](auto x, auto y) { return v[x] < v[y]; });
+  std::vector<float> r(v.size());
+  for (std::size_t i = 0; i < idx.size();) {
+    std::size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    const float avg = static_cast<float>(0.5 * static_cast<double>(i + j) + 1.0);
+    for (std::size_t k = i; k <= j; ++k) r[idx[k]] = avg;
+    i = j + 1;
+  }
+  return r;
+}
+
+bool is_vector(std::uint64_t rows, std::uint64_t cols) { return rows == 1 || cols == 1; }
+
+}  // namespace
+
+const char* to_string(NullAxis a) noexcept {
+  switch (a) {
+    case NullAxis::none: return "none";
+    case NullAxis::rows: return "rows";
+    case NullAxis::cols: return "cols";
+  }
+  return "?";
+}
+
+NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols) noexcept {
+  if (rows * cols < 2) return NullAxis::none;
+  const NullAxis vector_axis = cols == 1 ? NullAxis::rows : NullAxis::cols;
+  const auto p = key.projection;
+  const bool writes_hidden = p == Projection::down || p == Projection::out;  // [hidden, inner]
+  if (is_vector(rows, cols) || key.kind == ParamKind::bias) {
+    if (!is_vector(rows, cols)) return NullAxis::none;
+    switch (key.role) {
+      // q/k norms and q/k/v biases run along rotary head dimensions, which are not
+      // exchangeable (every model with RoPE shares their frequency structure).
+      case TensorRole::q_norm:
+      case TensorRole::k_norm:
+      case TensorRole::attn_q:
+      case TensorRole::attn_k:
+      case TensorRole::attn_v:
+      case TensorRole::attn_qkv:
+      case TensorRole::mla_q_b:
+      case TensorRole::mla_kv_b:
+      case TensorRole::attn_sinks: return NullAxis::none;
+      default: break;
+    }
+    if (is_norm_role(key.role)) return vector_axis;
+    switch (key.role) {
+      case TensorRole::attn_o:
+      case TensorRole::router_bias:
+      case TensorRole::dense_mlp:
+      case TensorRole::shared_expert:
+      case TensorRole::routed_expert: return vector_axis;
+      default: return NullAxis::none;
+    }
+  }
+  switch (key.role) {
+    case TensorRole::embedding:
+    case TensorRole::lm_head:
+    case TensorRole::position_embedding:
+    case TensorRole::attn_q:
+    case TensorRole::attn_k:
+    case TensorRole::attn_v:
+    case TensorRole::attn_qkv:
+    case TensorRole::mla_q_a:
+    case TensorRole::mla_q_b:
+    case TensorRole::mla_kv_a:
+    case TensorRole::mla_kv_b:
+    case TensorRole::router: return NullAxis::cols;
+    case TensorRole::attn_o:
+    case TensorRole::mtp_input_proj:
+    case TensorRole::patch_embedding:
+    case TensorRole::conv: return NullAxis::rows;
+    case TensorRole::dense_mlp:
+    case TensorRole::shared_expert:
+    case TensorRole::routed_expert:
+    case TensorRole::linear_attn: return writes_hidden ? NullAxis::rows : NullAxis::cols;
+    default: return NullAxis::none;
+  }
+}
+
+std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
+                                       const NullOptions& options) {
+  const std::uint64_t total = rows * cols;
+  std::uint64_t target = std::clamp(total / std::max<std::uint64_t>(options.fraction_denominator, 1),
+                                    options.min_elements, options.max_elements);
+  target = std::min(target, total);
+  const std::uint64_t m = std::clamp<std::uint64_t>(cols ? (target + cols - 1) / cols : rows, std::min<std::uint64_t>(rows, 2), rows);
+  std::vector<std::uint64_t> out;
+  if (m >= rows) {
+    out.resize(rows);
+    std::iota(out.begin(), out.end(), 0u);
+    return out;
+  }
+  TensorKey group = key;
+  group.layer = -1;
+  group.expert = -1;
+  group.index = -1;
+  const auto name = to_string(group);
+  const std::uint64_t salt = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> h(rows);
+  for (std::uint64_t r = 0; r < rows; ++r) h[r] = {XXH3_64bits_withSeed(&r, sizeof r, salt), r};
+  std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(m), h.end());
+  out.reserve(m);
+  for (std::uint64_t i = 0; i < m; ++i) out.push_back(h[i].second);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+double permutation_p(double observed, double mean, double sd, int permutations, int exceed) {
+  if (!std::isfinite(observed) || permutations <= 0) return 1.0;
+  const double k = permutations;
+  if (exceed > 0) return (1.0 + exceed) / (k + 1.0);
+  if (!(sd > 0) || permutations < 3) return 1.0 / (k + 1.0);
+  const double t = (observed - mean) / sd;
+  boost::math::students_t dist(k - 1.0);
+  const double tail = t > 0 ? boost::math::cdf(boost::math::complement(dist, t)) : 1.0;
+  return std::min(1.0 / (k + 1.0), tail);
+}
+
+namespace {
+
+void summarise(PermutationTest& t, const std::vector<double>& null) {
+  t.permutations = static_cast<int>(null.size());
+  if (!null.empty()) {
+    const double k = static_cast<double>(null.size());
+    t.null_mean = std::accumulate(null.begin(), null.end(), 0.0) / k;
+    double var = 0;
+    for (double v : null) var += (v - t.null_mean) * (v - t.null_mean);
+    t.null_sd = null.size() > 1 ? std::sqrt(var / (k - 1.0)) : 0.0;
+    t.exceed = static_cast<int>(std::count_if(null.begin(), null.end(), [&](double v) { return v >= t.observed; }));
+  }
+  t.p = permutation_p(t.observed, t.null_mean, t.null_sd, t.permutations, t.exceed);
+}
+
+PermutationTest undefined_test() {
+  PermutationTest t;
+  t.observed = std::numeric_limits<double>::quiet_NaN();
+  return t;
+}
+
+/// g: Pearson of the upper triangles of the two correlation matrices of `chosen` units, and its
+/// null under relabellings of B's units (rows and columns of its matrix together).
+PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>& y, std::uint64_t obs,
+                           const std::vector<std::uint32_t>& chosen, SplitMix& rng, int permutations) {
+  PermutationTest t = undefined_test();
+  const std::size_t s = chosen.size();
+  if (s < 8 || obs < 3) return t;
+  using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Rows xc(s, obs), yc(s, obs);
+  for (std::size_t i = 0; i < s; ++i) {
+    xc.row(static_cast<Eigen::Index>(i)) =
+        Eigen::Map<const Eigen::RowVectorXf>(x.data() + chosen[i] * obs, static_cast<Eigen::Index>(obs));
+    yc.row(static_cast<Eigen::Index>(i)) =
+        Eigen::Map<const Eigen::RowVectorXf>(y.data() + chosen[i] * obs, static_cast<Eigen::Index>(obs));
+  }
+  // Correlation matrices of the chosen units (row-major, so ca[i * s + j] is entry (i, j)).
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> ma_ = (xc * xc.transpose()).cast<double>(),
+                                                                        mb_ = (yc * yc.transpose()).cast<double>();
+  std::vector<double> ca(ma_.data(), ma_.data() + s * s), cb(mb_.data(), mb_.data() + s * s);
+  // Centre and scale A's upper triangle once; B's moments do not change under relabelling.
+  const double pairs = static_cast<double>(s * (s - 1) / 2);
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < s; ++i) {
+    for (std::size_t j = i + 1; j < s; ++j) ma += ca[i * s + j], mb += cb[i * s + j];
+  }
+  ma /= pairs;
+  mb /= pairs;
+  double qa = 0, qb = 0;
+  for (std::size_t i = 0; i < s; ++i) {
+    for (std::size_t j = i + 1; j < s; ++j) {
+      ca[i * s + j] -= ma;
+      ca[j * s + i] = ca[i * s + j];
+      qa += ca[i * s + j] * ca[i * s + j];
+      const double d = cb[i * s + j] - mb;
+      qb += d * d;
+    }
+  }
+  if (!(qa > 0) || !(qb > 0)) return t;
+  const double norm = 1.0 / std::sqrt(qa * qb);
+  auto statistic = [&](const std::vector<std::uint32_t>& perm) {
+    double acc = 0;
+    for (std::size_t i = 0; i < s; ++i) {
+      const double* row_a = ca.data() + i * s;
+      const double* row_b = cb.data() + static_cast<std::size_t>(perm[i]) * s;
+      for (std::size_t j = i + 1; j < s; ++j) acc += row_a[j] * (row_b[perm[j]] - mb);
+    }
+    return acc * norm;
+  };
+  std::vector<std::uint32_t> perm(s);
+  std::iota(perm.begin(), perm.end(), 0u);
+  t.observed = statistic(perm);
+  t.units = s;
+  std::vector<double> null;
+  for (int k = 0; k < permutations; ++k) {
+    shuffle(perm, rng);
+    null.push_back(statistic(perm));
+  }
+  summarise(t, null);
+  return t;
+}
+
+/// One-sided p-value from exact permutation moments and the normal tail (the statistic is a
+/// sum over many bounded terms: Hoeffding's combinatorial central limit theorem).
+double normal_tail_p(double observed, double mean, double sd) {
+  if (!std::isfinite(observed) || !(sd > 0)) return 1.0;
+  return 0.5 * std::erfc((observed - mean) / sd / std::sqrt(2.0));
+}
+
+/// The null of h = (1/u) sum_i D[i, i], D[i, k] = <x_i, y_k>, over every relabelling pi of the u
+/// valid units, from its exact moments (Hoeffding): mean g = sum D / u^2 and variance
+/// (sum D^2 - u sum r^2 - u sum c^2 + u^2 g^2) / (u^2 (u - 1)), r and c the row and column means
+/// of D. Only sum D^2 costs more than a pass over the sample: it is ||X^T X . Y^T Y|| (Grams of
+/// the shorter side) when that is affordable, else estimated from 2^24 / obs random pairs.
+void exact_moments(PermutationTest& t, const std::vector<float>& x, const std::vector<float>& y, std::uint64_t obs,
+                   const std::vector<std::uint32_t>& valid, SplitMix& rng) {
+  const std::size_t u = valid.size();
+  const double ud = static_cast<double>(u);
+  std::vector<double> xs(obs, 0.0), ys(obs, 0.0);
+  for (auto i : valid) {
+    const float* xi = x.data() + i * obs;
+    const float* yi = y.data() + i * obs;
+    for (std::uint64_t r = 0; r < obs; ++r) xs[r] += xi[r], ys[r] += yi[r];
+  }
+  double g = 0, sum_r2 = 0, sum_c2 = 0;
+  for (std::uint64_t r = 0; r < obs; ++r) g += xs[r] * ys[r];
+  g /= ud * ud;
+  for (auto i : valid) {
+    double ri = 0, ci = 0;
+    const float* xi = x.data() + i * obs;
+    const float* yi = y.data() + i * obs;
+    for (std::uint64_t r = 0; r < obs; ++r) ri += xi[r] * ys[r], ci += xs[r] * yi[r];
+    sum_r2 += (ri / ud) * (ri / ud);
+    sum_c2 += (ci / ud) * (ci / ud);
+  }
+  constexpr double kBudget = 1 << 24;
+  double sum_d2 = 0;
+  const double exact_cost = ud * static_cast<double>(obs) * static_cast<double>(std::min<std::uint64_t>(u, obs));
+  if (exact_cost <= 2 * kBudget && obs <= u) {
+    // Grams of the valid units' vectors (obs x obs), as GEMMs.
+    using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Rows xv(u, obs), yv(u, obs);
+    for (std::size_t n = 0; n < u; ++n) {
+      xv.row(static_cast<Eigen::Index>(n)) =
+          Eigen::Map<const Eigen::RowVectorXf>(x.data() + valid[n] * obs, static_cast<Eigen::Index>(obs));
+      yv.row(static_cast<Eigen::Index>(n)) =
+          Eigen::Map<const Eigen::RowVectorXf>(y.data() + valid[n] * obs, static_cast<Eigen::Index>(obs));
+    }
+    const Eigen::MatrixXd gx = (xv.transpose() * xv).cast<double>(), gy = (yv.transpose() * yv).cast<double>();
+    sum_d2 = gx.cwiseProduct(gy).sum();
+  } else if (exact_cost <= 2 * kBudget) {
+    for (auto i : valid) {
+      for (auto k : valid) {
+        const double d = dot(x.data() + i * obs, y.data() + k * obs, obs);
+        sum_d2 += d * d;
+      }
+    }
+  } else {
+    const auto pairs = static_cast<std::uint64_t>(kBudget / static_cast<double>(obs)) + 1;
+    for (std::uint64_t n = 0; n < pairs; ++n) {
+      const auto i = valid[rng.below(u)], k = valid[rng.below(u)];
+      const double d = dot(x.data() + i * obs, y.data() + k * obs, obs);
+      sum_d2 += d * d;
+    }
+    sum_d2 *= ud * ud / static_cast<double>(pairs);
+  }
+  const double centred = std::max(0.0, sum_d2 - ud * sum_r2 - ud * sum_c2 + ud * ud * g * g);
+  t.null_mean = g;
+  t.null_sd = std::sqrt(centred / (ud * ud * (ud - 1.0)));
+  t.permutations = 0;
+  t.exceed = 0;
+  t.p = normal_tail_p(t.observed, t.null_mean, t.null_sd);
+}
+
+}  // namespace
+
+HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::uint64_t sample_rows,
+                       std::uint64_t cols, NullAxis axis, std::uint64_t seed, const NullOptions& options) {
+  HiddenNull out;
+  out.axis = axis;
+  out.hidden = undefined_test();
+  out.basis = undefined_test();
+  if (a.size() != sample_rows * cols || b.size() != a.size()) throw InternalError("hidden_null: sample size mismatch");
+  if (axis == NullAxis::none || a.empty()) return out;
+  const int permutations = options.permutations;
+  // Unit-major copies: one contiguous vector per hidden unit, standardised.
+  std::vector<float> x, y;
+  std::uint64_t units = 0, obs = 0;
+  const bool vector = is_vector(sample_rows, cols);
+  if (vector) {
+    // Spearman: the ranks are the one observation of each coordinate.
+    x = ranks(a);
+    y = ranks(b);
+    units = 1;
+    obs = x.size();
+  } else if (axis == NullAxis::rows) {
+    x.assign(a.begin(), a.end());
+    y.assign(b.begin(), b.end());
+    units = sample_rows;
+    obs = cols;
+  } else {
+    units = cols;
+    obs = sample_rows;
+    x.resize(a.size());
+    y.resize(b.size());
+    for (std::uint64_t r = 0; r < sample_rows; ++r) {
+      for (std::uint64_t c = 0; c < cols; ++c) {
+        x[c * sample_rows + r] = a[r * cols + c];
+        y[c * sample_rows + r] = b[r * cols + c];
+      }
+    }
+  }
+  SplitMix rng{seed};
+  std::vector<double> null;
+  null.reserve(static_cast<std::size_t>(std::max(permutations, 0)));
+  if (vector) {
+    if (!standardise(x.data(), obs) || !standardise(y.data(), obs)) return out;
+    out.observations = 1;
+    out.hidden.units = obs;
+    out.hidden.observed = dot(x.data(), y.data(), obs);
+    // Exact moments over all coordinate shuffles: both rank vectors are centred and of unit
+    // length, so the mean is 0 and the variance 1 / (n - 1) (ties included).
+    out.hidden.null_mean = 0;
+    out.hidden.null_sd = 1.0 / std::sqrt(static_cast<double>(obs - 1));
+    out.hidden.p = normal_tail_p(out.hidden.observed, 0, out.hidden.null_sd);
+    return out;
+  }
+  // Units constant on either side carry no correlation; they are left out of both the
+  // observed statistic and the null (the same set, so the test stays exact).
+  std::vector<std::uint32_t> valid;
+  for (std::uint64_t u = 0; u < units; ++u) {
+    const bool ok_x = standardise(x.data() + u * obs, obs);
+    const bool ok_y = standardise(y.data() + u * obs, obs);
+    if (ok_x && ok_y) valid.push_back(static_cast<std::uint32_t>(u));
+  }
+  if (valid.size() < 2 || obs < 2) return out;
+  out.observations = obs;
+  const double inv = 1.0 / static_cast<double>(valid.size());
+  double s = 0;
+  for (auto u : valid) s += dot(x.data() + u * obs, y.data() + u * obs, obs);
+  out.hidden.observed = s * inv;
+  out.hidden.units = valid.size();
+  exact_moments(out.hidden, x, y, obs, valid, rng);
+  // The basis test on a hash-chosen subset of the valid units (fixed by the unit index, so the
+  // same hidden units are chosen in both models and in every layer).
+  std::vector<std::uint32_t> chosen = valid;
+  if (chosen.size() > options.basis_units) {
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> h;
+    for (auto u : valid) h.emplace_back(XXH3_64bits_withSeed(&u, sizeof u, options.seed), u);
+    std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(options.basis_units), h.end());
+    chosen.clear();
+    for (std::uint64_t i = 0; i < options.basis_units; ++i) chosen.push_back(h[i].second);
+    std::sort(chosen.begin(), chosen.end());
+  }
+  out.basis = basis_test(x, y, obs, chosen, rng, permutations);
+  return out;
+}
+
+}  // namespace lineage::stages

@@ -1,0 +1,97 @@
+#pragma once
+/// @file hidden_null.hpp
+/// The permutation null of one comparison unit, from the data itself (METHODS §4.3).
+///
+/// Two models trained independently share no labelling of their hidden (residual, neuron,
+/// expert, latent) dimensions: any relabelling of B's hidden axis is as likely as the identity.
+/// Their tensors do share structure that is not about labels (token-frequency row norms, a mean
+/// direction, low rank, outlier dimensions), which is why an analytic 1/sqrt(n) null calls unrelated
+/// trained models "derived". So the test statistic is computed per hidden unit and the null
+/// permutes only the hidden axis; the other axis (tokens, rotary head dimensions) stays paired,
+/// because models with one tokenizer or one RoPE layout legitimately share structure along it.
+///
+/// Statistic (matrices): the hidden-matched correlation h = mean over hidden units j of
+/// corr(A_j, B_j), each unit a vector over the observation axis. Standardising each unit bounds
+/// what one outlier dimension can contribute. Vectors (norm weights, router biases) use the
+/// Spearman correlation of their coordinates. Both are computed on sampled rows, so the null costs
+/// a small fraction of the pass.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/tensor_key.hpp"
+
+namespace lineage::stages {
+
+/// Which axis of a unit's 2-D view is exchangeable under independence.
+enum class NullAxis : std::uint8_t {
+  none,  ///< no axis known to be exchangeable (e.g. rotary q/k biases): no permutation null
+  rows,  ///< rows are hidden units (o_proj, down projections, vectors stored as a column)
+  cols,  ///< columns are hidden units (embeddings, q/k/v, gate/up, routers, vectors as a row)
+};
+
+[[nodiscard]] const char* to_string(NullAxis a) noexcept;
+
+/// The exchangeable axis of a tensor with this key and logical shape [rows, cols] ([out, in]).
+[[nodiscard]] NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols) noexcept;
+
+struct NullOptions {
+  // The sample: at least 2^15 elements (or the whole unit), 1/32 of a large unit, at most 2^20.
+  // With K relabellings the null costs about K x sample multiply-adds against the pass's ~10
+  // operations per element, so K = 100 and 1/32 keep it a small fraction of the pass
+  // (docs/benchmarks.md), while K = 100 still fits the tail's SD to within ~7%.
+  std::uint64_t min_elements = 1u << 15;
+  std::uint64_t max_elements = 1u << 20;
+  std::uint64_t fraction_denominator = 32;
+  int permutations = 100;
+  std::uint64_t basis_units = 128;  ///< hidden units of the basis test (its cost is their square)
+  std::uint64_t seed = 0x6c696e65616765ULL;  ///< "lineage"; the same for every model and layer
+};
+
+/// The rows of a [rows, cols] unit that the null reads. Keyed by the unit's role group (layer,
+/// expert and model excluded, METHODS §3), so both models and every layer read the same rows and
+/// cross-layer baselines see the same sample. Ascending; every row when the unit is small.
+[[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
+                                                     const NullOptions& options = {});
+
+/// One permutation test: the observed statistic against its values under K relabellings.
+struct PermutationTest {
+  double observed = 0;   ///< NaN when undefined
+  double null_mean = 0;  ///< mean of the statistic over permutations
+  double null_sd = 0;    ///< SD of the statistic over permutations
+  std::uint64_t units = 0;  ///< hidden units that took part
+  int permutations = 0;  ///< 0: the null's moments are exact over all relabellings (h)
+  int exceed = 0;  ///< permutations whose statistic reached the observed one
+  double p = 1;    ///< one-sided p-value (see permutation_p; the normal tail for exact moments)
+};
+
+/// The two tests of one unit.
+/// - hidden: h, the hidden-matched correlation (Spearman for vectors): same hidden unit, same
+///   position along the other axis. Defeated by a permutation of the other axis (experts,
+///   neurons, heads).
+/// - basis: g, the correlation of the two models' hidden x hidden correlation matrices (each
+///   computed over the other axis, so a permutation of neurons, experts or heads leaves it
+///   unchanged). It asks whether both matrices live in one hidden basis, which independently
+///   trained models do not share. Matrices only; at most 128 hidden units (hash-chosen).
+struct HiddenNull {
+  NullAxis axis = NullAxis::none;
+  std::uint64_t observations = 0;  ///< length of each hidden unit's vector
+  PermutationTest hidden;
+  PermutationTest basis;
+};
+
+/// One-sided p-value of a permutation test: (1 + exceed) / (K + 1) when some permutation reached
+/// the observed value; otherwise the fitted tail, a Student t with K - 1 degrees of freedom at
+/// (observed - mean) / sd, capped at 1 / (K + 1), so that p-values below what K permutations can
+/// show come from the fitted tail (METHODS §4.3).
+[[nodiscard]] double permutation_p(double observed, double mean, double sd, int permutations, int exceed);
+
+/// Runs the test on sampled rows of both sides.
+/// @param[in] a, b  the sampled rows, row-major [sample_rows, cols], same shape
+/// @param[in] seed  the permutation stream (derive it from the unit's key so reruns agree)
+[[nodiscard]] HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::uint64_t sample_rows,
+                                     std::uint64_t cols, NullAxis axis, std::uint64_t seed,
+                                     const NullOptions& options = {});
+
+}  // namespace lineage::stages

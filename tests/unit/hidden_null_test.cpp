@@ -1,0 +1,149 @@
+#include "stages/null/hidden_null.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace lineage::stages {
+namespace {
+
+/// A trained-like [rows, cols] matrix (rows = tokens, cols = hidden): row norms falling with the
+/// token id (the same law for every model with this tokenizer), a per-model mean direction that
+/// carries about half of the variance, a per-model low-rank part and noise.
+std::vector<float> trained_like(std::uint64_t rows, std::uint64_t cols, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd(0, 1);
+  std::vector<double> mean_dir(cols), u(rows * 4), v(4 * cols);
+  for (auto& x : mean_dir) x = nd(rng) / std::sqrt(static_cast<double>(cols));
+  for (auto& x : u) x = nd(rng);
+  for (auto& x : v) x = nd(rng) / std::sqrt(static_cast<double>(cols));
+  std::vector<float> m(rows * cols);
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    const double norm = 1.0 / std::sqrt(1.0 + static_cast<double>(r) / 8.0);
+    for (std::uint64_t c = 0; c < cols; ++c) {
+      double low = 0;
+      for (int k = 0; k < 4; ++k) low += u[r * 4 + k] * v[k * cols + c];
+      const double x = 1.0 * mean_dir[c] + 0.5 * low + 0.5 * nd(rng) / std::sqrt(static_cast<double>(cols));
+      m[r * cols + c] = static_cast<float>(norm * x);
+    }
+  }
+  return m;
+}
+
+double pearson(const std::vector<float>& a, const std::vector<float>& b) {
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ma += a[i], mb += b[i];
+  ma /= static_cast<double>(a.size());
+  mb /= static_cast<double>(b.size());
+  double sab = 0, saa = 0, sbb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  return sab / std::sqrt(saa * sbb);
+}
+
+TEST(HiddenNull, AxisFollowsTheRole) {
+  EXPECT_EQ(null_axis({Component::text, TensorRole::embedding}, 1000, 64), NullAxis::cols);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::attn_q, 3}, 64, 64), NullAxis::cols);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::attn_o, 3}, 64, 64), NullAxis::rows);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::routed_expert, 3, 1, Projection::down}, 64, 32), NullAxis::rows);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::routed_expert, 3, 1, Projection::gate}, 32, 64), NullAxis::cols);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::router, 3}, 8, 64), NullAxis::cols);
+  // Vectors are [n, 1]: norms along the hidden axis, q biases along rotary head dimensions.
+  EXPECT_EQ(null_axis({Component::text, TensorRole::attn_norm, 3}, 64, 1), NullAxis::rows);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::attn_q, 3, -1, Projection::none, ParamKind::bias}, 64, 1),
+            NullAxis::none);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::q_norm, 3}, 64, 1), NullAxis::none);
+  EXPECT_EQ(null_axis({Component::text, TensorRole::other}, 64, 64), NullAxis::none);
+}
+
+TEST(HiddenNull, SampledRowsAreTheSameInEveryLayerAndModel) {
+  const TensorKey k1{Component::text, TensorRole::embedding, -1};
+  TensorKey q1{Component::text, TensorRole::attn_q, 1}, q5{Component::text, TensorRole::attn_q, 5};
+  const auto a = sample_rows(q1, 100000, 4096), b = sample_rows(q5, 100000, 4096);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  // 1/16 of 409.6 M elements is above the 1 M cap: 1 M / 4096 = 256 rows.
+  EXPECT_EQ(a.size(), 256u);
+  EXPECT_NE(sample_rows(k1, 100000, 4096), a);  // another role, another row set
+  EXPECT_EQ(sample_rows(q1, 100, 64).size(), 100u);  // small units are read whole
+}
+
+TEST(HiddenNull, PermutationPValues) {
+  EXPECT_DOUBLE_EQ(permutation_p(0.5, 0, 0.1, 199, 9), 10.0 / 200.0);
+  const double p5 = permutation_p(0.5, 0, 0.1, 199, 0), p10 = permutation_p(1.0, 0, 0.1, 199, 0);
+  EXPECT_LE(p5, 1.0 / 200.0);
+  EXPECT_LT(p10, p5);
+  EXPECT_LT(p10, 1e-12);  // the fitted tail reaches far below what 199 permutations can show
+  EXPECT_EQ(permutation_p(std::nan(""), 0, 0.1, 199, 0), 1.0);
+}
+
+TEST(HiddenNull, StructuredIndependentMatricesFoolTheAnalyticNullButNotThePermutationNull) {
+  // Independent models with trained-like structure: the element-wise Pearson sits far outside
+  // 1/sqrt(n), so the analytic rule would call them derived; the permutation test does not.
+  const std::uint64_t rows = 512, cols = 64;
+  std::vector<double> analytic_z, p_values;
+  for (std::uint32_t seed = 0; seed < 20; ++seed) {
+    const auto a = trained_like(rows, cols, 1000 + seed), b = trained_like(rows, cols, 2000 + seed);
+    analytic_z.push_back(std::fabs(pearson(a, b)) * std::sqrt(static_cast<double>(rows * cols)));
+    const auto r = hidden_null(a, b, rows, cols, NullAxis::cols, seed);
+    p_values.push_back(r.hidden.p);
+    EXPECT_GT(r.basis.p, 1e-4) << "seed " << seed;
+  }
+  std::sort(analytic_z.begin(), analytic_z.end());
+  EXPECT_GT(analytic_z[analytic_z.size() / 2], 6.0) << "the structure no longer fools the analytic null";
+  const auto small = std::count_if(p_values.begin(), p_values.end(), [](double p) { return p < 1e-4; });
+  EXPECT_EQ(small, 0);
+  const auto below_20pct = std::count_if(p_values.begin(), p_values.end(), [](double p) { return p < 0.2; });
+  EXPECT_LE(below_20pct, 10);  // roughly uniform: about 4 expected
+}
+
+TEST(HiddenNull, DerivedMatricesAreFarOutAndPermutedNeuronsStillShowInTheBasisTest) {
+  const std::uint64_t rows = 256, cols = 64;
+  const auto a = trained_like(rows, cols, 7);
+  auto b = a;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0, 0.02f);
+  for (auto& x : b) x += nd(rng);  // a fine-tune
+  const auto r = hidden_null(a, b, rows, cols, NullAxis::cols, 1);
+  EXPECT_GT(r.hidden.observed, 0.8);
+  EXPECT_LT(r.hidden.p, 1e-6);
+  EXPECT_GT((r.hidden.observed - r.hidden.null_mean) / r.hidden.null_sd, 10.0);
+  EXPECT_LT(r.basis.p, 1e-6);
+  // Rows (neurons, experts) permuted: h sees nothing, g is unchanged by the permutation.
+  std::vector<std::uint32_t> perm(rows);
+  for (std::uint32_t i = 0; i < rows; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rng);
+  std::vector<float> shuffled(b.size());
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    std::copy_n(b.begin() + static_cast<std::ptrdiff_t>(perm[i] * cols), cols,
+                shuffled.begin() + static_cast<std::ptrdiff_t>(i * cols));
+  }
+  const auto s = hidden_null(a, shuffled, rows, cols, NullAxis::cols, 1);
+  EXPECT_GT(s.hidden.p, 1e-3);
+  EXPECT_LT(s.basis.p, 1e-6);
+  EXPECT_NEAR(s.basis.observed, r.basis.observed, 1e-6);
+}
+
+TEST(HiddenNull, NormVectorsUseSpearmanAgainstCoordinateShuffles) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 0.05f);
+  std::vector<float> a(512), b(512), c(512);
+  for (auto& x : a) x = 1.0f + nd(rng);
+  for (std::size_t i = 0; i < a.size(); ++i) b[i] = a[i] + 0.3f * nd(rng);
+  for (auto& x : c) x = 1.0f + nd(rng);
+  const auto derived = hidden_null(a, b, 512, 1, NullAxis::rows, 5);
+  EXPECT_LT(derived.hidden.p, 1e-6);
+  EXPECT_TRUE(std::isnan(derived.basis.observed));
+  const auto independent = hidden_null(a, c, 512, 1, NullAxis::rows, 5);
+  EXPECT_GT(independent.hidden.p, 1e-3);
+  EXPECT_NEAR(independent.hidden.null_sd, 1.0 / std::sqrt(511.0), 0.01);
+}
+
+}  // namespace
+}  // namespace lineage::stages
