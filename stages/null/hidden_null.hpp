@@ -45,7 +45,7 @@ struct NullOptions {
   std::uint64_t max_elements = 1u << 20;
   std::uint64_t fraction_denominator = 32;
   int permutations = 100;
-  std::uint64_t basis_units = 128;  ///< hidden units of the basis test (its cost is their square)
+  std::uint64_t basis_units = 96;  ///< hidden units of the basis test (its cost is their square)
   std::uint64_t seed = 0x6c696e65616765ULL;  ///< "lineage"; the same for every model and layer
 };
 
@@ -73,7 +73,7 @@ struct PermutationTest {
 /// - basis: g, the correlation of the two models' hidden x hidden correlation matrices (each
 ///   computed over the other axis, so a permutation of neurons, experts or heads leaves it
 ///   unchanged). It asks whether both matrices live in one hidden basis, which independently
-///   trained models do not share. Matrices only; at most 128 hidden units (hash-chosen).
+///   trained models do not share. Matrices only; at most 96 hidden units (hash-chosen).
 struct HiddenNull {
   NullAxis axis = NullAxis::none;
   std::uint64_t observations = 0;  ///< length of each hidden unit's vector

@@ -76,7 +76,10 @@ double fisher(const std::vector<double>& p) {
   return boost::math::gamma_q(static_cast<double>(p.size()), x / 2.0);
 }
 
-ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units, const VerdictRules& rules) {
+/// @param[in] components  how many components of the pair have tests: "no evidence" is a
+///   statement about the whole pair, so the component's p-value is Bonferroni-scaled by it
+ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units, const VerdictRules& rules,
+                       std::size_t components) {
   ComponentVerdict c;
   c.component = name;
   // Cross-layer baselines of h, each standardised by its own permutation null.
@@ -253,7 +256,8 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
                fmt(c.median_frac_equal);
     return c;
   }
-  if (c.p_value >= rules.null_p && c.powered) {
+  const bool no_evidence = c.p_value * static_cast<double>(std::max<std::size_t>(components, 1)) >= rules.null_p;
+  if (no_evidence && c.powered) {
     c.verdict = VerdictClass::independent;
     c.informative = true;
     c.reason = "at null level with power: " + numbers;
@@ -326,8 +330,15 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   std::size_t identical = 0, derived = 0, independent = 0, informative = 0;
   const ComponentVerdict* backbone = nullptr;
   std::vector<double> component_p;
+  // Components with at least one tested unit: the family over which "no evidence" is judged.
+  std::size_t components_with_tests = 0;
   for (const auto& [name, list] : groups) {
-    auto c = judge(name, list, rules);
+    components_with_tests += std::any_of(list.begin(), list.end(), [](const UnitEvidence* u) {
+      return (u->kind == UnitKind::same_key || u->kind == UnitKind::submatrix) && (u->has_null() || u->has_basis_null());
+    }) ? 1 : 0;
+  }
+  for (const auto& [name, list] : groups) {
+    auto c = judge(name, list, rules, components_with_tests);
     if (c.same_key_units == 0) continue;
     if (c.informative) {
       ++informative;
@@ -402,7 +413,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     bool evidence = false;
     std::string unpowered;
     for (const auto& c : v.components) {
-      if (c.tested_units > 0 && c.p_value < rules.null_p) evidence = true;
+      if (c.tested_units > 0 && c.p_value * static_cast<double>(components_with_tests) < rules.null_p) evidence = true;
       if (c.tested_units > 0 && !c.informative) unpowered += (unpowered.empty() ? "" : ", ") + c.component;
     }
     const bool has_attention = std::any_of(v.components.begin(), v.components.end(),

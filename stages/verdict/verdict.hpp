@@ -11,11 +11,12 @@
 ///   the two (the larger mean and the larger spread). The analytic 1/sqrt(n) is never a null.
 /// - A component is derived when it is both significant and large: its Holm-adjusted p-value is
 ///   below 1e-6 and its significant tests have a median effect >= 0.1 at >= 10 null SDs.
-/// - A component is independent only with power: no evidence (Holm p >= 1e-3) and a derivation
-///   with effect 0.1 in every unit would have been called derived. Otherwise inconclusive.
+/// - A component is independent only with power: no evidence (its Holm p, times the number of
+///   tested components of the pair, >= 1e-3) and a derivation with effect 0.1 in every unit
+///   would have been called derived. Otherwise inconclusive.
 /// - Overall: every informative component derived or identical -> derived; some derived and
 ///   some independent -> partial_reuse (naming them); no component with evidence (every Holm
-///   p >= 1e-3) and the attention stack (the backbone every decoder has) independent with
+///   p times the number of tested components >= 1e-3) and the attention stack (the backbone every decoder has) independent with
 ///   power -> independent; otherwise inconclusive, with the reason.
 /// - Controls: with control models in the run, the parent must stand out from every control
 ///   (calibrate_with_controls).

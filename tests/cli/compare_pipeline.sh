@@ -42,8 +42,13 @@ $mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --control "$s/independent"
   || fail "compare with control"
 "$lineage" verdict --json "$tmp/ctl.h5" | $py -c '
 import json,sys
-p = {x["other_label"]: x["overall"] for x in json.load(sys.stdin)["pairs"]}
-assert p == {"parent": "derived", "control1": "independent"}, p' || fail "control verdicts"
+pairs = json.load(sys.stdin)["pairs"]
+p = {x["other_label"]: x["overall"] for x in pairs}
+assert p == {"parent": "derived", "control1": "independent"}, p
+parent = next(x for x in pairs if x["other_label"] == "parent")
+c = parent["controls"]
+assert c["stands_out"] and c["best_control"] == "control1" and c["margin_sds"] > 10, c
+assert parent["p_value"] < 1e-6 and all(k["p_value"] is not None for k in parent["components"])' || fail "control verdicts"
 
 # The same run from a YAML run file (paths relative to the file).
 cat > "$s/run.yaml" <<YAML

@@ -85,6 +85,28 @@ TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   EXPECT_FALSE(v.components.at(0).powered);
 }
 
+TEST(Verdict, NoEvidenceIsJudgedOverTheWholePair) {
+  // One attention unit at p = 5e-5 (Holm over 8 units: 4e-4) and nothing else: alone it is
+  // evidence short of the rubric; among four tested components (x4: 1.6e-3) it is what chance
+  // gives somewhere in a pair, so the pair is at null level.
+  std::mt19937 rng(8);
+  std::normal_distribution<double> noise(0.0, 0.004);
+  std::vector<UnitEvidence> alone;  // same-key units only: no cross-layer calibration
+  for (int l = 0; l < 8; ++l) {
+    alone.push_back(unit({Component::text, TensorRole::attn_q, l}, UnitKind::same_key, l == 0 ? 0.0156 : 0.0, 0.004,
+                         false));
+  }
+  alone[0].null_p = 5e-5;
+  const auto a = decide_verdict(alone);
+  EXPECT_EQ(a.overall, VerdictClass::inconclusive) << a.reason << " / " << a.components.at(0).reason;
+  auto pair = alone;
+  for (auto role : {TensorRole::routed_expert, TensorRole::embedding, TensorRole::router}) {
+    add_role(pair, role, 8, 0.004, [&](int) { return noise(rng) * 0.1; }, 1.4, 0.0, rng);
+  }
+  const auto v = decide_verdict(pair);
+  EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
+}
+
 TEST(Verdict, TheNormTrapIsNotEvidence) {
   // Independent models: raw cosine of norms ~0.99, Spearman at null level -> never derived.
   std::mt19937 rng(3);
