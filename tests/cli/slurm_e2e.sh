@@ -11,13 +11,20 @@ trap '"$cluster" stop "$sc" >/dev/null 2>&1; rm -rf "$sc"; pkill -9 -f "lineage 
 eval "$("$cluster" start "$sc" 2)" || fail "cluster did not start"
 export SLURM_CONF
 
-# Wait for an empty queue, starting requeued jobs at once (they would wait for cred_expire).
+# Start a requeued job now instead of after cred_expire. Not within the second of its requeue:
+# slurmd revokes the old run's credential with a time stamp in whole seconds, and a relaunch in
+# that same second is refused ("Job credential revoked": the job ends FAILED).
+start_now() {
+  sleep 2
+  scontrol update JobId="$1" StartTime=now >/dev/null 2>&1
+}
+# Wait for an empty queue, starting requeued jobs early (see start_now).
 drain() {
   for _ in $(seq 1 ${1:-300}); do
     q=$(squeue -h -o "%i %T %r")
     [ -z "$q" ] && return 0
     while read -r id state reason; do
-      [ "$state" = PENDING ] && [ "$reason" = BeginTime ] && scontrol update JobId="$id" StartTime=now >/dev/null 2>&1
+      [ "$state" = PENDING ] && [ "$reason" = BeginTime ] && start_now "$id"
     done <<<"$q"
     sleep 1
   done
@@ -32,7 +39,7 @@ wait_job() {
         sleep 1; [ "$(state_of "$1")" = "$st" ] && return 0 ;;  # final only if it stays
     esac
     if scontrol show job "$1" 2>/dev/null | grep -q "JobState=PENDING Reason=BeginTime"; then
-      scontrol update JobId="$1" StartTime=now >/dev/null 2>&1
+      start_now "$1"
     fi
     sleep 1
   done
