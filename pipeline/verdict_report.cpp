@@ -52,6 +52,33 @@ TensorKey parse_key(const std::string& s) {
   return k;
 }
 
+/// Layers and routed experts per layer of the two models of a pair, from every key the store
+/// names for them: the units' keys and the keys one model lacks.
+stages::PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
+  stages::PairLayout l;
+  auto see = [](const TensorKey& k, int& layers, int& experts) {
+    if (k.component != Component::text) return;
+    layers = std::max(layers, k.layer + 1);
+    if (k.role == TensorRole::routed_expert) experts = std::max(experts, k.expert + 1);
+  };
+  for (const auto& u : store.units) {
+    if (u.model_a != suspect || (u.model_b != other && u.model_b != suspect)) continue;
+    see(parse_key(u.key_a), l.suspect_layers, l.suspect_experts);
+    if (u.model_b == other) see(parse_key(u.key_b), l.other_layers, l.other_experts);
+  }
+  const auto m = std::to_string(other), s = std::to_string(suspect);
+  for (const auto& note : store.unmatched) {
+    // "model M lacks KEY" (the suspect has it) and "model S lacks KEY of model M".
+    if (note.rfind("model " + m + " lacks ", 0) == 0 && note.find(" of model ") == std::string::npos) {
+      see(parse_key(note.substr(("model " + m + " lacks ").size())), l.suspect_layers, l.suspect_experts);
+    } else if (note.rfind("model " + s + " lacks ", 0) == 0 && note.ends_with(" of model " + m)) {
+      const auto body = note.substr(("model " + s + " lacks ").size());
+      see(parse_key(body.substr(0, body.size() - (" of model " + m).size())), l.other_layers, l.other_experts);
+    }
+  }
+  return l;
+}
+
 double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
   return s.stats[row * s.stat_names.size() + col];
 }
@@ -189,10 +216,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     // Within-model units (a model against itself) are context, not evidence about a pair.
     if (u.model_a == u.model_b || u.kind == "within") continue;
     stages::UnitEvidence e;
-    e.kind = u.kind == "baseline" ? stages::UnitKind::baseline
-             : u.kind == "submatrix" ? stages::UnitKind::submatrix
-                                     : stages::UnitKind::same_key;
+    e.kind = stages::parse_unit_kind(u.kind).value_or(stages::UnitKind::same_key);
     e.key = parse_key(u.key_a);
+    e.other_layer = u.layer_b;
     e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
     e.pearson = stat(store, row, c_pearson);
     e.cosine = stat(store, row, c_cos);
@@ -230,7 +256,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
       const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
       unmatched += other_lacks || suspect_lacks ? 1 : 0;
     }
-    verdicts[pair] = stages::decide_verdict(evidence, unmatched);
+    verdicts[pair] = stages::decide_verdict(evidence, unmatched, {}, layout_of(store, suspect, other));
   }
   // Controls calibrate the parents of the same suspect (METHODS §4.1): the parent must stand
   // out from every control.
@@ -260,6 +286,16 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                      {"reason", v.reason},
                      {"p_value", num(v.p_value)},
                      {"reused_components", v.reused_components}};
+    p["kinds"] = nlohmann::json::array();
+    for (const auto& k : v.kinds) {
+      p["kinds"].push_back({{"kind", k.kind}, {"evidence", k.evidence}, {"p_value", num(k.p_value)}});
+    }
+    if (!v.layer_map.empty()) {
+      p["layer_map"] = {{"suspect_to_other", v.layer_map},
+                        {"margin", v.layer_map_margin},
+                        {"method", "per suspect layer, the other model's layer whose norm vectors correlate best "
+                                   "(Spearman); -1 where the best does not stand out by 3 null SDs"}};
+    }
     for (const auto& c : v.components) {
       p["components"].push_back({{"component", c.component},
                                  {"verdict", stages::to_string(c.verdict)},
@@ -280,6 +316,10 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"p_value", num(c.p_value)},
                                  {"p_fisher", num(c.p_fisher)},
                                  {"cross_layer_null", c.cross_layer_null},
+                                 {"hidden_significant", c.hidden_significant},
+                                 {"basis_significant", c.basis_significant},
+                                 {"cross_role_units", c.cross_role_units},
+                                 {"cross_role_significant", c.cross_role_significant},
                                  {"powered", c.powered},
                                  {"frac_beyond_null", num(c.frac_beyond_null)},
                                  {"median_rel_l2", num(c.median_rel_l2)},
@@ -439,6 +479,9 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
       out << "  p-value (Holm over components): " << pv.str() << "\n";
     }
     if (p.contains("controls")) out << "  controls: " << p["controls"]["note"].get<std::string>() << "\n";
+    for (const auto& k : p.value("kinds", nlohmann::json::array())) {
+      out << "  kind " << k["kind"].get<std::string>() << ": " << k["evidence"].get<std::string>() << "\n";
+    }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)
         << "z" << std::setw(10) << "p" << std::setw(9) << "rel_l2" << std::setw(8) << "equal" << "\n";

@@ -32,8 +32,16 @@ const char* to_string(UnitKind k) noexcept {
     case UnitKind::submatrix: return "submatrix";
     case UnitKind::baseline: return "baseline";
     case UnitKind::within: return "within";
+    case UnitKind::cross_role: return "cross_role";
   }
   return "?";
+}
+
+std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept {
+  for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role}) {
+    if (s == to_string(k)) return k;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model, bool sizes_only) {
@@ -145,12 +153,23 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     for (const auto& [k, b] : other) {
       if (!suspect.count(k)) out.unmatched.push_back("model 0 lacks " + to_string(k) + " of model " + std::to_string(m));
     }
+    // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
+    //    dense MLP; each expert projection against the dense one of the same shape.
+    for (const auto& [k, a] : suspect) {
+      if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || other.count(k)) continue;
+      TensorKey dense = k;
+      dense.role = TensorRole::dense_mlp;
+      dense.expert = -1;
+      const auto it = other.find(dense);
+      if (it == other.end() || it->second.rows != a.rows || it->second.cols != a.cols) continue;
+      add(UnitKind::cross_role, k, a, dense, it->second, a.rows, a.cols);
+    }
     if (!options.baselines) continue;
-    // 2. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
+    // 3. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
     add_layer_pairs(suspect, other, UnitKind::baseline);
   }
   if (options.baselines) {
-    // 3. Within-model baselines: every model's own layers against each other (METHODS §4.1:
+    // 4. Within-model baselines: every model's own layers against each other (METHODS §4.1:
     //    A x A and B x B show how alike a model's layers are by construction).
     for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(by_key[m], by_key[m], UnitKind::within);
   }

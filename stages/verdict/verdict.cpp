@@ -32,7 +32,7 @@ double upper_normal_tail(double z) {
   return boost::math::cdf(boost::math::complement(boost::math::normal(), z));
 }
 
-bool compared(UnitKind k) { return k == UnitKind::same_key || k == UnitKind::submatrix; }
+bool compared(UnitKind k) { return k == UnitKind::same_key || k == UnitKind::submatrix || k == UnitKind::cross_role; }
 
 /// A family of tests: one statistic (h or g) of one role, projection and kind across layers and
 /// experts. Its tests share a precision, so the rubric's median is taken within a family.
@@ -48,6 +48,7 @@ TestFamily family_of(const TensorKey& key, bool basis) {
 
 struct Tested {
   TestFamily family;
+  bool cross_role = false;
   std::size_t unit = 0;
   double h = 0, null_mean = 0, null_sd = 0, z = 0, p = 1;
   bool cross = false;
@@ -124,15 +125,16 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   // over the component, their standardised values should look like N(0, 1). Where they sit
   // higher or spread wider, the null is shifted and widened by as much (never narrowed), which
   // takes the more conservative of the two nulls with far less noise than a per-role SD of 3-4
-  // baselines would have.
+  // baselines would have. Median and MAD, not mean and SD: when layers were repeated or
+  // dropped, some "other layer" pairs are true matches (z in the hundreds), and they must not
+  // widen the null of every unit.
   double cross_shift = 0, cross_scale = 1;
   if (cross_z.size() >= 3) {
-    const double k = static_cast<double>(cross_z.size());
-    const double mean = std::accumulate(cross_z.begin(), cross_z.end(), 0.0) / k;
-    double var = 0;
-    for (double z : cross_z) var += (z - mean) * (z - mean);
-    cross_shift = std::max(0.0, mean);
-    cross_scale = std::max(1.0, std::sqrt(var / (k - 1.0)));
+    const double centre = median(cross_z);
+    std::vector<double> dev;
+    for (double z : cross_z) dev.push_back(std::fabs(z - centre));
+    cross_shift = std::max(0.0, centre);
+    cross_scale = std::max(1.0, 1.4826 * median(dev));
   }
   std::vector<Tested> tested;
   std::size_t tested_units = 0;
@@ -140,6 +142,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     Tested t;
     t.unit = tested_units;
     t.family = family_of(u.key, basis);
+    t.cross_role = u.kind == UnitKind::cross_role;
     t.basis = basis;
     t.h = basis ? u.basis_corr : u.hidden_corr;
     t.null_mean = basis ? u.basis_null_mean : u.null_mean;
@@ -159,9 +162,13 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     tested.push_back(t);
   };
   std::vector<double> basis_values;
+  std::vector<bool> unit_is_cross_role;
+  std::vector<double> unit_rel_l2;
   for (const auto* u : units) {
     if (!compared(u->kind)) continue;
     if (!u->has_null() && !u->has_basis_null()) continue;
+    unit_is_cross_role.push_back(u->kind == UnitKind::cross_role);
+    unit_rel_l2.push_back(u->rel_l2);
     if (u->has_null()) add_test(*u, false);
     if (u->has_basis_null()) {
       add_test(*u, true);
@@ -188,7 +195,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   // The rubric's median is taken within each family of tests (one statistic of one role, e.g. h
   // of attn_q): their spreads differ, and a median over a mix would measure the mix.
   std::vector<double> sig_h, sig_z;
-  std::vector<bool> unit_significant(tested_units, false);
+  std::vector<bool> unit_significant(tested_units, false), unit_hidden_significant(tested_units, false);
   struct Family {
     std::vector<double> effect, z;
   };
@@ -199,12 +206,26 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
       sig_h.push_back(tested[i].h);
       sig_z.push_back(tested[i].z);
       unit_significant[tested[i].unit] = true;
+      (tested[i].basis ? c.basis_significant : c.hidden_significant) = true;
+      if (!tested[i].basis) unit_hidden_significant[tested[i].unit] = true;
       fam[tested[i].family].effect.push_back(tested[i].h);
       fam[tested[i].family].z.push_back(tested[i].z);
     }
   }
   const auto significant_units =
       static_cast<std::size_t>(std::count(unit_significant.begin(), unit_significant.end(), true));
+  {
+    std::vector<double> matched;
+    for (std::size_t i = 0; i < tested_units; ++i) {
+      if (unit_hidden_significant[i] && !unit_is_cross_role[i]) matched.push_back(unit_rel_l2[i]);
+    }
+    c.matched_rel_l2 = matched.empty() ? c.median_rel_l2 : median(matched);
+  }
+  for (std::size_t i = 0; i < tested_units; ++i) {
+    if (!unit_is_cross_role[i]) continue;
+    ++c.cross_role_units;
+    c.cross_role_significant += unit_significant[i] ? 1 : 0;
+  }
   c.significant_units = significant_units;
   c.p_value = *std::min_element(adjusted.begin(), adjusted.end());
   c.p_fisher = fisher(ps);
@@ -250,8 +271,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   if (c.p_value <= rules.derived_p && meets) {
     c.verdict = VerdictClass::derived;
     c.informative = true;
-    c.kind = (c.median_frac_equal >= 0.2 || c.median_rel_l2 < 0.05) ? "finetune" : "continued_pretrain";
-    if (c.frac_beyond_null < 0.9) c.kind += " (part of the units only)";
+    c.kind = c.matched_rel_l2 < rules.finetune_rel_l2 ? "finetune" : "continued_pretrain";
     c.reason = "derived: " + numbers + "; median rel_l2 " + fmt(c.median_rel_l2) + ", median equal fraction " +
                fmt(c.median_frac_equal);
     return c;
@@ -322,8 +342,144 @@ std::string verdict_component(const TensorKey& key) {
   }
 }
 
+namespace {
+
+/// The layer of the other model each suspect layer matches best, from the Spearman correlation
+/// of their norm vectors (same-key and cross-layer units; METHODS §5.8, non-monotone maps).
+/// A layer whose best match does not stand out from the second by the SD of a Spearman over
+/// the vector (1/sqrt(n - 1), times 3) maps to -1.
+void norm_layer_map(const std::vector<UnitEvidence>& units, const PairLayout& layout, PairVerdict& v) {
+  if (layout.suspect_layers <= 0 || layout.other_layers <= 0) return;
+  const auto rows = static_cast<std::size_t>(layout.suspect_layers), cols = static_cast<std::size_t>(layout.other_layers);
+  std::vector<double> sum(rows * cols, 0.0), n(rows * cols, 0.0);
+  double sd = 0;
+  for (const auto& u : units) {
+    if (!is_norm_role(u.key.role) || u.key.role == TensorRole::final_norm || !u.has_null()) continue;
+    if (u.kind != UnitKind::same_key && u.kind != UnitKind::baseline) continue;
+    const int j = u.kind == UnitKind::same_key ? u.key.layer : u.other_layer;
+    if (u.key.layer < 0 || j < 0 || u.key.layer >= layout.suspect_layers || j >= layout.other_layers) continue;
+    const auto i = static_cast<std::size_t>(u.key.layer) * cols + static_cast<std::size_t>(j);
+    sum[i] += u.hidden_corr;
+    n[i] += 1;
+    sd = std::max(sd, u.null_sd);
+  }
+  std::vector<int> map(rows, -1);
+  std::vector<double> margin(rows, 0.0);
+  bool any = false;
+  for (std::size_t r = 0; r < rows; ++r) {
+    double best = -2, second = -2;
+    int arg = -1;
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (n[r * cols + c] == 0) continue;
+      const double x = sum[r * cols + c] / n[r * cols + c];
+      if (x > best) {
+        second = best;
+        best = x;
+        arg = static_cast<int>(c);
+      } else if (x > second) {
+        second = x;
+      }
+    }
+    if (arg < 0) continue;
+    margin[r] = second > -2 ? best - second : best;
+    if (margin[r] >= 3 * sd) {
+      map[r] = arg;
+      any = true;
+    }
+  }
+  if (!any) return;
+  v.layer_map = std::move(map);
+  v.layer_map_margin = std::move(margin);
+}
+
+std::string join_ints(const std::vector<int>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + (v[i] < 0 ? std::string("?") : std::to_string(v[i]));
+  return s + "]";
+}
+
+/// The kinds of a derived pair (METHODS §10.1), each with its evidence; a chain when several
+/// apply (e.g. finetune + permuted).
+void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& layout, const VerdictRules& rules,
+                      PairVerdict& v) {
+  // The training kind is sized on the backbone: the attention stack's units that match in
+  // place. An identical backbone, or matching units unchanged, means no training (only
+  // rearranged, pruned, repeated or extended); without attention, the first component that
+  // matches in place stands in.
+  const ComponentVerdict* changed = nullptr;
+  bool has_attention = false;
+  for (const auto& c : v.components) {
+    has_attention = has_attention || c.component == "attention";
+    if (c.component == "attention" && c.verdict == VerdictClass::derived && c.hidden_significant) changed = &c;
+  }
+  if (!has_attention) {
+    for (const auto& c : v.components) {
+      if (!changed && c.verdict == VerdictClass::derived && c.hidden_significant) changed = &c;
+    }
+  }
+  if (changed && changed->matched_rel_l2 > 0) {
+    const bool small = changed->matched_rel_l2 < rules.finetune_rel_l2;
+    v.kinds.push_back({small ? "finetune" : "continued_pretrain",
+                       changed->component + ": median relative L2 change of the matching units " +
+                           fmt(changed->matched_rel_l2) +
+                           (small ? " < " : " >= ") + fmt(rules.finetune_rel_l2) + ", h " + fmt(changed->effect),
+                       changed->p_value});
+  }
+  // Permuted: the basis matches where the same index does not (experts, neurons or heads moved).
+  std::string permuted;
+  double permuted_p = 0;
+  // Pruned experts shift the expert order of routers and experts too; expert_pruned says it.
+  const bool experts_differ = layout.other_experts != layout.suspect_experts;
+  for (const auto& c : v.components) {
+    if (c.verdict != VerdictClass::derived || !c.basis_significant || c.hidden_significant) continue;
+    if (experts_differ && (c.component == "routers" || c.component == "routed_experts")) continue;
+    if (c.cross_role_units > 0 && c.cross_role_significant == c.cross_role_units) continue;
+    permuted += (permuted.empty() ? "" : ", ") + c.component + " (g " + fmt(c.median_basis_corr) + ", h " +
+                fmt(c.median_hidden_corr) + ")";
+    permuted_p = std::max(permuted_p, c.p_value);
+  }
+  if (!permuted.empty()) {
+    v.kinds.push_back({"permuted", "same hidden basis, different order: " + permuted, permuted_p});
+  }
+  // Upcycled: the suspect's experts match the other's dense MLP of their layer.
+  for (const auto& c : v.components) {
+    if (c.cross_role_units == 0 || c.cross_role_significant == 0) continue;
+    v.kinds.push_back({"upcycled",
+                       std::to_string(c.cross_role_significant) + " of " + std::to_string(c.cross_role_units) +
+                           " expert projections match the other model's dense MLP of their layer",
+                       c.p_value});
+  }
+  if (layout.other_experts > layout.suspect_experts && layout.suspect_experts > 0) {
+    v.kinds.push_back({"expert_pruned",
+                       std::to_string(layout.other_experts) + " routed experts per layer in the other model, " +
+                           std::to_string(layout.suspect_experts) + " in the suspect",
+                       1.0});
+  }
+  if (layout.suspect_layers != layout.other_layers && layout.suspect_layers > 0 && layout.other_layers > 0) {
+    norm_layer_map(units, layout, v);
+    const bool deeper = layout.suspect_layers > layout.other_layers;
+    v.kinds.push_back({deeper ? "depth_upscaled" : "depth_pruned",
+                       std::to_string(layout.other_layers) + " layers in the other model, " +
+                           std::to_string(layout.suspect_layers) + " in the suspect" +
+                           (v.layer_map.empty() ? std::string("; no layer map stands out")
+                                                : "; layer map (suspect layer -> other's, by norm vectors) " +
+                                                      join_ints(v.layer_map)),
+                       1.0});
+  }
+  bool vocab = false;
+  for (const auto& u : units) {
+    vocab = vocab || (u.kind == UnitKind::submatrix && (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head));
+  }
+  if (vocab) v.kinds.push_back({"vocab_extended", "embedding rows differ in number; compared on the common rows", 1.0});
+  if (v.kinds.empty()) return;
+  v.kind.clear();
+  for (const auto& k : v.kinds) v.kind += (v.kind.empty() ? "" : " + ") + k.kind;
+}
+
+}  // namespace
+
 PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors,
-                           const VerdictRules& rules) {
+                           const VerdictRules& rules, const PairLayout& layout) {
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
   PairVerdict v;
@@ -383,6 +539,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     // Identical where comparable, but the models differ in shape or tensor set.
     v.overall = VerdictClass::derived;
     v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
+    derivation_kinds(units, layout, rules, v);
     v.reason = "value-identical where comparable, but " +
                (unmatched_tensors ? std::to_string(unmatched_tensors) + " tensors have no counterpart" +
                                         std::string(submatrix ? " and " : "")
@@ -394,6 +551,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     for (const auto& c : v.components) {
       if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
+    derivation_kinds(units, layout, rules, v);
     v.reason = "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
                (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
                           : std::string()) +
@@ -406,6 +564,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   } else if (derived > 0) {
     v.overall = VerdictClass::derived;
     v.kind = "partially examined";
+    derivation_kinds(units, layout, rules, v);
     v.reason = "derived: " + names_with(VerdictClass::derived) + "; no component at null level with power";
   } else {
     // Independent: nothing anywhere shows evidence, and the backbone (the attention stack every

@@ -35,6 +35,7 @@ namespace lineage::stages {
 struct UnitEvidence {
   UnitKind kind = UnitKind::same_key;
   TensorKey key;  ///< key of side A (the suspect)
+  int other_layer = -1;  ///< the other model's layer (differs from key.layer for baselines)
   std::uint64_t elements = 0;
   double cosine = 0;       ///< raw cosine (reported, never decisive for norms)
   double pearson = 0;      ///< element-wise centred cosine over the whole unit; NaN when undefined
@@ -67,6 +68,9 @@ struct VerdictRules {
   double min_effect = 0.1;        ///< weakest h that counts as derived, and that power must reach
   double min_effect_sds = 10.0;   ///< effect in null SDs (METHODS §10.2)
   double control_margin_sds = 10.0;  ///< parent over best control, in null SDs
+  /// Same-index relative L2 change below which a derivation is a fine-tune (SFT/RL/DPO move the
+  /// weights by a few percent to ~15% of their norm), above which continued pre-training.
+  double finetune_rel_l2 = 0.2;
 };
 
 struct ComponentVerdict {
@@ -90,16 +94,41 @@ struct ComponentVerdict {
   double p_fisher = 1;            ///< Fisher-combined p (informative; units are not independent)
   double frac_beyond_null = 0;    ///< fraction of tested units significant
   double median_rel_l2 = 0;
+  double matched_rel_l2 = 0;  ///< median relative L2 of the units whose h is significant (the matching ones)
   double median_frac_equal = 0;
   double frac_bytes_equal = 0;
   bool cross_layer_null = false;  ///< some unit was judged by its cross-layer baselines
+  bool hidden_significant = false;  ///< some h test significant (same-index evidence)
+  bool basis_significant = false;   ///< some g test significant (hidden-basis evidence)
+  std::size_t cross_role_units = 0;        ///< experts tested against the other's dense MLP
+  std::size_t cross_role_significant = 0;  ///< of them, with a significant test
   bool powered = false;           ///< a derived effect of min_effect would have been seen
   bool informative = false;       ///< decided something (identity, derived or powered null)
 };
 
+/// The shape of the two models as their keys show it (layers and routed experts per layer).
+struct PairLayout {
+  int suspect_layers = 0;
+  int other_layers = 0;
+  int suspect_experts = 0;
+  int other_experts = 0;
+};
+
+/// One kind of a derivation with the evidence for it (METHODS §10.1).
+struct DerivationKind {
+  std::string kind;      ///< finetune, continued_pretrain, permuted, upcycled, expert_pruned, depth_upscaled, vocab_extended
+  std::string evidence;  ///< the numbers behind it
+  double p_value = 1;    ///< of the tests it rests on (0 for identity, 1 when it rests on shapes alone)
+};
+
 struct PairVerdict {
   VerdictClass overall = VerdictClass::inconclusive;
-  std::string kind;
+  std::string kind;  ///< the kinds joined by " + " (a chain of derivations)
+  std::vector<DerivationKind> kinds;
+  /// For depth changes: the other model's layer each suspect layer matches best (by norm
+  /// vectors), -1 where nothing stands out; empty when not computed.
+  std::vector<int> layer_map;
+  std::vector<double> layer_map_margin;
   std::string reason;
   double p_value = 1;  ///< Holm over the informative components' p-values
   std::vector<ComponentVerdict> components;
@@ -112,7 +141,7 @@ struct PairVerdict {
 /// @param[in] unmatched_tensors  tensors of either model with no counterpart in the other (they
 ///   rule out "identical": identity needs every tensor compared)
 [[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors = 0,
-                                         const VerdictRules& rules = {});
+                                         const VerdictRules& rules = {}, const PairLayout& layout = {});
 
 /// How the parent's verdict compares with the suspect's verdicts against control models.
 struct ControlCalibration {
