@@ -42,5 +42,9 @@ v = json.loads(f["verdict/json"][()][0])
 pair = v["pairs"][0]
 assert pair["overall"] == "independent", pair["overall"]
 assert pair["p_value"] is not None and all("p_value" in c for c in pair["components"])
+# Effect sizes beside the p-values: centred similarity, rel_l2 and the ratio to the null's spread.
+for c in pair["components"]:
+    for field in ("effect", "median_hidden_corr", "median_pearson", "median_rel_l2", "null_sd", "z", "powered"):
+        assert field in c, (c["component"], field)
 PY
 echo "realistic: ok"

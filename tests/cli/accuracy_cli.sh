@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# scripts/accuracy.sh on a small labelled folder (generated scenarios): expected against got,
+# the confusion matrix, false accusations counted, a Markdown report written; a malformed
+# folder exits 3. The long run over real trained checkpoints is not a test (docs/accuracy.md).
+set -u
+source "$(dirname "$0")/compare_common.bash" "$1" "$2"
+
+"$lineage" synth --suite "$tmp/s" >/dev/null || fail "synth"
+cat > "$tmp/s/labels.yaml" <<'YAML'
+key_pairs:
+  - {model: finetune, reference: base, relation: derived, kind: finetune}
+  - {model: independent, reference: base, relation: independent}
+all_other_pairs:
+  - {model: permuted, reference: base, relation: derived, kind: permuted}
+YAML
+out=$("$repo/scripts/accuracy.sh" "$tmp/s" --ranks 1 --lineage "$lineage" --out "$tmp/acc.md" 2>&1) \
+  || fail "accuracy.sh: $out"
+grep -q "FALSE ACCUSATIONS: 0 of 1 independent" <<<"$out" || fail "false accusations line: $out"
+grep -q "accuracy: 3/3" <<<"$out" || fail "accuracy line: $out"
+grep -q "confusion matrix" <<<"$out" || fail "no confusion matrix: $out"
+grep -q "| finetune | base | derived (finetune) | derived (finetune) | ok |" "$tmp/acc.md" || fail "report: $(cat "$tmp/acc.md")"
+grep -q "^| machine |" "$tmp/acc.md" || fail "report lacks the machine"
+
+# A wrong label is counted, not hidden: call the independent model derived.
+sed -i 's/{model: independent, reference: base, relation: independent}/{model: independent, reference: base, relation: derived, kind: finetune}/' "$tmp/s/labels.yaml"
+out=$("$repo/scripts/accuracy.sh" "$tmp/s" --ranks 1 --lineage "$lineage" --out "$tmp/acc2.md" --key-only 2>&1) \
+  || fail "accuracy.sh (relabelled): $out"
+grep -q "accuracy: 1/2" <<<"$out" || fail "relabelled accuracy: $out"
+
+printf 'key_pairs: [\n' > "$tmp/s/labels.yaml"
+"$repo/scripts/accuracy.sh" "$tmp/s" --lineage "$lineage" --out "$tmp/acc3.md" >/dev/null 2>&1; code=$?
+[ $code -eq 3 ] || fail "malformed labels: exit $code"
+echo "accuracy cli: ok"
