@@ -31,7 +31,6 @@ struct RunConfig {
   std::string out = "run.h5";
   bool resume = false;
   bool quiet = false;
-  std::uint64_t chunk_elements = 1u << 20;  ///< streaming chunk per unit side
   std::optional<std::string> family;        ///< force a family instead of detecting it
   std::string families_dir;                 ///< empty: the built-in families/
   bool baselines = true;                    ///< within-model layer baselines

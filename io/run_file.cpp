@@ -90,7 +90,7 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   RunConfig cfg;
   r.reject_unknown(root, "",
                    {"suspect", "parents", "parent", "controls", "out", "resume", "quiet",
-                    "chunk_elements", "family", "families_dir", "baselines", "slurm"});
+                    "null_permutations", "family", "families_dir", "baselines", "slurm"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -99,8 +99,8 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   r.get_path(root, "", "out", cfg.out);
   r.get(root, "", "resume", cfg.resume);
   r.get(root, "", "quiet", cfg.quiet);
-  r.get(root, "", "chunk_elements", cfg.chunk_elements);
-  if (cfg.chunk_elements == 0) throw r.error("chunk_elements", "must be positive");
+  r.get(root, "", "null_permutations", cfg.null_permutations);
+  if (cfg.null_permutations < 0) throw r.error("null_permutations", "must be >= 0");
   std::string family;
   r.get(root, "", "family", family);
   if (!family.empty()) cfg.family = family;

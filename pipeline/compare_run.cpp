@@ -21,6 +21,7 @@
 #include "io/store/model_fingerprint.hpp"
 #include "io/store/result_store.hpp"
 #include "jobs/run_inputs.hpp"
+#include "pipeline/environment.hpp"
 #include "pipeline/family_dir.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/verdict_report.hpp"
@@ -35,7 +36,7 @@ namespace fs = std::filesystem;
 
 nlohmann::json config_json(const RunConfig& c) {
   return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
-          {"chunk_elements", c.chunk_elements}, {"baselines", c.baselines}, {"family", c.family.value_or("")},
+          {"baselines", c.baselines}, {"family", c.family.value_or("")},
           {"null_permutations", c.null_permutations},
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
@@ -108,7 +109,7 @@ std::string session_id() {
 }
 
 std::string writer_id() {
-  if (const char* job = std::getenv("SLURM_JOB_ID")) return std::string("slurm:") + job;
+  if (const auto& job = environment().slurm_job_id) return "slurm:" + *job;
   return "local";
 }
 

@@ -1,17 +1,17 @@
 #pragma once
 /// @file family_dir.hpp
-/// Where the built-in family files are: $LINEAGE_FAMILIES if set (read here, at the CLI
-/// boundary, never inside io/), else the families/ folder of the source tree this binary was
-/// built from.
+/// Where the built-in family files are: $LINEAGE_FAMILIES if set (pipeline/environment.hpp),
+/// else the families/ folder of the source tree this binary was built from.
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include "pipeline/environment.hpp"
 
 namespace lineage::pipeline {
 
 inline std::filesystem::path default_families_dir() {
-  if (const char* env = std::getenv("LINEAGE_FAMILIES")) return env;
+  if (environment().families_dir) return *environment().families_dir;
   return LINEAGE_FAMILIES_DIR;
 }
 
@@ -22,13 +22,13 @@ inline std::filesystem::path families_dir_of(const std::string& run_families_dir
 
 /// The catalogue of public architectures: $LINEAGE_CATALOG if set, else catalog/ of the source tree.
 inline std::filesystem::path default_catalog_dir() {
-  if (const char* env = std::getenv("LINEAGE_CATALOG")) return env;
+  if (environment().catalog_dir) return *environment().catalog_dir;
   return LINEAGE_CATALOG_DIR;
 }
 
 /// The sbatch templates: $LINEAGE_SLURM_TEMPLATES if set, else slurm/ of the source tree.
 inline std::filesystem::path default_slurm_template_dir() {
-  if (const char* env = std::getenv("LINEAGE_SLURM_TEMPLATES")) return env;
+  if (environment().slurm_templates) return *environment().slurm_templates;
   return LINEAGE_SLURM_DIR;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 /// @file model_fingerprint.hpp
 /// The fingerprint of a model folder recorded in the result store: every shard's file size and
-/// the xxh3-64 of its JSON header (headers only: cheap for 1 TB models, and any re-serialisation
-/// or different data changes a header's offsets or the file size).
+/// the xxh3-64 of its JSON header and of 16 sampled 4 KiB data blocks (cheap for 1 TB models;
+/// the blocks tell apart models of one architecture, whose headers are equal).
 
 #include <filesystem>
 #include <string>

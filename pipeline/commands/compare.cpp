@@ -9,6 +9,7 @@
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/compare_run.hpp"
+#include "pipeline/environment.hpp"
 
 namespace lineage::pipeline::commands {
 
@@ -67,7 +68,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
   if (vm.count("test-unit-delay-ms")) cfg.test_unit_delay_ms = vm["test-unit-delay-ms"].as<std::uint32_t>();
   // The same aid through the environment, for jobs written by `lineage submit` (tests only).
-  if (const char* d = std::getenv("LINEAGE_TEST_UNIT_DELAY_MS")) cfg.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d));
+  if (const auto d = environment().test_unit_delay_ms) cfg.test_unit_delay_ms = *d;
   int argc = 0;
   char** argv = nullptr;
   cluster::MpiSession mpi(argc, argv);

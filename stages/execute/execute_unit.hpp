@@ -1,7 +1,7 @@
 #pragma once
 /// @file execute_unit.hpp
 /// Computes one comparison unit from the stored bytes of its two tensors: streams both views in
-/// fixed chunks through the statistics kernels (stages/compare), hashes the raw bytes and keeps
+/// fixed blocks through the statistics of docs/methods.md, hashes the raw bytes and keeps
 /// small vectors whole. The chunking is fixed by the unit, never by the rank count, so a unit's
 /// result is bit-identical on 1 or 1000 ranks.
 

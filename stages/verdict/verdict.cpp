@@ -8,6 +8,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "stages/behaviour/proportion_tests.hpp"
+
 namespace lineage::stages {
 namespace {
 
@@ -54,21 +56,6 @@ struct Tested {
   bool cross = false;
   bool basis = false;  ///< the g test (else h)
 };
-
-/// Holm step-down adjusted p-values, in the input order.
-std::vector<double> holm(const std::vector<double>& p) {
-  const auto m = p.size();
-  std::vector<std::size_t> order(m);
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return p[a] < p[b]; });
-  std::vector<double> adj(m);
-  double running = 0;
-  for (std::size_t i = 0; i < m; ++i) {
-    running = std::max(running, std::min(1.0, static_cast<double>(m - i) * p[order[i]]));
-    adj[order[i]] = running;
-  }
-  return adj;
-}
 
 double fisher(const std::vector<double>& p) {
   if (p.empty()) return 1.0;
@@ -191,7 +178,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     means.push_back(t.null_mean);
     c.cross_layer_null = c.cross_layer_null || t.cross;
   }
-  const auto adjusted = holm(ps);
+  const auto adjusted = holm_adjust(ps);
   // The rubric's median is taken within each family of tests (one statistic of one role, e.g. h
   // of attn_q): their spreads differ, and a median over a mix would measure the mix.
   std::vector<double> sig_h, sig_z;

@@ -24,7 +24,7 @@ parents: [models/base, /abs/other]
 controls: models/control
 out: out/run.h5
 resume: true
-chunk_elements: 4096
+null_permutations: 4096
 family: qwen3_moe
 slurm:
   nodes: 4
@@ -38,7 +38,7 @@ slurm:
   EXPECT_EQ(cfg.parents[1], "/abs/other");
   ASSERT_EQ(cfg.controls.size(), 1u);
   EXPECT_TRUE(cfg.resume);
-  EXPECT_EQ(cfg.chunk_elements, 4096u);
+  EXPECT_EQ(cfg.null_permutations, 4096);
   EXPECT_EQ(cfg.family, "qwen3_moe");
   EXPECT_EQ(cfg.slurm.nodes, 4);
   EXPECT_EQ(cfg.slurm.partition, "gpu");

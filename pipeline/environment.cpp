@@ -1,0 +1,31 @@
+#include "pipeline/environment.hpp"
+
+#include <cstdlib>
+
+namespace lineage::pipeline {
+namespace {
+
+std::optional<std::string> read(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+Environment read_environment() {
+  Environment e;
+  e.families_dir = read("LINEAGE_FAMILIES");
+  e.catalog_dir = read("LINEAGE_CATALOG");
+  e.slurm_templates = read("LINEAGE_SLURM_TEMPLATES");
+  e.slurm_job_id = read("SLURM_JOB_ID");
+  if (const auto d = read("LINEAGE_TEST_UNIT_DELAY_MS")) e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
+  return e;
+}
+
+}  // namespace
+
+const Environment& environment() {
+  static const Environment e = read_environment();
+  return e;
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,24 @@
+#pragma once
+/// @file environment.hpp
+/// Every environment variable lineage reads, read in one place (docs/cli.md "Environment" lists
+/// them): at the CLI boundary, never inside io/ or stages/.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace lineage::pipeline {
+
+struct Environment {
+  std::optional<std::string> families_dir;     ///< LINEAGE_FAMILIES
+  std::optional<std::string> catalog_dir;      ///< LINEAGE_CATALOG
+  std::optional<std::string> slurm_templates;  ///< LINEAGE_SLURM_TEMPLATES
+  std::optional<std::string> slurm_job_id;     ///< SLURM_JOB_ID (set by Slurm in a job)
+  /// LINEAGE_TEST_UNIT_DELAY_MS: testing aid for jobs written by `lineage submit`.
+  std::optional<std::uint32_t> test_unit_delay_ms;
+};
+
+/// The process environment, read once.
+[[nodiscard]] const Environment& environment();
+
+}  // namespace lineage::pipeline

@@ -1,2 +1,0 @@
-// Intentionally empty: this layer gains code in later issues.
-namespace lineage {}
