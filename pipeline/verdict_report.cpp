@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "stages/align/expert_matching.hpp"
 #include "stages/verdict/lineage_tree.hpp"
 #include "stages/verdict/verdict.hpp"
 
@@ -326,6 +327,31 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"median_frac_equal", num(c.median_frac_equal)},
                                  {"frac_bytes_equal", num(c.frac_bytes_equal)}});
     }
+    // Expert matching by router rows, per layer where both routers were kept whole.
+    p["expert_matching"] = nlohmann::json::array();
+    for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+      const auto id = store.done_ids[row];
+      const auto& u = store.units[id];
+      if (u.model_a != suspect || u.model_b != other || u.role != "router") continue;
+      if (u.kind != "same_key" && u.kind != "submatrix") continue;
+      const auto vit = store.values.find(id);
+      if (vit == store.values.end() || u.cols == 0) continue;
+      const auto& [va, vb] = vit->second;
+      // Whole routers: same_key units, and sub-matrix routers whose expert counts differ.
+      const auto rows_a = va.size() / u.cols, rows_b = vb.size() / u.cols;
+      if (rows_a < 2 || rows_a > rows_b || va.size() != rows_a * u.cols || vb.size() != rows_b * u.cols) continue;
+      const auto m = stages::match_experts(va, rows_a, vb, rows_b, u.cols, 0x6d61746368ULL + id);
+      p["expert_matching"].push_back({{"layer", u.layer_a},
+                                      {"suspect_to_other", m.match},
+                                      {"score", m.score},
+                                      {"margin", m.margin},
+                                      {"matched_mean", num(m.matched_mean)},
+                                      {"null_mean", num(m.null_mean)},
+                                      {"null_sd", num(m.null_sd)},
+                                      {"p_value", num(m.p)},
+                                      {"in_place", m.in_place},
+                                      {"unmatched_other", m.unmatched_other}});
+    }
     if (const auto it = calibrations.find(pair); it != calibrations.end()) {
       const auto& cal = it->second;
       p["controls"] = {{"component", cal.backbone},
@@ -481,6 +507,14 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     if (p.contains("controls")) out << "  controls: " << p["controls"]["note"].get<std::string>() << "\n";
     for (const auto& k : p.value("kinds", nlohmann::json::array())) {
       out << "  kind " << k["kind"].get<std::string>() << ": " << k["evidence"].get<std::string>() << "\n";
+    }
+    for (const auto& m : p.value("expert_matching", nlohmann::json::array())) {
+      std::ostringstream line;
+      line << std::setprecision(2) << "  experts of layer " << m["layer"].get<int>() << " (router rows): "
+           << m["suspect_to_other"].dump() << ", " << m["in_place"].get<int>() << " in place, matched "
+           << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>() << ", p "
+           << m["p_value"].get<double>();
+      out << line.str() << "\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
@@ -254,6 +255,21 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
       ++h_d[bucket(static_cast<float>(ad))];
     }
     mom.merge_block(a.data(), b.data(), ok.data(), len);
+  }
+  // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
+  // not only the common ones: the expert matching needs all of them (docs/methods.md).
+  if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
+      unit.a.cols == unit.cols && unit.b.cols == unit.cols) {
+    for (auto [view, bytes, values] : {std::tuple{&unit.a, a_tensor, &out.values_a}, std::tuple{&unit.b, b_tensor, &out.values_b}}) {
+      const ViewReader whole(*view, unit.cols, bytes);
+      const std::uint64_t n = view->rows * unit.cols;
+      values->assign(n, 0.0f);
+      std::vector<std::uint64_t> bits(kBlock);
+      for (std::uint64_t start = 0; start < n; start += kBlock) {
+        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
+        whole.read(start, len, values->data() + start, bits.data());
+      }
+    }
   }
   out.hash_a = XXH3_64bits_digest(st_a);
   out.hash_b = XXH3_64bits_digest(st_b);

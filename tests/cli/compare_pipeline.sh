@@ -47,6 +47,22 @@ pair = json.load(sys.stdin)["pairs"][0]
 assert pair["layer_map"]["suspect_to_other"] == truth, (pair["layer_map"], truth)
 assert [k["kind"] for k in pair["kinds"]] == ["depth_upscaled"] and pair["kinds"][0]["evidence"], pair["kinds"]' \
   "$s/depth_upscaled/provenance.json" || fail "depth map"
+# Expert matching by router rows recovers the generator's permutation and the kept experts.
+"$lineage" verdict --json "$tmp/permuted.h5" | $py -c '
+import json, sys
+truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[1]))["layers"]}
+got = {m["layer"]: m["suspect_to_other"] for m in json.load(sys.stdin)["pairs"][0]["expert_matching"]}
+assert got == truth, (got, truth)' "$s/permuted/provenance.json" || fail "expert matching of the permuted model"
+"$lineage" verdict --json "$tmp/expert_pruned.h5" | $py -c '
+import json, sys
+kept = json.load(open(sys.argv[1]))["kept_experts"]
+ms = json.load(sys.stdin)["pairs"][0]["expert_matching"]
+assert ms and all(m["suspect_to_other"] == kept and m["unmatched_other"] == 8 - len(kept) and m["p_value"] < 1e-6 for m in ms), ms' \
+  "$s/expert_pruned/provenance.json" || fail "expert matching of the pruned model"
+"$lineage" verdict --json "$tmp/independent.h5" | $py -c '
+import json, sys
+ms = json.load(sys.stdin)["pairs"][0]["expert_matching"]
+assert ms and all(m["p_value"] > 1e-3 for m in ms), ms' || fail "expert matching of an independent model"
 
 # Controls are compared the same way: one verdict per pair.
 $mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --control "$s/independent" --out "$tmp/ctl.h5" -q >/dev/null 2>&1 \

@@ -1,0 +1,63 @@
+#include "stages/align/assignment.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+
+std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::size_t rows, std::size_t cols) {
+  if (rows > cols) throw InternalError("max_assignment: more rows than columns");
+  if (score.size() != rows * cols) throw InternalError("max_assignment: score size");
+  // Shortest augmenting paths with potentials (the e-maxx formulation), minimising -score;
+  // 1-based with column 0 as the virtual start.
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> u(rows + 1, 0.0), v(cols + 1, 0.0);
+  std::vector<std::size_t> p(cols + 1, 0), way(cols + 1, 0);
+  for (std::size_t i = 1; i <= rows; ++i) {
+    p[0] = i;
+    std::size_t j0 = 0;
+    std::vector<double> minv(cols + 1, inf);
+    std::vector<bool> used(cols + 1, false);
+    do {
+      used[j0] = true;
+      const std::size_t i0 = p[j0];
+      double delta = inf;
+      std::size_t j1 = 0;
+      for (std::size_t j = 1; j <= cols; ++j) {
+        if (used[j]) continue;
+        const double cur = -score[(i0 - 1) * cols + (j - 1)] - u[i0] - v[j];
+        if (cur < minv[j]) {
+          minv[j] = cur;
+          way[j] = j0;
+        }
+        if (minv[j] < delta) {
+          delta = minv[j];
+          j1 = j;
+        }
+      }
+      for (std::size_t j = 0; j <= cols; ++j) {
+        if (used[j]) {
+          u[p[j]] += delta;
+          v[j] -= delta;
+        } else {
+          minv[j] -= delta;
+        }
+      }
+      j0 = j1;
+    } while (p[j0] != 0);
+    do {
+      const std::size_t j1 = way[j0];
+      p[j0] = p[j1];
+      j0 = j1;
+    } while (j0 != 0);
+  }
+  std::vector<std::size_t> match(rows, 0);
+  for (std::size_t j = 1; j <= cols; ++j) {
+    if (p[j] != 0) match[p[j] - 1] = j - 1;
+  }
+  return match;
+}
+
+}  // namespace lineage::stages

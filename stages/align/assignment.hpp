@@ -1,0 +1,16 @@
+#pragma once
+/// @file assignment.hpp
+/// The linear assignment problem (Hungarian algorithm, O(n^2 m)): match every row of a score
+/// matrix to a distinct column so that the total score is largest (METHODS §5.2).
+
+#include <cstddef>
+#include <vector>
+
+namespace lineage::stages {
+
+/// @param[in] score  rows x cols, row-major, rows <= cols
+/// @return for each row the column it is matched to
+[[nodiscard]] std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::size_t rows,
+                                                      std::size_t cols);
+
+}  // namespace lineage::stages
