@@ -399,6 +399,20 @@ def is_correct(p, r):
     return r["got"] == p["relation"]
 
 
+def expected_kinds(p):
+    """The kinds a derived pair must show (a chain lists several); none for siblings."""
+    k = p["kind"]
+    if p["sibling"] or p["relation"] != "derived" or not k:
+        return []
+    return list(k) if isinstance(k, list) else [k]
+
+
+def kind_correct(p, r):
+    """Every expected kind is among the got ones (lineage joins a chain with ' + ')."""
+    got = {k.strip() for k in (r["got_kind"] or "").split("+")}
+    return r["got"] == "derived" and all(k in got for k in expected_kinds(p))
+
+
 def score(pairs, results):
     rows = ["identical", "derived", "derived (siblings)", "partial_reuse", "independent"]
     matrix = {row: {c: 0 for c in GOT} for row in rows}
@@ -423,6 +437,7 @@ def score(pairs, results):
         "inconclusive": sum(1 for r in results if r["got"] == "inconclusive"),
         "errors": sum(1 for r in results if r["got"] == "error"),
         "siblings": [(p, r) for p, r in zip(pairs, results) if p["sibling"]],
+        "with_kind": [(p, r) for p, r in zip(pairs, results) if expected_kinds(p)],
         "results": results,
     }
     return s
@@ -444,7 +459,12 @@ def summary_lines(s):
         f"no answer: {s['inconclusive']} inconclusive, {s['errors']} errors",
         f"accuracy: {pct(s['correct'], s['n'])} of all pairs (errors count as wrong); "
         f"{pct(s['correct_ran'], s['ran'])} of the pairs with a verdict",
+        f"kinds: {pct(sum(1 for p, r in s['with_kind'] if kind_correct(p, r)), len(s['with_kind']))} of the derived "
+        f"pairs with a labelled kind show every expected kind",
     ]
+    for p, r in s["with_kind"]:
+        if not kind_correct(p, r):
+            lines.append(f"  wrong kind: {p['model']} vs {p['reference']}: expected {fmt_kind(p['kind'])}, got {got_text(r)}")
     for p, r in fa:
         lines.append(f"  false accusation: {p['model']} vs {p['reference']}: {got_text(r)} — {r['reason']}")
     for msg, n in error_groups(s):

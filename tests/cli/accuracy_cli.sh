@@ -18,6 +18,7 @@ out=$("$repo/scripts/accuracy.sh" "$tmp/s" --ranks 1 --lineage "$lineage" --out 
 grep -q "FALSE ACCUSATIONS: 0 of 1 independent" <<<"$out" || fail "false accusations line: $out"
 grep -q "accuracy: 3/3" <<<"$out" || fail "accuracy line: $out"
 grep -q "confusion matrix" <<<"$out" || fail "no confusion matrix: $out"
+grep -q "kinds: 2/2" <<<"$out" || fail "kinds line: $out"
 grep -q "| finetune | base | derived (finetune) | derived (finetune) | ok |" "$tmp/acc.md" || fail "report: $(cat "$tmp/acc.md")"
 grep -q "^| machine |" "$tmp/acc.md" || fail "report lacks the machine"
 
@@ -26,6 +27,7 @@ sed -i 's/{model: independent, reference: base, relation: independent}/{model: i
 out=$("$repo/scripts/accuracy.sh" "$tmp/s" --ranks 1 --lineage "$lineage" --out "$tmp/acc2.md" --key-only 2>&1) \
   || fail "accuracy.sh (relabelled): $out"
 grep -q "accuracy: 1/2" <<<"$out" || fail "relabelled accuracy: $out"
+grep -q "wrong kind: independent vs base" <<<"$out" || fail "a wrong kind is not listed: $out"
 
 printf 'key_pairs: [\n' > "$tmp/s/labels.yaml"
 "$repo/scripts/accuracy.sh" "$tmp/s" --lineage "$lineage" --out "$tmp/acc3.md" >/dev/null 2>&1; code=$?
