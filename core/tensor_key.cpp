@@ -1,6 +1,9 @@
 #include "core/tensor_key.hpp"
 
 #include <array>
+#include <cctype>
+#include <string>
+#include <vector>
 #include <functional>
 #include <utility>
 
@@ -173,5 +176,40 @@ std::size_t TensorKeyHash::operator()(const TensorKey& k) const noexcept {
   h = h * 1000003 + static_cast<std::uint64_t>(k.index + 1);
   return std::hash<std::uint64_t>{}(h);
 }
+
+TensorKey parse_tensor_key(std::string_view s) {
+  TensorKey k;
+  std::vector<std::string> parts;
+  std::string cur;
+  std::string kind;
+  const auto colon = s.find(':');
+  const std::string body(colon == std::string_view::npos ? s : s.substr(0, colon));
+  if (colon != std::string_view::npos) kind = std::string(s.substr(colon + 1));
+  for (char c : body) {
+    if (c == '/') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  if (parts.size() >= 2) {
+    k.component = parse_component(parts[0]).value_or(Component::other);
+    k.role = parse_role(parts[1]).value_or(TensorRole::other);
+  }
+  for (std::size_t i = 2; i < parts.size(); ++i) {
+    const auto& p = parts[i];
+    if (p.size() > 1 && (p[0] == 'L' || p[0] == 'E' || p[0] == 'I') && std::isdigit(static_cast<unsigned char>(p[1]))) {
+      const int v = std::stoi(p.substr(1));
+      (p[0] == 'L' ? k.layer : p[0] == 'E' ? k.expert : k.index) = v;
+    } else {
+      k.projection = parse_projection(p).value_or(Projection::none);
+    }
+  }
+  if (!kind.empty()) k.kind = parse_param_kind(kind).value_or(ParamKind::weight);
+  return k;
+}
+
 
 }  // namespace lineage

@@ -117,6 +117,9 @@ struct TensorKey {
 /// Human- and machine-readable form, e.g. "text/routed_expert/L3/E17/gate" or
 /// "vision/attn_q/L0:bias". Stable: used as a key in the result store.
 [[nodiscard]] std::string to_string(const TensorKey& key);
+/// The inverse of to_string ("text/routed_expert/L3/E5/up:bias"); unknown parts read as other /
+/// none / weight, so a key from a newer store still parses.
+[[nodiscard]] TensorKey parse_tensor_key(std::string_view s);
 
 struct TensorKeyHash {
   std::size_t operator()(const TensorKey& k) const noexcept;

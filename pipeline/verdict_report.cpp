@@ -11,74 +11,12 @@
 #include <sstream>
 
 #include "core/errors.hpp"
-#include "stages/align/expert_matching.hpp"
 #include "stages/verdict/lineage_tree.hpp"
+#include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/verdict.hpp"
 
 namespace lineage::pipeline {
 namespace {
-
-/// Parses a stored key string ("text/routed_expert/L3/E5/up:bias") back into a TensorKey.
-TensorKey parse_key(const std::string& s) {
-  TensorKey k;
-  std::vector<std::string> parts;
-  std::string cur;
-  std::string kind;
-  const auto colon = s.find(':');
-  const std::string body = colon == std::string::npos ? s : s.substr(0, colon);
-  if (colon != std::string::npos) kind = s.substr(colon + 1);
-  for (char c : body) {
-    if (c == '/') {
-      parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  parts.push_back(cur);
-  if (parts.size() >= 2) {
-    k.component = parse_component(parts[0]).value_or(Component::other);
-    k.role = parse_role(parts[1]).value_or(TensorRole::other);
-  }
-  for (std::size_t i = 2; i < parts.size(); ++i) {
-    const auto& p = parts[i];
-    if (p.size() > 1 && (p[0] == 'L' || p[0] == 'E' || p[0] == 'I') && std::isdigit(static_cast<unsigned char>(p[1]))) {
-      const int v = std::stoi(p.substr(1));
-      (p[0] == 'L' ? k.layer : p[0] == 'E' ? k.expert : k.index) = v;
-    } else {
-      k.projection = parse_projection(p).value_or(Projection::none);
-    }
-  }
-  if (!kind.empty()) k.kind = parse_param_kind(kind).value_or(ParamKind::weight);
-  return k;
-}
-
-/// Layers and routed experts per layer of the two models of a pair, from every key the store
-/// names for them: the units' keys and the keys one model lacks.
-stages::PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
-  stages::PairLayout l;
-  auto see = [](const TensorKey& k, int& layers, int& experts) {
-    if (k.component != Component::text) return;
-    layers = std::max(layers, k.layer + 1);
-    if (k.role == TensorRole::routed_expert) experts = std::max(experts, k.expert + 1);
-  };
-  for (const auto& u : store.units) {
-    if (u.model_a != suspect || (u.model_b != other && u.model_b != suspect)) continue;
-    see(parse_key(u.key_a), l.suspect_layers, l.suspect_experts);
-    if (u.model_b == other) see(parse_key(u.key_b), l.other_layers, l.other_experts);
-  }
-  const auto m = std::to_string(other), s = std::to_string(suspect);
-  for (const auto& note : store.unmatched) {
-    // "model M lacks KEY" (the suspect has it) and "model S lacks KEY of model M".
-    if (note.rfind("model " + m + " lacks ", 0) == 0 && note.find(" of model ") == std::string::npos) {
-      see(parse_key(note.substr(("model " + m + " lacks ").size())), l.suspect_layers, l.suspect_experts);
-    } else if (note.rfind("model " + s + " lacks ", 0) == 0 && note.ends_with(" of model " + m)) {
-      const auto body = note.substr(("model " + s + " lacks ").size());
-      see(parse_key(body.substr(0, body.size() - (" of model " + m).size())), l.other_layers, l.other_experts);
-    }
-  }
-  return l;
-}
 
 double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
   return s.stats[row * s.stat_names.size() + col];
@@ -112,64 +50,20 @@ nlohmann::json context_for(const nlohmann::json& evidence, const std::string& ov
 
 }  // namespace
 
-/// Distances between all models of the store (1 − median same-key Pearson; both directions of a
-/// pair averaged) and, when every pair is known and there are at least three models, the
+/// The distance matrix and, when every pair is known and there are at least three models, the
 /// neighbour-joining tree over them.
-void add_distance_matrix(nlohmann::json& out, const io::StoreContents& store,
-                         const std::map<std::pair<int, int>, std::vector<stages::UnitEvidence>>& by_pair) {
-  std::vector<int> ids;
-  for (const auto& [pair, ev] : by_pair) {
-    for (int m : {pair.first, pair.second}) {
-      if (std::find(ids.begin(), ids.end(), m) == ids.end()) ids.push_back(m);
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  if (ids.size() < 2) return;
-  std::vector<std::string> names;
-  for (int m : ids) {
-    auto name = std::filesystem::path(store.models[static_cast<std::size_t>(m)].path).filename().string();
-    if (name.empty()) name = store.models[static_cast<std::size_t>(m)].label;
-    if (std::find(names.begin(), names.end(), name) != names.end()) name += "#" + std::to_string(m);
-    names.push_back(name);
-  }
-  const auto n = ids.size();
-  std::vector<std::vector<double>> sum(n, std::vector<double>(n, 0.0));
-  std::vector<std::vector<int>> count(n, std::vector<int>(n, 0));
-  for (const auto& [pair, ev] : by_pair) {
-    std::vector<double> p;
-    for (const auto& e : ev) {
-      if (e.kind == stages::UnitKind::same_key && std::isfinite(e.pearson)) p.push_back(e.pearson);
-    }
-    if (p.empty()) continue;
-    std::nth_element(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(p.size() / 2), p.end());
-    const double d = std::max(0.0, 1.0 - p[p.size() / 2]);
-    const auto i = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.first) - ids.begin());
-    const auto j = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.second) - ids.begin());
-    sum[i][j] += d, sum[j][i] += d;
-    ++count[i][j], ++count[j][i];
-  }
+void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
+  if (d.models.size() < 2) return;
   nlohmann::json matrix = nlohmann::json::array();
-  std::vector<std::vector<double>> dist(n, std::vector<double>(n, 0.0));
-  std::vector<std::string> missing;
-  for (std::size_t i = 0; i < n; ++i) {
-    nlohmann::json row = nlohmann::json::array();
-    for (std::size_t j = 0; j < n; ++j) {
-      if (i == j) {
-        row.push_back(0.0);
-      } else if (count[i][j]) {
-        dist[i][j] = sum[i][j] / count[i][j];
-        row.push_back(dist[i][j]);
-      } else {
-        row.push_back(nullptr);
-        if (i < j) missing.push_back(names[i] + " – " + names[j]);
-      }
-    }
-    matrix.push_back(row);
+  for (const auto& row : d.distance) {
+    nlohmann::json r = nlohmann::json::array();
+    for (double x : row) r.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+    matrix.push_back(r);
   }
-  out["distance"] = {{"models", names}, {"matrix", matrix},
-                     {"definition", "1 − median Pearson of the pair's same-key units"}, {"missing_pairs", missing}};
-  if (n >= 3 && missing.empty()) {
-    const auto tree = stages::neighbour_joining(names, dist);
+  out["distance"] = {{"models", d.models}, {"matrix", matrix},
+                     {"definition", "1 − median Pearson of the pair's same-key units"}, {"missing_pairs", d.missing_pairs}};
+  if (d.models.size() >= 3 && d.complete()) {
+    const auto tree = stages::neighbour_joining(d.models, d.distance);
     out["tree"] = {{"newick", tree.newick()}, {"drawing", tree.drawing()}, {"method", "neighbour-joining"},
                    {"svg", tree.svg("lineage tree (neighbour-joining over 1 − median same-key Pearson)")}};
   }
@@ -187,61 +81,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                          "its own (METHODS §10.4); compare the weights"},
               {"context", context_for(beside, "inconclusive")}}}};
   }
-  auto column = [&](const char* name) -> std::size_t {
-    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
-    if (it == store.stat_names.end()) throw StoreError(std::string("result store lacks the statistic '") + name + "'");
-    return static_cast<std::size_t>(it - store.stat_names.begin());
-  };
-  const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
-             c_eq = column("frac_value_equal"), c_n = column("n");
-  // The permutation null (statistics version 2); stores written before it have none.
-  const auto optional_column = [&](const char* name) -> std::optional<std::size_t> {
-    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
-    if (it == store.stat_names.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - store.stat_names.begin());
-  };
-  const auto c_h = optional_column("hidden_corr"), c_nm = optional_column("null_mean"),
-             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"), c_perm = optional_column("null_perms");
-  const bool has_null = c_h && c_nm && c_ns && c_np && c_perm;
-  const auto c_g = optional_column("basis_corr"), c_gm = optional_column("basis_null_mean"),
-             c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
-             c_gperm = optional_column("basis_null_perms");
-  const bool has_basis = c_g && c_gm && c_gs && c_gp && c_gperm;
-  // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
-  // every pair of a merged store (the first model of each pair is that run's suspect).
-  std::map<std::pair<int, int>, std::vector<stages::UnitEvidence>> by_pair;
-  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
-    const auto id = store.done_ids[row];
-    if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
-    const auto& u = store.units[id];
-    // Within-model units (a model against itself) are context, not evidence about a pair.
-    if (u.model_a == u.model_b || u.kind == "within") continue;
-    stages::UnitEvidence e;
-    e.kind = stages::parse_unit_kind(u.kind).value_or(stages::UnitKind::same_key);
-    e.key = parse_key(u.key_a);
-    e.other_layer = u.layer_b;
-    e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
-    e.pearson = stat(store, row, c_pearson);
-    e.cosine = stat(store, row, c_cos);
-    e.rel_l2 = stat(store, row, c_rel);
-    e.frac_equal = stat(store, row, c_eq);
-    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
-    if (has_null) {
-      e.hidden_corr = stat(store, row, *c_h);
-      e.null_mean = stat(store, row, *c_nm);
-      e.null_sd = stat(store, row, *c_ns);
-      e.null_p = stat(store, row, *c_np);
-      e.null_perms = static_cast<int>(stat(store, row, *c_perm));
-    }
-    if (has_basis) {
-      e.basis_corr = stat(store, row, *c_g);
-      e.basis_null_mean = stat(store, row, *c_gm);
-      e.basis_null_sd = stat(store, row, *c_gs);
-      e.basis_null_p = stat(store, row, *c_gp);
-      e.basis_perms = static_cast<int>(stat(store, row, *c_gperm));
-    }
-    by_pair[{u.model_a, u.model_b}].push_back(e);
-  }
+  const auto by_pair = stages::evidence_by_pair(store);
   const auto label_of = [&](int i) {
     return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
                                                               : std::string();
@@ -249,15 +89,8 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   std::map<std::pair<int, int>, stages::PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
-    // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
-    std::size_t unmatched = 0;
-    const auto m = std::to_string(other);
-    for (const auto& note : store.unmatched) {
-      const bool other_lacks = note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
-      const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
-      unmatched += other_lacks || suspect_lacks ? 1 : 0;
-    }
-    verdicts[pair] = stages::decide_verdict(evidence, unmatched, {}, layout_of(store, suspect, other));
+    verdicts[pair] = stages::decide_verdict(evidence, stages::unmatched_between(store, suspect, other), {},
+                                            stages::layout_of(store, suspect, other));
   }
   // Controls calibrate the parents of the same suspect (METHODS §4.1): the parent must stand
   // out from every control.
@@ -329,19 +162,8 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     }
     // Expert matching by router rows, per layer where both routers were kept whole.
     p["expert_matching"] = nlohmann::json::array();
-    for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
-      const auto id = store.done_ids[row];
-      const auto& u = store.units[id];
-      if (u.model_a != suspect || u.model_b != other || u.role != "router") continue;
-      if (u.kind != "same_key" && u.kind != "submatrix") continue;
-      const auto vit = store.values.find(id);
-      if (vit == store.values.end() || u.cols == 0) continue;
-      const auto& [va, vb] = vit->second;
-      // Whole routers: same_key units, and sub-matrix routers whose expert counts differ.
-      const auto rows_a = va.size() / u.cols, rows_b = vb.size() / u.cols;
-      if (rows_a < 2 || rows_a > rows_b || va.size() != rows_a * u.cols || vb.size() != rows_b * u.cols) continue;
-      const auto m = stages::match_experts(va, rows_a, vb, rows_b, u.cols, 0x6d61746368ULL + id);
-      p["expert_matching"].push_back({{"layer", u.layer_a},
+    for (const auto& [layer, m] : stages::router_matchings(store, suspect, other)) {
+      p["expert_matching"].push_back({{"layer", layer},
                                       {"suspect_to_other", m.match},
                                       {"score", m.score},
                                       {"margin", m.margin},
@@ -367,7 +189,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     out["pairs"].push_back(std::move(p));
   }
   out["evidence"] = beside;
-  add_distance_matrix(out, store, by_pair);
+  add_distance_matrix(out, stages::distance_matrix(store, by_pair));
   return out;
 }
 
@@ -386,7 +208,7 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
     if (u.model_a == u.model_b || u.kind == "within") continue;
-    auto key = parse_key(u.key_a);
+    auto key = parse_tensor_key(u.key_a);
     key.layer = -1;
     key.expert = -1;
     auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];

@@ -1,0 +1,184 @@
+#include "stages/verdict/store_evidence.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <optional>
+
+#include "core/errors.hpp"
+
+namespace lineage::stages {
+namespace {
+
+double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
+  return s.stats[row * s.stat_names.size() + col];
+}
+
+}  // namespace
+
+PairEvidence evidence_by_pair(const io::StoreContents& store) {
+  auto column = [&](const char* name) -> std::size_t {
+    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
+    if (it == store.stat_names.end()) throw StoreError(std::string("result store lacks the statistic '") + name + "'");
+    return static_cast<std::size_t>(it - store.stat_names.begin());
+  };
+  const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
+             c_eq = column("frac_value_equal"), c_n = column("n");
+  // The permutation null (statistics version 2); stores written before it have none.
+  const auto optional_column = [&](const char* name) -> std::optional<std::size_t> {
+    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
+    if (it == store.stat_names.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - store.stat_names.begin());
+  };
+  const auto c_h = optional_column("hidden_corr"), c_nm = optional_column("null_mean"),
+             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"), c_perm = optional_column("null_perms");
+  const bool has_null = c_h && c_nm && c_ns && c_np && c_perm;
+  const auto c_g = optional_column("basis_corr"), c_gm = optional_column("basis_null_mean"),
+             c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
+             c_gperm = optional_column("basis_null_perms");
+  const bool has_basis = c_g && c_gm && c_gs && c_gp && c_gperm;
+  // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
+  // every pair of a merged store (the first model of each pair is that run's suspect).
+  PairEvidence by_pair;
+  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+    const auto id = store.done_ids[row];
+    if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
+    const auto& u = store.units[id];
+    // Within-model units (a model against itself) are context, not evidence about a pair.
+    if (u.model_a == u.model_b || u.kind == "within") continue;
+    UnitEvidence e;
+    e.kind = parse_unit_kind(u.kind).value_or(UnitKind::same_key);
+    e.key = parse_tensor_key(u.key_a);
+    e.other_layer = u.layer_b;
+    e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
+    e.pearson = stat(store, row, c_pearson);
+    e.cosine = stat(store, row, c_cos);
+    e.rel_l2 = stat(store, row, c_rel);
+    e.frac_equal = stat(store, row, c_eq);
+    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
+    if (has_null) {
+      e.hidden_corr = stat(store, row, *c_h);
+      e.null_mean = stat(store, row, *c_nm);
+      e.null_sd = stat(store, row, *c_ns);
+      e.null_p = stat(store, row, *c_np);
+      e.null_perms = static_cast<int>(stat(store, row, *c_perm));
+    }
+    if (has_basis) {
+      e.basis_corr = stat(store, row, *c_g);
+      e.basis_null_mean = stat(store, row, *c_gm);
+      e.basis_null_sd = stat(store, row, *c_gs);
+      e.basis_null_p = stat(store, row, *c_gp);
+      e.basis_perms = static_cast<int>(stat(store, row, *c_gperm));
+    }
+    by_pair[{u.model_a, u.model_b}].push_back(e);
+  }
+  return by_pair;
+}
+
+std::size_t unmatched_between(const io::StoreContents& store, int suspect, int other) {
+  // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
+    std::size_t unmatched = 0;
+    const auto m = std::to_string(other);
+    for (const auto& note : store.unmatched) {
+      const bool other_lacks = note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
+      const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
+      unmatched += other_lacks || suspect_lacks ? 1 : 0;
+    }
+  return unmatched;
+}
+
+/// Layers and routed experts per layer of the two models of a pair, from every key the store
+/// names for them: the units' keys and the keys one model lacks.
+PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
+  PairLayout l;
+  auto see = [](const TensorKey& k, int& layers, int& experts) {
+    if (k.component != Component::text) return;
+    layers = std::max(layers, k.layer + 1);
+    if (k.role == TensorRole::routed_expert) experts = std::max(experts, k.expert + 1);
+  };
+  for (const auto& u : store.units) {
+    if (u.model_a != suspect || (u.model_b != other && u.model_b != suspect)) continue;
+    see(parse_tensor_key(u.key_a), l.suspect_layers, l.suspect_experts);
+    if (u.model_b == other) see(parse_tensor_key(u.key_b), l.other_layers, l.other_experts);
+  }
+  const auto m = std::to_string(other), s = std::to_string(suspect);
+  for (const auto& note : store.unmatched) {
+    // "model M lacks KEY" (the suspect has it) and "model S lacks KEY of model M".
+    if (note.rfind("model " + m + " lacks ", 0) == 0 && note.find(" of model ") == std::string::npos) {
+      see(parse_tensor_key(note.substr(("model " + m + " lacks ").size())), l.suspect_layers, l.suspect_experts);
+    } else if (note.rfind("model " + s + " lacks ", 0) == 0 && note.ends_with(" of model " + m)) {
+      const auto body = note.substr(("model " + s + " lacks ").size());
+      see(parse_tensor_key(body.substr(0, body.size() - (" of model " + m).size())), l.other_layers, l.other_experts);
+    }
+  }
+  return l;
+}
+
+
+std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int suspect, int other) {
+  std::vector<LayerMatching> out;
+  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+    const auto id = store.done_ids[row];
+    const auto& u = store.units[id];
+    if (u.model_a != suspect || u.model_b != other || u.role != "router") continue;
+    if (u.kind != "same_key" && u.kind != "submatrix") continue;
+    const auto vit = store.values.find(id);
+    if (vit == store.values.end() || u.cols == 0) continue;
+    const auto& [va, vb] = vit->second;
+    // Whole routers: same_key units, and sub-matrix routers whose expert counts differ.
+    const auto rows_a = va.size() / u.cols, rows_b = vb.size() / u.cols;
+    if (rows_a < 2 || rows_a > rows_b || va.size() != rows_a * u.cols || vb.size() != rows_b * u.cols) continue;
+    out.push_back({u.layer_a, match_experts(va, rows_a, vb, rows_b, u.cols, 0x6d61746368ULL + id)});
+  }
+  return out;
+}
+
+DistanceMatrix distance_matrix(const io::StoreContents& store, const PairEvidence& by_pair) {
+  DistanceMatrix out;
+  std::vector<int> ids;
+  for (const auto& [pair, ev] : by_pair) {
+    for (int m : {pair.first, pair.second}) {
+      if (std::find(ids.begin(), ids.end(), m) == ids.end()) ids.push_back(m);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() < 2) return out;
+  for (int m : ids) {
+    auto name = std::filesystem::path(store.models[static_cast<std::size_t>(m)].path).filename().string();
+    if (name.empty()) name = store.models[static_cast<std::size_t>(m)].label;
+    if (std::find(out.models.begin(), out.models.end(), name) != out.models.end()) name += "#" + std::to_string(m);
+    out.models.push_back(name);
+  }
+  const auto n = ids.size();
+  std::vector<std::vector<double>> sum(n, std::vector<double>(n, 0.0));
+  std::vector<std::vector<int>> count(n, std::vector<int>(n, 0));
+  for (const auto& [pair, ev] : by_pair) {
+    std::vector<double> p;
+    for (const auto& e : ev) {
+      if (e.kind == UnitKind::same_key && std::isfinite(e.pearson)) p.push_back(e.pearson);
+    }
+    if (p.empty()) continue;
+    std::nth_element(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(p.size() / 2), p.end());
+    const double d = std::max(0.0, 1.0 - p[p.size() / 2]);
+    const auto i = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.first) - ids.begin());
+    const auto j = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), pair.second) - ids.begin());
+    sum[i][j] += d, sum[j][i] += d;
+    ++count[i][j], ++count[j][i];
+  }
+  out.distance.assign(n, std::vector<double>(n, 0.0));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      if (count[i][j]) {
+        out.distance[i][j] = sum[i][j] / count[i][j];
+      } else {
+        out.distance[i][j] = std::numeric_limits<double>::quiet_NaN();
+        if (i < j) out.missing_pairs.push_back(out.models[i] + " – " + out.models[j]);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace lineage::stages
