@@ -43,6 +43,29 @@ for pair in identical:base finetune:base continued_pretrain:base independent:bas
   printf '%-20s %-14s %-34s %s\n' "$suspect" "$parent" "$known" "$verdict"
 done
 echo
+echo "== trained-like weights (synth --realistic): independent models whose element-wise Pearson an"
+echo "   analytic 1/sqrt(n) null would call derived; the permutation nulls do not"
+rm -rf "$out/realistic" "$out/runs/realistic_"*
+"$lineage" synth --suite "$out/realistic" --realistic --set vocab_size=4096 >/dev/null
+for suspect in independent permuted; do
+  mpirun --oversubscribe -np 2 "$lineage" compare "$out/realistic/$suspect" "$out/realistic/base" \
+    --out "$out/runs/realistic_$suspect.h5" --quiet >/dev/null
+done
+/usr/bin/python3 - "$out/runs/realistic_independent.h5" "$out/runs/realistic_permuted.h5" <<'PY'
+import h5py, json, math, sys
+for path in sys.argv[1:]:
+    f = h5py.File(path, "r")
+    pair = json.loads(f["verdict/json"][()][0])["pairs"][0]
+    names = [n.decode() for n in f["results/stat_names"][()]]
+    stats, ids = f["results/stats"][()], list(f["results/unit_id"][()])
+    keys, kinds = [k.decode() for k in f["units/key_a"][()]], [k.decode() for k in f["units/kind"][()]]
+    u = next(i for i in range(len(keys)) if keys[i] == "text/lm_head" and kinds[i] == "same_key")
+    r, n, p = (stats[ids.index(u), names.index(c)] for c in ("pearson", "n", "null_p"))
+    kind = f" ({pair['kind']})" if pair["kind"] else ""
+    print(f"{pair['suspect'].split('/')[-1]:12s} vs base: {pair['overall']}{kind}, p {pair['p_value']:.2g}; lm_head Pearson "
+          f"{r:.4f} over {int(n)} elements: analytic z {abs(r) * math.sqrt(n):.0f}, permutation p {p:.2g}")
+PY
+echo
 echo "== full evidence for one pair (lineage verdict $out/runs/finetune.h5)"
 "$lineage" verdict "$out/runs/finetune.h5"
 echo
