@@ -39,8 +39,9 @@ int main() {
     if (o.stats.empty()) return 1;
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("execute_unit, BF16 contiguous, %llu x %llu per side, all statistics: median %.2f GB/s per rank "
-              "(min %.2f, max %.2f)\n",
-              static_cast<unsigned long long>(rows), static_cast<unsigned long long>(cols), rates[1], rates[0], rates[2]);
+  std::printf(
+      "execute_unit, BF16 contiguous, %llu x %llu per side, all statistics: median %.2f GB/s per rank "
+      "(min %.2f, max %.2f)\n",
+      static_cast<unsigned long long>(rows), static_cast<unsigned long long>(cols), rates[1], rates[0], rates[2]);
   return 0;
 }

@@ -27,11 +27,19 @@ int main() {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto registry = io::load_family_registry(pipeline::default_families_dir());
-  const nlohmann::json cfg = {{"architectures", {"Qwen3MoeForCausalLM"}}, {"model_type", "qwen3_moe"},
-                              {"hidden_size", 4}, {"num_hidden_layers", 66}, {"num_attention_heads", 2},
-                              {"num_key_value_heads", 1}, {"head_dim", 2}, {"vocab_size", 8},
-                              {"intermediate_size", 4}, {"num_experts", 512}, {"num_experts_per_tok", 8},
-                              {"moe_intermediate_size", 2}, {"torch_dtype", "bfloat16"}};
+  const nlohmann::json cfg = {{"architectures", {"Qwen3MoeForCausalLM"}},
+                              {"model_type", "qwen3_moe"},
+                              {"hidden_size", 4},
+                              {"num_hidden_layers", 66},
+                              {"num_attention_heads", 2},
+                              {"num_key_value_heads", 1},
+                              {"head_dim", 2},
+                              {"vocab_size", 8},
+                              {"intermediate_size", 4},
+                              {"num_experts", 512},
+                              {"num_experts_per_tok", 8},
+                              {"moe_intermediate_size", 2},
+                              {"torch_dtype", "bfloat16"}};
   const auto tensors = stages::expand_family(registry, "qwen3_moe", cfg);
   const int shards = 8;
   std::vector<std::vector<io::TensorToWrite>> per_shard(shards);

@@ -17,8 +17,7 @@ int checked_count(std::size_t n) {
 
 }  // namespace
 
-Communicator::Communicator(MPI_Comm handle, bool owned, bool serial)
-    : handle_(handle), owned_(owned), serial_(serial) {
+Communicator::Communicator(MPI_Comm handle, bool owned, bool serial) : handle_(handle), owned_(owned), serial_(serial) {
   if (serial_) return;
   detail::check(MPI_Comm_rank(handle_, &rank_), "MPI_Comm_rank");
   detail::check(MPI_Comm_size(handle_, &size_), "MPI_Comm_size");
@@ -77,26 +76,22 @@ bool Communicator::any(bool local_failed) const {
 std::uint64_t Communicator::sum(std::uint64_t value) const {
   if (serial_) return value;
   std::uint64_t out = 0;
-  detail::check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_SUM, handle_),
-                "MPI_Allreduce(sum)");
+  detail::check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_SUM, handle_), "MPI_Allreduce(sum)");
   return out;
 }
 
 double Communicator::max(double value) const {
   if (serial_) return value;
   double out = 0;
-  detail::check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, handle_),
-                "MPI_Allreduce(max)");
+  detail::check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, handle_), "MPI_Allreduce(max)");
   return out;
 }
 
-std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::byte> bytes,
-                                                         int root) const {
+std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::byte> bytes, int root) const {
   if (serial_) return {std::vector<std::byte>(bytes.begin(), bytes.end())};
   const int count = checked_count(bytes.size());
   std::vector<int> counts(rank_ == root ? static_cast<std::size_t>(size_) : 0);
-  detail::check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, handle_),
-                "MPI_Gather(counts)");
+  detail::check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, handle_), "MPI_Gather(counts)");
   std::vector<int> displs;
   std::vector<std::byte> all;
   if (rank_ == root) {
@@ -108,9 +103,9 @@ std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::by
     }
     all.resize(total);
   }
-  detail::check(MPI_Gatherv(bytes.data(), count, MPI_BYTE, all.data(), counts.data(),
-                            displs.data(), MPI_BYTE, root, handle_),
-                "MPI_Gatherv");
+  detail::check(
+      MPI_Gatherv(bytes.data(), count, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, root, handle_),
+      "MPI_Gatherv");
   std::vector<std::vector<std::byte>> out;
   if (rank_ == root) {
     out.reserve(counts.size());

@@ -45,8 +45,7 @@ class Communicator {
   [[nodiscard]] std::uint64_t sum(std::uint64_t value) const;
   [[nodiscard]] double max(double value) const;
   /// Collective: every rank's bytes on `root`, in rank order (empty vector on other ranks).
-  [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes,
-                                                           int root) const;
+  [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes, int root) const;
   /// Collective: root's bytes on every rank.
   [[nodiscard]] std::vector<std::byte> broadcast(std::span<const std::byte> bytes, int root) const;
 

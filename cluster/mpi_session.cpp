@@ -16,8 +16,7 @@ MpiSession::MpiSession(int& argc, char**& argv) {
   detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   // Errors must come back as codes so that check() can turn them into typed exceptions
   // instead of MPI aborting the job from inside a library call.
-  detail::check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN),
-                "MPI_Comm_set_errhandler");
+  detail::check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   owns_ = true;
 }
 

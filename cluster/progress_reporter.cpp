@@ -1,9 +1,9 @@
 #include "cluster/progress_reporter.hpp"
 
 #include <cmath>
-#include <limits>
 #include <cstdio>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 
@@ -44,24 +44,23 @@ std::string human_seconds(double s) {
 
 std::string format_progress(const ProgressSnapshot& s) {
   std::ostringstream o;
-  o << "units " << s.units_done << "/" << s.units_total << "  " << human_bytes(static_cast<double>(s.bytes_done))
-    << "/" << human_bytes(static_cast<double>(s.bytes_total));
+  o << "units " << s.units_done << "/" << s.units_total << "  " << human_bytes(static_cast<double>(s.bytes_done)) << "/"
+    << human_bytes(static_cast<double>(s.bytes_total));
   const double rate = s.elapsed_seconds > 0 ? static_cast<double>(s.bytes_done) / s.elapsed_seconds : 0.0;
   o << "  " << human_bytes(rate) << "/s";
   if (s.bytes_done >= s.bytes_total) {
     o << "  done in " << human_seconds(s.elapsed_seconds);
   } else {
-    const double eta = rate > 0 ? static_cast<double>(s.bytes_total - s.bytes_done) / rate
-                                : std::numeric_limits<double>::infinity();
+    const double eta =
+        rate > 0 ? static_cast<double>(s.bytes_total - s.bytes_done) / rate : std::numeric_limits<double>::infinity();
     o << "  ETA " << human_seconds(eta);
   }
   o << "  (" << s.ranks << (s.ranks == 1 ? " rank)" : " ranks)");
   return o.str();
 }
 
-ProgressReporter::ProgressReporter(const Communicator& comm, std::uint64_t units_total,
-                                   std::uint64_t bytes_total, ProgressOptions options,
-                                   std::ostream& out)
+ProgressReporter::ProgressReporter(const Communicator& comm, std::uint64_t units_total, std::uint64_t bytes_total,
+                                   ProgressOptions options, std::ostream& out)
     : comm_(comm),
       options_(std::move(options)),
       out_(out),
@@ -88,8 +87,7 @@ ProgressSnapshot ProgressReporter::global() const {
   s.units_total = units_total_all_;
   s.bytes_total = bytes_total_all_;
   s.ranks = comm_.size();
-  s.elapsed_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  s.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (comm_.is_root()) {
     for (std::size_t r = 0; r < units_by_rank_.size(); ++r) {
       s.units_done += units_by_rank_[r];
@@ -117,13 +115,11 @@ void ProgressReporter::drain_messages(bool block_until_all_final) {
       detail::check(MPI_Probe(MPI_ANY_SOURCE, kProgressTag, comm_.native(), &st), "MPI_Probe");
       flag = 1;
     } else {
-      detail::check(MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, comm_.native(), &flag, &st),
-                    "MPI_Iprobe");
+      detail::check(MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, comm_.native(), &flag, &st), "MPI_Iprobe");
     }
     if (!flag) return;
     std::uint64_t msg[3];
-    detail::check(MPI_Recv(msg, 3, MPI_UINT64_T, st.MPI_SOURCE, kProgressTag, comm_.native(),
-                           MPI_STATUS_IGNORE),
+    detail::check(MPI_Recv(msg, 3, MPI_UINT64_T, st.MPI_SOURCE, kProgressTag, comm_.native(), MPI_STATUS_IGNORE),
                   "MPI_Recv(progress)");
     const auto r = static_cast<std::size_t>(st.MPI_SOURCE);
     // Messages from one source arrive in order, so the latest always wins.
@@ -188,8 +184,7 @@ ProgressSnapshot ProgressReporter::finish() {
       detail::check(MPI_Wait(&pending_, MPI_STATUS_IGNORE), "MPI_Wait(progress)");
     }
     std::uint64_t msg[3] = {my_units_, my_bytes_, 1};
-    detail::check(MPI_Send(msg, 3, MPI_UINT64_T, 0, kProgressTag, comm_.native()),
-                  "MPI_Send(progress final)");
+    detail::check(MPI_Send(msg, 3, MPI_UINT64_T, 0, kProgressTag, comm_.native()), "MPI_Send(progress final)");
   }
   comm_.barrier();
   return global();

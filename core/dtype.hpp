@@ -29,8 +29,8 @@ enum class Dtype : std::uint8_t { F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I3
 }
 
 [[nodiscard]] constexpr bool dtype_is_float(Dtype d) noexcept {
-  return d == Dtype::F64 || d == Dtype::F32 || d == Dtype::F16 || d == Dtype::BF16 ||
-         d == Dtype::F8_E4M3 || d == Dtype::F8_E5M2;
+  return d == Dtype::F64 || d == Dtype::F32 || d == Dtype::F16 || d == Dtype::BF16 || d == Dtype::F8_E4M3 ||
+         d == Dtype::F8_E5M2;
 }
 
 /// Safetensors spelling: "BF16", "F8_E4M3", ...

@@ -5,8 +5,8 @@
 namespace lineage {
 namespace {
 
-std::string input_message(const std::string& file, const std::string& reason,
-                          const std::string& tensor, std::optional<std::uint64_t> offset) {
+std::string input_message(const std::string& file, const std::string& reason, const std::string& tensor,
+                          std::optional<std::uint64_t> offset) {
   std::string m = file.empty() ? std::string("<input>") : file;
   m += ":";
   if (!tensor.empty()) m += " tensor '" + tensor + "'";
@@ -18,8 +18,7 @@ std::string input_message(const std::string& file, const std::string& reason,
 
 }  // namespace
 
-InputError::InputError(std::string file, std::string reason, std::string tensor,
-                       std::optional<std::uint64_t> offset)
+InputError::InputError(std::string file, std::string reason, std::string tensor, std::optional<std::uint64_t> offset)
     : Error(input_message(file, reason, tensor, offset)),
       file_(std::move(file)),
       reason_(std::move(reason)),

@@ -16,16 +16,16 @@ void FamilyRegistry::add(FamilySpec spec) {
 }
 
 void FamilyRegistry::validate() const {
-  std::function<void(const FamilySpec&, std::set<std::string>&)> walk =
-      [&](const FamilySpec& f, std::set<std::string>& stack) {
-        if (!stack.insert(f.id).second) throw ConfigError(f.file, "mount cycle through '" + f.id + "'");
-        for (const auto& m : f.mounts) {
-          const auto* sub = find(m.family);
-          if (!sub) throw ConfigError(m.where, "mounts unknown family '" + m.family + "'");
-          walk(*sub, stack);
-        }
-        stack.erase(f.id);
-      };
+  std::function<void(const FamilySpec&, std::set<std::string>&)> walk = [&](const FamilySpec& f,
+                                                                            std::set<std::string>& stack) {
+    if (!stack.insert(f.id).second) throw ConfigError(f.file, "mount cycle through '" + f.id + "'");
+    for (const auto& m : f.mounts) {
+      const auto* sub = find(m.family);
+      if (!sub) throw ConfigError(m.where, "mounts unknown family '" + m.family + "'");
+      walk(*sub, stack);
+    }
+    stack.erase(f.id);
+  };
   for (const auto& [id, f] : specs_) {
     std::set<std::string> stack;
     walk(f, stack);

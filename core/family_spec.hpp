@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/dtype.hpp"
-#include "core/tensor_key.hpp"
 #include "core/expr/expression.hpp"
+#include "core/tensor_key.hpp"
 
 namespace lineage {
 
@@ -62,7 +62,7 @@ struct FamilyMount {
   /// Alternatives; each a list of (from-prefix, to-prefix) applied longest-from first.
   std::vector<std::vector<std::pair<std::string, std::string>>> renames;
   std::vector<std::pair<std::string, expr::Expression>> vars;  ///< extra vars for the mount
-  bool optional = false;  ///< absence of all its tensors is not an error
+  bool optional = false;                                       ///< absence of all its tensors is not an error
 };
 
 struct FamilySpec {

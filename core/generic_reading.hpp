@@ -17,11 +17,11 @@ namespace lineage {
 
 /// One rule: a regular expression over the whole tensor name and the key it gives.
 struct GenericRule {
-  std::string where;    ///< "families/_generic_decoder.yaml:rules[3]" for messages
-  std::string pattern;  ///< as written, before placeholders are substituted
-  std::regex regex;     ///< compiled, placeholders substituted
-  int layer_group = 0;  ///< capture group of {layer} (0: the rule has none)
-  int expert_group = 0; ///< capture group of {expert} (0: the rule has none)
+  std::string where;     ///< "families/_generic_decoder.yaml:rules[3]" for messages
+  std::string pattern;   ///< as written, before placeholders are substituted
+  std::regex regex;      ///< compiled, placeholders substituted
+  int layer_group = 0;   ///< capture group of {layer} (0: the rule has none)
+  int expert_group = 0;  ///< capture group of {expert} (0: the rule has none)
   Component component = Component::text;
   TensorRole role = TensorRole::other;
   Projection projection = Projection::none;

@@ -15,10 +15,17 @@ std::string NameTemplate::render(int layer, int expert, int index) const {
   for (const auto& [text, slot] : parts) {
     out += text;
     switch (slot) {
-      case Slot::layer: out += std::to_string(layer); break;
-      case Slot::expert: out += std::to_string(expert); break;
-      case Slot::index: out += std::to_string(index); break;
-      case Slot::none: break;
+      case Slot::layer:
+        out += std::to_string(layer);
+        break;
+      case Slot::expert:
+        out += std::to_string(expert);
+        break;
+      case Slot::index:
+        out += std::to_string(index);
+        break;
+      case Slot::none:
+        break;
     }
   }
   return out;

@@ -31,9 +31,9 @@ struct RunConfig {
   std::string out = "run.h5";
   bool resume = false;
   bool quiet = false;
-  std::optional<std::string> family;        ///< force a family instead of detecting it
-  std::string families_dir;                 ///< empty: the built-in families/
-  bool baselines = true;                    ///< within-model layer baselines
+  std::optional<std::string> family;  ///< force a family instead of detecting it
+  std::string families_dir;           ///< empty: the built-in families/
+  bool baselines = true;              ///< within-model layer baselines
   /// Relabellings per unit for the permutation null (stages/null/hidden_null.hpp); 0 skips the
   /// permutation tests (no p-values: verdicts are then inconclusive), to measure their cost.
   int null_permutations = 100;

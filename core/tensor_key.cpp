@@ -2,10 +2,10 @@
 
 #include <array>
 #include <cctype>
-#include <string>
-#include <vector>
 #include <functional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace lineage {
 namespace {
@@ -62,8 +62,7 @@ constexpr NameTable<TensorRole, 38> kRoles{{
     {TensorRole::layer_scale, "layer_scale"},
     {TensorRole::other, "other"},
 }};
-static_assert(kRoles.size() == static_cast<std::size_t>(TensorRole::other) + 1,
-              "every TensorRole needs a name");
+static_assert(kRoles.size() == static_cast<std::size_t>(TensorRole::other) + 1, "every TensorRole needs a name");
 
 constexpr NameTable<Projection, 16> kProjections{{
     {Projection::none, "none"},
@@ -135,16 +134,10 @@ std::string_view to_string(TensorRole r) noexcept { return name_of(kRoles, r); }
 std::string_view to_string(Projection p) noexcept { return name_of(kProjections, p); }
 std::string_view to_string(ParamKind k) noexcept { return name_of(kKinds, k); }
 
-std::optional<Component> parse_component(std::string_view s) noexcept {
-  return parse(kComponents, s);
-}
+std::optional<Component> parse_component(std::string_view s) noexcept { return parse(kComponents, s); }
 std::optional<TensorRole> parse_role(std::string_view s) noexcept { return parse(kRoles, s); }
-std::optional<Projection> parse_projection(std::string_view s) noexcept {
-  return parse(kProjections, s);
-}
-std::optional<ParamKind> parse_param_kind(std::string_view s) noexcept {
-  return parse(kKinds, s);
-}
+std::optional<Projection> parse_projection(std::string_view s) noexcept { return parse(kProjections, s); }
+std::optional<ParamKind> parse_param_kind(std::string_view s) noexcept { return parse(kKinds, s); }
 
 std::string to_string(const TensorKey& key) {
   std::string s;
@@ -210,6 +203,5 @@ TensorKey parse_tensor_key(std::string_view s) {
   if (!kind.empty()) k.kind = parse_param_kind(kind).value_or(ParamKind::weight);
   return k;
 }
-
 
 }  // namespace lineage

@@ -25,9 +25,9 @@ struct ListedTensor {
 struct TensorListing {
   std::string model_dir;
   bool index_only = false;
-  std::vector<ListedTensor> tensors;     ///< sorted by name (index mode) or file offset (single file)
-  std::vector<std::string> unindexed;    ///< found in a shard but missing from the weight map
-  std::vector<std::string> shard_files;  ///< relative names, sorted
+  std::vector<ListedTensor> tensors;                    ///< sorted by name (index mode) or file offset (single file)
+  std::vector<std::string> unindexed;                   ///< found in a shard but missing from the weight map
+  std::vector<std::string> shard_files;                 ///< relative names, sorted
   std::optional<std::uint64_t> index_total_size;        ///< metadata.total_size
   std::optional<std::uint64_t> index_total_parameters;  ///< metadata.total_parameters
 };

@@ -1,13 +1,12 @@
 #include "io/atomic_file.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 

@@ -59,7 +59,8 @@ ModelOutputs read_model_outputs(const std::filesystem::path& path) {
       }
       found = true;
     }
-    if (!found) throw InputError(path.string(), "needs an output (\"output\", \"text\", \"completion\" or \"tokens\")", where);
+    if (!found)
+      throw InputError(path.string(), "needs an output (\"output\", \"text\", \"completion\" or \"tokens\")", where);
     if (!seen.insert(key).second) throw InputError(path.string(), "prompt_id '" + key + "' appears twice", where);
     m.outputs.emplace_back(key, std::move(output));
   }

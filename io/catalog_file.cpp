@@ -56,7 +56,9 @@ CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
   static const std::set<std::string> known{"model", "source", "confirmed", "unconfirmed", "notes", "config"};
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
-    if (!known.count(key)) throw ConfigError(path.string() + ":" + key, "unknown key (known: config, confirmed, model, notes, source, unconfirmed)");
+    if (!known.count(key))
+      throw ConfigError(path.string() + ":" + key,
+                        "unknown key (known: config, confirmed, model, notes, source, unconfirmed)");
   }
   CatalogEntry e;
   e.file = path.string();

@@ -26,8 +26,7 @@ std::string read_all(const fs::path& p) {
 }
 
 /// Rejects shard names that would read outside the model folder.
-void check_inside(const fs::path& dir, const fs::path& index, const std::string& file,
-                  const std::string& tensor) {
+void check_inside(const fs::path& dir, const fs::path& index, const std::string& file, const std::string& tensor) {
   const fs::path rel(file);
   bool bad = file.empty() || rel.is_absolute();
   for (const auto& part : rel) bad = bad || part == "..";
@@ -58,8 +57,8 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   if (!fs::exists(index_path)) {
     const auto single = model_dir / kSingleFileName;
     if (!fs::exists(single)) {
-      throw InputError(model_dir.string(), std::string("no ") + kSingleFileName + " or " +
-                                               kIndexFileName + " in the folder");
+      throw InputError(model_dir.string(),
+                       std::string("no ") + kSingleFileName + " or " + kIndexFileName + " in the folder");
     }
     out.shard_files = {kSingleFileName};
     if (index_only) {
@@ -74,8 +73,7 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   try {
     index = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(index_path.string(), std::string("malformed JSON: ") + e.what(), {},
-                     e.byte > 0 ? e.byte - 1 : 0);
+    throw InputError(index_path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw InputError(index_path.string(), "no weight_map object");

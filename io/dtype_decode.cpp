@@ -67,7 +67,7 @@ std::uint16_t float_to_f16(float value) noexcept {
   const auto u = std::bit_cast<std::uint32_t>(value);
   const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
   const std::uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);  // NaN
+  if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);   // NaN
   if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflow -> inf
   if (a < 0x38800000u) {
     // Subnormal or zero in half: value * 2^24 rounded to nearest even integer.
@@ -85,18 +85,30 @@ std::uint16_t float_to_f16(float value) noexcept {
 
 double decode_element(Dtype dtype, const std::byte* p) noexcept {
   switch (dtype) {
-    case Dtype::F64: return load<double>(p);
-    case Dtype::F32: return load<float>(p);
-    case Dtype::F16: return f16_to_float(load<std::uint16_t>(p));
-    case Dtype::BF16: return bf16_to_float(load<std::uint16_t>(p));
-    case Dtype::F8_E4M3: return f8e4m3_to_float(load<std::uint8_t>(p));
-    case Dtype::F8_E5M2: return f8e5m2_to_float(load<std::uint8_t>(p));
-    case Dtype::I64: return static_cast<double>(load<std::int64_t>(p));
-    case Dtype::I32: return load<std::int32_t>(p);
-    case Dtype::I16: return load<std::int16_t>(p);
-    case Dtype::I8: return load<std::int8_t>(p);
-    case Dtype::U8: return load<std::uint8_t>(p);
-    case Dtype::BOOL: return load<std::uint8_t>(p) != 0 ? 1.0 : 0.0;
+    case Dtype::F64:
+      return load<double>(p);
+    case Dtype::F32:
+      return load<float>(p);
+    case Dtype::F16:
+      return f16_to_float(load<std::uint16_t>(p));
+    case Dtype::BF16:
+      return bf16_to_float(load<std::uint16_t>(p));
+    case Dtype::F8_E4M3:
+      return f8e4m3_to_float(load<std::uint8_t>(p));
+    case Dtype::F8_E5M2:
+      return f8e5m2_to_float(load<std::uint8_t>(p));
+    case Dtype::I64:
+      return static_cast<double>(load<std::int64_t>(p));
+    case Dtype::I32:
+      return load<std::int32_t>(p);
+    case Dtype::I16:
+      return load<std::int16_t>(p);
+    case Dtype::I8:
+      return load<std::int8_t>(p);
+    case Dtype::U8:
+      return load<std::uint8_t>(p);
+    case Dtype::BOOL:
+      return load<std::uint8_t>(p) != 0 ? 1.0 : 0.0;
   }
   return std::numeric_limits<double>::quiet_NaN();
 }

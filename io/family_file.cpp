@@ -77,10 +77,14 @@ struct Ctx {
         if (end == std::string::npos) throw error(path, "unclosed '{' in name");
         const auto slot = s.substr(i + 1, end - i - 1);
         NameTemplate::Slot sl;
-        if (slot == "layer") sl = NameTemplate::Slot::layer;
-        else if (slot == "expert") sl = NameTemplate::Slot::expert;
-        else if (slot == "index") sl = NameTemplate::Slot::index;
-        else throw error(path, "unknown placeholder {" + slot + "} (known: layer, expert, index)");
+        if (slot == "layer")
+          sl = NameTemplate::Slot::layer;
+        else if (slot == "expert")
+          sl = NameTemplate::Slot::expert;
+        else if (slot == "index")
+          sl = NameTemplate::Slot::index;
+        else
+          throw error(path, "unknown placeholder {" + slot + "} (known: layer, expert, index)");
         t.parts.emplace_back(lit, sl);
         lit.clear();
         i = end;
@@ -92,15 +96,15 @@ struct Ctx {
     return t;
   }
 
-  [[nodiscard]] std::pair<ex::Expression, ex::Expression> range(const YAML::Node& n,
-                                                                 const std::string& path) const {
+  [[nodiscard]] std::pair<ex::Expression, ex::Expression> range(const YAML::Node& n, const std::string& path) const {
     if (!n.IsSequence() || n.size() != 2) throw error(path, "must be [start, end)");
     return {expression(n[0], path + "[0]"), expression(n[1], path + "[1]")};
   }
 
   [[nodiscard]] FamilyEntry entry(const YAML::Node& n, const std::string& path) const {
-    only(n, path, {"role", "component", "projection", "kind", "name", "shape", "when", "optional",
-                   "layout", "dtype", "layer_range", "expert_count", "index_range"});
+    only(n, path,
+         {"role", "component", "projection", "kind", "name", "shape", "when", "optional", "layout", "dtype",
+          "layer_range", "expert_count", "index_range"});
     FamilyEntry e;
     e.where = file + ":" + path;
     const auto role = scalar(n["role"], path + ".role");
@@ -144,9 +148,12 @@ struct Ctx {
       if (l["transposed"]) e.layout.transposed = l["transposed"].as<bool>();
       if (l["gate_up"]) {
         const auto g = l["gate_up"].as<std::string>();
-        if (g == "concatenated") e.layout.gate_up = StorageLayout::GateUp::concatenated;
-        else if (g == "interleaved") e.layout.gate_up = StorageLayout::GateUp::interleaved;
-        else throw error(path + ".layout.gate_up", "must be concatenated or interleaved");
+        if (g == "concatenated")
+          e.layout.gate_up = StorageLayout::GateUp::concatenated;
+        else if (g == "interleaved")
+          e.layout.gate_up = StorageLayout::GateUp::interleaved;
+        else
+          throw error(path + ".layout.gate_up", "must be concatenated or interleaved");
       }
     }
     const bool has_expert = e.name.has(NameTemplate::Slot::expert);
@@ -187,7 +194,8 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
   lineage::FamilySpec f;
   f.file = path.string();
   f.id = c.scalar(root["family"], "family");
-  if (path.stem().string() != f.id) throw c.error("family", "'" + f.id + "' must equal the file name '" + path.stem().string() + "'");
+  if (path.stem().string() != f.id)
+    throw c.error("family", "'" + f.id + "' must equal the file name '" + path.stem().string() + "'");
   if (root["description"]) f.description = c.scalar(root["description"], "description");
   if (const auto m = root["match"]) {
     c.only(m, "match", {"architectures", "model_types"});
@@ -329,7 +337,8 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
     r.where = c.file + ":" + p;
     r.pattern = c.scalar(n["match"], p + ".match");
     const auto role = parse_role(c.scalar(n["role"], p + ".role"));
-    if (!role || *role == TensorRole::other) throw c.error(p + ".role", "unknown role '" + n["role"].as<std::string>() + "'");
+    if (!role || *role == TensorRole::other)
+      throw c.error(p + ".role", "unknown role '" + n["role"].as<std::string>() + "'");
     r.role = *role;
     if (n["component"]) {
       const auto comp = parse_component(c.scalar(n["component"], p + ".component"));
@@ -351,8 +360,9 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
     int groups = 0;
     for (std::size_t pos = 0; pos < r.pattern.size();) {
       const char ch = r.pattern[pos];
-      const bool ident_start = pos + 1 < r.pattern.size() && (std::isalpha(static_cast<unsigned char>(r.pattern[pos + 1])) ||
-                                                              r.pattern[pos + 1] == '_');
+      const bool ident_start =
+          pos + 1 < r.pattern.size() &&
+          (std::isalpha(static_cast<unsigned char>(r.pattern[pos + 1])) || r.pattern[pos + 1] == '_');
       const auto end = r.pattern.find('}', pos);
       if (ch != '{' || !ident_start || end == std::string::npos) {
         text += ch;

@@ -15,8 +15,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   try {
     return nlohmann::json::parse(s.str());
   } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), {},
-                     e.byte > 0 ? e.byte - 1 : 0);
+    throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
   }
 }
 

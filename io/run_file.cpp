@@ -13,8 +13,7 @@ class Reader {
  public:
   explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
 
-  void reject_unknown(const YAML::Node& map, const std::string& where,
-                      const std::set<std::string>& known) const {
+  void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) const {
     if (!map.IsMap()) throw error(where.empty() ? "(top level)" : where, "must be a mapping");
     for (const auto& kv : map) {
       const auto key = kv.first.as<std::string>();
@@ -37,8 +36,7 @@ class Reader {
     }
   }
 
-  void get_path(const YAML::Node& map, const std::string& where, const std::string& key,
-                std::string& out) const {
+  void get_path(const YAML::Node& map, const std::string& where, const std::string& key, std::string& out) const {
     get(map, where, key, out);
     if (!out.empty()) out = resolve(out);
   }
@@ -60,9 +58,7 @@ class Reader {
     return ConfigError(file_.string() + ":" + key_path, reason);
   }
 
-  static std::string join(const std::string& a, const std::string& b) {
-    return a.empty() ? b : a + "." + b;
-  }
+  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
 
  private:
   [[nodiscard]] std::string resolve(const std::string& p) const {
@@ -83,14 +79,13 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   } catch (const YAML::BadFile&) {
     throw ConfigError(path.string(), "cannot read run file");
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1),
-                      "malformed YAML: " + e.msg);
+    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
   }
   Reader r(path);
   RunConfig cfg;
   r.reject_unknown(root, "",
-                   {"suspect", "parents", "parent", "controls", "out", "resume", "quiet",
-                    "null_permutations", "family", "families_dir", "baselines", "slurm"});
+                   {"suspect", "parents", "parent", "controls", "out", "resume", "quiet", "null_permutations", "family",
+                    "families_dir", "baselines", "slurm"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -108,8 +103,8 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   r.get(root, "", "baselines", cfg.baselines);
   if (const auto s = root["slurm"]) {
     r.reject_unknown(s, "slurm",
-                     {"nodes", "tasks_per_node", "cpus_per_task", "time", "partition", "account",
-                      "mem", "signal_seconds_before_limit", "requeue", "extra_sbatch"});
+                     {"nodes", "tasks_per_node", "cpus_per_task", "time", "partition", "account", "mem",
+                      "signal_seconds_before_limit", "requeue", "extra_sbatch"});
     auto& out = cfg.slurm;
     r.get(s, "slurm", "nodes", out.nodes);
     r.get(s, "slurm", "tasks_per_node", out.tasks_per_node);

@@ -12,8 +12,7 @@
 
 namespace lineage::io {
 
-SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
-    : header_(read_safetensors_header(path)) {
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(read_safetensors_header(path)) {
   size_ = header_.file_size;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError(path.string(), std::string("cannot open: ") + std::strerror(errno));

@@ -17,8 +17,7 @@ namespace {
 
 constexpr std::uint64_t kDataStartBase = 8;
 
-[[noreturn]] void fail(const std::filesystem::path& path, const std::string& reason,
-                       const std::string& tensor = {},
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& reason, const std::string& tensor = {},
                        std::optional<std::uint64_t> offset = std::nullopt) {
   throw InputError(path.string(), reason, tensor, offset);
 }
@@ -58,9 +57,7 @@ struct TopLevelKeys : nlohmann::json_sax<nlohmann::json> {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 };
 
-bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
-  return __builtin_mul_overflow(a, b, &out);
-}
+bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return __builtin_mul_overflow(a, b, &out); }
 
 }  // namespace
 
@@ -90,8 +87,7 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
   try {
     doc = nlohmann::json::parse(json);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(path, std::string("malformed JSON header: ") + e.what(), {},
-         kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
+    fail(path, std::string("malformed JSON header: ") + e.what(), {}, kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
   }
   // nlohmann keeps the last of duplicate keys silently; a DOM-free SAX pass over the (valid)
   // JSON finds them. (Its parse callback would do it too, but 20x slower on 100k-entry headers.)
@@ -176,16 +172,19 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
     ~Closer() { ::close(fd); }
   } closer{fd};
   const auto file_size = static_cast<std::uint64_t>(::lseek(fd, 0, SEEK_END));
-  if (file_size < 8) fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
+  if (file_size < 8)
+    fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
   std::uint64_t n = 0;
   if (::pread(fd, &n, 8, 0) != 8) fail(path, "cannot read header length", {}, 0);
   if (n > kMaxSafetensorsHeader) {
-    fail(path, "header length " + std::to_string(n) + " exceeds the " +
-                   std::to_string(kMaxSafetensorsHeader) + "-byte limit", {}, 0);
+    fail(path,
+         "header length " + std::to_string(n) + " exceeds the " + std::to_string(kMaxSafetensorsHeader) + "-byte limit",
+         {}, 0);
   }
   if (n > file_size - 8) {
-    fail(path, "header length " + std::to_string(n) + " is larger than the file (" +
-                   std::to_string(file_size) + " bytes)", {}, 0);
+    fail(path,
+         "header length " + std::to_string(n) + " is larger than the file (" + std::to_string(file_size) + " bytes)",
+         {}, 0);
   }
   std::string json(n, '\0');
   std::uint64_t got = 0;

@@ -39,8 +39,7 @@ struct SafetensorsHeader {
 inline constexpr std::uint64_t kMaxSafetensorsHeader = 100ull << 20;
 
 /// Validates the JSON header bytes of a file of `file_size` bytes.
-[[nodiscard]] SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path,
-                                                         std::string_view json,
+[[nodiscard]] SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, std::string_view json,
                                                          std::uint64_t file_size);
 
 /// Reads only the 8-byte length and the JSON header (pread), never the tensor data.

@@ -21,9 +21,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
       throw InternalError("write_safetensors: " + t.name + " has " + std::to_string(t.data.size()) +
                           " bytes, shape needs " + std::to_string(n));
     }
-    header[t.name] = {{"dtype", std::string(to_string(t.dtype))},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + n}}};
+    header[t.name] = {
+        {"dtype", std::string(to_string(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
   std::string json = header.dump();

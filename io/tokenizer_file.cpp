@@ -39,7 +39,8 @@ TokenizerFile read_tokenizer_file(const std::filesystem::path& path) {
   } else if (vocab->is_array()) {  // Unigram: [[piece, score], ...], id = position
     std::int64_t id = 0;
     for (const auto& e : *vocab) {
-      if (e.is_array() && !e.empty() && e[0].is_string() && !added_ids.count(id)) t.vocab.emplace_back(id, e[0].get<std::string>());
+      if (e.is_array() && !e.empty() && e[0].is_string() && !added_ids.count(id))
+        t.vocab.emplace_back(id, e[0].get<std::string>());
       ++id;
     }
   } else {
@@ -61,8 +62,8 @@ TokenizerFile read_tokenizer_file(const std::filesystem::path& path) {
   }
   // Surface encoding: ByteLevel anywhere in the pipeline means the GPT-2 byte alphabet; a '▁'
   // metaspace or byte fallback means SentencePiece style.
-  const auto pipeline = j.value("pre_tokenizer", nlohmann::json()).dump() + j.value("decoder", nlohmann::json()).dump() +
-                        j.value("normalizer", nlohmann::json()).dump();
+  const auto pipeline = j.value("pre_tokenizer", nlohmann::json()).dump() +
+                        j.value("decoder", nlohmann::json()).dump() + j.value("normalizer", nlohmann::json()).dump();
   if (pipeline.find("\"ByteLevel\"") != std::string::npos) {
     t.encoding = TokenEncoding::byte_level;
   } else if (t.byte_fallback || pipeline.find("Metaspace") != std::string::npos ||

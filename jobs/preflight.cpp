@@ -1,7 +1,8 @@
 #include "jobs/preflight.hpp"
 
-#include <filesystem>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "core/errors.hpp"
 #include "io/store/model_fingerprint.hpp"
@@ -14,7 +15,8 @@ namespace lineage::jobs {
 
 namespace fs = std::filesystem;
 
-PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, const std::vector<std::string>& stores) {
+PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
+                          const std::vector<std::string>& stores) {
   PreflightReport r;
   std::vector<RunModel> models;
   try {
@@ -29,7 +31,8 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, 
     invs.push_back(&m.inventory);
     if (!m.inventory.required_missing.empty()) {
       r.problems.push_back(m.dir + ": " + std::to_string(m.inventory.required_missing.size()) +
-                           " tensors the config calls for are missing (first: " + m.inventory.required_missing.front() + ")");
+                           " tensors the config calls for are missing (first: " + m.inventory.required_missing.front() +
+                           ")");
     }
   }
   const auto pairs = stages::pair_models(invs, [&] {
@@ -71,8 +74,8 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, 
       r.free_bytes = space.available;
       if (space.available < 2 * r.estimated_store_bytes * stores.size()) {
         output_problem(s + ": " + std::to_string(space.available >> 20) + " MiB free in " + dir.string() +
-                             ", the stores need about " + std::to_string((r.estimated_store_bytes * stores.size()) >> 20) +
-                             " MiB (twice that with headroom)");
+                       ", the stores need about " + std::to_string((r.estimated_store_bytes * stores.size()) >> 20) +
+                       " MiB (twice that with headroom)");
       }
     }
     if (fs::exists(out, ec)) {
@@ -80,8 +83,10 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry, 
         const auto existing = io::read_result_store(out);
         bool same = true;
         for (const auto& sm : existing.models) {
-          const auto it = std::find_if(models.begin(), models.end(), [&](const RunModel& m) { return m.label == sm.label; });
-          if (it == models.end() || io::fingerprint_model(it->label, it->dir, it->shard_files).fingerprint() != sm.fingerprint()) {
+          const auto it =
+              std::find_if(models.begin(), models.end(), [&](const RunModel& m) { return m.label == sm.label; });
+          if (it == models.end() ||
+              io::fingerprint_model(it->label, it->dir, it->shard_files).fingerprint() != sm.fingerprint()) {
             same = false;
           }
         }

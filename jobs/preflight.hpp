@@ -19,7 +19,7 @@ struct PreflightReport {
   std::uint64_t bytes_to_read = 0;
   std::uint64_t estimated_store_bytes = 0;  ///< store + journals, per store
   std::uint64_t free_bytes = 0;
-  bool resumes_existing = false;  ///< an existing store of this run will be resumed
+  bool resumes_existing = false;      ///< an existing store of this run will be resumed
   std::vector<std::string> problems;  ///< each a full sentence naming the file; empty: go
   std::size_t output_problems = 0;    ///< how many of them concern the output (folder, disk, store)
   [[nodiscard]] bool ok() const noexcept { return problems.empty(); }

@@ -15,7 +15,8 @@ std::vector<std::pair<std::string, std::string>> run_model_list(const RunConfig&
   for (std::size_t i = 0; i < cfg.parents.size(); ++i) {
     list.emplace_back(cfg.parents.size() == 1 ? "parent" : "parent" + std::to_string(i + 1), cfg.parents[i]);
   }
-  for (std::size_t i = 0; i < cfg.controls.size(); ++i) list.emplace_back("control" + std::to_string(i + 1), cfg.controls[i]);
+  for (std::size_t i = 0; i < cfg.controls.size(); ++i)
+    list.emplace_back("control" + std::to_string(i + 1), cfg.controls[i]);
   if (cfg.pair) {
     if (*cfg.pair + 1 >= list.size()) {
       throw UsageError("--pair " + std::to_string(*cfg.pair) + ": the run has " + std::to_string(list.size() - 1) +

@@ -10,8 +10,9 @@ namespace lineage::jobs {
 namespace fs = std::filesystem;
 
 std::string shell_quote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,@%+") ==
-                           std::string::npos) {
+  if (!word.empty() &&
+      word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,@%+") ==
+          std::string::npos) {
     return word;
   }
   std::string q = "'";
@@ -52,7 +53,8 @@ std::string sbatch_lines(const SlurmSettings& s, const std::string& name, const 
     lines.push_back("--ntasks-per-node=" + std::to_string(s.tasks_per_node));
     lines.push_back("--cpus-per-task=" + std::to_string(s.cpus_per_task));
     // Ranks checkpoint on SIGUSR1 this many seconds before the limit (all job steps get it).
-    if (s.signal_seconds_before_limit > 0) lines.push_back("--signal=USR1@" + std::to_string(s.signal_seconds_before_limit));
+    if (s.signal_seconds_before_limit > 0)
+      lines.push_back("--signal=USR1@" + std::to_string(s.signal_seconds_before_limit));
     lines.push_back(s.requeue ? "--requeue" : "--no-requeue");
     if (array_size) lines.push_back("--array=0-" + std::to_string(*array_size - 1));
   } else {
@@ -96,13 +98,15 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
   if (array) {
     for (std::size_t i = 0; i < plan.pairs; ++i) plan.stores.push_back(pair_store(out, i));
     // The same name as pair_store(), with the task id filled in by the shell.
-    v["sbatch_lines"] = sbatch_lines(cfg.slurm, "lineage-" + stem, (dir / (stem + ".slurm-%A_%a.out")).string(), true, plan.pairs);
+    v["sbatch_lines"] =
+        sbatch_lines(cfg.slurm, "lineage-" + stem, (dir / (stem + ".slurm-%A_%a.out")).string(), true, plan.pairs);
     v["pair_setup"] = "out=" + shell_quote((dir / (stem + ".pair")).string()) + "\"${SLURM_ARRAY_TASK_ID}\"" +
                       shell_quote(fs::path(out).extension().string());
     v["pair_option"] = "--pair \"$SLURM_ARRAY_TASK_ID\"";
   } else {
     plan.stores.push_back(out);
-    v["sbatch_lines"] = sbatch_lines(cfg.slurm, "lineage-" + stem, (dir / (stem + ".slurm-%j.out")).string(), true, std::nullopt);
+    v["sbatch_lines"] =
+        sbatch_lines(cfg.slurm, "lineage-" + stem, (dir / (stem + ".slurm-%j.out")).string(), true, std::nullopt);
     v["pair_setup"] = "out=" + shell_quote(out);
     v["pair_option"] = "";
   }
@@ -111,8 +115,8 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
     std::string stores;
     for (const auto& s : plan.stores) stores += (stores.empty() ? "" : " ") + shell_quote(s);
     const std::map<std::string, std::string> a{
-        {"sbatch_lines", sbatch_lines(cfg.slurm, "lineage-" + stem + "-merge", (dir / (stem + ".slurm-%j.out")).string(),
-                                      false, std::nullopt)},
+        {"sbatch_lines", sbatch_lines(cfg.slurm, "lineage-" + stem + "-merge",
+                                      (dir / (stem + ".slurm-%j.out")).string(), false, std::nullopt)},
         {"run_file", shell_quote(run_file)},
         {"lineage", shell_quote(options.lineage_binary)},
         {"stores", stores},

@@ -14,15 +14,15 @@
 namespace lineage::jobs {
 
 struct SubmitOptions {
-  std::string lineage_binary;         ///< absolute path of the lineage executable
+  std::string lineage_binary;          ///< absolute path of the lineage executable
   std::filesystem::path template_dir;  ///< slurm/ (compare.sbatch.in, aggregate.sbatch.in)
-  std::string launcher = "srun";      ///< srun (PMIx) or mpirun, inside the allocation
+  std::string launcher = "srun";       ///< srun (PMIx) or mpirun, inside the allocation
 };
 
 struct SubmitPlan {
   std::size_t pairs = 0;
-  std::vector<std::string> stores;    ///< the stores the compare job(s) write
-  std::string compare_script;         ///< a job array when pairs > 1
+  std::vector<std::string> stores;              ///< the stores the compare job(s) write
+  std::string compare_script;                   ///< a job array when pairs > 1
   std::optional<std::string> aggregate_script;  ///< merge + verdict, after the array
 };
 
@@ -34,7 +34,8 @@ struct SubmitPlan {
 [[nodiscard]] std::string pair_store(const std::string& out, std::size_t i);
 
 /// @param[in] run_file  absolute path of the run file the jobs read
-[[nodiscard]] SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, const SubmitOptions& options);
+[[nodiscard]] SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file,
+                                          const SubmitOptions& options);
 
 /// Shell-quotes one word ('...' with embedded quotes escaped) when it needs it.
 [[nodiscard]] std::string shell_quote(const std::string& word);

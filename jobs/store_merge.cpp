@@ -4,11 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <tuple>
-
-#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 
@@ -32,7 +31,8 @@ std::string number(double x) {
 
 }  // namespace
 
-MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreContents>>& stores, const MergeOptions& options) {
+MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreContents>>& stores,
+                         const MergeOptions& options) {
   if (stores.empty()) throw UsageError("merge: no stores given");
   MergeResult r;
   r.inputs = stores.size();
@@ -43,7 +43,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   out.config_json = "{}";
   out.plan_ranks = 1;
 
-  std::map<std::uint64_t, std::int32_t> model_index;  // fingerprint -> merged index
+  std::map<std::uint64_t, std::int32_t> model_index;                        // fingerprint -> merged index
   std::map<std::string, std::pair<std::uint64_t, std::string>> path_print;  // path -> (fingerprint, store)
   std::map<UnitIdentity, std::uint64_t> unit_index;
   std::map<std::uint64_t, std::size_t> done_row;  // merged unit id -> row in out.stats
@@ -56,7 +56,8 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   for (const auto& [file, s] : stores) {
     if (s.stat_names != out.stat_names) {
       throw StoreError(file + ": its statistics (" + std::to_string(s.stat_names.size()) +
-                       " columns) are another version than " + stores.front().first + "'s; stores of different "
+                       " columns) are another version than " + stores.front().first +
+                       "'s; stores of different "
                        "statistic versions cannot be merged");
     }
     inputs.push_back({{"file", file}, {"run_id", s.run_id}, {"status", s.status}});
@@ -78,7 +79,13 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
     for (const auto& u : s.units) {
       const UnitIdentity id{s.models.at(static_cast<std::size_t>(u.model_a)).fingerprint(),
                             s.models.at(static_cast<std::size_t>(u.model_b)).fingerprint(),
-                            u.kind, u.key_a, u.key_b, u.tensor_a, u.tensor_b, u.rows, u.cols};
+                            u.kind,
+                            u.key_a,
+                            u.key_b,
+                            u.tensor_a,
+                            u.tensor_b,
+                            u.rows,
+                            u.cols};
       auto [it, added] = unit_index.emplace(id, out.units.size());
       if (added) {
         auto copy = u;

@@ -23,7 +23,7 @@ struct MergeOptions {
 struct MergeResult {
   io::StoreContents store;  ///< summaries_json / verdict_json left empty (the caller computes them)
   std::size_t inputs = 0;
-  std::size_t duplicate_units = 0;  ///< units found in more than one store (deduplicated)
+  std::size_t duplicate_units = 0;     ///< units found in more than one store (deduplicated)
   std::vector<std::string> conflicts;  ///< "unit KEY (A vs B): stat pearson 0.91 in a.h5, 0.93 in b.h5"
 };
 

@@ -13,8 +13,7 @@ void print_usage(std::ostream& out) {
          "usage: lineage <command> [options]   (lineage <command> --help for details)\n\n"
          "commands:\n";
   for (const auto& cmd : subcommands()) {
-    out << "  " << cmd.name << std::string(cmd.name.size() < 12 ? 12 - cmd.name.size() : 1, ' ')
-        << cmd.summary << "\n";
+    out << "  " << cmd.name << std::string(cmd.name.size() < 12 ? 12 - cmd.name.size() : 1, ' ') << cmd.summary << "\n";
   }
   out << "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input files, 4 bad configuration,\n"
          "            5 result store, 6 cluster (see docs/cli.md)\n";

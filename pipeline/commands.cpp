@@ -1,5 +1,6 @@
-#include "pipeline/cli.hpp"
 #include "pipeline/commands/commands.hpp"
+
+#include "pipeline/cli.hpp"
 
 namespace lineage::pipeline {
 

@@ -35,8 +35,12 @@ namespace {
 namespace fs = std::filesystem;
 
 nlohmann::json config_json(const RunConfig& c) {
-  return {{"suspect", c.suspect}, {"parents", c.parents}, {"controls", c.controls}, {"out", c.out},
-          {"baselines", c.baselines}, {"family", c.family.value_or("")},
+  return {{"suspect", c.suspect},
+          {"parents", c.parents},
+          {"controls", c.controls},
+          {"out", c.out},
+          {"baselines", c.baselines},
+          {"family", c.family.value_or("")},
           {"null_permutations", c.null_permutations},
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
@@ -44,7 +48,8 @@ nlohmann::json config_json(const RunConfig& c) {
 fs::path journal_dir(const RunConfig& c) { return c.out + ".journal"; }
 
 /// Byte range of a view inside its file (validated by SafetensorsFile::range).
-std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows, std::uint64_t cols) {
+std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows,
+                                                   std::uint64_t cols) {
   const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
 }
@@ -59,12 +64,14 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   const bool has_store = fs::exists(out);
   const bool has_journal = fs::exists(journal_dir(cfg));
   if ((has_store || has_journal) && !cfg.resume) {
-    throw StoreError(out.string() + ": a result store (or its journal) already exists; pass --resume to continue "
+    throw StoreError(out.string() +
+                     ": a result store (or its journal) already exists; pass --resume to continue "
                      "that run, or choose another --out");
   }
   if (!has_store) return;
   existing = io::read_result_store(out);
-  if (existing->models.size() != models.size()) throw StoreError(out.string() + ": --resume with other models than the stored run");
+  if (existing->models.size() != models.size())
+    throw StoreError(out.string() + ": --resume with other models than the stored run");
   for (std::size_t m = 0; m < models.size(); ++m) {
     if (existing->models[m].fingerprint() != models[m].fingerprint()) {
       throw StoreError(out.string() + ": --resume, but the files of " + models[m].label + " (" + models[m].path +
@@ -73,7 +80,8 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   }
   std::string stored_digest;
   for (const auto& u : existing->units) stored_digest += u.key_a + "|" + u.key_b + ";";
-  if (stored_digest != units_digest) throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
+  if (stored_digest != units_digest)
+    throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
 }
 
 std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
@@ -82,7 +90,8 @@ std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUni
   for (const auto& u : units) {
     out.push_back({u.id, stages::to_string(u.kind), to_string(u.key_a), to_string(u.key_b), u.a.tensor, u.b.tensor,
                    u.a.model, u.b.model, u.key_a.layer, u.key_b.layer, u.key_a.expert,
-                   std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role)), u.rows, u.cols, u.bytes()});
+                   std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role)), u.rows, u.cols,
+                   u.bytes()});
   }
   return out;
 }
@@ -119,8 +128,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const bool root = comm.is_root();
   install_stop_handlers();
   // ---- front half: identical on every rank --------------------------------------------------
-  const auto registry =
-      io::load_family_registry(families_dir_of(cfg.families_dir));
+  const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
   // Every rank builds the same units from the same headers (deterministic), so no broadcast of
   // the unit list is needed and unit ids agree everywhere.
   auto models = jobs::load_run_models(cfg, registry);
@@ -235,7 +243,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
     auto bytes_of = [&](const stages::ElementView& v, const stages::ComparisonUnit& u) {
       auto& f = files[{v.model, v.file}];
-      if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
+      if (!f)
+        f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
       const auto [b, e] = view_range(v, u.rows, u.cols);
       return f->range(b, e);
     };
@@ -318,7 +327,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     if (any_failed) {
       for (const auto& m : messages) {
-        if (!m.empty()) std::cerr << "lineage: error: " << std::string(reinterpret_cast<const char*>(m.data()), m.size()) << "\n";
+        if (!m.empty())
+          std::cerr << "lineage: error: " << std::string(reinterpret_cast<const char*>(m.data()), m.size()) << "\n";
       }
       std::cerr << "lineage: the store keeps every finished unit; rerun with --resume\n";
       exit_code = code ? code : static_cast<int>(ExitCode::internal);

@@ -17,7 +17,8 @@ Environment read_environment() {
   e.catalog_dir = read("LINEAGE_CATALOG");
   e.slurm_templates = read("LINEAGE_SLURM_TEMPLATES");
   e.slurm_job_id = read("SLURM_JOB_ID");
-  if (const auto d = read("LINEAGE_TEST_UNIT_DELAY_MS")) e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
+  if (const auto d = read("LINEAGE_TEST_UNIT_DELAY_MS"))
+    e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
   return e;
 }
 

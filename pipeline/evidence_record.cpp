@@ -17,8 +17,11 @@ void record_evidence(const std::filesystem::path& path, const EvidenceItem& item
   }
   auto items = store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
   if (!items.is_array()) throw StoreError(path.string() + ": /evidence/json is not a JSON array");
-  nlohmann::json j{{"kind", item.kind}, {"subject", item.subject}, {"support", item.support},
-                   {"reading", item.reading}, {"result", item.result}};
+  nlohmann::json j{{"kind", item.kind},
+                   {"subject", item.subject},
+                   {"support", item.support},
+                   {"reading", item.reading},
+                   {"result", item.result}};
   bool replaced = false;
   for (auto& existing : items) {
     if (existing.value("kind", "") == item.kind && existing.value("subject", "") == item.subject) {

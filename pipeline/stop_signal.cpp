@@ -1,6 +1,5 @@
 #include "pipeline/stop_signal.hpp"
 
-
 namespace lineage::pipeline {
 namespace {
 

@@ -33,13 +33,15 @@ nlohmann::json context_for(const nlohmann::json& evidence, const std::string& ov
     against = against || e["support"] == "against";
   }
   if (derived && overall == "independent") {
-    c["note"] = "conflict: evidence beside the weights points to derivation while the weights are independent "
-                "(distillation, shared data or a reused tokenizer can explain it); the weight verdict stands";
+    c["note"] =
+        "conflict: evidence beside the weights points to derivation while the weights are independent "
+        "(distillation, shared data or a reused tokenizer can explain it); the weight verdict stands";
   } else if (derived && (overall == "derived" || overall == "identical" || overall == "partial_reuse")) {
     c["note"] = "consistent: the evidence beside the weights agrees with the weights";
   } else if (derived) {
-    c["note"] = "the evidence beside the weights suggests derivation, which the weights do not show; it is never "
-                "sufficient on its own";
+    c["note"] =
+        "the evidence beside the weights suggests derivation, which the weights do not show; it is never "
+        "sufficient on its own";
   } else if (against && overall != "independent") {
     c["note"] = "the evidence beside the weights does not support derivation; the weight verdict stands";
   } else {
@@ -60,31 +62,37 @@ void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
     for (double x : row) r.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
     matrix.push_back(r);
   }
-  out["distance"] = {{"models", d.models}, {"matrix", matrix},
-                     {"definition", "1 − median Pearson of the pair's same-key units"}, {"missing_pairs", d.missing_pairs}};
+  out["distance"] = {{"models", d.models},
+                     {"matrix", matrix},
+                     {"definition", "1 − median Pearson of the pair's same-key units"},
+                     {"missing_pairs", d.missing_pairs}};
   if (d.models.size() >= 3 && d.complete()) {
     const auto tree = stages::neighbour_joining(d.models, d.distance);
-    out["tree"] = {{"newick", tree.newick()}, {"drawing", tree.drawing()}, {"method", "neighbour-joining"},
+    out["tree"] = {{"newick", tree.newick()},
+                   {"drawing", tree.drawing()},
+                   {"method", "neighbour-joining"},
                    {"svg", tree.svg("lineage tree (neighbour-joining over 1 − median same-key Pearson)")}};
   }
 }
 
 nlohmann::json verdicts_from_store(const io::StoreContents& store) {
-  const auto beside = store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
+  const auto beside =
+      store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
   if (store.units.empty()) {
     // A store holding only tokenizer / architecture / behaviour evidence.
     return {{"pairs", nlohmann::json::array()},
             {"evidence", beside},
             {"overall_without_weights",
              {{"overall", "inconclusive"},
-              {"reason", "only evidence beside the weights (tokenizer, architecture, behaviour): never sufficient on "
-                         "its own (METHODS §10.4); compare the weights"},
+              {"reason",
+               "only evidence beside the weights (tokenizer, architecture, behaviour): never sufficient on "
+               "its own (METHODS §10.4); compare the weights"},
               {"context", context_for(beside, "inconclusive")}}}};
   }
   const auto by_pair = stages::evidence_by_pair(store);
   const auto label_of = [&](int i) {
     return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
-                                                              : std::string();
+                                                             : std::string();
   };
   std::map<std::pair<int, int>, stages::PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
@@ -127,8 +135,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     if (!v.layer_map.empty()) {
       p["layer_map"] = {{"suspect_to_other", v.layer_map},
                         {"margin", v.layer_map_margin},
-                        {"method", "per suspect layer, the other model's layer whose norm vectors correlate best "
-                                   "(Spearman); -1 where the best does not stand out by 3 null SDs"}};
+                        {"method",
+                         "per suspect layer, the other model's layer whose norm vectors correlate best "
+                         "(Spearman); -1 where the best does not stand out by 3 null SDs"}};
     }
     for (const auto& c : v.components) {
       p["components"].push_back({{"component", c.component},
@@ -176,14 +185,10 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     }
     if (const auto it = calibrations.find(pair); it != calibrations.end()) {
       const auto& cal = it->second;
-      p["controls"] = {{"component", cal.backbone},
-                       {"parent_effect", num(cal.parent_effect)},
-                       {"best_control", cal.best_control},
-                       {"best_control_effect", num(cal.best_control_effect)},
-                       {"margin", num(cal.margin)},
-                       {"margin_sds", num(cal.margin_sds)},
-                       {"stands_out", cal.stands_out},
-                       {"note", cal.note}};
+      p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
+                       {"best_control", cal.best_control}, {"best_control_effect", num(cal.best_control_effect)},
+                       {"margin", num(cal.margin)},        {"margin_sds", num(cal.margin_sds)},
+                       {"stands_out", cal.stands_out},     {"note", cal.note}};
     }
     if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, p["overall"]);
     out["pairs"].push_back(std::move(p));
@@ -254,15 +259,19 @@ nlohmann::json summaries_from_store(const io::StoreContents& store) {
         rel.push_back(num(r / n));
         for (const auto& v : vals) all_p.push_back(v[0]);
       }
-      g[key] = {{"layers", layers}, {"pearson", pearson}, {"cosine", cosine}, {"rel_l2", rel},
-                {"pearson_summary", describe(all_p)}, {"null_pearson", describe(acc.null)}};
+      g[key] = {{"layers", layers},
+                {"pearson", pearson},
+                {"cosine", cosine},
+                {"rel_l2", rel},
+                {"pearson_summary", describe(all_p)},
+                {"null_pearson", describe(acc.null)}};
     }
     // Keyed by the other model's label; pairs whose first model is not model 0 (merged stores)
     // by "label_a vs label_b".
     const auto& [a, b] = pair;
     const auto label = [&](int i) {
       return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
-                                                                : std::to_string(i);
+                                                               : std::to_string(i);
     };
     out[a == 0 ? label(b) : label(a) + " vs " + label(b)] = g;
   }
@@ -278,8 +287,8 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
   if (verdicts.contains("evidence") && !verdicts["evidence"].empty()) {
     out << "evidence beside the weights:\n";
     for (const auto& e : verdicts["evidence"]) {
-      out << "  " << e["kind"].get<std::string>() << " (" << e["subject"].get<std::string>() << "): "
-          << e["support"].get<std::string>() << " — " << e["reading"].get<std::string>() << "\n";
+      out << "  " << e["kind"].get<std::string>() << " (" << e["subject"].get<std::string>()
+          << "): " << e["support"].get<std::string>() << " — " << e["reading"].get<std::string>() << "\n";
     }
     out << "\n";
   }
@@ -308,7 +317,8 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     }
     if (!d["missing_pairs"].empty()) out << "  (no tree: pairs never compared: " << d["missing_pairs"].dump() << ")\n";
     if (verdicts.contains("tree")) {
-      out << "\nlineage tree (neighbour-joining):\n" << verdicts["tree"]["drawing"].get<std::string>()
+      out << "\nlineage tree (neighbour-joining):\n"
+          << verdicts["tree"]["drawing"].get<std::string>()
           << "newick: " << verdicts["tree"]["newick"].get<std::string>() << "\n";
     }
     out << "\n";
@@ -332,15 +342,16 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
     }
     for (const auto& m : p.value("expert_matching", nlohmann::json::array())) {
       std::ostringstream line;
-      line << std::setprecision(2) << "  experts of layer " << m["layer"].get<int>() << " (router rows): "
-           << m["suspect_to_other"].dump() << ", " << m["in_place"].get<int>() << " in place, matched "
-           << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>() << ", p "
-           << m["p_value"].get<double>();
+      line << std::setprecision(2) << "  experts of layer " << m["layer"].get<int>()
+           << " (router rows): " << m["suspect_to_other"].dump() << ", " << m["in_place"].get<int>()
+           << " in place, matched " << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>()
+           << ", p " << m["p_value"].get<double>();
       out << line.str() << "\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)
-        << "z" << std::setw(10) << "p" << std::setw(9) << "rel_l2" << std::setw(8) << "equal" << "\n";
+        << "z" << std::setw(10) << "p" << std::setw(9) << "rel_l2" << std::setw(8) << "equal"
+        << "\n";
     for (const auto& c : p["components"]) {
       auto pval = [](const nlohmann::json& comp) {
         if (!comp.contains("p_value") || comp["p_value"].is_null()) return std::string("-");

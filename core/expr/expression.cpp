@@ -1,7 +1,7 @@
 #include "core/expr/expression.hpp"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -11,8 +11,8 @@ namespace lineage::expr {
 
 struct Node {
   enum class Kind { literal, name, list, unary, binary, ternary, coalesce, index, call } kind;
-  Value value;            // literal
-  std::string text;       // name / operator / function
+  Value value;       // literal
+  std::string text;  // name / operator / function
   std::vector<std::shared_ptr<const Node>> kids;
 };
 
@@ -42,8 +42,8 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw ConfigError(where_, "expression '" + std::string(s_) + "': " + why + " at column " +
-                                  std::to_string(pos_ + 1));
+    throw ConfigError(where_,
+                      "expression '" + std::string(s_) + "': " + why + " at column " + std::to_string(pos_ + 1));
   }
   void skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -97,18 +97,25 @@ class Parser {
   NodePtr additive() {
     auto l = multiplicative();
     while (true) {
-      if (eat("+")) l = make(Node::Kind::binary, "+", {l, multiplicative()});
-      else if (eat("-")) l = make(Node::Kind::binary, "-", {l, multiplicative()});
-      else return l;
+      if (eat("+"))
+        l = make(Node::Kind::binary, "+", {l, multiplicative()});
+      else if (eat("-"))
+        l = make(Node::Kind::binary, "-", {l, multiplicative()});
+      else
+        return l;
     }
   }
   NodePtr multiplicative() {
     auto l = unary();
     while (true) {
-      if (eat("*")) l = make(Node::Kind::binary, "*", {l, unary()});
-      else if (eat("/")) l = make(Node::Kind::binary, "/", {l, unary()});
-      else if (eat("%")) l = make(Node::Kind::binary, "%", {l, unary()});
-      else return l;
+      if (eat("*"))
+        l = make(Node::Kind::binary, "*", {l, unary()});
+      else if (eat("/"))
+        l = make(Node::Kind::binary, "/", {l, unary()});
+      else if (eat("%"))
+        l = make(Node::Kind::binary, "%", {l, unary()});
+      else
+        return l;
     }
   }
   NodePtr unary() {
@@ -172,7 +179,8 @@ class Parser {
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       std::size_t end = pos_;
-      while (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_' || s_[end] == '.')) ++end;
+      while (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_' || s_[end] == '.'))
+        ++end;
       std::string id(s_.substr(pos_, end - pos_));
       pos_ = end;
       if (id == "true") return make(Node::Kind::literal, "", {}, Value{true});
@@ -186,7 +194,8 @@ class Parser {
           if (!eat(")")) fail("expected ')'");
         }
         static const std::vector<std::string> kFunctions = {"ceil_div", "min", "max", "contains", "len", "count"};
-        if (std::find(kFunctions.begin(), kFunctions.end(), id) == kFunctions.end()) fail("unknown function '" + id + "'");
+        if (std::find(kFunctions.begin(), kFunctions.end(), id) == kFunctions.end())
+          fail("unknown function '" + id + "'");
         return make(Node::Kind::call, id, std::move(args));
       }
       return make(Node::Kind::name, id, {});
@@ -219,7 +228,8 @@ struct Evaluator {
   Value eval(const Node& n) const {
     using K = Node::Kind;
     switch (n.kind) {
-      case K::literal: return n.value;
+      case K::literal:
+        return n.value;
       case K::name: {
         auto v = env.lookup(n.text);
         if (!v) throw MissingName{n.text};
@@ -238,7 +248,8 @@ struct Evaluator {
         }
         return eval(*n.kids[1]);
       }
-      case K::ternary: return eval(*n.kids[0]).truthy() ? eval(*n.kids[1]) : eval(*n.kids[2]);
+      case K::ternary:
+        return eval(*n.kids[0]).truthy() ? eval(*n.kids[1]) : eval(*n.kids[2]);
       case K::unary: {
         const auto v = eval(*n.kids[0]);
         if (n.text == "!") return Value{!v.truthy()};
@@ -253,8 +264,10 @@ struct Evaluator {
         if (i < 0 || static_cast<std::size_t>(i) >= list->size()) fail("index " + std::to_string(i) + " out of range");
         return (*list)[static_cast<std::size_t>(i)];
       }
-      case K::call: return call(n);
-      case K::binary: return binary(n);
+      case K::call:
+        return call(n);
+      case K::binary:
+        return binary(n);
     }
     fail("bad node");
   }
@@ -300,7 +313,8 @@ struct Evaluator {
     const auto b = eval(*n.kids[1]);
     if (op == "==") return Value{equal(a, b)};
     if (op == "!=") return Value{!equal(a, b)};
-    if (!is_number(a) || !is_number(b)) fail("operator " + op + " needs numbers, got " + a.to_string() + " and " + b.to_string());
+    if (!is_number(a) || !is_number(b))
+      fail("operator " + op + " needs numbers, got " + a.to_string() + " and " + b.to_string());
     if (op == "<") return Value{a.as_double() < b.as_double()};
     if (op == "<=") return Value{a.as_double() <= b.as_double()};
     if (op == ">") return Value{a.as_double() > b.as_double()};
@@ -337,12 +351,18 @@ bool mentions_node(const Node& n, std::string_view name) {
 
 bool Value::truthy() const {
   switch (v.index()) {
-    case 0: return false;
-    case 1: return std::get<bool>(v);
-    case 2: return std::get<std::int64_t>(v) != 0;
-    case 3: return std::get<double>(v) != 0.0;
-    case 4: return !std::get<std::string>(v).empty();
-    default: return !std::get<List>(v).empty();
+    case 0:
+      return false;
+    case 1:
+      return std::get<bool>(v);
+    case 2:
+      return std::get<std::int64_t>(v) != 0;
+    case 3:
+      return std::get<double>(v) != 0.0;
+    case 4:
+      return !std::get<std::string>(v).empty();
+    default:
+      return !std::get<List>(v).empty();
   }
 }
 
@@ -365,15 +385,19 @@ double Value::as_double() const {
 
 std::string Value::to_string() const {
   switch (v.index()) {
-    case 0: return "null";
-    case 1: return std::get<bool>(v) ? "true" : "false";
-    case 2: return std::to_string(std::get<std::int64_t>(v));
+    case 0:
+      return "null";
+    case 1:
+      return std::get<bool>(v) ? "true" : "false";
+    case 2:
+      return std::to_string(std::get<std::int64_t>(v));
     case 3: {
       std::ostringstream o;
       o << std::get<double>(v);
       return o.str();
     }
-    case 4: return "\"" + std::get<std::string>(v) + "\"";
+    case 4:
+      return "\"" + std::get<std::string>(v) + "\"";
     default: {
       std::string s = "[";
       for (const auto& i : std::get<List>(v)) s += (s.size() > 1 ? ", " : "") + i.to_string();
@@ -396,8 +420,7 @@ Value Value::from_json(const nlohmann::json& j) {
   return Value{std::string("<object>")};
 }
 
-Expression::Expression(std::string source, const std::string& where)
-    : source_(std::move(source)), where_(where) {
+Expression::Expression(std::string source, const std::string& where) : source_(std::move(source)), where_(where) {
   root_ = Parser(source_, where_).parse();
 }
 

@@ -16,17 +16,29 @@ using h5detail::SilenceHdf5;
 template <typename T>
 hid_t native_type();
 template <>
-hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 template <>
-hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+hid_t native_type<std::uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 template <>
-hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+hid_t native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
 template <>
-hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+hid_t native_type<std::uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
 
 std::string parent_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -59,8 +71,8 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
       break;
   }
   if (id < 0) {
-    throw StoreError(p + ": cannot " + (mode == Mode::create ? "create" : "open") +
-                     " HDF5 file (" + h5detail::error_stack_text() + ")");
+    throw StoreError(p + ": cannot " + (mode == Mode::create ? "create" : "open") + " HDF5 file (" +
+                     h5detail::error_stack_text() + ")");
   }
   file_ = H5Handle(id);
 }
@@ -99,18 +111,16 @@ bool H5File::exists(const std::string& path) const {
 
 std::vector<std::string> H5File::children(const std::string& group_path) const {
   SilenceHdf5 quiet;
-  H5Handle g(check_id(H5Gopen2(file_.id(), group_path.c_str(), H5P_DEFAULT),
-                      path_.string() + ": open group " + group_path));
+  H5Handle g(
+      check_id(H5Gopen2(file_.id(), group_path.c_str(), H5P_DEFAULT), path_.string() + ": open group " + group_path));
   H5G_info_t info{};
   check(H5Gget_info(g.id(), &info), path_.string() + ": group info " + group_path);
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const auto len = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
-                                        H5P_DEFAULT);
+    const auto len = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     check(static_cast<herr_t>(len < 0 ? -1 : 0), path_.string() + ": link name in " + group_path);
     std::string name(static_cast<std::size_t>(len), '\0');
-    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
-                       H5P_DEFAULT);
+    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
     names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());
@@ -134,22 +144,20 @@ void H5File::write_raw(const std::string& path, hid_t mem_type, const void* data
   ensure_group(parent_of(path));
   remove(path);
   std::vector<hsize_t> hdims(dims.begin(), dims.end());
-  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr),
-                          "H5Screate_simple"));
-  H5Handle dset(check_id(H5Dcreate2(file_.id(), path.c_str(), mem_type, space.id(), H5P_DEFAULT,
-                                    H5P_DEFAULT, H5P_DEFAULT),
-                         path_.string() + ": create dataset " + path));
+  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple"));
+  H5Handle dset(
+      check_id(H5Dcreate2(file_.id(), path.c_str(), mem_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               path_.string() + ": create dataset " + path));
   if (elem_count > 0) {
     check(H5Dwrite(dset.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
           path_.string() + ": write dataset " + path);
   }
 }
 
-void H5File::read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size,
-                      std::vector<std::byte>& out, std::vector<std::uint64_t>& dims) const {
+void H5File::read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
+                      std::vector<std::uint64_t>& dims) const {
   SilenceHdf5 quiet;
-  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT),
-                         path_.string() + ": open dataset " + path));
+  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": open dataset " + path));
   H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
   const int rank = H5Sget_simple_extent_ndims(space.id());
   check(rank, path_.string() + ": dataset rank " + path);
@@ -166,8 +174,7 @@ void H5File::read_raw(const std::string& path, hid_t mem_type, std::size_t elem_
 }
 
 template <typename T>
-void H5File::write(const std::string& path, std::span<const T> data,
-                   const std::vector<std::uint64_t>& dims) {
+void H5File::write(const std::string& path, std::span<const T> data, const std::vector<std::uint64_t>& dims) {
   write_raw(path, native_type<T>(), data.data(), dims, data.size());
 }
 
@@ -182,11 +189,9 @@ std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>*
   return out;
 }
 
-#define LINEAGE_H5_INSTANTIATE(T)                                                         \
-  template void H5File::write<T>(const std::string&, std::span<const T>,                  \
-                                 const std::vector<std::uint64_t>&);                      \
-  template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) \
-      const;
+#define LINEAGE_H5_INSTANTIATE(T)                                                                            \
+  template void H5File::write<T>(const std::string&, std::span<const T>, const std::vector<std::uint64_t>&); \
+  template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) const;
 LINEAGE_H5_INSTANTIATE(double)
 LINEAGE_H5_INSTANTIATE(float)
 LINEAGE_H5_INSTANTIATE(std::int64_t)
@@ -205,9 +210,9 @@ void H5File::write_strings(const std::string& path, const std::vector<std::strin
   const hsize_t n = values.size();
   auto type = variable_string_type();
   H5Handle space(check_id(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
-  H5Handle dset(check_id(H5Dcreate2(file_.id(), path.c_str(), type.id(), space.id(), H5P_DEFAULT,
-                                    H5P_DEFAULT, H5P_DEFAULT),
-                         path_.string() + ": create dataset " + path));
+  H5Handle dset(
+      check_id(H5Dcreate2(file_.id(), path.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               path_.string() + ": create dataset " + path));
   if (n > 0) {
     check(H5Dwrite(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
           path_.string() + ": write strings " + path);
@@ -216,8 +221,7 @@ void H5File::write_strings(const std::string& path, const std::vector<std::strin
 
 std::vector<std::string> H5File::read_strings(const std::string& path) const {
   SilenceHdf5 quiet;
-  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT),
-                         path_.string() + ": open dataset " + path));
+  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": open dataset " + path));
   H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
   const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.id()));
   std::vector<char*> ptrs(n, nullptr);
@@ -234,12 +238,11 @@ std::vector<std::string> H5File::read_strings(const std::string& path) const {
 }
 
 H5Handle H5File::open_object(const std::string& object_path) const {
-  return H5Handle(check_id(H5Oopen(file_.id(), object_path.c_str(), H5P_DEFAULT),
-                           path_.string() + ": open object " + object_path));
+  return H5Handle(
+      check_id(H5Oopen(file_.id(), object_path.c_str(), H5P_DEFAULT), path_.string() + ": open object " + object_path));
 }
 
-void H5File::set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
-                               const void* value) {
+void H5File::set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, const void* value) {
   SilenceHdf5 quiet;
   auto obj = open_object(object_path);
   if (H5Aexists(obj.id(), name.c_str()) > 0) {
@@ -248,8 +251,7 @@ void H5File::set_attribute_raw(const std::string& object_path, const std::string
   H5Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
   H5Handle attr(check_id(H5Acreate2(obj.id(), name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
                          path_.string() + ": create attribute " + object_path + "@" + name));
-  check(H5Awrite(attr.id(), type, value),
-        path_.string() + ": write attribute " + object_path + "@" + name);
+  check(H5Awrite(attr.id(), type, value), path_.string() + ": write attribute " + object_path + "@" + name);
 }
 
 bool H5File::read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
@@ -259,20 +261,17 @@ bool H5File::read_attribute_raw(const std::string& object_path, const std::strin
   auto obj = open_object(object_path);
   if (H5Aexists(obj.id(), name.c_str()) <= 0) return false;
   H5Handle attr(check_id(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen " + name));
-  check(H5Aread(attr.id(), type, value),
-        path_.string() + ": read attribute " + object_path + "@" + name);
+  check(H5Aread(attr.id(), type, value), path_.string() + ": read attribute " + object_path + "@" + name);
   return true;
 }
 
-void H5File::set_attribute(const std::string& object_path, const std::string& name,
-                           const std::string& value) {
+void H5File::set_attribute(const std::string& object_path, const std::string& name, const std::string& value) {
   auto type = variable_string_type();
   const char* p = value.c_str();
   set_attribute_raw(object_path, name, type.id(), &p);
 }
 
-void H5File::set_attribute(const std::string& object_path, const std::string& name,
-                           std::int64_t value) {
+void H5File::set_attribute(const std::string& object_path, const std::string& name, std::int64_t value) {
   set_attribute_raw(object_path, name, H5T_NATIVE_INT64, &value);
 }
 
@@ -280,8 +279,7 @@ void H5File::set_attribute(const std::string& object_path, const std::string& na
   set_attribute_raw(object_path, name, H5T_NATIVE_DOUBLE, &value);
 }
 
-std::optional<std::string> H5File::string_attribute(const std::string& object_path,
-                                                    const std::string& name) const {
+std::optional<std::string> H5File::string_attribute(const std::string& object_path, const std::string& name) const {
   auto type = variable_string_type();
   char* p = nullptr;
   if (!read_attribute_raw(object_path, name, type.id(), &p)) return std::nullopt;
@@ -290,22 +288,18 @@ std::optional<std::string> H5File::string_attribute(const std::string& object_pa
   return out;
 }
 
-std::optional<std::int64_t> H5File::int_attribute(const std::string& object_path,
-                                                  const std::string& name) const {
+std::optional<std::int64_t> H5File::int_attribute(const std::string& object_path, const std::string& name) const {
   std::int64_t v = 0;
   if (!read_attribute_raw(object_path, name, H5T_NATIVE_INT64, &v)) return std::nullopt;
   return v;
 }
 
-std::optional<double> H5File::double_attribute(const std::string& object_path,
-                                               const std::string& name) const {
+std::optional<double> H5File::double_attribute(const std::string& object_path, const std::string& name) const {
   double v = 0;
   if (!read_attribute_raw(object_path, name, H5T_NATIVE_DOUBLE, &v)) return std::nullopt;
   return v;
 }
 
-void H5File::flush() {
-  check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush");
-}
+void H5File::flush() { check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush"); }
 
 }  // namespace lineage::io

@@ -40,8 +40,7 @@ class H5File {
   void write(const std::string& path, std::span<const T> data, const std::vector<std::uint64_t>& dims);
   /// Reads a whole dataset; `dims` receives its shape when given.
   template <typename T>
-  [[nodiscard]] std::vector<T> read(const std::string& path,
-                                    std::vector<std::uint64_t>* dims = nullptr) const;
+  [[nodiscard]] std::vector<T> read(const std::string& path, std::vector<std::uint64_t>* dims = nullptr) const;
 
   void write_strings(const std::string& path, const std::vector<std::string>& values);
   [[nodiscard]] std::vector<std::string> read_strings(const std::string& path) const;
@@ -54,22 +53,19 @@ class H5File {
                                                             const std::string& name) const;
   [[nodiscard]] std::optional<std::int64_t> int_attribute(const std::string& object_path,
                                                           const std::string& name) const;
-  [[nodiscard]] std::optional<double> double_attribute(const std::string& object_path,
-                                                       const std::string& name) const;
+  [[nodiscard]] std::optional<double> double_attribute(const std::string& object_path, const std::string& name) const;
 
   /// Pushes buffered data to the file system.
   void flush();
 
  private:
-  void write_raw(const std::string& path, hid_t mem_type, const void* data,
-                 const std::vector<std::uint64_t>& dims, std::size_t elem_count);
-  void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size,
-                std::vector<std::byte>& out, std::vector<std::uint64_t>& dims) const;
+  void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
+                 std::size_t elem_count);
+  void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
+                std::vector<std::uint64_t>& dims) const;
   H5Handle open_object(const std::string& object_path) const;
-  void set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
-                         const void* value);
-  bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type,
-                          void* value) const;
+  void set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, const void* value);
+  bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, void* value) const;
 
   std::filesystem::path path_;
   H5Handle file_;

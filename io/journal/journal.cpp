@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <string>
-#include <iostream>
 
 #include "core/errors.hpp"
 
@@ -84,11 +84,10 @@ JournalWriter::~JournalWriter() {
 void JournalWriter::append(std::uint64_t unit_id, std::span<const std::byte> payload) {
   const std::uint64_t len = payload.size();
   const auto sum = checksum(unit_id, len, payload.data());
-  const bool ok = std::fwrite(&kMagic, sizeof kMagic, 1, file_) == 1 &&
-                  std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
-                  std::fwrite(&len, sizeof len, 1, file_) == 1 &&
-                  (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) &&
-                  std::fwrite(&sum, sizeof sum, 1, file_) == 1;
+  const bool ok =
+      std::fwrite(&kMagic, sizeof kMagic, 1, file_) == 1 && std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
+      std::fwrite(&len, sizeof len, 1, file_) == 1 && (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) &&
+      std::fwrite(&sum, sizeof sum, 1, file_) == 1;
   if (!ok) throw StoreError(path_.string() + ": journal write failed: " + std::strerror(errno));
 }
 

@@ -58,7 +58,8 @@ ArchitectureProfile profile_input(const std::string& input, const FamilyRegistry
   const fs::path dir = fs::is_directory(input) ? fs::path(input) : fs::path(input).parent_path();
   auto p = stages::profile_architecture(*config, registry, input);
   std::error_code ec;
-  if (!p.family.empty() && (fs::exists(dir / "model.safetensors.index.json", ec) || fs::exists(dir / "model.safetensors", ec))) {
+  if (!p.family.empty() &&
+      (fs::exists(dir / "model.safetensors.index.json", ec) || fs::exists(dir / "model.safetensors", ec))) {
     try {
       const auto listing = io::list_checkpoint(dir, /*index_only=*/true);
       const auto inv = stages::build_inventory(listing, &*config, registry, p.family);
@@ -75,7 +76,8 @@ ArchitectureProfile profile_input(const std::string& input, const FamilyRegistry
         const double ratio = static_cast<double>(*p.total_bytes) / static_cast<double>(*listing.index_total_size);
         if (std::abs(ratio - 1.0) > 0.01) {
           p.notes.push_back("bytes derived from the config (" + with_commas(*p.total_bytes) +
-                            ") differ from the weight map's total_size (" + with_commas(*listing.index_total_size) + ")");
+                            ") differ from the weight map's total_size (" + with_commas(*listing.index_total_size) +
+                            ")");
         }
       }
     } catch (const Error& e) {
@@ -93,8 +95,12 @@ nlohmann::json fact_json(const stages::ArchitectureFact& f) {
 }
 
 nlohmann::json profile_json(const ArchitectureProfile& p) {
-  nlohmann::json j{{"source", p.source}, {"family", p.family}, {"model_type", p.model_type},
-                   {"architectures", p.architectures}, {"attention_type", p.attention_type}, {"moe", p.moe}};
+  nlohmann::json j{{"source", p.source},
+                   {"family", p.family},
+                   {"model_type", p.model_type},
+                   {"architectures", p.architectures},
+                   {"attention_type", p.attention_type},
+                   {"moe", p.moe}};
   auto opt = [](const std::optional<std::uint64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   j["total_params"] = opt(p.total_params);
   j["active_params"] = opt(p.active_params);
@@ -103,8 +109,11 @@ nlohmann::json profile_json(const ArchitectureProfile& p) {
   for (const auto& f : p.extended) j["extended"][f.key] = fact_json(f);
   j["towers"] = nlohmann::json::array();
   for (const auto& t : p.towers) {
-    j["towers"].push_back({{"config_key", t.config_key}, {"model_type", t.model_type}, {"family", t.family},
-                           {"probably_reused", t.foreign}, {"params", t.params}});
+    j["towers"].push_back({{"config_key", t.config_key},
+                           {"model_type", t.model_type},
+                           {"family", t.family},
+                           {"probably_reused", t.foreign},
+                           {"params", t.params}});
   }
   j["breadcrumbs"] = p.breadcrumbs;
   j["notes"] = p.notes;
@@ -113,8 +122,8 @@ nlohmann::json profile_json(const ArchitectureProfile& p) {
 
 std::string cell(const stages::ArchitectureFact& f) { return f.unconfirmed ? f.value + " (?)" : f.value; }
 
-void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style,
-                    const std::optional<double>& tokens, double gpu_flops) {
+void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style, const std::optional<double>& tokens,
+                    double gpu_flops) {
   std::vector<std::string> header{"key"};
   for (std::size_t i = 0; i < ps.size(); ++i) header.push_back(std::string(1, static_cast<char>('A' + i)));
   TextTable models({"", "model", "family", "model_type"});
@@ -161,8 +170,8 @@ void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style
   const bool md = style == TableStyle::markdown;
   if (tokens) {
     std::cout << "\ncompute ≈ 6 · N_active · " << sci(*tokens) << " tokens; GPU-hours at " << sci(gpu_flops)
-              << " FLOP/s per GPU" << (gpu_flops == kDefaultGpuFlops ? " (H100 BF16 dense peak at 40% utilisation)" : "")
-              << "\n";
+              << " FLOP/s per GPU"
+              << (gpu_flops == kDefaultGpuFlops ? " (H100 BF16 dense peak at 40% utilisation)" : "") << "\n";
   }
   // Each family's own spelling of the unified keys, where one differs from the unified name.
   TextTable spelling(header);
@@ -182,8 +191,9 @@ void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style
   std::cout << "\n" << (md ? "**spelled in each config as**\n\n" : "spelled in each config as:\n");
   spelling.print(std::cout, style);
   if (ps.size() > 1) {
-    std::cout << "\n" << (md ? "**core keys per pair** (METHODS §8 rubric; never lineage evidence)\n\n"
-                             : "core keys per pair (METHODS §8 rubric; never lineage evidence):\n");
+    std::cout << "\n"
+              << (md ? "**core keys per pair** (METHODS §8 rubric; never lineage evidence)\n\n"
+                     : "core keys per pair (METHODS §8 rubric; never lineage evidence):\n");
     for (std::size_t i = 0; i < ps.size(); ++i) {
       for (std::size_t j = i + 1; j < ps.size(); ++j) {
         const auto m = stages::compare_core(ps[i], ps[j]);
@@ -198,12 +208,15 @@ void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style
     for (const auto& tw : ps[i].towers) {
       lines.push_back("tower " + tw.config_key + ": model_type " + (tw.model_type.empty() ? "-" : tw.model_type) +
                       (tw.family.empty() ? "" : ", family " + tw.family) +
-                      (tw.params ? ", " + billions(tw.params) : std::string()) + (tw.foreign ? "  [probably reused]" : ""));
+                      (tw.params ? ", " + billions(tw.params) : std::string()) +
+                      (tw.foreign ? "  [probably reused]" : ""));
     }
     for (const auto& b : ps[i].breadcrumbs) lines.push_back("breadcrumb: " + b);
     for (const auto& n : ps[i].notes) lines.push_back("note: " + n);
     if (lines.empty()) continue;
-    std::cout << "\n" << (md ? "**" : "") << header[i + 1] << (md ? "** " : " ") << ps[i].source << "\n" << (md ? "\n" : "");
+    std::cout << "\n"
+              << (md ? "**" : "") << header[i + 1] << (md ? "** " : " ") << ps[i].source << "\n"
+              << (md ? "\n" : "");
     for (const auto& l : lines) std::cout << (md ? "- " : "  ") << l << "\n";
   }
 }
@@ -263,52 +276,65 @@ int arch(const std::vector<std::string>& args) {
   const auto inputs = vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const bool catalog = vm.count("catalog") > 0;
   if (inputs.empty() || (catalog && inputs.size() != 1)) {
-    throw UsageError(catalog ? "arch --catalog: give exactly one suspect config" : "arch: give one or more config.json files or model folders");
+    throw UsageError(catalog ? "arch --catalog: give exactly one suspect config"
+                             : "arch: give one or more config.json files or model folders");
   }
   std::optional<double> tokens;
   if (vm.count("tokens")) tokens = vm["tokens"].as<double>();
   const double gpu_flops = vm["gpu-flops"].as<double>();
-  if ((tokens && !(*tokens > 0)) || !(gpu_flops > 0)) throw UsageError("arch: --tokens and --gpu-flops must be positive");
+  if ((tokens && !(*tokens > 0)) || !(gpu_flops > 0))
+    throw UsageError("arch: --tokens and --gpu-flops must be positive");
   const auto registry = io::load_family_registry(vm.count("families") ? fs::path(vm["families"].as<std::string>())
                                                                       : default_families_dir());
   std::vector<ArchitectureProfile> profiles;
   for (const auto& in : inputs) profiles.push_back(profile_input(in, registry));
   if (vm.count("out")) {
-    if (catalog || profiles.size() < 2) throw UsageError("arch --out: give A and the models to compare it with (not --catalog)");
+    if (catalog || profiles.size() < 2)
+      throw UsageError("arch --out: give A and the models to compare it with (not --catalog)");
     for (std::size_t i = 1; i < profiles.size(); ++i) {
       const auto m = stages::compare_core(profiles.front(), profiles[i]);
       const auto g = stages::compare_geometry(profiles.front(), profiles[i]);
       // Equal architecture is weak evidence at most: it selects strategies, it proves nothing (METHODS §8).
-      record_evidence(vm["out"].as<std::string>(),
-                      {"architecture", profiles.front().source + " vs " + profiles[i].source,
-                       m.matches == 5 ? "weak" : "neutral",
-                       m.reading + "; " + std::to_string(g.matches) + "/" + std::to_string(g.comparable) + " keys equal",
-                       {{"a", profile_json(profiles.front())}, {"b", profile_json(profiles[i])},
-                        {"core_matches", m.matches}, {"matches", g.matches}, {"comparable", g.comparable},
-                        {"differing", g.differing_keys}}});
+      record_evidence(vm["out"].as<std::string>(), {"architecture",
+                                                    profiles.front().source + " vs " + profiles[i].source,
+                                                    m.matches == 5 ? "weak" : "neutral",
+                                                    m.reading + "; " + std::to_string(g.matches) + "/" +
+                                                        std::to_string(g.comparable) + " keys equal",
+                                                    {{"a", profile_json(profiles.front())},
+                                                     {"b", profile_json(profiles[i])},
+                                                     {"core_matches", m.matches},
+                                                     {"matches", g.matches},
+                                                     {"comparable", g.comparable},
+                                                     {"differing", g.differing_keys}}});
     }
   }
   const auto style = vm.count("md") ? TableStyle::markdown : TableStyle::terminal;
 
   if (catalog) {
     const auto entries = io::load_catalog(vm.count("catalog-dir") ? fs::path(vm["catalog-dir"].as<std::string>())
-                                                                 : default_catalog_dir());
+                                                                  : default_catalog_dir());
     const auto ranked = rank_catalog(profiles.front(), entries, registry);
     const auto top = static_cast<std::size_t>(std::max(1, vm["top"].as<int>()));
     if (vm.count("json")) {
       nlohmann::json j{{"suspect", profile_json(profiles.front())}, {"ranking", nlohmann::json::array()}};
       for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
         const auto& r = ranked[i];
-        j["ranking"].push_back({{"model", r.entry->model}, {"file", r.entry->file}, {"source", r.entry->source},
-                                {"confirmed", r.entry->confirmed}, {"matches", r.geometry.matches},
-                                {"comparable", r.geometry.comparable}, {"score", r.geometry.score()},
-                                {"core_matches", r.core.matches}, {"matched", r.geometry.matched_keys},
+        j["ranking"].push_back({{"model", r.entry->model},
+                                {"file", r.entry->file},
+                                {"source", r.entry->source},
+                                {"confirmed", r.entry->confirmed},
+                                {"matches", r.geometry.matches},
+                                {"comparable", r.geometry.comparable},
+                                {"score", r.geometry.score()},
+                                {"core_matches", r.core.matches},
+                                {"matched", r.geometry.matched_keys},
                                 {"differing", r.geometry.differing_keys}});
       }
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    std::cout << "suspect: " << profiles.front().source << " (" << (profiles.front().family.empty() ? "no family" : profiles.front().family)
+    std::cout << "suspect: " << profiles.front().source << " ("
+              << (profiles.front().family.empty() ? "no family" : profiles.front().family)
               << ")\ncatalogue: " << entries.size() << " public architectures\n\n";
     TextTable t({"rank", "model", "equal keys", "core", "differing keys", "confirmed"});
     for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
@@ -317,7 +343,8 @@ int arch(const std::vector<std::string>& args) {
       for (const auto& k : r.geometry.differing_keys) diff += (diff.empty() ? "" : ", ") + k;
       t.add({std::to_string(i + 1), r.entry->model,
              std::to_string(r.geometry.matches) + "/" + std::to_string(r.geometry.comparable),
-             std::to_string(r.core.matches) + "/5", diff.empty() ? "(none)" : diff, r.entry->confirmed ? "yes" : "partly"});
+             std::to_string(r.core.matches) + "/5", diff.empty() ? "(none)" : diff,
+             r.entry->confirmed ? "yes" : "partly"});
     }
     t.print(std::cout, style);
     std::cout << "\nequal geometry means a shared design (or a copied config), never lineage on its own: compare the "
@@ -331,7 +358,9 @@ int arch(const std::vector<std::string>& args) {
       auto pj = profile_json(p);
       if (tokens && p.active_params) {
         const auto c = stages::estimate_training_compute(*p.active_params, *tokens, gpu_flops);
-        pj["compute"] = {{"tokens", c.tokens}, {"flops", c.flops}, {"flops_per_gpu_second", c.flops_per_gpu_second},
+        pj["compute"] = {{"tokens", c.tokens},
+                         {"flops", c.flops},
+                         {"flops_per_gpu_second", c.flops_per_gpu_second},
                          {"gpu_hours", c.gpu_hours}};
       }
       j["models"].push_back(pj);
@@ -340,8 +369,12 @@ int arch(const std::vector<std::string>& args) {
       for (std::size_t b = a + 1; b < profiles.size(); ++b) {
         const auto m = stages::compare_core(profiles[a], profiles[b]);
         const auto g = stages::compare_geometry(profiles[a], profiles[b]);
-        j["pairs"].push_back({{"a", a}, {"b", b}, {"core_matches", m.matches}, {"reading", m.reading},
-                              {"matches", g.matches}, {"comparable", g.comparable},
+        j["pairs"].push_back({{"a", a},
+                              {"b", b},
+                              {"core_matches", m.matches},
+                              {"reading", m.reading},
+                              {"matches", g.matches},
+                              {"comparable", g.comparable},
                               {"differing", g.differing_keys}});
       }
     }

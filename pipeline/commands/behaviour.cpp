@@ -20,20 +20,41 @@ std::string num(double x, const char* f = "%.4f") {
 }
 
 nlohmann::json to_json(const stages::BehaviourResult& r, const std::string& suspect) {
-  nlohmann::json j{{"suspect", suspect}, {"prompts", r.prompts}, {"alpha", r.alpha}, {"controls", r.controls},
-                   {"best", r.best}, {"best_is_parent", r.best_is_parent}, {"overall_p", r.overall_p},
-                   {"overall_p_holm", r.overall_p_holm}, {"overall_p_mcnemar_holm", r.overall_p_mcnemar},
-                   {"conclusion", r.conclusion}, {"reading", r.reading}, {"notes", r.notes},
-                   {"rates", nlohmann::json::array()}, {"tests", nlohmann::json::array()}};
+  nlohmann::json j{{"suspect", suspect},
+                   {"prompts", r.prompts},
+                   {"alpha", r.alpha},
+                   {"controls", r.controls},
+                   {"best", r.best},
+                   {"best_is_parent", r.best_is_parent},
+                   {"overall_p", r.overall_p},
+                   {"overall_p_holm", r.overall_p_holm},
+                   {"overall_p_mcnemar_holm", r.overall_p_mcnemar},
+                   {"conclusion", r.conclusion},
+                   {"reading", r.reading},
+                   {"notes", r.notes},
+                   {"rates", nlohmann::json::array()},
+                   {"tests", nlohmann::json::array()}};
   for (const auto& c : r.rates) {
-    j["rates"].push_back({{"label", c.label}, {"path", c.path}, {"parent", c.parent}, {"matches", c.matches},
-                          {"rate", c.rate}, {"wilson_low", c.wilson_low}, {"wilson_high", c.wilson_high}});
+    j["rates"].push_back({{"label", c.label},
+                          {"path", c.path},
+                          {"parent", c.parent},
+                          {"matches", c.matches},
+                          {"rate", c.rate},
+                          {"wilson_low", c.wilson_low},
+                          {"wilson_high", c.wilson_high}});
   }
   for (const auto& t : r.tests) {
-    j["tests"].push_back({{"best", r.best}, {"other", t.other}, {"z", t.z}, {"test", t.fisher ? "fisher" : "z"},
-                          {"p", t.p}, {"p_holm", t.p_holm}, {"only_best", t.only_best},
-                          {"only_other", t.only_other}, {"p_mcnemar", t.p_mcnemar},
-                          {"p_mcnemar_holm", t.p_mcnemar_holm}, {"rejected", t.rejected}});
+    j["tests"].push_back({{"best", r.best},
+                          {"other", t.other},
+                          {"z", t.z},
+                          {"test", t.fisher ? "fisher" : "z"},
+                          {"p", t.p},
+                          {"p_holm", t.p_holm},
+                          {"only_best", t.only_best},
+                          {"only_other", t.only_other},
+                          {"p_mcnemar", t.p_mcnemar},
+                          {"p_mcnemar_holm", t.p_mcnemar_holm},
+                          {"rejected", t.rejected}});
   }
   return j;
 }
@@ -43,7 +64,8 @@ nlohmann::json to_json(const stages::BehaviourResult& r, const std::string& susp
 int behaviour(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
   po::options_description opts(
-      "lineage behaviour --suspect S.jsonl --parent P.jsonl --control C1.jsonl --control C2.jsonl --control C3.jsonl\n\n"
+      "lineage behaviour --suspect S.jsonl --parent P.jsonl --control C1.jsonl --control C2.jsonl --control "
+      "C3.jsonl\n\n"
       "Black-box behaviour test (METHODS §9): greedy outputs of the suspect, the candidate parent and control\n"
       "models on the same prompts (JSON Lines: {\"prompt_id\": ..., \"output\": \"...\"}, or \"tokens\": [ids]).\n"
       "Match rates, two-proportion z / Fisher tests of the best candidate against every other, Holm–Bonferroni,\n"
@@ -74,9 +96,8 @@ int behaviour(const std::vector<std::string>& args) {
     const auto support = r.conclusion == "derived_from_parent"  ? "derived"
                          : r.conclusion == "closest_is_control" ? "against"
                                                                 : "neutral";
-    record_evidence(vm["out"].as<std::string>(),
-                    {"behaviour", suspect.path + " vs " + candidates.front().outputs.path, support, r.reading,
-                     to_json(r, suspect.path)});
+    record_evidence(vm["out"].as<std::string>(), {"behaviour", suspect.path + " vs " + candidates.front().outputs.path,
+                                                  support, r.reading, to_json(r, suspect.path)});
   }
   if (vm.count("json")) {
     std::cout << to_json(r, suspect.path).dump(2) << "\n";
@@ -91,8 +112,9 @@ int behaviour(const std::vector<std::string>& args) {
   }
   rates.print(std::cout, style);
   if (!r.tests.empty()) {
-    std::cout << "\n" << r.best << " (most matches) against each other candidate, Holm–Bonferroni at alpha "
-              << r.alpha << ":\n\n";
+    std::cout << "\n"
+              << r.best << " (most matches) against each other candidate, Holm–Bonferroni at alpha " << r.alpha
+              << ":\n\n";
     TextTable tests({"other", "test", "z", "p", "p (Holm)", "McNemar b/c", "p (McNemar, Holm)", "rejected"});
     for (const auto& t : r.tests) {
       tests.add({t.other, t.fisher ? "Fisher" : "z", t.fisher ? "-" : num(t.z, "%.2f"), num(t.p), num(t.p_holm),

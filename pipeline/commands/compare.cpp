@@ -19,22 +19,22 @@ int compare(const std::vector<std::string>& args) {
       "mpirun -np N lineage compare SUSPECT PARENT [options]   or   lineage compare --run RUN.yaml\n\n"
       "Compares every tensor of SUSPECT with its counterpart in PARENT (and in each --control), sharded over the\n"
       "MPI ranks by bytes; writes every statistic to an HDF5 result store and prints the verdicts.\n\noptions");
-  opts.add_options()("help,h", "show this help")
-      ("out,o", po::value<std::string>(), "result store (default run.h5)")
-      ("control", po::value<std::vector<std::string>>(), "control model folder (repeatable)")
-      ("run", po::value<std::string>(), "YAML run file (docs/cli.md); options given here override it")
-      ("resume", "continue the run in --out, recomputing only unfinished units")
-      ("quiet,q", "no progress output")
-      ("family", po::value<std::string>(), "force a family for every model")
-      ("families", po::value<std::string>(), "family files folder")
-      ("no-baselines", "skip the cross-layer baseline units")
-      ("null-permutations", po::value<int>(), "relabellings per unit for the permutation null (default 100; 0 skips the tests: no p-values, verdicts inconclusive)")
-      ("pair", po::value<std::size_t>(), "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
+  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>(), "result store (default run.h5)")(
+      "control", po::value<std::vector<std::string>>(), "control model folder (repeatable)")(
+      "run", po::value<std::string>(), "YAML run file (docs/cli.md); options given here override it")(
+      "resume", "continue the run in --out, recomputing only unfinished units")("quiet,q", "no progress output")(
+      "family", po::value<std::string>(), "force a family for every model")(
+      "families", po::value<std::string>(), "family files folder")("no-baselines",
+                                                                   "skip the cross-layer baseline units")(
+      "null-permutations", po::value<int>(),
+      "relabellings per unit for the permutation null (default 100; 0 skips the tests: no p-values, verdicts "
+      "inconclusive)")(
+      "pair", po::value<std::size_t>(),
+      "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
   po::options_description hidden;
   hidden.add_options()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
-      ("inject-failure-at-unit", po::value<std::uint64_t>())
-      ("test-unit-delay-ms", po::value<std::uint32_t>());
+      ("inject-failure-at-unit", po::value<std::uint64_t>())("test-unit-delay-ms", po::value<std::uint32_t>());
   const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
   if (vm.count("help")) {
     std::cout << opts

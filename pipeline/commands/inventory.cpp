@@ -1,3 +1,5 @@
+#include "stages/inventory/inventory.hpp"
+
 #include <boost/program_options.hpp>
 #include <iomanip>
 #include <iostream>
@@ -11,7 +13,6 @@
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/family_dir.hpp"
-#include "stages/inventory/inventory.hpp"
 
 namespace lineage::pipeline::commands {
 namespace {
@@ -26,10 +27,14 @@ std::string shape_text(const std::vector<std::uint64_t>& s) {
 
 std::string human(std::uint64_t n) {
   std::ostringstream o;
-  if (n >= 1'000'000'000) o << std::fixed << std::setprecision(2) << static_cast<double>(n) / 1e9 << "B";
-  else if (n >= 1'000'000) o << std::fixed << std::setprecision(2) << static_cast<double>(n) / 1e6 << "M";
-  else if (n >= 1'000) o << std::fixed << std::setprecision(1) << static_cast<double>(n) / 1e3 << "K";
-  else o << n;
+  if (n >= 1'000'000'000)
+    o << std::fixed << std::setprecision(2) << static_cast<double>(n) / 1e9 << "B";
+  else if (n >= 1'000'000)
+    o << std::fixed << std::setprecision(2) << static_cast<double>(n) / 1e6 << "M";
+  else if (n >= 1'000)
+    o << std::fixed << std::setprecision(1) << static_cast<double>(n) / 1e3 << "K";
+  else
+    o << n;
   return o.str();
 }
 
@@ -54,16 +59,22 @@ nlohmann::json to_json(const stages::Inventory& inv, bool list) {
   for (const auto& r : inv.roles) {
     std::vector<std::string> dt;
     for (auto d : r.dtypes) dt.emplace_back(to_string(d));
-    roles.push_back({{"component", to_string(r.component)}, {"role", to_string(r.role)}, {"tensors", r.tensors},
-                     {"params", r.params}, {"bytes", r.bytes}, {"layers", r.layers},
-                     {"experts_per_layer", r.experts_per_layer}, {"dtypes", dt}});
+    roles.push_back({{"component", to_string(r.component)},
+                     {"role", to_string(r.role)},
+                     {"tensors", r.tensors},
+                     {"params", r.params},
+                     {"bytes", r.bytes},
+                     {"layers", r.layers},
+                     {"experts_per_layer", r.experts_per_layer},
+                     {"dtypes", dt}});
   }
   j["unclaimed"] = inv.unclaimed;
   j["required_missing"] = inv.required_missing;
   j["optional_missing"] = inv.optional_missing;
   j["unindexed"] = inv.unindexed;
   auto& mism = j["shape_mismatches"] = nlohmann::json::array();
-  for (const auto& m : inv.shape_mismatches) mism.push_back({{"name", m.name}, {"expected", m.expected}, {"actual", m.actual}});
+  for (const auto& m : inv.shape_mismatches)
+    mism.push_back({{"name", m.name}, {"expected", m.expected}, {"actual", m.actual}});
   if (list) {
     auto& all = j["list"] = nlohmann::json::array();
     for (const auto& t : inv.tensors) {
@@ -98,8 +109,9 @@ void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
     if (inv.index_total_parameters) out << ", total_parameters " << *inv.index_total_parameters;
     out << "\n";
   }
-  out << "\n" << std::left << std::setw(10) << "component" << std::setw(20) << "role" << std::right << std::setw(8)
-      << "tensors" << std::setw(10) << "params" << std::setw(8) << "layers" << std::setw(9) << "experts"
+  out << "\n"
+      << std::left << std::setw(10) << "component" << std::setw(20) << "role" << std::right << std::setw(8) << "tensors"
+      << std::setw(10) << "params" << std::setw(8) << "layers" << std::setw(9) << "experts"
       << "  dtypes\n";
   for (const auto& r : inv.roles) {
     std::string dt;
@@ -117,7 +129,8 @@ void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
     out << "shape mismatches (" << inv.shape_mismatches.size() << "):\n";
     for (std::size_t i = 0; i < inv.shape_mismatches.size() && i < 20; ++i) {
       const auto& m = inv.shape_mismatches[i];
-      out << "  " << m.name << ": config says " << shape_text(m.expected) << ", file has " << shape_text(m.actual) << "\n";
+      out << "  " << m.name << ": config says " << shape_text(m.expected) << ", file has " << shape_text(m.actual)
+          << "\n";
     }
   }
   if (inv.clean()) out << "every tensor accounted for\n";
@@ -133,17 +146,17 @@ void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
 }  // namespace
 
 int inventory(const std::vector<std::string>& args) {
-  po::options_description opts("lineage inventory MODEL_DIR [options]\n\n"
-                               "Classifies every tensor of a Hugging Face checkpoint folder into a canonical key\n"
-                               "(component, role, layer, expert, projection). Reads the index and the shard headers\n"
-                               "only, never tensor data.\n\noptions");
-  opts.add_options()("help,h", "show this help")
-      ("json", "machine-readable output")
-      ("list", "list every tensor with its key, shape and dtype")
-      ("index-only", "use only config.json and the index (shards need not exist); shapes come from config.json")
-      ("family", po::value<std::string>(), "use this family instead of detecting it")
-      ("families", po::value<std::string>(), "folder of family files (default: the built-in families/)")
-      ("strict", "exit with code 3 if any tensor is unclaimed, a required tensor is missing, or a shape differs");
+  po::options_description opts(
+      "lineage inventory MODEL_DIR [options]\n\n"
+      "Classifies every tensor of a Hugging Face checkpoint folder into a canonical key\n"
+      "(component, role, layer, expert, projection). Reads the index and the shard headers\n"
+      "only, never tensor data.\n\noptions");
+  opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
+      "list", "list every tensor with its key, shape and dtype")(
+      "index-only", "use only config.json and the index (shards need not exist); shapes come from config.json")(
+      "family", po::value<std::string>(), "use this family instead of detecting it")(
+      "families", po::value<std::string>(), "folder of family files (default: the built-in families/)")(
+      "strict", "exit with code 3 if any tensor is unclaimed, a required tensor is missing, or a shape differs");
   po::options_description hidden;
   hidden.add_options()("model", po::value<std::string>());
   const auto vm = parse_options("inventory", args, opts, hidden, {{"model", 1}});

@@ -35,7 +35,8 @@ int merge(const std::vector<std::string>& args) {
   }
   std::vector<std::pair<std::string, io::StoreContents>> stores;
   for (const auto& s : vm["stores"].as<std::vector<std::string>>()) {
-    if (std::filesystem::absolute(s) == std::filesystem::absolute(out)) throw UsageError("merge: -o must not be one of the inputs");
+    if (std::filesystem::absolute(s) == std::filesystem::absolute(out))
+      throw UsageError("merge: -o must not be one of the inputs");
     stores.emplace_back(s, io::read_result_store(s));
   }
   jobs::MergeOptions options;

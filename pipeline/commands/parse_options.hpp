@@ -12,11 +12,11 @@
 namespace lineage::pipeline::commands {
 
 /// @param[in] positional  names of the hidden positional options, in order, with their max count
-inline boost::program_options::variables_map parse_options(
-    const std::string& command, const std::vector<std::string>& args,
-    const boost::program_options::options_description& visible,
-    const boost::program_options::options_description& hidden,
-    const std::vector<std::pair<const char*, int>>& positional) {
+inline boost::program_options::variables_map parse_options(const std::string& command,
+                                                           const std::vector<std::string>& args,
+                                                           const boost::program_options::options_description& visible,
+                                                           const boost::program_options::options_description& hidden,
+                                                           const std::vector<std::pair<const char*, int>>& positional) {
   namespace po = boost::program_options;
   po::options_description all;
   all.add(visible).add(hidden);

@@ -59,10 +59,12 @@ int plan(const std::vector<std::string>& args) {
   po::options_description opts(
       "lineage plan RUN.yaml --ranks N[,N...] [--throughput GB/s] [--json]\n\n"
       "Builds the comparison plan of a run from safetensors headers — or from config.json and the index when\n"
-      "the shards are not downloaded — and prints bytes per rank, load imbalance and an estimated wall time.\n\noptions");
+      "the shards are not downloaded — and prints bytes per rank, load imbalance and an estimated wall "
+      "time.\n\noptions");
   opts.add_options()("help,h", "show this help")("ranks", po::value<std::string>(), "rank counts, e.g. 8,64,1024")(
       "throughput", po::value<double>()->default_value(kMeasuredGBps, "0.38"),
-      "per-rank streaming throughput in GB/s (default: measured on the CI machine type)")("json", "machine-readable output");
+      "per-rank streaming throughput in GB/s (default: measured on the CI machine type)")("json",
+                                                                                          "machine-readable output");
   po::options_description hidden;
   hidden.add_options()("run", po::value<std::string>());
   const auto vm = parse_options("plan", args, opts, hidden, {{"run", 1}});
@@ -89,24 +91,37 @@ int plan(const std::vector<std::string>& args) {
     costs.push_back({u.id, u.bytes()});
     total += u.bytes();
   }
-  nlohmann::json j{{"run", vm["run"].as<std::string>()}, {"units", costs.size()}, {"bytes", total},
-                   {"throughput_gb_per_s", gbps}, {"models", nlohmann::json::array()}, {"plans", nlohmann::json::array()}};
+  nlohmann::json j{{"run", vm["run"].as<std::string>()},
+                   {"units", costs.size()},
+                   {"bytes", total},
+                   {"throughput_gb_per_s", gbps},
+                   {"models", nlohmann::json::array()},
+                   {"plans", nlohmann::json::array()}};
   for (const auto& m : models) {
-    j["models"].push_back({{"label", m.label}, {"dir", m.dir}, {"family", m.inventory.family},
-                           {"tensors", m.inventory.tensors.size()}, {"source", std::string(m.index_only ? "config+index" : "headers")}});
+    j["models"].push_back({{"label", m.label},
+                           {"dir", m.dir},
+                           {"family", m.inventory.family},
+                           {"tensors", m.inventory.tensors.size()},
+                           {"source", std::string(m.index_only ? "config+index" : "headers")}});
   }
   TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit", "est. wall"});
   for (const int n : ranks) {
     const auto plan = stages::plan_shards(costs, n);
     const double mean = static_cast<double>(plan.total_bytes()) / n;
-    const double over_bound = plan.lower_bound_bytes()
-                                  ? static_cast<double>(plan.max_rank_bytes()) / static_cast<double>(plan.lower_bound_bytes()) - 1
-                                  : 0.0;
+    const double over_bound =
+        plan.lower_bound_bytes()
+            ? static_cast<double>(plan.max_rank_bytes()) / static_cast<double>(plan.lower_bound_bytes()) - 1
+            : 0.0;
     const double wall = static_cast<double>(plan.max_rank_bytes()) / (gbps * 1e9);
-    j["plans"].push_back({{"ranks", n}, {"bytes_per_rank", plan.bytes_of_rank}, {"max_rank_bytes", plan.max_rank_bytes()},
-                          {"mean_rank_bytes", mean}, {"imbalance", plan.imbalance()},
-                          {"lower_bound_bytes", plan.lower_bound_bytes()}, {"over_lower_bound", over_bound},
-                          {"largest_unit_bytes", plan.largest_unit_bytes}, {"estimated_seconds", wall}});
+    j["plans"].push_back({{"ranks", n},
+                          {"bytes_per_rank", plan.bytes_of_rank},
+                          {"max_rank_bytes", plan.max_rank_bytes()},
+                          {"mean_rank_bytes", mean},
+                          {"imbalance", plan.imbalance()},
+                          {"lower_bound_bytes", plan.lower_bound_bytes()},
+                          {"over_lower_bound", over_bound},
+                          {"largest_unit_bytes", plan.largest_unit_bytes},
+                          {"estimated_seconds", wall}});
     char imb[32], ob[32];
     std::snprintf(imb, sizeof imb, "%.2f%%", 100 * plan.imbalance());
     std::snprintf(ob, sizeof ob, "+%.2f%%", 100 * over_bound);
@@ -117,8 +132,8 @@ int plan(const std::vector<std::string>& args) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << "plan for " << vm["run"].as<std::string>() << ": " << costs.size() << " units, " << gb(static_cast<double>(total))
-            << " read\n";
+  std::cout << "plan for " << vm["run"].as<std::string>() << ": " << costs.size() << " units, "
+            << gb(static_cast<double>(total)) << " read\n";
   for (const auto& m : models) {
     std::cout << "  " << m.label << ": " << m.dir << " (" << m.inventory.family << ", " << m.inventory.tensors.size()
               << " tensors, from " << (m.index_only ? "config.json + index" : "headers") << ")\n";

@@ -63,12 +63,15 @@ nlohmann::json store_status(const fs::path& store) {
       ++k.first;
     }
   }
-  j["state"] = s.status == "complete" ? "complete" : done.size() == s.units.size() ? "computed, store not finalised"
-                                                                                     : "partial";
+  j["state"] = s.status == "complete"          ? "complete"
+               : done.size() == s.units.size() ? "computed, store not finalised"
+                                               : "partial";
   j["run_id"] = s.run_id;
   j["models"] = nlohmann::json::array();
   for (const auto& m : s.models) j["models"].push_back({{"label", m.label}, {"path", m.path}});
-  j["units"] = {{"total", s.units.size()}, {"done", done.size()}, {"in_store", s.done_ids.size()},
+  j["units"] = {{"total", s.units.size()},
+                {"done", done.size()},
+                {"in_store", s.done_ids.size()},
                 {"only_in_journals", journaled}};
   for (const auto& [kind, dt] : by_kind) j["by_kind"][kind] = {{"done", dt.first}, {"total", dt.second}};
   j["elements"] = {{"total", elements}, {"done", elements_done}};
@@ -83,9 +86,10 @@ nlohmann::json store_status(const fs::path& store) {
 
 int status(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts("lineage status RUN.h5 | RUN.yaml [--json]\n\n"
-                                "Where a run stands: units done/total (from the store and its journals), by kind,\n"
-                                "elements, the last checkpoint and the Slurm jobs that wrote to it.\n\noptions");
+  po::options_description opts(
+      "lineage status RUN.h5 | RUN.yaml [--json]\n\n"
+      "Where a run stands: units done/total (from the store and its journals), by kind,\n"
+      "elements, the last checkpoint and the Slurm jobs that wrote to it.\n\noptions");
   opts.add_options()("help,h", "show this help")("json", "machine-readable output");
   po::options_description hidden;
   hidden.add_options()("target", po::value<std::string>());

@@ -55,8 +55,9 @@ int submit(const std::vector<std::string>& args) {
   hidden.add_options()("run", po::value<std::string>());
   const auto vm = parse_options("submit", args, opts, hidden, {{"run", 1}});
   if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 submitted, 2 usage, 3 an input fails the pre-flight check, 4 bad run file,\n"
-                         "5 output not writable or another run's store, 6 sbatch failed\n";
+    std::cout << opts
+              << "\nexit codes: 0 submitted, 2 usage, 3 an input fails the pre-flight check, 4 bad run file,\n"
+                 "5 output not writable or another run's store, 6 sbatch failed\n";
     return 0;
   }
   if (!vm.count("run")) throw UsageError("submit: RUN.yaml is required");
@@ -65,7 +66,8 @@ int submit(const std::vector<std::string>& args) {
   cfg.out = fs::absolute(cfg.out).lexically_normal().string();
   jobs::SubmitOptions options;
   options.lineage_binary = fs::read_symlink("/proc/self/exe").string();
-  options.template_dir = vm.count("templates") ? fs::path(vm["templates"].as<std::string>()) : default_slurm_template_dir();
+  options.template_dir =
+      vm.count("templates") ? fs::path(vm["templates"].as<std::string>()) : default_slurm_template_dir();
   options.launcher = vm["launcher"].as<std::string>();
   const auto plan = jobs::make_submit_plan(cfg, run_file, options);
 
@@ -73,7 +75,8 @@ int submit(const std::vector<std::string>& args) {
   const auto check = jobs::preflight(cfg, registry, plan.stores);
   if (!check.ok()) {
     for (const auto& p : check.problems) std::cerr << "pre-flight: " << p << "\n";
-    const auto what = "pre-flight check failed (" + std::to_string(check.problems.size()) + " problem(s)); nothing submitted";
+    const auto what =
+        "pre-flight check failed (" + std::to_string(check.problems.size()) + " problem(s)); nothing submitted";
     if (check.only_output_problems()) throw StoreError(run_file + ": " + what);
     throw InputError(run_file, what);
   }
@@ -97,8 +100,8 @@ int submit(const std::vector<std::string>& args) {
             << (plan.pairs > 1 ? " (" + std::to_string(plan.pairs) + " pairs)" : std::string()) << "\n";
   if (plan.aggregate_script) {
     io::write_text_file(merge_path, *plan.aggregate_script);
-    const auto merge = job_id_of(
-        run_command("sbatch --parsable --dependency=afterok:" + job + " " + jobs::shell_quote(merge_path)));
+    const auto merge =
+        job_id_of(run_command("sbatch --parsable --dependency=afterok:" + job + " " + jobs::shell_quote(merge_path)));
     std::cout << "submitted merge job " << merge << " (after " << job << ")\n";
   }
   return 0;

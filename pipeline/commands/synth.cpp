@@ -38,20 +38,21 @@ int synth(const std::vector<std::string>& args) {
       "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR] [--realistic]\n"
       "  lineage synth --suite DIR [--seed N] [--style STYLE] [--realistic]\n\noptions");
   std::vector<std::string> sets;
-  opts.add_options()("help,h", "show this help")(
-      "scenario", po::value<std::string>(), "base, dense_parent, or a scenario (see --list)")(
+  opts.add_options()("help,h", "show this help")("scenario", po::value<std::string>(),
+                                                 "base, dense_parent, or a scenario (see --list)")(
       "out", po::value<std::string>(), "output model folder (replaced if it exists)")(
       "suite", po::value<std::string>(), "write base, dense_parent and every scenario into DIR/<name>/")(
       "seed", po::value<std::uint64_t>()->default_value(2), "seed of the scenario's own randomness")(
       "base-seed", po::value<std::uint64_t>()->default_value(1), "seed of the base model (without --base)")(
-      "base", po::value<std::string>(), "base model folder written by synth (its provenance.json gives style and seed)")(
+      "base", po::value<std::string>(),
+      "base model folder written by synth (its provenance.json gives style and seed)")(
       "style", po::value<std::string>()->default_value("qwen2_moe"), "naming style (tools/synth/styles/)")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(), "config override KEY=VALUE (repeatable)")(
       "families", po::value<std::string>(), "family files folder (default: built-in families/)")(
-      "realistic", "trained-like values instead of i.i.d.: embedding mean direction, token-frequency "
-                   "row norms, low rank, outlier dimensions, structured norms (docs/synth.md); "
-                   "with --base, taken from the base folder")(
-      "list", "list styles and scenarios");
+      "realistic",
+      "trained-like values instead of i.i.d.: embedding mean direction, token-frequency "
+      "row norms, low rank, outlier dimensions, structured norms (docs/synth.md); "
+      "with --base, taken from the base folder")("list", "list styles and scenarios");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);

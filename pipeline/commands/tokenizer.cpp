@@ -32,8 +32,8 @@ std::vector<std::pair<std::string, std::string>> rows(const stages::TokenizerCom
       {"Jaccard", num(c.jaccard, 4)},
       {"share of A / of B", pct(c.share_of_a) + " / " + pct(c.share_of_b)},
       {"same id", std::to_string(c.same_id) + " (" + pct(c.same_id_ratio) + " of the smaller vocabulary)"},
-      {"longest run of same ids", std::to_string(c.longest_same_id_run) + " from id " +
-                                      std::to_string(c.longest_same_id_run_start)},
+      {"longest run of same ids",
+       std::to_string(c.longest_same_id_run) + " from id " + std::to_string(c.longest_same_id_run_start)},
       {"prefix identity", "ids 0.." + std::to_string(c.prefix_identity) + " identical"},
       {"best constant id offset", std::to_string(c.best_offset) + ": " + std::to_string(c.best_offset_count) +
                                       " tokens, longest run " + std::to_string(c.best_offset_run)},
@@ -47,18 +47,39 @@ std::vector<std::pair<std::string, std::string>> rows(const stages::TokenizerCom
 
 nlohmann::json to_json(const stages::TokenizerComparison& c, const std::string& a, const std::string& b) {
   auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
-  return {{"a", a}, {"b", b}, {"type_a", c.type_a}, {"type_b", c.type_b}, {"encoding_a", c.encoding_a},
-          {"encoding_b", c.encoding_b}, {"vocab_a", c.vocab_a}, {"vocab_b", c.vocab_b}, {"shared", c.shared},
-          {"jaccard", num(c.jaccard)}, {"share_of_a", num(c.share_of_a)}, {"share_of_b", num(c.share_of_b)},
-          {"overlap_of_smaller", num(c.overlap_of_smaller)}, {"same_id", c.same_id},
-          {"same_id_ratio", num(c.same_id_ratio)}, {"longest_same_id_run", c.longest_same_id_run},
-          {"longest_same_id_run_start", c.longest_same_id_run_start}, {"prefix_identity", c.prefix_identity},
-          {"best_offset", c.best_offset}, {"best_offset_count", c.best_offset_count},
-          {"best_offset_run", c.best_offset_run}, {"merges_a", c.merges_a}, {"merges_b", c.merges_b},
-          {"shared_merges", c.shared_merges}, {"merge_rank_spearman", num(c.merge_rank_spearman)},
-          {"merge_common_prefix", c.merge_common_prefix}, {"merge_first1000_exact", c.merge_first1000_exact},
-          {"added_a", c.added_a}, {"added_b", c.added_b}, {"shared_added", c.shared_added},
-          {"classification", c.classification}, {"rule", c.rule}, {"kver_context", c.kver_context}};
+  return {{"a", a},
+          {"b", b},
+          {"type_a", c.type_a},
+          {"type_b", c.type_b},
+          {"encoding_a", c.encoding_a},
+          {"encoding_b", c.encoding_b},
+          {"vocab_a", c.vocab_a},
+          {"vocab_b", c.vocab_b},
+          {"shared", c.shared},
+          {"jaccard", num(c.jaccard)},
+          {"share_of_a", num(c.share_of_a)},
+          {"share_of_b", num(c.share_of_b)},
+          {"overlap_of_smaller", num(c.overlap_of_smaller)},
+          {"same_id", c.same_id},
+          {"same_id_ratio", num(c.same_id_ratio)},
+          {"longest_same_id_run", c.longest_same_id_run},
+          {"longest_same_id_run_start", c.longest_same_id_run_start},
+          {"prefix_identity", c.prefix_identity},
+          {"best_offset", c.best_offset},
+          {"best_offset_count", c.best_offset_count},
+          {"best_offset_run", c.best_offset_run},
+          {"merges_a", c.merges_a},
+          {"merges_b", c.merges_b},
+          {"shared_merges", c.shared_merges},
+          {"merge_rank_spearman", num(c.merge_rank_spearman)},
+          {"merge_common_prefix", c.merge_common_prefix},
+          {"merge_first1000_exact", c.merge_first1000_exact},
+          {"added_a", c.added_a},
+          {"added_b", c.added_b},
+          {"shared_added", c.shared_added},
+          {"classification", c.classification},
+          {"rule", c.rule},
+          {"kver_context", c.kver_context}};
 }
 
 constexpr const char* kCaveat =
@@ -68,9 +89,10 @@ constexpr const char* kCaveat =
 
 int tokenizer(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts("lineage tokenizer A B [--md | --json]\n\n"
-                               "Compares two tokenizers (tokenizer.json files or model folders) token by token as the\n"
-                               "bytes each token stands for (METHODS §7).\n\noptions");
+  po::options_description opts(
+      "lineage tokenizer A B [--md | --json]\n\n"
+      "Compares two tokenizers (tokenizer.json files or model folders) token by token as the\n"
+      "bytes each token stands for (METHODS §7).\n\noptions");
   opts.add_options()("help,h", "show this help")("md", "Markdown table")("json", "machine-readable output")(
       "out", po::value<std::string>(), "record the result in this result store (created if missing)");
   po::options_description hidden;
@@ -98,7 +120,8 @@ int tokenizer(const std::vector<std::string>& args) {
     return 0;
   }
   const bool md = vm.count("md") > 0;
-  std::cout << (md ? "**A** `" : "A: ") << a.path << (md ? "`  \n**B** `" : "\nB: ") << b.path << (md ? "`\n\n" : "\n\n");
+  std::cout << (md ? "**A** `" : "A: ") << a.path << (md ? "`  \n**B** `" : "\nB: ") << b.path
+            << (md ? "`\n\n" : "\n\n");
   if (md) std::cout << "| statistic | A / B |\n|---|---|\n";
   for (const auto& [k, v] : rows(c)) {
     if (md) {
@@ -107,7 +130,8 @@ int tokenizer(const std::vector<std::string>& args) {
       std::cout << "  " << std::left << std::setw(28) << k << v << "\n";
     }
   }
-  std::cout << "\n" << (md ? "**classification:** " : "classification: ") << c.classification << " — " << c.rule << "\n"
+  std::cout << "\n"
+            << (md ? "**classification:** " : "classification: ") << c.classification << " — " << c.rule << "\n"
             << (md ? "\n" : "") << "context: " << c.kver_context << "; " << kCaveat << "\n";
   return 0;
 }

@@ -12,9 +12,10 @@ namespace lineage::pipeline::commands {
 
 int verdict(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts("lineage verdict RUN.h5 [--json]\n\n"
-                               "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
-                               "and overall verdicts with their evidence.\n\noptions");
+  po::options_description opts(
+      "lineage verdict RUN.h5 [--json]\n\n"
+      "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
+      "and overall verdicts with their evidence.\n\noptions");
   opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
       "tree-svg", po::value<std::string>(), "write the lineage tree as an SVG picture (merged stores, 3+ models)");
   po::options_description hidden;
@@ -34,7 +35,8 @@ int verdict(const std::vector<std::string>& args) {
   const auto v = verdicts_from_store(store);
   if (vm.count("tree-svg")) {
     if (!v.contains("tree")) {
-      throw StoreError(vm["store"].as<std::string>() + ": no lineage tree (it needs 3 or more models with every pair compared)");
+      throw StoreError(vm["store"].as<std::string>() +
+                       ": no lineage tree (it needs 3 or more models with every pair compared)");
     }
     io::write_text_file(vm["tree-svg"].as<std::string>(), v["tree"]["svg"].get<std::string>());
   }

@@ -107,7 +107,8 @@ ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t ro
     double var = 0;
     for (double x : null) var += (x - out.null_mean) * (x - out.null_mean);
     out.null_sd = null.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    const int exceed = static_cast<int>(std::count_if(null.begin(), null.end(), [&](double x) { return x >= out.matched_mean; }));
+    const int exceed =
+        static_cast<int>(std::count_if(null.begin(), null.end(), [&](double x) { return x >= out.matched_mean; }));
     out.p = permutation_p(out.matched_mean, out.null_mean, out.null_sd, permutations, exceed);
   }
   return out;

@@ -22,9 +22,7 @@ const Scope* text_scope(const BoundFamily& b) {
   return b.scopes.empty() ? nullptr : &b.scopes.front();
 }
 
-const std::vector<std::pair<std::string, expr::Expression>>* vars_of(const Scope* s) {
-  return s ? s->vars : nullptr;
-}
+const std::vector<std::pair<std::string, expr::Expression>>* vars_of(const Scope* s) { return s ? s->vars : nullptr; }
 
 /// A family var or config key as seen from the scope; nullopt when unknown or null. A var that
 /// needs a key this config lacks is simply unknown here (the inventory reports such gaps).
@@ -108,11 +106,27 @@ ArchitectureFact fact(const Scope* s, const std::string& key, std::initializer_l
   return {key, "-", ""};
 }
 
-const char* const kGeometryKeys[] = {
-    "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-    "num_key_value_heads", "head_dim", "attention", "routed experts", "experts per token", "shared experts",
-    "moe_intermediate_size", "first dense layers", "vocab_size", "MLA q_lora_rank", "MLA kv_lora_rank",
-    "max_position_embeddings", "rope_theta", "tie_word_embeddings", "layer pattern", "MTP layers"};
+const char* const kGeometryKeys[] = {"hidden_size",
+                                     "num_hidden_layers",
+                                     "num_attention_heads",
+                                     "intermediate_size",
+                                     "hidden_act",
+                                     "num_key_value_heads",
+                                     "head_dim",
+                                     "attention",
+                                     "routed experts",
+                                     "experts per token",
+                                     "shared experts",
+                                     "moe_intermediate_size",
+                                     "first dense layers",
+                                     "vocab_size",
+                                     "MLA q_lora_rank",
+                                     "MLA kv_lora_rank",
+                                     "max_position_embeddings",
+                                     "rope_theta",
+                                     "tie_word_embeddings",
+                                     "layer pattern",
+                                     "MTP layers"};
 
 Component tower_component(const std::string& config_key) {
   if (config_key.find("vision") != std::string::npos || config_key.find("visual") != std::string::npos) {
@@ -211,11 +225,12 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
   }
 
   // Core keys through the family's own vars, i.e. its own spelling.
-  p.core = {fact(s, "hidden_size", {"hidden", "hidden_size", "d_model", "n_embd"}),
-            fact(s, "num_hidden_layers", {"layers", "num_hidden_layers", "n_layers", "n_layer", "encoder_layers"}),
-            fact(s, "num_attention_heads", {"heads", "num_attention_heads", "n_heads", "n_head", "encoder_attention_heads"}),
-            fact(s, "intermediate_size", {"intermediate", "dense_intermediate", "ffn", "intermediate_size"}),
-            fact(s, "hidden_act", {"hidden_act", "hidden_activation", "activation_function", "ffn_config.ffn_act_fn.name"})};
+  p.core = {
+      fact(s, "hidden_size", {"hidden", "hidden_size", "d_model", "n_embd"}),
+      fact(s, "num_hidden_layers", {"layers", "num_hidden_layers", "n_layers", "n_layer", "encoder_layers"}),
+      fact(s, "num_attention_heads", {"heads", "num_attention_heads", "n_heads", "n_head", "encoder_attention_heads"}),
+      fact(s, "intermediate_size", {"intermediate", "dense_intermediate", "ffn", "intermediate_size"}),
+      fact(s, "hidden_act", {"hidden_act", "hidden_activation", "activation_function", "ffn_config.ffn_act_fn.name"})};
 
   // Heads through the core row (any family's spelling); missing num_key_value_heads means MHA.
   std::optional<std::int64_t> heads, kv;
@@ -309,13 +324,16 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
         if (companions.empty() || !converted_by_quantiser(t)) continue;
         const auto module = t.name.substr(0, t.name.size() - 7);
         const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
-          return module == m || (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
+          return module == m ||
+                 (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
         });
         if (kept) continue;
-        for (const auto& c : companions) listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
+        for (const auto& c : companions)
+          listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
       }
       if (!companions.empty()) {
-        p.notes.push_back("bytes assume quantization_config converts every linear projection except its listed modules");
+        p.notes.push_back(
+            "bytes assume quantization_config converts every linear projection except its listed modules");
       }
       const auto inv = build_inventory(listing, &config, registry, spec->id);
       p.total_params = inv.total_params;
@@ -330,7 +348,8 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
         if (mt.empty() && tower_component(k) == Component::other) continue;
         TowerProfile t{k, mt, "", false, 0};
         for (const auto& [id, f] : registry.all()) {
-          if (!mt.empty() && std::find(f.model_types.begin(), f.model_types.end(), mt) != f.model_types.end()) t.family = id;
+          if (!mt.empty() && std::find(f.model_types.begin(), f.model_types.end(), mt) != f.model_types.end())
+            t.family = id;
         }
         const auto c = tower_component(k);
         if (c != Component::other && by_component.count(c)) t.params = by_component[c];
@@ -343,7 +362,8 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
 
   // Towers whose model_type another family claims: probably reused components.
   for (auto& t : p.towers) {
-    const bool text_decoder = t.config_key == "text_config" || t.config_key == "language_config" || t.config_key == "llm_config";
+    const bool text_decoder =
+        t.config_key == "text_config" || t.config_key == "language_config" || t.config_key == "llm_config";
     t.foreign = !text_decoder && !t.model_type.empty() && !t.family.empty() && t.family != p.family &&
                 t.model_type != p.model_type;
     if (t.foreign) {
@@ -359,14 +379,16 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
     p.breadcrumbs.push_back("num_nextn_predict_layers is a DeepSeek/GLM key, unused by family " + p.family);
   }
   if (sliding.value != "-" && window_off) {
-    p.breadcrumbs.push_back("sliding_window is set but use_sliding_window is false (a key inherited from a template config)");
+    p.breadcrumbs.push_back(
+        "sliding_window is set but use_sliding_window is false (a key inherited from a template config)");
   }
   if (config.contains("_name_or_path") && config["_name_or_path"].is_string() &&
       !config["_name_or_path"].get<std::string>().empty()) {
     p.breadcrumbs.push_back("_name_or_path = " + config["_name_or_path"].get<std::string>() +
                             " (the checkpoint this config was saved from)");
   }
-  if (config.contains("auto_map")) p.breadcrumbs.push_back("remote modeling code: auto_map " + config["auto_map"].dump());
+  if (config.contains("auto_map"))
+    p.breadcrumbs.push_back("remote modeling code: auto_map " + config["auto_map"].dump());
   if (spec && !p.model_type.empty() &&
       std::find(spec->model_types.begin(), spec->model_types.end(), p.model_type) == spec->model_types.end()) {
     p.breadcrumbs.push_back("model_type '" + p.model_type + "' is not one of family " + p.family +
@@ -407,7 +429,9 @@ void add_tensor_breadcrumbs(ArchitectureProfile& profile, const std::vector<std:
     ++kinds[kind];
   }
   for (const auto& [k, n] : kinds) {
-    profile.breadcrumbs.push_back(std::to_string(n) + " " + k + " the config does not account for (e.g. the weight map keeps a feature the config does not use)");
+    profile.breadcrumbs.push_back(
+        std::to_string(n) + " " + k +
+        " the config does not account for (e.g. the weight map keeps a feature the config does not use)");
   }
 }
 

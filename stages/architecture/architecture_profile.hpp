@@ -28,8 +28,8 @@ struct ArchitectureFact {
 struct TowerProfile {
   std::string config_key;  ///< vision_config, audio_config, ...
   std::string model_type;
-  std::string family;      ///< family whose model_types include it ("" if none)
-  bool foreign = false;    ///< the tower's family differs from the model's: probably a reused component
+  std::string family;        ///< family whose model_types include it ("" if none)
+  bool foreign = false;      ///< the tower's family differs from the model's: probably a reused component
   std::uint64_t params = 0;  ///< tensors the family expects under this tower (0: unknown)
 };
 

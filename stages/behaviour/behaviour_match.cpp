@@ -112,8 +112,10 @@ BehaviourResult test_behaviour(const io::ModelOutputs& suspect, const std::vecto
                 "), not the candidate parent: no behavioural support for derivation from the parent";
   } else if (!all_rejected) {
     r.conclusion = "not_significant";
-    r.reading = "the parent matches most often (" + rate(best) + "), but not significantly more than every control "
-                "after Holm–Bonferroni (largest adjusted p " + fmt_p(r.overall_p_holm) + ")";
+    r.reading = "the parent matches most often (" + rate(best) +
+                "), but not significantly more than every control "
+                "after Holm–Bonferroni (largest adjusted p " +
+                fmt_p(r.overall_p_holm) + ")";
   } else if (r.controls < min_controls) {
     r.conclusion = "too_few_controls";
     r.reading = "the parent matches significantly more often than the " + std::to_string(r.controls) +

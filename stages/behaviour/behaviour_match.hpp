@@ -34,8 +34,8 @@ struct CandidateRate {
 struct CandidateTest {
   std::string other;
   double z = 0;
-  bool fisher = false;     ///< the unpaired p is Fisher's exact (a cell count below 5)
-  double p = 1;            ///< unpaired: z-test or Fisher
+  bool fisher = false;  ///< the unpaired p is Fisher's exact (a cell count below 5)
+  double p = 1;         ///< unpaired: z-test or Fisher
   double p_holm = 1;
   std::uint64_t only_best = 0;   ///< prompts where the suspect matches the best candidate only
   std::uint64_t only_other = 0;  ///< ... the other candidate only
@@ -63,7 +63,8 @@ struct BehaviourResult {
 
 /// @param[in] candidates  exactly one with parent = true, then the controls
 /// @param[in] min_controls  the rubric's minimum (3); fewer gives too_few_controls
-[[nodiscard]] BehaviourResult test_behaviour(const io::ModelOutputs& suspect, const std::vector<BehaviourCandidate>& candidates,
-                                             double alpha = 0.05, std::size_t min_controls = 3);
+[[nodiscard]] BehaviourResult test_behaviour(const io::ModelOutputs& suspect,
+                                             const std::vector<BehaviourCandidate>& candidates, double alpha = 0.05,
+                                             std::size_t min_controls = 3);
 
 }  // namespace lineage::stages

@@ -98,7 +98,8 @@ class ViewReader {
       if (v_.col_stride == 1) {
         XXH3_64bits_update(st, bytes_.data() + first * size_, run * size_);
       } else {
-        for (std::size_t k = 0; k < run; ++k) XXH3_64bits_update(st, bytes_.data() + (first + k * v_.col_stride) * size_, size_);
+        for (std::size_t k = 0; k < run; ++k)
+          XXH3_64bits_update(st, bytes_.data() + (first + k * v_.col_stride) * size_, size_);
       }
     });
   }
@@ -120,7 +121,8 @@ class ViewReader {
   std::uint64_t raw(const std::byte* p) const {
     // Fixed-size loads (a runtime-sized memcpy per element costs a call each).
     switch (size_) {
-      case 1: return static_cast<std::uint64_t>(*p);
+      case 1:
+        return static_cast<std::uint64_t>(*p);
       case 2: {
         std::uint16_t v;
         std::memcpy(&v, p, 2);
@@ -260,7 +262,8 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   // not only the common ones: the expert matching needs all of them (docs/methods.md).
   if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
       unit.a.cols == unit.cols && unit.b.cols == unit.cols) {
-    for (auto [view, bytes, values] : {std::tuple{&unit.a, a_tensor, &out.values_a}, std::tuple{&unit.b, b_tensor, &out.values_b}}) {
+    for (auto [view, bytes, values] :
+         {std::tuple{&unit.a, a_tensor, &out.values_a}, std::tuple{&unit.b, b_tensor, &out.values_b}}) {
       const ViewReader whole(*view, unit.cols, bytes);
       const std::uint64_t n = view->rows * unit.cols;
       values->assign(n, 0.0f);
@@ -318,11 +321,11 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
   const auto& h = null.hidden;
   const auto& g = null.basis;
-  out.stats.insert(out.stats.end(),
-                   {static_cast<double>(null.axis), static_cast<double>(null_rows.size()), static_cast<double>(h.units),
-                    h.observed, h.null_mean, h.null_sd, static_cast<double>(h.permutations),
-                    static_cast<double>(h.exceed), h.p, static_cast<double>(g.units), g.observed, g.null_mean,
-                    g.null_sd, static_cast<double>(g.permutations), g.p});
+  out.stats.insert(
+      out.stats.end(),
+      {static_cast<double>(null.axis), static_cast<double>(null_rows.size()), static_cast<double>(h.units), h.observed,
+       h.null_mean, h.null_sd, static_cast<double>(h.permutations), static_cast<double>(h.exceed), h.p,
+       static_cast<double>(g.units), g.observed, g.null_mean, g.null_sd, static_cast<double>(g.permutations), g.p});
   return out;
 }
 

@@ -177,9 +177,10 @@ BoundFamily bind_family(const FamilyRegistry& registry, const FamilySpec& spec, 
   Binder b{registry, scorer, out};
   b.bind(spec, &out.scopes.front(), Component::text, {}, variant, "", out.entries);
   // Stored dtype when shards are absent: the family's rule, else the usual config keys.
-  static const expr::Expression kDefault("torch_dtype ?? dtype ?? text_config.torch_dtype ?? "
-                                         "text_config.dtype ?? \"bfloat16\"",
-                                         "dtype_default");
+  static const expr::Expression kDefault(
+      "torch_dtype ?? dtype ?? text_config.torch_dtype ?? "
+      "text_config.dtype ?? \"bfloat16\"",
+      "dtype_default");
   ScopeEnvironment env(out.scopes.front());
   const auto v = env.eval(spec.dtype_default ? *spec.dtype_default : kDefault, spec.file + ":dtype_default");
   if (const auto* s = std::get_if<std::string>(&v.v)) out.dtype_default = parse_torch_dtype(*s);

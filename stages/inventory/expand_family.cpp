@@ -65,8 +65,8 @@ Expansion expand_bound_family(const BoundFamily& family) {
         for (std::int64_t ex = per_expert ? 0 : -1; ex < (per_expert ? experts : 0); ++ex) {
           ExpectedTensor t;
           t.name = b.name.render(static_cast<int>(layer), static_cast<int>(ex), static_cast<int>(index));
-          t.key = TensorKey{b.component, e.role, static_cast<int>(layer), static_cast<int>(ex), e.projection, e.kind,
-                            static_cast<int>(index)};
+          t.key = TensorKey{b.component,  e.role, static_cast<int>(layer), static_cast<int>(ex),
+                            e.projection, e.kind, static_cast<int>(index)};
           t.shape = shape;
           t.dtype = e.dtype;
           t.layout = e.layout;
@@ -96,8 +96,7 @@ std::optional<std::int64_t> family_int_var(const BoundFamily& family, std::strin
   std::vector<const Scope*> scopes;
   if (!family.scopes.empty()) scopes.push_back(&family.scopes.front());
   for (const auto& e : family.entries) {
-    if (e.component == Component::text && e.scope &&
-        std::find(scopes.begin(), scopes.end(), e.scope) == scopes.end()) {
+    if (e.component == Component::text && e.scope && std::find(scopes.begin(), scopes.end(), e.scope) == scopes.end()) {
       scopes.push_back(e.scope);
     }
   }

@@ -17,7 +17,6 @@ namespace lineage::stages {
 
 using lineage::StorageLayout;
 
-
 struct ExpectedTensor {
   std::string name;
   TensorKey key;                     ///< expert = -1 for stacked tensors (views carry experts)

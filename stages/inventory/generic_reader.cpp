@@ -55,9 +55,10 @@ std::optional<TensorKey> GenericReader::classify(std::string_view name) {
   if (s.per_name) {
     std::match_results<std::string_view::const_iterator> m;
     if (!std::regex_match(name.begin(), name.end(), m, rule.regex)) return std::nullopt;
-    const int layer = rule.layer_group ? value_of(std::string_view(&*m[rule.layer_group].first,
-                                                                   static_cast<std::size_t>(m.length(rule.layer_group))))
-                                       : -1;
+    const int layer = rule.layer_group
+                          ? value_of(std::string_view(&*m[rule.layer_group].first,
+                                                      static_cast<std::size_t>(m.length(rule.layer_group))))
+                          : -1;
     const int expert = rule.expert_group
                            ? value_of(std::string_view(&*m[rule.expert_group].first,
                                                        static_cast<std::size_t>(m.length(rule.expert_group))))

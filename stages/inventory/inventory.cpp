@@ -43,7 +43,7 @@ AlternativeScorer name_scorer(const std::vector<std::string>& names) {
 
 /// Companion rule for `name`: (rule, weight name) if the suffix fits.
 std::optional<std::pair<const CompanionRule*, std::string>> companion_of(const std::vector<CompanionRule>& rules,
-                                                                           const std::string& name) {
+                                                                         const std::string& name) {
   for (const auto& r : rules) {
     const auto suffix = "." + r.suffix;
     if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
@@ -133,7 +133,8 @@ void summarise(Inventory& inv) {
   }
   for (auto& [k, r] : roles) {
     r.layers = static_cast<int>(layers[k].size());
-    for (const auto& [layer, set] : experts[k]) r.experts_per_layer = std::max(r.experts_per_layer, static_cast<int>(set.size()));
+    for (const auto& [layer, set] : experts[k])
+      r.experts_per_layer = std::max(r.experts_per_layer, static_cast<int>(set.size()));
     inv.total_bytes += r.bytes;
     inv.roles.push_back(r);
   }
@@ -239,8 +240,10 @@ struct Reader {
       const auto& lt = listing.tensors[li];
       auto found = matcher.matches(lt.name);
       if (found.empty()) {
-        if (companion_of(registry.companion_rules(), lt.name)) companions.push_back(li);
-        else inv.unclaimed.push_back(lt.name);
+        if (companion_of(registry.companion_rules(), lt.name))
+          companions.push_back(li);
+        else
+          inv.unclaimed.push_back(lt.name);
         continue;
       }
       // Templates shared by entries with different `when` (rare): the one the config expects wins.
@@ -302,8 +305,10 @@ struct Reader {
       const auto& lt = listing.tensors[li];
       const auto key = gr.classify(lt.name);
       if (!key) {
-        if (companion_of(registry.companion_rules(), lt.name)) companions.push_back(li);
-        else inv.unclaimed.push_back(lt.name);
+        if (companion_of(registry.companion_rules(), lt.name))
+          companions.push_back(li);
+        else
+          inv.unclaimed.push_back(lt.name);
         continue;
       }
       ClassifiedTensor c;
@@ -327,7 +332,8 @@ struct Reader {
 
 /// "needs 'q_lora_rank', which this config lacks" (or why else the family does not apply).
 std::string does_not_apply(const ConfigError& e) {
-  if (const auto* m = dynamic_cast<const MissingConfigKey*>(&e)) return "needs '" + m->key() + "', which this config lacks";
+  if (const auto* m = dynamic_cast<const MissingConfigKey*>(&e))
+    return "needs '" + m->key() + "', which this config lacks";
   return std::string("does not apply to this config (") + e.what() + ")";
 }
 
@@ -392,8 +398,12 @@ Inventory choose_by_names(const Reader& reader, const FamilySpec* named, const s
       }
     }
     if (!applied) trial = reader.with_family(*c.spec, false);
-    const Rank rank{trial.clean(), applied, c.spec == named, -static_cast<long>(trial.required_missing.size()),
-                    -static_cast<long>(trial.shape_mismatches.size()), -static_cast<long>(c.templates)};
+    const Rank rank{trial.clean(),
+                    applied,
+                    c.spec == named,
+                    -static_cast<long>(trial.required_missing.size()),
+                    -static_cast<long>(trial.shape_mismatches.size()),
+                    -static_cast<long>(c.templates)};
     if (!best || rank > best_rank) {
       best = std::move(trial);
       best_rank = rank;
@@ -409,7 +419,7 @@ Inventory choose_by_names(const Reader& reader, const FamilySpec* named, const s
       std::string note = lead + "chose " + inv.family + " by tensor names (" + claimed_text(inv, total) + ")";
       if (!best_applied) {
         note += inv.family == (named ? named->id : std::string()) ? "; read by names only"
-                                                                   : "; read by names only (it " + best_failure + ")";
+                                                                  : "; read by names only (it " + best_failure + ")";
       }
       inv.notes.insert(inv.notes.begin(), note);
     }
@@ -456,7 +466,8 @@ const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const 
     for (const auto& a : archs) {
       if (std::find(f.architectures.begin(), f.architectures.end(), a) != f.architectures.end()) score = 2;
     }
-    if (!model_type.empty() && std::find(f.model_types.begin(), f.model_types.end(), model_type) != f.model_types.end()) {
+    if (!model_type.empty() &&
+        std::find(f.model_types.begin(), f.model_types.end(), model_type) != f.model_types.end()) {
       score += 1;
     }
     if (score > best_score) {
@@ -468,8 +479,9 @@ const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const 
     }
   }
   if (tie) {
-    throw ConfigError("families", "two families match architectures/model_type of this config equally; "
-                                  "make one of them more specific");
+    throw ConfigError("families",
+                      "two families match architectures/model_type of this config equally; "
+                      "make one of them more specific");
   }
   return best;
 }

@@ -64,11 +64,11 @@ struct RoleSummary {
 struct Inventory {
   std::string model_dir;
   std::string family;
-  std::string family_reason;         ///< how the family was chosen
+  std::string family_reason;  ///< how the family was chosen
   /// Why the config did not decide and what was chosen instead (by tensor names, or the generic
   /// decoder reading), plus generic-reading ambiguities. Empty when the config's family applied.
   std::vector<std::string> notes;
-  bool generic = false;  ///< read with families/_generic_decoder.yaml, not a family file
+  bool generic = false;              ///< read with families/_generic_decoder.yaml, not a family file
   std::vector<std::string> choices;  ///< variants / naming alternatives found
   bool index_only = false;
   bool has_config = false;

@@ -3,7 +3,6 @@
 #include <xxhash.h>
 
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
@@ -28,7 +27,8 @@ struct SplitMix {
   }
   /// Uniform in [0, n) by rejection (no modulo bias).
   std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    const std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
     for (;;) {
       const auto x = next();
       if (x < limit) return x % n;
@@ -94,9 +94,12 @@ bool is_vector(std::uint64_t rows, std::uint64_t cols) { return rows == 1 || col
 
 const char* to_string(NullAxis a) noexcept {
   switch (a) {
-    case NullAxis::none: return "none";
-    case NullAxis::rows: return "rows";
-    case NullAxis::cols: return "cols";
+    case NullAxis::none:
+      return "none";
+    case NullAxis::rows:
+      return "rows";
+    case NullAxis::cols:
+      return "cols";
   }
   return "?";
 }
@@ -119,8 +122,10 @@ NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols)
       case TensorRole::attn_qkv:
       case TensorRole::mla_q_b:
       case TensorRole::mla_kv_b:
-      case TensorRole::attn_sinks: return NullAxis::none;
-      default: break;
+      case TensorRole::attn_sinks:
+        return NullAxis::none;
+      default:
+        break;
     }
     if (is_norm_role(key.role)) return vector_axis;
     switch (key.role) {
@@ -128,8 +133,10 @@ NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols)
       case TensorRole::router_bias:
       case TensorRole::dense_mlp:
       case TensorRole::shared_expert:
-      case TensorRole::routed_expert: return vector_axis;
-      default: return NullAxis::none;
+      case TensorRole::routed_expert:
+        return vector_axis;
+      default:
+        return NullAxis::none;
     }
   }
   switch (key.role) {
@@ -144,16 +151,20 @@ NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols)
     case TensorRole::mla_q_b:
     case TensorRole::mla_kv_a:
     case TensorRole::mla_kv_b:
-    case TensorRole::router: return NullAxis::cols;
+    case TensorRole::router:
+      return NullAxis::cols;
     case TensorRole::attn_o:
     case TensorRole::mtp_input_proj:
     case TensorRole::patch_embedding:
-    case TensorRole::conv: return NullAxis::rows;
+    case TensorRole::conv:
+      return NullAxis::rows;
     case TensorRole::dense_mlp:
     case TensorRole::shared_expert:
     case TensorRole::routed_expert:
-    case TensorRole::linear_attn: return writes_hidden ? NullAxis::rows : NullAxis::cols;
-    default: return NullAxis::none;
+    case TensorRole::linear_attn:
+      return writes_hidden ? NullAxis::rows : NullAxis::cols;
+    default:
+      return NullAxis::none;
   }
 }
 
@@ -163,7 +174,8 @@ std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows,
   std::uint64_t target = std::clamp(total / std::max<std::uint64_t>(options.fraction_denominator, 1),
                                     options.min_elements, options.max_elements);
   target = std::min(target, total);
-  const std::uint64_t m = std::clamp<std::uint64_t>(cols ? (target + cols - 1) / cols : rows, std::min<std::uint64_t>(rows, 2), rows);
+  const std::uint64_t m =
+      std::clamp<std::uint64_t>(cols ? (target + cols - 1) / cols : rows, std::min<std::uint64_t>(rows, 2), rows);
   std::vector<std::uint64_t> out;
   if (m >= rows) {
     out.resize(rows);
@@ -234,7 +246,7 @@ PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>
   }
   // Correlation matrices of the chosen units (row-major, so ca[i * s + j] is entry (i, j)).
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> ma_ = (xc * xc.transpose()).cast<double>(),
-                                                                        mb_ = (yc * yc.transpose()).cast<double>();
+                                                                         mb_ = (yc * yc.transpose()).cast<double>();
   std::vector<double> ca(ma_.data(), ma_.data() + s * s), cb(mb_.data(), mb_.data() + s * s);
   // Centre and scale A's upper triangle once; B's moments do not change under relabelling.
   const double pairs = static_cast<double>(s * (s - 1) / 2);

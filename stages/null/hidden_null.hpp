@@ -45,7 +45,7 @@ struct NullOptions {
   std::uint64_t max_elements = 1u << 20;
   std::uint64_t fraction_denominator = 32;
   int permutations = 100;
-  std::uint64_t basis_units = 96;  ///< hidden units of the basis test (its cost is their square)
+  std::uint64_t basis_units = 96;            ///< hidden units of the basis test (its cost is their square)
   std::uint64_t seed = 0x6c696e65616765ULL;  ///< "lineage"; the same for every model and layer
 };
 
@@ -57,13 +57,13 @@ struct NullOptions {
 
 /// One permutation test: the observed statistic against its values under K relabellings.
 struct PermutationTest {
-  double observed = 0;   ///< NaN when undefined
-  double null_mean = 0;  ///< mean of the statistic over permutations
-  double null_sd = 0;    ///< SD of the statistic over permutations
+  double observed = 0;      ///< NaN when undefined
+  double null_mean = 0;     ///< mean of the statistic over permutations
+  double null_sd = 0;       ///< SD of the statistic over permutations
   std::uint64_t units = 0;  ///< hidden units that took part
-  int permutations = 0;  ///< 0: the null's moments are exact over all relabellings (h)
-  int exceed = 0;  ///< permutations whose statistic reached the observed one
-  double p = 1;    ///< one-sided p-value (see permutation_p; the normal tail for exact moments)
+  int permutations = 0;     ///< 0: the null's moments are exact over all relabellings (h)
+  int exceed = 0;           ///< permutations whose statistic reached the observed one
+  double p = 1;             ///< one-sided p-value (see permutation_p; the normal tail for exact moments)
 };
 
 /// The two tests of one unit.

@@ -28,11 +28,16 @@ TensorKey role_of(TensorKey k) {
 
 const char* to_string(UnitKind k) noexcept {
   switch (k) {
-    case UnitKind::same_key: return "same_key";
-    case UnitKind::submatrix: return "submatrix";
-    case UnitKind::baseline: return "baseline";
-    case UnitKind::within: return "within";
-    case UnitKind::cross_role: return "cross_role";
+    case UnitKind::same_key:
+      return "same_key";
+    case UnitKind::submatrix:
+      return "submatrix";
+    case UnitKind::baseline:
+      return "baseline";
+    case UnitKind::within:
+      return "within";
+    case UnitKind::cross_role:
+      return "cross_role";
   }
   return "?";
 }
@@ -52,7 +57,8 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
     const auto& t = inv.tensors[i];
     if (has_views[i] || t.key.kind == ParamKind::scale || t.key.kind == ParamKind::quant_meta) continue;
     if (!t.dtype || !dtype_is_float(*t.dtype) || t.shape.empty() || !t.shape_known) continue;
-    if (t.data_end == 0 && !sizes_only) throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
+    if (t.data_end == 0 && !sizes_only)
+      throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
     ElementView v{model, t.name, t.file, *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
     std::uint64_t rest = 1;
     for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
@@ -151,7 +157,8 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       }
     }
     for (const auto& [k, b] : other) {
-      if (!suspect.count(k)) out.unmatched.push_back("model 0 lacks " + to_string(k) + " of model " + std::to_string(m));
+      if (!suspect.count(k))
+        out.unmatched.push_back("model 0 lacks " + to_string(k) + " of model " + std::to_string(m));
     }
     // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
     //    dense MLP; each expert projection against the dense one of the same shape.

@@ -38,6 +38,6 @@ struct PairResult {
 /// The element views of every comparable tensor of an inventory, by key (per-expert views of
 /// stacked tensors replace the stacked tensor; quantisation companions are left out).
 [[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model,
-                                                                         bool sizes_only = false);
+                                                                           bool sizes_only = false);
 
 }  // namespace lineage::stages

@@ -14,9 +14,12 @@ namespace {
 
 const char* encoding_name(io::TokenEncoding e) {
   switch (e) {
-    case io::TokenEncoding::byte_level: return "byte-level (GPT-2 alphabet)";
-    case io::TokenEncoding::sentencepiece: return "SentencePiece style (metaspace, byte fallback)";
-    case io::TokenEncoding::plain: return "plain text";
+    case io::TokenEncoding::byte_level:
+      return "byte-level (GPT-2 alphabet)";
+    case io::TokenEncoding::sentencepiece:
+      return "SentencePiece style (metaspace, byte fallback)";
+    case io::TokenEncoding::plain:
+      return "plain text";
   }
   return "?";
 }
@@ -172,8 +175,8 @@ TokenizerComparison compare_tokenizers(const io::TokenizerFile& a, const io::Tok
   } else if (all_a_kept && c.vocab_b > c.vocab_a) {
     c.classification = "extended (B extends A)";
     c.rule = "all " + std::to_string(c.vocab_a) + " tokens of A keep their ids in B, which adds " +
-             std::to_string(c.vocab_b - c.vocab_a) + "; merges: " + std::to_string(c.merge_common_prefix) +
-             " of A's " + std::to_string(c.merges_a) + " are B's first merges";
+             std::to_string(c.vocab_b - c.vocab_a) + "; merges: " + std::to_string(c.merge_common_prefix) + " of A's " +
+             std::to_string(c.merges_a) + " are B's first merges";
   } else if (all_b_kept && c.vocab_a > c.vocab_b) {
     c.classification = "extended (A extends B)";
     c.rule = "all " + std::to_string(c.vocab_b) + " tokens of B keep their ids in A, which adds " +
@@ -182,8 +185,8 @@ TokenizerComparison compare_tokenizers(const io::TokenizerFile& a, const io::Tok
     // Both sides hold (nearly) the same token set: a larger vocabulary merely containing a
     // smaller one's common subwords is not a reordering (Llama 3 holds 91% of Llama 2's tokens).
     c.classification = "reordered";
-    c.rule = "Jaccard " + pct(c.jaccard) + ": nearly the same tokens, but only " + pct(c.same_id_ratio) +
-             " keep their id";
+    c.rule =
+        "Jaccard " + pct(c.jaccard) + ": nearly the same tokens, but only " + pct(c.same_id_ratio) + " keep their id";
   } else if (c.same_id_ratio >= 0.2 || c.best_offset_run >= 1000) {
     c.classification = "partial_overlap";
     c.rule = pct(c.same_id_ratio) + " same-id tokens; longest run at offset " + std::to_string(c.best_offset) + ": " +
@@ -191,8 +194,10 @@ TokenizerComparison compare_tokenizers(const io::TokenizerFile& a, const io::Tok
   } else {
     c.classification = "independent";
     c.rule = pct(c.overlap_of_smaller) + " of the smaller vocabulary shared as bytes, but only " +
-             std::to_string(c.same_id) + " tokens (" + pct(c.same_id_ratio) + ") at the same id and the longest run at "
-             "any constant offset is " + std::to_string(c.best_offset_run) + " tokens";
+             std::to_string(c.same_id) + " tokens (" + pct(c.same_id_ratio) +
+             ") at the same id and the longest run at "
+             "any constant offset is " +
+             std::to_string(c.best_offset_run) + " tokens";
   }
   c.kver_context = c.overlap_of_smaller > 0.98   ? "overlap > 98% (KVER: suggests fine-tuning)"
                    : c.overlap_of_smaller >= 0.9 ? "overlap 90-98% (KVER: continued pre-training or extension)"

@@ -16,7 +16,7 @@ struct TokenizerComparison {
   std::size_t vocab_a = 0, vocab_b = 0;  ///< base vocabularies (added tokens excluded)
   std::size_t shared = 0;                ///< tokens (as byte strings) in both
   double jaccard = 0, share_of_a = 0, share_of_b = 0, overlap_of_smaller = 0;
-  std::size_t same_id = 0;  ///< shared tokens with the same id in both
+  std::size_t same_id = 0;   ///< shared tokens with the same id in both
   double same_id_ratio = 0;  ///< vs the smaller vocabulary
   std::size_t longest_same_id_run = 0;
   std::int64_t longest_same_id_run_start = 0;

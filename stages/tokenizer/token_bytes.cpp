@@ -26,7 +26,8 @@ std::uint32_t next_codepoint(std::string_view s, std::size_t& i) {
   int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
   if (i + static_cast<std::size_t>(len) > s.size()) len = 1;
   std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3Fu);
+  for (int k = 1; k < len; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3Fu);
   i += static_cast<std::size_t>(len);
   return cp;
 }
@@ -58,7 +59,8 @@ std::string token_bytes(std::string_view token, io::TokenEncoding encoding) {
       return out;
     }
     case io::TokenEncoding::sentencepiece: {
-      if (token.size() == 6 && token.substr(0, 3) == "<0x" && token[5] == '>' && hex(token[3]) >= 0 && hex(token[4]) >= 0) {
+      if (token.size() == 6 && token.substr(0, 3) == "<0x" && token[5] == '>' && hex(token[3]) >= 0 &&
+          hex(token[4]) >= 0) {
         out += static_cast<char>(hex(token[3]) * 16 + hex(token[4]));
         return out;
       }
@@ -72,7 +74,8 @@ std::string token_bytes(std::string_view token, io::TokenEncoding encoding) {
       }
       return out;
     }
-    case io::TokenEncoding::plain: return std::string(token);
+    case io::TokenEncoding::plain:
+      return std::string(token);
   }
   return std::string(token);
 }

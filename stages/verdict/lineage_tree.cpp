@@ -111,7 +111,8 @@ std::string LineageTree::drawing() const {
     out += prefix + (top ? "" : (last ? "└─" : "├─")) + (top ? "" : "[" + length(len) + "] ") +
            (nd.children.empty() ? nd.name : "+") + "\n";
     for (std::size_t c = 0; c < nd.children.size(); ++c) {
-      self(self, nd.children[c], prefix + (top ? "" : (last ? "  " : "│ ")), c + 1 == nd.children.size(), nd.lengths[c], false);
+      self(self, nd.children[c], prefix + (top ? "" : (last ? "  " : "│ ")), c + 1 == nd.children.size(), nd.lengths[c],
+           false);
     }
   };
   walk(walk, root, "", true, 0, true);

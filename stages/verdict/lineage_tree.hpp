@@ -11,8 +11,8 @@
 namespace lineage::stages {
 
 struct TreeNode {
-  std::string name;          ///< leaves only
-  std::vector<int> children;  ///< indices into LineageTree::nodes
+  std::string name;             ///< leaves only
+  std::vector<int> children;    ///< indices into LineageTree::nodes
   std::vector<double> lengths;  ///< branch length to each child
 };
 

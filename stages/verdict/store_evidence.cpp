@@ -32,7 +32,8 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     return static_cast<std::size_t>(it - store.stat_names.begin());
   };
   const auto c_h = optional_column("hidden_corr"), c_nm = optional_column("null_mean"),
-             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"), c_perm = optional_column("null_perms");
+             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"),
+             c_perm = optional_column("null_perms");
   const bool has_null = c_h && c_nm && c_ns && c_np && c_perm;
   const auto c_g = optional_column("basis_corr"), c_gm = optional_column("basis_null_mean"),
              c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
@@ -78,13 +79,15 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
 
 std::size_t unmatched_between(const io::StoreContents& store, int suspect, int other) {
   // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
-    std::size_t unmatched = 0;
-    const auto m = std::to_string(other);
-    for (const auto& note : store.unmatched) {
-      const bool other_lacks = note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
-      const bool suspect_lacks = note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
-      unmatched += other_lacks || suspect_lacks ? 1 : 0;
-    }
+  std::size_t unmatched = 0;
+  const auto m = std::to_string(other);
+  for (const auto& note : store.unmatched) {
+    const bool other_lacks =
+        note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
+    const bool suspect_lacks =
+        note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
+    unmatched += other_lacks || suspect_lacks ? 1 : 0;
+  }
   return unmatched;
 }
 
@@ -114,7 +117,6 @@ PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
   }
   return l;
 }
-
 
 std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int suspect, int other) {
   std::vector<LayerMatching> out;

@@ -37,8 +37,8 @@ struct LayerMatching {
 [[nodiscard]] std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int suspect, int other);
 
 struct DistanceMatrix {
-  std::vector<std::string> models;              ///< folder names (suffixed #i when two are equal)
-  std::vector<std::vector<double>> distance;    ///< NaN where the pair was never compared
+  std::vector<std::string> models;            ///< folder names (suffixed #i when two are equal)
+  std::vector<std::vector<double>> distance;  ///< NaN where the pair was never compared
   std::vector<std::string> missing_pairs;
   [[nodiscard]] bool complete() const noexcept { return missing_pairs.empty(); }
 };

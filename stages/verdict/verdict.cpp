@@ -66,8 +66,8 @@ double fisher(const std::vector<double>& p) {
 
 /// @param[in] components  how many components of the pair have tests: "no evidence" is a
 ///   statement about the whole pair, so the component's p-value is Bonferroni-scaled by it
-ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units, const VerdictRules& rules,
-                       std::size_t components) {
+ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvidence*>& units,
+                       const VerdictRules& rules, std::size_t components) {
   ComponentVerdict c;
   c.component = name;
   // Cross-layer baselines of h, each standardised by its own permutation null.
@@ -105,7 +105,8 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     c.powered = true;
     c.p_value = 0;
     c.p_fisher = 0;
-    c.reason = std::to_string(nontrivial) + " of " + std::to_string(nontrivial) + " non-trivial tensors value-identical";
+    c.reason =
+        std::to_string(nontrivial) + " of " + std::to_string(nontrivial) + " non-trivial tensors value-identical";
     return c;
   }
   // Cross-layer baselines (same role, other layer) calibrate the permutation null of h: pooled
@@ -248,13 +249,12 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
       return !w.second.empty() && median(w.second) >= rules.min_effect_sds;
     });
   }
-  const std::string numbers = "effect " + fmt(c.effect) + " at " + fmt(c.z, 3) + " null SDs, p " +
-                              fmt(c.p_value, 2) + " (Holm over " + std::to_string(tested.size()) + " tests of " +
+  const std::string numbers = "effect " + fmt(c.effect) + " at " + fmt(c.z, 3) + " null SDs, p " + fmt(c.p_value, 2) +
+                              " (Holm over " + std::to_string(tested.size()) + " tests of " +
                               std::to_string(tested_units) + " units, " + std::to_string(sig_h.size()) +
                               " tests significant; h " + fmt(c.median_hidden_corr) + ", g " + fmt(c.median_basis_corr) +
-                              "; null " +
-                              (c.cross_layer_null ? "permutation and cross-layer" : "permutation") + ", SD " +
-                              fmt(c.null_sd, 2) + ")";
+                              "; null " + (c.cross_layer_null ? "permutation and cross-layer" : "permutation") +
+                              ", SD " + fmt(c.null_sd, 2) + ")";
   if (c.p_value <= rules.derived_p && meets) {
     c.verdict = VerdictClass::derived;
     c.informative = true;
@@ -271,8 +271,8 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     return c;
   }
   if (c.p_value <= rules.derived_p) {
-    c.reason = "significant but too small to call derived (needs h >= " + fmt(rules.min_effect) + " at >= " +
-               fmt(rules.min_effect_sds) + " null SDs): " + numbers;
+    c.reason = "significant but too small to call derived (needs h >= " + fmt(rules.min_effect) +
+               " at >= " + fmt(rules.min_effect_sds) + " null SDs): " + numbers;
   } else if (!c.powered) {
     c.reason = "no power: a derivation with effect " + fmt(rules.min_effect) +
                " in every unit would not have reached the rubric (median " + fmt(rules.min_effect_sds) +
@@ -298,34 +298,50 @@ bool UnitEvidence::has_basis_null() const noexcept {
 
 const char* to_string(VerdictClass v) noexcept {
   switch (v) {
-    case VerdictClass::identical: return "identical";
-    case VerdictClass::derived: return "derived";
-    case VerdictClass::partial_reuse: return "partial_reuse";
-    case VerdictClass::independent: return "independent";
-    case VerdictClass::inconclusive: return "inconclusive";
+    case VerdictClass::identical:
+      return "identical";
+    case VerdictClass::derived:
+      return "derived";
+    case VerdictClass::partial_reuse:
+      return "partial_reuse";
+    case VerdictClass::independent:
+      return "independent";
+    case VerdictClass::inconclusive:
+      return "inconclusive";
   }
   return "?";
 }
 
 std::string verdict_component(const TensorKey& key) {
   switch (key.component) {
-    case Component::vision: return "vision";
-    case Component::audio: return "audio";
-    case Component::projector: return "projector";
-    case Component::mtp: return "mtp";
-    default: break;
+    case Component::vision:
+      return "vision";
+    case Component::audio:
+      return "audio";
+    case Component::projector:
+      return "projector";
+    case Component::mtp:
+      return "mtp";
+    default:
+      break;
   }
   if (is_norm_role(key.role)) return "norms";
   switch (key.role) {
     case TensorRole::embedding:
-    case TensorRole::lm_head: return "embeddings";
+    case TensorRole::lm_head:
+      return "embeddings";
     case TensorRole::router:
-    case TensorRole::router_bias: return "routers";
+    case TensorRole::router_bias:
+      return "routers";
     case TensorRole::shared_expert:
-    case TensorRole::shared_expert_gate: return "shared_experts";
-    case TensorRole::routed_expert: return "routed_experts";
-    case TensorRole::dense_mlp: return "dense_mlp";
-    default: return "attention";
+    case TensorRole::shared_expert_gate:
+      return "shared_experts";
+    case TensorRole::routed_expert:
+      return "routed_experts";
+    case TensorRole::dense_mlp:
+      return "dense_mlp";
+    default:
+      return "attention";
   }
 }
 
@@ -337,7 +353,8 @@ namespace {
 /// the vector (1/sqrt(n - 1), times 3) maps to -1.
 void norm_layer_map(const std::vector<UnitEvidence>& units, const PairLayout& layout, PairVerdict& v) {
   if (layout.suspect_layers <= 0 || layout.other_layers <= 0) return;
-  const auto rows = static_cast<std::size_t>(layout.suspect_layers), cols = static_cast<std::size_t>(layout.other_layers);
+  const auto rows = static_cast<std::size_t>(layout.suspect_layers),
+             cols = static_cast<std::size_t>(layout.other_layers);
   std::vector<double> sum(rows * cols, 0.0), n(rows * cols, 0.0);
   double sd = 0;
   for (const auto& u : units) {
@@ -408,8 +425,8 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
     const bool small = changed->matched_rel_l2 < rules.finetune_rel_l2;
     v.kinds.push_back({small ? "finetune" : "continued_pretrain",
                        changed->component + ": median relative L2 change of the matching units " +
-                           fmt(changed->matched_rel_l2) +
-                           (small ? " < " : " >= ") + fmt(rules.finetune_rel_l2) + ", h " + fmt(changed->effect),
+                           fmt(changed->matched_rel_l2) + (small ? " < " : " >= ") + fmt(rules.finetune_rel_l2) +
+                           ", h " + fmt(changed->effect),
                        changed->p_value});
   }
   // Permuted: the basis matches where the same index does not (experts, neurons or heads moved).
@@ -448,14 +465,15 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
     v.kinds.push_back({deeper ? "depth_upscaled" : "depth_pruned",
                        std::to_string(layout.other_layers) + " layers in the other model, " +
                            std::to_string(layout.suspect_layers) + " in the suspect" +
-                           (v.layer_map.empty() ? std::string("; no layer map stands out")
-                                                : "; layer map (suspect layer -> other's, by norm vectors) " +
-                                                      join_ints(v.layer_map)),
+                           (v.layer_map.empty()
+                                ? std::string("; no layer map stands out")
+                                : "; layer map (suspect layer -> other's, by norm vectors) " + join_ints(v.layer_map)),
                        1.0});
   }
   bool vocab = false;
   for (const auto& u : units) {
-    vocab = vocab || (u.kind == UnitKind::submatrix && (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head));
+    vocab = vocab || (u.kind == UnitKind::submatrix &&
+                      (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head));
   }
   if (vocab) v.kinds.push_back({"vocab_extended", "embedding rows differ in number; compared on the common rows", 1.0});
   if (v.kinds.empty()) return;
@@ -476,9 +494,13 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   // Components with at least one tested unit: the family over which "no evidence" is judged.
   std::size_t components_with_tests = 0;
   for (const auto& [name, list] : groups) {
-    components_with_tests += std::any_of(list.begin(), list.end(), [](const UnitEvidence* u) {
-      return (u->kind == UnitKind::same_key || u->kind == UnitKind::submatrix) && (u->has_null() || u->has_basis_null());
-    }) ? 1 : 0;
+    components_with_tests += std::any_of(list.begin(), list.end(),
+                                         [](const UnitEvidence* u) {
+                                           return (u->kind == UnitKind::same_key || u->kind == UnitKind::submatrix) &&
+                                                  (u->has_null() || u->has_basis_null());
+                                         })
+                                 ? 1
+                                 : 0;
   }
   for (const auto& [name, list] : groups) {
     auto c = judge(name, list, rules, components_with_tests);
@@ -527,11 +549,12 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     v.overall = VerdictClass::derived;
     v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
     derivation_kinds(units, layout, rules, v);
-    v.reason = "value-identical where comparable, but " +
-               (unmatched_tensors ? std::to_string(unmatched_tensors) + " tensors have no counterpart" +
-                                        std::string(submatrix ? " and " : "")
-                                  : std::string()) +
-               (submatrix ? std::string("some tensors differ in shape (compared on their common rows)") : std::string());
+    v.reason =
+        "value-identical where comparable, but " +
+        (unmatched_tensors ? std::to_string(unmatched_tensors) + " tensors have no counterpart" +
+                                 std::string(submatrix ? " and " : "")
+                           : std::string()) +
+        (submatrix ? std::string("some tensors differ in shape (compared on their common rows)") : std::string());
   } else if (derived == informative) {
     v.overall = VerdictClass::derived;
     v.kind = backbone ? backbone->kind : std::string();
@@ -539,15 +562,17 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
       if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
     derivation_kinds(units, layout, rules, v);
-    v.reason = "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
-               (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
-                          : std::string()) +
-               ")";
+    v.reason =
+        "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
+        (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
+                   : std::string()) +
+        ")";
   } else if (derived > 0 && independent > 0) {
     v.overall = VerdictClass::partial_reuse;
     std::string reused;
     for (const auto& r : v.reused_components) reused += (reused.empty() ? "" : ", ") + r;
-    v.reason = "derived or identical: " + reused + "; at null level with power: " + names_with(VerdictClass::independent);
+    v.reason =
+        "derived or identical: " + reused + "; at null level with power: " + names_with(VerdictClass::independent);
   } else if (derived > 0) {
     v.overall = VerdictClass::derived;
     v.kind = "partially examined";
@@ -564,7 +589,8 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     }
     const bool has_attention = std::any_of(v.components.begin(), v.components.end(),
                                            [](const ComponentVerdict& c) { return c.component == "attention"; });
-    const bool backbone_ok = has_attention ? backbone && backbone->verdict == VerdictClass::independent : independent > 0;
+    const bool backbone_ok =
+        has_attention ? backbone && backbone->verdict == VerdictClass::independent : independent > 0;
     if (!evidence && backbone_ok) {
       v.overall = VerdictClass::independent;
       v.reason = "every compared component at null level; with power to see a derived effect: " +
@@ -617,8 +643,8 @@ ControlCalibration calibrate_with_controls(PairVerdict& parent, const std::map<s
   cal.margin = cal.parent_effect - cal.best_control_effect;
   cal.margin_sds = chosen->null_sd > 0 ? cal.margin / chosen->null_sd : 0.0;
   cal.stands_out = cal.margin_sds >= rules.control_margin_sds;
-  cal.note = "parent " + cal.backbone + " h " + fmt(cal.parent_effect) + " vs best control (" + cal.best_control + ") " +
-             fmt(cal.best_control_effect) + ": margin " + fmt(cal.margin) + " = " + fmt(cal.margin_sds, 3) +
+  cal.note = "parent " + cal.backbone + " h " + fmt(cal.parent_effect) + " vs best control (" + cal.best_control +
+             ") " + fmt(cal.best_control_effect) + ": margin " + fmt(cal.margin) + " = " + fmt(cal.margin_sds, 3) +
              " null SDs";
   const bool claims_reuse = parent.overall == VerdictClass::derived || parent.overall == VerdictClass::partial_reuse ||
                             parent.overall == VerdictClass::identical;

@@ -16,8 +16,8 @@
 ///   would have been called derived. Otherwise inconclusive.
 /// - Overall: every informative component derived or identical -> derived; some derived and
 ///   some independent -> partial_reuse (naming them); no component with evidence (every Holm
-///   p times the number of tested components >= 1e-3) and the attention stack (the backbone every decoder has) independent with
-///   power -> independent; otherwise inconclusive, with the reason.
+///   p times the number of tested components >= 1e-3) and the attention stack (the backbone every decoder has)
+///   independent with power -> independent; otherwise inconclusive, with the reason.
 /// - Controls: with control models in the run, the parent must stand out from every control
 ///   (calibrate_with_controls).
 
@@ -34,13 +34,13 @@ namespace lineage::stages {
 /// The statistics of one finished cross-model unit that the rubric reads.
 struct UnitEvidence {
   UnitKind kind = UnitKind::same_key;
-  TensorKey key;  ///< key of side A (the suspect)
+  TensorKey key;         ///< key of side A (the suspect)
   int other_layer = -1;  ///< the other model's layer (differs from key.layer for baselines)
   std::uint64_t elements = 0;
-  double cosine = 0;       ///< raw cosine (reported, never decisive for norms)
-  double pearson = 0;      ///< element-wise centred cosine over the whole unit; NaN when undefined
-  double rel_l2 = 0;       ///< ||a-b|| / ||a||
-  double frac_equal = 0;   ///< fraction of elements with equal decoded values
+  double cosine = 0;      ///< raw cosine (reported, never decisive for norms)
+  double pearson = 0;     ///< element-wise centred cosine over the whole unit; NaN when undefined
+  double rel_l2 = 0;      ///< ||a-b|| / ||a||
+  double frac_equal = 0;  ///< fraction of elements with equal decoded values
   bool bytes_equal = false;
   // The permutation null (NaN / 0 when the unit's role has no exchangeable axis).
   double hidden_corr = 0;  ///< h: mean correlation of hidden-matched units (Spearman for vectors)
@@ -63,10 +63,10 @@ enum class VerdictClass : std::uint8_t { identical, derived, partial_reuse, inde
 
 /// The thresholds of the rubric (docs/methods.md gives the reason for each).
 struct VerdictRules {
-  double derived_p = 1e-6;        ///< component p-value (Holm) for "derived" (METHODS §10.2)
-  double null_p = 1e-3;           ///< component p-value (Holm) above which it is "at null level"
-  double min_effect = 0.1;        ///< weakest h that counts as derived, and that power must reach
-  double min_effect_sds = 10.0;   ///< effect in null SDs (METHODS §10.2)
+  double derived_p = 1e-6;           ///< component p-value (Holm) for "derived" (METHODS §10.2)
+  double null_p = 1e-3;              ///< component p-value (Holm) above which it is "at null level"
+  double min_effect = 0.1;           ///< weakest h that counts as derived, and that power must reach
+  double min_effect_sds = 10.0;      ///< effect in null SDs (METHODS §10.2)
   double control_margin_sds = 10.0;  ///< parent over best control, in null SDs
   /// Same-index relative L2 change below which a derivation is a fine-tune (SFT/RL/DPO move the
   /// weights by a few percent to ~15% of their norm), above which continued pre-training.
@@ -83,27 +83,27 @@ struct ComponentVerdict {
   std::size_t tested_units = 0;       ///< units with a permutation null
   std::size_t tests = 0;              ///< permutation tests (h and g) over those units
   std::size_t significant_units = 0;  ///< units with a test at Holm-adjusted p <= derived_p
-  double median_pearson = 0;      ///< element-wise, over the same-key units
-  double median_hidden_corr = 0;  ///< h over the tested units
-  double median_basis_corr = 0;   ///< g over the tested units (NaN without matrices)
-  double effect = 0;              ///< median statistic of the significant tests (of all when none)
-  double null_mean = 0;           ///< median over tested units of the null they were judged by
+  double median_pearson = 0;          ///< element-wise, over the same-key units
+  double median_hidden_corr = 0;      ///< h over the tested units
+  double median_basis_corr = 0;       ///< g over the tested units (NaN without matrices)
+  double effect = 0;                  ///< median statistic of the significant tests (of all when none)
+  double null_mean = 0;               ///< median over tested units of the null they were judged by
   double null_sd = 0;
-  double z = 0;                   ///< effect in null SDs: median (h - null mean) / null SD
-  double p_value = 1;             ///< Holm-adjusted minimum p over the tested units
-  double p_fisher = 1;            ///< Fisher-combined p (informative; units are not independent)
-  double frac_beyond_null = 0;    ///< fraction of tested units significant
+  double z = 0;                 ///< effect in null SDs: median (h - null mean) / null SD
+  double p_value = 1;           ///< Holm-adjusted minimum p over the tested units
+  double p_fisher = 1;          ///< Fisher-combined p (informative; units are not independent)
+  double frac_beyond_null = 0;  ///< fraction of tested units significant
   double median_rel_l2 = 0;
   double matched_rel_l2 = 0;  ///< median relative L2 of the units whose h is significant (the matching ones)
   double median_frac_equal = 0;
   double frac_bytes_equal = 0;
-  bool cross_layer_null = false;  ///< some unit was judged by its cross-layer baselines
-  bool hidden_significant = false;  ///< some h test significant (same-index evidence)
-  bool basis_significant = false;   ///< some g test significant (hidden-basis evidence)
+  bool cross_layer_null = false;           ///< some unit was judged by its cross-layer baselines
+  bool hidden_significant = false;         ///< some h test significant (same-index evidence)
+  bool basis_significant = false;          ///< some g test significant (hidden-basis evidence)
   std::size_t cross_role_units = 0;        ///< experts tested against the other's dense MLP
   std::size_t cross_role_significant = 0;  ///< of them, with a significant test
-  bool powered = false;           ///< a derived effect of min_effect would have been seen
-  bool informative = false;       ///< decided something (identity, derived or powered null)
+  bool powered = false;                    ///< a derived effect of min_effect would have been seen
+  bool informative = false;                ///< decided something (identity, derived or powered null)
 };
 
 /// The shape of the two models as their keys show it (layers and routed experts per layer).
@@ -116,7 +116,8 @@ struct PairLayout {
 
 /// One kind of a derivation with the evidence for it (METHODS §10.1).
 struct DerivationKind {
-  std::string kind;      ///< finetune, continued_pretrain, permuted, upcycled, expert_pruned, depth_upscaled, vocab_extended
+  std::string
+      kind;  ///< finetune, continued_pretrain, permuted, upcycled, expert_pruned, depth_upscaled, vocab_extended
   std::string evidence;  ///< the numbers behind it
   double p_value = 1;    ///< of the tests it rests on (0 for identity, 1 when it rests on shapes alone)
 };
@@ -145,12 +146,12 @@ struct PairVerdict {
 
 /// How the parent's verdict compares with the suspect's verdicts against control models.
 struct ControlCalibration {
-  std::string backbone;           ///< the component compared ("attention", or the best informative one)
-  double parent_effect = 0;       ///< the parent's effect on it
+  std::string backbone;      ///< the component compared ("attention", or the best informative one)
+  double parent_effect = 0;  ///< the parent's effect on it
   double best_control_effect = 0;
   std::string best_control;
-  double margin = 0;              ///< parent - best control
-  double margin_sds = 0;          ///< margin in the parent's null SDs
+  double margin = 0;      ///< parent - best control
+  double margin_sds = 0;  ///< margin in the parent's null SDs
   bool stands_out = true;
   std::string note;
 };

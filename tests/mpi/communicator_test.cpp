@@ -42,8 +42,7 @@ TEST(MpiCommunicator, AnyAgreesOnOneRanksFailure) {
 TEST(MpiCommunicator, BroadcastAndSplit) {
   auto world = Communicator::world();
   std::string msg = world.is_root() ? "plan-v1" : "";
-  const auto got =
-      world.broadcast({reinterpret_cast<const std::byte*>(msg.data()), msg.size()}, 0);
+  const auto got = world.broadcast({reinterpret_cast<const std::byte*>(msg.data()), msg.size()}, 0);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(got.data()), got.size()), "plan-v1");
   auto halves = world.split(world.rank() % 2, world.rank());
   EXPECT_EQ(halves.rank(), world.rank() / 2);

@@ -16,8 +16,7 @@ class FailureCollector : public ::testing::EmptyTestEventListener {
  public:
   void OnTestPartResult(const ::testing::TestPartResult& r) override {
     if (r.failed()) {
-      out_ << (r.file_name() ? r.file_name() : "?") << ":" << r.line_number() << ": "
-           << r.summary() << "\n";
+      out_ << (r.file_name() ? r.file_name() : "?") << ":" << r.line_number() << ": " << r.summary() << "\n";
     }
   }
   [[nodiscard]] std::string text() const { return out_.str(); }
@@ -45,8 +44,7 @@ int main(int argc, char** argv) {
     for (std::size_t r = 1; r < gathered.size(); ++r) {
       if (gathered[r].empty()) continue;
       std::cerr << "---- failures on rank " << r << " ----\n"
-                << std::string(reinterpret_cast<const char*>(gathered[r].data()),
-                               gathered[r].size());
+                << std::string(reinterpret_cast<const char*>(gathered[r].data()), gathered[r].size());
     }
   }
   return world.any(local != 0) ? 1 : 0;

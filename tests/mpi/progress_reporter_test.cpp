@@ -22,8 +22,7 @@ TEST(MpiProgress, RootSeesEveryRanksFinalCounters) {
     EXPECT_EQ(snap.units_total, n * (n + 1) / 2);
     EXPECT_EQ(snap.units_done, snap.units_total);
     EXPECT_EQ(snap.bytes_done, 1000 * n * (n + 1) / 2);
-    EXPECT_NE(out.str().find("units " + std::to_string(snap.units_total) + "/"), std::string::npos)
-        << out.str();
+    EXPECT_NE(out.str().find("units " + std::to_string(snap.units_total) + "/"), std::string::npos) << out.str();
   } else {
     EXPECT_TRUE(out.str().empty());  // only rank 0 prints
   }

@@ -9,8 +9,7 @@ void write_bytes(const std::filesystem::path& p, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-void write_raw_safetensors(const std::filesystem::path& p, const std::string& json,
-                           std::size_t data_bytes) {
+void write_raw_safetensors(const std::filesystem::path& p, const std::string& json, std::size_t data_bytes) {
   std::string s(8, '\0');
   std::uint64_t n = json.size();
   for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);

@@ -10,7 +10,6 @@ namespace lineage::testing {
 
 /// The folder of the suite for `style` (written on first use, removed at exit); `realistic`:
 /// trained-like values (`lineage synth --suite --realistic`) instead of i.i.d. ones.
-const std::filesystem::path& synth_suite(const std::string& style = "qwen2_moe",
-                                         bool realistic = false);
+const std::filesystem::path& synth_suite(const std::string& style = "qwen2_moe", bool realistic = false);
 
 }  // namespace lineage::testing

@@ -91,7 +91,8 @@ TEST_P(RealConfig, ParametersAttentionAndMoeLayoutAgreeWithTheFiles) {
       const auto h = t["num_attention_heads"].get<std::int64_t>();
       const auto kv = t.contains("num_key_value_heads") && !t["num_key_value_heads"].is_null()
                           ? t["num_key_value_heads"].get<std::int64_t>()
-                          : t.contains("num_kv_heads") ? t["num_kv_heads"].get<std::int64_t>() : h;
+                      : t.contains("num_kv_heads") ? t["num_kv_heads"].get<std::int64_t>()
+                                                   : h;
       want = kv == h ? "MHA" : kv == 1 ? "MQA" : "GQA";
     }
     EXPECT_EQ(p.attention_type, want);
@@ -99,7 +100,8 @@ TEST_P(RealConfig, ParametersAttentionAndMoeLayoutAgreeWithTheFiles) {
   // MoE layout: routed experts, top-k and shared experts as the config spells them.
   std::string experts = "-";
   for (const char* k : {"n_routed_experts", "num_experts", "num_local_experts"}) {
-    if (t.contains(k) && t[k].is_number_integer() && t[k].get<std::int64_t>() > 0) experts = std::to_string(t[k].get<std::int64_t>());
+    if (t.contains(k) && t[k].is_number_integer() && t[k].get<std::int64_t>() > 0)
+      experts = std::to_string(t[k].get<std::int64_t>());
   }
   EXPECT_EQ(value(p, "routed experts"), experts);
   EXPECT_EQ(p.moe, experts != "-");
@@ -122,12 +124,11 @@ TEST_P(RealConfig, ParametersAttentionAndMoeLayoutAgreeWithTheFiles) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Real, RealConfig, ::testing::ValuesIn(real_configs()),
-                         [](const auto& param_info) {
-                           std::string n = param_info.param;
-                           for (auto& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Real, RealConfig, ::testing::ValuesIn(real_configs()), [](const auto& param_info) {
+  std::string n = param_info.param;
+  for (auto& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return n;
+});
 
 TEST(Architecture, KnownTotalsOfPublicModels) {
   // Published sizes: DeepSeek-V3 671B main model + 14B MTP module; Kimi-K2 1.04T total, 32B active
@@ -162,10 +163,12 @@ TEST(Architecture, TowersFromAnotherFamilyAreFlagged) {
     }
   }
   EXPECT_TRUE(vision);
-  EXPECT_TRUE(std::any_of(p.breadcrumbs.begin(), p.breadcrumbs.end(),
-                          [](const std::string& b) { return b.find("probably a reused component") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(p.breadcrumbs.begin(), p.breadcrumbs.end(), [](const std::string& b) {
+    return b.find("probably a reused component") != std::string::npos;
+  }));
   // A model whose towers are its own family's is not flagged.
-  const auto q = stages::profile_architecture(io::read_json_file(kReal / "Qwen__Qwen3.5-35B-A3B" / "config.json"), registry(), "q");
+  const auto q = stages::profile_architecture(io::read_json_file(kReal / "Qwen__Qwen3.5-35B-A3B" / "config.json"),
+                                              registry(), "q");
   for (const auto& t : q.towers) EXPECT_FALSE(t.foreign) << t.config_key;
 }
 
@@ -201,8 +204,10 @@ TEST(Architecture, CoreRubricFollowsTheAuditNotes) {
   const auto m = stages::compare_core(a, glm);
   EXPECT_EQ(m.matches, 2);
   EXPECT_NE(m.reading.find("likely independent"), std::string::npos);
-  EXPECT_NE(stages::compare_core(a, with_core({"4096", "48", "64", "1", "gelu"})).reading.find("3/5 similar"), std::string::npos);
-  EXPECT_NE(stages::compare_core(a, with_core({"1", "2", "3", "4", "gelu"})).reading.find("0/5 different"), std::string::npos);
+  EXPECT_NE(stages::compare_core(a, with_core({"4096", "48", "64", "1", "gelu"})).reading.find("3/5 similar"),
+            std::string::npos);
+  EXPECT_NE(stages::compare_core(a, with_core({"1", "2", "3", "4", "gelu"})).reading.find("0/5 different"),
+            std::string::npos);
   // An unknown value is not a match, and a value in doubt is never compared.
   auto doubt = a;
   doubt.core[0].unconfirmed = true;
@@ -223,9 +228,8 @@ TEST(Catalog, EveryRealConfigHasAFaithfulEntry) {
   for (const auto& name : real_configs()) {
     const auto config = io::read_json_file(kReal / name / "config.json");
     const auto real = stages::profile_architecture(config, registry(), name);
-    const auto it = std::find_if(catalog.begin(), catalog.end(), [&](const io::CatalogEntry& e) {
-      return fs::path(e.file).stem() == name;
-    });
+    const auto it = std::find_if(catalog.begin(), catalog.end(),
+                                 [&](const io::CatalogEntry& e) { return fs::path(e.file).stem() == name; });
     ASSERT_NE(it, catalog.end()) << "no catalog entry for " << name;
     EXPECT_TRUE(it->confirmed) << name;
     const auto entry = stages::profile_architecture(it->config, registry(), it->model);
@@ -279,9 +283,11 @@ TEST(Catalog, BadEntriesAreRejectedWithTheirFile) {
   EXPECT_THROW((void)io::read_catalog_entry(unknown), ConfigError);
   const auto silent = write("b.yaml", "model: x\nsource: y\nconfirmed: false\nconfig: {hidden_size: 1}\n");
   EXPECT_THROW((void)io::read_catalog_entry(silent), ConfigError);
-  const auto stray = write("c.yaml", "model: x\nsource: y\nconfirmed: false\nunconfirmed: [vocab_size]\nconfig: {hidden_size: 1}\n");
+  const auto stray =
+      write("c.yaml", "model: x\nsource: y\nconfirmed: false\nunconfirmed: [vocab_size]\nconfig: {hidden_size: 1}\n");
   EXPECT_THROW((void)io::read_catalog_entry(stray), ConfigError);
-  const auto typed = write("d.yaml", "model: x\nsource: y\nconfirmed: true\nconfig: {a: 1, b: 1e-06, c: \"7\", d: true, e: null}\n");
+  const auto typed =
+      write("d.yaml", "model: x\nsource: y\nconfirmed: true\nconfig: {a: 1, b: 1e-06, c: \"7\", d: true, e: null}\n");
   const auto e = io::read_catalog_entry(typed);
   EXPECT_TRUE(e.config["a"].is_number_integer());
   EXPECT_TRUE(e.config["b"].is_number_float());

@@ -51,7 +51,8 @@ struct World {
   io::ModelOutputs random_model(const std::string& name) {
     io::ModelOutputs m;
     m.path = name;
-    for (std::size_t i = 0; i < n; ++i) m.outputs.emplace_back("p" + std::to_string(i), "w" + std::to_string(rng() % 200));
+    for (std::size_t i = 0; i < n; ++i)
+      m.outputs.emplace_back("p" + std::to_string(i), "w" + std::to_string(rng() % 200));
     return m;
   }
   io::ModelOutputs follow(const io::ModelOutputs& source, double agree, const std::string& name) {
@@ -75,7 +76,8 @@ TEST(BehaviourTest, ParentReusedIsDetectedAgainstThreeControls) {
   World w(2000);
   const auto parent = w.random_model("parent");
   const auto suspect = w.follow(parent, 0.6, "suspect");
-  const auto r = test_behaviour(suspect, candidates(parent, {w.random_model("c1"), w.random_model("c2"), w.random_model("c3")}));
+  const auto r =
+      test_behaviour(suspect, candidates(parent, {w.random_model("c1"), w.random_model("c2"), w.random_model("c3")}));
   EXPECT_EQ(r.prompts, 2000u);
   EXPECT_EQ(r.best, "parent");
   EXPECT_EQ(r.conclusion, "derived_from_parent");
@@ -93,7 +95,8 @@ TEST(BehaviourTest, IndependentSuspectIsNotAttributed) {
   World w(2000);
   const auto parent = w.random_model("parent");
   const auto suspect = w.random_model("suspect");
-  const auto r = test_behaviour(suspect, candidates(parent, {w.random_model("c1"), w.random_model("c2"), w.random_model("c3")}));
+  const auto r =
+      test_behaviour(suspect, candidates(parent, {w.random_model("c1"), w.random_model("c2"), w.random_model("c3")}));
   EXPECT_NE(r.conclusion, "derived_from_parent");
   // Match rates sit at chance (1/200); with counts this small Fisher's exact test is used.
   for (const auto& c : r.rates) EXPECT_LT(c.rate, 0.02);
@@ -141,9 +144,9 @@ TEST(BehaviourOutputs, ReadsJsonLinesAndRejectsBadLines) {
   ASSERT_EQ(ok.outputs.size(), 2u);
   EXPECT_EQ(ok.outputs[0], (std::pair<std::string, std::string>{"1", "Paris"}));
   EXPECT_EQ(ok.outputs[1], (std::pair<std::string, std::string>{"q2", "5 7"}));
-  for (const auto& bad : {"{\"prompt_id\": 1, \"output\": \"a\"}\n{\"prompt_id\": 1, \"output\": \"b\"}\n",
-                          "{\"prompt_id\": 1}\n", "{\"output\": \"x\"}\n", "{\"prompt_id\": 1, \"output\": \"a\"}\n{oops\n",
-                          ""}) {
+  for (const auto& bad :
+       {"{\"prompt_id\": 1, \"output\": \"a\"}\n{\"prompt_id\": 1, \"output\": \"b\"}\n", "{\"prompt_id\": 1}\n",
+        "{\"output\": \"x\"}\n", "{\"prompt_id\": 1, \"output\": \"a\"}\n{oops\n", ""}) {
     const auto f = write("bad.jsonl", bad);
     try {
       (void)io::read_model_outputs(f);

@@ -149,7 +149,8 @@ TEST(ExecuteUnit, ZeroVectorsNanInfAndIdentity) {
   EXPECT_TRUE(std::isnan(stat(z, "cosine")));
 
   std::vector<float> a(100), b(100);
-  for (int i = 0; i < 100; ++i) a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.1f;
+  for (int i = 0; i < 100; ++i)
+    a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.1f;
   a[3] = std::numeric_limits<float>::quiet_NaN();
   b[7] = std::numeric_limits<float>::infinity();
   const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));

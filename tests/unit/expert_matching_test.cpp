@@ -37,7 +37,8 @@ TEST(ExpertMatching, RecoversAPermutationAndKeptExpertsAndNotAnUnrelatedRouter) 
   std::normal_distribution<float> noise(0, 0.1f);
   std::vector<float> suspect(experts * cols);
   for (std::uint64_t e = 0; e < experts; ++e) {
-    for (std::uint64_t c = 0; c < cols; ++c) suspect[e * cols + c] = parent[static_cast<std::uint64_t>(perm[e]) * cols + c] + noise(rng);
+    for (std::uint64_t c = 0; c < cols; ++c)
+      suspect[e * cols + c] = parent[static_cast<std::uint64_t>(perm[e]) * cols + c] + noise(rng);
   }
   auto m = match_experts(suspect, experts, parent, experts, cols, 7);
   EXPECT_EQ(m.match, perm);
@@ -48,7 +49,8 @@ TEST(ExpertMatching, RecoversAPermutationAndKeptExpertsAndNotAnUnrelatedRouter) 
   const std::vector<int> kept{0, 2, 3, 5, 7, 8, 9, 11, 13, 15};
   std::vector<float> pruned;
   for (int k : kept) {
-    for (std::uint64_t c = 0; c < cols; ++c) pruned.push_back(parent[static_cast<std::uint64_t>(k) * cols + c] + noise(rng));
+    for (std::uint64_t c = 0; c < cols; ++c)
+      pruned.push_back(parent[static_cast<std::uint64_t>(k) * cols + c] + noise(rng));
   }
   m = match_experts(pruned, kept.size(), parent, experts, cols, 7);
   EXPECT_EQ(m.match, kept);

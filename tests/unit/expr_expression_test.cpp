@@ -1,10 +1,9 @@
-#include "core/expr/expression.hpp"
-
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "core/errors.hpp"
+#include "core/expr/expression.hpp"
 
 namespace lineage::expr {
 namespace {

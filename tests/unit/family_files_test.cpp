@@ -102,8 +102,8 @@ namespace {
 /// keys right, stacked experts split into views).
 TEST(FamilyFiles, FamiliesWithoutRealConfigsRoundTripTheirOwnNames) {
   const auto reg = io::load_family_registry(kFamilies);
-  const nlohmann::json base = {{"hidden_size", 16}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
-                               {"num_key_value_heads", 1}, {"vocab_size", 32}, {"intermediate_size", 24}};
+  const nlohmann::json base = {{"hidden_size", 16},        {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+                               {"num_key_value_heads", 1}, {"vocab_size", 32},       {"intermediate_size", 24}};
   auto with = [&](nlohmann::json extra) {
     auto c = base;
     c.update(extra);
@@ -112,16 +112,28 @@ TEST(FamilyFiles, FamiliesWithoutRealConfigsRoundTripTheirOwnNames) {
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {
       {"mistral", with({{"architectures", {"MistralForCausalLM"}}})},
       {"qwen2", with({{"architectures", {"Qwen2ForCausalLM"}}})},
-      {"qwen2_moe", with({{"architectures", {"Qwen2MoeForCausalLM"}}, {"num_experts", 4}, {"num_experts_per_tok", 2},
-                          {"moe_intermediate_size", 8}, {"shared_expert_intermediate_size", 8}})},
-      {"phimoe", with({{"architectures", {"PhiMoEForCausalLM"}}, {"num_local_experts", 4}, {"num_experts_per_tok", 2}})},
+      {"qwen2_moe", with({{"architectures", {"Qwen2MoeForCausalLM"}},
+                          {"num_experts", 4},
+                          {"num_experts_per_tok", 2},
+                          {"moe_intermediate_size", 8},
+                          {"shared_expert_intermediate_size", 8}})},
+      {"phimoe",
+       with({{"architectures", {"PhiMoEForCausalLM"}}, {"num_local_experts", 4}, {"num_experts_per_tok", 2}})},
       {"olmoe", with({{"architectures", {"OlmoeForCausalLM"}}, {"num_experts", 4}, {"num_experts_per_tok", 2}})},
-      {"dbrx", {{"architectures", {"DbrxForCausalLM"}}, {"d_model", 16}, {"n_layers", 2}, {"n_heads", 2},
-                {"vocab_size", 32}, {"attn_config", {{"kv_n_heads", 1}}},
-                {"ffn_config", {{"moe_num_experts", 4}, {"moe_top_k", 2}, {"ffn_hidden_size", 8}}}}},
-      {"llama4", {{"architectures", {"Llama4ForConditionalGeneration"}},
-                  {"text_config", with({{"num_local_experts", 4}, {"num_experts_per_tok", 1},
-                                        {"intermediate_size_mlp", 32}, {"interleave_moe_layer_step", 2}})}}},
+      {"dbrx",
+       {{"architectures", {"DbrxForCausalLM"}},
+        {"d_model", 16},
+        {"n_layers", 2},
+        {"n_heads", 2},
+        {"vocab_size", 32},
+        {"attn_config", {{"kv_n_heads", 1}}},
+        {"ffn_config", {{"moe_num_experts", 4}, {"moe_top_k", 2}, {"ffn_hidden_size", 8}}}}},
+      {"llama4",
+       {{"architectures", {"Llama4ForConditionalGeneration"}},
+        {"text_config", with({{"num_local_experts", 4},
+                              {"num_experts_per_tok", 1},
+                              {"intermediate_size_mlp", 32},
+                              {"interleave_moe_layer_step", 2}})}}},
   };
   for (const auto& [family, cfg] : cases) {
     const auto* spec = stages::select_family_by_config(reg, cfg);

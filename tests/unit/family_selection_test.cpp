@@ -59,11 +59,22 @@ std::string first_note(const Inventory& inv) { return inv.notes.empty() ? std::s
 // --- DeepSeek-MoE v1 (DeepseekForCausalLM), named as the Hugging Face remote code names it ------
 
 nlohmann::json deepseek_v1_config(nlohmann::json shared = 2) {
-  return {{"architectures", {"DeepseekForCausalLM"}}, {"model_type", "deepseek"}, {"hidden_size", 8},
-          {"num_hidden_layers", 3}, {"num_attention_heads", 2}, {"num_key_value_heads", 1}, {"vocab_size", 16},
-          {"intermediate_size", 12}, {"moe_intermediate_size", 4}, {"n_routed_experts", 3},
-          {"n_shared_experts", shared}, {"num_experts_per_tok", 2}, {"first_k_dense_replace", 1},
-          {"moe_layer_freq", 1}, {"tie_word_embeddings", false}, {"torch_dtype", "bfloat16"}};
+  return {{"architectures", {"DeepseekForCausalLM"}},
+          {"model_type", "deepseek"},
+          {"hidden_size", 8},
+          {"num_hidden_layers", 3},
+          {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},
+          {"vocab_size", 16},
+          {"intermediate_size", 12},
+          {"moe_intermediate_size", 4},
+          {"n_routed_experts", 3},
+          {"n_shared_experts", shared},
+          {"num_experts_per_tok", 2},
+          {"first_k_dense_replace", 1},
+          {"moe_layer_freq", 1},
+          {"tie_word_embeddings", false},
+          {"torch_dtype", "bfloat16"}};
 }
 
 /// hidden 8, 2 heads of 4 (1 KV head), layer 0 dense (intermediate 12), layers 1-2 MoE with 3
@@ -181,16 +192,24 @@ TEST(FamilySelection, FamilyWhoseExpressionsNeedAMissingKeyDoesNotStopTheInvento
 TEST(FamilySelection, DeepSeekV2NamesWithAConfigLackingQLoraRankAreChosenByNames) {
   // V2-Lite layout (q_proj, no q_lora) under a config that names deepseek_v2 but lacks q_lora_rank.
   lineage::testing::TempDir d;
-  const nlohmann::json cfg = {{"architectures", {"DeepseekV2ForCausalLM"}}, {"model_type", "deepseek_v2"},
-                              {"hidden_size", 8}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
-                              {"vocab_size", 16}, {"intermediate_size", 12}, {"moe_intermediate_size", 4},
-                              {"n_routed_experts", 2}, {"n_shared_experts", 1}, {"num_experts_per_tok", 1},
-                              {"first_k_dense_replace", 1}, {"kv_lora_rank", 4}};
+  const nlohmann::json cfg = {{"architectures", {"DeepseekV2ForCausalLM"}},
+                              {"model_type", "deepseek_v2"},
+                              {"hidden_size", 8},
+                              {"num_hidden_layers", 2},
+                              {"num_attention_heads", 2},
+                              {"vocab_size", 16},
+                              {"intermediate_size", 12},
+                              {"moe_intermediate_size", 4},
+                              {"n_routed_experts", 2},
+                              {"n_shared_experts", 1},
+                              {"num_experts_per_tok", 1},
+                              {"first_k_dense_replace", 1},
+                              {"kv_lora_rank", 4}};
   Tensors t{{"model.embed_tokens.weight", {16, 8}}, {"model.norm.weight", {8}}, {"lm_head.weight", {16, 8}}};
   for (int l = 0; l < 2; ++l) {
     const auto p = "model.layers." + std::to_string(l) + ".";
-    for (const char* n : {"input_layernorm.weight", "post_attention_layernorm.weight",
-                          "self_attn.kv_a_layernorm.weight"}) {
+    for (const char* n :
+         {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.kv_a_layernorm.weight"}) {
       t.push_back({p + n, {8}});
     }
     for (const char* n : {"self_attn.q_proj.weight", "self_attn.kv_a_proj_with_mqa.weight",
@@ -198,14 +217,15 @@ TEST(FamilySelection, DeepSeekV2NamesWithAConfigLackingQLoraRankAreChosenByNames
       t.push_back({p + n, {8, 8}});
     }
     if (l == 0) {
-      for (const char* n : {"mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}) t.push_back({p + n, {4, 8}});
+      for (const char* n : {"mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
+        t.push_back({p + n, {4, 8}});
     } else {
       t.push_back({p + "mlp.gate.weight", {2, 8}});
-      for (const char* n : {"mlp.experts.0.gate_proj.weight", "mlp.experts.1.up_proj.weight",
-                            "mlp.experts.0.up_proj.weight", "mlp.experts.1.gate_proj.weight",
-                            "mlp.experts.0.down_proj.weight", "mlp.experts.1.down_proj.weight",
-                            "mlp.shared_experts.gate_proj.weight", "mlp.shared_experts.up_proj.weight",
-                            "mlp.shared_experts.down_proj.weight"}) {
+      for (const char* n :
+           {"mlp.experts.0.gate_proj.weight", "mlp.experts.1.up_proj.weight", "mlp.experts.0.up_proj.weight",
+            "mlp.experts.1.gate_proj.weight", "mlp.experts.0.down_proj.weight", "mlp.experts.1.down_proj.weight",
+            "mlp.shared_experts.gate_proj.weight", "mlp.shared_experts.up_proj.weight",
+            "mlp.shared_experts.down_proj.weight"}) {
         t.push_back({p + n, {4, 8}});
       }
     }
@@ -220,8 +240,9 @@ TEST(FamilySelection, DeepSeekV2NamesWithAConfigLackingQLoraRankAreChosenByNames
             "family deepseek_v2 needs 'q_lora_rank', which this config lacks; chose deepseek_v2 by tensor names "
             "(30 of 30 claimed); read by names only");
   // An explicit --family is a request, not a selection: it still reports the missing key.
-  const auto msg = lineage::testing::error_of(
-      [&] { (void)build_inventory(io::list_checkpoint(d.path(), false), &cfg, registry(), std::string("deepseek_v2")); });
+  const auto msg = lineage::testing::error_of([&] {
+    (void)build_inventory(io::list_checkpoint(d.path(), false), &cfg, registry(), std::string("deepseek_v2"));
+  });
   EXPECT_NE(msg.find("needs 'q_lora_rank'"), std::string::npos) << msg;
 }
 
@@ -229,11 +250,17 @@ TEST(FamilySelection, DeepSeekV2NamesWithAConfigLackingQLoraRankAreChosenByNames
 
 TEST(FamilySelection, GptNeoXLayoutGetsTheGenericReadingWithUnclaimedNamesReported) {
   lineage::testing::TempDir d;
-  const nlohmann::json cfg = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", "gpt_neox"},
-                              {"hidden_size", 8}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
-                              {"intermediate_size", 32}, {"vocab_size", 16}};
-  Tensors t{{"gpt_neox.embed_in.weight", {16, 8}}, {"gpt_neox.final_layer_norm.weight", {8}},
-            {"gpt_neox.final_layer_norm.bias", {8}}, {"embed_out.weight", {16, 8}}};
+  const nlohmann::json cfg = {{"architectures", {"GPTNeoXForCausalLM"}},
+                              {"model_type", "gpt_neox"},
+                              {"hidden_size", 8},
+                              {"num_hidden_layers", 2},
+                              {"num_attention_heads", 2},
+                              {"intermediate_size", 32},
+                              {"vocab_size", 16}};
+  Tensors t{{"gpt_neox.embed_in.weight", {16, 8}},
+            {"gpt_neox.final_layer_norm.weight", {8}},
+            {"gpt_neox.final_layer_norm.bias", {8}},
+            {"embed_out.weight", {16, 8}}};
   for (int l = 0; l < 2; ++l) {
     const auto p = "gpt_neox.layers." + std::to_string(l) + ".";
     for (const char* m : {"input_layernorm", "post_attention_layernorm"}) {
@@ -280,9 +307,13 @@ TEST(FamilySelection, GptNeoXLayoutGetsTheGenericReadingWithUnclaimedNamesReport
 TEST(FamilySelection, InternLm2LayoutIsReadGenericallyAndCompletely) {
   // Fused wqkv, w1/w3/w2 feed-forward, output.weight head: llama claims model.norm.weight only.
   lineage::testing::TempDir d;
-  const nlohmann::json cfg = {{"architectures", {"InternLM2ForCausalLM"}}, {"model_type", "internlm2"},
-                              {"hidden_size", 8}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
-                              {"vocab_size", 16}, {"intermediate_size", 12}};
+  const nlohmann::json cfg = {{"architectures", {"InternLM2ForCausalLM"}},
+                              {"model_type", "internlm2"},
+                              {"hidden_size", 8},
+                              {"num_hidden_layers", 2},
+                              {"num_attention_heads", 2},
+                              {"vocab_size", 16},
+                              {"intermediate_size", 12}};
   Tensors t{{"model.tok_embeddings.weight", {16, 8}}, {"model.norm.weight", {8}}, {"output.weight", {16, 8}}};
   for (int l = 0; l < 2; ++l) {
     const auto p = "model.layers." + std::to_string(l) + ".";
@@ -314,18 +345,17 @@ TEST(FamilySelection, InternLm2LayoutIsReadGenericallyAndCompletely) {
 
 TEST(FamilySelection, GenericRulesThatOverlapLeaveTheNameUnclaimedWithANote) {
   lineage::testing::TempDir fams;
-  lineage::testing::write_bytes(
-      fams.path() / "_generic_decoder.yaml",
-      "placeholders: {layer: '(?:[a-z]+\\.)*layers\\.(\\d+)\\.'}\n"
-      "rules:\n"
-      "  - {match: '{layer}attn\\.q\\.weight', role: attn_q}\n"
-      "  - {match: '{layer}attn\\.[a-z]\\.weight', role: attn_k}\n"
-      "  - {match: 'emb\\.weight', role: embedding}\n");
+  lineage::testing::write_bytes(fams.path() / "_generic_decoder.yaml",
+                                "placeholders: {layer: '(?:[a-z]+\\.)*layers\\.(\\d+)\\.'}\n"
+                                "rules:\n"
+                                "  - {match: '{layer}attn\\.q\\.weight', role: attn_q}\n"
+                                "  - {match: '{layer}attn\\.[a-z]\\.weight', role: attn_k}\n"
+                                "  - {match: 'emb\\.weight', role: embedding}\n");
   const auto reg = io::load_family_registry(fams.path());
   TensorListing l;
   l.index_only = true;
-  for (const char* n : {"emb.weight", "m.layers.0.attn.q.weight", "m.layers.1.attn.q.weight", "m.layers.3.attn.k.weight",
-                        "stray"}) {
+  for (const char* n :
+       {"emb.weight", "m.layers.0.attn.q.weight", "m.layers.1.attn.q.weight", "m.layers.3.attn.k.weight", "stray"}) {
     l.tensors.push_back({n, "a.safetensors", std::nullopt, std::nullopt, 0, 0});
   }
   const auto inv = build_inventory(l, nullptr, reg);

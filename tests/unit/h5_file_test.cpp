@@ -57,8 +57,7 @@ TEST(H5File, StringsAttributesAndReplacement) {
     f.write<double>("/x", second, {1});  // replaces
   }
   H5File f(path, H5File::Mode::read_write);
-  EXPECT_EQ(f.read_strings("/names"),
-            (std::vector<std::string>{"model.layers.0.mlp.gate.weight", "", "ünïcode"}));
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"model.layers.0.mlp.gate.weight", "", "ünïcode"}));
   EXPECT_EQ(f.int_attribute("/", "schema_version"), 3);
   EXPECT_EQ(f.string_attribute("/", "tool"), "lineage");
   EXPECT_EQ(f.double_attribute("/names", "scale"), 0.5);
@@ -96,9 +95,11 @@ TEST(H5File, PythonH5pyReadsWhatWeWrite) {
     f.set_attribute("/", "schema_version", std::int64_t{1});
   }
   const std::string cmd =
-      std::string(LINEAGE_PYTHON) + " -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); m=f['g/m'][()]; "
+      std::string(LINEAGE_PYTHON) +
+      " -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); m=f['g/m'][()]; "
       "print(m.shape, m[1,0], [s.decode() if isinstance(s,bytes) else s for s in f['g/names'][()]], "
-      "int(f.attrs['schema_version']))\" " + path.string();
+      "int(f.attrs['schema_version']))\" " +
+      path.string();
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   ASSERT_TRUE(pipe);
   std::array<char, 256> buf{};

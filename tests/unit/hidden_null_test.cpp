@@ -70,7 +70,7 @@ TEST(HiddenNull, SampledRowsAreTheSameInEveryLayerAndModel) {
   EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
   // 1/16 of 409.6 M elements is above the 1 M cap: 1 M / 4096 = 256 rows.
   EXPECT_EQ(a.size(), 256u);
-  EXPECT_NE(sample_rows(k1, 100000, 4096), a);  // another role, another row set
+  EXPECT_NE(sample_rows(k1, 100000, 4096), a);       // another role, another row set
   EXPECT_EQ(sample_rows(q1, 100, 64).size(), 100u);  // small units are read whole
 }
 

@@ -39,9 +39,17 @@ void write_checkpoint(const std::filesystem::path& dir, const std::vector<Expect
 }
 
 nlohmann::json tiny_gpt_oss() {
-  return {{"architectures", {"GptOssForCausalLM"}}, {"model_type", "gpt_oss"}, {"hidden_size", 8},
-          {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"num_key_value_heads", 1}, {"head_dim", 4},
-          {"vocab_size", 16}, {"intermediate_size", 6}, {"num_local_experts", 3}, {"num_experts_per_tok", 2},
+  return {{"architectures", {"GptOssForCausalLM"}},
+          {"model_type", "gpt_oss"},
+          {"hidden_size", 8},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},
+          {"head_dim", 4},
+          {"vocab_size", 16},
+          {"intermediate_size", 6},
+          {"num_local_experts", 3},
+          {"num_experts_per_tok", 2},
           {"tie_word_embeddings", false}};
 }
 
@@ -77,7 +85,8 @@ TEST(InventoryStage, FusedInterleavedTransposedExpertsBecomeStridedViews) {
     if (inv.tensors[v.tensor].name != "model.layers.0.mlp.experts.down_proj") continue;
     EXPECT_EQ(v.rows, d_model);
     EXPECT_EQ(v.cols, I);
-    EXPECT_EQ(v.offset + 2 * v.row_stride + 5 * v.col_stride, static_cast<std::uint64_t>(v.key.expert) * I * d_model + 5 * d_model + 2);
+    EXPECT_EQ(v.offset + 2 * v.row_stride + 5 * v.col_stride,
+              static_cast<std::uint64_t>(v.key.expert) * I * d_model + 5 * d_model + 2);
   }
   // Active parameters count routed experts at top_k / experts = 2/3.
   EXPECT_LT(inv.active_params, inv.total_params);
@@ -85,9 +94,15 @@ TEST(InventoryStage, FusedInterleavedTransposedExpertsBecomeStridedViews) {
 
 TEST(InventoryStage, ConcatenatedGateUpSplitsIntoHalves) {
   lineage::testing::TempDir d;
-  nlohmann::json cfg = {{"architectures", {"GraniteMoeForCausalLM"}}, {"hidden_size", 8}, {"num_hidden_layers", 1},
-                        {"num_attention_heads", 2}, {"num_key_value_heads", 2}, {"vocab_size", 16},
-                        {"intermediate_size", 4}, {"num_local_experts", 2}, {"num_experts_per_tok", 1},
+  nlohmann::json cfg = {{"architectures", {"GraniteMoeForCausalLM"}},
+                        {"hidden_size", 8},
+                        {"num_hidden_layers", 1},
+                        {"num_attention_heads", 2},
+                        {"num_key_value_heads", 2},
+                        {"vocab_size", 16},
+                        {"intermediate_size", 4},
+                        {"num_local_experts", 2},
+                        {"num_experts_per_tok", 1},
                         {"tie_word_embeddings", true}};
   write_checkpoint(d.path(), expand_family(registry(), "granitemoe", cfg), cfg);
   const auto inv = build_inventory(io::list_checkpoint(d.path(), false), &cfg, registry());
@@ -130,8 +145,12 @@ TEST(InventoryStage, QuantisationCompanionsJoinTheirWeight) {
   // the weight's stored dtype becomes I8.
   TensorListing l;
   l.index_only = true;
-  nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 8}, {"num_hidden_layers", 1},
-                        {"num_attention_heads", 2}, {"vocab_size", 16}, {"intermediate_size", 12},
+  nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}},
+                        {"hidden_size", 8},
+                        {"num_hidden_layers", 1},
+                        {"num_attention_heads", 2},
+                        {"vocab_size", 16},
+                        {"intermediate_size", 12},
                         {"torch_dtype", "float16"}};
   for (const auto& t : expand_family(registry(), "llama", cfg)) {
     if (t.optional) continue;
@@ -162,9 +181,9 @@ TEST(InventoryStage, QuantisationCompanionsJoinTheirWeight) {
 TEST(InventoryStage, FamilyWithoutConfigIsChosenByNames) {
   TensorListing l;
   l.index_only = true;
-  for (const char* n : {"model.embed_tokens.weight", "model.layers.0.block_sparse_moe.gate.weight",
-                        "model.layers.0.block_sparse_moe.experts.0.w1.weight",
-                        "model.layers.0.block_sparse_moe.experts.0.w2.weight"}) {
+  for (const char* n :
+       {"model.embed_tokens.weight", "model.layers.0.block_sparse_moe.gate.weight",
+        "model.layers.0.block_sparse_moe.experts.0.w1.weight", "model.layers.0.block_sparse_moe.experts.0.w2.weight"}) {
     l.tensors.push_back({n, "a.safetensors", std::nullopt, std::nullopt, 0, 0});
   }
   const auto inv = build_inventory(l, nullptr, registry());

@@ -1,5 +1,3 @@
-#include "io/dtype_decode.hpp"
-
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -7,6 +5,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+
+#include "io/dtype_decode.hpp"
 
 namespace lineage::io {
 namespace {
@@ -45,9 +45,9 @@ TEST(DtypeDecode, Bf16RoundsToNearestEven) {
 TEST(DtypeDecode, F16KnownPatternsAndRoundTrip) {
   EXPECT_EQ(f16_to_float(0x3C00), 1.0f);
   EXPECT_EQ(f16_to_float(0x7BFF), 65504.0f);
-  EXPECT_EQ(f16_to_float(0x0001), 0x1p-24f);   // smallest subnormal
+  EXPECT_EQ(f16_to_float(0x0001), 0x1p-24f);  // smallest subnormal
   EXPECT_EQ(f16_to_float(0x03FF), 1023 * 0x1p-24f);
-  EXPECT_EQ(f16_to_float(0x0400), 0x1p-14f);   // smallest normal
+  EXPECT_EQ(f16_to_float(0x0400), 0x1p-14f);  // smallest normal
   EXPECT_EQ(f16_to_float(0x7C00), std::numeric_limits<float>::infinity());
   EXPECT_TRUE(std::isnan(f16_to_float(0x7E00)));
   EXPECT_TRUE(std::signbit(f16_to_float(0x8000)));

@@ -33,8 +33,7 @@ TEST(Safetensors, WriterAndReaderRoundTrip) {
   const auto a = bf16_bytes(6, 0x3F80);
   const auto b = bf16_bytes(3, 0x4000);
   write_safetensors(d.path() / "m.safetensors",
-                    {{"w", Dtype::BF16, {2, 3}, a}, {"bias", Dtype::BF16, {3}, b},
-                     {"empty", Dtype::F32, {0, 4}, {}}},
+                    {{"w", Dtype::BF16, {2, 3}, a}, {"bias", Dtype::BF16, {3}, b}, {"empty", Dtype::F32, {0, 4}, {}}},
                     {{"format", "pt"}});
   SafetensorsFile f(d.path() / "m.safetensors");
   const auto& h = f.header();
@@ -66,20 +65,20 @@ struct BadCase {
 TEST(Safetensors, EveryInvalidHeaderIsOneClearError) {
   const std::vector<BadCase> cases = {
       {"malformed JSON", R"({"a": {"dtype": "F32", "shape": [1], )", 4, "malformed JSON header", ""},
-      {"unknown dtype", R"({"a":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", 4,
-       "unknown dtype 'F12'", "tensor 'a'"},
+      {"unknown dtype", R"({"a":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", 4, "unknown dtype 'F12'",
+       "tensor 'a'"},
       {"size mismatch", R"({"a":{"dtype":"BF16","shape":[3],"data_offsets":[0,4]}})", 4,
        "byte length 4 != product(shape)", "tensor 'a'"},
-      {"out of range", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8,
-       "run past the end of the file", "tensor 'a'"},
+      {"out of range", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8, "run past the end of the file",
+       "tensor 'a'"},
       {"overlap",
        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
        12, "overlaps tensor 'a'", "tensor 'b'"},
-      {"begin after end", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8,
-       "begin > end", "tensor 'a'"},
-      {"negative shape", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4,
-       "non-integer or negative", "tensor 'a'"},
-      {"duplicate", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      {"begin after end", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8, "begin > end", "tensor 'a'"},
+      {"negative shape", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4, "non-integer or negative",
+       "tensor 'a'"},
+      {"duplicate",
+       R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        8, "duplicate tensor name", "tensor 'a'"},
       {"not an object", R"([1,2])", 0, "not a JSON object", ""},
   };
@@ -105,8 +104,7 @@ TEST(Safetensors, TruncatedAndOversizedHeaders) {
   big[1] = static_cast<char>(0x10);  // 4351 bytes claimed
   big += "{}";
   lineage::testing::write_bytes(p, big);
-  EXPECT_NE(error_of([&] { (void)read_safetensors_header(p); }).find("larger than the file"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { (void)read_safetensors_header(p); }).find("larger than the file"), std::string::npos);
   std::string huge(8, '\0');
   huge[7] = 0x01;  // 2^56
   lineage::testing::write_bytes(p, huge);
@@ -130,8 +128,7 @@ TEST(Checkpoint, ShardedFolderListsEveryTensorAndUnindexedOnes) {
   write_safetensors(d.path() / "model-00001-of-00002.safetensors",
                     {{"a", Dtype::F32, {2}, z}, {"stray", Dtype::F32, {2}, z}});
   write_safetensors(d.path() / "model-00002-of-00002.safetensors", {{"b", Dtype::F32, {2}, z}});
-  write_index(d.path(), {{"b", "model-00002-of-00002.safetensors"},
-                         {"a", "model-00001-of-00002.safetensors"}});
+  write_index(d.path(), {{"b", "model-00002-of-00002.safetensors"}, {"a", "model-00001-of-00002.safetensors"}});
   const auto l = list_checkpoint(d.path(), false);
   ASSERT_EQ(l.tensors.size(), 2u);
   EXPECT_EQ(l.tensors[0].name, "a");  // name order

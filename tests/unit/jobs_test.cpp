@@ -156,8 +156,9 @@ TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
   EXPECT_NE(many.compare_script.find("--pair \"$SLURM_ARRAY_TASK_ID\""), std::string::npos);
   EXPECT_NE(many.compare_script.find("mpirun --allow-run-as-root"), std::string::npos);
   ASSERT_TRUE(many.aggregate_script.has_value());
-  EXPECT_NE(many.aggregate_script->find("merge /data/run.pair0.h5 /data/run.pair1.h5 /data/run.pair2.h5 -o /data/run.h5"),
-            std::string::npos);
+  EXPECT_NE(
+      many.aggregate_script->find("merge /data/run.pair0.h5 /data/run.pair1.h5 /data/run.pair2.h5 -o /data/run.h5"),
+      std::string::npos);
   o.launcher = "ssh";
   EXPECT_THROW((void)jobs::make_submit_plan(cfg, "/data/run.yaml", o), UsageError);
   EXPECT_THROW((void)jobs::render_template("a {{nope}} b", {}, "t"), ConfigError);

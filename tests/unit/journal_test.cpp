@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <string>

@@ -59,7 +59,8 @@ int check_plans(const std::vector<stages::UnitCost>& costs) {
     EXPECT_LE(static_cast<double>(plan.max_rank_bytes()), 4.0 / 3.0 * static_cast<double>(plan.lower_bound_bytes()))
         << ranks << " ranks";
     if (static_cast<double>(plan.largest_unit_bytes) <= 0.03 * mean) {
-      EXPECT_LT(plan.imbalance(), 0.03) << ranks << " ranks, largest unit " << plan.largest_unit_bytes << ", mean " << mean;
+      EXPECT_LT(plan.imbalance(), 0.03) << ranks << " ranks, largest unit " << plan.largest_unit_bytes << ", mean "
+                                        << mean;
       ++balanced_checked;
     }
   }
@@ -79,7 +80,7 @@ TEST(RealPlanScale, LargeMoeMapsBalanceWithin3PercentUpToHundredsOfRanks) {
   // 2-5 GB embedding units do not allow it at these rank counts (whole tensors are the unit).
   // Baselines read only the null's sampled rows, so the whole-tensor units weigh more than they
   // did when baselines read everything: the claim holds at fewer rank counts.
-  EXPECT_GE(check_plans(real_costs("microsoft__WizardLM-2-8x22B")), 2);  // 8, 16
+  EXPECT_GE(check_plans(real_costs("microsoft__WizardLM-2-8x22B")), 2);   // 8, 16
   EXPECT_GE(check_plans(real_costs("mistralai__Mixtral-8x7B-v0.1")), 1);  // 8
   (void)check_plans(real_costs("tiiuae__falcon-180B-chat"));
 }

@@ -21,9 +21,10 @@ StoreContents sample() {
   c.writers = {"local"};
   c.models.push_back({"suspect", "/m/a", "qwen2_moe", 10, {"s1.safetensors"}, {1234}, {0xABCDEFull}});
   c.models.push_back({"parent", "/m/b", "qwen2_moe", 10, {"s1.safetensors", "s2.safetensors"}, {10, 20}, {1, 2}});
-  c.units.push_back({0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q0", "q0", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8});
-  c.units.push_back({1, "baseline", "text/attn_norm/L1", "text/attn_norm/L2", "n1", "n2", 0, 1, 1, 2, -1, "text",
-                     "attn_norm", 8, 1});
+  c.units.push_back(
+      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q0", "q0", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8});
+  c.units.push_back(
+      {1, "baseline", "text/attn_norm/L1", "text/attn_norm/L2", "n1", "n2", 0, 1, 1, 2, -1, "text", "attn_norm", 8, 1});
   c.plan_ranks = 2;
   c.plan_rank_of_unit = {0, 1};
   c.plan_bytes_per_rank = {64, 32};
@@ -85,7 +86,8 @@ TEST(ResultStore, PythonReadsTheStatisticsTable) {
                           " -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); "
                           "names=[n.decode() if isinstance(n,bytes) else n for n in f['results/stat_names'][()]]; "
                           "s=f['results/stats'][()]; print(s.shape, s[1, names.index('rel_l2')], "
-                          "int(f.attrs['schema_version']), f['units/role'][1].decode())\" " + p.string();
+                          "int(f.attrs['schema_version']), f['units/role'][1].decode())\" " +
+                          p.string();
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::array<char, 256> buf{};
   std::string out;

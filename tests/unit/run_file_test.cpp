@@ -51,8 +51,7 @@ TEST(RunFile, UnknownKeysAreErrorsWithTheirPath) {
     (void)read_run_file(write(d, "suspect: a\nslurm:\n  nodse: 2\n"));
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("run.yaml:slurm.nodse: unknown key"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("run.yaml:slurm.nodse: unknown key"), std::string::npos) << e.what();
   }
   EXPECT_THROW((void)read_run_file(write(d, "suspect: a\nparnets: b\n")), ConfigError);
 }

@@ -46,8 +46,7 @@ struct Pair {
 };
 
 /// A realistic (or i.i.d.) base and the `independent` scenario derived from it.
-Pair independent_pair(const SynthStyle& s, std::uint64_t base_seed, std::uint64_t seed,
-                      ValueModel values) {
+Pair independent_pair(const SynthStyle& s, std::uint64_t base_seed, std::uint64_t seed, ValueModel values) {
   const auto expand = make_expand(registry());
   Pair p;
   p.base = make_base(s, base_seed, expand, values);
@@ -61,8 +60,8 @@ Pair independent_pair(const SynthStyle& s, std::uint64_t base_seed, std::uint64_
   return p;
 }
 
-const SynthTensor& find(const SynthModel& m, TensorRole role, int layer = -1,
-                        Projection proj = Projection::none, int expert = -1) {
+const SynthTensor& find(const SynthModel& m, TensorRole role, int layer = -1, Projection proj = Projection::none,
+                        int expert = -1) {
   for (const auto& t : m.tensors) {
     const auto& k = t.spec.key;
     if (k.role == role && k.layer == layer && k.projection == proj && k.expert == expert &&
@@ -213,14 +212,15 @@ TEST(SynthRealistic, IndependentEmbeddingsExceedTheAnalyticNullForAFixedSeed) {
   ASSERT_EQ(a.at(name).size(), b.at(name).size());
   const double r = pearson(a.at(name), b.at(name));
   const double z = analytic_z(a.at(name), b.at(name));
-  std::cout << "[realistic] independent pair seeds 1/101, embedding n=" << a.at(name).size()
-            << ": r=" << r << " analytic z=" << z << "\n";
+  std::cout << "[realistic] independent pair seeds 1/101, embedding n=" << a.at(name).size() << ": r=" << r
+            << " analytic z=" << z << "\n";
   EXPECT_GT(std::abs(r), 6.0 / std::sqrt(static_cast<double>(a.at(name).size())));
   EXPECT_GT(std::abs(z), 6.0);  // the old analytic rule would call these two models derived
   // Same seeds, i.i.d. values: the analytic null is right there.
   const auto q = independent_pair(s, 1, 101, ValueModel::iid);
-  EXPECT_LT(std::abs(analytic_z(find(q.base, TensorRole::embedding).values,
-                                find(q.other, TensorRole::embedding).values)), 4.0);
+  EXPECT_LT(
+      std::abs(analytic_z(find(q.base, TensorRole::embedding).values, find(q.other, TensorRole::embedding).values)),
+      4.0);
 }
 
 TEST(SynthRealistic, MedianAnalyticZOfIndependentEmbeddingsOverTenSeedsExceedsSix) {
@@ -228,17 +228,16 @@ TEST(SynthRealistic, MedianAnalyticZOfIndependentEmbeddingsOverTenSeedsExceedsSi
   std::vector<double> z_real, z_iid, z_head;
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     const auto p = independent_pair(s, seed, seed + 100, ValueModel::realistic);
-    z_real.push_back(std::abs(analytic_z(find(p.base, TensorRole::embedding).values,
-                                         find(p.other, TensorRole::embedding).values)));
-    z_head.push_back(std::abs(analytic_z(find(p.base, TensorRole::lm_head).values,
-                                         find(p.other, TensorRole::lm_head).values)));
+    z_real.push_back(
+        std::abs(analytic_z(find(p.base, TensorRole::embedding).values, find(p.other, TensorRole::embedding).values)));
+    z_head.push_back(
+        std::abs(analytic_z(find(p.base, TensorRole::lm_head).values, find(p.other, TensorRole::lm_head).values)));
     const auto q = independent_pair(s, seed, seed + 100, ValueModel::iid);
-    z_iid.push_back(std::abs(analytic_z(find(q.base, TensorRole::embedding).values,
-                                        find(q.other, TensorRole::embedding).values)));
+    z_iid.push_back(
+        std::abs(analytic_z(find(q.base, TensorRole::embedding).values, find(q.other, TensorRole::embedding).values)));
   }
-  std::cout << "[realistic] median |analytic z| over 10 independent pairs: embedding "
-            << median(z_real) << ", lm_head " << median(z_head) << " (i.i.d. embedding "
-            << median(z_iid) << ")\n  embedding |z|:";
+  std::cout << "[realistic] median |analytic z| over 10 independent pairs: embedding " << median(z_real) << ", lm_head "
+            << median(z_head) << " (i.i.d. embedding " << median(z_iid) << ")\n  embedding |z|:";
   for (const double z : z_real) std::cout << " " << z;
   std::cout << "\n";
   EXPECT_GT(median(z_real), 6.0);
@@ -294,16 +293,11 @@ TEST(SynthRealistic, OutlierDimensionsAreSharedByTheModelsResidualMatrices) {
     int axis;
   };
   const Case cases[] = {
-      {TensorRole::embedding, -1, Projection::none, -1, 1},
-      {TensorRole::lm_head, -1, Projection::none, -1, 1},
-      {TensorRole::attn_q, 1, Projection::none, -1, 1},
-      {TensorRole::attn_k, 2, Projection::none, -1, 1},
-      {TensorRole::attn_o, 1, Projection::none, -1, 0},
-      {TensorRole::router, 3, Projection::none, -1, 1},
-      {TensorRole::routed_expert, 0, Projection::gate, 5, 1},
-      {TensorRole::routed_expert, 0, Projection::down, 5, 0},
-      {TensorRole::shared_expert, 2, Projection::up, -1, 1},
-      {TensorRole::shared_expert, 2, Projection::down, -1, 0},
+      {TensorRole::embedding, -1, Projection::none, -1, 1},   {TensorRole::lm_head, -1, Projection::none, -1, 1},
+      {TensorRole::attn_q, 1, Projection::none, -1, 1},       {TensorRole::attn_k, 2, Projection::none, -1, 1},
+      {TensorRole::attn_o, 1, Projection::none, -1, 0},       {TensorRole::router, 3, Projection::none, -1, 1},
+      {TensorRole::routed_expert, 0, Projection::gate, 5, 1}, {TensorRole::routed_expert, 0, Projection::down, 5, 0},
+      {TensorRole::shared_expert, 2, Projection::up, -1, 1},  {TensorRole::shared_expert, 2, Projection::down, -1, 0},
   };
   for (const auto& c : cases) {
     const auto& t = find(p.base, c.role, c.layer, c.proj, c.expert);
@@ -355,8 +349,7 @@ TEST(SynthRealistic, ProjectionsAreLowRankPlusNoise) {
   const double real = top_share(find(p.base, TensorRole::attn_q, 1));
   const double iid = top_share(find(q.base, TensorRole::attn_q, 1));
   std::cout << "[realistic] q_proj energy in the top " << low_rank(kHidden) << " of " << kHidden
-            << " singular values: " << real
-            << " (i.i.d. " << iid << ")\n";
+            << " singular values: " << real << " (i.i.d. " << iid << ")\n";
   EXPECT_GT(real, 0.5);
   EXPECT_LT(iid, 0.4);
 }
@@ -424,13 +417,13 @@ TEST(SynthRealistic, EveryScenarioKeepsItsProvenanceRelation) {
     in.seed = 2 + i++;
     const auto m = make_scenario(name, in);
     EXPECT_EQ(value_model_of(m), ValueModel::realistic) << name;
-    if (name == "identical" || name == "permuted" || name == "expert_pruned" ||
-        name == "vocab_extended" || name == "partial_reuse") {
+    if (name == "identical" || name == "permuted" || name == "expert_pruned" || name == "vocab_extended" ||
+        name == "partial_reuse") {
       EXPECT_EQ(q1(m), q1(base)) << name;
     } else if (name == "finetune" || name == "continued_pretrain") {
       const double r_attn = pearson(q1(m), q1(base)), r_emb = pearson(emb(m), emb(base));
-      std::cout << "[realistic] " << name << " Pearson vs base: q_proj L1 " << r_attn
-                << ", embedding " << r_emb << "\n";
+      std::cout << "[realistic] " << name << " Pearson vs base: q_proj L1 " << r_attn << ", embedding " << r_emb
+                << "\n";
       EXPECT_GT(r_attn, 0.9) << name;
       EXPECT_GT(r_emb, 0.9) << name;
     } else if (name == "depth_upscaled") {
@@ -445,8 +438,7 @@ TEST(SynthRealistic, EveryScenarioKeepsItsProvenanceRelation) {
       const auto& expert = find(m, TensorRole::routed_expert, 1, Projection::up, 3).values;
       EXPECT_GT(pearson(expert, mlp), 0.9);
       // New routers read the dense parent's residual stream: its outlier dimensions.
-      EXPECT_EQ(top_k(axis_rms(find(m, TensorRole::router, 1), 1), outlier_dims(dense).size()),
-                outlier_dims(dense));
+      EXPECT_EQ(top_k(axis_rms(find(m, TensorRole::router, 1), 1), outlier_dims(dense).size()), outlier_dims(dense));
     } else if (name == "independent") {
       EXPECT_LT(std::abs(pearson(q1(m), q1(base))), 0.2);
     }
@@ -463,12 +455,12 @@ TEST(SynthRealistic, EveryScenarioKeepsItsProvenanceRelation) {
         }
       }
       EXPECT_GT(pearson(std::vector<float>(mean_new.begin(), mean_new.end()),
-                        std::vector<float>(mean_old.begin(), mean_old.end())), 0.8);
+                        std::vector<float>(mean_old.begin(), mean_old.end())),
+                0.8);
     }
     if (name == "partial_reuse") {
       EXPECT_EQ(emb(m), emb(base));
-      EXPECT_LT(std::abs(pearson(find(m, TensorRole::lm_head).values,
-                                 find(base, TensorRole::lm_head).values)), 0.5);
+      EXPECT_LT(std::abs(pearson(find(m, TensorRole::lm_head).values, find(base, TensorRole::lm_head).values)), 0.5);
     }
   }
 }

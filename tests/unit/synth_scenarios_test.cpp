@@ -172,8 +172,8 @@ Matrix expert_matrix(const SynthModel& m, int layer, int expert, Projection proj
     Matrix out{inter, hf.cols, std::vector<double>(inter * hf.cols)};
     const bool interleaved = t.spec.layout.gate_up == StorageLayout::GateUp::interleaved;
     for (std::uint64_t j = 0; j < inter; ++j) {
-      const auto src = interleaved ? 2 * j + (proj == Projection::up ? 1 : 0)
-                                   : j + (proj == Projection::up ? inter : 0);
+      const auto src =
+          interleaved ? 2 * j + (proj == Projection::up ? 1 : 0) : j + (proj == Projection::up ? inter : 0);
       for (std::uint64_t c = 0; c < hf.cols; ++c) out.v[j * hf.cols + c] = hf.at(src, c);
     }
     return out;
@@ -237,8 +237,14 @@ TEST_P(SynthScenario, FinetuneIsSmallAndLeavesLateLayersMostlyEqual) {
     EXPECT_LT(rel_diff(a, b), 0.05) << m.tensors[t].spec.name;
     const int l = m.tensors[t].spec.key.layer;
     for (std::size_t i = 0; i < a.size(); ++i) {
-      if (l == layers - 1) { late_total++; late_equal += a[i] == b[i]; }
-      if (l == 0) { early_total++; early_equal += a[i] == b[i]; }
+      if (l == layers - 1) {
+        late_total++;
+        late_equal += a[i] == b[i];
+      }
+      if (l == 0) {
+        early_total++;
+        early_equal += a[i] == b[i];
+      }
     }
   }
   EXPECT_GT(static_cast<double>(late_equal) / static_cast<double>(late_total), 0.85);
@@ -287,7 +293,8 @@ TEST_P(SynthScenario, PermutedPreservesTheFunction) {
     double lb = 0, lm = 0;
     for (int c = 0; c < hidden; ++c) {
       lb += rb.values[static_cast<std::size_t>(perm[e] * hidden + c)] * x[static_cast<std::size_t>(c)];
-      lm += rm.values[e * static_cast<std::size_t>(hidden) + static_cast<std::size_t>(c)] * x[static_cast<std::size_t>(c)];
+      lm += rm.values[e * static_cast<std::size_t>(hidden) + static_cast<std::size_t>(c)] *
+            x[static_cast<std::size_t>(c)];
     }
     EXPECT_NEAR(lm, lb, 1e-9);
     const auto yb = expert_output(base_, layer, perm[e], x);
@@ -330,8 +337,7 @@ TEST_P(SynthScenario, ExpertPrunedKeepsExpertsExactly) {
   const int hidden = base_.config.at("hidden_size").get<int>();
   for (std::size_t i = 0; i < kept.size(); ++i) {
     for (const auto proj : {Projection::gate, Projection::up, Projection::down}) {
-      EXPECT_EQ(expert_matrix(m, 0, static_cast<int>(i), proj).v,
-                expert_matrix(base_, 0, kept[i], proj).v);
+      EXPECT_EQ(expert_matrix(m, 0, static_cast<int>(i), proj).v, expert_matrix(base_, 0, kept[i], proj).v);
     }
     const auto& rb = find(base_, TensorRole::router, 0).values;
     const auto& rm = find(m, TensorRole::router, 0).values;
@@ -376,10 +382,8 @@ TEST_P(SynthScenario, VocabExtendedAppendsRowsAndTokens) {
     EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin()));
   }
   ASSERT_EQ(m.tokenizer.tokens.size(), v1);
-  EXPECT_TRUE(std::equal(base_.tokenizer.tokens.begin(), base_.tokenizer.tokens.end(),
-                         m.tokenizer.tokens.begin()));
-  EXPECT_TRUE(std::equal(base_.tokenizer.merges.begin(), base_.tokenizer.merges.end(),
-                         m.tokenizer.merges.begin()));
+  EXPECT_TRUE(std::equal(base_.tokenizer.tokens.begin(), base_.tokenizer.tokens.end(), m.tokenizer.tokens.begin()));
+  EXPECT_TRUE(std::equal(base_.tokenizer.merges.begin(), base_.tokenizer.merges.end(), m.tokenizer.merges.begin()));
   const auto tj = io::read_json_file(tmp_.path() / "vocab_extended" / "tokenizer.json");
   EXPECT_EQ(tj.at("model").at("type"), "BPE");
   EXPECT_EQ(tj.at("model").at("vocab").size(), v1);
@@ -401,8 +405,7 @@ TEST_P(SynthScenario, SameSeedGivesByteIdenticalFiles) {
   write_model(again, tmp_.path() / "again");
   std::size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(tmp_.path() / "base")) {
-    EXPECT_EQ(slurp(entry.path()), slurp(tmp_.path() / "again" / entry.path().filename()))
-        << entry.path().filename();
+    EXPECT_EQ(slurp(entry.path()), slurp(tmp_.path() / "again" / entry.path().filename())) << entry.path().filename();
     ++files;
   }
   EXPECT_GE(files, 7u);

@@ -21,8 +21,7 @@ TEST(TensorKey, RoleNamesRoundTrip) {
 }
 
 TEST(TensorKey, StableStringForm) {
-  TensorKey k{Component::text, TensorRole::routed_expert, 3, 17, Projection::gate,
-              ParamKind::weight, -1};
+  TensorKey k{Component::text, TensorRole::routed_expert, 3, 17, Projection::gate, ParamKind::weight, -1};
   EXPECT_EQ(to_string(k), "text/routed_expert/L3/E17/gate");
   k.kind = ParamKind::bias;
   EXPECT_EQ(to_string(k), "text/routed_expert/L3/E17/gate:bias");
@@ -49,8 +48,7 @@ TEST(Dtype, ParsesSafetensorsAndTorchSpellings) {
 
 TEST(Errors, InputErrorNamesFileTensorAndOffset) {
   InputError e("model-00001.safetensors", "offsets overlap", "model.norm.weight", 4096);
-  EXPECT_STREQ(e.what(),
-               "model-00001.safetensors: tensor 'model.norm.weight' at byte 4096: offsets overlap");
+  EXPECT_STREQ(e.what(), "model-00001.safetensors: tensor 'model.norm.weight' at byte 4096: offsets overlap");
   EXPECT_EQ(e.exit_code(), ExitCode::input);
 }
 

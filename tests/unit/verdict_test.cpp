@@ -54,8 +54,10 @@ void add_role(std::vector<UnitEvidence>& out, TensorRole role, int layers, doubl
 TEST(Verdict, FinetuneIsDerivedWithItsKindAndPValues) {
   std::mt19937 rng(1);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.999; }, 0.01, 0.3, rng);
-  add_role(u, TensorRole::routed_expert, 8, 0.004, [](int) { return 0.998; }, 0.02, 0.3, rng);
+  add_role(
+      u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.999; }, 0.01, 0.3, rng);
+  add_role(
+      u, TensorRole::routed_expert, 8, 0.004, [](int) { return 0.998; }, 0.02, 0.3, rng);
   const auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
   EXPECT_EQ(v.kind.rfind("finetune", 0), 0u) << v.kind;
@@ -71,15 +73,18 @@ TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   std::mt19937 rng(2);
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
-  add_role(u, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(
+      u, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(
+      u, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
   for (const auto& c : v.components) EXPECT_TRUE(c.powered) << c.component;
   // Small tensors have a wide null: an effect of 0.1 would be 2 SDs, so nothing can be said.
   std::normal_distribution<double> wide(0.0, 0.05);
   std::vector<UnitEvidence> tiny;
-  add_role(tiny, TensorRole::attn_q, 8, 0.05, [&](int) { return wide(rng); }, 1.4, 0.0, rng);
+  add_role(
+      tiny, TensorRole::attn_q, 8, 0.05, [&](int) { return wide(rng); }, 1.4, 0.0, rng);
   v = decide_verdict(tiny);
   EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
   EXPECT_FALSE(v.components.at(0).powered);
@@ -93,15 +98,16 @@ TEST(Verdict, NoEvidenceIsJudgedOverTheWholePair) {
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> alone;  // same-key units only: no cross-layer calibration
   for (int l = 0; l < 8; ++l) {
-    alone.push_back(unit({Component::text, TensorRole::attn_q, l}, UnitKind::same_key, l == 0 ? 0.0156 : 0.0, 0.004,
-                         false));
+    alone.push_back(
+        unit({Component::text, TensorRole::attn_q, l}, UnitKind::same_key, l == 0 ? 0.0156 : 0.0, 0.004, false));
   }
   alone[0].null_p = 5e-5;
   const auto a = decide_verdict(alone);
   EXPECT_EQ(a.overall, VerdictClass::inconclusive) << a.reason << " / " << a.components.at(0).reason;
   auto pair = alone;
   for (auto role : {TensorRole::routed_expert, TensorRole::embedding, TensorRole::router}) {
-    add_role(pair, role, 8, 0.004, [&](int) { return noise(rng) * 0.1; }, 1.4, 0.0, rng);
+    add_role(
+        pair, role, 8, 0.004, [&](int) { return noise(rng) * 0.1; }, 1.4, 0.0, rng);
   }
   const auto v = decide_verdict(pair);
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
@@ -112,9 +118,11 @@ TEST(Verdict, TheNormTrapIsNotEvidence) {
   std::mt19937 rng(3);
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_norm, 12, 0.016, [&](int) { return 0.0; }, 0.1, 0.0, rng, false);
+  add_role(
+      u, TensorRole::attn_norm, 12, 0.016, [&](int) { return 0.0; }, 0.1, 0.0, rng, false);
   for (auto& e : u) e.cosine = 0.99;
-  add_role(u, TensorRole::attn_q, 12, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(
+      u, TensorRole::attn_q, 12, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   const auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
 }
@@ -124,7 +132,8 @@ TEST(Verdict, SignificantButSmallIsNotDerived) {
   // accepts (shared data or a shared tokenizer can leave traces that small).
   std::mt19937 rng(4);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 0.001, [](int) { return 0.05; }, 1.4, 0.0, rng);
+  add_role(
+      u, TensorRole::attn_q, 8, 0.001, [](int) { return 0.05; }, 1.4, 0.0, rng);
   const auto v = decide_verdict(u);
   EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
   EXPECT_LT(v.components.at(0).p_value, 1e-6);
@@ -175,20 +184,25 @@ TEST(Verdict, IdenticalPartialReuseAndPermuted) {
   std::mt19937 rng(6);
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> same;
-  add_role(same, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(same, TensorRole::embedding, 1, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(
+      same, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(
+      same, TensorRole::embedding, 1, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   EXPECT_EQ(decide_verdict(same).overall, VerdictClass::identical);
 
   std::vector<UnitEvidence> partial;  // attention copied, experts independent
-  add_role(partial, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(partial, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(
+      partial, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(
+      partial, TensorRole::routed_expert, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   const auto p = decide_verdict(partial);
   EXPECT_EQ(p.overall, VerdictClass::partial_reuse) << p.reason;
   EXPECT_EQ(p.reused_components, std::vector<std::string>{"attention"});
 
   // Experts shuffled: h sees nothing per unit, but g (unchanged by the permutation) does.
   std::vector<UnitEvidence> permuted;
-  add_role(permuted, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(
+      permuted, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   for (int l = 0; l < 8; ++l) {
     auto e = unit(TensorKey{Component::text, TensorRole::routed_expert, l}, UnitKind::same_key, 0.0, 0.004);
     e.basis_corr = 0.6;
@@ -203,9 +217,12 @@ TEST(Verdict, TheParentMustStandOutFromTheControls) {
   std::mt19937 rng(7);
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<UnitEvidence> parent_units, control_units, close_control_units;
-  add_role(parent_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.9; }, 0.3, 0.0, rng);
-  add_role(control_units, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
-  add_role(close_control_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.88; }, 0.3, 0.0, rng);
+  add_role(
+      parent_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.9; }, 0.3, 0.0, rng);
+  add_role(
+      control_units, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
+  add_role(
+      close_control_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.88; }, 0.3, 0.0, rng);
 
   auto parent = decide_verdict(parent_units);
   ASSERT_EQ(parent.overall, VerdictClass::derived);
@@ -216,8 +233,8 @@ TEST(Verdict, TheParentMustStandOutFromTheControls) {
 
   // A control as close as the parent: the similarity is not specific to the parent.
   auto parent2 = decide_verdict(parent_units);
-  const auto cal2 = calibrate_with_controls(parent2, {{"control1", decide_verdict(control_units)},
-                                                      {"control2", decide_verdict(close_control_units)}});
+  const auto cal2 = calibrate_with_controls(
+      parent2, {{"control1", decide_verdict(control_units)}, {"control2", decide_verdict(close_control_units)}});
   EXPECT_FALSE(cal2.stands_out);
   EXPECT_EQ(cal2.best_control, "control2");
   EXPECT_EQ(parent2.overall, VerdictClass::inconclusive) << parent2.reason;
@@ -239,7 +256,8 @@ std::vector<std::string> kinds_of(const PairVerdict& v) {
 TEST(VerdictKinds, FinetunePlusPermutedExperts) {
   std::mt19937 rng(11);
   std::vector<UnitEvidence> u;
-  add_role(u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.99; }, 0.1, 0.0, rng);
+  add_role(
+      u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.99; }, 0.1, 0.0, rng);
   for (int l = 0; l < 8; ++l) {  // experts moved: same basis (g), nothing in place (h)
     auto e = unit(TensorKey{Component::text, TensorRole::routed_expert, l, 0, Projection::up}, UnitKind::same_key, 0.0,
                   0.004);
@@ -263,7 +281,8 @@ TEST(VerdictKinds, FinetunePlusPermutedExperts) {
 TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   std::mt19937 rng(12);
   std::vector<UnitEvidence> up;
-  add_role(up, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);  // copied attention
+  add_role(
+      up, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);  // copied attention
   for (int l = 0; l < 4; ++l) {
     for (int e = 0; e < 4; ++e) {
       up.push_back(unit(TensorKey{Component::text, TensorRole::routed_expert, l, e, Projection::up},
@@ -275,8 +294,10 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   EXPECT_EQ(v.kind, "upcycled");
 
   std::vector<UnitEvidence> pruned;
-  add_role(pruned, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
-  add_role(pruned, TensorRole::routed_expert, 4, 0.004, [](int l) { return l % 2 ? 1.0 : 0.0; }, 0.5, 0.5, rng);
+  add_role(
+      pruned, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  add_role(
+      pruned, TensorRole::routed_expert, 4, 0.004, [](int l) { return l % 2 ? 1.0 : 0.0; }, 0.5, 0.5, rng);
   PairLayout layout{4, 4, 6, 8};
   v = decide_verdict(pruned, 8, {}, layout);
   ASSERT_EQ(v.overall, VerdictClass::derived) << v.reason;
@@ -288,14 +309,15 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   for (int i = 0; i < 4; ++i) {
     for (int j = 0; j < 3; ++j) {
       const double h = source[static_cast<std::size_t>(i)] == j ? 0.99 : 0.4;
-      auto e = unit(TensorKey{Component::text, TensorRole::mlp_norm, i}, i == j ? UnitKind::same_key : UnitKind::baseline,
-                    h, 0.02, false);
+      auto e = unit(TensorKey{Component::text, TensorRole::mlp_norm, i},
+                    i == j ? UnitKind::same_key : UnitKind::baseline, h, 0.02, false);
       e.other_layer = j;
       if (i < 3 || i == j) deeper.push_back(e);
       if (i == 3 && j != 3) deeper.push_back(e);
     }
   }
-  add_role(deeper, TensorRole::attn_q, 3, 0.004, [](int l) { return l < 2 ? 1.0 : 0.0; }, 0.0, 1.0, rng);
+  add_role(
+      deeper, TensorRole::attn_q, 3, 0.004, [](int l) { return l < 2 ? 1.0 : 0.0; }, 0.0, 1.0, rng);
   v = decide_verdict(deeper, 4, {}, PairLayout{4, 3, 0, 0});
   ASSERT_EQ(v.overall, VerdictClass::derived) << v.reason;
   EXPECT_EQ(v.kind, "depth_upscaled");

@@ -109,14 +109,10 @@ nlohmann::json tokenizer_json(const SynthTokenizer& tok) {
       {"added_tokens", added},
       {"normalizer", nullptr},
       {"pre_tokenizer",
-       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-        {"use_regex", true}}},
+       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
       {"post_processor",
-       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false},
-        {"use_regex", true}}},
-      {"decoder",
-       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-        {"use_regex", true}}},
+       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
       {"model",
        {{"type", "BPE"},
         {"dropout", nullptr},
@@ -135,9 +131,8 @@ nlohmann::json tokenizer_config_json(const SynthTokenizer& tok) {
   nlohmann::json decoder = nlohmann::json::object();
   for (std::size_t id = 0; id < tok.tokens.size(); ++id) {
     if (!tok.special[id]) continue;
-    decoder[std::to_string(id)] = {{"content", tok.tokens[id]}, {"lstrip", false},
-                                   {"normalized", false},       {"rstrip", false},
-                                   {"single_word", false},      {"special", true}};
+    decoder[std::to_string(id)] = {{"content", tok.tokens[id]}, {"lstrip", false},      {"normalized", false},
+                                   {"rstrip", false},           {"single_word", false}, {"special", true}};
   }
   return {{"tokenizer_class", "PreTrainedTokenizerFast"},
           {"added_tokens_decoder", decoder},

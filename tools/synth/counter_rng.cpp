@@ -28,9 +28,7 @@ std::uint64_t fnv1a(std::string_view s) noexcept {
 CounterRng::CounterRng(std::uint64_t seed, std::string_view stream) noexcept
     : key_(splitmix64(splitmix64(seed) ^ fnv1a(stream))) {}
 
-std::uint64_t CounterRng::bits(std::uint64_t index) const noexcept {
-  return splitmix64(key_ + splitmix64(index));
-}
+std::uint64_t CounterRng::bits(std::uint64_t index) const noexcept { return splitmix64(key_ + splitmix64(index)); }
 
 double CounterRng::uniform(std::uint64_t index) const noexcept {
   // 53 random bits, offset by half an ulp so the result is never 0 or 1.

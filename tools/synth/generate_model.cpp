@@ -29,9 +29,8 @@ std::vector<float> generate_values(const stages::ExpectedTensor& spec, std::uint
   return v;
 }
 
-SynthModel generate_model(const std::vector<stages::ExpectedTensor>& specs,
-                          const nlohmann::json& config, std::uint64_t seed,
-                          std::uint64_t vocab_size, ValueModel values,
+SynthModel generate_model(const std::vector<stages::ExpectedTensor>& specs, const nlohmann::json& config,
+                          std::uint64_t seed, std::uint64_t vocab_size, ValueModel values,
                           const ModelStructure* structure) {
   SynthModel m;
   m.config = config;

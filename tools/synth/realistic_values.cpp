@@ -82,8 +82,7 @@ std::vector<float> iid(const stages::ExpectedTensor& spec, std::uint64_t seed, d
 }
 
 /// [vocab, hidden] token tables: rows s_t·o⊙(√(ρμ·d)·μ + √ρlr·U_t·V/√k + √(1-ρμ-ρlr)·ε_t).
-std::vector<float> token_table(const stages::ExpectedTensor& spec, const ModelStructure& st,
-                               std::uint64_t seed) {
+std::vector<float> token_table(const stages::ExpectedTensor& spec, const ModelStructure& st, std::uint64_t seed) {
   const std::uint64_t rows = spec.shape.at(0), d = spec.shape.at(1);
   const bool residual = d == st.hidden;
   const std::uint64_t k = std::min<std::uint64_t>(low_rank(d), d);
@@ -124,13 +123,12 @@ std::vector<float> token_table(const stages::ExpectedTensor& spec, const ModelSt
 
 /// Matrices (and stacks of per-expert matrices): low rank plus noise, outlier dimensions scaled
 /// up on the residual axis (columns of readers, rows of writers, in HF orientation).
-std::vector<float> low_rank_matrix(const stages::ExpectedTensor& spec, const Blocks& m,
-                                   const ModelStructure& st, std::uint64_t seed) {
+std::vector<float> low_rank_matrix(const stages::ExpectedTensor& spec, const Blocks& m, const ModelStructure& st,
+                                   std::uint64_t seed) {
   const auto axis = residual_axis(spec.key);
-  const bool residual = (axis == ResidualAxis::in && m.cols == st.hidden) ||
-                        (axis == ResidualAxis::out && m.rows == st.hidden);
-  const std::uint64_t base_rank = st.hidden > 0 ? low_rank(st.hidden)
-                                                : low_rank(std::min(m.rows, m.cols));
+  const bool residual =
+      (axis == ResidualAxis::in && m.cols == st.hidden) || (axis == ResidualAxis::out && m.rows == st.hidden);
+  const std::uint64_t base_rank = st.hidden > 0 ? low_rank(st.hidden) : low_rank(std::min(m.rows, m.cols));
   const std::uint64_t k = std::max<std::uint64_t>(1, std::min({base_rank, m.rows, m.cols}));
   const CounterRng left_rng(seed, spec.name + ":left_factors");
   const CounterRng right_rng(seed, spec.name + ":right_factors");
@@ -161,8 +159,7 @@ std::vector<float> low_rank_matrix(const stages::ExpectedTensor& spec, const Blo
 /// Norm weights: 1 + the depth offset every model shares (the raw-cosine trap) + a per-model
 /// per-dimension profile (the same in every layer) + per-layer spread, and a larger per-model
 /// deviation on the outlier dimensions.
-std::vector<float> norm_weights(const stages::ExpectedTensor& spec, const ModelStructure& st,
-                                std::uint64_t seed) {
+std::vector<float> norm_weights(const stages::ExpectedTensor& spec, const ModelStructure& st, std::uint64_t seed) {
   const std::uint64_t n = element_count(spec.shape);
   const std::uint64_t len = spec.shape.empty() ? n : spec.shape.back();
   const int layer = spec.key.layer < 0 ? 0 : spec.key.layer;
@@ -186,9 +183,7 @@ std::vector<float> norm_weights(const stages::ExpectedTensor& spec, const ModelS
 
 }  // namespace
 
-std::string_view to_string(ValueModel m) noexcept {
-  return m == ValueModel::realistic ? "realistic" : "iid";
-}
+std::string_view to_string(ValueModel m) noexcept { return m == ValueModel::realistic ? "realistic" : "iid"; }
 
 double ModelStructure::residual_scale(std::uint64_t j) const noexcept {
   for (std::size_t i = 0; i < outlier_dims.size(); ++i) {
@@ -238,12 +233,9 @@ std::uint64_t residual_width(const std::vector<stages::ExpectedTensor>& specs) n
 
 std::uint64_t low_rank(std::uint64_t hidden) noexcept { return std::max<std::uint64_t>(1, hidden / 8); }
 
-double token_row_scale(std::uint64_t id) noexcept {
-  return 2.0 / std::sqrt(1.0 + static_cast<double>(id) / 64.0);
-}
+double token_row_scale(std::uint64_t id) noexcept { return 2.0 / std::sqrt(1.0 + static_cast<double>(id) / 64.0); }
 
-std::vector<float> realistic_values(const stages::ExpectedTensor& spec, const ModelStructure& st,
-                                    std::uint64_t seed) {
+std::vector<float> realistic_values(const stages::ExpectedTensor& spec, const ModelStructure& st, std::uint64_t seed) {
   std::vector<float> v;
   const auto& k = spec.key;
   if (is_norm_role(k.role) && k.kind == ParamKind::weight) {
@@ -258,8 +250,8 @@ std::vector<float> realistic_values(const stages::ExpectedTensor& spec, const Mo
         v[i] = static_cast<float>(v[i] * st.residual_scale(i % len) / rms);
       }
     }
-  } else if ((k.role == TensorRole::embedding || k.role == TensorRole::lm_head) &&
-             k.kind == ParamKind::weight && spec.shape.size() == 2 && !spec.layout.transposed) {
+  } else if ((k.role == TensorRole::embedding || k.role == TensorRole::lm_head) && k.kind == ParamKind::weight &&
+             spec.shape.size() == 2 && !spec.layout.transposed) {
     v = token_table(spec, st, seed);
   } else if (const auto m = matrix_blocks(spec); m && k.kind == ParamKind::weight) {
     v = low_rank_matrix(spec, *m, st, seed);

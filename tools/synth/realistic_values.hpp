@@ -32,10 +32,10 @@ inline constexpr double kProjectionLowRankShare = 0.5;
 
 /// What one realistic model shares across all of its tensors.
 struct ModelStructure {
-  std::uint64_t seed = 0;    ///< the structure seed (the model's own seed)
-  std::uint64_t hidden = 0;  ///< residual width; 0 when unknown (then no outlier dimensions)
-  std::vector<int> outlier_dims;      ///< 2-4 residual coordinates, increasing
-  std::vector<double> outlier_scale;  ///< per outlier dimension, in [5, 10)
+  std::uint64_t seed = 0;                   ///< the structure seed (the model's own seed)
+  std::uint64_t hidden = 0;                 ///< residual width; 0 when unknown (then no outlier dimensions)
+  std::vector<int> outlier_dims;            ///< 2-4 residual coordinates, increasing
+  std::vector<double> outlier_scale;        ///< per outlier dimension, in [5, 10)
   std::vector<double> outlier_norm_offset;  ///< per outlier dimension: norm weight deviation
   /// Scale of residual coordinate `j` (1 except on outlier dimensions).
   [[nodiscard]] double residual_scale(std::uint64_t j) const noexcept;
@@ -60,8 +60,7 @@ struct ModelStructure {
 /// Values of one tensor of a realistic model: model-level structure (outlier dimensions, norm
 /// profiles, an embedding table's mean direction and column factors) from `structure`, the
 /// tensor's own randomness (projection factors and noise, embedding rows) from `seed`. BF16-exact.
-[[nodiscard]] std::vector<float> realistic_values(const stages::ExpectedTensor& spec,
-                                                  const ModelStructure& structure,
+[[nodiscard]] std::vector<float> realistic_values(const stages::ExpectedTensor& spec, const ModelStructure& structure,
                                                   std::uint64_t seed);
 
 }  // namespace lineage::tools

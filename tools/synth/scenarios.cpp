@@ -20,14 +20,9 @@ std::uint64_t config_int(const nlohmann::json& config, const std::string& key) {
   return config.at(key).get<std::uint64_t>();
 }
 
-nlohmann::json base_provenance(const std::string& scenario, const SynthStyle& style,
-                               std::uint64_t seed) {
-  return {{"generator", "lineage synth"},
-          {"scenario", scenario},
-          {"style", style.name},
-          {"family", style.family},
-          {"variant", style.variant},
-          {"seed", seed}};
+nlohmann::json base_provenance(const std::string& scenario, const SynthStyle& style, std::uint64_t seed) {
+  return {{"generator", "lineage synth"}, {"scenario", scenario},     {"style", style.name},
+          {"family", style.family},       {"variant", style.variant}, {"seed", seed}};
 }
 
 const SynthTensor* find_key(const SynthModel& m, const TensorKey& key) {
@@ -55,8 +50,8 @@ std::vector<int> permutation(const CounterRng& rng, int n, std::uint64_t stream)
   std::vector<int> p(static_cast<std::size_t>(n));
   std::iota(p.begin(), p.end(), 0);
   for (int i = n - 1; i > 0; --i) {
-    const auto j = static_cast<int>(rng.bits(stream * 65536 + static_cast<std::uint64_t>(i)) %
-                                    static_cast<std::uint64_t>(i + 1));
+    const auto j =
+        static_cast<int>(rng.bits(stream * 65536 + static_cast<std::uint64_t>(i)) % static_cast<std::uint64_t>(i + 1));
     std::swap(p[static_cast<std::size_t>(i)], p[static_cast<std::size_t>(j)]);
   }
   return p;
@@ -89,8 +84,8 @@ std::vector<int> moe_layers(const SynthModel& m) {
 
 // ---- finetune / continued pre-training -------------------------------------------------------
 
-SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double early_rel,
-                   double late_rel, double late_keep) {
+SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double early_rel, double late_rel,
+                   double late_keep) {
   SynthModel m = *in.base;
   const auto layers = config_int(m.config, in.style->layers_key);
   nlohmann::json per_layer = nlohmann::json::array();
@@ -118,8 +113,7 @@ SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double
   }
   m.provenance = base_provenance(scenario, *in.style, in.seed);
   m.provenance["parent"] = in.parent_name;
-  m.provenance["expected_class"] =
-      scenario == "finetune" ? "DERIVED: fine-tune" : "DERIVED: continued pre-training";
+  m.provenance["expected_class"] = scenario == "finetune" ? "DERIVED: fine-tune" : "DERIVED: continued pre-training";
   m.provenance["parameters"] = {{"relative_update_first_layer", early_rel},
                                 {"relative_update_last_layer", late_rel},
                                 {"untouched_fraction_last_layer", late_keep},
@@ -134,8 +128,8 @@ SynthModel perturb(const std::string& scenario, const ScenarioInputs& in, double
 void permute_rows(std::vector<float>& v, std::uint64_t cols, const std::vector<int>& p) {
   const auto old = v;
   for (std::size_t r = 0; r < p.size(); ++r) {
-    std::copy_n(old.begin() + static_cast<std::ptrdiff_t>(static_cast<std::uint64_t>(p[r]) * cols),
-                cols, v.begin() + static_cast<std::ptrdiff_t>(r * cols));
+    std::copy_n(old.begin() + static_cast<std::ptrdiff_t>(static_cast<std::uint64_t>(p[r]) * cols), cols,
+                v.begin() + static_cast<std::ptrdiff_t>(r * cols));
   }
 }
 
@@ -175,8 +169,7 @@ SynthModel permuted(const ScenarioInputs& in) {
     // then its hidden neurons are permuted consistently in gate/up rows and down columns.
     std::map<TensorKey, std::vector<float>> old_values;
     for (const auto& t : m.tensors) {
-      if (t.spec.key.layer == layer && t.spec.key.role == TensorRole::routed_expert &&
-          !t.spec.layout.stacked) {
+      if (t.spec.key.layer == layer && t.spec.key.role == TensorRole::routed_expert && !t.spec.layout.stacked) {
         old_values[t.spec.key] = t.values;
       }
     }
@@ -200,18 +193,17 @@ SynthModel permuted(const ScenarioInputs& in) {
         permute_cols(t.values, t.spec.shape.at(1), sigma);
       }
     }
-    layers_json.push_back({{"layer", layer}, {"expert_permutation", perm},
-                           {"neuron_permutations", neuron_perms}});
+    layers_json.push_back({{"layer", layer}, {"expert_permutation", perm}, {"neuron_permutations", neuron_perms}});
   }
   m.shards = in.base->shards;
   m.provenance = base_provenance("permuted", *in.style, in.seed);
   m.provenance["parent"] = in.parent_name;
   m.provenance["expected_class"] = "DERIVED: obfuscated";
-  m.provenance["parameters"] = {
-      {"meaning", "new expert e = parent expert expert_permutation[e]; router rows permuted alike; "
-                  "new hidden neuron j of expert e = parent neuron neuron_permutations[LlEe][j] "
-                  "(gate/up rows, down columns); the model computes the same function"},
-      {"neurons_permuted", neurons_permuted}};
+  m.provenance["parameters"] = {{"meaning",
+                                 "new expert e = parent expert expert_permutation[e]; router rows permuted alike; "
+                                 "new hidden neuron j of expert e = parent neuron neuron_permutations[LlEe][j] "
+                                 "(gate/up rows, down columns); the model computes the same function"},
+                                {"neurons_permuted", neurons_permuted}};
   m.provenance["layers"] = layers_json;
   return m;
 }
@@ -236,8 +228,7 @@ SynthModel upcycled(const ScenarioInputs& in) {
   const auto specs = in.expand(in.style->family, in.base->config, in.style->variant);
   const ModelStructure structure =
       model_structure(parent.provenance.value("seed", std::uint64_t{0}), residual_width(specs));
-  SynthModel m = generate_model(specs, in.base->config, in.seed,
-                                config_int(in.base->config, in.style->vocab_key),
+  SynthModel m = generate_model(specs, in.base->config, in.seed, config_int(in.base->config, in.style->vocab_key),
                                 value_model_of(parent), &structure);
   m.tokenizer = parent.tokenizer;
   copy_matching(parent, m);
@@ -265,8 +256,7 @@ SynthModel upcycled(const ScenarioInputs& in) {
       const auto* u = fused ? dense_mlp(parent, k.layer, Projection::up) : nullptr;
       const std::uint64_t hf_rows = t.spec.layout.transposed ? b : a;
       const std::uint64_t hf_cols = t.spec.layout.transposed ? a : b;
-      const bool ok = g && (!fused || u) && g->spec.shape.size() == 2 &&
-                      g->spec.shape[1] == hf_cols &&
+      const bool ok = g && (!fused || u) && g->spec.shape.size() == 2 && g->spec.shape[1] == hf_cols &&
                       g->spec.shape[0] * (fused ? 2 : 1) == hf_rows;
       if (ok) {
         const std::uint64_t inter = g->spec.shape[0];
@@ -297,8 +287,7 @@ SynthModel upcycled(const ScenarioInputs& in) {
   m.provenance = base_provenance("upcycled", *in.style, in.seed);
   m.provenance["parent"] = in.dense_parent_name;
   m.provenance["expected_class"] = "DERIVED: upcycled";
-  m.provenance["parameters"] = {{"expert_noise_sigma", noise},
-                                {"dense_family", in.style->dense_family}};
+  m.provenance["parameters"] = {{"expert_noise_sigma", noise}, {"dense_family", in.style->dense_family}};
   m.provenance["copied"] = "attention, norms, embeddings, lm_head: exact copies of the dense parent";
   m.provenance["experts_from_dense_mlp"] = copied_experts;
   m.provenance["random"] = "routers, shared experts (new)";
@@ -391,8 +380,7 @@ SynthModel depth_upscaled(const ScenarioInputs& in) {
   m.provenance = base_provenance("depth_upscaled", style, in.seed);
   m.provenance["parent"] = in.parent_name;
   m.provenance["expected_class"] = "DERIVED: depth up-scaled";
-  m.provenance["parameters"] = {{"layers_before", layers}, {"layers_after", source.size()},
-                                {"dropped_per_copy", n}};
+  m.provenance["parameters"] = {{"layers_before", layers}, {"layers_after", source.size()}, {"dropped_per_copy", n}};
   m.provenance["layer_source"] = source;  // new layer i = parent layer layer_source[i], exactly
   return m;
 }
@@ -418,8 +406,8 @@ SynthModel vocab_extended(const ScenarioInputs& in) {
   extend_tokenizer(m.tokenizer, in.seed, added);
   nlohmann::json extended = nlohmann::json::array();
   const bool realistic = value_model_of(*in.base) == ValueModel::realistic;
-  const ModelStructure structure = model_structure(
-      in.base->provenance.value("seed", std::uint64_t{0}), residual_width(base_specs(*in.base)));
+  const ModelStructure structure =
+      model_structure(in.base->provenance.value("seed", std::uint64_t{0}), residual_width(base_specs(*in.base)));
   for (const auto& spec : in.expand(style.family, config, style.variant)) {
     const auto* src = find_key(*in.base, spec.key);
     if (!src) throw InternalError("synth: no base tensor for " + spec.name);
@@ -429,8 +417,8 @@ SynthModel vocab_extended(const ScenarioInputs& in) {
       // own distribution (what resize_token_embeddings + training gives).
       // Realistic: the base's own structure (mean direction, column factors, outlier
       // dimensions, the frequency law continued), new rows drawn with the scenario's seed.
-      auto fresh = realistic ? realistic_values(spec, structure, in.seed ^ 0x5eedu)
-                             : generate_values(spec, in.seed ^ 0x5eedu);
+      auto fresh =
+          realistic ? realistic_values(spec, structure, in.seed ^ 0x5eedu) : generate_values(spec, in.seed ^ 0x5eedu);
       std::copy(src->values.begin(), src->values.end(), fresh.begin());
       t.values = std::move(fresh);
       extended.push_back(spec.name);
@@ -465,12 +453,10 @@ SynthModel independent(const ScenarioInputs& in, const std::string& scenario) {
   const auto& style = *in.style;
   const auto specs = in.expand(style.family, in.base->config, style.variant);
   const auto values = value_model_of(*in.base);
-  SynthModel m = generate_model(specs, in.base->config, in.seed,
-                                config_int(in.base->config, style.vocab_key), values);
+  SynthModel m = generate_model(specs, in.base->config, in.seed, config_int(in.base->config, style.vocab_key), values);
   m.provenance = base_provenance(scenario, style, in.seed);
   if (values == ValueModel::realistic) {
-    m.provenance["structure"] =
-        structure_provenance(values, model_structure(in.seed, residual_width(specs)));
+    m.provenance["structure"] = structure_provenance(values, model_structure(in.seed, residual_width(specs)));
   }
   m.provenance["parent"] = in.parent_name;
   m.provenance["expected_class"] = "INDEPENDENT";
@@ -524,16 +510,14 @@ SynthModel partial_reuse(const ScenarioInputs& in) {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> kNames = {
-      "identical",      "finetune",       "continued_pretrain", "permuted",
-      "upcycled",       "expert_pruned",  "depth_upscaled",     "vocab_extended",
-      "partial_reuse",  "independent"};
+      "identical",     "finetune",       "continued_pretrain", "permuted",      "upcycled",
+      "expert_pruned", "depth_upscaled", "vocab_extended",     "partial_reuse", "independent"};
   return kNames;
 }
 
 ValueModel value_model_of(const SynthModel& m) {
-  return m.provenance.is_object() && m.provenance.value("values", "") == "realistic"
-             ? ValueModel::realistic
-             : ValueModel::iid;
+  return m.provenance.is_object() && m.provenance.value("values", "") == "realistic" ? ValueModel::realistic
+                                                                                     : ValueModel::iid;
 }
 
 namespace {
@@ -547,25 +531,22 @@ void record_values(SynthModel& m, ValueModel values, std::uint64_t seed,
 }
 }  // namespace
 
-SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
-                     ValueModel values) {
+SynthModel make_base(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand, ValueModel values) {
   const auto specs = expand(style.family, style.config, style.variant);
-  SynthModel m = generate_model(specs, style.config, seed, config_int(style.config, style.vocab_key),
-                                values);
+  SynthModel m = generate_model(specs, style.config, seed, config_int(style.config, style.vocab_key), values);
   m.provenance = base_provenance("base", style, seed);
   m.provenance["parent"] = nullptr;
   record_values(m, values, seed, specs);
   return m;
 }
 
-SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
-                             ValueModel values) {
+SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand, ValueModel values) {
   if (style.dense_family.empty()) {
     throw ConfigError("style " + style.name, "has no dense_parent (needed by upcycled)");
   }
   const auto specs = expand(style.dense_family, style.dense_config, "");
-  SynthModel m = generate_model(specs, style.dense_config, seed,
-                                config_int(style.dense_config, style.vocab_key), values);
+  SynthModel m =
+      generate_model(specs, style.dense_config, seed, config_int(style.dense_config, style.vocab_key), values);
   m.provenance = base_provenance("dense_parent", style, seed);
   m.provenance["family"] = style.dense_family;
   m.provenance["variant"] = "";

@@ -23,8 +23,7 @@ namespace lineage::tools {
 
 /// The dense model that `upcycled` starts from (style.dense_family). ConfigError if the style
 /// has no dense parent.
-[[nodiscard]] SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed,
-                                           const ExpandFn& expand,
+[[nodiscard]] SynthModel make_dense_parent(const SynthStyle& style, std::uint64_t seed, const ExpandFn& expand,
                                            ValueModel values = ValueModel::iid);
 
 /// The value model a synth model was generated with (its provenance `values`, iid if absent).
@@ -38,7 +37,7 @@ struct ScenarioInputs {
   const SynthModel* dense_parent = nullptr;  ///< required by `upcycled` only
   std::string parent_name;                   ///< folder name recorded in provenance.json
   std::string dense_parent_name;
-  std::uint64_t seed = 0;                    ///< randomness of the derivation itself
+  std::uint64_t seed = 0;  ///< randomness of the derivation itself
   ExpandFn expand;
 };
 

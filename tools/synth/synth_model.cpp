@@ -1,6 +1,5 @@
 #include "tools/synth/synth_model.hpp"
 
-
 #include "io/dtype_decode.hpp"
 
 namespace lineage::tools {

@@ -21,13 +21,13 @@ struct SynthTensor {
 
 /// A small byte-level BPE vocabulary: tokens in id order, merges in rank order.
 struct SynthTokenizer {
-  std::vector<std::string> tokens;  ///< byte-level (GPT-2 alphabet) strings; id = position
-  std::vector<bool> special;        ///< per id: an added (special) token, not a BPE token
+  std::vector<std::string> tokens;                          ///< byte-level (GPT-2 alphabet) strings; id = position
+  std::vector<bool> special;                                ///< per id: an added (special) token, not a BPE token
   std::vector<std::pair<std::string, std::string>> merges;  ///< in rank order
 };
 
 struct SynthModel {
-  nlohmann::json config;            ///< config.json in the family's own key spelling
+  nlohmann::json config;             ///< config.json in the family's own key spelling
   std::vector<SynthTensor> tensors;  ///< in the order they are written
   SynthTokenizer tokenizer;
   nlohmann::json provenance;  ///< ground truth written as provenance.json

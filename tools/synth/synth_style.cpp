@@ -24,8 +24,8 @@ std::vector<std::string> list_styles(const std::filesystem::path& dir) {
 }
 
 namespace {
-std::string get_string(const nlohmann::json& j, const char* key, const std::string& where,
-                       bool required, std::string fallback = {}) {
+std::string get_string(const nlohmann::json& j, const char* key, const std::string& where, bool required,
+                       std::string fallback = {}) {
   if (!j.contains(key)) {
     if (required) throw ConfigError(where + ":" + key, "missing");
     return fallback;
@@ -35,8 +35,7 @@ std::string get_string(const nlohmann::json& j, const char* key, const std::stri
 }
 }  // namespace
 
-SynthStyle load_style(const std::filesystem::path& dir, const std::string& name,
-                      const nlohmann::json& overrides) {
+SynthStyle load_style(const std::filesystem::path& dir, const std::string& name, const nlohmann::json& overrides) {
   const auto path = dir / (name + ".json");
   if (!std::filesystem::exists(path)) {
     std::string known;

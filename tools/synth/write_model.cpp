@@ -1,9 +1,10 @@
 #include "tools/synth/write_model.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
-#include <unistd.h>
 
 #include "core/errors.hpp"
 #include "io/atomic_file.hpp"
@@ -21,9 +22,7 @@ std::string shard_name(int i, int n) {
   return buf;
 }
 
-void write_json(const std::filesystem::path& p, const nlohmann::json& j) {
-  io::write_text_file(p, j.dump(2) + "\n");
-}
+void write_json(const std::filesystem::path& p, const nlohmann::json& j) { io::write_text_file(p, j.dump(2) + "\n"); }
 
 // Removes the temporary folder unless the write completed (then it has been renamed away).
 struct TempFolder {
@@ -78,8 +77,7 @@ void write_model(const SynthModel& model, const std::filesystem::path& dir) {
     io::write_safetensors(temp.path / name, shards[static_cast<std::size_t>(i)], {{"format", "pt"}});
     for (const auto& t : shards[static_cast<std::size_t>(i)]) weight_map[t.name] = name;
   }
-  write_json(temp.path / io::kIndexFileName,
-             {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+  write_json(temp.path / io::kIndexFileName, {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
   write_json(temp.path / "config.json", model.config);
   write_json(temp.path / "tokenizer.json", tokenizer_json(model.tokenizer));
   write_json(temp.path / "tokenizer_config.json", tokenizer_config_json(model.tokenizer));

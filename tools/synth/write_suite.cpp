@@ -5,9 +5,8 @@
 
 namespace lineage::tools {
 
-std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style,
-                                     std::uint64_t seed, const ExpandFn& expand,
-                                     ValueModel values) {
+std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style, std::uint64_t seed,
+                                     const ExpandFn& expand, ValueModel values) {
   std::vector<std::string> written;
   const SynthModel base = make_base(style, seed, expand, values);
   write_model(base, dir / "base");

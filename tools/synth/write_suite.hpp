@@ -17,8 +17,7 @@ namespace lineage::tools {
 /// Writes DIR/base, DIR/dense_parent and DIR/<scenario> for every scenario_names() entry.
 /// Scenario i uses seed `seed + 1 + i`; the dense parent `seed + 1000`. Returns folder names.
 /// `values`: i.i.d. or trained-like (realistic) base and dense parent; every scenario follows.
-std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style,
-                                     std::uint64_t seed, const ExpandFn& expand,
-                                     ValueModel values = ValueModel::iid);
+std::vector<std::string> write_suite(const std::filesystem::path& dir, const SynthStyle& style, std::uint64_t seed,
+                                     const ExpandFn& expand, ValueModel values = ValueModel::iid);
 
 }  // namespace lineage::tools
