@@ -8,6 +8,7 @@ packages=(
   libboost-program-options-dev libeigen3-dev libyaml-cpp-dev libgtest-dev
   nlohmann-json3-dev libxxhash-dev
   python3 python3-h5py python3-numpy procps
+  clang-format  # the format check of the test command
   slurm-wlm munge  # lineage submit, and the throw-away cluster of the end-to-end tests
 )
 missing=()
