@@ -70,7 +70,7 @@ echo "== full evidence for one pair (lineage verdict $out/runs/finetune.h5)"
 "$lineage" verdict "$out/runs/finetune.h5"
 echo
 echo "== inventory of a real 25B-parameter MoE from its weight map alone (no weights downloaded)"
-real="$root/../shared/data/real"
+real="$root/tests/data/real"
 if [ -d "$real/bryce-hoehn__Qwen3.5-25B-REAP-A3B-Coding" ]; then
   "$lineage" inventory --index-only "$real/bryce-hoehn__Qwen3.5-25B-REAP-A3B-Coding"
 fi

@@ -3,7 +3,7 @@
 set -u
 lineage=$1
 repo=$2
-r="$repo/../shared/data/real"
+r="$repo/tests/data/real"
 py=/usr/bin/python3
 fail() { echo "FAIL: $*"; exit 1; }
 

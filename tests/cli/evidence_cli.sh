@@ -4,8 +4,8 @@
 # the weights (never the only evidence).
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
-t="$repo/../shared/data/tokenizers"
-r="$repo/../shared/data/real"
+t="$repo/tests/data/tokenizers"
+r="$repo/tests/data/real"
 
 # Outputs: the suspect copies the parent on 60% of 3000 prompts; controls are unrelated.
 $py - "$tmp" <<'PY'

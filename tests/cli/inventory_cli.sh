@@ -4,7 +4,7 @@
 set -u
 lineage=$1
 repo=$2
-real="$repo/../shared/data/real"
+real="$repo/tests/data/real"
 fail() { echo "FAIL: $*"; exit 1; }
 
 out=$("$lineage" inventory --index-only "$real/mistralai__Mixtral-8x7B-v0.1") || fail "mixtral exit $?"

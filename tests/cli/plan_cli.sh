@@ -4,7 +4,7 @@ set -u
 lineage=$1
 repo=$2
 py=/usr/bin/python3
-r="$repo/../shared/data/real"
+r="$repo/tests/data/real"
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'suspect: %s\nparents: [%s]\n' "$r/microsoft__WizardLM-2-8x22B" "$r/mistralai__Mixtral-8x7B-v0.1" > "$tmp/real.yaml"

@@ -3,7 +3,7 @@
 set -u
 lineage=$1
 repo=$2
-t="$repo/../shared/data/tokenizers"
+t="$repo/tests/data/tokenizers"
 fail() { echo "FAIL: $*"; exit 1; }
 out=$("$lineage" tokenizer "$t/gpt35turbo" "$t/llama3") || fail "exit $?"
 grep -q "^classification: extended (B extends A)" <<<"$out" || fail "cl100k/llama3: $out"

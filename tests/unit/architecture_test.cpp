@@ -17,7 +17,7 @@ namespace lineage {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kReal = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+const fs::path kReal = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
 const fs::path kCatalog = std::string(LINEAGE_SOURCE_DIR) + "/catalog";
 
 const FamilyRegistry& registry() {

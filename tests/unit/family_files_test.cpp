@@ -17,7 +17,7 @@ namespace lineage {
 namespace {
 
 const std::filesystem::path kFamilies = std::string(LINEAGE_SOURCE_DIR) + "/families";
-const std::filesystem::path kReal = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+const std::filesystem::path kReal = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
 
 TEST(FamilyFiles, EveryShippedFileLoadsAndCrossReferencesResolve) {
   const auto reg = io::load_family_registry(kFamilies);
@@ -97,7 +97,7 @@ TEST(FamilyFiles, UnknownMountedFamilyFailsAtLoad) {
 namespace lineage {
 namespace {
 
-/// Families with no real config in shared/data: a minimal config in their own spelling must
+/// Families with no real config in tests/data/real: a minimal config in their own spelling must
 /// select them, expand, and classify their own expansion completely (every name claimed, the
 /// keys right, stacked experts split into views).
 TEST(FamilyFiles, FamiliesWithoutRealConfigsRoundTripTheirOwnNames) {

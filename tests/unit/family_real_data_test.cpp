@@ -1,4 +1,4 @@
-// Acceptance test over ../shared/data/real: every name in every real weight map classifies to a
+// Acceptance test over tests/data/real (copies of ../shared/data/real): every name in every real weight map classifies to a
 // specific role, no tensor the config calls for is missing, and the size derived from config.json
 // agrees with the index's own total within 1%.
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 namespace lineage {
 namespace {
 
-const std::filesystem::path kReal = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+const std::filesystem::path kReal = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
 
 struct Expectation {
   const char* family;
@@ -101,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(Real, RealWeightMap, ::testing::ValuesIn(real_folders()
                          });
 
 TEST(RealWeightMaps, EveryFolderWithAWeightMapHasAnExpectation) {
-  // A new folder in shared/data/real must be added to kExpected (and so be tested).
+  // A new folder in tests/data/real must be added to kExpected (and so be tested).
   for (const auto& f : real_folders()) EXPECT_TRUE(kExpected.count(f)) << f;
 }
 

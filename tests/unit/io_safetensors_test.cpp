@@ -174,7 +174,7 @@ TEST(Checkpoint, BadFoldersAreClearErrors) {
 }
 
 TEST(Checkpoint, RealWeightMapsLoadIndexOnly) {
-  const std::filesystem::path real = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+  const std::filesystem::path real = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
   const auto mixtral = list_checkpoint(real / "mistralai__Mixtral-8x7B-v0.1", true);
   EXPECT_EQ(mixtral.tensors.size(), 995u);
   EXPECT_EQ(mixtral.shard_files.size(), 19u);
@@ -185,7 +185,7 @@ TEST(Checkpoint, RealWeightMapsLoadIndexOnly) {
 }
 
 TEST(HfConfig, NestedConfigsOfVlmAndOcrModels) {
-  const std::filesystem::path real = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+  const std::filesystem::path real = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
   const auto gemma = read_model_config(real / "google__medgemma-27b-it");
   ASSERT_TRUE(gemma);
   std::vector<std::string> keys;

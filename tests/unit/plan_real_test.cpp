@@ -1,4 +1,4 @@
-// lineage plan on the real weight maps of shared/data/real (config.json + index, no shards):
+// lineage plan on the real weight maps of tests/data/real (config.json + index, no shards):
 // each model paired with itself as a run would, planned at 8 to 1024 ranks. LPT keeps the
 // busiest rank within 3% of the mean wherever unit sizes allow it (the largest unit at most 3% of
 // the mean per rank), and within Graham's 4/3 of the lower bound everywhere.
@@ -15,7 +15,7 @@ namespace lineage {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kReal = std::string(LINEAGE_SHARED_DATA_DIR) + "/real";
+const fs::path kReal = std::string(LINEAGE_TEST_DATA_DIR) + "/real";
 
 std::vector<std::string> weight_maps() {
   std::vector<std::string> out;

@@ -16,7 +16,7 @@
 namespace lineage::stages {
 namespace {
 
-const std::filesystem::path kTok = std::string(LINEAGE_SHARED_DATA_DIR) + "/tokenizers";
+const std::filesystem::path kTok = std::string(LINEAGE_TEST_DATA_DIR) + "/tokenizers";
 
 std::string utf8(std::uint32_t cp) {
   std::string s;
