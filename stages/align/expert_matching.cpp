@@ -87,30 +87,18 @@ ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t ro
   out.matched_mean /= static_cast<double>(rows_s);
   out.unmatched_other = static_cast<int>(std::count(taken.begin(), taken.end(), false));
   // Null: the same maximisation after relabelling the other model's hidden axis.
-  std::uint64_t state = seed;
-  auto next = [&] {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
+  Relabelling rng(seed);
   std::vector<double> null;
   std::vector<std::size_t> perm = identity;
   for (int r = 0; r < permutations; ++r) {
-    for (std::size_t i = k; i > 1; --i) std::swap(perm[i - 1], perm[next() % i]);
+    rng.shuffle(perm);
     null.push_back(matched_mean(similarity(a, rows_s, b, rows_o, k, perm), rows_s, rows_o));
   }
-  out.permutations = permutations;
-  if (!null.empty()) {
-    const double n = static_cast<double>(null.size());
-    out.null_mean = std::accumulate(null.begin(), null.end(), 0.0) / n;
-    double var = 0;
-    for (double x : null) var += (x - out.null_mean) * (x - out.null_mean);
-    out.null_sd = null.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    const int exceed =
-        static_cast<int>(std::count_if(null.begin(), null.end(), [&](double x) { return x >= out.matched_mean; }));
-    out.p = permutation_p(out.matched_mean, out.null_mean, out.null_sd, permutations, exceed);
-  }
+  const auto test = permutation_test(out.matched_mean, null);
+  out.permutations = test.permutations;
+  out.null_mean = test.null_mean;
+  out.null_sd = test.null_sd;
+  out.p = test.p;
   return out;
 }
 

@@ -15,31 +15,6 @@
 namespace lineage::stages {
 namespace {
 
-/// splitmix64: a small, fast generator whose stream is fixed by its seed on every platform (the
-/// permutations, and so the p-values, must not depend on the standard library's distributions).
-struct SplitMix {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n) by rejection (no modulo bias).
-  std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t limit =
-        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
-    for (;;) {
-      const auto x = next();
-      if (x < limit) return x % n;
-    }
-  }
-};
-
-void shuffle(std::vector<std::uint32_t>& p, SplitMix& rng) {
-  for (std::size_t i = p.size(); i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
-}
-
 /// Centres a vector and scales it to unit length; false when it is (numerically) constant.
 bool standardise(float* v, std::size_t n) {
   double s = 0;
@@ -197,6 +172,37 @@ std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows,
   return out;
 }
 
+std::uint64_t Relabelling::next() {
+  std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t Relabelling::below(std::uint64_t n) {
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+  for (;;) {
+    const auto x = next();
+    if (x < limit) return x % n;
+  }
+}
+
+PermutationTest permutation_test(double observed, const std::vector<double>& null) {
+  PermutationTest t;
+  t.observed = observed;
+  t.permutations = static_cast<int>(null.size());
+  if (!null.empty()) {
+    const double k = static_cast<double>(null.size());
+    t.null_mean = std::accumulate(null.begin(), null.end(), 0.0) / k;
+    double var = 0;
+    for (double v : null) var += (v - t.null_mean) * (v - t.null_mean);
+    t.null_sd = null.size() > 1 ? std::sqrt(var / (k - 1.0)) : 0.0;
+    t.exceed = static_cast<int>(std::count_if(null.begin(), null.end(), [&](double v) { return v >= observed; }));
+  }
+  t.p = permutation_p(t.observed, t.null_mean, t.null_sd, t.permutations, t.exceed);
+  return t;
+}
+
 double permutation_p(double observed, double mean, double sd, int permutations, int exceed) {
   if (!std::isfinite(observed) || permutations <= 0) return 1.0;
   const double k = permutations;
@@ -211,16 +217,9 @@ double permutation_p(double observed, double mean, double sd, int permutations, 
 namespace {
 
 void summarise(PermutationTest& t, const std::vector<double>& null) {
-  t.permutations = static_cast<int>(null.size());
-  if (!null.empty()) {
-    const double k = static_cast<double>(null.size());
-    t.null_mean = std::accumulate(null.begin(), null.end(), 0.0) / k;
-    double var = 0;
-    for (double v : null) var += (v - t.null_mean) * (v - t.null_mean);
-    t.null_sd = null.size() > 1 ? std::sqrt(var / (k - 1.0)) : 0.0;
-    t.exceed = static_cast<int>(std::count_if(null.begin(), null.end(), [&](double v) { return v >= t.observed; }));
-  }
-  t.p = permutation_p(t.observed, t.null_mean, t.null_sd, t.permutations, t.exceed);
+  const auto units = t.units;
+  t = permutation_test(t.observed, null);
+  t.units = units;
 }
 
 PermutationTest undefined_test() {
@@ -232,7 +231,7 @@ PermutationTest undefined_test() {
 /// g: Pearson of the upper triangles of the two correlation matrices of `chosen` units, and its
 /// null under relabellings of B's units (rows and columns of its matrix together).
 PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>& y, std::uint64_t obs,
-                           const std::vector<std::uint32_t>& chosen, SplitMix& rng, int permutations) {
+                           const std::vector<std::uint32_t>& chosen, Relabelling& rng, int permutations) {
   PermutationTest t = undefined_test();
   const std::size_t s = chosen.size();
   if (s < 8 || obs < 3) return t;
@@ -283,7 +282,7 @@ PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>
   t.units = s;
   std::vector<double> null;
   for (int k = 0; k < permutations; ++k) {
-    shuffle(perm, rng);
+    rng.shuffle(perm);
     null.push_back(statistic(perm));
   }
   summarise(t, null);
@@ -303,7 +302,7 @@ double normal_tail_p(double observed, double mean, double sd) {
 /// of D. Only sum D^2 costs more than a pass over the sample: it is ||X^T X . Y^T Y|| (Grams of
 /// the shorter side) when that is affordable, else estimated from 2^24 / obs random pairs.
 void exact_moments(PermutationTest& t, const std::vector<float>& x, const std::vector<float>& y, std::uint64_t obs,
-                   const std::vector<std::uint32_t>& valid, SplitMix& rng) {
+                   const std::vector<std::uint32_t>& valid, Relabelling& rng) {
   const std::size_t u = valid.size();
   const double ud = static_cast<double>(u);
   std::vector<double> xs(obs, 0.0), ys(obs, 0.0);
@@ -400,7 +399,7 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
       }
     }
   }
-  SplitMix rng{seed};
+  Relabelling rng(seed);
   std::vector<double> null;
   null.reserve(static_cast<std::size_t>(std::max(permutations, 0)));
   if (vector) {

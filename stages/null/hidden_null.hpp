@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/tensor_key.hpp"
@@ -86,6 +87,28 @@ struct HiddenNull {
 /// (observed - mean) / sd, capped at 1 / (K + 1), so that p-values below what K permutations can
 /// show come from the fitted tail (METHODS §4.3).
 [[nodiscard]] double permutation_p(double observed, double mean, double sd, int permutations, int exceed);
+
+/// A permutation test from its observed value and the statistic under each relabelling: mean,
+/// SD, how many reached the observed value, and permutation_p.
+[[nodiscard]] PermutationTest permutation_test(double observed, const std::vector<double>& null);
+
+/// A fixed stream of relabellings: Fisher–Yates shuffles drawn from splitmix64, the same on every
+/// platform (the p-values must not depend on the standard library's distributions).
+class Relabelling {
+ public:
+  explicit Relabelling(std::uint64_t seed) : state_(seed) {}
+  /// Shuffles `order` in place.
+  template <typename T>
+  void shuffle(std::vector<T>& order) {
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[below(i)]);
+  }
+  /// Uniform in [0, n), by rejection (no modulo bias).
+  std::uint64_t below(std::uint64_t n);
+
+ private:
+  std::uint64_t next();
+  std::uint64_t state_;
+};
 
 /// Runs the test on sampled rows of both sides.
 /// @param[in] a, b  the sampled rows, row-major [sample_rows, cols], same shape

@@ -18,6 +18,7 @@
 #include "io/dtype_decode.hpp"
 #include "io/family_file.hpp"
 #include "io/safetensors_file.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "tools/synth/registry_expand.hpp"
 #include "tools/synth/scenarios.hpp"
@@ -98,18 +99,7 @@ double analytic_z(const std::vector<float>& a, const std::vector<float>& b) {
 
 /// Every tensor of a written model folder, decoded through io/.
 std::map<std::string, std::vector<float>> read_model(const std::filesystem::path& dir) {
-  const auto listing = io::list_checkpoint(dir, false);
-  std::map<std::string, std::unique_ptr<io::SafetensorsFile>> files;
-  std::map<std::string, std::vector<float>> out;
-  for (const auto& t : listing.tensors) {
-    auto& f = files[t.file];
-    if (!f) f = std::make_unique<io::SafetensorsFile>(dir / t.file);
-    const auto bytes = f->range(t.data_begin, t.data_end);
-    std::vector<float> v(bytes.size() / dtype_size(*t.dtype));
-    io::decode_to_float(*t.dtype, bytes, v);
-    out[t.name] = std::move(v);
-  }
-  return out;
+  return testing::read_checkpoint_values(dir);
 }
 
 double median(std::vector<double> v) {

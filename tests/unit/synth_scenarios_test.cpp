@@ -15,6 +15,7 @@
 #include "io/hf_config.hpp"
 #include "io/safetensors_file.hpp"
 #include "stages/inventory/inventory.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "tools/synth/registry_expand.hpp"
 #include "tools/synth/scenarios.hpp"
@@ -32,20 +33,7 @@ const FamilyRegistry& registry() {
 }
 
 /// Every tensor of a written model folder, decoded.
-Tensors read_model(const std::filesystem::path& dir) {
-  const auto listing = io::list_checkpoint(dir, false);
-  std::map<std::string, std::unique_ptr<io::SafetensorsFile>> files;
-  Tensors out;
-  for (const auto& t : listing.tensors) {
-    auto& f = files[t.file];
-    if (!f) f = std::make_unique<io::SafetensorsFile>(dir / t.file);
-    const auto bytes = f->range(t.data_begin, t.data_end);
-    std::vector<float> v(bytes.size() / dtype_size(*t.dtype));
-    io::decode_to_float(*t.dtype, bytes, v);
-    out[t.name] = std::move(v);
-  }
-  return out;
-}
+Tensors read_model(const std::filesystem::path& dir) { return testing::read_checkpoint_values(dir); }
 
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
