@@ -201,3 +201,45 @@ TEST(ExecuteUnit, OutcomeSerialisationRoundTrips) {
 
 }  // namespace
 }  // namespace lineage::stages
+
+namespace lineage::stages {
+namespace {
+
+TEST(ExecuteUnit, BaselinesReadOnlyTheNullsSampledRows) {
+  // A [4096, 64] baseline: the null samples 1/32 of it (at least 2^15 elements): 512 rows. The
+  // unit's statistics are computed over those rows only, and its bytes say so.
+  const std::uint64_t rows = 4096, cols = 64;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> a(rows * cols), b(rows * cols);
+  for (auto& x : a) x = nd(rng);
+  for (auto& x : b) x = nd(rng);
+  auto u = unit_of(rows, cols, Dtype::F32);
+  u.kind = UnitKind::baseline;
+  u.key_a = u.key_b = TensorKey{Component::text, TensorRole::attn_q, 1};
+  const auto sample = sample_rows(u.key_a, rows, cols);
+  ASSERT_EQ(sample.size(), 512u);
+  u.sampled = true;
+  u.sampled_rows = sample.size();
+  EXPECT_EQ(u.bytes(), 512u * cols * 8);
+  const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  const auto& names = unit_stat_names();
+  const auto col = [&](const char* n) {
+    return static_cast<std::size_t>(std::find(names.begin(), names.end(), n) - names.begin());
+  };
+  EXPECT_EQ(o.stats[col("n")], 512.0 * cols);
+  EXPECT_EQ(o.stats[col("null_rows")], 512.0);
+  // The same rows as its same-key counterpart's null: h agrees with an unsampled run's null.
+  auto full = u;
+  full.kind = UnitKind::same_key;
+  full.sampled = false;
+  const auto f = execute_unit(full, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_EQ(f.stats[col("n")], static_cast<double>(rows * cols));
+  EXPECT_EQ(f.stats[col("hidden_corr")], o.stats[col("hidden_corr")]);
+  // Baselines carry no basis test (no cross-layer null for g); same-key units do.
+  EXPECT_TRUE(std::isnan(o.stats[col("basis_corr")]));
+  EXPECT_TRUE(std::isfinite(f.stats[col("basis_corr")]));
+}
+
+}  // namespace
+}  // namespace lineage::stages
