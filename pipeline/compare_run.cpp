@@ -241,11 +241,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   try {
     io::JournalWriter journal(journal_dir(cfg) / ("r" + std::to_string(comm.rank()) + "-" + session + ".jrn"));
     std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
-    auto bytes_of = [&](const stages::ElementView& v, const stages::ComparisonUnit& u) {
+    auto bytes_of = [&](const stages::ElementView& v) {
       auto& f = files[{v.model, v.file}];
       if (!f)
         f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
-      const auto [b, e] = view_range(v, u.rows, u.cols);
+      // The whole view, as execute_unit expects: a unit may read past its compared rows (a
+      // router whose expert counts differ is kept whole for the expert matching).
+      const auto [b, e] = view_range(v, v.rows, v.cols);
       return f->range(b, e);
     };
     auto last_sync = std::chrono::steady_clock::now();
@@ -261,7 +263,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       }
       stages::NullOptions null_options;
       null_options.permutations = cfg.null_permutations;
-      const auto outcome = stages::execute_unit(u, bytes_of(u.a, u), bytes_of(u.b, u), null_options);
+      const auto outcome = stages::execute_unit(u, bytes_of(u.a), bytes_of(u.b), null_options);
       journal.append(id, outcome.serialize());
       ++computed;
       if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));
