@@ -143,14 +143,17 @@ NullAxis null_axis(const TensorKey& key, std::uint64_t rows, std::uint64_t cols)
   }
 }
 
-std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
-                                       const NullOptions& options) {
+std::uint64_t sample_row_count(std::uint64_t rows, std::uint64_t cols, const NullOptions& options) {
   const std::uint64_t total = rows * cols;
   std::uint64_t target = std::clamp(total / std::max<std::uint64_t>(options.fraction_denominator, 1),
                                     options.min_elements, options.max_elements);
   target = std::min(target, total);
-  const std::uint64_t m =
-      std::clamp<std::uint64_t>(cols ? (target + cols - 1) / cols : rows, std::min<std::uint64_t>(rows, 2), rows);
+  return std::clamp<std::uint64_t>(cols ? (target + cols - 1) / cols : rows, std::min<std::uint64_t>(rows, 2), rows);
+}
+
+std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
+                                       const NullOptions& options) {
+  const std::uint64_t m = sample_row_count(rows, cols, options);
   std::vector<std::uint64_t> out;
   if (m >= rows) {
     out.resize(rows);

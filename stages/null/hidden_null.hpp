@@ -53,6 +53,10 @@ struct NullOptions {
 /// The rows of a [rows, cols] unit that the null reads. Keyed by the unit's role group (layer,
 /// expert and model excluded, METHODS §3), so both models and every layer read the same rows and
 /// cross-layer baselines see the same sample. Ascending; every row when the unit is small.
+/// How many rows sample_rows chooses (arithmetic only: the planner needs the count on every
+/// rank at start-up, not the hashed row set).
+[[nodiscard]] std::uint64_t sample_row_count(std::uint64_t rows, std::uint64_t cols, const NullOptions& options = {});
+
 [[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                                      const NullOptions& options = {});
 

@@ -100,7 +100,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     // Baselines describe a null: the null's sampled rows serve them (values kept whole are the
     // exception, the layer x layer analyses need them entire).
     if ((kind == UnitKind::baseline || kind == UnitKind::within) && !u.keep_values) {
-      const auto n = sample_rows(ka, rows, cols).size();
+      const auto n = sample_row_count(rows, cols);
       u.sampled = n < rows;
       u.sampled_rows = n;
     }
