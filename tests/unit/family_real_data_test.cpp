@@ -1,6 +1,6 @@
-// Acceptance test over tests/data/real (copies of ../shared/data/real): every name in every real weight map classifies
-// to a specific role, no tensor the config calls for is missing, and the size derived from config.json agrees with the
-// index's own total within 1%.
+// Acceptance test over tests/data/real (public metadata files, sources in its SOURCES.md): every name in every real
+// weight map classifies to a specific role, no tensor the config calls for is missing, and the size derived from
+// config.json agrees with the index's own total within 1%.
 #include <gtest/gtest.h>
 
 #include <algorithm>
