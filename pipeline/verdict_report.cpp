@@ -22,6 +22,14 @@ double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
   return s.stats[row * s.stat_names.size() + col];
 }
 
+nlohmann::json nonfinite_json(const stages::NonFiniteCounts& n) {
+  return {{"elements", n.elements},
+          {"suspect", n.suspect},
+          {"other", n.other},
+          {"mismatch", n.mismatch},
+          {"finite_share", n.finite_share()}};
+}
+
 /// Evidence beside the weights, and how it bears on one pair's weight verdict: it can agree,
 /// conflict or suggest, but never changes the class (METHODS §10.4).
 nlohmann::json context_for(const nlohmann::json& evidence, const std::string& overall) {
@@ -128,6 +136,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                      {"reason", v.reason},
                      {"p_value", num(v.p_value)},
                      {"reused_components", v.reused_components}};
+    p["nonfinite"] = nonfinite_json(v.nonfinite);
     p["kinds"] = nlohmann::json::array();
     for (const auto& k : v.kinds) {
       p["kinds"].push_back({{"kind", k.kind}, {"evidence", k.evidence}, {"p_value", num(k.p_value)}});
@@ -167,7 +176,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"frac_beyond_null", num(c.frac_beyond_null)},
                                  {"median_rel_l2", num(c.median_rel_l2)},
                                  {"median_frac_equal", num(c.median_frac_equal)},
-                                 {"frac_bytes_equal", num(c.frac_bytes_equal)}});
+                                 {"frac_bytes_equal", num(c.frac_bytes_equal)},
+                                 {"nonfinite", nonfinite_json(c.nonfinite)},
+                                 {"too_few_finite", c.too_few_finite}});
     }
     // Expert matching by router rows, per layer where both routers were kept whole.
     p["expert_matching"] = nlohmann::json::array();
@@ -337,6 +348,13 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
       out << "  p-value (Holm over components): " << pv.str() << "\n";
     }
     if (p.contains("controls")) out << "  controls: " << p["controls"]["note"].get<std::string>() << "\n";
+    if (p.contains("nonfinite") &&
+        (p["nonfinite"]["suspect"].get<std::uint64_t>() > 0 || p["nonfinite"]["other"].get<std::uint64_t>() > 0)) {
+      const auto& nf = p["nonfinite"];
+      out << "  non-finite values: " << nf["suspect"].get<std::uint64_t>() << " in the suspect, "
+          << nf["other"].get<std::uint64_t>() << " in the other model, " << nf["mismatch"].get<std::uint64_t>()
+          << " differing, of " << nf["elements"].get<std::uint64_t>() << " compared\n";
+    }
     for (const auto& k : p.value("kinds", nlohmann::json::array())) {
       out << "  kind " << k["kind"].get<std::string>() << ": " << k["evidence"].get<std::string>() << "\n";
     }

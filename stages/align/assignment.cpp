@@ -1,6 +1,7 @@
 #include "stages/align/assignment.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/errors.hpp"
@@ -10,6 +11,11 @@ namespace lineage::stages {
 std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::size_t rows, std::size_t cols) {
   if (rows > cols) throw InternalError("max_assignment: more rows than columns");
   if (score.size() != rows * cols) throw InternalError("max_assignment: score size");
+  // A NaN never compares below the running minimum, so the augmenting search below would never
+  // end: refuse it instead.
+  if (!std::all_of(score.begin(), score.end(), [](double x) { return std::isfinite(x); })) {
+    throw InternalError("max_assignment: non-finite score");
+  }
   // Shortest augmenting paths with potentials (the e-maxx formulation), minimising -score;
   // 1-based with column 0 as the virtual start.
   const double inf = std::numeric_limits<double>::infinity();

@@ -11,18 +11,24 @@
 namespace lineage::stages {
 namespace {
 
-/// Rows centred and scaled to unit length (constant rows become zero).
+/// Rows centred and scaled to unit length (constant rows become zero). Non-finite values count
+/// as zero, as in the permutation null: a NaN would make every score NaN and the assignment
+/// meaningless (the verdict reports them separately).
 std::vector<double> standardised_rows(const std::vector<float>& m, std::uint64_t rows, std::uint64_t cols,
                                       const std::vector<std::uint64_t>& columns) {
   const auto k = columns.size();
   std::vector<double> out(rows * k);
+  const auto value = [&](std::uint64_t r, std::size_t c) -> double {
+    const float x = m[r * cols + columns[c]];
+    return std::isfinite(x) ? x : 0.0;
+  };
   for (std::uint64_t r = 0; r < rows; ++r) {
     double mean = 0;
-    for (std::size_t c = 0; c < k; ++c) mean += m[r * cols + columns[c]];
+    for (std::size_t c = 0; c < k; ++c) mean += value(r, c);
     mean /= static_cast<double>(k);
     double q = 0;
     for (std::size_t c = 0; c < k; ++c) {
-      const double d = m[r * cols + columns[c]] - mean;
+      const double d = value(r, c) - mean;
       out[r * k + c] = d;
       q += d * d;
     }

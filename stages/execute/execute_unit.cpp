@@ -189,7 +189,10 @@ const std::vector<std::string>& unit_stat_names() {
       "min_a", "max_a", "min_b", "max_b",
       // The permutation null of stages/null/hidden_null.hpp, on sampled rows.
       "null_axis", "null_rows", "null_units", "hidden_corr", "null_mean", "null_sd", "null_perms", "null_exceed",
-      "null_p", "basis_units", "basis_corr", "basis_null_mean", "basis_null_sd", "basis_null_perms", "basis_null_p"};
+      "null_p", "basis_units", "basis_corr", "basis_null_mean", "basis_null_sd", "basis_null_perms", "basis_null_p",
+      // Non-finite values per side, and where the two sides disagree about them (evidence in
+      // their own right: a suspect that is its parent with NaNs written in is not identical).
+      "nonfinite_a", "nonfinite_b", "nonfinite_mismatch"};
   return kNames;
 }
 
@@ -207,7 +210,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   Moments mom;
   double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a1 = 0, s_b1 = 0, s_a1b1 = 0, max_d = 0;
   double min_a = INFINITY, max_a = -INFINITY, min_b = INFINITY, max_b = -INFINITY;
-  std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0;
+  std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0, bad_a = 0, bad_b = 0, bad_mismatch = 0;
   std::vector<std::uint64_t> h_a(kBuckets), h_b(kBuckets), h_d(kBuckets);
   XXH3_state_t* st_a = XXH3_createState();
   XXH3_state_t* st_b = XXH3_createState();
@@ -232,9 +235,15 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     }
     for (std::size_t i = 0; i < len; ++i) {
       const double x = a[i], y = b[i];
-      ok[i] = std::isfinite(x) && std::isfinite(y);
+      const bool fin_a = std::isfinite(x), fin_b = std::isfinite(y);
+      ok[i] = fin_a && fin_b;
       if (!ok[i]) {
         ++n_bad;  // counted, excluded from every moment (never silently propagated)
+        bad_a += fin_a ? 0 : 1;
+        bad_b += fin_b ? 0 : 1;
+        // Both NaN, or the same infinity, is the same value on both sides; anything else differs.
+        const bool same = !fin_a && !fin_b && ((std::isnan(x) && std::isnan(y)) || x == y);
+        bad_mismatch += same ? 0 : 1;
         continue;
       }
       ++n_ok;
@@ -325,7 +334,8 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
       out.stats.end(),
       {static_cast<double>(null.axis), static_cast<double>(null_rows.size()), static_cast<double>(h.units), h.observed,
        h.null_mean, h.null_sd, static_cast<double>(h.permutations), static_cast<double>(h.exceed), h.p,
-       static_cast<double>(g.units), g.observed, g.null_mean, g.null_sd, static_cast<double>(g.permutations), g.p});
+       static_cast<double>(g.units), g.observed, g.null_mean, g.null_sd, static_cast<double>(g.permutations), g.p,
+       static_cast<double>(bad_a), static_cast<double>(bad_b), static_cast<double>(bad_mismatch)});
   return out;
 }
 

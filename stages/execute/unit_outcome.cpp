@@ -8,7 +8,8 @@ namespace lineage::stages {
 namespace {
 
 // 2: the permutation-null columns (null_axis ... null_p) follow the moments.
-constexpr std::uint32_t kVersion = 2;
+// 3: non-finite counts per side (nonfinite_a, nonfinite_b, nonfinite_mismatch) at the end.
+constexpr std::uint32_t kVersion = 3;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {
@@ -61,7 +62,9 @@ std::vector<std::byte> UnitOutcome::serialize() const {
 
 UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std::byte> payload) {
   Reader r{payload};
-  if (r.get<std::uint32_t>() != kVersion) throw InternalError("unit outcome record of another version");
+  if (r.get<std::uint32_t>() != kVersion)
+    throw StoreError(
+        "journal record written by another version of lineage's statistics: start the run afresh (without --resume)");
   UnitOutcome o;
   o.unit_id = unit_id;
   o.stats = r.get_vec<double>();

@@ -39,6 +39,14 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
              c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
              c_gperm = optional_column("basis_null_perms");
   const bool has_basis = c_g && c_gm && c_gs && c_gp && c_gperm;
+  // Non-finite counts per side (statistics version 3); older stores have only n_nonfinite.
+  const auto c_nf = optional_column("n_nonfinite"), c_nfa = optional_column("nonfinite_a"),
+             c_nfb = optional_column("nonfinite_b"), c_nfm = optional_column("nonfinite_mismatch");
+  const auto count = [&](std::size_t row, std::optional<std::size_t> col) -> std::uint64_t {
+    if (!col) return 0;
+    const double x = stat(store, row, *col);
+    return std::isfinite(x) && x > 0 ? static_cast<std::uint64_t>(x) : 0;
+  };
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
   PairEvidence by_pair;
@@ -57,6 +65,10 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.cosine = stat(store, row, c_cos);
     e.rel_l2 = stat(store, row, c_rel);
     e.frac_equal = stat(store, row, c_eq);
+    e.nonfinite = count(row, c_nf);
+    e.nonfinite_a = count(row, c_nfa);
+    e.nonfinite_b = count(row, c_nfb);
+    e.nonfinite_mismatch = count(row, c_nfm);
     e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
     if (has_null) {
       e.hidden_corr = stat(store, row, *c_h);

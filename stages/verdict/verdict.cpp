@@ -73,7 +73,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   // Cross-layer baselines of h, each standardised by its own permutation null.
   std::vector<double> cross_z;
   std::vector<double> rel, eq, same;
-  std::size_t bytes_equal = 0, nontrivial = 0;
+  std::size_t bytes_equal = 0, nontrivial = 0, finite_equal = 0;
   for (const auto* u : units) {
     if (u->kind == UnitKind::baseline) {
       ++c.baseline_units;
@@ -82,13 +82,16 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     }
     if (!compared(u->kind)) continue;
     ++c.same_key_units;
+    c.nonfinite.add({u->elements + u->nonfinite, u->nonfinite_a, u->nonfinite_b, u->nonfinite_mismatch});
     if (std::isfinite(u->pearson)) same.push_back(u->pearson);
     rel.push_back(u->rel_l2);
     eq.push_back(u->frac_equal);
     // Tiny tensors can coincide by construction (METHODS §2.5 "non-trivial").
+    // Equal decoded values count only where the sides also agree about non-finite values.
     if (u->elements >= 64) {
       ++nontrivial;
-      bytes_equal += (u->bytes_equal || u->frac_equal == 1.0) ? 1 : 0;
+      bytes_equal += (u->bytes_equal || (u->frac_equal == 1.0 && u->nonfinite_mismatch == 0)) ? 1 : 0;
+      finite_equal += u->frac_equal == 1.0 ? 1 : 0;
     }
   }
   c.median_pearson = median(same);
@@ -99,6 +102,17 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     c.reason = "no same-key units to compare";
     return c;
   }
+  const std::string nonfinite_numbers = std::to_string(c.nonfinite.suspect) + " non-finite in the suspect, " +
+                                        std::to_string(c.nonfinite.other) + " in the other model, " +
+                                        std::to_string(c.nonfinite.mismatch) + " pairs differ in them, of " +
+                                        std::to_string(c.nonfinite.elements);
+  if (c.nonfinite.finite_share() < rules.min_finite_share) {
+    c.too_few_finite = true;
+    c.reason = "too few finite values to judge: " + fmt(100.0 * c.nonfinite.finite_share(), 4) +
+               "% finite on the worse side, below " + fmt(100.0 * rules.min_finite_share, 4) + "% (" +
+               nonfinite_numbers + ")";
+    return c;
+  }
   if (nontrivial > 0 && bytes_equal == nontrivial) {
     c.verdict = VerdictClass::identical;
     c.informative = true;
@@ -107,6 +121,19 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     c.p_fisher = 0;
     c.reason =
         std::to_string(nontrivial) + " of " + std::to_string(nontrivial) + " non-trivial tensors value-identical";
+    return c;
+  }
+  if (nontrivial > 0 && finite_equal == nontrivial) {
+    // The parent's values where both are finite, with NaN/Inf written in on one side: reuse,
+    // and never identity.
+    c.verdict = VerdictClass::derived;
+    c.kind = "nonfinite_modified";
+    c.informative = true;
+    c.powered = true;
+    c.p_value = 0;
+    c.p_fisher = 0;
+    c.reason =
+        "value-identical where both sides are finite, but the non-finite values differ (" + nonfinite_numbers + ")";
     return c;
   }
   // Cross-layer baselines (same role, other layer) calibrate the permutation null of h: pooled
@@ -286,6 +313,19 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
 bool is_reuse(VerdictClass v) { return v == VerdictClass::derived || v == VerdictClass::identical; }
 
 }  // namespace
+
+double NonFiniteCounts::finite_share() const noexcept {
+  if (elements == 0) return 1.0;
+  const auto worse = static_cast<double>(std::max(suspect, other));
+  return 1.0 - worse / static_cast<double>(elements);
+}
+
+void NonFiniteCounts::add(const NonFiniteCounts& o) noexcept {
+  elements += o.elements;
+  suspect += o.suspect;
+  other += o.other;
+  mismatch += o.mismatch;
+}
 
 bool UnitEvidence::has_null() const noexcept {
   // null_perms is 0 when the null's moments are exact (h); a null SD of 0 means no test.
@@ -476,6 +516,14 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
                       (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head));
   }
   if (vocab) v.kinds.push_back({"vocab_extended", "embedding rows differ in number; compared on the common rows", 1.0});
+  // NaN/Inf on one side only: written in after the fact (a count, not a test).
+  if (v.nonfinite.mismatch > 0) {
+    v.kinds.push_back({"nonfinite_modified",
+                       std::to_string(v.nonfinite.mismatch) + " of " + std::to_string(v.nonfinite.elements) +
+                           " compared values are non-finite on one side only (suspect " +
+                           std::to_string(v.nonfinite.suspect) + ", other " + std::to_string(v.nonfinite.other) + ")",
+                       1.0});
+  }
   if (v.kinds.empty()) return;
   v.kind.clear();
   for (const auto& k : v.kinds) v.kind += (v.kind.empty() ? "" : " + ") + k.kind;
@@ -505,6 +553,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   for (const auto& [name, list] : groups) {
     auto c = judge(name, list, rules, components_with_tests);
     if (c.same_key_units == 0) continue;
+    v.nonfinite.add(c.nonfinite);
     if (c.informative) {
       ++informative;
       component_p.push_back(c.p_value);
@@ -524,8 +573,16 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     const double m = static_cast<double>(component_p.size());
     v.p_value = std::min(1.0, m * *std::min_element(component_p.begin(), component_p.end()));
   }
+  // Components left out for their non-finite values: they rule out identity, and every verdict
+  // names them.
+  std::string too_few_finite;
+  for (const auto& c : v.components) {
+    if (c.too_few_finite) too_few_finite += (too_few_finite.empty() ? "" : ", ") + c.component;
+  }
+  const std::string finite_note =
+      too_few_finite.empty() ? std::string() : "; too few finite values to judge: " + too_few_finite;
   if (informative == 0) {
-    v.reason = "nothing comparable with power between the two models";
+    v.reason = "nothing comparable with power between the two models" + finite_note;
     return v;
   }
   bool submatrix = false, vocab_only = true;
@@ -541,20 +598,24 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     }
     return s;
   };
-  if (identical == informative && unmatched_tensors == 0 && !submatrix) {
+  if (identical == informative && unmatched_tensors == 0 && !submatrix && too_few_finite.empty()) {
     v.overall = VerdictClass::identical;
     v.reason = "every compared component is value-identical";
   } else if (identical == informative) {
-    // Identical where comparable, but the models differ in shape or tensor set.
+    // Identical where comparable, but the models differ in shape, tensor set or non-finite values.
     v.overall = VerdictClass::derived;
-    v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
+    if (!submatrix && unmatched_tensors == 0) {
+      v.kind = "nonfinite_modified";
+    } else {
+      v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
+    }
     derivation_kinds(units, layout, rules, v);
-    v.reason =
-        "value-identical where comparable, but " +
-        (unmatched_tensors ? std::to_string(unmatched_tensors) + " tensors have no counterpart" +
-                                 std::string(submatrix ? " and " : "")
-                           : std::string()) +
-        (submatrix ? std::string("some tensors differ in shape (compared on their common rows)") : std::string());
+    std::string differences;
+    auto add = [&](const std::string& s) { differences += (differences.empty() ? "" : "; ") + s; };
+    if (unmatched_tensors) add(std::to_string(unmatched_tensors) + " tensors have no counterpart");
+    if (submatrix) add("some tensors differ in shape (compared on their common rows)");
+    if (!too_few_finite.empty()) add("too few finite values to judge: " + too_few_finite);
+    v.reason = "value-identical where comparable, but " + differences;
   } else if (derived == informative) {
     v.overall = VerdictClass::derived;
     v.kind = backbone ? backbone->kind : std::string();
@@ -601,6 +662,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
       v.reason = "no component derived, and the attention stack could not be tested with power";
     }
   }
+  if (!too_few_finite.empty() && v.reason.find("too few finite") == std::string::npos) v.reason += finite_note;
   return v;
 }
 

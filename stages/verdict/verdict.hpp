@@ -18,6 +18,8 @@
 ///   some independent -> partial_reuse (naming them); no component with evidence (every Holm
 ///   p times the number of tested components >= 1e-3) and the attention stack (the backbone every decoder has)
 ///   independent with power -> independent; otherwise inconclusive, with the reason.
+/// - Non-finite values are evidence: a pair is never identical when one side has NaN/Inf the
+///   other lacks, and a component with fewer than min_finite_share finite values is inconclusive.
 /// - Controls: with control models in the run, the parent must stand out from every control
 ///   (calibrate_with_controls).
 
@@ -34,9 +36,15 @@ namespace lineage::stages {
 /// The statistics of one finished cross-model unit that the rubric reads.
 struct UnitEvidence {
   UnitKind kind = UnitKind::same_key;
-  TensorKey key;         ///< key of side A (the suspect)
-  int other_layer = -1;  ///< the other model's layer (differs from key.layer for baselines)
-  std::uint64_t elements = 0;
+  TensorKey key;               ///< key of side A (the suspect)
+  int other_layer = -1;        ///< the other model's layer (differs from key.layer for baselines)
+  std::uint64_t elements = 0;  ///< element pairs where both sides are finite (the statistics' n)
+  // Non-finite values (NaN, +-Inf): element pairs with either side non-finite, per side, and
+  // where the sides disagree about them (one finite, or different non-finite values).
+  std::uint64_t nonfinite = 0;
+  std::uint64_t nonfinite_a = 0;
+  std::uint64_t nonfinite_b = 0;
+  std::uint64_t nonfinite_mismatch = 0;
   double cosine = 0;      ///< raw cosine (reported, never decisive for norms)
   double pearson = 0;     ///< element-wise centred cosine over the whole unit; NaN when undefined
   double rel_l2 = 0;      ///< ||a-b|| / ||a||
@@ -71,6 +79,20 @@ struct VerdictRules {
   /// Same-index relative L2 change below which a derivation is a fine-tune (SFT/RL/DPO move the
   /// weights by a few percent to ~15% of their norm), above which continued pre-training.
   double finetune_rel_l2 = 0.2;
+  /// Share of a component's values that must be finite on each side for it to be judged: below
+  /// it, the statistics rest on what is left and the component is inconclusive.
+  double min_finite_share = 0.99;
+};
+
+/// Non-finite values among the compared elements of a component or a whole pair.
+struct NonFiniteCounts {
+  std::uint64_t elements = 0;  ///< compared element pairs, finite or not
+  std::uint64_t suspect = 0;   ///< non-finite on the suspect's side
+  std::uint64_t other = 0;     ///< non-finite on the other model's side
+  std::uint64_t mismatch = 0;  ///< pairs where the two sides disagree about them
+  /// The smaller of the two sides' finite shares (1 without elements).
+  [[nodiscard]] double finite_share() const noexcept;
+  void add(const NonFiniteCounts& o) noexcept;
 };
 
 struct ComponentVerdict {
@@ -104,6 +126,8 @@ struct ComponentVerdict {
   std::size_t cross_role_significant = 0;  ///< of them, with a significant test
   bool powered = false;                    ///< a derived effect of min_effect would have been seen
   bool informative = false;                ///< decided something (identity, derived or powered null)
+  NonFiniteCounts nonfinite;
+  bool too_few_finite = false;  ///< inconclusive because finite_share < rules.min_finite_share
 };
 
 /// The shape of the two models as their keys show it (layers and routed experts per layer).
@@ -134,6 +158,7 @@ struct PairVerdict {
   double p_value = 1;  ///< Holm over the informative components' p-values
   std::vector<ComponentVerdict> components;
   std::vector<std::string> reused_components;  ///< derived or identical components
+  NonFiniteCounts nonfinite;                   ///< over every compared unit of the pair
 };
 
 /// Which verdict component a key belongs to.

@@ -155,10 +155,22 @@ TEST(ExecuteUnit, ZeroVectorsNanInfAndIdentity) {
   b[7] = std::numeric_limits<float>::infinity();
   const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
   EXPECT_EQ(stat(o, "n_nonfinite"), 2.0);
+  EXPECT_EQ(stat(o, "nonfinite_a"), 1.0);
+  EXPECT_EQ(stat(o, "nonfinite_b"), 1.0);
+  EXPECT_EQ(stat(o, "nonfinite_mismatch"), 2.0);
   EXPECT_EQ(stat(o, "n"), 98.0);
   EXPECT_NEAR(stat(o, "pearson"), 1.0, 1e-12);  // the rest is identical; NaN did not propagate
   EXPECT_EQ(stat(o, "frac_bit_equal"), 1.0);
   EXPECT_NE(o.hash_a, o.hash_b);  // the raw bytes differ where the NaN/Inf are
+
+  // The same non-finite value on both sides is no difference (NaN matches NaN, +Inf matches +Inf).
+  b[7] = a[7];
+  b[3] = std::numeric_limits<float>::quiet_NaN();
+  a[9] = b[9] = -std::numeric_limits<float>::infinity();
+  const auto agreed = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_EQ(stat(agreed, "nonfinite_a"), 2.0);
+  EXPECT_EQ(stat(agreed, "nonfinite_b"), 2.0);
+  EXPECT_EQ(stat(agreed, "nonfinite_mismatch"), 0.0);
 
   const auto same = execute_unit(u, std::as_bytes(std::span(ones)), std::as_bytes(std::span(ones)));
   EXPECT_EQ(same.hash_a, same.hash_b);

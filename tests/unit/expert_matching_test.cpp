@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
+#include "core/errors.hpp"
 #include "stages/align/assignment.hpp"
 
 namespace lineage::stages {
@@ -59,6 +61,28 @@ TEST(ExpertMatching, RecoversAPermutationAndKeptExpertsAndNotAnUnrelatedRouter) 
   m = match_experts(random_rows(experts, cols, 3), experts, parent, experts, cols, 7);
   EXPECT_GT(m.p, 1e-3);
   EXPECT_GT(m.matched_mean, 0.0);  // the inflation METHODS §5.2.4 warns about
+}
+
+TEST(Assignment, RefusesNonFiniteScoresInsteadOfLoopingForever) {
+  const std::vector<double> s{1, std::numeric_limits<double>::quiet_NaN(), 0, 1};
+  EXPECT_THROW((void)max_assignment(s, 2, 2), InternalError);
+}
+
+TEST(ExpertMatching, RoutersWithNaNRowsStillMatch) {
+  // A suspect router with every other value NaN (as in a doctored copy): the matching ends, and
+  // the NaN count as zero, so the remaining half still finds the permutation.
+  const std::uint64_t experts = 8, cols = 256;
+  const auto parent = random_rows(experts, cols, 4);
+  std::vector<int> perm{3, 1, 0, 2, 7, 6, 5, 4};
+  std::vector<float> suspect(experts * cols);
+  for (std::uint64_t e = 0; e < experts; ++e) {
+    for (std::uint64_t c = 0; c < cols; ++c) {
+      suspect[e * cols + c] =
+          c % 2 ? std::numeric_limits<float>::quiet_NaN() : parent[static_cast<std::uint64_t>(perm[e]) * cols + c];
+    }
+  }
+  const auto m = match_experts(suspect, experts, parent, experts, cols, 7);
+  EXPECT_EQ(m.match, perm);
 }
 
 }  // namespace

@@ -213,6 +213,79 @@ TEST(Verdict, IdenticalPartialReuseAndPermuted) {
   EXPECT_EQ(pv.overall, VerdictClass::derived) << pv.reason;
 }
 
+/// Units of an identical pair: every tensor value-equal, with its raw bytes.
+std::vector<UnitEvidence> identical_pair() {
+  std::vector<UnitEvidence> u;
+  for (auto role : {TensorRole::attn_q, TensorRole::routed_expert, TensorRole::embedding}) {
+    for (int l = 0; l < 4; ++l) {
+      auto e = unit(TensorKey{Component::text, role, role == TensorRole::embedding ? -1 : l}, UnitKind::same_key, 1.0,
+                    0.004);
+      e.frac_equal = 1.0;
+      e.bytes_equal = true;
+      u.push_back(e);
+      if (role == TensorRole::embedding) break;
+    }
+  }
+  return u;
+}
+
+TEST(VerdictNonFinite, NaNsWrittenIntoHalfTheSuspectAreNeverIdentical) {
+  // The parent with every other value replaced by NaN: the finite half still equals the parent.
+  auto u = identical_pair();
+  for (auto& e : u) {
+    e.bytes_equal = false;
+    e.nonfinite = e.nonfinite_a = e.nonfinite_mismatch = e.elements;  // as many NaN as finite
+  }
+  const auto v = decide_verdict(u);
+  EXPECT_NE(v.overall, VerdictClass::identical) << v.reason;
+  EXPECT_NE(v.overall, VerdictClass::independent) << v.reason;
+  EXPECT_NE(v.reason.find("too few finite values"), std::string::npos) << v.reason;
+  EXPECT_EQ(v.nonfinite.suspect, v.nonfinite.elements / 2);
+  EXPECT_EQ(v.nonfinite.other, 0u);
+  EXPECT_NEAR(v.nonfinite.finite_share(), 0.5, 1e-12);
+  for (const auto& c : v.components) {
+    EXPECT_TRUE(c.too_few_finite) << c.component;
+    EXPECT_FALSE(c.informative) << c.component;
+  }
+}
+
+TEST(VerdictNonFinite, OneExpertOfInfinityMakesItsComponentInconclusiveAndThePairNotIdentical) {
+  auto u = identical_pair();
+  for (auto& e : u) {
+    if (e.key.role != TensorRole::routed_expert || e.key.layer != 2) continue;
+    e.bytes_equal = false;
+    e.nonfinite = e.nonfinite_a = e.nonfinite_mismatch = e.elements;  // the whole unit is +Inf
+    e.elements = 0;
+    e.frac_equal = std::numeric_limits<double>::quiet_NaN();
+  }
+  const auto v = decide_verdict(u);
+  EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
+  EXPECT_NE(v.kind.find("nonfinite_modified"), std::string::npos) << v.kind;
+  EXPECT_NE(v.reason.find("routed_experts"), std::string::npos) << v.reason;
+  for (const auto& c : v.components) {
+    EXPECT_EQ(c.too_few_finite, c.component == "routed_experts") << c.component;
+    if (c.component != "routed_experts") {
+      EXPECT_EQ(c.verdict, VerdictClass::identical) << c.component;
+    }
+  }
+}
+
+TEST(VerdictNonFinite, AFewNaNsOnOneSideOnlyAreAModificationNotIdentity) {
+  auto u = identical_pair();
+  u[0].bytes_equal = false;
+  u[0].nonfinite = u[0].nonfinite_b = u[0].nonfinite_mismatch = 3;  // the other model has 3 NaN
+  const auto v = decide_verdict(u);
+  EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
+  EXPECT_NE(v.kind.find("nonfinite_modified"), std::string::npos) << v.kind;
+  EXPECT_EQ(v.nonfinite.other, 3u);
+  EXPECT_EQ(v.nonfinite.mismatch, 3u);
+
+  // The same NaNs on both sides (the bytes agree) are identity.
+  auto w = identical_pair();
+  w[0].nonfinite = w[0].nonfinite_a = w[0].nonfinite_b = 3;
+  EXPECT_EQ(decide_verdict(w).overall, VerdictClass::identical);
+}
+
 TEST(Verdict, TheParentMustStandOutFromTheControls) {
   std::mt19937 rng(7);
   std::normal_distribution<double> noise(0.0, 0.004);
