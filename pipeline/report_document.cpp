@@ -412,6 +412,7 @@ void pair_section(Document& d, const io::StoreContents& store, const json& p,
       h.row_title = "suspect expert";
       h.col_title = str(p, "other_label") + " expert";
       h.colour_title = "router-row Pearson";
+      h.missing_note = "grey: not matched";
       h.size = 150;
       d.figure(h.id, io::report::heatmap_svg(h), h.title);
     }

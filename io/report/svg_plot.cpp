@@ -244,7 +244,7 @@ std::string heatmap_svg(const HeatmapSpec& spec) {
   out +=
       text(bx + bar_w + 42, top + ph / 2, spec.colour_title,
            " text-anchor=\"middle\" transform=\"rotate(90 " + fmt(bx + bar_w + 42) + " " + fmt(top + ph / 2) + ")\"");
-  out += text(left, top + ph + 48, "grey: not compared", " font-size=\"9\" fill=\"#666\"");
+  out += text(left, top + ph + 48, spec.missing_note, " font-size=\"9\" fill=\"#666\"");
   return out + "</svg>\n";
 }
 

@@ -60,6 +60,7 @@ struct HeatmapSpec {
   ColourMap map = ColourMap::viridis;
   std::vector<std::pair<int, int>> marks;  ///< (row, col) cells to ring (a layer map)
   int size = 220;                          ///< plot area side, px
+  std::string missing_note = "grey: not compared";
 };
 /// Rows or columns beyond kMaxCells are averaged (finite values) into equal blocks; the axes keep
 /// the original indices and the title says so.
