@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/errors.hpp"
+#include "core/version.hpp"
 
 namespace lineage::pipeline {
 namespace {
@@ -29,7 +30,7 @@ int run_cli(int argc, char** argv) noexcept {
       return args.empty() ? static_cast<int>(ExitCode::usage) : 0;
     }
     if (args[0] == "--version") {
-      std::cout << "lineage 0.1.0\n";
+      std::cout << "lineage " << kVersion << "\n";
       return 0;
     }
     for (const auto& cmd : subcommands()) {

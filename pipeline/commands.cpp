@@ -11,6 +11,7 @@ const std::vector<Subcommand>& subcommands() {
       {"synth", "write small checkpoints with known provenance", commands::synth},
       {"compare", "compare a suspect with a parent and controls (MPI, HDF5 store)", commands::compare},
       {"verdict", "verdicts with their evidence from a result store", commands::verdict},
+      {"report", "an HTML page with plots (and Markdown) of a result store's verdicts", commands::report},
       {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
       {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
       {"behaviour", "black-box test on pre-generated outputs against the parent and controls", commands::behaviour},

@@ -74,3 +74,12 @@ real="$root/tests/data/real"
 if [ -d "$real/bryce-hoehn__Qwen3.5-25B-REAP-A3B-Coding" ]; then
   "$lineage" inventory --index-only "$real/bryce-hoehn__Qwen3.5-25B-REAP-A3B-Coding"
 fi
+echo
+echo "== a report people can look at: the fine-tune against its parent and an independent control,"
+echo "   with plots (lineage report; open the page in a browser, or read report.md beside it)"
+rm -rf "$out/runs/report.h5" "$out/runs/report.h5.journal" "$out/report"
+mpirun --oversubscribe -np 2 "$lineage" compare "$out/models/finetune" "$out/models/base" \
+  --control "$out/models/independent" --out "$out/runs/report.h5" --quiet >/dev/null
+"$lineage" tokenizer "$out/models/finetune" "$out/models/base" --out "$out/runs/report.h5" >/dev/null
+report=$("$lineage" report "$out/runs/report.h5" --out "$out/report")
+echo "report: $report"

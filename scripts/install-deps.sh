@@ -6,9 +6,10 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev libyaml-cpp-dev libgtest-dev
-  nlohmann-json3-dev libxxhash-dev
+  nlohmann-json3-dev libxxhash-dev zlib1g-dev
   python3 python3-h5py python3-numpy procps
   clang-format  # the format check of the test command
+  chromium  # the report test opens lineage report's page in headless Chromium
   slurm-wlm munge  # lineage submit, and the throw-away cluster of the end-to-end tests
 )
 missing=()

@@ -12,6 +12,7 @@ int inventory(const std::vector<std::string>& args);
 int synth(const std::vector<std::string>& args);
 int compare(const std::vector<std::string>& args);
 int verdict(const std::vector<std::string>& args);
+int report(const std::vector<std::string>& args);
 int tokenizer(const std::vector<std::string>& args);
 int arch(const std::vector<std::string>& args);
 int behaviour(const std::vector<std::string>& args);

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# lineage report: the page of a suspect-parent-control run is well-formed, opens in headless
+# Chromium without console messages, holds one layer heatmap pair per role and one curve per role
+# and model (counted against the store by h5py), and does not render blank; deliberately broken
+# pages fail the same check. Also: a merged multi-pair store (distance heatmap and tree), a store
+# with evidence beside the weights, an evidence-only store, and the exit codes. The screenshot is
+# left in the test's working folder (report-screenshot.png) for the README.
+set -u
+source "$(dirname "$0")/compare_common.bash" "$1" "$2"
+lineage=$(realpath "$lineage")
+check="$py $repo/tests/cli/report_check.py"
+shot_dir=$(pwd)
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh installs it)"
+cd "$tmp"
+"$lineage" synth --scenario base --out base >/dev/null || fail synth
+"$lineage" synth --scenario finetune --base base --out ft >/dev/null || fail synth
+"$lineage" synth --scenario independent --base base --seed 9 --out ind >/dev/null || fail synth
+$mpi -np 2 "$lineage" compare ft base --control ind --out run.h5 -q >/dev/null 2>&1 || fail "compare"
+"$lineage" tokenizer ft base --out run.h5 >/dev/null || fail "tokenizer evidence"
+
+out=$("$lineage" report run.h5 --out rep) || fail "report: $out"
+[ "$out" = "rep/index.html" ] || fail "prints the page's path: $out"
+[ -s rep/index.html ] && [ -s rep/report.md ] || fail "index.html and report.md"
+ls rep/figures/*.svg >/dev/null 2>&1 || fail "figures"
+ls rep | grep -q tmp- && fail "temporary files left: $(ls rep)"
+
+# What the page must hold, from the store itself: the role groups (keys without layer and
+# expert) of the per-layer same-key units of each pair.
+read -r groups_parent groups_control < <($py - run.h5 <<'PY'
+import h5py, re, sys
+f = h5py.File(sys.argv[1], "r")
+keys = [k.decode() for k in f["units/key_a"][()]]
+kind = [k.decode() for k in f["units/kind"][()]]
+mb, la = f["units/model_b"][()], f["units/layer_a"][()]
+def groups(b):
+    return {re.sub(r"/E\d+", "", re.sub(r"/L\d+", "", k)) for k, t, m, l in zip(keys, kind, mb, la)
+            if t in ("same_key", "submatrix") and m == b and l >= 0}
+print(len(groups(1)), len(groups(2)))
+PY
+)
+[ "${groups_parent:-0}" -ge 5 ] || fail "role groups from the store: $groups_parent"
+[ "$groups_parent" = "$groups_control" ] || fail "parent and control role groups differ: $groups_parent $groups_control"
+n=$groups_parent
+counts=(--count "data-plot=heatmap&data-family=layers&data-pair=0-1&data-scale=raw" "$n"
+        --count "data-plot=heatmap&data-family=layers&data-pair=0-1&data-scale=centred" "$n"
+        --count "data-plot=heatmap&data-family=layers&data-pair=0-2&data-scale=centred" "$n"
+        --count "data-plot=curves&data-suspect=0" "$n"
+        --count "data-series=vs parent base" "$n"
+        --count "data-series=vs control1 ind" "$n"
+        --count "data-plot=strip&data-pair=0-1" "$($py -c '
+import h5py, json, sys
+p = json.loads(h5py.File(sys.argv[1], "r")["verdict/json"][()][0])["pairs"][0]
+print(len(p["components"]))' run.h5)")
+r=$($check rep/index.html shot.png "${counts[@]}") || fail "the report page: $r"
+cp shot.png "$shot_dir/report-screenshot.png"
+grep -q "^## Verdicts" rep/report.md && grep -q "](figures/" rep/report.md || fail "report.md: $(head -20 rep/report.md)"
+grep -q "Tokenizer, architecture and behaviour evidence" rep/index.html || fail "evidence section"
+for f in rep/figures/*.svg; do
+  $py -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' "$f" || fail "figure $f"
+done
+
+# The check can fail: a script error, missing heatmaps, a blank page.
+cp rep/index.html broken.html
+sed -i 's|</body>|<script>throw new Error("broken on purpose")</script></body>|' broken.html
+$check broken.html b1.png "${counts[@]}" >/dev/null && fail "a console error passed the check"
+$py - rep/index.html > noheat.html <<'PY'
+import re, sys
+print(re.sub(r'<svg[^>]*data-plot="heatmap".*?</svg>', "", open(sys.argv[1]).read(), flags=re.S))
+PY
+r=$($check noheat.html b2.png "${counts[@]}") && fail "a page without heatmaps passed the check"
+grep -q "data-scale=raw: 0 elements" <<<"$r" || fail "missing heatmaps not named: $r"
+printf '<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>x</title></head><body></body></html>\n' \
+  > blank.html
+r=$($check blank.html b3.png) && fail "a blank page passed the check"
+grep -q "blank screenshot" <<<"$r" || fail "blank not named: $r"
+printf '<html><body><p>unclosed</body></html>\n' > bad.html
+r=$($check bad.html b4.png) && fail "a malformed page passed the check"
+grep -q "not well-formed" <<<"$r" || fail "malformed not named: $r"
+
+# A merged store of three models: distance heatmap and tree beside every pair's section.
+$mpi -np 1 "$lineage" compare ind ft --out ind-ft.h5 --no-baselines -q >/dev/null 2>&1 || fail "compare ind ft"
+$mpi -np 1 "$lineage" compare ft base --out ft-base.h5 --no-baselines -q >/dev/null 2>&1 || fail "compare ft base"
+$mpi -np 1 "$lineage" compare ind base --out ind-base.h5 --no-baselines -q >/dev/null 2>&1 || fail "compare ind base"
+"$lineage" merge ft-base.h5 ind-base.h5 ind-ft.h5 -o all.h5 >/dev/null || fail "merge"
+"$lineage" report all.h5 --out merged >/dev/null || fail "report of a merged store"
+$py - merged/index.html <<'PY' || fail "merged report content"
+import sys, xml.etree.ElementTree as ET
+text = open(sys.argv[1]).read()
+root = ET.fromstring(text.split("\n", 1)[1])
+svg = "{http://www.w3.org/2000/svg}svg"
+plots = [e for e in root.iter(svg)]
+assert sum(e.get("data-family") == "distance" for e in plots) == 1, "distance heatmap"
+pairs = {e.get("data-pair") for e in plots if e.get("data-family") == "layers"}
+assert len(pairs) == 3, pairs
+tree = [e for e in plots if any((t.text or "") == "ind" for t in e.iter("{http://www.w3.org/2000/svg}text"))
+        and e.get("data-plot") is None]
+assert tree, "the neighbour-joining tree"
+PY
+
+# Evidence only, and the exit codes.
+"$lineage" tokenizer ft base --out evidence.h5 >/dev/null || fail "evidence-only store"
+"$lineage" report evidence.h5 --out ev >/dev/null || fail "report of an evidence-only store"
+grep -q "No weight comparison in this store" ev/index.html || fail "evidence-only content"
+"$lineage" report missing.h5 --out x >/dev/null 2>&1; [ $? -eq 5 ] || fail "missing store: exit 5"
+"$lineage" report run.h5 >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --out: exit 2"
+touch afile
+"$lineage" report run.h5 --out afile/sub >/dev/null 2>&1; [ $? -eq 3 ] || fail "unwritable folder: exit 3"
+echo "report cli: ok"
