@@ -257,8 +257,7 @@ void print_ranking(const std::vector<stages::RankedEntry>& ranked, std::size_t t
 }
 
 std::string tower_heading(const ArchitectureProfile& t) {
-  return "tower " + t.config_key + " (model_type " + (t.model_type.empty() ? "-" : t.model_type) + "; read by " +
-         t.reading + ")";
+  return "tower " + t.config_key + " (model_type " + (t.model_type.empty() ? "-" : t.model_type) + "): " + t.reading;
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ grep -Eq "^  hidden_size +5120$" <<<"$out" || fail "hcx core row: $out"
 grep -q "note: no family file matches (architectures HCXVisionV2ForCausalLM, model_type vlm): the text decoder is read from text_config (model_type hyperclovax)" <<<"$out" || fail "hcx note: $out"
 grep -q "tower vision_config: model_type qwen2_5_vl, family qwen2_5_vl_vision.*\[probably reused\]" <<<"$out" || fail "hcx vision tower: $out"
 out=$("$lineage" arch "$hcx" --catalog --top 2) || fail "hcx catalog exit $?"
-grep -q "^tower vision_config (model_type qwen2_5_vl; read by family qwen2_5_vl_vision" <<<"$out" || fail "hcx tower heading: $out"
+grep -q "^tower vision_config (model_type qwen2_5_vl): family qwen2_5_vl_vision" <<<"$out" || fail "hcx tower heading: $out"
 grep -Eq "^  1 +Qwen/Qwen2.5-VL-7B-Instruct vision_config +([0-9]+)/\1 " <<<"$out" || fail "hcx vision tower rank: $out"
 "$lineage" arch "$hcx" --catalog --json | $py -c '
 import json,sys
