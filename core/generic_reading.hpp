@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/expr/expression.hpp"
 #include "core/tensor_key.hpp"
 
 namespace lineage {
@@ -34,6 +35,17 @@ struct GenericReading {
   /// Last dotted component of a name -> kind ("bias" -> bias); anything else is a weight.
   std::vector<std::pair<std::string, ParamKind>> kinds;
   std::vector<GenericRule> rules;
+
+  /// Reading a config no family matches (lineage arch), from the file's `config` section:
+  /// the common spellings of the unified keys as vars in the family expression language
+  /// (`hidden: "hidden_size ?? d_model ?? n_embd"`), ...
+  std::vector<std::pair<std::string, expr::Expression>> config_vars;
+  /// ... the sub-configs a composite model nests its text decoder under (the first present is
+  /// read; none: the top-level config) ...
+  std::vector<std::string> text_configs;
+  /// ... and those of its other towers (vision, audio). Every `*_config` object with a
+  /// model_type is a tower too; these are listed even without one.
+  std::vector<std::string> tower_configs;
 };
 
 }  // namespace lineage

@@ -292,10 +292,16 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
 lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
   const auto root = load(path);
   Ctx c{path.string()};
-  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules"});
+  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules", "config"});
   lineage::GenericReading g;
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");
+  if (const auto cfg = root["config"]) {
+    c.only(cfg, "config", {"text_configs", "tower_configs", "vars"});
+    g.text_configs = c.strings(cfg["text_configs"], "config.text_configs");
+    g.tower_configs = c.strings(cfg["tower_configs"], "config.tower_configs");
+    g.config_vars = c.vars(cfg["vars"], "config.vars");
+  }
 
   // {name} -> regex text; {layer} and {expert} hold the one capture group that reads the index.
   std::map<std::string, std::string, std::less<>> placeholders;

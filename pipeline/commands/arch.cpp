@@ -17,6 +17,7 @@
 #include "pipeline/evidence_record.hpp"
 #include "pipeline/family_dir.hpp"
 #include "stages/architecture/architecture_profile.hpp"
+#include "stages/architecture/catalog_ranking.hpp"
 #include "stages/inventory/inventory.hpp"
 
 namespace lineage::pipeline::commands {
@@ -221,31 +222,42 @@ void print_profiles(const std::vector<ArchitectureProfile>& ps, TableStyle style
   }
 }
 
-struct RankedEntry {
-  const io::CatalogEntry* entry;
-  ArchitectureProfile profile;
-  stages::GeometryMatch geometry;
-  stages::CoreMatch core;
-};
-
-std::vector<RankedEntry> rank_catalog(const ArchitectureProfile& suspect, const std::vector<io::CatalogEntry>& catalog,
-                                      const FamilyRegistry& registry) {
-  std::vector<RankedEntry> out;
-  for (const auto& e : catalog) {
-    auto p = stages::profile_architecture(e.config, registry, e.model);
-    stages::mark_unconfirmed(p, e.unconfirmed);
-    auto g = stages::compare_geometry(suspect, p);
-    auto c = stages::compare_core(suspect, p);
-    out.push_back({&e, std::move(p), std::move(g), c});
+nlohmann::json ranking_json(const std::vector<stages::RankedEntry>& ranked, std::size_t top) {
+  auto out = nlohmann::json::array();
+  for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
+    const auto& r = ranked[i];
+    out.push_back({{"model", r.entry->model},
+                   {"tower", r.tower},
+                   {"family", r.profile.family},
+                   {"file", r.entry->file},
+                   {"source", r.entry->source},
+                   {"confirmed", r.entry->confirmed},
+                   {"matches", r.geometry.matches},
+                   {"comparable", r.geometry.comparable},
+                   {"score", r.geometry.score()},
+                   {"core_matches", r.core.matches},
+                   {"matched", r.geometry.matched_keys},
+                   {"differing", r.geometry.differing_keys}});
   }
-  // Most keys equal first; the share of comparable keys breaks ties (an entry known on more
-  // keys that still matches them is the stronger candidate), then the name for a stable order.
-  std::stable_sort(out.begin(), out.end(), [](const RankedEntry& a, const RankedEntry& b) {
-    if (a.geometry.matches != b.geometry.matches) return a.geometry.matches > b.geometry.matches;
-    if (a.geometry.score() != b.geometry.score()) return a.geometry.score() > b.geometry.score();
-    return a.entry->model < b.entry->model;
-  });
   return out;
+}
+
+void print_ranking(const std::vector<stages::RankedEntry>& ranked, std::size_t top, TableStyle style) {
+  TextTable t({"rank", "model", "equal keys", "core", "differing keys", "confirmed"});
+  for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
+    const auto& r = ranked[i];
+    std::string diff;
+    for (const auto& k : r.geometry.differing_keys) diff += (diff.empty() ? "" : ", ") + k;
+    t.add({std::to_string(i + 1), r.entry->model + (r.tower.empty() ? "" : " " + r.tower),
+           std::to_string(r.geometry.matches) + "/" + std::to_string(r.geometry.comparable),
+           std::to_string(r.core.matches) + "/5", diff.empty() ? "(none)" : diff,
+           r.entry->confirmed ? "yes" : "partly"});
+  }
+  t.print(std::cout, style);
+}
+
+std::string tower_heading(const ArchitectureProfile& t) {
+  return "tower " + t.config_key + " (model_type " + (t.model_type.empty() ? "-" : t.model_type) + "): " + t.reading;
 }
 
 }  // namespace
@@ -313,40 +325,41 @@ int arch(const std::vector<std::string>& args) {
   if (catalog) {
     const auto entries = io::load_catalog(vm.count("catalog-dir") ? fs::path(vm["catalog-dir"].as<std::string>())
                                                                   : default_catalog_dir());
-    const auto ranked = rank_catalog(profiles.front(), entries, registry);
+    const auto ranked = stages::rank_catalog(profiles.front(), entries, registry);
+    // Each tower of a composite model against the catalogue's towers of its kind, on its own.
+    const auto config = io::read_model_config(inputs.front());
+    const auto towers = config ? stages::profile_towers(*config, registry, profiles.front().source)
+                               : std::vector<ArchitectureProfile>{};
     const auto top = static_cast<std::size_t>(std::max(1, vm["top"].as<int>()));
     if (vm.count("json")) {
-      nlohmann::json j{{"suspect", profile_json(profiles.front())}, {"ranking", nlohmann::json::array()}};
-      for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
-        const auto& r = ranked[i];
-        j["ranking"].push_back({{"model", r.entry->model},
-                                {"file", r.entry->file},
-                                {"source", r.entry->source},
-                                {"confirmed", r.entry->confirmed},
-                                {"matches", r.geometry.matches},
-                                {"comparable", r.geometry.comparable},
-                                {"score", r.geometry.score()},
-                                {"core_matches", r.core.matches},
-                                {"matched", r.geometry.matched_keys},
-                                {"differing", r.geometry.differing_keys}});
+      nlohmann::json j{{"suspect", profile_json(profiles.front())},
+                       {"ranking", ranking_json(ranked, top)},
+                       {"towers", nlohmann::json::array()}};
+      for (const auto& t : towers) {
+        auto tj = profile_json(t);
+        tj["config_key"] = t.config_key;
+        tj["reading"] = t.reading;
+        tj["ranking"] = ranking_json(stages::rank_catalog_towers(t, entries, registry), top);
+        j["towers"].push_back(tj);
       }
       std::cout << j.dump(2) << "\n";
       return 0;
     }
     std::cout << "suspect: " << profiles.front().source << " ("
               << (profiles.front().family.empty() ? "no family" : profiles.front().family)
-              << ")\ncatalogue: " << entries.size() << " public architectures\n\n";
-    TextTable t({"rank", "model", "equal keys", "core", "differing keys", "confirmed"});
-    for (std::size_t i = 0; i < ranked.size() && i < top; ++i) {
-      const auto& r = ranked[i];
-      std::string diff;
-      for (const auto& k : r.geometry.differing_keys) diff += (diff.empty() ? "" : ", ") + k;
-      t.add({std::to_string(i + 1), r.entry->model,
-             std::to_string(r.geometry.matches) + "/" + std::to_string(r.geometry.comparable),
-             std::to_string(r.core.matches) + "/5", diff.empty() ? "(none)" : diff,
-             r.entry->confirmed ? "yes" : "partly"});
+              << ")\ncatalogue: " << entries.size() << " public architectures\n";
+    for (const auto& n : profiles.front().notes) std::cout << "note: " << n << "\n";
+    std::cout << "\n";
+    print_ranking(ranked, top, style);
+    for (const auto& t : towers) {
+      std::cout << "\n" << tower_heading(t) << ":\n";
+      const auto tr = stages::rank_catalog_towers(t, entries, registry);
+      if (tr.empty()) {
+        std::cout << "  no catalogue tower of this kind has comparable keys\n";
+        continue;
+      }
+      print_ranking(tr, top, style);
     }
-    t.print(std::cout, style);
     std::cout << "\nequal geometry means a shared design (or a copied config), never lineage on its own: compare the "
                  "weights with the top entries.\n";
     return 0;

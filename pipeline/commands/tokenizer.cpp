@@ -37,6 +37,9 @@ std::vector<std::pair<std::string, std::string>> rows(const stages::TokenizerCom
       {"prefix identity", "ids 0.." + std::to_string(c.prefix_identity) + " identical"},
       {"best constant id offset", std::to_string(c.best_offset) + ": " + std::to_string(c.best_offset_count) +
                                       " tokens, longest run " + std::to_string(c.best_offset_run)},
+      {"shared tokens in order", std::to_string(c.shared_in_order) + " (" + pct(c.order_fraction) +
+                                     ", longest increasing subsequence of B's ids in A's order), Kendall tau " +
+                                     num(c.kendall_tau, 4)},
       {"merges", std::to_string(c.merges_a) + " / " + std::to_string(c.merges_b) + ", " +
                      std::to_string(c.shared_merges) + " shared"},
       {"merge order", "Spearman " + num(c.merge_rank_spearman, 4) + ", common prefix " +
@@ -68,17 +71,23 @@ nlohmann::json to_json(const stages::TokenizerComparison& c, const std::string& 
           {"best_offset", c.best_offset},
           {"best_offset_count", c.best_offset_count},
           {"best_offset_run", c.best_offset_run},
+          {"shared_in_order", c.shared_in_order},
+          {"order_fraction", num(c.order_fraction)},
+          {"kendall_tau", num(c.kendall_tau)},
           {"merges_a", c.merges_a},
           {"merges_b", c.merges_b},
           {"shared_merges", c.shared_merges},
           {"merge_rank_spearman", num(c.merge_rank_spearman)},
           {"merge_common_prefix", c.merge_common_prefix},
           {"merge_first1000_exact", c.merge_first1000_exact},
+          {"merges_in_order", c.merges_in_order},
           {"added_a", c.added_a},
           {"added_b", c.added_b},
           {"shared_added", c.shared_added},
+          {"shared_added_same_id", c.shared_added_same_id},
           {"classification", c.classification},
           {"rule", c.rule},
+          {"differences", c.differences},
           {"kver_context", c.kver_context}};
 }
 
@@ -111,7 +120,8 @@ int tokenizer(const std::vector<std::string>& args) {
   const auto c = stages::compare_tokenizers(a, b);
   if (vm.count("out")) {
     // A shared tokenizer is weak evidence (many independent models reuse one, METHODS §10.4).
-    const bool shared = c.classification.rfind("identical", 0) == 0 || c.classification.rfind("extended", 0) == 0;
+    const bool shared = c.classification.rfind("identical", 0) == 0 || c.classification.rfind("extended", 0) == 0 ||
+                        c.classification.rfind("derived", 0) == 0;
     record_evidence(vm["out"].as<std::string>(), {"tokenizer", a.path + " vs " + b.path, shared ? "weak" : "neutral",
                                                   c.classification + " — " + c.rule, to_json(c, a.path, b.path)});
   }
@@ -131,8 +141,10 @@ int tokenizer(const std::vector<std::string>& args) {
     }
   }
   std::cout << "\n"
-            << (md ? "**classification:** " : "classification: ") << c.classification << " — " << c.rule << "\n"
-            << (md ? "\n" : "") << "context: " << c.kver_context << "; " << kCaveat << "\n";
+            << (md ? "**classification:** " : "classification: ") << c.classification << " — " << c.rule << "\n";
+  if (md && !c.differences.empty()) std::cout << "\n";
+  for (const auto& d : c.differences) std::cout << (md ? "- beside it: " : "  beside it: ") << d << "\n";
+  std::cout << (md ? "\n" : "") << "context: " << c.kver_context << "; " << kCaveat << "\n";
   return 0;
 }
 

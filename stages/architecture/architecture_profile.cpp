@@ -199,8 +199,67 @@ const ArchitectureFact* ArchitectureProfile::fact(const std::string& key) const 
   return nullptr;
 }
 
-ArchitectureProfile profile_architecture(const nlohmann::json& config, const FamilyRegistry& registry,
-                                         const std::string& source) {
+namespace {
+
+/// The family a tower's model_type names: a tower-only family (no architectures of its own) first,
+/// since a whole-model family may share the model_type (qwen3_vl and qwen3_vl_vision).
+const FamilySpec* tower_family(const FamilyRegistry& registry, const std::string& model_type) {
+  if (model_type.empty()) return nullptr;
+  const FamilySpec* any = nullptr;
+  for (const auto& [id, f] : registry.all()) {
+    if (std::find(f.model_types.begin(), f.model_types.end(), model_type) == f.model_types.end()) continue;
+    if (f.architectures.empty()) return &f;
+    if (!any) any = &f;
+  }
+  return any;
+}
+
+const std::vector<std::string>& text_config_keys(const FamilyRegistry& registry) {
+  static const std::vector<std::string> none;
+  const auto* g = registry.generic_reading();
+  return g ? g->text_configs : none;
+}
+
+bool is_text_config(const FamilyRegistry& registry, const std::string& key) {
+  const auto& keys = text_config_keys(registry);
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+/// The sub-configs that are towers: every `*_config` object with a model_type, and those the
+/// generic reading lists (vision_config, audio_config) or whose key names a vision/audio tower.
+std::vector<std::string> tower_keys(const nlohmann::json& config, const FamilyRegistry& registry) {
+  std::vector<std::string> out;
+  const auto* g = registry.generic_reading();
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    const auto& k = it.key();
+    if (!it.value().is_object() || k.size() < 7 || k.compare(k.size() - 7, 7, "_config") != 0) continue;
+    const bool listed = g && std::find(g->tower_configs.begin(), g->tower_configs.end(), k) != g->tower_configs.end();
+    if (it.value().value("model_type", std::string()).empty() && !listed && tower_component(k) == Component::other)
+      continue;
+    out.push_back(k);
+  }
+  return out;
+}
+
+std::size_t known_facts(const ArchitectureProfile& p) {
+  std::size_t n = 0;
+  for (const auto* rows : {&p.core, &p.extended}) {
+    for (const auto& f : *rows) n += f.value != "-" && !f.spelled.empty();
+  }
+  return n;
+}
+
+std::string identity(const ArchitectureProfile& p) {
+  std::string archs;
+  for (const auto& a : p.architectures) archs += (archs.empty() ? "" : ", ") + a;
+  return "architectures " + (archs.empty() ? std::string("-") : archs) + ", model_type " +
+         (p.model_type.empty() ? std::string("-") : p.model_type);
+}
+
+/// `spec` null: no family; the config is read with the generic reading's common spellings, from
+/// its text sub-config when `whole_model` and it has one.
+ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegistry& registry,
+                                 const std::string& source, const FamilySpec* spec, bool whole_model) {
   ArchitectureProfile p;
   p.source = source;
   p.model_type = config.value("model_type", std::string());
@@ -209,19 +268,27 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
       if (a.is_string()) p.architectures.push_back(a.get<std::string>());
     }
   }
-  const auto* spec = select_family_by_config(registry, config);
-  if (!spec) {
-    p.notes.push_back("no family file matches architectures/model_type: keys are read from the config as spelled");
-  } else {
-    p.family = spec->id;
-  }
-  // Without a family the config itself is the scope (vars then are only raw config keys).
+  if (spec) p.family = spec->id;
+  // Without a family the config itself is the scope, its keys read through the generic
+  // reading's common spellings (families/_generic_decoder.yaml, config.vars).
+  const auto* generic = registry.generic_reading();
+  const auto* spellings = generic && !generic->config_vars.empty() ? &generic->config_vars : nullptr;
   BoundFamily bound;
-  Scope bare{&config, nullptr, nullptr, nullptr};
+  Scope bare{&config, spellings, nullptr, nullptr};
+  Scope text_sub;
   const Scope* s = &bare;
+  std::string read_from;
   if (spec) {
     bound = bind_family(registry, *spec, config, nullptr);
     s = text_scope(bound);
+  } else if (whole_model) {
+    for (const auto& k : text_config_keys(registry)) {
+      if (!config.contains(k) || !config[k].is_object()) continue;
+      text_sub = Scope{&config[k], spellings, nullptr, nullptr};
+      s = &text_sub;
+      read_from = k;
+      break;
+    }
   }
 
   // Core keys through the family's own vars, i.e. its own spelling.
@@ -311,6 +378,20 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
       fact(s, "torch_dtype", {"torch_dtype", "dtype"}),
   };
 
+  if (!spec && whole_model) {
+    const auto n = known_facts(p);
+    std::string how = "no family file matches (" + identity(p) + "): ";
+    if (!read_from.empty()) {
+      const auto mt = config[read_from].value("model_type", std::string());
+      how += "the text decoder is read from " + read_from + " (model_type " + (mt.empty() ? "-" : mt) + ")";
+    } else {
+      how += "the top-level config is read as the text decoder";
+    }
+    how += spellings ? " through the common key spellings of " + generic->file + " (config.vars)"
+                     : " as spelled (the family folder has no generic reading)";
+    p.notes.push_back(how + ": " + std::to_string(n) + " keys found; each tower is compared on its own");
+  }
+
   // Parameters: the family's expected tensors for this config, counted like an index-only inventory.
   if (spec) {
     try {
@@ -339,31 +420,26 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
       p.total_params = inv.total_params;
       p.active_params = inv.active_params;
       p.total_bytes = inv.total_bytes;
-      std::map<Component, std::uint64_t> by_component;
-      for (const auto& r : inv.roles) by_component[r.component] += r.params;
-      for (auto it = config.begin(); it != config.end(); ++it) {
-        const auto& k = it.key();
-        if (!it.value().is_object() || k.size() < 7 || k.compare(k.size() - 7, 7, "_config") != 0) continue;
-        const auto mt = it.value().value("model_type", std::string());
-        if (mt.empty() && tower_component(k) == Component::other) continue;
-        TowerProfile t{k, mt, "", false, 0};
-        for (const auto& [id, f] : registry.all()) {
-          if (!mt.empty() && std::find(f.model_types.begin(), f.model_types.end(), mt) != f.model_types.end())
-            t.family = id;
-        }
-        const auto c = tower_component(k);
-        if (c != Component::other && by_component.count(c)) t.params = by_component[c];
-        p.towers.push_back(t);
-      }
+      for (const auto& r : inv.roles) p.params_by_component[r.component] += r.params;
     } catch (const Error& e) {
       p.notes.push_back(std::string("parameter count unavailable: ") + e.what());
     }
   }
 
+  if (whole_model) {
+    for (const auto& k : tower_keys(config, registry)) {
+      const auto mt = config[k].value("model_type", std::string());
+      TowerProfile t{k, mt, "", false, 0};
+      if (const auto* f = tower_family(registry, mt)) t.family = f->id;
+      const auto c = is_text_config(registry, k) ? Component::text : tower_component(k);
+      if (c != Component::other && c != Component::text && p.params_by_component.count(c))
+        t.params = p.params_by_component.at(c);
+      p.towers.push_back(t);
+    }
+  }
   // Towers whose model_type another family claims: probably reused components.
   for (auto& t : p.towers) {
-    const bool text_decoder =
-        t.config_key == "text_config" || t.config_key == "language_config" || t.config_key == "llm_config";
+    const bool text_decoder = is_text_config(registry, t.config_key);
     t.foreign = !text_decoder && !t.model_type.empty() && !t.family.empty() && t.family != p.family &&
                 t.model_type != p.model_type;
     if (t.foreign) {
@@ -400,6 +476,39 @@ ArchitectureProfile profile_architecture(const nlohmann::json& config, const Fam
     }
   }
   return p;
+}
+
+}  // namespace
+
+ArchitectureProfile profile_architecture(const nlohmann::json& config, const FamilyRegistry& registry,
+                                         const std::string& source) {
+  return profile_impl(config, registry, source, select_family_by_config(registry, config), true);
+}
+
+std::vector<ArchitectureProfile> profile_towers(const nlohmann::json& config, const FamilyRegistry& registry,
+                                                const std::string& source) {
+  std::vector<ArchitectureProfile> out;
+  for (const auto& k : tower_keys(config, registry)) {
+    const auto& sub = config[k];
+    const auto mt = sub.value("model_type", std::string());
+    const auto* spec = tower_family(registry, mt);
+    ArchitectureProfile t;
+    try {
+      t = profile_impl(sub, registry, source + " " + k, spec, false);
+    } catch (const Error& e) {  // a family that does not apply to this sub-config: read it generically
+      t = profile_impl(sub, registry, source + " " + k, nullptr, false);
+      t.notes.push_back("family " + spec->id + " does not apply: " + e.what());
+      spec = nullptr;
+    }
+    t.config_key = k;
+    t.component = is_text_config(registry, k) ? Component::text : tower_component(k);
+    const auto n = std::to_string(known_facts(t));
+    t.reading = spec ? "family " + spec->id + " (its model_types name " + mt + "), " + n + " keys"
+                     : (mt.empty() ? std::string("no model_type") : "no family knows model_type " + mt) +
+                           ": common key spellings, " + n + " keys";
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 void mark_unconfirmed(ArchitectureProfile& profile, const std::vector<std::string>& config_keys) {

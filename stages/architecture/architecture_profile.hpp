@@ -7,6 +7,7 @@
 /// context; never as lineage evidence on its own (METHODS §8, §10.4).
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,7 +48,13 @@ struct ArchitectureProfile {
   std::optional<std::uint64_t> total_bytes;    ///< at the config's dtypes (quantised releases included)
   std::vector<TowerProfile> towers;
   std::vector<std::string> breadcrumbs;
-  std::vector<std::string> notes;  ///< why something could not be computed
+  std::vector<std::string> notes;  ///< what was inferred and how; why something could not be computed
+  std::map<Component, std::uint64_t> params_by_component;  ///< with a family: expected parameters per component
+
+  // A tower profiled on its own (profile_towers): the sub-config, its kind and how it was read.
+  std::string config_key;  ///< e.g. vision_config; "" for a whole model
+  Component component = Component::text;
+  std::string reading;  ///< "family qwen2_5_vl_vision (...)" or "no family knows model_type X: common key spellings"
 
   [[nodiscard]] const ArchitectureFact* fact(const std::string& key) const;
 };
@@ -55,6 +62,15 @@ struct ArchitectureProfile {
 /// Profiles a config (the whole config.json; composite models included).
 [[nodiscard]] ArchitectureProfile profile_architecture(const nlohmann::json& config, const FamilyRegistry& registry,
                                                        const std::string& source);
+
+/// Every tower of a composite config (text_config, vision_config, audio_config, ... : the
+/// `*_config` objects with a model_type, and those families/_generic_decoder.yaml lists) profiled
+/// on its own sub-config, with its own model_type: by the family whose model_types name it (a
+/// tower-only family first), else through the generic reading's common key spellings. Empty for
+/// a config without towers.
+[[nodiscard]] std::vector<ArchitectureProfile> profile_towers(const nlohmann::json& config,
+                                                              const FamilyRegistry& registry,
+                                                              const std::string& source);
 
 /// Marks the facts read from these config keys as unconfirmed (catalogue entries).
 void mark_unconfirmed(ArchitectureProfile& profile, const std::vector<std::string>& config_keys);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "io/tokenizer_file.hpp"
 
@@ -24,16 +25,36 @@ struct TokenizerComparison {
   std::int64_t best_offset = 0;     ///< most common id_B - id_A over shared tokens
   std::size_t best_offset_count = 0;
   std::size_t best_offset_run = 0;  ///< longest run of consecutive A ids at that offset
+  /// Order of the shared tokens: the longest increasing subsequence of B's ids taken in A's id
+  /// order, as a fraction of the shared tokens (1: every shared token keeps its relative place,
+  /// whatever was inserted or removed between them), and Kendall's tau of the two id orders.
+  std::size_t shared_in_order = 0;
+  double order_fraction = 0;
+  double kendall_tau = 0;  ///< NaN if fewer than 2 shared tokens
   std::size_t merges_a = 0, merges_b = 0, shared_merges = 0;
   double merge_rank_spearman = 0;  ///< rank agreement of shared merges (NaN if < 2)
   std::size_t merge_common_prefix = 0;
   std::size_t merge_first1000_exact = 0;
+  /// Shared merges whose rank order agrees (merges of A found in B at increasing ranks: LIS).
+  std::size_t merges_in_order = 0;
   std::size_t added_a = 0, added_b = 0, shared_added = 0;
-  /// identical, extended (B extends A), extended (A extends B), reordered, partial_overlap, independent
+  std::size_t shared_added_same_id = 0;  ///< added tokens with the same text at the same id
+  /// identical, extended (B extends A), extended (A extends B), derived_inserted (B from A),
+  /// derived_inserted (A from B), reordered, partial_overlap, independent
   std::string classification;
-  std::string rule;          ///< the rule that fired, with its numbers
+  std::string rule;  ///< the rule that fired, with its numbers
+  /// What differs beside the base vocabulary: added/special tokens and the merge list (both
+  /// compared as text / byte pairs, whatever their JSON spelling). Empty when nothing differs.
+  std::vector<std::string> differences;
   std::string kver_context;  ///< METHODS §7.2 overlap heuristic, as context only
 };
+
+/// Length of the longest strictly increasing subsequence of `values`, in O(n log n).
+[[nodiscard]] std::size_t longest_increasing_subsequence(const std::vector<std::int64_t>& values);
+
+/// Kendall's tau-a between position and value (ties in `values` count as neither concordant nor
+/// discordant), from the inversion count by merge sort in O(n log n); NaN for fewer than 2.
+[[nodiscard]] double kendall_tau_of_order(const std::vector<std::int64_t>& values);
 
 [[nodiscard]] TokenizerComparison compare_tokenizers(const io::TokenizerFile& a, const io::TokenizerFile& b);
 

@@ -41,6 +41,25 @@ j=json.load(sys.stdin)
 assert j["ranking"][0]["model"]=="moonshotai/Kimi-K2-Instruct"
 assert j["ranking"][1]["matches"] < j["ranking"][0]["matches"]' || fail "catalog json"
 
+# A composite whose model_type no family knows (issue #11): keys read from text_config through the
+# common spellings, each tower ranked on its own; the vision tower names its family.
+hcx="$repo/tests/data/arch/hcx_vlm_like.config.json"
+out=$("$lineage" arch "$hcx") || fail "hcx exit $?"
+grep -Eq "^  hidden_size +5120$" <<<"$out" || fail "hcx core row: $out"
+grep -q "note: no family file matches (architectures HCXVisionV2ForCausalLM, model_type vlm): the text decoder is read from text_config (model_type hyperclovax)" <<<"$out" || fail "hcx note: $out"
+grep -q "tower vision_config: model_type qwen2_5_vl, family qwen2_5_vl_vision.*\[probably reused\]" <<<"$out" || fail "hcx vision tower: $out"
+out=$("$lineage" arch "$hcx" --catalog --top 2) || fail "hcx catalog exit $?"
+grep -q "^tower vision_config (model_type qwen2_5_vl): family qwen2_5_vl_vision" <<<"$out" || fail "hcx tower heading: $out"
+grep -Eq "^  1 +Qwen/Qwen2.5-VL-7B-Instruct vision_config +([0-9]+)/\1 " <<<"$out" || fail "hcx vision tower rank: $out"
+"$lineage" arch "$hcx" --catalog --json | $py -c '
+import json,sys
+j=json.load(sys.stdin)
+assert j["ranking"][0]["comparable"] >= 10, j["ranking"][0]
+t={t["config_key"]: t for t in j["towers"]}
+assert t["vision_config"]["family"]=="qwen2_5_vl_vision" and t["vision_config"]["model_type"]=="qwen2_5_vl", t["vision_config"]
+assert t["vision_config"]["ranking"][0]["model"]=="Qwen/Qwen2.5-VL-7B-Instruct", t["vision_config"]["ranking"][0]
+assert t["text_config"]["model_type"]=="hyperclovax" and "common key spellings" in t["text_config"]["reading"], t["text_config"]' || fail "hcx catalog json"
+
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 err=$("$lineage" arch "$tmp" 2>&1 >/dev/null); code=$?
 [ $code -eq 3 ] || fail "missing config: exit $code"

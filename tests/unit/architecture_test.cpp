@@ -11,6 +11,7 @@
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "stages/architecture/architecture_profile.hpp"
+#include "stages/architecture/catalog_ranking.hpp"
 #include "support/temp_dir.hpp"
 
 namespace lineage {
@@ -260,6 +261,87 @@ TEST(Catalog, RanksKimiK2FirstForTheAxK1Geometry) {
   ASSERT_NE(best, nullptr);
   EXPECT_EQ(best->model, "moonshotai/Kimi-K2-Instruct");
   EXPECT_EQ(best_match.matches, best_match.comparable);
+}
+
+// Issue #11: `lineage arch` on a composite model whose model_type no family knows read nothing
+// (every key "-", 0 keys compared against every catalogue entry). The text decoder under
+// text_config uses the common spellings; the vision tower names a known family.
+TEST(Architecture, UnknownCompositeIsReadTowerByTower) {
+  const auto config = io::read_json_file(std::string(LINEAGE_SOURCE_DIR) + "/tests/data/arch/hcx_vlm_like.config.json");
+  const auto p = stages::profile_architecture(config, registry(), "hcx");
+  EXPECT_TRUE(p.family.empty());
+  EXPECT_EQ(p.model_type, "vlm");
+  EXPECT_EQ(value(p, "hidden_size"), "5120");
+  EXPECT_EQ(value(p, "num_hidden_layers"), "72");
+  EXPECT_EQ(value(p, "num_attention_heads"), "40");
+  EXPECT_EQ(value(p, "intermediate_size"), "24192");
+  EXPECT_EQ(value(p, "hidden_act"), "silu");
+  EXPECT_EQ(value(p, "num_key_value_heads"), "8");
+  EXPECT_EQ(value(p, "vocab_size"), "128256");
+  EXPECT_EQ(value(p, "rope_theta"), "50000000");
+  EXPECT_EQ(p.attention_type, "GQA");
+  EXPECT_EQ(p.fact("num_hidden_layers")->spelled, "num_hidden_layers");
+  ASSERT_FALSE(p.notes.empty());
+  EXPECT_NE(p.notes.front().find("text decoder is read from text_config (model_type hyperclovax)"), std::string::npos)
+      << p.notes.front();
+  // Each tower with its own model_type; the vision tower's family named and flagged as reused.
+  bool vision = false, text = false;
+  for (const auto& t : p.towers) {
+    if (t.config_key == "vision_config") {
+      vision = true;
+      EXPECT_EQ(t.model_type, "qwen2_5_vl");
+      EXPECT_EQ(t.family, "qwen2_5_vl_vision");
+      EXPECT_TRUE(t.foreign);
+    }
+    if (t.config_key == "text_config") {
+      text = true;
+      EXPECT_EQ(t.model_type, "hyperclovax");
+      EXPECT_TRUE(t.family.empty());
+      EXPECT_FALSE(t.foreign);
+    }
+  }
+  EXPECT_TRUE(vision && text);
+
+  // Compared with the catalogue, keys are now compared (the old reading compared 0).
+  const auto catalog = io::load_catalog(kCatalog);
+  const auto ranked = stages::rank_catalog(p, catalog, registry());
+  ASSERT_FALSE(ranked.empty());
+  EXPECT_GE(ranked.front().geometry.comparable, 10);
+
+  // Each tower on its own: the vision tower by its family, closest to Qwen2.5-VL's vision tower.
+  const auto towers = stages::profile_towers(config, registry(), "hcx");
+  ASSERT_EQ(towers.size(), 2u);
+  for (const auto& t : towers) {
+    if (t.config_key == "vision_config") {
+      EXPECT_EQ(t.family, "qwen2_5_vl_vision");
+      EXPECT_EQ(t.model_type, "qwen2_5_vl");
+      EXPECT_EQ(t.component, Component::vision);
+      EXPECT_EQ(value(t, "hidden_size"), "1280");
+      EXPECT_EQ(value(t, "num_hidden_layers"), "32");
+      EXPECT_EQ(value(t, "num_attention_heads"), "16");
+      EXPECT_EQ(t.fact("num_hidden_layers")->spelled, "depth");
+      ASSERT_TRUE(t.total_params.has_value());
+      // Qwen2.5-VL's vision encoder with its merger: about 0.67 B parameters.
+      EXPECT_NEAR(static_cast<double>(*t.total_params) / 1e9, 0.67, 0.02);
+      const auto tr = stages::rank_catalog_towers(t, catalog, registry());
+      ASSERT_FALSE(tr.empty());
+      EXPECT_EQ(tr.front().entry->model, "Qwen/Qwen2.5-VL-7B-Instruct");
+      EXPECT_EQ(tr.front().tower, "vision_config");
+      EXPECT_EQ(tr.front().profile.family, "qwen2_5_vl_vision");
+      EXPECT_EQ(tr.front().geometry.matches, tr.front().geometry.comparable);
+      EXPECT_GE(tr.front().geometry.comparable, 5);
+    } else {
+      EXPECT_EQ(t.config_key, "text_config");
+      EXPECT_TRUE(t.family.empty());
+      EXPECT_EQ(t.model_type, "hyperclovax");
+      EXPECT_NE(t.reading.find("no family knows model_type hyperclovax: common key spellings"), std::string::npos)
+          << t.reading;
+      EXPECT_EQ(value(t, "hidden_size"), "5120");
+      const auto tr = stages::rank_catalog_towers(t, catalog, registry());
+      ASSERT_FALSE(tr.empty());
+      EXPECT_GE(tr.front().geometry.comparable, 10);
+    }
+  }
 }
 
 TEST(Catalog, SpellingsOfOtherFamiliesMapToOneVocabulary) {

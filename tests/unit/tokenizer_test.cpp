@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -123,6 +125,147 @@ TEST(TokenizerGenerated, SynthVocabExtensionIsDetected) {
   const auto c = compare_tokenizers(base, ext);
   EXPECT_EQ(c.classification, "extended (B extends A)") << c.rule;
   EXPECT_EQ(compare_tokenizers(base, io::read_tokenizer_file(suite / "finetune")).classification, "identical");
+}
+
+TEST(TokenizerOrder, LongestIncreasingSubsequenceAndKendallTau) {
+  EXPECT_EQ(longest_increasing_subsequence({}), 0u);
+  EXPECT_EQ(longest_increasing_subsequence({5}), 1u);
+  EXPECT_EQ(longest_increasing_subsequence({3, 1, 2, 5, 4, 6}), 4u);  // 1 2 5 6 / 1 2 4 6
+  EXPECT_EQ(longest_increasing_subsequence({2, 2, 2}), 1u);           // strictly increasing
+  EXPECT_EQ(longest_increasing_subsequence({5, 4, 3, 2, 1}), 1u);
+  EXPECT_NEAR(kendall_tau_of_order({1, 2, 3, 4}), 1.0, 1e-12);
+  EXPECT_NEAR(kendall_tau_of_order({4, 3, 2, 1}), -1.0, 1e-12);
+  EXPECT_NEAR(kendall_tau_of_order({1, 3, 2, 4}), (5.0 - 1.0) / 6, 1e-12);  // 5 concordant, 1 discordant
+  EXPECT_TRUE(std::isnan(kendall_tau_of_order({7})));
+  // Vocabulary-sized inputs (260k ids) in O(n log n): ids shifted by insertions keep their
+  // order; a random permutation keeps about 2·sqrt(n) of them.
+  std::vector<std::int64_t> shifted, shuffled;
+  for (std::int64_t i = 0; i < 260000; ++i) shifted.push_back(i + i / 37);
+  shuffled = shifted;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(5));
+  EXPECT_EQ(longest_increasing_subsequence(shifted), shifted.size());
+  EXPECT_NEAR(kendall_tau_of_order(shifted), 1.0, 1e-12);
+  EXPECT_LT(longest_increasing_subsequence(shuffled), 3000u);
+  EXPECT_NEAR(kendall_tau_of_order(shuffled), 0.0, 0.01);
+}
+
+/// A modified copy of a real tokenizer.json, written into `dir`.
+std::filesystem::path write_copy(const lineage::testing::TempDir& d, const std::string& name, const nlohmann::json& j) {
+  const auto path = d.path() / (name + ".json");
+  lineage::testing::write_bytes(path, j.dump());
+  return path;
+}
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+// Issue #11: two real tokenizers with the same base tokens at the same ids, differing only in
+// added specials and in how the merge list is stored, were classified partial_overlap (the old
+// rule demanded equal merge lists for `identical` and then fell through to "≥ 20% same ids").
+TEST(TokenizerReal, SameBaseVocabularyIsIdenticalWithSpecialsAndMergesBesideIt) {
+  lineage::testing::TempDir d;
+  const auto original = read_json(kTok / "gpt35turbo" / "tokenizer.json");
+  ASSERT_TRUE(original["model"]["merges"][0].is_string());  // stored as "a b"
+  auto copy = original;
+  auto& merges = copy["model"]["merges"];
+  nlohmann::json pairs = nlohmann::json::array();
+  for (const auto& m : merges) {  // re-spelled as ["a", "b"] (tokenizers >= 0.20)
+    const auto s = m.get<std::string>();
+    pairs.push_back({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
+  }
+  merges = pairs;
+  std::int64_t next = 0;
+  for (const auto& a : copy["added_tokens"]) next = std::max(next, a["id"].get<std::int64_t>() + 1);
+  for (const char* special : {"<|im_start|>", "<|im_end|>", "<|reserved_0|>"}) {
+    copy["added_tokens"].push_back({{"id", next++}, {"content", special}, {"special", true}});
+  }
+  const auto a = io::read_tokenizer_file(kTok / "gpt35turbo" / "tokenizer.json");
+  const auto respelled = io::read_tokenizer_file(write_copy(d, "respelled", copy));
+  auto c = compare_tokenizers(a, respelled);
+  EXPECT_EQ(c.classification, "identical") << c.rule;
+  EXPECT_EQ(c.shared_merges, 100000u);  // "a b" and ["a", "b"] read as the same pairs
+  EXPECT_EQ(c.merge_common_prefix, 100000u);
+  ASSERT_EQ(c.differences.size(), 1u);  // only the specials differ
+  EXPECT_NE(c.differences[0].find("3 added/special tokens only in B: <|im_start|>"), std::string::npos)
+      << c.differences[0];
+
+  // A converter that orders merges of equal standing differently, and drops one: the merge
+  // lists are no longer equal. The old rule classified this pair partial_overlap.
+  std::swap(merges[500], merges[501]);
+  merges.erase(merges.size() - 1);
+  const auto reordered_merges = io::read_tokenizer_file(write_copy(d, "merges", copy));
+  c = compare_tokenizers(a, reordered_merges);
+  EXPECT_EQ(c.same_id, c.vocab_a);
+  EXPECT_GE(c.same_id_ratio, 0.2);  // what made the old rule say partial_overlap
+  EXPECT_EQ(c.classification, "identical") << c.rule;
+  ASSERT_EQ(c.differences.size(), 2u);
+  EXPECT_NE(c.differences[1].find("100000 / 99999 merges, 99999 shared, 99998 of them in the same relative order, "
+                                  "common prefix 500"),
+            std::string::npos)
+      << c.differences[1];
+}
+
+// Issue #11: a vocabulary that keeps ~99% of another's tokens in the same relative order, with
+// new tokens inserted between them (ids shifted), was classified partial_overlap.
+TEST(TokenizerReal, TokensInsertedBetweenKeptTokensAreDerivedInserted) {
+  lineage::testing::TempDir d;
+  const auto original = read_json(kTok / "llama2" / "tokenizer.json");
+  std::vector<std::pair<std::int64_t, std::string>> by_id;
+  for (auto it = original["model"]["vocab"].begin(); it != original["model"]["vocab"].end(); ++it) {
+    by_id.emplace_back(it.value().get<std::int64_t>(), it.key());
+  }
+  std::sort(by_id.begin(), by_id.end());
+  // Ids below 10,000 untouched; above, every 90th token removed and a new token inserted
+  // before every third one, which shifts every later id.
+  nlohmann::json vocab = nlohmann::json::object();
+  std::int64_t next = 0;
+  std::size_t removed = 0, inserted = 0;
+  for (const auto& [id, tok] : by_id) {
+    if (id >= 10000 && id % 90 == 0) {
+      ++removed;
+      continue;
+    }
+    if (id >= 10000 && id % 3 == 0) {
+      vocab["\xE2\x96\x81zzqnew" + std::to_string(id)] = next++;
+      ++inserted;
+    }
+    vocab[tok] = next++;
+  }
+  auto copy = original;
+  copy["model"]["vocab"] = vocab;
+  const auto a = io::read_tokenizer_file(kTok / "llama2");
+  const auto b = io::read_tokenizer_file(write_copy(d, "inserted", copy));
+  const auto c = compare_tokenizers(a, b);
+  EXPECT_GE(c.shared, a.vocab.size() - removed);  // a removed piece may share its bytes with a kept one
+  EXPECT_NEAR(c.share_of_a, 0.992, 0.001);
+  // Not quite all: SentencePiece pieces that decode to the same bytes ('<0x20>' and '▁') find one
+  // id among them, which can sit out of order.
+  EXPECT_GE(c.order_fraction, 0.99);
+  EXPECT_GT(c.kendall_tau, 0.98);
+  // The old rule's inputs: Jaccard below 0.9 (not "reordered") and over 20% same ids -> partial_overlap.
+  EXPECT_LT(c.jaccard, 0.9);
+  EXPECT_GE(c.same_id_ratio, 0.2);
+  EXPECT_EQ(c.classification, "derived_inserted (B from A)") << c.rule;
+  EXPECT_NE(c.rule.find("B holds 99.2% of A's tokens, 99.6% of the shared tokens in A's relative order"),
+            std::string::npos)
+      << c.rule;
+  EXPECT_EQ(compare_tokenizers(b, a).classification, "derived_inserted (A from B)");
+  EXPECT_GT(inserted, 7000u);
+}
+
+// Independently trained vocabularies share subwords, but not in one order: the new rule must not
+// turn them into derived ones.
+TEST(TokenizerReal, IndependentVocabulariesDoNotKeepTheirOrder) {
+  const auto llama2 = io::read_tokenizer_file(kTok / "llama2");
+  for (const char* other : {"gpt35turbo", "llama3"}) {
+    const auto c = compare_tokenizers(llama2, io::read_tokenizer_file(kTok / other));
+    std::printf("llama2 vs %s: %.1f%% of the shared tokens in order, Kendall tau %.3f\n", other, 100 * c.order_fraction,
+                c.kendall_tau);
+    EXPECT_LT(c.order_fraction, 0.95) << other;
+    EXPECT_EQ(c.classification, "independent") << other;
+  }
 }
 
 TEST(TokenizerFile, BadFilesAreInputErrors) {
