@@ -16,7 +16,7 @@
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "io/safetensors_writer.hpp"
-#include "pipeline/family_dir.hpp"
+#include "pipeline/data_dirs.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/inventory.hpp"
 

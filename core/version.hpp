@@ -1,10 +1,10 @@
 #pragma once
 /// @file version.hpp
-/// The version lineage reports (`--version`, the report's header); CMakeLists.txt's project
-/// VERSION is the same number.
+/// The version lineage reports (`--version`, the report's header): CMakeLists.txt's project
+/// VERSION, passed in as LINEAGE_VERSION.
 
 namespace lineage {
 
-inline constexpr const char* kVersion = "0.1.0";
+inline constexpr const char* kVersion = LINEAGE_VERSION;
 
 }  // namespace lineage

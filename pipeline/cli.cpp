@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/version.hpp"
+#include "pipeline/data_dirs.hpp"
 
 namespace lineage::pipeline {
 namespace {
@@ -31,6 +32,12 @@ int run_cli(int argc, char** argv) noexcept {
     }
     if (args[0] == "--version") {
       std::cout << "lineage " << kVersion << "\n";
+      // Where the data folders were found: an installed copy must not lean on a source tree.
+      for (auto f :
+           {DataFolder::families, DataFolder::catalog, DataFolder::slurm_templates, DataFolder::synth_styles}) {
+        const auto d = find_data_dir(f);
+        std::cout << to_string(f) << ": " << d.path.string() << " (" << d.source << ")\n";
+      }
       return 0;
     }
     for (const auto& cmd : subcommands()) {

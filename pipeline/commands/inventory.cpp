@@ -12,7 +12,7 @@
 #include "io/hf_config.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
-#include "pipeline/family_dir.hpp"
+#include "pipeline/data_dirs.hpp"
 
 namespace lineage::pipeline::commands {
 namespace {

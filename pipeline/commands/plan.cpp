@@ -10,7 +10,7 @@
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/commands/text_table.hpp"
-#include "pipeline/family_dir.hpp"
+#include "pipeline/data_dirs.hpp"
 #include "stages/pair/pair_models.hpp"
 #include "stages/plan/shard_plan.hpp"
 

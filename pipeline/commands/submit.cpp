@@ -10,7 +10,7 @@
 #include "jobs/sbatch_script.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
-#include "pipeline/family_dir.hpp"
+#include "pipeline/data_dirs.hpp"
 
 namespace lineage::pipeline::commands {
 namespace {

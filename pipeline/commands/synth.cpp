@@ -5,6 +5,7 @@
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "pipeline/commands/commands.hpp"
+#include "pipeline/data_dirs.hpp"
 #include "tools/synth/registry_expand.hpp"
 #include "tools/synth/scenarios.hpp"
 #include "tools/synth/synth_style.hpp"
@@ -64,7 +65,7 @@ int synth(const std::vector<std::string>& args) {
     std::cout << opts << "\n";
     return 0;
   }
-  const auto styles_dir = tools::default_styles_dir();
+  const auto styles_dir = default_styles_dir();
   if (vm.count("list")) {
     std::cout << "styles:";
     for (const auto& s : tools::list_styles(styles_dir)) std::cout << " " << s;
@@ -74,7 +75,7 @@ int synth(const std::vector<std::string>& args) {
     return 0;
   }
   const std::filesystem::path families =
-      vm.count("families") ? vm["families"].as<std::string>() : std::string(LINEAGE_FAMILIES_DIR);
+      vm.count("families") ? std::filesystem::path(vm["families"].as<std::string>()) : default_families_dir();
   const FamilyRegistry registry = io::load_family_registry(families);
   const auto expand = tools::make_expand(registry);
   const auto overrides = parse_overrides(sets);

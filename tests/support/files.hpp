@@ -16,6 +16,10 @@ void write_bytes(const std::filesystem::path& p, std::string_view bytes);
 void write_raw_safetensors(const std::filesystem::path& p, const std::string& json, std::size_t data_bytes);
 /// Every tensor of a checkpoint folder, decoded to float, by stored name.
 [[nodiscard]] std::map<std::string, std::vector<float>> read_checkpoint_values(const std::filesystem::path& dir);
+/// The synth style files of the source tree.
+[[nodiscard]] inline std::filesystem::path test_styles_dir() {
+  return std::filesystem::path(LINEAGE_SOURCE_DIR) / "tools" / "synth" / "styles";
+}
 /// The message of the InputError (or other exception) `fn` throws; "" if it throws nothing.
 template <typename Fn>
 std::string error_of(Fn&& fn) {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "io/family_file.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "tools/synth/registry_expand.hpp"
 #include "tools/synth/synth_style.hpp"
@@ -17,7 +18,7 @@ const std::filesystem::path& synth_suite(const std::string& style, bool realisti
   if (!slot) {
     slot = std::make_unique<TempDir>();
     static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
-    const auto s = tools::load_style(tools::default_styles_dir(), style, {});
+    const auto s = tools::load_style(test_styles_dir(), style, {});
     tools::write_suite(slot->path(), s, 1, tools::make_expand(registry),
                        realistic ? tools::ValueModel::realistic : tools::ValueModel::iid);
   }

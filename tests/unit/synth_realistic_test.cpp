@@ -29,7 +29,7 @@ namespace lineage::tools {
 namespace {
 
 const FamilyRegistry& registry() {
-  static const FamilyRegistry r = io::load_family_registry(LINEAGE_FAMILIES_DIR);
+  static const FamilyRegistry r = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
   return r;
 }
 
@@ -39,7 +39,7 @@ const FamilyRegistry& registry() {
 /// so the numbers do not move when a style's default geometry changes.
 constexpr std::uint64_t kHidden = 64;
 SynthStyle style(const std::string& name = "qwen2_moe", std::uint64_t vocab = 4096) {
-  return load_style(default_styles_dir(), name, {{"vocab_size", vocab}, {"hidden_size", kHidden}});
+  return load_style(testing::test_styles_dir(), name, {{"vocab_size", vocab}, {"hidden_size", kHidden}});
 }
 
 struct Pair {

@@ -28,7 +28,7 @@ namespace {
 using Tensors = std::map<std::string, std::vector<float>>;
 
 const FamilyRegistry& registry() {
-  static const FamilyRegistry r = io::load_family_registry(LINEAGE_FAMILIES_DIR);
+  static const FamilyRegistry r = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
   return r;
 }
 
@@ -52,7 +52,7 @@ struct StyleCase {
 class SynthScenario : public ::testing::TestWithParam<StyleCase> {
  protected:
   void SetUp() override {
-    style_ = load_style(default_styles_dir(), GetParam().style);
+    style_ = load_style(testing::test_styles_dir(), GetParam().style);
     expand_ = make_expand(registry());
     values_ = GetParam().realistic ? ValueModel::realistic : ValueModel::iid;
     base_ = make_base(style_, 1, expand_, values_);
@@ -403,7 +403,7 @@ TEST_P(SynthScenario, SameSeedGivesByteIdenticalFiles) {
 
 /// Every built-in style: a style whose family files are missing must fail (in SetUp, with the
 /// loader's message), never silently drop out of the suite.
-std::vector<std::string> testable_styles() { return list_styles(default_styles_dir()); }
+std::vector<std::string> testable_styles() { return list_styles(testing::test_styles_dir()); }
 
 /// Every style twice: i.i.d. values and --realistic values.
 std::vector<StyleCase> testable_cases() {
@@ -417,7 +417,7 @@ TEST(SynthStyles, AllFiveNamingStylesAreTested) {
   const auto styles = testable_styles();
   EXPECT_EQ(styles.size(), 5u);
   for (const auto& name : styles) {
-    const auto s = load_style(default_styles_dir(), name);
+    const auto s = load_style(testing::test_styles_dir(), name);
     EXPECT_NE(registry().find(s.family), nullptr) << name;
     EXPECT_NE(registry().find(s.dense_family), nullptr) << name;
   }

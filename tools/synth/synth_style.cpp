@@ -7,12 +7,6 @@
 
 namespace lineage::tools {
 
-std::filesystem::path default_styles_dir() {
-  // The styles ship next to the families in the source tree; the stages layer already knows
-  // where that is (LINEAGE_FAMILIES_DIR), so no extra build variable is needed.
-  return std::filesystem::path(LINEAGE_FAMILIES_DIR).parent_path() / "tools" / "synth" / "styles";
-}
-
 std::vector<std::string> list_styles(const std::filesystem::path& dir) {
   std::vector<std::string> names;
   std::error_code ec;

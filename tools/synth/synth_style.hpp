@@ -27,8 +27,6 @@ struct SynthStyle {
   nlohmann::json dense_config;
 };
 
-/// The folder holding the built-in style files.
-[[nodiscard]] std::filesystem::path default_styles_dir();
 /// Names of the available styles (file stems), sorted.
 [[nodiscard]] std::vector<std::string> list_styles(const std::filesystem::path& dir);
 /// Loads `<dir>/<name>.json`; `overrides` (key -> value) are merged into both configs
