@@ -10,7 +10,8 @@ presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release debug relwithdebinfo minsizerel clang-release clang-debug)
 status=0
 for p in "${presets[@]}"; do
-  log="$root/build-$p.log"
+  mkdir -p "$root/build-$p"
+  log="$root/build-$p/matrix.log"
   # shellcheck disable=SC2086
   if cmake --preset "$p" ${LINEAGE_MATRIX_CMAKE_ARGS:-} >"$log" 2>&1 && cmake --build --preset "$p" >>"$log" 2>&1 &&
      (cd "build-$p" && ctest -L unit -j "$(nproc)" >>"$log" 2>&1); then
