@@ -24,9 +24,24 @@ std::int64_t required_var(const Scope& scope, const char* name, const std::strin
   return v->as_int();
 }
 
+Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors);
+
 }  // namespace
 
 Expansion expand_bound_family(const BoundFamily& family, std::size_t max_tensors) {
+  // A name no scope defines (a config lacking a key the family needs) is a ConfigError here, not
+  // expr::MissingName escaping to the CLI as an unknown exception (found by fuzz_config_json).
+  const auto& where = family.family;
+  try {
+    return expand_unchecked(family, max_tensors);
+  } catch (const expr::MissingName& m) {
+    throw ConfigError("family " + where, "needs '" + m.name + "', which the config does not give");
+  }
+}
+
+namespace {
+
+Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors) {
   Expansion out;
   const auto too_many = [&](const std::string& where, const std::string& what, std::int64_t n) {
     throw InputError("config.json", "the config implies " + what + " = " + std::to_string(n) + " for " + where +
@@ -97,6 +112,8 @@ Expansion expand_bound_family(const BoundFamily& family, std::size_t max_tensors
   }
   return out;
 }
+
+}  // namespace
 
 std::vector<ExpectedTensor> expand_family(const FamilyRegistry& registry, std::string_view family,
                                           const nlohmann::json& config, std::string_view variant) {

@@ -10,12 +10,14 @@
 #include "core/expr/expression.hpp"
 #include "core/terminal_text.hpp"
 #include "io/checkpoint_listing.hpp"
+#include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "io/json_text.hpp"
 #include "io/run_file.hpp"
 #include "io/safetensors_header.hpp"
 #include "io/tokenizer_file.hpp"
 #include "jobs/sbatch_script.hpp"
+#include "stages/architecture/architecture_profile.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -160,6 +162,20 @@ TEST(TypeErrors, TokenizerWrongTypesNameFileAndKey) {
   write_bytes(d.path() / "tokenizer.json", R"({"model": {"type": 3, "vocab": {"a": 0}}})");
   msg = error_of([&] { (void)io::read_tokenizer_file(d.path()); });
   EXPECT_NE(msg.find("key 'model.type'"), std::string::npos) << msg;
+}
+
+TEST(FuzzFindings, ConfigLackingAKeyTheFamilyNeedsIsNotAnInternalError) {
+  // fuzz_config_json: a llama config whose layer key is misspelt threw expr::MissingName, which
+  // no handler knew: `lineage arch` ended "internal error: unknown exception", exit 1.
+  const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  const auto config = nlohmann::json::parse(
+      R"({"model_type":"llama","architectures":["LlamaForCausalLM"],"n#um_hidden_layers":2,"hidden_size":64,)"
+      R"("intermediate_size":128,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100,)"
+      R"("text_config":{"num_hidden_layers":1}})");
+  const auto p = stages::profile_architecture(config, registry, "config.json");
+  bool noted = false;
+  for (const auto& n : p.notes) noted = noted || n.find("parameter count unavailable") != std::string::npos;
+  EXPECT_TRUE(noted);
 }
 
 TEST(SbatchInjection, NewlinesAndMetacharactersInSlurmValuesAreRefused) {
