@@ -17,6 +17,7 @@ class Reader {
   void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) const {
     if (!map.IsMap()) throw error(where.empty() ? "(top level)" : where, "must be a mapping");
     for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) throw error(where.empty() ? "(top level)" : where, "has a key that is not a name");
       const auto key = kv.first.as<std::string>();
       if (!known.count(key)) {
         std::string list;
@@ -52,7 +53,11 @@ class Reader {
     }
     if (!node.IsSequence()) throw error(join(where, key), "must be a path or a list of paths");
     out.clear();
-    for (const auto& item : node) out.push_back(resolve(item.as<std::string>()));
+    for (const auto& item : node) {
+      // A nested list or mapping as an item was yaml-cpp's BadConversion: exit 1 without the file.
+      if (!item.IsScalar()) throw error(join(where, key), "must be a path or a list of paths");
+      out.push_back(resolve(item.as<std::string>()));
+    }
   }
 
   [[nodiscard]] ConfigError error(const std::string& key_path, const std::string& reason) const {

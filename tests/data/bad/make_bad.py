@@ -177,6 +177,12 @@ run_case("run_extra_newline", '  extra_sbatch: ["--qos=high\\nrm -rf ~"]\n', 4,
 run_case("run_extra_not_option", '  extra_sbatch: ["rm -rf ~"]\n', 4, "slurm.extra_sbatch[0]: is not an sbatch option")
 run_case("run_unknown_key", None, 4, "unknown key", extra="resmue: true\n")
 run_case("run_wrong_type", '  nodes: "many"\n', 4, "slurm.nodes: has the wrong type")
+# Found by fuzz_run_yaml: a mapping inside the parents list was exit 1 "internal error".
+write("run_parents_mapping.yaml", "suspect: s\nparents: [modelsout: out/run.h5]\n")
+case("run_parents_mapping", 4, "run_parents_mapping.yaml:parents: must be a path or a list of paths",
+     "status {BAD}/run_parents_mapping.yaml")
+write("run_key_not_name.yaml", "suspect: s\n[a, b]: c\n")
+case("run_key_not_name", 4, "(top level): has a key that is not a name", "status {BAD}/run_key_not_name.yaml")
 write("run_malformed.yaml", "suspect: [unclosed\n")
 case("run_malformed", 4, "malformed YAML", "status {BAD}/run_malformed.yaml")
 
@@ -254,7 +260,6 @@ store_case("stores/store_schema_99.h5", "schema version 99", version=99)
 store_case("stores/store_deep_evidence.h5", "nested deeper than 64 levels", deep_evidence)
 store_case("stores/store_attribute_array.h5", "is not a single value", array_attr)
 store_case("stores/store_missing_stats.h5", "/results/stats is missing", lambda f: f.__delitem__("results/stats"))
-store("stores/other.h5") if False else None
 write("stores/not_hdf5.h5", SECRET)
 case("not_hdf5", 5, "cannot open HDF5 file", "verdict {BAD}/stores/not_hdf5.h5", "hunter2")
 case("check_short_stats", 5, "/results/stats is [1 x 2]", "check {BAD}/stores/store_short_stats.h5")
