@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libxxhash-dev
   python3 python3-h5py python3-numpy procps
   clang-format  # the format check of the test command
+  clang libclang-rt-14-dev  # the libFuzzer pass of the test command (scripts/fuzz.sh); GCC builds the rest
   slurm-wlm munge  # lineage submit, and the throw-away cluster of the end-to-end tests
 )
 missing=()
