@@ -20,7 +20,7 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
   seeds="$root/tests/fuzz/corpus/${name#fuzz_}"
   mkdir -p "$work/$name" "$build/fuzz-findings"
   # New inputs go to a scratch folder; the committed seeds are only read.
-  if ! (cd "$work" && "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  if ! (cd "$work" && TMPDIR="$work" "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -max_len=65536 -artifact_prefix="$build/fuzz-findings/$name-" "$work/$name" "$seeds" \
         >"$work/$name.log" 2>&1); then
     failed+=("$name")

@@ -20,7 +20,8 @@
 
 namespace lineage::fuzz {
 
-/// A folder of this process's own, kept for the whole run (inputs that are files go there).
+/// A folder of this process's own for the whole run (inputs that are files go there); under
+/// $TMPDIR, which scripts/fuzz.sh points at a folder it removes.
 inline const std::filesystem::path& work_dir() {
   static const std::filesystem::path dir = [] {
     auto d = std::filesystem::temp_directory_path() / ("lineage-fuzz-" + std::to_string(::getpid()));
