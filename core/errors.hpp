@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/terminal_text.hpp"
+
 namespace lineage {
 
 /// Process exit codes (documented in docs/cli.md).
@@ -22,9 +24,10 @@ enum class ExitCode : int {
   cluster = 6,   ///< MPI / Slurm problem (ClusterError)
 };
 
+/// Messages are made terminal-safe (core/terminal_text.hpp): they quote names from files.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(terminal_safe(message)) {}
   [[nodiscard]] virtual ExitCode exit_code() const noexcept { return ExitCode::internal; }
 };
 

@@ -10,35 +10,14 @@
 #include <unordered_set>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
+#include "io/model_folder.hpp"
 #include "io/safetensors_header.hpp"
 
 namespace lineage::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw InputError(p.string(), "cannot read file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Rejects shard names that would read outside the model folder.
-void check_inside(const fs::path& dir, const fs::path& index, const std::string& file, const std::string& tensor) {
-  const fs::path rel(file);
-  bool bad = file.empty() || rel.is_absolute();
-  for (const auto& part : rel) bad = bad || part == "..";
-  if (!bad) {
-    std::error_code ec;
-    const auto root = fs::weakly_canonical(dir, ec);
-    const auto target = fs::weakly_canonical(dir / rel, ec);
-    const auto r = root.string() + "/";
-    bad = target.string().rfind(r, 0) != 0;  // e.g. a symlink pointing elsewhere
-  }
-  if (bad) throw InputError(index.string(), "shard path '" + file + "' escapes the model folder", tensor);
-}
 
 void add_header(TensorListing& out, const SafetensorsHeader& h, const std::string& file) {
   for (const auto& e : h.tensors) {
@@ -53,10 +32,11 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   out.model_dir = model_dir.string();
   out.index_only = index_only;
   if (!fs::is_directory(model_dir)) throw InputError(model_dir.string(), "not a folder");
-  const auto index_path = model_dir / kIndexFileName;
-  if (!fs::exists(index_path)) {
-    const auto single = model_dir / kSingleFileName;
-    if (!fs::exists(single)) {
+  std::error_code ec;
+  // symlink_status: a dangling link is present (and refused when resolved), not absent.
+  const auto present = [&](const char* name) { return fs::exists(fs::symlink_status(model_dir / name, ec)); };
+  if (!present(kIndexFileName)) {
+    if (!present(kSingleFileName)) {
       throw InputError(model_dir.string(),
                        std::string("no ") + kSingleFileName + " or " + kIndexFileName + " in the folder");
     }
@@ -64,17 +44,15 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
     if (index_only) {
       throw InputError(model_dir.string(), "--index-only needs model.safetensors.index.json");
     }
-    add_header(out, read_safetensors_header(single), kSingleFileName);
+    add_header(out, read_safetensors_header(resolve_in_model_folder(model_dir, kSingleFileName, model_dir)),
+               kSingleFileName);
     return out;
   }
-
-  const auto text = read_all(index_path);
-  nlohmann::json index;  // not ordered_json: its insert is linear, quadratic on 100k names
-  try {
-    index = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(index_path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
-  }
+  const auto index_path = model_dir / kIndexFileName;
+  // not ordered_json: its insert is linear, quadratic on 100k names
+  const nlohmann::json index = parse_json_text(
+      read_regular_file(resolve_in_model_folder(model_dir, kIndexFileName, model_dir), kMaxJsonFileBytes),
+      index_path.string());
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw InputError(index_path.string(), "no weight_map object");
   }
@@ -103,7 +81,7 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
     }
     const auto file = it.value().get<std::string>();
     // Few distinct shard names: check each once (the check touches the file system).
-    if (files.insert(file).second) check_inside(model_dir, index_path, file, it.key());
+    if (files.insert(file).second) (void)resolve_in_model_folder(model_dir, file, index_path);
     entries.emplace_back(it.key(), file);
   }
   out.shard_files.assign(files.begin(), files.end());
@@ -113,8 +91,10 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   }
   std::map<std::string, SafetensorsHeader> headers;
   for (const auto& file : files) {
-    const auto p = model_dir / file;
-    if (!fs::exists(p)) throw InputError(index_path.string(), "shard '" + file + "' is missing");
+    const auto p = resolve_in_model_folder(model_dir, file, index_path);
+    if (!fs::exists(fs::symlink_status(model_dir / file, ec))) {
+      throw InputError(index_path.string(), "shard '" + file + "' is missing");
+    }
     headers.emplace(file, read_safetensors_header(p));
   }
   // (file, name) -> entry: one hash probe per index entry (a linear find would be quadratic).

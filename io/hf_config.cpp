@@ -1,29 +1,86 @@
 #include "io/hf_config.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <cmath>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
+namespace {
 
-nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "cannot read file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  try {
-    return nlohmann::json::parse(s.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
+namespace fs = std::filesystem;
+
+/// Keys that count layers or experts: each one multiplies the tensors a family expands to, so
+/// they are bounded here, before anything is allocated for them.
+constexpr const char* kLayerKeys[] = {
+    "num_hidden_layers",       "n_layer",        "n_layers",       "num_layers", "num_decoder_layers",
+    "num_encoder_layers",      "encoder_layers", "decoder_layers", "depth",      "first_k_dense_replace",
+    "num_nextn_predict_layers"};
+constexpr const char* kExpertKeys[] = {"num_experts",         "n_routed_experts", "num_local_experts",
+                                       "moe_num_experts",     "n_shared_experts", "num_shared_experts",
+                                       "num_experts_per_tok", "moe_topk",         "num_experts_per_token"};
+constexpr const char* kStringKeys[] = {"model_type", "_name_or_path", "torch_dtype"};
+
+void check_count(const fs::path& file, const std::string& where, const nlohmann::json& v, std::int64_t limit) {
+  if (v.is_null()) return;
+  if (!v.is_number()) throw InputError(file.string(), "key '" + where + "' is not a number");
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < 0 || d != std::floor(d)) {
+    throw InputError(file.string(), "key '" + where + "' is not a non-negative whole number");
+  }
+  if (d > static_cast<double>(limit)) {
+    throw InputError(file.string(), "key '" + where + "' = " + v.dump() + " is above the limit of " +
+                                        std::to_string(limit) + " (a real model has far fewer)");
   }
 }
 
+void check_config(const fs::path& file, const nlohmann::json& c, const std::string& prefix, int depth) {
+  for (const char* k : kLayerKeys) {
+    if (const auto it = c.find(k); it != c.end()) check_count(file, prefix + k, *it, kMaxConfigLayers);
+  }
+  for (const char* k : kExpertKeys) {
+    if (const auto it = c.find(k); it != c.end()) check_count(file, prefix + k, *it, kMaxConfigExperts);
+  }
+  for (const char* k : kStringKeys) {
+    if (const auto it = c.find(k); it != c.end() && !it->is_string() && !it->is_null()) {
+      throw InputError(file.string(), "key '" + prefix + k + "' is not a string");
+    }
+  }
+  if (const auto it = c.find("architectures"); it != c.end() && !it->is_null()) {
+    if (!it->is_array()) throw InputError(file.string(), "key '" + prefix + "architectures' is not a list");
+    for (const auto& a : *it) {
+      if (!a.is_string()) throw InputError(file.string(), "key '" + prefix + "architectures' holds a non-string");
+    }
+  }
+  if (const auto it = c.find("quantization_config"); it != c.end() && !it->is_null() && !it->is_object()) {
+    throw InputError(file.string(), "key '" + prefix + "quantization_config' is not an object");
+  }
+  if (depth > 4) return;
+  for (auto it = c.begin(); it != c.end(); ++it) {
+    if (it.value().is_object()) check_config(file, it.value(), prefix + it.key() + ".", depth + 1);
+  }
+}
+
+}  // namespace
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  return parse_json_text(read_regular_file(path, kMaxJsonFileBytes), path.string());
+}
+
 std::optional<nlohmann::json> read_model_config(const std::filesystem::path& path) {
-  const auto file = std::filesystem::is_directory(path) ? path / "config.json" : path;
-  if (!std::filesystem::exists(file)) return std::nullopt;
+  std::error_code ec;
+  fs::path file = path;
+  if (fs::is_directory(path, ec)) {
+    // A dangling symlink counts as present (and fails below), not as "no config".
+    if (!fs::exists(fs::symlink_status(path / "config.json", ec))) return std::nullopt;
+    file = resolve_in_model_folder(path, "config.json", path);
+  } else if (!fs::exists(fs::symlink_status(file, ec))) {
+    return std::nullopt;
+  }
   auto j = read_json_file(file);
   if (!j.is_object()) throw InputError(file.string(), "config is not a JSON object");
+  check_config(file, j, "", 0);
   return j;
 }
 

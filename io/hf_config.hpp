@@ -2,6 +2,7 @@
 /// @file hf_config.hpp
 /// Hugging Face config.json files, including the nested configs of VLM and omni models.
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,10 +11,17 @@
 
 namespace lineage::io {
 
-/// Parses a JSON file; InputError with the byte position on malformed JSON.
+/// Layer and expert counts a config.json may state (kLayerKeys / kExpertKeys in hf_config.cpp).
+inline constexpr std::int64_t kMaxConfigLayers = 10000;
+inline constexpr std::int64_t kMaxConfigExperts = 65536;
+
+/// Parses a JSON file (a regular file, depth-limited: io/json_text.hpp); InputError with the byte
+/// position on malformed JSON, never the file's text.
 [[nodiscard]] nlohmann::json read_json_file(const std::filesystem::path& path);
 
-/// `config.json` of a model folder (or the file itself); nullopt if the folder has none.
+/// `config.json` of a model folder (resolved inside it: io/model_folder.hpp) or the file itself;
+/// nullopt if the folder has none. Layer and expert counts must be whole numbers within the
+/// limits above and well-known keys of the right type: InputError naming the key otherwise.
 [[nodiscard]] std::optional<nlohmann::json> read_model_config(const std::filesystem::path& path);
 
 struct SubConfig {

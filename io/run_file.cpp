@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/errors.hpp"
+#include "core/sbatch_text.hpp"
 
 namespace lineage::io {
 namespace {
@@ -16,6 +17,7 @@ class Reader {
   void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) const {
     if (!map.IsMap()) throw error(where.empty() ? "(top level)" : where, "must be a mapping");
     for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) throw error(where.empty() ? "(top level)" : where, "has a key that is not a name");
       const auto key = kv.first.as<std::string>();
       if (!known.count(key)) {
         std::string list;
@@ -51,7 +53,11 @@ class Reader {
     }
     if (!node.IsSequence()) throw error(join(where, key), "must be a path or a list of paths");
     out.clear();
-    for (const auto& item : node) out.push_back(resolve(item.as<std::string>()));
+    for (const auto& item : node) {
+      // A nested list or mapping as an item was yaml-cpp's BadConversion: exit 1 without the file.
+      if (!item.IsScalar()) throw error(join(where, key), "must be a path or a list of paths");
+      out.push_back(resolve(item.as<std::string>()));
+    }
   }
 
   [[nodiscard]] ConfigError error(const std::string& key_path, const std::string& reason) const {
@@ -116,6 +122,20 @@ RunConfig read_run_file(const std::filesystem::path& path) {
     r.get(s, "slurm", "signal_seconds_before_limit", out.signal_seconds_before_limit);
     r.get(s, "slurm", "requeue", out.requeue);
     r.get(s, "slurm", "extra_sbatch", out.extra_sbatch);
+    // These values become #SBATCH lines of a shell script: a newline would be a command.
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"time", &out.time},
+                                     {"partition", &out.partition},
+                                     {"account", &out.account},
+                                     {"mem", &out.mem}}) {
+      if (const auto c = unsafe_sbatch_char(*value)) {
+        throw r.error(std::string("slurm.") + key, "holds " + describe_char(*c) + " (refused in an sbatch value)");
+      }
+    }
+    for (std::size_t i = 0; i < out.extra_sbatch.size(); ++i) {
+      if (const auto why = unsafe_sbatch_line(out.extra_sbatch[i])) {
+        throw r.error("slurm.extra_sbatch[" + std::to_string(i) + "]", *why + " (refused in an sbatch line)");
+      }
+    }
     if (out.nodes < 1) throw r.error("slurm.nodes", "must be at least 1");
     if (out.tasks_per_node < 1) throw r.error("slurm.tasks_per_node", "must be at least 1");
   }

@@ -9,13 +9,18 @@
 #include <iostream>
 
 #include "core/errors.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(read_safetensors_header(path)) {
   size_ = header_.file_size;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(path.string(), std::string("cannot open: ") + std::strerror(errno));
+  std::uint64_t now_size = 0;
+  const int fd = open_regular_file(path, now_size);
+  if (now_size < size_) {
+    ::close(fd);
+    throw InputError(path.string(), "file shrank to " + std::to_string(now_size) + " bytes since its header was read");
+  }
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) throw InputError(path.string(), std::string("mmap failed: ") + std::strerror(errno));

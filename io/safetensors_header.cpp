@@ -11,6 +11,8 @@
 #include <unordered_set>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
 namespace {
@@ -83,11 +85,15 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
   h.header_hash = XXH3_64bits(json.data(), json.size());
   const std::uint64_t data_start = kDataStartBase + json.size();
 
+  if (const auto at = json_too_deep(json)) {
+    fail(path, "JSON header nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", {}, kDataStartBase + *at);
+  }
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(json);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(path, std::string("malformed JSON header: ") + e.what(), {}, kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
+    fail(path, "malformed JSON header: " + json_error_without_content(e.what()), {},
+         kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
   }
   // nlohmann keeps the last of duplicate keys silently; a DOM-free SAX pass over the (valid)
   // JSON finds them. (Its parse callback would do it too, but 20x slower on 100k-entry headers.)
@@ -165,13 +171,12 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
 }
 
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::uint64_t file_size = 0;
+  const int fd = open_regular_file(path, file_size);  // a FIFO or device is refused, not waited on
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  const auto file_size = static_cast<std::uint64_t>(::lseek(fd, 0, SEEK_END));
   if (file_size < 8)
     fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
   std::uint64_t n = 0;

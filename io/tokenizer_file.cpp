@@ -5,25 +5,41 @@
 
 #include "core/errors.hpp"
 #include "io/hf_config.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
 
 TokenizerFile read_tokenizer_file(const std::filesystem::path& path) {
-  const auto file = std::filesystem::is_directory(path) ? path / "tokenizer.json" : path;
-  if (!std::filesystem::exists(file)) throw InputError(file.string(), "no tokenizer.json");
-  const auto j = read_json_file(file);
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(path, ec);
+  const auto file = folder ? path / "tokenizer.json" : path;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) {
+    throw InputError(file.string(), "no tokenizer.json");
+  }
+  const auto j = read_json_file(folder ? resolve_in_model_folder(path, "tokenizer.json", path) : file);
   TokenizerFile t;
   t.path = file.string();
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
     throw InputError(t.path, "no \"model\" section: not a Hugging Face tokenizer.json");
   }
   const auto& m = j["model"];
-  t.model_type = m.value("type", std::string(m.contains("merges") ? "BPE" : "WordPiece"));
-  t.byte_fallback = m.value("byte_fallback", false);
+  const auto typed = [&](const nlohmann::json& v, bool ok, const std::string& key) -> const nlohmann::json& {
+    if (!ok) throw InputError(t.path, "key '" + key + "' has the wrong type");
+    return v;
+  };
+  t.model_type = m.contains("type") && !m["type"].is_null()
+                     ? typed(m["type"], m["type"].is_string(), "model.type").get<std::string>()
+                     : std::string(m.contains("merges") ? "BPE" : "WordPiece");
+  t.byte_fallback = m.contains("byte_fallback") && !m["byte_fallback"].is_null() &&
+                    typed(m["byte_fallback"], m["byte_fallback"].is_boolean(), "model.byte_fallback").get<bool>();
   std::set<std::int64_t> added_ids;
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const auto& a : j["added_tokens"]) {
       if (!a.is_object() || !a.contains("id") || !a.contains("content")) continue;
+      if (!a["id"].is_number_integer() || !a["content"].is_string() ||
+          (a.contains("special") && !a["special"].is_boolean())) {
+        throw InputError(t.path, "key 'added_tokens' holds an entry with a wrong-typed id, content or special");
+      }
       t.added.push_back({a["id"].get<std::int64_t>(), a["content"].get<std::string>(), a.value("special", false)});
       added_ids.insert(t.added.back().id);
     }
@@ -53,9 +69,10 @@ TokenizerFile read_tokenizer_file(const std::filesystem::path& path) {
       if (mg.is_string()) {  // "a b"
         const auto s = mg.get<std::string>();
         const auto sp = s.find(' ');
-        if (sp == std::string::npos) throw InputError(t.path, "merge '" + s + "' has no space");
+        if (sp == std::string::npos) throw InputError(t.path, "a merge of 'model.merges' has no space");
         t.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
       } else if (mg.is_array() && mg.size() == 2) {  // ["a", "b"] (tokenizers >= 0.20)
+        if (!mg[0].is_string() || !mg[1].is_string()) throw InputError(t.path, "key 'model.merges' holds a non-string");
         t.merges.emplace_back(mg[0].get<std::string>(), mg[1].get<std::string>());
       }
     }

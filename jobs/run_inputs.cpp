@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::jobs {
 
@@ -31,7 +32,7 @@ bool shards_missing(const std::string& dir) {
   const auto index = fs::path(dir) / "model.safetensors.index.json";
   std::error_code ec;
   if (!fs::exists(index, ec)) return false;
-  const auto j = io::read_json_file(index);
+  const auto j = io::read_json_file(io::resolve_in_model_folder(dir, "model.safetensors.index.json", dir));
   if (!j.contains("weight_map") || !j["weight_map"].is_object()) return false;  // list_checkpoint reports it
   for (const auto& [name, file] : j["weight_map"].items()) {
     if (file.is_string() && !fs::exists(fs::path(dir) / file.get<std::string>(), ec)) return true;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/errors.hpp"
+#include "core/sbatch_text.hpp"
 #include "io/atomic_file.hpp"
 
 namespace lineage::jobs {
@@ -63,9 +64,17 @@ std::string sbatch_lines(const SlurmSettings& s, const std::string& name, const 
   if (!s.partition.empty()) lines.push_back("--partition=" + s.partition);
   if (!s.account.empty()) lines.push_back("--account=" + s.account);
   if (!s.mem.empty()) lines.push_back("--mem=" + s.mem);
+  // Every line is checked again here, whatever built the settings: a newline in a value would
+  // be a command line of the script.
   std::string text;
-  for (const auto& l : lines) text += "#SBATCH " + l + "\n";
-  for (const auto& l : s.extra_sbatch) text += (l.rfind("#SBATCH", 0) == 0 ? l : "#SBATCH " + l) + "\n";
+  for (const auto& l : lines) {
+    if (const auto why = unsafe_sbatch_line(l)) throw ConfigError("slurm", "#SBATCH " + l + ": " + *why);
+    text += "#SBATCH " + l + "\n";
+  }
+  for (const auto& l : s.extra_sbatch) {
+    if (const auto why = unsafe_sbatch_line(l)) throw ConfigError("slurm.extra_sbatch", l + ": " + *why);
+    text += (l.rfind("#SBATCH", 0) == 0 ? l : "#SBATCH " + l) + "\n";
+  }
   text.pop_back();
   return text;
 }

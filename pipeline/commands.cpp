@@ -19,6 +19,7 @@ const std::vector<Subcommand>& subcommands() {
       {"submit", "check the inputs, write sbatch scripts and submit them to Slurm", commands::submit},
       {"merge", "combine result stores from different runs or clusters", commands::merge},
       {"status", "where a run stands: units done, checkpoints, Slurm jobs", commands::status},
+      {"check", "verify a result store: schema, completeness, checksums, input fingerprints", commands::check},
   };
   return kCommands;
 }

@@ -10,6 +10,7 @@ packages=(
   python3 python3-h5py python3-numpy procps
   clang-format  # the format check of the test command
   chromium  # the report test opens lineage report's page in headless Chromium
+  clang libclang-rt-14-dev  # the libFuzzer pass of the test command (scripts/fuzz.sh); GCC builds the rest
   slurm-wlm munge  # lineage submit, and the throw-away cluster of the end-to-end tests
 )
 missing=()

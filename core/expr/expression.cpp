@@ -371,7 +371,10 @@ std::int64_t Value::as_int() const {
   if (v.index() == 1) return std::get<bool>(v) ? 1 : 0;
   if (v.index() == 3) {
     const double d = std::get<double>(v);
-    if (d == std::floor(d)) return static_cast<std::int64_t>(d);
+    // 2^63 is exact in double; beyond it (1e308, inf) a cast would be undefined (it read 0).
+    if (d == std::floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+      return static_cast<std::int64_t>(d);
+    }
   }
   throw ConfigError("expression", "value " + to_string() + " is not an integer");
 }

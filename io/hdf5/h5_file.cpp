@@ -96,7 +96,8 @@ void H5File::ensure_group(const std::string& group_path) {
 bool H5File::exists(const std::string& path) const {
   SilenceHdf5 quiet;
   if (path == "/") return true;
-  // Every prefix must exist for H5Lexists to answer without error.
+  // Every prefix must exist for H5Lexists to answer without error; an external link on the way
+  // is refused before anything follows it.
   std::size_t pos = 0;
   while (pos < path.size()) {
     auto next = path.find('/', pos + 1);
@@ -105,12 +106,63 @@ bool H5File::exists(const std::string& path) const {
     pos = next;
     if (prefix.empty() || prefix == "/") continue;
     if (H5Lexists(file_.id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    H5L_info_t info{};
+    check(H5Lget_info(file_.id(), prefix.c_str(), &info, H5P_DEFAULT), path_.string() + ": link " + prefix);
+    if (info.type != H5L_TYPE_HARD && info.type != H5L_TYPE_SOFT) {
+      throw StoreError(path_.string() + ": " + prefix +
+                       " is an external or user-defined link (refused: a store must be self-contained)");
+    }
   }
   return true;
 }
 
+void H5File::require_local(const std::string& path) const {
+  if (!exists(path)) throw StoreError(path_.string() + ": no " + path);
+}
+
+std::uint64_t H5File::file_size() const {
+  hsize_t size = 0;
+  check(H5Fget_filesize(file_.id(), &size), path_.string() + ": file size");
+  return size;
+}
+
+H5Handle H5File::open_dataset_for_read(const std::string& path, std::size_t elem_size,
+                                       std::vector<hsize_t>& dims) const {
+  require_local(path);
+  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": open dataset " + path));
+  {
+    H5Handle dcpl(check_id(H5Dget_create_plist(dset.id()), path_.string() + ": dataset properties " + path));
+    const int external = H5Pget_external_count(dcpl.id());
+    const H5D_layout_t layout = H5Pget_layout(dcpl.id());
+    if (external != 0 || layout == H5D_VIRTUAL || layout < 0) {
+      throw StoreError(path_.string() + ": " + path +
+                       " keeps its data outside the file (external or virtual dataset: refused)");
+    }
+  }
+  H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  check(rank, path_.string() + ": dataset rank " + path);
+  dims.assign(static_cast<std::size_t>(rank), 0);
+  if (rank > 0) check(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr), path_.string() + ": dims " + path);
+  std::uint64_t bytes = elem_size;
+  for (auto d : dims) {
+    if (__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(d), &bytes)) bytes = UINT64_MAX;
+  }
+  // Nothing this project writes is compressed, so a dataset can never decode to more than the
+  // file holds: a larger declared extent is a damaged or hostile file, refused before allocating.
+  constexpr std::uint64_t kSlack = 1 << 20;
+  const auto limit = file_size() + kSlack;
+  if (bytes > limit) {
+    throw StoreError(path_.string() + ": " + path + " declares " +
+                     (bytes == UINT64_MAX ? std::string("more than 2^64") : std::to_string(bytes)) +
+                     " bytes, more than the file holds (" + std::to_string(limit - kSlack) + " bytes)");
+  }
+  return dset;
+}
+
 std::vector<std::string> H5File::children(const std::string& group_path) const {
   SilenceHdf5 quiet;
+  require_local(group_path);
   H5Handle g(
       check_id(H5Gopen2(file_.id(), group_path.c_str(), H5P_DEFAULT), path_.string() + ": open group " + group_path));
   // One pass over the links: H5Lget_name_by_idx walks the group's index from the start for every
@@ -156,12 +208,8 @@ void H5File::write_raw(const std::string& path, hid_t mem_type, const void* data
 void H5File::read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
                       std::vector<std::uint64_t>& dims) const {
   SilenceHdf5 quiet;
-  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": open dataset " + path));
-  H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
-  const int rank = H5Sget_simple_extent_ndims(space.id());
-  check(rank, path_.string() + ": dataset rank " + path);
-  std::vector<hsize_t> hdims(static_cast<std::size_t>(rank));
-  if (rank > 0) H5Sget_simple_extent_dims(space.id(), hdims.data(), nullptr);
+  std::vector<hsize_t> hdims;
+  auto dset = open_dataset_for_read(path, elem_size, hdims);
   dims.assign(hdims.begin(), hdims.end());
   std::size_t n = 1;
   for (auto d : hdims) n *= static_cast<std::size_t>(d);
@@ -220,23 +268,49 @@ void H5File::write_strings(const std::string& path, const std::vector<std::strin
 
 std::vector<std::string> H5File::read_strings(const std::string& path) const {
   SilenceHdf5 quiet;
-  H5Handle dset(check_id(H5Dopen2(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": open dataset " + path));
-  H5Handle space(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
-  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.id()));
-  std::vector<char*> ptrs(n, nullptr);
+  // Each string costs at least a 16-byte heap reference in the file: bound the count by that.
+  std::vector<hsize_t> dims;
+  auto dset = open_dataset_for_read(path, 16, dims);
+  if (dims.size() != 1) throw StoreError(path_.string() + ": " + path + " is not a list of strings");
+  const auto n = static_cast<std::size_t>(dims[0]);
   auto type = variable_string_type();
-  if (n > 0) {
-    check(H5Dread(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-          path_.string() + ": read strings " + path);
+  {
+    H5Handle ftype(check_id(H5Dget_type(dset.id()), path_.string() + ": type of " + path));
+    if (H5Tget_class(ftype.id()) != H5T_STRING)
+      throw StoreError(path_.string() + ": " + path + " does not hold strings");
   }
+  // Read in batches and bound the total: many references may point at one long string.
+  const std::uint64_t max_total = std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * file_size());
+  std::uint64_t total = 0;
   std::vector<std::string> out;
   out.reserve(n);
-  for (auto* p : ptrs) out.emplace_back(p ? p : "");
-  if (n > 0) H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, ptrs.data());
+  H5Handle fspace(check_id(H5Dget_space(dset.id()), "H5Dget_space"));
+  constexpr hsize_t kBatch = 4096;
+  std::vector<char*> ptrs(static_cast<std::size_t>(std::min<hsize_t>(kBatch, n)), nullptr);
+  for (hsize_t start = 0; start < n; start += kBatch) {
+    const hsize_t count = std::min<hsize_t>(kBatch, n - start);
+    check(H5Sselect_hyperslab(fspace.id(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), "H5Sselect_hyperslab");
+    H5Handle mspace(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
+    std::fill(ptrs.begin(), ptrs.end(), nullptr);
+    check(H5Dread(dset.id(), type.id(), mspace.id(), fspace.id(), H5P_DEFAULT, ptrs.data()),
+          path_.string() + ": read strings " + path);
+    for (hsize_t i = 0; i < count; ++i) {
+      const char* p = ptrs[static_cast<std::size_t>(i)];
+      const std::size_t len = p ? std::strlen(p) : 0;
+      total += len;
+      if (total <= max_total) out.emplace_back(p ? p : "", len);
+    }
+    H5Dvlen_reclaim(type.id(), mspace.id(), H5P_DEFAULT, ptrs.data());
+    if (total > max_total) {
+      throw StoreError(path_.string() + ": " + path + " holds more than " + std::to_string(max_total) +
+                       " bytes of strings (refused: a damaged or hostile store)");
+    }
+  }
   return out;
 }
 
 H5Handle H5File::open_object(const std::string& object_path) const {
+  require_local(object_path);
   return H5Handle(
       check_id(H5Oopen(file_.id(), object_path.c_str(), H5P_DEFAULT), path_.string() + ": open object " + object_path));
 }
@@ -260,6 +334,13 @@ bool H5File::read_attribute_raw(const std::string& object_path, const std::strin
   auto obj = open_object(object_path);
   if (H5Aexists(obj.id(), name.c_str()) <= 0) return false;
   H5Handle attr(check_id(H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT), "H5Aopen " + name));
+  {
+    // `value` holds one element: an attribute of another shape would be read past it.
+    H5Handle space(check_id(H5Aget_space(attr.id()), "H5Aget_space " + name));
+    if (H5Sget_simple_extent_npoints(space.id()) != 1) {
+      throw StoreError(path_.string() + ": attribute " + object_path + "@" + name + " is not a single value");
+    }
+  }
   check(H5Aread(attr.id(), type, value), path_.string() + ": read attribute " + object_path + "@" + name);
   return true;
 }

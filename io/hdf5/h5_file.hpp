@@ -25,6 +25,11 @@ class H5File {
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
+  /// Reading a file from outside: every link on a read path must be local to the file (an
+  /// external link, a dataset whose data lives in external files and a virtual dataset are
+  /// refused with a StoreError), and no read allocates more than the file can hold (a declared
+  /// extent is bounded by the file size before anything is allocated).
+
   /// Creates every missing group on `group_path` ("/a/b/c").
   void ensure_group(const std::string& group_path);
   /// True if a link (group or dataset) exists at `path`.
@@ -64,6 +69,12 @@ class H5File {
   void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
                 std::vector<std::uint64_t>& dims) const;
   H5Handle open_object(const std::string& object_path) const;
+  /// Throws StoreError if a link on `path` (each prefix) is an external link.
+  void require_local(const std::string& path) const;
+  /// Opens a dataset for reading: local links, data stored in this file; returns its element count
+  /// (overflow-checked, bounded by `elem_size` x count <= the file size plus slack).
+  H5Handle open_dataset_for_read(const std::string& path, std::size_t elem_size, std::vector<hsize_t>& dims) const;
+  [[nodiscard]] std::uint64_t file_size() const;
   void set_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, const void* value);
   bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, void* value) const;
 

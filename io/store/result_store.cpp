@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
+#include "io/json_text.hpp"
 
 namespace lineage::io {
 namespace {
@@ -32,7 +34,54 @@ std::string text(const H5File& f, const std::string& path) {
   return s.empty() ? std::string() : s.front();
 }
 
+/// Appends fields to one byte string for hashing (strings with their length, so fields cannot
+/// run into each other).
+struct Fields {
+  std::string bytes;
+  void add(const std::string& s) {
+    add(static_cast<std::uint64_t>(s.size()));
+    bytes += s;
+  }
+  template <typename T>
+  void add(T v) {
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+};
+
+[[noreturn]] void bad(const std::filesystem::path& path, const std::string& reason) {
+  throw StoreError(path.string() + ": damaged result store: " + reason);
+}
+
+template <typename T>
+void require_length(const std::filesystem::path& path, const std::string& what, const std::vector<T>& v,
+                    std::size_t n) {
+  if (v.size() != n) {
+    bad(path, what + " has " + std::to_string(v.size()) + " entries, " + std::to_string(n) + " expected");
+  }
+}
+
 }  // namespace
+
+std::uint64_t unit_checksum(const StoredUnit& u) {
+  Fields f;
+  f.add(u.id);
+  for (const auto* s : {&u.kind, &u.key_a, &u.key_b, &u.tensor_a, &u.tensor_b, &u.component, &u.role}) f.add(*s);
+  for (auto v : {u.model_a, u.model_b, u.layer_a, u.layer_b, u.expert}) f.add(v);
+  for (auto v : {u.rows, u.cols, u.bytes}) f.add(v);
+  return XXH3_64bits(f.bytes.data(), f.bytes.size());
+}
+
+std::uint64_t result_row_checksum(const StoreContents& c, std::size_t row) {
+  Fields f;
+  const auto k = c.stat_names.size();
+  f.add(row < c.done_ids.size() ? c.done_ids[row] : 0);
+  if ((row + 1) * k <= c.stats.size()) {
+    f.bytes.append(reinterpret_cast<const char*>(c.stats.data() + row * k), k * sizeof(double));
+  }
+  f.add(row < c.hash_a.size() ? c.hash_a[row] : 0);
+  f.add(row < c.hash_b.size() ? c.hash_b[row] : 0);
+  return XXH3_64bits(f.bytes.data(), f.bytes.size());
+}
 
 std::uint64_t StoredModel::fingerprint() const {
   XXH3_state_t* st = XXH3_createState();
@@ -108,6 +157,9 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       put(f, "/units/rows", rows);
       put(f, "/units/cols", cols);
       put(f, "/units/bytes", bytes);
+      std::vector<std::uint64_t> unit_sums(n);
+      for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
+      put(f, "/units/row_xxh3", unit_sums);
       f.write_strings("/units/unmatched", c.unmatched);
       f.ensure_group("/plan");
       f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
@@ -124,6 +176,9 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       f.write<double>("/results/stats", std::span<const double>(c.stats), {c.done_ids.size(), cols_n});
       put(f, "/results/hash_a", c.hash_a);
       put(f, "/results/hash_b", c.hash_b);
+      std::vector<std::uint64_t> row_sums(c.done_ids.size());
+      for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
+      put(f, "/results/row_xxh3", row_sums);
       for (const auto& [uid, ab] : c.values) {
         const auto g = "/values/" + std::to_string(uid);
         put(f, g + "/a", ab.first);
@@ -144,24 +199,31 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
   }
 }
 
-StoreContents read_result_store(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) throw StoreError(path.string() + ": no such result store");
+StoreContents read_result_store(const std::filesystem::path& path, const StoreReadOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw StoreError(path.string() + ": no such result store");
+  if (!std::filesystem::is_regular_file(path, ec)) throw StoreError(path.string() + ": not a regular file");
   H5File f(path, H5File::Mode::read);
   const auto version = f.int_attribute("/", "schema_version");
   if (!version) throw StoreError(path.string() + ": not a lineage result store (no schema_version)");
-  if (*version != kStoreSchemaVersion) {
-    throw StoreError(path.string() + ": schema version " + std::to_string(*version) + " (this lineage reads " +
+  if (*version < kOldestReadableSchemaVersion || *version > kStoreSchemaVersion) {
+    throw StoreError(path.string() + ": result store schema version " + std::to_string(*version) +
+                     " (this lineage reads versions " + std::to_string(kOldestReadableSchemaVersion) + " to " +
                      std::to_string(kStoreSchemaVersion) + ")");
   }
   StoreContents c;
+  c.schema_version = *version;
   c.tool_version = f.string_attribute("/", "tool").value_or("");
   c.run_id = f.string_attribute("/", "run_id").value_or("");
   c.status = f.string_attribute("/", "status").value_or("partial");
   c.config_json = text(f, "/run/config_json");
   c.writers = strings(f, "/run/writers");
-  const auto labels = strings(f, "/inputs/labels");
+  // Every column is checked against the others before anything indexes with it.
+  if (!f.exists("/inputs/labels")) bad(path, "/inputs/labels is missing");
+  const auto labels = f.read_strings("/inputs/labels");
   for (std::size_t m = 0; m < labels.size(); ++m) {
     const auto g = "/inputs/" + std::to_string(m);
+    if (!f.exists(g)) bad(path, g + " is missing (" + std::to_string(labels.size()) + " labels)");
     StoredModel s;
     s.label = f.string_attribute(g, "label").value_or("");
     s.path = f.string_attribute(g, "path").value_or("");
@@ -170,33 +232,93 @@ StoreContents read_result_store(const std::filesystem::path& path) {
     s.shard_files = strings(f, g + "/shard_files");
     s.shard_sizes = get<std::uint64_t>(f, g + "/shard_sizes");
     s.header_hashes = get<std::uint64_t>(f, g + "/header_xxh3");
+    require_length(path, g + "/shard_sizes", s.shard_sizes, s.shard_files.size());
+    require_length(path, g + "/header_xxh3", s.header_hashes, s.shard_files.size());
     c.models.push_back(std::move(s));
   }
+  const auto models = static_cast<std::int64_t>(c.models.size());
   const auto id = get<std::uint64_t>(f, "/units/id");
-  const auto kind = strings(f, "/units/kind"), key_a = strings(f, "/units/key_a"), key_b = strings(f, "/units/key_b");
-  const auto ta = strings(f, "/units/tensor_a"), tb = strings(f, "/units/tensor_b");
-  const auto comp = strings(f, "/units/component"), role = strings(f, "/units/role");
-  const auto ma = get<std::int32_t>(f, "/units/model_a"), mb = get<std::int32_t>(f, "/units/model_b");
-  const auto la = get<std::int32_t>(f, "/units/layer_a"), lb = get<std::int32_t>(f, "/units/layer_b");
-  const auto ex = get<std::int32_t>(f, "/units/expert");
-  const auto rows = get<std::uint64_t>(f, "/units/rows"), cols = get<std::uint64_t>(f, "/units/cols");
-  const auto bytes = f.exists("/units/bytes") ? get<std::uint64_t>(f, "/units/bytes") : std::vector<std::uint64_t>{};
-  for (std::size_t i = 0; i < id.size(); ++i) {
+  const auto n = id.size();
+  const auto column = [&](const std::string& name, auto reader) {
+    auto v = reader(name);
+    require_length(path, name, v, n);
+    return v;
+  };
+  const auto s_col = [&](const std::string& name) {
+    return column(name, [&](const auto& p) { return strings(f, p); });
+  };
+  const auto i_col = [&](const std::string& name) {
+    return column(name, [&](const auto& p) { return get<std::int32_t>(f, p); });
+  };
+  const auto u_col = [&](const std::string& name) {
+    return column(name, [&](const auto& p) { return get<std::uint64_t>(f, p); });
+  };
+  const auto kind = s_col("/units/kind"), key_a = s_col("/units/key_a"), key_b = s_col("/units/key_b");
+  const auto ta = s_col("/units/tensor_a"), tb = s_col("/units/tensor_b");
+  const auto comp = s_col("/units/component"), role = s_col("/units/role");
+  const auto ma = i_col("/units/model_a"), mb = i_col("/units/model_b");
+  const auto la = i_col("/units/layer_a"), lb = i_col("/units/layer_b");
+  const auto ex = i_col("/units/expert");
+  const auto rows = u_col("/units/rows"), cols = u_col("/units/cols");
+  // Stores written before /units/bytes existed have none.
+  const auto bytes = f.exists("/units/bytes") ? u_col("/units/bytes") : std::vector<std::uint64_t>{};
+  c.units.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (id[i] != i) bad(path, "/units/id[" + std::to_string(i) + "] is " + std::to_string(id[i]) + ", not its row");
+    if (ma[i] < 0 || ma[i] >= models || mb[i] < 0 || mb[i] >= models) {
+      bad(path, "unit " + std::to_string(i) + " names a model outside the " + std::to_string(models) + " inputs");
+    }
     c.units.push_back({id[i], kind[i], key_a[i], key_b[i], ta[i], tb[i], ma[i], mb[i], la[i], lb[i], ex[i], comp[i],
                        role[i], rows[i], cols[i], i < bytes.size() ? bytes[i] : 0});
   }
   c.unmatched = strings(f, "/units/unmatched");
+  for (const auto& note : c.unmatched) {
+    // Pairing notes name models by index ("model 1 lacks KEY"), which merge renumbers.
+    for (auto at = note.find("model "); at != std::string::npos; at = note.find("model ", at + 1)) {
+      std::size_t end = at + 6, digits = 0;
+      std::int64_t m = 0;
+      while (end < note.size() && note[end] >= '0' && note[end] <= '9' && digits < 10) {
+        m = m * 10 + (note[end++] - '0');
+        ++digits;
+      }
+      if (digits > 0 && (digits >= 10 || m >= models)) bad(path, "a pairing note names a model that does not exist");
+    }
+  }
   c.plan_ranks = static_cast<std::int32_t>(f.int_attribute("/plan", "ranks").value_or(1));
   c.plan_rank_of_unit = get<std::int32_t>(f, "/plan/rank_of_unit");
+  if (!c.plan_rank_of_unit.empty()) require_length(path, "/plan/rank_of_unit", c.plan_rank_of_unit, n);
   c.plan_bytes_per_rank = get<std::uint64_t>(f, "/plan/bytes_per_rank");
   c.stat_names = strings(f, "/results/stat_names");
   c.done_ids = get<std::uint64_t>(f, "/results/unit_id");
-  c.stats = get<double>(f, "/results/stats");
+  const auto done = c.done_ids.size();
+  for (std::size_t r = 0; r < done; ++r) {
+    if (c.done_ids[r] >= n) bad(path, "/results/unit_id[" + std::to_string(r) + "] names no unit");
+    if (r > 0 && c.done_ids[r] <= c.done_ids[r - 1]) bad(path, "/results/unit_id is not strictly ascending");
+  }
+  if (f.exists("/results/stats")) {
+    std::vector<std::uint64_t> dims;
+    c.stats = f.read<double>("/results/stats", &dims);
+    const std::vector<std::uint64_t> want{done, c.stat_names.size()};
+    if (dims != want && !(done == 0 && c.stats.empty())) {
+      std::string got;
+      for (auto d : dims) got += (got.empty() ? "" : " x ") + std::to_string(d);
+      bad(path, "/results/stats is [" + got + "], not [" + std::to_string(done) + " x " +
+                    std::to_string(c.stat_names.size()) + "] (units with results x /results/stat_names)");
+    }
+  } else if (done > 0) {
+    bad(path, "/results/stats is missing");
+  }
   c.hash_a = get<std::uint64_t>(f, "/results/hash_a");
   c.hash_b = get<std::uint64_t>(f, "/results/hash_b");
+  require_length(path, "/results/hash_a", c.hash_a, done);
+  require_length(path, "/results/hash_b", c.hash_b, done);
   if (f.exists("/values")) {
     for (const auto& name : f.children("/values")) {
       const auto g = "/values/" + name;
+      if (name.empty() || name.size() > 19 || name.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoull(name) >= n) {
+        bad(path, "/values holds an entry that names no unit");
+      }
       c.values[std::stoull(name)] = {get<float>(f, g + "/a"), get<float>(f, g + "/b")};
     }
   }
@@ -204,6 +326,36 @@ StoreContents read_result_store(const std::filesystem::path& path) {
   c.verdict_json = text(f, "/verdict/json");
   // Stores written before evidence existed have no /evidence: nothing recorded yet.
   if (f.exists("/evidence/json")) c.evidence_json = text(f, "/evidence/json");
+  if (!c.evidence_json.empty()) {
+    nlohmann::json e;
+    try {
+      e = parse_json_text(c.evidence_json, path.string() + ":/evidence/json");
+    } catch (const InputError& err) {
+      bad(path, "/evidence/json: " + err.reason());
+    }
+    if (!e.is_array()) bad(path, "/evidence/json is not a JSON list");
+    for (const auto& item : e) {
+      if (!item.is_object()) bad(path, "/evidence/json holds an item that is not an object");
+    }
+  }
+  if (c.schema_version >= 2) {
+    c.unit_checksums = u_col("/units/row_xxh3");
+    c.row_checksums = get<std::uint64_t>(f, "/results/row_xxh3");
+    require_length(path, "/results/row_xxh3", c.row_checksums, done);
+    if (options.verify_checksums) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (unit_checksum(c.units[i]) != c.unit_checksums[i]) {
+          bad(path, "unit " + std::to_string(i) + " does not match its checksum (/units/row_xxh3)");
+        }
+      }
+      for (std::size_t r = 0; r < done; ++r) {
+        if (result_row_checksum(c, r) != c.row_checksums[r]) {
+          bad(path, "result row " + std::to_string(r) + " (unit " + std::to_string(c.done_ids[r]) +
+                        ") does not match its checksum (/results/row_xxh3)");
+        }
+      }
+    }
+  }
   return c;
 }
 

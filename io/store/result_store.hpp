@@ -14,7 +14,10 @@
 
 namespace lineage::io {
 
-inline constexpr std::int64_t kStoreSchemaVersion = 1;
+/// Version 2 adds per-row XXH3 checksums (/units/row_xxh3, /results/row_xxh3); version 1 stores
+/// are still read (they have no checksums to verify).
+inline constexpr std::int64_t kStoreSchemaVersion = 2;
+inline constexpr std::int64_t kOldestReadableSchemaVersion = 1;
 
 /// One input model and its fingerprint (file sizes and header hashes of every shard).
 struct StoredModel {
@@ -78,12 +81,29 @@ struct StoreContents {
   std::string evidence_json;
   /// Slurm job ids (or "local") that wrote to this store, oldest first.
   std::vector<std::string> writers;
+  /// The schema version the store was read from (written stores are always kStoreSchemaVersion).
+  std::int64_t schema_version = kStoreSchemaVersion;
+  /// Checksums as read (schema >= 2; empty for version 1). Writing recomputes them.
+  std::vector<std::uint64_t> unit_checksums;
+  std::vector<std::uint64_t> row_checksums;
+};
+
+/// XXH3-64 of every field of a unit row (what /units/row_xxh3 holds).
+[[nodiscard]] std::uint64_t unit_checksum(const StoredUnit& u);
+/// XXH3-64 of result row `row`: unit id, the stats row and both byte hashes (/results/row_xxh3).
+[[nodiscard]] std::uint64_t result_row_checksum(const StoreContents& c, std::size_t row);
+
+struct StoreReadOptions {
+  /// Verify the per-row checksums (schema >= 2) and refuse a store whose rows do not match.
+  /// `lineage check` reads without it and reports every bad row itself.
+  bool verify_checksums = true;
 };
 
 /// Writes `contents` to `path` atomically. Throws StoreError naming the path.
 void write_result_store(const std::filesystem::path& path, const StoreContents& contents);
-/// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file or
-/// an unsupported schema version.
-[[nodiscard]] StoreContents read_result_store(const std::filesystem::path& path);
+/// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file, an
+/// unsupported schema version, or contents that do not fit together (column lengths, indices,
+/// checksums): every reader of a store goes through here, so nothing after it indexes blindly.
+[[nodiscard]] StoreContents read_result_store(const std::filesystem::path& path, const StoreReadOptions& options = {});
 
 }  // namespace lineage::io

@@ -91,7 +91,7 @@ nlohmann::json to_json(const stages::Inventory& inv, bool list) {
 void print_list(const char* title, const std::vector<std::string>& names, std::ostream& out, std::size_t limit = 20) {
   if (names.empty()) return;
   out << title << " (" << names.size() << "):\n";
-  for (std::size_t i = 0; i < names.size() && i < limit; ++i) out << "  " << names[i] << "\n";
+  for (std::size_t i = 0; i < names.size() && i < limit; ++i) out << "  " << terminal_safe(names[i]) << "\n";
   if (names.size() > limit) out << "  ... and " << names.size() - limit << " more (--json lists all)\n";
 }
 
@@ -129,16 +129,16 @@ void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
     out << "shape mismatches (" << inv.shape_mismatches.size() << "):\n";
     for (std::size_t i = 0; i < inv.shape_mismatches.size() && i < 20; ++i) {
       const auto& m = inv.shape_mismatches[i];
-      out << "  " << m.name << ": config says " << shape_text(m.expected) << ", file has " << shape_text(m.actual)
-          << "\n";
+      out << "  " << terminal_safe(m.name) << ": config says " << shape_text(m.expected) << ", file has "
+          << shape_text(m.actual) << "\n";
     }
   }
   if (inv.clean()) out << "every tensor accounted for\n";
   if (list) {
     out << "\n";
     for (const auto& t : inv.tensors) {
-      out << t.name << "\t" << to_string(t.key) << "\t" << (t.shape_known ? shape_text(t.shape) : "?") << "\t"
-          << (t.dtype ? to_string(*t.dtype) : "?") << "\n";
+      out << terminal_safe(t.name) << "\t" << to_string(t.key) << "\t" << (t.shape_known ? shape_text(t.shape) : "?")
+          << "\t" << (t.dtype ? to_string(*t.dtype) : "?") << "\n";
     }
   }
 }

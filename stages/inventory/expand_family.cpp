@@ -1,6 +1,7 @@
 #include "stages/inventory/expand_family.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/errors.hpp"
 
@@ -23,10 +24,31 @@ std::int64_t required_var(const Scope& scope, const char* name, const std::strin
   return v->as_int();
 }
 
+Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors);
+
 }  // namespace
 
-Expansion expand_bound_family(const BoundFamily& family) {
+Expansion expand_bound_family(const BoundFamily& family, std::size_t max_tensors) {
+  // A name no scope defines (a config lacking a key the family needs) is a ConfigError here, not
+  // expr::MissingName escaping to the CLI as an unknown exception (found by fuzz_config_json).
+  const auto& where = family.family;
+  try {
+    return expand_unchecked(family, max_tensors);
+  } catch (const expr::MissingName& m) {
+    throw ConfigError("family " + where, "needs '" + m.name + "', which the config does not give");
+  }
+}
+
+namespace {
+
+Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors) {
   Expansion out;
+  const auto too_many = [&](const std::string& where, const std::string& what, std::int64_t n) {
+    throw InputError("config.json", "the config implies " + what + " = " + std::to_string(n) + " for " + where +
+                                        ", more than the " + std::to_string(max_tensors) +
+                                        " tensors this checkpoint can hold (family " + family.family + ")");
+  };
+  const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(max_tensors, INT32_MAX));
   for (std::size_t ei = 0; ei < family.entries.size(); ++ei) {
     const auto& b = family.entries[ei];
     const auto& e = *b.entry;
@@ -48,6 +70,8 @@ Expansion expand_bound_family(const BoundFamily& family) {
       i0 = int_of(env, e.index_range->first, e.where + ".index_range");
       i1 = int_of(env, e.index_range->second, e.where + ".index_range");
     }
+    if (l1 - l0 > limit) too_many(e.where, "layers", l1 - l0);
+    if (i1 - i0 > limit) too_many(e.where, "indices", i1 - i0);
     const bool per_expert = b.name.has(NameTemplate::Slot::expert);
     for (std::int64_t layer = l0; layer < std::max<std::int64_t>(l1, l0 + 1); ++layer) {
       for (std::int64_t index = i0; index < std::max<std::int64_t>(i1, i0 + 1); ++index) {
@@ -62,6 +86,10 @@ Expansion expand_bound_family(const BoundFamily& family) {
         std::int64_t experts = per_expert ? (e.expert_count ? int_of(env, *e.expert_count, e.where + ".expert_count")
                                                             : required_var(scope, "experts", e.where))
                                           : 0;
+        if (experts > limit ||
+            static_cast<std::size_t>(std::max<std::int64_t>(experts, 1)) + out.tensors.size() > max_tensors) {
+          too_many(e.where, "experts x layers", static_cast<std::int64_t>(out.tensors.size()) + experts);
+        }
         for (std::int64_t ex = per_expert ? 0 : -1; ex < (per_expert ? experts : 0); ++ex) {
           ExpectedTensor t;
           t.name = b.name.render(static_cast<int>(layer), static_cast<int>(ex), static_cast<int>(index));
@@ -84,6 +112,8 @@ Expansion expand_bound_family(const BoundFamily& family) {
   }
   return out;
 }
+
+}  // namespace
 
 std::vector<ExpectedTensor> expand_family(const FamilyRegistry& registry, std::string_view family,
                                           const nlohmann::json& config, std::string_view variant) {

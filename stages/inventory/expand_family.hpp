@@ -18,7 +18,13 @@ struct Expansion {
   std::unordered_map<std::string, std::size_t> by_name;
 };
 
-[[nodiscard]] Expansion expand_bound_family(const BoundFamily& family);
+/// Expected tensors a config may imply when nothing else bounds it (the largest real maps hold
+/// about 10^5 names). Every loop bound is checked against it before anything is allocated.
+inline constexpr std::size_t kMaxExpectedTensors = 1'000'000;
+
+/// @param[in] max_tensors  more expected tensors than this is an InputError naming the family
+///                         variable (the config implies more than the checkpoint can hold)
+[[nodiscard]] Expansion expand_bound_family(const BoundFamily& family, std::size_t max_tensors = kMaxExpectedTensors);
 
 /// Convenience for writers of checkpoints (tools/synth): bind `family` with the first variant
 /// (or `variant`) and first naming alternative, and expand it.

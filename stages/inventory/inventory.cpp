@@ -1,6 +1,7 @@
 #include "stages/inventory/inventory.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -222,7 +223,14 @@ struct Reader {
     inv.choices = bound.choices;
     const TemplateMatcher matcher(bound.entries);
     std::optional<Expansion> expansion;
-    if (apply_config) expansion = expand_bound_family(bound);
+    // A config implying far more tensors than the checkpoint holds is refused before expanding.
+    if (apply_config) {
+      try {
+        expansion = expand_bound_family(bound, std::min(kMaxExpectedTensors, 4 * listing.tensors.size() + 4096));
+      } catch (const InputError& e) {
+        throw InputError((std::filesystem::path(listing.model_dir) / e.file()).string(), e.reason());
+      }
+    }
     auto int_var = [&](const char* name) -> std::optional<std::int64_t> {
       try {
         return family_int_var(bound, name);

@@ -44,13 +44,25 @@ assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) >= 6' tree.svg |
 "$lineage" verdict ft-base.h5 --tree-svg t2.svg >/dev/null 2>&1; [ $? -eq 5 ] || fail "tree of a 2-model store"
 "$lineage" merge ft-base.h5 -o all.h5 >/dev/null 2>&1; [ $? -eq 5 ] || fail "existing output without --force"
 
-# A conflicting duplicate: one statistic changed in a copy of a store.
+# A conflicting duplicate: one statistic changed in a copy of a store. Its row checksum
+# (schema 2) catches the edit when the store is read...
 cp again.h5 tampered.h5
 $py - tampered.h5 <<'PY' || fail "tamper"
 import h5py, sys
 with h5py.File(sys.argv[1], "r+") as f:
     s = f["results/stats"]
     row = s[0]; row[0] += 0.01; s[0] = row
+PY
+err=$("$lineage" merge ft-base.h5 tampered.h5 -o bad.h5 2>&1); code=$?
+[ $code -eq 5 ] || fail "tampered row: exit $code"
+grep -q "result row 0 (unit 0) does not match its checksum" <<<"$err" || fail "tampered row message: $err"
+# ... so the conflict itself is shown with a schema 1 copy (no checksums), as a store from
+# another cluster with other numbers would be.
+$py - tampered.h5 <<'PY' || fail "to schema 1"
+import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    f.attrs["schema_version"] = 1
+    del f["results/row_xxh3"], f["units/row_xxh3"]
 PY
 err=$("$lineage" merge ft-base.h5 tampered.h5 -o bad.h5 2>&1); code=$?
 [ $code -eq 5 ] || fail "conflict: exit $code"

@@ -92,7 +92,7 @@ TEST(ResultStore, PythonReadsTheStatisticsTable) {
   std::array<char, 256> buf{};
   std::string out;
   while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  EXPECT_EQ(out, "(2, 3) 1.2 1 attn_norm\n");
+  EXPECT_EQ(out, "(2, 3) 1.2 2 attn_norm\n");
 }
 
 }  // namespace

@@ -1,0 +1,24 @@
+#pragma once
+/// @file sbatch_text.hpp
+/// Values written into sbatch scripts (`#SBATCH --partition=VALUE`, ...). A script is run by a
+/// shell, so a value with a newline would become a command line of its own; shell
+/// metacharacters are refused as well, in case a value ever reaches a command line.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lineage {
+
+/// The first character of `value` that may not appear in an sbatch option value (letters,
+/// digits and `_-.,:=@%+/[]` are allowed); nullopt when the value is safe. Empty is safe.
+[[nodiscard]] std::optional<char> unsafe_sbatch_char(std::string_view value);
+
+/// An extra `#SBATCH` line: an optional "#SBATCH " prefix, then one option ("--x" or "--x=v",
+/// "-x v" is refused too) made of safe characters. Returns why it is refused, or nullopt.
+[[nodiscard]] std::optional<std::string> unsafe_sbatch_line(std::string_view line);
+
+/// "newline", "';'", "'\\x1b'": how to name a refused character in a message.
+[[nodiscard]] std::string describe_char(char c);
+
+}  // namespace lineage

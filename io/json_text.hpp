@@ -1,0 +1,33 @@
+#pragma once
+/// @file json_text.hpp
+/// The one parser of JSON from outside (config.json, tokenizer.json, the index, safetensors
+/// headers, JSON kept in a result store). Nesting is limited before parsing, so no later
+/// recursive walk (dump, copy, compare) can overflow the stack, and error messages give the
+/// position only: a file's contents (it may be a symlinked secret) are never echoed.
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lineage::io {
+
+/// Deeper nesting than any real config or tokenizer (they stay below 10 levels).
+inline constexpr std::size_t kMaxJsonDepth = 64;
+/// Largest JSON file read whole (tokenizer.json files of large vocabularies are tens of MB).
+inline constexpr std::uint64_t kMaxJsonFileBytes = std::uint64_t{1} << 30;
+
+/// Parses `text`. Throws InputError(file, reason, {}, base_offset + byte) on malformed JSON or
+/// nesting deeper than kMaxJsonDepth; the reason never contains the text itself.
+[[nodiscard]] nlohmann::json parse_json_text(std::string_view text, const std::string& file,
+                                             std::uint64_t base_offset = 0);
+
+/// The byte offset of the first bracket nested deeper than `max_depth`, if any (strings skipped).
+[[nodiscard]] std::optional<std::uint64_t> json_too_deep(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
+
+/// nlohmann's parse_error text without the "last read: '...'" excerpt of the input.
+[[nodiscard]] std::string json_error_without_content(const std::string& what);
+
+}  // namespace lineage::io

@@ -1,0 +1,30 @@
+#pragma once
+/// @file model_folder.hpp
+/// A model folder is data from a stranger: every file lineage reads from it resolves here. A
+/// name must stay inside the folder after following symlinks, with one exception, the Hugging
+/// Face cache layout (`<repo>/snapshots/<rev>/<file>` linking to `<repo>/blobs/<hash>` of the
+/// same cache repo). Only regular files are read: a FIFO or a device would block or never end.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace lineage::io {
+
+/// The real path of `name` inside model folder `dir`. Throws InputError naming `reported_by`
+/// (the file that named it: the index, or the folder) when `name` is absolute, climbs with
+/// "..", or resolves outside the folder other than into the cache's blobs.
+[[nodiscard]] std::filesystem::path resolve_in_model_folder(const std::filesystem::path& dir, const std::string& name,
+                                                            const std::filesystem::path& reported_by);
+
+/// Throws InputError(path, ...) unless `path` is a regular file (after symlinks).
+void require_regular_file(const std::filesystem::path& path);
+
+/// Opens `path` for reading without blocking on a FIFO and refuses anything but a regular file.
+/// Returns the descriptor (the caller closes it) and its size.
+int open_regular_file(const std::filesystem::path& path, std::uint64_t& size);
+
+/// Reads a whole regular file of at most `max_bytes`. Throws InputError otherwise.
+[[nodiscard]] std::string read_regular_file(const std::filesystem::path& path, std::uint64_t max_bytes);
+
+}  // namespace lineage::io

@@ -1,0 +1,176 @@
+// Result stores given as input are data from outside: every reader goes through
+// read_result_store, which must refuse (StoreError, exit 5) what would make a reader index past a
+// buffer, follow a link out of the file or allocate what the file cannot hold.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <string>
+
+#include "core/errors.hpp"
+#include "io/hdf5/h5_file.hpp"
+#include "io/store/result_store.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lineage::io {
+namespace {
+
+using lineage::testing::error_of;
+
+StoreContents sample() {
+  StoreContents c;
+  c.run_id = "run-1";
+  c.status = "complete";
+  c.models.push_back({"suspect", "/m/a", "llama", 1, {"s.safetensors"}, {10}, {1}});
+  c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}});
+  c.units.push_back(
+      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+  c.units.push_back(
+      {1, "same_key", "text/attn_k/L0", "text/attn_k/L0", "k", "k", 0, 1, 0, 0, -1, "text", "attn_k", 4, 8, 64});
+  c.plan_rank_of_unit = {0, 0};
+  c.plan_bytes_per_rank = {128};
+  c.stat_names = {"cosine", "pearson", "rel_l2"};
+  c.done_ids = {0, 1};
+  c.stats = {0.9, 0.8, 0.1, 0.7, 0.6, 0.2};
+  c.hash_a = {1, 2};
+  c.hash_b = {1, 3};
+  return c;
+}
+
+class StoreHostile : public ::testing::Test {
+ protected:
+  void SetUp() override { write_result_store(path(), sample()); }
+  [[nodiscard]] std::filesystem::path path() const { return dir_.path() / "run.h5"; }
+  /// Applies `edit` to a fresh store in place, then returns the error reading it gives.
+  template <typename Fn>
+  std::string after(Fn&& edit) {
+    write_result_store(path(), sample());
+    {
+      H5File f(path(), H5File::Mode::read_write);
+      edit(f);
+    }
+    return error_of([&] { (void)read_result_store(path()); });
+  }
+  lineage::testing::TempDir dir_;
+};
+
+TEST_F(StoreHostile, FewerStatColumnsThanNamesIsRefused) {
+  const auto msg = after([](H5File& f) {
+    const std::vector<double> two_cols{0.9, 0.8, 0.7, 0.6};
+    f.write<double>("/results/stats", two_cols, {2, 2});
+  });
+  EXPECT_NE(msg.find("/results/stats is [2 x 2], not [2 x 3]"), std::string::npos) << msg;
+}
+
+TEST_F(StoreHostile, MissingLabelsIsRefused) {
+  const auto msg = after([](H5File& f) { f.remove("/inputs/labels"); });
+  EXPECT_NE(msg.find("/inputs/labels is missing"), std::string::npos) << msg;
+}
+
+TEST_F(StoreHostile, ShortColumnsAndBadIndicesAreRefused) {
+  EXPECT_NE(after([](H5File& f) { f.write_strings("/units/kind", {"same_key"}); }).find("/units/kind has 1 entries"),
+            std::string::npos);
+  EXPECT_NE(after([](H5File& f) {
+              const std::vector<std::int32_t> m{0, 7};
+              f.write<std::int32_t>("/units/model_b", m, {2});
+            }).find("names a model outside"),
+            std::string::npos);
+  EXPECT_NE(after([](H5File& f) {
+              const std::vector<std::uint64_t> ids{0, 9};
+              f.write<std::uint64_t>("/results/unit_id", ids, {2});
+            }).find("names no unit"),
+            std::string::npos);
+  EXPECT_NE(after([](H5File& f) {
+              f.write_strings("/units/unmatched", {"model 12 lacks text/lm_head"});
+            }).find("names a model that does not exist"),
+            std::string::npos);
+}
+
+TEST_F(StoreHostile, OversizedDeclaredColumnIsRefusedBeforeAllocating) {
+  const auto msg = after([](H5File& f) {
+    f.remove("/results/hash_a");
+    // 10^11 elements declared, chunked, never written: a few hundred bytes on disk.
+    const hsize_t dims = 100'000'000'000ull, chunk = 1024;
+    const hid_t space = H5Screate_simple(1, &dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    const hid_t file = H5Fopen(f.path().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t d = H5Dcreate2(file, "/results/hash_a", H5T_NATIVE_UINT64, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d), H5Fclose(file), H5Pclose(dcpl), H5Sclose(space);
+  });
+  EXPECT_NE(msg.find("more than the file holds"), std::string::npos) << msg;
+}
+
+TEST_F(StoreHostile, ExternalLinkIsRefused) {
+  const auto other = dir_.path() / "other.h5";
+  write_result_store(other, sample());
+  const auto msg = after([&](H5File& f) {
+    f.remove("/units/kind");
+    const hid_t file = H5Fopen(f.path().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Lcreate_external(other.c_str(), "/units/kind", file, "/units/kind", H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(file);
+  });
+  EXPECT_NE(msg.find("external"), std::string::npos) << msg;
+}
+
+TEST_F(StoreHostile, OtherSchemaVersionIsAStoreError) {
+  {
+    H5File f(path(), H5File::Mode::read_write);
+    f.set_attribute("/", "schema_version", std::int64_t{99});
+  }
+  try {
+    (void)read_result_store(path());
+    FAIL() << "read a schema 99 store";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreHostile, ChangedRowFailsItsChecksum) {
+  const auto msg = after([](H5File& f) {
+    const std::vector<double> changed{0.9, 0.8, 0.1, 0.7, 0.6, 0.25};
+    f.write<double>("/results/stats", changed, {2, 3});
+  });
+  EXPECT_NE(msg.find("result row 1 (unit 1) does not match its checksum"), std::string::npos) << msg;
+  // Without verification (lineage check reports rows itself) it reads.
+  StoreReadOptions o;
+  o.verify_checksums = false;
+  EXPECT_EQ(read_result_store(path(), o).row_checksums.size(), 2u);
+}
+
+TEST_F(StoreHostile, VersionOneStoresStillRead) {
+  {
+    H5File f(path(), H5File::Mode::read_write);
+    f.set_attribute("/", "schema_version", std::int64_t{1});
+    f.remove("/units/row_xxh3");
+    f.remove("/results/row_xxh3");
+  }
+  const auto c = read_result_store(path());
+  EXPECT_EQ(c.schema_version, 1);
+  EXPECT_TRUE(c.row_checksums.empty());
+}
+
+TEST_F(StoreHostile, DeepOrForeignEvidenceJsonIsRefused) {
+  EXPECT_NE(
+      after([](H5File& f) { f.write_strings("/evidence/json", {std::string(100000, '[')}); }).find("nested deeper"),
+      std::string::npos);
+  EXPECT_NE(after([](H5File& f) { f.write_strings("/evidence/json", {"{\"a\": 1}"}); }).find("not a JSON list"),
+            std::string::npos);
+}
+
+TEST_F(StoreHostile, AttributeOfAnotherShapeIsRefused) {
+  const auto msg = after([](H5File& f) {
+    const hid_t file = H5Fopen(f.path().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(file, "schema_version");
+    const hsize_t n = 1000;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t a = H5Acreate2(file, "schema_version", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<std::int64_t> v(n, 2);
+    H5Awrite(a, H5T_NATIVE_INT64, v.data());
+    H5Aclose(a), H5Sclose(space), H5Fclose(file);
+  });
+  EXPECT_NE(msg.find("is not a single value"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace lineage::io
