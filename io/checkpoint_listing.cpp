@@ -10,35 +10,13 @@
 #include <unordered_set>
 
 #include "core/errors.hpp"
+#include "io/model_source.hpp"
 #include "io/safetensors_header.hpp"
 
 namespace lineage::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw InputError(p.string(), "cannot read file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Rejects shard names that would read outside the model folder.
-void check_inside(const fs::path& dir, const fs::path& index, const std::string& file, const std::string& tensor) {
-  const fs::path rel(file);
-  bool bad = file.empty() || rel.is_absolute();
-  for (const auto& part : rel) bad = bad || part == "..";
-  if (!bad) {
-    std::error_code ec;
-    const auto root = fs::weakly_canonical(dir, ec);
-    const auto target = fs::weakly_canonical(dir / rel, ec);
-    const auto r = root.string() + "/";
-    bad = target.string().rfind(r, 0) != 0;  // e.g. a symlink pointing elsewhere
-  }
-  if (bad) throw InputError(index.string(), "shard path '" + file + "' escapes the model folder", tensor);
-}
 
 void add_header(TensorListing& out, const SafetensorsHeader& h, const std::string& file) {
   for (const auto& e : h.tensors) {
@@ -49,34 +27,41 @@ void add_header(TensorListing& out, const SafetensorsHeader& h, const std::strin
 }  // namespace
 
 TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
+  const auto source = open_local_model(model_dir);
+  return list_checkpoint(*source, index_only);
+}
+
+TensorListing list_checkpoint(ModelSource& source, bool index_only) {
   TensorListing out;
-  out.model_dir = model_dir.string();
+  out.model_dir = source.location();
   out.index_only = index_only;
-  if (!fs::is_directory(model_dir)) throw InputError(model_dir.string(), "not a folder");
-  const auto index_path = model_dir / kIndexFileName;
-  if (!fs::exists(index_path)) {
-    const auto single = model_dir / kSingleFileName;
-    if (!fs::exists(single)) {
-      throw InputError(model_dir.string(),
+  source.check_folder();
+  const auto index_path = source.where(kIndexFileName);
+  const auto index_text = source.read_file(kIndexFileName);
+  if (!index_text) {
+    std::optional<SafetensorsHeader> single;
+    if (!index_only) single = read_safetensors_header(source, kSingleFileName);
+    if (!single && !source.exists(kSingleFileName)) {
+      throw InputError(source.location(),
                        std::string("no ") + kSingleFileName + " or " + kIndexFileName + " in the folder");
     }
     out.shard_files = {kSingleFileName};
     if (index_only) {
-      throw InputError(model_dir.string(), "--index-only needs model.safetensors.index.json");
+      throw InputError(source.location(), "--index-only needs model.safetensors.index.json");
     }
-    add_header(out, read_safetensors_header(single), kSingleFileName);
+    add_header(out, *single, kSingleFileName);
     return out;
   }
 
-  const auto text = read_all(index_path);
+  const auto& text = *index_text;
   nlohmann::json index;  // not ordered_json: its insert is linear, quadratic on 100k names
   try {
     index = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(index_path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
+    throw InputError(index_path, std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw InputError(index_path.string(), "no weight_map object");
+    throw InputError(index_path, "no weight_map object");
   }
   if (index.contains("metadata") && index["metadata"].is_object()) {
     const auto& m = index["metadata"];
@@ -99,11 +84,13 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   std::set<std::string> files;
   for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
     if (!it.value().is_string()) {
-      throw InputError(index_path.string(), "weight_map value is not a file name", it.key());
+      throw InputError(index_path, "weight_map value is not a file name", it.key());
     }
     const auto file = it.value().get<std::string>();
     // Few distinct shard names: check each once (the check touches the file system).
-    if (files.insert(file).second) check_inside(model_dir, index_path, file, it.key());
+    if (files.insert(file).second && source.escapes(file)) {
+      throw InputError(index_path, "shard path '" + file + "' escapes the model folder", it.key());
+    }
     entries.emplace_back(it.key(), file);
   }
   out.shard_files.assign(files.begin(), files.end());
@@ -113,9 +100,9 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   }
   std::map<std::string, SafetensorsHeader> headers;
   for (const auto& file : files) {
-    const auto p = model_dir / file;
-    if (!fs::exists(p)) throw InputError(index_path.string(), "shard '" + file + "' is missing");
-    headers.emplace(file, read_safetensors_header(p));
+    auto h = read_safetensors_header(source, file);
+    if (!h) throw InputError(index_path, "shard '" + file + "' is missing");
+    headers.emplace(file, std::move(*h));
   }
   // (file, name) -> entry: one hash probe per index entry (a linear find would be quadratic).
   std::unordered_map<std::string, const SafetensorsEntry*> by_key;
@@ -127,7 +114,7 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   for (const auto& [name, file] : entries) {
     const auto it = by_key.find(file + '\n' + name);
     if (it == by_key.end()) {
-      throw InputError((model_dir / file).string(), "named by the index but not present in this shard", name);
+      throw InputError(source.where(file), "named by the index but not present in this shard", name);
     }
     const auto* e = it->second;
     out.tensors.push_back({name, file, e->dtype, e->shape, e->data_begin, e->data_end});
@@ -136,6 +123,49 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   for (const auto& [file, h] : headers) {
     for (const auto& e : h.tensors) {
       if (!indexed.count(e.name)) out.unindexed.push_back(file + ":" + e.name);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> incomplete_download(const fs::path& model_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
+    if (e.path().extension() == ".part")
+      out.push_back(e.path().string() + ": a partial download (rerun lineage fetch)");
+  }
+  std::sort(out.begin(), out.end());
+  const auto source = open_local_model(model_dir);
+  std::set<std::string> shards;
+  if (const auto text = source->read_file(kIndexFileName)) {
+    try {
+      const auto index = nlohmann::json::parse(*text);
+      if (index.is_object() && index.contains("weight_map") && index["weight_map"].is_object()) {
+        for (const auto& [name, file] : index["weight_map"].items()) {
+          if (file.is_string() && is_plain_relative_name(file.get<std::string>()))
+            shards.insert(file.get<std::string>());
+        }
+      }
+    } catch (const nlohmann::json::exception&) {
+      return out;  // list_checkpoint reports a malformed index
+    }
+  } else if (source->exists(kSingleFileName)) {
+    shards.insert(kSingleFileName);
+  }
+  for (const auto& file : shards) {
+    if (!source->exists(file)) {
+      out.push_back(source->where(file) + ": named by the index but missing");
+      continue;
+    }
+    try {
+      const auto h = read_safetensors_header(*source, file);
+      if (h && h->file_size < implied_file_size(*h)) {
+        out.push_back(source->where(file) + ": " + std::to_string(h->file_size) + " bytes, its header implies " +
+                      std::to_string(implied_file_size(*h)));
+      }
+    } catch (const InputError& e) {
+      out.push_back(std::string(e.what()));
     }
   }
   return out;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "io/model_source.hpp"
 
 namespace lineage::io {
 
@@ -12,11 +13,23 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   if (!in) throw InputError(path.string(), "cannot read file");
   std::ostringstream s;
   s << in.rdbuf();
+  return parse_json_text(path.string(), s.str());
+}
+
+nlohmann::json parse_json_text(const std::string& where, const std::string& text) {
   try {
-    return nlohmann::json::parse(s.str());
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
+    throw InputError(where, std::string("malformed JSON: ") + e.what(), {}, e.byte > 0 ? e.byte - 1 : 0);
   }
+}
+
+std::optional<nlohmann::json> read_model_config(ModelSource& source) {
+  const auto text = source.read_file("config.json");
+  if (!text) return std::nullopt;
+  auto j = parse_json_text(source.where("config.json"), *text);
+  if (!j.is_object()) throw InputError(source.where("config.json"), "config is not a JSON object");
+  return j;
 }
 
 std::optional<nlohmann::json> read_model_config(const std::filesystem::path& path) {

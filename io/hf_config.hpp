@@ -16,6 +16,14 @@ namespace lineage::io {
 /// `config.json` of a model folder (or the file itself); nullopt if the folder has none.
 [[nodiscard]] std::optional<nlohmann::json> read_model_config(const std::filesystem::path& path);
 
+class ModelSource;
+
+/// `config.json` of a model folder that may be remote; nullopt if it has none.
+[[nodiscard]] std::optional<nlohmann::json> read_model_config(ModelSource& source);
+
+/// Parses JSON text read from `where`; InputError with the byte position on malformed JSON.
+[[nodiscard]] nlohmann::json parse_json_text(const std::string& where, const std::string& text);
+
 struct SubConfig {
   std::string key;  ///< e.g. "text_config", "vision_config"
   const nlohmann::json* config = nullptr;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/errors.hpp"
+#include "io/model_source.hpp"
 
 namespace lineage::io {
 namespace {
@@ -63,7 +64,7 @@ class Reader {
  private:
   [[nodiscard]] std::string resolve(const std::string& p) const {
     const std::filesystem::path path(p);
-    if (path.is_absolute()) return path.string();
+    if (path.is_absolute() || is_remote_location(p)) return p;
     return (file_.parent_path() / path).lexically_normal().string();
   }
 
