@@ -20,5 +20,6 @@ int plan(const std::vector<std::string>& args);
 int submit(const std::vector<std::string>& args);
 int merge(const std::vector<std::string>& args);
 int status(const std::vector<std::string>& args);
+int fetch(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands
