@@ -1,17 +1,15 @@
 #include "io/checkpoint_listing.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/errors.hpp"
 #include "io/json_text.hpp"
-#include "io/model_folder.hpp"
+#include "io/model_source.hpp"
 #include "io/safetensors_header.hpp"
 
 namespace lineage::io {
@@ -28,33 +26,37 @@ void add_header(TensorListing& out, const SafetensorsHeader& h, const std::strin
 }  // namespace
 
 TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
+  const auto source = open_local_model(model_dir);
+  return list_checkpoint(*source, index_only);
+}
+
+TensorListing list_checkpoint(ModelSource& source, bool index_only) {
   TensorListing out;
-  out.model_dir = model_dir.string();
+  out.model_dir = source.location();
   out.index_only = index_only;
-  if (!fs::is_directory(model_dir)) throw InputError(model_dir.string(), "not a folder");
-  std::error_code ec;
-  // symlink_status: a dangling link is present (and refused when resolved), not absent.
-  const auto present = [&](const char* name) { return fs::exists(fs::symlink_status(model_dir / name, ec)); };
-  if (!present(kIndexFileName)) {
-    if (!present(kSingleFileName)) {
-      throw InputError(model_dir.string(),
+  source.check_folder();
+  const auto index_path = source.where(kIndexFileName);
+  const auto index_text = source.read_file(kIndexFileName);
+  if (!index_text) {
+    std::optional<SafetensorsHeader> single;
+    if (!index_only) single = read_safetensors_header(source, kSingleFileName);
+    if (!single && !source.exists(kSingleFileName)) {
+      throw InputError(source.location(),
                        std::string("no ") + kSingleFileName + " or " + kIndexFileName + " in the folder");
     }
     out.shard_files = {kSingleFileName};
     if (index_only) {
-      throw InputError(model_dir.string(), "--index-only needs model.safetensors.index.json");
+      throw InputError(source.location(), "--index-only needs model.safetensors.index.json");
     }
-    add_header(out, read_safetensors_header(resolve_in_model_folder(model_dir, kSingleFileName, model_dir)),
-               kSingleFileName);
+    if (!single) throw InputError(source.where(kSingleFileName), "vanished while the folder was read");
+    add_header(out, *single, kSingleFileName);
     return out;
   }
-  const auto index_path = model_dir / kIndexFileName;
-  // not ordered_json: its insert is linear, quadratic on 100k names
-  const nlohmann::json index = parse_json_text(
-      read_regular_file(resolve_in_model_folder(model_dir, kIndexFileName, model_dir), kMaxJsonFileBytes),
-      index_path.string());
+  // not ordered_json: its insert is linear, quadratic on 100k names. The one depth-limited
+  // parser (io/json_text.hpp), for a local and a remote index alike.
+  const nlohmann::json index = parse_json_text(*index_text, index_path);
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw InputError(index_path.string(), "no weight_map object");
+    throw InputError(index_path, "no weight_map object");
   }
   if (index.contains("metadata") && index["metadata"].is_object()) {
     const auto& m = index["metadata"];
@@ -77,11 +79,12 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   std::set<std::string> files;
   for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
     if (!it.value().is_string()) {
-      throw InputError(index_path.string(), "weight_map value is not a file name", it.key());
+      throw InputError(index_path, "weight_map value is not a file name", it.key());
     }
     const auto file = it.value().get<std::string>();
     // Few distinct shard names: check each once (the check touches the file system).
-    if (files.insert(file).second) (void)resolve_in_model_folder(model_dir, file, index_path);
+    // (A local source resolves the name: inside the folder or the Hugging Face cache's blobs.)
+    if (files.insert(file).second) source.check_name(file, index_path);
     entries.emplace_back(it.key(), file);
   }
   out.shard_files.assign(files.begin(), files.end());
@@ -91,11 +94,9 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   }
   std::map<std::string, SafetensorsHeader> headers;
   for (const auto& file : files) {
-    const auto p = resolve_in_model_folder(model_dir, file, index_path);
-    if (!fs::exists(fs::symlink_status(model_dir / file, ec))) {
-      throw InputError(index_path.string(), "shard '" + file + "' is missing");
-    }
-    headers.emplace(file, read_safetensors_header(p));
+    auto h = read_safetensors_header(source, file);
+    if (!h) throw InputError(index_path, "shard '" + file + "' is missing");
+    headers.emplace(file, std::move(*h));
   }
   // (file, name) -> entry: one hash probe per index entry (a linear find would be quadratic).
   std::unordered_map<std::string, const SafetensorsEntry*> by_key;
@@ -107,7 +108,7 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   for (const auto& [name, file] : entries) {
     const auto it = by_key.find(file + '\n' + name);
     if (it == by_key.end()) {
-      throw InputError((model_dir / file).string(), "named by the index but not present in this shard", name);
+      throw InputError(source.where(file), "named by the index but not present in this shard", name);
     }
     const auto* e = it->second;
     out.tensors.push_back({name, file, e->dtype, e->shape, e->data_begin, e->data_end});
@@ -116,6 +117,56 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
   for (const auto& [file, h] : headers) {
     for (const auto& e : h.tensors) {
       if (!indexed.count(e.name)) out.unindexed.push_back(file + ":" + e.name);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> incomplete_download(const fs::path& model_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
+    if (e.path().extension() == ".part")
+      out.push_back(e.path().string() + ": a partial download (rerun lineage fetch)");
+  }
+  std::sort(out.begin(), out.end());
+  const auto source = open_local_model(model_dir);
+  std::set<std::string> shards;
+  // An unreadable, escaping or malformed index, or a shard name leaving the folder, is not a
+  // download problem: list_checkpoint reports it (after this check) with its own message.
+  try {
+    if (const auto text = source->read_file(kIndexFileName)) {
+      const auto index = parse_json_text(*text, source->where(kIndexFileName));
+      if (index.is_object() && index.contains("weight_map") && index["weight_map"].is_object()) {
+        for (const auto& [name, file] : index["weight_map"].items()) {
+          if (!file.is_string()) continue;
+          try {
+            source->check_name(file.get<std::string>(), source->where(kIndexFileName));
+            shards.insert(file.get<std::string>());
+          } catch (const InputError&) {
+            continue;  // list_checkpoint refuses the name
+          }
+        }
+      }
+    } else if (source->exists(kSingleFileName)) {
+      shards.insert(kSingleFileName);
+    }
+  } catch (const InputError&) {
+    return out;
+  }
+  for (const auto& file : shards) {
+    if (!source->exists(file)) {
+      out.push_back(source->where(file) + ": named by the index but missing");
+      continue;
+    }
+    try {
+      const auto h = read_safetensors_header(*source, file);
+      if (h && h->file_size < implied_file_size(*h)) {
+        out.push_back(source->where(file) + ": " + std::to_string(h->file_size) + " bytes, its header implies " +
+                      std::to_string(implied_file_size(*h)));
+      }
+    } catch (const InputError& e) {
+      out.push_back(std::string(e.what()));
     }
   }
   return out;

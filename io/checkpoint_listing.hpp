@@ -4,6 +4,8 @@
 /// shards named by `model.safetensors.index.json`. Reads the index and shard headers only.
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/tensor_listing.hpp"
 
@@ -17,5 +19,17 @@ inline constexpr const char* kSingleFileName = "model.safetensors";
 /// Throws InputError naming the file, tensor and offset for: malformed index, a shard path that
 /// escapes the folder, a missing shard, an index entry not found in its shard, any invalid header.
 [[nodiscard]] TensorListing list_checkpoint(const std::filesystem::path& model_dir, bool index_only);
+
+class ModelSource;
+
+/// The same for a model folder that may be remote (model_source.hpp): the index, then per shard
+/// the 8-byte length and the header, by range reads.
+[[nodiscard]] TensorListing list_checkpoint(ModelSource& source, bool index_only);
+
+/// Files of a local folder that show it is not completely downloaded: `*.part` files left by an
+/// interrupted `lineage fetch`, shards the index names that are missing, and shards shorter
+/// than their header implies. Each entry reads "FILE: REASON". Empty when complete (or when
+/// the folder has no index and no single file: list_checkpoint reports that).
+[[nodiscard]] std::vector<std::string> incomplete_download(const std::filesystem::path& model_dir);
 
 }  // namespace lineage::io

@@ -24,6 +24,13 @@ inline constexpr std::int64_t kMaxConfigExperts = 65536;
 /// limits above and well-known keys of the right type: InputError naming the key otherwise.
 [[nodiscard]] std::optional<nlohmann::json> read_model_config(const std::filesystem::path& path);
 
+class ModelSource;
+
+/// `config.json` of a model folder that may be remote; nullopt if it has none. The same checks
+/// as above: the depth-limited parser (io/json_text.hpp), the count bounds and key types; a
+/// local folder's file is resolved inside it and must be a regular file.
+[[nodiscard]] std::optional<nlohmann::json> read_model_config(ModelSource& source);
+
 struct SubConfig {
   std::string key;  ///< e.g. "text_config", "vision_config"
   const nlohmann::json* config = nullptr;

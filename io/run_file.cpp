@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "core/sbatch_text.hpp"
+#include "io/model_source.hpp"
 
 namespace lineage::io {
 namespace {
@@ -69,7 +70,7 @@ class Reader {
  private:
   [[nodiscard]] std::string resolve(const std::string& p) const {
     const std::filesystem::path path(p);
-    if (path.is_absolute()) return path.string();
+    if (path.is_absolute() || is_remote_location(p)) return p;
     return (file_.parent_path() / path).lexically_normal().string();
   }
 

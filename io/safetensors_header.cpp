@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "io/json_text.hpp"
 #include "io/model_folder.hpp"
+#include "io/model_source.hpp"
 
 namespace lineage::io {
 namespace {
@@ -199,6 +200,42 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
     got += static_cast<std::uint64_t>(r);
   }
   return parse_safetensors_header(path, json, file_size);
+}
+
+std::optional<SafetensorsHeader> read_safetensors_header(ModelSource& source, const std::string& file) {
+  const auto where = source.where(file);
+  std::uint64_t file_size = 0;
+  const auto head = source.read_range(file, 0, 8, file_size);
+  if (!head) return std::nullopt;
+  if (file_size < 8 || head->size() < 8)
+    fail(where, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
+  std::uint64_t n = 0;
+  std::memcpy(&n, head->data(), 8);  // little-endian, like the host (x86-64, aarch64)
+  if (n > kMaxSafetensorsHeader) {
+    fail(where,
+         "header length " + std::to_string(n) + " exceeds the " + std::to_string(kMaxSafetensorsHeader) + "-byte limit",
+         {}, 0);
+  }
+  if (n > file_size - 8) {
+    fail(where,
+         "header length " + std::to_string(n) + " is larger than the file (" + std::to_string(file_size) + " bytes)",
+         {}, 0);
+  }
+  std::string json;
+  if (n > 0) {
+    std::uint64_t size_again = 0;
+    auto body = source.read_range(file, 8, n, size_again);
+    if (!body || size_again != file_size) fail(where, "the file changed while its header was read", {}, 8);
+    if (body->size() != n) fail(where, "cannot read header", {}, 8 + body->size());
+    json = std::move(*body);
+  }
+  return parse_safetensors_header(where, json, file_size);
+}
+
+std::uint64_t implied_file_size(const SafetensorsHeader& header) noexcept {
+  std::uint64_t end = 8 + header.header_length;
+  for (const auto& t : header.tensors) end = std::max(end, t.data_end);
+  return end;
 }
 
 }  // namespace lineage::io

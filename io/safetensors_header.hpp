@@ -45,4 +45,14 @@ inline constexpr std::uint64_t kMaxSafetensorsHeader = 100ull << 20;
 /// Reads only the 8-byte length and the JSON header (pread), never the tensor data.
 [[nodiscard]] SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
 
+class ModelSource;
+
+/// The same for `file` of a model folder, local or remote: two range reads (the 8-byte length,
+/// then the JSON header). `path` of the result is source.where(file). nullopt if the file does
+/// not exist.
+[[nodiscard]] std::optional<SafetensorsHeader> read_safetensors_header(ModelSource& source, const std::string& file);
+
+/// The file size a header implies: the end of its last tensor's data (8 + N when it has none).
+[[nodiscard]] std::uint64_t implied_file_size(const SafetensorsHeader& header) noexcept;
+
 }  // namespace lineage::io

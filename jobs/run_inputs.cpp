@@ -6,6 +6,7 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
 #include "io/model_folder.hpp"
+#include "io/model_source.hpp"
 
 namespace lineage::jobs {
 
@@ -40,12 +41,28 @@ bool shards_missing(const std::string& dir) {
   return false;
 }
 
-std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only) {
+std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
+                                      const io::RemoteOptions& remote) {
   std::vector<RunModel> out;
   for (const auto& [label, dir] : run_model_list(cfg)) {
-    RunModel m{label, dir, {}, {}, allow_index_only && shards_missing(dir)};
-    const auto listing = io::list_checkpoint(dir, m.index_only);
-    const auto config = io::read_model_config(dir);
+    const bool is_remote = io::is_remote_location(dir);
+    if (!allow_index_only) {
+      if (is_remote) {
+        throw InputError(dir,
+                         "a remote model is read by its headers only (inventory, arch, plan); download it with "
+                         "`lineage fetch URL DIR` to compare its weights");
+      }
+      if (const auto problems = io::incomplete_download(dir); !problems.empty()) {
+        throw InputError(dir,
+                         "incomplete download: " + problems.front() +
+                             (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "") +
+                             "; finish it with `lineage fetch`");
+      }
+    }
+    RunModel m{label, dir, {}, {}, allow_index_only && !is_remote && shards_missing(dir)};
+    const auto source = io::open_model(dir, remote);
+    const auto listing = io::list_checkpoint(*source, m.index_only);
+    const auto config = io::read_model_config(*source);
     m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
     m.shard_files = listing.shard_files;
     out.push_back(std::move(m));

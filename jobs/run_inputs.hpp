@@ -8,6 +8,7 @@
 
 #include "core/family_registry.hpp"
 #include "core/run_config.hpp"
+#include "io/model_source.hpp"
 #include "stages/inventory/inventory.hpp"
 
 namespace lineage::jobs {
@@ -26,8 +27,12 @@ struct RunModel {
 /// Reads every model from its safetensors headers. With `allow_index_only`, a folder whose
 /// index names shard files that are not there is read from config.json and the index instead
 /// (for planning before a download); a shard that exists but is malformed is still an error.
+/// A remote model (http(s)://, hf://) is read from its headers by range requests when
+/// `allow_index_only` (planning); otherwise (compare, pre-flight) it is refused, and so is a local
+/// folder that is not completely downloaded (`*.part` files, missing or short shards).
 [[nodiscard]] std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry,
-                                                    bool allow_index_only = false);
+                                                    bool allow_index_only = false,
+                                                    const io::RemoteOptions& remote = {});
 
 /// True when the folder has an index naming at least one shard file that does not exist.
 [[nodiscard]] bool shards_missing(const std::string& dir);

@@ -15,6 +15,7 @@ const std::vector<Subcommand>& subcommands() {
       {"tokenizer", "compare two tokenizers token by token (as bytes)", commands::tokenizer},
       {"arch", "architecture tables, parameters and a catalogue of public architectures", commands::arch},
       {"behaviour", "black-box test on pre-generated outputs against the parent and controls", commands::behaviour},
+      {"fetch", "download a remote checkpoint (resumable, sizes and SHA-256 checked)", commands::fetch},
       {"plan", "bytes per rank, imbalance and wall time of a run at N ranks", commands::plan},
       {"submit", "check the inputs, write sbatch scripts and submit them to Slurm", commands::submit},
       {"merge", "combine result stores from different runs or clusters", commands::merge},

@@ -19,6 +19,8 @@ Environment read_environment() {
   e.slurm_job_id = read("SLURM_JOB_ID");
   if (const auto d = read("LINEAGE_TEST_UNIT_DELAY_MS"))
     e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
+  e.hf_endpoint = read("LINEAGE_HF_ENDPOINT");
+  e.hf_token = read("HF_TOKEN");
   return e;
 }
 
@@ -27,6 +29,13 @@ Environment read_environment() {
 const Environment& environment() {
   static const Environment e = read_environment();
   return e;
+}
+
+io::RemoteOptions remote_options() {
+  io::RemoteOptions o;
+  if (environment().hf_endpoint) o.hf_endpoint = *environment().hf_endpoint;
+  o.token = environment().hf_token;
+  return o;
 }
 
 }  // namespace lineage::pipeline

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "io/model_source.hpp"
+
 namespace lineage::pipeline {
 
 struct Environment {
@@ -16,9 +18,14 @@ struct Environment {
   std::optional<std::string> slurm_job_id;     ///< SLURM_JOB_ID (set by Slurm in a job)
   /// LINEAGE_TEST_UNIT_DELAY_MS: testing aid for jobs written by `lineage submit`.
   std::optional<std::uint32_t> test_unit_delay_ms;
+  std::optional<std::string> hf_endpoint;  ///< LINEAGE_HF_ENDPOINT: where hf:// locations resolve
+  std::optional<std::string> hf_token;     ///< HF_TOKEN: sent as a bearer token, never printed
 };
 
 /// The process environment, read once.
 [[nodiscard]] const Environment& environment();
+
+/// Settings for remote model locations (io/model_source.hpp) from the environment.
+[[nodiscard]] io::RemoteOptions remote_options();
 
 }  // namespace lineage::pipeline

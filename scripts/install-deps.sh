@@ -7,6 +7,8 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev libyaml-cpp-dev libgtest-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev
+  libcurl4-openssl-dev libssl-dev  # remote checkpoints (range reads, lineage fetch) and SHA-256
+  nginx  # the remote-checkpoint test serves a model over HTTP with Range support
   python3 python3-h5py python3-numpy procps
   clang-format  # the format check of the test command
   chromium  # the report test opens lineage report's page in headless Chromium

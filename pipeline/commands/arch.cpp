@@ -11,10 +11,12 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
+#include "io/model_source.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/commands/text_table.hpp"
 #include "pipeline/data_dirs.hpp"
+#include "pipeline/environment.hpp"
 #include "pipeline/evidence_record.hpp"
 #include "stages/architecture/architecture_profile.hpp"
 #include "stages/architecture/catalog_ranking.hpp"
@@ -53,16 +55,31 @@ std::string sci(double x) {
 }
 
 /// A config.json file or a model folder; a folder's weight map (if any) adds tensor breadcrumbs.
+/// The model folder of an input: a local folder, a config.json file's folder, or a remote
+/// folder (a URL ending in /config.json names its folder).
+std::unique_ptr<io::ModelSource> open_input(const std::string& input) {
+  if (io::is_remote_location(input)) {
+    std::string folder = input;
+    const std::string suffix = "/config.json";
+    if (folder.size() > suffix.size() && folder.compare(folder.size() - suffix.size(), suffix.size(), suffix) == 0)
+      folder.resize(folder.size() - suffix.size());
+    return io::open_model(folder, remote_options());
+  }
+  return io::open_local_model(fs::is_directory(input) ? fs::path(input) : fs::path(input).parent_path());
+}
+
+std::optional<nlohmann::json> read_input_config(const std::string& input, io::ModelSource& source) {
+  return source.is_remote() ? io::read_model_config(source) : io::read_model_config(input);
+}
+
 ArchitectureProfile profile_input(const std::string& input, const FamilyRegistry& registry) {
-  const auto config = io::read_model_config(input);
+  const auto source = open_input(input);
+  const auto config = read_input_config(input, *source);
   if (!config) throw InputError(input, "no config.json (give a config.json file or a model folder with one)");
-  const fs::path dir = fs::is_directory(input) ? fs::path(input) : fs::path(input).parent_path();
   auto p = stages::profile_architecture(*config, registry, input);
-  std::error_code ec;
-  if (!p.family.empty() &&
-      (fs::exists(dir / "model.safetensors.index.json", ec) || fs::exists(dir / "model.safetensors", ec))) {
+  if (!p.family.empty() && (source->exists(io::kIndexFileName) || source->exists(io::kSingleFileName))) {
     try {
-      const auto listing = io::list_checkpoint(dir, /*index_only=*/true);
+      const auto listing = io::list_checkpoint(*source, /*index_only=*/true);
       const auto inv = stages::build_inventory(listing, &*config, registry, p.family);
       p.notes.push_back("weight map read: " + std::to_string(listing.tensors.size()) + " tensors, " +
                         std::to_string(inv.unclaimed.size()) + " the family does not name");
@@ -327,7 +344,7 @@ int arch(const std::vector<std::string>& args) {
                                                                   : default_catalog_dir());
     const auto ranked = stages::rank_catalog(profiles.front(), entries, registry);
     // Each tower of a composite model against the catalogue's towers of its kind, on its own.
-    const auto config = io::read_model_config(inputs.front());
+    const auto config = read_input_config(inputs.front(), *open_input(inputs.front()));
     const auto towers = config ? stages::profile_towers(*config, registry, profiles.front().source)
                                : std::vector<ArchitectureProfile>{};
     const auto top = static_cast<std::size_t>(std::max(1, vm["top"].as<int>()));

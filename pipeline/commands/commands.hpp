@@ -21,5 +21,6 @@ int submit(const std::vector<std::string>& args);
 int merge(const std::vector<std::string>& args);
 int status(const std::vector<std::string>& args);
 int check(const std::vector<std::string>& args);
+int fetch(const std::vector<std::string>& args);
 
 }  // namespace lineage::pipeline::commands

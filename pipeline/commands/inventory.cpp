@@ -10,9 +10,11 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
+#include "io/model_source.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/data_dirs.hpp"
+#include "pipeline/environment.hpp"
 
 namespace lineage::pipeline::commands {
 namespace {
@@ -168,8 +170,9 @@ int inventory(const std::vector<std::string>& args) {
   const std::filesystem::path dir = vm["model"].as<std::string>();
   const auto registry = io::load_family_registry(
       vm.count("families") ? std::filesystem::path(vm["families"].as<std::string>()) : default_families_dir());
-  const auto listing = io::list_checkpoint(dir, vm.count("index-only") > 0);
-  const auto config = io::read_model_config(dir);
+  const auto source = io::open_model(dir.string(), remote_options());  // a folder, or a URL read by its headers
+  const auto listing = io::list_checkpoint(*source, vm.count("index-only") > 0);
+  const auto config = io::read_model_config(*source);
   std::optional<std::string> family;
   if (vm.count("family")) family = vm["family"].as<std::string>();
   const auto inv = stages::build_inventory(listing, config ? &*config : nullptr, registry, family);

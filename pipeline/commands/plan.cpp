@@ -11,6 +11,7 @@
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/commands/text_table.hpp"
 #include "pipeline/data_dirs.hpp"
+#include "pipeline/environment.hpp"
 #include "stages/pair/pair_models.hpp"
 #include "stages/plan/shard_plan.hpp"
 
@@ -78,7 +79,7 @@ int plan(const std::vector<std::string>& args) {
   if (!(gbps > 0)) throw UsageError("plan: --throughput must be positive");
   const auto cfg = io::read_run_file(vm["run"].as<std::string>());
   const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
-  const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true);
+  const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true, remote_options());
   std::vector<const stages::Inventory*> invs;
   for (const auto& m : models) invs.push_back(&m.inventory);
   stages::PairOptions popt;
