@@ -22,8 +22,20 @@ std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const Pair
   std::map<std::pair<int, int>, PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
-    verdicts[pair] =
+    auto& v = verdicts[pair] =
         decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
+    // layer's kept experts must match the other's by more than chance (the largest p counts).
+    for (auto& k : v.kinds) {
+      if (k.kind != "expert_pruned") continue;
+      const auto matchings = router_matchings(store, suspect, other);
+      if (matchings.empty()) continue;
+      double worst = 0;
+      for (const auto& m : matchings) worst = std::max(worst, m.matching.p);
+      k.p_value = worst;
+      k.evidence += "; the routers' expert matching finds the kept experts in " + std::to_string(matchings.size()) +
+                    " layers (largest p " + std::to_string(worst) + ")";
+    }
   }
   std::vector<PairResult> out;
   for (auto& [pair, v] : verdicts) {
