@@ -19,6 +19,7 @@ class FamilyRegistry {
   /// Adds a family; throws ConfigError on a duplicate id.
   void add(FamilySpec spec);
   void set_companion_rules(std::vector<CompanionRule> rules) { rules_ = std::move(rules); }
+  void set_quantisation(QuantisationReading q) { quantisation_ = std::move(q); }
   void set_generic_reading(GenericReading reading) { generic_ = std::move(reading); }
   /// Checks cross-file references (mounted families exist, no mount cycles).
   void validate() const;
@@ -28,12 +29,14 @@ class FamilyRegistry {
   [[nodiscard]] const FamilySpec& at(std::string_view id) const;
   [[nodiscard]] const std::map<std::string, FamilySpec, std::less<>>& all() const noexcept { return specs_; }
   [[nodiscard]] const std::vector<CompanionRule>& companion_rules() const noexcept { return rules_; }
+  [[nodiscard]] const QuantisationReading& quantisation() const noexcept { return quantisation_; }
   /// The fallback reading when no family fits; null when the family folder has none.
   [[nodiscard]] const GenericReading* generic_reading() const noexcept { return generic_ ? &*generic_ : nullptr; }
 
  private:
   std::map<std::string, FamilySpec, std::less<>> specs_;
   std::vector<CompanionRule> rules_;
+  QuantisationReading quantisation_;
   std::optional<GenericReading> generic_;
 };
 

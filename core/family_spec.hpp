@@ -90,4 +90,24 @@ struct CompanionRule {
   std::optional<Dtype> weight_dtype;  ///< the weight's stored dtype when this companion exists
 };
 
+/// Which companions a release's quantization_config implies, for a config read without its
+/// index (families/_quantization.yaml `methods`): the method applies when every `when` key of
+/// quantization_config equals the given value (compared as text: "fp8", "true").
+struct QuantisationMethod {
+  std::string where;
+  std::vector<std::pair<std::string, std::string>> when;
+  std::vector<std::string> companions;  ///< suffixes stored next to each converted weight
+};
+
+/// How a quantiser treats a model, as families/_quantization.yaml states it.
+struct QuantisationReading {
+  std::vector<QuantisationMethod> methods;
+  /// Roles whose 2-D `.weight` matrices a weight-only quantiser converts.
+  std::vector<TensorRole> converted_roles;
+  /// Modules always left in high precision, and quantization_config keys listing more (prefix
+  /// match on the module name, as transformers does).
+  std::vector<std::string> kept_modules;
+  std::vector<std::string> kept_modules_keys;
+};
+
 }  // namespace lineage

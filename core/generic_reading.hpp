@@ -46,6 +46,12 @@ struct GenericReading {
   /// ... and those of its other towers (vision, audio). Every `*_config` object with a
   /// model_type is a tower too; these are listed even without one.
   std::vector<std::string> tower_configs;
+  /// A tower's component from its config key: the first component one of whose words the key
+  /// contains ("vision_config" -> vision); none: Component::other.
+  std::vector<std::pair<Component, std::vector<std::string>>> tower_components;
+  /// Tensor names no family entry claims, told apart by words in them ("MTP tensors": eh_proj,
+  /// enorm, ...), for lineage arch's breadcrumbs; the first kind whose word a name contains.
+  std::vector<std::pair<std::string, std::vector<std::string>>> breadcrumbs;
 };
 
 }  // namespace lineage

@@ -257,10 +257,44 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
   return f;
 }
 
+lineage::QuantisationReading read_quantisation(const std::filesystem::path& path) {
+  const auto root = load(path);
+  Ctx c{path.string()};
+  lineage::QuantisationReading q;
+  if (const auto ms = root["methods"]) {
+    if (!ms.IsSequence()) throw c.error("methods", "must be a list");
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      const auto p = "methods[" + std::to_string(i) + "]";
+      c.only(ms[i], p, {"when", "companions"});
+      lineage::QuantisationMethod m;
+      m.where = c.file + ":" + p;
+      const auto when = ms[i]["when"];
+      if (!when || !when.IsMap() || when.size() == 0) throw c.error(p + ".when", "required non-empty mapping");
+      for (const auto& kv : when) {
+        const auto k = kv.first.as<std::string>();
+        m.when.emplace_back(k, c.scalar(kv.second, p + ".when." + k));
+      }
+      m.companions = c.strings(ms[i]["companions"], p + ".companions");
+      q.methods.push_back(std::move(m));
+    }
+  }
+  for (const auto& r : c.strings(root["converted_roles"], "converted_roles")) {
+    const auto role = parse_role(r);
+    if (!role) throw c.error("converted_roles", "unknown role '" + r + "'");
+    q.converted_roles.push_back(*role);
+  }
+  if (const auto k = root["kept_modules"]) {
+    c.only(k, "kept_modules", {"always", "config_keys"});
+    q.kept_modules = c.strings(k["always"], "kept_modules.always");
+    q.kept_modules_keys = c.strings(k["config_keys"], "kept_modules.config_keys");
+  }
+  return q;
+}
+
 std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::path& path) {
   const auto root = load(path);
   Ctx c{path.string()};
-  c.only(root, "(top)", {"companions"});
+  c.only(root, "(top)", {"companions", "methods", "converted_roles", "kept_modules"});
   std::vector<lineage::CompanionRule> out;
   const auto list = root["companions"];
   if (!list || !list.IsSequence()) throw c.error("companions", "required list");
@@ -292,15 +326,32 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
 lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
   const auto root = load(path);
   Ctx c{path.string()};
-  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules", "config"});
+  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs"});
   lineage::GenericReading g;
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");
   if (const auto cfg = root["config"]) {
-    c.only(cfg, "config", {"text_configs", "tower_configs", "vars"});
+    c.only(cfg, "config", {"text_configs", "tower_configs", "tower_components", "vars"});
     g.text_configs = c.strings(cfg["text_configs"], "config.text_configs");
     g.tower_configs = c.strings(cfg["tower_configs"], "config.tower_configs");
+    if (const auto tc = cfg["tower_components"]) {
+      if (!tc.IsMap()) throw c.error("config.tower_components", "must map a component to words");
+      for (const auto& kv : tc) {
+        const auto name = kv.first.as<std::string>();
+        const auto comp = parse_component(name);
+        if (!comp) throw c.error("config.tower_components." + name, "unknown component");
+        g.tower_components.emplace_back(*comp, c.strings(kv.second, "config.tower_components." + name));
+      }
+    }
     g.config_vars = c.vars(cfg["vars"], "config.vars");
+  }
+  if (const auto bs = root["breadcrumbs"]) {
+    if (!bs.IsSequence()) throw c.error("breadcrumbs", "must be a list");
+    for (std::size_t i = 0; i < bs.size(); ++i) {
+      const auto p = "breadcrumbs[" + std::to_string(i) + "]";
+      c.only(bs[i], p, {"kind", "words"});
+      g.breadcrumbs.emplace_back(c.scalar(bs[i]["kind"], p + ".kind"), c.strings(bs[i]["words"], p + ".words"));
+    }
   }
 
   // {name} -> regex text; {layer} and {expert} hold the one capture group that reads the index.
@@ -415,6 +466,7 @@ FamilyRegistry load_family_registry(const std::filesystem::path& dir) {
     const auto name = f.filename().string();
     if (name == "_quantization.yaml") {
       reg.set_companion_rules(read_companion_rules(f));
+      reg.set_quantisation(read_quantisation(f));
     } else if (name == "_generic_decoder.yaml") {
       reg.set_generic_reading(read_generic_reading(f));
     } else if (name[0] != '_') {

@@ -13,14 +13,11 @@
 #include "core/errors.hpp"
 #include "stages/verdict/lineage_tree.hpp"
 #include "stages/verdict/store_evidence.hpp"
+#include "stages/verdict/store_verdicts.hpp"
 #include "stages/verdict/verdict.hpp"
 
 namespace lineage::pipeline {
 namespace {
-
-double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
-  return s.stats[row * s.stat_names.size() + col];
-}
 
 nlohmann::json nonfinite_json(const stages::NonFiniteCounts& n) {
   return {{"elements", n.elements},
@@ -30,33 +27,26 @@ nlohmann::json nonfinite_json(const stages::NonFiniteCounts& n) {
           {"finite_share", n.finite_share()}};
 }
 
-/// Evidence beside the weights, and how it bears on one pair's weight verdict: it can agree,
-/// conflict or suggest, but never changes the class (METHODS §10.4).
-nlohmann::json context_for(const nlohmann::json& evidence, const std::string& overall) {
+/// Evidence beside the weights as the JSON items the report shows, with the stage's note on how
+/// it bears on the verdict.
+nlohmann::json context_for(const nlohmann::json& evidence, stages::VerdictClass overall) {
   nlohmann::json c{{"items", nlohmann::json::array()}};
-  bool derived = false, against = false;
+  std::vector<stages::BesideEvidence> typed;
   for (const auto& e : evidence) {
     c["items"].push_back({{"kind", e["kind"]}, {"support", e["support"]}, {"reading", e["reading"]}});
-    derived = derived || e["support"] == "derived";
-    against = against || e["support"] == "against";
+    typed.push_back(
+        {e.value("kind", std::string()), e.value("support", std::string()), e.value("reading", std::string())});
   }
-  if (derived && overall == "independent") {
-    c["note"] =
-        "conflict: evidence beside the weights points to derivation while the weights are independent "
-        "(distillation, shared data or a reused tokenizer can explain it); the weight verdict stands";
-  } else if (derived && (overall == "derived" || overall == "identical" || overall == "partial_reuse")) {
-    c["note"] = "consistent: the evidence beside the weights agrees with the weights";
-  } else if (derived) {
-    c["note"] =
-        "the evidence beside the weights suggests derivation, which the weights do not show; it is never "
-        "sufficient on its own";
-  } else if (against && overall != "independent") {
-    c["note"] = "the evidence beside the weights does not support derivation; the weight verdict stands";
-  } else {
-    c["note"] = "no evidence beside the weights bears on this verdict";
-  }
+  c["note"] = stages::context_note(typed, overall);
   return c;
 }
+
+nlohmann::json summary_json(const std::optional<stages::ValueSummary>& s) {
+  if (!s) return nullptr;
+  return {{"n", s->n}, {"mean", s->mean}, {"sd", s->sd}, {"min", s->min}, {"max", s->max}};
+}
+
+nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
 
 }  // namespace
 
@@ -95,36 +85,17 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
               {"reason",
                "only evidence beside the weights (tokenizer, architecture, behaviour): never sufficient on "
                "its own (METHODS §10.4); compare the weights"},
-              {"context", context_for(beside, "inconclusive")}}}};
+              {"context", context_for(beside, stages::VerdictClass::inconclusive)}}}};
   }
   const auto by_pair = stages::evidence_by_pair(store);
   const auto label_of = [&](int i) {
     return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
                                                              : std::string();
   };
-  std::map<std::pair<int, int>, stages::PairVerdict> verdicts;
-  for (const auto& [pair, evidence] : by_pair) {
-    const auto [suspect, other] = pair;
-    verdicts[pair] = stages::decide_verdict(evidence, stages::unmatched_between(store, suspect, other), {},
-                                            stages::layout_of(store, suspect, other));
-  }
-  // Controls calibrate the parents of the same suspect (METHODS §4.1): the parent must stand
-  // out from every control.
-  std::map<std::pair<int, int>, stages::ControlCalibration> calibrations;
-  for (auto& [pair, v] : verdicts) {
-    if (label_of(pair.second).rfind("parent", 0) != 0) continue;
-    std::map<std::string, stages::PairVerdict> controls;
-    for (const auto& [other_pair, cv] : verdicts) {
-      if (other_pair.first == pair.first && label_of(other_pair.second).rfind("control", 0) == 0) {
-        controls[label_of(other_pair.second)] = cv;
-      }
-    }
-    if (!controls.empty()) calibrations[pair] = stages::calibrate_with_controls(v, controls);
-  }
-  auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
   nlohmann::json out{{"pairs", nlohmann::json::array()}};
-  for (const auto& [pair, v] : verdicts) {
-    const auto [suspect, other] = pair;
+  for (const auto& result : stages::pair_verdicts(store, by_pair)) {
+    const auto& v = result.verdict;
+    const int suspect = result.suspect, other = result.other;
     nlohmann::json p{{"suspect", store.models[static_cast<std::size_t>(suspect)].path},
                      {"suspect_label", store.models[static_cast<std::size_t>(suspect)].label},
                      {"model_a", suspect},
@@ -194,14 +165,14 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                       {"in_place", m.in_place},
                                       {"unmatched_other", m.unmatched_other}});
     }
-    if (const auto it = calibrations.find(pair); it != calibrations.end()) {
-      const auto& cal = it->second;
+    if (result.controls) {
+      const auto& cal = *result.controls;
       p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
                        {"best_control", cal.best_control}, {"best_control_effect", num(cal.best_control_effect)},
                        {"margin", num(cal.margin)},        {"margin_sds", num(cal.margin_sds)},
                        {"stands_out", cal.stands_out},     {"note", cal.note}};
     }
-    if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, p["overall"]);
+    if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, v.overall);
     out["pairs"].push_back(std::move(p));
   }
   out["evidence"] = beside;
@@ -210,81 +181,30 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
 }
 
 nlohmann::json summaries_from_store(const io::StoreContents& store) {
-  const auto col = [&](const char* name) {
-    return static_cast<std::size_t>(std::find(store.stat_names.begin(), store.stat_names.end(), name) -
-                                    store.stat_names.begin());
-  };
-  const auto c_pearson = col("pearson"), c_cos = col("cosine"), c_rel = col("rel_l2");
-  if (c_rel >= store.stat_names.size()) return nlohmann::json::object();
-  struct Acc {
-    std::map<int, std::vector<std::array<double, 3>>> by_layer;  // pearson, cosine, rel_l2
-    std::vector<double> null;
-  };
-  std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;  // (model_a, model_b) -> group -> values
-  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
-    const auto& u = store.units[store.done_ids[row]];
-    if (u.model_a == u.model_b || u.kind == "within") continue;
-    auto key = parse_tensor_key(u.key_a);
-    key.layer = -1;
-    key.expert = -1;
-    auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
-    if (u.kind == "baseline") {
-      acc.null.push_back(stat(store, row, c_pearson));
-    } else {
-      acc.by_layer[u.layer_a].push_back(
-          {stat(store, row, c_pearson), stat(store, row, c_cos), stat(store, row, c_rel)});
-    }
-  }
-  auto describe = [](const std::vector<double>& v) {
-    std::vector<double> f;
-    for (double x : v) {
-      if (std::isfinite(x)) f.push_back(x);
-    }
-    if (f.empty()) return nlohmann::json(nullptr);
-    double mean = 0, var = 0;
-    for (double x : f) mean += x;
-    mean /= static_cast<double>(f.size());
-    for (double x : f) var += (x - mean) * (x - mean);
-    return nlohmann::json{{"n", f.size()},
-                          {"mean", mean},
-                          {"sd", f.size() > 1 ? std::sqrt(var / static_cast<double>(f.size() - 1)) : 0.0},
-                          {"min", *std::min_element(f.begin(), f.end())},
-                          {"max", *std::max_element(f.begin(), f.end())}};
-  };
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [pair, groups] : pairs) {
+  const auto label = [&](int i) {
+    return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
+                                                             : std::to_string(i);
+  };
+  for (const auto& pair : stages::layer_summaries(store)) {
     nlohmann::json g = nlohmann::json::object();
-    for (const auto& [key, acc] : groups) {
-      if (acc.by_layer.empty()) continue;
-      nlohmann::json layers = nlohmann::json::array(), pearson = nlohmann::json::array(),
-                     cosine = nlohmann::json::array(), rel = nlohmann::json::array();
-      std::vector<double> all_p;
-      for (const auto& [layer, vals] : acc.by_layer) {
-        double p = 0, c = 0, r = 0;
-        for (const auto& v : vals) p += v[0], c += v[1], r += v[2];
-        const double n = static_cast<double>(vals.size());
-        layers.push_back(layer);
-        auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
-        pearson.push_back(num(p / n));
-        cosine.push_back(num(c / n));
-        rel.push_back(num(r / n));
-        for (const auto& v : vals) all_p.push_back(v[0]);
+    for (const auto& r : pair.roles) {
+      nlohmann::json pearson = nlohmann::json::array(), cosine = nlohmann::json::array(), rel = nlohmann::json::array();
+      for (std::size_t i = 0; i < r.layers.size(); ++i) {
+        pearson.push_back(num(r.pearson[i]));
+        cosine.push_back(num(r.cosine[i]));
+        rel.push_back(num(r.rel_l2[i]));
       }
-      g[key] = {{"layers", layers},
-                {"pearson", pearson},
-                {"cosine", cosine},
-                {"rel_l2", rel},
-                {"pearson_summary", describe(all_p)},
-                {"null_pearson", describe(acc.null)}};
+      g[r.role] = {{"layers", r.layers},
+                   {"pearson", pearson},
+                   {"cosine", cosine},
+                   {"rel_l2", rel},
+                   {"pearson_summary", summary_json(r.pearson_summary)},
+                   {"null_pearson", summary_json(r.null_pearson)}};
     }
     // Keyed by the other model's label; pairs whose first model is not model 0 (merged stores)
     // by "label_a vs label_b".
-    const auto& [a, b] = pair;
-    const auto label = [&](int i) {
-      return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
-                                                               : std::to_string(i);
-    };
-    out[a == 0 ? label(b) : label(a) + " vs " + label(b)] = g;
+    out[pair.model_a == 0 ? label(pair.model_b) : label(pair.model_a) + " vs " + label(pair.model_b)] = g;
   }
   return out;
 }

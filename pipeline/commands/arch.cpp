@@ -83,7 +83,7 @@ ArchitectureProfile profile_input(const std::string& input, const FamilyRegistry
       const auto inv = stages::build_inventory(listing, &*config, registry, p.family);
       p.notes.push_back("weight map read: " + std::to_string(listing.tensors.size()) + " tensors, " +
                         std::to_string(inv.unclaimed.size()) + " the family does not name");
-      stages::add_tensor_breadcrumbs(p, inv.unclaimed);
+      stages::add_tensor_breadcrumbs(p, registry, inv.unclaimed);
       std::size_t missing_mtp = 0;
       for (const auto& n : inv.required_missing) missing_mtp += n.find("eh_proj") != std::string::npos;
       if (missing_mtp) {

@@ -128,34 +128,42 @@ const char* const kGeometryKeys[] = {"hidden_size",
                                      "layer pattern",
                                      "MTP layers"};
 
-Component tower_component(const std::string& config_key) {
-  if (config_key.find("vision") != std::string::npos || config_key.find("visual") != std::string::npos) {
-    return Component::vision;
-  }
-  if (config_key.find("audio") != std::string::npos || config_key.find("speech") != std::string::npos) {
-    return Component::audio;
+/// A tower's component from its config key, by the words the generic reading lists.
+Component tower_component(const FamilyRegistry& registry, const std::string& config_key) {
+  if (const auto* g = registry.generic_reading()) {
+    for (const auto& [component, words] : g->tower_components) {
+      for (const auto& w : words) {
+        if (config_key.find(w) != std::string::npos) return component;
+      }
+    }
   }
   return Component::other;
 }
 
+/// A JSON value as the text a `when` condition names ("fp8", "true", "8").
+std::string as_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
 /// Companion suffixes a quantised release stores next to each converted linear weight, from its
-/// quantization_config (block FP8: an inverse scale per block; LLM.int8: row absmax + format byte).
-std::vector<std::string> quantisation_companions(const nlohmann::json& config) {
+/// quantization_config and the methods of families/_quantization.yaml.
+std::vector<std::string> quantisation_companions(const QuantisationReading& q, const nlohmann::json& config) {
   if (!config.contains("quantization_config") || !config["quantization_config"].is_object()) return {};
-  const auto& q = config["quantization_config"];
-  const auto method = q.value("quant_method", std::string());
-  if (method == "fp8") return {"weight_scale_inv"};
-  if (method == "bitsandbytes" && q.value("load_in_8bit", false)) return {"SCB", "weight_format"};
+  const auto& qc = config["quantization_config"];
+  for (const auto& m : q.methods) {
+    const bool applies = std::all_of(m.when.begin(), m.when.end(), [&](const auto& kv) {
+      return qc.contains(kv.first) && as_text(qc[kv.first]) == kv.second;
+    });
+    if (applies) return m.companions;
+  }
   return {};
 }
 
 /// Modules a quantiser leaves in high precision (prefix match, as transformers does).
-std::vector<std::string> unconverted_modules(const nlohmann::json& config) {
-  std::vector<std::string> out{"lm_head"};
-  const auto& q = config["quantization_config"];
-  for (const char* key : {"modules_to_not_convert", "llm_int8_skip_modules"}) {
-    if (q.contains(key) && q[key].is_array()) {
-      for (const auto& m : q[key]) {
+std::vector<std::string> unconverted_modules(const QuantisationReading& q, const nlohmann::json& config) {
+  std::vector<std::string> out = q.kept_modules;
+  const auto& qc = config["quantization_config"];
+  for (const auto& key : q.kept_modules_keys) {
+    if (qc.contains(key) && qc[key].is_array()) {
+      for (const auto& m : qc[key]) {
         if (m.is_string()) out.push_back(m.get<std::string>());
       }
     }
@@ -163,29 +171,10 @@ std::vector<std::string> unconverted_modules(const nlohmann::json& config) {
   return out;
 }
 
-/// Linear layers a weight-only quantiser converts: the projection matrices of attention, MLPs
-/// and experts (embeddings, routers, norms and convolutions stay in high precision).
-bool converted_by_quantiser(const ExpectedTensor& t) {
+/// Linear layers a weight-only quantiser converts: 2-D `.weight` matrices of the converted roles.
+bool converted_by_quantiser(const QuantisationReading& q, const ExpectedTensor& t) {
   if (t.shape.size() != 2 || t.name.size() < 7 || t.name.compare(t.name.size() - 7, 7, ".weight") != 0) return false;
-  switch (t.key.role) {
-    case TensorRole::attn_q:
-    case TensorRole::attn_k:
-    case TensorRole::attn_v:
-    case TensorRole::attn_o:
-    case TensorRole::attn_qkv:
-    case TensorRole::mla_q_a:
-    case TensorRole::mla_q_b:
-    case TensorRole::mla_kv_a:
-    case TensorRole::mla_kv_b:
-    case TensorRole::linear_attn:
-    case TensorRole::dense_mlp:
-    case TensorRole::shared_expert:
-    case TensorRole::routed_expert:
-    case TensorRole::mtp_input_proj:
-      return true;
-    default:
-      return false;
-  }
+  return std::find(q.converted_roles.begin(), q.converted_roles.end(), t.key.role) != q.converted_roles.end();
 }
 
 }  // namespace
@@ -234,7 +223,8 @@ std::vector<std::string> tower_keys(const nlohmann::json& config, const FamilyRe
     const auto& k = it.key();
     if (!it.value().is_object() || k.size() < 7 || k.compare(k.size() - 7, 7, "_config") != 0) continue;
     const bool listed = g && std::find(g->tower_configs.begin(), g->tower_configs.end(), k) != g->tower_configs.end();
-    if (it.value().value("model_type", std::string()).empty() && !listed && tower_component(k) == Component::other)
+    if (it.value().value("model_type", std::string()).empty() && !listed &&
+        tower_component(registry, k) == Component::other)
       continue;
     out.push_back(k);
   }
@@ -397,12 +387,13 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     try {
       TensorListing listing;
       listing.index_only = true;
-      const auto companions = quantisation_companions(config);
-      const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(config);
+      const auto& quant = registry.quantisation();
+      const auto companions = quantisation_companions(quant, config);
+      const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(quant, config);
       for (const auto& t : expand_bound_family(bound).tensors) {
         if (t.optional) continue;
         listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
-        if (companions.empty() || !converted_by_quantiser(t)) continue;
+        if (companions.empty() || !converted_by_quantiser(quant, t)) continue;
         const auto module = t.name.substr(0, t.name.size() - 7);
         const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
           return module == m ||
@@ -431,7 +422,7 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
       const auto mt = config[k].value("model_type", std::string());
       TowerProfile t{k, mt, "", false, 0};
       if (const auto* f = tower_family(registry, mt)) t.family = f->id;
-      const auto c = is_text_config(registry, k) ? Component::text : tower_component(k);
+      const auto c = is_text_config(registry, k) ? Component::text : tower_component(registry, k);
       if (c != Component::other && c != Component::text && p.params_by_component.count(c))
         t.params = p.params_by_component.at(c);
       p.towers.push_back(t);
@@ -501,7 +492,7 @@ std::vector<ArchitectureProfile> profile_towers(const nlohmann::json& config, co
       spec = nullptr;
     }
     t.config_key = k;
-    t.component = is_text_config(registry, k) ? Component::text : tower_component(k);
+    t.component = is_text_config(registry, k) ? Component::text : tower_component(registry, k);
     const auto n = std::to_string(known_facts(t));
     t.reading = spec ? "family " + spec->id + " (its model_types name " + mt + "), " + n + " keys"
                      : (mt.empty() ? std::string("no model_type") : "no family knows model_type " + mt) +
@@ -521,19 +512,18 @@ void mark_unconfirmed(ArchitectureProfile& profile, const std::vector<std::strin
   }
 }
 
-void add_tensor_breadcrumbs(ArchitectureProfile& profile, const std::vector<std::string>& names) {
+void add_tensor_breadcrumbs(ArchitectureProfile& profile, const FamilyRegistry& registry,
+                            const std::vector<std::string>& names) {
   std::map<std::string, int> kinds;
+  const auto* g = registry.generic_reading();
   for (const auto& n : names) {
-    std::string kind;
-    if (n.find("eh_proj") != std::string::npos || n.find("enorm") != std::string::npos ||
-        n.find("hnorm") != std::string::npos || n.find("mtp") != std::string::npos) {
-      kind = "MTP tensors";
-    } else if (n.find("e_score_correction_bias") != std::string::npos) {
-      kind = "routing-bias tensors";
-    } else if (n.find("_proj.bias") != std::string::npos) {
-      kind = "attention/projection biases";
-    } else {
-      kind = "tensors no family entry names";
+    std::string kind = "tensors no family entry names";
+    if (g) {
+      const auto it = std::find_if(g->breadcrumbs.begin(), g->breadcrumbs.end(), [&](const auto& b) {
+        return std::any_of(b.second.begin(), b.second.end(),
+                           [&](const std::string& w) { return n.find(w) != std::string::npos; });
+      });
+      if (it != g->breadcrumbs.end()) kind = it->first;
     }
     ++kinds[kind];
   }

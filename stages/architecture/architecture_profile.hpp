@@ -77,7 +77,9 @@ void mark_unconfirmed(ArchitectureProfile& profile, const std::vector<std::strin
 
 /// Tensor names of features the config does not use (MTP remnants, attention biases the
 /// family does not define, ...), from an inventory's unclaimed or optional names.
-void add_tensor_breadcrumbs(ArchitectureProfile& profile, const std::vector<std::string>& unclaimed_names);
+/// Kinds come from the generic reading's `breadcrumbs` (families/_generic_decoder.yaml).
+void add_tensor_breadcrumbs(ArchitectureProfile& profile, const FamilyRegistry& registry,
+                            const std::vector<std::string>& unclaimed_names);
 
 /// Core-key matches between two profiles (0..5) and the auditors' rubric reading.
 struct CoreMatch {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "stages/behaviour/proportion_tests.hpp"
+#include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -432,6 +433,26 @@ void norm_layer_map(const std::vector<UnitEvidence>& units, const PairLayout& la
     }
   }
   if (!any) return;
+  // Layer-shuffle null of the order: steps r -> r+1 whose matches move forward by exactly one.
+  const auto steps = [&](const std::vector<int>& label) {
+    int s = 0;
+    for (std::size_t r = 0; r + 1 < rows; ++r) {
+      if (map[r] < 0 || map[r + 1] < 0) continue;
+      s += label[static_cast<std::size_t>(map[r + 1])] == label[static_cast<std::size_t>(map[r])] + 1 ? 1 : 0;
+    }
+    return s;
+  };
+  std::vector<int> label(cols);
+  std::iota(label.begin(), label.end(), 0);
+  v.layer_map_steps = steps(label);
+  constexpr int kShuffles = 1000;
+  Relabelling relabel(0x6c617965726d6170ULL ^ (rows << 20) ^ cols);  // fixed: the same p on every run
+  int as_many = 0;
+  for (int k = 0; k < kShuffles; ++k) {
+    relabel.shuffle(label);
+    as_many += steps(label) >= v.layer_map_steps ? 1 : 0;
+  }
+  v.layer_map_p = static_cast<double>(1 + as_many) / (kShuffles + 1);
   v.layer_map = std::move(map);
   v.layer_map_margin = std::move(margin);
 }
@@ -502,13 +523,15 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
   if (layout.suspect_layers != layout.other_layers && layout.suspect_layers > 0 && layout.other_layers > 0) {
     norm_layer_map(units, layout, v);
     const bool deeper = layout.suspect_layers > layout.other_layers;
-    v.kinds.push_back({deeper ? "depth_upscaled" : "depth_pruned",
-                       std::to_string(layout.other_layers) + " layers in the other model, " +
-                           std::to_string(layout.suspect_layers) + " in the suspect" +
-                           (v.layer_map.empty()
-                                ? std::string("; no layer map stands out")
-                                : "; layer map (suspect layer -> other's, by norm vectors) " + join_ints(v.layer_map)),
-                       1.0});
+    v.kinds.push_back(
+        {deeper ? "depth_upscaled" : "depth_pruned",
+         std::to_string(layout.other_layers) + " layers in the other model, " + std::to_string(layout.suspect_layers) +
+             " in the suspect" +
+             (v.layer_map.empty()
+                  ? std::string("; no layer map stands out")
+                  : "; layer map (suspect layer -> other's, by norm vectors) " + join_ints(v.layer_map) + ", " +
+                        std::to_string(v.layer_map_steps) + " forward steps, layer-shuffle p " + fmt(v.layer_map_p, 2)),
+         v.layer_map.empty() ? 1.0 : v.layer_map_p});
   }
   bool vocab = false;
   for (const auto& u : units) {

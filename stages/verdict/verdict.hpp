@@ -154,6 +154,12 @@ struct PairVerdict {
   /// vectors), -1 where nothing stands out; empty when not computed.
   std::vector<int> layer_map;
   std::vector<double> layer_map_margin;
+  /// Layer-shuffle test of the map's order: the number of consecutive suspect layers whose
+  /// matches step forward by one (layer_map_steps) against the same count after relabelling the
+  /// other model's layers at random (1000 times); p = (1 + as many or more) / 1001. Repeats do
+  /// not count (a shuffle keeps them), so this is the evidence that the order was kept.
+  int layer_map_steps = 0;
+  double layer_map_p = 1;
   std::string reason;
   double p_value = 1;  ///< Holm over the informative components' p-values
   std::vector<ComponentVerdict> components;

@@ -45,7 +45,8 @@ import json, sys
 truth = json.load(open(sys.argv[1]))["layer_source"]
 pair = json.load(sys.stdin)["pairs"][0]
 assert pair["layer_map"]["suspect_to_other"] == truth, (pair["layer_map"], truth)
-assert [k["kind"] for k in pair["kinds"]] == ["depth_upscaled"] and pair["kinds"][0]["evidence"], pair["kinds"]' \
+assert [k["kind"] for k in pair["kinds"]] == ["depth_upscaled"] and pair["kinds"][0]["evidence"], pair["kinds"]
+assert 0 < pair["kinds"][0]["p_value"] < 1 and "layer-shuffle p" in pair["kinds"][0]["evidence"], pair["kinds"]' \
   "$s/depth_upscaled/provenance.json" || fail "depth map"
 # Expert matching by router rows recovers the generator's permutation and the kept experts.
 "$lineage" verdict --json "$tmp/permuted.h5" | $py -c '
@@ -56,8 +57,11 @@ assert got == truth, (got, truth)' "$s/permuted/provenance.json" || fail "expert
 "$lineage" verdict --json "$tmp/expert_pruned.h5" | $py -c '
 import json, sys
 kept = json.load(open(sys.argv[1]))["kept_experts"]
-ms = json.load(sys.stdin)["pairs"][0]["expert_matching"]
-assert ms and all(m["suspect_to_other"] == kept and m["unmatched_other"] == 8 - len(kept) and m["p_value"] < 1e-6 for m in ms), ms' \
+pair = json.load(sys.stdin)["pairs"][0]
+ms = pair["expert_matching"]
+assert ms and all(m["suspect_to_other"] == kept and m["unmatched_other"] == 8 - len(kept) and m["p_value"] < 1e-6 for m in ms), ms
+kind = [k for k in pair["kinds"] if k["kind"] == "expert_pruned"]
+assert kind and kind[0]["p_value"] < 1e-6 and "expert matching" in kind[0]["evidence"], kind' \
   "$s/expert_pruned/provenance.json" || fail "expert matching of the pruned model"
 "$lineage" verdict --json "$tmp/independent.h5" | $py -c '
 import json, sys

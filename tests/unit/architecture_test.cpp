@@ -184,7 +184,8 @@ TEST(Architecture, BreadcrumbsNameBorrowedFieldsAndSavingPath) {
   EXPECT_TRUE(std::any_of(k.breadcrumbs.begin(), k.breadcrumbs.end(),
                           [](const std::string& b) { return b.find("modeling_deepseek") != std::string::npos; }));
   stages::ArchitectureProfile withmtp;
-  stages::add_tensor_breadcrumbs(withmtp, {"model.layers.61.eh_proj.weight", "model.layers.61.enorm.weight"});
+  stages::add_tensor_breadcrumbs(withmtp, registry(),
+                                 {"model.layers.61.eh_proj.weight", "model.layers.61.enorm.weight"});
   ASSERT_EQ(withmtp.breadcrumbs.size(), 1u);
   EXPECT_NE(withmtp.breadcrumbs[0].find("2 MTP tensors"), std::string::npos);
 }
@@ -381,6 +382,39 @@ TEST(Catalog, BadEntriesAreRejectedWithTheirFile) {
   } catch (const ConfigError& x) {
     EXPECT_NE(std::string(x.what()).find("a.yaml"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace lineage
+
+namespace lineage {
+namespace {
+
+// Quantised releases: families/_quantization.yaml `methods` say which companions a
+// quantization_config implies, and arch counts the converted weights and their companions;
+// without a matching method, the config's dtype throughout.
+TEST(ArchitectureQuantisation, CompanionsFollowTheQuantisationFile) {
+  for (const char* model : {"deepseek-ai__DeepSeek-V3", "jeevanchaps__Meta-Llama3.1-8B-Instruct-assessment"}) {
+    auto config = io::read_json_file(kReal / model / "config.json");
+    const auto quantised = stages::profile_architecture(config, registry(), model);
+    config.erase("quantization_config");
+    const auto plain = stages::profile_architecture(config, registry(), model);
+    ASSERT_TRUE(quantised.total_bytes && plain.total_bytes) << model;
+    // Converted weights take one byte (FP8, int8) instead of two; their scales add a little.
+    EXPECT_LT(*quantised.total_bytes, *plain.total_bytes) << model;
+    EXPECT_GT(*quantised.total_bytes, *plain.total_bytes / 2) << model << ": the companions' bytes";
+    EXPECT_TRUE(std::any_of(quantised.notes.begin(), quantised.notes.end(), [](const std::string& n) {
+      return n.find("quantization_config converts") != std::string::npos;
+    })) << model;
+  }
+  // A registry whose quantisation file names no method counts no companion.
+  FamilyRegistry bare = registry();
+  bare.set_quantisation({});
+  const auto config = io::read_json_file(kReal / "deepseek-ai__DeepSeek-V3" / "config.json");
+  auto without_methods = stages::profile_architecture(config, bare, "v3");
+  auto no_config = config;
+  no_config.erase("quantization_config");
+  EXPECT_EQ(without_methods.total_bytes, stages::profile_architecture(no_config, registry(), "v3").total_bytes);
 }
 
 }  // namespace

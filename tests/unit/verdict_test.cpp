@@ -397,5 +397,54 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   EXPECT_EQ(v.layer_map, source);
 }
 
+/// Norm units of a suspect of `source.size()` layers whose layer i repeats the other's layer
+/// source[i] (h 0.99 there, 0.4 elsewhere), every layer pair observed.
+std::vector<UnitEvidence> norm_grid(const std::vector<int>& source, int other_layers) {
+  std::vector<UnitEvidence> out;
+  for (int i = 0; i < static_cast<int>(source.size()); ++i) {
+    for (int j = 0; j < other_layers; ++j) {
+      const double h = source[static_cast<std::size_t>(i)] == j ? 0.99 : 0.4;
+      auto e = unit(TensorKey{Component::text, TensorRole::mlp_norm, i},
+                    i == j ? UnitKind::same_key : UnitKind::baseline, h, 0.02, false);
+      e.other_layer = j;
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+TEST(VerdictKinds, TheLayerMapCarriesALayerShuffleTestOfItsOrder) {
+  std::mt19937 rng(13);
+  // 24 layers up-scaled to 36 (every other layer repeated), in order: a shuffle of the other
+  // model's layers almost never keeps 23 forward steps.
+  std::vector<int> kept;
+  for (int l = 0; l < 24; ++l) {
+    kept.push_back(l);
+    if (l % 2) kept.push_back(l);
+  }
+  auto units = norm_grid(kept, 24);
+  add_role(
+      units, TensorRole::attn_q, 24, 0.004, [](int) { return 1.0; }, 0.01, 0.5, rng);
+  auto v = decide_verdict(units, 12, {}, PairLayout{36, 24, 0, 0});
+  ASSERT_EQ(v.layer_map, kept);
+  EXPECT_EQ(v.layer_map_steps, 23);
+  EXPECT_LT(v.layer_map_p, 0.002);
+  const auto depth =
+      std::find_if(v.kinds.begin(), v.kinds.end(), [](const auto& k) { return k.kind == "depth_upscaled"; });
+  ASSERT_NE(depth, v.kinds.end());
+  EXPECT_EQ(depth->p_value, v.layer_map_p);
+
+  // The same layers in a scrambled order: each layer still matches one of the other's, but the
+  // order is not kept, and the shuffle test says so.
+  std::vector<int> scrambled = kept;
+  std::shuffle(scrambled.begin(), scrambled.end(), rng);
+  units = norm_grid(scrambled, 24);
+  add_role(
+      units, TensorRole::attn_q, 24, 0.004, [](int) { return 1.0; }, 0.01, 0.5, rng);
+  v = decide_verdict(units, 12, {}, PairLayout{36, 24, 0, 0});
+  ASSERT_EQ(v.layer_map, scrambled);
+  EXPECT_GT(v.layer_map_p, 0.01);
+}
+
 }  // namespace
 }  // namespace lineage::stages

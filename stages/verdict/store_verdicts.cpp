@@ -1,0 +1,153 @@
+#include "stages/verdict/store_verdicts.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "core/tensor_key.hpp"
+
+namespace lineage::stages {
+namespace {
+
+std::string label_of(const io::StoreContents& store, int i) {
+  return i >= 0 && static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
+                                                                     : std::string();
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair) {
+  std::map<std::pair<int, int>, PairVerdict> verdicts;
+  for (const auto& [pair, evidence] : by_pair) {
+    const auto [suspect, other] = pair;
+    auto& v = verdicts[pair] =
+        decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
+    // layer's kept experts must match the other's by more than chance (the largest p counts).
+    for (auto& k : v.kinds) {
+      if (k.kind != "expert_pruned") continue;
+      const auto matchings = router_matchings(store, suspect, other);
+      if (matchings.empty()) continue;
+      double worst = 0;
+      for (const auto& m : matchings) worst = std::max(worst, m.matching.p);
+      k.p_value = worst;
+      k.evidence += "; the routers' expert matching finds the kept experts in " + std::to_string(matchings.size()) +
+                    " layers (largest p " + std::to_string(worst) + ")";
+    }
+  }
+  std::vector<PairResult> out;
+  for (auto& [pair, v] : verdicts) {
+    PairResult r{pair.first, pair.second, v, std::nullopt};
+    if (starts_with(label_of(store, pair.second), "parent")) {
+      std::map<std::string, PairVerdict> controls;
+      for (const auto& [other_pair, cv] : verdicts) {
+        if (other_pair.first == pair.first && starts_with(label_of(store, other_pair.second), "control")) {
+          controls[label_of(store, other_pair.second)] = cv;
+        }
+      }
+      if (!controls.empty()) r.controls = calibrate_with_controls(r.verdict, controls);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<ValueSummary> summarise(const std::vector<double>& values) {
+  std::vector<double> f;
+  for (double x : values) {
+    if (std::isfinite(x)) f.push_back(x);
+  }
+  if (f.empty()) return std::nullopt;
+  ValueSummary s;
+  s.n = f.size();
+  for (double x : f) s.mean += x;
+  s.mean /= static_cast<double>(f.size());
+  double var = 0;
+  for (double x : f) var += (x - s.mean) * (x - s.mean);
+  s.sd = f.size() > 1 ? std::sqrt(var / static_cast<double>(f.size() - 1)) : 0.0;
+  s.min = *std::min_element(f.begin(), f.end());
+  s.max = *std::max_element(f.begin(), f.end());
+  return s;
+}
+
+std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
+  const auto col = [&](const char* name) {
+    return static_cast<std::size_t>(std::find(store.stat_names.begin(), store.stat_names.end(), name) -
+                                    store.stat_names.begin());
+  };
+  const auto c_pearson = col("pearson"), c_cos = col("cosine"), c_rel = col("rel_l2");
+  const auto width = store.stat_names.size();
+  if (c_rel >= width || c_pearson >= width || c_cos >= width) return {};
+  const auto stat = [&](std::size_t row, std::size_t c) { return store.stats[row * width + c]; };
+  struct Acc {
+    std::map<int, std::vector<std::array<double, 3>>> by_layer;  // pearson, cosine, rel_l2
+    std::vector<double> null;
+  };
+  std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;
+  for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+    const auto& u = store.units[store.done_ids[row]];
+    if (u.model_a == u.model_b || u.kind == "within") continue;
+    auto key = parse_tensor_key(u.key_a);
+    key.layer = -1;
+    key.expert = -1;
+    auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
+    if (u.kind == "baseline") {
+      acc.null.push_back(stat(row, c_pearson));
+    } else {
+      acc.by_layer[u.layer_a].push_back({stat(row, c_pearson), stat(row, c_cos), stat(row, c_rel)});
+    }
+  }
+  std::vector<PairLayers> out;
+  for (const auto& [pair, groups] : pairs) {
+    PairLayers p{pair.first, pair.second, {}};
+    for (const auto& [key, acc] : groups) {
+      if (acc.by_layer.empty()) continue;
+      RoleLayers r;
+      r.role = key;
+      std::vector<double> all;
+      for (const auto& [layer, vals] : acc.by_layer) {
+        double sp = 0, sc = 0, sr = 0;
+        for (const auto& v : vals) sp += v[0], sc += v[1], sr += v[2];
+        const double n = static_cast<double>(vals.size());
+        r.layers.push_back(layer);
+        r.pearson.push_back(sp / n);
+        r.cosine.push_back(sc / n);
+        r.rel_l2.push_back(sr / n);
+        for (const auto& v : vals) all.push_back(v[0]);
+      }
+      r.pearson_summary = summarise(all);
+      r.null_pearson = summarise(acc.null);
+      p.roles.push_back(std::move(r));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string context_note(const std::vector<BesideEvidence>& evidence, VerdictClass overall) {
+  bool derived = false, against = false;
+  for (const auto& e : evidence) {
+    derived = derived || e.support == "derived";
+    against = against || e.support == "against";
+  }
+  if (derived && overall == VerdictClass::independent) {
+    return "conflict: evidence beside the weights points to derivation while the weights are independent "
+           "(distillation, shared data or a reused tokenizer can explain it); the weight verdict stands";
+  }
+  if (derived && (overall == VerdictClass::derived || overall == VerdictClass::identical ||
+                  overall == VerdictClass::partial_reuse)) {
+    return "consistent: the evidence beside the weights agrees with the weights";
+  }
+  if (derived) {
+    return "the evidence beside the weights suggests derivation, which the weights do not show; it is never "
+           "sufficient on its own";
+  }
+  if (against && overall != VerdictClass::independent) {
+    return "the evidence beside the weights does not support derivation; the weight verdict stands";
+  }
+  return "no evidence beside the weights bears on this verdict";
+}
+
+}  // namespace lineage::stages

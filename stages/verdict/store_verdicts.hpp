@@ -1,0 +1,68 @@
+#pragma once
+/// @file store_verdicts.hpp
+/// The verdicts of every model pair of a result store, with the controls' calibration, the
+/// per-layer summaries per role, and how the evidence beside the weights bears on a verdict: the
+/// analysis behind `lineage verdict`, `lineage report` and the store's /verdict. The CLI only
+/// formats these (pipeline/verdict_report.cpp).
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/store/result_store.hpp"
+#include "stages/verdict/store_evidence.hpp"
+#include "stages/verdict/verdict.hpp"
+
+namespace lineage::stages {
+
+struct PairResult {
+  int suspect = 0;
+  int other = 0;
+  PairVerdict verdict;
+  std::optional<ControlCalibration> controls;  ///< for a parent of a suspect with controls
+};
+
+/// Every pair's verdict; a parent (label "parent...") is calibrated against the same suspect's
+/// controls (labels "control...", METHODS §4.1). Ordered by (suspect, other).
+[[nodiscard]] std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair);
+
+/// Mean, SD (n - 1), min and max of the finite values.
+struct ValueSummary {
+  std::size_t n = 0;
+  double mean = 0, sd = 0, min = 0, max = 0;
+};
+[[nodiscard]] std::optional<ValueSummary> summarise(const std::vector<double>& values);
+
+/// One role (key without layer and expert) of one pair: same-key means per layer, and the
+/// cross-layer baselines' Pearson as a null.
+struct RoleLayers {
+  std::string role;  ///< the key with layer and expert removed, as text
+  std::vector<int> layers;
+  std::vector<double> pearson, cosine, rel_l2;  ///< means over the layer's units (NaN: undefined)
+  std::optional<ValueSummary> pearson_summary;  ///< over every same-key unit
+  std::optional<ValueSummary> null_pearson;     ///< over the baselines
+};
+
+struct PairLayers {
+  int model_a = 0;
+  int model_b = 0;
+  std::vector<RoleLayers> roles;  ///< by role text
+};
+
+/// Per pair of a store with cross-model units, per role; empty for a store without rel_l2.
+[[nodiscard]] std::vector<PairLayers> layer_summaries(const io::StoreContents& store);
+
+/// One item of evidence beside the weights (tokenizer, architecture, behaviour).
+struct BesideEvidence {
+  std::string kind;
+  std::string support;  ///< derived, against, weak or neutral
+  std::string reading;
+};
+
+/// How evidence beside the weights bears on a weight verdict: it can agree, conflict or suggest,
+/// but never changes the class (METHODS §10.4).
+[[nodiscard]] std::string context_note(const std::vector<BesideEvidence>& evidence, VerdictClass overall);
+
+}  // namespace lineage::stages
