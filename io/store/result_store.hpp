@@ -80,8 +80,13 @@ struct StoreContents {
   std::vector<std::string> writers;
 };
 
-/// Writes `contents` to `path` atomically. Throws StoreError naming the path.
+/// Writes `contents` to `path` atomically: to `PATH.tmp-XXXXXX`, closed and fsynced, then renamed
+/// over `path`, so readers see the old store or the new one and a failure (a full disk) leaves
+/// the old store in place. Throws StoreError naming the path.
 void write_result_store(const std::filesystem::path& path, const StoreContents& contents);
+/// Removes temporary stores (`PATH.tmp-XXXXXX`) left by a writer that was killed. Call only while
+/// holding the store's writer lock (io/run_lock.hpp). Returns the files removed.
+std::vector<std::filesystem::path> remove_stale_store_temporaries(const std::filesystem::path& path);
 /// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file or
 /// an unsupported schema version.
 [[nodiscard]] StoreContents read_result_store(const std::filesystem::path& path);
