@@ -6,7 +6,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -28,6 +27,7 @@
 #include "pipeline/environment.hpp"
 #include "pipeline/family_dir.hpp"
 #include "pipeline/stop_signal.hpp"
+#include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/pair/pair_models.hpp"
@@ -130,18 +130,6 @@ std::string writer_id() {
   return "local";
 }
 
-std::string lock_holder() {
-  const auto& env = environment();
-  std::string h = "host " + (env.host.empty() ? std::string("?") : env.host) + " pid " + std::to_string(::getpid());
-  if (env.slurm_job_id) h += " Slurm job " + *env.slurm_job_id;
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char when[32] = {};
-  std::tm tm{};
-  if (::gmtime_r(&now, &tm) && std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-    h += std::string(" since ") + when;
-  return h;
-}
-
 /// /plan after this run: units planned now get this run's rank; units finished by an earlier run
 /// keep the rank the store recorded for them (a resume never turns them into -1).
 void record_plan(io::StoreContents& store, const stages::ShardPlan& plan, int ranks, bool planned_any) {
@@ -209,7 +197,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "lock", store_phase, [&] {
     fault = parse_fault(environment().fault);
     inject(fault, "lock", rank);
-    if (root) lock.emplace(cfg.out, lock_holder());
+    if (root) lock.emplace(cfg.out, store_lock_holder());
   });
 
   // ---- front half: identical on every rank --------------------------------------------------

@@ -7,22 +7,29 @@ set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 guard="timeout -k 5 90"   # a hang guard, not a duration check
 
-# Small models (195 units), so a run slowed by 20 ms per unit lasts a few seconds.
+# Small models (195 units), so a run slowed by 60 ms per unit lasts about 6 s.
 "$lineage" synth --scenario base --out "$tmp/base" --set num_hidden_layers=2 --set num_experts=4 >/dev/null \
   || fail synth
 "$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" >/dev/null || fail synth2
 "$lineage" synth --scenario independent --base "$tmp/base" --seed 5 --out "$tmp/ind" >/dev/null || fail synth3
 
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" -q >/dev/null 2>&1 || fail "reference run"
+
 # 1. A run in progress (slowed down per unit) refuses a second writer with another suspect.
 for trial in 1 2; do
   rm -rf "$tmp"/run.h5*
-  LINEAGE_TEST_UNIT_DELAY_MS=20 $guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" -q \
+  LINEAGE_TEST_UNIT_DELAY_MS=60 $guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" -q \
     >"$tmp/a.out" 2>&1 &
   a=$!
   for _ in $(seq 1 400); do [ -d "$tmp/run.h5.journal" ] && break; sleep 0.025; done
   [ -d "$tmp/run.h5.journal" ] || fail "the first run never started computing: $(cat "$tmp/a.out")"
   # Readers need no lock and always see a whole store.
   for _ in 1 2 3; do "$lineage" status "$tmp/run.h5" >/dev/null 2>"$tmp/r" || fail "status during a run: $(cat "$tmp/r")"; done
+  # The other writers of a store take the same lock.
+  "$lineage" tokenizer "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" >/dev/null 2>"$tmp/e"
+  [ $? -eq 5 ] && grep -q "another run is writing this store" "$tmp/e" || fail "tokenizer --out beside a run: $(cat "$tmp/e")"
+  "$lineage" merge "$tmp/ref.h5" -o "$tmp/run.h5" --force >/dev/null 2>"$tmp/e"
+  [ $? -eq 5 ] && grep -q "another run is writing this store" "$tmp/e" || fail "merge -o beside a run: $(cat "$tmp/e")"
   for resume in "" --resume; do
     $guard $mpi -np 2 "$lineage" compare "$tmp/ind" "$tmp/base" --out "$tmp/run.h5" $resume -q >/dev/null 2>"$tmp/e"
     code=$?
