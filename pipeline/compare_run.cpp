@@ -81,9 +81,19 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   if (existing->models.size() != models.size())
     throw StoreError(out.string() + ": --resume with other models than the stored run");
   for (std::size_t m = 0; m < models.size(); ++m) {
-    if (existing->models[m].fingerprint() != models[m].fingerprint()) {
-      throw StoreError(out.string() + ": --resume, but the files of " + models[m].label + " (" + models[m].path +
+    const auto& was = existing->models[m];
+    const auto& now = models[m];
+    if (was.fingerprint() != now.fingerprint()) {
+      throw StoreError(out.string() + ": --resume, but the files of " + now.label + " (" + now.path +
                        ") changed since the run began");
+    }
+    // A shard edited in place keeps its size and may keep the sampled blocks: its time moves.
+    for (std::size_t s = 0; s < was.shard_mtimes_ns.size() && s < now.shard_mtimes_ns.size(); ++s) {
+      if (was.shard_mtimes_ns[s] != now.shard_mtimes_ns[s]) {
+        throw StoreError(out.string() + ": --resume, but " + now.path + "/" + now.shard_files[s] + " of " + now.label +
+                         " was modified since the run began (its modification time changed); " +
+                         "start a new run (another --out)");
+      }
     }
   }
   std::string stored_digest;

@@ -76,6 +76,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       f.write_strings(g + "/shard_files", s.shard_files);
       put(f, g + "/shard_sizes", s.shard_sizes);
       put(f, g + "/header_xxh3", s.header_hashes);
+      if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
     }
     f.write_strings("/inputs/labels", labels);
     // Units: a column table (one dataset per field, row i = unit id i).
@@ -204,6 +205,7 @@ StoreContents read_result_store(const std::filesystem::path& path) {
     s.shard_files = strings(f, g + "/shard_files");
     s.shard_sizes = get<std::uint64_t>(f, g + "/shard_sizes");
     s.header_hashes = get<std::uint64_t>(f, g + "/header_xxh3");
+    s.shard_mtimes_ns = get<std::int64_t>(f, g + "/shard_mtime_ns");
     c.models.push_back(std::move(s));
   }
   const auto id = get<std::uint64_t>(f, "/units/id");

@@ -25,6 +25,10 @@ struct StoredModel {
   std::vector<std::string> shard_files;
   std::vector<std::uint64_t> shard_sizes;
   std::vector<std::uint64_t> header_hashes;  ///< per shard: xxh3 of the header hash + 16 sampled data blocks
+  /// Per shard: modification time (ns since the epoch) when the run began; a `--resume` refuses a
+  /// shard whose time moved (an edit the sampled hash misses). Not part of fingerprint(): copies
+  /// of one model on two clusters have other times but merge. Empty in older stores.
+  std::vector<std::int64_t> shard_mtimes_ns;
   /// One number for the whole model (xxh3 over the per-shard fingerprints).
   [[nodiscard]] std::uint64_t fingerprint() const;
 };

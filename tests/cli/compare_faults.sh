@@ -42,6 +42,18 @@ code=$?
 [ $code -eq 5 ] || fail "journal as a plain file: exit $code, expected 5: $(cat "$tmp/e")"
 grep -q "j.h5.journal: exists but is not a folder" "$tmp/e" || fail "journal as a plain file: $(cat "$tmp/e")"
 
+# --resume refuses a shard changed in place (same size; the sampled fingerprint may miss it).
+rm -rf "$tmp"/m.h5* "$tmp/edit"
+cp -r "$tmp/base" "$tmp/edit"
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/edit" --out "$tmp/m.h5" -q --inject-failure-at-unit 3 >/dev/null 2>&1
+shard=$(ls "$tmp/edit"/*.safetensors | head -1)
+$py -c "import sys; f = open(sys.argv[1], 'r+b'); f.seek(-12345, 2); b = f.read(1); f.seek(-12345, 2); f.write(bytes([b[0] ^ 1]))" "$shard"
+$guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/edit" --out "$tmp/m.h5" --resume -q >/dev/null 2>"$tmp/e"
+code=$?
+[ $code -eq 5 ] && grep -q "$(basename "$shard") of parent.* was modified since the run began" "$tmp/e" \
+  || fail "one byte flipped in a shard: exit $code: $(cat "$tmp/e")"
+echo "a shard edited in place: --resume refused ($(grep -m1 "lineage: error" "$tmp/e"))"
+
 # ---- a full disk: a small tmpfs -------------------------------------------------------------------
 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" -q >/dev/null 2>&1 || fail "reference run"
 $dump "$tmp/ref.h5" > "$tmp/ref.txt"
