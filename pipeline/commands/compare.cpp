@@ -40,9 +40,10 @@ int compare(const std::vector<std::string>& args) {
   const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
   if (vm.count("help")) {
     std::cout << opts
-              << "\nexit codes: 0 done, 2 usage, 3 bad input, 4 bad run file, 5 store (existing store without\n"
-                 "--resume, unwritable path, changed inputs), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean\n"
-                 "checkpoint (rerun with --resume)\n";
+              << "\nexit codes: 0 done, 1 internal error, 2 usage, 3 bad input, 4 bad run file, 5 store (existing\n"
+                 "store without --resume, another run holding OUT.lock, unwritable path or full disk, changed inputs,\n"
+                 "journal problems), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean checkpoint (rerun with\n"
+                 "--resume). Every rank exits with the same code, whichever rank failed.\n";
     return 0;
   }
   RunConfig cfg;
