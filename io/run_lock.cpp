@@ -33,7 +33,10 @@ std::filesystem::path RunLock::path_of(const std::filesystem::path& store) { ret
 RunLock::RunLock(const std::filesystem::path& store, const std::string& holder) : path_(path_of(store)) {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0) {
-    throw StoreError(store.string() + ": cannot create the lock file " + path_.string() + ": " + std::strerror(errno));
+    const int err = errno;
+    const auto folder = store.has_parent_path() ? store.parent_path() : std::filesystem::path(".");
+    if (err == ENOENT) throw StoreError(store.string() + ": the folder " + folder.string() + " does not exist");
+    throw StoreError(store.string() + ": cannot create the lock file " + path_.string() + ": " + std::strerror(err));
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
