@@ -1,6 +1,7 @@
 #include "io/safetensors_header.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -165,12 +166,15 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
 }
 
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO named as a shard must not block the open; only regular files are read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(path, "not a regular file (a FIFO, device or folder)");
   const auto file_size = static_cast<std::uint64_t>(::lseek(fd, 0, SEEK_END));
   if (file_size < 8)
     fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);

@@ -1,5 +1,7 @@
 #include "pipeline/environment.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace lineage::pipeline {
@@ -19,6 +21,10 @@ Environment read_environment() {
   e.slurm_job_id = read("SLURM_JOB_ID");
   if (const auto d = read("LINEAGE_TEST_UNIT_DELAY_MS"))
     e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
+  e.fault = read("LINEAGE_FAULT");
+  e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) e.host = host;
   return e;
 }
 

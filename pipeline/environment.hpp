@@ -16,6 +16,13 @@ struct Environment {
   std::optional<std::string> slurm_job_id;     ///< SLURM_JOB_ID (set by Slurm in a job)
   /// LINEAGE_TEST_UNIT_DELAY_MS: testing aid for jobs written by `lineage submit`.
   std::optional<std::uint32_t> test_unit_delay_ms;
+  /// LINEAGE_FAULT=PHASE:RANK[:KIND]: testing aid, make rank RANK fail at the start of phase
+  /// PHASE of `compare` (KIND `std`: a std::runtime_error, the default; `input`: an InputError).
+  std::optional<std::string> fault;
+  /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
+  bool under_mpirun = false;
+  /// The host name (gethostname), for the writer lock's holder line.
+  std::string host;
 };
 
 /// The process environment, read once.
