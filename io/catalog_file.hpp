@@ -7,9 +7,11 @@
 ///     source: "huggingface.co/moonshotai/Kimi-K2-Instruct config.json (copy in shared/data/real)"
 ///     confirmed: true            # false: some values are from memory or secondary sources
 ///     unconfirmed: [vocab_size]  # the keys in doubt (never compared as facts)
+///     sources: {vocab_size: "seed 003 §3 table"}   # optional: a key's own source when it is not `source`
 ///     config: {model_type: kimi_k2, hidden_size: 7168, ...}   # config.json spelling
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -23,7 +25,8 @@ struct CatalogEntry {
   bool confirmed = false;
   std::vector<std::string> unconfirmed;
   std::string notes;
-  nlohmann::json config;  ///< config.json subset, same spelling and nesting
+  std::map<std::string, std::string> sources;  ///< per-key source where it differs from `source`
+  nlohmann::json config;                       ///< config.json subset, same spelling and nesting
 };
 
 [[nodiscard]] CatalogEntry read_catalog_entry(const std::filesystem::path& path);

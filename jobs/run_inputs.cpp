@@ -5,6 +5,8 @@
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
+#include "stages/architecture/architecture_profile.hpp"
+#include "stages/inventory/expand_family.hpp"
 
 namespace lineage::jobs {
 
@@ -43,8 +45,28 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
   std::vector<RunModel> out;
   for (const auto& [label, dir] : run_model_list(cfg)) {
     RunModel m{label, dir, {}, {}, allow_index_only && shards_missing(dir)};
-    const auto listing = io::list_checkpoint(dir, m.index_only);
     const auto config = io::read_model_config(dir);
+    std::error_code ec;
+    m.config_only = allow_index_only && config && !fs::exists(fs::path(dir) / io::kIndexFileName, ec) &&
+                    !fs::exists(fs::path(dir) / io::kSingleFileName, ec);
+    if (m.config_only) {
+      // Names from the family the config selects (or the run's override); shapes follow from them.
+      const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
+      if (family.empty()) {
+        throw InputError(dir, "config.json only, and no family file matches it: cannot plan without a weight map");
+      }
+      TensorListing listing;
+      listing.model_dir = dir;
+      listing.index_only = true;
+      for (const auto& t : stages::expand_family(registry, family, *config)) {
+        if (!t.optional) listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
+      }
+      m.index_only = true;
+      m.inventory = stages::build_inventory(listing, &*config, registry, family);
+      out.push_back(std::move(m));
+      continue;
+    }
+    const auto listing = io::list_checkpoint(dir, m.index_only);
     m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
     m.shard_files = listing.shard_files;
     out.push_back(std::move(m));

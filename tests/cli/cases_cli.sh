@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The dispute cases (cases/*/run.yaml): every run file and case section parses, arch --catalog
+# runs on each suspect config built from the seeds, A.X-K1's nearest public architecture is
+# Kimi-K2 once its own entry is left out, and plan either plans a case at 64 and 256 ranks or
+# says why not (a config-only suspect needs a family file naming its tensors).
+set -u
+lineage=$1
+repo=$2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+n=0
+for dir in "$repo"/cases/*/; do
+  name=$(basename "$dir")
+  n=$((n + 1))
+  [ -f "$dir/run.yaml" ] || fail "$name: no run.yaml"
+  [ -f "$dir/README.md" ] || fail "$name: no README.md"
+  [ -f "$dir/suspect/config.json" ] || fail "$name: no suspect/config.json"
+  "$lineage" arch "$dir/suspect/config.json" --catalog --top 3 >/dev/null || fail "$name: arch --catalog exit $?"
+  out=$("$lineage" plan "$dir/run.yaml" --ranks 64,256 2>&1); code=$?
+  if [ $code -eq 0 ]; then
+    grep -q "^case: $name" <<<"$out" || fail "$name: plan does not name the case: $out"
+    grep -Eq "^ +64 " <<<"$out" && grep -Eq "^ +256 " <<<"$out" || fail "$name: plan rows: $out"
+  else
+    # The only accepted failure: a model folder with a config and no weight map, whose tensors no family names.
+    grep -q "no family file matches it" <<<"$out" || fail "$name: plan exit $code: $out"
+  fi
+done
+[ $n -eq 6 ] || fail "expected six cases, found $n"
+
+# A.X-K1: the seeds set it beside DeepSeek-V2 and Qwen2-57B; its values are Kimi-K2's.
+out=$("$lineage" arch "$repo/cases/ax-k1/suspect/config.json" --catalog --exclude skt/A.X-K1 --top 3) ||
+  fail "ax-k1 arch exit $?"
+grep -Eq "^  1 +moonshotai/Kimi-K2-Instruct " <<<"$out" || fail "ax-k1 nearest is not Kimi-K2: $out"
+# Without --exclude its own catalogue entry (the same seed values) ranks first.
+out=$("$lineage" arch "$repo/cases/ax-k1/suspect/config.json" --catalog --top 1) || fail "ax-k1 arch exit $?"
+grep -Eq "^  1 +skt/A.X-K1 " <<<"$out" || fail "ax-k1 own entry not first: $out"
+"$lineage" arch "$repo/cases/ax-k1/suspect/config.json" --catalog --exclude no/such-model >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--exclude of an unknown model is not a usage error"
+
+# Config-only planning: Kimi-K2's config without its index plans like the index does, from the family.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/k2"
+cp "$repo/tests/data/real/moonshotai__Kimi-K2-Instruct/config.json" "$tmp/k2/"
+printf 'suspect: k2\nparents: [%s]\n' "$repo/tests/data/real/moonshotai__Kimi-K2-Instruct" >"$tmp/run.yaml"
+out=$("$lineage" plan "$tmp/run.yaml" --ranks 64 --json) || fail "config-only plan exit $?"
+python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+m = {x["label"]: x for x in j["models"]}
+assert m["suspect"]["source"] == "config" and m["parent"]["source"] == "config+index", m
+assert m["suspect"]["bytes"] == m["parent"]["bytes"] > 0, m' "$out" || fail "config-only plan: $out"
+echo "cases_cli: ok"
