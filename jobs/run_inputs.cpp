@@ -7,6 +7,7 @@
 #include "io/hf_config.hpp"
 #include "stages/architecture/architecture_profile.hpp"
 #include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/expected_listing.hpp"
 
 namespace lineage::jobs {
 
@@ -53,14 +54,13 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
       // Names from the family the config selects (or the run's override); shapes follow from them.
       const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
       if (family.empty()) {
-        throw InputError(dir, "config.json only, and no family file matches it: cannot plan without a weight map");
+        throw InputError(dir,
+                         "config.json only, and no family file matches it: cannot plan without tensor names "
+                         "(put the published model.safetensors.index.json beside config.json, or add a family file)");
       }
-      TensorListing listing;
+      // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
+      auto listing = stages::expected_listing(stages::expand_family(registry, family, *config), *config);
       listing.model_dir = dir;
-      listing.index_only = true;
-      for (const auto& t : stages::expand_family(registry, family, *config)) {
-        if (!t.optional) listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
-      }
       m.index_only = true;
       m.inventory = stages::build_inventory(listing, &*config, registry, family);
       out.push_back(std::move(m));

@@ -36,16 +36,29 @@ grep -Eq "^  1 +skt/A.X-K1 " <<<"$out" || fail "ax-k1 own entry not first: $out"
 "$lineage" arch "$repo/cases/ax-k1/suspect/config.json" --catalog --exclude no/such-model >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--exclude of an unknown model is not a usage error"
 
-# Config-only planning: Kimi-K2's config without its index plans like the index does, from the family.
+# Config-only planning: Mixtral's config without its index plans exactly like its index does.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/k2"
-cp "$repo/tests/data/real/moonshotai__Kimi-K2-Instruct/config.json" "$tmp/k2/"
-printf 'suspect: k2\nparents: [%s]\n' "$repo/tests/data/real/moonshotai__Kimi-K2-Instruct" >"$tmp/run.yaml"
+real=$repo/tests/data/real
+mkdir -p "$tmp/mx" "$tmp/k2"
+cp "$real/mistralai__Mixtral-8x7B-v0.1/config.json" "$tmp/mx/"
+printf 'suspect: mx\nparents: [%s]\n' "$real/mistralai__Mixtral-8x7B-v0.1" >"$tmp/run.yaml"
 out=$("$lineage" plan "$tmp/run.yaml" --ranks 64 --json) || fail "config-only plan exit $?"
 python3 -c '
 import json, sys
 j = json.loads(sys.argv[1])
 m = {x["label"]: x for x in j["models"]}
 assert m["suspect"]["source"] == "config" and m["parent"]["source"] == "config+index", m
-assert m["suspect"]["bytes"] == m["parent"]["bytes"] > 0, m' "$out" || fail "config-only plan: $out"
+assert m["suspect"]["tensors"] == m["parent"]["tensors"], m
+assert m["suspect"]["bytes"] == m["parent"]["bytes"] == 93405585408, m' "$out" || fail "config-only plan: $out"
+# A block-FP8 release (Kimi-K2: quantization_config fp8) is planned at one byte per converted
+# weight plus its F32 block scales, as arch counts it, not at BF16 (about 2.09 TB).
+cp "$real/moonshotai__Kimi-K2-Instruct/config.json" "$tmp/k2/"
+printf 'suspect: k2\nparents: [mx]\n' >"$tmp/run2.yaml"
+out=$("$lineage" plan "$tmp/run2.yaml" --ranks 64 --json) || fail "config-only FP8 plan exit $?"
+python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+m = {x["label"]: x for x in j["models"]}
+assert m["suspect"]["source"] == "config", m
+assert 0.95e12 < m["suspect"]["bytes"] < 1.15e12, m["suspect"]' "$out" || fail "config-only FP8 plan: $out"
 echo "cases_cli: ok"
