@@ -120,4 +120,15 @@ std::vector<CatalogEntry> load_catalog(const std::filesystem::path& dir) {
   return out;
 }
 
+void exclude_models(std::vector<CatalogEntry>& entries, const std::vector<std::string>& models) {
+  for (const auto& name : models) {
+    const auto before = entries.size();
+    entries.erase(
+        std::remove_if(entries.begin(), entries.end(), [&](const CatalogEntry& e) { return e.model == name; }),
+        entries.end());
+    if (entries.size() == before) throw UsageError("--exclude " + name + ": no catalogue entry has this model");
+  }
+  if (entries.empty()) throw UsageError("--exclude: nothing left in the catalogue");
+}
+
 }  // namespace lineage::io

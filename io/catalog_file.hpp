@@ -33,4 +33,9 @@ struct CatalogEntry {
 /// Every *.yaml in `dir`, sorted by file name; a missing folder or an empty one is a ConfigError.
 [[nodiscard]] std::vector<CatalogEntry> load_catalog(const std::filesystem::path& dir);
 
+/// Leaves out every entry whose `model` is one of `models` (a disputed model's own entry would rank
+/// first against its own values). A name no entry has, or nothing left, is a UsageError (a typo
+/// must not silently keep the entry in the ranking).
+void exclude_models(std::vector<CatalogEntry>& entries, const std::vector<std::string>& models);
+
 }  // namespace lineage::io

@@ -329,17 +329,7 @@ int arch(const std::vector<std::string>& args) {
                                                             : default_catalog_dir());
     // The suspect's own entry (a disputed model is in the catalogue too) would rank first against
     // itself; --exclude leaves it out so the ranking names the nearest other architecture.
-    if (vm.count("exclude")) {
-      for (const auto& name : vm["exclude"].as<std::vector<std::string>>()) {
-        const auto before = entries.size();
-        entries.erase(
-            std::remove_if(entries.begin(), entries.end(), [&](const io::CatalogEntry& e) { return e.model == name; }),
-            entries.end());
-        if (entries.size() == before)
-          throw UsageError("arch --exclude " + name + ": no catalogue entry has this model");
-      }
-      if (entries.empty()) throw UsageError("arch --exclude: nothing left in the catalogue");
-    }
+    if (vm.count("exclude")) io::exclude_models(entries, vm["exclude"].as<std::vector<std::string>>());
     const auto ranked = stages::rank_catalog(profiles.front(), entries, registry);
     // Each tower of a composite model against the catalogue's towers of its kind, on its own.
     const auto config = io::read_model_config(inputs.front());
