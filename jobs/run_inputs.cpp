@@ -1,5 +1,6 @@
 #include "jobs/run_inputs.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/errors.hpp"
@@ -68,6 +69,18 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
     }
     const auto listing = io::list_checkpoint(dir, m.index_only);
     m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
+    if (m.index_only) {
+      // An index gives names only; shapes come from the family. Names no family file knows would be
+      // planned at 0 bytes, a plan that looks complete and is not.
+      const auto unsized = std::count_if(m.inventory.tensors.begin(), m.inventory.tensors.end(),
+                                         [](const stages::ClassifiedTensor& t) { return !t.shape_known; });
+      if (unsized > 0) {
+        throw InputError(dir, std::to_string(unsized) + " of the index's tensors have no shape (read as " +
+                                  m.inventory.family +
+                                  ", whose names do not give them): cannot plan from config.json + index; "
+                                  "download the shards' headers or add a family file");
+      }
+    }
     m.shard_files = listing.shard_files;
     out.push_back(std::move(m));
   }

@@ -61,4 +61,19 @@ j = json.loads(sys.argv[1])
 m = {x["label"]: x for x in j["models"]}
 assert m["suspect"]["source"] == "config", m
 assert 0.95e12 < m["suspect"]["bytes"] < 1.15e12, m["suspect"]' "$out" || fail "config-only FP8 plan: $out"
+# An index whose names no family file knows gives names without shapes: plan refuses it (exit 3)
+# instead of planning those tensors at 0 bytes (A.X-K1's own index would be read this way).
+mkdir -p "$tmp/renamed"
+python3 -c '
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+c = json.load(open(src + "/config.json")); c["architectures"] = ["NoSuchForCausalLM"]; c["model_type"] = "no_such"
+json.dump(c, open(dst + "/config.json", "w"))
+i = json.load(open(src + "/model.safetensors.index.json"))
+i["weight_map"] = {"x" + k: v for k, v in i["weight_map"].items()}
+json.dump(i, open(dst + "/model.safetensors.index.json", "w"))' "$real/mistralai__Mixtral-8x7B-v0.1" "$tmp/renamed"
+printf 'suspect: renamed\nparents: [mx]\n' >"$tmp/run4.yaml"
+out=$("$lineage" plan "$tmp/run4.yaml" --ranks 64 2>&1); code=$?
+[ $code -eq 3 ] || fail "plan of an index with unknown names: exit $code: $out"
+grep -q "have no shape" <<<"$out" || fail "plan of an index with unknown names: $out"
 echo "cases_cli: ok"
