@@ -61,6 +61,28 @@ j = json.loads(sys.argv[1])
 m = {x["label"]: x for x in j["models"]}
 assert m["suspect"]["source"] == "config", m
 assert 0.95e12 < m["suspect"]["bytes"] < 1.15e12, m["suspect"]' "$out" || fail "config-only FP8 plan: $out"
+# A case section: plan names the published model behind each folder, in run order, with its
+# expected size beside the size read from the folder.
+cat >"$tmp/case.yaml" <<EOF
+suspect: mx
+parents: [$real/mistralai__Mixtral-8x7B-v0.1]
+case:
+  name: demo
+  suspect: {repo: org/suspect, revision: main, expected_params_billions: 46.7}
+  parents: [{repo: mistralai/Mixtral-8x7B-v0.1, revision: abc123, expected_bytes: 93405585408}]
+EOF
+out=$("$lineage" plan "$tmp/case.yaml" --ranks 64,256) || fail "case plan exit $?"
+grep -q "^case: demo$" <<<"$out" || fail "case plan does not name the case: $out"
+grep -q "^  suspect = org/suspect@main: 93.41 GB, .*stated 46.7 B parameters" <<<"$out" || fail "case plan suspect: $out"
+grep -q "^  parent = mistralai/Mixtral-8x7B-v0.1@abc123: 93.41 GB, .*published 93.41 GB" <<<"$out" ||
+  fail "case plan parent: $out"
+out=$("$lineage" plan "$tmp/case.yaml" --ranks 64 --json) || fail "case plan --json exit $?"
+python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])["models"]
+assert [x["published"]["repo"] for x in m] == ["org/suspect", "mistralai/Mixtral-8x7B-v0.1"], m
+assert m[1]["published"]["expected_bytes"] == m[1]["bytes"], m' "$out" || fail "case plan --json: $out"
+
 # An index whose names no family file knows gives names without shapes: plan refuses it (exit 3)
 # instead of planning those tensors at 0 bytes (A.X-K1's own index would be read this way).
 mkdir -p "$tmp/renamed"
