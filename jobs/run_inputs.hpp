@@ -17,7 +17,8 @@ struct RunModel {
   std::string dir;
   stages::Inventory inventory;
   std::vector<std::string> shard_files;
-  bool index_only = false;  ///< shapes from config.json + index (shards not downloaded)
+  bool index_only = false;   ///< shapes from config.json + index (shards not downloaded)
+  bool config_only = false;  ///< no index either: names and shapes from config.json through the family
 };
 
 /// (label, folder) of every model of the run, suspect first.
@@ -26,6 +27,9 @@ struct RunModel {
 /// Reads every model from its safetensors headers. With `allow_index_only`, a folder whose
 /// index names shard files that are not there is read from config.json and the index instead
 /// (for planning before a download); a shard that exists but is malformed is still an error.
+/// A folder with config.json and neither an index nor model.safetensors (a case folder holding a
+/// config only) is then read from config.json alone: the family's expected tensors for that config,
+/// an estimate that is exactly as good as the family and the config values.
 [[nodiscard]] std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry,
                                                     bool allow_index_only = false);
 
