@@ -60,8 +60,8 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
                          "(put the published model.safetensors.index.json beside config.json, or add a family file)");
       }
       // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
-      auto listing = stages::expected_listing(stages::expand_family(registry, family, *config),
-                                                registry.quantisation(), *config);
+      auto listing =
+          stages::expected_listing(stages::expand_family(registry, family, *config), registry.quantisation(), *config);
       listing.model_dir = dir;
       m.index_only = true;
       m.inventory = stages::build_inventory(listing, &*config, registry, family);

@@ -3,8 +3,8 @@
 /// The listing a checkpoint of this family and config would have: the family's required tensors
 /// (names only, no shapes or offsets), plus the quantisation companions its quantization_config
 /// implies (families/_quantization.yaml: block-FP8 `weight_scale_inv`, LLM.int8 `SCB` +
-/// `weight_format`) next to every linear projection the quantiser converts. build_inventory then gives shapes, dtypes and bytes, as it
-/// does for an index whose shards are absent. Used to count parameters (arch) and to plan a folder
+/// `weight_format`) next to every linear projection the quantiser converts. build_inventory then gives shapes, dtypes
+/// and bytes, as it does for an index whose shards are absent. Used to count parameters (arch) and to plan a folder
 /// that holds config.json alone (plan).
 
 #include <nlohmann/json.hpp>
