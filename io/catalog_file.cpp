@@ -53,12 +53,12 @@ CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
     throw ConfigError(path.string(), std::string("not valid YAML: ") + e.what());
   }
   if (!root.IsMap()) throw ConfigError(path.string(), "a catalogue entry must be a mapping");
-  static const std::set<std::string> known{"model", "source", "confirmed", "unconfirmed", "notes", "config"};
+  static const std::set<std::string> known{"model", "source", "confirmed", "unconfirmed", "notes", "sources", "config"};
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     if (!known.count(key))
       throw ConfigError(path.string() + ":" + key,
-                        "unknown key (known: config, confirmed, model, notes, source, unconfirmed)");
+                        "unknown key (known: config, confirmed, model, notes, source, sources, unconfirmed)");
   }
   CatalogEntry e;
   e.file = path.string();
@@ -71,6 +71,7 @@ CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
     e.confirmed = root["confirmed"].as<bool>();
     if (root["unconfirmed"]) e.unconfirmed = root["unconfirmed"].as<std::vector<std::string>>();
     if (root["notes"]) e.notes = root["notes"].as<std::string>();
+    if (root["sources"]) e.sources = root["sources"].as<std::map<std::string, std::string>>();
   } catch (const YAML::Exception& x) {
     throw ConfigError(path.string(), std::string("wrong type: ") + x.what());
   }
@@ -82,6 +83,10 @@ CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
   // A key in doubt is dropped from the config it is compared with, so it can never match.
   auto has_key = [&](const std::string& k) {
     if (e.config.contains(k)) return true;
+    if (const auto dot = k.find('.'); dot != std::string::npos) {  // text_config.attention_multiplier
+      const auto outer = k.substr(0, dot);
+      return e.config.contains(outer) && e.config[outer].is_object() && e.config[outer].contains(k.substr(dot + 1));
+    }
     for (const auto& [name, sub] : e.config.items()) {
       if (sub.is_object() && sub.contains(k)) return true;  // text_config and other nested configs
     }
@@ -91,6 +96,11 @@ CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
     if (!has_key(k)) {
       throw ConfigError(path.string() + ":unconfirmed", "'" + k + "' is not a key of config");
     }
+  }
+  // A key's own source must name a key of config (a typo would leave the value unsourced).
+  for (const auto& [k, src] : e.sources) {
+    if (!has_key(k)) throw ConfigError(path.string() + ":sources", "'" + k + "' is not a key of config");
+    if (src.empty()) throw ConfigError(path.string() + ":sources." + k, "is empty");
   }
   return e;
 }
@@ -108,6 +118,17 @@ std::vector<CatalogEntry> load_catalog(const std::filesystem::path& dir) {
   out.reserve(files.size());
   for (const auto& f : files) out.push_back(read_catalog_entry(f));
   return out;
+}
+
+void exclude_models(std::vector<CatalogEntry>& entries, const std::vector<std::string>& models) {
+  for (const auto& name : models) {
+    const auto before = entries.size();
+    entries.erase(
+        std::remove_if(entries.begin(), entries.end(), [&](const CatalogEntry& e) { return e.model == name; }),
+        entries.end());
+    if (entries.size() == before) throw UsageError("--exclude " + name + ": no catalogue entry has this model");
+  }
+  if (entries.empty()) throw UsageError("--exclude: nothing left in the catalogue");
 }
 
 }  // namespace lineage::io

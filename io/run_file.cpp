@@ -77,22 +77,77 @@ class Reader {
   std::filesystem::path file_;
 };
 
-}  // namespace
+CaseModel read_case_model(const Reader& r, const YAML::Node& node, const std::string& where) {
+  r.reject_unknown(node, where, {"repo", "revision", "expected_bytes", "expected_params_billions", "note"});
+  CaseModel m;
+  r.get(node, where, "repo", m.repo);
+  r.get(node, where, "revision", m.revision);
+  if (m.repo.empty()) throw r.error(where + ".repo", "is required (a Hugging Face repo id)");
+  if (m.revision.empty()) throw r.error(where + ".revision", "is required (branch, tag or commit to pin)");
+  if (node["expected_bytes"]) {
+    std::uint64_t b = 0;
+    r.get(node, where, "expected_bytes", b);
+    m.expected_bytes = b;
+  }
+  if (node["expected_params_billions"]) {
+    double p = 0;
+    r.get(node, where, "expected_params_billions", p);
+    if (!(p > 0)) throw r.error(where + ".expected_params_billions", "must be positive");
+    m.expected_params_billions = p;
+  }
+  r.get(node, where, "note", m.note);
+  return m;
+}
 
-RunConfig read_run_file(const std::filesystem::path& path) {
-  YAML::Node root;
+std::vector<CaseModel> read_case_models(const Reader& r, const YAML::Node& map, const std::string& key) {
+  std::vector<CaseModel> out;
+  const auto node = map[key];
+  if (!node) return out;
+  if (!node.IsSequence()) throw r.error("case." + key, "must be a list of {repo, revision, ...}");
+  for (std::size_t i = 0; i < node.size(); ++i)
+    out.push_back(read_case_model(r, node[i], "case." + key + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+std::optional<CaseInfo> parse_case(const Reader& r, const YAML::Node& root, const RunConfig& cfg) {
+  const auto c = root["case"];
+  if (!c) return std::nullopt;
+  r.reject_unknown(c, "case", {"name", "claim", "questions", "suspect", "parents", "controls"});
+  CaseInfo info;
+  r.get(c, "case", "name", info.name);
+  r.get(c, "case", "claim", info.claim);
+  r.get(c, "case", "questions", info.questions);
+  if (!c["suspect"]) throw r.error("case.suspect", "is required ({repo, revision})");
+  info.suspect = read_case_model(r, c["suspect"], "case.suspect");
+  info.parents = read_case_models(r, c, "parents");
+  info.controls = read_case_models(r, c, "controls");
+  // One published model per local folder, in the same order, so labels (parent2, control3) agree.
+  if (info.parents.size() != cfg.parents.size())
+    throw r.error("case.parents", "must list one repo per parent (" + std::to_string(cfg.parents.size()) + ")");
+  if (info.controls.size() != cfg.controls.size())
+    throw r.error("case.controls", "must list one repo per control (" + std::to_string(cfg.controls.size()) + ")");
+  return info;
+}
+
+YAML::Node load_root(const std::filesystem::path& path) {
   try {
-    root = YAML::LoadFile(path.string());
+    return YAML::LoadFile(path.string());
   } catch (const YAML::BadFile&) {
     throw ConfigError(path.string(), "cannot read run file");
   } catch (const YAML::ParserException& e) {
     throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
   }
+}
+
+}  // namespace
+
+RunConfig read_run_file(const std::filesystem::path& path) {
+  const auto root = load_root(path);
   Reader r(path);
   RunConfig cfg;
   r.reject_unknown(root, "",
                    {"suspect", "parents", "parent", "controls", "out", "resume", "quiet", "null_permutations", "family",
-                    "families_dir", "baselines", "slurm"});
+                    "families_dir", "baselines", "slurm", "case"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -140,7 +195,13 @@ RunConfig read_run_file(const std::filesystem::path& path) {
     if (out.nodes < 1) throw r.error("slurm.nodes", "must be at least 1");
     if (out.tasks_per_node < 1) throw r.error("slurm.tasks_per_node", "must be at least 1");
   }
+  (void)parse_case(r, root, cfg);  // checked here too, so compare and submit reject a bad case section
   return cfg;
+}
+
+std::optional<CaseInfo> read_case(const std::filesystem::path& path) {
+  const auto cfg = read_run_file(path);
+  return parse_case(Reader(path), load_root(path), cfg);
 }
 
 }  // namespace lineage::io

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,15 +16,21 @@ namespace lineage::io {
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(read_safetensors_header(path)) {
   size_ = header_.file_size;
+  // The mapping is only as long as the file is now: a file replaced or cut since its header was
+  // read is refused here rather than faulting (SIGBUS) on the first page past its end. A FIFO or
+  // device is refused by open_regular_file, not waited on.
   std::uint64_t now_size = 0;
-  const int fd = open_regular_file(path, now_size);
-  if (now_size < size_) {
-    ::close(fd);
-    throw InputError(path.string(), "file shrank to " + std::to_string(now_size) + " bytes since its header was read");
+  fd_ = open_regular_file(path, now_size);
+  if (now_size != size_) {
+    ::close(fd_);
+    throw InputError(path.string(), "the file changed (size " + std::to_string(now_size) + " bytes, header implies " +
+                                        std::to_string(size_) + ") since its header was read");
   }
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) throw InputError(path.string(), std::string("mmap failed: ") + std::strerror(errno));
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+  if (p == MAP_FAILED) {
+    ::close(fd_);
+    throw InputError(path.string(), std::string("mmap failed: ") + std::strerror(errno));
+  }
   base_ = static_cast<const std::byte*>(p);
 }
 
@@ -31,6 +38,7 @@ SafetensorsFile::~SafetensorsFile() {
   if (base_ && ::munmap(const_cast<std::byte*>(base_), size_) != 0) {
     std::cerr << "lineage: warning: munmap failed for " << header_.path << "\n";
   }
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsEntry& e) const noexcept {
@@ -40,6 +48,14 @@ std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsEntry& e) con
 std::span<const std::byte> SafetensorsFile::range(std::uint64_t begin, std::uint64_t end) const {
   if (begin > end || end > size_) {
     throw InputError(header_.path.string(), "byte range past the end of the file", {}, begin);
+  }
+  // A file truncated while mapped would fault on access: check its length now (one fstat).
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < end) {
+    throw InputError(header_.path.string(),
+                     "the file shrank to " + std::to_string(st.st_size) + " bytes while being read (was " +
+                         std::to_string(size_) + "); restore it and rerun with --resume",
+                     {}, begin);
   }
   return {base_ + begin, static_cast<std::size_t>(end - begin)};
 }

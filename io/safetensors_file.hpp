@@ -23,13 +23,16 @@ class SafetensorsFile {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return header_.path; }
   /// The stored bytes of one tensor of this file's header.
   [[nodiscard]] std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept;
-  /// The bytes [begin, end) at absolute file offsets (validated against the file size).
+  /// The bytes [begin, end) at absolute file offsets, validated against the header's file size
+  /// and against the file's current length (a file truncated while mapped is an InputError, not
+  /// a SIGBUS on access; a truncation after this check is caught by the compare's SIGBUS guard).
   [[nodiscard]] std::span<const std::byte> range(std::uint64_t begin, std::uint64_t end) const;
 
  private:
   SafetensorsHeader header_;
   const std::byte* base_ = nullptr;
   std::size_t size_ = 0;
+  int fd_ = -1;  ///< kept open to check the file's length before each range is handed out
 };
 
 }  // namespace lineage::io

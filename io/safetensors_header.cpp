@@ -1,6 +1,7 @@
 #include "io/safetensors_header.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 

@@ -1,5 +1,6 @@
 #include "jobs/run_inputs.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/errors.hpp"
@@ -7,6 +8,9 @@
 #include "io/hf_config.hpp"
 #include "io/model_folder.hpp"
 #include "io/model_source.hpp"
+#include "stages/architecture/architecture_profile.hpp"
+#include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/expected_listing.hpp"
 
 namespace lineage::jobs {
 
@@ -61,9 +65,41 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
     }
     RunModel m{label, dir, {}, {}, allow_index_only && !is_remote && shards_missing(dir)};
     const auto source = io::open_model(dir, remote);
-    const auto listing = io::list_checkpoint(*source, m.index_only);
     const auto config = io::read_model_config(*source);
+    std::error_code ec;
+    m.config_only = allow_index_only && !is_remote && config && !fs::exists(fs::path(dir) / io::kIndexFileName, ec) &&
+                    !fs::exists(fs::path(dir) / io::kSingleFileName, ec);
+    if (m.config_only) {
+      // Names from the family the config selects (or the run's override); shapes follow from them.
+      const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
+      if (family.empty()) {
+        throw InputError(dir,
+                         "config.json only, and no family file matches it: cannot plan without tensor names "
+                         "(put the published model.safetensors.index.json beside config.json, or add a family file)");
+      }
+      // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
+      auto listing =
+          stages::expected_listing(stages::expand_family(registry, family, *config), registry.quantisation(), *config);
+      listing.model_dir = dir;
+      m.index_only = true;
+      m.inventory = stages::build_inventory(listing, &*config, registry, family);
+      out.push_back(std::move(m));
+      continue;
+    }
+    const auto listing = io::list_checkpoint(*source, m.index_only);
     m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
+    if (m.index_only) {
+      // An index gives names only; shapes come from the family. Names no family file knows would be
+      // planned at 0 bytes, a plan that looks complete and is not.
+      const auto unsized = std::count_if(m.inventory.tensors.begin(), m.inventory.tensors.end(),
+                                         [](const stages::ClassifiedTensor& t) { return !t.shape_known; });
+      if (unsized > 0) {
+        throw InputError(dir, std::to_string(unsized) + " of the index's tensors have no shape (read as " +
+                                  m.inventory.family +
+                                  ", whose names do not give them): cannot plan from config.json + index; "
+                                  "download the shards' headers or add a family file");
+      }
+    }
     m.shard_files = listing.shard_files;
     out.push_back(std::move(m));
   }

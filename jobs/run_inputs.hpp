@@ -18,7 +18,8 @@ struct RunModel {
   std::string dir;
   stages::Inventory inventory;
   std::vector<std::string> shard_files;
-  bool index_only = false;  ///< shapes from config.json + index (shards not downloaded)
+  bool index_only = false;   ///< shapes from config.json + index (shards not downloaded)
+  bool config_only = false;  ///< no index either: names and shapes from config.json through the family
 };
 
 /// (label, folder) of every model of the run, suspect first.
@@ -30,6 +31,9 @@ struct RunModel {
 /// A remote model (http(s)://, hf://) is read from its headers by range requests when
 /// `allow_index_only` (planning); otherwise (compare, pre-flight) it is refused, and so is a local
 /// folder that is not completely downloaded (`*.part` files, missing or short shards).
+/// A folder with config.json and neither an index nor model.safetensors (a case folder holding a
+/// config only) is then read from config.json alone: the family's expected tensors for that config,
+/// an estimate that is exactly as good as the family and the config values.
 [[nodiscard]] std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry,
                                                     bool allow_index_only = false,
                                                     const io::RemoteOptions& remote = {});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -13,10 +14,12 @@
 #include <optional>
 #include <thread>
 
+#include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
 #include "core/errors.hpp"
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
+#include "io/run_lock.hpp"
 #include "io/safetensors_file.hpp"
 #include "io/store/model_fingerprint.hpp"
 #include "io/store/result_store.hpp"
@@ -24,6 +27,7 @@
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
 #include "pipeline/stop_signal.hpp"
+#include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/pair/pair_models.hpp"
@@ -63,6 +67,10 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   if (::access(parent.c_str(), W_OK) != 0) throw StoreError(out.string() + ": the folder is not writable");
   const bool has_store = fs::exists(out);
   const bool has_journal = fs::exists(journal_dir(cfg));
+  if (has_journal && !fs::is_directory(journal_dir(cfg))) {
+    throw StoreError(journal_dir(cfg).string() + ": exists but is not a folder (a run's journal is a folder of " +
+                     "per-rank files); move it away or choose another --out");
+  }
   if ((has_store || has_journal) && !cfg.resume) {
     throw StoreError(out.string() +
                      ": a result store (or its journal) already exists; pass --resume to continue "
@@ -73,9 +81,19 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   if (existing->models.size() != models.size())
     throw StoreError(out.string() + ": --resume with other models than the stored run");
   for (std::size_t m = 0; m < models.size(); ++m) {
-    if (existing->models[m].fingerprint() != models[m].fingerprint()) {
-      throw StoreError(out.string() + ": --resume, but the files of " + models[m].label + " (" + models[m].path +
+    const auto& was = existing->models[m];
+    const auto& now = models[m];
+    if (was.fingerprint() != now.fingerprint()) {
+      throw StoreError(out.string() + ": --resume, but the files of " + now.label + " (" + now.path +
                        ") changed since the run began");
+    }
+    // A shard edited in place keeps its size and may keep the sampled blocks: its time moves.
+    for (std::size_t s = 0; s < was.shard_mtimes_ns.size() && s < now.shard_mtimes_ns.size(); ++s) {
+      if (was.shard_mtimes_ns[s] != now.shard_mtimes_ns[s]) {
+        throw StoreError(out.string() + ": --resume, but " + now.path + "/" + now.shard_files[s] + " of " + now.label +
+                         " was modified since the run began (its modification time changed); " +
+                         "start a new run (another --out)");
+      }
     }
   }
   std::string stored_digest;
@@ -122,180 +140,280 @@ std::string writer_id() {
   return "local";
 }
 
+/// /plan after this run: units planned now get this run's rank; units finished by an earlier run
+/// keep the rank the store recorded for them (a resume never turns them into -1).
+void record_plan(io::StoreContents& store, const stages::ShardPlan& plan, int ranks, bool planned_any) {
+  const auto n = store.units.size();
+  if (store.plan_rank_of_unit.size() != n) store.plan_rank_of_unit.assign(n, -1);
+  for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
+    for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
+  }
+  if (planned_any || store.plan_bytes_per_rank.empty()) {
+    store.plan_ranks = ranks;
+    store.plan_bytes_per_rank = plan.bytes_of_rank;
+  }
+}
+
+/// LINEAGE_FAULT=PHASE:RANK[:KIND] (testing aid, docs/cli.md).
+struct Fault {
+  std::string phase;
+  int rank = 0;
+  std::string kind = "std";
+};
+
+std::optional<Fault> parse_fault(const std::optional<std::string>& spec) {
+  if (!spec) return std::nullopt;
+  Fault f;
+  const auto a = spec->find(':');
+  const auto b = a == std::string::npos ? std::string::npos : spec->find(':', a + 1);
+  if (a == std::string::npos) throw ConfigError("LINEAGE_FAULT", "expected PHASE:RANK[:KIND], got '" + *spec + "'");
+  f.phase = spec->substr(0, a);
+  try {
+    f.rank = std::stoi(spec->substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1));
+  } catch (const std::exception&) {
+    throw ConfigError("LINEAGE_FAULT", "expected PHASE:RANK[:KIND], got '" + *spec + "'");
+  }
+  if (b != std::string::npos) f.kind = spec->substr(b + 1);
+  if (f.kind != "std" && f.kind != "input" && f.kind != "kill")
+    throw ConfigError("LINEAGE_FAULT", "KIND is std, input or kill, got '" + f.kind + "'");
+  return f;
+}
+
+/// Fails this rank at the start of `phase` when LINEAGE_FAULT asks for it.
+void inject(const std::optional<Fault>& fault, std::string_view phase, int rank) {
+  if (!fault || fault->phase != phase || fault->rank != rank) return;
+  const std::string what = "injected fault in phase " + std::string(phase) + " (LINEAGE_FAULT)";
+  if (fault->kind == "kill") std::raise(SIGKILL);
+  if (fault->kind == "input") throw InputError("LINEAGE_FAULT", what);
+  throw std::runtime_error(what);
+}
+
 }  // namespace
 
 int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::ostream& out) {
   const bool root = comm.is_root();
+  const int rank = comm.rank();
   install_stop_handlers();
+  install_bus_error_handler(rank);
+  std::optional<Fault> fault;
+  // Every phase runs under the failure protocol (cluster/phase.hpp): whatever one rank throws,
+  // all ranks agree and throw the same PhaseError, so no rank is left waiting in a collective.
+  // Phases whose failures are store problems (the lock, the store, the journals) exit 5.
+  const auto own = cluster::PhaseCategory::own();
+  const auto store_phase = cluster::PhaseCategory::always(ExitCode::store);
+
+  // ---- the writer lock: one run per store, held by rank 0 until the end (io/run_lock.hpp) ----
+  std::optional<io::RunLock> lock;
+  cluster::run_phase(comm, "lock", store_phase, [&] {
+    fault = parse_fault(environment().fault);
+    inject(fault, "lock", rank);
+    if (root) lock.emplace(cfg.out, store_lock_holder());
+  });
+
   // ---- front half: identical on every rank --------------------------------------------------
-  const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
   // Every rank builds the same units from the same headers (deterministic), so no broadcast of
   // the unit list is needed and unit ids agree everywhere.
-  auto models = jobs::load_run_models(cfg, registry);
-  std::vector<const stages::Inventory*> invs;
-  for (const auto& m : models) invs.push_back(&m.inventory);
-  stages::PairOptions popt;
-  popt.baselines = cfg.baselines;
-  const auto pairs = stages::pair_models(invs, popt);
-  const bool comparable = std::any_of(pairs.units.begin(), pairs.units.end(), [](const auto& u) {
-    return u.kind == stages::UnitKind::same_key || u.kind == stages::UnitKind::submatrix;
+  struct Loaded {
+    std::vector<jobs::RunModel> models;
+    std::vector<io::StoredModel> fingerprints;
+  };
+  auto loaded = cluster::run_phase(comm, "load", own, [&] {
+    inject(fault, "load", rank);
+    const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
+    Loaded l;
+    l.models = jobs::load_run_models(cfg, registry);
+    for (const auto& m : l.models) {
+      auto f = io::fingerprint_model(m.label, m.dir, m.shard_files);
+      f.family = m.inventory.family;
+      f.tensors = m.inventory.tensors.size();
+      l.fingerprints.push_back(std::move(f));
+    }
+    return l;
   });
-  if (!comparable) {
-    throw InputError(cfg.suspect, "nothing comparable: no tensor of the suspect has a counterpart in the other models");
-  }
+  const auto& models = loaded.models;
+  const auto pairs = cluster::run_phase(comm, "pair", own, [&] {
+    inject(fault, "pair", rank);
+    std::vector<const stages::Inventory*> invs;
+    for (const auto& m : models) invs.push_back(&m.inventory);
+    stages::PairOptions popt;
+    popt.baselines = cfg.baselines;
+    auto p = stages::pair_models(invs, popt);
+    const bool comparable = std::any_of(p.units.begin(), p.units.end(), [](const auto& u) {
+      return u.kind == stages::UnitKind::same_key || u.kind == stages::UnitKind::submatrix;
+    });
+    if (!comparable) {
+      throw InputError(cfg.suspect,
+                       "nothing comparable: no tensor of the suspect has a counterpart in the other models");
+    }
+    return p;
+  });
   const auto& units = pairs.units;
-  std::vector<io::StoredModel> fingerprints;
-  for (const auto& m : models) {
-    auto f = io::fingerprint_model(m.label, m.dir, m.shard_files);
-    f.family = m.inventory.family;
-    f.tensors = m.inventory.tensors.size();
-    fingerprints.push_back(std::move(f));
-  }
   std::string digest;
   for (const auto& u : units) digest += to_string(u.key_a) + "|" + to_string(u.key_b) + ";";
 
-  // ---- pre-flight on rank 0, agreed by all ------------------------------------------------------
+  // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
-  std::string error;
-  int error_code = 0;
-  if (root) {
-    try {
-      std::optional<io::StoreContents> existing;
-      check_output(cfg, fingerprints, digest, existing);
-      if (existing) {
-        store = std::move(*existing);
-      } else {
-        store.run_id = session_id();
-      }
-      store.config_json = config_json(cfg).dump();
-      store.models = fingerprints;
-      store.units = stored_units(units);
-      store.unmatched = pairs.unmatched;
-      store.stat_names = stages::unit_stat_names();
-      store.writers.push_back(writer_id());
-      // The store exists before any journal, so a resumed run always finds the unit list.
-      if (!existing) io::write_result_store(cfg.out, store);
-      fs::create_directories(journal_dir(cfg));
-    } catch (const Error& e) {
-      error = e.what();
-      error_code = static_cast<int>(e.exit_code());
-    }
-  }
-  const auto shared_error = comm.broadcast({reinterpret_cast<const std::byte*>(error.data()), error.size()}, 0);
-  // Pre-flight failures are store problems (existing store, unwritable folder, changed inputs).
-  (void)error_code;
-  if (!shared_error.empty()) {
-    throw StoreError(std::string(reinterpret_cast<const char*>(shared_error.data()), shared_error.size()));
-  }
-
-  // ---- what is left, planned over this run's ranks ----------------------------------------------
   std::vector<std::uint8_t> done_flags(units.size(), 0);
-  if (root) {
+  bool new_store = false;
+  cluster::run_phase(comm, "preflight", store_phase, [&] {
+    inject(fault, "preflight", rank);
+    if (!root) return;
+    // A writer killed while writing the store leaves PATH.tmp-XXXXXX; only a lock holder may
+    // remove them (nobody else can be writing one now).
+    (void)io::remove_stale_store_temporaries(cfg.out);
+    std::optional<io::StoreContents> existing;
+    check_output(cfg, loaded.fingerprints, digest, existing);
+    if (existing) {
+      store = std::move(*existing);
+    } else {
+      store.run_id = session_id();
+      new_store = true;
+    }
+    store.config_json = config_json(cfg).dump();
+    store.models = loaded.fingerprints;
+    store.units = stored_units(units);
+    store.unmatched = pairs.unmatched;
+    store.stat_names = stages::unit_stat_names();
+    store.writers.push_back(writer_id());
     for (const auto& [id, o] : read_journals(journal_dir(cfg))) {
       if (id < done_flags.size()) done_flags[id] = 1;
     }
-  }
+  });
+
+  // ---- what is left, planned over this run's ranks ----------------------------------------------
   {
     const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(done_flags.data()), done_flags.size()}, 0);
     std::memcpy(done_flags.data(), b.data(), b.size());
-  }
-  std::vector<stages::UnitCost> todo;
-  std::uint64_t already = 0;
-  for (const auto& u : units) {
-    if (done_flags[u.id]) {
-      ++already;
-    } else {
-      todo.push_back({u.id, u.bytes()});
-    }
-  }
-  const auto plan = stages::plan_shards(todo, comm.size());
-  if (root && !cfg.quiet) {
-    // How each model was read when its config named no usable family (docs/families.md).
-    for (const auto& m : models) {
-      for (const auto& note : m.inventory.notes) out << "note: " << m.label << ": " << note << "\n";
-    }
-    out << "lineage compare: " << units.size() << " units (" << pairs.submatrix_keys.size()
-        << " on common sub-matrices), " << already << " already done, " << todo.size() << " to compute on "
-        << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
-        << static_cast<int>(plan.imbalance() * 1000) / 10.0 << "%\n";
   }
   const std::string session = [&] {
     std::string s = root ? session_id() : std::string();
     const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
     return std::string(reinterpret_cast<const char*>(b.data()), b.size());
   }();
+  std::uint64_t already = 0;
+  const auto plan = cluster::run_phase(comm, "plan", own, [&] {
+    inject(fault, "plan", rank);
+    std::vector<stages::UnitCost> todo;
+    for (const auto& u : units) {
+      if (done_flags[u.id]) {
+        ++already;
+      } else {
+        todo.push_back({u.id, u.bytes()});
+      }
+    }
+    return stages::plan_shards(todo, comm.size());
+  });
+  const std::uint64_t todo_count = units.size() - already;
+  if (root && !cfg.quiet) {
+    // How each model was read when its config named no usable family (docs/families.md).
+    for (const auto& m : models) {
+      for (const auto& note : m.inventory.notes) out << "note: " << m.label << ": " << note << "\n";
+    }
+    out << "lineage compare: " << units.size() << " units (" << pairs.submatrix_keys.size()
+        << " on common sub-matrices), " << already << " already done, " << todo_count << " to compute on "
+        << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
+        << static_cast<int>(plan.imbalance() * 1000) / 10.0 << "%\n";
+  }
+
+  // ---- the store exists before any journal, so a resumed run always finds the unit list ---------
+  cluster::run_phase(comm, "journal", store_phase, [&] {
+    inject(fault, "journal", rank);
+    if (!root) return;
+    record_plan(store, plan, comm.size(), todo_count > 0);
+    if (new_store) io::write_result_store(cfg.out, store);
+    const auto dir = journal_dir(cfg);
+    fs::create_directories(dir);
+    if (!fs::is_directory(dir)) throw StoreError(dir.string() + ": the journal is not a folder");
+  });
+  // Each rank opens its own journal file (the folder may be node-local or shared).
+  auto journal = cluster::run_phase(comm, "journal", store_phase, [&] {
+    return std::make_unique<io::JournalWriter>(journal_dir(cfg) /
+                                               ("r" + std::to_string(rank) + "-" + session + ".jrn"));
+  });
 
   // ---- compute: each rank its own units, journaled ---------------------------------------------
-  const auto& mine = plan.units_of_rank[static_cast<std::size_t>(comm.rank())];
+  const auto& mine = plan.units_of_rank[static_cast<std::size_t>(rank)];
   std::uint64_t my_bytes = 0;
   for (auto id : mine) my_bytes += units[id].bytes();
   cluster::ProgressOptions popts;
   popts.quiet = cfg.quiet;
   popts.terminal = ::isatty(STDERR_FILENO) != 0;
   cluster::ProgressReporter progress(comm, mine.size(), my_bytes, popts, std::cerr);
-  bool failed = false;
   bool stopped = false;
-  std::string fail_message;
-  int fail_code = 0;
   std::uint64_t computed = 0;
+  std::optional<cluster::PhaseError> compute_failure;
   try {
-    io::JournalWriter journal(journal_dir(cfg) / ("r" + std::to_string(comm.rank()) + "-" + session + ".jrn"));
-    std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
-    auto bytes_of = [&](const stages::ElementView& v) {
-      auto& f = files[{v.model, v.file}];
-      if (!f)
-        f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
-      // The whole view, as execute_unit expects: a unit may read past its compared rows (a
-      // router whose expert counts differ is kept whole for the expert matching).
-      const auto [b, e] = view_range(v, v.rows, v.cols);
-      return f->range(b, e);
-    };
-    auto last_sync = std::chrono::steady_clock::now();
-    std::uint64_t bytes_done = 0;
-    for (auto id : mine) {
-      if (stop_requested()) {
-        stopped = true;
-        break;
+    cluster::run_phase(comm, "compute", own, [&] {
+      inject(fault, "compute", rank);
+      std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
+      auto bytes_of = [&](const stages::ElementView& v) {
+        auto& f = files[{v.model, v.file}];
+        if (!f)
+          f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
+        // The whole view, as execute_unit expects: a unit may read past its compared rows (a
+        // router whose expert counts differ is kept whole for the expert matching).
+        const auto [b, e] = view_range(v, v.rows, v.cols);
+        return f->range(b, e);
+      };
+      auto last_sync = std::chrono::steady_clock::now();
+      std::uint64_t bytes_done = 0;
+      try {
+        for (auto id : mine) {
+          if (stop_requested()) {
+            stopped = true;
+            break;
+          }
+          const auto& u = units[id];
+          if (cfg.inject_failure_at_unit && *cfg.inject_failure_at_unit == id) {
+            throw InputError(u.a.tensor,
+                             "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
+          }
+          stages::NullOptions null_options;
+          null_options.permutations = cfg.null_permutations;
+          const auto a = bytes_of(u.a);
+          const auto b = bytes_of(u.b);
+          set_files_being_read(files[{u.a.model, u.a.file}]->path().string(),
+                               files[{u.b.model, u.b.file}]->path().string());
+          const auto outcome = stages::execute_unit(u, a, b, null_options);
+          journal->append(id, outcome.serialize());
+          ++computed;
+          if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));
+          bytes_done += u.bytes();
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last_sync > std::chrono::seconds(2)) {
+            journal->sync();
+            last_sync = now;
+          }
+          progress.update(computed, bytes_done);
+        }
+      } catch (...) {
+        // Keep what finished durable before reporting (a failed sync adds nothing to report).
+        try {
+          journal->sync();
+        } catch (const Error&) {
+        }
+        throw;
       }
-      const auto& u = units[id];
-      if (cfg.inject_failure_at_unit && *cfg.inject_failure_at_unit == id) {
-        throw InputError(u.a.tensor, "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
-      }
-      stages::NullOptions null_options;
-      null_options.permutations = cfg.null_permutations;
-      const auto outcome = stages::execute_unit(u, bytes_of(u.a), bytes_of(u.b), null_options);
-      journal.append(id, outcome.serialize());
-      ++computed;
-      if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));
-      bytes_done += u.bytes();
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_sync > std::chrono::seconds(2)) {
-        journal.sync();
-        last_sync = now;
-      }
-      progress.update(computed, bytes_done);
-    }
-    journal.sync();
-  } catch (const Error& e) {
-    failed = true;
-    fail_message = "rank " + std::to_string(comm.rank()) + ": " + e.what();
-    fail_code = static_cast<int>(e.exit_code());
-  } catch (const std::exception& e) {
-    failed = true;
-    fail_message = "rank " + std::to_string(comm.rank()) + ": internal error: " + e.what();
-    fail_code = static_cast<int>(ExitCode::internal);
+      journal->sync();
+    });
+  } catch (const cluster::PhaseError& e) {
+    compute_failure = e;
   }
   (void)progress.finish();
-  const bool any_failed = comm.any(failed);
+  journal.reset();
   const bool any_stopped = comm.any(stopped);
-  const auto messages = comm.gather({reinterpret_cast<const std::byte*>(fail_message.data()), fail_message.size()}, 0);
-  const int code = static_cast<int>(comm.max(static_cast<double>(fail_code)));
   const auto total_computed = comm.sum(computed);
 
   // ---- rank 0: store from the journals -----------------------------------------------------------
-  int exit_code = 0;
-  if (root) {
-    const auto done = read_journals(journal_dir(cfg));
+  const auto done = cluster::run_phase(comm, "gather", store_phase, [&] {
+    inject(fault, "gather", rank);
+    return root ? read_journals(journal_dir(cfg)) : std::map<std::uint64_t, stages::UnitOutcome>{};
+  });
+  const bool complete = done.size() == units.size();
+  nlohmann::json verdicts;
+  cluster::run_phase(comm, "verdict", own, [&] {
+    inject(fault, "verdict", rank);
+    if (!root) return;
     store.done_ids.clear();
     store.stats.clear();
     store.hash_a.clear();
@@ -308,32 +426,36 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
     }
-    store.plan_ranks = comm.size();
-    store.plan_rank_of_unit.assign(units.size(), -1);
-    for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
-      for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
-    }
-    store.plan_bytes_per_rank = plan.bytes_of_rank;
-    const bool complete = done.size() == units.size();
     store.status = complete ? "complete" : "partial";
-    nlohmann::json verdicts;
     if (complete) {
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
     }
-    io::write_result_store(cfg.out, store);
+  });
+  try {
+    cluster::run_phase(comm, "store", store_phase, [&] {
+      inject(fault, "store", rank);
+      if (root) io::write_result_store(cfg.out, store);
+    });
+  } catch (const cluster::PhaseError&) {
+    // The store failure is what the exit code reports; a compute failure before it is still said.
+    if (root && compute_failure) {
+      for (const auto& m : compute_failure->messages()) std::cerr << "lineage: error: " << m << "\n";
+    }
+    throw;
+  }
+
+  int exit_code = 0;
+  if (root) {
     if (!cfg.quiet) {
       out << "computed " << total_computed << " units this run; " << done.size() << "/" << units.size()
           << " done; store " << cfg.out << " (" << store.status << ")\n";
     }
-    if (any_failed) {
-      for (const auto& m : messages) {
-        if (!m.empty())
-          std::cerr << "lineage: error: " << std::string(reinterpret_cast<const char*>(m.data()), m.size()) << "\n";
-      }
+    if (compute_failure) {
+      for (const auto& m : compute_failure->messages()) std::cerr << "lineage: error: " << m << "\n";
       std::cerr << "lineage: the store keeps every finished unit; rerun with --resume\n";
-      exit_code = code ? code : static_cast<int>(ExitCode::internal);
+      exit_code = static_cast<int>(compute_failure->exit_code());
     } else if (any_stopped || !complete) {
       if (!cfg.quiet) out << "stopped by signal after a clean checkpoint; rerun with --resume to finish\n";
       exit_code = kExitStoppedResumable;

@@ -1,5 +1,7 @@
 #include "pipeline/environment.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace lineage::pipeline {
@@ -21,6 +23,10 @@ Environment read_environment() {
     e.test_unit_delay_ms = static_cast<std::uint32_t>(std::atoi(d->c_str()));
   e.hf_endpoint = read("LINEAGE_HF_ENDPOINT");
   e.hf_token = read("HF_TOKEN");
+  e.fault = read("LINEAGE_FAULT");
+  e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) e.host = host;
   return e;
 }
 

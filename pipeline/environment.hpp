@@ -20,6 +20,13 @@ struct Environment {
   std::optional<std::uint32_t> test_unit_delay_ms;
   std::optional<std::string> hf_endpoint;  ///< LINEAGE_HF_ENDPOINT: where hf:// locations resolve
   std::optional<std::string> hf_token;     ///< HF_TOKEN: sent as a bearer token, never printed
+  /// LINEAGE_FAULT=PHASE:RANK[:KIND]: testing aid, make rank RANK fail at the start of phase
+  /// PHASE of `compare` (KIND `std`: a std::runtime_error, the default; `input`: an InputError).
+  std::optional<std::string> fault;
+  /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
+  bool under_mpirun = false;
+  /// The host name (gethostname), for the writer lock's holder line.
+  std::string host;
 };
 
 /// The process environment, read once.

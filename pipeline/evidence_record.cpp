@@ -2,10 +2,13 @@
 
 #include "core/errors.hpp"
 #include "io/store/result_store.hpp"
+#include "pipeline/store_lock.hpp"
 
 namespace lineage::pipeline {
 
 void record_evidence(const std::filesystem::path& path, const EvidenceItem& item) {
+  // Read, change, replace: under the writer lock, so a concurrent compare or merge is not undone.
+  const auto lock = lock_store(path);
   io::StoreContents store;
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {

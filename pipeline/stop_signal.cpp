@@ -1,5 +1,9 @@
 #include "pipeline/stop_signal.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 namespace lineage::pipeline {
 namespace {
 
@@ -10,6 +14,33 @@ struct sigaction g_old_usr1 {};
 struct sigaction g_old_int {};
 
 extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+
+// The SIGBUS message, prepared outside the handler (which may only call write and _exit).
+char g_bus_prefix[64] = "lineage: error: ";
+char g_bus_files[2][1024] = {};
+bool g_bus_installed = false;
+
+void put(const char* s) noexcept {
+  std::size_t n = 0;
+  while (s[n]) ++n;
+  while (n > 0) {
+    const auto w = ::write(STDERR_FILENO, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+extern "C" void on_bus_error(int) {
+  put(g_bus_prefix);
+  put(g_bus_files[0]);
+  if (g_bus_files[1][0]) {
+    put(" or ");
+    put(g_bus_files[1]);
+  }
+  put(": a model file was truncated while being read (SIGBUS); restore it and rerun with --resume\n");
+  ::_exit(3);  // ExitCode::input
+}
 
 }  // namespace
 
@@ -31,6 +62,21 @@ void restore_stop_handlers() {
   sigaction(SIGUSR1, &g_old_usr1, nullptr);
   sigaction(SIGINT, &g_old_int, nullptr);
   g_installed = false;
+}
+
+void install_bus_error_handler(int rank) {
+  if (g_bus_installed) return;
+  std::snprintf(g_bus_prefix, sizeof g_bus_prefix, "lineage: error: rank %d: ", rank);
+  struct sigaction sa {};
+  sa.sa_handler = on_bus_error;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, nullptr);
+  g_bus_installed = true;
+}
+
+void set_files_being_read(const std::string& a, const std::string& b) noexcept {
+  std::snprintf(g_bus_files[0], sizeof g_bus_files[0], "%s", a.c_str());
+  std::snprintf(g_bus_files[1], sizeof g_bus_files[1], "%s", b == a ? "" : b.c_str());
 }
 
 bool stop_requested() noexcept { return g_signal != 0; }

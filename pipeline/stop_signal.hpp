@@ -5,6 +5,7 @@
 /// its journal durable and exit with a resumable store. Work loops poll stop_requested().
 
 #include <csignal>
+#include <string>
 
 namespace lineage::pipeline {
 
@@ -17,5 +18,13 @@ void restore_stop_handlers();
 [[nodiscard]] int stop_signal_number() noexcept;
 /// Clears the flag (tests).
 void reset_stop_request() noexcept;
+
+/// A model file truncated while mapped faults (SIGBUS) on the first page past its new end, after
+/// SafetensorsFile::range checked its length. This handler turns that into one clear line naming
+/// the files being read ("lineage: error: rank R: FILE ...: ... SIGBUS") and exit code 3 (bad
+/// input), instead of a rank dying silently. Installed by `compare` (idempotent).
+void install_bus_error_handler(int rank);
+/// The files the current unit reads, named by the SIGBUS message (copied; async-signal-safe use).
+void set_files_being_read(const std::string& a, const std::string& b) noexcept;
 
 }  // namespace lineage::pipeline

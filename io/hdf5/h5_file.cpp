@@ -69,6 +69,14 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
     case Mode::create:
       id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
       break;
+    case Mode::create_in_memory: {
+      const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+      if (fapl >= 0) {
+        const H5Handle owned(fapl);
+        if (H5Pset_fapl_core(fapl, 16u << 20, 0) >= 0) id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+      }
+      break;
+    }
   }
   if (id < 0) {
     throw StoreError(p + ": cannot " + (mode == Mode::create ? "create" : "open") + " HDF5 file (" +
@@ -381,5 +389,21 @@ std::optional<double> H5File::double_attribute(const std::string& object_path, c
 }
 
 void H5File::flush() { check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush"); }
+
+std::vector<std::byte> H5File::image() {
+  flush();
+  SilenceHdf5 quiet;
+  const auto size = H5Fget_file_image(file_.id(), nullptr, 0);
+  if (size < 0) check(-1, path_.string() + ": file image size");
+  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(file_.id(), bytes.data(), bytes.size()) != size) check(-1, path_.string() + ": file image");
+  return bytes;
+}
+
+void H5File::close() {
+  SilenceHdf5 quiet;
+  const hid_t id = file_.release();
+  if (id >= 0) check(H5Fclose(id), path_.string() + ": close");
+}
 
 }  // namespace lineage::io

@@ -18,7 +18,10 @@ namespace lineage::io {
 
 class H5File {
  public:
-  enum class Mode { read, read_write, create };
+  /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store);
+  /// image() then gives its bytes, for a caller that writes them itself. HDF5 then never meets an
+  /// I/O error half-way through a file (a full disk leaves its library state broken).
+  enum class Mode { read, read_write, create, create_in_memory };
 
   /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
   H5File(const std::filesystem::path& path, Mode mode);
@@ -62,6 +65,11 @@ class H5File {
 
   /// Pushes buffered data to the file system.
   void flush();
+  /// The whole file as bytes (flushes first); meant for Mode::create_in_memory.
+  [[nodiscard]] std::vector<std::byte> image();
+  /// Closes the file now, checked (a full disk can first show at close); the object is then
+  /// unusable. Without it the destructor closes and only logs a failure.
+  void close();
 
  private:
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,

@@ -30,6 +30,8 @@ class H5Handle {
   [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
   /// Closes now (nothrow; logs a failure).
   void reset() noexcept;
+  /// Gives up ownership without closing (for a caller that closes with a checked call).
+  [[nodiscard]] hid_t release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
 
  private:
   hid_t id_ = H5I_INVALID_HID;

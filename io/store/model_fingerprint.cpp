@@ -1,6 +1,7 @@
 #include "io/store/model_fingerprint.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -63,6 +64,11 @@ StoredModel fingerprint_model(const std::string& label, const std::filesystem::p
     m.shard_files.push_back(f);
     m.shard_sizes.push_back(h.file_size);
     m.header_hashes.push_back(content_hash(h));
+    struct stat st {};
+    if (::stat((dir / f).c_str(), &st) != 0) {
+      throw InputError((dir / f).string(), std::string("cannot stat: ") + std::strerror(errno));
+    }
+    m.shard_mtimes_ns.push_back(static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
   }
   return m;
 }

@@ -1,5 +1,6 @@
 #include "io/store/result_store.hpp"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
@@ -97,106 +99,139 @@ std::uint64_t StoredModel::fingerprint() const {
 }
 
 void write_result_store(const std::filesystem::path& path, const StoreContents& c) {
+  // The file is built in memory and written out with plain writes: a full disk or an I/O error is
+  // then one failed write() here, never an HDF5 library left half-way through a file.
+  std::vector<std::byte> image;
+  {
+    H5File f(path.string() + ".in-memory", H5File::Mode::create_in_memory);
+    f.set_attribute("/", "schema_version", kStoreSchemaVersion);
+    f.set_attribute("/", "tool", c.tool_version);
+    f.set_attribute("/", "run_id", c.run_id);
+    f.set_attribute("/", "status", c.status);
+    f.write_strings("/run/config_json", {c.config_json});
+    f.write_strings("/run/writers", c.writers);
+    // Models: one group each, in order (index = model number in /units).
+    std::vector<std::string> labels;
+    for (std::size_t m = 0; m < c.models.size(); ++m) {
+      const auto& s = c.models[m];
+      const auto g = "/inputs/" + std::to_string(m);
+      labels.push_back(s.label);
+      f.ensure_group(g);
+      f.set_attribute(g, "label", s.label);
+      f.set_attribute(g, "path", s.path);
+      f.set_attribute(g, "family", s.family);
+      f.set_attribute(g, "tensors", static_cast<std::int64_t>(s.tensors));
+      f.set_attribute(g, "fingerprint", std::to_string(s.fingerprint()));
+      f.write_strings(g + "/shard_files", s.shard_files);
+      put(f, g + "/shard_sizes", s.shard_sizes);
+      put(f, g + "/header_xxh3", s.header_hashes);
+      if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
+    }
+    f.write_strings("/inputs/labels", labels);
+    // Units: a column table (one dataset per field, row i = unit id i).
+    const auto n = c.units.size();
+    std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
+    std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
+    std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& u = c.units[i];
+      id[i] = u.id, kind[i] = u.kind, key_a[i] = u.key_a, key_b[i] = u.key_b, ta[i] = u.tensor_a;
+      tb[i] = u.tensor_b, comp[i] = u.component, role[i] = u.role, ma[i] = u.model_a, mb[i] = u.model_b;
+      la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert, rows[i] = u.rows, cols[i] = u.cols;
+      bytes[i] = u.bytes;
+    }
+    f.ensure_group("/units");
+    put(f, "/units/id", id);
+    f.write_strings("/units/kind", kind);
+    f.write_strings("/units/key_a", key_a);
+    f.write_strings("/units/key_b", key_b);
+    f.write_strings("/units/tensor_a", ta);
+    f.write_strings("/units/tensor_b", tb);
+    f.write_strings("/units/component", comp);
+    f.write_strings("/units/role", role);
+    put(f, "/units/model_a", ma);
+    put(f, "/units/model_b", mb);
+    put(f, "/units/layer_a", la);
+    put(f, "/units/layer_b", lb);
+    put(f, "/units/expert", ex);
+    put(f, "/units/rows", rows);
+    put(f, "/units/cols", cols);
+    put(f, "/units/bytes", bytes);
+    std::vector<std::uint64_t> unit_sums(n);
+    for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
+    put(f, "/units/row_xxh3", unit_sums);
+    f.write_strings("/units/unmatched", c.unmatched);
+    f.ensure_group("/plan");
+    f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
+    put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
+    put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
+    // Statistics: [done x stats] row-major, columns named by /results/stat_names.
+    f.ensure_group("/results");
+    f.write_strings("/results/stat_names", c.stat_names);
+    put(f, "/results/unit_id", c.done_ids);
+    const std::uint64_t cols_n = c.stat_names.size();
+    if (cols_n > 0 && c.stats.size() != c.done_ids.size() * cols_n) {
+      throw InternalError("result store: stats size does not match done units x stat names");
+    }
+    f.write<double>("/results/stats", std::span<const double>(c.stats), {c.done_ids.size(), cols_n});
+    put(f, "/results/hash_a", c.hash_a);
+    put(f, "/results/hash_b", c.hash_b);
+    std::vector<std::uint64_t> row_sums(c.done_ids.size());
+    for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
+    put(f, "/results/row_xxh3", row_sums);
+    for (const auto& [uid, ab] : c.values) {
+      const auto g = "/values/" + std::to_string(uid);
+      put(f, g + "/a", ab.first);
+      put(f, g + "/b", ab.second);
+    }
+    f.write_strings("/summaries/json", {c.summaries_json});
+    f.write_strings("/verdict/json", {c.verdict_json});
+    f.write_strings("/evidence/json", {c.evidence_json});
+    image = f.image();
+    f.close();
+  }
   std::string tmpl = path.string() + ".tmp-XXXXXX";
-  const int fd = mkstemp(tmpl.data());
+  int fd = mkstemp(tmpl.data());
   if (fd < 0) throw StoreError(path.string() + ": cannot create the store (" + std::strerror(errno) + ")");
-  ::close(fd);
   const std::filesystem::path tmp = tmpl;
   try {
-    {
-      H5File f(tmp, H5File::Mode::create);
-      f.set_attribute("/", "schema_version", kStoreSchemaVersion);
-      f.set_attribute("/", "tool", c.tool_version);
-      f.set_attribute("/", "run_id", c.run_id);
-      f.set_attribute("/", "status", c.status);
-      f.write_strings("/run/config_json", {c.config_json});
-      f.write_strings("/run/writers", c.writers);
-      // Models: one group each, in order (index = model number in /units).
-      std::vector<std::string> labels;
-      for (std::size_t m = 0; m < c.models.size(); ++m) {
-        const auto& s = c.models[m];
-        const auto g = "/inputs/" + std::to_string(m);
-        labels.push_back(s.label);
-        f.ensure_group(g);
-        f.set_attribute(g, "label", s.label);
-        f.set_attribute(g, "path", s.path);
-        f.set_attribute(g, "family", s.family);
-        f.set_attribute(g, "tensors", static_cast<std::int64_t>(s.tensors));
-        f.set_attribute(g, "fingerprint", std::to_string(s.fingerprint()));
-        f.write_strings(g + "/shard_files", s.shard_files);
-        put(f, g + "/shard_sizes", s.shard_sizes);
-        put(f, g + "/header_xxh3", s.header_hashes);
-      }
-      f.write_strings("/inputs/labels", labels);
-      // Units: a column table (one dataset per field, row i = unit id i).
-      const auto n = c.units.size();
-      std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
-      std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
-      std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto& u = c.units[i];
-        id[i] = u.id, kind[i] = u.kind, key_a[i] = u.key_a, key_b[i] = u.key_b, ta[i] = u.tensor_a;
-        tb[i] = u.tensor_b, comp[i] = u.component, role[i] = u.role, ma[i] = u.model_a, mb[i] = u.model_b;
-        la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert, rows[i] = u.rows, cols[i] = u.cols;
-        bytes[i] = u.bytes;
-      }
-      f.ensure_group("/units");
-      put(f, "/units/id", id);
-      f.write_strings("/units/kind", kind);
-      f.write_strings("/units/key_a", key_a);
-      f.write_strings("/units/key_b", key_b);
-      f.write_strings("/units/tensor_a", ta);
-      f.write_strings("/units/tensor_b", tb);
-      f.write_strings("/units/component", comp);
-      f.write_strings("/units/role", role);
-      put(f, "/units/model_a", ma);
-      put(f, "/units/model_b", mb);
-      put(f, "/units/layer_a", la);
-      put(f, "/units/layer_b", lb);
-      put(f, "/units/expert", ex);
-      put(f, "/units/rows", rows);
-      put(f, "/units/cols", cols);
-      put(f, "/units/bytes", bytes);
-      std::vector<std::uint64_t> unit_sums(n);
-      for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
-      put(f, "/units/row_xxh3", unit_sums);
-      f.write_strings("/units/unmatched", c.unmatched);
-      f.ensure_group("/plan");
-      f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
-      put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
-      put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
-      // Statistics: [done x stats] row-major, columns named by /results/stat_names.
-      f.ensure_group("/results");
-      f.write_strings("/results/stat_names", c.stat_names);
-      put(f, "/results/unit_id", c.done_ids);
-      const std::uint64_t cols_n = c.stat_names.size();
-      if (cols_n > 0 && c.stats.size() != c.done_ids.size() * cols_n) {
-        throw InternalError("result store: stats size does not match done units x stat names");
-      }
-      f.write<double>("/results/stats", std::span<const double>(c.stats), {c.done_ids.size(), cols_n});
-      put(f, "/results/hash_a", c.hash_a);
-      put(f, "/results/hash_b", c.hash_b);
-      std::vector<std::uint64_t> row_sums(c.done_ids.size());
-      for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
-      put(f, "/results/row_xxh3", row_sums);
-      for (const auto& [uid, ab] : c.values) {
-        const auto g = "/values/" + std::to_string(uid);
-        put(f, g + "/a", ab.first);
-        put(f, g + "/b", ab.second);
-      }
-      f.write_strings("/summaries/json", {c.summaries_json});
-      f.write_strings("/verdict/json", {c.verdict_json});
-      f.write_strings("/evidence/json", {c.evidence_json});
-      f.flush();
+    // Durable before it replaces the last good store: a full disk or an I/O error shows here,
+    // while the old store is still in place.
+    std::size_t done = 0;
+    while (done < image.size()) {
+      const auto n = ::write(fd, image.data() + done, image.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw StoreError(path.string() + ": cannot write the store: " + std::strerror(n < 0 ? errno : EIO));
+      done += static_cast<std::size_t>(n);
     }
+    if (::fsync(fd) != 0) throw StoreError(path.string() + ": cannot make the store durable: " + std::strerror(errno));
+    const int closed = ::close(std::exchange(fd, -1));
+    if (closed != 0) throw StoreError(path.string() + ": cannot finish writing the store: " + std::strerror(errno));
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) throw StoreError(path.string() + ": cannot move the finished store into place: " + ec.message());
   } catch (...) {
+    if (fd >= 0) ::close(fd);
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
     throw;
   }
+}
+
+std::vector<std::filesystem::path> remove_stale_store_temporaries(const std::filesystem::path& path) {
+  std::vector<std::filesystem::path> removed;
+  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const auto prefix = path.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    // mkstemp's pattern: the prefix and exactly six characters.
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!it->is_regular_file(ec)) continue;
+    std::error_code rm;
+    if (std::filesystem::remove(it->path(), rm)) removed.push_back(it->path());
+  }
+  return removed;
 }
 
 StoreContents read_result_store(const std::filesystem::path& path, const StoreReadOptions& options) {
@@ -234,6 +269,9 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     s.header_hashes = get<std::uint64_t>(f, g + "/header_xxh3");
     require_length(path, g + "/shard_sizes", s.shard_sizes, s.shard_files.size());
     require_length(path, g + "/header_xxh3", s.header_hashes, s.shard_files.size());
+    s.shard_mtimes_ns = get<std::int64_t>(f, g + "/shard_mtime_ns");  // absent before the writer lock
+    if (!s.shard_mtimes_ns.empty())
+      require_length(path, g + "/shard_mtime_ns", s.shard_mtimes_ns, s.shard_files.size());
     c.models.push_back(std::move(s));
   }
   const auto models = static_cast<std::int64_t>(c.models.size());

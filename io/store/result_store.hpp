@@ -28,6 +28,10 @@ struct StoredModel {
   std::vector<std::string> shard_files;
   std::vector<std::uint64_t> shard_sizes;
   std::vector<std::uint64_t> header_hashes;  ///< per shard: xxh3 of the header hash + 16 sampled data blocks
+  /// Per shard: modification time (ns since the epoch) when the run began; a `--resume` refuses a
+  /// shard whose time moved (an edit the sampled hash misses). Not part of fingerprint(): copies
+  /// of one model on two clusters have other times but merge. Empty in older stores.
+  std::vector<std::int64_t> shard_mtimes_ns;
   /// One number for the whole model (xxh3 over the per-shard fingerprints).
   [[nodiscard]] std::uint64_t fingerprint() const;
 };
@@ -99,8 +103,13 @@ struct StoreReadOptions {
   bool verify_checksums = true;
 };
 
-/// Writes `contents` to `path` atomically. Throws StoreError naming the path.
+/// Writes `contents` to `path` atomically: to `PATH.tmp-XXXXXX`, closed and fsynced, then renamed
+/// over `path`, so readers see the old store or the new one and a failure (a full disk) leaves
+/// the old store in place. Throws StoreError naming the path.
 void write_result_store(const std::filesystem::path& path, const StoreContents& contents);
+/// Removes temporary stores (`PATH.tmp-XXXXXX`) left by a writer that was killed. Call only while
+/// holding the store's writer lock (io/run_lock.hpp). Returns the files removed.
+std::vector<std::filesystem::path> remove_stale_store_temporaries(const std::filesystem::path& path);
 /// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file, an
 /// unsupported schema version, or contents that do not fit together (column lengths, indices,
 /// checksums): every reader of a store goes through here, so nothing after it indexes blindly.

@@ -293,6 +293,8 @@ int arch(const std::vector<std::string>& args) {
       "catalog", "rank the catalogue of public architectures against A")(
       "catalog-dir", po::value<std::string>(), "catalogue folder (default $LINEAGE_CATALOG or the built-in catalog/)")(
       "top", po::value<int>()->default_value(10), "entries shown with --catalog")(
+      "exclude", po::value<std::vector<std::string>>()->composing(),
+      "leave this catalogue model out of the ranking (the suspect's own entry); repeatable")(
       "families", po::value<std::string>(), "family files folder (default $LINEAGE_FAMILIES or the built-in)")(
       "out", po::value<std::string>(), "record A against each other model in this result store (created if missing)");
   po::options_description hidden;
@@ -340,8 +342,11 @@ int arch(const std::vector<std::string>& args) {
   const auto style = vm.count("md") ? TableStyle::markdown : TableStyle::terminal;
 
   if (catalog) {
-    const auto entries = io::load_catalog(vm.count("catalog-dir") ? fs::path(vm["catalog-dir"].as<std::string>())
-                                                                  : default_catalog_dir());
+    auto entries = io::load_catalog(vm.count("catalog-dir") ? fs::path(vm["catalog-dir"].as<std::string>())
+                                                            : default_catalog_dir());
+    // The suspect's own entry (a disputed model is in the catalogue too) would rank first against
+    // itself; --exclude leaves it out so the ranking names the nearest other architecture.
+    if (vm.count("exclude")) io::exclude_models(entries, vm["exclude"].as<std::vector<std::string>>());
     const auto ranked = stages::rank_catalog(profiles.front(), entries, registry);
     // Each tower of a composite model against the catalogue's towers of its kind, on its own.
     const auto config = read_input_config(inputs.front(), *open_input(inputs.front()));

@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cluster/communicator.hpp"
+#include "cluster/launcher.hpp"
 #include "cluster/mpi_session.hpp"
+#include "cluster/phase.hpp"
 #include "core/errors.hpp"
 #include "io/run_file.hpp"
 #include "pipeline/commands/commands.hpp"
@@ -38,9 +40,10 @@ int compare(const std::vector<std::string>& args) {
   const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
   if (vm.count("help")) {
     std::cout << opts
-              << "\nexit codes: 0 done, 2 usage, 3 bad input, 4 bad run file, 5 store (existing store without\n"
-                 "--resume, unwritable path, changed inputs), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean\n"
-                 "checkpoint (rerun with --resume)\n";
+              << "\nexit codes: 0 done, 1 internal error, 2 usage, 3 bad input, 4 bad run file, 5 store (existing\n"
+                 "store without --resume, another run holding OUT.lock, unwritable path or full disk, changed inputs,\n"
+                 "journal problems), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean checkpoint (rerun with\n"
+                 "--resume). Every rank exits with the same code, whichever rank failed.\n";
     return 0;
   }
   RunConfig cfg;
@@ -69,15 +72,24 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("test-unit-delay-ms")) cfg.test_unit_delay_ms = vm["test-unit-delay-ms"].as<std::uint32_t>();
   // The same aid through the environment, for jobs written by `lineage submit` (tests only).
   if (const auto d = environment().test_unit_delay_ms) cfg.test_unit_delay_ms = *d;
+  // A rank started by mpirun dies with it: a SIGKILLed mpirun must not leave ranks behind that
+  // go on writing the store.
+  if (environment().under_mpirun) cluster::die_with_launcher();
   int argc = 0;
   char** argv = nullptr;
   cluster::MpiSession mpi(argc, argv);
   const auto world = cluster::Communicator::world();
   try {
     return run_compare(cfg, world, std::cout);
+  } catch (const cluster::PhaseError& e) {
+    // Agreed by every rank (cluster/phase.hpp): rank 0 reports each failing rank's message.
+    if (world.is_root()) {
+      for (const auto& m : e.messages()) std::cerr << "lineage: error: " << m << "\n";
+    }
+    return static_cast<int>(e.exit_code());
   } catch (const Error& e) {
-    // Front-half errors are deterministic (every rank sees the same one): rank 0 reports it.
-    if (world.is_root()) std::cerr << "lineage: error: " << e.what() << "\n";
+    // Outside the phases only collective MPI failures remain: each rank reports its own.
+    std::cerr << "lineage: error: " << e.what() << "\n";
     return static_cast<int>(e.exit_code());
   }
 }

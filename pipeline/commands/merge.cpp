@@ -6,6 +6,7 @@
 #include "jobs/store_merge.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
+#include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
 
 namespace lineage::pipeline::commands {
@@ -29,6 +30,7 @@ int merge(const std::vector<std::string>& args) {
   }
   if (!vm.count("stores") || !vm.count("out")) throw UsageError("merge: give the stores and -o ALL.h5");
   const auto out = vm["out"].as<std::string>();
+  const auto lock = lock_store(out);
   std::error_code ec;
   if (std::filesystem::exists(out, ec) && !vm.count("force")) {
     throw StoreError(out + ": exists; pass --force to replace it");

@@ -78,6 +78,7 @@ int plan(const std::vector<std::string>& args) {
   const double gbps = vm["throughput"].as<double>();
   if (!(gbps > 0)) throw UsageError("plan: --throughput must be positive");
   const auto cfg = io::read_run_file(vm["run"].as<std::string>());
+  const auto case_info = io::read_case(vm["run"].as<std::string>());
   const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
   const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true, remote_options());
   std::vector<const stages::Inventory*> invs;
@@ -92,18 +93,39 @@ int plan(const std::vector<std::string>& args) {
     costs.push_back({u.id, u.bytes()});
     total += u.bytes();
   }
+  // The published model behind each label (case: section), in run order: suspect, parents, controls.
+  std::vector<const io::CaseModel*> published;
+  if (case_info) {
+    published.push_back(&case_info->suspect);
+    for (const auto& m : case_info->parents) published.push_back(&m);
+    for (const auto& m : case_info->controls) published.push_back(&m);
+  }
+  auto published_of = [&](std::size_t i) -> const io::CaseModel* {
+    return cfg.pair ? nullptr : (i < published.size() ? published[i] : nullptr);
+  };
   nlohmann::json j{{"run", vm["run"].as<std::string>()},
                    {"units", costs.size()},
                    {"bytes", total},
                    {"throughput_gb_per_s", gbps},
                    {"models", nlohmann::json::array()},
                    {"plans", nlohmann::json::array()}};
-  for (const auto& m : models) {
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& m = models[i];
+    nlohmann::json pub = nullptr;
+    if (const auto* c = published_of(i)) {
+      pub = {{"repo", c->repo}, {"revision", c->revision}};
+      if (c->expected_bytes) pub["expected_bytes"] = *c->expected_bytes;
+      if (c->expected_params_billions) pub["expected_params_billions"] = *c->expected_params_billions;
+    }
     j["models"].push_back({{"label", m.label},
+                           {"published", pub},
+                           {"bytes", m.inventory.total_bytes},
                            {"dir", m.dir},
                            {"family", m.inventory.family},
                            {"tensors", m.inventory.tensors.size()},
-                           {"source", std::string(m.index_only ? "config+index" : "headers")}});
+                           {"source", std::string(m.config_only  ? "config"
+                                                  : m.index_only ? "config+index"
+                                                                 : "headers")}});
   }
   TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit", "est. wall"});
   for (const int n : ranks) {
@@ -135,9 +157,23 @@ int plan(const std::vector<std::string>& args) {
   }
   std::cout << "plan for " << vm["run"].as<std::string>() << ": " << costs.size() << " units, "
             << gb(static_cast<double>(total)) << " read\n";
-  for (const auto& m : models) {
+  if (case_info) std::cout << "case: " << case_info->name << "\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& m = models[i];
+    if (const auto* c = published_of(i)) {
+      std::cout << "  " << m.label << " = " << c->repo << "@" << c->revision << ": "
+                << gb(static_cast<double>(m.inventory.total_bytes)) << ", "
+                << static_cast<double>(m.inventory.total_params) / 1e9 << " B parameters from this folder";
+      if (c->expected_bytes) std::cout << ", published " << gb(static_cast<double>(*c->expected_bytes));
+      if (c->expected_params_billions) std::cout << ", stated " << *c->expected_params_billions << " B parameters";
+      std::cout << "\n";
+    }
     std::cout << "  " << m.label << ": " << m.dir << " (" << m.inventory.family << ", " << m.inventory.tensors.size()
-              << " tensors, from " << (m.index_only ? "config.json + index" : "headers") << ")\n";
+              << " tensors, from "
+              << (m.config_only  ? "config.json only (names from the family: an estimate)"
+                  : m.index_only ? "config.json + index"
+                                 : "headers")
+              << ")\n";
   }
   std::cout << "\n";
   table.print(std::cout, TableStyle::terminal);

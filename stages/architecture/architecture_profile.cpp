@@ -8,6 +8,7 @@
 #include "core/errors.hpp"
 #include "stages/inventory/bound_family.hpp"
 #include "stages/inventory/expand_family.hpp"
+#include "stages/inventory/expected_listing.hpp"
 #include "stages/inventory/inventory.hpp"
 
 namespace lineage::stages {
@@ -138,43 +139,6 @@ Component tower_component(const FamilyRegistry& registry, const std::string& con
     }
   }
   return Component::other;
-}
-
-/// A JSON value as the text a `when` condition names ("fp8", "true", "8").
-std::string as_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-/// Companion suffixes a quantised release stores next to each converted linear weight, from its
-/// quantization_config and the methods of families/_quantization.yaml.
-std::vector<std::string> quantisation_companions(const QuantisationReading& q, const nlohmann::json& config) {
-  if (!config.contains("quantization_config") || !config["quantization_config"].is_object()) return {};
-  const auto& qc = config["quantization_config"];
-  for (const auto& m : q.methods) {
-    const bool applies = std::all_of(m.when.begin(), m.when.end(), [&](const auto& kv) {
-      return qc.contains(kv.first) && as_text(qc[kv.first]) == kv.second;
-    });
-    if (applies) return m.companions;
-  }
-  return {};
-}
-
-/// Modules a quantiser leaves in high precision (prefix match, as transformers does).
-std::vector<std::string> unconverted_modules(const QuantisationReading& q, const nlohmann::json& config) {
-  std::vector<std::string> out = q.kept_modules;
-  const auto& qc = config["quantization_config"];
-  for (const auto& key : q.kept_modules_keys) {
-    if (qc.contains(key) && qc[key].is_array()) {
-      for (const auto& m : qc[key]) {
-        if (m.is_string()) out.push_back(m.get<std::string>());
-      }
-    }
-  }
-  return out;
-}
-
-/// Linear layers a weight-only quantiser converts: 2-D `.weight` matrices of the converted roles.
-bool converted_by_quantiser(const QuantisationReading& q, const ExpectedTensor& t) {
-  if (t.shape.size() != 2 || t.name.size() < 7 || t.name.compare(t.name.size() - 7, 7, ".weight") != 0) return false;
-  return std::find(q.converted_roles.begin(), q.converted_roles.end(), t.key.role) != q.converted_roles.end();
 }
 
 }  // namespace
@@ -385,25 +349,8 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
   // Parameters: the family's expected tensors for this config, counted like an index-only inventory.
   if (spec) {
     try {
-      TensorListing listing;
-      listing.index_only = true;
-      const auto& quant = registry.quantisation();
-      const auto companions = quantisation_companions(quant, config);
-      const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(quant, config);
-      for (const auto& t : expand_bound_family(bound).tensors) {
-        if (t.optional) continue;
-        listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
-        if (companions.empty() || !converted_by_quantiser(quant, t)) continue;
-        const auto module = t.name.substr(0, t.name.size() - 7);
-        const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
-          return module == m ||
-                 (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
-        });
-        if (kept) continue;
-        for (const auto& c : companions)
-          listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
-      }
-      if (!companions.empty()) {
+      const auto listing = expected_listing(expand_bound_family(bound).tensors, registry.quantisation(), config);
+      if (has_quantisation_companions(registry.quantisation(), config)) {
         p.notes.push_back(
             "bytes assume quantization_config converts every linear projection except its listed modules");
       }

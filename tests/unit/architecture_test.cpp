@@ -384,6 +384,70 @@ TEST(Catalog, BadEntriesAreRejectedWithTheirFile) {
   }
 }
 
+// `sources:` gives a key its own source (a seed document and its section) where it is not the
+// entry's `source`; it must name a key of config (dotted for a nested one) and say something.
+TEST(Catalog, PerKeySourcesAreReadAndMustNameAConfigKey) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path() / name) << text;
+    return dir.path() / name;
+  };
+  const std::string head = "model: x\nsource: y\nconfirmed: false\nnotes: from notes\n";
+  const auto good = io::read_catalog_entry(
+      write("a.yaml", head + "sources: {vocab_size: \"seed 003 s3\", text_config.rope_theta: \"seed 000 s2\"}\n" +
+                          "config: {vocab_size: 7, text_config: {rope_theta: 5}}\n"));
+  ASSERT_EQ(good.sources.size(), 2u);
+  EXPECT_EQ(good.sources.at("vocab_size"), "seed 003 s3");
+  EXPECT_EQ(good.sources.at("text_config.rope_theta"), "seed 000 s2");
+  EXPECT_TRUE(io::read_catalog_entry(write("b.yaml", head + "config: {vocab_size: 7}\n")).sources.empty());
+
+  auto rejected = [&](const std::string& name, const std::string& sources, const std::string& where) {
+    try {
+      (void)io::read_catalog_entry(
+          write(name, head + sources + "config: {vocab_size: 7, text_config: {rope_theta: 5}}\n"));
+      ADD_FAILURE() << "accepted: " << sources;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+    }
+  };
+  rejected("c.yaml", "sources: {vocab_szie: \"seed 003\"}\n", "vocab_szie");                // a typo
+  rejected("d.yaml", "sources: {text_config.hidden_size: \"seed 000\"}\n", "hidden_size");  // not nested there
+  rejected("e.yaml", "sources: {vocab_size: \"\"}\n", "sources.vocab_size");                // says nothing
+  rejected("f.yaml", "sources: [vocab_size]\n", "f.yaml");                                  // not a map
+
+  // The A.X-K1 entry cites the seed table of each value it takes from there.
+  const auto axk1 = io::read_catalog_entry(kCatalog / "skt__A.X-K1.yaml");
+  EXPECT_FALSE(axk1.confirmed);
+  ASSERT_TRUE(axk1.sources.count("q_lora_rank"));
+  EXPECT_NE(axk1.sources.at("q_lora_rank").find("seed 003"), std::string::npos);
+}
+
+// arch --exclude: a disputed model's own entry (built from the same seed values) ranks first
+// against its case config; left out, the nearest other architecture is Kimi-K2. A name no entry
+// has is a usage error, not a silent no-op.
+TEST(Catalog, ExcludeLeavesTheSuspectsOwnEntryOut) {
+  const auto suspect = io::read_json_file(std::string(LINEAGE_SOURCE_DIR) + "/cases/ax-k1/suspect/config.json");
+  const auto s = stages::profile_architecture(suspect, registry(), "ax-k1");
+  auto catalog = io::load_catalog(kCatalog);
+  const auto size = catalog.size();
+  const auto with_own = stages::rank_catalog(s, catalog, registry());
+  ASSERT_FALSE(with_own.empty());
+  EXPECT_EQ(with_own.front().entry->model, "skt/A.X-K1");
+
+  EXPECT_THROW(io::exclude_models(catalog, {"no/such-model"}), UsageError);
+  EXPECT_EQ(catalog.size(), size);
+  io::exclude_models(catalog, {"skt/A.X-K1"});
+  EXPECT_EQ(catalog.size(), size - 1);
+  const auto without = stages::rank_catalog(s, catalog, registry());
+  ASSERT_FALSE(without.empty());
+  EXPECT_EQ(without.front().entry->model, "moonshotai/Kimi-K2-Instruct");
+  // Every tower entry of a model goes with it; excluding everything leaves nothing to rank.
+  std::vector<std::string> all;
+  for (const auto& e : catalog) all.push_back(e.model);
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  EXPECT_THROW(io::exclude_models(catalog, all), UsageError);
+}
+
 }  // namespace
 }  // namespace lineage
 

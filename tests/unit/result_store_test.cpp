@@ -19,8 +19,9 @@ StoreContents sample() {
   c.status = "complete";
   c.config_json = R"({"suspect":"a"})";
   c.writers = {"local"};
-  c.models.push_back({"suspect", "/m/a", "qwen2_moe", 10, {"s1.safetensors"}, {1234}, {0xABCDEFull}});
-  c.models.push_back({"parent", "/m/b", "qwen2_moe", 10, {"s1.safetensors", "s2.safetensors"}, {10, 20}, {1, 2}});
+  c.models.push_back(
+      {"suspect", "/m/a", "qwen2_moe", 10, {"s1.safetensors"}, {1234}, {0xABCDEFull}, {1700000000123456789}});
+  c.models.push_back({"parent", "/m/b", "qwen2_moe", 10, {"s1.safetensors", "s2.safetensors"}, {10, 20}, {1, 2}, {}});
   c.units.push_back(
       {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q0", "q0", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8});
   c.units.push_back(
@@ -48,6 +49,8 @@ TEST(ResultStore, EverythingRoundTrips) {
   ASSERT_EQ(c.models.size(), 2u);
   EXPECT_EQ(c.models[1].shard_files.size(), 2u);
   EXPECT_EQ(c.models[0].header_hashes[0], 0xABCDEFull);
+  EXPECT_EQ(c.models[0].shard_mtimes_ns, std::vector<std::int64_t>{1700000000123456789});  // kept for --resume
+  EXPECT_TRUE(c.models[1].shard_mtimes_ns.empty());                                        // older stores have none
   EXPECT_EQ(c.models[0].fingerprint(), sample().models[0].fingerprint());
   EXPECT_NE(c.models[0].fingerprint(), c.models[1].fingerprint());
   ASSERT_EQ(c.units.size(), 2u);

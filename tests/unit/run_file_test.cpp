@@ -69,5 +69,50 @@ TEST(RunFile, MissingSuspectWrongTypesAndBadYaml) {
   EXPECT_THROW((void)read_run_file(d.path() / "absent.yaml"), ConfigError);
 }
 
+// A dispute ready to reopen (cases/*/run.yaml): the published repos, pinned, with expected sizes.
+TEST(RunFile, CaseSectionIsReadAndChecked) {
+  lineage::testing::TempDir d;
+  const auto good = R"(
+suspect: suspect
+parents: [p]
+controls: [c1, c2]
+case:
+  name: demo
+  claim: trained from scratch
+  questions: ["is it derived from p?"]
+  suspect: {repo: org/suspect, revision: main, expected_params_billions: 102.6}
+  parents: [{repo: org/p, revision: 0123abc, expected_bytes: 1000, note: claimed parent}]
+  controls: [{repo: org/c1, revision: main}, {repo: org/c2, revision: v1}]
+)";
+  const auto info = read_case(write(d, good));
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->name, "demo");
+  ASSERT_EQ(info->questions.size(), 1u);
+  EXPECT_EQ(info->suspect.repo, "org/suspect");
+  ASSERT_TRUE(info->suspect.expected_params_billions.has_value());
+  EXPECT_DOUBLE_EQ(*info->suspect.expected_params_billions, 102.6);
+  ASSERT_EQ(info->parents.size(), 1u);
+  EXPECT_EQ(info->parents[0].revision, "0123abc");
+  EXPECT_EQ(info->parents[0].expected_bytes, std::optional<std::uint64_t>(1000));
+  EXPECT_EQ(info->controls[1].revision, "v1");
+  EXPECT_FALSE(read_case(write(d, "suspect: s\n")).has_value());
+
+  auto fails_with = [&](const std::string& text, const std::string& where) {
+    try {
+      (void)read_run_file(write(d, text));
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+    }
+  };
+  fails_with("suspect: s\ncase: {suspect: {repo: a/b, revision: main}, nmae: x}\n", "case.nmae");
+  fails_with("suspect: s\ncase: {suspect: {repo: a/b, revison: main}}\n", "case.suspect.revison");
+  fails_with("suspect: s\ncase: {suspect: {repo: a/b}}\n", "case.suspect.revision");
+  fails_with("suspect: s\ncase: {name: x}\n", "case.suspect");
+  fails_with("suspect: s\nparents: [p]\ncase: {suspect: {repo: a/b, revision: main}}\n", "case.parents");
+  fails_with("suspect: s\ncase: {suspect: {repo: a/b, revision: main, expected_bytes: lots}}\n",
+             "case.suspect.expected_bytes");
+}
+
 }  // namespace
 }  // namespace lineage::io

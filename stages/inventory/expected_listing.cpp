@@ -1,0 +1,74 @@
+#include "stages/inventory/expected_listing.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace lineage::stages {
+namespace {
+
+/// A JSON value as the text a `when` condition names ("fp8", "true", "8").
+std::string as_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+/// Companion suffixes a quantised release stores next to each converted linear weight, from its
+/// quantization_config and the methods of families/_quantization.yaml.
+std::vector<std::string> quantisation_companions(const QuantisationReading& q, const nlohmann::json& config) {
+  if (!config.contains("quantization_config") || !config["quantization_config"].is_object()) return {};
+  const auto& qc = config["quantization_config"];
+  for (const auto& m : q.methods) {
+    const bool applies = std::all_of(m.when.begin(), m.when.end(), [&](const auto& kv) {
+      return qc.contains(kv.first) && as_text(qc[kv.first]) == kv.second;
+    });
+    if (applies) return m.companions;
+  }
+  return {};
+}
+
+/// Modules a quantiser leaves in high precision (prefix match, as transformers does).
+std::vector<std::string> unconverted_modules(const QuantisationReading& q, const nlohmann::json& config) {
+  std::vector<std::string> out = q.kept_modules;
+  const auto& qc = config["quantization_config"];
+  for (const auto& key : q.kept_modules_keys) {
+    if (qc.contains(key) && qc[key].is_array()) {
+      for (const auto& m : qc[key]) {
+        if (m.is_string()) out.push_back(m.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+/// Linear layers a weight-only quantiser converts: 2-D `.weight` matrices of the converted roles.
+bool converted_by_quantiser(const QuantisationReading& q, const ExpectedTensor& t) {
+  if (t.shape.size() != 2 || t.name.size() < 7 || t.name.compare(t.name.size() - 7, 7, ".weight") != 0) return false;
+  return std::find(q.converted_roles.begin(), q.converted_roles.end(), t.key.role) != q.converted_roles.end();
+}
+
+}  // namespace
+
+bool has_quantisation_companions(const QuantisationReading& quantisation, const nlohmann::json& config) {
+  return !quantisation_companions(quantisation, config).empty();
+}
+
+TensorListing expected_listing(const std::vector<ExpectedTensor>& expected, const QuantisationReading& quantisation,
+                               const nlohmann::json& config) {
+  TensorListing listing;
+  listing.index_only = true;
+  const auto companions = quantisation_companions(quantisation, config);
+  const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(quantisation, config);
+  for (const auto& t : expected) {
+    if (t.optional) continue;
+    listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
+    if (companions.empty() || !converted_by_quantiser(quantisation, t)) continue;
+    const auto module = t.name.substr(0, t.name.size() - 7);
+    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
+      return module == m ||
+             (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
+    });
+    if (kept) continue;
+    for (const auto& c : companions)
+      listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
+  }
+  return listing;
+}
+
+}  // namespace lineage::stages
