@@ -165,4 +165,12 @@ PY
 [ $code -eq 3 ] || fail "nothing comparable: exit $code ($(cat "$tmp/e"))"
 grep -q "nothing comparable" "$tmp/e" || fail "message: $(cat "$tmp/e")"
 [ ! -e "$tmp/t.h5" ] || fail "store left behind"
+# lineage report reads every store this test made (each scenario's kinds, layer maps, expert
+# matchings, controls): a well-formed page, one per store.
+for h5 in "$tmp"/*.h5; do
+  name=$(basename "$h5" .h5)
+  "$lineage" report "$h5" --out "$tmp/report-$name" >/dev/null 2>"$tmp/e" || fail "report of $name: $(cat "$tmp/e")"
+  $py -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' "$tmp/report-$name/index.html" \
+    || fail "report of $name is not well-formed"
+done
 echo "compare pipeline: ok"

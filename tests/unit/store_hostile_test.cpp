@@ -21,8 +21,8 @@ StoreContents sample() {
   StoreContents c;
   c.run_id = "run-1";
   c.status = "complete";
-  c.models.push_back({"suspect", "/m/a", "llama", 1, {"s.safetensors"}, {10}, {1}});
-  c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}});
+  c.models.push_back({"suspect", "/m/a", "llama", 1, {"s.safetensors"}, {10}, {1}, {}});
+  c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}, {}});
   c.units.push_back(
       {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
   c.units.push_back(
