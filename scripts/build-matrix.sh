@@ -7,7 +7,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release debug relwithdebinfo minsizerel clang-release clang-debug)
+[ ${#presets[@]} -gt 0 ] || presets=(release debug relwithdebinfo minsizerel clang-release clang-debug clang-relwithdebinfo clang-minsizerel)
 status=0
 for p in "${presets[@]}"; do
   mkdir -p "$root/build-$p"
