@@ -15,6 +15,14 @@ double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
   return s.stats[row * s.stat_names.size() + col];
 }
 
+/// A stored count as an integer: stores come from outside, and a negative, huge or NaN double
+/// cast to an integer is undefined behaviour, so anything outside [0, limit] reads as 0.
+template <typename Int>
+Int stored_count(double x) {
+  constexpr double limit = static_cast<double>(std::numeric_limits<Int>::max() / 2);
+  return std::isfinite(x) && x > 0 && x < limit ? static_cast<Int>(x) : Int{0};
+}
+
 }  // namespace
 
 PairEvidence evidence_by_pair(const io::StoreContents& store) {
@@ -45,7 +53,7 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
   const auto count = [&](std::size_t row, std::optional<std::size_t> col) -> std::uint64_t {
     if (!col) return 0;
     const double x = stat(store, row, *col);
-    return std::isfinite(x) && x > 0 ? static_cast<std::uint64_t>(x) : 0;
+    return stored_count<std::uint64_t>(x);
   };
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
@@ -60,7 +68,7 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.kind = parse_unit_kind(u.kind).value_or(UnitKind::same_key);
     e.key = parse_tensor_key(u.key_a);
     e.other_layer = u.layer_b;
-    e.elements = static_cast<std::uint64_t>(stat(store, row, c_n));
+    e.elements = stored_count<std::uint64_t>(stat(store, row, c_n));
     e.pearson = stat(store, row, c_pearson);
     e.cosine = stat(store, row, c_cos);
     e.rel_l2 = stat(store, row, c_rel);
@@ -75,14 +83,14 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
       e.null_mean = stat(store, row, *c_nm);
       e.null_sd = stat(store, row, *c_ns);
       e.null_p = stat(store, row, *c_np);
-      e.null_perms = static_cast<int>(stat(store, row, *c_perm));
+      e.null_perms = stored_count<int>(stat(store, row, *c_perm));
     }
     if (has_basis) {
       e.basis_corr = stat(store, row, *c_g);
       e.basis_null_mean = stat(store, row, *c_gm);
       e.basis_null_sd = stat(store, row, *c_gs);
       e.basis_null_p = stat(store, row, *c_gp);
-      e.basis_perms = static_cast<int>(stat(store, row, *c_gperm));
+      e.basis_perms = stored_count<int>(stat(store, row, *c_gperm));
     }
     by_pair[{u.model_a, u.model_b}].push_back(e);
   }

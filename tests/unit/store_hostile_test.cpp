@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <limits>
 #include <string>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
 #include "io/store/result_store.hpp"
+#include "stages/verdict/store_evidence.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -174,3 +176,38 @@ TEST_F(StoreHostile, AttributeOfAnotherShapeIsRefused) {
 
 }  // namespace
 }  // namespace lineage::io
+
+namespace lineage::stages {
+namespace {
+
+// Counts kept as doubles (n, permutations, non-finite counts) come from outside too: a negative,
+// huge or NaN value must read as 0, never be cast to an integer (undefined behaviour, found by the
+// result-store fuzzer; the UBSan run of this test catches a regression).
+TEST(StoreHostileCounts, NegativeHugeOrNaNCountsReadAsZero) {
+  auto c = io::sample();
+  c.stat_names = {"n", "cosine", "pearson", "rel_l2", "frac_value_equal", "null_perms", "nonfinite_a"};
+  c.stats = {-7.3787e12,
+             0.9,
+             0.8,
+             0.1,
+             0.0,
+             1e300,
+             std::numeric_limits<double>::quiet_NaN(),
+             std::numeric_limits<double>::infinity(),
+             0.7,
+             0.6,
+             0.2,
+             0.0,
+             -1.0,
+             1e30};
+  const auto by_pair = evidence_by_pair(c);
+  ASSERT_EQ(by_pair.size(), 1u);
+  for (const auto& e : by_pair.begin()->second) {
+    EXPECT_EQ(e.elements, 0u);
+    EXPECT_EQ(e.null_perms, 0);
+    EXPECT_EQ(e.nonfinite_a, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace lineage::stages
