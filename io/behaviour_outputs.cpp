@@ -35,6 +35,8 @@ ModelOutputs read_model_outputs(const std::filesystem::path& path) {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
       throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), where);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(path.string(), "malformed JSON: a number too large to represent", where);
     }
     if (!j.is_object()) throw InputError(path.string(), "each line must be a JSON object", where);
     const nlohmann::json* id = j.contains("prompt_id") ? &j["prompt_id"] : j.contains("id") ? &j["id"] : nullptr;

@@ -49,6 +49,10 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& file, s
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(file, "malformed JSON: " + json_error_without_content(e.what()), {},
                      base_offset + (e.byte > 0 ? e.byte - 1 : 0));
+  } catch (const nlohmann::json::exception&) {
+    // The parser's other errors (406: a number beyond double's range) quote the text they
+    // stopped at; the file's contents are never echoed, so say what it was without it.
+    throw InputError(file, "malformed JSON: a number too large to represent", {}, base_offset);
   }
 }
 

@@ -96,6 +96,9 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
   } catch (const nlohmann::json::parse_error& e) {
     fail(path, "malformed JSON header: " + json_error_without_content(e.what()), {},
          kDataStartBase + (e.byte > 0 ? e.byte - 1 : 0));
+  } catch (const nlohmann::json::exception&) {
+    // 406: a number beyond double's range (its message would quote the header's text).
+    fail(path, "malformed JSON header: a number too large to represent", {}, kDataStartBase);
   }
   // nlohmann keeps the last of duplicate keys silently; a DOM-free SAX pass over the (valid)
   // JSON finds them. (Its parse callback would do it too, but 20x slower on 100k-entry headers.)

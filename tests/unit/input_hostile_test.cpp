@@ -52,6 +52,20 @@ TEST(HostileJson, ErrorsNeverEchoTheText) {
   EXPECT_EQ(msg.find("SECRET"), std::string::npos) << msg;
 }
 
+// A number beyond double's range is nlohmann's out_of_range (406), not a parse_error: it must
+// still be an InputError (exit 3), not an internal error, and not quote the text (found by the
+// tokenizer fuzzer with its fixed seed).
+TEST(HostileJson, NumberOverflowIsAnInputErrorWithoutTheText) {
+  const std::string text = R"({"vocab": 2222222222222E2222222222222222})";
+  EXPECT_THROW((void)io::parse_json_text(text, "t.json"), InputError);
+  const auto msg = error_of([&] { (void)io::parse_json_text(text, "t.json"); });
+  EXPECT_NE(msg.find("number too large"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("2222"), std::string::npos) << msg;
+  lineage::testing::TempDir d;
+  lineage::testing::write_raw_safetensors(d.path() / "model.safetensors", R"({"x": 1E999999})", 0);
+  EXPECT_THROW((void)io::read_safetensors_header(d.path() / "model.safetensors"), InputError);
+}
+
 TEST(ModelFolder, SymlinksOutsideAreRefusedAndSecretsNotPrinted) {
   lineage::testing::TempDir d;
   const auto secret = d.path() / "secrets.txt";
