@@ -18,7 +18,7 @@ bool starts_with(const std::string& s, const char* prefix) { return s.rfind(pref
 
 }  // namespace
 
-std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair) {
+std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair) {
   std::map<std::pair<int, int>, PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
@@ -37,9 +37,9 @@ std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const Pair
                     " layers (largest p " + std::to_string(worst) + ")";
     }
   }
-  std::vector<PairResult> out;
+  std::vector<PairOutcome> out;
   for (auto& [pair, v] : verdicts) {
-    PairResult r{pair.first, pair.second, v, std::nullopt};
+    PairOutcome r{pair.first, pair.second, v, std::nullopt};
     if (starts_with(label_of(store, pair.second), "parent")) {
       std::map<std::string, PairVerdict> controls;
       for (const auto& [other_pair, cv] : verdicts) {
@@ -104,7 +104,7 @@ std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
     PairLayers p{pair.first, pair.second, {}};
     for (const auto& [key, acc] : groups) {
       if (acc.by_layer.empty()) continue;
-      RoleLayers r;
+      RoleLayerSummary r;
       r.role = key;
       std::vector<double> all;
       for (const auto& [layer, vals] : acc.by_layer) {

@@ -17,7 +17,7 @@
 
 namespace lineage::stages {
 
-struct PairResult {
+struct PairOutcome {
   int suspect = 0;
   int other = 0;
   PairVerdict verdict;
@@ -26,7 +26,7 @@ struct PairResult {
 
 /// Every pair's verdict; a parent (label "parent...") is calibrated against the same suspect's
 /// controls (labels "control...", METHODS §4.1). Ordered by (suspect, other).
-[[nodiscard]] std::vector<PairResult> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair);
+[[nodiscard]] std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair);
 
 /// Mean, SD (n - 1), min and max of the finite values.
 struct ValueSummary {
@@ -37,7 +37,7 @@ struct ValueSummary {
 
 /// One role (key without layer and expert) of one pair: same-key means per layer, and the
 /// cross-layer baselines' Pearson as a null.
-struct RoleLayers {
+struct RoleLayerSummary {
   std::string role;  ///< the key with layer and expert removed, as text
   std::vector<int> layers;
   std::vector<double> pearson, cosine, rel_l2;  ///< means over the layer's units (NaN: undefined)
@@ -48,7 +48,7 @@ struct RoleLayers {
 struct PairLayers {
   int model_a = 0;
   int model_b = 0;
-  std::vector<RoleLayers> roles;  ///< by role text
+  std::vector<RoleLayerSummary> roles;  ///< by role text
 };
 
 /// Per pair of a store with cross-model units, per role; empty for a store without rel_l2.
