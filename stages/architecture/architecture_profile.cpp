@@ -286,6 +286,20 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     }
   } else if (auto every = lookup(s, "full_attention_interval")) {
     pattern = "full attention every " + text(*every) + " layers";
+    // A hybrid whose other layers use a sliding window (VAETKI in the seed notes) rather than linear attention.
+    if (auto window = lookup(s, "sliding_window"); window && !window_off && window->v.index() != 0) {
+      pattern = "sliding window " + text(*window) + ", " + pattern;
+    }
+  } else if (auto letters = lookup(s, "sliding_window_pattern")) {
+    // EXAONE 4 / K-EXAONE: a string of L (local, sliding) and G (global) repeated from layer 0, or the period
+    // of the global layers as an integer (ExaoneMoeConfig); the last layer is always global.
+    const auto window = lookup(s, "sliding_window");
+    const std::string sliding = window ? "sliding window " + text(*window) + ", " : "";
+    if (std::holds_alternative<std::string>(letters->v)) {
+      pattern = sliding + "layer pattern " + std::get<std::string>(letters->v) + " (L sliding, G full attention)";
+    } else {
+      pattern = sliding + "full attention every " + text(*letters) + " layers";
+    }
   } else if (auto step = lookup(s, "interleave_moe_layer_step")) {
     pattern = "MoE every " + text(*step) + " layer(s)";
   } else if (auto window = lookup(s, "sliding_window"); window && !window_off) {

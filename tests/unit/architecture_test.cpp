@@ -297,7 +297,8 @@ TEST(Architecture, UnknownCompositeIsReadTowerByTower) {
     if (t.config_key == "text_config") {
       text = true;
       EXPECT_EQ(t.model_type, "hyperclovax");
-      EXPECT_TRUE(t.family.empty());
+      // families/hyperclovax.yaml names this tower's model_type (before it existed: no family, common spellings).
+      EXPECT_EQ(t.family, "hyperclovax");
       EXPECT_FALSE(t.foreign);
     }
   }
@@ -333,10 +334,13 @@ TEST(Architecture, UnknownCompositeIsReadTowerByTower) {
       EXPECT_GE(tr.front().geometry.comparable, 5);
     } else {
       EXPECT_EQ(t.config_key, "text_config");
-      EXPECT_TRUE(t.family.empty());
+      // families/hyperclovax.yaml now reads this tower (before it existed: "no family knows model_type
+      // hyperclovax: common key spellings"); it also gives the decoder's parameter count.
+      EXPECT_EQ(t.family, "hyperclovax");
       EXPECT_EQ(t.model_type, "hyperclovax");
-      EXPECT_NE(t.reading.find("no family knows model_type hyperclovax: common key spellings"), std::string::npos)
-          << t.reading;
+      EXPECT_NE(t.reading.find("family hyperclovax"), std::string::npos) << t.reading;
+      ASSERT_TRUE(t.total_params.has_value());
+      EXPECT_NEAR(static_cast<double>(*t.total_params) / 1e9, 32.6, 0.05);
       EXPECT_EQ(value(t, "hidden_size"), "5120");
       const auto tr = stages::rank_catalog_towers(t, catalog, registry());
       ASSERT_FALSE(tr.empty());
