@@ -508,6 +508,12 @@ CoreMatch compare_core(const ArchitectureProfile& a, const ArchitectureProfile& 
               : m.matches >= 3 ? n + " similar architecture"
               : m.matches >= 1 ? n + " likely independent architecture"
                                : n + " different architectures";
+  // A key one config does not give is neither equal nor different: say so, or 4/5 reads as one mismatch
+  // (A.X-K1's seed values give no hidden_act, and its four others equal Kimi-K2's).
+  if (m.comparable < 5) {
+    m.reading += " (" + std::to_string(5 - m.comparable) + " not given by both; " + std::to_string(m.matches) + "/" +
+                 std::to_string(m.comparable) + " of those given equal)";
+  }
   return m;
 }
 

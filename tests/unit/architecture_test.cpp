@@ -215,6 +215,12 @@ TEST(Architecture, CoreRubricFollowsTheAuditNotes) {
   doubt.core[0].unconfirmed = true;
   EXPECT_EQ(stages::compare_core(a, doubt).matches, 4);
   EXPECT_EQ(stages::compare_core(a, doubt).comparable, 4);
+  // ... and the reading says so, so 4/5 does not read as one differing key.
+  EXPECT_NE(stages::compare_core(a, doubt).reading.find("4/5 similar architecture (1 not given by both; 4/4 of those "
+                                                        "given equal)"),
+            std::string::npos)
+      << stages::compare_core(a, doubt).reading;
+  EXPECT_EQ(stages::compare_core(a, a).reading.find("not given"), std::string::npos);
 }
 
 TEST(Architecture, ComputeEstimateIsSixNDTokens) {
