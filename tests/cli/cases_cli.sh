@@ -51,6 +51,22 @@ done
 [ $n -eq 6 ] || fail "expected six cases, found $n"
 [ $planned -eq 4 ] || fail "expected four cases to plan, $planned did"
 
+# Revisions: a commit hash where one is known (tests/data/real/SOURCES.md: the Mixtral and Reflection
+# files come from clones of the HF repos), else main, and then the case README tells the user to pin.
+for dir in "$repo"/cases/*/; do
+  name=$(basename "$dir")
+  bad=$(grep -oE "[{,] *revision: [^,}]+" "$dir/run.yaml" | grep -vE "revision: (main|[0-9a-f]{40})$")
+  [ -z "$bad" ] || fail "$name: revision neither main nor a commit: $bad"
+  if grep -q "revision: main" "$dir/run.yaml"; then
+    grep -q "pin each to a commit before running" "$dir/README.md" || fail "$name: README does not say to pin"
+  fi
+done
+out=$("$lineage" plan "$repo/cases/solar-open-100b/run.yaml" --ranks 64) || fail "solar plan exit $?"
+grep -q "mistralai/Mixtral-8x7B-v0.1@58301445dc1378584211722b7ebf8743ec4e192b: 93.41 GB" <<<"$out" || fail "Mixtral pin: $out"
+out=$("$lineage" plan "$repo/cases/hyperclovax-seed-think-32b/run.yaml" --ranks 64) || fail "hcx plan exit $?"
+grep -q "mattshumer/Reflection-Llama-3.1-70B@458962ed801fac4eadd01a91a2029a3a82f4cd84: 282.22 GB" <<<"$out" ||
+  fail "Reflection pin: $out"
+
 # The seeds' comparison tables, row by row (cases/*/seed-table.tsv), against lineage arch.
 python3 "$repo/tests/cli/cases_seed_tables.py" "$lineage" "$repo" || fail "seed tables"
 
