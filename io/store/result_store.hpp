@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/unmatched_tensor.hpp"
+
 namespace lineage::io {
 
 /// Version 2 adds per-row XXH3 checksums (/units/row_xxh3, /results/row_xxh3); version 1 stores
@@ -63,8 +65,8 @@ struct StoreContents {
   std::string tool_version = "lineage 0.1.0";
   std::vector<StoredModel> models;
   std::vector<StoredUnit> units;
-  /// Pairing notes: keys present in one model only ("model 1 lacks text/lm_head", ...).
-  std::vector<std::string> unmatched;
+  /// Tensors of one model without a counterpart in another (the pair stage's records).
+  std::vector<UnmatchedTensor> unmatched;
   // The plan (rank-count specific; stored so a resumed run can replay or re-plan the rest).
   std::int32_t plan_ranks = 1;
   std::vector<std::int32_t> plan_rank_of_unit;

@@ -98,17 +98,9 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
 }
 
 std::size_t unmatched_between(const io::StoreContents& store, int suspect, int other) {
-  // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
-  std::size_t unmatched = 0;
-  const auto m = std::to_string(other);
-  for (const auto& note : store.unmatched) {
-    const bool other_lacks =
-        note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
-    const bool suspect_lacks =
-        note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
-    unmatched += other_lacks || suspect_lacks ? 1 : 0;
-  }
-  return unmatched;
+  return static_cast<std::size_t>(std::count_if(store.unmatched.begin(), store.unmatched.end(), [&](const auto& u) {
+    return (u.model == suspect && u.lacking_model == other) || (u.model == other && u.lacking_model == suspect);
+  }));
 }
 
 /// Layers and routed experts per layer of the two models of a pair, from every key the store
@@ -125,15 +117,11 @@ PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
     see(parse_tensor_key(u.key_a), l.suspect_layers, l.suspect_experts);
     if (u.model_b == other) see(parse_tensor_key(u.key_b), l.other_layers, l.other_experts);
   }
-  const auto m = std::to_string(other), s = std::to_string(suspect);
-  for (const auto& note : store.unmatched) {
-    // "model M lacks KEY" (the suspect has it) and "model S lacks KEY of model M".
-    if (note.rfind("model " + m + " lacks ", 0) == 0 && note.find(" of model ") == std::string::npos) {
-      see(parse_tensor_key(note.substr(("model " + m + " lacks ").size())), l.suspect_layers, l.suspect_experts);
-    } else if (note.rfind("model " + s + " lacks ", 0) == 0 && note.ends_with(" of model " + m)) {
-      const auto body = note.substr(("model " + s + " lacks ").size());
-      see(parse_tensor_key(body.substr(0, body.size() - (" of model " + m).size())), l.other_layers, l.other_experts);
-    }
+  for (const auto& u : store.unmatched) {
+    const auto* key = u.tensor_key();
+    if (key == nullptr) continue;  // a raw name says nothing about layers
+    if (u.model == suspect && u.lacking_model == other) see(*key, l.suspect_layers, l.suspect_experts);
+    if (u.model == other && u.lacking_model == suspect) see(*key, l.other_layers, l.other_experts);
   }
   return l;
 }
