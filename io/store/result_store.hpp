@@ -71,7 +71,9 @@ struct StoreContents {
   std::int32_t plan_ranks = 1;
   std::vector<std::int32_t> plan_rank_of_unit;
   std::vector<std::uint64_t> plan_bytes_per_rank;
-  // Results: rows of `stats` (n_done x stat_names.size(), row-major) belong to `done_ids`.
+  // Results: rows of `stats` (n_done x stat_names.size(), row-major) belong to `done_ids`. The
+  // columns are named, so a store of any statistics version reads; stages/execute/unit_stats.hpp
+  // maps them to and from UnitStats.
   std::vector<std::string> stat_names;
   std::vector<std::uint64_t> done_ids;
   std::vector<double> stats;
