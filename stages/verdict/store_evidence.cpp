@@ -153,4 +153,9 @@ DistanceMatrix distance_matrix(const io::StoreContents& store, const PairEvidenc
   return out;
 }
 
+std::optional<LineageTree> lineage_tree(const DistanceMatrix& matrix) {
+  if (matrix.models.size() < 3 || !matrix.complete()) return std::nullopt;
+  return neighbour_joining(matrix.models, matrix.distance);
+}
+
 }  // namespace lineage::stages
