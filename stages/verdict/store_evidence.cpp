@@ -15,6 +15,14 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
   stats.require({"pearson", "cosine", "rel_l2", "frac_value_equal", "n"});
   // The permutation null (statistics version 2); stores written before it have none.
   const bool has_null = stats.has_hidden_null(), has_basis = stats.has_basis_null();
+  // UnitEvidence keeps each permutation test as named fields of its own.
+  const auto take = [](const PermutationTest& t, double& observed, double& mean, double& sd, double& p, int& perms) {
+    observed = t.observed;
+    mean = t.null_mean;
+    sd = t.null_sd;
+    p = t.p;
+    perms = t.permutations;
+  };
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
   PairEvidence by_pair;
@@ -23,9 +31,10 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
     const auto& u = store.units[id];
     // Within-model units (a model against itself) are context, not evidence about a pair.
-    if (u.model_a == u.model_b || u.kind == "within") continue;
+    const auto kind = parse_unit_kind(u.kind);
+    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
     UnitEvidence e;
-    e.kind = parse_unit_kind(u.kind).value_or(UnitKind::same_key);
+    e.kind = kind.value_or(UnitKind::same_key);
     e.key = parse_tensor_key(u.key_a);
     e.other_layer = u.layer_b;
     const auto st = stats.row(row);
@@ -39,21 +48,9 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.nonfinite_a = st.nonfinite_a;
     e.nonfinite_b = st.nonfinite_b;
     e.nonfinite_mismatch = st.nonfinite_mismatch;
-    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
-    if (has_null) {
-      e.hidden_corr = st.hidden.observed;
-      e.null_mean = st.hidden.null_mean;
-      e.null_sd = st.hidden.null_sd;
-      e.null_p = st.hidden.p;
-      e.null_perms = st.hidden.permutations;
-    }
-    if (has_basis) {
-      e.basis_corr = st.basis.observed;
-      e.basis_null_mean = st.basis.null_mean;
-      e.basis_null_sd = st.basis.null_sd;
-      e.basis_null_p = st.basis.p;
-      e.basis_perms = st.basis.permutations;
-    }
+    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && kind != UnitKind::baseline;
+    if (has_null) take(st.hidden, e.hidden_corr, e.null_mean, e.null_sd, e.null_p, e.null_perms);
+    if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
     by_pair[{u.model_a, u.model_b}].push_back(e);
   }
   return by_pair;
@@ -93,8 +90,8 @@ std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int 
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || u.role != "router") continue;
-    if (u.kind != "same_key" && u.kind != "submatrix") continue;
+    if (u.model_a != suspect || u.model_b != other || parse_role(u.role) != TensorRole::router) continue;
+    if (const auto kind = parse_unit_kind(u.kind); kind != UnitKind::same_key && kind != UnitKind::submatrix) continue;
     const auto vit = store.values.find(id);
     if (vit == store.values.end() || u.cols == 0) continue;
     const auto& [va, vb] = vit->second;
