@@ -52,6 +52,14 @@ TEST(UnmatchedTensor, RecordsRoundTripThroughTheStore) {
       {0, 1, kLmHead}, {1, 0, kExpert}, {1, 0, std::string("model.layers.0.mystery.weight")}};
   io::write_result_store(path, store(model("suspect", "/m/a", 1), model("parent", "/m/b", 2), records));
   EXPECT_EQ(io::read_result_store(path).unmatched, records);
+  {
+    // Readers older than the table count the notes, formatted from the records.
+    const io::H5File f(path, io::H5File::Mode::read);
+    EXPECT_EQ(f.read_strings("/units/unmatched"),
+              (std::vector<std::string>{"model 1 lacks text/lm_head",
+                                        "model 0 lacks text/routed_expert/L3/E17/gate of model 1",
+                                        "model 0 lacks model.layers.0.mystery.weight of model 1"}));
+  }
   // A record naming a model the store does not hold is refused.
   {
     io::H5File f(path, io::H5File::Mode::read_write);
