@@ -36,7 +36,7 @@ int main() {
     const auto t1 = std::chrono::steady_clock::now();
     const double s = std::chrono::duration<double>(t1 - t0).count();
     rates.push_back(static_cast<double>(ba.size() + bb.size()) / s / 1e9);
-    if (o.stats.empty()) return 1;
+    if (o.stats.elements == 0) return 1;  // keeps the call, and fails on a unit that compared nothing
   }
   std::sort(rates.begin(), rates.end());
   std::printf(

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <exception>
 #include <functional>
 #include <string>
 #include <utility>
@@ -202,6 +203,16 @@ TensorKey parse_tensor_key(std::string_view s) {
   }
   if (!kind.empty()) k.kind = parse_param_kind(kind).value_or(ParamKind::weight);
   return k;
+}
+
+std::optional<TensorKey> parse_canonical_tensor_key(std::string_view s) noexcept {
+  try {
+    auto k = parse_tensor_key(s);
+    if (to_string(k) == s) return k;
+  } catch (const std::exception&) {
+    // A number out of int's range ("L99999999999"): not a canonical key.
+  }
+  return std::nullopt;
 }
 
 }  // namespace lineage

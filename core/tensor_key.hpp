@@ -120,6 +120,9 @@ struct TensorKey {
 /// The inverse of to_string ("text/routed_expert/L3/E5/up:bias"); unknown parts read as other /
 /// none / weight, so a key from a newer store still parses.
 [[nodiscard]] TensorKey parse_tensor_key(std::string_view s);
+/// The key whose canonical text `s` is (to_string of the result gives `s` back), or nothing for
+/// any other text, e.g. a raw tensor name.
+[[nodiscard]] std::optional<TensorKey> parse_canonical_tensor_key(std::string_view s) noexcept;
 
 struct TensorKeyHash {
   std::size_t operator()(const TensorKey& k) const noexcept;

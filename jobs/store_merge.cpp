@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <tuple>
 
@@ -47,10 +46,10 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   std::map<std::string, std::pair<std::uint64_t, std::string>> path_print;  // path -> (fingerprint, store)
   std::map<UnitIdentity, std::uint64_t> unit_index;
   std::map<std::uint64_t, std::size_t> done_row;  // merged unit id -> row in out.stats
-  std::set<std::string> unmatched, writers;
+  std::set<UnmatchedTensor> unmatched;
+  std::set<std::string> writers;
   nlohmann::json evidence = nlohmann::json::array();
   nlohmann::json inputs = nlohmann::json::array();
-  const std::regex model_ref(R"(model (\d+))");
   const auto k = out.stat_names.size();
 
   for (const auto& [file, s] : stores) {
@@ -124,17 +123,11 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         r.conflicts.push_back(where + ": byte hashes differ in " + file);
       }
     }
-    // Pairing notes name models by index: renumber them.
-    for (const auto& note : s.unmatched) {
-      std::string renamed;
-      auto begin = std::sregex_iterator(note.begin(), note.end(), model_ref);
-      std::size_t last = 0;
-      for (auto m = begin; m != std::sregex_iterator(); ++m) {
-        renamed += note.substr(last, static_cast<std::size_t>(m->position()) - last) + "model " +
-                   std::to_string(remap.at(std::stoul((*m)[1].str())));
-        last = static_cast<std::size_t>(m->position() + m->length());
-      }
-      unmatched.insert(renamed + note.substr(last));
+    // Unmatched tensors name models by index: renumber them.
+    for (auto u : s.unmatched) {
+      u.model = remap.at(static_cast<std::size_t>(u.model));
+      u.lacking_model = remap.at(static_cast<std::size_t>(u.lacking_model));
+      unmatched.insert(std::move(u));
     }
     for (const auto& w : s.writers) writers.insert(w);
     if (!s.evidence_json.empty()) {

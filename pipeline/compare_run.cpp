@@ -421,7 +421,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.values.clear();
     for (const auto& [id, o] : done) {
       store.done_ids.push_back(id);
-      store.stats.insert(store.stats.end(), o.stats.begin(), o.stats.end());
+      stages::append_stat_columns(store.stats, o.stats);
       store.hash_a.push_back(o.hash_a);
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};

@@ -11,7 +11,6 @@
 #include <sstream>
 
 #include "core/errors.hpp"
-#include "stages/verdict/lineage_tree.hpp"
 #include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/store_verdicts.hpp"
 #include "stages/verdict/verdict.hpp"
@@ -48,10 +47,7 @@ nlohmann::json summary_json(const std::optional<stages::ValueSummary>& s) {
 
 nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
 
-}  // namespace
-
-/// The distance matrix and, when every pair is known and there are at least three models, the
-/// neighbour-joining tree over them.
+/// The distance matrix and its lineage tree, when the stage draws one.
 void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
   if (d.models.size() < 2) return;
   nlohmann::json matrix = nlohmann::json::array();
@@ -64,14 +60,15 @@ void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
                      {"matrix", matrix},
                      {"definition", "1 − median Pearson of the pair's same-key units"},
                      {"missing_pairs", d.missing_pairs}};
-  if (d.models.size() >= 3 && d.complete()) {
-    const auto tree = stages::neighbour_joining(d.models, d.distance);
-    out["tree"] = {{"newick", tree.newick()},
-                   {"drawing", tree.drawing()},
+  if (const auto tree = stages::lineage_tree(d)) {
+    out["tree"] = {{"newick", tree->newick()},
+                   {"drawing", tree->drawing()},
                    {"method", "neighbour-joining"},
-                   {"svg", tree.svg("lineage tree (neighbour-joining over 1 − median same-key Pearson)")}};
+                   {"svg", tree->svg("lineage tree (neighbour-joining over 1 − median same-key Pearson)")}};
   }
 }
+
+}  // namespace
 
 nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   const auto beside =

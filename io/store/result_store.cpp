@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -60,6 +62,57 @@ void require_length(const std::filesystem::path& path, const std::string& what, 
   if (v.size() != n) {
     bad(path, what + " has " + std::to_string(v.size()) + " entries, " + std::to_string(n) + " expected");
   }
+}
+
+/// The /unmatched column table.
+std::vector<UnmatchedTensor> unmatched_records(const H5File& f, const std::filesystem::path& path) {
+  const auto holder = get<std::int32_t>(f, "/unmatched/model");
+  const auto lacking = get<std::int32_t>(f, "/unmatched/lacking_model");
+  const auto keys = strings(f, "/unmatched/key");
+  require_length(path, "/unmatched/lacking_model", lacking, holder.size());
+  require_length(path, "/unmatched/key", keys, holder.size());
+  std::vector<UnmatchedTensor> out;
+  for (std::size_t i = 0; i < holder.size(); ++i) out.push_back(unmatched_tensor(holder[i], lacking[i], keys[i]));
+  return out;
+}
+
+/// The model number (one to nine digits) at text[at...]; moves `at` past it.
+std::optional<int> model_number(std::string_view text, std::size_t& at) {
+  std::size_t end = at;
+  while (end < text.size() && end - at < 10 && text[end] >= '0' && text[end] <= '9') ++end;
+  if (end == at || end - at > 9) return std::nullopt;
+  int m = 0;
+  for (auto i = at; i < end; ++i) m = m * 10 + (text[i] - '0');
+  at = end;
+  return m;
+}
+
+/// Stores written before /unmatched hold the pair stage's notes in /units/unmatched:
+/// "model M lacks KEY" (the suspect's tensor) and "model 0 lacks KEY of model M" (model M's).
+/// This is the only place their text is read.
+std::vector<UnmatchedTensor> legacy_unmatched_records(const H5File& f, const std::filesystem::path& path) {
+  std::vector<UnmatchedTensor> out;
+  for (const std::string_view note : strings(f, "/units/unmatched")) {
+    constexpr std::string_view model = "model ", lacks = " lacks ", of_model = " of model ";
+    std::size_t at = model.size();
+    const auto lacking = note.starts_with(model) ? model_number(note, at) : std::nullopt;
+    if (!lacking || note.substr(at, lacks.size()) != lacks) {
+      bad(path, "/units/unmatched holds a note lineage does not write: " + std::string(note.substr(0, 200)));
+    }
+    auto key = note.substr(at + lacks.size());
+    int holder = 0;
+    if (const auto of = key.rfind(of_model); of != std::string_view::npos) {
+      std::size_t digits = of + of_model.size();
+      const auto m = model_number(key, digits);
+      if (!m || digits != key.size()) {
+        bad(path, "/units/unmatched holds a note lineage does not write: " + std::string(note.substr(0, 200)));
+      }
+      holder = *m;
+      key = key.substr(0, of);
+    }
+    out.push_back(unmatched_tensor(holder, *lacking, key));
+  }
+  return out;
 }
 
 }  // namespace
@@ -160,7 +213,21 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
     std::vector<std::uint64_t> unit_sums(n);
     for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
     put(f, "/units/row_xxh3", unit_sums);
-    f.write_strings("/units/unmatched", c.unmatched);
+    // Unmatched tensors: a column table (/unmatched/*), and the same records as the notes that
+    // readers before the table counted (written for them only; never read beside the table).
+    std::vector<std::int32_t> holder, lacking;
+    std::vector<std::string> keys, notes;
+    for (const auto& u : c.unmatched) {
+      holder.push_back(u.model);
+      lacking.push_back(u.lacking_model);
+      keys.push_back(u.key_text());
+      notes.push_back(to_string(u));
+    }
+    f.ensure_group("/unmatched");
+    put(f, "/unmatched/model", holder);
+    put(f, "/unmatched/lacking_model", lacking);
+    f.write_strings("/unmatched/key", keys);
+    f.write_strings("/units/unmatched", notes);
     f.ensure_group("/plan");
     f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
     put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
@@ -309,17 +376,10 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     c.units.push_back({id[i], kind[i], key_a[i], key_b[i], ta[i], tb[i], ma[i], mb[i], la[i], lb[i], ex[i], comp[i],
                        role[i], rows[i], cols[i], i < bytes.size() ? bytes[i] : 0});
   }
-  c.unmatched = strings(f, "/units/unmatched");
-  for (const auto& note : c.unmatched) {
-    // Pairing notes name models by index ("model 1 lacks KEY"), which merge renumbers.
-    for (auto at = note.find("model "); at != std::string::npos; at = note.find("model ", at + 1)) {
-      std::size_t end = at + 6, digits = 0;
-      std::int64_t m = 0;
-      while (end < note.size() && note[end] >= '0' && note[end] <= '9' && digits < 10) {
-        m = m * 10 + (note[end++] - '0');
-        ++digits;
-      }
-      if (digits > 0 && (digits >= 10 || m >= models)) bad(path, "a pairing note names a model that does not exist");
+  c.unmatched = f.exists("/unmatched") ? unmatched_records(f, path) : legacy_unmatched_records(f, path);
+  for (const auto& u : c.unmatched) {
+    if (u.model < 0 || u.model >= models || u.lacking_model < 0 || u.lacking_model >= models) {
+      bad(path, "an unmatched tensor (" + u.key_text() + ") names a model that does not exist");
     }
   }
   c.plan_ranks = static_cast<std::int32_t>(f.int_attribute("/plan", "ranks").value_or(1));

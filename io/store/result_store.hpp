@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/unmatched_tensor.hpp"
+
 namespace lineage::io {
 
 /// Version 2 adds per-row XXH3 checksums (/units/row_xxh3, /results/row_xxh3); version 1 stores
@@ -63,13 +65,15 @@ struct StoreContents {
   std::string tool_version = "lineage 0.1.0";
   std::vector<StoredModel> models;
   std::vector<StoredUnit> units;
-  /// Pairing notes: keys present in one model only ("model 1 lacks text/lm_head", ...).
-  std::vector<std::string> unmatched;
+  /// Tensors of one model without a counterpart in another (the pair stage's records).
+  std::vector<UnmatchedTensor> unmatched;
   // The plan (rank-count specific; stored so a resumed run can replay or re-plan the rest).
   std::int32_t plan_ranks = 1;
   std::vector<std::int32_t> plan_rank_of_unit;
   std::vector<std::uint64_t> plan_bytes_per_rank;
-  // Results: rows of `stats` (n_done x stat_names.size(), row-major) belong to `done_ids`.
+  // Results: rows of `stats` (n_done x stat_names.size(), row-major) belong to `done_ids`. The
+  // columns are named, so a store of any statistics version reads; stages/execute/unit_stats.hpp
+  // maps them to and from UnitStats.
   std::vector<std::string> stat_names;
   std::vector<std::uint64_t> done_ids;
   std::vector<double> stats;

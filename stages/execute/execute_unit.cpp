@@ -181,21 +181,6 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
 
 }  // namespace
 
-const std::vector<std::string>& unit_stat_names() {
-  static const std::vector<std::string> kNames = {
-      "n", "n_nonfinite", "cosine", "pearson", "init_centered_cosine", "rel_l2", "rel_l2_sym", "mean_abs_diff",
-      "max_abs_diff", "rms_diff", "p99_abs_diff", "tail_scale_diff", "cv_diff", "frac_bit_equal", "frac_value_equal",
-      "marginal_cosine", "raw_minus_marginal", "z_cosine", "mean_a", "mean_b", "std_a", "std_b", "norm_a", "norm_b",
-      "min_a", "max_a", "min_b", "max_b",
-      // The permutation null of stages/null/hidden_null.hpp, on sampled rows.
-      "null_axis", "null_rows", "null_units", "hidden_corr", "null_mean", "null_sd", "null_perms", "null_exceed",
-      "null_p", "basis_units", "basis_corr", "basis_null_mean", "basis_null_sd", "basis_null_perms", "basis_null_p",
-      // Non-finite values per side, and where the two sides disagree about them (evidence in
-      // their own right: a suspect that is its parent with NaNs written in is not identical).
-      "nonfinite_a", "nonfinite_b", "nonfinite_mismatch"};
-  return kNames;
-}
-
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                          std::span<const std::byte> b_tensor, const NullOptions& null_options) {
   // Sampled units (baselines) read only the null's rows; the others read every row.
@@ -299,43 +284,43 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   const double std_a = n > 0 ? std::sqrt(mom.m2_a / n) : nan, std_b = n > 0 ? std::sqrt(mom.m2_b / n) : nan;
   const double cv_a = std::fabs(mom.mean_a) > 1e-12 ? std_a / std::fabs(mom.mean_a) : nan;
   const double cv_b = std::fabs(mom.mean_b) > 1e-12 ? std_b / std::fabs(mom.mean_b) : nan;
-  out.stats = {n,
-               static_cast<double>(n_bad),
-               cosine,
-               varies ? mom.c_ab / std::sqrt(mom.m2_a * mom.m2_b) : nan,
-               ratio(s_a1b1, std::sqrt(s_a1 * s_b1)),
-               ratio(std::sqrt(s_dd), std::sqrt(s_aa)),
-               ratio(std::sqrt(s_dd), std::sqrt((s_aa + s_bb) / 2)),
-               n > 0 ? s_ad / n : nan,
-               n > 0 ? max_d : nan,
-               n > 0 ? std::sqrt(s_dd / n) : nan,
-               quantile(h_d, n_ok, 0.99),
-               std::fabs(quantile(h_a, n_ok, 0.99) - quantile(h_b, n_ok, 0.99)),
-               std::fabs(cv_a - cv_b),
-               n > 0 ? static_cast<double>(bit_eq) / n : nan,
-               n > 0 ? static_cast<double>(val_eq) / n : nan,
-               marginal,
-               cosine - marginal,
-               cosine * std::sqrt(n),
-               n > 0 ? mom.mean_a : nan,
-               n > 0 ? mom.mean_b : nan,
-               std_a,
-               std_b,
-               std::sqrt(s_aa),
-               std::sqrt(s_bb),
-               n > 0 ? min_a : nan,
-               n > 0 ? max_a : nan,
-               n > 0 ? min_b : nan,
-               n > 0 ? max_b : nan};
+  auto& st = out.stats;
+  st.elements = n_ok;
+  st.nonfinite = n_bad;
+  st.cosine = cosine;
+  st.pearson = varies ? mom.c_ab / std::sqrt(mom.m2_a * mom.m2_b) : nan;
+  st.init_centered_cosine = ratio(s_a1b1, std::sqrt(s_a1 * s_b1));
+  st.rel_l2 = ratio(std::sqrt(s_dd), std::sqrt(s_aa));
+  st.rel_l2_sym = ratio(std::sqrt(s_dd), std::sqrt((s_aa + s_bb) / 2));
+  st.mean_abs_diff = n > 0 ? s_ad / n : nan;
+  st.max_abs_diff = n > 0 ? max_d : nan;
+  st.rms_diff = n > 0 ? std::sqrt(s_dd / n) : nan;
+  st.p99_abs_diff = quantile(h_d, n_ok, 0.99);
+  st.tail_scale_diff = std::fabs(quantile(h_a, n_ok, 0.99) - quantile(h_b, n_ok, 0.99));
+  st.cv_diff = std::fabs(cv_a - cv_b);
+  st.frac_bit_equal = n > 0 ? static_cast<double>(bit_eq) / n : nan;
+  st.frac_value_equal = n > 0 ? static_cast<double>(val_eq) / n : nan;
+  st.marginal_cosine = marginal;
+  st.raw_minus_marginal = cosine - marginal;
+  st.z_cosine = cosine * std::sqrt(n);
+  st.mean_a = n > 0 ? mom.mean_a : nan;
+  st.mean_b = n > 0 ? mom.mean_b : nan;
+  st.std_a = std_a;
+  st.std_b = std_b;
+  st.norm_a = std::sqrt(s_aa);
+  st.norm_b = std::sqrt(s_bb);
+  st.min_a = n > 0 ? min_a : nan;
+  st.max_a = n > 0 ? max_a : nan;
+  st.min_b = n > 0 ? min_b : nan;
+  st.max_b = n > 0 ? max_b : nan;
   const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
-  const auto& h = null.hidden;
-  const auto& g = null.basis;
-  out.stats.insert(
-      out.stats.end(),
-      {static_cast<double>(null.axis), static_cast<double>(null_rows.size()), static_cast<double>(h.units), h.observed,
-       h.null_mean, h.null_sd, static_cast<double>(h.permutations), static_cast<double>(h.exceed), h.p,
-       static_cast<double>(g.units), g.observed, g.null_mean, g.null_sd, static_cast<double>(g.permutations), g.p,
-       static_cast<double>(bad_a), static_cast<double>(bad_b), static_cast<double>(bad_mismatch)});
+  st.null_axis = null.axis;
+  st.null_rows = null_rows.size();
+  st.hidden = null.hidden;
+  st.basis = null.basis;
+  st.nonfinite_a = bad_a;
+  st.nonfinite_b = bad_b;
+  st.nonfinite_mismatch = bad_mismatch;
   return out;
 }
 

@@ -15,9 +15,6 @@
 
 namespace lineage::stages {
 
-/// Names of UnitOutcome::stats, in order (stable: they are the store's column names).
-[[nodiscard]] const std::vector<std::string>& unit_stat_names();
-
 /// @param[in] a_tensor, b_tensor  the whole stored bytes of each side's tensor (views index into them)
 /// @param[in] null  the permutation null's options (sample size, relabellings)
 [[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,

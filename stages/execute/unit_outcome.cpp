@@ -7,6 +7,8 @@
 namespace lineage::stages {
 namespace {
 
+// The record holds the statistics as stages/execute/unit_stats.hpp's columns, in order; a change of
+// those columns is a new version.
 // 2: the permutation-null columns (null_axis ... null_p) follow the moments.
 // 3: non-finite counts per side (nonfinite_a, nonfinite_b, nonfinite_mismatch) at the end.
 constexpr std::uint32_t kVersion = 3;
@@ -50,9 +52,10 @@ struct Reader {
 
 std::vector<std::byte> UnitOutcome::serialize() const {
   std::vector<std::byte> out;
-  out.reserve(64 + stats.size() * 8 + (values_a.size() + values_b.size()) * 4);
+  const auto columns = stat_columns(stats);
+  out.reserve(64 + columns.size() * 8 + (values_a.size() + values_b.size()) * 4);
   put(out, kVersion);
-  put_vec(out, stats);
+  put_vec(out, columns);
   put(out, hash_a);
   put(out, hash_b);
   put_vec(out, values_a);
@@ -67,7 +70,7 @@ UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std:
         "journal record written by another version of lineage's statistics: start the run afresh (without --resume)");
   UnitOutcome o;
   o.unit_id = unit_id;
-  o.stats = r.get_vec<double>();
+  o.stats = unit_stats_from_columns(r.get_vec<double>());
   o.hash_a = r.get<std::uint64_t>();
   o.hash_b = r.get<std::uint64_t>();
   o.values_a = r.get_vec<float>();

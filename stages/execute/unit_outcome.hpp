@@ -1,18 +1,19 @@
 #pragma once
 /// @file unit_outcome.hpp
-/// The result of one comparison unit: its statistics (in unit_stat_names() order), the raw-byte
-/// hashes of both sides and, for small vectors and routers, the decoded values. Serialised as a
-/// journal record payload, so a resumed run recovers it bit for bit.
+/// The result of one comparison unit: its statistics, the raw-byte hashes of both sides and, for small vectors and
+/// routers, the decoded values. Serialised as a journal record payload, so a resumed run recovers it bit for bit.
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "stages/execute/unit_stats.hpp"
+
 namespace lineage::stages {
 
 struct UnitOutcome {
   std::uint64_t unit_id = 0;
-  std::vector<double> stats;
+  UnitStats stats;
   std::uint64_t hash_a = 0;
   std::uint64_t hash_b = 0;
   std::vector<float> values_a;

@@ -145,7 +145,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     for (const auto& [k, a] : suspect) {
       const auto it = other.find(k);
       if (it == other.end()) {
-        out.unmatched.push_back("model " + std::to_string(m) + " lacks " + to_string(k));
+        out.unmatched.push_back({0, static_cast<int>(m), k});
         continue;
       }
       const auto& b = it->second;
@@ -157,8 +157,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       }
     }
     for (const auto& [k, b] : other) {
-      if (!suspect.count(k))
-        out.unmatched.push_back("model 0 lacks " + to_string(k) + " of model " + std::to_string(m));
+      if (!suspect.count(k)) out.unmatched.push_back({static_cast<int>(m), 0, k});
     }
     // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
     //    dense MLP; each expert projection against the dense one of the same shape.

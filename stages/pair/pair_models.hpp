@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "core/unmatched_tensor.hpp"
 #include "stages/inventory/inventory.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
@@ -25,8 +26,9 @@ struct PairOptions {
 
 struct PairResult {
   std::vector<ComparisonUnit> units;
-  /// Keys present in one model only, per other model ("model 1: text/lm_head" ...).
-  std::vector<std::string> unmatched;
+  /// Tensors present in one model only: the suspect's that another model lacks, and the other
+  /// models' that the suspect lacks.
+  std::vector<UnmatchedTensor> unmatched;
   /// Keys whose shapes differ and that were compared on their common sub-matrix.
   std::vector<std::string> submatrix_keys;
 };

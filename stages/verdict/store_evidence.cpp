@@ -4,56 +4,24 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
-#include <optional>
 
 #include "core/errors.hpp"
+#include "stages/execute/unit_stats.hpp"
 
 namespace lineage::stages {
-namespace {
-
-double stat(const io::StoreContents& s, std::size_t row, std::size_t col) {
-  return s.stats[row * s.stat_names.size() + col];
-}
-
-/// A stored count as an integer: stores come from outside, and a negative, huge or NaN double
-/// cast to an integer is undefined behaviour, so anything outside [0, limit] reads as 0.
-template <typename Int>
-Int stored_count(double x) {
-  constexpr double limit = static_cast<double>(std::numeric_limits<Int>::max() / 2);
-  return std::isfinite(x) && x > 0 && x < limit ? static_cast<Int>(x) : Int{0};
-}
-
-}  // namespace
 
 PairEvidence evidence_by_pair(const io::StoreContents& store) {
-  auto column = [&](const char* name) -> std::size_t {
-    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
-    if (it == store.stat_names.end()) throw StoreError(std::string("result store lacks the statistic '") + name + "'");
-    return static_cast<std::size_t>(it - store.stat_names.begin());
-  };
-  const auto c_pearson = column("pearson"), c_cos = column("cosine"), c_rel = column("rel_l2"),
-             c_eq = column("frac_value_equal"), c_n = column("n");
+  const StoredUnitStats stats(store);
+  stats.require({"pearson", "cosine", "rel_l2", "frac_value_equal", "n"});
   // The permutation null (statistics version 2); stores written before it have none.
-  const auto optional_column = [&](const char* name) -> std::optional<std::size_t> {
-    const auto it = std::find(store.stat_names.begin(), store.stat_names.end(), name);
-    if (it == store.stat_names.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - store.stat_names.begin());
-  };
-  const auto c_h = optional_column("hidden_corr"), c_nm = optional_column("null_mean"),
-             c_ns = optional_column("null_sd"), c_np = optional_column("null_p"),
-             c_perm = optional_column("null_perms");
-  const bool has_null = c_h && c_nm && c_ns && c_np && c_perm;
-  const auto c_g = optional_column("basis_corr"), c_gm = optional_column("basis_null_mean"),
-             c_gs = optional_column("basis_null_sd"), c_gp = optional_column("basis_null_p"),
-             c_gperm = optional_column("basis_null_perms");
-  const bool has_basis = c_g && c_gm && c_gs && c_gp && c_gperm;
-  // Non-finite counts per side (statistics version 3); older stores have only n_nonfinite.
-  const auto c_nf = optional_column("n_nonfinite"), c_nfa = optional_column("nonfinite_a"),
-             c_nfb = optional_column("nonfinite_b"), c_nfm = optional_column("nonfinite_mismatch");
-  const auto count = [&](std::size_t row, std::optional<std::size_t> col) -> std::uint64_t {
-    if (!col) return 0;
-    const double x = stat(store, row, *col);
-    return stored_count<std::uint64_t>(x);
+  const bool has_null = stats.has_hidden_null(), has_basis = stats.has_basis_null();
+  // UnitEvidence keeps each permutation test as named fields of its own.
+  const auto take = [](const PermutationTest& t, double& observed, double& mean, double& sd, double& p, int& perms) {
+    observed = t.observed;
+    mean = t.null_mean;
+    sd = t.null_sd;
+    p = t.p;
+    perms = t.permutations;
   };
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
@@ -63,52 +31,35 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
     const auto& u = store.units[id];
     // Within-model units (a model against itself) are context, not evidence about a pair.
-    if (u.model_a == u.model_b || u.kind == "within") continue;
+    const auto kind = parse_unit_kind(u.kind);
+    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
     UnitEvidence e;
-    e.kind = parse_unit_kind(u.kind).value_or(UnitKind::same_key);
+    e.kind = kind.value_or(UnitKind::same_key);
     e.key = parse_tensor_key(u.key_a);
     e.other_layer = u.layer_b;
-    e.elements = stored_count<std::uint64_t>(stat(store, row, c_n));
-    e.pearson = stat(store, row, c_pearson);
-    e.cosine = stat(store, row, c_cos);
-    e.rel_l2 = stat(store, row, c_rel);
-    e.frac_equal = stat(store, row, c_eq);
-    e.nonfinite = count(row, c_nf);
-    e.nonfinite_a = count(row, c_nfa);
-    e.nonfinite_b = count(row, c_nfb);
-    e.nonfinite_mismatch = count(row, c_nfm);
-    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != "baseline";
-    if (has_null) {
-      e.hidden_corr = stat(store, row, *c_h);
-      e.null_mean = stat(store, row, *c_nm);
-      e.null_sd = stat(store, row, *c_ns);
-      e.null_p = stat(store, row, *c_np);
-      e.null_perms = stored_count<int>(stat(store, row, *c_perm));
-    }
-    if (has_basis) {
-      e.basis_corr = stat(store, row, *c_g);
-      e.basis_null_mean = stat(store, row, *c_gm);
-      e.basis_null_sd = stat(store, row, *c_gs);
-      e.basis_null_p = stat(store, row, *c_gp);
-      e.basis_perms = stored_count<int>(stat(store, row, *c_gperm));
-    }
+    const auto st = stats.row(row);
+    e.elements = st.elements;
+    e.pearson = st.pearson;
+    e.cosine = st.cosine;
+    e.rel_l2 = st.rel_l2;
+    e.frac_equal = st.frac_value_equal;
+    // Non-finite counts per side (statistics version 3); older stores have only n_nonfinite.
+    e.nonfinite = st.nonfinite;
+    e.nonfinite_a = st.nonfinite_a;
+    e.nonfinite_b = st.nonfinite_b;
+    e.nonfinite_mismatch = st.nonfinite_mismatch;
+    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && kind != UnitKind::baseline;
+    if (has_null) take(st.hidden, e.hidden_corr, e.null_mean, e.null_sd, e.null_p, e.null_perms);
+    if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
     by_pair[{u.model_a, u.model_b}].push_back(e);
   }
   return by_pair;
 }
 
 std::size_t unmatched_between(const io::StoreContents& store, int suspect, int other) {
-  // pair_models writes "model M lacks KEY" and "model S lacks KEY of model M" (S the suspect).
-  std::size_t unmatched = 0;
-  const auto m = std::to_string(other);
-  for (const auto& note : store.unmatched) {
-    const bool other_lacks =
-        note.rfind("model " + m + " lacks", 0) == 0 && note.find(" of model ") == std::string::npos;
-    const bool suspect_lacks =
-        note.rfind("model " + std::to_string(suspect) + " lacks", 0) == 0 && note.ends_with(" of model " + m);
-    unmatched += other_lacks || suspect_lacks ? 1 : 0;
-  }
-  return unmatched;
+  return static_cast<std::size_t>(std::count_if(store.unmatched.begin(), store.unmatched.end(), [&](const auto& u) {
+    return (u.model == suspect && u.lacking_model == other) || (u.model == other && u.lacking_model == suspect);
+  }));
 }
 
 /// Layers and routed experts per layer of the two models of a pair, from every key the store
@@ -125,15 +76,11 @@ PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
     see(parse_tensor_key(u.key_a), l.suspect_layers, l.suspect_experts);
     if (u.model_b == other) see(parse_tensor_key(u.key_b), l.other_layers, l.other_experts);
   }
-  const auto m = std::to_string(other), s = std::to_string(suspect);
-  for (const auto& note : store.unmatched) {
-    // "model M lacks KEY" (the suspect has it) and "model S lacks KEY of model M".
-    if (note.rfind("model " + m + " lacks ", 0) == 0 && note.find(" of model ") == std::string::npos) {
-      see(parse_tensor_key(note.substr(("model " + m + " lacks ").size())), l.suspect_layers, l.suspect_experts);
-    } else if (note.rfind("model " + s + " lacks ", 0) == 0 && note.ends_with(" of model " + m)) {
-      const auto body = note.substr(("model " + s + " lacks ").size());
-      see(parse_tensor_key(body.substr(0, body.size() - (" of model " + m).size())), l.other_layers, l.other_experts);
-    }
+  for (const auto& u : store.unmatched) {
+    const auto* key = u.tensor_key();
+    if (key == nullptr) continue;  // a raw name says nothing about layers
+    if (u.model == suspect && u.lacking_model == other) see(*key, l.suspect_layers, l.suspect_experts);
+    if (u.model == other && u.lacking_model == suspect) see(*key, l.other_layers, l.other_experts);
   }
   return l;
 }
@@ -143,8 +90,8 @@ std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int 
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || u.role != "router") continue;
-    if (u.kind != "same_key" && u.kind != "submatrix") continue;
+    if (u.model_a != suspect || u.model_b != other || parse_role(u.role) != TensorRole::router) continue;
+    if (const auto kind = parse_unit_kind(u.kind); kind != UnitKind::same_key && kind != UnitKind::submatrix) continue;
     const auto vit = store.values.find(id);
     if (vit == store.values.end() || u.cols == 0) continue;
     const auto& [va, vb] = vit->second;
@@ -201,6 +148,11 @@ DistanceMatrix distance_matrix(const io::StoreContents& store, const PairEvidenc
     }
   }
   return out;
+}
+
+std::optional<LineageTree> lineage_tree(const DistanceMatrix& matrix) {
+  if (matrix.models.size() < 3 || !matrix.complete()) return std::nullopt;
+  return neighbour_joining(matrix.models, matrix.distance);
 }
 
 }  // namespace lineage::stages

@@ -5,12 +5,14 @@
 /// and the distances between all its models. The CLI only formats these (pipeline/verdict_report).
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "io/store/result_store.hpp"
 #include "stages/align/expert_matching.hpp"
+#include "stages/verdict/lineage_tree.hpp"
 #include "stages/verdict/verdict.hpp"
 
 namespace lineage::stages {
@@ -45,5 +47,9 @@ struct DistanceMatrix {
 
 /// 1 − median same-key Pearson per pair (both directions averaged), over every model of the store.
 [[nodiscard]] DistanceMatrix distance_matrix(const io::StoreContents& store, const PairEvidence& by_pair);
+
+/// The neighbour-joining tree over the matrix's models, when there is one to draw: at least three
+/// models and every pair compared (a missing distance would have to be invented).
+[[nodiscard]] std::optional<LineageTree> lineage_tree(const DistanceMatrix& matrix);
 
 }  // namespace lineage::stages

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/tensor_key.hpp"
+#include "stages/execute/unit_stats.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -73,14 +74,8 @@ std::optional<ValueSummary> summarise(const std::vector<double>& values) {
 }
 
 std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
-  const auto col = [&](const char* name) {
-    return static_cast<std::size_t>(std::find(store.stat_names.begin(), store.stat_names.end(), name) -
-                                    store.stat_names.begin());
-  };
-  const auto c_pearson = col("pearson"), c_cos = col("cosine"), c_rel = col("rel_l2");
-  const auto width = store.stat_names.size();
-  if (c_rel >= width || c_pearson >= width || c_cos >= width) return {};
-  const auto stat = [&](std::size_t row, std::size_t c) { return store.stats[row * width + c]; };
+  const StoredUnitStats stats(store);
+  if (!stats.has("rel_l2") || !stats.has("pearson") || !stats.has("cosine")) return {};
   struct Acc {
     std::map<int, std::vector<std::array<double, 3>>> by_layer;  // pearson, cosine, rel_l2
     std::vector<double> null;
@@ -88,15 +83,17 @@ std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
   std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
-    if (u.model_a == u.model_b || u.kind == "within") continue;
+    const auto kind = parse_unit_kind(u.kind);
+    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
     auto key = parse_tensor_key(u.key_a);
     key.layer = -1;
     key.expert = -1;
     auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
-    if (u.kind == "baseline") {
-      acc.null.push_back(stat(row, c_pearson));
+    const auto st = stats.row(row);
+    if (kind == UnitKind::baseline) {
+      acc.null.push_back(st.pearson);
     } else {
-      acc.by_layer[u.layer_a].push_back({stat(row, c_pearson), stat(row, c_cos), stat(row, c_rel)});
+      acc.by_layer[u.layer_a].push_back({st.pearson, st.cosine, st.rel_l2});
     }
   }
   std::vector<PairLayers> out;

@@ -31,7 +31,7 @@ lineage::io::StoreContents sample() {
   c.stats = {0.9, 0.9, 0.1, 0.0, 32, 0.1, 0.1, 1.0, 0.0, 32};
   c.hash_a = {1, 2};
   c.hash_b = {1, 3};
-  c.unmatched = {"model 1 lacks text/lm_head"};
+  c.unmatched = {{0, 1, lineage::TensorKey{lineage::Component::text, lineage::TensorRole::lm_head}}};
   c.evidence_json = R"([{"kind":"tokenizer","subject":"s","support":"derived","reading":"r","result":{}}])";
   return c;
 }
@@ -40,11 +40,12 @@ const char* const kUintColumns[] = {
     "/units/id",        "/units/rows",           "/units/cols",         "/units/bytes",
     "/results/unit_id", "/results/hash_a",       "/results/hash_b",     "/results/row_xxh3",
     "/units/row_xxh3",  "/inputs/0/shard_sizes", "/plan/bytes_per_rank"};
-const char* const kIntColumns[] = {"/units/model_a", "/units/model_b", "/units/layer_a",
-                                   "/units/layer_b", "/units/expert",  "/plan/rank_of_unit"};
-const char* const kStringColumns[] = {"/inputs/labels", "/units/kind",      "/units/key_a",
-                                      "/units/key_b",   "/units/unmatched", "/results/stat_names",
-                                      "/evidence/json", "/units/role",      "/inputs/0/shard_files"};
+const char* const kIntColumns[] = {"/units/model_a",   "/units/model_b",          "/units/layer_a",
+                                   "/units/layer_b",   "/units/expert",           "/plan/rank_of_unit",
+                                   "/unmatched/model", "/unmatched/lacking_model"};
+const char* const kStringColumns[] = {"/inputs/labels",        "/units/kind",         "/units/key_a",   "/units/key_b",
+                                      "/units/unmatched",      "/results/stat_names", "/evidence/json", "/units/role",
+                                      "/inputs/0/shard_files", "/unmatched/key"};
 
 struct Reader {
   const std::uint8_t* p;

@@ -19,7 +19,7 @@ double stat(const UnitOutcome& o, const std::string& name) {
   const auto& names = unit_stat_names();
   const auto it = std::find(names.begin(), names.end(), name);
   EXPECT_NE(it, names.end()) << name;
-  return o.stats[static_cast<std::size_t>(it - names.begin())];
+  return stat_columns(o.stats)[static_cast<std::size_t>(it - names.begin())];
 }
 
 struct Reference {
@@ -129,13 +129,14 @@ TEST(ExecuteUnit, StridedViewEqualsTheContiguousCopy) {
   const auto fa = std::as_bytes(std::span(fused)), fo = std::as_bytes(std::span(other));
   const auto s = execute_unit(strided, fa, fo);
   const auto c = execute_unit(unit_of(4, 5, Dtype::F32), std::as_bytes(std::span(gate)), fo);
-  ASSERT_EQ(s.stats.size(), c.stats.size());
-  for (std::size_t i = 0; i < s.stats.size(); ++i) {
+  const auto s_stats = stat_columns(s.stats), c_stats = stat_columns(c.stats);
+  ASSERT_EQ(s_stats.size(), c_stats.size());
+  for (std::size_t i = 0; i < s_stats.size(); ++i) {
     // Bit-equal, with undefined statistics (NaN) undefined on both sides.
-    if (std::isnan(s.stats[i]) || std::isnan(c.stats[i])) {
-      EXPECT_TRUE(std::isnan(s.stats[i]) && std::isnan(c.stats[i])) << unit_stat_names()[i];
+    if (std::isnan(s_stats[i]) || std::isnan(c_stats[i])) {
+      EXPECT_TRUE(std::isnan(s_stats[i]) && std::isnan(c_stats[i])) << unit_stat_names()[i];
     } else {
-      EXPECT_EQ(s.stats[i], c.stats[i]) << unit_stat_names()[i];
+      EXPECT_EQ(s_stats[i], c_stats[i]) << unit_stat_names()[i];
     }
   }
   EXPECT_EQ(s.hash_a, c.hash_a);  // hashes follow logical element order
@@ -200,9 +201,10 @@ TEST(ExecuteUnit, OutcomeSerialisationRoundTrips) {
   u.id = 42;
   const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
   const auto back = UnitOutcome::deserialize(42, o.serialize());
-  EXPECT_EQ(back.stats.size(), o.stats.size());
-  for (std::size_t i = 0; i < o.stats.size(); ++i) {
-    EXPECT_TRUE(back.stats[i] == o.stats[i] || (std::isnan(back.stats[i]) && std::isnan(o.stats[i])));
+  const auto back_stats = stat_columns(back.stats), o_stats = stat_columns(o.stats);
+  EXPECT_EQ(back_stats.size(), o_stats.size());
+  for (std::size_t i = 0; i < o_stats.size(); ++i) {
+    EXPECT_TRUE(back_stats[i] == o_stats[i] || (std::isnan(back_stats[i]) && std::isnan(o_stats[i])));
   }
   EXPECT_EQ(back.values_b, o.values_b);
   EXPECT_EQ(back.hash_a, o.hash_a);
@@ -235,22 +237,18 @@ TEST(ExecuteUnit, BaselinesReadOnlyTheNullsSampledRows) {
   u.sampled_rows = sample.size();
   EXPECT_EQ(u.bytes(), 512u * cols * 8);
   const auto o = execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
-  const auto& names = unit_stat_names();
-  const auto col = [&](const char* n) {
-    return static_cast<std::size_t>(std::find(names.begin(), names.end(), n) - names.begin());
-  };
-  EXPECT_EQ(o.stats[col("n")], 512.0 * cols);
-  EXPECT_EQ(o.stats[col("null_rows")], 512.0);
+  EXPECT_EQ(stat(o, "n"), 512.0 * cols);
+  EXPECT_EQ(stat(o, "null_rows"), 512.0);
   // The same rows as its same-key counterpart's null: h agrees with an unsampled run's null.
   auto full = u;
   full.kind = UnitKind::same_key;
   full.sampled = false;
   const auto f = execute_unit(full, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
-  EXPECT_EQ(f.stats[col("n")], static_cast<double>(rows * cols));
-  EXPECT_EQ(f.stats[col("hidden_corr")], o.stats[col("hidden_corr")]);
+  EXPECT_EQ(stat(f, "n"), static_cast<double>(rows * cols));
+  EXPECT_EQ(stat(f, "hidden_corr"), stat(o, "hidden_corr"));
   // Baselines carry no basis test (no cross-layer null for g); same-key units do.
-  EXPECT_TRUE(std::isnan(o.stats[col("basis_corr")]));
-  EXPECT_TRUE(std::isfinite(f.stats[col("basis_corr")]));
+  EXPECT_TRUE(std::isnan(stat(o, "basis_corr")));
+  EXPECT_TRUE(std::isfinite(stat(f, "basis_corr")));
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ io::StoreContents store(const io::StoredModel& suspect, const io::StoredModel& o
   s.hash_a = {1};
   s.hash_b = {2};
   s.plan_rank_of_unit = {0};
-  s.unmatched = {"model 1 lacks text/lm_head"};
+  s.unmatched = {{0, 1, TensorKey{Component::text, TensorRole::lm_head}}};
   s.writers = {"slurm:1"};
   return s;
 }
@@ -91,8 +91,9 @@ TEST(StoreMerge, DeduplicatesAgreeingUnitsAndRenumbersModels) {
   EXPECT_DOUBLE_EQ(r.store.stats[0], 0.9);  // kept, never averaged
   EXPECT_EQ(r.store.writers, (std::vector<std::string>{"slurm:1", "slurm:2"}));
   // "model 1 lacks" of the a-c store now names model 2.
-  EXPECT_NE(std::find(r.store.unmatched.begin(), r.store.unmatched.end(), "model 2 lacks text/lm_head"),
-            r.store.unmatched.end());
+  std::vector<std::string> unmatched;
+  for (const auto& u : r.store.unmatched) unmatched.push_back(to_string(u));
+  EXPECT_NE(std::find(unmatched.begin(), unmatched.end(), "model 2 lacks text/lm_head"), unmatched.end());
 }
 
 TEST(StoreMerge, DisagreementIsAConflictNotAnAverage) {

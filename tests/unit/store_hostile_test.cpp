@@ -83,7 +83,10 @@ TEST_F(StoreHostile, ShortColumnsAndBadIndicesAreRefused) {
             }).find("names no unit"),
             std::string::npos);
   EXPECT_NE(after([](H5File& f) {
-              f.write_strings("/units/unmatched", {"model 12 lacks text/lm_head"});
+              const std::vector<std::int32_t> holder{12}, lacking{0};
+              f.write<std::int32_t>("/unmatched/model", holder, {1});
+              f.write<std::int32_t>("/unmatched/lacking_model", lacking, {1});
+              f.write_strings("/unmatched/key", {"text/lm_head"});
             }).find("names a model that does not exist"),
             std::string::npos);
 }
