@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 
 #include "core/errors.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
 namespace {
@@ -62,9 +61,7 @@ JournalContents read_journal(const std::filesystem::path& path) {
   JournalContents out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "cannot read journal");
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>{});
+  const std::string raw = read_regular_file(path);
   std::vector<std::byte> data(raw.size());
   if (!raw.empty()) std::memcpy(data.data(), raw.data(), raw.size());
   std::size_t pos = 0;

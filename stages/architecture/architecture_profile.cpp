@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/errors.hpp"
+#include "core/json_path.hpp"
 #include "stages/inventory/bound_family.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
@@ -43,22 +44,7 @@ std::optional<expr::Value> lookup(const Scope* s, const std::string& name) {
 
 bool config_has(const Scope* s, const std::string& dotted) {
   for (; s; s = s->parent) {
-    if (!s->config) continue;
-    const nlohmann::json* j = s->config;
-    std::size_t start = 0;
-    bool found = true;
-    while (found) {
-      const auto dot = dotted.find('.', start);
-      const auto part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!j->is_object() || !j->contains(part)) {
-        found = false;
-        break;
-      }
-      j = &(*j)[part];
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    if (found) return true;
+    if (s->config && find_dotted(*s->config, dotted)) return true;
   }
   return false;
 }
