@@ -307,7 +307,7 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");
   if (const auto cfg = root["config"]) {
-    c.reject_unknown_keys(cfg, "config", {"text_configs", "tower_configs", "tower_components", "vars"});
+    c.reject_unknown_keys(cfg, "config", {"text_configs", "tower_configs", "tower_components", "vars", "facts"});
     g.text_configs = c.strings(cfg["text_configs"], "config.text_configs");
     g.tower_configs = c.strings(cfg["tower_configs"], "config.tower_configs");
     if (const auto tc = cfg["tower_components"]) {
@@ -320,6 +320,15 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
       }
     }
     g.config_vars = c.vars(cfg["vars"], "config.vars");
+    if (const auto facts = cfg["facts"]) {
+      if (!facts.IsMap()) throw c.error("config.facts", "must map a table key to the names it is read from");
+      for (const auto& kv : facts) {
+        const auto key = kv.first.as<std::string>();
+        auto names = c.strings(kv.second, "config.facts." + key);
+        if (names.empty()) throw c.error("config.facts." + key, "needs at least one name");
+        g.fact_names.emplace_back(key, std::move(names));
+      }
+    }
   }
   if (const auto bs = root["breadcrumbs"]) {
     if (!bs.IsSequence()) throw c.error("breadcrumbs", "must be a list");

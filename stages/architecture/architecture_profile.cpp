@@ -85,9 +85,20 @@ std::string text(const expr::Value& v) {
   return v.to_string();
 }
 
-/// First of several names (family vars or config keys) that the scope knows.
-ArchitectureFact fact(const Scope* s, const std::string& key, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
+/// The names a table key is read from, first known wins: the generic reading's `config.facts`
+/// (families/_generic_decoder.yaml), else the key itself.
+std::vector<std::string> fact_names(const FamilyRegistry& registry, const std::string& key) {
+  if (const auto* g = registry.generic_reading()) {
+    for (const auto& [k, names] : g->fact_names) {
+      if (k == key) return names;
+    }
+  }
+  return {key};
+}
+
+/// A table row: the first of the key's names that the scope knows.
+ArchitectureFact fact(const Scope* s, const FamilyRegistry& registry, const std::string& key) {
+  for (const auto& n : fact_names(registry, key)) {
     if (auto v = lookup(s, n)) return {key, text(*v), spelling_of(s, n)};
   }
   return {key, "-", ""};
@@ -232,19 +243,16 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
   }
 
   // Core keys through the family's own vars, i.e. its own spelling.
-  p.core = {
-      fact(s, "hidden_size", {"hidden", "hidden_size", "d_model", "n_embd"}),
-      fact(s, "num_hidden_layers", {"layers", "num_hidden_layers", "n_layers", "n_layer", "encoder_layers"}),
-      fact(s, "num_attention_heads", {"heads", "num_attention_heads", "n_heads", "n_head", "encoder_attention_heads"}),
-      fact(s, "intermediate_size", {"intermediate", "dense_intermediate", "ffn", "intermediate_size"}),
-      fact(s, "hidden_act", {"hidden_act", "hidden_activation", "activation_function", "ffn_config.ffn_act_fn.name"})};
+  p.core = {fact(s, registry, "hidden_size"), fact(s, registry, "num_hidden_layers"),
+            fact(s, registry, "num_attention_heads"), fact(s, registry, "intermediate_size"),
+            fact(s, registry, "hidden_act")};
 
   // Heads through the core row (any family's spelling); missing num_key_value_heads means MHA.
   std::optional<std::int64_t> heads, kv;
   if (p.core[2].value != "-") {
     if (auto v = lookup(s, p.core[2].spelled.empty() ? "heads" : p.core[2].spelled)) heads = v->as_int();
   }
-  for (const char* name : {"kv_heads", "num_key_value_heads", "multi_query_group_num", "n_kv_heads"}) {
+  for (const auto& name : fact_names(registry, "attention kv heads")) {
     if (auto v = lookup(s, name); v && !kv) kv = v->as_int();
   }
   if (!kv && config_has(s, "multi_query") && lookup(s, "multi_query")->truthy()) kv = 1;  // old Falcon
@@ -278,10 +286,10 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     pattern = "sliding window " + text(*window) + " on every layer";
   }
 
-  const auto experts = fact(s, "routed experts", {"experts", "n_routed_experts", "num_experts", "num_local_experts"});
+  const auto experts = fact(s, registry, "routed experts");
   p.moe = experts.value != "-" && experts.value != "0";
   // MLA heads have a query/key width (no-position + rotary part) and a value width of their own.
-  auto head_dim = fact(s, "head_dim", {"head_dim"});
+  auto head_dim = fact(s, registry, "head_dim");
   if (kv_lora) {
     const auto nope = lookup(s, "qk_nope_head_dim"), rope = lookup(s, "qk_rope_head_dim"), v = lookup(s, "v_head_dim");
     if (nope && rope) {
@@ -289,33 +297,32 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
                   "qk_nope_head_dim + qk_rope_head_dim"};
     }
   }
-  auto sliding = fact(s, "sliding_window", {"sliding_window"});
+  auto sliding = fact(s, registry, "sliding_window");
   if (sliding.value != "-" && window_off) sliding.value += " (use_sliding_window false)";
-  auto mla = [&](const char* key) { return fact(s, std::string("MLA ") + key, {key}); };
   p.extended = {
-      fact(s, "num_key_value_heads", {"kv_heads", "num_key_value_heads"}),
+      fact(s, registry, "num_key_value_heads"),
       head_dim,
       {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
       experts,
-      fact(s, "experts per token", {"top_k", "num_experts_per_tok", "moe_top_k"}),
-      fact(s, "shared experts", {"shared", "n_shared_experts"}),
-      fact(s, "shared expert intermediate", {"shared_intermediate", "shared_expert_intermediate_size"}),
-      fact(s, "moe_intermediate_size", {"moe_intermediate", "moe_intermediate_size"}),
-      fact(s, "first dense layers", {"dense_prefix", "first_k_dense_replace"}),
-      fact(s, "vocab_size", {"vocab", "vocab_size"}),
-      fact(s, "max_position_embeddings", {"max_position_embeddings", "max_seq_len", "seq_length"}),
-      fact(s, "rope_theta", {"rope_theta", "rope_parameters.rope_theta", "attn_config.rope_theta", "rotary_emb_base"}),
-      fact(s, "rope_scaling", {"rope_scaling.rope_type", "rope_scaling.type", "rope_parameters.rope_type"}),
-      fact(s, "partial_rotary_factor", {"partial_rotary_factor", "rope_parameters.partial_rotary_factor"}),
-      fact(s, "norm eps", {"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"}),
-      fact(s, "tie_word_embeddings", {"tied", "tie_word_embeddings"}),
+      fact(s, registry, "experts per token"),
+      fact(s, registry, "shared experts"),
+      fact(s, registry, "shared expert intermediate"),
+      fact(s, registry, "moe_intermediate_size"),
+      fact(s, registry, "first dense layers"),
+      fact(s, registry, "vocab_size"),
+      fact(s, registry, "max_position_embeddings"),
+      fact(s, registry, "rope_theta"),
+      fact(s, registry, "rope_scaling"),
+      fact(s, registry, "partial_rotary_factor"),
+      fact(s, registry, "norm eps"),
+      fact(s, registry, "tie_word_embeddings"),
       sliding,
       {"layer pattern", pattern, ""},
-      mla("q_lora_rank"),
-      mla("kv_lora_rank"),
-      fact(s, "router scoring", {"scoring_func"}),
-      fact(s, "MTP layers", {"mtp_layers", "num_nextn_predict_layers", "mtp_num_hidden_layers"}),
-      fact(s, "torch_dtype", {"torch_dtype", "dtype"}),
+      fact(s, registry, "MLA q_lora_rank"),
+      fact(s, registry, "MLA kv_lora_rank"),
+      fact(s, registry, "router scoring"),
+      fact(s, registry, "MTP layers"),
+      fact(s, registry, "torch_dtype"),
   };
 
   if (!spec && whole_model) {
