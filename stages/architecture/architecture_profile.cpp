@@ -242,10 +242,12 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     }
   }
 
+  // Rows read as the table's names say (families/_generic_decoder.yaml, config.facts).
+  const auto read_rows = [&](std::initializer_list<const char*> keys, std::vector<ArchitectureFact>& rows) {
+    for (const char* key : keys) rows.push_back(fact(s, registry, key));
+  };
   // Core keys through the family's own vars, i.e. its own spelling.
-  p.core = {fact(s, registry, "hidden_size"), fact(s, registry, "num_hidden_layers"),
-            fact(s, registry, "num_attention_heads"), fact(s, registry, "intermediate_size"),
-            fact(s, registry, "hidden_act")};
+  read_rows({"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act"}, p.core);
 
   // Heads through the core row (any family's spelling); missing num_key_value_heads means MHA.
   std::optional<std::int64_t> heads, kv;
@@ -299,31 +301,17 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
   }
   auto sliding = fact(s, registry, "sliding_window");
   if (sliding.value != "-" && window_off) sliding.value += " (use_sliding_window false)";
-  p.extended = {
-      fact(s, registry, "num_key_value_heads"),
-      head_dim,
-      {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
-      experts,
-      fact(s, registry, "experts per token"),
-      fact(s, registry, "shared experts"),
-      fact(s, registry, "shared expert intermediate"),
-      fact(s, registry, "moe_intermediate_size"),
-      fact(s, registry, "first dense layers"),
-      fact(s, registry, "vocab_size"),
-      fact(s, registry, "max_position_embeddings"),
-      fact(s, registry, "rope_theta"),
-      fact(s, registry, "rope_scaling"),
-      fact(s, registry, "partial_rotary_factor"),
-      fact(s, registry, "norm eps"),
-      fact(s, registry, "tie_word_embeddings"),
-      sliding,
-      {"layer pattern", pattern, ""},
-      fact(s, registry, "MLA q_lora_rank"),
-      fact(s, registry, "MLA kv_lora_rank"),
-      fact(s, registry, "router scoring"),
-      fact(s, registry, "MTP layers"),
-      fact(s, registry, "torch_dtype"),
-  };
+  p.extended = {fact(s, registry, "num_key_value_heads"),
+                head_dim,
+                {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
+                experts};
+  read_rows({"experts per token", "shared experts", "shared expert intermediate", "moe_intermediate_size",
+             "first dense layers", "vocab_size", "max_position_embeddings", "rope_theta", "rope_scaling",
+             "partial_rotary_factor", "norm eps", "tie_word_embeddings"},
+            p.extended);
+  p.extended.push_back(sliding);
+  p.extended.push_back({"layer pattern", pattern, ""});
+  read_rows({"MLA q_lora_rank", "MLA kv_lora_rank", "router scoring", "MTP layers", "torch_dtype"}, p.extended);
 
   if (!spec && whole_model) {
     const auto n = known_facts(p);
