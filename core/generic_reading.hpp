@@ -52,6 +52,9 @@ struct GenericReading {
   /// Tensor names no family entry claims, told apart by words in them ("MTP tensors": eh_proj,
   /// enorm, ...), for lineage arch's breadcrumbs; the first kind whose word a name contains.
   std::vector<std::pair<std::string, std::vector<std::string>>> breadcrumbs;
+  /// lineage arch's table: a unified key ("routed experts") -> the names it is read from, first
+  /// known wins (family vars and config keys in each family's spelling), from `config.facts`.
+  std::vector<std::pair<std::string, std::vector<std::string>>> fact_names;
 };
 
 }  // namespace lineage

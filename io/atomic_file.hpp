@@ -31,9 +31,6 @@ class AtomicFile {
   std::FILE* file_ = nullptr;
 };
 
-/// Reads a whole text file; InputError naming the file if it cannot be read.
-[[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
-
 /// Writes `text` to `path` atomically.
 void write_text_file(const std::filesystem::path& path, std::string_view text);
 

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <regex>
-#include <set>
 
 #include "core/errors.hpp"
+#include "io/detail/yaml_reader.hpp"
 
 namespace lineage::io {
 namespace {
@@ -46,20 +46,10 @@ nlohmann::json to_json(const YAML::Node& node) {
 }  // namespace
 
 CatalogEntry read_catalog_entry(const std::filesystem::path& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(path.string(), std::string("not valid YAML: ") + e.what());
-  }
+  const detail::YamlReader reader(path);
+  const auto root = reader.load("cannot read the catalogue entry");
   if (!root.IsMap()) throw ConfigError(path.string(), "a catalogue entry must be a mapping");
-  static const std::set<std::string> known{"model", "source", "confirmed", "unconfirmed", "notes", "sources", "config"};
-  for (const auto& kv : root) {
-    const auto key = kv.first.as<std::string>();
-    if (!known.count(key))
-      throw ConfigError(path.string() + ":" + key,
-                        "unknown key (known: config, confirmed, model, notes, source, sources, unconfirmed)");
-  }
+  reader.reject_unknown_keys(root, "", {"config", "confirmed", "model", "notes", "source", "sources", "unconfirmed"});
   CatalogEntry e;
   e.file = path.string();
   try {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/errors.hpp"
+#include "io/detail/yaml_reader.hpp"
 
 namespace lineage::io {
 namespace {
@@ -17,26 +18,10 @@ using lineage::FamilyEntry;
 using lineage::NameTemplate;
 namespace ex = lineage::expr;
 
-struct Ctx {
+struct Ctx : detail::YamlReader {
+  explicit Ctx(const std::filesystem::path& path) : YamlReader(path), file(path.string()) {}
+
   std::string file;
-
-  [[nodiscard]] ConfigError error(const std::string& path, const std::string& why) const {
-    return ConfigError(file + ":" + path, why);
-  }
-
-  void only(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> keys) const {
-    if (!n.IsMap()) throw error(path, "must be a mapping");
-    for (const auto& kv : n) {
-      const auto k = kv.first.as<std::string>();
-      bool ok = false;
-      for (const char* known : keys) ok = ok || k == known;
-      if (!ok) {
-        std::string list;
-        for (const char* known : keys) list += (list.empty() ? "" : ", ") + std::string(known);
-        throw error(path + "." + k, "unknown key (known: " + list + ")");
-      }
-    }
-  }
 
   [[nodiscard]] std::string scalar(const YAML::Node& n, const std::string& path) const {
     if (!n || !n.IsScalar()) throw error(path, "must be a scalar");
@@ -102,9 +87,9 @@ struct Ctx {
   }
 
   [[nodiscard]] FamilyEntry entry(const YAML::Node& n, const std::string& path) const {
-    only(n, path,
-         {"role", "component", "projection", "kind", "name", "shape", "when", "optional", "layout", "dtype",
-          "layer_range", "expert_count", "index_range"});
+    reject_unknown_keys(n, path,
+                        {"role", "component", "projection", "kind", "name", "shape", "when", "optional", "layout",
+                         "dtype", "layer_range", "expert_count", "index_range"});
     FamilyEntry e;
     e.where = file + ":" + path;
     const auto role = scalar(n["role"], path + ".role");
@@ -143,7 +128,7 @@ struct Ctx {
     if (n["index_range"]) e.index_range = range(n["index_range"], path + ".index_range");
     if (n["expert_count"]) e.expert_count = expression(n["expert_count"], path + ".expert_count");
     if (const auto l = n["layout"]) {
-      only(l, path + ".layout", {"stacked", "transposed", "gate_up"});
+      reject_unknown_keys(l, path + ".layout", {"stacked", "transposed", "gate_up"});
       if (l["stacked"]) e.layout.stacked = l["stacked"].as<bool>();
       if (l["transposed"]) e.layout.transposed = l["transposed"].as<bool>();
       if (l["gate_up"]) {
@@ -175,22 +160,13 @@ struct Ctx {
   }
 };
 
-YAML::Node load(const std::filesystem::path& path) {
-  try {
-    return YAML::LoadFile(path.string());
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(path.string(), "cannot read");
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
-  }
-}
-
 }  // namespace
 
 lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
-  const auto root = load(path);
-  Ctx c{path.string()};
-  c.only(root, "(top)", {"family", "description", "match", "vars", "dtype_default", "tensors", "variants", "mounts"});
+  const Ctx c(path);
+  const auto root = c.load("cannot read");
+  c.reject_unknown_keys(root, "(top)",
+                        {"family", "description", "match", "vars", "dtype_default", "tensors", "variants", "mounts"});
   lineage::FamilySpec f;
   f.file = path.string();
   f.id = c.scalar(root["family"], "family");
@@ -198,7 +174,7 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
     throw c.error("family", "'" + f.id + "' must equal the file name '" + path.stem().string() + "'");
   if (root["description"]) f.description = c.scalar(root["description"], "description");
   if (const auto m = root["match"]) {
-    c.only(m, "match", {"architectures", "model_types"});
+    c.reject_unknown_keys(m, "match", {"architectures", "model_types"});
     f.architectures = c.strings(m["architectures"], "match.architectures");
     f.model_types = c.strings(m["model_types"], "match.model_types");
   }
@@ -210,7 +186,7 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
     std::set<std::string> names;
     for (std::size_t i = 0; i < vs.size(); ++i) {
       const auto p = "variants[" + std::to_string(i) + "]";
-      c.only(vs[i], p, {"name", "tensors"});
+      c.reject_unknown_keys(vs[i], p, {"name", "tensors"});
       lineage::FamilyVariant v;
       v.name = c.scalar(vs[i]["name"], p + ".name");
       if (!names.insert(v.name).second) throw c.error(p + ".name", "duplicate variant '" + v.name + "'");
@@ -223,7 +199,7 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
     for (std::size_t i = 0; i < ms.size(); ++i) {
       const auto p = "mounts[" + std::to_string(i) + "]";
       const auto& m = ms[i];
-      c.only(m, p, {"family", "component", "config", "rename", "renames", "vars", "optional"});
+      c.reject_unknown_keys(m, p, {"family", "component", "config", "rename", "renames", "vars", "optional"});
       lineage::FamilyMount mount;
       mount.where = c.file + ":" + p;
       mount.family = c.scalar(m["family"], p + ".family");
@@ -258,14 +234,14 @@ lineage::FamilySpec read_family_file(const std::filesystem::path& path) {
 }
 
 lineage::QuantisationReading read_quantisation(const std::filesystem::path& path) {
-  const auto root = load(path);
-  Ctx c{path.string()};
+  const Ctx c(path);
+  const auto root = c.load("cannot read");
   lineage::QuantisationReading q;
   if (const auto ms = root["methods"]) {
     if (!ms.IsSequence()) throw c.error("methods", "must be a list");
     for (std::size_t i = 0; i < ms.size(); ++i) {
       const auto p = "methods[" + std::to_string(i) + "]";
-      c.only(ms[i], p, {"when", "companions"});
+      c.reject_unknown_keys(ms[i], p, {"when", "companions"});
       lineage::QuantisationMethod m;
       m.where = c.file + ":" + p;
       const auto when = ms[i]["when"];
@@ -284,7 +260,7 @@ lineage::QuantisationReading read_quantisation(const std::filesystem::path& path
     q.converted_roles.push_back(*role);
   }
   if (const auto k = root["kept_modules"]) {
-    c.only(k, "kept_modules", {"always", "config_keys"});
+    c.reject_unknown_keys(k, "kept_modules", {"always", "config_keys"});
     q.kept_modules = c.strings(k["always"], "kept_modules.always");
     q.kept_modules_keys = c.strings(k["config_keys"], "kept_modules.config_keys");
   }
@@ -292,16 +268,16 @@ lineage::QuantisationReading read_quantisation(const std::filesystem::path& path
 }
 
 std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::path& path) {
-  const auto root = load(path);
-  Ctx c{path.string()};
-  c.only(root, "(top)", {"companions", "methods", "converted_roles", "kept_modules"});
+  const Ctx c(path);
+  const auto root = c.load("cannot read");
+  c.reject_unknown_keys(root, "(top)", {"companions", "methods", "converted_roles", "kept_modules"});
   std::vector<lineage::CompanionRule> out;
   const auto list = root["companions"];
   if (!list || !list.IsSequence()) throw c.error("companions", "required list");
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto p = "companions[" + std::to_string(i) + "]";
     const auto& n = list[i];
-    c.only(n, p, {"suffix", "replaces", "kind", "shape", "dtype", "weight_dtype"});
+    c.reject_unknown_keys(n, p, {"suffix", "replaces", "kind", "shape", "dtype", "weight_dtype"});
     lineage::CompanionRule r;
     r.where = c.file + ":" + p;
     r.suffix = c.scalar(n["suffix"], p + ".suffix");
@@ -324,14 +300,14 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
 }
 
 lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
-  const auto root = load(path);
-  Ctx c{path.string()};
-  c.only(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs"});
+  const Ctx c(path);
+  const auto root = c.load("cannot read");
+  c.reject_unknown_keys(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs"});
   lineage::GenericReading g;
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");
   if (const auto cfg = root["config"]) {
-    c.only(cfg, "config", {"text_configs", "tower_configs", "tower_components", "vars"});
+    c.reject_unknown_keys(cfg, "config", {"text_configs", "tower_configs", "tower_components", "vars", "facts"});
     g.text_configs = c.strings(cfg["text_configs"], "config.text_configs");
     g.tower_configs = c.strings(cfg["tower_configs"], "config.tower_configs");
     if (const auto tc = cfg["tower_components"]) {
@@ -344,12 +320,21 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
       }
     }
     g.config_vars = c.vars(cfg["vars"], "config.vars");
+    if (const auto facts = cfg["facts"]) {
+      if (!facts.IsMap()) throw c.error("config.facts", "must map a table key to the names it is read from");
+      for (const auto& kv : facts) {
+        const auto key = kv.first.as<std::string>();
+        auto names = c.strings(kv.second, "config.facts." + key);
+        if (names.empty()) throw c.error("config.facts." + key, "needs at least one name");
+        g.fact_names.emplace_back(key, std::move(names));
+      }
+    }
   }
   if (const auto bs = root["breadcrumbs"]) {
     if (!bs.IsSequence()) throw c.error("breadcrumbs", "must be a list");
     for (std::size_t i = 0; i < bs.size(); ++i) {
       const auto p = "breadcrumbs[" + std::to_string(i) + "]";
-      c.only(bs[i], p, {"kind", "words"});
+      c.reject_unknown_keys(bs[i], p, {"kind", "words"});
       g.breadcrumbs.emplace_back(c.scalar(bs[i]["kind"], p + ".kind"), c.strings(bs[i]["words"], p + ".words"));
     }
   }
@@ -389,7 +374,7 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto p = "rules[" + std::to_string(i) + "]";
     const auto& n = rules[i];
-    c.only(n, p, {"match", "role", "component", "projection", "kind"});
+    c.reject_unknown_keys(n, p, {"match", "role", "component", "projection", "kind"});
     lineage::GenericRule r;
     r.where = c.file + ":" + p;
     r.pattern = c.scalar(n["match"], p + ".match");

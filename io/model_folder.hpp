@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 
 namespace lineage::io {
@@ -24,7 +25,9 @@ void require_regular_file(const std::filesystem::path& path);
 /// Returns the descriptor (the caller closes it) and its size.
 int open_regular_file(const std::filesystem::path& path, std::uint64_t& size);
 
-/// Reads a whole regular file of at most `max_bytes`. Throws InputError otherwise.
-[[nodiscard]] std::string read_regular_file(const std::filesystem::path& path, std::uint64_t max_bytes);
+/// Reads a whole regular file of at most `max_bytes` (the one whole-file reader of lineage: model
+/// files, templates, journals). Throws InputError naming the file otherwise.
+[[nodiscard]] std::string read_regular_file(const std::filesystem::path& path,
+                                            std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max());
 
 }  // namespace lineage::io

@@ -2,31 +2,17 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <set>
-
 #include "core/errors.hpp"
 #include "core/sbatch_text.hpp"
+#include "io/detail/yaml_reader.hpp"
 #include "io/model_source.hpp"
 
 namespace lineage::io {
 namespace {
 
-class Reader {
+class Reader : public detail::YamlReader {
  public:
-  explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
-
-  void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) const {
-    if (!map.IsMap()) throw error(where.empty() ? "(top level)" : where, "must be a mapping");
-    for (const auto& kv : map) {
-      if (!kv.first.IsScalar()) throw error(where.empty() ? "(top level)" : where, "has a key that is not a name");
-      const auto key = kv.first.as<std::string>();
-      if (!known.count(key)) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        throw error(join(where, key), "unknown key (known: " + list + ")");
-      }
-    }
-  }
+  explicit Reader(std::filesystem::path file) : YamlReader(std::move(file)) {}
 
   template <typename T>
   void get(const YAML::Node& map, const std::string& where, const std::string& key, T& out) const {
@@ -61,24 +47,16 @@ class Reader {
     }
   }
 
-  [[nodiscard]] ConfigError error(const std::string& key_path, const std::string& reason) const {
-    return ConfigError(file_.string() + ":" + key_path, reason);
-  }
-
-  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
-
  private:
   [[nodiscard]] std::string resolve(const std::string& p) const {
     const std::filesystem::path path(p);
     if (path.is_absolute() || is_remote_location(p)) return p;
-    return (file_.parent_path() / path).lexically_normal().string();
+    return (file().parent_path() / path).lexically_normal().string();
   }
-
-  std::filesystem::path file_;
 };
 
 CaseModel read_case_model(const Reader& r, const YAML::Node& node, const std::string& where) {
-  r.reject_unknown(node, where, {"repo", "revision", "expected_bytes", "expected_params_billions", "note"});
+  r.reject_unknown_keys(node, where, {"expected_bytes", "expected_params_billions", "note", "repo", "revision"});
   CaseModel m;
   r.get(node, where, "repo", m.repo);
   r.get(node, where, "revision", m.revision);
@@ -112,7 +90,7 @@ std::vector<CaseModel> read_case_models(const Reader& r, const YAML::Node& map, 
 std::optional<CaseInfo> parse_case(const Reader& r, const YAML::Node& root, const RunConfig& cfg) {
   const auto c = root["case"];
   if (!c) return std::nullopt;
-  r.reject_unknown(c, "case", {"name", "claim", "questions", "suspect", "parents", "controls"});
+  r.reject_unknown_keys(c, "case", {"claim", "controls", "name", "parents", "questions", "suspect"});
   CaseInfo info;
   r.get(c, "case", "name", info.name);
   r.get(c, "case", "claim", info.claim);
@@ -129,25 +107,15 @@ std::optional<CaseInfo> parse_case(const Reader& r, const YAML::Node& root, cons
   return info;
 }
 
-YAML::Node load_root(const std::filesystem::path& path) {
-  try {
-    return YAML::LoadFile(path.string());
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(path.string(), "cannot read run file");
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
-  }
-}
-
 }  // namespace
 
 RunConfig read_run_file(const std::filesystem::path& path) {
-  const auto root = load_root(path);
-  Reader r(path);
+  const Reader r(path);
+  const auto root = r.load("cannot read run file");
   RunConfig cfg;
-  r.reject_unknown(root, "",
-                   {"suspect", "parents", "parent", "controls", "out", "resume", "quiet", "null_permutations", "family",
-                    "families_dir", "baselines", "slurm", "case"});
+  r.reject_unknown_keys(root, "",
+                        {"baselines", "case", "controls", "families_dir", "family", "null_permutations", "out",
+                         "parent", "parents", "quiet", "resume", "slurm", "suspect"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -164,9 +132,9 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   r.get_path(root, "", "families_dir", cfg.families_dir);
   r.get(root, "", "baselines", cfg.baselines);
   if (const auto s = root["slurm"]) {
-    r.reject_unknown(s, "slurm",
-                     {"nodes", "tasks_per_node", "cpus_per_task", "time", "partition", "account", "mem",
-                      "signal_seconds_before_limit", "requeue", "extra_sbatch"});
+    r.reject_unknown_keys(s, "slurm",
+                          {"account", "cpus_per_task", "extra_sbatch", "mem", "nodes", "partition", "requeue",
+                           "signal_seconds_before_limit", "tasks_per_node", "time"});
     auto& out = cfg.slurm;
     r.get(s, "slurm", "nodes", out.nodes);
     r.get(s, "slurm", "tasks_per_node", out.tasks_per_node);
@@ -201,7 +169,8 @@ RunConfig read_run_file(const std::filesystem::path& path) {
 
 std::optional<CaseInfo> read_case(const std::filesystem::path& path) {
   const auto cfg = read_run_file(path);
-  return parse_case(Reader(path), load_root(path), cfg);
+  const Reader r(path);
+  return parse_case(r, r.load("cannot read run file"), cfg);
 }
 
 }  // namespace lineage::io

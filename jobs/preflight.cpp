@@ -2,14 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/errors.hpp"
-#include "io/store/model_fingerprint.hpp"
 #include "io/store/result_store.hpp"
-#include "jobs/run_inputs.hpp"
 #include "stages/execute/execute_unit.hpp"
-#include "stages/pair/pair_models.hpp"
+#include "stages/plan/run_plan.hpp"
 
 namespace lineage::jobs {
 
@@ -18,37 +17,28 @@ namespace fs = std::filesystem;
 PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
                           const std::vector<std::string>& stores) {
   PreflightReport r;
-  std::vector<RunModel> models;
+  stages::RunPlan plan;
   try {
-    models = load_run_models(cfg, registry);  // every header and index, strictly validated
+    plan = stages::build_run_plan(cfg, registry);  // every header and index, strictly validated
   } catch (const Error& e) {
     r.problems.push_back(std::string("model input: ") + e.what());
     return r;
   }
-  r.models = models.size();
-  std::vector<const stages::Inventory*> invs;
-  for (const auto& m : models) {
-    invs.push_back(&m.inventory);
+  r.models = plan.models.size();
+  for (const auto& m : plan.models) {
     if (!m.inventory.required_missing.empty()) {
       r.problems.push_back(m.dir + ": " + std::to_string(m.inventory.required_missing.size()) +
                            " tensors the config calls for are missing (first: " + m.inventory.required_missing.front() +
                            ")");
     }
   }
-  const auto pairs = stages::pair_models(invs, [&] {
-    stages::PairOptions o;
-    o.baselines = cfg.baselines;
-    return o;
-  }());
   std::uint64_t kept_values = 0;
-  bool comparable = false;
-  for (const auto& u : pairs.units) {
-    r.bytes_to_read += u.bytes();
+  for (const auto& u : plan.units()) {
     if (u.keep_values) kept_values += 2 * u.elements();
-    comparable = comparable || u.kind == stages::UnitKind::same_key || u.kind == stages::UnitKind::submatrix;
   }
-  r.units = pairs.units.size();
-  if (!comparable) r.problems.push_back(cfg.suspect + ": nothing comparable with the other models");
+  r.bytes_to_read = plan.bytes();
+  r.units = plan.units().size();
+  if (!plan.comparable()) r.problems.push_back(cfg.suspect + ": nothing comparable with the other models");
   // Store: unit table (~200 B a unit), statistics (8 B each), kept values (float32), and the
   // journals, which hold the same statistics again until the store is written.
   const auto stats = stages::unit_stat_names().size();
@@ -83,12 +73,9 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
         const auto existing = io::read_result_store(out);
         bool same = true;
         for (const auto& sm : existing.models) {
-          const auto it =
-              std::find_if(models.begin(), models.end(), [&](const RunModel& m) { return m.label == sm.label; });
-          if (it == models.end() ||
-              io::fingerprint_model(it->label, it->dir, it->shard_files).fingerprint() != sm.fingerprint()) {
-            same = false;
-          }
+          const auto it = std::find_if(plan.fingerprints.begin(), plan.fingerprints.end(),
+                                       [&](const io::StoredModel& m) { return m.label == sm.label; });
+          if (it == plan.fingerprints.end() || it->fingerprint() != sm.fingerprint()) same = false;
         }
         if (same) {
           r.resumes_existing = true;

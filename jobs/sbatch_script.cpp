@@ -4,7 +4,7 @@
 
 #include "core/errors.hpp"
 #include "core/sbatch_text.hpp"
-#include "io/atomic_file.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::jobs {
 
@@ -97,7 +97,7 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
   } else {
     throw UsageError("submit: --launcher must be srun or mpirun");
   }
-  const auto compare_template = io::read_text_file(options.template_dir / "compare.sbatch.in");
+  const auto compare_template = io::read_regular_file(options.template_dir / "compare.sbatch.in");
   std::map<std::string, std::string> v{
       {"run_file", shell_quote(run_file)},
       {"lineage", shell_quote(options.lineage_binary)},
@@ -130,7 +130,7 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
         {"lineage", shell_quote(options.lineage_binary)},
         {"stores", stores},
         {"out", shell_quote(out)}};
-    plan.aggregate_script = render_template(io::read_text_file(options.template_dir / "aggregate.sbatch.in"), a,
+    plan.aggregate_script = render_template(io::read_regular_file(options.template_dir / "aggregate.sbatch.in"), a,
                                             (options.template_dir / "aggregate.sbatch.in").string());
   }
   return plan;

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -12,25 +11,21 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <thread>
 
 #include "cluster/phase.hpp"
-#include "cluster/progress_reporter.hpp"
+#include "cluster/unit_executor.hpp"
 #include "core/errors.hpp"
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
 #include "io/run_lock.hpp"
-#include "io/safetensors_file.hpp"
-#include "io/store/model_fingerprint.hpp"
 #include "io/store/result_store.hpp"
-#include "jobs/run_inputs.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/execute/execute_unit.hpp"
-#include "stages/pair/pair_models.hpp"
+#include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
 
 namespace lineage::pipeline {
@@ -49,14 +44,7 @@ nlohmann::json config_json(const RunConfig& c) {
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
 
-fs::path journal_dir(const RunConfig& c) { return c.out + ".journal"; }
-
-/// Byte range of a view inside its file (validated by SafetensorsFile::range).
-std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows,
-                                                   std::uint64_t cols) {
-  const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
-  return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
-}
+fs::path journal_dir(const RunConfig& c) { return io::journal_dir_of(c.out); }
 
 /// Rank 0 validates the output location before anything expensive; the outcome is shared.
 void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
@@ -97,7 +85,7 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
     }
   }
   std::string stored_digest;
-  for (const auto& u : existing->units) stored_digest += u.key_a + "|" + u.key_b + ";";
+  for (const auto& u : existing->units) stored_digest += stages::unit_digest_entry(u.key_a, u.key_b);
   if (stored_digest != units_digest)
     throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
 }
@@ -115,13 +103,9 @@ std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUni
 }
 
 /// Reads every journal file of the run: unit id -> outcome (the first record of a unit wins).
-std::map<std::uint64_t, stages::UnitOutcome> read_journals(const fs::path& dir) {
+std::map<std::uint64_t, stages::UnitOutcome> read_journals(const fs::path& store) {
   std::map<std::uint64_t, stages::UnitOutcome> done;
-  if (!fs::is_directory(dir)) return done;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
+  for (const auto& f : io::journal_files_of(store)) {
     for (const auto& r : io::read_journal(f).records) {
       if (!done.count(r.unit_id)) done.emplace(r.unit_id, stages::UnitOutcome::deserialize(r.unit_id, r.payload));
     }
@@ -211,45 +195,21 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   });
 
   // ---- front half: identical on every rank --------------------------------------------------
-  // Every rank builds the same units from the same headers (deterministic), so no broadcast of
-  // the unit list is needed and unit ids agree everywhere.
-  struct Loaded {
-    std::vector<jobs::RunModel> models;
-    std::vector<io::StoredModel> fingerprints;
-  };
-  auto loaded = cluster::run_phase(comm, "load", own, [&] {
-    inject(fault, "load", rank);
-    const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
-    Loaded l;
-    l.models = jobs::load_run_models(cfg, registry);
-    for (const auto& m : l.models) {
-      auto f = io::fingerprint_model(m.label, m.dir, m.shard_files);
-      f.family = m.inventory.family;
-      f.tensors = m.inventory.tensors.size();
-      l.fingerprints.push_back(std::move(f));
-    }
-    return l;
-  });
-  const auto& models = loaded.models;
-  const auto pairs = cluster::run_phase(comm, "pair", own, [&] {
-    inject(fault, "pair", rank);
-    std::vector<const stages::Inventory*> invs;
-    for (const auto& m : models) invs.push_back(&m.inventory);
-    stages::PairOptions popt;
-    popt.baselines = cfg.baselines;
-    auto p = stages::pair_models(invs, popt);
-    const bool comparable = std::any_of(p.units.begin(), p.units.end(), [](const auto& u) {
-      return u.kind == stages::UnitKind::same_key || u.kind == stages::UnitKind::submatrix;
-    });
-    if (!comparable) {
+  // Every rank builds the same run plan from the same headers (deterministic), so no broadcast
+  // of the unit list is needed and unit ids agree everywhere. Loading and pairing are one phase;
+  // LINEAGE_FAULT still names them apart (load, pair) through the builder's steps.
+  const auto run = cluster::run_phase(comm, "load", own, [&] {
+    stages::RunPlanOptions options;
+    options.before_step = [&](std::string_view step) { inject(fault, step, rank); };
+    auto built = stages::build_run_plan(cfg, io::load_family_registry(families_dir_of(cfg.families_dir)), options);
+    if (!built.comparable()) {
       throw InputError(cfg.suspect,
                        "nothing comparable: no tensor of the suspect has a counterpart in the other models");
     }
-    return p;
+    return built;
   });
-  const auto& units = pairs.units;
-  std::string digest;
-  for (const auto& u : units) digest += to_string(u.key_a) + "|" + to_string(u.key_b) + ";";
+  const auto& models = run.models;
+  const auto& units = run.units();
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
@@ -262,7 +222,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     // remove them (nobody else can be writing one now).
     (void)io::remove_stale_store_temporaries(cfg.out);
     std::optional<io::StoreContents> existing;
-    check_output(cfg, loaded.fingerprints, digest, existing);
+    check_output(cfg, run.fingerprints, run.digest, existing);
     if (existing) {
       store = std::move(*existing);
     } else {
@@ -270,12 +230,12 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       new_store = true;
     }
     store.config_json = config_json(cfg).dump();
-    store.models = loaded.fingerprints;
+    store.models = run.fingerprints;
     store.units = stored_units(units);
-    store.unmatched = pairs.unmatched;
+    store.unmatched = run.pairs.unmatched;
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
-    for (const auto& [id, o] : read_journals(journal_dir(cfg))) {
+    for (const auto& [id, o] : read_journals(cfg.out)) {
       if (id < done_flags.size()) done_flags[id] = 1;
     }
   });
@@ -309,7 +269,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     for (const auto& m : models) {
       for (const auto& note : m.inventory.notes) out << "note: " << m.label << ": " << note << "\n";
     }
-    out << "lineage compare: " << units.size() << " units (" << pairs.submatrix_keys.size()
+    out << "lineage compare: " << units.size() << " units (" << run.pairs.submatrix_keys.size()
         << " on common sub-matrices), " << already << " already done, " << todo_count << " to compute on "
         << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
         << static_cast<int>(plan.imbalance() * 1000) / 10.0 << "%\n";
@@ -327,87 +287,28 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   });
   // Each rank opens its own journal file (the folder may be node-local or shared).
   auto journal = cluster::run_phase(comm, "journal", store_phase, [&] {
-    return std::make_unique<io::JournalWriter>(journal_dir(cfg) /
-                                               ("r" + std::to_string(rank) + "-" + session + ".jrn"));
+    return std::make_unique<io::JournalWriter>(io::rank_journal_path(cfg.out, rank, session));
   });
 
-  // ---- compute: each rank its own units, journaled ---------------------------------------------
-  const auto& mine = plan.units_of_rank[static_cast<std::size_t>(rank)];
-  std::uint64_t my_bytes = 0;
-  for (auto id : mine) my_bytes += units[id].bytes();
-  cluster::ProgressOptions popts;
-  popts.quiet = cfg.quiet;
-  popts.terminal = ::isatty(STDERR_FILENO) != 0;
-  cluster::ProgressReporter progress(comm, mine.size(), my_bytes, popts, std::cerr);
-  bool stopped = false;
-  std::uint64_t computed = 0;
-  std::optional<cluster::PhaseError> compute_failure;
-  try {
-    cluster::run_phase(comm, "compute", own, [&] {
-      inject(fault, "compute", rank);
-      std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
-      auto bytes_of = [&](const stages::ElementView& v) {
-        auto& f = files[{v.model, v.file}];
-        if (!f)
-          f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
-        // The whole view, as execute_unit expects: a unit may read past its compared rows (a
-        // router whose expert counts differ is kept whole for the expert matching).
-        const auto [b, e] = view_range(v, v.rows, v.cols);
-        return f->range(b, e);
-      };
-      auto last_sync = std::chrono::steady_clock::now();
-      std::uint64_t bytes_done = 0;
-      try {
-        for (auto id : mine) {
-          if (stop_requested()) {
-            stopped = true;
-            break;
-          }
-          const auto& u = units[id];
-          if (cfg.inject_failure_at_unit && *cfg.inject_failure_at_unit == id) {
-            throw InputError(u.a.tensor,
-                             "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
-          }
-          stages::NullOptions null_options;
-          null_options.permutations = cfg.null_permutations;
-          const auto a = bytes_of(u.a);
-          const auto b = bytes_of(u.b);
-          set_files_being_read(files[{u.a.model, u.a.file}]->path().string(),
-                               files[{u.b.model, u.b.file}]->path().string());
-          const auto outcome = stages::execute_unit(u, a, b, null_options);
-          journal->append(id, outcome.serialize());
-          ++computed;
-          if (cfg.test_unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.test_unit_delay_ms));
-          bytes_done += u.bytes();
-          const auto now = std::chrono::steady_clock::now();
-          if (now - last_sync > std::chrono::seconds(2)) {
-            journal->sync();
-            last_sync = now;
-          }
-          progress.update(computed, bytes_done);
-        }
-      } catch (...) {
-        // Keep what finished durable before reporting (a failed sync adds nothing to report).
-        try {
-          journal->sync();
-        } catch (const Error&) {
-        }
-        throw;
-      }
-      journal->sync();
-    });
-  } catch (const cluster::PhaseError& e) {
-    compute_failure = e;
-  }
-  (void)progress.finish();
-  journal.reset();
-  const bool any_stopped = comm.any(stopped);
-  const auto total_computed = comm.sum(computed);
+  // ---- compute: each rank its own units, journaled (cluster/unit_executor.hpp) -----------------
+  cluster::UnitExecutorOptions exec_options;
+  exec_options.null.permutations = cfg.null_permutations;
+  exec_options.progress.quiet = cfg.quiet;
+  exec_options.progress.terminal = ::isatty(STDERR_FILENO) != 0;
+  exec_options.fail_at_unit = cfg.inject_failure_at_unit;
+  exec_options.unit_delay_ms = cfg.test_unit_delay_ms;
+  exec_options.stop_requested = [] { return stop_requested(); };
+  exec_options.reading_files = [](const std::string& a, const std::string& b) { set_files_being_read(a, b); };
+  exec_options.at_start = [&] { inject(fault, "compute", rank); };
+  const auto execution = cluster::execute_units(comm, run, plan, std::move(journal), exec_options, std::cerr);
+  const auto& compute_failure = execution.failure;
+  const bool any_stopped = execution.stopped;
+  const auto total_computed = execution.computed;
 
   // ---- rank 0: store from the journals -----------------------------------------------------------
   const auto done = cluster::run_phase(comm, "gather", store_phase, [&] {
     inject(fault, "gather", rank);
-    return root ? read_journals(journal_dir(cfg)) : std::map<std::uint64_t, stages::UnitOutcome>{};
+    return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
   });
   const bool complete = done.size() == units.size();
   nlohmann::json verdicts;

@@ -3,14 +3,14 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 
 #include "core/errors.hpp"
+#include "io/model_folder.hpp"
 
 namespace lineage::io {
 namespace {
@@ -39,13 +39,29 @@ T load(const std::byte* p) {
 
 }  // namespace
 
+std::filesystem::path journal_dir_of(const std::filesystem::path& store) {
+  return std::filesystem::path(store.string() + ".journal");
+}
+
+std::filesystem::path rank_journal_path(const std::filesystem::path& store, int rank, const std::string& session) {
+  return journal_dir_of(store) / ("r" + std::to_string(rank) + "-" + session + ".jrn");
+}
+
+std::vector<std::filesystem::path> journal_files_of(const std::filesystem::path& store) {
+  std::vector<std::filesystem::path> files;
+  const auto dir = journal_dir_of(store);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 JournalContents read_journal(const std::filesystem::path& path) {
   JournalContents out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "cannot read journal");
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>{});
+  const std::string raw = read_regular_file(path);
   std::vector<std::byte> data(raw.size());
   if (!raw.empty()) std::memcpy(data.data(), raw.data(), raw.size());
   std::size_t pos = 0;

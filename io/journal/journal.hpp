@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace lineage::io {
@@ -29,6 +30,15 @@ struct JournalContents {
 /// Reads every intact record. A missing file reads as empty. Throws InputError only when the
 /// file cannot be read at all.
 [[nodiscard]] JournalContents read_journal(const std::filesystem::path& path);
+
+/// The naming rule of a run's journal, in one place: the folder STORE.journal beside the store,
+/// holding one file per rank and session, "r<rank>-<session>.jrn". Ranks never share a file (the
+/// folder may be node-local or shared), and a resumed run never appends to an earlier session's.
+[[nodiscard]] std::filesystem::path journal_dir_of(const std::filesystem::path& store);
+[[nodiscard]] std::filesystem::path rank_journal_path(const std::filesystem::path& store, int rank,
+                                                      const std::string& session);
+/// Every file in the store's journal folder, sorted by name (none when there is no folder).
+[[nodiscard]] std::vector<std::filesystem::path> journal_files_of(const std::filesystem::path& store);
 
 class JournalWriter {
  public:

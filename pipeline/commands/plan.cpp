@@ -6,13 +6,12 @@
 
 #include "io/family_file.hpp"
 #include "io/run_file.hpp"
-#include "jobs/run_inputs.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/commands/text_table.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
-#include "stages/pair/pair_models.hpp"
+#include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
 
 namespace lineage::pipeline::commands {
@@ -80,19 +79,14 @@ int plan(const std::vector<std::string>& args) {
   const auto cfg = io::read_run_file(vm["run"].as<std::string>());
   const auto case_info = io::read_case(vm["run"].as<std::string>());
   const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));
-  const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true, remote_options());
-  std::vector<const stages::Inventory*> invs;
-  for (const auto& m : models) invs.push_back(&m.inventory);
-  stages::PairOptions popt;
-  popt.baselines = cfg.baselines;
-  popt.sizes_only = true;
-  const auto pairs = stages::pair_models(invs, popt);
+  stages::RunPlanOptions options;
+  options.planning_only = true;
+  options.remote = remote_options();
+  const auto run = stages::build_run_plan(cfg, registry, options);
+  const auto& models = run.models;
   std::vector<stages::UnitCost> costs;
-  std::uint64_t total = 0;
-  for (const auto& u : pairs.units) {
-    costs.push_back({u.id, u.bytes()});
-    total += u.bytes();
-  }
+  for (const auto& u : run.units()) costs.push_back({u.id, u.bytes()});
+  const std::uint64_t total = run.bytes();
   // The published model behind each label (case: section), in run order: suspect, parents, controls.
   std::vector<const io::CaseModel*> published;
   if (case_info) {

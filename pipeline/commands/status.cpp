@@ -32,7 +32,6 @@ std::string when(fs::file_time_type t) {
 nlohmann::json store_status(const fs::path& store) {
   nlohmann::json j{{"store", store.string()}};
   std::error_code ec;
-  const fs::path journal = store.string() + ".journal";
   if (!fs::exists(store, ec)) {
     j["state"] = "not started";
     return j;
@@ -41,13 +40,11 @@ nlohmann::json store_status(const fs::path& store) {
   std::set<std::uint64_t> done(s.done_ids.begin(), s.done_ids.end());
   std::size_t journaled = 0;
   auto last = fs::last_write_time(store, ec);
-  if (fs::is_directory(journal, ec)) {
-    for (const auto& f : fs::directory_iterator(journal)) {
-      for (const auto& r : io::read_journal(f.path()).records) {
-        if (done.insert(r.unit_id).second) ++journaled;
-      }
-      last = std::max(last, fs::last_write_time(f.path(), ec));
+  for (const auto& f : io::journal_files_of(store)) {
+    for (const auto& r : io::read_journal(f).records) {
+      if (done.insert(r.unit_id).second) ++journaled;
     }
+    last = std::max(last, fs::last_write_time(f, ec));
   }
   std::uint64_t elements = 0, elements_done = 0, bytes = 0, bytes_done = 0;
   std::map<std::string, std::pair<std::size_t, std::size_t>> by_kind;  // kind -> (done, total)

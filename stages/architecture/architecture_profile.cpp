@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/errors.hpp"
+#include "core/json_path.hpp"
 #include "stages/inventory/bound_family.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
@@ -43,22 +44,7 @@ std::optional<expr::Value> lookup(const Scope* s, const std::string& name) {
 
 bool config_has(const Scope* s, const std::string& dotted) {
   for (; s; s = s->parent) {
-    if (!s->config) continue;
-    const nlohmann::json* j = s->config;
-    std::size_t start = 0;
-    bool found = true;
-    while (found) {
-      const auto dot = dotted.find('.', start);
-      const auto part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!j->is_object() || !j->contains(part)) {
-        found = false;
-        break;
-      }
-      j = &(*j)[part];
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    if (found) return true;
+    if (s->config && find_dotted(*s->config, dotted)) return true;
   }
   return false;
 }
@@ -99,9 +85,20 @@ std::string text(const expr::Value& v) {
   return v.to_string();
 }
 
-/// First of several names (family vars or config keys) that the scope knows.
-ArchitectureFact fact(const Scope* s, const std::string& key, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
+/// The names a table key is read from, first known wins: the generic reading's `config.facts`
+/// (families/_generic_decoder.yaml), else the key itself.
+std::vector<std::string> fact_names(const FamilyRegistry& registry, const std::string& key) {
+  if (const auto* g = registry.generic_reading()) {
+    for (const auto& [k, names] : g->fact_names) {
+      if (k == key) return names;
+    }
+  }
+  return {key};
+}
+
+/// A table row: the first of the key's names that the scope knows.
+ArchitectureFact fact(const Scope* s, const FamilyRegistry& registry, const std::string& key) {
+  for (const auto& n : fact_names(registry, key)) {
     if (auto v = lookup(s, n)) return {key, text(*v), spelling_of(s, n)};
   }
   return {key, "-", ""};
@@ -245,20 +242,19 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     }
   }
 
+  // Rows read as the table's names say (families/_generic_decoder.yaml, config.facts).
+  const auto read_rows = [&](std::initializer_list<const char*> keys, std::vector<ArchitectureFact>& rows) {
+    for (const char* key : keys) rows.push_back(fact(s, registry, key));
+  };
   // Core keys through the family's own vars, i.e. its own spelling.
-  p.core = {
-      fact(s, "hidden_size", {"hidden", "hidden_size", "d_model", "n_embd"}),
-      fact(s, "num_hidden_layers", {"layers", "num_hidden_layers", "n_layers", "n_layer", "encoder_layers"}),
-      fact(s, "num_attention_heads", {"heads", "num_attention_heads", "n_heads", "n_head", "encoder_attention_heads"}),
-      fact(s, "intermediate_size", {"intermediate", "dense_intermediate", "ffn", "intermediate_size"}),
-      fact(s, "hidden_act", {"hidden_act", "hidden_activation", "activation_function", "ffn_config.ffn_act_fn.name"})};
+  read_rows({"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act"}, p.core);
 
   // Heads through the core row (any family's spelling); missing num_key_value_heads means MHA.
   std::optional<std::int64_t> heads, kv;
   if (p.core[2].value != "-") {
     if (auto v = lookup(s, p.core[2].spelled.empty() ? "heads" : p.core[2].spelled)) heads = v->as_int();
   }
-  for (const char* name : {"kv_heads", "num_key_value_heads", "multi_query_group_num", "n_kv_heads"}) {
+  for (const auto& name : fact_names(registry, "attention kv heads")) {
     if (auto v = lookup(s, name); v && !kv) kv = v->as_int();
   }
   if (!kv && config_has(s, "multi_query") && lookup(s, "multi_query")->truthy()) kv = 1;  // old Falcon
@@ -306,10 +302,10 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
     pattern = "sliding window " + text(*window) + " on every layer";
   }
 
-  const auto experts = fact(s, "routed experts", {"experts", "n_routed_experts", "num_experts", "num_local_experts"});
+  const auto experts = fact(s, registry, "routed experts");
   p.moe = experts.value != "-" && experts.value != "0";
   // MLA heads have a query/key width (no-position + rotary part) and a value width of their own.
-  auto head_dim = fact(s, "head_dim", {"head_dim"});
+  auto head_dim = fact(s, registry, "head_dim");
   if (kv_lora) {
     const auto nope = lookup(s, "qk_nope_head_dim"), rope = lookup(s, "qk_rope_head_dim"), v = lookup(s, "v_head_dim");
     if (nope && rope) {
@@ -317,34 +313,19 @@ ArchitectureProfile profile_impl(const nlohmann::json& config, const FamilyRegis
                   "qk_nope_head_dim + qk_rope_head_dim"};
     }
   }
-  auto sliding = fact(s, "sliding_window", {"sliding_window"});
+  auto sliding = fact(s, registry, "sliding_window");
   if (sliding.value != "-" && window_off) sliding.value += " (use_sliding_window false)";
-  auto mla = [&](const char* key) { return fact(s, std::string("MLA ") + key, {key}); };
-  p.extended = {
-      fact(s, "num_key_value_heads", {"kv_heads", "num_key_value_heads"}),
-      head_dim,
-      {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
-      experts,
-      fact(s, "experts per token", {"top_k", "num_experts_per_tok", "moe_top_k"}),
-      fact(s, "shared experts", {"shared", "n_shared_experts"}),
-      fact(s, "shared expert intermediate", {"shared_intermediate", "shared_expert_intermediate_size"}),
-      fact(s, "moe_intermediate_size", {"moe_intermediate", "moe_intermediate_size"}),
-      fact(s, "first dense layers", {"dense_prefix", "first_k_dense_replace"}),
-      fact(s, "vocab_size", {"vocab", "vocab_size"}),
-      fact(s, "max_position_embeddings", {"max_position_embeddings", "max_seq_len", "seq_length"}),
-      fact(s, "rope_theta", {"rope_theta", "rope_parameters.rope_theta", "attn_config.rope_theta", "rotary_emb_base"}),
-      fact(s, "rope_scaling", {"rope_scaling.rope_type", "rope_scaling.type", "rope_parameters.rope_type"}),
-      fact(s, "partial_rotary_factor", {"partial_rotary_factor", "rope_parameters.partial_rotary_factor"}),
-      fact(s, "norm eps", {"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"}),
-      fact(s, "tie_word_embeddings", {"tied", "tie_word_embeddings"}),
-      sliding,
-      {"layer pattern", pattern, ""},
-      mla("q_lora_rank"),
-      mla("kv_lora_rank"),
-      fact(s, "router scoring", {"scoring_func"}),
-      fact(s, "MTP layers", {"mtp_layers", "num_nextn_predict_layers", "mtp_num_hidden_layers"}),
-      fact(s, "torch_dtype", {"torch_dtype", "dtype"}),
-  };
+  p.extended = {fact(s, registry, "num_key_value_heads"),
+                head_dim,
+                {"attention", attention, kv_lora ? "kv_lora_rank" : "num_key_value_heads"},
+                experts};
+  read_rows({"experts per token", "shared experts", "shared expert intermediate", "moe_intermediate_size",
+             "first dense layers", "vocab_size", "max_position_embeddings", "rope_theta", "rope_scaling",
+             "partial_rotary_factor", "norm eps", "tie_word_embeddings"},
+            p.extended);
+  p.extended.push_back(sliding);
+  p.extended.push_back({"layer pattern", pattern, ""});
+  read_rows({"MLA q_lora_rank", "MLA kv_lora_rank", "router scoring", "MTP layers", "torch_dtype"}, p.extended);
 
   if (!spec && whole_model) {
     const auto n = known_facts(p);

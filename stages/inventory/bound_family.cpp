@@ -3,26 +3,12 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "core/json_path.hpp"
 
 namespace lineage::stages {
 namespace {
 
 const nlohmann::json kEmptyObject = nlohmann::json::object();
-
-const nlohmann::json* find_dotted(const nlohmann::json& config, std::string_view name) {
-  const nlohmann::json* cur = &config;
-  std::size_t pos = 0;
-  while (true) {
-    const auto dot = name.find('.', pos);
-    const auto part = std::string(name.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
-    if (!cur->is_object()) return nullptr;
-    const auto it = cur->find(part);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-    if (dot == std::string_view::npos) return cur;
-    pos = dot + 1;
-  }
-}
 
 NameTemplate rename(const NameTemplate& t, const std::vector<std::pair<std::string, std::string>>& map) {
   NameTemplate out = t;

@@ -493,3 +493,42 @@ TEST(ArchitectureQuantisation, CompanionsFollowTheQuantisationFile) {
 
 }  // namespace
 }  // namespace lineage
+
+namespace lineage {
+namespace {
+
+// The table's spellings are data (families/_generic_decoder.yaml, config.facts): every row read
+// from the config has its names there, and editing them changes what lineage arch reads.
+TEST(Architecture, TableRowsAreReadFromTheNamesOfTheGenericReading) {
+  const auto* g = registry().generic_reading();
+  ASSERT_NE(g, nullptr);
+  const auto listed = [&](const std::string& key) {
+    return std::any_of(g->fact_names.begin(), g->fact_names.end(), [&](const auto& f) { return f.first == key; });
+  };
+  const auto p = stages::profile_architecture(nlohmann::json{{"model_type", "x"}}, registry(), "x");
+  for (const auto* rows : {&p.core, &p.extended}) {
+    for (const auto& f : *rows) {
+      if (f.key == "attention" || f.key == "layer pattern") continue;  // derived rows
+      EXPECT_TRUE(listed(f.key)) << f.key;
+    }
+  }
+  EXPECT_TRUE(listed("attention kv heads"));
+
+  testing::TempDir dir;
+  fs::copy(std::string(LINEAGE_SOURCE_DIR) + "/families", dir.path(), fs::copy_options::recursive);
+  const auto generic = dir.path() / "_generic_decoder.yaml";
+  std::ifstream in(generic);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string row = "    hidden_size: [hidden, hidden_size, d_model, n_embd]";
+  const auto at = text.find(row);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, row.size(), "    hidden_size: [d_model]");
+  std::ofstream(generic) << text;
+  const auto edited = io::load_family_registry(dir.path());
+  const nlohmann::json config{{"model_type", "unknown_x"}, {"hidden_size", 4096}, {"d_model", 7}};
+  EXPECT_EQ(stages::profile_architecture(config, registry(), "x").core[0].value, "4096");
+  EXPECT_EQ(stages::profile_architecture(config, edited, "x").core[0].value, "7");
+}
+
+}  // namespace
+}  // namespace lineage

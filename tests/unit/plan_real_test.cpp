@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "io/family_file.hpp"
-#include "jobs/run_inputs.hpp"
 #include "stages/pair/pair_models.hpp"
+#include "stages/plan/run_models.hpp"
 #include "stages/plan/shard_plan.hpp"
 
 namespace lineage {
@@ -34,8 +34,8 @@ std::vector<stages::UnitCost> real_costs(const std::string& name) {
   RunConfig cfg;
   cfg.suspect = (kReal / name).string();
   cfg.parents = {cfg.suspect};
-  EXPECT_TRUE(jobs::shards_missing(cfg.suspect));
-  const auto models = jobs::load_run_models(cfg, registry, /*allow_index_only=*/true);
+  EXPECT_TRUE(stages::shards_missing(cfg.suspect));
+  const auto models = stages::load_run_models(cfg, registry, /*allow_index_only=*/true);
   EXPECT_TRUE(models[0].index_only);
   std::vector<const stages::Inventory*> invs{&models[0].inventory, &models[1].inventory};
   stages::PairOptions popt;

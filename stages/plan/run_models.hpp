@@ -1,5 +1,5 @@
 #pragma once
-/// @file run_inputs.hpp
+/// @file run_models.hpp
 /// The models of a run (suspect, parents, controls) read into inventories, shared by compare,
 /// plan and the pre-flight check so that all three see the same unit list.
 
@@ -11,7 +11,7 @@
 #include "io/model_source.hpp"
 #include "stages/inventory/inventory.hpp"
 
-namespace lineage::jobs {
+namespace lineage::stages {
 
 struct RunModel {
   std::string label;  ///< suspect, parent (parent1, ...), control1, ...
@@ -41,4 +41,4 @@ struct RunModel {
 /// True when the folder has an index naming at least one shard file that does not exist.
 [[nodiscard]] bool shards_missing(const std::string& dir);
 
-}  // namespace lineage::jobs
+}  // namespace lineage::stages

@@ -1,4 +1,4 @@
-#include "jobs/run_inputs.hpp"
+#include "stages/plan/run_models.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
 
-namespace lineage::jobs {
+namespace lineage::stages {
 
 namespace fs = std::filesystem;
 
@@ -106,4 +106,4 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
   return out;
 }
 
-}  // namespace lineage::jobs
+}  // namespace lineage::stages

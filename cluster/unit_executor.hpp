@@ -1,0 +1,55 @@
+#pragma once
+/// @file unit_executor.hpp
+/// Executes a run plan's units: each rank computes the units the shard plan gives it, in plan
+/// order, appends every outcome to its own journal and makes the journal durable every few
+/// seconds and at the end. It takes no decisions of its own (STYLE §6): which units, on which
+/// rank, was settled by stages/plan; when to stop is the caller's signal flag. The compute runs
+/// as one phase of the failure protocol (cluster/phase.hpp), so a failing unit on one rank ends
+/// the loop on every rank with one agreed PhaseError, after which every finished unit is still in
+/// the journals.
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cluster/communicator.hpp"
+#include "cluster/phase.hpp"
+#include "cluster/progress_reporter.hpp"
+#include "io/journal/journal.hpp"
+#include "stages/null/hidden_null.hpp"
+#include "stages/plan/run_plan.hpp"
+#include "stages/plan/shard_plan.hpp"
+
+namespace lineage::cluster {
+
+struct UnitExecutorOptions {
+  stages::NullOptions null;
+  ProgressOptions progress;
+  /// Testing aids (docs/cli.md): fail at this unit as bad input; sleep after each unit.
+  std::optional<std::uint64_t> fail_at_unit;
+  std::uint32_t unit_delay_ms = 0;
+  /// Polled before each unit; true ends the loop after a clean checkpoint (Slurm's signals).
+  std::function<bool()> stop_requested;
+  /// Told the two files each unit reads before it reads them (named by the SIGBUS handler).
+  std::function<void(const std::string& file_a, const std::string& file_b)> reading_files;
+  /// Called at the start of the compute phase on every rank (LINEAGE_FAULT).
+  std::function<void()> at_start;
+};
+
+struct UnitExecution {
+  std::uint64_t computed = 0;         ///< units computed on all ranks
+  bool stopped = false;               ///< some rank stopped on request
+  std::optional<PhaseError> failure;  ///< the agreed failure of the compute phase, if any
+};
+
+/// Collective over `comm`: computes this rank's units of `shards` (built over plan.units() for
+/// comm.size() ranks) into `journal`, which is closed on return. Progress goes to `progress_out`.
+/// Precondition: the plan was built for execution (not planning_only), identically on every rank.
+[[nodiscard]] UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& plan,
+                                          const stages::ShardPlan& shards, std::unique_ptr<io::JournalWriter> journal,
+                                          const UnitExecutorOptions& options, std::ostream& progress_out);
+
+}  // namespace lineage::cluster

@@ -1,0 +1,54 @@
+#include "stages/plan/run_plan.hpp"
+
+#include <algorithm>
+
+#include "io/store/model_fingerprint.hpp"
+
+namespace lineage::stages {
+
+bool RunPlan::comparable() const noexcept {
+  return std::any_of(pairs.units.begin(), pairs.units.end(), [](const ComparisonUnit& u) {
+    return u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix;
+  });
+}
+
+std::uint64_t RunPlan::bytes() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& u : pairs.units) total += u.bytes();
+  return total;
+}
+
+std::string unit_digest_entry(std::string_view key_a, std::string_view key_b) {
+  std::string entry;
+  entry.reserve(key_a.size() + key_b.size() + 2);
+  entry.append(key_a).append("|").append(key_b).append(";");
+  return entry;
+}
+
+RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, const RunPlanOptions& options) {
+  const auto step = [&](std::string_view name) {
+    if (options.before_step) options.before_step(name);
+  };
+  RunPlan plan;
+  step("load");
+  plan.models = load_run_models(config, registry, options.planning_only, options.remote);
+  if (!options.planning_only) {
+    for (const auto& m : plan.models) {
+      auto f = io::fingerprint_model(m.label, m.dir, m.shard_files);
+      f.family = m.inventory.family;
+      f.tensors = m.inventory.tensors.size();
+      plan.fingerprints.push_back(std::move(f));
+    }
+  }
+  step("pair");
+  std::vector<const Inventory*> inventories;
+  for (const auto& m : plan.models) inventories.push_back(&m.inventory);
+  PairOptions pair_options;
+  pair_options.baselines = config.baselines;
+  pair_options.sizes_only = options.planning_only;
+  plan.pairs = pair_models(inventories, pair_options);
+  for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(to_string(u.key_a), to_string(u.key_b));
+  return plan;
+}
+
+}  // namespace lineage::stages

@@ -1,0 +1,111 @@
+// The run-plan builder (stages/plan/run_plan.hpp) that compare, plan and the pre-flight check
+// share, tested without MPI on the synthetic suite.
+#include "stages/plan/run_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "io/family_file.hpp"
+#include "io/store/model_fingerprint.hpp"
+#include "support/synth_suite.hpp"
+
+namespace lineage {
+namespace {
+
+const FamilyRegistry& registry() {
+  static const auto r = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  return r;
+}
+
+RunConfig finetune_of_base() {
+  const auto& suite = testing::synth_suite();
+  RunConfig cfg;
+  cfg.suspect = (suite / "finetune").string();
+  cfg.parents = {(suite / "base").string()};
+  return cfg;
+}
+
+TEST(RunPlan, ModelsFingerprintsUnitsAndDigestOfARun) {
+  const auto cfg = finetune_of_base();
+  const auto plan = stages::build_run_plan(cfg, registry());
+  ASSERT_EQ(plan.models.size(), 2u);
+  EXPECT_EQ(plan.models[0].label, "suspect");
+  EXPECT_EQ(plan.models[1].label, "parent");
+  ASSERT_EQ(plan.fingerprints.size(), 2u);
+  for (std::size_t m = 0; m < 2; ++m) {
+    const auto& model = plan.models[m];
+    const auto& f = plan.fingerprints[m];
+    EXPECT_EQ(f.label, model.label);
+    EXPECT_EQ(f.family, model.inventory.family);
+    EXPECT_EQ(f.tensors, model.inventory.tensors.size());
+    EXPECT_EQ(f.fingerprint(), io::fingerprint_model(model.label, model.dir, model.shard_files).fingerprint());
+  }
+  ASSERT_GT(plan.units().size(), 100u);
+  EXPECT_TRUE(plan.comparable());
+  std::string digest;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < plan.units().size(); ++i) {
+    const auto& u = plan.units()[i];
+    EXPECT_EQ(u.id, i);
+    digest += to_string(u.key_a) + "|" + to_string(u.key_b) + ";";
+    bytes += u.bytes();
+  }
+  EXPECT_EQ(plan.digest, digest);
+  EXPECT_EQ(plan.bytes(), bytes);
+  // Deterministic: every rank builds the same plan on its own.
+  EXPECT_EQ(stages::build_run_plan(cfg, registry()).digest, plan.digest);
+}
+
+TEST(RunPlan, FollowsTheRunsBaselineSetting) {
+  auto cfg = finetune_of_base();
+  const auto with = stages::build_run_plan(cfg, registry());
+  cfg.baselines = false;
+  const auto without = stages::build_run_plan(cfg, registry());
+  EXPECT_LT(without.units().size(), with.units().size());
+  for (const auto& u : without.units()) {
+    EXPECT_TRUE(u.kind != stages::UnitKind::baseline && u.kind != stages::UnitKind::within) << to_string(u.key_a);
+  }
+  EXPECT_NE(without.digest, with.digest);
+}
+
+TEST(RunPlan, PlanningOnlyHasNoFingerprintsAndTheSameUnits) {
+  const auto cfg = finetune_of_base();
+  stages::RunPlanOptions options;
+  options.planning_only = true;
+  const auto planned = stages::build_run_plan(cfg, registry(), options);
+  EXPECT_TRUE(planned.fingerprints.empty());
+  const auto run = stages::build_run_plan(cfg, registry());
+  EXPECT_EQ(planned.digest, run.digest);
+  EXPECT_EQ(planned.bytes(), run.bytes());
+}
+
+TEST(RunPlan, StepsAreLoadThenPairAndAFailureInOneStopsTheBuild) {
+  const auto cfg = finetune_of_base();
+  std::vector<std::string> steps;
+  stages::RunPlanOptions options;
+  options.before_step = [&](std::string_view step) { steps.emplace_back(step); };
+  (void)stages::build_run_plan(cfg, registry(), options);
+  EXPECT_EQ(steps, (std::vector<std::string>{"load", "pair"}));
+  steps.clear();
+  options.before_step = [&](std::string_view step) {
+    steps.emplace_back(step);
+    if (step == "pair") throw std::runtime_error("stop at pair");
+  };
+  EXPECT_THROW((void)stages::build_run_plan(cfg, registry(), options), std::runtime_error);
+  EXPECT_EQ(steps, (std::vector<std::string>{"load", "pair"}));
+}
+
+TEST(RunPlan, AMissingModelIsAnInputError) {
+  auto cfg = finetune_of_base();
+  cfg.parents = {"/nonexistent/lineage-model"};
+  EXPECT_THROW((void)stages::build_run_plan(cfg, registry()), InputError);
+}
+
+TEST(RunPlan, DigestEntryOfStoredKeys) { EXPECT_EQ(stages::unit_digest_entry("text/a", "text/b"), "text/a|text/b;"); }
+
+}  // namespace
+}  // namespace lineage
