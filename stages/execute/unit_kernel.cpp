@@ -25,6 +25,7 @@ constexpr std::size_t kLanes = 8;
 #define LINEAGE_KERNEL_CLONES
 #endif
 
+/// One block's sums. s_aa, s_bb, s_ab, s_a and s_b are of the shifted values x - ka, y - kb.
 struct Pass1 {
   double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a = 0, s_b = 0, max_d = 0;
   float min_a = INFINITY, max_a = -INFINITY, min_b = INFINITY, max_b = -INFINITY;
@@ -58,15 +59,22 @@ struct Padded {
 };
 
 LINEAGE_KERNEL_CLONES
-void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, Pass1& r) {
+void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka, double kb,
+           Pass1& r) {
   const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
+  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb), zero{};
   const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
   const l8 dabs_mask = splat<l8>(0x7fffffffffffffffLL);
   const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
   d8 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
   f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
   i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
-  auto step = [&](const float* pa, const float* pb) {
+  // One loop over the whole vectors and the padded tail (a lambda called twice would be compiled
+  // once, for the baseline ISA, and not inlined into the clones).
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    const float* pa = v < nvec ? a + v * kLanes : tail->a;
+    const float* pb = v < nvec ? b + v * kLanes : tail->b;
     f8 x, y;
     std::memcpy(&x, pa, sizeof x);
     std::memcpy(&y, pb, sizeof y);
@@ -87,21 +95,21 @@ void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail,
     min_b = ok & (y < min_b) ? y : min_b;
     max_b = ok & (y > max_b) ? y : max_b;
     // Excluded elements become 0 and add nothing to the sums.
+    const l8 ok64 = __builtin_convertvector(ok, l8);
     const d8 xd = __builtin_convertvector(std::bit_cast<f8>(xi & ok), d8);
     const d8 yd = __builtin_convertvector(std::bit_cast<f8>(yi & ok), d8);
     const d8 d = xd - yd;
     const d8 ad = std::bit_cast<d8>(std::bit_cast<l8>(d) & dabs_mask);
-    s_aa += xd * xd;
-    s_bb += yd * yd;
-    s_ab += xd * yd;
+    const d8 xs = ok64 ? xd - vka : zero, ys = ok64 ? yd - vkb : zero;
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
     s_ad += ad;
     s_dd += d * d;
-    s_a += xd;
-    s_b += yd;
+    s_a += xs;
+    s_b += ys;
     max_d = ad > max_d ? ad : max_d;
-  };
-  for (std::size_t v = 0; v < nvec; ++v) step(a + v * kLanes, b + v * kLanes);
-  if (tail) step(tail->a, tail->b);
+  }
   r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab), r.s_ad = hsum(s_ad), r.s_dd = hsum(s_dd);
   r.s_a = hsum(s_a), r.s_b = hsum(s_b);
   for (std::size_t i = 0; i < kLanes; ++i) {
@@ -115,31 +123,6 @@ void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail,
   r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
   r.val_eq = static_cast<std::int64_t>(-hsum(c_val));
   r.bit_eq = static_cast<std::int64_t>(-hsum(c_bit));
-}
-
-/// The centred sums of the block's finite pairs around the block means (the second of two passes).
-LINEAGE_KERNEL_CLONES
-void pass2(const float* a, const float* b, std::size_t nvec, const Padded* tail, double ma, double mb, double& qa,
-           double& qb, double& qab) {
-  const i8 exp_mask = splat<i8>(0x7f800000);
-  const d8 vma = splat<d8>(ma), vmb = splat<d8>(mb), zero{};
-  d8 s_a{}, s_b{}, s_ab{};
-  auto step = [&](const float* pa, const float* pb) {
-    f8 x, y;
-    std::memcpy(&x, pa, sizeof x);
-    std::memcpy(&y, pb, sizeof y);
-    const i8 xi = std::bit_cast<i8>(x), yi = std::bit_cast<i8>(y);
-    const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
-    const l8 ok64 = __builtin_convertvector(ok, l8);
-    const d8 da = ok64 ? __builtin_convertvector(std::bit_cast<f8>(xi & ok), d8) - vma : zero;
-    const d8 db = ok64 ? __builtin_convertvector(std::bit_cast<f8>(yi & ok), d8) - vmb : zero;
-    s_a += da * da;
-    s_b += db * db;
-    s_ab += da * db;
-  };
-  for (std::size_t v = 0; v < nvec; ++v) step(a + v * kLanes, b + v * kLanes);
-  if (tail) step(tail->a, tail->b);
-  qa = hsum(s_a), qb = hsum(s_b), qab = hsum(s_ab);
 }
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
@@ -161,8 +144,20 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   const Padded tail_storage(a + nvec * kLanes, b + nvec * kLanes, rem);
   const Padded* tail = rem ? &tail_storage : nullptr;
+  // The shift: the running means once there are any, else the block's first finite pair. Sums of
+  // squares around a value near the mean lose nothing to cancellation (METHODS §2.3), so one
+  // pass gives both the raw and the centred sums.
+  double ka = mean_a, kb = mean_b;
+  if (n == 0) {
+    for (std::size_t i = 0; i < len; ++i) {
+      if (std::isfinite(a[i]) && std::isfinite(b[i])) {
+        ka = a[i], kb = b[i];
+        break;
+      }
+    }
+  }
   Pass1 p;
-  pass1(a, b, nvec, tail, mode == BitEquality::float_bits, p);
+  pass1(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
   const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
   n_ok += ok;
   n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
@@ -176,7 +171,7 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
       bit_eq += (std::isfinite(a[i]) && std::isfinite(b[i]) && bits_a[i] == bits_b[i]) ? 1 : 0;
     }
   }
-  s_aa += p.s_aa, s_bb += p.s_bb, s_ab += p.s_ab, s_ad += p.s_ad, s_dd += p.s_dd;
+  s_ad += p.s_ad, s_dd += p.s_dd;
   max_d = std::max(max_d, p.max_d);
   min_a = std::min(min_a, static_cast<double>(p.min_a)), max_a = std::max(max_a, static_cast<double>(p.max_a));
   min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
@@ -192,9 +187,15 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
 
   if (ok == 0) return;
   const double nb = static_cast<double>(ok);
-  const double ma = p.s_a / nb, mb = p.s_b / nb;
-  double qa = 0, qb = 0, qab = 0;
-  pass2(a, b, nvec, tail, ma, mb, qa, qb, qab);
+  // Raw sums from the shifted ones; written alike for a and b so that identical sides give
+  // identical sums (cosine exactly 1).
+  s_aa += p.s_aa + ka * p.s_a + ka * p.s_a + nb * ka * ka;
+  s_bb += p.s_bb + kb * p.s_b + kb * p.s_b + nb * kb * kb;
+  s_ab += p.s_ab + kb * p.s_a + ka * p.s_b + nb * ka * kb;
+  // The block's means and centred sums.
+  const double da = p.s_a / nb, db = p.s_b / nb;
+  const double ma = ka + da, mb = kb + db;
+  const double qa = p.s_aa - p.s_a * da, qb = p.s_bb - p.s_b * db, qab = p.s_ab - p.s_a * db;
   // Sums around 1 (init_centered_cosine) from the block's centred moments: exact identities,
   // with no cancellation for weights near 1 (norms).
   s_a1 += qa + nb * (ma - 1) * (ma - 1);

@@ -9,8 +9,9 @@
 ///   target_clones and without FMA contraction), so every ISA computes the same operations in the
 ///   same order: results do not depend on the machine's vector width, nor on the rank count.
 /// - Non-finite elements are masked and counted, never branched on.
-/// - The moments stay two-pass within a block (METHODS §2.3); the second pass reads the block
-///   again from L1.
+/// - One pass per block: the sums are of values shifted by the running means (the first finite
+///   pair for the first block), which gives the raw sums and the centred ones without the
+///   Σx² − (Σx)²/n cancellation (METHODS §2.3); blocks are Chan-merged.
 /// - The quantile histograms see a fixed sample of logical indices (every `stride`-th element),
 ///   off the hot path.
 
@@ -20,7 +21,7 @@
 
 namespace lineage::stages {
 
-/// Elements per block: moments are two-pass within a block and Chan-merged across blocks. Fixed
+/// Elements per block: moments are summed per block and Chan-merged across blocks. Fixed
 /// here (not by rank or chunk options) so every unit's result is bit-identical on any rank count.
 inline constexpr std::size_t kKernelBlock = 4096;
 /// Histogram buckets: the upper 16 bits of a non-negative float (METHODS §2.4).
