@@ -63,8 +63,8 @@ void decode_f16(const std::byte* s, float* d, std::size_t n) noexcept {
     u32x8 o = ((h & 0x7FFFu) << 13) + ((127u - 15u) << 23);
     const u32x8 exp = (h << 13) & exp_field;
     o = exp == exp_field ? o + special_rebias : o;  // infinity / NaN
-    const f32x8 sub = std::bit_cast<f32x8>(o + sub_bias) - sub_magic;
-    o = exp == zero ? std::bit_cast<u32x8>(sub) : o;  // zero / subnormal
+    const f32x8 sub = __builtin_bit_cast(f32x8, o + sub_bias) - sub_magic;
+    o = exp == zero ? __builtin_bit_cast(u32x8, sub) : o;  // zero / subnormal
     const u32x8 f = o | sign;
     std::memcpy(d + i, &f, sizeof f);
   }

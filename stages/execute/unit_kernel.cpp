@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace lineage::stages {
 namespace {
@@ -33,14 +34,14 @@ struct Pass1 {
 };
 
 template <typename V>
-V splat(decltype(V{}[0]) x) {
+[[gnu::always_inline]] inline V splat(std::remove_cvref_t<decltype(V{}[0])> x) {
   V v;
   for (std::size_t i = 0; i < kLanes; ++i) v[i] = x;
   return v;
 }
 
 template <typename V>
-double hsum(V v) {  // fixed lane order
+[[gnu::always_inline]] inline double hsum(V v) {  // fixed lane order
   double s = 0;
   for (std::size_t i = 0; i < kLanes; ++i) s += static_cast<double>(v[i]);
   return s;
@@ -78,7 +79,7 @@ void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail,
     f8 x, y;
     std::memcpy(&x, pa, sizeof x);
     std::memcpy(&y, pb, sizeof y);
-    const i8 xi = std::bit_cast<i8>(x), yi = std::bit_cast<i8>(y);
+    const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
     const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
     const i8 ok = fa & fb;
     const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
@@ -90,16 +91,16 @@ void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail,
     c_mis += ~ok & ~same;
     c_val += ok & (x == y);  // -0 == +0
     c_bit += ok & bits_on & (xi == yi);
-    min_a = ok & (x < min_a) ? x : min_a;
-    max_a = ok & (x > max_a) ? x : max_a;
-    min_b = ok & (y < min_b) ? y : min_b;
-    max_b = ok & (y > max_b) ? y : max_b;
+    min_a = (ok & (x < min_a)) ? x : min_a;
+    max_a = (ok & (x > max_a)) ? x : max_a;
+    min_b = (ok & (y < min_b)) ? y : min_b;
+    max_b = (ok & (y > max_b)) ? y : max_b;
     // Excluded elements become 0 and add nothing to the sums.
     const l8 ok64 = __builtin_convertvector(ok, l8);
-    const d8 xd = __builtin_convertvector(std::bit_cast<f8>(xi & ok), d8);
-    const d8 yd = __builtin_convertvector(std::bit_cast<f8>(yi & ok), d8);
+    const d8 xd = __builtin_convertvector(__builtin_bit_cast(f8, xi & ok), d8);
+    const d8 yd = __builtin_convertvector(__builtin_bit_cast(f8, yi & ok), d8);
     const d8 d = xd - yd;
-    const d8 ad = std::bit_cast<d8>(std::bit_cast<l8>(d) & dabs_mask);
+    const d8 ad = __builtin_bit_cast(d8, __builtin_bit_cast(l8, d) & dabs_mask);
     const d8 xs = ok64 ? xd - vka : zero, ys = ok64 ? yd - vkb : zero;
     s_aa += xs * xs;
     s_bb += ys * ys;
