@@ -68,10 +68,20 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           }
           const auto a = bytes_of(u.a);
           const auto b = bytes_of(u.b);
-          if (options.reading_files) {
-            options.reading_files(file_of(u.a).path().string(), file_of(u.b).path().string());
+          auto& file_a = file_of(u.a);
+          auto& file_b = file_of(u.b);
+          if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
+          const auto range_a = view_range(u.a, u.a.rows, u.a.cols), range_b = view_range(u.b, u.b.rows, u.b.cols);
+          // Map the unit's pages in one call each rather than by a fault per page; a sampled
+          // unit reads only its sampled rows, so it is left to fault them in.
+          if (!u.sampled) {
+            file_a.prefetch(range_a.first, range_a.second);
+            file_b.prefetch(range_b.first, range_b.second);
           }
           const auto outcome = stages::execute_unit(u, a, b, options.null);
+          // The resident set stays at about one unit, however large the model.
+          file_a.release(range_a.first, range_a.second);
+          file_b.release(range_b.first, range_b.second);
           journal->append(id, outcome.serialize());
           ++computed;
           if (options.unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(options.unit_delay_ms));

@@ -17,6 +17,60 @@ T load(const std::byte* p) noexcept {
   return v;
 }
 
+// Block decoders: eight elements at a time in GCC vector extensions (element-wise integer and
+// exact float operations, so every ISA clone gives the same bits), compiled per ISA.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LINEAGE_DECODE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LINEAGE_DECODE_CLONES
+#endif
+using u16x8 = std::uint16_t __attribute__((vector_size(16)));
+using u32x8 = std::uint32_t __attribute__((vector_size(32)));
+using f32x8 = float __attribute__((vector_size(32)));
+
+LINEAGE_DECODE_CLONES
+void decode_bf16(const std::byte* s, float* d, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u16x8 h;
+    std::memcpy(&h, s + 2 * i, sizeof h);
+    const u32x8 f = __builtin_convertvector(h, u32x8) << 16;
+    std::memcpy(d + i, &f, sizeof f);
+  }
+  for (; i < n; ++i) d[i] = bf16_to_float(load<std::uint16_t>(s + 2 * i));
+}
+
+/// IEEE half to float without branches: move exponent and mantissa into place, rebias, and
+/// select the infinity/NaN and zero/subnormal cases (the subnormal one by an exact float
+/// subtraction). Equal to f16_to_float on all 65,536 inputs (io_dtype_decode_test).
+LINEAGE_DECODE_CLONES
+void decode_f16(const std::byte* s, float* d, std::size_t n) noexcept {
+  u32x8 exp_field, special_rebias, sub_bias, zero;
+  f32x8 sub_magic;
+  for (int k = 0; k < 8; ++k) {
+    exp_field[k] = 0x0F800000u;
+    special_rebias[k] = (128u - 16u) << 23;
+    sub_bias[k] = 1u << 23;
+    sub_magic[k] = std::bit_cast<float>(113u << 23);
+    zero[k] = 0;
+  }
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u16x8 h16;
+    std::memcpy(&h16, s + 2 * i, sizeof h16);
+    const u32x8 h = __builtin_convertvector(h16, u32x8);
+    const u32x8 sign = (h & 0x8000u) << 16;
+    u32x8 o = ((h & 0x7FFFu) << 13) + ((127u - 15u) << 23);
+    const u32x8 exp = (h << 13) & exp_field;
+    o = exp == exp_field ? o + special_rebias : o;  // infinity / NaN
+    const f32x8 sub = __builtin_bit_cast(f32x8, o + sub_bias) - sub_magic;
+    o = exp == zero ? __builtin_bit_cast(u32x8, sub) : o;  // zero / subnormal
+    const u32x8 f = o | sign;
+    std::memcpy(d + i, &f, sizeof f);
+  }
+  for (; i < n; ++i) d[i] = f16_to_float(load<std::uint16_t>(s + 2 * i));
+}
+
 }  // namespace
 
 float bf16_to_float(std::uint16_t bits) noexcept {
@@ -122,18 +176,13 @@ void decode_to_float(Dtype dtype, std::span<const std::byte> src, std::span<floa
   float* d = dst.data();
   switch (dtype) {
     case Dtype::BF16:
-      // Branch-free, vectorisable: shift the 16 stored bits into the high half.
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint16_t b;
-        std::memcpy(&b, s + 2 * i, 2);
-        d[i] = std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-      }
+      decode_bf16(s, d, n);
       return;
     case Dtype::F32:
       std::memcpy(d, s, n * 4);
       return;
     case Dtype::F16:
-      for (std::size_t i = 0; i < n; ++i) d[i] = f16_to_float(load<std::uint16_t>(s + 2 * i));
+      decode_f16(s, d, n);
       return;
     default:
       for (std::size_t i = 0; i < n; ++i) {

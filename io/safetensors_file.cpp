@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -12,7 +13,22 @@
 #include "core/errors.hpp"
 #include "io/model_folder.hpp"
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels answer EINVAL and the pages fault in
+#endif
+
 namespace lineage::io {
+namespace {
+
+/// [begin, end) widened to whole pages and clipped to the mapping; empty when nothing is left.
+std::pair<std::uint64_t, std::uint64_t> page_span(std::uint64_t begin, std::uint64_t end, std::uint64_t size) {
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  end = std::min(end, size);
+  if (begin >= end) return {0, 0};
+  return {begin / page * page, std::min(size, (end + page - 1) / page * page)};
+}
+
+}  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(read_safetensors_header(path)) {
   size_ = header_.file_size;
@@ -58,6 +74,20 @@ std::span<const std::byte> SafetensorsFile::range(std::uint64_t begin, std::uint
                      {}, begin);
   }
   return {base_ + begin, static_cast<std::size_t>(end - begin)};
+}
+
+void SafetensorsFile::prefetch(std::uint64_t begin, std::uint64_t end) const noexcept {
+  const auto [b, e] = page_span(begin, end, size_);
+  if (b == e) return;
+  auto* p = const_cast<std::byte*>(base_) + b;
+  (void)::madvise(p, e - b, MADV_WILLNEED);
+  (void)::madvise(p, e - b, MADV_POPULATE_READ);
+}
+
+void SafetensorsFile::release(std::uint64_t begin, std::uint64_t end) const noexcept {
+  const auto [b, e] = page_span(begin, end, size_);
+  if (b == e) return;
+  (void)::madvise(const_cast<std::byte*>(base_) + b, e - b, MADV_DONTNEED);
 }
 
 }  // namespace lineage::io

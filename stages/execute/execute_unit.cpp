@@ -12,17 +12,13 @@
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/execute/unit_kernel.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
 
-/// Elements per block: moments are two-pass within a block and Chan-merged across blocks. Fixed
-/// here (not by rank or chunk options) so every unit's result is bit-identical on any rank count.
-constexpr std::size_t kBlock = 4096;
-constexpr std::size_t kBuckets = 1u << 15;  // upper 16 bits of a non-negative float (METHODS §2.4)
-
-std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
+constexpr std::size_t kBlock = kKernelBlock;
 
 /// Lower edge of the bucket where the cumulative count first reaches ceil(q * n).
 double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double q) {
@@ -36,39 +32,8 @@ double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double 
   return std::nan("");
 }
 
-struct Moments {
-  double n = 0, mean_a = 0, mean_b = 0, m2_a = 0, m2_b = 0, c_ab = 0;
-  void merge_block(const float* a, const float* b, const bool* ok, std::size_t len) {
-    double nb = 0, sa = 0, sb = 0;
-    for (std::size_t i = 0; i < len; ++i) {
-      if (!ok[i]) continue;
-      nb += 1;
-      sa += a[i];
-      sb += b[i];
-    }
-    if (nb == 0) return;
-    const double ma = sa / nb, mb = sb / nb;
-    double qa = 0, qb = 0, qab = 0;
-    for (std::size_t i = 0; i < len; ++i) {
-      if (!ok[i]) continue;
-      const double da = a[i] - ma, db = b[i] - mb;
-      qa += da * da;
-      qb += db * db;
-      qab += da * db;
-    }
-    // Chan et al. pairwise update (METHODS §2.3): no Σx² − (Σx)²/n cancellation.
-    const double total = n + nb, dA = ma - mean_a, dB = mb - mean_b;
-    m2_a += qa + dA * dA * n * nb / total;
-    m2_b += qb + dB * dB * n * nb / total;
-    c_ab += qab + dA * dB * n * nb / total;
-    mean_a += dA * nb / total;
-    mean_b += dB * nb / total;
-    n = total;
-  }
-};
-
 /// Decodes `count` logical elements of a view row by row into `out`, starting at logical index
-/// `start` (row-major over the unit's rows x cols); also copies their raw bits for equality.
+/// `start` (row-major over the unit's rows x cols); on request also copies their raw bits.
 class ViewReader {
  public:
   /// @param[in] row_map  when not empty, logical row r is the view's row row_map[r] (sampled units)
@@ -76,17 +41,20 @@ class ViewReader {
              std::span<const std::uint64_t> row_map = {})
       : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)), row_map_(row_map) {}
 
+  /// @param[out] bits  the stored bits of each element, or nullptr when not wanted
   void read(std::uint64_t start, std::size_t count, float* out, std::uint64_t* bits) const {
     for_each_run(start, count, [&](std::uint64_t first, std::size_t i, std::size_t run) {
       if (v_.col_stride == 1) {
         const auto* p = bytes_.data() + first * size_;
         io::decode_to_float(v_.dtype, std::span<const std::byte>(p, run * size_), std::span<float>(out + i, run));
-        for (std::size_t k = 0; k < run; ++k) bits[i + k] = raw(p + k * size_);
+        if (bits) {
+          for (std::size_t k = 0; k < run; ++k) bits[i + k] = raw(p + k * size_);
+        }
       } else {
         for (std::size_t k = 0; k < run; ++k) {
           const auto* p = bytes_.data() + (first + k * v_.col_stride) * size_;
           out[i + k] = static_cast<float>(io::decode_element(v_.dtype, p));
-          bits[i + k] = raw(p);
+          if (bits) bits[i + k] = raw(p);
         }
       }
     });
@@ -161,11 +129,10 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   const ViewReader ra(unit.a, unit.cols, a_tensor, rows), rb(unit.b, unit.cols, b_tensor, rows);
   const std::uint64_t n = rows.size() * unit.cols;
   std::vector<float> a(n), b(n);
-  std::vector<std::uint64_t> bits(kBlock);
   for (std::uint64_t start = 0; start < n; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
-    ra.read(start, len, a.data() + start, bits.data());
-    rb.read(start, len, b.data() + start, bits.data());
+    ra.read(start, len, a.data() + start, nullptr);
+    rb.read(start, len, b.data() + start, nullptr);
   }
   // Non-finite values would poison every permutation alike; they count as zero here (the pass
   // reports them in n_nonfinite).
@@ -177,6 +144,22 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   NullOptions used = options;
   if (unit.kind == UnitKind::baseline) used.basis_units = 0;
   return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
+}
+
+/// Whether the decoded floats decide bit equality (their decoding is injective on finite values),
+/// or the stored bits must be compared.
+BitEquality bit_equality(Dtype a, Dtype b) {
+  if (a != b) return BitEquality::none;
+  switch (a) {
+    case Dtype::F32:
+    case Dtype::BF16:
+    case Dtype::F16:
+    case Dtype::F8_E4M3:
+    case Dtype::F8_E5M2:
+      return BitEquality::float_bits;
+    default:
+      return BitEquality::raw_bits;
+  }
 }
 
 }  // namespace
@@ -191,12 +174,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   const ViewReader ra(unit.a, unit.cols, a_tensor, row_map), rb(unit.b, unit.cols, b_tensor, row_map);
   std::array<float, kBlock> a{}, b{};
   std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
-  std::array<bool, kBlock> ok{};
-  Moments mom;
-  double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a1 = 0, s_b1 = 0, s_a1b1 = 0, max_d = 0;
-  double min_a = INFINITY, max_a = -INFINITY, min_b = INFINITY, max_b = -INFINITY;
-  std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0, bad_a = 0, bad_b = 0, bad_mismatch = 0;
-  std::vector<std::uint64_t> h_a(kBuckets), h_b(kBuckets), h_d(kBuckets);
+  UnitSums sums(n_total);
   XXH3_state_t* st_a = XXH3_createState();
   XXH3_state_t* st_b = XXH3_createState();
   XXH3_64bits_reset(st_a);
@@ -207,51 +185,29 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     out.values_a.reserve(n_total);
     out.values_b.reserve(n_total);
   }
-  const bool same_dtype = unit.a.dtype == unit.b.dtype;
+  const BitEquality bit_mode = bit_equality(unit.a.dtype, unit.b.dtype);
+  // Stored bits are copied only when the decoded floats cannot stand for them.
+  std::uint64_t* raw_a = bit_mode == BitEquality::raw_bits ? bits_a.data() : nullptr;
+  std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
   for (std::uint64_t start = 0; start < n_total; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n_total - start));
-    ra.read(start, len, a.data(), bits_a.data());
-    rb.read(start, len, b.data(), bits_b.data());
+    ra.read(start, len, a.data(), raw_a);
+    rb.read(start, len, b.data(), raw_b);
     ra.hash(start, len, st_a);
     rb.hash(start, len, st_b);
     if (unit.keep_values) {
       out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
       out.values_b.insert(out.values_b.end(), b.begin(), b.begin() + static_cast<long>(len));
     }
-    for (std::size_t i = 0; i < len; ++i) {
-      const double x = a[i], y = b[i];
-      const bool fin_a = std::isfinite(x), fin_b = std::isfinite(y);
-      ok[i] = fin_a && fin_b;
-      if (!ok[i]) {
-        ++n_bad;  // counted, excluded from every moment (never silently propagated)
-        bad_a += fin_a ? 0 : 1;
-        bad_b += fin_b ? 0 : 1;
-        // Both NaN, or the same infinity, is the same value on both sides; anything else differs.
-        const bool same = !fin_a && !fin_b && ((std::isnan(x) && std::isnan(y)) || x == y);
-        bad_mismatch += same ? 0 : 1;
-        continue;
-      }
-      ++n_ok;
-      const double d = x - y, ad = std::fabs(d);
-      s_aa += x * x;
-      s_bb += y * y;
-      s_ab += x * y;
-      s_ad += ad;
-      s_dd += d * d;
-      s_a1 += (x - 1) * (x - 1);
-      s_b1 += (y - 1) * (y - 1);
-      s_a1b1 += (x - 1) * (y - 1);
-      max_d = std::max(max_d, ad);
-      min_a = std::min(min_a, x), max_a = std::max(max_a, x);
-      min_b = std::min(min_b, y), max_b = std::max(max_b, y);
-      bit_eq += (same_dtype && bits_a[i] == bits_b[i]) ? 1 : 0;
-      val_eq += x == y ? 1 : 0;  // -0 == +0
-      ++h_a[bucket(std::fabs(a[i]))];
-      ++h_b[bucket(std::fabs(b[i]))];
-      ++h_d[bucket(static_cast<float>(ad))];
-    }
-    mom.merge_block(a.data(), b.data(), ok.data(), len);
+    sums.add_block(start, a.data(), b.data(), len, bit_mode, raw_a, raw_b);
   }
+  const auto& mom = sums;
+  const double s_aa = sums.s_aa, s_bb = sums.s_bb, s_ab = sums.s_ab, s_ad = sums.s_ad, s_dd = sums.s_dd;
+  const double s_a1 = sums.s_a1, s_b1 = sums.s_b1, s_a1b1 = sums.s_a1b1, max_d = sums.max_d;
+  const double min_a = sums.min_a, max_a = sums.max_a, min_b = sums.min_b, max_b = sums.max_b;
+  const std::uint64_t n_ok = sums.n_ok, n_bad = sums.n_bad, bit_eq = sums.bit_eq, val_eq = sums.val_eq;
+  const std::uint64_t bad_a = sums.bad_a, bad_b = sums.bad_b, bad_mismatch = sums.bad_mismatch;
+  const auto &h_a = sums.h_a, &h_b = sums.h_b, &h_d = sums.h_d;
   // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
   // not only the common ones: the expert matching needs all of them (docs/methods.md).
   if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
@@ -261,10 +217,9 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
       const ViewReader whole(*view, unit.cols, bytes);
       const std::uint64_t n = view->rows * unit.cols;
       values->assign(n, 0.0f);
-      std::vector<std::uint64_t> bits(kBlock);
       for (std::uint64_t start = 0; start < n; start += kBlock) {
         const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
-        whole.read(start, len, values->data() + start, bits.data());
+        whole.read(start, len, values->data() + start, nullptr);
       }
     }
   }
@@ -295,8 +250,8 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.mean_abs_diff = n > 0 ? s_ad / n : nan;
   st.max_abs_diff = n > 0 ? max_d : nan;
   st.rms_diff = n > 0 ? std::sqrt(s_dd / n) : nan;
-  st.p99_abs_diff = quantile(h_d, n_ok, 0.99);
-  st.tail_scale_diff = std::fabs(quantile(h_a, n_ok, 0.99) - quantile(h_b, n_ok, 0.99));
+  st.p99_abs_diff = quantile(h_d, sums.n_hist, 0.99);
+  st.tail_scale_diff = std::fabs(quantile(h_a, sums.n_hist, 0.99) - quantile(h_b, sums.n_hist, 0.99));
   st.cv_diff = std::fabs(cv_a - cv_b);
   st.frac_bit_equal = n > 0 ? static_cast<double>(bit_eq) / n : nan;
   st.frac_value_equal = n > 0 ? static_cast<double>(val_eq) / n : nan;

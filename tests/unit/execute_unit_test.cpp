@@ -194,6 +194,67 @@ TEST(ExecuteUnit, TheNormTrapRawCosineHighPearsonNull) {
   EXPECT_EQ(o.values_a, a);  // kept whole for the layer x layer analyses
 }
 
+// The vectorised pass (stages/execute/unit_kernel.cpp) against long double references for what
+// it derives or masks: the sums around 1 from each block's centred moments (norm-like weights,
+// where Σ(x-1)² must not cancel), extremes and max |a-b| that skip NaN/Inf, lengths that leave
+// a padded tail, and several blocks.
+TEST(ExecuteUnit, VectorisedPassMasksNonFiniteAndDerivesTheSumsAroundOne) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0, 0.01f);
+  const std::size_t n = 3 * 4096 + 13;
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) a[i] = 1.0f + nd(rng), b[i] = 0.9f * a[i] + 0.1f + nd(rng);
+  a[5] = std::numeric_limits<float>::quiet_NaN();
+  b[4096 + 7] = -std::numeric_limits<float>::infinity();
+  a[n - 1] = 100.0f;  // the largest |a-b| and max_a, in the tail
+  b[n - 2] = -5.0f;   // min_b
+  long double s11 = 0, s1a = 0, s1b = 0, maxd = 0;
+  float mina = INFINITY, maxa = -INFINITY, minb = INFINITY, maxb = -INFINITY;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) continue;
+    const long double x = a[i] - 1.0L, y = b[i] - 1.0L;
+    s11 += x * y, s1a += x * x, s1b += y * y;
+    maxd = std::max(maxd, std::fabs(static_cast<long double>(a[i]) - b[i]));
+    mina = std::min(mina, a[i]), maxa = std::max(maxa, a[i]), minb = std::min(minb, b[i]), maxb = std::max(maxb, b[i]);
+  }
+  const auto o = execute_unit(unit_of(1, n, Dtype::F32), std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_EQ(stat(o, "n"), static_cast<double>(n - 2));
+  EXPECT_EQ(stat(o, "n_nonfinite"), 2.0);
+  EXPECT_NEAR(stat(o, "init_centered_cosine"), static_cast<double>(s11 / std::sqrt(s1a * s1b)), 1e-12);
+  EXPECT_EQ(stat(o, "max_abs_diff"), static_cast<double>(maxd));
+  EXPECT_EQ(stat(o, "min_a"), mina);
+  EXPECT_EQ(stat(o, "max_a"), maxa);
+  EXPECT_EQ(stat(o, "min_b"), minb);
+  EXPECT_EQ(stat(o, "max_b"), maxb);
+}
+
+// F64 decodes to float with rounding, so bit equality must come from the stored bits.
+TEST(ExecuteUnit, BitEqualityOfF64ComesFromTheStoredBits) {
+  std::vector<double> a(100, 0.5), b(100, 0.5);
+  b[17] = std::nextafter(0.5, 1.0);  // the same float, different stored bits
+  const auto o = execute_unit(unit_of(1, 100, Dtype::F64), std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  EXPECT_EQ(stat(o, "frac_bit_equal"), 0.99);
+  EXPECT_EQ(stat(o, "frac_value_equal"), 1.0);
+}
+
+// Large units fill the quantile histograms from a sample (every 2^k-th element, at least 2^17 of
+// them): p99 of |a-b| stays within a bucket (1/128 relative) of the exact quantile.
+TEST(ExecuteUnit, SampledQuantilesStayWithinABucketOfTheExactOne) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0, 1.0f);
+  const std::size_t rows = 1024, cols = 1024;  // 2^20 elements: every 8th is sampled
+  std::vector<float> a(rows * cols), b(rows * cols), d(rows * cols);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = nd(rng), b[i] = a[i] + 0.01f * nd(rng);
+    d[i] = static_cast<float>(std::fabs(static_cast<double>(a[i]) - b[i]));
+  }
+  const auto o =
+      execute_unit(unit_of(rows, cols, Dtype::F32), std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() * 99 / 100), d.end());
+  const double exact = d[d.size() * 99 / 100];
+  EXPECT_NEAR(stat(o, "p99_abs_diff"), exact, exact * 0.02);
+}
+
 TEST(ExecuteUnit, OutcomeSerialisationRoundTrips) {
   std::vector<float> a(300, 0.5f), b(300, 0.25f);
   auto u = unit_of(3, 100, Dtype::F32);

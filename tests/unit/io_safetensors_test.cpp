@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
@@ -52,6 +53,41 @@ TEST(Safetensors, WriterAndReaderRoundTrip) {
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(d.path())) ++files;
   EXPECT_EQ(files, 1u);
+}
+
+/// RssFile of this process, in kB (mapped file pages, what prefetch adds and release removes).
+long rss_file_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
+  }
+  return -1;
+}
+
+// compare maps a unit's pages before reading them and unmaps them after: the pages must really
+// be mapped, then gone from the resident set, and the bytes unchanged when read again.
+TEST(Safetensors, PrefetchMapsAndReleaseUnmapsAWindow) {
+  TempDir d;
+  const std::size_t n = 16u << 20;  // 16 MB of F32
+  std::vector<std::byte> data(n);
+  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<std::byte>(i * 7 + 3);
+  write_safetensors(d.path() / "m.safetensors", {{"w", Dtype::F32, {n / 4}, data}});
+  SafetensorsFile f(d.path() / "m.safetensors");
+  const auto* w = f.header().find("w");
+  ASSERT_NE(w, nullptr);
+  const long before = rss_file_kb();
+  ASSERT_GE(before, 0);
+  f.prefetch(w->data_begin, w->data_end);
+  const long mapped = rss_file_kb();
+  EXPECT_GE(mapped - before, 15 * 1024);  // without a single access
+  f.release(w->data_begin, w->data_end);
+  EXPECT_LE(rss_file_kb() - before, 1024);
+  const auto bytes = f.range(w->data_begin, w->data_end);
+  EXPECT_EQ(std::memcmp(bytes.data(), data.data(), n), 0);
+  // Ranges past the end are clipped, empty ones ignored.
+  f.prefetch(w->data_end, w->data_end + 4096);
+  f.release(w->data_end, w->data_begin);
 }
 
 struct BadCase {

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The speed of `lineage compare` against the machine's read bandwidth and a numpy reference, in
+# one run (issue #12; never part of the test suite). It
+#  1. generates (or reuses) a synthetic BF16 MoE pair of about GB gigabytes per model
+#     (`lineage synth`: a base and a fine-tune of it) in WORKDIR;
+#  2. measures one plain summing pass over the same bytes (bench/read_bandwidth.cpp: mmap +
+#     MAP_POPULATE, pread into a 4 MB buffer, first-touch mmap), page cache warm;
+#  3. runs `lineage compare` on 1 and 2 ranks, with every default (baselines, permutation null)
+#     and as the bare pass (--no-baselines --null-permutations 0);
+#  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
+#     gigabytes of each model (default 1: its rate does not depend on the size);
+#  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
+#     file pages);
+#  6. prepends the table, the machine and the command to docs/benchmarks.md (between the
+#     bench-compare markers).
+# The machine may be shared: compare ratios within one run, not absolute numbers across runs.
+#
+# Usage: scripts/bench-compare.sh [WORKDIR] [GB]
+#   WORKDIR  where the pair and the result stores go (default /tmp/lineage-bench-compare); the
+#            pair is kept for the next run, the stores are removed; CLEAN=1 removes the pair too
+#   GB       gigabytes per model (default 4)
+# Environment: LINEAGE=binary (default build/lineage), NUMPY_GB, LABEL (a note for the table),
+#   DOC=file to write (default docs/benchmarks.md; DOC=- prints only).
+# Exit codes: 0 done, 2 usage, 3 not enough disk space, 4 a tool is missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-/tmp/lineage-bench-compare}
+gb=${2:-4}
+numpy_gb=${NUMPY_GB:-1}
+lineage=${LINEAGE:-$root/build/lineage}
+readbench=$root/build/bench/bench_read_bandwidth
+doc=${DOC:-$root/docs/benchmarks.md}
+case "$gb" in '' | *[!0-9]*) echo "bench-compare: GB must be a whole number, got '$gb'" >&2; exit 2 ;; esac
+
+# ---- dependencies (Debian packages only) and binaries ------------------------------------------
+"$root/scripts/install-deps.sh"
+if ! dpkg-query -W -f='${Status}' python3-xxhash 2>/dev/null | grep -q "install ok installed"; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-xxhash
+fi
+if [ ! -x "$readbench" ] || [ -z "${LINEAGE:-}" ]; then
+  "$root/scripts/build.sh" "$root/build" -DLINEAGE_BUILD_BENCH=ON >/dev/null
+fi
+for tool in "$lineage" "$readbench"; do
+  [ -x "$tool" ] || { echo "bench-compare: $tool is missing" >&2; exit 4; }
+done
+command -v mpirun >/dev/null || { echo "bench-compare: mpirun is missing" >&2; exit 4; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+py=/usr/bin/python3  # Debian's python, where python3-numpy is installed
+
+# ---- 1. the pair ---------------------------------------------------------------------------------
+mkdir -p "$work"
+# hidden 2048, 16 experts of intermediate 2048: about 0.43 GB per layer in BF16.
+layers=$(( (gb * 100 + 42) / 43 ))
+geometry="hidden=2048 experts=16 intermediate=2048 layers=$layers"
+if [ ! -f "$work/base/config.json" ] || [ "$(cat "$work/geometry" 2>/dev/null)" != "$geometry" ]; then
+  need_kb=$(( gb * 2 * 1100 * 1024 + 1024 * 1024 ))
+  free_kb=$(df -Pk "$work" | awk 'NR==2{print $4}')
+  if [ "$free_kb" -lt "$need_kb" ]; then
+    echo "bench-compare: $work has $((free_kb / 1024)) MB free, the pair needs about $((need_kb / 1024)) MB" >&2
+    exit 3
+  fi
+  rm -rf "$work/base" "$work/finetune" "$work/geometry"
+  echo "bench-compare: generating the pair ($geometry) in $work" >&2
+  "$lineage" synth --scenario base --out "$work/base" --set hidden_size=2048 --set num_experts=16 \
+    --set moe_intermediate_size=2048 --set shared_expert_intermediate_size=2048 \
+    --set num_hidden_layers="$layers" >/dev/null
+  "$lineage" synth --scenario finetune --base "$work/base" --out "$work/finetune" >/dev/null
+  echo "$geometry" >"$work/geometry"
+fi
+files=("$work"/base/*.safetensors "$work"/finetune/*.safetensors)
+bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+
+# ---- 2. plain pass -------------------------------------------------------------------------------
+"$readbench" "${files[@]}" >/dev/null 2>&1  # warm the page cache with the same bytes
+plain=$("$readbench" "${files[@]}" 2>/dev/null)
+
+# ---- 3. compare, 4. numpy, 5. peak anonymous memory ------------------------------------------------
+results=$work/results.txt
+: >"$results"
+measure() {  # measure KEY NAME CMD...
+  local key=$1 name=$2
+  shift 2
+  local line
+  line=$("$py" "$root/bench/peak_anon.py" "$name" "$@" 2>&1 >/dev/null | grep '^wall=' | tail -1)
+  [ -n "$line" ] || { echo "bench-compare: '$*' failed" >&2; exit 1; }
+  echo "$key $line" >>"$results"
+  echo "bench-compare: $key: $line" >&2
+}
+for ranks in 1 2; do
+  for mode in all pass; do
+    extra=()
+    [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
+    rm -rf "$work/run.h5" "$work/run.h5.journal"
+    measure "compare_${mode}_${ranks}" lineage mpirun --oversubscribe -np "$ranks" "$lineage" compare \
+      "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
+  done
+done
+rm -rf "$work/run.h5" "$work/run.h5.journal"
+numpy_out=$("$py" "$root/bench/peak_anon.py" python3 "$py" "$root/bench/numpy_reference.py" \
+  "$work/finetune" "$work/base" "$numpy_gb" 2>"$work/numpy.err")
+echo "numpy $numpy_out $(grep '^wall=' "$work/numpy.err")" >>"$results"
+[ "${CLEAN:-0}" = 1 ] && rm -rf "$work/base" "$work/finetune" "$work/geometry"
+
+# ---- 6. the table --------------------------------------------------------------------------------
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+"$py" - "$doc" "$bytes" "$plain" "$results" "$machine" "$commit" "$gb" "$numpy_gb" "${LABEL:-}" "$lineage" <<'PY'
+import datetime, re, sys
+doc, total, plain, results, machine, commit, gb, numpy_gb, label, binary = sys.argv[1:]
+total = int(total)
+# Rates in GB/s of wall time and in GB per CPU-second (user + system): on a shared machine the
+# second is the steadier one; the 2-rank speed-up can only be read from the first.
+bw = {}
+for l in plain.splitlines():
+    if l.strip():
+        name, _, wall, cpu = l.split()
+        bw[name] = (total / float(wall) / 1e9, total / float(cpu) / 1e9)
+r = {}
+for line in open(results):
+    key, *kv = line.split()
+    r[key] = {k: float(v) for k, v in (x.split("=") for x in kv)}
+ref = bw["mmap_populate"]
+np_r = r["numpy"]
+numpy_rate = (np_r["bytes"] / np_r["seconds"] / 1e9, np_r["bytes"] / np_r["cpu_seconds"] / 1e9)
+rows = []
+for name in ("mmap_populate", "pread_4MB", "mmap_first_touch"):
+    rows.append((f"plain summing pass, {name.replace('_', ' ')}", bw[name], "", ""))
+def rate(key):
+    return (total / r[key]["wall"] / 1e9, total / r[key]["cpu"] / 1e9)
+for mode, what in (("all", "all statistics, baselines, null (defaults)"),
+                   ("pass", "the pass alone (--no-baselines --null-permutations 0)")):
+    for ranks in (1, 2):
+        key = f"compare_{mode}_{ranks}"
+        extra = f"{rate(key)[0] / rate(f'compare_{mode}_1')[0]:.2f}x" if ranks == 2 else ""
+        rows.append((f"`lineage compare`, {ranks} rank{'s' if ranks > 1 else ''}, {what}", rate(key), extra,
+                     f"{r[key]['peak_anon_mb']:.0f}"))
+rows.append((f"numpy reference (bench/numpy_reference.py, first {numpy_gb} GB per model)", numpy_rate, "",
+             f"{np_r['peak_anon_mb']:.0f}"))
+date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+out = [f"### {date}, commit {commit}{' (' + label + ')' if label else ''}", "",
+       f"Machine: {machine}. Command: `scripts/bench-compare.sh WORKDIR {gb}` (binary `{binary}`). "
+       f"Pair: {total / 1e9:.2f} GB read in all (both models).", "",
+       "| what | GB/s wall | GB per CPU-s | fraction of the plain pass (wall / CPU) | x numpy (wall / CPU) "
+       "| 2 ranks / 1 rank (wall) | peak anon MB per process |",
+       "|---|---|---|---|---|---|---|"]
+for name, g, extra, mem in rows:
+    out.append(f"| {name} | {g[0]:.2f} | {g[1]:.2f} | {g[0] / ref[0]:.3f} / {g[1] / ref[1]:.3f} "
+               f"| {g[0] / numpy_rate[0]:.1f} / {g[1] / numpy_rate[1]:.1f} | {extra} | {mem} |")
+block = "\n".join(out) + "\n"
+print(block)
+if doc != "-":
+    text = open(doc).read()
+    begin, end = "<!-- bench-compare:begin -->\n", "<!-- bench-compare:end -->"
+    if begin not in text:
+        text += f"\n## End-to-end against the read bandwidth and numpy (`scripts/bench-compare.sh`)\n\n{begin}{end}\n"
+    i = text.index(begin) + len(begin)
+    text = text[:i] + block + "\n" + text[i:]
+    open(doc, "w").write(text)
+PY

@@ -1,0 +1,215 @@
+#include "stages/execute/unit_kernel.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+namespace lineage::stages {
+namespace {
+
+// Eight lanes of each type. Element-wise IEEE operations: GCC lowers them to one AVX-512
+// register, two AVX2 registers or four SSE2 registers, with the same result in every case.
+using f8 = float __attribute__((vector_size(32)));
+using i8 = std::int32_t __attribute__((vector_size(32)));
+using d8 = double __attribute__((vector_size(64)));
+using l8 = std::int64_t __attribute__((vector_size(64)));
+constexpr std::size_t kLanes = 8;
+
+// One clone per ISA, chosen at load time. The file is compiled with -ffp-contract=off (see
+// CMakeLists.txt): a fused multiply-add in one clone and not in another would change last bits
+// between machines of one cluster.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LINEAGE_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LINEAGE_KERNEL_CLONES
+#endif
+
+/// One block's sums. s_aa, s_bb, s_ab, s_a and s_b are of the shifted values x - ka, y - kb.
+struct Pass1 {
+  double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a = 0, s_b = 0, max_d = 0;
+  float min_a = INFINITY, max_a = -INFINITY, min_b = INFINITY, max_b = -INFINITY;
+  std::int64_t n_ok = 0, fin_a = 0, fin_b = 0, mismatch = 0, val_eq = 0, bit_eq = 0;
+};
+
+template <typename V>
+[[gnu::always_inline]] inline V splat(std::remove_cvref_t<decltype(V{}[0])> x) {
+  V v;
+  for (std::size_t i = 0; i < kLanes; ++i) v[i] = x;
+  return v;
+}
+
+template <typename V>
+[[gnu::always_inline]] inline double hsum(V v) {  // fixed lane order
+  double s = 0;
+  for (std::size_t i = 0; i < kLanes; ++i) s += static_cast<double>(v[i]);
+  return s;
+}
+
+/// Elements that are not a multiple of 8 are padded with NaN on both sides: never finite, equal
+/// as NaN, so they add to no sum and no count below (every count is of finite elements).
+struct Padded {
+  alignas(32) float a[kLanes], b[kLanes];
+  Padded(const float* pa, const float* pb, std::size_t n) {
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      a[i] = i < n ? pa[i] : std::numeric_limits<float>::quiet_NaN();
+      b[i] = i < n ? pb[i] : std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+};
+
+LINEAGE_KERNEL_CLONES
+void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka, double kb,
+           Pass1& r) {
+  const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
+  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb), zero{};
+  const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
+  const l8 dabs_mask = splat<l8>(0x7fffffffffffffffLL);
+  const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
+  d8 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+  f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
+  i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
+  // One loop over the whole vectors and the padded tail (a lambda called twice would be compiled
+  // once, for the baseline ISA, and not inlined into the clones).
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    const float* pa = v < nvec ? a + v * kLanes : tail->a;
+    const float* pb = v < nvec ? b + v * kLanes : tail->b;
+    f8 x, y;
+    std::memcpy(&x, pa, sizeof x);
+    std::memcpy(&y, pb, sizeof y);
+    const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
+    const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
+    const i8 ok = fa & fb;
+    const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
+    // Both NaN, or the same infinity, is the same value on both sides; anything else differs.
+    const i8 same = ~fa & ~fb & ((nan_a & nan_b) | (xi == yi));
+    c_ok += ok;
+    c_fa += fa;
+    c_fb += fb;
+    c_mis += ~ok & ~same;
+    c_val += ok & (x == y);  // -0 == +0
+    c_bit += ok & bits_on & (xi == yi);
+    min_a = (ok & (x < min_a)) ? x : min_a;
+    max_a = (ok & (x > max_a)) ? x : max_a;
+    min_b = (ok & (y < min_b)) ? y : min_b;
+    max_b = (ok & (y > max_b)) ? y : max_b;
+    // Excluded elements become 0 and add nothing to the sums.
+    const l8 ok64 = __builtin_convertvector(ok, l8);
+    const d8 xd = __builtin_convertvector(__builtin_bit_cast(f8, xi & ok), d8);
+    const d8 yd = __builtin_convertvector(__builtin_bit_cast(f8, yi & ok), d8);
+    const d8 d = xd - yd;
+    const d8 ad = __builtin_bit_cast(d8, __builtin_bit_cast(l8, d) & dabs_mask);
+    const d8 xs = ok64 ? xd - vka : zero, ys = ok64 ? yd - vkb : zero;
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_ad += ad;
+    s_dd += d * d;
+    s_a += xs;
+    s_b += ys;
+    max_d = ad > max_d ? ad : max_d;
+  }
+  r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab), r.s_ad = hsum(s_ad), r.s_dd = hsum(s_dd);
+  r.s_a = hsum(s_a), r.s_b = hsum(s_b);
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    r.max_d = std::max(r.max_d, max_d[i]);
+    r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
+    r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
+  }
+  r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
+  r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
+  r.fin_b = static_cast<std::int64_t>(-hsum(c_fb));
+  r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
+  r.val_eq = static_cast<std::int64_t>(-hsum(c_val));
+  r.bit_eq = static_cast<std::int64_t>(-hsum(c_bit));
+}
+
+std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
+
+}  // namespace
+
+UnitSums::UnitSums(std::uint64_t n_total)
+    : min_a(INFINITY),
+      max_a(-INFINITY),
+      min_b(INFINITY),
+      max_b(-INFINITY),
+      h_a(kKernelBuckets),
+      h_b(kKernelBuckets),
+      h_d(kKernelBuckets),
+      hist_stride(std::bit_floor(std::max<std::uint64_t>(1, n_total >> 17))) {}
+
+void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
+                         const std::uint64_t* bits_a, const std::uint64_t* bits_b) {
+  const std::size_t nvec = len / kLanes, rem = len % kLanes;
+  const Padded tail_storage(a + nvec * kLanes, b + nvec * kLanes, rem);
+  const Padded* tail = rem ? &tail_storage : nullptr;
+  // The shift: the running means once there are any, else the block's first finite pair. Sums of
+  // squares around a value near the mean lose nothing to cancellation (METHODS §2.3), so one
+  // pass gives both the raw and the centred sums.
+  double ka = mean_a, kb = mean_b;
+  if (n == 0) {
+    for (std::size_t i = 0; i < len; ++i) {
+      if (std::isfinite(a[i]) && std::isfinite(b[i])) {
+        ka = a[i], kb = b[i];
+        break;
+      }
+    }
+  }
+  Pass1 p;
+  pass1(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
+  const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
+  n_ok += ok;
+  n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
+  bad_a += count - static_cast<std::uint64_t>(p.fin_a);
+  bad_b += count - static_cast<std::uint64_t>(p.fin_b);
+  bad_mismatch += static_cast<std::uint64_t>(p.mismatch);
+  val_eq += static_cast<std::uint64_t>(p.val_eq);
+  bit_eq += static_cast<std::uint64_t>(p.bit_eq);
+  if (mode == BitEquality::raw_bits) {
+    for (std::size_t i = 0; i < len; ++i) {
+      bit_eq += (std::isfinite(a[i]) && std::isfinite(b[i]) && bits_a[i] == bits_b[i]) ? 1 : 0;
+    }
+  }
+  s_ad += p.s_ad, s_dd += p.s_dd;
+  max_d = std::max(max_d, p.max_d);
+  min_a = std::min(min_a, static_cast<double>(p.min_a)), max_a = std::max(max_a, static_cast<double>(p.max_a));
+  min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
+
+  // Histograms on the sample of logical indices that are multiples of hist_stride.
+  for (std::uint64_t i = (hist_stride - start % hist_stride) % hist_stride; i < len; i += hist_stride) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) continue;
+    ++n_hist;
+    ++h_a[bucket(std::fabs(a[i]))];
+    ++h_b[bucket(std::fabs(b[i]))];
+    ++h_d[bucket(static_cast<float>(std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]))))];
+  }
+
+  if (ok == 0) return;
+  const double nb = static_cast<double>(ok);
+  // Raw sums from the shifted ones; written alike for a and b so that identical sides give
+  // identical sums (cosine exactly 1).
+  s_aa += p.s_aa + ka * p.s_a + ka * p.s_a + nb * ka * ka;
+  s_bb += p.s_bb + kb * p.s_b + kb * p.s_b + nb * kb * kb;
+  s_ab += p.s_ab + kb * p.s_a + ka * p.s_b + nb * ka * kb;
+  // The block's means and centred sums.
+  const double da = p.s_a / nb, db = p.s_b / nb;
+  const double ma = ka + da, mb = kb + db;
+  const double qa = p.s_aa - p.s_a * da, qb = p.s_bb - p.s_b * db, qab = p.s_ab - p.s_a * db;
+  // Sums around 1 (init_centered_cosine) from the block's centred moments: exact identities,
+  // with no cancellation for weights near 1 (norms).
+  s_a1 += qa + nb * (ma - 1) * (ma - 1);
+  s_b1 += qb + nb * (mb - 1) * (mb - 1);
+  s_a1b1 += qab + nb * (ma - 1) * (mb - 1);
+  // Chan et al. pairwise update (METHODS §2.3): no Σx² − (Σx)²/n cancellation.
+  const double total = n + nb, dA = ma - mean_a, dB = mb - mean_b;
+  m2_a += qa + dA * dA * n * nb / total;
+  m2_b += qb + dB * dB * n * nb / total;
+  c_ab += qab + dA * dB * n * nb / total;
+  mean_a += dA * nb / total;
+  mean_b += dB * nb / total;
+  n = total;
+}
+
+}  // namespace lineage::stages

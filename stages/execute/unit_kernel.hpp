@@ -1,0 +1,62 @@
+#pragma once
+/// @file unit_kernel.hpp
+/// The statistics pass of one comparison unit over decoded blocks of both sides: every sum,
+/// extreme and count in one vectorised pass per block, merged across blocks in a fixed order.
+/// execute_unit decodes and hashes; this file only accumulates, so the two meet at one struct.
+///
+/// Why it is shaped this way (docs/benchmarks.md has the profile):
+/// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA with
+///   target_clones and without FMA contraction), so every ISA computes the same operations in the
+///   same order: results do not depend on the machine's vector width, nor on the rank count.
+/// - Non-finite elements are masked and counted, never branched on.
+/// - One pass per block: the sums are of values shifted by the running means (the first finite
+///   pair for the first block), which gives the raw sums and the centred ones without the
+///   Σx² − (Σx)²/n cancellation (METHODS §2.3); blocks are Chan-merged.
+/// - The quantile histograms see a fixed sample of logical indices (every `stride`-th element),
+///   off the hot path.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lineage::stages {
+
+/// Elements per block: moments are summed per block and Chan-merged across blocks. Fixed
+/// here (not by rank or chunk options) so every unit's result is bit-identical on any rank count.
+inline constexpr std::size_t kKernelBlock = 4096;
+/// Histogram buckets: the upper 16 bits of a non-negative float (METHODS §2.4).
+inline constexpr std::size_t kKernelBuckets = 1u << 15;
+
+/// How "bit-equal" is decided for a pair of elements.
+enum class BitEquality {
+  none,        ///< the two sides store different dtypes: never bit-equal
+  float_bits,  ///< same dtype whose decoding is injective on finite values (F32, BF16, F16, F8)
+  raw_bits,    ///< same dtype, compare the stored bits passed alongside (F64, integers)
+};
+
+/// Every accumulator of one unit's pass. Plain data: execute_unit turns it into statistics.
+struct UnitSums {
+  // Chan-merged moments of the finite pairs.
+  double n = 0, mean_a = 0, mean_b = 0, m2_a = 0, m2_b = 0, c_ab = 0;
+  // Raw sums over finite pairs; the (x-1) sums come from each block's centred moments.
+  double s_aa = 0, s_bb = 0, s_ab = 0, s_ad = 0, s_dd = 0, s_a1 = 0, s_b1 = 0, s_a1b1 = 0;
+  double max_d = 0;
+  double min_a, max_a, min_b, max_b;  // +-infinity until a finite pair is seen
+  std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0, bad_a = 0, bad_b = 0, bad_mismatch = 0;
+  // Histograms of |a|, |b| and |a-b| over the finite pairs of the sample, and its size.
+  std::vector<std::uint64_t> h_a, h_b, h_d;
+  std::uint64_t n_hist = 0;
+  /// Logical elements between two histogram samples (a power of two, at least 1).
+  std::uint64_t hist_stride = 1;
+
+  /// @param[in] n_total  logical elements of the unit: the histogram sample keeps at least 2^20
+  ///                     of them (every element of a unit up to 2^21 elements)
+  explicit UnitSums(std::uint64_t n_total);
+
+  /// Adds one block of decoded elements at logical index `start` (blocks must arrive in order).
+  /// `bits_a`/`bits_b` are the stored bits, read only for BitEquality::raw_bits.
+  void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
+                 const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
+};
+
+}  // namespace lineage::stages
