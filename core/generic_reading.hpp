@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/expr/expression.hpp"
+#include "core/family_spec.hpp"
 #include "core/tensor_key.hpp"
 
 namespace lineage {
@@ -52,6 +53,10 @@ struct GenericReading {
   /// Tensor names no family entry claims, told apart by words in them ("MTP tensors": eh_proj,
   /// enorm, ...), for lineage arch's breadcrumbs; the first kind whose word a name contains.
   std::vector<std::pair<std::string, std::vector<std::string>>> breadcrumbs;
+  /// The tensors a config no family names implies (the file's `estimate` section, a family
+  /// definition without `match`): planning a folder that holds config.json alone. Its names are
+  /// the generic decoder's spelling, not the model's.
+  std::optional<FamilySpec> estimate;
 };
 
 }  // namespace lineage
