@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/expr/expression.hpp"
+#include "core/family_spec.hpp"
 #include "core/tensor_key.hpp"
 
 namespace lineage {
@@ -55,6 +56,10 @@ struct GenericReading {
   /// lineage arch's table: a unified key ("routed experts") -> the names it is read from, first
   /// known wins (family vars and config keys in each family's spelling), from `config.facts`.
   std::vector<std::pair<std::string, std::vector<std::string>>> fact_names;
+  /// The tensors a config no family names implies (the file's `estimate` section, a family
+  /// definition without `match`): planning a folder that holds config.json alone. Its names are
+  /// the generic decoder's spelling, not the model's.
+  std::optional<FamilySpec> estimate;
 };
 
 }  // namespace lineage

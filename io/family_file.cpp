@@ -302,7 +302,7 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
 lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
   const Ctx c(path);
   const auto root = c.load("cannot read");
-  c.reject_unknown_keys(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs"});
+  c.reject_unknown_keys(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs", "estimate"});
   lineage::GenericReading g;
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");
@@ -329,6 +329,19 @@ lineage::GenericReading read_generic_reading(const std::filesystem::path& path) 
         g.fact_names.emplace_back(key, std::move(names));
       }
     }
+  }
+  if (const auto est = root["estimate"]) {
+    // A family definition without `match`: never selected, only expanded for a config no family names.
+    c.reject_unknown_keys(est, "estimate", {"vars", "dtype_default", "tensors"});
+    lineage::FamilySpec f;
+    f.id = g.family;
+    f.file = g.file;
+    f.description = "generic estimate from config.json (names not the model's)";
+    f.vars = c.vars(est["vars"], "estimate.vars");
+    if (est["dtype_default"]) f.dtype_default = c.expression(est["dtype_default"], "estimate.dtype_default");
+    f.tensors = c.entries(est["tensors"], "estimate.tensors");
+    if (f.tensors.empty()) throw c.error("estimate.tensors", "required non-empty list");
+    g.estimate = std::move(f);
   }
   if (const auto bs = root["breadcrumbs"]) {
     if (!bs.IsSequence()) throw c.error("breadcrumbs", "must be a list");

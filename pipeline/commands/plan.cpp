@@ -111,15 +111,18 @@ int plan(const std::vector<std::string>& args) {
       if (c->expected_bytes) pub["expected_bytes"] = *c->expected_bytes;
       if (c->expected_params_billions) pub["expected_params_billions"] = *c->expected_params_billions;
     }
-    j["models"].push_back({{"label", m.label},
-                           {"published", pub},
-                           {"bytes", m.inventory.total_bytes},
-                           {"dir", m.dir},
-                           {"family", m.inventory.family},
-                           {"tensors", m.inventory.tensors.size()},
-                           {"source", std::string(m.config_only  ? "config"
-                                                  : m.index_only ? "config+index"
-                                                                 : "headers")}});
+    j["models"].push_back(
+        {{"label", m.label},
+         {"published", pub},
+         {"bytes", m.inventory.total_bytes},
+         {"dir", m.dir},
+         {"family", m.inventory.family},
+         {"tensors", m.inventory.tensors.size()},
+         {"source", std::string(m.config_only  ? "config"
+                                : m.index_only ? "config+index"
+                                               : "headers")},
+         {"generic_estimate", m.inventory.estimated},
+         {"notes", m.inventory.estimated ? nlohmann::json(m.inventory.notes) : nlohmann::json::array()}});
   }
   TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit", "est. wall"});
   for (const int n : ranks) {
@@ -164,10 +167,14 @@ int plan(const std::vector<std::string>& args) {
     }
     std::cout << "  " << m.label << ": " << m.dir << " (" << m.inventory.family << ", " << m.inventory.tensors.size()
               << " tensors, from "
-              << (m.config_only  ? "config.json only (names from the family: an estimate)"
-                  : m.index_only ? "config.json + index"
-                                 : "headers")
+              << (m.inventory.estimated ? "config.json only (generic estimate: no family names its tensors)"
+                  : m.config_only       ? "config.json only (names from the family: an estimate)"
+                  : m.index_only        ? "config.json + index"
+                                        : "headers")
               << ")\n";
+    if (m.inventory.estimated) {
+      for (const auto& note : m.inventory.notes) std::cout << "    note: " << note << "\n";
+    }
   }
   std::cout << "\n";
   table.print(std::cout, TableStyle::terminal);

@@ -463,6 +463,77 @@ std::uint64_t ClassifiedTensor::elements() const noexcept {
   return n;
 }
 
+Inventory estimate_generic_inventory(const nlohmann::json& config, const FamilyRegistry& registry,
+                                     const std::string& model_dir) {
+  const auto* reading = registry.generic_reading();
+  if (!reading || !reading->estimate) {
+    throw InputError(model_dir,
+                     "config.json only, no family file matches it, and the family folder's _generic_decoder.yaml "
+                     "has no estimate section: cannot plan without tensor names (put the published "
+                     "model.safetensors.index.json beside config.json, or add a family file)");
+  }
+  // A composite's text decoder is the first text sub-config it has; every other sub-config is a tower.
+  const nlohmann::json* text = &config;
+  std::string text_key;
+  for (const auto& key : reading->text_configs) {
+    const auto it = config.find(key);
+    if (it != config.end() && it->is_object()) {
+      text = &*it;
+      text_key = key;
+      break;
+    }
+  }
+  std::vector<std::string> towers;
+  for (const auto& [key, value] : config.items()) {
+    const bool named =
+        std::find(reading->tower_configs.begin(), reading->tower_configs.end(), key) != reading->tower_configs.end();
+    const bool sub = key.size() > 7 && key.compare(key.size() - 7, 7, "_config") == 0 && value.is_object() &&
+                     value.contains("model_type");
+    if (key != text_key && value.is_object() && (named || sub)) towers.push_back(key);
+  }
+  const auto bound = bind_family(registry, *reading->estimate, *text, nullptr);
+  const auto expansion = expand_bound_family(bound);
+
+  Inventory inv;
+  inv.model_dir = model_dir;
+  inv.family = reading->family;
+  inv.generic = true;
+  inv.estimated = true;
+  inv.index_only = true;
+  inv.has_config = true;
+  inv.family_reason = "generic estimate from config.json (no family file names this model's tensors)";
+  for (const auto& t : expansion.tensors) {
+    if (t.optional) continue;
+    ClassifiedTensor c;
+    c.name = t.name;
+    c.key = t.key;
+    c.shape = t.shape;
+    c.dtype = t.dtype ? t.dtype : bound.dtype_default;
+    c.layout = t.layout;
+    inv.tensors.push_back(std::move(c));
+  }
+  const auto positive = [&](const char* name) -> std::optional<std::int64_t> {
+    const auto v = family_int_var(bound, name);
+    return v && *v > 0 ? v : std::nullopt;
+  };
+  inv.experts = positive("experts");
+  inv.top_k = positive("top_k");
+  std::string note = "config.json names no family whose tensor names are known (" + config_identity(config) +
+                     "): the listing is a GENERIC ESTIMATE of the tensors its keys imply (" +
+                     std::filesystem::path(reading->file).filename().string() + ", estimate" +
+                     (text_key.empty() ? "" : "; text decoder from " + text_key) +
+                     "); sizes follow the config, the names are not the model's, so a run needs the real weight "
+                     "map (model.safetensors.index.json or the shards)";
+  inv.notes.push_back(note);
+  if (!towers.empty()) {
+    std::string list;
+    for (const auto& t : towers) list += (list.empty() ? "" : ", ") + t;
+    inv.notes.push_back("towers not in the estimate (their bytes are missing from it): " + list);
+  }
+  Reader::finish(inv);
+  return inv;
+}
+
 const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const nlohmann::json& config) {
   const auto archs = architectures_of(config);
   const auto model_type = str_field(config, "model_type");

@@ -69,6 +69,7 @@ struct Inventory {
   /// decoder reading), plus generic-reading ambiguities. Empty when the config's family applied.
   std::vector<std::string> notes;
   bool generic = false;              ///< read with families/_generic_decoder.yaml, not a family file
+  bool estimated = false;            ///< names and shapes are the generic estimate (not the model's names)
   std::vector<std::string> choices;  ///< variants / naming alternatives found
   bool index_only = false;
   bool has_config = false;
@@ -103,6 +104,19 @@ struct Inventory {
 [[nodiscard]] Inventory build_inventory(const TensorListing& listing, const nlohmann::json* config,
                                         const FamilyRegistry& registry,
                                         const std::optional<std::string>& family_override = std::nullopt);
+
+/// The generic estimate (families/_generic_decoder.yaml, `estimate`): what a folder holding
+/// config.json alone is planned from when no family file names the model's tensors. The tensors
+/// the config's keys imply (embeddings, attention with MLA ranks when given, dense or routed and
+/// shared experts, norms, output head unless tied), with shapes from the config and its dtype;
+/// the text decoder of a composite only (its other towers are named in the notes, not sized).
+/// Inventory::generic and Inventory::estimated are set and Inventory::notes says plainly that the
+/// names are not the model's: the estimate gives bytes and units for a plan, never a comparison.
+/// @param[in] model_dir  the folder, for messages and Inventory::model_dir
+/// @throws InputError when the family folder has no generic estimate; ConfigError when the
+///         config lacks a key the estimate cannot do without (hidden size, layers, heads, vocabulary)
+[[nodiscard]] Inventory estimate_generic_inventory(const nlohmann::json& config, const FamilyRegistry& registry,
+                                                   const std::string& model_dir);
 
 /// The family a config selects: `architectures` first, `model_type` as tie-breaker.
 /// nullopt when nothing matches. Throws ConfigError when two families match equally.

@@ -71,17 +71,18 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
                     !fs::exists(fs::path(dir) / io::kSingleFileName, ec);
     if (m.config_only) {
       // Names from the family the config selects (or the run's override); shapes follow from them.
+      // No family: the generic estimate, which sizes the plan and says that its names are not the model's.
       const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
+      m.index_only = true;
       if (family.empty()) {
-        throw InputError(dir,
-                         "config.json only, and no family file matches it: cannot plan without tensor names "
-                         "(put the published model.safetensors.index.json beside config.json, or add a family file)");
+        m.inventory = stages::estimate_generic_inventory(*config, registry, dir);
+        out.push_back(std::move(m));
+        continue;
       }
       // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
       auto listing =
           stages::expected_listing(stages::expand_family(registry, family, *config), registry.quantisation(), *config);
       listing.model_dir = dir;
-      m.index_only = true;
       m.inventory = stages::build_inventory(listing, &*config, registry, family);
       out.push_back(std::move(m));
       continue;

@@ -33,7 +33,9 @@ struct RunModel {
 /// folder that is not completely downloaded (`*.part` files, missing or short shards).
 /// A folder with config.json and neither an index nor model.safetensors (a case folder holding a
 /// config only) is then read from config.json alone: the family's expected tensors for that config,
-/// an estimate that is exactly as good as the family and the config values.
+/// an estimate that is exactly as good as the family and the config values. When no family file
+/// names the model's tensors, the generic estimate (stages::estimate_generic_inventory): sizes from
+/// the config, names not the model's, Inventory::estimated set and the notes saying so.
 [[nodiscard]] std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry,
                                                     bool allow_index_only = false,
                                                     const io::RemoteOptions& remote = {});
