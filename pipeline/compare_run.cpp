@@ -12,7 +12,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <thread>
+#include <tuple>
 
 #include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
@@ -56,6 +58,66 @@ std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v,
                                                    std::uint64_t cols) {
   const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
+}
+
+/// The stored bytes of units' tensors, one open mapping per file (compute and the resume's re-check).
+class UnitBytes {
+ public:
+  explicit UnitBytes(const std::vector<jobs::RunModel>& models) : models_(models) {}
+
+  /// The whole view, as execute_unit expects: a unit may read past its compared rows (a router
+  /// whose expert counts differ is kept whole for the expert matching).
+  std::span<const std::byte> of(const stages::ElementView& v) {
+    const auto [b, e] = view_range(v, v.rows, v.cols);
+    return file(v).range(b, e);
+  }
+
+  io::SafetensorsFile& file(const stages::ElementView& v) {
+    auto& f = files_[{v.model, v.file}];
+    if (!f)
+      f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file);
+    return *f;
+  }
+
+ private:
+  const std::vector<jobs::RunModel>& models_;
+  std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
+};
+
+/// A journaled unit's hashes, as rank 0 read them (broadcast to every rank for the re-check).
+struct JournaledHashes {
+  std::uint64_t unit_id = 0;
+  std::uint64_t hash_a = 0;
+  std::uint64_t hash_b = 0;
+};
+
+/// --resume: re-hashes this rank's share of the units the journal already holds and compares
+/// with the journaled hashes. Size, sampled blocks and modification time are checked before; this
+/// catches a byte changed in place with its time restored. Hashing only, no statistics.
+void recheck_journaled_units(const RunConfig& cfg, const std::vector<jobs::RunModel>& models,
+                             const std::vector<stages::ComparisonUnit>& units,
+                             const std::vector<JournaledHashes>& journaled, const std::vector<std::uint64_t>& mine) {
+  std::map<std::uint64_t, const JournaledHashes*> by_id;
+  for (const auto& j : journaled) by_id.emplace(j.unit_id, &j);
+  stages::NullOptions null_options;
+  null_options.permutations = cfg.null_permutations;
+  UnitBytes bytes(models);
+  for (auto id : mine) {
+    const auto& u = units[id];
+    const auto& want = *by_id.at(id);
+    const auto a = bytes.of(u.a);
+    const auto b = bytes.of(u.b);
+    set_files_being_read(bytes.file(u.a).path().string(), bytes.file(u.b).path().string());
+    const auto got = stages::hash_unit(u, a, b, null_options);
+    for (const auto& [view, was, now] : {std::tuple{&u.a, want.hash_a, got.a}, std::tuple{&u.b, want.hash_b, got.b}}) {
+      if (was == now) continue;
+      const auto& m = models[static_cast<std::size_t>(view->model)];
+      throw StoreError(cfg.out + ": --resume, but " + (fs::path(m.dir) / view->file).string() + " of " + m.label +
+                       " changed since the run began: tensor '" + view->tensor + "' no longer has the XXH3 hash " +
+                       "its journaled unit " + std::to_string(id) + " (" + to_string(u.key_a) +
+                       ") recorded; start a new run (another --out)");
+    }
+  }
 }
 
 /// Rank 0 validates the output location before anything expensive; the outcome is shared.
@@ -254,6 +316,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
   std::vector<std::uint8_t> done_flags(units.size(), 0);
+  std::vector<JournaledHashes> journaled;
   bool new_store = false;
   cluster::run_phase(comm, "preflight", store_phase, [&] {
     inject(fault, "preflight", rank);
@@ -276,7 +339,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
     for (const auto& [id, o] : read_journals(journal_dir(cfg))) {
-      if (id < done_flags.size()) done_flags[id] = 1;
+      if (id >= done_flags.size()) continue;
+      done_flags[id] = 1;
+      journaled.push_back({id, o.hash_a, o.hash_b});
     }
   });
 
@@ -304,6 +369,21 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     return stages::plan_shards(todo, comm.size());
   });
   const std::uint64_t todo_count = units.size() - already;
+
+  // ---- --resume: the units taken from the journal still hash as they did ----------------------
+  if (already > 0) {
+    const auto b = comm.broadcast(
+        {reinterpret_cast<const std::byte*>(journaled.data()), journaled.size() * sizeof(JournaledHashes)}, 0);
+    journaled.resize(b.size() / sizeof(JournaledHashes));
+    std::memcpy(journaled.data(), b.data(), b.size());
+    cluster::run_phase(comm, "recheck", own, [&] {
+      inject(fault, "recheck", rank);
+      std::vector<stages::UnitCost> done_units;
+      for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
+      const auto share = stages::plan_shards(done_units, comm.size());
+      recheck_journaled_units(cfg, models, units, journaled, share.units_of_rank[static_cast<std::size_t>(rank)]);
+    });
+  }
   if (root && !cfg.quiet) {
     // How each model was read when its config named no usable family (docs/families.md).
     for (const auto& m : models) {
@@ -345,16 +425,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   try {
     cluster::run_phase(comm, "compute", own, [&] {
       inject(fault, "compute", rank);
-      std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
-      auto bytes_of = [&](const stages::ElementView& v) {
-        auto& f = files[{v.model, v.file}];
-        if (!f)
-          f = std::make_unique<io::SafetensorsFile>(fs::path(models[static_cast<std::size_t>(v.model)].dir) / v.file);
-        // The whole view, as execute_unit expects: a unit may read past its compared rows (a
-        // router whose expert counts differ is kept whole for the expert matching).
-        const auto [b, e] = view_range(v, v.rows, v.cols);
-        return f->range(b, e);
-      };
+      UnitBytes bytes(models);
       auto last_sync = std::chrono::steady_clock::now();
       std::uint64_t bytes_done = 0;
       try {
@@ -370,10 +441,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
           }
           stages::NullOptions null_options;
           null_options.permutations = cfg.null_permutations;
-          const auto a = bytes_of(u.a);
-          const auto b = bytes_of(u.b);
-          set_files_being_read(files[{u.a.model, u.a.file}]->path().string(),
-                               files[{u.b.model, u.b.file}]->path().string());
+          const auto a = bytes.of(u.a);
+          const auto b = bytes.of(u.b);
+          set_files_being_read(bytes.file(u.a).path().string(), bytes.file(u.b).path().string());
           const auto outcome = stages::execute_unit(u, a, b, null_options);
           journal->append(id, outcome.serialize());
           ++computed;
