@@ -19,6 +19,7 @@
 #include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
 #include "core/errors.hpp"
+#include "core/terminal_stream.hpp"
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
 #include "io/run_lock.hpp"
@@ -418,7 +419,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::ProgressOptions popts;
   popts.quiet = cfg.quiet;
   popts.terminal = ::isatty(STDERR_FILENO) != 0;
-  cluster::ProgressReporter progress(comm, mine.size(), my_bytes, popts, std::cerr);
+  // The progress line's own \r and erase-line codes bypass the terminal filter (numbers only).
+  cluster::ProgressReporter progress(comm, mine.size(), my_bytes, popts, raw_stderr());
   bool stopped = false;
   std::uint64_t computed = 0;
   std::optional<cluster::PhaseError> compute_failure;
