@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -11,18 +12,50 @@
 #include "stages/execute/execute_unit.hpp"
 
 namespace lineage::cluster {
-namespace {
 
 namespace fs = std::filesystem;
 
-/// Byte range of a view inside its file (validated by SafetensorsFile::range).
-std::pair<std::uint64_t, std::uint64_t> view_range(const stages::ElementView& v, std::uint64_t rows,
-                                                   std::uint64_t cols) {
-  const std::uint64_t last = v.offset + (rows ? rows - 1 : 0) * v.row_stride + (cols ? cols - 1 : 0) * v.col_stride;
+std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementView& v) {
+  const std::uint64_t last =
+      v.offset + (v.rows ? v.rows - 1 : 0) * v.row_stride + (v.cols ? v.cols - 1 : 0) * v.col_stride;
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
 }
 
-}  // namespace
+io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
+  auto& f = files_[{v.model, v.file}];
+  if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file);
+  return *f;
+}
+
+std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
+  const auto [b, e] = range(v);
+  return file(v).range(b, e);
+}
+
+void recheck_journaled_units(const std::string& store, const stages::RunPlan& plan,
+                             const std::vector<JournaledHashes>& journaled, const std::vector<std::uint64_t>& mine,
+                             const stages::NullOptions& null_options,
+                             const std::function<void(const std::string&, const std::string&)>& reading_files) {
+  std::map<std::uint64_t, const JournaledHashes*> by_id;
+  for (const auto& j : journaled) by_id.emplace(j.unit_id, &j);
+  UnitBytes bytes(plan.models);
+  for (auto id : mine) {
+    const auto& u = plan.units()[id];
+    const auto& want = *by_id.at(id);
+    const auto a = bytes.of(u.a);
+    const auto b = bytes.of(u.b);
+    if (reading_files) reading_files(bytes.file(u.a).path().string(), bytes.file(u.b).path().string());
+    const auto got = stages::hash_unit(u, a, b, null_options);
+    for (const auto& [view, was, now] : {std::tuple{&u.a, want.hash_a, got.a}, std::tuple{&u.b, want.hash_b, got.b}}) {
+      if (was == now) continue;
+      const auto& m = plan.models[static_cast<std::size_t>(view->model)];
+      throw StoreError(store + ": --resume, but " + (fs::path(m.dir) / view->file).string() + " of " + m.label +
+                       " changed since the run began: tensor '" + view->tensor + "' no longer has the XXH3 hash " +
+                       "its journaled unit " + std::to_string(id) + " (" + to_string(u.key_a) +
+                       ") recorded; start a new run (another --out)");
+    }
+  }
+}
 
 UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& plan, const stages::ShardPlan& shards,
                             std::unique_ptr<io::JournalWriter> journal, const UnitExecutorOptions& options,
@@ -38,21 +71,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   try {
     run_phase(comm, "compute", PhaseCategory::own(), [&] {
       if (options.at_start) options.at_start();
-      std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files;
-      auto file_of = [&](const stages::ElementView& v) -> io::SafetensorsFile& {
-        auto& f = files[{v.model, v.file}];
-        if (!f) {
-          f = std::make_unique<io::SafetensorsFile>(fs::path(plan.models[static_cast<std::size_t>(v.model)].dir) /
-                                                    v.file);
-        }
-        return *f;
-      };
-      // The whole view, as execute_unit expects: a unit may read past its compared rows (a
-      // router whose expert counts differ is kept whole for the expert matching).
-      auto bytes_of = [&](const stages::ElementView& v) {
-        const auto [b, e] = view_range(v, v.rows, v.cols);
-        return file_of(v).range(b, e);
-      };
+      UnitBytes bytes(plan.models);
       auto last_sync = std::chrono::steady_clock::now();
       std::uint64_t bytes_done = 0;
       try {
@@ -66,12 +85,12 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             throw InputError(u.a.tensor,
                              "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
           }
-          const auto a = bytes_of(u.a);
-          const auto b = bytes_of(u.b);
-          auto& file_a = file_of(u.a);
-          auto& file_b = file_of(u.b);
+          const auto a = bytes.of(u.a);
+          const auto b = bytes.of(u.b);
+          auto& file_a = bytes.file(u.a);
+          auto& file_b = bytes.file(u.b);
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
-          const auto range_a = view_range(u.a, u.a.rows, u.a.cols), range_b = view_range(u.b, u.b.rows, u.b.cols);
+          const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
           // Map the unit's pages in one call each rather than by a fault per page; a sampled
           // unit reads only its sampled rows, so it is left to fault them in.
           if (!u.sampled) {

@@ -11,19 +11,58 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cluster/communicator.hpp"
 #include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
 #include "io/journal/journal.hpp"
+#include "io/safetensors_file.hpp"
 #include "stages/null/hidden_null.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
 
 namespace lineage::cluster {
+
+/// The stored bytes of units' tensors, with one open mapping per file (the compute loop and the
+/// resume's re-check).
+class UnitBytes {
+ public:
+  explicit UnitBytes(const std::vector<stages::RunModel>& models) : models_(models) {}
+
+  /// The whole view, as execute_unit expects: a unit may read past its compared rows (a router
+  /// whose expert counts differ is kept whole for the expert matching).
+  [[nodiscard]] std::span<const std::byte> of(const stages::ElementView& v);
+  /// The view's byte range inside its file (validated by SafetensorsFile::range).
+  [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> range(const stages::ElementView& v);
+  [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
+
+ private:
+  const std::vector<stages::RunModel>& models_;
+  std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
+};
+
+/// A journaled unit's hashes, as the journal recorded them.
+struct JournaledHashes {
+  std::uint64_t unit_id = 0;
+  std::uint64_t hash_a = 0;
+  std::uint64_t hash_b = 0;
+};
+
+/// --resume: re-hashes `mine` (ids of units in `journaled`) and compares with the journaled
+/// hashes; hashing only, no statistics. Throws StoreError naming file, model, tensor and unit on
+/// the first difference (`store` names the run in the message). Local to this rank: the caller
+/// runs it as a phase of the failure protocol.
+void recheck_journaled_units(const std::string& store, const stages::RunPlan& plan,
+                             const std::vector<JournaledHashes>& journaled, const std::vector<std::uint64_t>& mine,
+                             const stages::NullOptions& null_options,
+                             const std::function<void(const std::string&, const std::string&)>& reading_files);
 
 struct UnitExecutorOptions {
   stages::NullOptions null;

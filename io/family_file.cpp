@@ -302,7 +302,8 @@ std::vector<lineage::CompanionRule> read_companion_rules(const std::filesystem::
 lineage::GenericReading read_generic_reading(const std::filesystem::path& path) {
   const Ctx c(path);
   const auto root = c.load("cannot read");
-  c.reject_unknown_keys(root, "(top)", {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs", "estimate"});
+  c.reject_unknown_keys(root, "(top)",
+                        {"family", "placeholders", "kinds", "rules", "config", "breadcrumbs", "estimate"});
   lineage::GenericReading g;
   g.file = path.string();
   if (root["family"]) g.family = c.scalar(root["family"], "family");

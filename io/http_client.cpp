@@ -48,47 +48,14 @@ std::optional<std::string> sha256_of_etag(std::string v) {
 }
 
 struct Transfer {
-  HttpResponse response;
+  ResponseHeaders headers;
   const HttpClient::Sink* sink = nullptr;
   std::uint64_t* counter = nullptr;
   CURL* handle = nullptr;
-  std::optional<std::string> linked_sha;  ///< X-Linked-Etag: survives redirects (HF sends it on the 302)
-  std::optional<std::string> etag_sha;
 };
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  auto& t = *static_cast<Transfer*>(user);
-  const std::string_view line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100-continue)
-    t.response.range_start.reset();
-    t.response.range_total.reset();
-    t.response.content_length.reset();
-    t.etag_sha.reset();
-    t.response.status = 0;  // on_body asks the handle for the final status
-    return size * n;
-  }
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  const auto key = lower(trim(line.substr(0, colon)));
-  const auto value = trim(line.substr(colon + 1));
-  if (key == "content-length") {
-    t.response.content_length = parse_u64(value);
-  } else if (key == "content-range") {
-    // "bytes START-END/TOTAL" or "bytes */TOTAL"
-    const auto sp = value.find(' ');
-    const auto slash = value.find('/');
-    if (sp != std::string::npos && slash != std::string::npos && slash > sp) {
-      t.response.range_total = parse_u64(std::string_view(value).substr(slash + 1));
-      const auto spec = value.substr(sp + 1, slash - sp - 1);
-      if (const auto dash = spec.find('-'); dash != std::string::npos) {
-        t.response.range_start = parse_u64(std::string_view(spec).substr(0, dash));
-      }
-    }
-  } else if (key == "x-linked-etag") {
-    t.linked_sha = sha256_of_etag(value);
-  } else if (key == "etag") {
-    t.etag_sha = sha256_of_etag(value);
-  }
+  static_cast<Transfer*>(user)->headers.apply(std::string_view(data, size * n));
   return size * n;
 }
 
@@ -97,9 +64,9 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   const auto bytes = size * n;
   *t.counter += bytes;
   if (!t.sink || !*t.sink) return bytes;
-  if (t.response.status == 0) curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &t.response.status);
-  if (!(*t.sink)(t.response, std::string_view(data, bytes))) {
-    t.response.aborted = true;
+  if (t.headers.response.status == 0) curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &t.headers.response.status);
+  if (!(*t.sink)(t.headers.response, std::string_view(data, bytes))) {
+    t.headers.response.aborted = true;
     return 0;  // CURLE_WRITE_ERROR stops the transfer
   }
   return bytes;
@@ -113,6 +80,39 @@ void set(CURL* c, CURLoption opt, T value) {
 }
 
 }  // namespace
+
+void ResponseHeaders::apply(std::string_view line) {
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100-continue)
+    response.range_start.reset();
+    response.range_total.reset();
+    response.content_length.reset();
+    etag_sha.reset();
+    response.status = 0;  // on_body asks the handle for the final status
+    return;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return;
+  const auto key = lower(trim(line.substr(0, colon)));
+  const auto value = trim(line.substr(colon + 1));
+  if (key == "content-length") {
+    response.content_length = parse_u64(value);
+  } else if (key == "content-range") {
+    // "bytes START-END/TOTAL" or "bytes */TOTAL"
+    const auto sp = value.find(' ');
+    const auto slash = value.find('/');
+    if (sp != std::string::npos && slash != std::string::npos && slash > sp) {
+      response.range_total = parse_u64(std::string_view(value).substr(slash + 1));
+      const auto spec = value.substr(sp + 1, slash - sp - 1);
+      if (const auto dash = spec.find('-'); dash != std::string::npos) {
+        response.range_start = parse_u64(std::string_view(spec).substr(0, dash));
+      }
+    }
+  } else if (key == "x-linked-etag") {
+    linked_sha = sha256_of_etag(value);
+  } else if (key == "etag") {
+    etag_sha = sha256_of_etag(value);
+  }
+}
 
 bool HttpResponse::retryable() const noexcept {
   if (aborted) return false;
@@ -187,12 +187,13 @@ HttpResponse HttpClient::get(const std::string& url, std::optional<std::uint64_t
   const auto rc = curl_easy_perform(c);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  t.response.status = status;
-  if (rc != CURLE_OK && !t.response.aborted) {
-    t.response.transport_error = std::string(curl_easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
+  t.headers.response.status = status;
+  if (rc != CURLE_OK && !t.headers.response.aborted) {
+    t.headers.response.transport_error =
+        std::string(curl_easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
   }
-  t.response.sha256 = t.linked_sha ? t.linked_sha : t.etag_sha;
-  return t.response;
+  t.headers.response.sha256 = t.headers.sha256();
+  return t.headers.response;
 }
 
 HttpResponse HttpClient::get_bytes(const std::string& url, std::optional<std::uint64_t> from,

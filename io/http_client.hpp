@@ -33,6 +33,19 @@ struct HttpResponse {
   [[nodiscard]] std::string describe() const;
 };
 
+/// The response as its header lines describe it so far: curl passes them one at a time, and a
+/// status line starts a new response (after a redirect). Apart from the transfer so that the
+/// parsing of what a server sends can be fuzzed (tests/fuzz/fuzz_http_response.cpp).
+struct ResponseHeaders {
+  HttpResponse response;
+  std::optional<std::string> linked_sha;  ///< X-Linked-Etag: survives redirects (HF sends it on the 302)
+  std::optional<std::string> etag_sha;    ///< ETag of the latest response
+  /// One header line as received ("Content-Range: bytes 0-9/100\r\n"); anything else is ignored.
+  void apply(std::string_view line);
+  /// The SHA-256 the headers claim: X-Linked-Etag, else ETag.
+  [[nodiscard]] std::optional<std::string> sha256() const { return linked_sha ? linked_sha : etag_sha; }
+};
+
 class HttpClient {
  public:
   explicit HttpClient(RemoteOptions options);

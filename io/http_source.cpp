@@ -1,5 +1,6 @@
 #include "io/http_source.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/errors.hpp"
@@ -56,30 +57,7 @@ class HttpSource final : public ModelSource {
     if (length == 0) throw InternalError("read_range of 0 bytes");
     check_name(file, location_);
     auto r = client_.get_bytes(where(file), offset, offset + length - 1, length);
-    if (absent(r)) return std::nullopt;
-    if (r.transport_error.empty() && r.status == 416 && r.range_total) {  // range past the end
-      total_size = *r.range_total;
-      return std::string();
-    }
-    if (r.status == 200 || r.aborted) {
-      throw InputError(where(file),
-                       "the server ignores HTTP range requests (answered " + r.describe() +
-                           " to a Range request): use `lineage fetch` to download the model",
-                       {}, offset);
-    }
-    if (!r.ok()) throw InputError(where(file), "cannot read: " + r.describe(), {}, offset);
-    if (!r.range_start || !r.range_total || *r.range_start != offset) {
-      throw InputError(where(file), "the server answered a range request without a matching Content-Range", {}, offset);
-    }
-    const auto expect = std::min(length, *r.range_total - std::min(*r.range_total, offset));
-    if (r.body.size() != expect) {
-      throw InputError(where(file),
-                       "received " + std::to_string(r.body.size()) + " bytes of a " + std::to_string(expect) +
-                           "-byte range (file size " + std::to_string(*r.range_total) + ")",
-                       {}, offset);
-    }
-    total_size = *r.range_total;
-    return std::move(r.body);
+    return range_answer(std::move(r), where(file), offset, length, total_size);
   }
   void check_name(const std::string& file, const std::string& named_by) const override {
     if (!is_plain_relative_name(file)) throw InputError(named_by, "file name '" + file + "' escapes the model folder");
@@ -96,6 +74,34 @@ class HttpSource final : public ModelSource {
 };
 
 }  // namespace
+
+std::optional<std::string> range_answer(HttpResponse r, const std::string& url, std::uint64_t offset,
+                                        std::uint64_t length, std::uint64_t& total_size) {
+  if (r.transport_error.empty() && (r.status == 404 || r.status == 410)) return std::nullopt;
+  if (r.transport_error.empty() && r.status == 416 && r.range_total) {  // range past the end
+    total_size = *r.range_total;
+    return std::string();
+  }
+  if (r.status == 200 || r.aborted) {
+    throw InputError(url,
+                     "the server ignores HTTP range requests (answered " + r.describe() +
+                         " to a Range request): use `lineage fetch` to download the model",
+                     {}, offset);
+  }
+  if (!r.ok()) throw InputError(url, "cannot read: " + r.describe(), {}, offset);
+  if (!r.range_start || !r.range_total || *r.range_start != offset) {
+    throw InputError(url, "the server answered a range request without a matching Content-Range", {}, offset);
+  }
+  const auto expect = std::min(length, *r.range_total - std::min(*r.range_total, offset));
+  if (r.body.size() != expect) {
+    throw InputError(url,
+                     "received " + std::to_string(r.body.size()) + " bytes of a " + std::to_string(expect) +
+                         "-byte range (file size " + std::to_string(*r.range_total) + ")",
+                     {}, offset);
+  }
+  total_size = *r.range_total;
+  return std::move(r.body);
+}
 
 std::unique_ptr<ModelSource> open_http_model(const std::string& location, const RemoteOptions& options) {
   return std::make_unique<HttpSource>(location, options);

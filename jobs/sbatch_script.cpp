@@ -39,6 +39,10 @@ std::string render_template(const std::string& text, const std::map<std::string,
   return out + text.substr(pos);
 }
 
+fs::path mpirun_launcher_of(const std::string& lineage_binary) {
+  return fs::path(lineage_binary).parent_path() / "lineage-mpirun";
+}
+
 std::string pair_store(const std::string& out, std::size_t i) {
   const fs::path p(out);
   return (p.parent_path() / (p.stem().string() + ".pair" + std::to_string(i) + p.extension().string())).string();
@@ -93,7 +97,8 @@ SubmitPlan make_submit_plan(const RunConfig& cfg, const std::string& run_file, c
   if (options.launcher == "srun") {
     launch = "srun --mpi=pmix";  // Debian's Open MPI speaks PMIx only (pmi2 fails)
   } else if (options.launcher == "mpirun") {
-    launch = "mpirun --allow-run-as-root";
+    // Not mpirun itself: it exits 1 on SIGTERM (scancel, a preemption) whatever the ranks do.
+    launch = shell_quote(mpirun_launcher_of(options.lineage_binary).string()) + " --allow-run-as-root";
   } else {
     throw UsageError("submit: --launcher must be srun or mpirun");
   }

@@ -16,8 +16,13 @@ namespace lineage::jobs {
 struct SubmitOptions {
   std::string lineage_binary;          ///< absolute path of the lineage executable
   std::filesystem::path template_dir;  ///< slurm/ (compare.sbatch.in, aggregate.sbatch.in)
-  std::string launcher = "srun";       ///< srun (PMIx) or mpirun, inside the allocation
+  /// srun (PMIx) or mpirun, inside the allocation; mpirun means lineage-mpirun beside the binary
+  std::string launcher = "srun";
 };
+
+/// lineage-mpirun beside `lineage_binary` (installed together, and copied together into the build
+/// folder): mpirun that turns SIGTERM/SIGINT into the SIGUSR1 on which ranks checkpoint (exit 7).
+[[nodiscard]] std::filesystem::path mpirun_launcher_of(const std::string& lineage_binary);
 
 struct SubmitPlan {
   std::size_t pairs = 0;

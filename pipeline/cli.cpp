@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/errors.hpp"
+#include "core/terminal_stream.hpp"
 #include "core/version.hpp"
 #include "pipeline/data_dirs.hpp"
 
@@ -24,6 +25,9 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int run_cli(int argc, char** argv) noexcept {
+  // Everything printed passes the terminal filter: names, paths and config strings come from
+  // strangers' files (core/terminal_text.hpp).
+  make_standard_streams_terminal_safe();
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -15,6 +15,7 @@
 #include "cluster/phase.hpp"
 #include "cluster/unit_executor.hpp"
 #include "core/errors.hpp"
+#include "core/terminal_stream.hpp"
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
 #include "io/run_lock.hpp"
@@ -214,6 +215,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
   std::vector<std::uint8_t> done_flags(units.size(), 0);
+  std::vector<cluster::JournaledHashes> journaled;
   bool new_store = false;
   cluster::run_phase(comm, "preflight", store_phase, [&] {
     inject(fault, "preflight", rank);
@@ -236,7 +238,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
     for (const auto& [id, o] : read_journals(cfg.out)) {
-      if (id < done_flags.size()) done_flags[id] = 1;
+      if (id >= done_flags.size()) continue;
+      done_flags[id] = 1;
+      journaled.push_back({id, o.hash_a, o.hash_b});
     }
   });
 
@@ -264,6 +268,25 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     return stages::plan_shards(todo, comm.size());
   });
   const std::uint64_t todo_count = units.size() - already;
+
+  // ---- --resume: the units taken from the journal still hash as they did ----------------------
+  if (already > 0) {
+    const auto b = comm.broadcast(
+        {reinterpret_cast<const std::byte*>(journaled.data()), journaled.size() * sizeof(cluster::JournaledHashes)}, 0);
+    journaled.resize(b.size() / sizeof(cluster::JournaledHashes));
+    std::memcpy(journaled.data(), b.data(), b.size());
+    cluster::run_phase(comm, "recheck", own, [&] {
+      inject(fault, "recheck", rank);
+      std::vector<stages::UnitCost> done_units;
+      for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
+      const auto share = stages::plan_shards(done_units, comm.size());
+      stages::NullOptions null_options;
+      null_options.permutations = cfg.null_permutations;
+      cluster::recheck_journaled_units(
+          cfg.out, run, journaled, share.units_of_rank[static_cast<std::size_t>(rank)], null_options,
+          [](const std::string& file_a, const std::string& file_b) { set_files_being_read(file_a, file_b); });
+    });
+  }
   if (root && !cfg.quiet) {
     // How each model was read when its config named no usable family (docs/families.md).
     for (const auto& m : models) {
@@ -300,7 +323,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   exec_options.stop_requested = [] { return stop_requested(); };
   exec_options.reading_files = [](const std::string& a, const std::string& b) { set_files_being_read(a, b); };
   exec_options.at_start = [&] { inject(fault, "compute", rank); };
-  const auto execution = cluster::execute_units(comm, run, plan, std::move(journal), exec_options, std::cerr);
+  const auto execution = cluster::execute_units(comm, run, plan, std::move(journal), exec_options, raw_stderr());
   const auto& compute_failure = execution.failure;
   const bool any_stopped = execution.stopped;
   const auto total_computed = execution.computed;

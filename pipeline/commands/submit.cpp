@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -49,7 +51,8 @@ int submit(const std::vector<std::string>& args) {
       "from slurm/*.sbatch.in next to the store and submits them: one job for one pair, or a job array (one task\n"
       "and store per parent/control) followed by a merge-and-verdict job (--dependency=afterok).\n\noptions");
   opts.add_options()("help,h", "show this help")("dry-run", "print the scripts; submit nothing")(
-      "launcher", po::value<std::string>()->default_value("srun"), "start ranks with srun (--mpi=pmix) or mpirun")(
+      "launcher", po::value<std::string>()->default_value("srun"),
+      "start ranks with srun (--mpi=pmix) or mpirun (through lineage-mpirun, which checkpoints on SIGTERM)")(
       "templates", po::value<std::string>(), "template folder (default $LINEAGE_SLURM_TEMPLATES or slurm/)");
   po::options_description hidden;
   hidden.add_options()("run", po::value<std::string>());
@@ -69,6 +72,10 @@ int submit(const std::vector<std::string>& args) {
   options.template_dir =
       vm.count("templates") ? fs::path(vm["templates"].as<std::string>()) : default_slurm_template_dir();
   options.launcher = vm["launcher"].as<std::string>();
+  if (options.launcher == "mpirun" && ::access(jobs::mpirun_launcher_of(options.lineage_binary).c_str(), X_OK) != 0) {
+    throw ClusterError("submit --launcher mpirun: " + jobs::mpirun_launcher_of(options.lineage_binary).string() +
+                       " is missing (it is installed beside lineage; the build folder has one too)");
+  }
   const auto plan = jobs::make_submit_plan(cfg, run_file, options);
 
   const auto registry = io::load_family_registry(families_dir_of(cfg.families_dir));

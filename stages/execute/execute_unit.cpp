@@ -164,6 +164,27 @@ BitEquality bit_equality(Dtype a, Dtype b) {
 
 }  // namespace
 
+UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                     std::span<const std::byte> b_tensor, const NullOptions& null_options) {
+  // The elements execute_unit hashes: the null's rows of a sampled unit, else every row. XXH3's
+  // streaming digest does not depend on how the input is split, so one update per view suffices.
+  const auto null_rows = sample_rows(unit.key_a, unit.rows, unit.cols, null_options);
+  const std::span<const std::uint64_t> row_map =
+      unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
+  const std::uint64_t n_total = (unit.sampled ? null_rows.size() : unit.rows) * unit.cols;
+  const ViewReader ra(unit.a, unit.cols, a_tensor, row_map), rb(unit.b, unit.cols, b_tensor, row_map);
+  XXH3_state_t* st = XXH3_createState();
+  UnitHashes h;
+  XXH3_64bits_reset(st);
+  ra.hash(0, static_cast<std::size_t>(n_total), st);
+  h.a = XXH3_64bits_digest(st);
+  XXH3_64bits_reset(st);
+  rb.hash(0, static_cast<std::size_t>(n_total), st);
+  h.b = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                          std::span<const std::byte> b_tensor, const NullOptions& null_options) {
   // Sampled units (baselines) read only the null's rows; the others read every row.

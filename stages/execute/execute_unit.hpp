@@ -5,6 +5,7 @@
 /// small vectors whole. The chunking is fixed by the unit, never by the rank count, so a unit's
 /// result is bit-identical on 1 or 1000 ranks.
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,5 +20,15 @@ namespace lineage::stages {
 /// @param[in] null  the permutation null's options (sample size, relabellings)
 [[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                                        std::span<const std::byte> b_tensor, const NullOptions& null = {});
+
+/// The raw-byte hashes of a unit's two sides (UnitOutcome::hash_a/hash_b), computed alone: the
+/// same elements in the same order as execute_unit, without the statistics. A resumed run
+/// re-checks the units it takes from the journal with it (a changed shard hashes differently).
+struct UnitHashes {
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+};
+[[nodiscard]] UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                   std::span<const std::byte> b_tensor, const NullOptions& null = {});
 
 }  // namespace lineage::stages

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -147,6 +149,67 @@ void summarise(Inventory& inv) {
 }
 
 /// What a reading needs besides the family: the listing, the config and the name scorer.
+/// The layer and expert indices the stored names of one config scope hold (text component).
+struct IndicesSeen {
+  std::set<int> layers;
+  std::set<int> experts;
+};
+
+/// The family variable `name` as defined in `scope` or an enclosing one (null: not defined).
+const expr::Expression* var_of(const Scope* scope, std::string_view name) {
+  for (; scope; scope = scope->parent) {
+    for (const auto* vars : {scope->extra_vars, scope->vars}) {
+      if (!vars) continue;
+      for (const auto& [n, e] : *vars) {
+        if (n == name) return &e;
+      }
+    }
+  }
+  return nullptr;
+}
+
+/// "0-31 only (32 layers)" / "none": what the stored names hold of an index.
+std::string held_text(const std::set<int>& held, const char* what) {
+  if (held.empty()) return std::string("no ") + what;
+  return std::string(what) + " " + std::to_string(*held.begin()) + "-" + std::to_string(*held.rbegin()) + " only (" +
+         std::to_string(held.size()) + " " + what + ")";
+}
+
+/// A config that implies more layers or experts than the index holds is an error naming the key,
+/// its value and what the names hold. Only for a reading whose required tensors are missing (a
+/// complete reading never trips it), and only at the top: the config's count runs past the
+/// highest index stored. Experts are checked only where names carry expert indices (stacked
+/// layouts hold all experts in one tensor, whose shape is checked instead).
+void check_counts_against_names(const std::map<const Scope*, IndicesSeen>& seen, const std::string& config_file) {
+  for (const auto& [scope, held] : seen) {
+    if (!scope) continue;
+    for (const auto& [var, indices, what] :
+         {std::tuple{"layers", &held.layers, "layers"}, std::tuple{"experts", &held.experts, "experts"}}) {
+      if (std::string_view(var) == "experts" && indices->empty()) continue;
+      const auto* e = var_of(scope, var);
+      if (!e) continue;
+      std::int64_t value = 0;
+      try {
+        const auto v = ScopeEnvironment(*scope).lookup(var);
+        if (!v || v->is_null()) continue;
+        value = v->as_int();
+      } catch (const std::exception&) {
+        continue;  // not a number here: the expansion reports it
+      }
+      const std::int64_t top = indices->empty() ? 0 : *indices->rbegin() + 1;
+      if (value <= top) continue;
+      const auto& src = e->source();
+      const bool plain_key =
+          !src.empty() && src.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.") ==
+                              std::string::npos;
+      const auto named = plain_key ? "key '" + src + "'" : "the family's " + std::string(var) + " ('" + src + "')";
+      throw InputError(config_file, named + " = " + std::to_string(value) + ", but the index holds " +
+                                        held_text(*indices, what) +
+                                        ": the config implies more tensors than the index holds");
+    }
+  }
+}
+
 struct Reader {
   const TensorListing& listing;
   const nlohmann::json& cfg;
@@ -216,7 +279,9 @@ struct Reader {
   /// Reads every name with `spec`. With `apply_config` the family is expanded for the config
   /// (missing tensors, shape checks, index-only shapes); throws ConfigError when its expressions
   /// cannot be evaluated for this config. Without it, names only.
-  [[nodiscard]] Inventory with_family(const FamilySpec& spec, bool apply_config) const {
+  /// With `check_counts` (the family the config names, or --family), a config implying more
+  /// layers or experts than the names hold is an InputError (check_counts_against_names).
+  [[nodiscard]] Inventory with_family(const FamilySpec& spec, bool apply_config, bool check_counts = false) const {
     Inventory inv = start();
     inv.family = spec.id;
     const auto bound = bind_family(registry, spec, cfg, &scorer);
@@ -244,6 +309,7 @@ struct Reader {
     std::unordered_map<std::string, std::size_t> classified_index;
     std::vector<std::size_t> companions;  // listing indices of companions, resolved second
     std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
+    std::map<const Scope*, IndicesSeen> seen_indices;
     for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
       const auto& lt = listing.tensors[li];
       auto found = matcher.matches(lt.name);
@@ -268,6 +334,11 @@ struct Reader {
         }
       }
       const auto& b = bound.entries[m.entry];
+      if (b.component == Component::text) {
+        auto& held = seen_indices[b.scope];
+        if (m.layer >= 0) held.layers.insert(m.layer);
+        if (m.expert >= 0) held.experts.insert(m.expert);
+      }
       ClassifiedTensor c;
       c.name = lt.name;
       c.key = TensorKey{b.component, b.entry->role, m.layer, m.expert, b.entry->projection, b.entry->kind, m.index};
@@ -295,6 +366,9 @@ struct Reader {
         if (seen_expected[i]) continue;
         const auto& t = expansion->tensors[i];
         (t.optional ? inv.optional_missing : inv.required_missing).push_back(t.name);
+      }
+      if (check_counts && !inv.required_missing.empty()) {
+        check_counts_against_names(seen_indices, (std::filesystem::path(listing.model_dir) / "config.json").string());
       }
     }
     finish(inv);
@@ -575,7 +649,7 @@ Inventory build_inventory(const TensorListing& listing, const nlohmann::json* co
   const Reader reader{listing, cfg, config != nullptr, registry, scorer};
 
   if (family_override) {
-    auto inv = reader.with_family(registry.at(*family_override), config != nullptr);
+    auto inv = reader.with_family(registry.at(*family_override), config != nullptr, true);
     inv.family_reason = "--family";
     return inv;
   }
@@ -586,7 +660,7 @@ Inventory build_inventory(const TensorListing& listing, const nlohmann::json* co
     named = select_family_by_config(registry, cfg);
     if (named) {
       try {
-        auto inv = reader.with_family(*named, true);
+        auto inv = reader.with_family(*named, true, true);
         inv.family_reason = "config.json architectures/model_type";
         return inv;
       } catch (const ConfigError& e) {

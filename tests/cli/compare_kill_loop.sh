@@ -4,7 +4,8 @@
 #   gives statistics bit-identical to an uninterrupted run;
 # - a SIGKILLed mpirun leaves no rank behind, and no rank goes on to finish the store;
 # - SIGTERM to mpirun: the ranks checkpoint and a resume completes the run (exit 7 through
-#   scripts/mpirun-checkpoint.sh; mpirun alone exits 1, Open MPI's own code);
+#   lineage-mpirun, the launcher beside the binary; mpirun alone exits 1, Open MPI's own code;
+#   tests/cli/mpirun_launcher.sh tests the launcher further);
 # - a shard truncated during a run is one clear input error (exit 3), never a silent SIGBUS.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
@@ -34,13 +35,13 @@ echo "SIGKILL of mpirun: no rank survived; resume completed"
 
 # SIGTERM to mpirun: Open MPI kills the ranks and exits 1 whatever they do (its own code), but the
 # ranks checkpoint first and a resume finishes with the full run; through
-# scripts/mpirun-checkpoint.sh (SIGTERM becomes the SIGUSR1 mpirun forwards) the job exits 7.
+# lineage-mpirun (SIGTERM becomes the SIGUSR1 mpirun forwards) the job exits 7.
 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" -q >/dev/null 2>&1 || fail "reference run"
 $dump "$tmp/ref.h5" > "$tmp/ref.txt"
 for how in mpirun wrapper; do
   rm -rf "$tmp"/run.h5*
   launcher=$mpi
-  [ $how = wrapper ] && launcher="$repo/scripts/mpirun-checkpoint.sh --oversubscribe"
+  [ $how = wrapper ] && launcher="$(dirname "$lineage")/lineage-mpirun --oversubscribe"
   LINEAGE_TEST_UNIT_DELAY_MS=50 $launcher -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/run.h5" \
     >"$tmp/term.out" 2>&1 &
   pid=$!
@@ -50,7 +51,7 @@ for how in mpirun wrapper; do
   $guard tail --pid="$pid" -f /dev/null || fail "SIGTERM ($how): the job did not end"
   wait "$pid"; code=$?
   if [ $how = wrapper ]; then
-    [ $code -eq 7 ] || fail "SIGTERM through mpirun-checkpoint.sh: exit $code, expected 7: $(cat "$tmp/term.out")"
+    [ $code -eq 7 ] || fail "SIGTERM through lineage-mpirun: exit $code, expected 7: $(cat "$tmp/term.out")"
   else
     [ $code -ne 0 ] || fail "SIGTERM to mpirun: exit 0"
   fi

@@ -14,6 +14,7 @@ case "$tmp" in "$repo"/*) fail "the temporary folder $tmp lies inside the source
 
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null || fail "cmake --install"
 [ -x "$tmp/prefix/bin/lineage" ] || fail "no bin/lineage"
+[ -x "$tmp/prefix/bin/lineage-mpirun" ] || fail "no bin/lineage-mpirun (the checkpointing mpirun launcher)"
 for d in families catalog slurm synth-styles; do
   [ -n "$(ls "$tmp/prefix/share/lineage/$d")" ] || fail "share/lineage/$d missing or empty"
 done
@@ -40,6 +41,9 @@ grep -q "overall: derived (finetune" <<<"$out" || fail "compare verdict: $out"
 printf 'suspect: ft\nparents: [base]\nout: job.h5\nslurm:\n  tasks_per_node: 2\n' > run.yaml
 out=$("$bin" submit run.yaml --dry-run) || fail "submit --dry-run: $out"
 grep -q "^srun --mpi=pmix $bin compare --run $tmp/run.yaml --resume" <<<"$out" || fail "sbatch script: $out"
+out=$("$bin" submit run.yaml --dry-run --launcher mpirun) || fail "submit --dry-run --launcher mpirun: $out"
+grep -q "^$prefix/bin/lineage-mpirun --allow-run-as-root $bin compare --run $tmp/run.yaml --resume" <<<"$out" \
+  || fail "sbatch script with --launcher mpirun: $out"
 echo "installed copy: ok"
 INNER
 unshare -m --propagation private bash -c 'mount -t tmpfs tmpfs "$3" && bash "$4" "$1" "$2" "$3"' \
@@ -49,7 +53,7 @@ unshare -m --propagation private bash -c 'mount -t tmpfs tmpfs "$3" && bash "$4"
 (cd "$build" && cpack -G DEB -B "$tmp/pkg" >/dev/null) || fail "cpack"
 deb=$(ls "$tmp"/pkg/lineage_*.deb) || fail "no .deb"
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/lineage ./usr/share/lineage/families/ ./usr/share/lineage/catalog/ ./usr/share/lineage/slurm/compare.sbatch.in \
+for f in ./usr/bin/lineage ./usr/bin/lineage-mpirun ./usr/share/lineage/families/ ./usr/share/lineage/catalog/ ./usr/share/lineage/slurm/compare.sbatch.in \
          ./usr/share/lineage/synth-styles/qwen2_moe.json; do
   grep -q " $f" <<<"$contents" || fail "$f not in the .deb"
 done

@@ -314,3 +314,40 @@ TEST(ExecuteUnit, BaselinesReadOnlyTheNullsSampledRows) {
 
 }  // namespace
 }  // namespace lineage::stages
+
+namespace lineage::stages {
+namespace {
+
+TEST(ExecuteUnit, HashUnitGivesTheOutcomesHashesAndSeesOneChangedByte) {
+  // hash_unit is the resume's re-check: it must give exactly the journaled hashes for a plain, a
+  // strided and a sampled unit, and another hash when one byte of the tensor changes.
+  std::mt19937 rng(31);
+  std::normal_distribution<float> nd(0, 1);
+  const std::uint64_t rows = 4096, cols = 64;
+  std::vector<float> a(rows * cols), b(rows * cols);
+  for (auto& x : a) x = nd(rng);
+  for (auto& x : b) x = nd(rng);
+  auto plain = unit_of(rows, cols, Dtype::F32);
+  auto strided = unit_of(rows / 2, cols, Dtype::F32);
+  strided.a.row_stride = 2 * cols;
+  auto sampled = plain;
+  sampled.kind = UnitKind::baseline;
+  sampled.key_a = sampled.key_b = TensorKey{Component::text, TensorRole::attn_q, 1};
+  sampled.sampled = true;
+  sampled.sampled_rows = sample_rows(sampled.key_a, rows, cols).size();
+  for (const auto* u : {&plain, &strided, &sampled}) {
+    const auto o = execute_unit(*u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+    const auto h = hash_unit(*u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+    EXPECT_EQ(h.a, o.hash_a);
+    EXPECT_EQ(h.b, o.hash_b);
+  }
+  const auto before = hash_unit(plain, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  auto bytes = std::vector<std::byte>(std::as_bytes(std::span(a)).begin(), std::as_bytes(std::span(a)).end());
+  bytes[bytes.size() / 2 + 1] ^= std::byte{1};
+  const auto after = hash_unit(plain, bytes, std::as_bytes(std::span(b)));
+  EXPECT_NE(after.a, before.a);
+  EXPECT_EQ(after.b, before.b);
+}
+
+}  // namespace
+}  // namespace lineage::stages

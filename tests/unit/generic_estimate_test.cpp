@@ -26,7 +26,7 @@ nlohmann::json config_at(const std::string& relative) {
   return io::read_json_file(std::string(LINEAGE_SOURCE_DIR) + "/" + relative + "/config.json");
 }
 
-/// The family-based config-only inventory, as jobs/run_inputs.cpp builds it for plan.
+/// The family-based config-only inventory, as stages/plan/run_models.cpp builds it for plan.
 stages::Inventory family_inventory(const nlohmann::json& config, const std::string& family) {
   auto listing =
       stages::expected_listing(stages::expand_family(registry(), family, config), registry().quantisation(), config);

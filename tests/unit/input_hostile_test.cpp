@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "core/errors.hpp"
 #include "core/expr/expression.hpp"
+#include "core/terminal_stream.hpp"
 #include "core/terminal_text.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
@@ -165,6 +168,25 @@ TEST(TerminalText, EscapeCodesInNamesAreEscapedInErrors) {
   EXPECT_EQ(msg.find('\n'), std::string::npos);
   EXPECT_NE(msg.find("evil\\x1b]0;pwned\\x07\\x1b[2Jname\\x0anext\\xc2\\x9b"), std::string::npos) << msg;
   EXPECT_EQ(terminal_safe("model.layers.0.mlp — ü"), "model.layers.0.mlp — ü");
+}
+
+TEST(TerminalText, TheStreamFilterEscapesControlsEvenSplitAcrossWrites) {
+  std::ostringstream sink;
+  TerminalSafeStreambuf filter(sink.rdbuf());
+  std::ostream out(&filter);
+  // ESC, BEL, CR and DEL; a C1 CSI whose two UTF-8 bytes arrive in separate writes; text kept:
+  // newline, tab, and UTF-8 that merely starts with 0xC2 (U+00B7) or holds 0x80..0x9F bytes.
+  out << "a\x1b[2J\x07\r\x7f" << '\xc2';
+  out << "\x9b"
+      << "1m\n\t\xc2\xb7 \xe2\x80\x94 \xc2" << '\xc2' << "\x85" << std::flush;
+  EXPECT_EQ(sink.str(), "a\\x1b[2J\\x07\\x0d\\u007f\\u009b1m\n\t\xc2\xb7 \xe2\x80\x94 \xc2\\u0085");
+  // In JSON text the C1 and DEL escapes read back as the same characters.
+  std::ostringstream json_sink;
+  TerminalSafeStreambuf json_filter(json_sink.rdbuf());
+  std::ostream json_out(&json_filter);
+  const nlohmann::json j = {{"name", "x\xc2\x9b\x7f\x1by"}};
+  json_out << j.dump() << std::flush;
+  EXPECT_EQ(nlohmann::json::parse(json_sink.str())["name"], "x\xc2\x9b\x7f\x1by") << json_sink.str();
 }
 
 TEST(TypeErrors, TokenizerWrongTypesNameFileAndKey) {

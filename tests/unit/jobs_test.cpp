@@ -155,7 +155,13 @@ TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
   EXPECT_NE(many.compare_script.find("#SBATCH --array=0-2\n"), std::string::npos);
   EXPECT_NE(many.compare_script.find("#SBATCH --no-requeue\n"), std::string::npos);
   EXPECT_NE(many.compare_script.find("--pair \"$SLURM_ARRAY_TASK_ID\""), std::string::npos);
-  EXPECT_NE(many.compare_script.find("mpirun --allow-run-as-root"), std::string::npos);
+  // --launcher mpirun starts the ranks through lineage-mpirun (beside the binary), never bare
+  // mpirun, which exits 1 on SIGTERM instead of the checkpoint's 7.
+  EXPECT_NE(many.compare_script.find(
+                "\n/opt/lineage/bin/lineage-mpirun --allow-run-as-root /opt/lineage/bin/lineage compare"),
+            std::string::npos)
+      << many.compare_script;
+  EXPECT_EQ(many.compare_script.find("\nmpirun"), std::string::npos);
   ASSERT_TRUE(many.aggregate_script.has_value());
   EXPECT_NE(
       many.aggregate_script->find("merge /data/run.pair0.h5 /data/run.pair1.h5 /data/run.pair2.h5 -o /data/run.h5"),

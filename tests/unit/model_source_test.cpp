@@ -10,6 +10,8 @@
 
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
+#include "io/http_client.hpp"
+#include "io/http_source.hpp"
 #include "io/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -37,6 +39,42 @@ TEST(ModelSource, ShardNamesMustStayInsideTheFolder) {
   EXPECT_FALSE(io::is_plain_relative_name("../model.safetensors"));
   EXPECT_FALSE(io::is_plain_relative_name("/etc/passwd"));
   EXPECT_FALSE(io::is_plain_relative_name(""));
+}
+
+TEST(RemoteReader, HeaderLinesAndRangeAnswersAsTheFuzzerDrivesThem) {
+  // A redirect whose 302 carries X-Linked-Etag, then the 206: the linked hash survives, the
+  // first response's fields do not.
+  io::ResponseHeaders h;
+  const std::string sha(64, 'a');
+  for (const char* line : {"HTTP/1.1 302 Found\r\n", "Content-Length: 7\r\n", "ETag: \"nope\"\r\n"}) h.apply(line);
+  h.apply("X-Linked-Etag: W/\"" + sha + "\"\r\n");
+  for (const char* line : {"HTTP/1.1 206 Partial Content\r\n", "content-range: bytes 5-9/100\r\n", "Junk\r\n"})
+    h.apply(line);
+  EXPECT_FALSE(h.response.content_length.has_value());
+  EXPECT_EQ(h.response.range_start, 5u);
+  EXPECT_EQ(h.response.range_total, 100u);
+  EXPECT_EQ(h.sha256(), sha);
+  h.apply("Content-Range: bytes 99999999999999999999-1/2\r\n");  // beyond 64 bits: no value
+  EXPECT_FALSE(h.response.range_start.has_value());
+
+  io::HttpResponse r;
+  r.status = 206;
+  r.range_start = 5;
+  r.range_total = 100;
+  r.body = "01234";
+  std::uint64_t total = 0;
+  EXPECT_EQ(io::range_answer(r, "u", 5, 5, total), "01234");
+  EXPECT_EQ(total, 100u);
+  EXPECT_THROW((void)io::range_answer(r, "u", 6, 5, total), InputError);  // another range than asked
+  EXPECT_THROW((void)io::range_answer(r, "u", 5, 6, total), InputError);  // a short body
+  r.status = 200;
+  EXPECT_THROW((void)io::range_answer(r, "u", 5, 5, total), InputError);  // no range support
+  r.status = 404;
+  EXPECT_FALSE(io::range_answer(r, "u", 5, 5, total).has_value());
+  r.status = 416;
+  r.range_total = 3;
+  EXPECT_EQ(io::range_answer(r, "u", 5, 5, total), "");
+  EXPECT_EQ(total, 3u);
 }
 
 TEST(Sha256, KnownVectors) {

@@ -87,6 +87,36 @@ write("config_exceeds_index/model.safetensors.index.json",
       json.dumps({"weight_map": {"model.embed_tokens.weight": "model-00001-of-00001.safetensors"}}))
 case("config_exceeds_index", 3, "the config implies layers = 5000",
      "inventory --index-only {BAD}/config_exceeds_index")
+# A config that implies a few more layers, or experts, than the index holds: the key, its value
+# and what the names hold (within the expansion bound above, so a precise check).
+def llama_map(layers):
+    names = ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"]
+    for l in range(layers):
+        names += [f"model.layers.{l}.{t}.weight" for t in (
+            "input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+            "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")]
+    return {"weight_map": {n: "model-00001-of-00001.safetensors" for n in names}}
+write("config_layers_beyond_index/config.json", json.dumps({**LLAMA, "num_hidden_layers": 4}))
+write("config_layers_beyond_index/model.safetensors.index.json", json.dumps(llama_map(2)))
+case("config_layers_beyond_index", 3,
+     "key 'num_hidden_layers' = 4, but the index holds layers 0-1 only (2 layers): the config implies more tensors",
+     "inventory --index-only {BAD}/config_layers_beyond_index")
+MIXTRAL = {**LLAMA, "model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "num_local_experts": 8,
+           "num_experts_per_tok": 2}
+mixtral = llama_map(2)
+for l in range(2):
+    for t in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"):
+        del mixtral["weight_map"][f"model.layers.{l}.{t}.weight"]
+    mixtral["weight_map"][f"model.layers.{l}.block_sparse_moe.gate.weight"] = "model-00001-of-00001.safetensors"
+    for e in range(4):
+        for w in ("w1", "w2", "w3"):
+            mixtral["weight_map"][f"model.layers.{l}.block_sparse_moe.experts.{e}.{w}.weight"] = \
+                "model-00001-of-00001.safetensors"
+write("config_experts_beyond_index/config.json", json.dumps(MIXTRAL))
+write("config_experts_beyond_index/model.safetensors.index.json", json.dumps(mixtral))
+case("config_experts_beyond_index", 3,
+     "key 'num_local_experts' = 8, but the index holds experts 0-3 only (4 experts): the config implies more tensors",
+     "inventory --index-only {BAD}/config_experts_beyond_index")
 
 # --- tokenizer.json (lineage tokenizer A B) ---
 TOK = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}
