@@ -25,7 +25,7 @@ InputError::InputError(std::string file, std::string reason, std::string tensor,
       tensor_(std::move(tensor)),
       offset_(offset) {}
 
-ConfigError::ConfigError(std::string key_path, std::string reason)
+ConfigError::ConfigError(std::string key_path, const std::string& reason)
     : Error(key_path + ": " + reason), key_path_(std::move(key_path)) {}
 
 }  // namespace lineage

@@ -54,7 +54,7 @@ class InputError : public Error {
 /// key_path reads like "families/qwen3_moe.yaml:tensors[3].shape".
 class ConfigError : public Error {
  public:
-  ConfigError(std::string key_path, std::string reason);
+  ConfigError(std::string key_path, const std::string& reason);
   [[nodiscard]] const std::string& key_path() const noexcept { return key_path_; }
   [[nodiscard]] ExitCode exit_code() const noexcept override { return ExitCode::config; }
 

@@ -98,7 +98,8 @@ struct TensorKey {
   int index = -1;  ///< sub-index for repeated blocks that are neither layer nor expert (stage, tower)
 
   friend bool operator==(const TensorKey&, const TensorKey&) = default;
-  friend auto operator<=>(const TensorKey&, const TensorKey&) = default;
+  // clang-tidy 14 reads the defaulted <=>'s comparison with literal 0 as a null pointer.
+  friend auto operator<=>(const TensorKey&, const TensorKey&) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 /// Norm weights (γ vectors that start at 1): the roles where raw cosine is never evidence.

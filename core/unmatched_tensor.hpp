@@ -26,7 +26,8 @@ struct UnmatchedTensor {
   [[nodiscard]] const TensorKey* tensor_key() const noexcept { return std::get_if<TensorKey>(&key); }
 
   friend bool operator==(const UnmatchedTensor&, const UnmatchedTensor&) = default;
-  friend auto operator<=>(const UnmatchedTensor&, const UnmatchedTensor&) = default;
+  // clang-tidy 14 reads the defaulted <=>'s comparison with literal 0 as a null pointer.
+  friend auto operator<=>(const UnmatchedTensor&, const UnmatchedTensor&) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 /// A record from stored text: the key is a TensorKey when `key_text` is the canonical text of one

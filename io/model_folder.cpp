@@ -29,7 +29,7 @@ fs::path resolve_in_model_folder(const fs::path& dir, const std::string& name, c
   if (bad) throw InputError(reported_by.string(), "file name '" + name + "' escapes the model folder");
   std::error_code ec;
   const auto root = fs::weakly_canonical(fs::absolute(dir, ec), ec);
-  const auto target = fs::weakly_canonical(fs::absolute(dir / rel, ec), ec);
+  auto target = fs::weakly_canonical(fs::absolute(dir / rel, ec), ec);
   if (ec) throw InputError(reported_by.string(), "'" + name + "': cannot resolve the path: " + ec.message());
   if (is_within(target, root)) return target;
   // The Hugging Face cache: <repo>/snapshots/<rev>/<name> -> ../../blobs/<hash> of that repo.

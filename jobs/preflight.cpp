@@ -42,7 +42,7 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
   // Store: unit table (~200 B a unit), statistics (8 B each), kept values (float32), and the
   // journals, which hold the same statistics again until the store is written.
   const auto stats = stages::unit_stat_names().size();
-  r.estimated_store_bytes = r.units * (200 + 2 * 8 * stats) + kept_values * 4 * 2 + (1u << 20);
+  r.estimated_store_bytes = r.units * (200 + std::uint64_t{16} * stats) + kept_values * 4 * 2 + (1u << 20);
   auto output_problem = [&](std::string text) {
     r.problems.push_back(std::move(text));
     ++r.output_problems;

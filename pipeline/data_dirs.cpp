@@ -16,7 +16,7 @@ std::filesystem::path binary_dir() {
 }
 
 std::filesystem::path source_tree_dir(DataFolder f) {
-  const std::filesystem::path root(LINEAGE_SOURCE_TREE);
+  std::filesystem::path root(LINEAGE_SOURCE_TREE);
   switch (f) {
     case DataFolder::families:
       return root / "families";

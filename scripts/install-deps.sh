@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev  # remote checkpoints (range reads, lineage fetch) and SHA-256
   nginx  # the remote-checkpoint test serves a model over HTTP with Range support
   python3 python3-h5py python3-numpy procps
-  clang-format  # the format check of the test command
+  clang-format clang-tidy  # the format and clang-tidy checks of the test command
   chromium  # the report test opens lineage report's page in headless Chromium
   clang libclang-rt-14-dev  # the libFuzzer pass of the test command (scripts/fuzz.sh); GCC builds the rest
   slurm-wlm munge  # lineage submit, and the throw-away cluster of the end-to-end tests

@@ -106,7 +106,8 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   }
   std::vector<double> ticks;
   // Integer multiples of the step, so that 0.1 + 0.2 never prints as 0.30000000000000004.
-  for (auto k = static_cast<long long>(std::ceil(lo / step - 1e-9)); k * step <= hi + step * 1e-9; ++k) {
+  for (auto k = static_cast<long long>(std::ceil(lo / step - 1e-9)); static_cast<double>(k) * step <= hi + step * 1e-9;
+       ++k) {
     ticks.push_back(static_cast<double>(k) * step);
   }
   return ticks;

@@ -318,6 +318,7 @@ int arch(const std::vector<std::string>& args) {
   const auto registry = io::load_family_registry(vm.count("families") ? fs::path(vm["families"].as<std::string>())
                                                                       : default_families_dir());
   std::vector<ArchitectureProfile> profiles;
+  profiles.reserve(inputs.size());
   for (const auto& in : inputs) profiles.push_back(profile_input(in, registry));
   if (vm.count("out")) {
     if (catalog || profiles.size() < 2)

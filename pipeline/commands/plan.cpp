@@ -1,4 +1,5 @@
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -29,7 +30,7 @@ std::string gb(double bytes) {
 
 std::string duration(double seconds) {
   char buf[32];
-  const auto s = static_cast<long long>(seconds + 0.5);
+  const auto s = std::llround(seconds);
   std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
   return buf;
 }

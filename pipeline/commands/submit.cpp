@@ -34,7 +34,7 @@ std::string run_command(const std::string& command) {
 
 std::string job_id_of(const std::string& parsable) {
   // sbatch --parsable prints "jobid" or "jobid;cluster".
-  const auto id = parsable.substr(0, parsable.find(';'));
+  auto id = parsable.substr(0, parsable.find(';'));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
     throw ClusterError("sbatch printed no job id: " + parsable);
   }

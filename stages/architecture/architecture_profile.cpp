@@ -59,7 +59,7 @@ std::string spelling_of(const Scope* s, const std::string& name) {
     static const std::regex ident(R"([A-Za-z_][A-Za-z0-9_.]*)");
     const auto& src = e.source();
     for (auto it = std::sregex_iterator(src.begin(), src.end(), ident); it != std::sregex_iterator(); ++it) {
-      const auto id = it->str();
+      auto id = it->str();
       if (config_has(s, id)) return id;
     }
   }

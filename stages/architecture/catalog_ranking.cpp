@@ -29,6 +29,7 @@ RankedEntry ranked(const ArchitectureProfile& suspect, const io::CatalogEntry& e
 std::vector<RankedEntry> rank_catalog(const ArchitectureProfile& suspect, const std::vector<io::CatalogEntry>& catalog,
                                       const FamilyRegistry& registry) {
   std::vector<RankedEntry> out;
+  out.reserve(catalog.size());
   for (const auto& e : catalog)
     out.push_back(ranked(suspect, e, "", profile_architecture(e.config, registry, e.model)));
   sort_ranking(out);

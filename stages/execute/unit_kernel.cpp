@@ -131,10 +131,10 @@ std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
 }  // namespace
 
 UnitSums::UnitSums(std::uint64_t n_total)
-    : min_a(INFINITY),
-      max_a(-INFINITY),
-      min_b(INFINITY),
-      max_b(-INFINITY),
+    : min_a(std::numeric_limits<double>::infinity()),
+      max_a(-std::numeric_limits<double>::infinity()),
+      min_b(std::numeric_limits<double>::infinity()),
+      max_b(-std::numeric_limits<double>::infinity()),
       h_a(kKernelBuckets),
       h_b(kKernelBuckets),
       h_d(kKernelBuckets),

@@ -74,7 +74,7 @@ double to_column(T v) {
 /// A stored count as an integer: anything outside [0, limit] (negative, huge, NaN) reads as 0.
 template <typename Int>
 Int stored_count(double x) {
-  constexpr double limit = static_cast<double>(std::numeric_limits<Int>::max() / 2);
+  constexpr double limit = static_cast<double>(std::numeric_limits<Int>::max()) / 2;
   return std::isfinite(x) && x > 0 && x < limit ? static_cast<Int>(x) : Int{0};
 }
 

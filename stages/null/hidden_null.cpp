@@ -251,7 +251,7 @@ PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>
                                                                          mb_ = (yc * yc.transpose()).cast<double>();
   std::vector<double> ca(ma_.data(), ma_.data() + s * s), cb(mb_.data(), mb_.data() + s * s);
   // Centre and scale A's upper triangle once; B's moments do not change under relabelling.
-  const double pairs = static_cast<double>(s * (s - 1) / 2);
+  const double pairs = static_cast<double>(s) * static_cast<double>(s - 1) / 2;
   double ma = 0, mb = 0;
   for (std::size_t i = 0; i < s; ++i) {
     for (std::size_t j = i + 1; j < s; ++j) ma += ca[i * s + j], mb += cb[i * s + j];
@@ -438,6 +438,7 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
   std::vector<std::uint32_t> chosen = valid;
   if (chosen.size() > options.basis_units) {
     std::vector<std::pair<std::uint64_t, std::uint32_t>> h;
+    h.reserve(valid.size());
     for (auto u : valid) h.emplace_back(XXH3_64bits_withSeed(&u, sizeof u, options.seed), u);
     std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(options.basis_units), h.end());
     chosen.clear();

@@ -65,12 +65,14 @@ LineageTree neighbour_joining(const std::vector<std::string>& names, const std::
     }
     for (std::size_t a : keep) {
       std::vector<double> row;
+      row.reserve(keep.size() + 1);
       for (std::size_t b : keep) row.push_back(d[a][b]);
       row.push_back(du[a]);
       next.push_back(row);
       next_active.push_back(active[a]);
     }
     std::vector<double> last;
+    last.reserve(keep.size() + 1);
     for (std::size_t a : keep) last.push_back(du[a]);
     last.push_back(0);
     next.push_back(last);

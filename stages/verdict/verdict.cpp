@@ -148,6 +148,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   if (cross_z.size() >= 3) {
     const double centre = median(cross_z);
     std::vector<double> dev;
+    dev.reserve(cross_z.size());
     for (double z : cross_z) dev.push_back(std::fabs(z - centre));
     cross_shift = std::max(0.0, centre);
     cross_scale = std::max(1.0, 1.4826 * median(dev));

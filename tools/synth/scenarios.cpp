@@ -353,6 +353,7 @@ SynthModel depth_upscaled(const ScenarioInputs& in) {
   // SOLAR: two copies of the stack; drop the last n layers of the first and the first n of the
   // second, so layers [n, L-n) appear twice.
   std::vector<int> source;
+  source.reserve(static_cast<std::size_t>(2 * layers - 2 * n));
   for (int i = 0; i < layers - n; ++i) source.push_back(i);
   for (int i = n; i < layers; ++i) source.push_back(i);
   nlohmann::json config = in.base->config;
