@@ -18,8 +18,9 @@
 
 namespace lineage::io {
 
-/// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's implicit destructor and moves do not
-/// throw; clang-tidy 14 cannot see through its assertions.
+// nlohmann::json's implicit destructor and moves do not throw; clang-tidy 14 cannot see through
+// its assertions.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct CatalogEntry {
   std::string file;
   std::string model;

@@ -278,6 +278,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     cluster::run_phase(comm, "recheck", own, [&] {
       inject(fault, "recheck", rank);
       std::vector<stages::UnitCost> done_units;
+      done_units.reserve(journaled.size());
       for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
       const auto share = stages::plan_shards(done_units, comm.size());
       stages::NullOptions null_options;

@@ -26,8 +26,9 @@ struct SynthTokenizer {
   std::vector<std::pair<std::string, std::string>> merges;  ///< in rank order
 };
 
-/// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's implicit destructor and moves do not
-/// throw; clang-tidy 14 cannot see through its assertions.
+// nlohmann::json's implicit destructor and moves do not throw; clang-tidy 14 cannot see through
+// its assertions.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct SynthModel {
   nlohmann::json config;             ///< config.json in the family's own key spelling
   std::vector<SynthTensor> tensors;  ///< in the order they are written
