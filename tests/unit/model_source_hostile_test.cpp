@@ -2,7 +2,7 @@
 // folder read via ModelSource resolves every name with io/model_folder.hpp and reads regular
 // files only; a remote folder's JSON goes through the same depth-limited parser, count bounds and
 // header checks, and its messages never echo what the server sent. The remote side is an
-// in-memory ModelSource here (tests/cli/remote_cli.sh runs the real one against nginx).
+// in-memory ModelSource here (tests/cli/lineage_remote.sh runs the real one against nginx).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

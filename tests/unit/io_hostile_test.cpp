@@ -1,5 +1,5 @@
 // Model folders, run files and anything else from outside are data, never code: the tests of
-// issue #13's hostile inputs that are not about result stores (store_hostile_test.cpp).
+// issue #13's hostile inputs that are not about result stores (result_store_hostile_test.cpp).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
