@@ -42,7 +42,7 @@ void decode_bf16(const std::byte* s, float* d, std::size_t n) noexcept {
 
 /// IEEE half to float without branches: move exponent and mantissa into place, rebias, and
 /// select the infinity/NaN and zero/subnormal cases (the subnormal one by an exact float
-/// subtraction). Equal to f16_to_float on all 65,536 inputs (io_dtype_decode_test).
+/// subtraction). Equal to f16_to_float on all 65,536 inputs (dtype_decode_test).
 LINEAGE_DECODE_CLONES
 void decode_f16(const std::byte* s, float* d, std::size_t n) noexcept {
   u32x8 exp_field, special_rebias, sub_bias, zero;

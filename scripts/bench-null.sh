@@ -5,12 +5,7 @@
 # null's share of the compare's wall time. Never part of the test suite.
 # Usage: scripts/bench-null.sh [REPEATS] [WORK_DIR]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-repeats=${1:-3}
-work=${2:-$(mktemp -d)}
-lineage="$root/build/lineage"
-[ -x "$lineage" ] || "$root/scripts/build.sh" "$root/build" >/dev/null
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/bench-common.bash" "$@"
 if [ ! -d "$work/base" ]; then
   "$lineage" synth --scenario base --out "$work/base" --set hidden_size=1024 --set num_experts=20 \
     --set moe_intermediate_size=1024 --set shared_expert_intermediate_size=1024 --set num_hidden_layers=8 >/dev/null

@@ -6,12 +6,7 @@
 # asserted by tests/unit/report_document_test.cpp; times are only measured here).
 # Usage: scripts/bench-report.sh [REPEATS] [WORK_DIR]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-repeats=${1:-3}
-work=${2:-$(mktemp -d)}
-lineage="$root/build/lineage"
-[ -x "$lineage" ] || "$root/scripts/build.sh" "$root/build" >/dev/null
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/bench-common.bash" "$@"
 if [ ! -f "$work/run.h5" ]; then
   "$lineage" synth --scenario base --out "$work/base" --set num_hidden_layers=64 --set num_experts=128 \
     --set hidden_size=64 --set moe_intermediate_size=16 --set shared_expert_intermediate_size=32 \

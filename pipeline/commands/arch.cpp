@@ -281,12 +281,14 @@ std::string tower_heading(const ArchitectureProfile& t) {
 
 int arch(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "arch",
       "lineage arch A [B ...] [--md | --json] [--tokens N] [--catalog [--top K]]\n\n"
       "Architecture tables from config.json files or model folders (METHODS §8): core and extended keys\n"
       "in one vocabulary, attention type, MoE layout, parameters, towers and lineage breadcrumbs.\n"
-      "--catalog ranks the public architectures in catalog/ by how many of A's values they share.\n\noptions");
-  opts.add_options()("help,h", "show this help")("md", "Markdown tables")("json", "machine-readable output")(
+      "--catalog ranks the public architectures in catalog/ by how many of A's values they share.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 3 missing or malformed config, 4 bad family or catalogue file\n");
+  command_line.options()("md", "Markdown tables")("json", "machine-readable output")(
       "tokens", po::value<double>(), "training tokens, for the compute estimate 6 · N_active · tokens")(
       "gpu-flops", po::value<double>()->default_value(kDefaultGpuFlops, "3.96e14"),
       "sustained FLOP/s per GPU for GPU-hours (default: H100 BF16 dense peak at 40%)")(
@@ -297,13 +299,10 @@ int arch(const std::vector<std::string>& args) {
       "leave this catalogue model out of the ranking (the suspect's own entry); repeatable")(
       "families", po::value<std::string>(), "family files folder (default $LINEAGE_FAMILIES or the built-in)")(
       "out", po::value<std::string>(), "record A against each other model in this result store (created if missing)");
-  po::options_description hidden;
-  hidden.add_options()("inputs", po::value<std::vector<std::string>>());
-  const auto vm = parse_options("arch", args, opts, hidden, {{"inputs", -1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 missing or malformed config, 4 bad family or catalogue file\n";
-    return 0;
-  }
+  command_line.hidden()("inputs", po::value<std::vector<std::string>>());
+  const auto parsed = command_line.parse(args, {{"inputs", -1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   const auto inputs = vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const bool catalog = vm.count("catalog") > 0;
   if (inputs.empty() || (catalog && inputs.size() != 1)) {

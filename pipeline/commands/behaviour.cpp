@@ -63,24 +63,24 @@ nlohmann::json to_json(const stages::BehaviourResult& r, const std::string& susp
 
 int behaviour(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "behaviour",
       "lineage behaviour --suspect S.jsonl --parent P.jsonl --control C1.jsonl --control C2.jsonl --control "
       "C3.jsonl\n\n"
       "Black-box behaviour test (METHODS §9): greedy outputs of the suspect, the candidate parent and control\n"
       "models on the same prompts (JSON Lines: {\"prompt_id\": ..., \"output\": \"...\"}, or \"tokens\": [ids]).\n"
       "Match rates, two-proportion z / Fisher tests of the best candidate against every other, Holm–Bonferroni,\n"
-      "and the paired exact McNemar test. One component of the evidence, never the only one.\n\noptions");
-  opts.add_options()("help,h", "show this help")("suspect", po::value<std::string>(), "the suspect's outputs")(
+      "and the paired exact McNemar test. One component of the evidence, never the only one.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 3 missing or malformed outputs file, 5 store not writable\n");
+  command_line.options()("suspect", po::value<std::string>(), "the suspect's outputs")(
       "parent", po::value<std::string>(), "the candidate parent's outputs")(
       "control", po::value<std::vector<std::string>>(), "a control model's outputs (repeat; at least 3 for a test)")(
       "alpha", po::value<double>()->default_value(0.05), "family-wise error rate for Holm–Bonferroni")(
       "md", "Markdown tables")("json", "machine-readable output")(
       "out", po::value<std::string>(), "record the result in this result store (created if missing)");
-  const auto vm = parse_options("behaviour", args, opts, po::options_description(), {});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 missing or malformed outputs file, 5 store not writable\n";
-    return 0;
-  }
+  const auto parsed = command_line.parse(args, {});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("suspect") || !vm.count("parent")) throw UsageError("behaviour: --suspect and --parent are required");
   const auto suspect = io::read_model_outputs(vm["suspect"].as<std::string>());
   std::vector<stages::BehaviourCandidate> candidates;

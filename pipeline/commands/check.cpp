@@ -11,23 +11,21 @@ namespace lineage::pipeline::commands {
 
 int check(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "check",
       "lineage check RUN.h5 [--model DIR]... [--json]\n\n"
       "Verifies a result store: schema, completeness, per-row checksums, and the input\n"
-      "fingerprints against the model folders (the stored paths where they exist, or --model).\n\noptions");
-  opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
+      "fingerprints against the model folders (the stored paths where they exist, or --model).\n\noptions",
+      "exit codes: 0 the store checks out, 2 usage, 5 unreadable, damaged or incomplete store "
+      "or changed inputs\n");
+  command_line.options()("json", "machine-readable output")(
       "model", po::value<std::vector<std::string>>(),
       "model folder to check the fingerprint against, in the store's input order (suspect, parents, controls); "
       "repeat for each");
-  po::options_description hidden;
-  hidden.add_options()("store", po::value<std::string>());
-  const auto vm = parse_options("check", args, opts, hidden, {{"store", 1}});
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexit codes: 0 the store checks out, 2 usage, 5 unreadable, damaged or incomplete store "
-                 "or changed inputs\n";
-    return 0;
-  }
+  command_line.hidden()("store", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"store", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("store")) throw UsageError("check: RUN.h5 is required");
   const auto store = vm["store"].as<std::string>();
   std::vector<std::filesystem::path> dirs;

@@ -17,11 +17,16 @@ namespace lineage::pipeline::commands {
 
 int compare(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "compare",
       "mpirun -np N lineage compare SUSPECT PARENT [options]   or   lineage compare --run RUN.yaml\n\n"
       "Compares every tensor of SUSPECT with its counterpart in PARENT (and in each --control), sharded over the\n"
-      "MPI ranks by bytes; writes every statistic to an HDF5 result store and prints the verdicts.\n\noptions");
-  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>(), "result store (default run.h5)")(
+      "MPI ranks by bytes; writes every statistic to an HDF5 result store and prints the verdicts.\n\noptions",
+      "exit codes: 0 done, 1 internal error, 2 usage, 3 bad input, 4 bad run file, 5 store (existing\n"
+      "store without --resume, another run holding OUT.lock, unwritable path or full disk, changed inputs,\n"
+      "journal problems), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean checkpoint (rerun with\n"
+      "--resume). Every rank exits with the same code, whichever rank failed.\n");
+  command_line.options()("out,o", po::value<std::string>(), "result store (default run.h5)")(
       "control", po::value<std::vector<std::string>>(), "control model folder (repeatable)")(
       "run", po::value<std::string>(), "YAML run file (docs/cli.md); options given here override it")(
       "resume", "continue the run in --out, recomputing only unfinished units")("quiet,q", "no progress output")(
@@ -33,19 +38,12 @@ int compare(const std::vector<std::string>& args) {
       "inconclusive)")(
       "pair", po::value<std::size_t>(),
       "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
-  po::options_description hidden;
-  hidden.add_options()("models", po::value<std::vector<std::string>>())
+  command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())("test-unit-delay-ms", po::value<std::uint32_t>());
-  const auto vm = parse_options("compare", args, opts, hidden, {{"models", 2}});
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexit codes: 0 done, 1 internal error, 2 usage, 3 bad input, 4 bad run file, 5 store (existing\n"
-                 "store without --resume, another run holding OUT.lock, unwritable path or full disk, changed inputs,\n"
-                 "journal problems), 6 MPI, 7 stopped by SIGTERM/SIGUSR1 after a clean checkpoint (rerun with\n"
-                 "--resume). Every rank exits with the same code, whichever rank failed.\n";
-    return 0;
-  }
+  const auto parsed = command_line.parse(args, {{"models", 2}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   RunConfig cfg;
   if (vm.count("run")) cfg = io::read_run_file(vm["run"].as<std::string>());
   if (vm.count("models")) {

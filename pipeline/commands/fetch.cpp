@@ -11,21 +11,20 @@ namespace lineage::pipeline::commands {
 
 int fetch(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "fetch",
       "lineage fetch URL DIR [--jobs N] [--quiet]\n\n"
       "Downloads a remote checkpoint (https://..., http://..., hf://ORG/NAME[@REVISION]) into DIR:\n"
       "config.json, tokenizer files, the index and every shard. Shards are written as FILE.part and\n"
       "renamed when complete; a rerun resumes them. Sizes are checked against each shard's header,\n"
-      "SHA-256 against the server's 64-hex ETag / X-Linked-Etag or a FILE.sha256 file.\n\noptions");
-  opts.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->default_value(4),
-                                                 "shards downloaded at once")("quiet,q", "no line per file");
-  po::options_description hidden;
-  hidden.add_options()("url", po::value<std::string>())("dir", po::value<std::string>());
-  const auto vm = parse_options("fetch", args, opts, hidden, {{"url", 1}, {"dir", 1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 server, network, size or checksum problem (rerun to resume)\n";
-    return 0;
-  }
+      "SHA-256 against the server's 64-hex ETag / X-Linked-Etag or a FILE.sha256 file.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 3 server, network, size or checksum problem (rerun to resume)\n");
+  command_line.options()("jobs,j", po::value<int>()->default_value(4), "shards downloaded at once")("quiet,q",
+                                                                                                    "no line per file");
+  command_line.hidden()("url", po::value<std::string>())("dir", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"url", 1}, {"dir", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("url") || !vm.count("dir"))
     throw UsageError("fetch: URL and DIR are required (see lineage fetch --help)");
   const auto url = vm["url"].as<std::string>();

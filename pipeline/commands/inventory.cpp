@@ -148,24 +148,21 @@ void print_text(const stages::Inventory& inv, bool list, std::ostream& out) {
 }  // namespace
 
 int inventory(const std::vector<std::string>& args) {
-  po::options_description opts(
-      "lineage inventory MODEL_DIR [options]\n\n"
-      "Classifies every tensor of a Hugging Face checkpoint folder into a canonical key\n"
-      "(component, role, layer, expert, projection). Reads the index and the shard headers\n"
-      "only, never tensor data.\n\noptions");
-  opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
-      "list", "list every tensor with its key, shape and dtype")(
+  CommandLine command_line("inventory",
+                           "lineage inventory MODEL_DIR [options]\n\n"
+                           "Classifies every tensor of a Hugging Face checkpoint folder into a canonical key\n"
+                           "(component, role, layer, expert, projection). Reads the index and the shard headers\n"
+                           "only, never tensor data.\n\noptions",
+                           "exit codes: 0 ok, 2 usage, 3 bad input (or --strict findings), 4 bad family files\n");
+  command_line.options()("json", "machine-readable output")("list", "list every tensor with its key, shape and dtype")(
       "index-only", "use only config.json and the index (shards need not exist); shapes come from config.json")(
       "family", po::value<std::string>(), "use this family instead of detecting it")(
       "families", po::value<std::string>(), "folder of family files (default: the built-in families/)")(
       "strict", "exit with code 3 if any tensor is unclaimed, a required tensor is missing, or a shape differs");
-  po::options_description hidden;
-  hidden.add_options()("model", po::value<std::string>());
-  const auto vm = parse_options("inventory", args, opts, hidden, {{"model", 1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 bad input (or --strict findings), 4 bad family files\n";
-    return 0;
-  }
+  command_line.hidden()("model", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"model", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("model")) throw UsageError("inventory: MODEL_DIR is required (see lineage inventory --help)");
   const std::filesystem::path dir = vm["model"].as<std::string>();
   const auto registry = io::load_family_registry(

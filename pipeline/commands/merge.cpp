@@ -13,21 +13,20 @@ namespace lineage::pipeline::commands {
 
 int merge(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "merge",
       "lineage merge A.h5 B.h5 ... -o ALL.h5 [--tolerance R] [--force]\n\n"
       "Combines result stores from different runs or clusters. Models are matched by fingerprint; identical\n"
       "units are kept once and must agree within the tolerance — a disagreement is a conflict (listed; nothing\n"
-      "written), never averaged. A model path whose bytes differ between stores is refused.\n\noptions");
-  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>(), "merged store")(
+      "written), never averaged. A model path whose bytes differ between stores is refused.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 5 unreadable, conflicting or unmergeable stores\n");
+  command_line.options()("out,o", po::value<std::string>(), "merged store")(
       "tolerance", po::value<double>()->default_value(1e-9), "relative tolerance for duplicate units")(
       "force", "replace an existing merged store");
-  po::options_description hidden;
-  hidden.add_options()("stores", po::value<std::vector<std::string>>());
-  const auto vm = parse_options("merge", args, opts, hidden, {{"stores", -1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 5 unreadable, conflicting or unmergeable stores\n";
-    return 0;
-  }
+  command_line.hidden()("stores", po::value<std::vector<std::string>>());
+  const auto parsed = command_line.parse(args, {{"stores", -1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("stores") || !vm.count("out")) throw UsageError("merge: give the stores and -o ALL.h5");
   const auto out = vm["out"].as<std::string>();
   const auto lock = lock_store(out);

@@ -57,22 +57,21 @@ std::vector<int> parse_ranks(const std::string& text) {
 
 int plan(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "plan",
       "lineage plan RUN.yaml --ranks N[,N...] [--throughput GB/s] [--json]\n\n"
       "Builds the comparison plan of a run from safetensors headers — or from config.json and the index when\n"
       "the shards are not downloaded — and prints bytes per rank, load imbalance and an estimated wall "
-      "time.\n\noptions");
-  opts.add_options()("help,h", "show this help")("ranks", po::value<std::string>(), "rank counts, e.g. 8,64,1024")(
+      "time.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 3 unreadable model, 4 bad run file or family file\n");
+  command_line.options()("ranks", po::value<std::string>(), "rank counts, e.g. 8,64,1024")(
       "throughput", po::value<double>()->default_value(kMeasuredGBps, "0.38"),
       "per-rank streaming throughput in GB/s (default: measured on the CI machine type)")("json",
                                                                                           "machine-readable output");
-  po::options_description hidden;
-  hidden.add_options()("run", po::value<std::string>());
-  const auto vm = parse_options("plan", args, opts, hidden, {{"run", 1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 unreadable model, 4 bad run file or family file\n";
-    return 0;
-  }
+  command_line.hidden()("run", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"run", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("run")) throw UsageError("plan: RUN.yaml is required");
   const auto ranks = parse_ranks(vm.count("ranks") ? vm["ranks"].as<std::string>() : "");
   const double gbps = vm["throughput"].as<double>();

@@ -14,20 +14,18 @@ namespace lineage::pipeline::commands {
 
 int report(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "report",
       "lineage report RUN.h5 --out DIR\n\n"
       "Writes DIR/index.html (one self-contained page: inline SVG plots, no network, no scripts)\n"
       "and DIR/report.md with its figures in DIR/figures/: models, verdicts, components, per-layer\n"
-      "curves, layer x layer heatmaps, expert matchings and the evidence beside the weights.\n\noptions");
-  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>(), "output folder (created)");
-  po::options_description hidden;
-  hidden.add_options()("store", po::value<std::string>());
-  const auto vm = parse_options("report", args, opts, hidden, {{"store", 1}});
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexit codes: 0 ok, 2 usage, 3 output folder not writable, 5 unreadable or incomplete store\n";
-    return 0;
-  }
+      "curves, layer x layer heatmaps, expert matchings and the evidence beside the weights.\n\noptions",
+      "exit codes: 0 ok, 2 usage, 3 output folder not writable, 5 unreadable or incomplete store\n");
+  command_line.options()("out,o", po::value<std::string>(), "output folder (created)");
+  command_line.hidden()("store", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"store", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("store")) throw UsageError("report: RUN.h5 is required");
   if (!vm.count("out")) throw UsageError("report: --out DIR is required");
   const auto store_path = vm["store"].as<std::string>();

@@ -83,18 +83,16 @@ nlohmann::json store_status(const fs::path& store) {
 
 int status(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
-      "lineage status RUN.h5 | RUN.yaml [--json]\n\n"
-      "Where a run stands: units done/total (from the store and its journals), by kind,\n"
-      "elements, the last checkpoint and the Slurm jobs that wrote to it.\n\noptions");
-  opts.add_options()("help,h", "show this help")("json", "machine-readable output");
-  po::options_description hidden;
-  hidden.add_options()("target", po::value<std::string>());
-  const auto vm = parse_options("status", args, opts, hidden, {{"target", 1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 4 bad run file, 5 unreadable store\n";
-    return 0;
-  }
+  CommandLine command_line("status",
+                           "lineage status RUN.h5 | RUN.yaml [--json]\n\n"
+                           "Where a run stands: units done/total (from the store and its journals), by kind,\n"
+                           "elements, the last checkpoint and the Slurm jobs that wrote to it.\n\noptions",
+                           "exit codes: 0 ok, 2 usage, 4 bad run file, 5 unreadable store\n");
+  command_line.options()("json", "machine-readable output");
+  command_line.hidden()("target", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"target", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("target")) throw UsageError("status: give RUN.h5 or RUN.yaml");
   const fs::path target = vm["target"].as<std::string>();
   std::vector<fs::path> stores;

@@ -45,24 +45,22 @@ std::string job_id_of(const std::string& parsable) {
 
 int submit(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
+  CommandLine command_line(
+      "submit",
       "lineage submit RUN.yaml [--dry-run] [--launcher srun|mpirun]\n\n"
       "Checks every input first (headers, index, configs, output folder, disk), then writes the sbatch script(s)\n"
       "from slurm/*.sbatch.in next to the store and submits them: one job for one pair, or a job array (one task\n"
-      "and store per parent/control) followed by a merge-and-verdict job (--dependency=afterok).\n\noptions");
-  opts.add_options()("help,h", "show this help")("dry-run", "print the scripts; submit nothing")(
+      "and store per parent/control) followed by a merge-and-verdict job (--dependency=afterok).\n\noptions",
+      "exit codes: 0 submitted, 2 usage, 3 an input fails the pre-flight check, 4 bad run file,\n"
+      "5 output not writable or another run's store, 6 sbatch failed\n");
+  command_line.options()("dry-run", "print the scripts; submit nothing")(
       "launcher", po::value<std::string>()->default_value("srun"),
       "start ranks with srun (--mpi=pmix) or mpirun (through lineage-mpirun, which checkpoints on SIGTERM)")(
       "templates", po::value<std::string>(), "template folder (default $LINEAGE_SLURM_TEMPLATES or slurm/)");
-  po::options_description hidden;
-  hidden.add_options()("run", po::value<std::string>());
-  const auto vm = parse_options("submit", args, opts, hidden, {{"run", 1}});
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nexit codes: 0 submitted, 2 usage, 3 an input fails the pre-flight check, 4 bad run file,\n"
-                 "5 output not writable or another run's store, 6 sbatch failed\n";
-    return 0;
-  }
+  command_line.hidden()("run", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"run", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("run")) throw UsageError("submit: RUN.yaml is required");
   const auto run_file = fs::absolute(vm["run"].as<std::string>()).lexically_normal().string();
   auto cfg = io::read_run_file(run_file);

@@ -5,6 +5,7 @@
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "pipeline/commands/commands.hpp"
+#include "pipeline/commands/parse_options.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "tools/synth/registry_expand.hpp"
 #include "tools/synth/scenarios.hpp"
@@ -34,13 +35,14 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets) {
 }  // namespace
 
 int synth(const std::vector<std::string>& args) {
-  po::options_description opts(
+  CommandLine command_line(
+      "synth",
       "lineage synth — small HF-style MoE checkpoints with known provenance (docs/synth.md)\n\n"
       "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR] [--realistic]\n"
-      "  lineage synth --suite DIR [--seed N] [--style STYLE] [--realistic]\n\noptions");
+      "  lineage synth --suite DIR [--seed N] [--style STYLE] [--realistic]\n\noptions",
+      "");
   std::vector<std::string> sets;
-  opts.add_options()("help,h", "show this help")("scenario", po::value<std::string>(),
-                                                 "base, dense_parent, or a scenario (see --list)")(
+  command_line.options()("scenario", po::value<std::string>(), "base, dense_parent, or a scenario (see --list)")(
       "out", po::value<std::string>(), "output model folder (replaced if it exists)")(
       "suite", po::value<std::string>(), "write base, dense_parent and every scenario into DIR/<name>/")(
       "seed", po::value<std::uint64_t>()->default_value(2), "seed of the scenario's own randomness")(
@@ -54,17 +56,9 @@ int synth(const std::vector<std::string>& args) {
       "trained-like values instead of i.i.d.: embedding mean direction, token-frequency "
       "row norms, low rank, outlier dimensions, structured norms (docs/synth.md); "
       "with --base, taken from the base folder")("list", "list styles and scenarios");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("synth: ") + e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  const auto parsed = command_line.parse(args);
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   const auto styles_dir = default_styles_dir();
   if (vm.count("list")) {
     std::cout << "styles:";

@@ -98,19 +98,17 @@ constexpr const char* kCaveat =
 
 int tokenizer(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
-      "lineage tokenizer A B [--md | --json]\n\n"
-      "Compares two tokenizers (tokenizer.json files or model folders) token by token as the\n"
-      "bytes each token stands for (METHODS §7).\n\noptions");
-  opts.add_options()("help,h", "show this help")("md", "Markdown table")("json", "machine-readable output")(
+  CommandLine command_line("tokenizer",
+                           "lineage tokenizer A B [--md | --json]\n\n"
+                           "Compares two tokenizers (tokenizer.json files or model folders) token by token as the\n"
+                           "bytes each token stands for (METHODS §7).\n\noptions",
+                           "exit codes: 0 ok, 2 usage, 3 missing or malformed tokenizer file, 5 store not writable\n");
+  command_line.options()("md", "Markdown table")("json", "machine-readable output")(
       "out", po::value<std::string>(), "record the result in this result store (created if missing)");
-  po::options_description hidden;
-  hidden.add_options()("files", po::value<std::vector<std::string>>());
-  const auto vm = parse_options("tokenizer", args, opts, hidden, {{"files", 2}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 3 missing or malformed tokenizer file, 5 store not writable\n";
-    return 0;
-  }
+  command_line.hidden()("files", po::value<std::vector<std::string>>());
+  const auto parsed = command_line.parse(args, {{"files", 2}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("files") || vm["files"].as<std::vector<std::string>>().size() != 2) {
     throw UsageError("tokenizer: give two tokenizer.json files or model folders");
   }

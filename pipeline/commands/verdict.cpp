@@ -12,19 +12,17 @@ namespace lineage::pipeline::commands {
 
 int verdict(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
-  po::options_description opts(
-      "lineage verdict RUN.h5 [--json]\n\n"
-      "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
-      "and overall verdicts with their evidence.\n\noptions");
-  opts.add_options()("help,h", "show this help")("json", "machine-readable output")(
+  CommandLine command_line("verdict",
+                           "lineage verdict RUN.h5 [--json]\n\n"
+                           "Applies the verdict rubric (METHODS §10) to a result store and prints per-component\n"
+                           "and overall verdicts with their evidence.\n\noptions",
+                           "exit codes: 0 ok, 2 usage, 5 unreadable or incomplete store\n");
+  command_line.options()("json", "machine-readable output")(
       "tree-svg", po::value<std::string>(), "write the lineage tree as an SVG picture (merged stores, 3+ models)");
-  po::options_description hidden;
-  hidden.add_options()("store", po::value<std::string>());
-  const auto vm = parse_options("verdict", args, opts, hidden, {{"store", 1}});
-  if (vm.count("help")) {
-    std::cout << opts << "\nexit codes: 0 ok, 2 usage, 5 unreadable or incomplete store\n";
-    return 0;
-  }
+  command_line.hidden()("store", po::value<std::string>());
+  const auto parsed = command_line.parse(args, {{"store", 1}});
+  if (!parsed) return 0;  // --help
+  const auto& vm = *parsed;
   if (!vm.count("store")) throw UsageError("verdict: RUN.h5 is required");
   const auto store = io::read_result_store(vm["store"].as<std::string>());
   if (store.status != "complete") {

@@ -162,17 +162,37 @@ BitEquality bit_equality(Dtype a, Dtype b) {
   }
 }
 
+// The elements of a unit, as both hash_unit and execute_unit read them (they must agree: the
+// resume re-check compares these hashes): sampled units (baselines) read only the null's rows,
+// the others every row. The readers point into null_rows, so this is neither copied nor moved.
+struct UnitViews {
+  UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
+            const NullOptions& null_options)
+      : null_rows(sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
+        n_total((unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
+        a(unit.a, unit.cols, a_tensor, row_map(unit)),
+        b(unit.b, unit.cols, b_tensor, row_map(unit)) {}
+  UnitViews(const UnitViews&) = delete;
+  UnitViews& operator=(const UnitViews&) = delete;
+
+  std::vector<std::uint64_t> null_rows;
+  std::uint64_t n_total;
+  ViewReader a, b;
+
+ private:
+  [[nodiscard]] std::span<const std::uint64_t> row_map(const ComparisonUnit& unit) const {
+    return unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
+  }
+};
+
 }  // namespace
 
 UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                      std::span<const std::byte> b_tensor, const NullOptions& null_options) {
-  // The elements execute_unit hashes: the null's rows of a sampled unit, else every row. XXH3's
-  // streaming digest does not depend on how the input is split, so one update per view suffices.
-  const auto null_rows = sample_rows(unit.key_a, unit.rows, unit.cols, null_options);
-  const std::span<const std::uint64_t> row_map =
-      unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
-  const std::uint64_t n_total = (unit.sampled ? null_rows.size() : unit.rows) * unit.cols;
-  const ViewReader ra(unit.a, unit.cols, a_tensor, row_map), rb(unit.b, unit.cols, b_tensor, row_map);
+  // The elements execute_unit hashes (UnitViews). XXH3's streaming digest does not depend on
+  // how the input is split, so one update per view suffices.
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  const auto& [null_rows, n_total, ra, rb] = views;
   XXH3_state_t* st = XXH3_createState();
   UnitHashes h;
   XXH3_64bits_reset(st);
@@ -187,12 +207,8 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
 
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                          std::span<const std::byte> b_tensor, const NullOptions& null_options) {
-  // Sampled units (baselines) read only the null's rows; the others read every row.
-  const auto null_rows = sample_rows(unit.key_a, unit.rows, unit.cols, null_options);
-  const std::span<const std::uint64_t> row_map =
-      unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
-  const std::uint64_t n_total = (unit.sampled ? null_rows.size() : unit.rows) * unit.cols;
-  const ViewReader ra(unit.a, unit.cols, a_tensor, row_map), rb(unit.b, unit.cols, b_tensor, row_map);
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  const auto& [null_rows, n_total, ra, rb] = views;
   std::array<float, kBlock> a{}, b{};
   std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
   UnitSums sums(n_total);

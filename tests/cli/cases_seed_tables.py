@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks cases/*/seed-table.tsv against `lineage arch` (called by cases_cli.sh).
+"""Checks cases/*/seed-table.tsv against `lineage arch` (called by lineage_cases.sh).
 
 Every row: the value lineage prints for the key must equal the table's `arch` column. Rows whose status
 says the seed value was checked (seed, config, catalogue) must agree with the seed's value; seed-wrong

@@ -9,9 +9,7 @@ source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 guard="timeout -k 5 90"   # a hang guard, not a duration check
 
 # Small models (195 units; a 31 MB store), so the 20 faulted runs and the tmpfs stay small.
-"$lineage" synth --scenario base --out "$tmp/base" --set num_hidden_layers=2 --set num_experts=4 >/dev/null \
-  || fail synth
-"$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" >/dev/null || fail synth2
+synth_small_pair
 
 expected_code() {  # phase kind
   case $1 in

@@ -5,7 +5,7 @@
 # - a SIGKILLed mpirun leaves no rank behind, and no rank goes on to finish the store;
 # - SIGTERM to mpirun: the ranks checkpoint and a resume completes the run (exit 7 through
 #   lineage-mpirun, the launcher beside the binary; mpirun alone exits 1, Open MPI's own code;
-#   tests/cli/mpirun_launcher.sh tests the launcher further);
+#   tests/cli/lineage-mpirun.sh tests the launcher further);
 # - a shard truncated during a run is one clear input error (exit 3), never a silent SIGBUS.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"

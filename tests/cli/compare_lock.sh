@@ -8,9 +8,7 @@ source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 guard="timeout -k 5 90"   # a hang guard, not a duration check
 
 # Small models (195 units), so a run slowed by 60 ms per unit lasts about 6 s.
-"$lineage" synth --scenario base --out "$tmp/base" --set num_hidden_layers=2 --set num_experts=4 >/dev/null \
-  || fail synth
-"$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" >/dev/null || fail synth2
+synth_small_pair
 "$lineage" synth --scenario independent --base "$tmp/base" --seed 5 --out "$tmp/ind" >/dev/null || fail synth3
 
 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" -q >/dev/null 2>&1 || fail "reference run"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a lineage report page in headless Chromium (helper of report_cli.sh; not a test itself).
+"""Checks a lineage report page in headless Chromium (helper of report.sh; not a test itself).
 
 usage: report_check.py PAGE.html SCREENSHOT.png [--count 'data-plot=heatmap&data-scale=raw' N]...
 

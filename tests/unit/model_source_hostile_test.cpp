@@ -2,7 +2,7 @@
 // folder read via ModelSource resolves every name with io/model_folder.hpp and reads regular
 // files only; a remote folder's JSON goes through the same depth-limited parser, count bounds and
 // header checks, and its messages never echo what the server sent. The remote side is an
-// in-memory ModelSource here (tests/cli/remote_cli.sh runs the real one against nginx).
+// in-memory ModelSource here (tests/cli/lineage_remote.sh runs the real one against nginx).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 using lineage::testing::error_of;
 using lineage::testing::write_bytes;
 
-const char* kSecret = "TOP-SECRET-TOKEN-42";
+using lineage::testing::kSecret;
 
 /// A remote model folder served from memory, checking names the way io/http_source.cpp does.
 class MemorySource final : public io::ModelSource {
@@ -148,10 +148,9 @@ TEST(RemoteHostile, IndexNamesLeavingTheFolderAreRefused) {
 
 TEST(LocalSourceHostile, SymlinksOutAreRefusedAndSecretsNotPrinted) {
   lineage::testing::TempDir d;
-  const auto secret = d.path() / "secrets.txt";
-  write_bytes(secret, std::string(kSecret) + "\npassword=hunter2\n");
-  const auto model = d.path() / "model";
-  fs::create_directories(model);
+  const auto planted = lineage::testing::write_secret_beside_model(d.path());
+  const auto& secret = planted.secret;
+  const auto& model = planted.model;
   fs::create_symlink(secret, model / "config.json");
   fs::create_symlink(secret, model / "model.safetensors");
   fs::create_symlink(d.path(), model / "up");
@@ -173,15 +172,9 @@ TEST(LocalSourceHostile, SymlinksOutAreRefusedAndSecretsNotPrinted) {
 
 TEST(LocalSourceHostile, HuggingFaceCacheLayoutIsAccepted) {
   lineage::testing::TempDir d;
-  const auto repo = d.path() / "hub" / "models--org--name";
-  const auto snap = repo / "snapshots" / "0123abcd";
-  fs::create_directories(repo / "blobs");
-  fs::create_directories(snap);
-  write_bytes(repo / "blobs" / "aaa", R"({"model_type": "llama", "num_hidden_layers": 2})");
+  const auto snap = lineage::testing::write_hf_cache_snapshot(d.path());
+  const auto repo = snap.parent_path().parent_path();
   write_bytes(repo / "blobs" / "idx", R"({"weight_map": {"w": "model-1.safetensors"}})");
-  lineage::testing::write_raw_safetensors(repo / "blobs" / "bbb",
-                                          R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 8);
-  fs::create_symlink("../../blobs/aaa", snap / "config.json");
   fs::create_symlink("../../blobs/idx", snap / io::kIndexFileName);
   fs::create_symlink("../../blobs/bbb", snap / "model-1.safetensors");
   const auto source = io::open_model(snap.string());
@@ -193,11 +186,7 @@ TEST(LocalSourceHostile, HuggingFaceCacheLayoutIsAccepted) {
   EXPECT_EQ(listing.tensors[0].name, "w");
   EXPECT_TRUE(io::incomplete_download(snap).empty());
   // A blob of another cache repo is outside.
-  const auto other = d.path() / "hub" / "models--evil--x" / "blobs";
-  fs::create_directories(other);
-  write_bytes(other / "ccc", "{}");
-  fs::remove(snap / "config.json");
-  fs::create_symlink("../../../models--evil--x/blobs/ccc", snap / "config.json");
+  lineage::testing::link_config_to_other_cache_repo(d.path(), snap);
   EXPECT_NE(error_of([&] { (void)io::read_model_config(*source); }).find("escapes the model folder"),
             std::string::npos);
 }

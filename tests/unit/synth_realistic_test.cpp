@@ -24,6 +24,7 @@
 #include "tools/synth/scenarios.hpp"
 #include "tools/synth/synth_style.hpp"
 #include "tools/synth/write_model.hpp"
+#include "tools/synth/write_suite.hpp"
 
 namespace lineage::tools {
 namespace {
@@ -393,13 +394,7 @@ TEST(SynthRealistic, EveryScenarioKeepsItsProvenanceRelation) {
   const auto expand = make_expand(registry());
   const auto base = make_base(s, 1, expand, ValueModel::realistic);
   const auto dense = make_dense_parent(s, 1001, expand, ValueModel::realistic);
-  ScenarioInputs in;
-  in.style = &s;
-  in.base = &base;
-  in.dense_parent = &dense;
-  in.parent_name = "base";
-  in.dense_parent_name = "dense_parent";
-  in.expand = expand;
+  ScenarioInputs in = tools::suite_scenario_inputs(s, base, dense, expand);
   std::uint64_t i = 0;
   auto q1 = [](const SynthModel& m) { return find(m, TensorRole::attn_q, 1).values; };
   auto emb = [](const SynthModel& m) { return find(m, TensorRole::embedding).values; };

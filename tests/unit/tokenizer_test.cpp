@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/errors.hpp"
+#include "core/utf8.hpp"
 #include "io/tokenizer_file.hpp"
 #include "stages/tokenizer/compare_tokenizers.hpp"
 #include "stages/tokenizer/token_bytes.hpp"
@@ -20,28 +21,13 @@ namespace {
 
 const std::filesystem::path kTok = std::string(LINEAGE_TEST_DATA_DIR) + "/tokenizers";
 
-std::string utf8(std::uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
 TEST(TokenizerBytes, Gpt2AlphabetDecodesEveryByte) {
   // GPT-2 bytes_to_unicode: printable bytes map to themselves, the other 68 to 256, 257, ...
   int extra = 0;
   for (int b = 0; b < 256; ++b) {
     const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
     const std::uint32_t cp = printable ? static_cast<std::uint32_t>(b) : 256u + static_cast<std::uint32_t>(extra++);
-    EXPECT_EQ(token_bytes(utf8(cp), io::TokenEncoding::byte_level), std::string(1, static_cast<char>(b))) << b;
+    EXPECT_EQ(token_bytes(utf8_encode(cp), io::TokenEncoding::byte_level), std::string(1, static_cast<char>(b))) << b;
   }
   EXPECT_EQ(token_bytes("\xC4\xA0the", io::TokenEncoding::byte_level), " the");  // 'Ġthe'
 }

@@ -4,25 +4,11 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/utf8.hpp"
 #include "tools/synth/counter_rng.hpp"
 
 namespace lineage::tools {
 namespace {
-
-std::string utf8(std::uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 // GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to 256 + n, so every
 // byte has a visible, whitespace-free character (what ByteLevel pre-tokenisation expects).
@@ -31,7 +17,7 @@ std::vector<std::string> byte_alphabet() {
   std::uint32_t next = 256;
   for (std::uint32_t b = 0; b < 256; ++b) {
     const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
-    out[b] = utf8(printable ? b : next++);
+    out[b] = utf8_encode(printable ? b : next++);
   }
   return out;
 }

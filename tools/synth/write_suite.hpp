@@ -9,10 +9,17 @@
 #include <vector>
 
 #include "tools/synth/realistic_values.hpp"
+#include "tools/synth/scenarios.hpp"
 #include "tools/synth/synth_model.hpp"
 #include "tools/synth/synth_style.hpp"
 
 namespace lineage::tools {
+
+/// The inputs every scenario of a suite shares: the base ("base") and the dense parent
+/// ("dense_parent") it derives from; the caller sets each scenario's seed. The models must
+/// outlive the result.
+[[nodiscard]] ScenarioInputs suite_scenario_inputs(const SynthStyle& style, const SynthModel& base,
+                                                   const SynthModel& dense_parent, const ExpandFn& expand);
 
 /// Writes DIR/base, DIR/dense_parent and DIR/<scenario> for every scenario_names() entry.
 /// Scenario i uses seed `seed + 1 + i`; the dense parent `seed + 1000`. Returns folder names.

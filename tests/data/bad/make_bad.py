@@ -2,7 +2,7 @@
 """Writes the bad-input corpus (tests/data/bad/): crafted files in every format lineage reads,
 and MANIFEST, one case per line: name, expected exit code, a message substring the one error
 line must contain, a substring it must not contain (or -), then the lineage arguments ({BAD} is
-this folder, copied). tests/cli/bad_inputs.sh runs every case. Rerun after editing:
+this folder, copied). tests/cli/lineage_bad_inputs.sh runs every case. Rerun after editing:
     python3 tests/data/bad/make_bad.py
 The FIFO case is made by the runner (a FIFO cannot be committed)."""
 import json, os, shutil, struct
@@ -296,7 +296,7 @@ case("check_short_stats", 5, "/results/stats is [1 x 2]", "check {BAD}/stores/st
 
 with open(path("MANIFEST"), "w") as f:
     f.write("# name\texit\tmessage substring\tforbidden substring\tlineage arguments ({BAD} = this folder)\n")
-    f.write("# written by make_bad.py; run by tests/cli/bad_inputs.sh\n")
+    f.write("# written by make_bad.py; run by tests/cli/lineage_bad_inputs.sh\n")
     for c in cases:
         assert "\t" not in "".join(c), c
         f.write("\t".join(x.replace("\x1b", "\\e") for x in c) + "\n")

@@ -1,5 +1,7 @@
 // The report's plotting primitives (io/report): colour maps, ticks, escaping, the PNG writer
 // (decoded back with zlib), and the bounds that keep plots small at 1 and 512 cells per side.
+#include "io/report/svg_plot.hpp"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -9,7 +11,6 @@
 #include <string>
 
 #include "io/report/png_image.hpp"
-#include "io/report/svg_plot.hpp"
 
 namespace lineage::io::report {
 namespace {

@@ -1,5 +1,5 @@
 // Model folders, run files and anything else from outside are data, never code: the tests of
-// issue #13's hostile inputs that are not about result stores (store_hostile_test.cpp).
+// issue #13's hostile inputs that are not about result stores (result_store_hostile_test.cpp).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 using lineage::testing::error_of;
 using lineage::testing::write_bytes;
 
-const char* kSecret = "TOP-SECRET-TOKEN-42";
+using lineage::testing::kSecret;
 
 TEST(HostileJson, DeepNestingIsRefusedNotAStackOverflow) {
   lineage::testing::TempDir d;
@@ -71,10 +71,9 @@ TEST(HostileJson, NumberOverflowIsAnInputErrorWithoutTheText) {
 
 TEST(ModelFolder, SymlinksOutsideAreRefusedAndSecretsNotPrinted) {
   lineage::testing::TempDir d;
-  const auto secret = d.path() / "secrets.txt";
-  write_bytes(secret, std::string(kSecret) + "\npassword=hunter2\n");
-  const auto model = d.path() / "model";
-  fs::create_directories(model);
+  const auto planted = lineage::testing::write_secret_beside_model(d.path());
+  const auto& secret = planted.secret;
+  const auto& model = planted.model;
   fs::create_symlink(secret, model / "config.json");
   auto msg = error_of([&] { (void)io::read_model_config(model); });
   EXPECT_NE(msg.find("escapes the model folder"), std::string::npos) << msg;
@@ -90,14 +89,7 @@ TEST(ModelFolder, SymlinksOutsideAreRefusedAndSecretsNotPrinted) {
 
 TEST(ModelFolder, HuggingFaceCacheLayoutIsAccepted) {
   lineage::testing::TempDir d;
-  const auto repo = d.path() / "hub" / "models--org--name";
-  const auto snap = repo / "snapshots" / "0123abcd";
-  fs::create_directories(repo / "blobs");
-  fs::create_directories(snap);
-  write_bytes(repo / "blobs" / "aaa", R"({"model_type": "llama", "num_hidden_layers": 2})");
-  lineage::testing::write_raw_safetensors(repo / "blobs" / "bbb",
-                                          R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 8);
-  fs::create_symlink("../../blobs/aaa", snap / "config.json");
+  const auto snap = lineage::testing::write_hf_cache_snapshot(d.path());
   fs::create_symlink("../../blobs/bbb", snap / "model.safetensors");
   const auto cfg = io::read_model_config(snap);
   ASSERT_TRUE(cfg.has_value());
@@ -106,11 +98,7 @@ TEST(ModelFolder, HuggingFaceCacheLayoutIsAccepted) {
   ASSERT_EQ(listing.tensors.size(), 1u);
   EXPECT_EQ(listing.tensors[0].name, "w");
   // A blob of another cache repo is outside.
-  const auto other = d.path() / "hub" / "models--evil--x" / "blobs";
-  fs::create_directories(other);
-  write_bytes(other / "ccc", "{}");
-  fs::remove(snap / "config.json");
-  fs::create_symlink("../../../models--evil--x/blobs/ccc", snap / "config.json");
+  lineage::testing::link_config_to_other_cache_repo(d.path(), snap);
   const auto msg = error_of([&] { (void)io::read_model_config(snap); });
   EXPECT_NE(msg.find("escapes the model folder"), std::string::npos) << msg;
 }

@@ -1,3 +1,5 @@
+#include "io/safetensors_file.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
-#include "io/safetensors_file.hpp"
 #include "io/safetensors_writer.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"

@@ -1,3 +1,5 @@
+#include "stages/inventory/inventory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -6,7 +8,6 @@
 #include "io/family_file.hpp"
 #include "io/safetensors_writer.hpp"
 #include "stages/inventory/expand_family.hpp"
-#include "stages/inventory/inventory.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 

@@ -2,7 +2,7 @@
 # The bad-input corpus (tests/data/bad, written by its make_bad.py): every crafted file must end
 # with its exact exit code and one error line containing the expected message, never echoing
 # what the case forbids (a secret's text, a raw escape code), never hanging.
-# Usage: bad_inputs.sh LINEAGE_BINARY SOURCE_DIR
+# Usage: lineage_bad_inputs.sh LINEAGE_BINARY SOURCE_DIR
 set -uo pipefail
 lineage=$1
 src=$2

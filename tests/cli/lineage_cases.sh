@@ -172,4 +172,4 @@ printf 'suspect: renamed\nparents: [mx]\n' >"$tmp/run4.yaml"
 out=$("$lineage" plan "$tmp/run4.yaml" --ranks 64 2>&1); code=$?
 [ $code -eq 3 ] || fail "plan of an index with unknown names: exit $code: $out"
 grep -q "have no shape" <<<"$out" || fail "plan of an index with unknown names: $out"
-echo "cases_cli: ok"
+echo "lineage_cases: ok"

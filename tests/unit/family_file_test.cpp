@@ -1,12 +1,13 @@
 // Loads every family file shipped in families/ and checks the definitions themselves: each
 // loads, expands for a representative config without two entries claiming one name, and the
 // loader rejects malformed definitions with a useful key path.
+#include "io/family_file.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "core/errors.hpp"
-#include "io/family_file.hpp"
 #include "io/hf_config.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/inventory.hpp"

@@ -1,3 +1,5 @@
+#include "io/dtype_decode.hpp"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -5,8 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <random>
-
-#include "io/dtype_decode.hpp"
 
 namespace lineage::io {
 namespace {

@@ -1,9 +1,10 @@
+#include "core/expr/expression.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "core/errors.hpp"
-#include "core/expr/expression.hpp"
 
 namespace lineage::expr {
 namespace {
