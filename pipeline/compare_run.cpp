@@ -25,6 +25,7 @@
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
+#include "stages/align/byte_identity.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
@@ -335,6 +336,16 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
   });
   const bool complete = done.size() == units.size();
+  // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
+  const bool scan = [&] {
+    const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
+    return comm.broadcast({&flag, 1}, 0).at(0) == std::byte{1};
+  }();
+  std::vector<std::byte> scan_share;
+  if (scan) {
+    cluster::run_phase(comm, "scan", own, [&] { scan_share = stages::sample_share(models, rank, comm.size()); });
+  }
+  const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
   nlohmann::json verdicts;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
@@ -353,6 +364,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     store.status = complete ? "complete" : "partial";
     if (complete) {
+      // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
+      store.tensor_scan_json = stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
+                                                    stages::whole_tensor_hashes(models, units, done), run.bytes())
+                                   .to_json()
+                                   .dump();
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();

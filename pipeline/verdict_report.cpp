@@ -169,6 +169,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                        {"margin", num(cal.margin)},        {"margin_sds", num(cal.margin_sds)},
                        {"stands_out", cal.stands_out},     {"note", cal.note}};
     }
+    if (result.byte_identity.scanned) p["byte_identity"] = result.byte_identity.to_json();
+    if (!result.outliers.vectors.empty()) p["outlier_fingerprint"] = result.outliers.to_json();
+    if (result.std_curves.compared()) p["std_curves"] = result.std_curves.to_json();
     if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, v.overall);
     out["pairs"].push_back(std::move(p));
   }

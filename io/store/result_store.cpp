@@ -254,6 +254,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
     f.write_strings("/summaries/json", {c.summaries_json});
     f.write_strings("/verdict/json", {c.verdict_json});
     f.write_strings("/evidence/json", {c.evidence_json});
+    if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
     image = f.image();
     f.close();
   }
@@ -434,6 +435,16 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     if (!e.is_array()) bad(path, "/evidence/json is not a JSON list");
     for (const auto& item : e) {
       if (!item.is_object()) bad(path, "/evidence/json holds an item that is not an object");
+    }
+  }
+  // Stores written before the tensor scan (or by a merge) have none.
+  if (f.exists("/tensor_scan/json")) {
+    c.tensor_scan_json = text(f, "/tensor_scan/json");
+    try {
+      if (!parse_json_text(c.tensor_scan_json, path.string() + ":/tensor_scan/json").is_object())
+        bad(path, "/tensor_scan/json is not a JSON object");
+    } catch (const InputError& err) {
+      bad(path, "/tensor_scan/json: " + err.reason());
     }
   }
   if (c.schema_version >= 2) {

@@ -87,6 +87,9 @@ struct StoreContents {
   /// Evidence beside the weights (tokenizer, architecture, behaviour) as a JSON array of items
   /// {kind, subject, support, reading, result}; empty when none was recorded.
   std::string evidence_json;
+  /// The tensor scan (stages/align/byte_identity.hpp): per model each tensor's sampled SD, per
+  /// pair the byte-identical tensors, and the scan's cost; empty in stores written before it.
+  std::string tensor_scan_json;
   /// Slurm job ids (or "local") that wrote to this store, oldest first.
   std::vector<std::string> writers;
   /// The schema version the store was read from (written stores are always kStoreSchemaVersion).

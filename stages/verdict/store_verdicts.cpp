@@ -38,10 +38,30 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
                     " layers (largest p " + std::to_string(worst) + ")";
     }
   }
+  const auto scan = store.tensor_scan_json.empty()
+                        ? TensorScan{}
+                        : TensorScan::from_json(nlohmann::json::parse(store.tensor_scan_json), "/tensor_scan/json");
+  std::map<std::pair<int, int>, StdCurveComparison> curves;
+  for (const auto& [pair, v] : verdicts) {
+    const auto [suspect, other] = pair;
+    if (static_cast<std::size_t>(std::max(suspect, other)) < scan.models.size()) {
+      curves[pair] = compare_std_curves(std_curves_of(scan.models[static_cast<std::size_t>(suspect)]),
+                                        std_curves_of(scan.models[static_cast<std::size_t>(other)]));
+    }
+  }
   std::vector<PairOutcome> out;
   for (auto& [pair, v] : verdicts) {
-    PairOutcome r{pair.first, pair.second, v, std::nullopt};
+    PairOutcome r{pair.first, pair.second, v, std::nullopt, {}, {}, {}};
+    r.outliers = outlier_fingerprint(store, pair.first, pair.second);
+    r.byte_identity = byte_identity_of(scan, pair.first, pair.second);
+    if (curves.count(pair)) r.std_curves = curves[pair];
     if (starts_with(label_of(store, pair.second), "parent")) {
+      std::map<std::string, StdCurveComparison> control_curves;
+      for (const auto& [other_pair, c] : curves) {
+        if (other_pair.first == pair.first && starts_with(label_of(store, other_pair.second), "control"))
+          control_curves[label_of(store, other_pair.second)] = c;
+      }
+      rank_against_controls(r.std_curves, control_curves);
       std::map<std::string, PairVerdict> controls;
       for (const auto& [other_pair, cv] : verdicts) {
         if (other_pair.first == pair.first && starts_with(label_of(store, other_pair.second), "control")) {
@@ -50,6 +70,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       }
       if (!controls.empty()) r.controls = calibrate_with_controls(r.verdict, controls);
     }
+    apply_byte_identity(r.byte_identity, r.verdict);
     out.push_back(std::move(r));
   }
   return out;
