@@ -164,8 +164,9 @@ nlohmann::json ByteIdentityEvidence::to_json() const {
                       : nlohmann::json()},
             {"seconds", cost.seconds}}},
           {"method",
-           "tier 1: 16 blocks of 4 KiB per non-trivial tensor (>= 4096 elements, >= 64 distinct values), at offsets "
-           "set by its byte size; tier 2: XXH3 of both whole tensors for every pair of equal size, dtype and sampled "
+           "tier 1: 16 blocks of 4 KiB (at most 1/8 of the tensor) per non-trivial tensor (>= 4096 elements, >= 64 "
+           "distinct values), at offsets set by its byte size; tier 2: XXH3 of both whole tensors for every pair of "
+           "equal size, dtype and sampled "
            "digest (the compare pass's hash when a unit covered the tensor)"}};
 }
 
