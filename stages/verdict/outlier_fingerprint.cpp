@@ -98,7 +98,17 @@ nlohmann::json OutlierFingerprint::to_json() const {
                    {"expected", v.expected},
                    {"p_value", v.p}});
   }
+  nlohmann::json per_layer = nlohmann::json::array();
+  for (const auto& l : layers) {
+    per_layer.push_back({{"layer", l.layer},
+                         {"vectors", l.vectors},
+                         {"trials", l.trials},
+                         {"matches", l.matches},
+                         {"expected", l.expected},
+                         {"p_value", l.p}});
+  }
   return {{"vectors", per},
+          {"layers", per_layer},
           {"trials", trials},
           {"matches", matches},
           {"expected", expected},
@@ -131,6 +141,20 @@ OutlierFingerprint outlier_fingerprint(const io::StoreContents& store, int suspe
   std::sort(f.vectors.begin(), f.vectors.end(),
             [](const auto& x, const auto& y) { return std::tie(x.layer, x.key) < std::tie(y.layer, y.key); });
   f.p = poisson_binomial_tail(chance, f.matches);
+  std::map<int, std::pair<OutlierLayer, std::vector<double>>> by_layer;
+  for (const auto& c : f.vectors) {
+    auto& [l, p] = by_layer[c.layer];
+    l.layer = c.layer;
+    ++l.vectors;
+    l.trials += c.trials;
+    l.matches += c.matches;
+    l.expected += c.expected;
+    p.insert(p.end(), c.chance.begin(), c.chance.end());
+  }
+  for (auto& [layer, lp] : by_layer) {
+    lp.first.p = poisson_binomial_tail(lp.second, lp.first.matches);
+    f.layers.push_back(lp.first);
+  }
   return f;
 }
 

@@ -48,8 +48,19 @@ struct OutlierCoincidences {
 /// cancellation: the states >= x are one absorbing state).
 [[nodiscard]] double poisson_binomial_tail(const std::vector<double>& p, std::size_t x);
 
+/// The vectors of one layer pooled (-1: vectors outside the layers, e.g. the final norm).
+struct OutlierLayer {
+  int layer = -1;
+  std::size_t vectors = 0;
+  std::size_t trials = 0;
+  std::size_t matches = 0;
+  double expected = 0;
+  double p = 1;
+};
+
 struct OutlierFingerprint {
   std::vector<OutlierCoincidences> vectors;  ///< one per norm vector pair kept whole
+  std::vector<OutlierLayer> layers;          ///< by layer
   std::size_t trials = 0;
   std::size_t matches = 0;
   double expected = 0;

@@ -41,6 +41,9 @@ o, oc = parent["outlier_fingerprint"], control["outlier_fingerprint"]
 assert o["matches"] > 0 and o["p_value"] < 1e-6, (o["matches"], o["p_value"])
 assert oc["p_value"] > 1e-3, (oc["matches"], oc["expected"], oc["p_value"])
 assert all("layer" in x and "p_value" in x for x in o["vectors"])
+# Per layer: the repeated layers' norms are the base's at other indices, the first ones in place.
+layers = {x["layer"]: x for x in o["layers"]}
+assert layers[0]["p_value"] < 1e-6 and layers[0]["matches"] == layers[0]["trials"], layers[0]
 print("outliers: parent", o["matches"], "of", o["trials"], "p", o["p_value"], "; control", oc["matches"],
       "expected", round(oc["expected"], 2), "p", oc["p_value"])
 

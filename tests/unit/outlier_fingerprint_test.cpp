@@ -102,7 +102,14 @@ TEST(OutlierFingerprint, PooledOverTheNormUnitsOfAPair) {
   EXPECT_EQ(f.matches, f.vectors[0].matches + f.vectors[1].matches);
   EXPECT_LT(f.p, 1e-6);
   EXPECT_TRUE(outlier_fingerprint(store, 1, 0).vectors.empty());
+  // Per layer: both vectors are layer 0's.
+  ASSERT_EQ(f.layers.size(), 1u);
+  EXPECT_EQ(f.layers[0].layer, 0);
+  EXPECT_EQ(f.layers[0].vectors, 2u);
+  EXPECT_EQ(f.layers[0].trials, f.trials);
+  EXPECT_DOUBLE_EQ(f.layers[0].p, f.p);
   const auto j = f.to_json();
+  EXPECT_EQ(j.at("layers").size(), 1u);
   EXPECT_EQ(j.at("vectors").size(), 2u);
   EXPECT_EQ(j.at("vectors")[0].at("layer"), 0);
 }
