@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <numeric>
 #include <random>
 
@@ -79,6 +80,21 @@ TEST(NeuronMatching, RecoversAPermutedNoisyCopyExactly) {
   EXPECT_GT(m.margin, 0.2);
 }
 
+TEST(NeuronMatching, LargeMlpsAreScreenedAndStillRecoveredExactly) {
+  // Above 512 neurons the candidates come from a screen on 32 sketch dimensions.
+  constexpr std::uint64_t neurons = 1500, hidden = 256;
+  const auto parent = structured(neurons, hidden, 21);
+  const auto sigma = permutation(neurons, 22);
+  const auto m = match_neurons(permuted_copy(parent, hidden, sigma, 0.3f, 23), parent, neurons, hidden);
+  ASSERT_EQ(m.sampled.size(), 64u);
+  for (std::size_t i = 0; i < m.sampled.size(); ++i) {
+    EXPECT_EQ(m.match[i], static_cast<std::uint64_t>(sigma[m.sampled[i]])) << "sampled neuron " << m.sampled[i];
+  }
+  EXPECT_EQ(m.sketch_dims, 96u);
+  EXPECT_EQ(m.heldout_dims, 160u);
+  EXPECT_LT(m.matched.p, 1e-12);
+}
+
 TEST(NeuronMatching, AnUnpermutedCopyMatchesInPlace) {
   constexpr std::uint64_t neurons = 200, hidden = 96;
   const auto parent = structured(neurons, hidden, 4);
@@ -123,8 +139,18 @@ TEST(NeuronMatching, TheSampleDependsOnlyOnTheNeuronCount) {
   EXPECT_EQ(sample.size(), 64u);
   EXPECT_TRUE(std::is_sorted(sample.begin(), sample.end()));
   EXPECT_EQ(sampled_neurons(40).size(), 40u);
-  EXPECT_EQ(sketch_dimensions(7168).size(), 96u);
-  EXPECT_EQ(sketch_dimensions(100).size(), 50u);
+  const auto big = split_hidden(7168);
+  EXPECT_EQ(big.sketch.size(), 96u);
+  EXPECT_EQ(big.heldout.size(), 1024u);
+  std::vector<std::uint64_t> both;
+  std::set_intersection(big.sketch.begin(), big.sketch.end(), big.heldout.begin(), big.heldout.end(),
+                        std::back_inserter(both));
+  EXPECT_TRUE(both.empty());
+  // Blocks of 16 consecutive dimensions; a small model keeps every other dimension held out.
+  EXPECT_EQ(big.sketch[15] - big.sketch[0], 15u);
+  const auto small = split_hidden(100);
+  EXPECT_EQ(small.sketch.size(), 48u);
+  EXPECT_EQ(small.heldout.size(), 52u);
 }
 
 TEST(NeuronMatching, TooSmallUnitsAreNotMatched) {
