@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
@@ -92,26 +93,29 @@ TEST_F(StoreHostile, ShortColumnsAndBadIndicesAreRefused) {
 }
 
 TEST_F(StoreHostile, UnitKindOrKeyTextLineageDoesNotWriteIsRefusedByFileDatasetAndRow) {
-  const auto expect_refused = [&](const std::string& msg, const std::string& where) {
-    EXPECT_NE(msg.find(path().string() + ": damaged result store: " + where), std::string::npos) << msg;
+  // A text column of /units rewritten, and where the reader must say the fault is.
+  struct Case {
+    std::string dataset;
+    std::vector<std::string> column;
+    std::string where;
   };
-  expect_refused(after([](H5File& f) {
-                   f.write_strings("/units/kind", {"same_key", "sideways"});
-                 }),
-                 "/units/kind[1] is 'sideways', not a unit kind");
-  expect_refused(after([](H5File& f) {
-                   f.write_strings("/units/key_a", {"q_proj.weight", "text/attn_k/L0"});
-                 }),
-                 "/units/key_a[0] is 'q_proj.weight', not a canonical tensor key");
-  // Parts the lenient parser would read as other/none are not lineage's text either.
-  expect_refused(after([](H5File& f) {
-                   f.write_strings("/units/key_b", {"text/attn_q/L0", "text/attn_zz/L0"});
-                 }),
-                 "/units/key_b[1] is 'text/attn_zz/L0', not a canonical tensor key");
-  expect_refused(after([](H5File& f) {
-                   f.write_strings("/units/role", {"attn_q", "attn_v"});
-                 }),
-                 "/units/component[1] and /units/role[1] are 'text' and 'attn_v', not those of /units/key_a[1]");
+  const std::vector<Case> cases{
+      {"/units/kind", {"same_key", "sideways"}, "/units/kind[1] is 'sideways', not a unit kind"},
+      {"/units/key_a",
+       {"q_proj.weight", "text/attn_k/L0"},
+       "/units/key_a[0] is 'q_proj.weight', not a canonical tensor key"},
+      // Parts the lenient parser would read as other/none are not lineage's text either.
+      {"/units/key_b",
+       {"text/attn_q/L0", "text/attn_zz/L0"},
+       "/units/key_b[1] is 'text/attn_zz/L0', not a canonical tensor key"},
+      {"/units/role",
+       {"attn_q", "attn_v"},
+       "/units/component[1] and /units/role[1] are 'text' and 'attn_v', not those of /units/key_a[1]"},
+  };
+  for (const auto& c : cases) {
+    const auto msg = after([&](H5File& f) { f.write_strings(c.dataset, c.column); });
+    EXPECT_NE(msg.find(path().string() + ": damaged result store: " + c.where), std::string::npos) << msg;
+  }
 }
 
 TEST_F(StoreHostile, OversizedDeclaredColumnIsRefusedBeforeAllocating) {
