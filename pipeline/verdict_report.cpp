@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/store_verdicts.hpp"
 #include "stages/verdict/verdict.hpp"
@@ -162,6 +163,36 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                       {"in_place", m.in_place},
                                       {"unmatched_other", m.unmatched_other}});
     }
+    // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons.
+    p["neuron_matching"] = nlohmann::json::array();
+    for (const auto& m : stages::neuron_matchings(store, suspect, other)) {
+      nlohmann::json projections = nlohmann::json::array();
+      for (const auto& x : m.projections) {
+        projections.push_back({{"projection", x.projection},
+                               {"neurons", x.neurons},
+                               {"sampled", x.sampled},
+                               {"in_place", x.in_place},
+                               {"matched_corr", num(x.matched_corr)},
+                               {"null_sd", num(x.null_sd)},
+                               {"p_value", num(x.p)},
+                               {"margin", num(x.margin)},
+                               {"other_neurons", x.other_neurons}});
+      }
+      p["neuron_matching"].push_back({{"role", m.role},
+                                      {"layer", m.layer},
+                                      {"expert", m.expert},
+                                      {"matched", m.matched},
+                                      {"permuted", m.permuted},
+                                      {"p_value", num(m.p)},
+                                      {"matched_corr", num(m.matched_corr)},
+                                      {"in_place_share", num(m.in_place_share)},
+                                      {"sampled", m.sampled},
+                                      {"agree", m.agree},
+                                      {"agreement_p", num(m.agreement_p)},
+                                      {"suspect_neurons", m.projections.front().suspect_neurons},
+                                      {"recovered", m.recovered},
+                                      {"projections", projections}});
+    }
     if (result.controls) {
       const auto& cal = *result.controls;
       p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
@@ -282,6 +313,15 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
            << " in place, matched " << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>()
            << ", p " << m["p_value"].get<double>();
       out << line.str() << "\n";
+    }
+    if (const auto nm = p.value("neuron_matching", nlohmann::json::array()); !nm.empty()) {
+      int permuted = 0, matched = 0;
+      for (const auto& m : nm) {
+        permuted += m["permuted"].get<bool>() ? 1 : 0;
+        matched += m["matched"].get<bool>() ? 1 : 0;
+      }
+      out << "  neurons (gate/up/down matched on sampled neurons): " << matched << " of " << nm.size()
+          << " MLPs matched, " << permuted << " of them permuted\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)

@@ -275,6 +275,22 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       put(f, g + "/a", ab.first);
       put(f, g + "/b", ab.second);
     }
+    // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
+    if (!c.neuron_matches.empty()) {
+      std::vector<std::uint64_t> nid, count, sampled, matched;
+      for (const auto& [uid, sm] : c.neuron_matches) {
+        if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
+        nid.push_back(uid);
+        count.push_back(sm.first.size());
+        sampled.insert(sampled.end(), sm.first.begin(), sm.first.end());
+        matched.insert(matched.end(), sm.second.begin(), sm.second.end());
+      }
+      f.ensure_group("/neurons");
+      put(f, "/neurons/unit_id", nid);
+      put(f, "/neurons/count", count);
+      put(f, "/neurons/suspect", sampled);
+      put(f, "/neurons/other", matched);
+    }
     f.write_strings("/summaries/json", {c.summaries_json});
     f.write_strings("/verdict/json", {c.verdict_json});
     f.write_strings("/evidence/json", {c.evidence_json});
@@ -465,6 +481,24 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
       }
       c.values[std::stoull(name)] = {get<float>(f, g + "/a"), get<float>(f, g + "/b")};
     }
+  }
+  if (f.exists("/neurons")) {
+    const auto nid = get<std::uint64_t>(f, "/neurons/unit_id");
+    const auto count = get<std::uint64_t>(f, "/neurons/count");
+    const auto sampled = get<std::uint64_t>(f, "/neurons/suspect");
+    const auto matched = get<std::uint64_t>(f, "/neurons/other");
+    require_length(path, "/neurons/count", count, nid.size());
+    require_length(path, "/neurons/other", matched, sampled.size());
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < nid.size(); ++i) {
+      if (nid[i] >= n) bad(path, "/neurons/unit_id[" + std::to_string(i) + "] names no unit");
+      if (count[i] > sampled.size() - at) bad(path, "/neurons/count adds up to more than /neurons/suspect holds");
+      const auto first = static_cast<std::ptrdiff_t>(at), last = static_cast<std::ptrdiff_t>(at + count[i]);
+      c.neuron_matches[nid[i]] = {{sampled.begin() + first, sampled.begin() + last},
+                                  {matched.begin() + first, matched.begin() + last}};
+      at += count[i];
+    }
+    if (at != sampled.size()) bad(path, "/neurons/count adds up to less than /neurons/suspect holds");
   }
   c.summaries_json = text(f, "/summaries/json");
   c.verdict_json = text(f, "/verdict/json");

@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/execute/unit_kernel.hpp"
+#include "stages/execute/unit_neurons.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
@@ -313,6 +314,20 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.nonfinite_a = bad_a;
   st.nonfinite_b = bad_b;
   st.nonfinite_mismatch = bad_mismatch;
+  // Neuron matching of MLP units (same switch as the null: off without permutation tests).
+  st.neuron.observed = nan;
+  if (null_options.permutations > 0) {
+    const auto neurons = match_unit_neurons(unit, a_tensor, b_tensor);
+    if (neurons.defined()) {
+      st.neuron_sampled = neurons.sampled.size();
+      st.neuron_in_place = neurons.in_place;
+      st.neuron_sketch_dims = neurons.sketch_dims;
+      st.neuron_margin = neurons.margin;
+      st.neuron = neurons.matched;
+      out.neuron_sampled = neurons.sampled;
+      out.neuron_match = neurons.match;
+    }
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/neuron_evidence.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -25,11 +26,11 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     const auto [suspect, other] = pair;
     auto& v = verdicts[pair] =
         decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
     for (auto& k : v.kinds) {
       if (k.kind != "expert_pruned") continue;
-      const auto matchings = router_matchings(store, suspect, other);
       if (matchings.empty()) continue;
       double worst = 0;
       for (const auto& m : matchings) worst = std::max(worst, m.matching.p);
@@ -37,6 +38,8 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       k.evidence += "; the routers' expert matching finds the kept experts in " + std::to_string(matchings.size()) +
                     " layers (largest p " + std::to_string(worst) + ")";
     }
+    // permuted: the neurons matched per MLP and the experts the routers show reordered.
+    add_permutation_evidence(v, neuron_matchings(store, suspect, other), matchings);
   }
   std::vector<PairOutcome> out;
   for (auto& [pair, v] : verdicts) {

@@ -204,6 +204,24 @@ TEST_F(StoreHostile, AttributeOfAnotherShapeIsRefused) {
   EXPECT_NE(msg.find("is not a single value"), std::string::npos) << msg;
 }
 
+TEST_F(StoreHostile, NeuronMatchingsThatDoNotAddUpAreRefused) {
+  const auto neurons = [](std::vector<std::uint64_t> id, std::vector<std::uint64_t> count, std::size_t n) {
+    return [=](H5File& f) {
+      f.ensure_group("/neurons");
+      const std::vector<std::uint64_t> values(n, 3);
+      f.write<std::uint64_t>("/neurons/unit_id", id, {id.size()});
+      f.write<std::uint64_t>("/neurons/count", count, {count.size()});
+      f.write<std::uint64_t>("/neurons/suspect", values, {n});
+      f.write<std::uint64_t>("/neurons/other", values, {n});
+    };
+  };
+  EXPECT_NE(after(neurons({7}, {2}, 2)).find("/neurons/unit_id[0] names no unit"), std::string::npos);
+  EXPECT_NE(after(neurons({0}, {5}, 2)).find("adds up to more"), std::string::npos);
+  EXPECT_NE(after(neurons({0}, {1}, 2)).find("adds up to less"), std::string::npos);
+  EXPECT_NE(after(neurons({0, 1}, {1}, 2)).find("/neurons/count has 1 entries"), std::string::npos);
+  EXPECT_EQ(after(neurons({0, 1}, {1, 1}, 2)), "");
+}
+
 }  // namespace
 }  // namespace lineage::io
 

@@ -36,6 +36,7 @@ StoreContents sample() {
   c.hash_a = {11, 12};
   c.hash_b = {11, 13};
   c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
+  c.neuron_matches[0] = {{3, 9, 17}, {5, 9, 2}};
   c.verdict_json = R"({"overall":"derived"})";
   return c;
 }
@@ -61,6 +62,7 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.stats, sample().stats);
   EXPECT_EQ(c.stat_names, sample().stat_names);
   EXPECT_EQ(c.values.at(1).second, (std::vector<float>{0.9f, 1.2f}));
+  EXPECT_EQ(c.neuron_matches, sample().neuron_matches);
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
 }
 

@@ -44,9 +44,9 @@ io::StoreContents store_with(const std::vector<UnitStats>& rows) {
 
 TEST(UnitStats, ColumnsNameEveryFieldOnceInTheStoresOrder) {
   const auto& names = unit_stat_names();
-  EXPECT_EQ(names.size(), 46u);
+  EXPECT_EQ(names.size(), 55u);
   EXPECT_EQ(names.front(), "n");
-  EXPECT_EQ(names.back(), "nonfinite_mismatch");
+  EXPECT_EQ(names.back(), "neuron_p");
   auto sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
@@ -61,6 +61,9 @@ TEST(UnitStats, ColumnsNameEveryFieldOnceInTheStoresOrder) {
   EXPECT_EQ(columns[column("null_exceed")], static_cast<double>(s.hidden.exceed));
   EXPECT_EQ(columns[column("basis_null_p")], s.basis.p);
   EXPECT_EQ(columns[column("nonfinite_mismatch")], static_cast<double>(s.nonfinite_mismatch));
+  EXPECT_EQ(columns[column("neuron_in_place")], static_cast<double>(s.neuron_in_place));
+  EXPECT_EQ(columns[column("neuron_corr")], s.neuron.observed);
+  EXPECT_EQ(columns[column("neuron_p")], s.neuron.p);
   EXPECT_EQ(s.null_axis, NullAxis::cols);
   EXPECT_THROW((void)unit_stats_from_columns(std::vector<double>(3, 0.0)), InternalError);
 }
