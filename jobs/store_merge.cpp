@@ -13,8 +13,8 @@
 namespace lineage::jobs {
 namespace {
 
-using UnitIdentity = std::tuple<std::uint64_t, std::uint64_t, std::string, std::string, std::string, std::string,
-                                std::string, std::uint64_t, std::uint64_t>;
+using UnitIdentity = std::tuple<std::uint64_t, std::uint64_t, UnitKind, TensorKey, TensorKey, std::string, std::string,
+                                std::uint64_t, std::uint64_t>;
 
 bool agree(double a, double b, const MergeOptions& o) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
@@ -112,9 +112,9 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
       }
       ++r.duplicate_units;
       const auto& u = out.units[uid];
-      const auto where = "unit " + u.key_a + (u.key_a == u.key_b ? "" : " / " + u.key_b) + " (" + u.kind + ", " +
-                         out.models[static_cast<std::size_t>(u.model_a)].label + " vs " +
-                         out.models[static_cast<std::size_t>(u.model_b)].label + ")";
+      const auto where = "unit " + to_string(u.key_a) + (u.key_a == u.key_b ? "" : " / " + to_string(u.key_b)) + " (" +
+                         std::string(to_string(u.kind)) + ", " + out.models[static_cast<std::size_t>(u.model_a)].label +
+                         " vs " + out.models[static_cast<std::size_t>(u.model_b)].label + ")";
       const double* kept = out.stats.data() + it->second * k;
       for (std::size_t c = 0; c < k; ++c) {
         if (!agree(kept[c], stats[c], options)) {

@@ -96,10 +96,8 @@ std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUni
   std::vector<io::StoredUnit> out;
   out.reserve(units.size());
   for (const auto& u : units) {
-    out.push_back({u.id, stages::to_string(u.kind), to_string(u.key_a), to_string(u.key_b), u.a.tensor, u.b.tensor,
-                   u.a.model, u.b.model, u.key_a.layer, u.key_b.layer, u.key_a.expert,
-                   std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role)), u.rows, u.cols,
-                   u.bytes()});
+    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
+                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
   }
   return out;
 }

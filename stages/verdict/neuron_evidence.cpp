@@ -55,12 +55,12 @@ std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, 
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || parse_unit_kind(u.kind) != UnitKind::same_key) continue;
+    if (u.model_a != suspect || u.model_b != other || u.kind != UnitKind::same_key) continue;
     const auto nm = store.neuron_matches.find(id);
     if (nm == store.neuron_matches.end() || nm->second.first.empty()) continue;
     const auto st = stats.row(row);
     if (st.neuron_sampled == 0 || !std::isfinite(st.neuron.observed)) continue;
-    const auto key = parse_tensor_key(u.key_a);
+    const auto& key = u.key_a;
     ProjectionMatching pm;
     pm.projection = std::string(to_string(key.projection));
     pm.neurons = key.projection == Projection::down ? u.cols : u.rows;

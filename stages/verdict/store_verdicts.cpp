@@ -107,14 +107,13 @@ std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
   std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
-    const auto kind = parse_unit_kind(u.kind);
-    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
-    auto key = parse_tensor_key(u.key_a);
+    if (u.model_a == u.model_b || u.kind == UnitKind::within) continue;
+    auto key = u.key_a;
     key.layer = -1;
     key.expert = -1;
     auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
     const auto st = stats.row(row);
-    if (kind == UnitKind::baseline) {
+    if (u.kind == UnitKind::baseline) {
       acc.null.push_back(st.pearson);
     } else {
       acc.by_layer[u.layer_a].push_back({st.pearson, st.cosine, st.rel_l2});

@@ -22,8 +22,8 @@ io::StoreContents store_with(const std::vector<std::vector<std::uint64_t>>& maps
   for (std::uint64_t i = 0; i < maps.size(); ++i) {
     const std::string key = std::string("text/dense_mlp/L0/") + projections[i];
     const bool down = i == 2;
-    c.units.push_back(
-        {i, "same_key", key, key, "t", "t", 0, 1, 0, 0, -1, "text", "dense_mlp", down ? 64u : 256u, down ? 256u : 64u});
+    c.units.push_back({i, UnitKind::same_key, parse_tensor_key(key), parse_tensor_key(key), "t", "t", 0, 1, 0, 0, -1,
+                       down ? 64u : 256u, down ? 256u : 64u});
     UnitStats st;
     st.neuron_sampled = 64;
     st.neuron_in_place = 0;

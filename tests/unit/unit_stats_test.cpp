@@ -32,8 +32,8 @@ io::StoreContents store_with(const std::vector<UnitStats>& rows) {
   c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}, {}});
   c.stat_names = unit_stat_names();
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    c.units.push_back(
-        {r, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+    c.units.push_back({r, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"),
+                       "q", "q", 0, 1, 0, 0, -1, 4, 8, 64});
     c.done_ids.push_back(r);
     append_stat_columns(c.stats, rows[r]);
     c.hash_a.push_back(r);
@@ -96,8 +96,8 @@ TEST(UnitStats, OlderStoresAreReadByColumnName) {
   // A store of an earlier statistics version: fewer columns, in another order.
   io::StoreContents c = store_with({});
   c.stat_names = {"pearson", "n", "cosine", "null_perms"};
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"), "q",
+                     "q", 0, 1, 0, 0, -1, 4, 8, 64});
   c.done_ids = {0};
   c.stats = {0.5, 64, 0.75, 100};
   const StoredUnitStats stored(c);
