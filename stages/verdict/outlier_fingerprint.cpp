@@ -125,12 +125,12 @@ OutlierFingerprint outlier_fingerprint(const io::StoreContents& store, int suspe
   for (const auto& [id, values] : store.values) {
     if (id >= store.units.size()) continue;
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || u.kind != to_string(UnitKind::same_key)) continue;
-    const auto key = parse_tensor_key(u.key_a);
+    if (u.model_a != suspect || u.model_b != other || u.kind != UnitKind::same_key) continue;
+    const auto& key = u.key_a;
     if (!is_norm_role(key.role)) continue;
     auto c = outlier_coincidences(values.first, values.second);
     if (c.trials == 0) continue;
-    c.key = u.key_a;
+    c.key = to_string(u.key_a);
     c.layer = u.layer_a;
     f.trials += c.trials;
     f.matches += c.matches;

@@ -81,8 +81,8 @@ TEST(OutlierFingerprint, PooledOverTheNormUnitsOfAPair) {
   auto unit = [&](std::uint64_t id, const char* key, int layer, const char* kind) {
     io::StoredUnit u;
     u.id = id;
-    u.kind = kind;
-    u.key_a = u.key_b = key;
+    u.kind = parse_unit_kind(kind).value();
+    u.key_a = u.key_b = parse_tensor_key(key);
     u.model_a = 0;
     u.model_b = 1;
     u.layer_a = u.layer_b = layer;
