@@ -17,24 +17,6 @@ namespace {
 
 using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// The `count` indices of [0, n) with the smallest hashes under `salt`, ascending (all when
-/// count >= n).
-std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt) {
-  std::vector<std::uint64_t> out;
-  if (count >= n) {
-    out.resize(n);
-    std::iota(out.begin(), out.end(), 0u);
-    return out;
-  }
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> h(n);
-  for (std::uint64_t i = 0; i < n; ++i) h[i] = {XXH3_64bits_withSeed(&i, sizeof i, salt), i};
-  std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(count), h.end());
-  out.reserve(count);
-  for (std::uint64_t i = 0; i < count; ++i) out.push_back(h[i].second);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 /// Centres a row and scales it to unit length; non-finite values count as zero (as in the
 /// permutation null). False when the row is (numerically) constant: it is then all zero.
 bool standardise(float* v, std::size_t n) {

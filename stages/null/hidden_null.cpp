@@ -154,23 +154,26 @@ std::uint64_t sample_row_count(std::uint64_t rows, std::uint64_t cols, const Nul
 std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                        const NullOptions& options) {
   const std::uint64_t m = sample_row_count(rows, cols, options);
-  std::vector<std::uint64_t> out;
-  if (m >= rows) {
-    out.resize(rows);
-    std::iota(out.begin(), out.end(), 0u);
-    return out;
-  }
   TensorKey group = key;
   group.layer = -1;
   group.expert = -1;
   group.index = -1;
   const auto name = to_string(group);
-  const std::uint64_t salt = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> h(rows);
-  for (std::uint64_t r = 0; r < rows; ++r) h[r] = {XXH3_64bits_withSeed(&r, sizeof r, salt), r};
-  std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(m), h.end());
-  out.reserve(m);
-  for (std::uint64_t i = 0; i < m; ++i) out.push_back(h[i].second);
+  return hash_chosen(rows, m, XXH3_64bits_withSeed(name.data(), name.size(), options.seed));
+}
+
+std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt) {
+  std::vector<std::uint64_t> out;
+  if (count >= n) {
+    out.resize(n);
+    std::iota(out.begin(), out.end(), 0u);
+    return out;
+  }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> h(n);
+  for (std::uint64_t i = 0; i < n; ++i) h[i] = {XXH3_64bits_withSeed(&i, sizeof i, salt), i};
+  std::nth_element(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(count), h.end());
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) out.push_back(h[i].second);
   std::sort(out.begin(), out.end());
   return out;
 }

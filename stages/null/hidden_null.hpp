@@ -57,6 +57,11 @@ struct NullOptions {
 /// rank at start-up, not the hashed row set).
 [[nodiscard]] std::uint64_t sample_row_count(std::uint64_t rows, std::uint64_t cols, const NullOptions& options = {});
 
+/// The `count` indices of [0, n) with the smallest XXH3 under `salt`, ascending (all of them when
+/// count >= n): a sample fixed by n, count and salt alone, so every rank, layer and model that
+/// asks with the same salt reads the same indices. sample_rows and neuron matching use it.
+[[nodiscard]] std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt);
+
 [[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                                      const NullOptions& options = {});
 
