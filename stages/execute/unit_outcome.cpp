@@ -44,7 +44,8 @@ struct Reader {
     const auto n = get<std::uint64_t>();
     if (n > (in.size() - pos) / sizeof(T)) throw InternalError("unit outcome record is truncated");
     std::vector<T> v(n);
-    std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
+    // memcpy from or to the null data() of an empty vector is undefined even for 0 bytes.
+    if (n != 0) std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
     pos += n * sizeof(T);
     return v;
   }
