@@ -11,31 +11,12 @@
 
 #include "core/errors.hpp"
 #include "stages/align/assignment.hpp"
+#include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
 
 using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-/// Centres a row and scales it to unit length; non-finite values count as zero (as in the
-/// permutation null). False when the row is (numerically) constant: it is then all zero.
-bool standardise(float* v, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(v[i])) v[i] = 0.0f;
-    s += v[i];
-  }
-  const double mean = s / static_cast<double>(n);
-  double q = 0;
-  for (std::size_t i = 0; i < n; ++i) q += (v[i] - mean) * (v[i] - mean);
-  if (!(q > 1e-30 * static_cast<double>(n))) {
-    std::fill(v, v + n, 0.0f);
-    return false;
-  }
-  const double inv = 1.0 / std::sqrt(q);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>((v[i] - mean) * inv);
-  return true;
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();

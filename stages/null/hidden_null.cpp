@@ -15,25 +15,6 @@
 namespace lineage::stages {
 namespace {
 
-/// Centres a vector and scales it to unit length; false when it is (numerically) constant.
-bool standardise(float* v, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += v[i];
-  const double mean = s / static_cast<double>(n);
-  double q = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double d = v[i] - mean;
-    q += d * d;
-  }
-  if (!(q > 1e-30 * static_cast<double>(n))) {
-    std::fill(v, v + n, 0.0f);
-    return false;
-  }
-  const double inv = 1.0 / std::sqrt(q);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>((v[i] - mean) * inv);
-  return true;
-}
-
 double dot(const float* x, const float* y, std::size_t n) {
   // Float products summed in double per 8-lane block: vectorises and keeps the error tiny.
   double total = 0;
@@ -160,6 +141,27 @@ std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows,
   group.index = -1;
   const auto name = to_string(group);
   return hash_chosen(rows, m, XXH3_64bits_withSeed(name.data(), name.size(), options.seed));
+}
+
+bool standardise(float* v, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) v[i] = 0.0f;
+    s += v[i];
+  }
+  const double mean = s / static_cast<double>(n);
+  double q = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = v[i] - mean;
+    q += d * d;
+  }
+  if (!(q > 1e-30 * static_cast<double>(n))) {
+    std::fill(v, v + n, 0.0f);
+    return false;
+  }
+  const double inv = 1.0 / std::sqrt(q);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>((v[i] - mean) * inv);
+  return true;
 }
 
 std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt) {

@@ -62,6 +62,11 @@ struct NullOptions {
 /// asks with the same salt reads the same indices. sample_rows and neuron matching use it.
 [[nodiscard]] std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt);
 
+/// Centres v[0, n) and scales it to unit length, in double; non-finite values count as zero.
+/// False when it is (numerically) constant: it is then all zero. The permutation null and
+/// neuron matching both standardise with it.
+bool standardise(float* v, std::size_t n);
+
 [[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                                      const NullOptions& options = {});
 
