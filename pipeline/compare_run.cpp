@@ -344,12 +344,14 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.hash_a.clear();
     store.hash_b.clear();
     store.values.clear();
+    store.sketches.clear();
     for (const auto& [id, o] : done) {
       store.done_ids.push_back(id);
       stages::append_stat_columns(store.stats, o.stats);
       store.hash_a.push_back(o.hash_a);
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
+      if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
     }
     store.status = complete ? "complete" : "partial";
     if (complete) {

@@ -81,6 +81,9 @@ struct StoreContents {
   std::vector<std::uint64_t> hash_b;
   /// Decoded values kept whole (norm vectors, routers), by unit id: side A then side B.
   std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> values;
+  /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: side A then side B, each
+  /// of one width for the whole store (written as two [n, width] datasets, not a group per unit).
+  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
   /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
   std::string summaries_json;
   std::string verdict_json;

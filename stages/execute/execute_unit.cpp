@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/execute/expert_sketch.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/null/hidden_null.hpp"
 
@@ -121,7 +122,8 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   const auto axis = null_axis(unit.key_a, unit.rows, unit.cols);
   // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
   // skip the basis test, the costlier of the two.
-  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within) {
+  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within ||
+      unit.kind == UnitKind::expert_sketch) {
     HiddenNull none;
     none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
     return none;
@@ -144,6 +146,27 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   NullOptions used = options;
   if (unit.kind == UnitKind::baseline) used.basis_units = 0;
   return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
+}
+
+/// The expert sketch of one side: its chosen hidden dimensions read over the neuron axis
+/// (columns of gate/up [neurons, hidden], rows of down [hidden, neurons]); a few hundred
+/// elements per dimension, a small fraction of the pass.
+std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view, std::span<const std::byte> bytes) {
+  const bool hidden_rows = null_axis(unit.key_a, view.rows, view.cols) == NullAxis::rows;
+  const auto dims = sketch_dims(hidden_rows ? view.rows : view.cols);
+  if (dims.empty()) return {};
+  const std::uint64_t neurons = hidden_rows ? view.cols : view.rows;
+  std::vector<float> x(kSketchDims * neurons);
+  if (hidden_rows) {
+    ViewReader(view, view.cols, bytes, dims).read(0, static_cast<std::size_t>(x.size()), x.data(), nullptr);
+  } else {
+    for (std::size_t i = 0; i < kSketchDims; ++i) {
+      ElementView column = view;
+      column.offset += dims[i] * view.col_stride;
+      ViewReader(column, 1, bytes).read(0, static_cast<std::size_t>(neurons), x.data() + i * neurons, nullptr);
+    }
+  }
+  return expert_sketch(x, neurons);
 }
 
 /// Whether the decoded floats decide bit equality (their decoding is injective on finite values),
@@ -313,6 +336,10 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.nonfinite_a = bad_a;
   st.nonfinite_b = bad_b;
   st.nonfinite_mismatch = bad_mismatch;
+  if (unit.sketch) {
+    out.sketch_a = sketch_of(unit, unit.a, a_tensor);
+    out.sketch_b = sketch_of(unit, unit.b, b_tensor);
+  }
   return out;
 }
 

@@ -18,6 +18,9 @@ struct UnitOutcome {
   std::uint64_t hash_b = 0;
   std::vector<float> values_a;
   std::vector<float> values_b;
+  /// Per-expert sketches of both sides (stages/execute/expert_sketch.hpp); empty for other units.
+  std::vector<float> sketch_a;
+  std::vector<float> sketch_b;
 
   [[nodiscard]] std::vector<std::byte> serialize() const;
   /// Throws InternalError on a payload that does not parse (the journal checksum already

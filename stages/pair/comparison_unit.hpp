@@ -40,6 +40,10 @@ enum class UnitKind : std::uint8_t {
   /// The suspect's routed expert against the other model's dense MLP of the same layer and
   /// projection, same shape: the copy a sparse upcycling starts from (METHODS §5.6).
   cross_role,
+  /// A routed expert with no same-key counterpart in the other model (pruned or added experts),
+  /// against itself: read only for its sketch (stages/execute/expert_sketch.hpp), so the expert
+  /// matching sees every expert of both models. Both views are the one model's; no evidence.
+  expert_sketch,
 };
 
 /// Parses to_string(UnitKind); nullopt for anything else.
@@ -64,6 +68,8 @@ struct ComparisonUnit {
   /// of the bytes. Same-key and sub-matrix units always read everything.
   bool sampled = false;
   std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
+  /// Sketch both sides' expert (stages/execute/expert_sketch.hpp): routed-expert weights.
+  bool sketch = false;
   [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
   /// Rows the statistics are computed over.
   [[nodiscard]] std::uint64_t read_rows() const noexcept { return sampled ? sampled_rows : rows; }
