@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Cost of the per-expert sketches (stages/execute/expert_sketch.hpp) against the compare pass, and
 # of the expert matching from them at verdict time, on the shape issue 10 names: a generated
-# qwen2_moe pair with 128 routed experts x 48 layers (hidden 256, expert width 64: about 0.6 GB
-# per model in BF16). The pair is a permuted model against its base (experts and neurons
+# qwen2_moe pair with 128 routed experts x 48 layers (hidden 512, expert width 136: about 2.6 GB
+# per model in BF16). Each expert matrix has more than 2^16 elements: below that the pair stage
+# keeps every tensor's values whole in the journal and the store (for norm vectors), which is
+# gigabytes at this expert count and not how real experts are handled. The pair is a permuted model against its base (experts and neurons
 # reordered), so the matching has something to find. compare runs under `mpirun -np 2`
 # alternately with the hidden benchmark aid --no-expert-sketches and without it, R times each;
 # then `lineage verdict --json` times the whole verdict, which includes the sketch matching of
@@ -12,8 +14,8 @@ set -euo pipefail
 source "$(dirname "$0")/bench-common.bash" "$@"
 shift $(($# < 2 ? $# : 2))
 if [ ! -d "$work/permuted" ]; then
-  "$lineage" synth --scenario base --out "$work/base" --set hidden_size=256 --set num_experts=128 \
-    --set moe_intermediate_size=64 --set shared_expert_intermediate_size=64 --set intermediate_size=256 \
+  "$lineage" synth --scenario base --out "$work/base" --set hidden_size=512 --set num_experts=128 \
+    --set moe_intermediate_size=136 --set shared_expert_intermediate_size=136 --set intermediate_size=512 \
     --set num_hidden_layers=48 --set num_experts_per_tok=8 >/dev/null
   "$lineage" synth --scenario permuted --base "$work/base" --out "$work/permuted" --seed 3 >/dev/null
 fi
