@@ -13,10 +13,12 @@
 set -euo pipefail
 source "$(dirname "$0")/bench-common.bash" "$@"
 shift $(($# < 2 ? $# : 2))
-if [ ! -d "$work/permuted" ]; then
+if [ ! -d "$work/base" ]; then
   "$lineage" synth --scenario base --out "$work/base" --set hidden_size=512 --set num_experts=128 \
     --set moe_intermediate_size=136 --set shared_expert_intermediate_size=136 --set intermediate_size=512 \
     --set num_hidden_layers=48 --set num_experts_per_tok=8 >/dev/null
+fi
+if [ ! -d "$work/permuted" ]; then
   "$lineage" synth --scenario permuted --base "$work/base" --out "$work/permuted" --seed 3 >/dev/null
 fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -sh "$work/base" | cut -f1) each"

@@ -160,10 +160,16 @@ std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view
   if (hidden_rows) {
     ViewReader(view, view.cols, bytes, dims).read(0, static_cast<std::size_t>(x.size()), x.data(), nullptr);
   } else {
+    // Each column's stored bytes gathered, then decoded in one call (a decode call per element,
+    // as a run-of-one ViewReader read makes, costs more than the rest of the sketch).
+    const std::size_t size = dtype_size(view.dtype);
+    std::vector<std::byte> column(neurons * size);
     for (std::size_t i = 0; i < kSketchDims; ++i) {
-      ElementView column = view;
-      column.offset += dims[i] * view.col_stride;
-      ViewReader(column, 1, bytes).read(0, static_cast<std::size_t>(neurons), x.data() + i * neurons, nullptr);
+      for (std::uint64_t n = 0; n < neurons; ++n) {
+        std::memcpy(column.data() + n * size,
+                    bytes.data() + (view.offset + n * view.row_stride + dims[i] * view.col_stride) * size, size);
+      }
+      io::decode_to_float(view.dtype, column, std::span<float>(x.data() + i * neurons, neurons));
     }
   }
   return expert_sketch(x, neurons);
