@@ -40,7 +40,7 @@ done
 start=$(date +%s.%N)
 "$lineage" verdict --json "$work/run.h5" > "$work/verdict.json"
 tv=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-python3 - "${without[*]}" "${with[*]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" <<'PY'
+/usr/bin/python3 - "${without[*]}" "${with[*]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" <<'PY'
 import json, statistics, sys, h5py
 a = [float(x) for x in sys.argv[1].split()]
 b = [float(x) for x in sys.argv[2].split()]

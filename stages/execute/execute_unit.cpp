@@ -198,7 +198,8 @@ struct UnitViews {
   UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
             const NullOptions& null_options)
       : null_rows(sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
-        n_total((unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
+        // expert_sketch units read only their sketch's elements (sketch_of), none in the pass.
+        n_total(unit.kind == UnitKind::expert_sketch ? 0 : (unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
         a(unit.a, unit.cols, a_tensor, row_map(unit)),
         b(unit.b, unit.cols, b_tensor, row_map(unit)) {}
   UnitViews(const UnitViews&) = delete;

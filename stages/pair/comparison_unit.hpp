@@ -42,7 +42,8 @@ enum class UnitKind : std::uint8_t {
   cross_role,
   /// A routed expert with no same-key counterpart in the other model (pruned or added experts),
   /// against itself: read only for its sketch (stages/execute/expert_sketch.hpp), so the expert
-  /// matching sees every expert of both models. Both views are the one model's; no evidence.
+  /// matching sees every expert of both models. Both views are the one model's; no evidence,
+  /// no statistics (the pass reads none of its elements: sampled with 0 rows).
   expert_sketch,
 };
 

@@ -197,6 +197,9 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
         if (!has_experts(*counterpart, k)) continue;
         if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
         add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
+        // The pass reads none of its elements (only the sketch's few): it costs the plan nothing.
+        out.units.back().sampled = true;
+        out.units.back().sampled_rows = 0;
       }
     }
     if (!options.baselines) continue;
