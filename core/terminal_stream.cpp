@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "core/terminal_control.hpp"
+
 namespace lineage {
 
 void TerminalSafeStreambuf::put(unsigned char b) {
@@ -11,20 +13,32 @@ void TerminalSafeStreambuf::put(unsigned char b) {
   };
   if (pending_c2_) {
     pending_c2_ = false;
-    if (b >= 0x80 && b <= 0x9f) {
-      unicode_escape(b);  // U+0080..U+009F is C2 80..C2 9F in UTF-8
+    const char pair[] = {static_cast<char>(0xc2), static_cast<char>(b)};
+    if (const auto control = terminal_control_at({pair, 2}); control.kind == TerminalControlKind::c1) {
+      unicode_escape(control.code_point);
       return;
     }
     dest_->sputc(static_cast<char>(0xc2));
   }
-  if (b == 0xc2) {
-    pending_c2_ = true;
-  } else if (b == 0x7f) {
-    unicode_escape(b);
-  } else if (b < 0x20 && b != '\n' && b != '\t') {
-    for (char c : {'\\', 'x', kHex[b >> 4], kHex[b & 0xf]}) dest_->sputc(c);
-  } else {
-    dest_->sputc(static_cast<char>(b));
+  const char byte = static_cast<char>(b);
+  switch (terminal_control_at({&byte, 1}).kind) {
+    case TerminalControlKind::c1_lead:
+      pending_c2_ = true;
+      break;
+    case TerminalControlKind::del:
+      unicode_escape(b);
+      break;
+    case TerminalControlKind::c0:
+      if (b == '\n' || b == '\t') {
+        dest_->sputc(byte);
+      } else {
+        for (char c : {'\\', 'x', kHex[b >> 4], kHex[b & 0xf]}) dest_->sputc(c);
+      }
+      break;
+    case TerminalControlKind::none:
+    case TerminalControlKind::c1:  // not from one byte
+      dest_->sputc(byte);
+      break;
   }
 }
 

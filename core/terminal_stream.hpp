@@ -1,8 +1,8 @@
 #pragma once
 /// @file terminal_stream.hpp
 /// The whole of standard output and error made terminal-safe (core/terminal_text.hpp escapes
-/// one string; this escapes a stream), so nothing a command prints can carry a raw control code
-/// from a stranger's file.
+/// one string; this escapes a stream; both find controls with core/terminal_control.hpp), so nothing a command prints
+/// can carry a raw control code from a stranger's file.
 
 #include <ostream>
 #include <streambuf>

@@ -1,5 +1,7 @@
 #include "core/terminal_text.hpp"
 
+#include "core/terminal_control.hpp"
+
 namespace lineage {
 namespace {
 
@@ -15,17 +17,20 @@ void escape_byte(std::string& out, unsigned char b) {
 std::string terminal_safe(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x20 || b == 0x7f) {
-      escape_byte(out, b);
-    } else if (b == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      escape_byte(out, b);  // U+0080..U+009F: C1 controls
-      escape_byte(out, static_cast<unsigned char>(text[++i]));
-    } else {
-      out += static_cast<char>(b);
+  for (std::size_t i = 0; i < text.size();) {
+    const auto control = terminal_control_at(text.substr(i));
+    // Every control byte becomes \xNN, newline and tab too (a message is one line), and a C1
+    // control both of its bytes; a lone C2 at the end is no control and passes.
+    const bool escape = control.kind != TerminalControlKind::none && control.kind != TerminalControlKind::c1_lead;
+    for (std::size_t k = 0; k < control.bytes; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if (escape) {
+        escape_byte(out, b);
+      } else {
+        out += static_cast<char>(b);
+      }
     }
+    i += control.bytes;
   }
   return out;
 }

@@ -13,8 +13,8 @@
 namespace lineage::jobs {
 namespace {
 
-using UnitIdentity = std::tuple<std::uint64_t, std::uint64_t, std::string, std::string, std::string, std::string,
-                                std::string, std::uint64_t, std::uint64_t>;
+using UnitIdentity = std::tuple<std::uint64_t, std::uint64_t, UnitKind, TensorKey, TensorKey, std::string, std::string,
+                                std::uint64_t, std::uint64_t>;
 
 bool agree(double a, double b, const MergeOptions& o) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
@@ -106,13 +106,16 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         out.hash_b.push_back(s.hash_b.at(row));
         if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
         if (const auto v = s.sketches.find(s.done_ids[row]); v != s.sketches.end()) out.sketches[uid] = v->second;
+        if (const auto nm = s.neuron_matches.find(s.done_ids[row]); nm != s.neuron_matches.end()) {
+          out.neuron_matches[uid] = nm->second;
+        }
         continue;
       }
       ++r.duplicate_units;
       const auto& u = out.units[uid];
-      const auto where = "unit " + u.key_a + (u.key_a == u.key_b ? "" : " / " + u.key_b) + " (" + u.kind + ", " +
-                         out.models[static_cast<std::size_t>(u.model_a)].label + " vs " +
-                         out.models[static_cast<std::size_t>(u.model_b)].label + ")";
+      const auto where = "unit " + to_string(u.key_a) + (u.key_a == u.key_b ? "" : " / " + to_string(u.key_b)) + " (" +
+                         std::string(to_string(u.kind)) + ", " + out.models[static_cast<std::size_t>(u.model_a)].label +
+                         " vs " + out.models[static_cast<std::size_t>(u.model_b)].label + ")";
       const double* kept = out.stats.data() + it->second * k;
       for (std::size_t c = 0; c < k; ++c) {
         if (!agree(kept[c], stats[c], options)) {

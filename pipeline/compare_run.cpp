@@ -25,6 +25,7 @@
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
+#include "stages/align/byte_identity.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
@@ -95,10 +96,8 @@ std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUni
   std::vector<io::StoredUnit> out;
   out.reserve(units.size());
   for (const auto& u : units) {
-    out.push_back({u.id, stages::to_string(u.kind), to_string(u.key_a), to_string(u.key_b), u.a.tensor, u.b.tensor,
-                   u.a.model, u.b.model, u.key_a.layer, u.key_b.layer, u.key_a.expert,
-                   std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role)), u.rows, u.cols,
-                   u.bytes()});
+    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
+                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
   }
   return out;
 }
@@ -335,6 +334,16 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
   });
   const bool complete = done.size() == units.size();
+  // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
+  const bool scan = [&] {
+    const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
+    return comm.broadcast({&flag, 1}, 0).at(0) == std::byte{1};
+  }();
+  std::vector<std::byte> scan_share;
+  if (scan) {
+    cluster::run_phase(comm, "scan", own, [&] { scan_share = stages::sample_share(models, rank, comm.size()); });
+  }
+  const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
   nlohmann::json verdicts;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
@@ -345,6 +354,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.hash_b.clear();
     store.values.clear();
     store.sketches.clear();
+    store.neuron_matches.clear();
     for (const auto& [id, o] : done) {
       store.done_ids.push_back(id);
       stages::append_stat_columns(store.stats, o.stats);
@@ -352,9 +362,15 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
       if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
+      if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
     }
     store.status = complete ? "complete" : "partial";
     if (complete) {
+      // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
+      store.tensor_scan_json = stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
+                                                    stages::whole_tensor_hashes(models, units, done), run.bytes())
+                                   .to_json()
+                                   .dump();
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();

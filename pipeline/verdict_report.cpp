@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 #include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/store_verdicts.hpp"
@@ -198,6 +199,36 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     for (const auto& l : stages::sketch_matchings(store, suspect, other)) {
       p["expert_sketch_matching"].push_back(sketch_matching_json(l));
     }
+    // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons.
+    p["neuron_matching"] = nlohmann::json::array();
+    for (const auto& m : stages::neuron_matchings(store, suspect, other)) {
+      nlohmann::json projections = nlohmann::json::array();
+      for (const auto& x : m.projections) {
+        projections.push_back({{"projection", x.projection},
+                               {"neurons", x.neurons},
+                               {"sampled", x.sampled},
+                               {"in_place", x.in_place},
+                               {"matched_corr", num(x.matched_corr)},
+                               {"null_sd", num(x.null_sd)},
+                               {"p_value", num(x.p)},
+                               {"margin", num(x.margin)},
+                               {"other_neurons", x.other_neurons}});
+      }
+      p["neuron_matching"].push_back({{"role", m.role},
+                                      {"layer", m.layer},
+                                      {"expert", m.expert},
+                                      {"matched", m.matched},
+                                      {"permuted", m.permuted},
+                                      {"p_value", num(m.p)},
+                                      {"matched_corr", num(m.matched_corr)},
+                                      {"in_place_share", num(m.in_place_share)},
+                                      {"sampled", m.sampled},
+                                      {"agree", m.agree},
+                                      {"agreement_p", num(m.agreement_p)},
+                                      {"suspect_neurons", m.projections.front().suspect_neurons},
+                                      {"recovered", m.recovered},
+                                      {"projections", projections}});
+    }
     if (result.controls) {
       const auto& cal = *result.controls;
       p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
@@ -205,6 +236,9 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                        {"margin", num(cal.margin)},        {"margin_sds", num(cal.margin_sds)},
                        {"stands_out", cal.stands_out},     {"note", cal.note}};
     }
+    if (result.byte_identity.scanned) p["byte_identity"] = result.byte_identity.to_json();
+    if (!result.outliers.vectors.empty()) p["outlier_fingerprint"] = result.outliers.to_json();
+    if (result.std_curves.compared()) p["std_curves"] = result.std_curves.to_json();
     if (!beside.empty() && p["other_label"] == "parent") p["context"] = context_for(beside, v.overall);
     out["pairs"].push_back(std::move(p));
   }
@@ -327,6 +361,15 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
            << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>() << ", p "
            << m["p_value"].get<double>();
       out << line.str() << "\n";
+    }
+    if (const auto nm = p.value("neuron_matching", nlohmann::json::array()); !nm.empty()) {
+      int permuted = 0, matched = 0;
+      for (const auto& m : nm) {
+        permuted += m["permuted"].get<bool>() ? 1 : 0;
+        matched += m["matched"].get<bool>() ? 1 : 0;
+      }
+      out << "  neurons (gate/up/down matched on sampled neurons): " << matched << " of " << nm.size()
+          << " MLPs matched, " << permuted << " of them permuted\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)

@@ -115,12 +115,35 @@ std::vector<UnmatchedTensor> legacy_unmatched_records(const H5File& f, const std
   return out;
 }
 
+/// A unit's typed fields as the store's text columns hold them: the one place they are made.
+struct UnitText {
+  std::string kind, key_a, key_b, component, role;
+};
+
+UnitText unit_text(const StoredUnit& u) {
+  return {std::string(to_string(u.kind)), to_string(u.key_a), to_string(u.key_b),
+          std::string(to_string(u.key_a.component)), std::string(to_string(u.key_a.role))};
+}
+
+/// Row `row` of the text column `dataset` read by `parse` (which gives nullopt for text lineage
+/// does not write); `expected` says what the text should have been.
+template <typename Parse>
+auto parse_cell(const std::filesystem::path& path, const std::string& dataset, std::size_t row, const std::string& text,
+                const char* expected, Parse parse) {
+  auto value = parse(text);
+  if (!value) {
+    bad(path, dataset + "[" + std::to_string(row) + "] is '" + text.substr(0, 200) + "', not " + expected);
+  }
+  return *std::move(value);
+}
+
 }  // namespace
 
 std::uint64_t unit_checksum(const StoredUnit& u) {
   Fields f;
   f.add(u.id);
-  for (const auto* s : {&u.kind, &u.key_a, &u.key_b, &u.tensor_a, &u.tensor_b, &u.component, &u.role}) f.add(*s);
+  const auto t = unit_text(u);
+  for (const auto* s : {&t.kind, &t.key_a, &t.key_b, &u.tensor_a, &u.tensor_b, &t.component, &t.role}) f.add(*s);
   for (auto v : {u.model_a, u.model_b, u.layer_a, u.layer_b, u.expert}) f.add(v);
   for (auto v : {u.rows, u.cols, u.bytes}) f.add(v);
   return XXH3_64bits(f.bytes.data(), f.bytes.size());
@@ -188,10 +211,11 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
     std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& u = c.units[i];
-      id[i] = u.id, kind[i] = u.kind, key_a[i] = u.key_a, key_b[i] = u.key_b, ta[i] = u.tensor_a;
-      tb[i] = u.tensor_b, comp[i] = u.component, role[i] = u.role, ma[i] = u.model_a, mb[i] = u.model_b;
-      la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert, rows[i] = u.rows, cols[i] = u.cols;
-      bytes[i] = u.bytes;
+      auto t = unit_text(u);
+      id[i] = u.id, kind[i] = std::move(t.kind), key_a[i] = std::move(t.key_a), key_b[i] = std::move(t.key_b);
+      ta[i] = u.tensor_a, tb[i] = u.tensor_b, comp[i] = std::move(t.component), role[i] = std::move(t.role);
+      ma[i] = u.model_a, mb[i] = u.model_b, la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert;
+      rows[i] = u.rows, cols[i] = u.cols, bytes[i] = u.bytes;
     }
     f.ensure_group("/units");
     put(f, "/units/id", id);
@@ -266,9 +290,26 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
       f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
     }
+    // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
+    if (!c.neuron_matches.empty()) {
+      std::vector<std::uint64_t> nid, count, sampled, matched;
+      for (const auto& [uid, sm] : c.neuron_matches) {
+        if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
+        nid.push_back(uid);
+        count.push_back(sm.first.size());
+        sampled.insert(sampled.end(), sm.first.begin(), sm.first.end());
+        matched.insert(matched.end(), sm.second.begin(), sm.second.end());
+      }
+      f.ensure_group("/neurons");
+      put(f, "/neurons/unit_id", nid);
+      put(f, "/neurons/count", count);
+      put(f, "/neurons/suspect", sampled);
+      put(f, "/neurons/other", matched);
+    }
     f.write_strings("/summaries/json", {c.summaries_json});
     f.write_strings("/verdict/json", {c.verdict_json});
     f.write_strings("/evidence/json", {c.evidence_json});
+    if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
     image = f.image();
     f.close();
   }
@@ -388,8 +429,30 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     if (ma[i] < 0 || ma[i] >= models || mb[i] < 0 || mb[i] >= models) {
       bad(path, "unit " + std::to_string(i) + " names a model outside the " + std::to_string(models) + " inputs");
     }
-    c.units.push_back({id[i], kind[i], key_a[i], key_b[i], ta[i], tb[i], ma[i], mb[i], la[i], lb[i], ex[i], comp[i],
-                       role[i], rows[i], cols[i], i < bytes.size() ? bytes[i] : 0});
+    const auto key = [&](const std::string& dataset, const std::string& text) {
+      return parse_cell(path, dataset, i, text, "a canonical tensor key", parse_canonical_tensor_key);
+    };
+    StoredUnit u{id[i],
+                 parse_cell(path, "/units/kind", i, kind[i], "a unit kind", parse_unit_kind),
+                 key("/units/key_a", key_a[i]),
+                 key("/units/key_b", key_b[i]),
+                 ta[i],
+                 tb[i],
+                 ma[i],
+                 mb[i],
+                 la[i],
+                 lb[i],
+                 ex[i],
+                 rows[i],
+                 cols[i],
+                 i < bytes.size() ? bytes[i] : 0};
+    // The component and role columns repeat key_a's (for readers such as h5py); they must agree.
+    if (comp[i] != to_string(u.key_a.component) || role[i] != to_string(u.key_a.role)) {
+      bad(path, "/units/component[" + std::to_string(i) + "] and /units/role[" + std::to_string(i) + "] are '" +
+                    comp[i].substr(0, 200) + "' and '" + role[i].substr(0, 200) + "', not those of /units/key_a[" +
+                    std::to_string(i) + "] (" + key_a[i] + ")");
+    }
+    c.units.push_back(std::move(u));
   }
   c.unmatched = f.exists("/unmatched") ? unmatched_records(f, path) : legacy_unmatched_records(f, path);
   for (const auto& u : c.unmatched) {
@@ -449,6 +512,24 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
                             std::vector<float>(b.begin() + at, b.begin() + at + w)};
     }
   }
+  if (f.exists("/neurons")) {
+    const auto nid = get<std::uint64_t>(f, "/neurons/unit_id");
+    const auto count = get<std::uint64_t>(f, "/neurons/count");
+    const auto sampled = get<std::uint64_t>(f, "/neurons/suspect");
+    const auto matched = get<std::uint64_t>(f, "/neurons/other");
+    require_length(path, "/neurons/count", count, nid.size());
+    require_length(path, "/neurons/other", matched, sampled.size());
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < nid.size(); ++i) {
+      if (nid[i] >= n) bad(path, "/neurons/unit_id[" + std::to_string(i) + "] names no unit");
+      if (count[i] > sampled.size() - at) bad(path, "/neurons/count adds up to more than /neurons/suspect holds");
+      const auto first = static_cast<std::ptrdiff_t>(at), last = static_cast<std::ptrdiff_t>(at + count[i]);
+      c.neuron_matches[nid[i]] = {{sampled.begin() + first, sampled.begin() + last},
+                                  {matched.begin() + first, matched.begin() + last}};
+      at += count[i];
+    }
+    if (at != sampled.size()) bad(path, "/neurons/count adds up to less than /neurons/suspect holds");
+  }
   c.summaries_json = text(f, "/summaries/json");
   c.verdict_json = text(f, "/verdict/json");
   // Stores written before evidence existed have no /evidence: nothing recorded yet.
@@ -463,6 +544,16 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     if (!e.is_array()) bad(path, "/evidence/json is not a JSON list");
     for (const auto& item : e) {
       if (!item.is_object()) bad(path, "/evidence/json holds an item that is not an object");
+    }
+  }
+  // Stores written before the tensor scan (or by a merge) have none.
+  if (f.exists("/tensor_scan/json")) {
+    c.tensor_scan_json = text(f, "/tensor_scan/json");
+    try {
+      if (!parse_json_text(c.tensor_scan_json, path.string() + ":/tensor_scan/json").is_object())
+        bad(path, "/tensor_scan/json is not a JSON object");
+    } catch (const InputError& err) {
+      bad(path, "/tensor_scan/json: " + err.reason());
     }
   }
   if (c.schema_version >= 2) {

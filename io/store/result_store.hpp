@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor_key.hpp"
+#include "core/unit_kind.hpp"
 #include "core/unmatched_tensor.hpp"
 
 namespace lineage::io {
@@ -38,12 +40,15 @@ struct StoredModel {
   [[nodiscard]] std::uint64_t fingerprint() const;
 };
 
-/// One comparison unit as recorded (all planned units, finished or not).
+/// One comparison unit as recorded (all planned units, finished or not). Typed: the store's
+/// text columns (/units/kind, /units/key_a, ...) are converted here in io/store, on writing and
+/// on reading, and nowhere else. The /units/component and /units/role columns are key_a's and
+/// are written from it.
 struct StoredUnit {
   std::uint64_t id = 0;
-  std::string kind;  ///< same_key / submatrix / baseline
-  std::string key_a;
-  std::string key_b;
+  UnitKind kind = UnitKind::same_key;
+  TensorKey key_a;
+  TensorKey key_b;
   std::string tensor_a;
   std::string tensor_b;
   std::int32_t model_a = 0;
@@ -51,11 +56,10 @@ struct StoredUnit {
   std::int32_t layer_a = -1;
   std::int32_t layer_b = -1;
   std::int32_t expert = -1;
-  std::string component;
-  std::string role;
   std::uint64_t rows = 0;
   std::uint64_t cols = 0;
   std::uint64_t bytes = 0;  ///< bytes the unit reads (both sides); 0 in stores written before it was kept
+  friend bool operator==(const StoredUnit&, const StoredUnit&) = default;
 };
 
 struct StoreContents {
@@ -84,12 +88,18 @@ struct StoreContents {
   /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: side A then side B, each
   /// of one width for the whole store (written as two [n, width] datasets, not a group per unit).
   std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
+  /// Neuron matchings of MLP units, by unit id: the suspect's sampled neurons, then the other
+  /// model's neuron matched to each (stages/align/neuron_matching.hpp).
+  std::map<std::uint64_t, std::pair<std::vector<std::uint64_t>, std::vector<std::uint64_t>>> neuron_matches;
   /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
   std::string summaries_json;
   std::string verdict_json;
   /// Evidence beside the weights (tokenizer, architecture, behaviour) as a JSON array of items
   /// {kind, subject, support, reading, result}; empty when none was recorded.
   std::string evidence_json;
+  /// The tensor scan (stages/align/byte_identity.hpp): per model each tensor's sampled SD, per
+  /// pair the byte-identical tensors, and the scan's cost; empty in stores written before it.
+  std::string tensor_scan_json;
   /// Slurm job ids (or "local") that wrote to this store, oldest first.
   std::vector<std::string> writers;
   /// The schema version the store was read from (written stores are always kStoreSchemaVersion).
@@ -118,8 +128,9 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
 /// holding the store's writer lock (io/run_lock.hpp). Returns the files removed.
 std::vector<std::filesystem::path> remove_stale_store_temporaries(const std::filesystem::path& path);
 /// Reads a store written by write_result_store. Throws StoreError on a missing or foreign file, an
-/// unsupported schema version, or contents that do not fit together (column lengths, indices,
-/// checksums): every reader of a store goes through here, so nothing after it indexes blindly.
+/// unsupported schema version, contents that do not fit together (column lengths, indices,
+/// checksums), or a unit kind or tensor key that is not lineage's text (naming the dataset and
+/// row): every reader of a store goes through here, so nothing after it indexes blindly.
 [[nodiscard]] StoreContents read_result_store(const std::filesystem::path& path, const StoreReadOptions& options = {});
 
 }  // namespace lineage::io

@@ -52,7 +52,7 @@ nlohmann::json store_status(const fs::path& store) {
     const auto e = u.rows * u.cols;
     elements += e;
     bytes += u.bytes;
-    auto& k = by_kind[u.kind];
+    auto& k = by_kind[std::string(to_string(u.kind))];
     ++k.second;
     if (done.count(u.id)) {
       elements_done += e;

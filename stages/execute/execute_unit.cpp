@@ -14,6 +14,7 @@
 #include "io/dtype_decode.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/execute/unit_kernel.hpp"
+#include "stages/execute/unit_neurons.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
@@ -346,6 +347,20 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   if (unit.sketch) {
     out.sketch_a = sketch_of(unit, unit.a, a_tensor);
     out.sketch_b = sketch_of(unit, unit.b, b_tensor);
+  }
+  // Neuron matching of MLP units (same switch as the null: off without permutation tests).
+  st.neuron.observed = nan;
+  if (null_options.permutations > 0) {
+    const auto neurons = match_unit_neurons(unit, a_tensor, b_tensor);
+    if (neurons.defined()) {
+      st.neuron_sampled = neurons.sampled.size();
+      st.neuron_in_place = neurons.in_place;
+      st.neuron_sketch_dims = neurons.sketch_dims;
+      st.neuron_margin = neurons.margin;
+      st.neuron = neurons.matched;
+      out.neuron_sampled = neurons.sampled;
+      out.neuron_match = neurons.match;
+    }
   }
   return out;
 }

@@ -11,8 +11,10 @@ namespace {
 // those columns is a new version.
 // 2: the permutation-null columns (null_axis ... null_p) follow the moments.
 // 3: non-finite counts per side (nonfinite_a, nonfinite_b, nonfinite_mismatch) at the end.
-// 4: the expert sketches of both sides after the values (version 3 records read with none).
-constexpr std::uint32_t kVersion = 4;
+// 4: neuron matching: the neuron_* columns at the end, and the sampled neurons with their matches
+//    after the values.
+// 5: the expert sketches of both sides after the neuron matching.
+constexpr std::uint32_t kVersion = 5;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {
@@ -54,13 +56,16 @@ struct Reader {
 std::vector<std::byte> UnitOutcome::serialize() const {
   std::vector<std::byte> out;
   const auto columns = stat_columns(stats);
-  out.reserve(64 + columns.size() * 8 + (values_a.size() + values_b.size() + sketch_a.size() + sketch_b.size()) * 4);
+  out.reserve(80 + columns.size() * 8 + (values_a.size() + values_b.size() + sketch_a.size() + sketch_b.size()) * 4 +
+              neuron_sampled.size() * 16);
   put(out, kVersion);
   put_vec(out, columns);
   put(out, hash_a);
   put(out, hash_b);
   put_vec(out, values_a);
   put_vec(out, values_b);
+  put_vec(out, neuron_sampled);
+  put_vec(out, neuron_match);
   put_vec(out, sketch_a);
   put_vec(out, sketch_b);
   return out;
@@ -79,10 +84,10 @@ UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std:
   o.hash_b = r.get<std::uint64_t>();
   o.values_a = r.get_vec<float>();
   o.values_b = r.get_vec<float>();
-  if (version >= 4) {
-    o.sketch_a = r.get_vec<float>();
-    o.sketch_b = r.get_vec<float>();
-  }
+  o.neuron_sampled = r.get_vec<std::uint64_t>();
+  o.neuron_match = r.get_vec<std::uint64_t>();
+  o.sketch_a = r.get_vec<float>();
+  o.sketch_b = r.get_vec<float>();
   if (r.pos != payload.size()) throw InternalError("unit outcome record has trailing bytes");
   return o;
 }

@@ -1,7 +1,8 @@
 #pragma once
 /// @file unit_outcome.hpp
-/// The result of one comparison unit: its statistics, the raw-byte hashes of both sides and, for small vectors and
-/// routers, the decoded values. Serialised as a journal record payload, so a resumed run recovers it bit for bit.
+/// The result of one comparison unit: its statistics, the raw-byte hashes of both sides, for small vectors and
+/// routers the decoded values, and for MLP units the recovered neuron matching. Serialised as a journal record payload,
+/// so a resumed run recovers it bit for bit.
 
 #include <cstdint>
 #include <span>
@@ -21,6 +22,10 @@ struct UnitOutcome {
   /// Per-expert sketches of both sides (stages/execute/expert_sketch.hpp); empty for other units.
   std::vector<float> sketch_a;
   std::vector<float> sketch_b;
+  /// Neuron matching of MLP units: the suspect's sampled neurons and the other's neuron matched
+  /// to each (empty when not matched).
+  std::vector<std::uint64_t> neuron_sampled;
+  std::vector<std::uint64_t> neuron_match;
 
   [[nodiscard]] std::vector<std::byte> serialize() const;
   /// Throws InternalError on a payload that does not parse (the journal checksum already

@@ -60,6 +60,15 @@ void visit_columns(Stats& s, Visit&& visit) {
   visit("nonfinite_a", s.nonfinite_a);
   visit("nonfinite_b", s.nonfinite_b);
   visit("nonfinite_mismatch", s.nonfinite_mismatch);
+  visit("neuron_sampled", s.neuron_sampled);
+  visit("neuron_units", s.neuron.units);
+  visit("neuron_in_place", s.neuron_in_place);
+  visit("neuron_sketch_dims", s.neuron_sketch_dims);
+  visit("neuron_margin", s.neuron_margin);
+  visit("neuron_corr", s.neuron.observed);
+  visit("neuron_null_mean", s.neuron.null_mean);
+  visit("neuron_null_sd", s.neuron.null_sd);
+  visit("neuron_p", s.neuron.p);
 }
 
 template <typename T>

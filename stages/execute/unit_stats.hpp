@@ -52,6 +52,14 @@ struct UnitStats {
   std::uint64_t nonfinite_a = 0;
   std::uint64_t nonfinite_b = 0;
   std::uint64_t nonfinite_mismatch = 0;
+  // Neuron matching of MLP units (stages/align/neuron_matching.hpp): neuron_sampled is 0 where
+  // the unit has no neurons to match. neuron.observed is T, the matched neurons' correlation on
+  // held-out hidden dimensions, with its exact relabelling null (columns neuron_*).
+  std::uint64_t neuron_sampled = 0;
+  std::uint64_t neuron_in_place = 0;  ///< sampled neurons matched to the same index
+  std::uint64_t neuron_sketch_dims = 0;
+  double neuron_margin = 0;  ///< median best minus second-best sketch score
+  PermutationTest neuron;
 };
 
 /// The store's column names for UnitStats, in column order (stable: /results/stat_names).

@@ -6,13 +6,12 @@
 /// on the rank count.
 
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/dtype.hpp"
 #include "core/tensor_key.hpp"
+#include "core/unit_kind.hpp"
 
 namespace lineage::stages {
 
@@ -31,26 +30,6 @@ struct ElementView {
   std::uint64_t col_stride = 1;
   [[nodiscard]] bool contiguous() const noexcept { return col_stride == 1 && (row_stride == cols || rows <= 1); }
 };
-
-enum class UnitKind : std::uint8_t {
-  same_key,   ///< the same canonical key in both models, identical shapes
-  submatrix,  ///< the same key, shapes differ: the common leading rows x cols are compared
-  baseline,   ///< a null pair across models: same role, different layers (suspect x other)
-  within,     ///< a within-model pair: same role, different layers of one model (METHODS §4.1)
-  /// The suspect's routed expert against the other model's dense MLP of the same layer and
-  /// projection, same shape: the copy a sparse upcycling starts from (METHODS §5.6).
-  cross_role,
-  /// A routed expert with no same-key counterpart in the other model (pruned or added experts),
-  /// against itself: read only for its sketch (stages/execute/expert_sketch.hpp), so the expert
-  /// matching sees every expert of both models. Both views are the one model's; no evidence,
-  /// no statistics (the pass reads none of its elements: sampled with 0 rows).
-  expert_sketch,
-};
-
-/// Parses to_string(UnitKind); nullopt for anything else.
-[[nodiscard]] std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept;
-
-[[nodiscard]] const char* to_string(UnitKind k) noexcept;
 
 struct ComparisonUnit {
   std::uint64_t id = 0;  ///< stable: position in the unit list

@@ -25,6 +25,10 @@ std::string unit_digest_entry(std::string_view key_a, std::string_view key_b) {
   return entry;
 }
 
+std::string unit_digest_entry(const TensorKey& key_a, const TensorKey& key_b) {
+  return unit_digest_entry(to_string(key_a), to_string(key_b));
+}
+
 RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, const RunPlanOptions& options) {
   const auto step = [&](std::string_view name) {
     if (options.before_step) options.before_step(name);
@@ -48,7 +52,7 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   pair_options.expert_sketches = config.expert_sketches;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
-  for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(to_string(u.key_a), to_string(u.key_b));
+  for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(u.key_a, u.key_b);
   return plan;
 }
 

@@ -52,8 +52,10 @@ struct RunPlan {
   [[nodiscard]] std::uint64_t bytes() const noexcept;
 };
 
-/// The digest entry of one unit: its two keys as stored (io::StoredUnit::key_a, key_b).
+/// The digest entry of one unit: the canonical text of its two keys.
 [[nodiscard]] std::string unit_digest_entry(std::string_view key_a, std::string_view key_b);
+/// The same for typed keys (a plan's units, and the units of a store being resumed).
+[[nodiscard]] std::string unit_digest_entry(const TensorKey& key_a, const TensorKey& key_b);
 
 /// Loads the run's models (strictly, unless planning), fingerprints them and pairs them with the
 /// run's baseline setting. Throws what load_run_models and pair_models throw.

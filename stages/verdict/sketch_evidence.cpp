@@ -44,9 +44,9 @@ std::map<int, Routers> routers_of(const io::StoreContents& store, int suspect, i
   std::map<int, Routers> out;
   for (const auto& [id, ab] : store.values) {
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || parse_role(u.role) != TensorRole::router || u.cols == 0) continue;
-    if (const auto kind = parse_unit_kind(u.kind); kind != UnitKind::same_key && kind != UnitKind::submatrix) continue;
-    if (parse_tensor_key(u.key_a).kind != ParamKind::weight) continue;
+    if (u.model_a != suspect || u.model_b != other || u.key_a.role != TensorRole::router || u.cols == 0) continue;
+    if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix) continue;
+    if (u.key_a.kind != ParamKind::weight) continue;
     out[u.layer_a] = {&ab.first, &ab.second, u.cols};
   }
   return out;
@@ -58,8 +58,8 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
   ModelSketches sa, sb;
   for (const auto& [id, ab] : store.sketches) {
     const auto& u = store.units[id];
-    const auto kind = parse_unit_kind(u.kind);
-    const auto key = parse_tensor_key(u.key_a);
+    const auto kind = u.kind;
+    const auto& key = u.key_a;
     if (key.component != Component::text || key.role != TensorRole::routed_expert || key.layer < 0 || key.expert < 0)
       continue;
     if (kind == UnitKind::same_key && u.model_a == suspect && u.model_b == other) {

@@ -31,11 +31,10 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));
     const auto& u = store.units[id];
     // Within-model units (a model against itself) are context, not evidence about a pair.
-    const auto kind = parse_unit_kind(u.kind);
-    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
+    if (u.model_a == u.model_b || u.kind == UnitKind::within) continue;
     UnitEvidence e;
-    e.kind = kind.value_or(UnitKind::same_key);
-    e.key = parse_tensor_key(u.key_a);
+    e.kind = u.kind;
+    e.key = u.key_a;
     e.other_layer = u.layer_b;
     const auto st = stats.row(row);
     e.elements = st.elements;
@@ -48,7 +47,7 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.nonfinite_a = st.nonfinite_a;
     e.nonfinite_b = st.nonfinite_b;
     e.nonfinite_mismatch = st.nonfinite_mismatch;
-    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && kind != UnitKind::baseline;
+    e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != UnitKind::baseline;
     if (has_null) take(st.hidden, e.hidden_corr, e.null_mean, e.null_sd, e.null_p, e.null_perms);
     if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
     by_pair[{u.model_a, u.model_b}].push_back(e);
@@ -73,8 +72,8 @@ PairLayout layout_of(const io::StoreContents& store, int suspect, int other) {
   };
   for (const auto& u : store.units) {
     if (u.model_a != suspect || (u.model_b != other && u.model_b != suspect)) continue;
-    see(parse_tensor_key(u.key_a), l.suspect_layers, l.suspect_experts);
-    if (u.model_b == other) see(parse_tensor_key(u.key_b), l.other_layers, l.other_experts);
+    see(u.key_a, l.suspect_layers, l.suspect_experts);
+    if (u.model_b == other) see(u.key_b, l.other_layers, l.other_experts);
   }
   for (const auto& u : store.unmatched) {
     const auto* key = u.tensor_key();
@@ -90,8 +89,8 @@ std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int 
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || parse_role(u.role) != TensorRole::router) continue;
-    if (const auto kind = parse_unit_kind(u.kind); kind != UnitKind::same_key && kind != UnitKind::submatrix) continue;
+    if (u.model_a != suspect || u.model_b != other || u.key_a.role != TensorRole::router) continue;
+    if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix) continue;
     const auto vit = store.values.find(id);
     if (vit == store.values.end() || u.cols == 0) continue;
     const auto& [va, vb] = vit->second;

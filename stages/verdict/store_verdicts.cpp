@@ -7,6 +7,7 @@
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 
 namespace lineage::stages {
@@ -27,11 +28,11 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     const auto [suspect, other] = pair;
     auto& v = verdicts[pair] =
         decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
     for (auto& k : v.kinds) {
       if (k.kind != "expert_pruned") continue;
-      const auto matchings = router_matchings(store, suspect, other);
       if (matchings.empty()) continue;
       double worst = 0;
       for (const auto& m : matchings) worst = std::max(worst, m.matching.p);
@@ -39,6 +40,8 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       k.evidence += "; the routers' expert matching finds the kept experts in " + std::to_string(matchings.size()) +
                     " layers (largest p " + std::to_string(worst) + ")";
     }
+    // permuted: the neurons matched per MLP and the experts the routers show reordered.
+    add_permutation_evidence(v, neuron_matchings(store, suspect, other), matchings);
     // The experts' own sketches (stages/verdict/sketch_evidence) say which expert is which for
     // permuted and pruned experts; without routers kept whole their p-value is the kind's.
     std::optional<std::vector<LayerSketchMatching>> cached;
@@ -54,16 +57,36 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
         moved += static_cast<int>(l.matching.match.size()) - l.matching.in_place;
         pruned += static_cast<int>(l.matching.unmatched_other.size());
       }
-      if (k.kind == "expert_pruned" && router_matchings(store, suspect, other).empty()) k.p_value = worst;
+      if (k.kind == "expert_pruned" && matchings.empty()) k.p_value = worst;
       k.evidence += "; the experts' sketches match them in " + std::to_string(sketches.size()) + " layers (" +
                     std::to_string(moved) + " experts out of place, " + std::to_string(pruned) +
                     " of the other's unmatched; largest p " + std::to_string(worst) + ")";
     }
   }
+  const auto scan = store.tensor_scan_json.empty()
+                        ? TensorScan{}
+                        : TensorScan::from_json(nlohmann::json::parse(store.tensor_scan_json), "/tensor_scan/json");
+  std::map<std::pair<int, int>, StdCurveComparison> curves;
+  for (const auto& [pair, v] : verdicts) {
+    const auto [suspect, other] = pair;
+    if (static_cast<std::size_t>(std::max(suspect, other)) < scan.models.size()) {
+      curves[pair] = compare_std_curves(std_curves_of(scan.models[static_cast<std::size_t>(suspect)]),
+                                        std_curves_of(scan.models[static_cast<std::size_t>(other)]));
+    }
+  }
   std::vector<PairOutcome> out;
   for (auto& [pair, v] : verdicts) {
-    PairOutcome r{pair.first, pair.second, v, std::nullopt};
+    PairOutcome r{pair.first, pair.second, v, std::nullopt, {}, {}, {}};
+    r.outliers = outlier_fingerprint(store, pair.first, pair.second);
+    r.byte_identity = byte_identity_of(scan, pair.first, pair.second);
+    if (curves.count(pair)) r.std_curves = curves[pair];
     if (starts_with(label_of(store, pair.second), "parent")) {
+      std::map<std::string, StdCurveComparison> control_curves;
+      for (const auto& [other_pair, c] : curves) {
+        if (other_pair.first == pair.first && starts_with(label_of(store, other_pair.second), "control"))
+          control_curves[label_of(store, other_pair.second)] = c;
+      }
+      rank_against_controls(r.std_curves, control_curves);
       std::map<std::string, PairVerdict> controls;
       for (const auto& [other_pair, cv] : verdicts) {
         if (other_pair.first == pair.first && starts_with(label_of(store, other_pair.second), "control")) {
@@ -72,6 +95,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       }
       if (!controls.empty()) r.controls = calibrate_with_controls(r.verdict, controls);
     }
+    apply_byte_identity(r.byte_identity, r.verdict);
     out.push_back(std::move(r));
   }
   return out;
@@ -105,14 +129,13 @@ std::vector<PairLayers> layer_summaries(const io::StoreContents& store) {
   std::map<std::pair<int, int>, std::map<std::string, Acc>> pairs;
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto& u = store.units[store.done_ids[row]];
-    const auto kind = parse_unit_kind(u.kind);
-    if (u.model_a == u.model_b || kind == UnitKind::within) continue;
-    auto key = parse_tensor_key(u.key_a);
+    if (u.model_a == u.model_b || u.kind == UnitKind::within) continue;
+    auto key = u.key_a;
     key.layer = -1;
     key.expert = -1;
     auto& acc = pairs[{u.model_a, u.model_b}][to_string(key)];
     const auto st = stats.row(row);
-    if (kind == UnitKind::baseline) {
+    if (u.kind == UnitKind::baseline) {
       acc.null.push_back(st.pearson);
     } else {
       acc.by_layer[u.layer_a].push_back({st.pearson, st.cosine, st.rel_l2});

@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "io/store/result_store.hpp"
+#include "stages/verdict/byte_identity_evidence.hpp"
+#include "stages/verdict/outlier_fingerprint.hpp"
+#include "stages/verdict/std_curves.hpp"
 #include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/verdict.hpp"
 
@@ -22,6 +25,12 @@ struct PairOutcome {
   int other = 0;
   PairVerdict verdict;
   std::optional<ControlCalibration> controls;  ///< for a parent of a suspect with controls
+  // Forensics beside the per-unit rubric (docs/methods.md): byte-identical tensors under any
+  // name (they can change the verdict), the outlier-coordinate fingerprint of the norm vectors
+  // and the shape-free std curves (reported only).
+  ByteIdentityEvidence byte_identity;
+  OutlierFingerprint outliers;
+  StdCurveComparison std_curves;
 };
 
 /// Every pair's verdict; a parent (label "parent...") is calibrated against the same suspect's

@@ -15,3 +15,15 @@ print("status", f.attrs["status"], "units", len(f["units/id"][()]), "done", len(
 for row, uid in enumerate(ids):
     vals = " ".join(float(x).hex() for x in stats[row])
     print(uid, ka[uid].decode(), kb[uid].decode(), ha[row], hb[row], vals)
+# Neuron matchings (MLP units): the sampled neurons and their matches, per unit.
+if "neurons" in f:
+    nid = f["neurons/unit_id"][()]
+    count = f["neurons/count"][()]
+    sampled = f["neurons/suspect"][()]
+    matched = f["neurons/other"][()]
+    at = 0
+    for uid, n in zip(nid, count):
+        n = int(n)
+        pairs = " ".join("%d:%d" % (s, o) for s, o in zip(sampled[at:at + n], matched[at:at + n]))
+        print("neurons", uid, pairs)
+        at += n

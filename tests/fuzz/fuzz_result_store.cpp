@@ -12,6 +12,8 @@
 
 namespace {
 
+using lineage::parse_tensor_key;
+using lineage::UnitKind;
 using lineage::io::H5File;
 
 lineage::io::StoreContents sample() {
@@ -20,10 +22,10 @@ lineage::io::StoreContents sample() {
   c.status = "complete";
   c.models.push_back({"suspect", "/nonexistent/a", "llama", 1, {"s.safetensors"}, {10}, {1}});
   c.models.push_back({"parent", "/nonexistent/b", "llama", 1, {"s.safetensors"}, {10}, {2}});
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
-  c.units.push_back(
-      {1, "baseline", "text/attn_q/L0", "text/attn_q/L1", "q", "q1", 0, 1, 0, 1, -1, "text", "attn_q", 4, 8, 64});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"), "q",
+                     "q", 0, 1, 0, 0, -1, 4, 8, 64});
+  c.units.push_back({1, UnitKind::baseline, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L1"), "q",
+                     "q1", 0, 1, 0, 1, -1, 4, 8, 64});
   c.plan_rank_of_unit = {0, 0};
   c.plan_bytes_per_rank = {128};
   c.stat_names = {"pearson", "cosine", "rel_l2", "frac_value_equal", "n"};

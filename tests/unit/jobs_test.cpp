@@ -57,8 +57,8 @@ io::StoreContents store(const io::StoredModel& suspect, const io::StoredModel& o
   s.stat_names = {"pearson", "cosine"};
   io::StoredUnit u;
   u.id = 0;
-  u.kind = "same_key";
-  u.key_a = u.key_b = "text/attn_q/L0";
+  u.kind = UnitKind::same_key;
+  u.key_a = u.key_b = TensorKey{Component::text, TensorRole::attn_q, 0};
   u.tensor_a = u.tensor_b = "model.layers.0.self_attn.q_proj.weight";
   u.model_a = 0;
   u.model_b = 1;

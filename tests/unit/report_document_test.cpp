@@ -49,15 +49,13 @@ io::StoreContents synthetic_store(int layers, int experts, bool control) {
                  const std::string& role, double h) {
     io::StoredUnit u;
     u.id = s.units.size();
-    u.kind = kind;
-    u.key_a = key;
-    u.key_b = key;
+    u.kind = *parse_unit_kind(kind);
+    u.key_a = parse_tensor_key(key);
+    u.key_b = u.key_a;
     u.model_a = 0;
     u.model_b = model_b;
     u.layer_a = layer_a;
     u.layer_b = layer_b;
-    u.role = role;
-    u.component = "text";
     u.rows = role == "router" ? static_cast<std::uint64_t>(experts) : 64;
     u.cols = role == "router" ? cols : 64;
     s.units.push_back(u);

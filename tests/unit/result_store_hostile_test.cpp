@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
@@ -25,10 +26,10 @@ StoreContents sample() {
   c.status = "complete";
   c.models.push_back({"suspect", "/m/a", "llama", 1, {"s.safetensors"}, {10}, {1}, {}});
   c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}, {}});
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
-  c.units.push_back(
-      {1, "same_key", "text/attn_k/L0", "text/attn_k/L0", "k", "k", 0, 1, 0, 0, -1, "text", "attn_k", 4, 8, 64});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"), "q",
+                     "q", 0, 1, 0, 0, -1, 4, 8, 64});
+  c.units.push_back({1, UnitKind::same_key, parse_tensor_key("text/attn_k/L0"), parse_tensor_key("text/attn_k/L0"), "k",
+                     "k", 0, 1, 0, 0, -1, 4, 8, 64});
   c.plan_rank_of_unit = {0, 0};
   c.plan_bytes_per_rank = {128};
   c.stat_names = {"cosine", "pearson", "rel_l2"};
@@ -89,6 +90,32 @@ TEST_F(StoreHostile, ShortColumnsAndBadIndicesAreRefused) {
               f.write_strings("/unmatched/key", {"text/lm_head"});
             }).find("names a model that does not exist"),
             std::string::npos);
+}
+
+TEST_F(StoreHostile, UnitKindOrKeyTextLineageDoesNotWriteIsRefusedByFileDatasetAndRow) {
+  // A text column of /units rewritten, and where the reader must say the fault is.
+  struct Case {
+    std::string dataset;
+    std::vector<std::string> column;
+    std::string where;
+  };
+  const std::vector<Case> cases{
+      {"/units/kind", {"same_key", "sideways"}, "/units/kind[1] is 'sideways', not a unit kind"},
+      {"/units/key_a",
+       {"q_proj.weight", "text/attn_k/L0"},
+       "/units/key_a[0] is 'q_proj.weight', not a canonical tensor key"},
+      // Parts the lenient parser would read as other/none are not lineage's text either.
+      {"/units/key_b",
+       {"text/attn_q/L0", "text/attn_zz/L0"},
+       "/units/key_b[1] is 'text/attn_zz/L0', not a canonical tensor key"},
+      {"/units/role",
+       {"attn_q", "attn_v"},
+       "/units/component[1] and /units/role[1] are 'text' and 'attn_v', not those of /units/key_a[1]"},
+  };
+  for (const auto& c : cases) {
+    const auto msg = after([&](H5File& f) { f.write_strings(c.dataset, c.column); });
+    EXPECT_NE(msg.find(path().string() + ": damaged result store: " + c.where), std::string::npos) << msg;
+  }
 }
 
 TEST_F(StoreHostile, OversizedDeclaredColumnIsRefusedBeforeAllocating) {
@@ -175,6 +202,24 @@ TEST_F(StoreHostile, AttributeOfAnotherShapeIsRefused) {
     H5Aclose(a), H5Sclose(space), H5Fclose(file);
   });
   EXPECT_NE(msg.find("is not a single value"), std::string::npos) << msg;
+}
+
+TEST_F(StoreHostile, NeuronMatchingsThatDoNotAddUpAreRefused) {
+  const auto neurons = [](std::vector<std::uint64_t> id, std::vector<std::uint64_t> count, std::size_t n) {
+    return [=](H5File& f) {
+      f.ensure_group("/neurons");
+      const std::vector<std::uint64_t> values(n, 3);
+      f.write<std::uint64_t>("/neurons/unit_id", id, {id.size()});
+      f.write<std::uint64_t>("/neurons/count", count, {count.size()});
+      f.write<std::uint64_t>("/neurons/suspect", values, {n});
+      f.write<std::uint64_t>("/neurons/other", values, {n});
+    };
+  };
+  EXPECT_NE(after(neurons({7}, {2}, 2)).find("/neurons/unit_id[0] names no unit"), std::string::npos);
+  EXPECT_NE(after(neurons({0}, {5}, 2)).find("adds up to more"), std::string::npos);
+  EXPECT_NE(after(neurons({0}, {1}, 2)).find("adds up to less"), std::string::npos);
+  EXPECT_NE(after(neurons({0, 1}, {1}, 2)).find("/neurons/count has 1 entries"), std::string::npos);
+  EXPECT_EQ(after(neurons({0, 1}, {1, 1}, 2)), "");
 }
 
 }  // namespace

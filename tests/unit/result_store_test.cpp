@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/errors.hpp"
+#include "io/hdf5/h5_file.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,10 +23,10 @@ StoreContents sample() {
   c.models.push_back(
       {"suspect", "/m/a", "qwen2_moe", 10, {"s1.safetensors"}, {1234}, {0xABCDEFull}, {1700000000123456789}});
   c.models.push_back({"parent", "/m/b", "qwen2_moe", 10, {"s1.safetensors", "s2.safetensors"}, {10, 20}, {1, 2}, {}});
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q0", "q0", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8});
-  c.units.push_back(
-      {1, "baseline", "text/attn_norm/L1", "text/attn_norm/L2", "n1", "n2", 0, 1, 1, 2, -1, "text", "attn_norm", 8, 1});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"),
+                     "q0", "q0", 0, 1, 0, 0, -1, 4, 8});
+  c.units.push_back({1, UnitKind::baseline, parse_tensor_key("text/attn_norm/L1"),
+                     parse_tensor_key("text/attn_norm/L2"), "n1", "n2", 0, 1, 1, 2, -1, 8, 1});
   c.plan_ranks = 2;
   c.plan_rank_of_unit = {0, 1};
   c.plan_bytes_per_rank = {64, 32};
@@ -35,6 +36,7 @@ StoreContents sample() {
   c.hash_a = {11, 12};
   c.hash_b = {11, 13};
   c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
+  c.neuron_matches[0] = {{3, 9, 17}, {5, 9, 2}};
   c.verdict_json = R"({"overall":"derived"})";
   return c;
 }
@@ -54,13 +56,58 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.models[0].fingerprint(), sample().models[0].fingerprint());
   EXPECT_NE(c.models[0].fingerprint(), c.models[1].fingerprint());
   ASSERT_EQ(c.units.size(), 2u);
-  EXPECT_EQ(c.units[1].key_b, "text/attn_norm/L2");
+  EXPECT_EQ(to_string(c.units[1].key_b), "text/attn_norm/L2");
   EXPECT_EQ(c.units[1].layer_b, 2);
   EXPECT_EQ(c.plan_rank_of_unit, (std::vector<std::int32_t>{0, 1}));
   EXPECT_EQ(c.stats, sample().stats);
   EXPECT_EQ(c.stat_names, sample().stat_names);
   EXPECT_EQ(c.values.at(1).second, (std::vector<float>{0.9f, 1.2f}));
+  EXPECT_EQ(c.neuron_matches, sample().neuron_matches);
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
+}
+
+TEST(ResultStore, TypedUnitsRoundTripAsTheTextColumnsReadersExpect) {
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  auto c = sample();
+  // Every unit kind, and keys with an expert, a projection, a parameter kind and a sub-index.
+  const TensorKey expert_up{Component::text, TensorRole::routed_expert, 3, 5, Projection::up};
+  const TensorKey dense_up{Component::text, TensorRole::dense_mlp, 3, -1, Projection::up};
+  const TensorKey vision_bias{Component::vision, TensorRole::attn_q, 0, -1, Projection::none, ParamKind::bias, 1};
+  c.units = {
+      {0, UnitKind::same_key, vision_bias, vision_bias, "vq", "vq", 0, 1, 0, 0, -1, 4, 8, 64},
+      {1, UnitKind::submatrix, expert_up, expert_up, "e", "e", 0, 1, 3, 3, 5, 2, 8, 32},
+      {2,
+       UnitKind::baseline,
+       dense_up,
+       {Component::text, TensorRole::dense_mlp, 1, -1, Projection::up},
+       "d3",
+       "d1",
+       0,
+       1,
+       3,
+       1,
+       -1,
+       4,
+       8,
+       64},
+      {3, UnitKind::within, dense_up, dense_up, "d3", "d3", 0, 0, 3, 3, -1, 4, 8, 64},
+      {4, UnitKind::cross_role, expert_up, dense_up, "e", "d3", 0, 1, 3, 3, 5, 4, 8, 64},
+  };
+  c.plan_rank_of_unit = {0, 1, 0, 1, 0};
+  c.done_ids = {0, 4};
+  write_result_store(p, c);
+  const auto back = read_result_store(p);
+  EXPECT_EQ(back.units, c.units);
+  // On disk the units are the text the schema documents (and h5py readers parse).
+  const H5File f(p, H5File::Mode::read);
+  EXPECT_EQ(f.read_strings("/units/kind"),
+            (std::vector<std::string>{"same_key", "submatrix", "baseline", "within", "cross_role"}));
+  EXPECT_EQ(f.read_strings("/units/key_a")[0], "vision/attn_q/I1/L0:bias");
+  EXPECT_EQ(f.read_strings("/units/key_a")[4], "text/routed_expert/L3/E5/up");
+  EXPECT_EQ(f.read_strings("/units/key_b")[4], "text/dense_mlp/L3/up");
+  EXPECT_EQ(f.read_strings("/units/component")[0], "vision");
+  EXPECT_EQ(f.read_strings("/units/role")[4], "routed_expert");
 }
 
 TEST(ResultStore, FailedWritesLeaveNothingAndForeignFilesAreRefused) {

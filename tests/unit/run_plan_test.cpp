@@ -67,7 +67,7 @@ TEST(RunPlan, FollowsTheRunsBaselineSetting) {
   const auto without = stages::build_run_plan(cfg, registry());
   EXPECT_LT(without.units().size(), with.units().size());
   for (const auto& u : without.units()) {
-    EXPECT_TRUE(u.kind != stages::UnitKind::baseline && u.kind != stages::UnitKind::within) << to_string(u.key_a);
+    EXPECT_TRUE(u.kind != UnitKind::baseline && u.kind != UnitKind::within) << to_string(u.key_a);
   }
   EXPECT_NE(without.digest, with.digest);
 }

@@ -32,8 +32,8 @@ io::StoreContents store_with(const std::vector<UnitStats>& rows) {
   c.models.push_back({"parent", "/m/b", "llama", 1, {"s.safetensors"}, {10}, {2}, {}});
   c.stat_names = unit_stat_names();
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    c.units.push_back(
-        {r, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+    c.units.push_back({r, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"),
+                       "q", "q", 0, 1, 0, 0, -1, 4, 8, 64});
     c.done_ids.push_back(r);
     append_stat_columns(c.stats, rows[r]);
     c.hash_a.push_back(r);
@@ -44,9 +44,9 @@ io::StoreContents store_with(const std::vector<UnitStats>& rows) {
 
 TEST(UnitStats, ColumnsNameEveryFieldOnceInTheStoresOrder) {
   const auto& names = unit_stat_names();
-  EXPECT_EQ(names.size(), 46u);
+  EXPECT_EQ(names.size(), 55u);
   EXPECT_EQ(names.front(), "n");
-  EXPECT_EQ(names.back(), "nonfinite_mismatch");
+  EXPECT_EQ(names.back(), "neuron_p");
   auto sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
@@ -61,6 +61,9 @@ TEST(UnitStats, ColumnsNameEveryFieldOnceInTheStoresOrder) {
   EXPECT_EQ(columns[column("null_exceed")], static_cast<double>(s.hidden.exceed));
   EXPECT_EQ(columns[column("basis_null_p")], s.basis.p);
   EXPECT_EQ(columns[column("nonfinite_mismatch")], static_cast<double>(s.nonfinite_mismatch));
+  EXPECT_EQ(columns[column("neuron_in_place")], static_cast<double>(s.neuron_in_place));
+  EXPECT_EQ(columns[column("neuron_corr")], s.neuron.observed);
+  EXPECT_EQ(columns[column("neuron_p")], s.neuron.p);
   EXPECT_EQ(s.null_axis, NullAxis::cols);
   EXPECT_THROW((void)unit_stats_from_columns(std::vector<double>(3, 0.0)), InternalError);
 }
@@ -93,8 +96,8 @@ TEST(UnitStats, OlderStoresAreReadByColumnName) {
   // A store of an earlier statistics version: fewer columns, in another order.
   io::StoreContents c = store_with({});
   c.stat_names = {"pearson", "n", "cosine", "null_perms"};
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"), "q",
+                     "q", 0, 1, 0, 0, -1, 4, 8, 64});
   c.done_ids = {0};
   c.stats = {0.5, 64, 0.75, 100};
   const StoredUnitStats stored(c);

@@ -26,8 +26,8 @@ io::StoreContents store(const io::StoredModel& suspect, const io::StoredModel& o
                         std::vector<UnmatchedTensor> unmatched) {
   io::StoreContents c;
   c.models = {suspect, other};
-  c.units.push_back(
-      {0, "same_key", "text/attn_q/L0", "text/attn_q/L0", "q", "q", 0, 1, 0, 0, -1, "text", "attn_q", 4, 8, 64});
+  c.units.push_back({0, UnitKind::same_key, parse_tensor_key("text/attn_q/L0"), parse_tensor_key("text/attn_q/L0"), "q",
+                     "q", 0, 1, 0, 0, -1, 4, 8, 64});
   c.unmatched = std::move(unmatched);
   return c;
 }

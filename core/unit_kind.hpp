@@ -1,0 +1,33 @@
+#pragma once
+/// @file unit_kind.hpp
+/// What a comparison unit compares (stages/pair/comparison_unit.hpp): the pair stage makes units
+/// of these kinds, the result store records them, and the verdict reads them back. In core/,
+/// beside TensorKey, so io/store can read and write it typed.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace lineage {
+
+enum class UnitKind : std::uint8_t {
+  same_key,   ///< the same canonical key in both models, identical shapes
+  submatrix,  ///< the same key, shapes differ: the common leading rows x cols are compared
+  baseline,   ///< a null pair across models: same role, different layers (suspect x other)
+  within,     ///< a within-model pair: same role, different layers of one model (METHODS §4.1)
+  /// The suspect's routed expert against the other model's dense MLP of the same layer and
+  /// projection, same shape: the copy a sparse upcycling starts from (METHODS §5.6).
+  cross_role,
+  /// A routed expert with no same-key counterpart in the other model (pruned or added experts),
+  /// against itself: read only for its sketch (stages/execute/expert_sketch.hpp), so the expert
+  /// matching sees every expert of both models. Both views are the one model's; no evidence,
+  /// no statistics (the pass reads none of its elements: sampled with 0 rows).
+  expert_sketch,
+};
+
+/// The kind's name as the result store writes it ("same_key", "baseline", ...).
+[[nodiscard]] std::string_view to_string(UnitKind k) noexcept;
+/// Parses to_string(UnitKind); nullopt for anything else.
+[[nodiscard]] std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept;
+
+}  // namespace lineage

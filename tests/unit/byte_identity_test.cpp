@@ -1,0 +1,258 @@
+// Byte identity in tiers (stages/align/byte_identity.hpp) and what it does to a verdict
+// (stages/verdict/byte_identity_evidence.hpp): sampled blocks, candidates confirmed by whole
+// hashes, the pass's hashes reused, and moved layers found in a depth up-scaled synthetic model.
+#include "stages/align/byte_identity.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cluster/unit_executor.hpp"
+#include "io/dtype_decode.hpp"
+#include "io/family_file.hpp"
+#include "stages/execute/execute_unit.hpp"
+#include "stages/plan/run_plan.hpp"
+#include "stages/verdict/byte_identity_evidence.hpp"
+#include "support/synth_suite.hpp"
+
+namespace lineage::stages {
+namespace {
+
+std::vector<std::byte> bf16_bytes(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * 2);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto b = io::float_to_bf16(v[i]);
+    std::memcpy(out.data() + 2 * i, &b, 2);
+  }
+  return out;
+}
+
+std::vector<float> ramp(std::size_t n, float scale) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = scale * std::sin(0.37f * static_cast<float>(i) + scale);
+  return v;
+}
+
+ScannedTensor scanned(const std::string& name, const std::vector<std::byte>& bytes) {
+  return {name, "text/attn_q/L0", Dtype::BF16, bytes.size(), sample_tensor(Dtype::BF16, bytes)};
+}
+
+TEST(ByteIdentity, BlocksDependOnTheSizeOnlyAndStayInside) {
+  EXPECT_TRUE(identity_blocks(1000).whole(1000));
+  EXPECT_TRUE(identity_blocks(8191).whole(8191));
+  // Between 8 KiB and 512 KiB: an eighth of the tensor; above: 16 blocks of 4 KiB.
+  const auto mid = identity_blocks(100'000);
+  EXPECT_EQ(mid.offsets.size(), kIdentityBlocks);
+  EXPECT_LE(mid.block_bytes * kIdentityBlocks, 100'000u / 8);
+  EXPECT_GE(mid.block_bytes, kIdentityMinBlockBytes);
+  const std::uint64_t size = 10'000'003;
+  const auto b = identity_blocks(size);
+  EXPECT_EQ(b.block_bytes, kIdentityBlockBytes);
+  EXPECT_FALSE(b.whole(size));
+  const auto& off = b.offsets;
+  ASSERT_EQ(off.size(), kIdentityBlocks);
+  EXPECT_EQ(off.front(), 0u);
+  for (std::size_t k = 0; k < off.size(); ++k) {
+    EXPECT_EQ(off[k] % 8, 0u);
+    EXPECT_LE(off[k] + kIdentityBlockBytes, size);
+    if (k > 0) {
+      EXPECT_GT(off[k], off[k - 1]);
+    }
+  }
+  EXPECT_GT(off.back(), size - 2 * kIdentityBlockBytes);
+}
+
+TEST(ByteIdentity, SampleDigestStdAndTriviality) {
+  const auto v = ramp(1'000'000, 0.02f);
+  const auto bytes = bf16_bytes(v);
+  const auto s = sample_tensor(Dtype::BF16, bytes);
+  EXPECT_TRUE(s.nontrivial);
+  EXPECT_FALSE(s.whole);
+  EXPECT_EQ(s.sampled_bytes, kIdentityBlocks * kIdentityBlockBytes);
+  // The SD of a sine of amplitude 0.02 is 0.02 / sqrt(2).
+  EXPECT_NEAR(s.sampled_std, 0.02 / std::sqrt(2.0), 0.001);
+  EXPECT_EQ(sample_tensor(Dtype::BF16, bytes).sampled_digest, s.sampled_digest);
+  // A byte inside the first block changes the digest; one between blocks does not (tier 2
+  // exists for that).
+  auto inside = bytes;
+  inside[10] ^= std::byte{1};
+  EXPECT_NE(sample_tensor(Dtype::BF16, inside).sampled_digest, s.sampled_digest);
+  auto between = bytes;
+  between[kIdentityBlockBytes + 100] ^= std::byte{1};
+  EXPECT_EQ(sample_tensor(Dtype::BF16, between).sampled_digest, s.sampled_digest);
+  EXPECT_NE(whole_tensor_hash(between), whole_tensor_hash(bytes));
+  // Constant (a norm at 1.0) and small tensors never take part.
+  EXPECT_FALSE(sample_tensor(Dtype::BF16, bf16_bytes(std::vector<float>(100'000, 1.0f))).nontrivial);
+  EXPECT_FALSE(sample_tensor(Dtype::BF16, bf16_bytes(ramp(4095, 1.0f))).nontrivial);
+  EXPECT_TRUE(sample_tensor(Dtype::BF16, bf16_bytes(ramp(4095, 1.0f))).whole);
+  const auto mid = sample_tensor(Dtype::BF16, bf16_bytes(ramp(50'000, 1.0f)));
+  EXPECT_FALSE(mid.whole);
+  EXPECT_TRUE(mid.nontrivial);
+  EXPECT_LE(mid.sampled_bytes, 100'000u / 8);
+}
+
+TEST(ByteIdentity, CandidatesAreConfirmedByWholeHashesAcrossNames) {
+  const auto x = bf16_bytes(ramp(100'000, 0.02f)), y = bf16_bytes(ramp(100'000, 0.03f));
+  auto x_edited = x;
+  x_edited[kIdentityBlockBytes + 100] ^= std::byte{1};  // same sample, other bytes
+  const std::vector<ScannedTensor> a{scanned("a.x", x), scanned("a.y", y)};
+  const std::vector<ScannedTensor> b{scanned("b.copy_of_y", y), scanned("b.x_edited", x_edited),
+                                     scanned("b.const", bf16_bytes(std::vector<float>(100'000, 1.0f)))};
+  int hashed = 0;
+  const auto m = match_identical(a, b, [&](int side, std::size_t i) {
+    ++hashed;
+    const auto& t = side == 0 ? (i == 0 ? x : y) : (i == 0 ? y : x_edited);
+    return whole_tensor_hash(t);
+  });
+  EXPECT_EQ(m.candidates, 2u);
+  ASSERT_EQ(m.identical.size(), 1u);
+  EXPECT_EQ(m.identical[0].a, 1u);
+  EXPECT_EQ(m.identical[0].b, 0u);
+  EXPECT_EQ(m.identical[0].hash, whole_tensor_hash(y));
+  EXPECT_EQ(hashed, 4);  // only candidates reach tier 2
+}
+
+const FamilyRegistry& registry() {
+  static const auto r = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  return r;
+}
+
+RunPlan plan_of(const std::string& suspect, const std::string& parent) {
+  RunConfig cfg;
+  cfg.suspect = (testing::synth_suite() / suspect).string();
+  cfg.parents = {(testing::synth_suite() / parent).string()};
+  return build_run_plan(cfg, registry());
+}
+
+TEST(ByteIdentity, FindsTheLayersADepthUpscaledModelRepeats) {
+  const auto plan = plan_of("depth_upscaled", "base");
+  const auto scan = scan_tensors(plan.models, {}, plan.bytes());
+  ASSERT_EQ(scan.pairs.size(), 1u);
+  const auto e = byte_identity_of(TensorScan::from_json(scan.to_json(), "test"), 0, 1);
+  ASSERT_TRUE(e.scanned);
+  EXPECT_GT(e.renamed, 0u);
+  nlohmann::json prov;
+  std::ifstream(testing::synth_suite() / "depth_upscaled" / "provenance.json") >> prov;
+  const auto source = prov.at("layer_source").get<std::vector<int>>();
+  std::set<std::pair<int, int>> want;
+  for (std::size_t i = 0; i < source.size(); ++i) {
+    if (source[i] != static_cast<int>(i)) want.insert({static_cast<int>(i), source[i]});
+  }
+  ASSERT_FALSE(want.empty());
+  std::set<std::pair<int, int>> got;
+  for (const auto& [layers, n] : e.moved) got.insert(layers);
+  EXPECT_EQ(got, want);
+  // Every tier-2 hash was read here (no pass hashes given), and the whole scan is small.
+  EXPECT_GT(scan.cost.full_hashes_read + scan.cost.full_hashes_reused, 0u);
+  EXPECT_GT(scan.cost.sampled_bytes, 0u);
+
+  // An independent model shares no tensor with the base.
+  const auto ind = plan_of("independent", "base");
+  const auto none = scan_tensors(ind.models, {}, ind.bytes());
+  EXPECT_TRUE(none.pairs.at(0).identical.empty());
+}
+
+TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
+  const auto plan = plan_of("identical", "base");
+  cluster::UnitBytes bytes(plan.models);
+  std::map<std::uint64_t, UnitOutcome> done;
+  for (const auto& u : plan.units()) {
+    if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
+  }
+  const auto known = whole_tensor_hashes(plan.models, plan.units(), done);
+  ASSERT_FALSE(known.empty());
+  // Each reused hash is the whole tensor's XXH3.
+  for (std::size_t m = 0; m < plan.models.size(); ++m) {
+    for (const auto& t : plan.models[m].inventory.tensors) {
+      const auto it = known.find({static_cast<int>(m), t.name});
+      if (it == known.end()) continue;
+      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file);
+      EXPECT_EQ(it->second, whole_tensor_hash(f.range(t.data_begin, t.data_end))) << t.name;
+    }
+  }
+  const auto scan = scan_tensors(plan.models, known, plan.bytes());
+  EXPECT_GT(scan.pairs.at(0).identical.size(), 10u);
+  EXPECT_GT(scan.cost.full_hashes_reused, 0u);
+  EXPECT_LT(scan.cost.full_hashes_read, scan.cost.full_hashes_reused);
+}
+
+PairVerdict verdict_of(VerdictClass cls, std::vector<DerivationKind> kinds = {}) {
+  PairVerdict v;
+  v.overall = cls;
+  v.kinds = std::move(kinds);
+  v.reason = "rubric";
+  return v;
+}
+
+ByteIdentityEvidence evidence(const std::vector<IdenticalTensorPair>& pairs) {
+  TensorScan scan;
+  scan.pairs.push_back({0, 1, pairs.size(), pairs});
+  return byte_identity_of(scan, 0, 1);
+}
+
+TEST(ByteIdentity, IdenticalTensorsUnderAnotherNameMakeReuseAndExplainKinds) {
+  const IdenticalTensorPair moved_layer{"l.3.q", "l.2.q", "text/attn_q/L3", "text/attn_q/L2", 8192, 1};
+  const IdenticalTensorPair moved_expert{
+      "l.1.e.5.up", "l.1.e.2.up", "text/routed_expert/L1/E5/up", "text/routed_expert/L1/E2/up", 8192, 2};
+  const IdenticalTensorPair table{"pos", "pos", "text/other", "text/other", 8192, 3};
+  {
+    const auto e = evidence({moved_layer});
+    EXPECT_EQ(e.moved.at({3, 2}), 1u);
+    auto v = verdict_of(VerdictClass::independent);
+    apply_byte_identity(e, v);
+    EXPECT_EQ(v.overall, VerdictClass::partial_reuse);
+    EXPECT_NE(v.reason.find("byte-identical"), std::string::npos);
+  }
+  {
+    // A table of role `other` (e.g. a fixed position table) is equal in independent models.
+    auto v = verdict_of(VerdictClass::independent);
+    apply_byte_identity(evidence({table}), v);
+    EXPECT_EQ(v.overall, VerdictClass::independent);
+  }
+  {
+    auto v = verdict_of(VerdictClass::derived, {{"depth_upscaled", "4 layers, 6 in the suspect", 0.3}});
+    apply_byte_identity(evidence({moved_layer}), v);
+    EXPECT_GT(v.kinds.at(0).p_value, 0.0);
+    EXPECT_LT(v.kinds.at(0).p_value, 1e-15);
+    EXPECT_NE(v.kinds.at(0).evidence.find("3<-2"), std::string::npos);
+  }
+  {
+    const auto e = evidence({moved_expert});
+    EXPECT_EQ(e.experts_moved, 1u);
+    auto v = verdict_of(VerdictClass::derived, {{"finetune", "small", 1e-9}});
+    apply_byte_identity(e, v);
+    ASSERT_EQ(v.kinds.size(), 2u);
+    EXPECT_EQ(v.kinds[1].kind, "permuted");
+    EXPECT_EQ(v.kind, "finetune + permuted");
+    EXPECT_EQ(e.expert_moves.at({1, 5, 2}), 1u);
+    EXPECT_EQ(e.to_json().at("expert_moves").at(0).at("other_expert"), 2);
+    // After a pruning the kept experts are renumbered: that supports expert_pruned, not permuted.
+    auto pruned = verdict_of(VerdictClass::derived, {{"expert_pruned", "8 experts, 6 in the suspect", 1e-3}});
+    apply_byte_identity(e, pruned);
+    ASSERT_EQ(pruned.kinds.size(), 1u);
+    EXPECT_LT(pruned.kinds[0].p_value, 1e-15);
+    EXPECT_NE(pruned.kinds[0].evidence.find("under another expert index"), std::string::npos);
+  }
+  {
+    // A tensor that also equals the other's tensor of its own name stayed in place: no move.
+    const IdenticalTensorPair stayed{"l.3.q", "l.3.q", "text/attn_q/L3", "text/attn_q/L3", 8192, 1};
+    const auto e = evidence({stayed, moved_layer});
+    EXPECT_TRUE(e.moved.empty());
+    EXPECT_EQ(e.renamed, 1u);
+    auto v = verdict_of(VerdictClass::identical);
+    apply_byte_identity(e, v);
+    EXPECT_TRUE(v.kinds.empty());
+  }
+  {
+    auto v = verdict_of(VerdictClass::independent);
+    apply_byte_identity(evidence({}), v);
+    EXPECT_EQ(v.overall, VerdictClass::independent);
+  }
+}
+
+}  // namespace
+}  // namespace lineage::stages
