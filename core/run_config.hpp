@@ -34,6 +34,9 @@ struct RunConfig {
   std::optional<std::string> family;  ///< force a family instead of detecting it
   std::string families_dir;           ///< empty: the built-in families/
   bool baselines = true;              ///< within-model layer baselines
+  /// Per-expert sketches (expert matching from the experts' weights); off only in benchmarks
+  /// (hidden option --no-expert-sketches), to measure what they add to the pass.
+  bool expert_sketches = true;
   /// Relabellings per unit for the permutation null (stages/null/hidden_null.hpp); 0 skips the
   /// permutation tests (no p-values: verdicts are then inconclusive), to measure their cost.
   int null_permutations = 100;

@@ -14,12 +14,15 @@ std::string_view to_string(UnitKind k) noexcept {
       return "within";
     case UnitKind::cross_role:
       return "cross_role";
+    case UnitKind::expert_sketch:
+      return "expert_sketch";
   }
   return "?";
 }
 
 std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept {
-  for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role}) {
+  for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role,
+                 UnitKind::expert_sketch}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;

@@ -18,6 +18,11 @@ enum class UnitKind : std::uint8_t {
   /// The suspect's routed expert against the other model's dense MLP of the same layer and
   /// projection, same shape: the copy a sparse upcycling starts from (METHODS §5.6).
   cross_role,
+  /// A routed expert with no same-key counterpart in the other model (pruned or added experts),
+  /// against itself: read only for its sketch (stages/execute/expert_sketch.hpp), so the expert
+  /// matching sees every expert of both models. Both views are the one model's; no evidence,
+  /// no statistics (the pass reads none of its elements: sampled with 0 rows).
+  expert_sketch,
 };
 
 /// The kind's name as the result store writes it ("same_key", "baseline", ...).

@@ -105,6 +105,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         out.hash_a.push_back(s.hash_a.at(row));
         out.hash_b.push_back(s.hash_b.at(row));
         if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
+        if (const auto v = s.sketches.find(s.done_ids[row]); v != s.sketches.end()) out.sketches[uid] = v->second;
         if (const auto nm = s.neuron_matches.find(s.done_ids[row]); nm != s.neuron_matches.end()) {
           out.neuron_matches[uid] = nm->second;
         }

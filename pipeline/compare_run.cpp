@@ -353,6 +353,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.hash_a.clear();
     store.hash_b.clear();
     store.values.clear();
+    store.sketches.clear();
     store.neuron_matches.clear();
     for (const auto& [id, o] : done) {
       store.done_ids.push_back(id);
@@ -360,6 +361,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       store.hash_a.push_back(o.hash_a);
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
+      if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
       if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
     }
     store.status = complete ? "complete" : "partial";

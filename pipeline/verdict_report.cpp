@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
+#include "stages/verdict/sketch_evidence.hpp"
 #include "stages/verdict/store_evidence.hpp"
 #include "stages/verdict/store_verdicts.hpp"
 #include "stages/verdict/verdict.hpp"
@@ -47,6 +48,37 @@ nlohmann::json summary_json(const std::optional<stages::ValueSummary>& s) {
 }
 
 nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
+
+/// Expert matching from the experts' sketches, one entry per layer (stages/verdict/sketch_evidence).
+nlohmann::json sketch_matching_json(const stages::LayerSketchMatching& l) {
+  const auto& m = l.matching;
+  const auto nums = [](const std::vector<double>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : v) a.push_back(num(x));
+    return a;
+  };
+  nlohmann::json j = {{"layer", l.layer},
+                      {"projections", l.projections},
+                      {"suspect_to_other", m.match},
+                      {"score", nums(m.score)},
+                      {"margin", nums(m.margin)},
+                      {"matched_mean", num(m.matched_mean)},
+                      {"null_mean", num(m.null_mean)},
+                      {"null_sd", num(m.null_sd)},
+                      {"permutations", m.permutations},
+                      {"p_value", num(m.p)},
+                      {"in_place", m.in_place},
+                      {"unmatched_suspect", m.unmatched_suspect},
+                      {"unmatched_other", m.unmatched_other}};
+  if (l.has_router) {
+    j["router"] = {{"own_matching", l.router_match},
+                   {"agreement", l.router_agreement},
+                   {"agreement_p", num(l.router_agreement_p)},
+                   {"mean_corr_in_place", num(l.router_in_place)},
+                   {"mean_corr_reordered", num(l.router_reordered)}};
+  }
+  return j;
+}
 
 /// The distance matrix and its lineage tree, when the stage draws one.
 void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
@@ -162,6 +194,10 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                       {"p_value", num(m.p)},
                                       {"in_place", m.in_place},
                                       {"unmatched_other", m.unmatched_other}});
+    }
+    p["expert_sketch_matching"] = nlohmann::json::array();
+    for (const auto& l : stages::sketch_matchings(store, suspect, other)) {
+      p["expert_sketch_matching"].push_back(sketch_matching_json(l));
     }
     // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons.
     p["neuron_matching"] = nlohmann::json::array();
@@ -315,6 +351,15 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
            << " (router rows): " << m["suspect_to_other"].dump() << ", " << m["in_place"].get<int>()
            << " in place, matched " << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>()
            << ", p " << m["p_value"].get<double>();
+      out << line.str() << "\n";
+    }
+    for (const auto& m : p.value("expert_sketch_matching", nlohmann::json::array())) {
+      std::ostringstream line;
+      line << std::setprecision(2) << "  experts of layer " << m["layer"].get<int>()
+           << " (sketches): " << m["suspect_to_other"].dump() << ", " << m["in_place"].get<int>()
+           << " in place, none for other " << m["unmatched_other"].dump() << ", matched "
+           << m["matched_mean"].get<double>() << " vs null " << m["null_mean"].get<double>() << ", p "
+           << m["p_value"].get<double>();
       out << line.str() << "\n";
     }
     if (const auto nm = p.value("neuron_matching", nlohmann::json::array()); !nm.empty()) {

@@ -275,6 +275,21 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       put(f, g + "/a", ab.first);
       put(f, g + "/b", ab.second);
     }
+    if (!c.sketches.empty()) {
+      const std::uint64_t width = c.sketches.begin()->second.first.size();
+      std::vector<std::uint64_t> ids;
+      std::vector<float> a, b;
+      for (const auto& [uid, ab] : c.sketches) {
+        if (ab.first.size() != width || ab.second.size() != width)
+          throw InternalError("result store: sketches of different widths");
+        ids.push_back(uid);
+        a.insert(a.end(), ab.first.begin(), ab.first.end());
+        b.insert(b.end(), ab.second.begin(), ab.second.end());
+      }
+      put(f, "/sketches/unit_id", ids);
+      f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
+      f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
+    }
     // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
     if (!c.neuron_matches.empty()) {
       std::vector<std::uint64_t> nid, count, sampled, matched;
@@ -481,6 +496,20 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
         bad(path, "/values holds an entry that names no unit");
       }
       c.values[std::stoull(name)] = {get<float>(f, g + "/a"), get<float>(f, g + "/b")};
+    }
+  }
+  if (f.exists("/sketches/unit_id")) {
+    const auto ids = get<std::uint64_t>(f, "/sketches/unit_id");
+    std::vector<std::uint64_t> dims_a, dims_b;
+    const auto a = f.read<float>("/sketches/a", &dims_a), b = f.read<float>("/sketches/b", &dims_b);
+    if (dims_a.size() != 2 || dims_a != dims_b || dims_a[0] != ids.size())
+      bad(path, "/sketches/a and /sketches/b are not both [/sketches/unit_id entries x width]");
+    const auto width = dims_a[1];
+    for (std::size_t r = 0; r < ids.size(); ++r) {
+      if (ids[r] >= n) bad(path, "/sketches/unit_id[" + std::to_string(r) + "] names no unit");
+      const auto at = static_cast<std::ptrdiff_t>(r * width), w = static_cast<std::ptrdiff_t>(width);
+      c.sketches[ids[r]] = {std::vector<float>(a.begin() + at, a.begin() + at + w),
+                            std::vector<float>(b.begin() + at, b.begin() + at + w)};
     }
   }
   if (f.exists("/neurons")) {

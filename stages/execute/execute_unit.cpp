@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/execute/expert_sketch.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_neurons.hpp"
 #include "stages/null/hidden_null.hpp"
@@ -122,7 +123,8 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   const auto axis = null_axis(unit.key_a, unit.rows, unit.cols);
   // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
   // skip the basis test, the costlier of the two.
-  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within) {
+  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within ||
+      unit.kind == UnitKind::expert_sketch) {
     HiddenNull none;
     none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
     return none;
@@ -145,6 +147,33 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   NullOptions used = options;
   if (unit.kind == UnitKind::baseline) used.basis_units = 0;
   return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
+}
+
+/// The expert sketch of one side: its chosen hidden dimensions read over the neuron axis
+/// (columns of gate/up [neurons, hidden], rows of down [hidden, neurons]); a few hundred
+/// elements per dimension, a small fraction of the pass.
+std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view, std::span<const std::byte> bytes) {
+  const bool hidden_rows = null_axis(unit.key_a, view.rows, view.cols) == NullAxis::rows;
+  const auto dims = sketch_dims(hidden_rows ? view.rows : view.cols);
+  if (dims.empty()) return {};
+  const std::uint64_t neurons = hidden_rows ? view.cols : view.rows;
+  std::vector<float> x(kSketchDims * neurons);
+  if (hidden_rows) {
+    ViewReader(view, view.cols, bytes, dims).read(0, static_cast<std::size_t>(x.size()), x.data(), nullptr);
+  } else {
+    // Each column's stored bytes gathered, then decoded in one call (a decode call per element,
+    // as a run-of-one ViewReader read makes, costs more than the rest of the sketch).
+    const std::size_t size = dtype_size(view.dtype);
+    std::vector<std::byte> column(neurons * size);
+    for (std::size_t i = 0; i < kSketchDims; ++i) {
+      for (std::uint64_t n = 0; n < neurons; ++n) {
+        std::memcpy(column.data() + n * size,
+                    bytes.data() + (view.offset + n * view.row_stride + dims[i] * view.col_stride) * size, size);
+      }
+      io::decode_to_float(view.dtype, column, std::span<float>(x.data() + i * neurons, neurons));
+    }
+  }
+  return expert_sketch(x, neurons);
 }
 
 /// Whether the decoded floats decide bit equality (their decoding is injective on finite values),
@@ -170,7 +199,8 @@ struct UnitViews {
   UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
             const NullOptions& null_options)
       : null_rows(sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
-        n_total((unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
+        // expert_sketch units read only their sketch's elements (sketch_of), none in the pass.
+        n_total(unit.kind == UnitKind::expert_sketch ? 0 : (unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
         a(unit.a, unit.cols, a_tensor, row_map(unit)),
         b(unit.b, unit.cols, b_tensor, row_map(unit)) {}
   UnitViews(const UnitViews&) = delete;
@@ -314,6 +344,10 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.nonfinite_a = bad_a;
   st.nonfinite_b = bad_b;
   st.nonfinite_mismatch = bad_mismatch;
+  if (unit.sketch) {
+    out.sketch_a = sketch_of(unit, unit.a, a_tensor);
+    out.sketch_b = sketch_of(unit, unit.b, b_tensor);
+  }
   // Neuron matching of MLP units (same switch as the null: off without permutation tests).
   st.neuron.observed = nan;
   if (null_options.permutations > 0) {

@@ -13,7 +13,8 @@ namespace {
 // 3: non-finite counts per side (nonfinite_a, nonfinite_b, nonfinite_mismatch) at the end.
 // 4: neuron matching: the neuron_* columns at the end, and the sampled neurons with their matches
 //    after the values.
-constexpr std::uint32_t kVersion = 4;
+// 5: the expert sketches of both sides after the neuron matching.
+constexpr std::uint32_t kVersion = 5;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {
@@ -56,7 +57,8 @@ struct Reader {
 std::vector<std::byte> UnitOutcome::serialize() const {
   std::vector<std::byte> out;
   const auto columns = stat_columns(stats);
-  out.reserve(80 + columns.size() * 8 + (values_a.size() + values_b.size()) * 4 + neuron_sampled.size() * 16);
+  out.reserve(80 + columns.size() * 8 + (values_a.size() + values_b.size() + sketch_a.size() + sketch_b.size()) * 4 +
+              neuron_sampled.size() * 16);
   put(out, kVersion);
   put_vec(out, columns);
   put(out, hash_a);
@@ -65,12 +67,15 @@ std::vector<std::byte> UnitOutcome::serialize() const {
   put_vec(out, values_b);
   put_vec(out, neuron_sampled);
   put_vec(out, neuron_match);
+  put_vec(out, sketch_a);
+  put_vec(out, sketch_b);
   return out;
 }
 
 UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std::byte> payload) {
   Reader r{payload};
-  if (r.get<std::uint32_t>() != kVersion)
+  const auto version = r.get<std::uint32_t>();
+  if (version != kVersion && version != 3)
     throw StoreError(
         "journal record written by another version of lineage's statistics: start the run afresh (without --resume)");
   UnitOutcome o;
@@ -82,6 +87,8 @@ UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std:
   o.values_b = r.get_vec<float>();
   o.neuron_sampled = r.get_vec<std::uint64_t>();
   o.neuron_match = r.get_vec<std::uint64_t>();
+  o.sketch_a = r.get_vec<float>();
+  o.sketch_b = r.get_vec<float>();
   if (r.pos != payload.size()) throw InternalError("unit outcome record has trailing bytes");
   return o;
 }

@@ -19,6 +19,9 @@ struct UnitOutcome {
   std::uint64_t hash_b = 0;
   std::vector<float> values_a;
   std::vector<float> values_b;
+  /// Per-expert sketches of both sides (stages/execute/expert_sketch.hpp); empty for other units.
+  std::vector<float> sketch_a;
+  std::vector<float> sketch_b;
   /// Neuron matching of MLP units: the suspect's sampled neurons and the other's neuron matched
   /// to each (empty when not matched).
   std::vector<std::uint64_t> neuron_sampled;

@@ -48,6 +48,8 @@ struct ComparisonUnit {
   /// of the bytes. Same-key and sub-matrix units always read everything.
   bool sampled = false;
   std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
+  /// Sketch both sides' expert (stages/execute/expert_sketch.hpp): routed-expert weights.
+  bool sketch = false;
   [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
   /// Rows the statistics are computed over.
   [[nodiscard]] std::uint64_t read_rows() const noexcept { return sampled ? sampled_rows : rows; }

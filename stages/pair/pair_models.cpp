@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/errors.hpp"
+#include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
@@ -74,6 +76,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     u.rows = rows;
     u.cols = cols;
     u.keep_values = keeps_values(ka, rows * cols, options);
+    u.sketch = options.expert_sketches && sketched(ka, kind);
     // Baselines describe a null: the null's sampled rows serve them (values kept whole are the
     // exception, the layer x layer analyses need them entire).
     if ((kind == UnitKind::baseline || kind == UnitKind::within) && !u.keep_values) {
@@ -116,6 +119,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     }
   };
   const auto& suspect = by_key[0];
+  std::set<TensorKey> sketch_only_suspect;  // the suspect's unpaired experts, once for all other models
   for (std::size_t m = 1; m < models.size(); ++m) {
     const auto& other = by_key[m];
     // 1. Same key in both models.
@@ -146,6 +150,31 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       const auto it = other.find(dense);
       if (it == other.end() || it->second.rows != a.rows || it->second.cols != a.cols) continue;
       add(UnitKind::cross_role, k, a, dense, it->second, a.rows, a.cols);
+    }
+    // 2b. Routed experts of either model without a same-key counterpart (pruned or added experts),
+    //     read for their sketches only: the expert matching needs every expert of both models.
+    //     Only in layers where both models have routed experts (else 2. covers upcycling).
+    const auto has_experts = [](const std::map<TensorKey, ElementView>& x, const TensorKey& k) {
+      TensorKey probe;
+      probe.component = k.component;
+      probe.role = TensorRole::routed_expert;
+      probe.layer = k.layer;
+      const auto it = x.lower_bound(probe);
+      return it != x.end() && it->first.role == TensorRole::routed_expert && it->first.layer == k.layer &&
+             it->first.component == k.component;
+    };
+    for (const auto* side : {&suspect, &other}) {
+      if (!options.expert_sketches) break;
+      const auto* counterpart = side == &suspect ? &other : &suspect;
+      for (const auto& [k, v] : *side) {
+        if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || counterpart->count(k)) continue;
+        if (!has_experts(*counterpart, k)) continue;
+        if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
+        add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
+        // The pass reads none of its elements (only the sketch's few): it costs the plan nothing.
+        out.units.back().sampled = true;
+        out.units.back().sampled_rows = 0;
+      }
     }
     if (!options.baselines) continue;
     // 3. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).

@@ -22,6 +22,9 @@ struct PairOptions {
   /// Planning only (lineage plan): index-only inventories, whose tensors have shapes but no byte
   /// offsets, are paired for their sizes. Units built this way cannot be executed.
   bool sizes_only = false;
+  /// Per-expert sketches for the expert matching (stages/execute/expert_sketch.hpp), with
+  /// expert_sketch units for experts one model lacks. Off only to measure their cost.
+  bool expert_sketches = true;
 };
 
 struct PairResult {

@@ -49,6 +49,7 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   for (const auto& m : plan.models) inventories.push_back(&m.inventory);
   PairOptions pair_options;
   pair_options.baselines = config.baselines;
+  pair_options.expert_sketches = config.expert_sketches;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
   for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(u.key_a, u.key_b);

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
+#include "stages/verdict/sketch_evidence.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -40,6 +42,26 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     }
     // permuted: the neurons matched per MLP and the experts the routers show reordered.
     add_permutation_evidence(v, neuron_matchings(store, suspect, other), matchings);
+    // The experts' own sketches (stages/verdict/sketch_evidence) say which expert is which for
+    // permuted and pruned experts; without routers kept whole their p-value is the kind's.
+    std::optional<std::vector<LayerSketchMatching>> cached;
+    for (auto& k : v.kinds) {
+      if (k.kind != "expert_pruned" && k.kind != "permuted") continue;
+      if (!cached) cached = sketch_matchings(store, suspect, other);
+      const auto& sketches = *cached;
+      if (sketches.empty()) continue;
+      double worst = 0;
+      int moved = 0, pruned = 0;
+      for (const auto& l : sketches) {
+        worst = std::max(worst, l.matching.p);
+        moved += static_cast<int>(l.matching.match.size()) - l.matching.in_place;
+        pruned += static_cast<int>(l.matching.unmatched_other.size());
+      }
+      if (k.kind == "expert_pruned" && matchings.empty()) k.p_value = worst;
+      k.evidence += "; the experts' sketches match them in " + std::to_string(sketches.size()) + " layers (" +
+                    std::to_string(moved) + " experts out of place, " + std::to_string(pruned) +
+                    " of the other's unmatched; largest p " + std::to_string(worst) + ")";
+    }
   }
   const auto scan = store.tensor_scan_json.empty()
                         ? TensorScan{}

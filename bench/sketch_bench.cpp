@@ -1,0 +1,70 @@
+// What the per-expert sketches (stages/execute/expert_sketch.hpp) add to one routed-expert unit of
+// the pass: execute_unit on two BF16 expert matrices of the bench-sketch.sh shape (gate/up
+// [136, 512], down [512, 136]), with and without ComparisonUnit::sketch, fastest and median of 201
+// runs each, interleaved so that the machine's load falls on both alike (on a loaded machine the
+// fastest run is the steadier estimate of the work itself). In memory (no I/O): an upper bound
+// on the share, since the real pass also reads the bytes. Not part of the test suite.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "io/dtype_decode.hpp"
+#include "stages/execute/execute_unit.hpp"
+
+using namespace lineage;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double fastest(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0, 0.02f);
+  for (const auto projection : {Projection::gate, Projection::down}) {
+    const std::uint64_t rows = projection == Projection::down ? 512 : 136, cols = 512 * 136 / rows;
+    std::vector<std::uint16_t> a(rows * cols), b(rows * cols);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const float x = nd(rng);
+      a[i] = io::float_to_bf16(x);
+      b[i] = io::float_to_bf16(x + 0.1f * nd(rng));
+    }
+    stages::ComparisonUnit u;
+    u.key_a.role = TensorRole::routed_expert;
+    u.key_a.layer = 3;
+    u.key_a.expert = 5;
+    u.key_a.projection = projection;
+    u.key_b = u.key_a;
+    u.rows = rows;
+    u.cols = cols;
+    u.a = stages::ElementView{0, "a", "f", Dtype::BF16, 0, 0, rows, cols, cols, 1};
+    u.b = stages::ElementView{1, "b", "f", Dtype::BF16, 0, 0, rows, cols, cols, 1};
+    const auto ba = std::as_bytes(std::span(a)), bb = std::as_bytes(std::span(b));
+    std::vector<double> with, without;
+    for (int run = 0; run < 201; ++run) {
+      for (const bool sketch : {false, true}) {
+        u.sketch = sketch;
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto o = stages::execute_unit(u, ba, bb);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (o.stats.elements == 0 || o.sketch_a.empty() == sketch) return 1;
+        (sketch ? with : without).push_back(std::chrono::duration<double>(t1 - t0).count() * 1e6);
+      }
+    }
+    const double w = fastest(with), wo = fastest(without), mw = median(with), mwo = median(without);
+    std::printf(
+        "execute_unit, routed expert %s [%llu x %llu] BF16: fastest %.0f us without the sketch, %.0f us with "
+        "(%+.1f%%); median %.0f / %.0f us (%+.1f%%)\n",
+        projection == Projection::down ? "down" : "gate", static_cast<unsigned long long>(rows),
+        static_cast<unsigned long long>(cols), wo, w, 100 * (w - wo) / wo, mwo, mw, 100 * (mw - mwo) / mwo);
+  }
+  return 0;
+}

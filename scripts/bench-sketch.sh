@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Cost of the per-expert sketches (stages/execute/expert_sketch.hpp) against the compare pass, and
+# of the expert matching from them at verdict time, on the shape issue 10 names: a generated
+# qwen2_moe pair with 128 routed experts x 48 layers (hidden 512, expert width 136: about 2.6 GB
+# per model in BF16). Each expert matrix has more than 2^16 elements: below that the pair stage
+# keeps every tensor's values whole in the journal and the store (for norm vectors), which is
+# gigabytes at this expert count and not how real experts are handled. The pair is a permuted model against its base (experts and neurons
+# reordered), so the matching has something to find. compare runs under `mpirun -np 2`
+# alternately with the hidden benchmark aid --no-expert-sketches and without it, R times each;
+# then `lineage verdict --json` times the whole verdict, which includes the sketch matching of
+# every layer. Extra compare options (e.g. --no-baselines) follow the work folder. Never part of
+# the test suite. Usage: scripts/bench-sketch.sh [REPEATS] [WORK_DIR] [COMPARE OPTIONS...]
+set -euo pipefail
+source "$(dirname "$0")/bench-common.bash" "$@"
+shift $(($# < 2 ? $# : 2))
+if [ ! -d "$work/base" ]; then
+  "$lineage" synth --scenario base --out "$work/base" --set hidden_size=512 --set num_experts=128 \
+    --set moe_intermediate_size=136 --set shared_expert_intermediate_size=136 --set intermediate_size=512 \
+    --set num_hidden_layers=48 --set num_experts_per_tok=8 >/dev/null
+fi
+if [ ! -d "$work/permuted" ]; then
+  "$lineage" synth --scenario permuted --base "$work/base" --out "$work/permuted" --seed 3 >/dev/null
+fi
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -sh "$work/base" | cut -f1) each"
+echo "command: mpirun -np 2 lineage compare permuted base $* [--no-expert-sketches]"
+declare -a without with
+for i in $(seq 1 "$repeats"); do
+  for mode in without with; do
+    rm -rf "$work/run.h5" "$work/run.h5.journal"
+    flag=()
+    [ $mode = without ] && flag=(--no-expert-sketches)
+    start=$(date +%s.%N)
+    mpirun --oversubscribe -np 2 "$lineage" compare "$work/permuted" "$work/base" --out "$work/run.h5" -q \
+      "${flag[@]}" "$@" >/dev/null
+    t=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+    echo "run $i, $mode sketches: $t s"
+    if [ $mode = without ]; then without+=("$t"); else with+=("$t"); fi
+  done
+done
+start=$(date +%s.%N)
+"$lineage" verdict --json "$work/run.h5" > "$work/verdict.json"
+tv=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+/usr/bin/python3 - "${without[*]}" "${with[*]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" <<'PY'
+import json, statistics, sys, h5py
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+ma, mb = statistics.median(a), statistics.median(b)
+print(f"compare: median without sketches {ma:.2f} s, with {mb:.2f} s: the sketches add {100 * (mb - ma) / ma:.1f}% to the pass")
+ms = json.load(open(sys.argv[4]))["pairs"][0]["expert_sketch_matching"]
+truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[5]))["layers"]}
+right = sum(m["suspect_to_other"] == truth.get(m["layer"]) for m in ms)
+f = h5py.File(sys.argv[6], "r")
+n = len(f["sketches/unit_id"])
+size = (f["sketches/a"].id.get_storage_size() + f["sketches/b"].id.get_storage_size()) / 1e6
+print(f"verdict --json (all of it, incl. the sketch matching of {len(ms)} layers): {float(sys.argv[3]):.2f} s; "
+      f"{right}/{len(ms)} layers matched exactly; {n} sketched units, {size:.1f} MB of sketches in the store")
+PY

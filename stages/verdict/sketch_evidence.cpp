@@ -1,0 +1,150 @@
+#include "stages/verdict/sketch_evidence.hpp"
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/tensor_key.hpp"
+#include "stages/align/expert_matching.hpp"
+#include "stages/execute/expert_sketch.hpp"
+#include "stages/pair/comparison_unit.hpp"
+#include "stages/verdict/store_evidence.hpp"
+
+namespace lineage::stages {
+namespace {
+
+/// layer -> expert -> projection -> sketch, of one model.
+using ModelSketches = std::map<int, std::map<int, std::map<Projection, const std::vector<float>*>>>;
+
+/// Correlation of two rows (centred; NaN-free rows as the router matching reads them).
+double row_correlation(const float* a, const float* b, std::uint64_t n) {
+  double ma = 0, mb = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    ma += std::isfinite(a[i]) ? a[i] : 0.0;
+    mb += std::isfinite(b[i]) ? b[i] : 0.0;
+  }
+  ma /= static_cast<double>(n);
+  mb /= static_cast<double>(n);
+  double ab = 0, aa = 0, bb = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const double x = (std::isfinite(a[i]) ? a[i] : 0.0) - ma, y = (std::isfinite(b[i]) ? b[i] : 0.0) - mb;
+    ab += x * y, aa += x * x, bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
+}
+
+/// Both sides' whole router rows of one layer, when both were kept (one row per expert).
+struct Routers {
+  const std::vector<float>* a = nullptr;
+  const std::vector<float>* b = nullptr;
+  std::uint64_t cols = 0;
+};
+
+std::map<int, Routers> routers_of(const io::StoreContents& store, int suspect, int other) {
+  std::map<int, Routers> out;
+  for (const auto& [id, ab] : store.values) {
+    const auto& u = store.units[id];
+    if (u.model_a != suspect || u.model_b != other || u.key_a.role != TensorRole::router || u.cols == 0) continue;
+    if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix) continue;
+    if (u.key_a.kind != ParamKind::weight) continue;
+    out[u.layer_a] = {&ab.first, &ab.second, u.cols};
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other) {
+  ModelSketches sa, sb;
+  for (const auto& [id, ab] : store.sketches) {
+    const auto& u = store.units[id];
+    const auto kind = u.kind;
+    const auto& key = u.key_a;
+    if (key.component != Component::text || key.role != TensorRole::routed_expert || key.layer < 0 || key.expert < 0)
+      continue;
+    if (kind == UnitKind::same_key && u.model_a == suspect && u.model_b == other) {
+      sa[key.layer][key.expert][key.projection] = &ab.first;
+      sb[key.layer][key.expert][key.projection] = &ab.second;
+    } else if (kind == UnitKind::expert_sketch && u.model_a == u.model_b &&
+               (u.model_a == suspect || u.model_a == other)) {
+      (u.model_a == suspect ? sa : sb)[key.layer][key.expert][key.projection] = &ab.first;
+    }
+  }
+  // The router matchings, by layer, to set beside the sketch matchings.
+  std::map<int, ExpertMatching> router_by_layer;
+  for (auto& lm : router_matchings(store, suspect, other)) router_by_layer[lm.layer] = std::move(lm.matching);
+  const auto routers = routers_of(store, suspect, other);
+  std::vector<LayerSketchMatching> out;
+  for (const auto& [layer, experts_a] : sa) {
+    const auto itb = sb.find(layer);
+    if (itb == sb.end()) continue;
+    const auto& experts_b = itb->second;
+    // Experts 0..E-1 on both sides, and the projections every one of them has.
+    const auto contiguous = [](const auto& experts) {
+      int next = 0;
+      for (const auto& [e, projections] : experts) {
+        if (e != next++) return false;
+      }
+      return true;
+    };
+    if (experts_a.size() < 2 || experts_b.size() < 2 || !contiguous(experts_a) || !contiguous(experts_b)) continue;
+    std::set<Projection> common;
+    for (const auto& [p, s] : experts_a.begin()->second) common.insert(p);
+    for (const auto* experts : {&experts_a, &experts_b}) {
+      for (const auto& [e, projections] : *experts) {
+        for (auto it = common.begin(); it != common.end();) {
+          const auto f = projections.find(*it);
+          it = f == projections.end() || f->second->size() != kSketchWidth ? common.erase(it) : std::next(it);
+        }
+      }
+    }
+    if (common.empty()) continue;
+    const auto gather = [&](const auto& experts) {
+      LayerSketches s;
+      s.experts = experts.size();
+      s.projections = common.size();
+      for (const auto& [e, projections] : experts) {
+        for (auto p : common) s.data.insert(s.data.end(), projections.at(p)->begin(), projections.at(p)->end());
+      }
+      return s;
+    };
+    LayerSketchMatching lm;
+    lm.layer = layer;
+    for (auto p : common) lm.projections.emplace_back(to_string(p));
+    lm.matching = match_experts_by_sketch(gather(experts_a), gather(experts_b),
+                                          0x736b6d61746368ULL + static_cast<std::uint64_t>(layer));
+    // Router rows: their own matching's agreement with the sketches', and the rows reordered.
+    const auto r = routers.find(layer);
+    if (r != routers.end()) {
+      const auto& [ra, rb, cols] = r->second;
+      const auto n_a = ra->size() / cols, n_b = rb->size() / cols;
+      if (n_a == experts_a.size() && n_b == experts_b.size() && ra->size() == n_a * cols && rb->size() == n_b * cols) {
+        lm.has_router = true;
+        const auto& m = lm.matching.match;
+        double in_place = 0, reordered = 0;
+        int n_in = 0, n_re = 0;
+        for (std::size_t e = 0; e < n_a; ++e) {
+          if (e < n_b) in_place += row_correlation(ra->data() + e * cols, rb->data() + e * cols, cols), ++n_in;
+          if (m[e] >= 0) {
+            reordered +=
+                row_correlation(ra->data() + e * cols, rb->data() + static_cast<std::size_t>(m[e]) * cols, cols);
+            ++n_re;
+          }
+        }
+        lm.router_in_place = n_in > 0 ? in_place / n_in : 0.0;
+        lm.router_reordered = n_re > 0 ? reordered / n_re : 0.0;
+        if (const auto rm = router_by_layer.find(layer); rm != router_by_layer.end()) {
+          lm.router_match = rm->second.match;
+          for (std::size_t e = 0; e < lm.router_match.size() && e < m.size(); ++e) {
+            lm.router_agreement += m[e] >= 0 && m[e] == lm.router_match[e] ? 1 : 0;
+          }
+          lm.router_agreement_p = agreement_p(lm.router_agreement);
+        }
+      }
+    }
+    out.push_back(std::move(lm));
+  }
+  return out;
+}
+
+}  // namespace lineage::stages

@@ -1,0 +1,215 @@
+// Per-expert sketches: unchanged by a permutation of the expert's neurons (read through
+// execute_unit, in both orientations), and the sketch matching recovers a permuted, pruned layer
+// and calls an unrelated layer unmatched.
+#include "stages/execute/expert_sketch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "io/dtype_decode.hpp"
+#include "stages/align/sketch_matching.hpp"
+#include "stages/execute/execute_unit.hpp"
+
+namespace lineage::stages {
+namespace {
+
+std::vector<float> random_matrix(std::uint64_t rows, std::uint64_t cols, std::mt19937& rng, float sd = 0.02f) {
+  std::normal_distribution<float> nd(0, sd);
+  std::vector<float> m(rows * cols);
+  for (auto& x : m) x = nd(rng);
+  return m;
+}
+
+std::vector<std::byte> as_f32(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * 4);
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+ComparisonUnit expert_unit(Projection p, std::uint64_t rows, std::uint64_t cols) {
+  ComparisonUnit u;
+  u.kind = UnitKind::same_key;
+  u.key_a.role = TensorRole::routed_expert;
+  u.key_a.layer = 1;
+  u.key_a.expert = 3;
+  u.key_a.projection = p;
+  u.key_b = u.key_a;
+  u.rows = rows;
+  u.cols = cols;
+  u.a = ElementView{0, "a", "f", Dtype::F32, 0, 0, rows, cols, cols, 1};
+  u.b = ElementView{1, "b", "f", Dtype::F32, 0, 0, rows, cols, cols, 1};
+  u.sketch = sketched(u.key_a, u.kind);
+  return u;
+}
+
+TEST(ExpertSketch, DimsAreFixedByTheHiddenSizeAlone) {
+  const auto d = sketch_dims(160);
+  ASSERT_EQ(d.size(), kSketchDims);
+  EXPECT_TRUE(std::is_sorted(d.begin(), d.end()));
+  EXPECT_LT(d.back(), 160u);
+  EXPECT_EQ(d, sketch_dims(160));
+  // The k smallest hashes: a larger hidden size keeps the chosen dims that still rank first.
+  const auto wide = sketch_dims(4096);
+  ASSERT_EQ(wide.size(), kSketchDims);
+  EXPECT_LT(wide.back(), 4096u);
+  EXPECT_NE(d, wide);
+  EXPECT_TRUE(sketch_dims(kSketchDims).empty());
+}
+
+TEST(ExpertSketch, UnchangedByANeuronPermutationChangedByAnotherExpert) {
+  const std::uint64_t neurons = 48, hidden = 64;
+  std::mt19937 rng(5);
+  const auto w = random_matrix(neurons, hidden, rng);
+  std::vector<std::size_t> perm(neurons);
+  std::iota(perm.begin(), perm.end(), 0u);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  // gate/up: rows are neurons; down: columns are neurons (its transpose).
+  std::vector<float> gate_perm(w.size()), down(w.size()), down_perm(w.size());
+  for (std::uint64_t n = 0; n < neurons; ++n) {
+    for (std::uint64_t h = 0; h < hidden; ++h) {
+      gate_perm[n * hidden + h] = w[perm[n] * hidden + h];
+      down[h * neurons + n] = w[n * hidden + h];
+      down_perm[h * neurons + n] = w[perm[n] * hidden + h];
+    }
+  }
+  const auto gate_unit = expert_unit(Projection::gate, neurons, hidden);
+  const auto a = as_f32(w), b = as_f32(gate_perm);
+  const auto gate = execute_unit(gate_unit, a, b);
+  ASSERT_EQ(gate.sketch_a.size(), kSketchWidth);
+  ASSERT_EQ(gate.sketch_b.size(), kSketchWidth);
+  for (std::size_t i = 0; i < kSketchWidth; ++i) EXPECT_NEAR(gate.sketch_a[i], gate.sketch_b[i], 1e-9) << i;
+  // The permutation does change the element-wise statistics (the sketch is what survives it).
+  EXPECT_LT(gate.stats.pearson, 0.5);
+  const auto down_unit = expert_unit(Projection::down, hidden, neurons);
+  const auto da = as_f32(down), db = as_f32(down_perm);
+  const auto dn = execute_unit(down_unit, da, db);
+  ASSERT_EQ(dn.sketch_a.size(), kSketchWidth);
+  for (std::size_t i = 0; i < kSketchWidth; ++i) {
+    EXPECT_NEAR(dn.sketch_a[i], dn.sketch_b[i], 1e-9) << i;
+    // The same hidden dimensions in both orientations: down is gate's transpose here.
+    EXPECT_NEAR(dn.sketch_a[i], gate.sketch_a[i], 1e-9) << i;
+  }
+  // Another expert has another sketch.
+  const auto other = as_f32(random_matrix(neurons, hidden, rng));
+  const auto o = execute_unit(gate_unit, a, other);
+  double diff = 0;
+  for (std::size_t i = 0; i < kSketchWidth; ++i) diff += std::fabs(o.sketch_a[i] - o.sketch_b[i]);
+  EXPECT_GT(diff, 1e-4);
+  // Units that are not routed-expert weights, or not in place, are not sketched.
+  auto dense = gate_unit.key_a;
+  dense.role = TensorRole::dense_mlp;
+  EXPECT_FALSE(sketched(dense, UnitKind::same_key));
+  EXPECT_FALSE(sketched(gate_unit.key_a, UnitKind::baseline));
+  EXPECT_TRUE(sketched(gate_unit.key_a, UnitKind::expert_sketch));
+  auto off = gate_unit;
+  off.sketch = false;
+  EXPECT_TRUE(execute_unit(off, a, b).sketch_a.empty());
+}
+
+TEST(ExpertSketch, RecordRoundTripsThroughTheJournalPayload) {
+  UnitOutcome o;
+  o.unit_id = 7;
+  o.sketch_a = {1.0f, 2.0f};
+  o.sketch_b = {3.0f, 4.0f};
+  const auto back = UnitOutcome::deserialize(7, o.serialize());
+  EXPECT_EQ(back.sketch_a, o.sketch_a);
+  EXPECT_EQ(back.sketch_b, o.sketch_b);
+}
+
+/// Sketches of `experts` experts of one layer (gate, up, down), each from its own weights.
+struct Layer {
+  std::vector<std::vector<float>> gate, up, down;  // gate/up [neurons, hidden]; down stored as [neurons, hidden] too
+};
+
+Layer random_layer(std::size_t experts, std::uint64_t neurons, std::uint64_t hidden, std::mt19937& rng) {
+  Layer l;
+  for (std::size_t e = 0; e < experts; ++e) {
+    l.gate.push_back(random_matrix(neurons, hidden, rng));
+    l.up.push_back(random_matrix(neurons, hidden, rng));
+    l.down.push_back(random_matrix(neurons, hidden, rng));
+  }
+  return l;
+}
+
+std::vector<float> sketch_rows(const std::vector<float>& w, std::uint64_t neurons, std::uint64_t hidden) {
+  const auto dims = sketch_dims(hidden);
+  std::vector<float> x(kSketchDims * neurons);
+  for (std::size_t i = 0; i < kSketchDims; ++i) {
+    for (std::uint64_t n = 0; n < neurons; ++n) x[i * neurons + n] = w[n * hidden + dims[i]];
+  }
+  return expert_sketch(x, neurons);
+}
+
+LayerSketches sketches(const Layer& l, std::uint64_t neurons, std::uint64_t hidden) {
+  LayerSketches s;
+  s.experts = l.gate.size();
+  s.projections = 3;
+  for (std::size_t e = 0; e < s.experts; ++e) {
+    for (const auto* w : {&l.gate[e], &l.up[e], &l.down[e]}) {
+      const auto sk = sketch_rows(*w, neurons, hidden);
+      s.data.insert(s.data.end(), sk.begin(), sk.end());
+    }
+  }
+  return s;
+}
+
+TEST(SketchMatching, RecoversPermutedAndPrunedExpertsAndNotAnUnrelatedLayer) {
+  const std::size_t experts = 16;
+  const std::uint64_t neurons = 32, hidden = 96;
+  std::mt19937 rng(11);
+  const auto parent = random_layer(experts, neurons, hidden, rng);
+  // The suspect: a fine-tune (small noise) whose experts are reordered and whose neurons are
+  // permuted within every expert (gate, up and down together), with experts 2, 7, 9 pruned.
+  std::vector<int> order(experts);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  order.erase(std::remove_if(order.begin(), order.end(), [](int e) { return e == 2 || e == 7 || e == 9; }),
+              order.end());
+  Layer suspect;
+  std::normal_distribution<float> noise(0, 0.002f);
+  for (int e : order) {
+    std::vector<std::size_t> perm(neurons);
+    std::iota(perm.begin(), perm.end(), 0u);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    for (auto [from, to] : {std::pair{&parent.gate, &suspect.gate}, std::pair{&parent.up, &suspect.up},
+                            std::pair{&parent.down, &suspect.down}}) {
+      const auto& w = (*from)[static_cast<std::size_t>(e)];
+      std::vector<float> p(w.size());
+      for (std::uint64_t n = 0; n < neurons; ++n) {
+        for (std::uint64_t h = 0; h < hidden; ++h) p[n * hidden + h] = w[perm[n] * hidden + h] + noise(rng);
+      }
+      to->push_back(std::move(p));
+    }
+  }
+  const auto m = match_experts_by_sketch(sketches(suspect, neurons, hidden), sketches(parent, neurons, hidden), 3, 100);
+  ASSERT_EQ(m.match.size(), order.size());
+  EXPECT_EQ(m.match, order);
+  EXPECT_EQ(m.unmatched_other, (std::vector<int>{2, 7, 9}));
+  EXPECT_TRUE(m.unmatched_suspect.empty());
+  EXPECT_LT(m.p, 0.01);
+  for (double x : m.margin) EXPECT_GT(x, 0);
+  // The other direction: the parent has experts the suspect lacks (added experts).
+  const auto back = match_experts_by_sketch(sketches(parent, neurons, hidden), sketches(suspect, neurons, hidden), 3);
+  EXPECT_EQ(back.unmatched_suspect, (std::vector<int>{2, 7, 9}));
+  for (std::size_t i = 0; i < order.size(); ++i) EXPECT_EQ(back.match[static_cast<std::size_t>(order[i])], int(i));
+  // An unrelated layer: no matching beyond what maximisation gives by chance.
+  const auto unrelated = random_layer(experts, neurons, hidden, rng);
+  const auto u = match_experts_by_sketch(sketches(unrelated, neurons, hidden), sketches(parent, neurons, hidden), 3);
+  EXPECT_GT(u.p, 0.01);
+  EXPECT_LT(u.matched_mean, m.matched_mean);
+}
+
+TEST(SketchMatching, AgreementTailIsPoissonOne) {
+  EXPECT_DOUBLE_EQ(agreement_p(0), 1.0);
+  EXPECT_NEAR(agreement_p(1), 1 - std::exp(-1.0), 1e-12);
+  EXPECT_NEAR(agreement_p(5), 0.00365985, 1e-7);
+  EXPECT_GT(agreement_p(40), 0.0);
+  EXPECT_LT(agreement_p(40), 1e-40);
+}
+
+}  // namespace
+}  // namespace lineage::stages
