@@ -11,7 +11,8 @@ namespace {
 // those columns is a new version.
 // 2: the permutation-null columns (null_axis ... null_p) follow the moments.
 // 3: non-finite counts per side (nonfinite_a, nonfinite_b, nonfinite_mismatch) at the end.
-constexpr std::uint32_t kVersion = 3;
+// 4: the token-mapped embedding columns (mapped_same_id ... rotation_null_p) at the end.
+constexpr std::uint32_t kVersion = 4;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {

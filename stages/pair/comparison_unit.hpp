@@ -40,6 +40,9 @@ enum class UnitKind : std::uint8_t {
   /// The suspect's routed expert against the other model's dense MLP of the same layer and
   /// projection, same shape: the copy a sparse upcycling starts from (METHODS §5.6).
   cross_role,
+  /// Embedding or lm_head rows of tokens both tokenizers hold, paired through the token map
+  /// (stages/pair/token_mapped_units.hpp): row rows_a[i] of the suspect against row rows_b[i].
+  token_mapped,
 };
 
 /// Parses to_string(UnitKind); nullopt for anything else.
@@ -64,6 +67,9 @@ struct ComparisonUnit {
   /// of the bytes. Same-key and sub-matrix units always read everything.
   bool sampled = false;
   std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
+  /// token_mapped units: the mapped rows of each side (rows = their count; `sampled` is set).
+  std::vector<std::uint64_t> rows_a;
+  std::vector<std::uint64_t> rows_b;
   [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
   /// Rows the statistics are computed over.
   [[nodiscard]] std::uint64_t read_rows() const noexcept { return sampled ? sampled_rows : rows; }

@@ -38,12 +38,15 @@ const char* to_string(UnitKind k) noexcept {
       return "within";
     case UnitKind::cross_role:
       return "cross_role";
+    case UnitKind::token_mapped:
+      return "token_mapped";
   }
   return "?";
 }
 
 std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept {
-  for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role}) {
+  for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role,
+                 UnitKind::token_mapped}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;

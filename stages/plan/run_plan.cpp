@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/store/model_fingerprint.hpp"
+#include "stages/pair/token_mapped_units.hpp"
 
 namespace lineage::stages {
 
@@ -47,6 +48,11 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   pair_options.baselines = config.baselines;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
+  // The same units when planning: a local folder's tokenizer is read either way (a remote
+  // model's is not, and its note says so).
+  TokenMappedOptions token_options;
+  token_options.sizes_only = options.planning_only;
+  add_token_mapped_units(plan.pairs, inventories, token_options);
   for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(to_string(u.key_a), to_string(u.key_b));
   return plan;
 }
