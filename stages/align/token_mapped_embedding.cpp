@@ -16,6 +16,9 @@ namespace lineage::stages {
 namespace {
 
 using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// The fits run in float: each shuffle costs n·d² multiply-adds, and cosines of unit rows need
+/// no more (the rows are centred and scaled in double first).
+using FitMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Rows of `m` picked by `rows`, centred by the column means of the rows marked `train`, then
@@ -38,9 +41,10 @@ Matrix centred_unit_rows(const Matrix& m, const std::vector<bool>& train) {
 }
 
 /// Mean over rows of the dot product of unit rows (their cosine).
-double mean_row_cosine(const Matrix& x, const Matrix& y) {
+template <typename M>
+double mean_row_cosine(const M& x, const M& y) {
   if (x.rows() == 0) return kNaN;
-  return (x.array() * y.array()).rowwise().sum().mean();
+  return static_cast<double>((x.array() * y.array()).rowwise().sum().template cast<double>().mean());
 }
 
 struct Fit {
@@ -49,13 +53,13 @@ struct Fit {
 
 /// Orthogonal Procrustes: R = U V^T from the SVD of X_train^T Y_train maximises tr(R^T X^T Y),
 /// i.e. the summed cosine of the (unit) fitting rows; then measured on the held-out rows.
-Fit procrustes(const Matrix& x_train, const Matrix& y_train, const Matrix& x_test, const Matrix& y_test) {
-  const Matrix m = x_train.transpose() * y_train;
-  const Eigen::BDCSVD<Matrix> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const Matrix r = svd.matrixU() * svd.matrixV().transpose();
+Fit procrustes(const FitMatrix& x_train, const FitMatrix& y_train, const FitMatrix& x_test, const FitMatrix& y_test) {
+  const FitMatrix m = x_train.transpose() * y_train;
+  const Eigen::BDCSVD<FitMatrix> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const FitMatrix r = svd.matrixU() * svd.matrixV().transpose();
   Fit f;
-  f.train = mean_row_cosine(x_train * r, y_train);
-  f.heldout = mean_row_cosine(x_test * r, y_test);
+  f.train = mean_row_cosine<FitMatrix>(x_train * r, y_train);
+  f.heldout = mean_row_cosine<FitMatrix>(x_test * r, y_test);
   return f;
 }
 
@@ -92,7 +96,7 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
   }
   out.same_id_share = static_cast<double>(same) / static_cast<double>(tokens);
   const Matrix x = centred_unit_rows(xa, train), y = centred_unit_rows(yb, train);
-  out.raw_cosine = mean_row_cosine(x, y);
+  out.raw_cosine = mean_row_cosine<Matrix>(x, y);
 
   std::vector<Eigen::Index> train_rows, test_rows;
   for (Eigen::Index i = 0; i < n; ++i) (train[static_cast<std::size_t>(i)] ? train_rows : test_rows).push_back(i);
@@ -100,10 +104,11 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
   rot.train = train_rows.size();
   rot.test = test_rows.size();
   if (static_cast<double>(train_rows.size()) < options.min_train_per_dim * static_cast<double>(hidden) ||
-      test_rows.size() < 2)
+      test_rows.size() < 2 || hidden > options.max_hidden)
     return out;
-  const Matrix x_train = x(train_rows, Eigen::all), x_test = x(test_rows, Eigen::all);
-  const Fit observed = procrustes(x_train, y(train_rows, Eigen::all), x_test, y(test_rows, Eigen::all));
+  const FitMatrix xf = x.cast<float>(), yf = y.cast<float>();
+  const FitMatrix x_train = xf(train_rows, Eigen::all), x_test = xf(test_rows, Eigen::all);
+  const Fit observed = procrustes(x_train, yf(train_rows, Eigen::all), x_test, yf(test_rows, Eigen::all));
   rot.train_cosine = observed.train;
 
   // Null: the same fit with the pairing shuffled within strata of similar row norm (of the
@@ -129,7 +134,7 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
     std::vector<Eigen::Index> y_train(train_rows.size()), y_test(test_rows.size());
     for (std::size_t i = 0; i < train_rows.size(); ++i) y_train[i] = partner[static_cast<std::size_t>(train_rows[i])];
     for (std::size_t i = 0; i < test_rows.size(); ++i) y_test[i] = partner[static_cast<std::size_t>(test_rows[i])];
-    null.push_back(procrustes(x_train, y(y_train, Eigen::all), x_test, y(y_test, Eigen::all)).heldout);
+    null.push_back(procrustes(x_train, yf(y_train, Eigen::all), x_test, yf(y_test, Eigen::all)).heldout);
   }
   rot.heldout = permutation_test(observed.heldout, null);
   return out;

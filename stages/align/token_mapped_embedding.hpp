@@ -27,13 +27,20 @@
 namespace lineage::stages {
 
 struct MappedEmbeddingOptions {
-  int permutations = 100;      ///< shuffles of the token pairing for the rotation's null
+  /// Shuffles of the token pairing for the rotation's null. 50, not the 100 of the hidden null:
+  /// each costs a fit (n·d² multiply-adds), and the decision rests on the effect size, which
+  /// independent pairs miss by far more than the null's noise (p beyond 1/51 comes from the
+  /// fitted tail, as for every permutation test here).
+  int permutations = 50;
   std::uint64_t stratum = 16;  ///< tokens per stratum of similar row norm within which pairings are shuffled
   /// The fit needs this many fitting tokens per hidden dimension: with fewer than d, the
   /// rotation is not determined by them (any rotation of the directions they do not span fits
   /// as well). Between d and a few d it is noisy, which costs power (a derived pair's held-out
   /// cosine drops), never safety: the null refits with the same freedom.
   double min_train_per_dim = 1.0;
+  /// No fit above this hidden size: 4,096 tokens x 1024² x 51 fits is about 2e11 multiply-adds,
+  /// a minute of one rank; beyond it the cost grows with d² (reported NaN: no evidence).
+  std::uint64_t max_hidden = 1024;
 };
 
 /// The rotation test of one pair of mapped tables.

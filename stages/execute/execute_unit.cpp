@@ -219,7 +219,7 @@ void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const 
     st.hidden.observed = st.basis.observed = std::numeric_limits<double>::quiet_NaN();
   }
   MappedEmbeddingOptions mapped;
-  mapped.permutations = std::max(options.permutations, 0);
+  mapped.permutations = std::clamp(options.permutations, 0, mapped.permutations);
   const auto m = compare_mapped_rows(a, b, unit.rows_a.size(), unit.cols, unit.rows_a, unit.rows_b, seed, mapped);
   st.mapped_same_id = m.same_id_share;
   st.mapped_cosine = m.raw_cosine;

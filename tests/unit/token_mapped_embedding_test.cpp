@@ -162,7 +162,7 @@ TEST(TokenMappedEmbedding, RotatedNoisyCopyFitsOnHeldOutTokens) {
   // direction that grows with their norm), so it is above 0, but far below the fit.
   EXPECT_LT(r.rotation.heldout.null_mean, 0.3);
   EXPECT_LT(r.rotation.heldout.p, 1e-6);
-  EXPECT_EQ(r.rotation.heldout.permutations, 100);
+  EXPECT_EQ(r.rotation.heldout.permutations, 50);
 }
 
 TEST(TokenMappedEmbedding, IndependentTablesFitPoorlyOnHeldOutTokens) {
@@ -197,6 +197,13 @@ TEST(TokenMappedEmbedding, TooFewTokensForTheHiddenSizeAreNotFitted) {
   EXPECT_NEAR(r.raw_cosine, 1.0, 1e-6);
   EXPECT_TRUE(std::isnan(r.rotation.heldout.observed));
   EXPECT_EQ(r.rotation.heldout.permutations, 0);
+  // Enough tokens, but a hidden size above the cost bound: not fitted either.
+  const auto big = tables(1024, 48, 5, [](const Eigen::MatrixXd& a, std::mt19937_64&) { return a; });
+  MappedEmbeddingOptions capped;
+  capped.max_hidden = 32;
+  const auto c = compare_mapped_rows(big.a, big.b, 1024, 48, big.ids, big.ids, 3, capped);
+  EXPECT_TRUE(std::isnan(c.rotation.heldout.observed));
+  EXPECT_FALSE(std::isnan(compare_mapped_rows(big.a, big.b, 1024, 48, big.ids, big.ids, 3).rotation.heldout.observed));
 }
 
 }  // namespace
