@@ -1,10 +1,11 @@
 #include "stages/pair/token_mapped_units.hpp"
 
-#include <filesystem>
 #include <map>
 #include <optional>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
+#include "io/model_source.hpp"
 #include "io/tokenizer_file.hpp"
 #include "stages/tokenizer/token_map.hpp"
 
@@ -22,17 +23,21 @@ std::map<TensorKey, ElementView> token_tables(const Inventory& inv, int model, b
   return out;
 }
 
-/// The folder's tokenizer, or nullopt with the reason in `note`.
-std::optional<io::TokenizerFile> folder_tokenizer(const std::string& dir, std::string& note) {
-  const auto file = std::filesystem::path(dir) / "tokenizer.json";
-  if (!std::filesystem::is_regular_file(file)) {
-    note = dir + " has no tokenizer.json";
-    return std::nullopt;
-  }
+/// The folder's tokenizer (local or remote, read as every other model file is), or nullopt
+/// with the reason in `note`.
+std::optional<io::TokenizerFile> folder_tokenizer(const std::string& dir, const io::RemoteOptions& remote,
+                                                  std::string& note) {
   try {
-    return io::read_tokenizer_file(file);
-  } catch (const InputError& e) {
-    note = file.string() + " could not be read (" + e.what() + ")";
+    const auto source = io::open_model(dir, remote);
+    const auto text = source->read_file("tokenizer.json");
+    if (!text) {
+      note = dir + " has no tokenizer.json";
+      return std::nullopt;
+    }
+    const auto where = source->where("tokenizer.json");
+    return io::tokenizer_from_json(io::parse_json_text(*text, where), where);
+  } catch (const Error& e) {  // malformed, unreadable, or the network failed: skip, never stop the run
+    note = dir + "/tokenizer.json could not be read (" + e.what() + ")";
     return std::nullopt;
   }
 }
@@ -48,7 +53,7 @@ void add_token_mapped_units(PairResult& pairs, const std::vector<const Inventory
   const auto suspect_tables = token_tables(*models[0], 0, options.sizes_only);
   if (suspect_tables.empty()) return;  // nothing to map (the suspect has no token tables)
   std::string note;
-  const auto suspect_tokenizer = folder_tokenizer(models[0]->model_dir, note);
+  const auto suspect_tokenizer = folder_tokenizer(models[0]->model_dir, options.remote, note);
   if (!suspect_tokenizer) {
     skip(note);
     return;
@@ -56,7 +61,7 @@ void add_token_mapped_units(PairResult& pairs, const std::vector<const Inventory
   for (std::size_t m = 1; m < models.size(); ++m) {
     const auto other_tables = token_tables(*models[m], static_cast<int>(m), options.sizes_only);
     if (other_tables.empty()) continue;
-    const auto other_tokenizer = folder_tokenizer(models[m]->model_dir, note);
+    const auto other_tokenizer = folder_tokenizer(models[m]->model_dir, options.remote, note);
     if (!other_tokenizer) {
       skip(note);
       continue;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_source.hpp"
 #include "stages/inventory/inventory.hpp"
 #include "stages/pair/pair_models.hpp"
 
@@ -26,6 +27,8 @@ struct TokenMappedOptions {
   std::uint64_t seed = 0x746f6b656e6d6170ULL;  ///< "tokenmap": the same sample in every run
   /// Planning (PairOptions::sizes_only): the inventories have shapes but no byte offsets.
   bool sizes_only = false;
+  /// How remote models (planning only) are read: their tokenizer.json too.
+  io::RemoteOptions remote;
 };
 
 /// Appends the token_mapped units of every (suspect, other model) pair to `pairs.units` (ids

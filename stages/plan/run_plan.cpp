@@ -48,10 +48,11 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   pair_options.baselines = config.baselines;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
-  // The same units when planning: a local folder's tokenizer is read either way (a remote
-  // model's is not, and its note says so).
+  // The same units when planning: the tokenizers are read as the other model files are, from a
+  // folder or (planning only) a remote location.
   TokenMappedOptions token_options;
   token_options.sizes_only = options.planning_only;
+  token_options.remote = options.remote;
   add_token_mapped_units(plan.pairs, inventories, token_options);
   for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(to_string(u.key_a), to_string(u.key_b));
   return plan;
