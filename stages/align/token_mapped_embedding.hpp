@@ -35,9 +35,11 @@ struct MappedEmbeddingOptions {
   std::uint64_t stratum = 16;  ///< tokens per stratum of similar row norm within which pairings are shuffled
   /// The fit needs this many fitting tokens per hidden dimension: with fewer than d, the
   /// rotation is not determined by them (any rotation of the directions they do not span fits
-  /// as well). Between d and a few d it is noisy, which costs power (a derived pair's held-out
-  /// cosine drops), never safety: the null refits with the same freedom.
-  double min_train_per_dim = 1.0;
+  /// as well), and up to about 2d it is noisy, which costs power (a derived pair's held-out
+  /// cosine drops), never safety (the null refits with the same freedom). 2 keeps the fits
+  /// over-determined, and leaves small tables (a few hundred shared tokens at hidden 256, the
+  /// generator's default) without the fit's cost of a second per table.
+  double min_train_per_dim = 2.0;
   /// No fit above this hidden size: 4,096 tokens x 1024² x 51 fits is about 2e11 multiply-adds,
   /// a minute of one rank; beyond it the cost grows with d² (reported NaN: no evidence).
   std::uint64_t max_hidden = 1024;
