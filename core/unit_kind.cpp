@@ -16,13 +16,15 @@ std::string_view to_string(UnitKind k) noexcept {
       return "cross_role";
     case UnitKind::expert_sketch:
       return "expert_sketch";
+    case UnitKind::token_mapped:
+      return "token_mapped";
   }
   return "?";
 }
 
 std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept {
   for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role,
-                 UnitKind::expert_sketch}) {
+                 UnitKind::expert_sketch, UnitKind::token_mapped}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;

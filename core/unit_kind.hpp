@@ -23,6 +23,9 @@ enum class UnitKind : std::uint8_t {
   /// matching sees every expert of both models. Both views are the one model's; no evidence,
   /// no statistics (the pass reads none of its elements: sampled with 0 rows).
   expert_sketch,
+  /// Embedding or lm_head rows of tokens both tokenizers hold, paired through the token map
+  /// (stages/pair/token_mapped_units.hpp): row rows_a[i] of the suspect against row rows_b[i].
+  token_mapped,
 };
 
 /// The kind's name as the result store writes it ("same_key", "baseline", ...).

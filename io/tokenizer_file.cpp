@@ -16,9 +16,13 @@ TokenizerFile read_tokenizer_file(const std::filesystem::path& path) {
   if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) {
     throw InputError(file.string(), "no tokenizer.json");
   }
-  const auto j = read_json_file(folder ? resolve_in_model_folder(path, "tokenizer.json", path) : file);
+  return tokenizer_from_json(read_json_file(folder ? resolve_in_model_folder(path, "tokenizer.json", path) : file),
+                             file.string());
+}
+
+TokenizerFile tokenizer_from_json(const nlohmann::json& j, const std::string& path) {
   TokenizerFile t;
-  t.path = file.string();
+  t.path = path;
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) {
     throw InputError(t.path, "no \"model\" section: not a Hugging Face tokenizer.json");
   }

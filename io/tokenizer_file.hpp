@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,5 +33,9 @@ struct TokenizerFile {
 /// `path` is a tokenizer.json or a folder holding one. InputError on a missing or malformed
 /// file (with the byte position) or an unsupported model section.
 [[nodiscard]] TokenizerFile read_tokenizer_file(const std::filesystem::path& path);
+
+/// The same from a parsed tokenizer.json (read through a ModelSource, local or remote);
+/// `path` names it in messages.
+[[nodiscard]] TokenizerFile tokenizer_from_json(const nlohmann::json& j, const std::string& path);
 
 }  // namespace lineage::io

@@ -292,6 +292,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     for (const auto& m : models) {
       for (const auto& note : m.inventory.notes) out << "note: " << m.label << ": " << note << "\n";
     }
+    for (const auto& note : run.pairs.notes) out << "note: " << note << "\n";
     out << "lineage compare: " << units.size() << " units (" << run.pairs.submatrix_keys.size()
         << " on common sub-matrices), " << already << " already done, " << todo_count << " to compute on "
         << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "

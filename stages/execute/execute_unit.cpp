@@ -12,6 +12,7 @@
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/align/token_mapped_embedding.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_neurons.hpp"
@@ -194,15 +195,21 @@ BitEquality bit_equality(Dtype a, Dtype b) {
 
 // The elements of a unit, as both hash_unit and execute_unit read them (they must agree: the
 // resume re-check compares these hashes): sampled units (baselines) read only the null's rows,
-// the others every row. The readers point into null_rows, so this is neither copied nor moved.
+// token-mapped units their mapped rows, the others every row. The readers point into null_rows
+// or the unit's rows, so this is neither copied nor moved.
 struct UnitViews {
   UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
             const NullOptions& null_options)
-      : null_rows(sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
+      : null_rows(unit.kind == UnitKind::token_mapped ? std::vector<std::uint64_t>()
+                                                      : sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
         // expert_sketch units read only their sketch's elements (sketch_of), none in the pass.
-        n_total(unit.kind == UnitKind::expert_sketch ? 0 : (unit.sampled ? null_rows.size() : unit.rows) * unit.cols),
-        a(unit.a, unit.cols, a_tensor, row_map(unit)),
-        b(unit.b, unit.cols, b_tensor, row_map(unit)) {}
+        n_total((unit.kind == UnitKind::expert_sketch  ? 0
+                 : unit.kind == UnitKind::token_mapped ? unit.rows_a.size()
+                 : unit.sampled                        ? null_rows.size()
+                                                       : unit.rows) *
+                unit.cols),
+        a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a)),
+        b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b)) {}
   UnitViews(const UnitViews&) = delete;
   UnitViews& operator=(const UnitViews&) = delete;
 
@@ -211,10 +218,48 @@ struct UnitViews {
   ViewReader a, b;
 
  private:
-  [[nodiscard]] std::span<const std::uint64_t> row_map(const ComparisonUnit& unit) const {
+  [[nodiscard]] std::span<const std::uint64_t> row_map(const ComparisonUnit& unit,
+                                                       const std::vector<std::uint64_t>& mapped) const {
+    if (unit.kind == UnitKind::token_mapped) return mapped;
     return unit.sampled ? std::span<const std::uint64_t>(null_rows) : std::span<const std::uint64_t>();
   }
 };
+
+/// A token-mapped unit's tests on its mapped rows, decoded whole (at most a few thousand rows):
+/// h and g with the hidden relabelling null, as for any embedding unit, and the rotation test
+/// (stages/align/token_mapped_embedding.hpp).
+void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const ViewReader& rb, std::uint64_t n,
+                        const NullOptions& options, UnitStats& st) {
+  std::vector<float> a(n), b(n);
+  for (std::uint64_t start = 0; start < n; start += kBlock) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
+    ra.read(start, len, a.data() + start, nullptr);
+    rb.read(start, len, b.data() + start, nullptr);
+  }
+  for (auto* v : {&a, &b}) {
+    for (auto& x : *v) x = std::isfinite(x) ? x : 0.0f;
+  }
+  const auto name = "token_mapped:" + to_string(unit.key_a);
+  const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
+  if (options.permutations > 0) {
+    const auto null = hidden_null(a, b, unit.rows_a.size(), unit.cols, NullAxis::cols, seed, options);
+    st.null_axis = null.axis;
+    st.null_rows = unit.rows_a.size();
+    st.hidden = null.hidden;
+    st.basis = null.basis;
+  } else {
+    st.hidden.observed = st.basis.observed = std::numeric_limits<double>::quiet_NaN();
+  }
+  MappedEmbeddingOptions mapped;
+  mapped.permutations = std::clamp(options.permutations, 0, mapped.permutations);
+  const auto m = compare_mapped_rows(a, b, unit.rows_a.size(), unit.cols, unit.rows_a, unit.rows_b, seed, mapped);
+  st.mapped_same_id = m.same_id_share;
+  st.mapped_cosine = m.raw_cosine;
+  st.rotation_train = m.rotation.train;
+  st.rotation_test = m.rotation.test;
+  st.rotation_train_cosine = m.rotation.train_cosine;
+  st.rotation = m.rotation.heldout;
+}
 
 }  // namespace
 
@@ -336,11 +381,15 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.max_a = n > 0 ? max_a : nan;
   st.min_b = n > 0 ? min_b : nan;
   st.max_b = n > 0 ? max_b : nan;
-  const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
-  st.null_axis = null.axis;
-  st.null_rows = null_rows.size();
-  st.hidden = null.hidden;
-  st.basis = null.basis;
+  if (unit.kind == UnitKind::token_mapped) {
+    token_mapped_tests(unit, ra, rb, n_total, null_options, st);
+  } else {
+    const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
+    st.null_axis = null.axis;
+    st.null_rows = null_rows.size();
+    st.hidden = null.hidden;
+    st.basis = null.basis;
+  }
   st.nonfinite_a = bad_a;
   st.nonfinite_b = bad_b;
   st.nonfinite_mismatch = bad_mismatch;

@@ -14,7 +14,9 @@ namespace {
 // 4: neuron matching: the neuron_* columns at the end, and the sampled neurons with their matches
 //    after the values.
 // 5: the expert sketches of both sides after the neuron matching.
-constexpr std::uint32_t kVersion = 5;
+// 6: the token-mapped embedding columns (mapped_same_id ... rotation_null_p) after the neuron_*
+//    columns.
+constexpr std::uint32_t kVersion = 6;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {

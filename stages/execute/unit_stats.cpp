@@ -69,6 +69,17 @@ void visit_columns(Stats& s, Visit&& visit) {
   visit("neuron_null_mean", s.neuron.null_mean);
   visit("neuron_null_sd", s.neuron.null_sd);
   visit("neuron_p", s.neuron.p);
+  visit("mapped_same_id", s.mapped_same_id);
+  visit("mapped_cosine", s.mapped_cosine);
+  visit("rotation_train", s.rotation_train);
+  visit("rotation_test", s.rotation_test);
+  visit("rotation_train_cosine", s.rotation_train_cosine);
+  visit("rotation_cosine", s.rotation.observed);
+  visit("rotation_null_mean", s.rotation.null_mean);
+  visit("rotation_null_sd", s.rotation.null_sd);
+  visit("rotation_null_perms", s.rotation.permutations);
+  visit("rotation_null_exceed", s.rotation.exceed);
+  visit("rotation_null_p", s.rotation.p);
 }
 
 template <typename T>

@@ -60,6 +60,14 @@ struct UnitStats {
   std::uint64_t neuron_sketch_dims = 0;
   double neuron_margin = 0;  ///< median best minus second-best sketch score
   PermutationTest neuron;
+  // token_mapped units only (stages/align/token_mapped_embedding.hpp); left at these values
+  // for every other unit. Their h and g (hidden, basis) are those of the mapped rows.
+  double mapped_same_id = 0;         ///< share of the mapped tokens with the same id in both tokenizers
+  double mapped_cosine = 0;          ///< mean per-token cosine of the centred mapped rows, no rotation
+  std::uint64_t rotation_train = 0;  ///< tokens the Procrustes rotation was fitted on
+  std::uint64_t rotation_test = 0;   ///< held-out tokens it was measured on
+  double rotation_train_cosine = 0;  ///< mean per-token cosine of the fitting tokens after the fit
+  PermutationTest rotation;          ///< held-out cosine after the fit, null: token pairing shuffled within norm strata
 };
 
 /// The store's column names for UnitStats, in column order (stable: /results/stat_names).

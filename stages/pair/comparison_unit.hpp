@@ -50,6 +50,9 @@ struct ComparisonUnit {
   std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
   /// Sketch both sides' expert (stages/execute/expert_sketch.hpp): routed-expert weights.
   bool sketch = false;
+  /// token_mapped units: the mapped rows of each side (rows = their count; `sampled` is set).
+  std::vector<std::uint64_t> rows_a;
+  std::vector<std::uint64_t> rows_b;
   [[nodiscard]] std::uint64_t elements() const noexcept { return rows * cols; }
   /// Rows the statistics are computed over.
   [[nodiscard]] std::uint64_t read_rows() const noexcept { return sampled ? sampled_rows : rows; }

@@ -34,6 +34,9 @@ struct PairResult {
   std::vector<UnmatchedTensor> unmatched;
   /// Keys whose shapes differ and that were compared on their common sub-matrix.
   std::vector<std::string> submatrix_keys;
+  /// What the run could not compare and why (e.g. embeddings through the token map without a
+  /// tokenizer.json); printed by compare.
+  std::vector<std::string> notes;
 };
 
 /// @param[in] models  inventories built with shard headers (index-only inventories have no

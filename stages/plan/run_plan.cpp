@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/store/model_fingerprint.hpp"
+#include "stages/pair/token_mapped_units.hpp"
 
 namespace lineage::stages {
 
@@ -52,6 +53,12 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   pair_options.expert_sketches = config.expert_sketches;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
+  // The same units when planning: the tokenizers are read as the other model files are, from a
+  // folder or (planning only) a remote location.
+  TokenMappedOptions token_options;
+  token_options.sizes_only = options.planning_only;
+  token_options.remote = options.remote;
+  add_token_mapped_units(plan.pairs, inventories, token_options);
   for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(u.key_a, u.key_b);
   return plan;
 }

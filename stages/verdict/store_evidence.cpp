@@ -50,6 +50,12 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != UnitKind::baseline;
     if (has_null) take(st.hidden, e.hidden_corr, e.null_mean, e.null_sd, e.null_p, e.null_perms);
     if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
+    if (e.kind == UnitKind::token_mapped) {
+      e.mapped_same_id = st.mapped_same_id;
+      e.mapped_tokens = u.rows;
+      take(st.rotation, e.rotation_cosine, e.rotation_null_mean, e.rotation_null_sd, e.rotation_null_p,
+           e.rotation_perms);
+    }
     by_pair[{u.model_a, u.model_b}].push_back(e);
   }
   return by_pair;

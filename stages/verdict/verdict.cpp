@@ -10,6 +10,7 @@
 
 #include "stages/behaviour/proportion_tests.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/verdict/token_mapped_verdict.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -466,8 +467,9 @@ std::string join_ints(const std::vector<int>& v) {
 
 /// The kinds of a derived pair (METHODS §10.1), each with its evidence; a chain when several
 /// apply (e.g. finetune + permuted).
-void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& layout, const VerdictRules& rules,
-                      PairVerdict& v) {
+/// @param[in] mapped  the pair's token_mapped units (stages/verdict/token_mapped_verdict.hpp)
+void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<UnitEvidence>& mapped,
+                      const PairLayout& layout, const VerdictRules& rules, PairVerdict& v) {
   // The training kind is sized on the backbone: the attention stack's units that match in
   // place. An identical backbone, or matching units unchanged, means no training (only
   // rearranged, pruned, repeated or extended); without attention, the first component that
@@ -539,7 +541,18 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
     vocab = vocab || (u.kind == UnitKind::submatrix &&
                       (u.key.role == TensorRole::embedding || u.key.role == TensorRole::lm_head));
   }
-  if (vocab) v.kinds.push_back({"vocab_extended", "embedding rows differ in number; compared on the common rows", 1.0});
+  // Through the token map when it exists; otherwise by id on the common rows.
+  const auto token_kinds = token_map_kinds(mapped, v);
+  const bool mapped_vocab = std::any_of(token_kinds.begin(), token_kinds.end(),
+                                        [](const DerivationKind& k) { return k.kind == "vocab_extended"; });
+  if (vocab && !mapped_vocab) {
+    double p = 1.0;
+    for (const auto& c : v.components) {
+      if (c.component == "embeddings" && is_reuse(c.verdict)) p = c.p_value;
+    }
+    v.kinds.push_back({"vocab_extended", "embedding rows differ in number; compared on the common rows", p});
+  }
+  v.kinds.insert(v.kinds.end(), token_kinds.begin(), token_kinds.end());
   // NaN/Inf on one side only: written in after the fact (a count, not a test).
   if (v.nonfinite.mismatch > 0) {
     v.kinds.push_back({"nonfinite_modified",
@@ -555,8 +568,11 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const PairLayout& 
 
 }  // namespace
 
-PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors,
+PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size_t unmatched_tensors,
                            const VerdictRules& rules, const PairLayout& layout) {
+  // Embedding rows compared through the token map stand in for rows paired by id where ids differ.
+  const auto routed = route_token_mapped(all_units);
+  const auto& units = routed.judged;
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
   PairVerdict v;
@@ -576,6 +592,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   }
   for (const auto& [name, list] : groups) {
     auto c = judge(name, list, rules, components_with_tests);
+    if (name == "embeddings") apply_rotation_evidence(c, routed.mapped, rules);
     if (c.same_key_units == 0) continue;
     v.nonfinite.add(c.nonfinite);
     if (c.informative) {
@@ -609,7 +626,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     v.reason = "nothing comparable with power between the two models" + finite_note;
     return v;
   }
-  bool submatrix = false, vocab_only = true;
+  bool submatrix = routed.ids_differ, vocab_only = true;
   for (const auto& u : units) {
     if (u.kind != UnitKind::submatrix) continue;
     submatrix = true;
@@ -633,7 +650,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     } else {
       v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
     }
-    derivation_kinds(units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     std::string differences;
     auto add = [&](const std::string& s) { differences += (differences.empty() ? "" : "; ") + s; };
     if (unmatched_tensors) add(std::to_string(unmatched_tensors) + " tensors have no counterpart");
@@ -646,7 +663,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
     for (const auto& c : v.components) {
       if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
-    derivation_kinds(units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     v.reason =
         "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
         (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
@@ -661,7 +678,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t u
   } else if (derived > 0) {
     v.overall = VerdictClass::derived;
     v.kind = "partially examined";
-    derivation_kinds(units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     v.reason = "derived: " + names_with(VerdictClass::derived) + "; no component at null level with power";
   } else {
     // Independent: nothing anywhere shows evidence, and the backbone (the attention stack every

@@ -62,6 +62,15 @@ struct UnitEvidence {
   double basis_null_sd = 0;
   double basis_null_p = 1;
   int basis_perms = 0;
+  // token_mapped units (stages/verdict/token_mapped_verdict.hpp): the token map and the
+  // rotation test of the mapped rows.
+  double mapped_same_id = 1;  ///< share of the mapped tokens with the same id in both tokenizers
+  std::uint64_t mapped_tokens = 0;
+  double rotation_cosine = 0;  ///< held-out per-token cosine after the Procrustes fit (NaN: not fitted)
+  double rotation_null_mean = 0;
+  double rotation_null_sd = 0;
+  double rotation_null_p = 1;
+  int rotation_perms = 0;
   [[nodiscard]] bool has_null() const noexcept;
   [[nodiscard]] bool has_basis_null() const noexcept;
 };

@@ -44,9 +44,9 @@ io::StoreContents store_with(const std::vector<UnitStats>& rows) {
 
 TEST(UnitStats, ColumnsNameEveryFieldOnceInTheStoresOrder) {
   const auto& names = unit_stat_names();
-  EXPECT_EQ(names.size(), 55u);
+  EXPECT_EQ(names.size(), 66u);
   EXPECT_EQ(names.front(), "n");
-  EXPECT_EQ(names.back(), "neuron_p");
+  EXPECT_EQ(names.back(), "rotation_null_p");
   auto sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());

@@ -434,6 +434,51 @@ SynthModel vocab_extended(const ScenarioInputs& in) {
   return m;
 }
 
+/// vocab_extended, then the whole vocabulary re-sorted by token text (what merging two
+/// vocabularies and writing the result in sorted order does): every base token keeps its bytes
+/// and its row, but nearly every id changes and the new tokens land among the old ones. Row i
+/// against row i then compares different tokens; only the token map pairs them again.
+/// Special tokens stay at the end, in their order.
+SynthModel vocab_remapped(const ScenarioInputs& in) {
+  SynthModel m = vocab_extended(in);
+  const auto total = m.tokenizer.tokens.size();
+  // order[new id] = id in the appended layout.
+  std::vector<std::size_t> order, specials;
+  for (std::size_t id = 0; id < total; ++id) (m.tokenizer.special[id] ? specials : order).push_back(id);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return m.tokenizer.tokens[x] < m.tokenizer.tokens[y]; });
+  order.insert(order.end(), specials.begin(), specials.end());
+  std::size_t same_id = 0;
+  for (std::size_t id = 0; id < total; ++id) same_id += order[id] == id ? 1 : 0;
+  SynthTokenizer tok = m.tokenizer;
+  for (std::size_t id = 0; id < total; ++id) {
+    tok.tokens[id] = m.tokenizer.tokens[order[id]];
+    tok.special[id] = m.tokenizer.special[order[id]];
+  }
+  m.tokenizer = std::move(tok);
+  for (auto& t : m.tensors) {
+    if (t.spec.key.role != TensorRole::embedding && t.spec.key.role != TensorRole::lm_head) continue;
+    const auto rows = t.spec.shape[0], cols = element_count(t.spec.shape) / std::max<std::uint64_t>(rows, 1);
+    if (rows != total) throw InternalError("synth: " + t.spec.name + " rows differ from the vocabulary");
+    std::vector<float> moved(t.values.size());
+    for (std::size_t id = 0; id < total; ++id) {
+      std::copy_n(t.values.begin() + static_cast<std::ptrdiff_t>(order[id] * cols), cols,
+                  moved.begin() + static_cast<std::ptrdiff_t>(id * cols));
+    }
+    t.values = std::move(moved);
+  }
+  const auto parameters = m.provenance["parameters"];
+  const auto extended = m.provenance["extended_tensors"];
+  m.provenance = base_provenance("vocab_remapped", *in.style, in.seed);
+  m.provenance["parent"] = in.parent_name;
+  m.provenance["expected_class"] = "DERIVED: vocabulary-extended";
+  m.provenance["parameters"] = parameters;
+  m.provenance["parameters"]["ids_kept"] = same_id;
+  m.provenance["parameters"]["order"] = "sorted by token text, specials last";
+  m.provenance["extended_tensors"] = extended;
+  return m;
+}
+
 // ---- identical / independent / partial reuse -------------------------------------------------
 
 SynthModel identical(const ScenarioInputs& in) {
@@ -511,8 +556,8 @@ SynthModel partial_reuse(const ScenarioInputs& in) {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> kNames = {
-      "identical",     "finetune",       "continued_pretrain", "permuted",      "upcycled",
-      "expert_pruned", "depth_upscaled", "vocab_extended",     "partial_reuse", "independent"};
+      "identical",      "finetune",       "continued_pretrain", "permuted",    "upcycled",      "expert_pruned",
+      "depth_upscaled", "vocab_extended", "partial_reuse",      "independent", "vocab_remapped"};
   return kNames;
 }
 
@@ -577,6 +622,8 @@ SynthModel make_scenario(const std::string& scenario, const ScenarioInputs& in) 
     m = vocab_extended(in);
   } else if (scenario == "partial_reuse") {
     m = partial_reuse(in);
+  } else if (scenario == "vocab_remapped") {
+    m = vocab_remapped(in);
   } else if (scenario == "independent") {
     m = independent(in, "independent");
   } else {
