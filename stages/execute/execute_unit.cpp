@@ -9,6 +9,8 @@
 #include <cstring>
 #include <limits>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
@@ -118,6 +120,22 @@ class ViewReader {
   std::span<const std::uint64_t> row_map_;
 };
 
+/// The first n logical elements of both views, decoded to float, with non-finite values as zero:
+/// they would poison every permutation of a null alike (the pass reports them in n_nonfinite).
+std::pair<std::vector<float>, std::vector<float>> decode_finite(const ViewReader& ra, const ViewReader& rb,
+                                                                std::uint64_t n) {
+  std::vector<float> a(n), b(n);
+  for (std::uint64_t start = 0; start < n; start += kBlock) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
+    ra.read(start, len, a.data() + start, nullptr);
+    rb.read(start, len, b.data() + start, nullptr);
+  }
+  for (auto* v : {&a, &b}) {
+    for (auto& x : *v) x = std::isfinite(x) ? x : 0.0f;
+  }
+  return {std::move(a), std::move(b)};
+}
+
 /// Decodes the given rows of both sides and runs the permutation null on them.
 HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
                    const std::vector<std::uint64_t>& rows, const NullOptions& options) {
@@ -131,18 +149,7 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
     return none;
   }
   const ViewReader ra(unit.a, unit.cols, a_tensor, rows), rb(unit.b, unit.cols, b_tensor, rows);
-  const std::uint64_t n = rows.size() * unit.cols;
-  std::vector<float> a(n), b(n);
-  for (std::uint64_t start = 0; start < n; start += kBlock) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
-    ra.read(start, len, a.data() + start, nullptr);
-    rb.read(start, len, b.data() + start, nullptr);
-  }
-  // Non-finite values would poison every permutation alike; they count as zero here (the pass
-  // reports them in n_nonfinite).
-  for (auto* v : {&a, &b}) {
-    for (auto& x : *v) x = std::isfinite(x) ? x : 0.0f;
-  }
+  auto [a, b] = decode_finite(ra, rb, rows.size() * unit.cols);
   const auto name = to_string(unit.key_a) + "|" + to_string(unit.key_b);
   const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
   NullOptions used = options;
@@ -230,15 +237,7 @@ struct UnitViews {
 /// (stages/align/token_mapped_embedding.hpp).
 void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const ViewReader& rb, std::uint64_t n,
                         const NullOptions& options, UnitStats& st) {
-  std::vector<float> a(n), b(n);
-  for (std::uint64_t start = 0; start < n; start += kBlock) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
-    ra.read(start, len, a.data() + start, nullptr);
-    rb.read(start, len, b.data() + start, nullptr);
-  }
-  for (auto* v : {&a, &b}) {
-    for (auto& x : *v) x = std::isfinite(x) ? x : 0.0f;
-  }
+  auto [a, b] = decode_finite(ra, rb, n);
   const auto name = "token_mapped:" + to_string(unit.key_a);
   const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
   if (options.permutations > 0) {
