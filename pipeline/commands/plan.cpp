@@ -12,6 +12,7 @@
 #include "pipeline/commands/text_table.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
+#include "stages/plan/row_blocks.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
 
@@ -124,9 +125,14 @@ int plan(const std::vector<std::string>& args) {
          {"generic_estimate", m.inventory.estimated},
          {"notes", m.inventory.estimated ? nlohmann::json(m.inventory.notes) : nlohmann::json::array()}});
   }
-  TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit", "est. wall"});
+  // The same units cut into row blocks (stages/plan/row_blocks.hpp): the balance once large units
+  // are split. `compare` still assigns whole units to ranks, so the wall time is the whole units'.
+  const auto blocked = stages::blocked_work(run.units());
+  TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit",
+                   "imbalance, row blocks", "est. wall"});
   for (const int n : ranks) {
     const auto plan = stages::plan_shards(costs, n);
+    const auto block_plan = stages::plan_shards(blocked.costs, n);
     const double mean = static_cast<double>(plan.total_bytes()) / n;
     const double over_bound =
         plan.lower_bound_bytes()
@@ -141,12 +147,18 @@ int plan(const std::vector<std::string>& args) {
                           {"lower_bound_bytes", plan.lower_bound_bytes()},
                           {"over_lower_bound", over_bound},
                           {"largest_unit_bytes", plan.largest_unit_bytes},
+                          {"row_blocks",
+                           {{"blocks", blocked.blocks.size()},
+                            {"max_rank_bytes", block_plan.max_rank_bytes()},
+                            {"imbalance", block_plan.imbalance()},
+                            {"largest_block_bytes", block_plan.largest_unit_bytes}}},
                           {"estimated_seconds", wall}});
-    char imb[32], ob[32];
+    char imb[32], ob[32], bimb[32];
     std::snprintf(imb, sizeof imb, "%.2f%%", 100 * plan.imbalance());
+    std::snprintf(bimb, sizeof bimb, "%.2f%%", 100 * block_plan.imbalance());
     std::snprintf(ob, sizeof ob, "+%.2f%%", 100 * over_bound);
     table.add({std::to_string(n), gb(mean), gb(static_cast<double>(plan.max_rank_bytes())), imb, ob,
-               gb(static_cast<double>(plan.largest_unit_bytes)), duration(wall)});
+               gb(static_cast<double>(plan.largest_unit_bytes)), bimb, duration(wall)});
   }
   if (vm.count("json")) {
     std::cout << j.dump(2) << "\n";
@@ -179,8 +191,10 @@ int plan(const std::vector<std::string>& args) {
   std::cout << "\n";
   table.print(std::cout, TableStyle::terminal);
   std::cout << "\nimbalance = max/mean - 1; where one unit is larger than the mean no plan can balance better than\n"
-               "the largest unit (\"max vs lower bound\"). Wall time at "
-            << gbps << " GB/s per rank.\n";
+               "the largest unit (\"max vs lower bound\"). \"imbalance, row blocks\": the same units cut into row\n"
+               "blocks of at most "
+            << (stages::kRowBlockBytes >> 20) << " MiB (not yet how compare assigns work). Wall time at " << gbps
+            << " GB/s per rank.\n";
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_neurons.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/plan/row_blocks.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -260,6 +261,49 @@ void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const 
   st.rotation = m.rotation.heldout;
 }
 
+/// Where a pass over a block also hashes and keeps values (execute_unit; a block computed for a
+/// merge elsewhere does neither).
+struct PassOutputs {
+  XXH3_state_t* hash_a;
+  XXH3_state_t* hash_b;
+  UnitOutcome* out;
+};
+
+/// The logical elements of a block: a one-block unit's are all the pass reads (sampled and mapped
+/// rows included), a split unit's are its rows.
+std::pair<std::uint64_t, std::uint64_t> block_elements(const ComparisonUnit& unit, const UnitViews& views,
+                                                       const RowBlock& block) {
+  if (block.count == 1) return {0, views.n_total};
+  return {block.first_row * unit.cols, std::min(views.n_total, (block.first_row + block.rows) * unit.cols)};
+}
+
+/// Decodes one block's elements kernel block by kernel block into `sums`.
+void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block, UnitSums& sums,
+                const PassOutputs* outputs) {
+  std::array<float, kBlock> a{}, b{};
+  std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
+  const BitEquality bit_mode = bit_equality(unit.a.dtype, unit.b.dtype);
+  // Stored bits are copied only when the decoded floats cannot stand for them.
+  std::uint64_t* raw_a = bit_mode == BitEquality::raw_bits ? bits_a.data() : nullptr;
+  std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
+  const auto [first, end] = block_elements(unit, views, block);
+  for (std::uint64_t start = first; start < end; start += kBlock) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
+    views.a.read(start, len, a.data(), raw_a);
+    views.b.read(start, len, b.data(), raw_b);
+    if (outputs) {
+      views.a.hash(start, len, outputs->hash_a);
+      views.b.hash(start, len, outputs->hash_b);
+      if (unit.keep_values) {
+        auto& out = *outputs->out;
+        out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
+        out.values_b.insert(out.values_b.end(), b.begin(), b.begin() + static_cast<long>(len));
+      }
+    }
+    sums.add_block(start, a.data(), b.data(), len, bit_mode, raw_a, raw_b);
+  }
+}
+
 }  // namespace
 
 UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -280,13 +324,18 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
   return h;
 }
 
+UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                        std::span<const std::byte> b_tensor, const RowBlock& block, const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  UnitSums sums(views.n_total);
+  pass_block(unit, views, block, sums, nullptr);
+  return sums;
+}
+
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                          std::span<const std::byte> b_tensor, const NullOptions& null_options) {
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
   const auto& [null_rows, n_total, ra, rb] = views;
-  std::array<float, kBlock> a{}, b{};
-  std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
-  UnitSums sums(n_total);
   XXH3_state_t* st_a = XXH3_createState();
   XXH3_state_t* st_b = XXH3_createState();
   XXH3_64bits_reset(st_a);
@@ -297,21 +346,20 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     out.values_a.reserve(n_total);
     out.values_b.reserve(n_total);
   }
-  const BitEquality bit_mode = bit_equality(unit.a.dtype, unit.b.dtype);
-  // Stored bits are copied only when the decoded floats cannot stand for them.
-  std::uint64_t* raw_a = bit_mode == BitEquality::raw_bits ? bits_a.data() : nullptr;
-  std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
-  for (std::uint64_t start = 0; start < n_total; start += kBlock) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n_total - start));
-    ra.read(start, len, a.data(), raw_a);
-    rb.read(start, len, b.data(), raw_b);
-    ra.hash(start, len, st_a);
-    rb.hash(start, len, st_b);
-    if (unit.keep_values) {
-      out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
-      out.values_b.insert(out.values_b.end(), b.begin(), b.begin() + static_cast<long>(len));
+  // The pass block by block (stages/plan/row_blocks.hpp), each from fresh sums, merged in block
+  // order: what a block computed on another rank would merge to. The hashes see every element in
+  // order, so they stay the XXH3 of the unit's whole elements.
+  UnitSums sums(n_total);
+  PassOutputs outputs{st_a, st_b, &out};
+  const auto blocks = row_blocks(unit);
+  if (blocks.size() == 1) {
+    pass_block(unit, views, blocks[0], sums, &outputs);  // merging one block into empty sums is a copy
+  } else {
+    for (const auto& block : blocks) {
+      UnitSums block_sums(n_total);
+      pass_block(unit, views, block, block_sums, &outputs);
+      sums.merge(block_sums);
     }
-    sums.add_block(start, a.data(), b.data(), len, bit_mode, raw_a, raw_b);
   }
   const auto& mom = sums;
   const double s_aa = sums.s_aa, s_bb = sums.s_bb, s_ab = sums.s_ab, s_ad = sums.s_ad, s_dd = sums.s_dd;

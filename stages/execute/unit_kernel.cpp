@@ -6,6 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/errors.hpp"
+
 namespace lineage::stages {
 namespace {
 
@@ -209,6 +211,34 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   c_ab += qab + dA * dB * n * nb / total;
   mean_a += dA * nb / total;
   mean_b += dB * nb / total;
+  n = total;
+}
+
+void UnitSums::merge(const UnitSums& next) {
+  if (next.hist_stride != hist_stride) throw InternalError("UnitSums::merge: sums of different units");
+  n_ok += next.n_ok, n_bad += next.n_bad, bit_eq += next.bit_eq, val_eq += next.val_eq;
+  bad_a += next.bad_a, bad_b += next.bad_b, bad_mismatch += next.bad_mismatch;
+  s_aa += next.s_aa, s_bb += next.s_bb, s_ab += next.s_ab, s_ad += next.s_ad, s_dd += next.s_dd;
+  s_a1 += next.s_a1, s_b1 += next.s_b1, s_a1b1 += next.s_a1b1;
+  max_d = std::max(max_d, next.max_d);
+  min_a = std::min(min_a, next.min_a), max_a = std::max(max_a, next.max_a);
+  min_b = std::min(min_b, next.min_b), max_b = std::max(max_b, next.max_b);
+  for (std::size_t i = 0; i < kKernelBuckets; ++i) {
+    h_a[i] += next.h_a[i], h_b[i] += next.h_b[i], h_d[i] += next.h_d[i];
+  }
+  n_hist += next.n_hist;
+  if (next.n == 0) return;
+  if (n == 0) {  // exactly the next block's moments (the update below would round its mean)
+    n = next.n, mean_a = next.mean_a, mean_b = next.mean_b, m2_a = next.m2_a, m2_b = next.m2_b, c_ab = next.c_ab;
+    return;
+  }
+  // Chan et al. pairwise update, as add_block merges a kernel block (METHODS §2.3).
+  const double total = n + next.n, dA = next.mean_a - mean_a, dB = next.mean_b - mean_b;
+  m2_a += next.m2_a + dA * dA * n * next.n / total;
+  m2_b += next.m2_b + dB * dB * n * next.n / total;
+  c_ab += next.c_ab + dA * dB * n * next.n / total;
+  mean_a += dA * next.n / total;
+  mean_b += dB * next.n / total;
   n = total;
 }
 

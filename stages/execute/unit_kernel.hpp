@@ -57,6 +57,12 @@ struct UnitSums {
   /// `bits_a`/`bits_b` are the stored bits, read only for BitEquality::raw_bits.
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
+
+  /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
+  /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,
+  /// the moments are Chan-merged. Merged in the same order, blocks give the same bits wherever
+  /// they were computed. Throws InternalError when the histogram strides differ (other units).
+  void merge(const UnitSums& next);
 };
 
 }  // namespace lineage::stages

@@ -11,7 +11,7 @@ printf 'suspect: %s\nparents: [%s]\n' "$r/microsoft__WizardLM-2-8x22B" "$r/mistr
 out=$("$lineage" plan "$tmp/real.yaml" --ranks 8,1024) || fail "exit $?"
 grep -q "suspect: .*WizardLM-2-8x22B (mixtral, 1739 tensors, from config.json + index)" <<<"$out" || fail "model line: $out"
 grep -Eq "^  8 +[0-9.]+ GB" <<<"$out" && grep -Eq "^  1024 " <<<"$out" || fail "rows: $out"
-"$lineage" plan "$tmp/real.yaml" --ranks 64 --throughput 2 --json | $py -c '
+"$lineage" plan "$tmp/real.yaml" --ranks 64,1024 --throughput 2 --json | $py -c '
 import json,sys
 j=json.load(sys.stdin)
 p=j["plans"][0]
@@ -19,7 +19,12 @@ assert p["ranks"]==64 and len(p["bytes_per_rank"])==64
 assert sum(p["bytes_per_rank"])==j["bytes"], "every byte planned once"
 assert abs(p["estimated_seconds"]-p["max_rank_bytes"]/2e9)<1e-6
 assert p["max_rank_bytes"] <= 4/3*p["lower_bound_bytes"]
-assert all(m["source"]=="config+index" for m in j["models"])' || fail "json"
+assert all(m["source"]=="config+index" for m in j["models"])
+# At 1024 ranks whole 0.5 GB units cap the balance (173%); cut into row blocks they do not.
+q=j["plans"][1]
+b=q["row_blocks"]
+assert q["ranks"]==1024 and b["blocks"] > j["units"], "large units cut into row blocks"
+assert b["largest_block_bytes"] <= 16 << 20 and q["imbalance"] > 1 and b["imbalance"] < 0.03, q' || fail "json"
 "$lineage" synth --scenario base --out "$tmp/base" >/dev/null || fail "synth"
 "$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" >/dev/null || fail "synth ft"
 printf 'suspect: ft\nparents: [base]\n' > "$tmp/synth.yaml"

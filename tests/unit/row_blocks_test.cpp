@@ -1,0 +1,233 @@
+// Row blocks (stages/plan/row_blocks.hpp): boundaries fixed by the unit, blocks computed in any
+// order and merged in block order give execute_unit's sums bit for bit, the merge agrees with the
+// unsplit pass to rounding, and a 1T-class run plans within 3% at 1024 ranks once split.
+#include "stages/plan/row_blocks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "io/dtype_decode.hpp"
+#include "io/family_file.hpp"
+#include "stages/execute/execute_unit.hpp"
+#include "stages/pair/pair_models.hpp"
+#include "stages/plan/run_models.hpp"
+#include "stages/plan/shard_plan.hpp"
+
+namespace lineage::stages {
+namespace {
+
+ComparisonUnit unit_of(std::uint64_t rows, std::uint64_t cols, Dtype dt) {
+  ComparisonUnit u;
+  u.id = 5;
+  u.rows = rows;
+  u.cols = cols;
+  u.a = ElementView{0, "a", "f", dt, 0, 0, rows, cols, cols, 1};
+  u.b = ElementView{1, "b", "f", dt, 0, 0, rows, cols, cols, 1};
+  return u;
+}
+
+std::vector<std::byte> as_bytes(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * sizeof(float));
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+/// Same bits, NaN equal to NaN of the same bits.
+bool same_bits(double x, double y) {
+  std::uint64_t a, b;
+  std::memcpy(&a, &x, 8);
+  std::memcpy(&b, &y, 8);
+  return a == b;
+}
+
+void expect_same_sums(const UnitSums& x, const UnitSums& y) {
+  for (auto [p, q] : {std::pair{x.n, y.n},
+                      {x.mean_a, y.mean_a},
+                      {x.mean_b, y.mean_b},
+                      {x.m2_a, y.m2_a},
+                      {x.m2_b, y.m2_b},
+                      {x.c_ab, y.c_ab},
+                      {x.s_aa, y.s_aa},
+                      {x.s_bb, y.s_bb},
+                      {x.s_ab, y.s_ab},
+                      {x.s_ad, y.s_ad},
+                      {x.s_dd, y.s_dd},
+                      {x.s_a1, y.s_a1},
+                      {x.s_b1, y.s_b1},
+                      {x.s_a1b1, y.s_a1b1},
+                      {x.max_d, y.max_d},
+                      {x.min_a, y.min_a},
+                      {x.max_a, y.max_a},
+                      {x.min_b, y.min_b},
+                      {x.max_b, y.max_b}}) {
+    EXPECT_TRUE(same_bits(p, q)) << p << " vs " << q;
+  }
+  EXPECT_EQ(x.n_ok, y.n_ok);
+  EXPECT_EQ(x.n_bad, y.n_bad);
+  EXPECT_EQ(x.bit_eq, y.bit_eq);
+  EXPECT_EQ(x.val_eq, y.val_eq);
+  EXPECT_EQ(x.bad_a, y.bad_a);
+  EXPECT_EQ(x.bad_b, y.bad_b);
+  EXPECT_EQ(x.bad_mismatch, y.bad_mismatch);
+  EXPECT_EQ(x.n_hist, y.n_hist);
+  EXPECT_EQ(x.h_a, y.h_a);
+  EXPECT_EQ(x.h_b, y.h_b);
+  EXPECT_EQ(x.h_d, y.h_d);
+}
+
+/// A 40 MiB F32 unit (three 16 MiB blocks, the last short) with a few non-finite values.
+struct LargeUnit {
+  static constexpr std::uint64_t rows = 1283, cols = 4096;
+  ComparisonUnit unit = unit_of(rows, cols, Dtype::F32);
+  std::vector<std::byte> a, b;
+  LargeUnit() {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.3f, 0.02f);
+    std::vector<float> fa(rows * cols), fb(rows * cols);
+    for (std::size_t i = 0; i < fa.size(); ++i) {
+      fa[i] = nd(rng);
+      fb[i] = i % 7 == 0 ? fa[i] : 0.9f * fa[i] + 0.1f * nd(rng);
+    }
+    fa[17] = std::numeric_limits<float>::quiet_NaN();
+    fb[fb.size() - 3] = std::numeric_limits<float>::infinity();
+    a = as_bytes(fa), b = as_bytes(fb);
+  }
+};
+
+TEST(RowBlocks, BoundariesDependOnTheUnitOnly) {
+  const auto small = row_blocks(unit_of(100, 64, Dtype::BF16));
+  ASSERT_EQ(small.size(), 1u);
+  EXPECT_EQ(small[0].rows, 100u);
+  EXPECT_EQ(small[0].bytes, 100u * 64 * 4);
+  // 2 GB of BF16 embedding, 7168 wide: 28672 bytes per row (both sides), 585 rows per block.
+  auto emb = unit_of(163840, 7168, Dtype::BF16);
+  emb.id = 9;
+  const auto blocks = row_blocks(emb);
+  ASSERT_EQ(blocks.size(), (163840 + 584) / 585);
+  std::uint64_t rows = 0, bytes = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(blocks[i].unit_id, 9u);
+    EXPECT_EQ(blocks[i].index, i);
+    EXPECT_EQ(blocks[i].count, blocks.size());
+    EXPECT_EQ(blocks[i].first_row, rows);
+    EXPECT_LE(blocks[i].bytes, kRowBlockBytes);
+    rows += blocks[i].rows, bytes += blocks[i].bytes;
+  }
+  EXPECT_EQ(rows, emb.rows);
+  EXPECT_EQ(bytes, emb.bytes());
+  // Units whose work is not a row pass stay whole, however large.
+  auto sampled = emb;
+  sampled.sampled = true, sampled.sampled_rows = emb.rows;
+  EXPECT_EQ(row_blocks(sampled).size(), 1u);
+  auto kept = emb;
+  kept.keep_values = true;
+  EXPECT_EQ(row_blocks(kept).size(), 1u);
+  auto mapped = emb;
+  mapped.kind = UnitKind::token_mapped;
+  EXPECT_EQ(row_blocks(mapped).size(), 1u);
+}
+
+TEST(RowBlocks, BlocksComputedInAnyOrderMergeToExecuteUnitsSums) {
+  const LargeUnit u;
+  const auto blocks = row_blocks(u.unit);
+  ASSERT_EQ(blocks.size(), 3u);
+  // As ranks would: each block alone, here last first; merged in block order.
+  std::vector<UnitSums> parts;
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) parts.push_back(row_block_sums(u.unit, u.a, u.b, *it));
+  UnitSums merged(u.rows * u.cols);
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) merged.merge(*it);
+  UnitSums in_order(u.rows * u.cols);
+  for (const auto& blk : blocks) in_order.merge(row_block_sums(u.unit, u.a, u.b, blk));
+  expect_same_sums(merged, in_order);
+  // execute_unit's statistics are these sums'.
+  const auto o = execute_unit(u.unit, u.a, u.b);
+  const double n = merged.n;
+  EXPECT_EQ(o.stats.elements, merged.n_ok);
+  EXPECT_EQ(o.stats.nonfinite, 2u);
+  EXPECT_TRUE(same_bits(o.stats.mean_a, merged.mean_a));
+  EXPECT_TRUE(same_bits(o.stats.std_b, std::sqrt(merged.m2_b / n)));
+  EXPECT_TRUE(same_bits(o.stats.norm_a, std::sqrt(merged.s_aa)));
+  EXPECT_TRUE(same_bits(o.stats.cosine, merged.s_ab / std::sqrt(merged.s_aa * merged.s_bb)));
+  EXPECT_TRUE(same_bits(o.stats.pearson, merged.c_ab / std::sqrt(merged.m2_a * merged.m2_b)));
+  EXPECT_TRUE(same_bits(o.stats.max_abs_diff, merged.max_d));
+  EXPECT_TRUE(same_bits(o.stats.frac_value_equal, static_cast<double>(merged.val_eq) / n));
+}
+
+TEST(RowBlocks, MergedBlocksAgreeWithTheUnsplitPass) {
+  const LargeUnit u;
+  UnitSums merged(u.rows * u.cols);
+  for (const auto& blk : row_blocks(u.unit)) merged.merge(row_block_sums(u.unit, u.a, u.b, blk));
+  // One block over the whole unit: the pass as it ran before units were split.
+  const RowBlock whole{u.unit.id, 0, 1, 0, u.rows, u.unit.bytes()};
+  const auto unsplit = row_block_sums(u.unit, u.a, u.b, whole);
+  // Counts, extremes and histograms exactly; the moments to rounding (other shifts, Chan merges).
+  EXPECT_EQ(merged.n_ok, unsplit.n_ok);
+  EXPECT_EQ(merged.val_eq, unsplit.val_eq);
+  EXPECT_EQ(merged.bit_eq, unsplit.bit_eq);
+  EXPECT_EQ(merged.bad_mismatch, unsplit.bad_mismatch);
+  EXPECT_EQ(merged.h_d, unsplit.h_d);
+  EXPECT_EQ(merged.min_a, unsplit.min_a);
+  EXPECT_EQ(merged.max_d, unsplit.max_d);
+  for (auto [p, q] : {std::pair{merged.mean_a, unsplit.mean_a},
+                      {merged.m2_a, unsplit.m2_a},
+                      {merged.c_ab, unsplit.c_ab},
+                      {merged.s_ab, unsplit.s_ab},
+                      {merged.s_a1b1, unsplit.s_a1b1}}) {
+    EXPECT_NEAR(p, q, 1e-12 * std::fabs(q)) << p << " vs " << q;
+  }
+}
+
+TEST(RowBlocks, UnitsOfOneBlockKeepTheirResults) {
+  // Below kRowBlockBytes the pass is one block: execute_unit's sums are the whole pass's.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> fa(300 * 257), fb(300 * 257);
+  for (std::size_t i = 0; i < fa.size(); ++i) fa[i] = nd(rng), fb[i] = nd(rng);
+  const auto unit = unit_of(300, 257, Dtype::F32);
+  const auto a = as_bytes(fa), b = as_bytes(fb);
+  ASSERT_EQ(row_blocks(unit).size(), 1u);
+  const auto whole = row_block_sums(unit, a, b, row_blocks(unit)[0]);
+  const auto o = execute_unit(unit, a, b);
+  EXPECT_TRUE(same_bits(o.stats.pearson, whole.c_ab / std::sqrt(whole.m2_a * whole.m2_b)));
+  EXPECT_TRUE(same_bits(o.stats.mean_b, whole.mean_b));
+}
+
+TEST(RowBlocks, MergeRefusesSumsOfAnotherUnit) {
+  UnitSums small(10), large(std::uint64_t{1} << 30);
+  EXPECT_THROW(small.merge(large), std::exception);
+}
+
+/// Units of a run pairing a real weight map (tests/data/real) with itself, sized from the index.
+std::vector<ComparisonUnit> real_units(const std::string& name) {
+  static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  RunConfig cfg;
+  cfg.suspect = std::string(LINEAGE_TEST_DATA_DIR) + "/real/" + name;
+  cfg.parents = {cfg.suspect};
+  const auto models = load_run_models(cfg, registry, /*allow_index_only=*/true);
+  std::vector<const Inventory*> invs{&models[0].inventory, &models[1].inventory};
+  PairOptions popt;
+  popt.sizes_only = true;
+  return pair_models(invs, popt).units;
+}
+
+TEST(RowBlocks, TrillionClassMapsPlanWithin3PercentAt1024Ranks) {
+  for (const std::string name : {"moonshotai__Kimi-K2-Instruct", "deepseek-ai__DeepSeek-V3"}) {
+    const auto units = real_units(name);
+    ASSERT_GT(units.size(), 1000u) << name;
+    std::vector<UnitCost> whole;
+    for (const auto& u : units) whole.push_back({u.id, u.bytes()});
+    const auto work = blocked_work(units);
+    const auto unsplit = plan_shards(whole, 1024), split = plan_shards(work.costs, 1024);
+    EXPECT_EQ(split.total_bytes(), unsplit.total_bytes()) << name << ": every byte planned once";
+    EXPECT_LE(split.largest_unit_bytes, kRowBlockBytes) << name;
+    EXPECT_GT(unsplit.imbalance(), 0.03) << name << ": whole units cap the balance";
+    EXPECT_LT(split.imbalance(), 0.03) << name;
+  }
+}
+
+}  // namespace
+}  // namespace lineage::stages
