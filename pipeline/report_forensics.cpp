@@ -346,7 +346,8 @@ void token_map_section(Document& d, const std::string& pid, const std::vector<st
          fitted ? num(json(u.rotation_null_p), "%.2g") : "–",
          fitted ? num(json(stages::rotation_excess(u)), "%.3f") : "–"});
     io::report::StripSpec s;
-    s.data = {{"family", "token-rotation"}, {"unit", to_string(u.key)}, {"pair", pid}};
+    // No data-pair: a pair's strips with data-pair are its components' (report.sh counts them).
+    s.data = {{"family", "token-rotation"}, {"unit", to_string(u.key)}};
     if (fitted) {
       s.band =
           std::make_pair(u.rotation_null_mean - 3 * u.rotation_null_sd, u.rotation_null_mean + 3 * u.rotation_null_sd);
