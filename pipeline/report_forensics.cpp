@@ -36,14 +36,23 @@ double neg_log10(const json& p) {
 
 json list(const json& p, const char* key) { return p.contains(key) && p[key].is_array() ? p[key] : json::array(); }
 
-/// A table, collapsed behind `summary` when it is long.
+/// Table rows listed at most: a 64-layer, 128-expert model has 8192 MLPs, and the pictures
+/// above each table show them all.
+constexpr std::size_t kMaxRows = 256;
+
+/// A table, collapsed behind `summary` when it is long, its first kMaxRows rows listed.
 void folded_table(Document& d, const std::string& summary, const std::vector<std::string>& head,
-                  const std::vector<std::vector<std::string>>& rows,
-                  const std::vector<std::vector<std::string>>& html_extra = {}, const std::string& extra_head = {}) {
+                  std::vector<std::vector<std::string>> rows) {
+  const std::size_t all = rows.size();
+  if (all > kMaxRows) rows.resize(kMaxRows);
   const bool fold = rows.size() > kUnfoldedRows;
   if (fold) d.raw_html("<details><summary>" + io::report::xml_escape(summary) + "</summary>\n");
-  d.table(head, rows, html_extra, extra_head);
+  d.table(head, rows);
   if (fold) d.raw_html("</details>\n");
+  if (all > kMaxRows) {
+    d.paragraph("The first " + std::to_string(kMaxRows) + " of " + std::to_string(all) +
+                " rows; lineage verdict --json has them all.");
+  }
 }
 
 constexpr const char* kReadSketches =
