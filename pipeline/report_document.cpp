@@ -10,6 +10,8 @@
 
 #include "core/version.hpp"
 #include "io/report/svg_plot.hpp"
+#include "pipeline/report_forensics.hpp"
+#include "pipeline/report_markup.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/verdict/layer_profile.hpp"
 #include "stages/verdict/store_evidence.hpp"
@@ -18,6 +20,11 @@ namespace lineage::pipeline {
 namespace {
 
 using io::report::xml_escape;
+using markup::Document;
+using markup::folder_name;
+using markup::num;
+using markup::slug;
+using markup::str;
 using nlohmann::json;
 
 // ---- how to read each plot, and what the statistics cannot show (shared by HTML and Markdown)
@@ -76,22 +83,6 @@ constexpr const char* kCannotShow =
     "<li>Independence without power: a component too small to show an effect of 0.1 is inconclusive, "
     "never independent.</li>";
 
-std::string num(const json& v, const char* format) {
-  if (!v.is_number()) return "–";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, format, v.get<double>());
-  return buf;
-}
-
-std::string str(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
-std::string folder_name(const std::string& path) {
-  const auto name = std::filesystem::path(path).filename().string();
-  return name.empty() ? path : name;
-}
-
 std::string human_bytes(std::uint64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(b);
@@ -101,78 +92,6 @@ std::string human_bytes(std::uint64_t b) {
   std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
   return buf;
 }
-
-/// An id safe in XML ids, file names and CSS: letters, digits and '-'.
-std::string slug(const std::string& s) {
-  std::string out;
-  for (const char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
-  return out;
-}
-
-/// Builds the HTML and the Markdown side by side, so they cannot drift apart.
-class Document {
- public:
-  void heading(int level, const std::string& text, const std::string& id = {}) {
-    html_ += "<h" + std::to_string(level) + (id.empty() ? "" : " id=\"" + id + "\"") + ">" + xml_escape(text) + "</h" +
-             std::to_string(level) + ">\n";
-    md_ += "\n" + std::string(static_cast<std::size_t>(level), '#') + " " + text + "\n\n";
-  }
-  void paragraph(const std::string& text, const std::string& cls = {}) {
-    html_ += "<p" + (cls.empty() ? "" : " class=\"" + cls + "\"") + ">" + xml_escape(text) + "</p>\n";
-    md_ += text + "\n\n";
-  }
-  void how_to_read(const std::string& text) {
-    html_ += "<p class=\"read\"><b>How to read this.</b> " + xml_escape(text) + "</p>\n";
-    md_ += "*How to read this.* " + text + "\n\n";
-  }
-  /// A table; `html_cells` may hold markup per cell (a strip plot) where the Markdown has text.
-  void table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows,
-             const std::vector<std::vector<std::string>>& html_extra = {}, const std::string& extra_head = {}) {
-    html_ += "<table><thead><tr>";
-    for (const auto& h : head) html_ += "<th>" + xml_escape(h) + "</th>";
-    if (!extra_head.empty()) html_ += "<th>" + xml_escape(extra_head) + "</th>";
-    html_ += "</tr></thead><tbody>\n";
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      html_ += "<tr>";
-      for (const auto& c : rows[r]) html_ += "<td>" + xml_escape(c) + "</td>";
-      if (r < html_extra.size()) {
-        for (const auto& c : html_extra[r]) html_ += "<td>" + c + "</td>";
-      }
-      html_ += "</tr>\n";
-    }
-    html_ += "</tbody></table>\n";
-    md_ += "|";
-    for (const auto& h : head) md_ += " " + h + " |";
-    md_ += "\n|";
-    for (std::size_t i = 0; i < head.size(); ++i) md_ += "---|";
-    md_ += "\n";
-    for (const auto& row : rows) {
-      md_ += "|";
-      for (auto c : row) {
-        std::replace(c.begin(), c.end(), '|', '/');
-        std::replace(c.begin(), c.end(), '\n', ' ');
-        md_ += " " + c + " |";
-      }
-      md_ += "\n";
-    }
-    md_ += "\n";
-  }
-  void preformatted(const std::string& summary, const std::string& text) {
-    html_ += "<details><summary>" + xml_escape(summary) + "</summary><pre>" + xml_escape(text) + "</pre></details>\n";
-    md_ += "<details><summary>" + summary + "</summary>\n\n```\n" + text + "\n```\n\n</details>\n\n";
-  }
-  /// A figure inline in the HTML and as figures/NAME.svg for the Markdown.
-  void figure(const std::string& name, const std::string& svg, const std::string& alt) {
-    html_ += "<div class=\"fig\">" + svg + "</div>\n";
-    md_ += "![" + alt + "](figures/" + name + ".svg)\n";
-    figures_.emplace_back(name + ".svg", svg);
-  }
-  void raw_html(const std::string& markup) { html_ += markup; }
-  void raw_md(const std::string& text) { md_ += text; }
-
-  std::string html_, md_;
-  std::vector<std::pair<std::string, std::string>> figures_;
-};
 
 constexpr const char* kStyle =
     "body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222;line-height:1.4}"
@@ -394,31 +313,18 @@ void pair_section(Document& d, const io::StoreContents& store, const json& p,
     const bool fold = p["expert_matching"].size() > 16;
     if (fold) d.raw_html("<details><summary>per-layer matrices</summary>\n");
     for (const auto& m : p["expert_matching"]) {
-      const auto match = m["suspect_to_other"].get<std::vector<int>>();
-      const auto score = m["score"].get<std::vector<double>>();
-      int cols = layout.other_experts;
-      for (const int x : match) cols = std::max(cols, x + 1);
-      io::report::HeatmapSpec h;
       const auto layer = m["layer"].get<int>();
+      auto h = expert_match_heatmap(m, layout.other_experts, str(p, "other_label"));
       h.id = "experts-" + pid + "-L" + std::to_string(layer);
       h.title = "layer " + std::to_string(layer) + ": expert matching";
       h.data = {{"family", "experts"}, {"layer", std::to_string(layer)}, {"pair", pid}};
-      h.rows = match.size();
-      h.cols = static_cast<std::size_t>(std::max(cols, 1));
-      h.values.assign(h.rows * h.cols, std::nan(""));
-      for (std::size_t i = 0; i < match.size(); ++i) {
-        if (match[i] >= 0 && i < score.size()) h.values[i * h.cols + static_cast<std::size_t>(match[i])] = score[i];
-      }
-      h.row_title = "suspect expert";
-      h.col_title = str(p, "other_label") + " expert";
       h.colour_title = "router-row Pearson";
-      h.missing_note = "grey: not matched";
-      h.size = 150;
       d.figure(h.id, io::report::heatmap_svg(h), h.title);
     }
     if (fold) d.raw_html("</details>\n");
     d.raw_md("\n\n");
   }
+  forensics_sections(d, p, pid, units, stages::layout_of(store, a, b).other_experts);
   d.raw_html("</section>\n");
 }
 

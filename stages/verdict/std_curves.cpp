@@ -165,6 +165,11 @@ StdCurveComparison compare_std_curves(const StdCurves& suspect, const StdCurves&
     r.r = r.r_detrended = kNaN;
     return r;
   }
+  const auto n = static_cast<std::size_t>(r.points);
+  for (std::size_t i = 0; i < c.roles.size(); ++i) {
+    const auto from = static_cast<std::ptrdiff_t>(i * n), to = static_cast<std::ptrdiff_t>((i + 1) * n);
+    r.curves[c.roles[i]] = {{c.a.begin() + from, c.a.begin() + to}, {c.b.begin() + from, c.b.begin() + to}};
+  }
   r.r = pearson(c.a, c.b);
   r.r_detrended = pearson(c.a_detrended, c.b_detrended);
   if (!std::isfinite(r.r_detrended)) return r;
@@ -206,6 +211,14 @@ nlohmann::json StdCurveComparison::to_json() const {
                     "onto max(L_a, L_b) points of normalised depth; Pearson of the concatenated curves (r), and after "
                     "removing each curve's linear depth trend (r_detrended); p_layer_shuffle: 1000 relabellings of "
                     "the other model's layers (a stated null that ignores all but order)"}};
+  nlohmann::json drawn = nlohmann::json::object();
+  for (const auto& [role, ab] : curves) {
+    nlohmann::json a = nlohmann::json::array(), b = nlohmann::json::array();
+    for (const double x : ab.first) a.push_back(num(x));
+    for (const double x : ab.second) b.push_back(num(x));
+    drawn[role] = {{"suspect", a}, {"other", b}};
+  }
+  j["curves"] = drawn;
   if (!control_r.empty()) j["control_r_detrended"] = control_r;
   j["p_controls"] = p_controls ? nlohmann::json(*p_controls) : nlohmann::json();
   return j;

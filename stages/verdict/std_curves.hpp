@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stages/align/byte_identity.hpp"
@@ -40,6 +41,9 @@ struct StdCurveComparison {
   double r = 0;                    ///< Pearson of the concatenated z-normalised curves (NaN: no roles)
   double r_detrended = 0;
   double p_layer_shuffle = 1;
+  /// role -> the suspect's and the other model's curves, z-normalised over their layers and
+  /// interpolated onto `points` points of normalised depth (what r compares; the report draws them).
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> curves;
   std::map<std::string, double> control_r;  ///< control label -> its r_detrended with the suspect
   std::optional<double> p_controls;
   [[nodiscard]] bool compared() const noexcept { return !roles.empty(); }

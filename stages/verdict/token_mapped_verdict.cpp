@@ -27,13 +27,12 @@ bool fitted(const UnitEvidence& u) {
          u.rotation_null_sd > 0;
 }
 
-/// (cos - null) / (1 - null): the share of the room above the null the held-out fit takes.
+}  // namespace
+
 double rotation_excess(const UnitEvidence& u) {
   const double room = 1.0 - u.rotation_null_mean;
   return room > 0 ? (u.rotation_cosine - u.rotation_null_mean) / room : 0.0;
 }
-
-}  // namespace
 
 RoutedUnits route_token_mapped(const std::vector<UnitEvidence>& units) {
   RoutedUnits r;

@@ -31,6 +31,10 @@ namespace lineage::stages {
 /// numbers) 0.92-1.0 on embeddings and 0.72-0.99 on lm_head.
 constexpr double kMinRotationExcess = 0.5;
 
+/// (cos - null) / (1 - null) of one token_mapped unit: the share of the room above the null
+/// that the held-out fit takes (0 when the null leaves no room); the rotation test's effect.
+[[nodiscard]] double rotation_excess(const UnitEvidence& u);
+
 struct RoutedUnits {
   std::vector<UnitEvidence> judged;  ///< what the rubric judges (see above)
   std::vector<UnitEvidence> mapped;  ///< every token_mapped unit, as stored

@@ -2,7 +2,9 @@
 # lineage report: the page of a suspect-parent-control run is well-formed, opens in headless
 # Chromium without console messages, holds one layer heatmap pair per role and one curve per role
 # and model (counted against the store by h5py), and does not render blank; deliberately broken
-# pages fail the same check. Also: a merged multi-pair store (distance heatmap and tree), a store
+# pages fail the same check. The forensics sections (sketch and neuron matching, byte identity,
+# outlier fingerprint, std curves, token map) show verdict --json's numbers, only with that
+# evidence, on a fine-tune and on permuted, depth-upscaled and re-sorted-vocabulary pairs. Also: a merged multi-pair store (distance heatmap and tree), a store
 # with evidence beside the weights, an evidence-only store, and the exit codes. The screenshot is
 # left in the test's working folder (report-screenshot.png) for the README.
 set -u
@@ -59,6 +61,36 @@ for f in rep/figures/*.svg; do
   $py -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' "$f" || fail "figure $f"
 done
 
+# Forensics sections (docs/report.md): each shows the numbers of verdict --json and the store, and
+# appears only when the pair has that evidence. The fine-tune shares no byte-identical tensor.
+fcheck="$py $repo/tests/cli/report_forensics_check.py"
+"$lineage" verdict --json run.h5 >run.json || fail "verdict --json"
+r=$($fcheck rep/index.html run.h5 run.json --expect bytes=absent --expect sketches=present --expect neurons=present \
+  --expect outliers=present --expect stdcurves=present --expect tokens=present) || fail "forensics of the fine-tune: $r"
+# Permuted experts and neurons, a depth-upscaled copy (identical layers at other indices), a
+# re-sorted vocabulary: the sections show what each changed.
+for sc in permuted:3 depth_upscaled:5 vocab_remapped:4; do
+  name=${sc%%:*}
+  "$lineage" synth --scenario "$name" --base base --out "$name" --seed "${sc##*:}" >/dev/null || fail "synth $name"
+  $mpi -np 2 "$lineage" compare "$name" base --out "$name.h5" -q >/dev/null 2>&1 || fail "compare $name"
+  "$lineage" verdict --json "$name.h5" >"$name.json" || fail "verdict --json $name"
+  "$lineage" report "$name.h5" --out "rep-$name" >/dev/null || fail "report $name"
+  r=$($fcheck "rep-$name/index.html" "$name.h5" "$name.json" --expect bytes=present) || fail "forensics of $name: $r"
+done
+$py - permuted.json depth_upscaled.json <<'PY' || fail "the scenarios' evidence"
+import json, sys
+perm, dus = (json.load(open(f))["pairs"][0] for f in sys.argv[1:3])
+moved = [sum(t >= 0 and t != i for i, t in enumerate(m["suspect_to_other"])) for m in perm["expert_sketch_matching"]]
+assert all(moved), moved
+assert any(m["permuted"] for m in perm["neuron_matching"]), "no permuted MLP"
+b = dus["byte_identity"]
+assert b["layer_moves"] and b["renamed"] > 0, b["layer_moves"]
+PY
+grep -q "[0-9] of [0-9]* MLPs matched, [1-9][0-9]* of them permuted" rep-permuted/index.html || fail "permuted MLPs"
+grep -q 'data-family="byte-moves"' rep-depth_upscaled/index.html || fail "the map of moved layers"
+grep -A3 'id="tokens-0-1"' rep-vocab_remapped/index.html | grep -q "<td>text/embedding</td><td>[0-9]*</td><td>0.000</td>" \
+  || fail "re-sorted vocabulary: same-id share 0"
+
 # The check can fail: a script error, missing heatmaps, a blank page.
 cp rep/index.html broken.html
 sed -i 's|</body>|<script>throw new Error("broken on purpose")</script></body>|' broken.html
@@ -101,6 +133,7 @@ PY
 "$lineage" tokenizer ft base --out evidence.h5 >/dev/null || fail "evidence-only store"
 "$lineage" report evidence.h5 --out ev >/dev/null || fail "report of an evidence-only store"
 grep -q "No weight comparison in this store" ev/index.html || fail "evidence-only content"
+grep -qE 'id="(sketches|neurons|bytes|outliers|stdcurves|tokens)-' ev/index.html && fail "forensics without a comparison"
 "$lineage" report missing.h5 --out x >/dev/null 2>&1; [ $? -eq 5 ] || fail "missing store: exit 5"
 "$lineage" report run.h5 >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --out: exit 2"
 touch afile

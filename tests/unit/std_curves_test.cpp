@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace lineage::stages {
 namespace {
@@ -55,6 +56,31 @@ TEST(StdCurves, TheSameProfileCorrelatesAcrossWidthsAndDepths) {
   StdCurves other;
   other["text/dense_mlp/up"][0] = 1;
   EXPECT_FALSE(compare_std_curves(curves(8, 1.0, 1, 0.0), other).compared());
+}
+
+TEST(StdCurves, TheComparedCurvesAreKeptPerRole) {
+  // What the report draws: per role, both models' curves (z-normalised over their layers, then
+  // interpolated onto the common grid), the very values r correlates.
+  const auto r = compare_std_curves(curves(24, 1.0, 1, 0.0), curves(16, 0.5, 2, 0.0));
+  ASSERT_EQ(r.curves.size(), r.roles.size());
+  std::vector<double> a, b;
+  for (const auto& role : r.roles) {
+    const auto& [sa, sb] = r.curves.at(role);
+    ASSERT_EQ(sa.size(), static_cast<std::size_t>(r.points));
+    ASSERT_EQ(sb.size(), static_cast<std::size_t>(r.points));
+    a.insert(a.end(), sa.begin(), sa.end());
+    b.insert(b.end(), sb.begin(), sb.end());
+  }
+  double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ma += a[i] / static_cast<double>(a.size()), mb += b[i] / static_cast<double>(b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  EXPECT_NEAR(sab / std::sqrt(saa * sbb), r.r, 1e-9);
+  const auto j = r.to_json();
+  ASSERT_TRUE(j.contains("curves"));
+  EXPECT_EQ(j["curves"]["text/attn_q"]["other"].size(), static_cast<std::size_t>(r.points));
 }
 
 TEST(StdCurves, ControlsRankTheParent) {
