@@ -29,14 +29,15 @@ line_tables="-O2 -g1 -DNDEBUG"
   "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$line_tables"
 phase_done "build (GCC, warnings are errors)"
 
-# The other two builds, one after the other, niced, beside clang-tidy and CTest; their output
+# The other two builds, one after the other, niced (nice 10), beside clang-tidy and CTest; their output
 # goes to a log shown only if they fail.
 # (Job control gives the background job a process group of its own, stopped as a whole if the
 # test command ends early.)
 background_log=$(mktemp)
 set -m
 (
-  nice -n 10 env LINEAGE_FUZZ_BUILD_ONLY=1 "$root/scripts/fuzz.sh" "$root/build-fuzz"
+  renice -n 10 -p "$BASHPID" >/dev/null
+  LINEAGE_FUZZ_BUILD_ONLY=1 "$root/scripts/fuzz.sh" "$root/build-fuzz"
   echo "test: fuzz build done after $((SECONDS - started)) s"
   if [ "$sanitize" = 1 ]; then
     # The sanitizer phase runs the unit tests only: build their binary and the lineage binary
@@ -45,7 +46,7 @@ set -m
     cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLINEAGE_WERROR=ON \
       -DLINEAGE_SANITIZE=ON -DLINEAGE_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$sanitize_flags" \
       "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$sanitize_flags" >/dev/null
-    nice -n 10 cmake --build "$root/build-asan" -j "$(nproc)" --target lineage_unit_tests
+    cmake --build "$root/build-asan" -j "$(nproc)" --target lineage_unit_tests
     echo "test: sanitizer build done after $((SECONDS - started)) s"
   fi
 ) >"$background_log" 2>&1 &
@@ -58,6 +59,10 @@ trap 'kill -- -"$background" 2>/dev/null || true; rm -f "$background_log"' EXIT
 phase_done "clang-tidy"
 (cd "$root/build" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
 phase_done "ctest (unit, CLI, MPI)"
+# Nothing else of ours runs now: normal priority again for the rest of the background builds
+# (allowed to root only; elsewhere they keep nice 10, which costs nothing on a machine of their
+# own, but on a shared one would leave them behind everybody else's jobs).
+renice -n 0 -g "$background" >/dev/null 2>&1 || true
 
 if ! wait "$background"; then
   cat "$background_log" >&2
