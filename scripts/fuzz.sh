@@ -6,6 +6,9 @@
 # A fixed seed (LINEAGE_FUZZ_SEED, default 1) keeps the test command reproducible: the same
 # inputs in the same order on every run (a slower machine runs a prefix of them); fuzz longer with
 # another seed and more seconds.
+# Builds only the fuzz targets (the lineage binary is not needed), with line tables instead of full
+# debug info: sanitizer reports still name file and line, and the build takes a fraction less.
+# LINEAGE_FUZZ_BUILD_ONLY=1 stops after the build (the test command builds while other checks run).
 # Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS_PER_TARGET]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,8 +16,11 @@ build=${1:-$root/build-fuzz}
 seconds=${2:-8}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DLINEAGE_FUZZ=ON -DLINEAGE_BUILD_TESTS=OFF -DLINEAGE_BUILD_BENCH=OFF \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
   ${LINEAGE_FUZZ_CMAKE_ARGS:-} >/dev/null
-cmake --build "$build" -j "$(nproc)"
+cmake --build "$build" -j "$(nproc)" --target lineage_fuzz_targets
+[ "${LINEAGE_FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=()
