@@ -5,7 +5,7 @@
 # left in place; their exact statistics show the moved experts derived (g, the basis null), and
 # the verdict's routed-expert component judges them in place of the moved experts' same-key
 # units. An independent model gets none. The store is the same at 1 and 2 ranks and after a
-# failure in the second phase and --resume.
+# failure in the second phase (a unit, or its planning) and --resume.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 
@@ -74,6 +74,15 @@ grep -q "matched_expert units for .* moved experts, [1-9][0-9]* already done" "$
   || fail "the resume did not take finished matched units from the journal: $(cat "$tmp/r2.out")"
 $dump "$tmp/r.h5" >"$tmp/r.txt" || fail dump
 cmp -s "$tmp/p1.txt" "$tmp/r.txt" || fail "resumed store differs: $(diff "$tmp/p1.txt" "$tmp/r.txt" | head -5)"
+
+# A rank failing while the second phase is planned: every rank stops with the one error, no hang.
+LINEAGE_FAULT=match:1 $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/f.h5" -q >"$tmp/f.out" 2>&1 \
+  && fail "the fault in the match phase did not fail the run"
+grep -q "in phase match" "$tmp/f.out" || fail "the failure does not name the match phase: $(cat "$tmp/f.out")"
+$mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/f.h5" --resume -q >"$tmp/f2.out" 2>&1 \
+  || fail "resume after the match fault: $(cat "$tmp/f2.out")"
+$dump "$tmp/f.h5" >"$tmp/f.txt" || fail dump
+cmp -s "$tmp/p1.txt" "$tmp/f.txt" || fail "store after the match fault and resume differs"
 
 $mpi -np 2 "$lineage" compare "$tmp/ind" "$tmp/base" --out "$tmp/ind.h5" >"$tmp/ind.out" 2>&1 \
   || fail "compare independent: $(cat "$tmp/ind.out")"
