@@ -10,7 +10,6 @@
 
 #include "stages/behaviour/proportion_tests.hpp"
 #include "stages/null/hidden_null.hpp"
-#include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/token_mapped_verdict.hpp"
 
 namespace lineage::stages {
@@ -572,8 +571,7 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
 PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size_t unmatched_tensors,
                            const VerdictRules& rules, const PairLayout& layout) {
   // Embedding rows compared through the token map stand in for rows paired by id where ids differ.
-  // Moved experts are judged against the expert they were matched to (matched_expert units).
-  const auto routed = route_token_mapped(route_matched_experts(all_units));
+  const auto routed = route_token_mapped(all_units);
   const auto& units = routed.judged;
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
