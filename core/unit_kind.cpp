@@ -18,13 +18,15 @@ std::string_view to_string(UnitKind k) noexcept {
       return "expert_sketch";
     case UnitKind::token_mapped:
       return "token_mapped";
+    case UnitKind::matched_expert:
+      return "matched_expert";
   }
   return "?";
 }
 
 std::optional<UnitKind> parse_unit_kind(std::string_view s) noexcept {
   for (auto k : {UnitKind::same_key, UnitKind::submatrix, UnitKind::baseline, UnitKind::within, UnitKind::cross_role,
-                 UnitKind::expert_sketch, UnitKind::token_mapped}) {
+                 UnitKind::expert_sketch, UnitKind::token_mapped, UnitKind::matched_expert}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;

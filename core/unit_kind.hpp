@@ -26,6 +26,11 @@ enum class UnitKind : std::uint8_t {
   /// Embedding or lm_head rows of tokens both tokenizers hold, paired through the token map
   /// (stages/pair/token_mapped_units.hpp): row rows_a[i] of the suspect against row rows_b[i].
   token_mapped,
+  /// A routed expert of the suspect against the other model's expert that the sketch matching
+  /// (stages/align/sketch_matching.hpp) pairs it with, where that is another index: planned after
+  /// the pass by stages/plan/matched_experts.hpp and computed like a same-key unit; the verdict
+  /// reads it in place of the same-key unit of the moved expert.
+  matched_expert,
 };
 
 /// The kind's name as the result store writes it ("same_key", "baseline", ...).

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "io/store/result_store.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
+#include "pipeline/matched_phase.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/store_lock.hpp"
 #include "pipeline/verdict_report.hpp"
@@ -87,19 +89,12 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
     }
   }
   std::string stored_digest;
-  for (const auto& u : existing->units) stored_digest += stages::unit_digest_entry(u.key_a, u.key_b);
+  for (const auto& u : existing->units) {
+    // matched_expert units are planned after the pass, from its results (run_matched_experts).
+    if (u.kind != UnitKind::matched_expert) stored_digest += stages::unit_digest_entry(u.key_a, u.key_b);
+  }
   if (stored_digest != units_digest)
     throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
-}
-
-std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
-  std::vector<io::StoredUnit> out;
-  out.reserve(units.size());
-  for (const auto& u : units) {
-    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
-                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
-  }
-  return out;
 }
 
 /// Reads every journal file of the run: unit id -> outcome (the first record of a unit wins).
@@ -198,7 +193,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // Every rank builds the same run plan from the same headers (deterministic), so no broadcast
   // of the unit list is needed and unit ids agree everywhere. Loading and pairing are one phase;
   // LINEAGE_FAULT still names them apart (load, pair) through the builder's steps.
-  const auto run = cluster::run_phase(comm, "load", own, [&] {
+  auto run = cluster::run_phase(comm, "load", own, [&] {
     stages::RunPlanOptions options;
     options.before_step = [&](std::string_view step) { inject(fault, step, rank); };
     auto built = stages::build_run_plan(cfg, io::load_family_registry(families_dir_of(cfg.families_dir)), options);
@@ -325,16 +320,32 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   exec_options.reading_files = [](const std::string& a, const std::string& b) { set_files_being_read(a, b); };
   exec_options.at_start = [&] { inject(fault, "compute", rank); };
   const auto execution = cluster::execute_units(comm, run, plan, std::move(journal), exec_options, raw_stderr());
-  const auto& compute_failure = execution.failure;
-  const bool any_stopped = execution.stopped;
-  const auto total_computed = execution.computed;
+  auto compute_failure = execution.failure;
+  bool any_stopped = execution.stopped;
+  auto total_computed = execution.computed;
 
   // ---- rank 0: store from the journals -----------------------------------------------------------
-  const auto done = cluster::run_phase(comm, "gather", store_phase, [&] {
-    inject(fault, "gather", rank);
-    return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
-  });
-  const bool complete = done.size() == units.size();
+  const auto gather = [&] {
+    return cluster::run_phase(comm, "gather", store_phase, [&] {
+      inject(fault, "gather", rank);
+      return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
+    });
+  };
+  auto done = gather();
+  // ---- second phase: the moved experts' matched_expert units (stages/plan/matched_experts.hpp) ----
+  if (!compute_failure && !any_stopped) {
+    const MatchedPhaseOptions matched_options{session, [&](std::string_view phase) { inject(fault, phase, rank); },
+                                              cfg.quiet ? nullptr : &out};
+    if (const auto matched = run_matched_experts(comm, cfg, run, done, store, exec_options, matched_options)) {
+      compute_failure = matched->failure;
+      any_stopped = matched->stopped;
+      total_computed += matched->computed;
+      done = gather();
+    }
+  }
+  const bool complete = static_cast<std::size_t>(std::count_if(done.begin(), done.end(), [&](const auto& d) {
+                          return d.first < units.size();
+                        })) == units.size();
   // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
   const bool scan = [&] {
     const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
@@ -357,6 +368,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.sketches.clear();
     store.neuron_matches.clear();
     for (const auto& [id, o] : done) {
+      if (id >= units.size()) continue;  // a matched unit of a run whose pass is not complete
       store.done_ids.push_back(id);
       stages::append_stat_columns(store.stats, o.stats);
       store.hash_a.push_back(o.hash_a);

@@ -7,7 +7,8 @@
 namespace lineage::stages {
 
 std::optional<NeuronAxis> neuron_axis(const ComparisonUnit& unit) noexcept {
-  if (unit.kind != UnitKind::same_key && unit.kind != UnitKind::cross_role) return std::nullopt;
+  if (unit.kind != UnitKind::same_key && unit.kind != UnitKind::cross_role && unit.kind != UnitKind::matched_expert)
+    return std::nullopt;
   const auto& key = unit.key_a;
   if (key.kind != ParamKind::weight) return std::nullopt;
   if (key.role != TensorRole::dense_mlp && key.role != TensorRole::shared_expert &&

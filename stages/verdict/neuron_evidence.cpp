@@ -4,6 +4,7 @@
 #include <boost/math/special_functions/beta.hpp>
 #include <cmath>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -52,10 +53,17 @@ std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, 
   const StoredUnitStats stats(store);
   if (!stats.has("neuron_sampled") || !stats.has("neuron_p")) return {};
   std::map<std::tuple<std::string, int, int>, MlpNeuronMatching> by_mlp;
+  // Moved experts are matched against the expert they were matched to (matched_expert units),
+  // not against the one at their index.
+  std::set<TensorKey> moved;
+  for (const auto& u : store.units) {
+    if (u.model_a == suspect && u.model_b == other && u.kind == UnitKind::matched_expert) moved.insert(u.key_a);
+  }
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
-    if (u.model_a != suspect || u.model_b != other || u.kind != UnitKind::same_key) continue;
+    if (u.model_a != suspect || u.model_b != other) continue;
+    if (u.kind != UnitKind::matched_expert && (u.kind != UnitKind::same_key || moved.count(u.key_a))) continue;
     const auto nm = store.neuron_matches.find(id);
     if (nm == store.neuron_matches.end() || nm->second.first.empty()) continue;
     const auto st = stats.row(row);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Neuron matching end to end on generated models (docs/synth.md): the permuted scenario moves
 # experts and permutes each expert's neurons. Experts the permutation leaves in place are paired
-# with themselves, so their neurons must be matched, found permuted in gate, up and down alike,
+# with themselves, moved ones with the parent expert the sketch matching finds (matched_expert
+# units); the neurons of every one must be matched, found permuted in gate, up and down alike,
 # and recovered as the generator recorded; the shared experts, left alone, match in place;
 # verdict --json's permuted kind carries the evidence. A fine-tune has no permuted MLP and an
 # independent model no matched one.
@@ -24,13 +25,13 @@ pair = json.load(open(sys.argv[1]))["pairs"][0]
 truth = json.load(open(sys.argv[2]))["layers"]
 assert pair["overall"] == "derived", pair["overall"]
 mlps = {(m["role"], m["layer"], m["expert"]): m for m in pair["neuron_matching"]}
-in_place = 0
+experts = 0
 for layer in truth:
     l = layer["layer"]
     for e, old in enumerate(layer["expert_permutation"]):
-        if old != e:
-            continue  # paired by name with another expert: nothing to match
-        in_place += 1
+        # Moved experts are matched against the parent expert the sketch matching pairs them
+        # with (matched_expert units); those in place against their own index.
+        experts += 1
         m = mlps[("routed_expert", l, e)]
         sigma = layer["neuron_permutations"]["L%dE%d" % (l, e)]
         assert m["permuted"] and m["matched"], m
@@ -39,16 +40,18 @@ for layer in truth:
         assert m["agree"] == m["sampled"] > 0, (m["agree"], m["sampled"])
         want = [sigma[j] for j in m["suspect_neurons"]]
         assert m["recovered"] == want, (l, e, m["recovered"], want)
-assert in_place > 0, "the seed leaves no expert in place"
-# Every permuted MLP is a routed expert the generator left in place; shared experts, left alone,
-# match in place.
-assert sum(m["permuted"] for m in mlps.values()) == in_place, [k for k, m in mlps.items() if m["permuted"]]
+assert experts > 0, "no routed expert"
+moved = sum(old != e for layer in truth for e, old in enumerate(layer["expert_permutation"]))
+assert 0 < moved < experts, "the seed moves no expert, or every one"
+# Every permuted MLP is a routed expert (in place, or moved and judged against its matched
+# expert); shared experts, left alone, match in place.
+assert sum(m["permuted"] for m in mlps.values()) == experts, [k for k, m in mlps.items() if m["permuted"]]
 shared = [m for (role, _, _), m in mlps.items() if role == "shared_expert"]
 assert shared and all(m["matched"] and not m["permuted"] and m["in_place_share"] == 1 for m in shared), shared
 kind = [k for k in pair["kinds"] if k["kind"] == "permuted"]
-assert kind and "neurons permuted in %d of" % in_place in kind[0]["evidence"], pair["kinds"]
+assert kind and "neurons permuted in %d of" % experts in kind[0]["evidence"], pair["kinds"]
 assert "experts reordered in layers" in kind[0]["evidence"], kind
-print("permuted: %d experts in place, neurons recovered" % in_place)
+print("permuted: %d routed experts (%d moved), neurons recovered" % (experts, moved))
 PY
 
 "$lineage" verdict --json "$tmp/ft.h5" | $py -c '

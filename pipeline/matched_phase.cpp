@@ -1,0 +1,121 @@
+#include "pipeline/matched_phase.hpp"
+
+#include <cstring>
+#include <memory>
+#include <ostream>
+#include <type_traits>
+#include <utility>
+
+#include "cluster/phase.hpp"
+#include "core/errors.hpp"
+#include "core/terminal_stream.hpp"
+#include "io/journal/journal.hpp"
+#include "stages/plan/matched_experts.hpp"
+#include "stages/plan/shard_plan.hpp"
+
+namespace lineage::pipeline {
+namespace {
+
+/// Rank 0's vector of trivially copyable records, on every rank.
+template <typename T>
+void broadcast_records(const cluster::Communicator& comm, std::vector<T>& records) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(records.data()), records.size() * sizeof(T)}, 0);
+  records.resize(b.size() / sizeof(T));
+  if (!b.empty()) std::memcpy(records.data(), b.data(), b.size());
+}
+
+}  // namespace
+
+std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
+  std::vector<io::StoredUnit> out;
+  out.reserve(units.size());
+  for (const auto& u : units) {
+    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
+                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
+  }
+  return out;
+}
+
+std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
+                                                          stages::RunPlan& run,
+                                                          const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                                                          io::StoreContents& store,
+                                                          const cluster::UnitExecutorOptions& exec_options,
+                                                          const MatchedPhaseOptions& options) {
+  const bool root = comm.is_root();
+  const auto own = cluster::PhaseCategory::own();
+  const auto planned = run.units().size();
+  const auto inject = [&](std::string_view phase) {
+    if (options.inject) options.inject(phase);
+  };
+  auto moves = cluster::run_phase(comm, "match", own, [&] {
+    inject("match");
+    std::vector<stages::ExpertMove> m;
+    if (!root) return m;
+    std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
+    std::size_t finished = 0;
+    for (const auto& [id, o] : done) {
+      if (id >= planned) continue;
+      ++finished;
+      if (!o.sketch_a.empty()) sketches.emplace(id, std::pair{o.sketch_a, o.sketch_b});
+    }
+    if (finished != planned) return m;  // the pass is not complete: a resumed run plans them
+    return stages::expert_moves(run.units(), sketches);
+  });
+  broadcast_records(comm, moves);
+  if (moves.empty()) return std::nullopt;
+  auto matched =
+      cluster::run_phase(comm, "match", own, [&] { return stages::matched_expert_units(run.units(), moves); });
+  if (matched.empty()) return std::nullopt;
+  const auto matched_count = matched.size();
+  for (auto& u : matched) run.pairs.units.push_back(std::move(u));
+  const auto& units = run.units();
+
+  // Matched units an earlier run finished: still hashing as they did (as the pass's are).
+  std::vector<cluster::JournaledHashes> journaled;
+  if (root) {
+    for (auto it = done.lower_bound(planned); it != done.end() && it->first < units.size(); ++it) {
+      journaled.push_back({it->first, it->second.hash_a, it->second.hash_b});
+    }
+  }
+  broadcast_records(comm, journaled);
+  std::vector<std::uint8_t> finished(units.size() - planned, 0);
+  for (const auto& j : journaled) finished[j.unit_id - planned] = 1;
+  if (!journaled.empty()) {
+    cluster::run_phase(comm, "recheck", own, [&] {
+      inject("recheck");
+      std::vector<stages::UnitCost> done_units;
+      for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
+      const auto share = stages::plan_shards(done_units, comm.size());
+      cluster::recheck_journaled_units(config.out, run, journaled,
+                                       share.units_of_rank[static_cast<std::size_t>(comm.rank())], exec_options.null,
+                                       exec_options.reading_files);
+    });
+  }
+  std::vector<stages::UnitCost> todo;
+  for (auto id = planned; id < units.size(); ++id) {
+    if (!finished[id - planned]) todo.push_back({id, units[id].bytes()});
+  }
+  const auto plan = stages::plan_shards(todo, comm.size());
+  if (root && options.out) {
+    *options.out << "lineage compare: " << matched_count << " matched_expert units for " << moves.size()
+                 << " moved experts, " << journaled.size() << " already done\n";
+  }
+  const auto store_phase = cluster::PhaseCategory::always(ExitCode::store);
+  cluster::run_phase(comm, "journal", store_phase, [&] {
+    inject("journal");
+    if (!root) return;
+    store.units = stored_units(units);
+    store.plan_rank_of_unit.resize(units.size(), -1);
+    for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
+      for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
+    }
+  });
+  auto journal = cluster::run_phase(comm, "journal", store_phase, [&] {
+    return std::make_unique<io::JournalWriter>(io::rank_journal_path(config.out, comm.rank(), options.session + "-m"));
+  });
+  return cluster::execute_units(comm, run, plan, std::move(journal), exec_options, raw_stderr());
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,95 @@
+#include "stages/plan/matched_experts.hpp"
+
+#include <set>
+#include <string>
+
+#include "core/errors.hpp"
+#include "io/store/result_store.hpp"
+#include "stages/verdict/sketch_evidence.hpp"
+
+namespace lineage::stages {
+namespace {
+
+bool expert_weight(const TensorKey& k) noexcept {
+  return k.component == Component::text && k.role == TensorRole::routed_expert && k.kind == ParamKind::weight &&
+         k.layer >= 0 && k.expert >= 0;
+}
+
+}  // namespace
+
+std::vector<ExpertMove> expert_moves(
+    const std::vector<ComparisonUnit>& units,
+    const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha) {
+  // sketch_matchings reads a store: the units as the store records them, and the sketches.
+  io::StoreContents store;
+  store.units.reserve(units.size());
+  std::set<int> others;
+  for (const auto& u : units) {
+    store.units.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
+                           u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
+    if (u.a.model == 0 && u.b.model != 0) others.insert(u.b.model);
+  }
+  for (const auto& [id, ab] : sketches) {
+    if (id < units.size()) store.sketches.emplace(id, ab);
+  }
+  std::vector<ExpertMove> moves;
+  for (int other : others) {
+    for (const auto& lm : sketch_matchings(store, 0, other)) {
+      if (!(lm.matching.p <= alpha)) continue;
+      const auto& match = lm.matching.match;
+      for (std::size_t e = 0; e < match.size(); ++e) {
+        if (match[e] < 0 || match[e] == static_cast<int>(e)) continue;
+        moves.push_back({other, lm.layer, static_cast<std::int32_t>(e), match[e]});
+      }
+    }
+  }
+  return moves;
+}
+
+std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUnit>& units,
+                                                 const std::vector<ExpertMove>& moves) {
+  // Every routed expert's view of every model, from the units that read it.
+  std::map<std::pair<int, TensorKey>, const ElementView*> views;
+  for (const auto& u : units) {
+    if (!expert_weight(u.key_a)) continue;
+    if (u.kind == UnitKind::same_key) {
+      views.emplace(std::pair{u.a.model, u.key_a}, &u.a);
+      views.emplace(std::pair{u.b.model, u.key_b}, &u.b);
+    } else if (u.kind == UnitKind::expert_sketch) {
+      views.emplace(std::pair{u.a.model, u.key_a}, &u.a);
+    }
+  }
+  std::vector<ComparisonUnit> out;
+  for (const auto& m : moves) {
+    bool found = false;
+    for (const auto& [where, view] : views) {
+      const auto& ka = where.second;
+      if (where.first != 0 || !expert_weight(ka) || ka.layer != m.layer || ka.expert != m.suspect_expert) continue;
+      found = true;
+      TensorKey kb = ka;
+      kb.expert = m.other_expert;
+      const auto b = views.find({m.other_model, kb});
+      if (b == views.end()) continue;
+      const auto& va = *view;
+      const auto& vb = *b->second;
+      if (va.rows != vb.rows || va.cols != vb.cols) continue;
+      ComparisonUnit u;
+      u.id = units.size() + out.size();
+      u.kind = UnitKind::matched_expert;
+      u.key_a = ka;
+      u.key_b = kb;
+      u.a = va;
+      u.b = vb;
+      u.rows = va.rows;
+      u.cols = va.cols;
+      out.push_back(std::move(u));
+    }
+    if (!found) {
+      throw InternalError("matched_expert_units: layer " + std::to_string(m.layer) + " expert " +
+                          std::to_string(m.suspect_expert) + " of the suspect is in no planned unit");
+    }
+  }
+  return out;
+}
+
+}  // namespace lineage::stages
