@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "pipeline/layer_alignment_report.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 #include "stages/verdict/store_evidence.hpp"
@@ -149,6 +150,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                          "per suspect layer, the other model's layer whose norm vectors correlate best "
                          "(Spearman); -1 where the best does not stand out by 3 null SDs"}};
     }
+    p["layer_alignment"] = layer_alignment_json(v.layer_alignment);
     for (const auto& c : v.components) {
       p["components"].push_back({{"component", c.component},
                                  {"verdict", stages::to_string(c.verdict)},

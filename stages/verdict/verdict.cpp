@@ -10,6 +10,7 @@
 
 #include "stages/behaviour/proportion_tests.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/verdict/layer_alignment_evidence.hpp"
 #include "stages/verdict/token_mapped_verdict.hpp"
 
 namespace lineage::stages {
@@ -526,15 +527,25 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
   if (layout.suspect_layers != layout.other_layers && layout.suspect_layers > 0 && layout.other_layers > 0) {
     norm_layer_map(units, layout, v);
     const bool deeper = layout.suspect_layers > layout.other_layers;
+    // The kind rests on the monotone map of the norm vectors' h (stages/align/layer_alignment.hpp):
+    // every layer pair of norms is stored, and its layer-shuffle p tests the order.
+    const auto norms = std::find_if(v.layer_alignment.begin(), v.layer_alignment.end(),
+                                    [](const FamilyLayerAlignment& f) { return f.family == "norms"; });
+    const LayerAlignment* map = norms == v.layer_alignment.end() ? nullptr : &norms->centred;
+    const bool has_map = map && std::any_of(map->layer_map.begin(), map->layer_map.end(), [](int j) { return j >= 0; });
     v.kinds.push_back(
         {deeper ? "depth_upscaled" : "depth_pruned",
          std::to_string(layout.other_layers) + " layers in the other model, " + std::to_string(layout.suspect_layers) +
              " in the suspect" +
+             (!has_map ? std::string("; no layer map stands out")
+                       : "; layer map (monotone runs with repeats and gaps, by norm vectors) " +
+                             format_layer_map(map->layer_map) + ", " + std::to_string(map->segments) +
+                             (map->segments == 1 ? " run" : " runs") + ", layer-shuffle p " + fmt(map->map_p, 2)) +
              (v.layer_map.empty()
-                  ? std::string("; no layer map stands out")
-                  : "; layer map (suspect layer -> other's, by norm vectors) " + join_ints(v.layer_map) + ", " +
-                        std::to_string(v.layer_map_steps) + " forward steps, layer-shuffle p " + fmt(v.layer_map_p, 2)),
-         v.layer_map.empty() ? 1.0 : v.layer_map_p});
+                  ? std::string()
+                  : "; best match per layer " + join_ints(v.layer_map) + ", " + std::to_string(v.layer_map_steps) +
+                        " forward steps, layer-shuffle p " + fmt(v.layer_map_p, 2)),
+         has_map ? map->map_p : 1.0});
   }
   bool vocab = false;
   for (const auto& u : units) {
@@ -576,6 +587,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
   PairVerdict v;
+  v.layer_alignment = layer_alignments(units, layout);
   std::size_t identical = 0, derived = 0, independent = 0, informative = 0;
   const ComponentVerdict* backbone = nullptr;
   std::vector<double> component_p;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/tensor_key.hpp"
+#include "stages/align/layer_alignment.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
 namespace lineage::stages {
@@ -169,6 +170,9 @@ struct PairVerdict {
   /// not count (a shuffle keeps them), so this is the evidence that the order was kept.
   int layer_map_steps = 0;
   double layer_map_p = 1;
+  /// Per role family, the layer x layer alignment of the two models (raw and centred), with
+  /// the monotone layer map; the depth kinds rest on the norms' (stages/align/layer_alignment.hpp).
+  std::vector<FamilyLayerAlignment> layer_alignment;
   std::string reason;
   double p_value = 1;  ///< Holm over the informative components' p-values
   std::vector<ComponentVerdict> components;

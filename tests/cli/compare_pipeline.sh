@@ -48,6 +48,21 @@ assert pair["layer_map"]["suspect_to_other"] == truth, (pair["layer_map"], truth
 assert [k["kind"] for k in pair["kinds"]] == ["depth_upscaled"] and pair["kinds"][0]["evidence"], pair["kinds"]
 assert 0 < pair["kinds"][0]["p_value"] < 1 and "layer-shuffle p" in pair["kinds"][0]["evidence"], pair["kinds"]' \
   "$s/depth_upscaled/provenance.json" || fail "depth map"
+# The monotone layer map (runs with repeats and gaps) of the norms is the generator's too, and
+# the kind rests on it; the unrelated model aligns nowhere.
+"$lineage" verdict --json "$tmp/depth_upscaled.h5" | $py -c '
+import json, sys
+truth = json.load(open(sys.argv[1]))["layer_source"]
+pair = json.load(sys.stdin)["pairs"][0]
+norms = [f for f in pair["layer_alignment"] if f["family"] == "norms"][0]
+c = norms["centred"]
+assert c["layer_map"] == truth and c["segments"] == 2, (c, truth)
+assert norms["suspect_layers"] == len(truth) and c["stored_cells"] + c["missing_cells"] == len(truth) * 4, norms
+# (the kind p is the map p unless byte-identical layers elsewhere prove more)
+assert pair["kinds"][0]["p_value"] <= c["map_p"] and "<- old [" + ",".join(map(str, truth)) + "], 2 runs" in pair["kinds"][0]["evidence"], pair["kinds"]
+att = [f for f in pair["layer_alignment"] if f["family"] == "attention"][0]["centred"]
+assert att["missing_cells"] > 0 and "stored" in att, att' \
+  "$s/depth_upscaled/provenance.json" || fail "layer alignment of the depth-upscaled model"
 # Expert matching by router rows recovers the generator's permutation and the kept experts.
 "$lineage" verdict --json "$tmp/permuted.h5" | $py -c '
 import json, sys
@@ -67,6 +82,11 @@ assert kind and kind[0]["p_value"] < 1e-6 and "expert matching" in kind[0]["evid
 import json, sys
 ms = json.load(sys.stdin)["pairs"][0]["expert_matching"]
 assert ms and all(m["p_value"] > 1e-3 for m in ms), ms' || fail "expert matching of an independent model"
+"$lineage" verdict --json "$tmp/independent.h5" | $py -c '
+import json, sys
+fs = json.load(sys.stdin)["pairs"][0]["layer_alignment"]
+assert fs and not any(f["centred"]["claimed"] or f["raw"]["claimed"] for f in fs), fs' \
+  || fail "layer alignment of an independent model"
 
 # Controls are compared the same way: one verdict per pair.
 $mpi -np 2 "$lineage" compare "$s/finetune" "$s/base" --control "$s/independent" --out "$tmp/ctl.h5" -q >/dev/null 2>&1 \

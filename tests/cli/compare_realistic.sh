@@ -42,6 +42,8 @@ v = json.loads(f["verdict/json"][()][0])
 pair = v["pairs"][0]
 assert pair["overall"] == "independent", pair["overall"]
 assert pair["p_value"] is not None and all("p_value" in c for c in pair["components"])
+# The store's verdict carries the layer alignment; independent models align nowhere.
+assert pair["layer_alignment"] and not any(f["centred"]["claimed"] for f in pair["layer_alignment"]), pair["layer_alignment"]
 # Effect sizes beside the p-values: centred similarity, rel_l2 and the ratio to the null's spread.
 for c in pair["components"]:
     for field in ("effect", "median_hidden_corr", "median_pearson", "median_rel_l2", "null_sd", "z", "powered"):

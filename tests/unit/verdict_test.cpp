@@ -432,7 +432,17 @@ TEST(VerdictKinds, TheLayerMapCarriesALayerShuffleTestOfItsOrder) {
   const auto depth =
       std::find_if(v.kinds.begin(), v.kinds.end(), [](const auto& k) { return k.kind == "depth_upscaled"; });
   ASSERT_NE(depth, v.kinds.end());
-  EXPECT_EQ(depth->p_value, v.layer_map_p);
+  // The kind rests on the monotone map of the norms (stages/align/layer_alignment.hpp): the same
+  // map, repeats included, and its own layer-shuffle p.
+  ASSERT_FALSE(v.layer_alignment.empty());
+  const auto& norms = v.layer_alignment.front();
+  ASSERT_EQ(norms.family, "norms");
+  EXPECT_EQ(norms.centred.layer_map, kept);
+  EXPECT_EQ(norms.centred.segments, 1);
+  EXPECT_TRUE(norms.centred.claimed);
+  EXPECT_EQ(depth->p_value, norms.centred.map_p);
+  EXPECT_LT(depth->p_value, 0.002);
+  EXPECT_NE(depth->evidence.find("new 0..35 <- old [0,1,1,2,3,3,"), std::string::npos) << depth->evidence;
 
   // The same layers in a scrambled order: each layer still matches one of the other's, but the
   // order is not kept, and the shuffle test says so.
@@ -444,6 +454,41 @@ TEST(VerdictKinds, TheLayerMapCarriesALayerShuffleTestOfItsOrder) {
   v = decide_verdict(units, 12, {}, PairLayout{36, 24, 0, 0});
   ASSERT_EQ(v.layer_map, scrambled);
   EXPECT_GT(v.layer_map_p, 0.01);
+  // No monotone map explains a scrambled order beyond what a shuffle gives.
+  ASSERT_FALSE(v.layer_alignment.empty());
+  EXPECT_FALSE(v.layer_alignment.front().centred.claimed);
+  EXPECT_GT(v.layer_alignment.front().centred.map_p, 0.01);
+}
+
+TEST(VerdictKinds, IndependentModelsReportNoLayerAlignment) {
+  // Norm vectors of two unrelated 16-layer models: every cell at the null, none standing out.
+  std::mt19937 rng(21);
+  std::normal_distribution<double> null(0.0, 0.02);
+  std::vector<UnitEvidence> units;
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) {
+      auto e = unit(TensorKey{Component::text, TensorRole::mlp_norm, i},
+                    i == j ? UnitKind::same_key : UnitKind::baseline, null(rng), 0.02, false);
+      e.other_layer = j;
+      units.push_back(e);
+    }
+  }
+  add_role(
+      units, TensorRole::attn_q, 16, 0.004, [&](int) { return null(rng) / 5; }, 1.0, 0.0, rng);
+  const auto v = decide_verdict(units, 0, {}, PairLayout{16, 16, 0, 0});
+  ASSERT_EQ(v.overall, VerdictClass::independent) << v.reason;
+  ASSERT_EQ(v.layer_alignment.size(), 2u);
+  for (const auto& f : v.layer_alignment) {
+    EXPECT_FALSE(f.centred.claimed) << f.family;
+    EXPECT_GT(f.centred.alignment_p, 0.01) << f.family;
+  }
+  const auto& norms = v.layer_alignment.front();
+  EXPECT_EQ(norms.family, "norms");
+  EXPECT_GT(norms.centred.map_p, 0.01);
+  EXPECT_EQ(norms.centred.cells_stored, 256u);
+  // attn_q: only the diagonal is stored (these baselines name no other layer), 240 cells missing.
+  EXPECT_EQ(v.layer_alignment[1].family, "attention");
+  EXPECT_EQ(v.layer_alignment[1].centred.cells_missing, 240u);
 }
 
 }  // namespace

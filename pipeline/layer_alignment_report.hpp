@@ -1,0 +1,15 @@
+#pragma once
+/// @file layer_alignment_report.hpp
+/// `verdict --json` `layer_alignment`: per role family, the raw and centred alignment of the
+/// two models' layers and which cells of the layer x layer matrix the store had.
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "stages/align/layer_alignment.hpp"
+
+namespace lineage {
+
+[[nodiscard]] nlohmann::json layer_alignment_json(const std::vector<stages::FamilyLayerAlignment>& families);
+
+}  // namespace lineage

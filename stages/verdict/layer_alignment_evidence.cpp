@@ -1,0 +1,96 @@
+#include "stages/verdict/layer_alignment_evidence.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace lineage::stages {
+
+namespace {
+
+/// The role families the layer matrices are built for; other roles (embeddings, routed experts
+/// whose indices can move) have no per-layer identity to align.
+const char* family_of(const TensorKey& key) {
+  if (key.component != Component::text || key.layer < 0) return nullptr;
+  if (is_norm_role(key.role)) return key.role == TensorRole::final_norm ? nullptr : "norms";
+  switch (key.role) {
+    case TensorRole::attn_q:
+    case TensorRole::attn_k:
+    case TensorRole::attn_v:
+    case TensorRole::attn_o:
+    case TensorRole::attn_qkv:
+      return "attention";
+    case TensorRole::router:
+    case TensorRole::router_bias:
+      return "routers";
+    case TensorRole::shared_expert:
+    case TensorRole::shared_expert_gate:
+      return "shared_experts";
+    case TensorRole::dense_mlp:
+      return "dense_mlp";
+    default:
+      return nullptr;
+  }
+}
+
+double median_of(std::vector<double> x) {
+  if (x.empty()) return 0;
+  const auto mid = x.begin() + static_cast<std::ptrdiff_t>(x.size() / 2);
+  std::nth_element(x.begin(), mid, x.end());
+  return *mid;
+}
+
+}  // namespace
+
+std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidence>& units, const PairLayout& layout,
+                                                   const LayerAlignmentRules& rules) {
+  int rows = layout.suspect_layers, cols = layout.other_layers;
+  if (rows <= 0 || cols <= 0) {
+    for (const auto& u : units) {
+      if (!family_of(u.key) || (u.kind != UnitKind::same_key && u.kind != UnitKind::baseline)) continue;
+      rows = std::max(rows, u.key.layer + 1);
+      cols = std::max(cols, (u.kind == UnitKind::baseline ? u.other_layer : u.key.layer) + 1);
+    }
+  }
+  std::vector<FamilyLayerAlignment> out;
+  if (rows <= 0 || cols <= 0) return out;
+  const auto cells = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  for (const char* family : {"norms", "attention", "routers", "shared_experts", "dense_mlp"}) {
+    std::vector<double> raw(cells, 0.0), centred(cells, 0.0), n_raw(cells, 0.0), n_centred(cells, 0.0);
+    std::vector<double> null_sds;
+    for (const auto& u : units) {
+      const char* f = family_of(u.key);
+      if (!f || std::string_view(f) != family) continue;
+      if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix && u.kind != UnitKind::baseline) continue;
+      const int j = u.kind == UnitKind::baseline ? u.other_layer : u.key.layer;
+      if (u.key.layer >= rows || j < 0 || j >= cols) continue;
+      const auto k =
+          static_cast<std::size_t>(u.key.layer) * static_cast<std::size_t>(cols) + static_cast<std::size_t>(j);
+      if (std::isfinite(u.cosine)) {
+        raw[k] += u.cosine;
+        n_raw[k] += 1;
+      }
+      if (u.has_null()) {
+        centred[k] += u.hidden_corr;
+        n_centred[k] += 1;
+        null_sds.push_back(u.null_sd);
+      }
+    }
+    LayerSimilarity s_raw{rows, cols, {}, 0}, s_centred{rows, cols, {}, median_of(null_sds)};
+    bool any = false;
+    for (std::size_t k = 0; k < cells; ++k) {
+      s_raw.value.push_back(n_raw[k] > 0 ? raw[k] / n_raw[k] : std::numeric_limits<double>::quiet_NaN());
+      s_centred.value.push_back(n_centred[k] > 0 ? centred[k] / n_centred[k]
+                                                 : std::numeric_limits<double>::quiet_NaN());
+      any = any || n_raw[k] > 0;
+    }
+    if (!any) continue;
+    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules)});
+  }
+  return out;
+}
+
+}  // namespace lineage::stages

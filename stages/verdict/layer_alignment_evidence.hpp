@@ -1,0 +1,24 @@
+#pragma once
+/// @file layer_alignment_evidence.hpp
+/// Layer x layer matrices of one pair, per role family, from the units the compare pass stored
+/// (same-key units on the diagonal, cross-layer baselines off it), and their alignment
+/// (stages/align/layer_alignment.hpp). What the store holds decides which cells exist: every
+/// layer pair for norm vectors, the same layer and one shifted pairing (i, i+1) for matrices;
+/// the rest are reported missing, never filled in.
+
+#include <vector>
+
+#include "stages/align/layer_alignment.hpp"
+#include "stages/verdict/verdict.hpp"
+
+namespace lineage::stages {
+
+/// Families with at least one stored cell, in a fixed order (norms, attention, routers,
+/// shared_experts, dense_mlp). The centred matrix averages h over a cell's units that carry a
+/// permutation test; the raw one their raw cosine.
+/// @param[in] layout  the layer counts (0: taken from the units' layers)
+[[nodiscard]] std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidence>& units,
+                                                                 const PairLayout& layout,
+                                                                 const LayerAlignmentRules& rules = {});
+
+}  // namespace lineage::stages
