@@ -13,27 +13,17 @@ namespace {
 
 /// The role families the layer matrices are built for; other roles (embeddings, routed experts
 /// whose indices can move) have no per-layer identity to align.
+constexpr std::array<const char*, 5> kFamilies = {"norms", "attention", "routers", "shared_experts", "dense_mlp"};
+
+/// The key's verdict component (verdict_component) when it is one of kFamilies, on a layer of
+/// the text stack; the final norm has no layer.
 const char* family_of(const TensorKey& key) {
-  if (key.component != Component::text || key.layer < 0) return nullptr;
-  if (is_norm_role(key.role)) return key.role == TensorRole::final_norm ? nullptr : "norms";
-  switch (key.role) {
-    case TensorRole::attn_q:
-    case TensorRole::attn_k:
-    case TensorRole::attn_v:
-    case TensorRole::attn_o:
-    case TensorRole::attn_qkv:
-      return "attention";
-    case TensorRole::router:
-    case TensorRole::router_bias:
-      return "routers";
-    case TensorRole::shared_expert:
-    case TensorRole::shared_expert_gate:
-      return "shared_experts";
-    case TensorRole::dense_mlp:
-      return "dense_mlp";
-    default:
-      return nullptr;
+  if (key.component != Component::text || key.layer < 0 || key.role == TensorRole::final_norm) return nullptr;
+  const auto component = verdict_component(key);
+  for (const char* f : kFamilies) {
+    if (component == f) return f;
   }
+  return nullptr;
 }
 
 double median_of(std::vector<double> x) {
@@ -58,7 +48,7 @@ std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidenc
   std::vector<FamilyLayerAlignment> out;
   if (rows <= 0 || cols <= 0) return out;
   const auto cells = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
-  for (const char* family : {"norms", "attention", "routers", "shared_experts", "dense_mlp"}) {
+  for (const char* family : kFamilies) {
     std::vector<double> raw(cells, 0.0), centred(cells, 0.0), n_raw(cells, 0.0), n_centred(cells, 0.0);
     std::vector<double> null_sds;
     for (const auto& u : units) {
