@@ -86,6 +86,7 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
     cluster::run_phase(comm, "recheck", own, [&] {
       inject("recheck");
       std::vector<stages::UnitCost> done_units;
+      done_units.reserve(journaled.size());
       for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
       const auto share = stages::plan_shards(done_units, comm.size());
       cluster::recheck_journaled_units(config.out, run, journaled,
