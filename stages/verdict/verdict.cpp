@@ -11,7 +11,6 @@
 #include "stages/behaviour/proportion_tests.hpp"
 #include "stages/null/hidden_null.hpp"
 #include "stages/verdict/layer_alignment_evidence.hpp"
-#include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/token_mapped_verdict.hpp"
 
 namespace lineage::stages {
@@ -470,10 +469,8 @@ std::string join_ints(const std::vector<int>& v) {
 /// The kinds of a derived pair (METHODS §10.1), each with its evidence; a chain when several
 /// apply (e.g. finetune + permuted).
 /// @param[in] mapped  the pair's token_mapped units (stages/verdict/token_mapped_verdict.hpp)
-/// @param[in] moved_expert_units  matched_expert units judged in place of moved experts' same-key units
 void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<UnitEvidence>& mapped,
-                      std::size_t moved_expert_units, const PairLayout& layout, const VerdictRules& rules,
-                      PairVerdict& v) {
+                      const PairLayout& layout, const VerdictRules& rules, PairVerdict& v) {
   // The training kind is sized on the backbone: the attention stack's units that match in
   // place. An identical backbone, or matching units unchanged, means no training (only
   // rearranged, pruned, repeated or extended); without attention, the first component that
@@ -509,18 +506,6 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
     permuted += (permuted.empty() ? "" : ", ") + c.component + " (g " + fmt(c.median_basis_corr) + ", h " +
                 fmt(c.median_hidden_corr) + ")";
     permuted_p = std::max(permuted_p, c.p_value);
-  }
-  // Experts the sketch matching moved, judged against the expert each one is: matching in their
-  // new place (h and g) is what a reordering leaves, so they do not pass the test above, and
-  // their element-wise change (neurons may be permuted too) says nothing about training.
-  if (moved_expert_units > 0 && !experts_differ) {
-    for (const auto& c : v.components) {
-      if (c.component != "routed_experts" || c.verdict != VerdictClass::derived) continue;
-      if (permuted.find("routed_experts") != std::string::npos) continue;
-      permuted += (permuted.empty() ? "" : ", ") + std::string("routed_experts (") +
-                  std::to_string(moved_expert_units) + " projections of moved experts, judged at their match)";
-      permuted_p = std::max(permuted_p, c.p_value);
-    }
   }
   if (!permuted.empty()) {
     v.kinds.push_back({"permuted", "same hidden basis, different order: " + permuted, permuted_p});
@@ -597,10 +582,7 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
 PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size_t unmatched_tensors,
                            const VerdictRules& rules, const PairLayout& layout) {
   // Embedding rows compared through the token map stand in for rows paired by id where ids differ.
-  // Moved experts are judged against the expert they were matched to (matched_expert units).
-  const auto routed = route_token_mapped(route_matched_experts(all_units));
-  const auto moved_expert_units = static_cast<std::size_t>(std::count_if(
-      all_units.begin(), all_units.end(), [](const UnitEvidence& u) { return u.kind == UnitKind::matched_expert; }));
+  const auto routed = route_token_mapped(all_units);
   const auto& units = routed.judged;
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);
@@ -680,7 +662,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size
     } else {
       v.kind = submatrix && vocab_only && unmatched_tensors == 0 ? "vocab_extended" : "reshaped";
     }
-    derivation_kinds(units, routed.mapped, moved_expert_units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     std::string differences;
     auto add = [&](const std::string& s) { differences += (differences.empty() ? "" : "; ") + s; };
     if (unmatched_tensors) add(std::to_string(unmatched_tensors) + " tensors have no counterpart");
@@ -693,7 +675,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size
     for (const auto& c : v.components) {
       if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
-    derivation_kinds(units, routed.mapped, moved_expert_units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     v.reason =
         "every informative component is derived or identical (" + names_with(VerdictClass::derived) +
         (identical ? std::string(identical == derived ? "" : "; identical: ") + names_with(VerdictClass::identical)
@@ -708,7 +690,7 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size
   } else if (derived > 0) {
     v.overall = VerdictClass::derived;
     v.kind = "partially examined";
-    derivation_kinds(units, routed.mapped, moved_expert_units, layout, rules, v);
+    derivation_kinds(units, routed.mapped, layout, rules, v);
     v.reason = "derived: " + names_with(VerdictClass::derived) + "; no component at null level with power";
   } else {
     // Independent: nothing anywhere shows evidence, and the backbone (the attention stack every

@@ -50,16 +50,6 @@ assert same and all(stats[row_of[i]][col["basis_corr"]] < 0.5 for i in same)
 print("%d matched_expert units" % len(matched))
 PY
 
-"$lineage" verdict --json "$tmp/p1.h5" | $py -c '
-import json, sys
-pair = json.load(sys.stdin)["pairs"][0]
-c = [c for c in pair["components"] if c["component"] == "routed_experts"][0]
-# Every routed-expert projection judged against its matched expert: all significant.
-assert c["verdict"] == "derived" and c["basis_significant"], c
-assert c["significant_units"] == c["tested_units"] > 0, (c["significant_units"], c["tested_units"])
-assert c["median_basis_corr"] > 0.9, c["median_basis_corr"]
-assert pair["overall"] == "derived", pair["overall"]' || fail "routed experts judged by their matched units"
-
 # A failure in the second phase keeps the finished units; --resume plans the same units again.
 first=$($py -c '
 import sys, h5py
