@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace lineage::cluster {
@@ -48,6 +50,14 @@ class Communicator {
   [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes, int root) const;
   /// Collective: root's bytes on every rank.
   [[nodiscard]] std::vector<std::byte> broadcast(std::span<const std::byte> bytes, int root) const;
+  /// Collective: root's `records` on every rank (resized to root's count).
+  template <typename T>
+  void broadcast_records(std::vector<T>& records, int root) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto b = broadcast({reinterpret_cast<const std::byte*>(records.data()), records.size() * sizeof(T)}, root);
+    records.resize(b.size() / sizeof(T));
+    if (!b.empty()) std::memcpy(records.data(), b.data(), b.size());
+  }
 
  private:
   Communicator(MPI_Comm handle, bool owned, bool serial);

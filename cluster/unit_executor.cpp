@@ -32,14 +32,19 @@ std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
   return file(v).range(b, e);
 }
 
-void recheck_journaled_units(const std::string& store, const stages::RunPlan& plan,
-                             const std::vector<JournaledHashes>& journaled, const std::vector<std::uint64_t>& mine,
-                             const stages::NullOptions& null_options,
+void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
+                             const std::vector<JournaledHashes>& journaled, const stages::NullOptions& null_options,
                              const std::function<void(const std::string&, const std::string&)>& reading_files) {
+  std::vector<stages::UnitCost> costs;
+  costs.reserve(journaled.size());
   std::map<std::uint64_t, const JournaledHashes*> by_id;
-  for (const auto& j : journaled) by_id.emplace(j.unit_id, &j);
+  for (const auto& j : journaled) {
+    costs.push_back({j.unit_id, plan.units()[j.unit_id].bytes()});
+    by_id.emplace(j.unit_id, &j);
+  }
+  const auto share = stages::plan_shards(costs, comm.size());
   UnitBytes bytes(plan.models);
-  for (auto id : mine) {
+  for (auto id : share.units_of_rank[static_cast<std::size_t>(comm.rank())]) {
     const auto& u = plan.units()[id];
     const auto& want = *by_id.at(id);
     const auto a = bytes.of(u.a);

@@ -55,13 +55,13 @@ struct JournaledHashes {
   std::uint64_t hash_b = 0;
 };
 
-/// --resume: re-hashes `mine` (ids of units in `journaled`) and compares with the journaled
+/// --resume: re-hashes this rank's share of `journaled` (the units spread over the communicator's
+/// ranks by bytes, plan_shards: the same split on every rank) and compares with the journaled
 /// hashes; hashing only, no statistics. Throws StoreError naming file, model, tensor and unit on
-/// the first difference (`store` names the run in the message). Local to this rank: the caller
+/// the first difference (`store` names the run in the message). No communication: the caller
 /// runs it as a phase of the failure protocol.
-void recheck_journaled_units(const std::string& store, const stages::RunPlan& plan,
-                             const std::vector<JournaledHashes>& journaled, const std::vector<std::uint64_t>& mine,
-                             const stages::NullOptions& null_options,
+void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
+                             const std::vector<JournaledHashes>& journaled, const stages::NullOptions& null_options,
                              const std::function<void(const std::string&, const std::string&)>& reading_files);
 
 struct UnitExecutorOptions {

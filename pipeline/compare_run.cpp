@@ -239,10 +239,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   });
 
   // ---- what is left, planned over this run's ranks ----------------------------------------------
-  {
-    const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(done_flags.data()), done_flags.size()}, 0);
-    std::memcpy(done_flags.data(), b.data(), b.size());
-  }
+  comm.broadcast_records(done_flags, 0);
   const std::string session = [&] {
     std::string s = root ? session_id() : std::string();
     const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
@@ -265,20 +262,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
 
   // ---- --resume: the units taken from the journal still hash as they did ----------------------
   if (already > 0) {
-    const auto b = comm.broadcast(
-        {reinterpret_cast<const std::byte*>(journaled.data()), journaled.size() * sizeof(cluster::JournaledHashes)}, 0);
-    journaled.resize(b.size() / sizeof(cluster::JournaledHashes));
-    std::memcpy(journaled.data(), b.data(), b.size());
+    comm.broadcast_records(journaled, 0);
     cluster::run_phase(comm, "recheck", own, [&] {
       inject(fault, "recheck", rank);
-      std::vector<stages::UnitCost> done_units;
-      done_units.reserve(journaled.size());
-      for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
-      const auto share = stages::plan_shards(done_units, comm.size());
       stages::NullOptions null_options;
       null_options.permutations = cfg.null_permutations;
       cluster::recheck_journaled_units(
-          cfg.out, run, journaled, share.units_of_rank[static_cast<std::size_t>(rank)], null_options,
+          comm, cfg.out, run, journaled, null_options,
           [](const std::string& file_a, const std::string& file_b) { set_files_being_read(file_a, file_b); });
     });
   }

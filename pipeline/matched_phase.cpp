@@ -1,9 +1,7 @@
 #include "pipeline/matched_phase.hpp"
 
-#include <cstring>
 #include <memory>
 #include <ostream>
-#include <type_traits>
 #include <utility>
 
 #include "cluster/phase.hpp"
@@ -14,18 +12,6 @@
 #include "stages/plan/shard_plan.hpp"
 
 namespace lineage::pipeline {
-namespace {
-
-/// Rank 0's vector of trivially copyable records, on every rank.
-template <typename T>
-void broadcast_records(const cluster::Communicator& comm, std::vector<T>& records) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(records.data()), records.size() * sizeof(T)}, 0);
-  records.resize(b.size() / sizeof(T));
-  if (!b.empty()) std::memcpy(records.data(), b.data(), b.size());
-}
-
-}  // namespace
 
 std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
   std::vector<io::StoredUnit> out;
@@ -63,7 +49,7 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
     if (finished != planned) return m;  // the pass is not complete: a resumed run plans them
     return stages::expert_moves(run.units(), sketches);
   });
-  broadcast_records(comm, moves);
+  comm.broadcast_records(moves, 0);
   if (moves.empty()) return std::nullopt;
   auto matched =
       cluster::run_phase(comm, "match", own, [&] { return stages::matched_expert_units(run.units(), moves); });
@@ -79,19 +65,13 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
       journaled.push_back({it->first, it->second.hash_a, it->second.hash_b});
     }
   }
-  broadcast_records(comm, journaled);
+  comm.broadcast_records(journaled, 0);
   std::vector<std::uint8_t> finished(units.size() - planned, 0);
   for (const auto& j : journaled) finished[j.unit_id - planned] = 1;
   if (!journaled.empty()) {
     cluster::run_phase(comm, "recheck", own, [&] {
       inject("recheck");
-      std::vector<stages::UnitCost> done_units;
-      done_units.reserve(journaled.size());
-      for (const auto& j : journaled) done_units.push_back({j.unit_id, units[j.unit_id].bytes()});
-      const auto share = stages::plan_shards(done_units, comm.size());
-      cluster::recheck_journaled_units(config.out, run, journaled,
-                                       share.units_of_rank[static_cast<std::size_t>(comm.rank())], exec_options.null,
-                                       exec_options.reading_files);
+      cluster::recheck_journaled_units(comm, config.out, run, journaled, exec_options.null, exec_options.reading_files);
     });
   }
   std::vector<stages::UnitCost> todo;
