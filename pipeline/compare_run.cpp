@@ -227,7 +227,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     store.config_json = config_json(cfg).dump();
     store.models = run.fingerprints;
-    store.units = stored_units(units);
+    store.units = stages::stored_units(units);
     store.unmatched = run.pairs.unmatched;
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());

@@ -13,16 +13,6 @@
 
 namespace lineage::pipeline {
 
-std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units) {
-  std::vector<io::StoredUnit> out;
-  out.reserve(units.size());
-  for (const auto& u : units) {
-    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
-                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
-  }
-  return out;
-}
-
 std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
                                                           stages::RunPlan& run,
                                                           const std::map<std::uint64_t, stages::UnitOutcome>& done,
@@ -87,7 +77,7 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
   cluster::run_phase(comm, "journal", store_phase, [&] {
     inject("journal");
     if (!root) return;
-    store.units = stored_units(units);
+    store.units = stages::stored_units(units);
     store.plan_rank_of_unit.resize(units.size(), -1);
     for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
       for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);

@@ -26,9 +26,6 @@
 
 namespace lineage::pipeline {
 
-/// The units as the result store records them.
-[[nodiscard]] std::vector<io::StoredUnit> stored_units(const std::vector<stages::ComparisonUnit>& units);
-
 struct MatchedPhaseOptions {
   std::string session;                                 ///< this run's session (journal file names)
   std::function<void(std::string_view phase)> inject;  ///< LINEAGE_FAULT at the start of a phase

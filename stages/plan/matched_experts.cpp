@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "io/store/result_store.hpp"
+#include "stages/plan/run_plan.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 
 namespace lineage::stages {
@@ -22,11 +23,9 @@ std::vector<ExpertMove> expert_moves(
     const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha) {
   // sketch_matchings reads a store: the units as the store records them, and the sketches.
   io::StoreContents store;
-  store.units.reserve(units.size());
+  store.units = stored_units(units);
   std::set<int> others;
   for (const auto& u : units) {
-    store.units.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
-                           u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
     if (u.a.model == 0 && u.b.model != 0) others.insert(u.b.model);
   }
   for (const auto& [id, ab] : sketches) {

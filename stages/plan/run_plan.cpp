@@ -30,6 +30,16 @@ std::string unit_digest_entry(const TensorKey& key_a, const TensorKey& key_b) {
   return unit_digest_entry(to_string(key_a), to_string(key_b));
 }
 
+std::vector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units) {
+  std::vector<io::StoredUnit> out;
+  out.reserve(units.size());
+  for (const auto& u : units) {
+    out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,
+                   u.key_b.layer, u.key_a.expert, u.rows, u.cols, u.bytes()});
+  }
+  return out;
+}
+
 RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, const RunPlanOptions& options) {
   const auto step = [&](std::string_view name) {
     if (options.before_step) options.before_step(name);

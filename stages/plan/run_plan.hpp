@@ -57,6 +57,9 @@ struct RunPlan {
 /// The same for typed keys (a plan's units, and the units of a store being resumed).
 [[nodiscard]] std::string unit_digest_entry(const TensorKey& key_a, const TensorKey& key_b);
 
+/// The units as the result store records them (/units), in the same order.
+[[nodiscard]] std::vector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units);
+
 /// Loads the run's models (strictly, unless planning), fingerprints them and pairs them with the
 /// run's baseline setting. Throws what load_run_models and pair_models throw.
 [[nodiscard]] RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry,
