@@ -4,9 +4,11 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 
@@ -26,8 +28,21 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
   std::map<std::pair<int, int>, PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
-    auto& v = verdicts[pair] =
-        decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    const auto neurons = neuron_matchings(store, suspect, other);
+    // Moved experts are judged at their match where their own statistics there confirm the move
+    // (stages/verdict/matched_expert_verdict.hpp).
+    ExpertSet neuron_matched;
+    for (const auto& mlp : neurons) {
+      if (mlp.role == "routed_expert" && mlp.matched) neuron_matched.insert({mlp.layer, mlp.expert});
+    }
+    const auto confirmed = confirmed_moves(evidence, neuron_matched);
+    ExpertSet moved_experts;
+    for (const auto& u : evidence) {
+      if (u.kind == UnitKind::matched_expert) moved_experts.insert({u.key.layer, u.key.expert});
+    }
+    auto& v = verdicts[pair] = decide_verdict(route_matched_experts(evidence, confirmed),
+                                              unmatched_between(store, suspect, other), {},
+                                              layout_of(store, suspect, other));
     const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
@@ -41,10 +56,16 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
                     " layers (largest p " + std::to_string(worst) + ")";
     }
     // permuted: the neurons matched per MLP and the experts the routers show reordered.
-    add_permutation_evidence(v, neuron_matchings(store, suspect, other), matchings);
+    add_permutation_evidence(v, neurons, matchings);
+    std::optional<std::vector<LayerSketchMatching>> cached;
+    if (!confirmed.empty()) {
+      cached = sketch_matchings(store, suspect, other);
+      std::map<int, double> layer_p;
+      for (const auto& l : *cached) layer_p[l.layer] = l.matching.p;
+      add_moved_expert_evidence(v, confirmed, moved_experts, layer_p, layout_of(store, suspect, other));
+    }
     // The experts' own sketches (stages/verdict/sketch_evidence) say which expert is which for
     // permuted and pruned experts; without routers kept whole their p-value is the kind's.
-    std::optional<std::vector<LayerSketchMatching>> cached;
     for (auto& k : v.kinds) {
       if (k.kind != "expert_pruned" && k.kind != "permuted") continue;
       if (!cached) cached = sketch_matchings(store, suspect, other);
@@ -61,6 +82,10 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       k.evidence += "; the experts' sketches match them in " + std::to_string(sketches.size()) + " layers (" +
                     std::to_string(moved) + " experts out of place, " + std::to_string(pruned) +
                     " of the other's unmatched; largest p " + std::to_string(worst) + ")";
+      if (k.kind == "expert_pruned" && !moved_experts.empty()) {
+        k.evidence += "; " + std::to_string(confirmed.size()) + " of " + std::to_string(moved_experts.size()) +
+                      " moved experts confirmed at their match (identical bytes, h or neurons) and judged there";
+      }
     }
   }
   const auto scan = store.tensor_scan_json.empty()

@@ -225,8 +225,15 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
       sig_h.push_back(tested[i].h);
       sig_z.push_back(tested[i].z);
       unit_significant[tested[i].unit] = true;
-      (tested[i].basis ? c.basis_significant : c.hidden_significant) = true;
-      if (!tested[i].basis) unit_hidden_significant[tested[i].unit] = true;
+      // Same-index evidence needs an effect too: a neuron permutation that leaves a few
+      // neurons where they were gives a significant h of a few hundredths, which says neither
+      // "matches in place" nor how much training changed the weights.
+      if (tested[i].basis) {
+        c.basis_significant = true;
+      } else if (tested[i].h >= rules.min_effect) {
+        c.hidden_significant = true;
+        unit_hidden_significant[tested[i].unit] = true;
+      }
       fam[tested[i].family].effect.push_back(tested[i].h);
       fam[tested[i].family].z.push_back(tested[i].z);
     }
@@ -671,9 +678,11 @@ PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size
     v.reason = "value-identical where comparable, but " + differences;
   } else if (derived == informative) {
     v.overall = VerdictClass::derived;
+    // The training kind is the backbone's; an identical backbone was not trained, whatever the
+    // element-wise change of components rearranged around it (reordered router rows, say).
     v.kind = backbone ? backbone->kind : std::string();
     for (const auto& c : v.components) {
-      if (v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
+      if (!backbone && v.kind.empty() && !c.kind.empty()) v.kind = c.kind;
     }
     derivation_kinds(units, routed.mapped, layout, rules, v);
     v.reason =

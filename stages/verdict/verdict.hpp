@@ -126,11 +126,11 @@ struct ComponentVerdict {
   double p_fisher = 1;          ///< Fisher-combined p (informative; units are not independent)
   double frac_beyond_null = 0;  ///< fraction of tested units significant
   double median_rel_l2 = 0;
-  double matched_rel_l2 = 0;  ///< median relative L2 of the units whose h is significant (the matching ones)
+  double matched_rel_l2 = 0;  ///< median relative L2 of the units whose h is significant and >= min_effect
   double median_frac_equal = 0;
   double frac_bytes_equal = 0;
   bool cross_layer_null = false;           ///< some unit was judged by its cross-layer baselines
-  bool hidden_significant = false;         ///< some h test significant (same-index evidence)
+  bool hidden_significant = false;         ///< some h test significant with h >= min_effect (same-index evidence)
   bool basis_significant = false;          ///< some g test significant (hidden-basis evidence)
   std::size_t cross_role_units = 0;        ///< experts tested against the other's dense MLP
   std::size_t cross_role_significant = 0;  ///< of them, with a significant test

@@ -4,7 +4,8 @@
 # suspect expert e against the parent's expert perm[e] as the generator recorded, none for experts
 # left in place; their exact statistics show the moved experts derived (g, the basis null), and
 # the verdict's routed-expert component judges them in place of the moved experts' same-key
-# units. An independent model gets none. The store is the same at 1 and 2 ranks and after a
+# units where their own statistics confirm the move (here the neurons; for pruned experts the
+# bytes). An independent model gets none. The store is the same at 1 and 2 ranks and after a
 # failure in the second phase (a unit, or its planning) and --resume.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
@@ -49,6 +50,33 @@ same = [i for i, k in enumerate(kinds) if k == "same_key" and ka[i] in moved]
 assert same and all(stats[row_of[i]][col["basis_corr"]] < 0.5 for i in same)
 print("%d matched_expert units" % len(matched))
 PY
+
+"$lineage" verdict --json "$tmp/p1.h5" | $py -c '
+import json, sys
+pair = json.load(sys.stdin)["pairs"][0]
+c = [c for c in pair["components"] if c["component"] == "routed_experts"][0]
+# Every moved expert is confirmed at its match (its neurons agree there) and judged there: every
+# routed-expert projection significant, on the shared basis, with no same-index training effect.
+assert c["verdict"] == "derived" and c["basis_significant"] and not c["hidden_significant"], c
+assert c["significant_units"] == c["tested_units"] > 0, (c["significant_units"], c["tested_units"])
+assert c["median_basis_corr"] > 0.9, c["median_basis_corr"]
+assert pair["overall"] == "derived" and [k["kind"] for k in pair["kinds"]] == ["permuted"], pair["kinds"]
+assert "confirmed at their match" in pair["kinds"][0]["evidence"], pair["kinds"][0]' \
+  || fail "routed experts judged by their confirmed matched units"
+
+# Pruned experts of trained-like values: the kept experts move to new indices, and only their
+# matched units (byte-identical to the parent's) show them; judged in place, the pair would read
+# partial_reuse with routed experts "at null level".
+"$lineage" synth --scenario base --realistic --out "$tmp/rbase" --seed 11 >/dev/null || fail "synth realistic base"
+"$lineage" synth --scenario expert_pruned --realistic --base "$tmp/rbase" --out "$tmp/rpruned" --seed 7 >/dev/null \
+  || fail "synth realistic expert_pruned"
+out=$($mpi -np 2 "$lineage" compare "$tmp/rpruned" "$tmp/rbase" --out "$tmp/rp.h5" -q 2>&1) || fail "compare pruned: $out"
+grep -qE "overall: derived \(expert_pruned\)" <<<"$out" || fail "pruned experts: $(grep overall: <<<"$out")"
+"$lineage" verdict --json "$tmp/rp.h5" | $py -c '
+import json, sys
+pair = json.load(sys.stdin)["pairs"][0]
+c = [c for c in pair["components"] if c["component"] == "routed_experts"][0]
+assert c["verdict"] == "identical", c["verdict"]' || fail "the kept experts are not judged at their match"
 
 # A failure in the second phase keeps the finished units; --resume plans the same units again.
 first=$($py -c '

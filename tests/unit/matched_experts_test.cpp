@@ -125,26 +125,93 @@ TEST(MatchedExperts, AMoveOfAnExpertNoUnitHoldsIsABug) {
   EXPECT_THROW((void)matched_expert_units(planned.units, {{1, 2, 9, 1}}), InternalError);
 }
 
-TEST(MatchedExperts, TheVerdictJudgesMatchedUnitsInPlaceOfTheMovedExpertsSameKeyUnits) {
-  std::vector<UnitEvidence> units(4);
-  for (auto& u : units) {
-    u.key.role = TensorRole::routed_expert;
-    u.key.layer = 1;
-    u.key.projection = Projection::up;
-  }
-  units[0].key.expert = 0;  // in place: kept
-  units[1].key.expert = 1;  // moved: its same-key unit gives way
-  units[1].pearson = 0.01;
-  units[2].key.expert = 1;
-  units[2].kind = UnitKind::matched_expert;
-  units[2].pearson = 0.99;
-  units[3].kind = UnitKind::baseline;
-  const auto judged = route_matched_experts(units);
-  ASSERT_EQ(judged.size(), 3u);
+UnitEvidence expert_unit(int expert, UnitKind kind, double pearson) {
+  UnitEvidence u;
+  u.kind = kind;
+  u.key.role = TensorRole::routed_expert;
+  u.key.layer = 1;
+  u.key.expert = expert;
+  u.key.projection = Projection::up;
+  u.pearson = pearson;
+  return u;
+}
+
+TEST(MatchedExperts, TheVerdictJudgesConfirmedMatchedUnitsInPlaceOfTheMovedExpertsSameKeyUnits) {
+  std::vector<UnitEvidence> units = {
+      expert_unit(0, UnitKind::same_key, 0.99),        // in place: kept
+      expert_unit(1, UnitKind::same_key, 0.01),        // moved, confirmed: gives way
+      expert_unit(1, UnitKind::matched_expert, 0.99),  // ... to its match
+      expert_unit(2, UnitKind::same_key, 0.02),        // moved, not confirmed: kept
+      expert_unit(2, UnitKind::matched_expert, 0.3),   // ... and its match left out
+      expert_unit(0, UnitKind::baseline, 0.0)};
+  const auto judged = route_matched_experts(units, {{1, 1}});
+  ASSERT_EQ(judged.size(), 4u);
   EXPECT_EQ(judged[0].key.expert, 0);
+  EXPECT_EQ(judged[1].key.expert, 1);
   EXPECT_EQ(judged[1].kind, UnitKind::same_key);
   EXPECT_EQ(judged[1].pearson, 0.99);
-  EXPECT_EQ(judged[2].kind, UnitKind::baseline);
+  EXPECT_EQ(judged[2].key.expert, 2);
+  EXPECT_EQ(judged[2].pearson, 0.02);
+  EXPECT_EQ(judged[3].kind, UnitKind::baseline);
+  // Nothing confirmed: every same-key unit stands, no matched unit is judged.
+  const auto none = route_matched_experts(units, {});
+  EXPECT_EQ(std::count_if(none.begin(), none.end(), [](const auto& u) { return u.kind == UnitKind::same_key; }), 3);
+}
+
+TEST(MatchedExperts, AMoveStandsOnlyWhereTheExpertsOwnStatisticsAtTheMatchConfirmIt) {
+  // A repeated layer's experts matched to the other model's next layer (trained depth
+  // up-scaling): g shared, h near zero, neurons not matched. Not confirmed.
+  auto cross_layer = expert_unit(3, UnitKind::matched_expert, 0.01);
+  cross_layer.hidden_corr = 0.01;
+  cross_layer.null_sd = 0.01;
+  cross_layer.null_p = 0.2;
+  cross_layer.basis_corr = 0.6;
+  cross_layer.basis_null_sd = 0.01;
+  cross_layer.basis_null_p = 1e-30;
+  EXPECT_TRUE(confirmed_moves({cross_layer}, {}).empty());
+  // A significant h that is too small to call derived (a few neurons left in place) is not either.
+  auto few_in_place = cross_layer;
+  few_in_place.hidden_corr = 0.06;
+  few_in_place.null_p = 1e-12;
+  EXPECT_TRUE(confirmed_moves({few_in_place}, {}).empty());
+  // Identical bytes, an h that calls the projection derived, or the neuron matching confirm it.
+  auto copy = cross_layer;
+  copy.bytes_equal = true;
+  EXPECT_EQ(confirmed_moves({copy}, {}), (ExpertSet{{1, 3}}));
+  auto trained = cross_layer;
+  trained.hidden_corr = 0.9;
+  trained.null_p = 1e-40;
+  EXPECT_EQ(confirmed_moves({trained}, {}), (ExpertSet{{1, 3}}));
+  EXPECT_EQ(confirmed_moves({cross_layer}, {{1, 3}}), (ExpertSet{{1, 3}}));
+  // h's p is Bonferroni-adjusted over the matched units.
+  auto borderline = trained;
+  borderline.null_p = 1e-7;
+  EXPECT_EQ(confirmed_moves({borderline}, {}).size(), 1u);
+  EXPECT_TRUE(confirmed_moves(std::vector<UnitEvidence>(20, borderline), {}).empty());
+}
+
+TEST(MatchedExperts, ConfirmedMovesGiveThePermutedKindUnlessExpertCountsDiffer) {
+  PairVerdict v;
+  v.overall = VerdictClass::derived;
+  add_moved_expert_evidence(v, {{1, 2}, {1, 3}}, {{1, 2}, {1, 3}, {2, 0}}, {{1, 1e-40}, {2, 0.5}}, {4, 4, 8, 8});
+  ASSERT_EQ(v.kinds.size(), 1u);
+  EXPECT_EQ(v.kinds[0].kind, "permuted");
+  EXPECT_EQ(v.kind, "permuted");
+  EXPECT_EQ(v.kinds[0].p_value, 1e-40);  // the confirmed experts' layer, not layer 2
+  EXPECT_NE(v.kinds[0].evidence.find("2 of 3 experts"), std::string::npos) << v.kinds[0].evidence;
+  // Appended to an existing permuted kind, whose p it can only raise.
+  add_moved_expert_evidence(v, {{2, 0}}, {{2, 0}}, {{2, 0.5}}, {4, 4, 8, 8});
+  ASSERT_EQ(v.kinds.size(), 1u);
+  EXPECT_EQ(v.kinds[0].p_value, 0.5);
+  // Pruned experts (counts differ): expert_pruned carries the moves; an independent pair gains nothing.
+  PairVerdict pruned;
+  pruned.overall = VerdictClass::derived;
+  add_moved_expert_evidence(pruned, {{1, 2}}, {{1, 2}}, {{1, 1e-40}}, {4, 4, 6, 8});
+  EXPECT_TRUE(pruned.kinds.empty());
+  PairVerdict independent;
+  independent.overall = VerdictClass::independent;
+  add_moved_expert_evidence(independent, {{1, 2}}, {{1, 2}}, {{1, 1e-40}}, {4, 4, 8, 8});
+  EXPECT_TRUE(independent.kinds.empty());
 }
 
 }  // namespace

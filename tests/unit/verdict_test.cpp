@@ -351,6 +351,40 @@ TEST(VerdictKinds, FinetunePlusPermutedExperts) {
   EXPECT_EQ(decide_verdict(u).kind, "continued_pretrain + permuted");
 }
 
+TEST(VerdictKinds, ASmallSignificantHIsNotSameIndexEvidence) {
+  // Experts whose neurons were permuted, with a few neurons left where they were: h is
+  // significant but far below min_effect. The copied attention says nothing was trained, so the
+  // experts' element-wise change sizes no training kind, and their shared basis says permuted.
+  std::mt19937 rng(13);
+  std::vector<UnitEvidence> u;
+  add_role(
+      u, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
+  for (auto& e : u) e.bytes_equal = e.kind == UnitKind::same_key;
+  for (int l = 0; l < 8; ++l) {
+    auto e = unit(TensorKey{Component::text, TensorRole::routed_expert, l, 0, Projection::up}, UnitKind::same_key, 0.06,
+                  0.004);
+    e.basis_corr = 1.0;
+    e.basis_null_p = permutation_p(1.0, 0, 0.004, kPerms, 0);
+    e.rel_l2 = 1.36;
+    u.push_back(e);
+  }
+  const auto v = decide_verdict(u);
+  ASSERT_EQ(v.overall, VerdictClass::derived) << v.reason;
+  EXPECT_EQ(kinds_of(v), (std::vector<std::string>{"permuted"})) << v.kind;
+  const auto experts = std::find_if(v.components.begin(), v.components.end(),
+                                    [](const auto& c) { return c.component == "routed_experts"; });
+  ASSERT_NE(experts, v.components.end());
+  EXPECT_FALSE(experts->hidden_significant);
+  // The same h at 0.5 is same-index evidence: trained experts, no permutation.
+  for (auto& e : u) {
+    if (e.key.role == TensorRole::routed_expert) {
+      e.hidden_corr = 0.5;
+      e.null_p = permutation_p(0.5, 0, 0.004, kPerms, 0);
+    }
+  }
+  EXPECT_TRUE(kinds_of(decide_verdict(u)).empty()) << decide_verdict(u).kind;
+}
+
 TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   std::mt19937 rng(12);
   std::vector<UnitEvidence> up;
