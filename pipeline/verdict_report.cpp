@@ -201,36 +201,42 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     for (const auto& l : stages::sketch_matchings(store, suspect, other)) {
       p["expert_sketch_matching"].push_back(sketch_matching_json(l));
     }
-    // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons.
-    p["neuron_matching"] = nlohmann::json::array();
-    for (const auto& m : stages::neuron_matchings(store, suspect, other)) {
-      nlohmann::json projections = nlohmann::json::array();
-      for (const auto& x : m.projections) {
-        projections.push_back({{"projection", x.projection},
-                               {"neurons", x.neurons},
-                               {"sampled", x.sampled},
-                               {"in_place", x.in_place},
-                               {"matched_corr", num(x.matched_corr)},
-                               {"null_sd", num(x.null_sd)},
-                               {"p_value", num(x.p)},
-                               {"margin", num(x.margin)},
-                               {"other_neurons", x.other_neurons}});
+    // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons:
+    // against the same MLP of the other model, and (upcycling) each expert against its dense MLP.
+    const auto neuron_json = [&](stages::NeuronPairing pairing) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
+        nlohmann::json projections = nlohmann::json::array();
+        for (const auto& x : m.projections) {
+          projections.push_back({{"projection", x.projection},
+                                 {"neurons", x.neurons},
+                                 {"sampled", x.sampled},
+                                 {"in_place", x.in_place},
+                                 {"matched_corr", num(x.matched_corr)},
+                                 {"null_sd", num(x.null_sd)},
+                                 {"p_value", num(x.p)},
+                                 {"margin", num(x.margin)},
+                                 {"other_neurons", x.other_neurons}});
+        }
+        list.push_back({{"role", m.role},
+                        {"layer", m.layer},
+                        {"expert", m.expert},
+                        {"matched", m.matched},
+                        {"permuted", m.permuted},
+                        {"p_value", num(m.p)},
+                        {"matched_corr", num(m.matched_corr)},
+                        {"in_place_share", num(m.in_place_share)},
+                        {"sampled", m.sampled},
+                        {"agree", m.agree},
+                        {"agreement_p", num(m.agreement_p)},
+                        {"suspect_neurons", m.projections.front().suspect_neurons},
+                        {"recovered", m.recovered},
+                        {"projections", projections}});
       }
-      p["neuron_matching"].push_back({{"role", m.role},
-                                      {"layer", m.layer},
-                                      {"expert", m.expert},
-                                      {"matched", m.matched},
-                                      {"permuted", m.permuted},
-                                      {"p_value", num(m.p)},
-                                      {"matched_corr", num(m.matched_corr)},
-                                      {"in_place_share", num(m.in_place_share)},
-                                      {"sampled", m.sampled},
-                                      {"agree", m.agree},
-                                      {"agreement_p", num(m.agreement_p)},
-                                      {"suspect_neurons", m.projections.front().suspect_neurons},
-                                      {"recovered", m.recovered},
-                                      {"projections", projections}});
-    }
+      return list;
+    };
+    p["neuron_matching"] = neuron_json(stages::NeuronPairing::same_role);
+    p["upcycling_neuron_matching"] = neuron_json(stages::NeuronPairing::expert_to_dense);
     if (result.controls) {
       const auto& cal = *result.controls;
       p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
@@ -372,6 +378,15 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
       }
       out << "  neurons (gate/up/down matched on sampled neurons): " << matched << " of " << nm.size()
           << " MLPs matched, " << permuted << " of them permuted\n";
+    }
+    if (const auto up = p.value("upcycling_neuron_matching", nlohmann::json::array()); !up.empty()) {
+      int matched = 0, permuted = 0;
+      for (const auto& m : up) {
+        permuted += m["permuted"].get<bool>() ? 1 : 0;
+        matched += m["matched"].get<bool>() ? 1 : 0;
+      }
+      out << "  neurons of experts against the other's dense MLP: " << matched << " of " << up.size()
+          << " experts matched, " << permuted << " of them shuffled\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)

@@ -134,7 +134,7 @@ int synth(const std::vector<std::string>& args) {
     in.parent_name = parent_name;
     in.seed = seed;
     in.expand = expand;
-    if (scenario == "upcycled") {
+    if (scenario == "upcycled" || scenario == "upcycled_permuted") {
       dense = tools::make_dense_parent(style, base_seed + 1000, expand, values);
       in.dense_parent = &*dense;
       in.dense_parent_name = "dense_parent(seed " + std::to_string(base_seed + 1000) + ")";

@@ -49,7 +49,7 @@ std::pair<std::uint64_t, double> agreement(const ProjectionMatching& x, const Pr
 }  // namespace
 
 std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, int suspect, int other,
-                                                double threshold) {
+                                                double threshold, NeuronPairing pairing) {
   const StoredUnitStats stats(store);
   if (!stats.has("neuron_sampled") || !stats.has("neuron_p")) return {};
   std::map<std::tuple<std::string, int, int>, MlpNeuronMatching> by_mlp;
@@ -63,7 +63,11 @@ std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, 
     const auto id = store.done_ids[row];
     const auto& u = store.units[id];
     if (u.model_a != suspect || u.model_b != other) continue;
-    if (u.kind != UnitKind::matched_expert && (u.kind != UnitKind::same_key || moved.count(u.key_a))) continue;
+    if (pairing == NeuronPairing::expert_to_dense) {
+      if (u.kind != UnitKind::cross_role) continue;
+    } else if (u.kind != UnitKind::matched_expert && (u.kind != UnitKind::same_key || moved.count(u.key_a))) {
+      continue;
+    }
     const auto nm = store.neuron_matches.find(id);
     if (nm == store.neuron_matches.end() || nm->second.first.empty()) continue;
     const auto st = stats.row(row);
@@ -184,6 +188,40 @@ void add_permutation_evidence(PairVerdict& v, const std::vector<MlpNeuronMatchin
   if (!reordered.empty()) {
     k.evidence += "; experts reordered in layers " + reordered + " (router rows, largest p " + fmt(expert_worst) + ")";
   }
+  v.kind.clear();
+  for (const auto& x : v.kinds) v.kind += (v.kind.empty() ? "" : " + ") + x.kind;
+}
+
+void add_upcycling_evidence(PairVerdict& v, const std::vector<MlpNeuronMatching>& expert_to_dense) {
+  std::size_t matched = 0, shuffled = 0;
+  double worst = 0;
+  std::vector<std::uint64_t> agree;
+  std::uint64_t sampled = 0;
+  for (const auto& m : expert_to_dense) {
+    if (!m.matched) continue;
+    ++matched;
+    shuffled += m.permuted ? 1 : 0;
+    worst = std::max({worst, m.p, m.agreement_p});
+    agree.push_back(m.agree);
+    sampled = std::max(sampled, m.sampled);
+  }
+  if (matched == 0 || v.overall != VerdictClass::derived) return;
+  std::sort(agree.begin(), agree.end());
+  std::ostringstream p;
+  p.precision(2);
+  p << worst;
+  const std::string evidence =
+      "neuron by neuron, " + std::to_string(matched) + " of " + std::to_string(expert_to_dense.size()) +
+      " experts match the dense MLP of their layer (gate, up and down agree on a median " +
+      std::to_string(agree[agree.size() / 2]) + " of " + std::to_string(sampled) + " sampled neurons; " +
+      std::to_string(shuffled) + " with their neurons shuffled), largest p " + p.str();
+  auto kind = std::find_if(v.kinds.begin(), v.kinds.end(), [](const auto& k) { return k.kind == "upcycled"; });
+  if (kind != v.kinds.end()) {
+    kind->evidence += "; " + evidence;
+    return;
+  }
+  if (v.kinds.empty() && !v.kind.empty()) v.kinds.push_back({v.kind, "", 1.0});
+  v.kinds.push_back({"upcycled", evidence, worst});
   v.kind.clear();
   for (const auto& x : v.kinds) v.kind += (v.kind.empty() ? "" : " + ") + x.kind;
 }

@@ -31,9 +31,15 @@ struct ProjectionMatching {
   std::vector<std::uint64_t> other_neurons;
 };
 
+/// Which units a neuron matching reads.
+enum class NeuronPairing : std::uint8_t {
+  same_role,       ///< same-key units, or a moved expert's matched_expert units
+  expert_to_dense  ///< cross_role units: the suspect's routed expert against the other's dense MLP (upcycling)
+};
+
 /// The MLPs of one pair whose units were matched.
 struct MlpNeuronMatching {
-  std::string role;  ///< dense_mlp, shared_expert or routed_expert
+  std::string role;  ///< dense_mlp, shared_expert or routed_expert (the suspect's)
   int layer = -1;
   int expert = -1;
   std::vector<ProjectionMatching> projections;
@@ -53,10 +59,14 @@ struct MlpNeuronMatching {
   bool permuted = false;  ///< matched, and at most half of the sampled neurons in place
 };
 
-/// The MLPs of (suspect, other) with a neuron matching in the store (same-key units), ordered by
-/// role, layer and expert. `threshold` is the p-value that counts as matched (the rubric's 1e-6).
+/// The MLPs of (suspect, other) with a neuron matching in the store, ordered by role, layer and
+/// expert: by default against the same MLP of the other model (same-key units, or where a moved
+/// expert, its matched_expert units); with `expert_to_dense`, each routed expert against the
+/// other's dense MLP of its layer. `threshold` is the p-value that counts as matched (the
+/// rubric's 1e-6).
 [[nodiscard]] std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, int suspect, int other,
-                                                              double threshold = 1e-6);
+                                                              double threshold = 1e-6,
+                                                              NeuronPairing pairing = NeuronPairing::same_role);
 
 /// The `permuted` kind's evidence: MLPs whose neurons are permuted (matched, gate/up/down
 /// agreeing) and layers whose experts the router rows show reordered (every expert matched,
@@ -64,6 +74,12 @@ struct MlpNeuronMatching {
 /// without one gains it when some MLP's neurons are permuted. Never changes the class.
 void add_permutation_evidence(PairVerdict& v, const std::vector<MlpNeuronMatching>& neurons,
                               const std::vector<LayerMatching>& experts, double threshold = 1e-6);
+
+/// The `upcycled` kind's evidence from `expert_to_dense` matchings: experts whose neurons match
+/// the other model's dense MLP of their layer (gate, up and down agreeing), and how many of them
+/// have their neurons shuffled. Appended to an existing `upcycled` kind (its p unchanged); a
+/// derived pair without one gains it when some expert matches. Never changes the class.
+void add_upcycling_evidence(PairVerdict& v, const std::vector<MlpNeuronMatching>& expert_to_dense);
 
 /// P(X >= c) for X ~ Binomial(n, q).
 [[nodiscard]] double binomial_upper_tail(std::uint64_t c, std::uint64_t n, double q);

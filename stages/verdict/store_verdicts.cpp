@@ -40,9 +40,9 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     for (const auto& u : evidence) {
       if (u.kind == UnitKind::matched_expert) moved_experts.insert({u.key.layer, u.key.expert});
     }
-    auto& v = verdicts[pair] = decide_verdict(route_matched_experts(evidence, confirmed),
-                                              unmatched_between(store, suspect, other), {},
-                                              layout_of(store, suspect, other));
+    auto& v = verdicts[pair] =
+        decide_verdict(route_matched_experts(evidence, confirmed), unmatched_between(store, suspect, other), {},
+                       layout_of(store, suspect, other));
     const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
@@ -57,6 +57,8 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     }
     // permuted: the neurons matched per MLP and the experts the routers show reordered.
     add_permutation_evidence(v, neurons, matchings);
+    // upcycled: the suspect's experts matched neuron by neuron to the other's dense MLP.
+    add_upcycling_evidence(v, neuron_matchings(store, suspect, other, 1e-6, NeuronPairing::expert_to_dense));
     std::optional<std::vector<LayerSketchMatching>> cached;
     if (!confirmed.empty()) {
       cached = sketch_matchings(store, suspect, other);

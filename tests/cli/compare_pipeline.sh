@@ -32,12 +32,28 @@ expect independent base "overall: independent"
 expect partial_reuse base "overall: partial_reuse .*attention.*embeddings"
 expect vocab_extended base "overall: derived \(vocab_extended"
 # Rearranged, pruned, repeated and upcycled copies: derived, with their kind.
-for sc in permuted:base upcycled:dense_parent expert_pruned:base depth_upscaled:base; do
-  name=${sc%%:*}
-  out=$($mpi -np 2 "$lineage" compare "$s/$name" "$s/${sc##*:}" --out "$tmp/$name.h5" -q 2>&1) || fail "$sc: $out"
+for sc in permuted:base:permuted upcycled:dense_parent:upcycled upcycled_permuted:dense_parent:upcycled \
+  expert_pruned:base:expert_pruned depth_upscaled:base:depth_upscaled; do
+  IFS=: read -r name parent kind <<<"$sc"
+  out=$($mpi -np 2 "$lineage" compare "$s/$name" "$s/$parent" --out "$tmp/$name.h5" -q 2>&1) || fail "$sc: $out"
   line=$(grep "overall:" <<<"$out")
-  grep -qE "overall: derived \($name\)" <<<"$line" || fail "$sc: expected derived ($name), got: $line"
+  grep -qE "overall: derived \($kind\)" <<<"$line" || fail "$sc: expected derived ($kind), got: $line"
   echo "$name: $line"
+done
+# Experts upcycled with their neurons shuffled: every expert matches the dense MLP of its layer
+# neuron by neuron (gate, up and down agreeing), shuffled; the plain upcycled experts in place.
+for name in upcycled upcycled_permuted; do
+  "$lineage" verdict --json "$tmp/$name.h5" | $py -c '
+import json, sys
+shuffled = sys.argv[1] == "upcycled_permuted"
+pair = json.load(sys.stdin)["pairs"][0]
+up = pair["upcycling_neuron_matching"]
+assert up and all(m["matched"] and m["role"] == "routed_expert" for m in up), up
+assert all(m["permuted"] == shuffled for m in up), [m["in_place_share"] for m in up]
+assert not pair["neuron_matching"] or not any(m["role"] == "routed_expert" for m in pair["neuron_matching"])
+kind = [k for k in pair["kinds"] if k["kind"] == "upcycled"][0]
+assert "neuron by neuron, %d of %d experts" % (len(up), len(up)) in kind["evidence"], kind' "$name" \
+    || fail "$name: upcycling neuron evidence"
 done
 # The depth map is the one the generator recorded, and each kind carries its evidence.
 "$lineage" verdict --json "$tmp/depth_upscaled.h5" | $py -c '

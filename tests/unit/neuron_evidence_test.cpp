@@ -100,6 +100,54 @@ TEST(NeuronEvidence, InPlaceOrDisagreeingMatchingsAreNotPermutations) {
   EXPECT_FALSE(m[0].matched);
 }
 
+TEST(NeuronEvidence, ExpertsMatchedToTheDenseMlpAreUpcyclingEvidence) {
+  // The same matchings stored as cross-role units (routed expert 3 of layer 0 against the
+  // other model's dense MLP): read only with expert_to_dense, and the other way round.
+  const auto sigma = shuffled(7);
+  auto c = store_with({sigma, sigma, sigma}, 1e-30);
+  for (auto& u : c.units) {
+    u.kind = UnitKind::cross_role;
+    u.key_a.role = TensorRole::routed_expert;
+    u.key_a.expert = 3;
+  }
+  EXPECT_TRUE(neuron_matchings(c, 0, 1).empty());
+  const auto up = neuron_matchings(c, 0, 1, 1e-6, NeuronPairing::expert_to_dense);
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].role, "routed_expert");
+  EXPECT_EQ(up[0].expert, 3);
+  EXPECT_TRUE(up[0].matched);
+  EXPECT_TRUE(up[0].permuted);
+  EXPECT_TRUE(
+      neuron_matchings(store_with({sigma, sigma, sigma}, 1e-30), 0, 1, 1e-6, NeuronPairing::expert_to_dense).empty());
+
+  // A derived pair gains the kind, with the shuffled count; an existing kind gains the evidence.
+  PairVerdict v;
+  v.overall = VerdictClass::derived;
+  add_upcycling_evidence(v, up);
+  ASSERT_EQ(v.kinds.size(), 1u);
+  EXPECT_EQ(v.kind, "upcycled");
+  EXPECT_NE(v.kinds[0].evidence.find("1 of 1 experts match the dense MLP"), std::string::npos) << v.kinds[0].evidence;
+  EXPECT_NE(v.kinds[0].evidence.find("1 with their neurons shuffled"), std::string::npos) << v.kinds[0].evidence;
+  EXPECT_LE(v.kinds[0].p_value, 1e-6);
+  PairVerdict w;
+  w.overall = VerdictClass::derived;
+  w.kinds.push_back({"upcycled", "8 of 8 expert projections match", 1e-40});
+  add_upcycling_evidence(w, up);
+  ASSERT_EQ(w.kinds.size(), 1u);
+  EXPECT_EQ(w.kinds[0].p_value, 1e-40);
+  EXPECT_NE(w.kinds[0].evidence.find("; neuron by neuron"), std::string::npos);
+  // Never for unmatched neurons, nor for a pair that is not derived.
+  auto unmatched = neuron_matchings(c, 0, 1, 1e-40, NeuronPairing::expert_to_dense);
+  PairVerdict x;
+  x.overall = VerdictClass::derived;
+  add_upcycling_evidence(x, unmatched);
+  EXPECT_TRUE(x.kinds.empty());
+  PairVerdict independent;
+  independent.overall = VerdictClass::independent;
+  add_upcycling_evidence(independent, up);
+  EXPECT_TRUE(independent.kinds.empty());
+}
+
 TEST(NeuronEvidence, BinomialTail) {
   EXPECT_DOUBLE_EQ(binomial_upper_tail(0, 10, 0.3), 1.0);
   EXPECT_NEAR(binomial_upper_tail(1, 10, 0.1), 1.0 - std::pow(0.9, 10), 1e-12);

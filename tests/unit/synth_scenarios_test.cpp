@@ -316,6 +316,57 @@ TEST_P(SynthScenario, UpcycledExpertsAreCloseToTheDenseMlp) {
   EXPECT_EQ(find(m, TensorRole::embedding, -1).values, find(dense_, TensorRole::embedding, -1).values);
 }
 
+TEST_P(SynthScenario, UpcycledPermutedExpertsAreTheDenseMlpWithTheirNeuronsShuffled) {
+  const auto m = derive("upcycled_permuted");
+  write_and_read(m, "upcycled_permuted");
+  EXPECT_TRUE(m.provenance.at("parameters").at("neurons_permuted").get<bool>());
+  const int experts = base_.config.at(style_.experts_key).get<int>();
+  for (int e = 0; e < experts; ++e) {
+    // Each neuron (gate row, up row, down column) of the expert is a noisy copy of one dense
+    // neuron, the same one in all three projections, and not all in place.
+    const auto& dg = find(dense_, TensorRole::dense_mlp, 1, -1, Projection::gate);
+    const auto eg = expert_matrix(m, 1, e, Projection::gate);
+    const auto eu = expert_matrix(m, 1, e, Projection::up);
+    const auto ed = expert_matrix(m, 1, e, Projection::down);
+    const auto& du = find(dense_, TensorRole::dense_mlp, 1, -1, Projection::up);
+    const auto& dd = find(dense_, TensorRole::dense_mlp, 1, -1, Projection::down);
+    const auto neurons = dg.spec.shape.at(0), hidden = dg.spec.shape.at(1);
+    ASSERT_EQ(eg.v.size(), dg.values.size());
+    const auto row_distance = [&](const auto& x, std::uint64_t i, const std::vector<float>& y, std::uint64_t j,
+                                  std::uint64_t len, std::uint64_t stride_x, std::uint64_t stride_y, bool cols) {
+      double s = 0;
+      for (std::uint64_t k = 0; k < len; ++k) {
+        const double a = cols ? x[k * stride_x + i] : x[i * stride_x + k];
+        const double b = cols ? y[k * stride_y + j] : y[j * stride_y + k];
+        s += (a - b) * (a - b);
+      }
+      return s;
+    };
+    std::uint64_t in_place = 0;
+    for (std::uint64_t n = 0; n < neurons; ++n) {
+      std::uint64_t best = 0;
+      double best_d = 1e300;
+      for (std::uint64_t j = 0; j < neurons; ++j) {
+        const double d = row_distance(eg.v, n, dg.values, j, hidden, hidden, hidden, false);
+        if (d < best_d) best_d = d, best = j;
+      }
+      in_place += best == n ? 1 : 0;
+      // The same dense neuron is nearest for up and down too.
+      std::uint64_t best_up = 0, best_down = 0;
+      double bu = 1e300, bd = 1e300;
+      for (std::uint64_t j = 0; j < neurons; ++j) {
+        const double du_d = row_distance(eu.v, n, du.values, j, hidden, hidden, hidden, false);
+        const double dd_d = row_distance(ed.v, n, dd.values, j, hidden, neurons, neurons, true);
+        if (du_d < bu) bu = du_d, best_up = j;
+        if (dd_d < bd) bd = dd_d, best_down = j;
+      }
+      EXPECT_EQ(best_up, best) << "expert " << e << " neuron " << n;
+      EXPECT_EQ(best_down, best) << "expert " << e << " neuron " << n;
+    }
+    EXPECT_LT(in_place, neurons / 2) << "expert " << e;
+  }
+}
+
 TEST_P(SynthScenario, ExpertPrunedKeepsExpertsExactly) {
   const auto m = derive("expert_pruned");
   write_and_read(m, "expert_pruned");

@@ -219,8 +219,13 @@ const SynthTensor* dense_mlp(const SynthModel& parent, int layer, Projection pro
   return find_key(parent, k);
 }
 
-SynthModel upcycled(const ScenarioInputs& in) {
-  if (!in.dense_parent) throw ConfigError("synth", "upcycled needs a dense parent model");
+/// Sparse upcycling: every routed expert starts as the dense parent's MLP of its layer. With
+/// `permute_neurons`, each expert's hidden neurons are also shuffled (gate/up rows and down
+/// columns alike, one permutation per expert), as upcycling recipes that shuffle before
+/// splitting do: each expert still computes its dense MLP, but no element sits where it was.
+SynthModel upcycled(const ScenarioInputs& in, bool permute_neurons) {
+  const std::string name = permute_neurons ? "upcycled_permuted" : "upcycled";
+  if (!in.dense_parent) throw ConfigError("synth", name + " needs a dense parent model");
   const auto& parent = *in.dense_parent;
   // New tensors (routers, shared experts) are drawn with the scenario's seed; a realistic
   // parent's residual structure (outlier dimensions, norm profiles) carries over, since they
@@ -234,6 +239,16 @@ SynthModel upcycled(const ScenarioInputs& in) {
   copy_matching(parent, m);
   const double noise = 0.002;  // ~10% of the weights' RMS: visible, but experts stay close
   nlohmann::json copied_experts = nlohmann::json::array();
+  const CounterRng neuron_rng(in.seed, "upcycle-neurons");
+  // New neuron j of expert e in layer l is the dense MLP's neuron sigma[j] (identity unless permuting).
+  const auto neuron_order = [&](int layer, std::uint64_t expert, std::uint64_t neurons) {
+    if (!permute_neurons) {
+      std::vector<int> id(neurons);
+      std::iota(id.begin(), id.end(), 0);
+      return id;
+    }
+    return permutation(neuron_rng, static_cast<int>(neurons), static_cast<std::uint64_t>(layer) * 4096 + expert);
+  };
   for (auto& t : m.tensors) {
     const auto& k = t.spec.key;
     if (k.role != TensorRole::routed_expert) continue;
@@ -241,9 +256,17 @@ SynthModel upcycled(const ScenarioInputs& in) {
     bool done = false;
     if (!t.spec.layout.stacked && !t.spec.layout.transposed) {
       const auto* src = dense_mlp(parent, k.layer, k.projection);
-      if (src && src->spec.shape == t.spec.shape) {
-        for (std::size_t i = 0; i < t.values.size(); ++i) {
-          t.values[i] = src->values[i] + static_cast<float>(noise * rng.normal(i));
+      if (src && src->spec.shape == t.spec.shape && src->spec.shape.size() == 2) {
+        const auto rows = src->spec.shape[0], cols = src->spec.shape[1];
+        const bool down = k.projection == Projection::down;
+        const auto sigma = neuron_order(k.layer, static_cast<std::uint64_t>(std::max(k.expert, 0)), down ? cols : rows);
+        for (std::uint64_t r = 0; r < rows; ++r) {
+          for (std::uint64_t c = 0; c < cols; ++c) {
+            const std::uint64_t sr = down ? r : static_cast<std::uint64_t>(sigma[r]);
+            const std::uint64_t sc = down ? static_cast<std::uint64_t>(sigma[c]) : c;
+            const std::uint64_t i = r * cols + c;
+            t.values[i] = src->values[sr * cols + sc] + static_cast<float>(noise * rng.normal(i));
+          }
         }
         done = true;
       }
@@ -260,7 +283,9 @@ SynthModel upcycled(const ScenarioInputs& in) {
                       g->spec.shape[0] * (fused ? 2 : 1) == hf_rows;
       if (ok) {
         const std::uint64_t inter = g->spec.shape[0];
+        const bool down = k.projection == Projection::down;
         for (std::uint64_t e = 0; e < t.spec.shape[0]; ++e) {
+          const auto sigma = neuron_order(k.layer, e, down ? hf_cols : inter);
           for (std::uint64_t r = 0; r < a; ++r) {
             for (std::uint64_t c = 0; c < b; ++c) {
               const std::uint64_t hr = t.spec.layout.transposed ? c : r;
@@ -274,7 +299,9 @@ SynthModel upcycled(const ScenarioInputs& in) {
                 src = is_up ? u : g;
               }
               const std::uint64_t i = (e * a + r) * b + c;
-              t.values[i] = src->values[row * hf_cols + hc] + static_cast<float>(noise * rng.normal(i));
+              const std::uint64_t src_row = down ? row : static_cast<std::uint64_t>(sigma[row]);
+              const std::uint64_t src_col = down ? static_cast<std::uint64_t>(sigma[hc]) : hc;
+              t.values[i] = src->values[src_row * hf_cols + src_col] + static_cast<float>(noise * rng.normal(i));
             }
           }
         }
@@ -284,10 +311,16 @@ SynthModel upcycled(const ScenarioInputs& in) {
     round_to_bf16(t.values);
     if (done) copied_experts.push_back(t.spec.name);
   }
-  m.provenance = base_provenance("upcycled", *in.style, in.seed);
+  m.provenance = base_provenance(name, *in.style, in.seed);
   m.provenance["parent"] = in.dense_parent_name;
   m.provenance["expected_class"] = "DERIVED: upcycled";
-  m.provenance["parameters"] = {{"expert_noise_sigma", noise}, {"dense_family", in.style->dense_family}};
+  m.provenance["parameters"] = {
+      {"expert_noise_sigma", noise}, {"dense_family", in.style->dense_family}, {"neurons_permuted", permute_neurons}};
+  if (permute_neurons) {
+    m.provenance["neuron_permutations"] =
+        "per expert: permutation(CounterRng(seed, \"upcycle-neurons\"), neurons, layer * 4096 + expert); new "
+        "neuron j = the dense MLP's neuron sigma[j] (gate/up rows, down columns)";
+  }
   m.provenance["copied"] = "attention, norms, embeddings, lm_head: exact copies of the dense parent";
   m.provenance["experts_from_dense_mlp"] = copied_experts;
   m.provenance["random"] = "routers, shared experts (new)";
@@ -556,8 +589,8 @@ SynthModel partial_reuse(const ScenarioInputs& in) {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> kNames = {
-      "identical",      "finetune",       "continued_pretrain", "permuted",    "upcycled",      "expert_pruned",
-      "depth_upscaled", "vocab_extended", "partial_reuse",      "independent", "vocab_remapped"};
+      "identical",      "finetune",       "continued_pretrain", "permuted",    "upcycled",       "expert_pruned",
+      "depth_upscaled", "vocab_extended", "partial_reuse",      "independent", "vocab_remapped", "upcycled_permuted"};
   return kNames;
 }
 
@@ -612,8 +645,8 @@ SynthModel make_scenario(const std::string& scenario, const ScenarioInputs& in) 
     m = perturb(scenario, in, 0.3, 0.15, 0.0);
   } else if (scenario == "permuted") {
     m = permuted(in);
-  } else if (scenario == "upcycled") {
-    m = upcycled(in);
+  } else if (scenario == "upcycled" || scenario == "upcycled_permuted") {
+    m = upcycled(in, scenario == "upcycled_permuted");
   } else if (scenario == "expert_pruned") {
     m = expert_pruned(in);
   } else if (scenario == "depth_upscaled") {
@@ -633,7 +666,7 @@ SynthModel make_scenario(const std::string& scenario, const ScenarioInputs& in) 
   }
   if (m.shards < 2) m.shards = 2;
   m.provenance["base_seed"] = in.base->provenance.value("seed", 0);
-  const SynthModel& origin = (scenario == "upcycled") ? *in.dense_parent : *in.base;
+  const SynthModel& origin = scenario.rfind("upcycled", 0) == 0 ? *in.dense_parent : *in.base;
   if (value_model_of(origin) == ValueModel::realistic) m.provenance["values"] = "realistic";
   return m;
 }
