@@ -71,6 +71,10 @@ constexpr const char* kReadNeurons =
     "(columns), the share of matched neurons found at their own index: bright is in place, dark is permuted "
     "(a function-preserving reordering of the hidden neurons), grey is not matched (the projections do not "
     "agree above chance: no shared neurons).";
+constexpr const char* kReadUpcycling =
+    "Each routed expert of the suspect matched, neuron by neuron, to the other model's dense MLP of its layer "
+    "(sparse upcycling starts every expert from that MLP). Bright: the expert's neurons sit where the dense "
+    "MLP has them; dark: matched, but shuffled (a function-preserving reordering); grey: not matched.";
 constexpr const char* kReadBytes =
     "Tensors whose bytes are identical in both models, found by sampled digests and confirmed by a hash of "
     "the whole tensors, with the names each model gives them. Identical bytes at another layer or expert are "
@@ -147,11 +151,23 @@ void sketch_section(Document& d, const json& p, const std::string& pid, int othe
   d.raw_md("\n\n");
 }
 
-void neuron_section(Document& d, const json& p, const std::string& pid) {
-  const auto mlps = list(p, "neuron_matching");
+/// Neuron matchings of one kind (`field` of the pair's JSON): against the same MLP of the other
+/// model ("neurons"), or each expert against the other's dense MLP ("upcycling").
+struct NeuronSectionKind {
+  const char* field;
+  const char* title;
+  const char* how_to_read;
+  const char* id;
+};
+constexpr NeuronSectionKind kSameMlp{"neuron_matching", "Neuron matching", kReadNeurons, "neurons"};
+constexpr NeuronSectionKind kAgainstDense{
+    "upcycling_neuron_matching", "Experts against the dense MLP, neuron by neuron", kReadUpcycling, "upcycling"};
+
+void neuron_section(Document& d, const json& p, const std::string& pid, const NeuronSectionKind& kind) {
+  const auto mlps = list(p, kind.field);
   if (mlps.empty()) return;
-  d.heading(3, "Neuron matching", "neurons-" + pid);
-  d.how_to_read(kReadNeurons);
+  d.heading(3, kind.title, std::string(kind.id) + "-" + pid);
+  d.how_to_read(kind.how_to_read);
   int matched = 0, permuted = 0;
   std::vector<std::string> roles;
   std::map<std::string, std::pair<int, int>> extent;  // role -> (layers, experts)
@@ -175,9 +191,9 @@ void neuron_section(Document& d, const json& p, const std::string& pid) {
   for (const auto& role : roles) {
     const auto [n_layers, n_experts] = extent[role];
     io::report::HeatmapSpec h;
-    h.id = "neurons-" + pid + "-" + slug(role);
+    h.id = std::string(kind.id) + "-" + pid + "-" + slug(role);
     h.title = role + ": share of neurons in place";
-    h.data = {{"family", "neurons"}, {"role", role}, {"pair", pid}};
+    h.data = {{"family", kind.id}, {"role", role}, {"pair", pid}};
     h.rows = static_cast<std::size_t>(std::max(n_layers, 1));
     h.cols = static_cast<std::size_t>(std::max(n_experts, 1));
     h.values.assign(h.rows * h.cols, kNaN);
@@ -394,7 +410,8 @@ io::report::HeatmapSpec expert_match_heatmap(const json& m, int other_experts, c
 void forensics_sections(Document& d, const json& pair, const std::string& pid,
                         const std::vector<stages::UnitEvidence>& units, int other_experts) {
   sketch_section(d, pair, pid, other_experts);
-  neuron_section(d, pair, pid);
+  neuron_section(d, pair, pid, kSameMlp);
+  neuron_section(d, pair, pid, kAgainstDense);
   byte_section(d, pair, pid);
   outlier_section(d, pair, pid);
   std_curves_section(d, pair, pid);

@@ -66,7 +66,8 @@ done
 fcheck="$py $repo/tests/cli/report_forensics_check.py"
 "$lineage" verdict --json run.h5 >run.json || fail "verdict --json"
 r=$($fcheck rep/index.html run.h5 run.json --expect bytes=absent --expect sketches=present --expect neurons=present \
-  --expect outliers=present --expect stdcurves=present --expect tokens=present) || fail "forensics of the fine-tune: $r"
+  --expect outliers=present --expect stdcurves=present --expect tokens=present --expect upcycling=absent) \
+  || fail "forensics of the fine-tune: $r"
 # Permuted experts and neurons, a depth-upscaled copy (identical layers at other indices), a
 # re-sorted vocabulary: the sections show what each changed.
 for sc in permuted:3 depth_upscaled:5 vocab_remapped:4; do
@@ -87,6 +88,17 @@ b = dus["byte_identity"]
 assert b["layer_moves"] and b["renamed"] > 0, b["layer_moves"]
 PY
 grep -q "[0-9] of [0-9]* MLPs matched, [1-9][0-9]* of them permuted" rep-permuted/index.html || fail "permuted MLPs"
+# Experts upcycled from a dense MLP with their neurons shuffled: the section of experts against the
+# dense MLP shows every expert matched and shuffled.
+"$lineage" synth --scenario upcycled_permuted --base base --out upp --seed 6 >/dev/null || fail "synth upcycled_permuted"
+"$lineage" synth --scenario dense_parent --out dense --seed "$($py -c 'import json; print(json.load(open("upp/provenance.json"))["base_seed"] + 1000)')" \
+  >/dev/null || fail "synth dense_parent"
+$mpi -np 2 "$lineage" compare upp dense --out upp.h5 -q >/dev/null 2>&1 || fail "compare upcycled_permuted"
+"$lineage" verdict --json upp.h5 >upp.json || fail "verdict --json upcycled_permuted"
+"$lineage" report upp.h5 --out rep-upp >/dev/null || fail "report upcycled_permuted"
+r=$($fcheck rep-upp/index.html upp.h5 upp.json --expect upcycling=present) || fail "forensics of upcycled_permuted: $r"
+n=$($py -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["pairs"][0]["upcycling_neuron_matching"]))' upp.json)
+grep -q "$n of $n MLPs matched, $n of them permuted" rep-upp/index.html || fail "upcycled experts with shuffled neurons"
 grep -q 'data-family="byte-moves"' rep-depth_upscaled/index.html || fail "the map of moved layers"
 grep -A3 'id="tokens-0-1"' rep-vocab_remapped/index.html | grep -q "<td>text/embedding</td><td>[0-9]*</td><td>0.000</td>" \
   || fail "re-sorted vocabulary: same-id share 0"

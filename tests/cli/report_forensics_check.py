@@ -104,22 +104,24 @@ for p in verdict.get("pairs", []):
                 check(row[10].startswith(str(m["router"]["agreement"]) + " of "), f"{pid} router agreement {row[10]}")
         check(len(plots(s, "expert-sketch")) == len(ms), f"{pid} sketches: {len(plots(s, 'expert-sketch'))} matrices")
 
-    # 2. Neuron matching: the counts, one row per MLP, one map per MLP role.
-    nm = p.get("neuron_matching", [])
-    s = section(doc, "neurons-" + pid)
-    seen.setdefault("neurons", []).append(s is not None)
-    check((s is not None) == bool(nm), f"{pid} neurons: section {s is not None}, {len(nm)} MLPs")
-    if s is not None and nm:
-        matched = sum(m["matched"] for m in nm)
-        permuted = sum(m["permuted"] for m in nm)
-        want = f"{matched} of {len(nm)} MLPs matched, {permuted} of them permuted."
-        check(want in paragraphs(s), f"{pid} neurons: no '{want}' in '{paragraphs(s)}'")
-        r = rows(s)
-        check(len(r) == len(nm), f"{pid} neurons: {len(r)} rows for {len(nm)} MLPs")
-        for row, m in zip(r, nm):
-            state = ("permuted" if m["permuted"] else "in place") if m["matched"] else "not matched"
-            check(row[3] == state and row[8] == g(m["p_value"]), f"{pid} neurons row {row} vs {state} {g(m['p_value'])}")
-        check(len(plots(s, "neurons")) == len({m["role"] for m in nm}), f"{pid} neurons: maps")
+    # 2. Neuron matching: the counts, one row per MLP, one map per MLP role; against the same MLP
+    #    ("neurons") and each expert against the other's dense MLP ("upcycling").
+    for sid, field in (("neurons", "neuron_matching"), ("upcycling", "upcycling_neuron_matching")):
+        nm = p.get(field, [])
+        s = section(doc, sid + "-" + pid)
+        seen.setdefault(sid, []).append(s is not None)
+        check((s is not None) == bool(nm), f"{pid} {sid}: section {s is not None}, {len(nm)} MLPs")
+        if s is not None and nm:
+            matched = sum(m["matched"] for m in nm)
+            permuted = sum(m["permuted"] for m in nm)
+            want = f"{matched} of {len(nm)} MLPs matched, {permuted} of them permuted."
+            check(want in paragraphs(s), f"{pid} {sid}: no '{want}' in '{paragraphs(s)}'")
+            r = rows(s)
+            check(len(r) == len(nm), f"{pid} {sid}: {len(r)} rows for {len(nm)} MLPs")
+            for row, m in zip(r, nm):
+                state = ("permuted" if m["permuted"] else "in place") if m["matched"] else "not matched"
+                check(row[3] == state and row[8] == g(m["p_value"]), f"{pid} {sid} row {row} vs {state} {g(m['p_value'])}")
+            check(len(plots(s, sid)) == len({m["role"] for m in nm}), f"{pid} {sid}: maps")
 
     # 3. Byte identity: only with identical tensors; the counts, the pairs by name, the moves.
     b = p.get("byte_identity", {})
