@@ -7,8 +7,10 @@
 # of the test suite.
 #
 #   scripts/scenario-accuracy.sh WORKDIR [--styles "S1 S2 ..."] [--values "iid realistic"]
-#                                [--seeds "N ..."] [--out FILE] [--lineage PATH] [--ranks N]
+#                                [--seeds "N ..."] [--set KEY=VALUE]... [--out FILE] [--lineage PATH]
+#                                [--ranks N]
 #
+# --set overrides the styles' config (e.g. hidden_size=192), as `lineage synth --set` does.
 # Writes WORKDIR/<style>-<values>-s<seed>/ (models, labels.yaml, accuracy.md) and the combined
 # table to --out (default docs/scenario-accuracy.md). Exit codes: 0 it ran (whatever the
 # verdicts), 2 usage, 4 lineage not found, 5 a suite could not be generated or scored.
@@ -17,17 +19,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 command_line="$0$(printf ' %q' "$@")"
 
 usage() {  # [exit code]
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
 work="" styles="qwen2_moe mixtral qwen3_moe_fused gpt_oss" values="iid realistic" seeds="2"
 out="$root/docs/scenario-accuracy.md" lineage="$root/build/lineage" ranks=2
+overrides=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --styles) [ $# -ge 2 ] || usage; styles=$2; shift 2 ;;
     --values) [ $# -ge 2 ] || usage; values=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
+    --set) [ $# -ge 2 ] || usage; overrides+=(--set "$2"); shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --lineage) [ $# -ge 2 ] || usage; lineage=$2; shift 2 ;;
     --ranks) [ $# -ge 2 ] || usage; ranks=$2; shift 2 ;;
@@ -60,6 +64,7 @@ for style in $styles; do
       rm -rf "$dir"
       # The base model's seed differs from the scenarios' own, as between unrelated training runs.
       "$lineage" synth --suite "$dir" --style "$style" --seed "$seed" --base-seed $((seed + 10)) "${flag[@]}" \
+        "${overrides[@]}" \
         >/dev/null || { echo "scenario-accuracy: error: synth --suite failed for $style/$v/$seed" >&2; exit 5; }
       "$python" - "$dir" <<'PY' || exit 5
 import json, os, sys
