@@ -8,9 +8,10 @@
 #
 #   scripts/scenario-accuracy.sh WORKDIR [--styles "S1 S2 ..."] [--values "iid realistic"]
 #                                [--seeds "N ..."] [--set KEY=VALUE]... [--out FILE] [--lineage PATH]
-#                                [--ranks N]
+#                                [--ranks N] [--report-only]
 #
 # --set overrides the styles' config (e.g. hidden_size=192), as `lineage synth --set` does.
+# --report-only writes the combined table from the folders already scored in WORKDIR.
 # Writes WORKDIR/<style>-<values>-s<seed>/ (models, labels.yaml, accuracy.md) and the combined
 # table to --out (default docs/scenario-accuracy.md). Exit codes: 0 it ran (whatever the
 # verdicts), 2 usage, 4 lineage not found, 5 a suite could not be generated or scored.
@@ -19,19 +20,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 command_line="$0$(printf ' %q' "$@")"
 
 usage() {  # [exit code]
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
 work="" styles="qwen2_moe mixtral qwen3_moe_fused gpt_oss" values="iid realistic" seeds="2"
 out="$root/docs/scenario-accuracy.md" lineage="$root/build/lineage" ranks=2
-overrides=()
+overrides=() report_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --styles) [ $# -ge 2 ] || usage; styles=$2; shift 2 ;;
     --values) [ $# -ge 2 ] || usage; values=$2; shift 2 ;;
     --seeds) [ $# -ge 2 ] || usage; seeds=$2; shift 2 ;;
     --set) [ $# -ge 2 ] || usage; overrides+=(--set "$2"); shift 2 ;;
+    --report-only) report_only=1; shift ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --lineage) [ $# -ge 2 ] || usage; lineage=$2; shift 2 ;;
     --ranks) [ $# -ge 2 ] || usage; ranks=$2; shift 2 ;;
@@ -54,6 +56,11 @@ python=python3
 [ -x /usr/bin/python3 ] && python=/usr/bin/python3
 
 folders=()
+if [ "$report_only" = 1 ]; then
+  for f in "$work"/*/accuracy.md; do [ -f "$f" ] && folders+=("$(dirname "$f")"); done
+  [ ${#folders[@]} -gt 0 ] || { echo "scenario-accuracy: error: no scored folder in $work" >&2; exit 5; }
+  styles=""
+fi
 for style in $styles; do
   for v in $values; do
     for seed in $seeds; do
