@@ -112,6 +112,7 @@ open(os.path.join(folder, "labels.yaml"), "w").write("\n".join(lines) + "\n")
 PY
       "$root/scripts/accuracy.sh" "$dir" --ranks "$ranks" --lineage "$lineage" --out "$dir/accuracy.md" \
         >"$dir/accuracy.out" 2>"$dir/accuracy.err" || { echo "scenario-accuracy: error: accuracy.sh failed on $dir" >&2; exit 5; }
+      echo "$command_line" >"$dir/command"
       grep -E "^(accuracy|kinds|FALSE ACCUSATIONS):" "$dir/accuracy.out" | sed 's/^/  /' >&2 || true
       folders+=("$dir")
     done
@@ -148,6 +149,13 @@ for f in folders:
         totals[2] += 1
         totals[3] += result == "FALSE ACCUSATION"
 scenarios.sort()
+# The commands that scored the folders (a --report-only run lists theirs, not its own).
+commands = []
+for f in folders:
+    path = os.path.join(f, "command")
+    c = open(path).read().strip() if os.path.isfile(path) else os.environ.get("SA_COMMAND", "")
+    if c not in commands:
+        commands.append(c)
 md = ["# Scenario scoreboard", "",
       "Every `lineage synth` scenario against its parent, per naming style, value model and seed, scored by "
       "`scripts/accuracy.sh` on labels written from the generator's provenance. Written by "
@@ -155,7 +163,7 @@ md = ["# Scenario scoreboard", "",
       "class and every expected kind are right, otherwise it gives what lineage said.", "",
       "| | |", "|---|---|",
       f"| date | {os.environ.get('SA_DATE', '')} |",
-      f"| command | `{os.environ.get('SA_COMMAND', '')}` |",
+      "| command | " + "<br>".join(f"`{c}`" for c in commands) + " |",
       f"| lineage | commit `{os.environ.get('SA_COMMIT', '')}` |",
       f"| result | class right {totals[0]}/{totals[2]}, class and kind right {totals[1]}/{totals[2]}, "
       f"false accusations (independent read as reuse) {totals[3]} |", "",
