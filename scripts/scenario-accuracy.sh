@@ -149,7 +149,14 @@ for f in folders:
         totals[2] += 1
         totals[3] += result == "FALSE ACCUSATION"
 scenarios.sort()
-# The commands that scored the folders (a --report-only run lists theirs, not its own).
+# The commands and lineage commits that scored the folders (a --report-only run lists theirs).
+commits = []
+for f in folders:
+    for line in open(os.path.join(f, "accuracy.md")):
+        if line.startswith("| lineage | commit `"):
+            c = line.split("`")[1]
+            if c not in commits:
+                commits.append(c)
 commands = []
 for f in folders:
     path = os.path.join(f, "command")
@@ -164,7 +171,7 @@ md = ["# Scenario scoreboard", "",
       "| | |", "|---|---|",
       f"| date | {os.environ.get('SA_DATE', '')} |",
       "| command | " + "<br>".join(f"`{c}`" for c in commands) + " |",
-      f"| lineage | commit `{os.environ.get('SA_COMMIT', '')}` |",
+      "| lineage | " + ", ".join(f"commit `{c}`" for c in commits) + " (the binaries that scored the folders) |",
       f"| result | class right {totals[0]}/{totals[2]}, class and kind right {totals[1]}/{totals[2]}, "
       f"false accusations (independent read as reuse) {totals[3]} |", "",
       "| scenario | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
