@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <tuple>
 
 #include "core/errors.hpp"
 #include "pipeline/layer_alignment_report.hpp"
@@ -370,23 +371,20 @@ void print_verdict_table(const nlohmann::json& verdicts, std::ostream& out) {
            << m["p_value"].get<double>();
       out << line.str() << "\n";
     }
-    if (const auto nm = p.value("neuron_matching", nlohmann::json::array()); !nm.empty()) {
+    // Neuron matchings: against the same MLP, and each expert against the other's dense MLP.
+    for (const auto& [field, what, unit, moved] :
+         {std::tuple{"neuron_matching", "neurons (gate/up/down matched on sampled neurons)", "MLPs", "permuted"},
+          std::tuple{"upcycling_neuron_matching", "neurons of experts against the other's dense MLP", "experts",
+                     "shuffled"}}) {
+      const auto nm = p.value(field, nlohmann::json::array());
+      if (nm.empty()) continue;
       int permuted = 0, matched = 0;
       for (const auto& m : nm) {
         permuted += m["permuted"].get<bool>() ? 1 : 0;
         matched += m["matched"].get<bool>() ? 1 : 0;
       }
-      out << "  neurons (gate/up/down matched on sampled neurons): " << matched << " of " << nm.size()
-          << " MLPs matched, " << permuted << " of them permuted\n";
-    }
-    if (const auto up = p.value("upcycling_neuron_matching", nlohmann::json::array()); !up.empty()) {
-      int matched = 0, permuted = 0;
-      for (const auto& m : up) {
-        permuted += m["permuted"].get<bool>() ? 1 : 0;
-        matched += m["matched"].get<bool>() ? 1 : 0;
-      }
-      out << "  neurons of experts against the other's dense MLP: " << matched << " of " << up.size()
-          << " experts matched, " << permuted << " of them shuffled\n";
+      out << "  " << what << ": " << matched << " of " << nm.size() << " " << unit << " matched, " << permuted
+          << " of them " << moved << "\n";
     }
     out << "  " << std::left << std::setw(16) << "component" << std::setw(14) << "verdict" << std::right << std::setw(7)
         << "units" << std::setw(10) << "pearson" << std::setw(9) << "h" << std::setw(9) << "null sd" << std::setw(9)
