@@ -144,7 +144,7 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
   // skip the basis test, the costlier of the two.
   if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within ||
-      unit.kind == UnitKind::expert_sketch) {
+      unit.kind == UnitKind::expert_sketch || unit.kind == UnitKind::layer_sketch) {
     HiddenNull none;
     none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
     return none;
@@ -210,11 +210,11 @@ struct UnitViews {
             const NullOptions& null_options)
       : null_rows(unit.kind == UnitKind::token_mapped ? std::vector<std::uint64_t>()
                                                       : sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
-        // expert_sketch units read only their sketch's elements (sketch_of), none in the pass.
-        n_total((unit.kind == UnitKind::expert_sketch  ? 0
-                 : unit.kind == UnitKind::token_mapped ? unit.rows_a.size()
-                 : unit.sampled                        ? null_rows.size()
-                                                       : unit.rows) *
+        // Sketch-only units read only their sketch's elements (sketch_of), none in the pass.
+        n_total((unit.kind == UnitKind::expert_sketch || unit.kind == UnitKind::layer_sketch ? 0
+                 : unit.kind == UnitKind::token_mapped                                       ? unit.rows_a.size()
+                 : unit.sampled                                                              ? null_rows.size()
+                                                                                             : unit.rows) *
                 unit.cols),
         a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a)),
         b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b)) {}

@@ -7,6 +7,7 @@
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/layer_sketch_evidence.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 
@@ -26,8 +27,10 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
   std::map<std::pair<int, int>, PairVerdict> verdicts;
   for (const auto& [pair, evidence] : by_pair) {
     const auto [suspect, other] = pair;
-    auto& v = verdicts[pair] =
-        decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout_of(store, suspect, other));
+    const auto layout = layout_of(store, suspect, other);
+    auto& v = verdicts[pair] = decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout);
+    // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only).
+    add_layer_sketch_alignments(v.layer_alignment, store, suspect, other, layout);
     const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
