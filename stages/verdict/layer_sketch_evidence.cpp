@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -75,6 +76,21 @@ void add_layer_sketch_alignments(std::vector<FamilyLayerAlignment>& families, co
     }
     f->sketches = std::move(s);
   }
+}
+
+std::string layer_sketch_summary(const std::vector<FamilyLayerAlignment>& families) {
+  std::string out;
+  for (const auto& f : families) {
+    if (!f.sketches) continue;
+    const auto& a = f.sketches->centred.alignment;
+    const bool mapped = std::any_of(a.layer_map.begin(), a.layer_map.end(), [](int j) { return j >= 0; });
+    char p[32];
+    std::snprintf(p, sizeof p, "%.2g", a.map_p);
+    out += std::string(out.empty() ? "; by the matrices' sketches: " : ", ") + f.family + " " +
+           (mapped ? format_layer_map(a.layer_map) + " (p " + p + ")"
+                   : "best match per layer " + format_layer_map(a.best_match) + " (no map)");
+  }
+  return out;
 }
 
 }  // namespace lineage::stages

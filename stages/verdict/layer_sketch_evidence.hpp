@@ -6,6 +6,7 @@
 /// (stages/align/layer_alignment.hpp). The pass's units cover only the layer pairs (i, i) and
 /// (i, i+1) for these roles; the sketches cover them all with no further read.
 
+#include <string>
 #include <vector>
 
 #include "io/store/result_store.hpp"
@@ -20,5 +21,10 @@ namespace lineage::stages {
 void add_layer_sketch_alignments(std::vector<FamilyLayerAlignment>& families, const io::StoreContents& store,
                                  int suspect, int other, const PairLayout& layout,
                                  const LayerAlignmentRules& rules = {});
+
+/// "; by the matrices' sketches: attention new 0..5 <- old [0,1,1,2,3,3] (p 0.051), ..." for the
+/// families with sketches (their centred suspect x other map; the best match per layer where the
+/// map is empty); empty without sketches.
+[[nodiscard]] std::string layer_sketch_summary(const std::vector<FamilyLayerAlignment>& families);
 
 }  // namespace lineage::stages

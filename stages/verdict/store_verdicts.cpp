@@ -29,8 +29,12 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     const auto [suspect, other] = pair;
     const auto layout = layout_of(store, suspect, other);
     auto& v = verdicts[pair] = decide_verdict(evidence, unmatched_between(store, suspect, other), {}, layout);
-    // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only).
+    // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only: the
+    // depth kinds' p stays the norms' map's; their text adds what the sketches map).
     add_layer_sketch_alignments(v.layer_alignment, store, suspect, other, layout);
+    for (auto& k : v.kinds) {
+      if (k.kind == "depth_upscaled" || k.kind == "depth_pruned") k.evidence += layer_sketch_summary(v.layer_alignment);
+    }
     const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).

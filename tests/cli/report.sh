@@ -88,6 +88,11 @@ assert b["layer_moves"] and b["renamed"] > 0, b["layer_moves"]
 PY
 grep -q "[0-9] of [0-9]* MLPs matched, [1-9][0-9]* of them permuted" rep-permuted/index.html || fail "permuted MLPs"
 grep -q 'data-family="byte-moves"' rep-depth_upscaled/index.html || fail "the map of moved layers"
+# The matrix roles' layer x layer matrices from the sketches: across the pair and within each model.
+for m in cross within-suspect within-other; do
+  grep -q "data-family=\"layer-sketch\".*data-matrix=\"$m\"\|data-matrix=\"$m\".*data-family=\"layer-sketch\"" \
+    rep-depth_upscaled/index.html || fail "layer sketch matrix $m"
+done
 grep -A3 'id="tokens-0-1"' rep-vocab_remapped/index.html | grep -q "<td>text/embedding</td><td>[0-9]*</td><td>0.000</td>" \
   || fail "re-sorted vocabulary: same-id share 0"
 
