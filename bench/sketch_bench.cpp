@@ -1,9 +1,9 @@
-// What the per-expert sketches (stages/execute/expert_sketch.hpp) add to one routed-expert unit of
-// the pass: execute_unit on two BF16 expert matrices of the bench-sketch.sh shape (gate/up
-// [136, 512], down [512, 136]), with and without ComparisonUnit::sketch, fastest and median of 201
-// runs each, interleaved so that the machine's load falls on both alike (on a loaded machine the
-// fastest run is the steadier estimate of the work itself). In memory (no I/O): an upper bound
-// on the share, since the real pass also reads the bytes. Not part of the test suite.
+// What the sketches (stages/execute/expert_sketch.hpp) add to one unit of the pass: execute_unit
+// on two BF16 matrices, routed experts of the bench-sketch.sh shape (gate/up [136, 512], down
+// [512, 136]) and layer matrices of a 1024-wide model (attention q and o, dense MLP down), with and without
+// ComparisonUnit::sketch, fastest and median of 201 runs each, interleaved so that the machine's load falls on both
+// alike (on a loaded machine the fastest run is the steadier estimate of the work itself). In memory (no I/O): an upper
+// bound on the share, since the real pass also reads the bytes. Not part of the test suite.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,8 +29,23 @@ double fastest(const std::vector<double>& v) { return *std::min_element(v.begin(
 int main() {
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0, 0.02f);
-  for (const auto projection : {Projection::gate, Projection::down}) {
-    const std::uint64_t rows = projection == Projection::down ? 512 : 136, cols = 512 * 136 / rows;
+  struct Shape {
+    TensorRole role;
+    Projection projection;
+    std::uint64_t rows, cols;
+    const char* name;
+  };
+  // The experts of bench-sketch.sh, and layer matrices (the layer sketches) of a 1024-wide model:
+  // attention q (hidden on the columns: the sketch gathers 16 columns over every row) and o
+  // (hidden on the rows), and a dense MLP's down projection.
+  const Shape shapes[] = {{TensorRole::routed_expert, Projection::gate, 136, 512, "routed expert gate"},
+                          {TensorRole::routed_expert, Projection::down, 512, 136, "routed expert down"},
+                          {TensorRole::attn_q, Projection::none, 1024, 1024, "attention q"},
+                          {TensorRole::attn_o, Projection::none, 1024, 1024, "attention o"},
+                          {TensorRole::dense_mlp, Projection::down, 1024, 2816, "dense MLP down"}};
+  for (const auto& shape : shapes) {
+    const auto projection = shape.projection;
+    const std::uint64_t rows = shape.rows, cols = shape.cols;
     std::vector<std::uint16_t> a(rows * cols), b(rows * cols);
     for (std::size_t i = 0; i < a.size(); ++i) {
       const float x = nd(rng);
@@ -38,9 +53,9 @@ int main() {
       b[i] = io::float_to_bf16(x + 0.1f * nd(rng));
     }
     stages::ComparisonUnit u;
-    u.key_a.role = TensorRole::routed_expert;
+    u.key_a.role = shape.role;
     u.key_a.layer = 3;
-    u.key_a.expert = 5;
+    u.key_a.expert = shape.role == TensorRole::routed_expert ? 5 : -1;
     u.key_a.projection = projection;
     u.key_b = u.key_a;
     u.rows = rows;
@@ -61,10 +76,10 @@ int main() {
     }
     const double w = fastest(with), wo = fastest(without), mw = median(with), mwo = median(without);
     std::printf(
-        "execute_unit, routed expert %s [%llu x %llu] BF16: fastest %.0f us without the sketch, %.0f us with "
+        "execute_unit, %s [%llu x %llu] BF16: fastest %.0f us without the sketch, %.0f us with "
         "(%+.1f%%); median %.0f / %.0f us (%+.1f%%)\n",
-        projection == Projection::down ? "down" : "gate", static_cast<unsigned long long>(rows),
-        static_cast<unsigned long long>(cols), wo, w, 100 * (w - wo) / wo, mwo, mw, 100 * (mw - mwo) / mwo);
+        shape.name, static_cast<unsigned long long>(rows), static_cast<unsigned long long>(cols), wo, w,
+        100 * (w - wo) / wo, mwo, mw, 100 * (mw - mwo) / mwo);
   }
   return 0;
 }

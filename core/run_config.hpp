@@ -37,6 +37,9 @@ struct RunConfig {
   /// Per-expert sketches (expert matching from the experts' weights); off only in benchmarks
   /// (hidden option --no-expert-sketches), to measure what they add to the pass.
   bool expert_sketches = true;
+  /// Per-layer sketches of the matrix roles (layer x layer sketch matrices); off only in
+  /// benchmarks (hidden option --no-layer-sketches), to measure what they add to the pass.
+  bool layer_sketches = true;
   /// Relabellings per unit for the permutation null (stages/null/hidden_null.hpp); 0 skips the
   /// permutation tests (no p-values: verdicts are then inconclusive), to measure their cost.
   int null_permutations = 100;

@@ -23,6 +23,12 @@ enum class UnitKind : std::uint8_t {
   /// matching sees every expert of both models. Both views are the one model's; no evidence,
   /// no statistics (the pass reads none of its elements: sampled with 0 rows).
   expert_sketch,
+  /// A matrix of a layer's attention, router, shared expert or dense MLP with no same-key
+  /// counterpart in the other model (a layer one model lacks: depth up-scaling or pruning),
+  /// against itself: read only for its sketch, so the layer x layer sketch matrices
+  /// (stages/verdict/layer_sketch_evidence.hpp) see every layer of both models. Like
+  /// expert_sketch: both views are the one model's, no evidence, no statistics.
+  layer_sketch,
   /// Embedding or lm_head rows of tokens both tokenizers hold, paired through the token map
   /// (stages/pair/token_mapped_units.hpp): row rows_a[i] of the suspect against row rows_b[i].
   token_mapped,

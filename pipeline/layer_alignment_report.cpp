@@ -40,6 +40,28 @@ nlohmann::json alignment_json(const stages::LayerAlignment& a) {
           {"claimed", a.claimed}};
 }
 
+/// A sketch matrix: its alignment, the null SD of one cell, and the values row by row (null: not compared).
+nlohmann::json matrix_json(const stages::AlignedLayerMatrix& m) {
+  auto j = alignment_json(m.alignment);
+  j["null_sd"] = m.similarity.null_sd;
+  nlohmann::json rows = nlohmann::json::array();
+  for (int i = 0; i < m.similarity.suspect_layers; ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int k = 0; k < m.similarity.other_layers; ++k) row.push_back(finite_or_null(m.similarity.at(i, k)));
+    rows.push_back(std::move(row));
+  }
+  j["matrix"] = std::move(rows);
+  return j;
+}
+
+nlohmann::json sketches_json(const stages::FamilySketchAlignment& s) {
+  return {{"tensors", s.tensors},
+          {"raw", matrix_json(s.raw)},
+          {"centred", matrix_json(s.centred)},
+          {"within_suspect", matrix_json(s.within_suspect)},
+          {"within_other", matrix_json(s.within_other)}};
+}
+
 }  // namespace
 
 nlohmann::json layer_alignment_json(const std::vector<stages::FamilyLayerAlignment>& families) {
@@ -51,6 +73,7 @@ nlohmann::json layer_alignment_json(const std::vector<stages::FamilyLayerAlignme
                    {"raw", alignment_json(f.raw)},
                    {"centred", alignment_json(f.centred)},
                    {"centred_statistic", f.statistic}});
+    if (f.sketches) out.back()["sketches"] = sketches_json(*f.sketches);
   }
   return out;
 }

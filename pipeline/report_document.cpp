@@ -11,6 +11,7 @@
 #include "core/version.hpp"
 #include "io/report/svg_plot.hpp"
 #include "pipeline/report_forensics.hpp"
+#include "pipeline/report_layer_sketches.hpp"
 #include "pipeline/report_markup.hpp"
 #include "pipeline/verdict_report.hpp"
 #include "stages/verdict/layer_profile.hpp"
@@ -294,6 +295,7 @@ void pair_section(Document& d, const io::StoreContents& store, const json& p,
       d.raw_md("\n\n");
     }
   }
+  layer_sketch_section(d, p, pid);
 
   // Expert matching per layer.
   if (p.contains("expert_matching") && !p["expert_matching"].empty()) {

@@ -41,8 +41,9 @@ int compare(const std::vector<std::string>& args) {
   command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
-      // Benchmark aid (scripts/bench-sketch.sh): the pass without the per-expert sketches.
-      ("no-expert-sketches", "")("test-unit-delay-ms", po::value<std::uint32_t>());
+      // Benchmark aids (scripts/bench-sketch.sh): the pass without the per-expert sketches, or
+      // without the layer matrices' sketches.
+      ("no-expert-sketches", "")("no-layer-sketches", "")("test-unit-delay-ms", po::value<std::uint32_t>());
   const auto parsed = command_line.parse(args, {{"models", 2}});
   if (!parsed) return 0;  // --help
   const auto& vm = *parsed;
@@ -64,6 +65,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("families")) cfg.families_dir = vm["families"].as<std::string>();
   if (vm.count("no-baselines")) cfg.baselines = false;
   if (vm.count("no-expert-sketches")) cfg.expert_sketches = false;
+  if (vm.count("no-layer-sketches")) cfg.layer_sketches = false;
   if (vm.count("null-permutations")) {
     cfg.null_permutations = vm["null-permutations"].as<int>();
     if (cfg.null_permutations < 0) throw UsageError("compare: --null-permutations must be >= 0");

@@ -22,6 +22,7 @@
 /// Missing cells (layer pairs the store has no unit for) are NaN, never matched, and counted.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,12 +79,29 @@ struct LayerAlignment {
 
 [[nodiscard]] LayerAlignment align_layers(const LayerSimilarity& s, const LayerAlignmentRules& rules = {});
 
+/// One layer x layer matrix and its alignment.
+struct AlignedLayerMatrix {
+  LayerSimilarity similarity;
+  LayerAlignment alignment;
+};
+
+/// A matrix role family's layer x layer matrices from the sketches of its layer matrices
+/// (stages/align/layer_sketch_similarity.hpp): every layer pair, across the pair and within each model.
+struct FamilySketchAlignment {
+  std::vector<std::string> tensors;   ///< the tensors (keys without layer) both models have sketches of
+  AlignedLayerMatrix raw, centred;    ///< suspect x other
+  AlignedLayerMatrix within_suspect;  ///< the suspect's layers against its own (centred; diagonal not compared)
+  AlignedLayerMatrix within_other;    ///< the other model's layers against its own
+};
+
 /// One role family's alignment of a pair, on two statistics per cell.
 struct FamilyLayerAlignment {
   std::string family;      ///< norms, attention (q/k/v/o), routers, shared_experts, dense_mlp
   std::string statistic;   ///< what the centred matrix holds (h: the permutation test's centred correlation)
   LayerAlignment raw;      ///< on the raw cosine of each cell's units
   LayerAlignment centred;  ///< on h, which removes each vector's mean (what every layer shares)
+  /// Matrix roles: the full matrices from the pass's sketches (stages/verdict/layer_sketch_evidence.hpp).
+  std::optional<FamilySketchAlignment> sketches;
 };
 
 /// "new [0,1,1,2] <- old [0,1,2]": the suspect's layers and the other's layer each came from

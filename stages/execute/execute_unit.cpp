@@ -144,7 +144,7 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
   // skip the basis test, the costlier of the two.
   if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within ||
-      unit.kind == UnitKind::expert_sketch) {
+      unit.kind == UnitKind::expert_sketch || unit.kind == UnitKind::layer_sketch) {
     HiddenNull none;
     none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
     return none;
@@ -170,16 +170,21 @@ std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view
   if (hidden_rows) {
     ViewReader(view, view.cols, bytes, dims).read(0, static_cast<std::size_t>(x.size()), x.data(), nullptr);
   } else {
-    // Each column's stored bytes gathered, then decoded in one call (a decode call per element,
-    // as a run-of-one ViewReader read makes, costs more than the rest of the sketch).
+    // The columns' stored bytes gathered in one pass over the rows (a pass per column would walk
+    // a large matrix, e.g. an attention projection, 16 times), then each column decoded in one
+    // call (a decode call per element, as a run-of-one ViewReader read makes, costs more than the
+    // rest of the sketch).
     const std::size_t size = dtype_size(view.dtype);
-    std::vector<std::byte> column(neurons * size);
-    for (std::size_t i = 0; i < kSketchDims; ++i) {
-      for (std::uint64_t n = 0; n < neurons; ++n) {
-        std::memcpy(column.data() + n * size,
-                    bytes.data() + (view.offset + n * view.row_stride + dims[i] * view.col_stride) * size, size);
+    std::vector<std::byte> columns(kSketchDims * neurons * size);
+    for (std::uint64_t n = 0; n < neurons; ++n) {
+      const std::byte* row = bytes.data() + (view.offset + n * view.row_stride) * size;
+      for (std::size_t i = 0; i < kSketchDims; ++i) {
+        std::memcpy(columns.data() + (i * neurons + n) * size, row + dims[i] * view.col_stride * size, size);
       }
-      io::decode_to_float(view.dtype, column, std::span<float>(x.data() + i * neurons, neurons));
+    }
+    for (std::size_t i = 0; i < kSketchDims; ++i) {
+      io::decode_to_float(view.dtype, std::span<const std::byte>(columns.data() + i * neurons * size, neurons * size),
+                          std::span<float>(x.data() + i * neurons, neurons));
     }
   }
   return expert_sketch(x, neurons);
@@ -210,11 +215,11 @@ struct UnitViews {
             const NullOptions& null_options)
       : null_rows(unit.kind == UnitKind::token_mapped ? std::vector<std::uint64_t>()
                                                       : sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
-        // expert_sketch units read only their sketch's elements (sketch_of), none in the pass.
-        n_total((unit.kind == UnitKind::expert_sketch  ? 0
-                 : unit.kind == UnitKind::token_mapped ? unit.rows_a.size()
-                 : unit.sampled                        ? null_rows.size()
-                                                       : unit.rows) *
+        // Sketch-only units read only their sketch's elements (sketch_of), none in the pass.
+        n_total((unit.kind == UnitKind::expert_sketch || unit.kind == UnitKind::layer_sketch ? 0
+                 : unit.kind == UnitKind::token_mapped                                       ? unit.rows_a.size()
+                 : unit.sampled                                                              ? null_rows.size()
+                                                                                             : unit.rows) *
                 unit.cols),
         a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a)),
         b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b)) {}

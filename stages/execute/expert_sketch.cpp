@@ -12,7 +12,31 @@
 
 namespace lineage::stages {
 
+bool layer_sketched(const TensorKey& k) noexcept {
+  if (k.component != Component::text || k.layer < 0 || k.kind != ParamKind::weight) return false;
+  switch (k.role) {
+    case TensorRole::attn_q:
+    case TensorRole::attn_k:
+    case TensorRole::attn_v:
+    case TensorRole::attn_o:
+    case TensorRole::attn_qkv:
+    case TensorRole::mla_q_a:
+    case TensorRole::mla_q_b:
+    case TensorRole::mla_kv_a:
+    case TensorRole::mla_kv_b:
+    case TensorRole::router:
+      return true;
+    case TensorRole::shared_expert:
+    case TensorRole::dense_mlp:
+      return k.projection == Projection::gate || k.projection == Projection::up || k.projection == Projection::down ||
+             k.projection == Projection::gate_up;
+    default:
+      return false;
+  }
+}
+
 bool sketched(const TensorKey& k, UnitKind kind) noexcept {
+  if (layer_sketched(k)) return kind == UnitKind::same_key || kind == UnitKind::layer_sketch;
   if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight) return false;
   if (k.projection != Projection::gate && k.projection != Projection::up && k.projection != Projection::down)
     return false;

@@ -24,10 +24,18 @@ inline constexpr std::size_t kSketchDims = 16;
 inline constexpr std::size_t kSketchWidth = kSketchDims * (kSketchDims + 1) / 2;
 inline constexpr std::uint64_t kSketchSeed = 0x736b65746368ULL;  ///< "sketch"
 
-/// Whether the pass sketches a unit of this key and kind: the weight matrices (gate, up, down) of
-/// routed experts in same-key units and in expert_sketch units (the planner sets
-/// ComparisonUnit::sketch from it).
+/// Whether the pass sketches a unit of this key and kind (the planner sets ComparisonUnit::sketch
+/// from it): the weight matrices (gate, up, down) of routed experts in same-key units and in
+/// expert_sketch units; the layer matrices of layer_sketched() in same-key units and in
+/// layer_sketch units.
 [[nodiscard]] bool sketched(const TensorKey& key, UnitKind kind) noexcept;
+
+/// The per-layer matrices the layer x layer sketch matrices are made of (issue 10, METHODS §5.8):
+/// text-stack weights of attention (q, k, v, o, fused qkv, MLA's q_a, q_b, kv_a, kv_b), the
+/// router, the shared expert and the dense MLP. The same sketch as an expert's: a covariance over
+/// the rows a neuron or head permutation reorders, of hash-chosen columns of the hidden axis (of
+/// the input axis where neither is hidden, as MLA's kv_b).
+[[nodiscard]] bool layer_sketched(const TensorKey& key) noexcept;
 
 /// The hidden dimensions a sketch reads: kSketchDims of [0, hidden), chosen by hash, ascending
 /// (every dimension when hidden <= kSketchDims, which gives no sketch).

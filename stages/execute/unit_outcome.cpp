@@ -16,7 +16,9 @@ namespace {
 // 5: the expert sketches of both sides after the neuron matching.
 // 6: the token-mapped embedding columns (mapped_same_id ... rotation_null_p) after the neuron_*
 //    columns.
-constexpr std::uint32_t kVersion = 6;
+// 7: same layout; the sketches also of the layer matrices (attention, router, shared expert,
+//    dense MLP): a version-6 journal's units lack them, so its layer sketch matrices would be empty.
+constexpr std::uint32_t kVersion = 7;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {

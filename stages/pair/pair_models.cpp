@@ -76,7 +76,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     u.rows = rows;
     u.cols = cols;
     u.keep_values = keeps_values(ka, rows * cols, options);
-    u.sketch = options.expert_sketches && sketched(ka, kind);
+    u.sketch = (layer_sketched(ka) ? options.layer_sketches : options.expert_sketches) && sketched(ka, kind);
     // Baselines describe a null: the null's sampled rows serve them (values kept whole are the
     // exception, the layer x layer analyses need them entire).
     if ((kind == UnitKind::baseline || kind == UnitKind::within) && !u.keep_values) {
@@ -119,7 +119,8 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     }
   };
   const auto& suspect = by_key[0];
-  std::set<TensorKey> sketch_only_suspect;  // the suspect's unpaired experts, once for all other models
+  std::set<TensorKey>
+      sketch_only_suspect;  // the suspect's unpaired experts and layer matrices, once for all other models
   for (std::size_t m = 1; m < models.size(); ++m) {
     const auto& other = by_key[m];
     // 1. Same key in both models.
@@ -172,6 +173,20 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
         if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
         add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
         // The pass reads none of its elements (only the sketch's few): it costs the plan nothing.
+        out.units.back().sampled = true;
+        out.units.back().sampled_rows = 0;
+      }
+    }
+    // 2c. Layer matrices (attention, router, shared expert, dense MLP) of either model without a
+    //     same-key counterpart (the layers a depth up-scaling added or a pruning dropped), read
+    //     for their sketches only: the layer x layer sketch matrices need every layer of both.
+    for (const auto* side : {&suspect, &other}) {
+      if (!options.layer_sketches) break;
+      const auto* counterpart = side == &suspect ? &other : &suspect;
+      for (const auto& [k, v] : *side) {
+        if (!layer_sketched(k) || v.rows < 2 || v.cols < 2 || counterpart->count(k)) continue;
+        if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
+        add(UnitKind::layer_sketch, k, v, k, v, v.rows, v.cols);
         out.units.back().sampled = true;
         out.units.back().sampled_rows = 0;
       }

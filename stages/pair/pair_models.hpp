@@ -25,6 +25,10 @@ struct PairOptions {
   /// Per-expert sketches for the expert matching (stages/execute/expert_sketch.hpp), with
   /// expert_sketch units for experts one model lacks. Off only to measure their cost.
   bool expert_sketches = true;
+  /// Per-layer sketches of the attention, router, shared-expert and dense-MLP matrices for the
+  /// layer x layer sketch matrices (stages/execute/expert_sketch.hpp layer_sketched), with
+  /// layer_sketch units for layers one model lacks. Off only to measure their cost.
+  bool layer_sketches = true;
 };
 
 struct PairResult {

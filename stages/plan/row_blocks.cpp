@@ -6,7 +6,7 @@ namespace lineage::stages {
 
 bool splits_into_row_blocks(const ComparisonUnit& unit) noexcept {
   return !unit.sampled && !unit.keep_values && unit.kind != UnitKind::token_mapped &&
-         unit.kind != UnitKind::expert_sketch && unit.rows > 1 && unit.cols > 0;
+         unit.kind != UnitKind::expert_sketch && unit.kind != UnitKind::layer_sketch && unit.rows > 1 && unit.cols > 0;
 }
 
 std::vector<RowBlock> row_blocks(const ComparisonUnit& unit, std::uint64_t block_bytes) {

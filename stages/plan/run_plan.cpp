@@ -61,6 +61,7 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   PairOptions pair_options;
   pair_options.baselines = config.baselines;
   pair_options.expert_sketches = config.expert_sketches;
+  pair_options.layer_sketches = config.layer_sketches;
   pair_options.sizes_only = options.planning_only;
   plan.pairs = pair_models(inventories, pair_options);
   // The same units when planning: the tokenizers are read as the other model files are, from a

@@ -78,7 +78,7 @@ std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidenc
       any = any || n_raw[k] > 0;
     }
     if (!any) continue;
-    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules)});
+    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules), std::nullopt});
   }
   return out;
 }

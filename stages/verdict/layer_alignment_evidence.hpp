@@ -4,7 +4,8 @@
 /// (same-key units on the diagonal, cross-layer baselines off it), and their alignment
 /// (stages/align/layer_alignment.hpp). What the store holds decides which cells exist: every
 /// layer pair for norm vectors, the same layer and one shifted pairing (i, i+1) for matrices;
-/// the rest are reported missing, never filled in.
+/// the rest are reported missing, never filled in. The matrix roles' full matrices come from
+/// their sketches instead (stages/verdict/layer_sketch_evidence.hpp, FamilyLayerAlignment::sketches).
 
 #include <vector>
 

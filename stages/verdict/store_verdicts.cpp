@@ -8,6 +8,7 @@
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/layer_sketch_evidence.hpp"
 #include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
@@ -40,9 +41,15 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     for (const auto& u : evidence) {
       if (u.kind == UnitKind::matched_expert) moved_experts.insert({u.key.layer, u.key.expert});
     }
-    auto& v = verdicts[pair] =
-        decide_verdict(route_matched_experts(evidence, confirmed), unmatched_between(store, suspect, other), {},
-                       layout_of(store, suspect, other));
+    const auto layout = layout_of(store, suspect, other);
+    auto& v = verdicts[pair] = decide_verdict(route_matched_experts(evidence, confirmed),
+                                              unmatched_between(store, suspect, other), {}, layout);
+    // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only: the
+    // depth kinds' p stays the norms' map's; their text adds what the sketches map).
+    add_layer_sketch_alignments(v.layer_alignment, store, suspect, other, layout);
+    for (auto& k : v.kinds) {
+      if (k.kind == "depth_upscaled" || k.kind == "depth_pruned") k.evidence += layer_sketch_summary(v.layer_alignment);
+    }
     const auto matchings = router_matchings(store, suspect, other);
     // expert_pruned rests on the expert counts; the routers' expert matching tests it: every
     // layer's kept experts must match the other's by more than chance (the largest p counts).
@@ -64,7 +71,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       cached = sketch_matchings(store, suspect, other);
       std::map<int, double> layer_p;
       for (const auto& l : *cached) layer_p[l.layer] = l.matching.p;
-      add_moved_expert_evidence(v, confirmed, moved_experts, layer_p, layout_of(store, suspect, other));
+      add_moved_expert_evidence(v, confirmed, moved_experts, layer_p, layout);
     }
     // The experts' own sketches (stages/verdict/sketch_evidence) say which expert is which for
     // permuted and pruned experts; without routers kept whole their p-value is the kind's.

@@ -79,6 +79,26 @@ assert pair["kinds"][0]["p_value"] <= c["map_p"] and "<- old [" + ",".join(map(s
 att = [f for f in pair["layer_alignment"] if f["family"] == "attention"][0]["centred"]
 assert att["missing_cells"] > 0 and "stored" in att, att' \
   "$s/depth_upscaled/provenance.json" || fail "layer alignment of the depth-upscaled model"
+# The matrix roles' full layer x layer matrices from the pass's sketches: every cell across the
+# pair (the layers the parent lacks come from layer_sketch units), each suspect layer's best match
+# is its source, and within the suspect each repeated layer's best match is its copy.
+"$lineage" verdict --json "$tmp/depth_upscaled.h5" | $py -c '
+import json, sys
+truth = json.load(open(sys.argv[1]))["layer_source"]
+pair = json.load(sys.stdin)["pairs"][0]
+fams = {f["family"]: f["sketches"] for f in pair["layer_alignment"] if "sketches" in f}
+assert {"attention", "routers", "shared_experts"} <= set(fams), list(fams)
+for name, s in fams.items():
+    c = s["centred"]
+    assert c["missing_cells"] == 0 and len(c["matrix"]) == len(truth) and len(c["matrix"][0]) == 4, (name, c)
+    assert c["best_match"] == truth and c["null_sd"] > 0, (name, c["best_match"], truth)
+    w = s["within_suspect"]
+    assert all(w["matrix"][i][i] is None for i in range(len(truth))), (name, "diagonal compared")
+    for i, j in enumerate(truth):
+        if truth.count(j) > 1:
+            assert truth[w["best_match"][i]] == j and w["margin_sds"][i] > 3, (name, i, w["best_match"], w["margin_sds"])
+    assert len(s["within_other"]["matrix"]) == 4, name' \
+  "$s/depth_upscaled/provenance.json" || fail "layer sketch matrices of the depth-upscaled model"
 # Expert matching by router rows recovers the generator's permutation and the kept experts.
 "$lineage" verdict --json "$tmp/permuted.h5" | $py -c '
 import json, sys
@@ -101,7 +121,9 @@ assert ms and all(m["p_value"] > 1e-3 for m in ms), ms' || fail "expert matching
 "$lineage" verdict --json "$tmp/independent.h5" | $py -c '
 import json, sys
 fs = json.load(sys.stdin)["pairs"][0]["layer_alignment"]
-assert fs and not any(f["centred"]["claimed"] or f["raw"]["claimed"] for f in fs), fs' \
+assert fs and not any(f["centred"]["claimed"] or f["raw"]["claimed"] for f in fs), fs
+sk = [f["sketches"] for f in fs if "sketches" in f]
+assert sk and not any(s[m]["claimed"] for s in sk for m in ("raw", "centred")), sk' \
   || fail "layer alignment of an independent model"
 
 # Controls are compared the same way: one verdict per pair.

@@ -100,6 +100,11 @@ r=$($fcheck rep-upp/index.html upp.h5 upp.json --expect upcycling=present) || fa
 n=$($py -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["pairs"][0]["upcycling_neuron_matching"]))' upp.json)
 grep -q "$n of $n MLPs matched, $n of them permuted" rep-upp/index.html || fail "upcycled experts with shuffled neurons"
 grep -q 'data-family="byte-moves"' rep-depth_upscaled/index.html || fail "the map of moved layers"
+# The matrix roles' layer x layer matrices from the sketches: across the pair and within each model.
+for m in cross within-suspect within-other; do
+  grep -q "data-family=\"layer-sketch\".*data-matrix=\"$m\"\|data-matrix=\"$m\".*data-family=\"layer-sketch\"" \
+    rep-depth_upscaled/index.html || fail "layer sketch matrix $m"
+done
 grep -A3 'id="tokens-0-1"' rep-vocab_remapped/index.html | grep -q "<td>text/embedding</td><td>[0-9]*</td><td>0.000</td>" \
   || fail "re-sorted vocabulary: same-id share 0"
 

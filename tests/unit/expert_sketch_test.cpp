@@ -99,10 +99,12 @@ TEST(ExpertSketch, UnchangedByANeuronPermutationChangedByAnotherExpert) {
   double diff = 0;
   for (std::size_t i = 0; i < kSketchWidth; ++i) diff += std::fabs(o.sketch_a[i] - o.sketch_b[i]);
   EXPECT_GT(diff, 1e-4);
-  // Units that are not routed-expert weights, or not in place, are not sketched.
-  auto dense = gate_unit.key_a;
-  dense.role = TensorRole::dense_mlp;
-  EXPECT_FALSE(sketched(dense, UnitKind::same_key));
+  // Units that are neither routed-expert weights nor layer matrices (layer_sketched: the dense
+  // MLP is one since the layer sketches), or not in place, are not sketched.
+  auto embedding = gate_unit.key_a;
+  embedding.role = TensorRole::embedding;
+  embedding.layer = -1;
+  EXPECT_FALSE(sketched(embedding, UnitKind::same_key));
   EXPECT_FALSE(sketched(gate_unit.key_a, UnitKind::baseline));
   EXPECT_TRUE(sketched(gate_unit.key_a, UnitKind::expert_sketch));
   auto off = gate_unit;
