@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "io/model_folder.hpp"
@@ -15,14 +16,16 @@
 namespace lineage::io {
 namespace {
 
-constexpr std::uint32_t kMagic = 0x4C4A524E;  // "LJRN"
+constexpr std::uint32_t kMagic = 0x4C4A524E;       // "LJRN": a unit record
+constexpr std::uint32_t kBlockMagic = 0x4C4A5242;  // "LJRB": a block record (8 more bytes of head)
 constexpr std::size_t kHead = 4 + 8 + 8;
 constexpr std::uint64_t kMaxPayload = 1ull << 34;  // 16 GiB: anything larger is corruption
 
-std::uint64_t checksum(std::uint64_t id, std::uint64_t len, const std::byte* payload) {
+std::uint64_t checksum(std::uint64_t id, const std::uint64_t* block, std::uint64_t len, const std::byte* payload) {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);
   XXH3_64bits_update(st, &id, sizeof id);
+  if (block) XXH3_64bits_update(st, block, sizeof *block);
   XXH3_64bits_update(st, &len, sizeof len);
   if (len > 0) XXH3_64bits_update(st, payload, len);
   const auto h = XXH3_64bits_digest(st);
@@ -67,13 +70,20 @@ JournalContents read_journal(const std::filesystem::path& path) {
   std::size_t pos = 0;
   while (pos + kHead + 8 <= data.size()) {
     const std::byte* p = data.data() + pos;
-    if (load<std::uint32_t>(p) != kMagic) break;
+    const auto magic = load<std::uint32_t>(p);
+    if (magic != kMagic && magic != kBlockMagic) break;
+    const bool is_block = magic == kBlockMagic;
+    const std::size_t head = kHead + (is_block ? 8 : 0);
+    if (pos + head + 8 > data.size()) break;
     const auto id = load<std::uint64_t>(p + 4);
-    const auto len = load<std::uint64_t>(p + 12);
-    if (len > kMaxPayload || pos + kHead + len + 8 > data.size()) break;
-    if (load<std::uint64_t>(p + kHead + len) != checksum(id, len, p + kHead)) break;
-    out.records.push_back({id, std::vector<std::byte>(p + kHead, p + kHead + len)});
-    pos += kHead + len + 8;
+    const auto block = is_block ? load<std::uint64_t>(p + 12) : 0;
+    const auto len = load<std::uint64_t>(p + head - 8);
+    if (len > kMaxPayload || pos + head + len + 8 > data.size()) break;
+    if (load<std::uint64_t>(p + head + len) != checksum(id, is_block ? &block : nullptr, len, p + head)) break;
+    JournalRecord record{id, std::vector<std::byte>(p + head, p + head + len), std::nullopt};
+    if (is_block) record.block = block;
+    out.records.push_back(std::move(record));
+    pos += head + len + 8;
   }
   out.valid_bytes = pos;
   out.dropped_bytes = data.size() - pos;
@@ -98,12 +108,21 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::append(std::uint64_t unit_id, std::span<const std::byte> payload) {
+  write(kMagic, unit_id, nullptr, payload);
+}
+
+void JournalWriter::append_block(std::uint64_t unit_id, std::uint64_t block, std::span<const std::byte> payload) {
+  write(kBlockMagic, unit_id, &block, payload);
+}
+
+void JournalWriter::write(std::uint32_t magic, std::uint64_t unit_id, const std::uint64_t* block,
+                          std::span<const std::byte> payload) {
   const std::uint64_t len = payload.size();
-  const auto sum = checksum(unit_id, len, payload.data());
+  const auto sum = checksum(unit_id, block, len, payload.data());
   const bool ok =
-      std::fwrite(&kMagic, sizeof kMagic, 1, file_) == 1 && std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
-      std::fwrite(&len, sizeof len, 1, file_) == 1 && (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) &&
-      std::fwrite(&sum, sizeof sum, 1, file_) == 1;
+      std::fwrite(&magic, sizeof magic, 1, file_) == 1 && std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
+      (!block || std::fwrite(block, sizeof *block, 1, file_) == 1) && std::fwrite(&len, sizeof len, 1, file_) == 1 &&
+      (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) && std::fwrite(&sum, sizeof sum, 1, file_) == 1;
   if (!ok) throw StoreError(path_.string() + ": journal write failed: " + std::strerror(errno));
 }
 

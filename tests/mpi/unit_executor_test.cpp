@@ -59,8 +59,8 @@ TEST(MpiUnitExecutor, EveryUnitOnceByItsPlannedRankIntoThatRanksJournal) {
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done =
-      execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), quiet_options(), progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), quiet_options(), progress);
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_FALSE(done.stopped);
   EXPECT_EQ(done.computed, 12u);
@@ -82,7 +82,8 @@ TEST(MpiUnitExecutor, AFailingUnitEndsEveryRankWithOneErrorAndKeepsWhatFinished)
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done = execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), options, progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), options, progress);
   ASSERT_TRUE(done.failure.has_value());
   EXPECT_EQ(done.failure->exit_code(), ExitCode::input);
   EXPECT_NE(std::string(done.failure->what()).find("injected failure at unit " + std::to_string(theirs[1])),
@@ -102,7 +103,8 @@ TEST(MpiUnitExecutor, AStopRequestEndsTheLoopBeforeTheNextUnitOnEveryRank) {
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done = execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), options, progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), options, progress);
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_TRUE(done.stopped);
   if (world.rank() == 0) {
