@@ -384,10 +384,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
-      store.tensor_scan_json = stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
-                                                    stages::whole_tensor_hashes(models, units, done), run.bytes())
-                                   .to_json()
-                                   .dump();
+      store.tensor_scan_json =
+          stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
+                               stages::whole_tensor_hashes(models, units, done, block_bytes), run.bytes())
+              .to_json()
+              .dump();
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
