@@ -21,6 +21,14 @@ std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementVi
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
 }
 
+std::pair<std::uint64_t, std::uint64_t> UnitBytes::rows_range(const stages::ElementView& v, std::uint64_t first_row,
+                                                              std::uint64_t rows) {
+  const std::uint64_t first = v.offset + first_row * v.row_stride;
+  const std::uint64_t last = first + (rows ? rows - 1 : 0) * v.row_stride + (v.cols ? v.cols - 1 : 0) * v.col_stride;
+  const auto size = dtype_size(v.dtype);
+  return {v.data_begin + first * size, v.data_begin + (last + 1) * size};
+}
+
 io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
   auto& f = files_[{v.model, v.file}];
   if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file);
@@ -115,8 +123,12 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
           const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
           if (block) {
-            // A row block: its rows' pages only are touched by the pass (block 0's sampled
-            // statistics fault in their samples); released after, as a whole unit's are.
+            // A row block: its rows' pages are mapped in one call each (block 0's sampled
+            // statistics fault in their samples); the unit's are released after, as a whole unit's.
+            const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
+            const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
+            file_a.prefetch(rows_a.first, rows_a.second);
+            file_b.prefetch(rows_b.first, rows_b.second);
             auto part = stages::row_block_partial(u, a, b, *block, options.null);
             if (block->index == 0) part.sampled = stages::unit_sampled_outcome(u, a, b, options.null);
             file_a.release(range_a.first, range_a.second);

@@ -44,6 +44,9 @@ class UnitBytes {
   [[nodiscard]] std::span<const std::byte> of(const stages::ElementView& v);
   /// The view's byte range inside its file (validated by SafetensorsFile::range).
   [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> range(const stages::ElementView& v);
+  /// The byte range of rows [first_row, first_row + rows) of the view (a row block's share).
+  [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> rows_range(const stages::ElementView& v,
+                                                                          std::uint64_t first_row, std::uint64_t rows);
   [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
 
  private:

@@ -80,6 +80,11 @@ LINEAGE_ROW_BLOCK_BYTES=$blocks $guard "$lineage" compare "$tmp/ft" "$tmp/base" 
 code=$?
 [ $code -eq 3 ] || fail "failure mid-unit: exit $code, expected 3: $(cat "$tmp/r1.out")"
 first=$(grep -o "(and [0-9]* row blocks" "$tmp/r1.out" | awk '{print $2}')
+# status counts a split unit done once merged, and its journaled blocks apart until then.
+"$lineage" status "$tmp/r.h5" --json | $py -c '
+import json, sys
+u = json.load(sys.stdin)["units"]
+assert u["row_blocks_in_journals"] > 0 and u["done"] < u["total"], u' || fail "status after a failure mid-unit"
 LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 3 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/r.h5" \
   --resume > "$tmp/r2.out" 2>&1 || fail "resume after a failure mid-unit: $(cat "$tmp/r2.out")"
 line=$(grep "^lineage compare:" "$tmp/r2.out")
