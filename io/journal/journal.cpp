@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -60,7 +61,7 @@ std::vector<std::filesystem::path> journal_files_of(const std::filesystem::path&
   return files;
 }
 
-JournalContents read_journal(const std::filesystem::path& path) {
+JournalContents read_journal(const std::filesystem::path& path, JournalPayloads payloads) {
   JournalContents out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
@@ -80,14 +81,35 @@ JournalContents read_journal(const std::filesystem::path& path) {
     const auto len = load<std::uint64_t>(p + head - 8);
     if (len > kMaxPayload || pos + head + len + 8 > data.size()) break;
     if (load<std::uint64_t>(p + head + len) != checksum(id, is_block ? &block : nullptr, len, p + head)) break;
-    JournalRecord record{id, std::vector<std::byte>(p + head, p + head + len), std::nullopt};
+    JournalRecord record;
+    record.unit_id = id;
     if (is_block) record.block = block;
+    record.payload_offset = pos + head;
+    record.payload_size = len;
+    if (!is_block || payloads == JournalPayloads::all) record.payload.assign(p + head, p + head + len);
     out.records.push_back(std::move(record));
     pos += head + len + 8;
   }
   out.valid_bytes = pos;
   out.dropped_bytes = data.size() - pos;
   return out;
+}
+
+std::vector<std::byte> read_journal_payload(const std::filesystem::path& path, const JournalRecord& record) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::byte> payload(record.payload_size);
+  std::uint64_t sum = 0;
+  if (in) in.seekg(static_cast<std::streamoff>(record.payload_offset));
+  if (in && record.payload_size > 0) {
+    in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  }
+  if (in) in.read(reinterpret_cast<char*>(&sum), sizeof sum);
+  const std::uint64_t* block = record.block ? &*record.block : nullptr;
+  if (!in || sum != checksum(record.unit_id, block, record.payload_size, payload.data())) {
+    throw StoreError(path.string() + ": the journal record of unit " + std::to_string(record.unit_id) + " at byte " +
+                     std::to_string(record.payload_offset) + " can no longer be read back (file changed?)");
+  }
+  return payload;
 }
 
 JournalWriter::JournalWriter(const std::filesystem::path& path) : path_(path) {

@@ -27,6 +27,17 @@ struct JournalRecord {
   std::vector<std::byte> payload;
   /// A block record's row block index; none for a unit record.
   std::optional<std::uint64_t> block;
+  /// Where the payload lies in the file (read_journal_payload reads it again from there).
+  std::uint64_t payload_offset = 0;
+  std::uint64_t payload_size = 0;
+};
+
+/// Which payloads read_journal keeps in memory.
+enum class JournalPayloads {
+  all,
+  /// Unit records only: block records come with an empty payload (offset and size set), so a
+  /// reader can gather a run's block records and load them one unit at a time.
+  unit_records,
 };
 
 struct JournalContents {
@@ -37,7 +48,12 @@ struct JournalContents {
 
 /// Reads every intact record. A missing file reads as empty. Throws InputError only when the
 /// file cannot be read at all.
-[[nodiscard]] JournalContents read_journal(const std::filesystem::path& path);
+[[nodiscard]] JournalContents read_journal(const std::filesystem::path& path,
+                                           JournalPayloads payloads = JournalPayloads::all);
+/// The payload of `record` (read_journal of `path`), read again from the file and checked against
+/// the record's checksum. Throws StoreError when the file no longer holds it.
+[[nodiscard]] std::vector<std::byte> read_journal_payload(const std::filesystem::path& path,
+                                                          const JournalRecord& record);
 
 /// The naming rule of a run's journal, in one place: the folder STORE.journal beside the store,
 /// holding one file per rank and session, "r<rank>-<session>.jrn". Ranks never share a file (the

@@ -7,7 +7,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -486,6 +489,47 @@ UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std
   return out;
 }
 
+namespace {
+
+/// Blocks 0..count-1 of `unit`, one at a time from `next(i)`, merged in block order from empty
+/// sums (the first merge is a copy: execute_unit's order exactly), with the hash of the block hashes.
+UnitOutcome merge_blocks(const ComparisonUnit& unit, UnitOutcome* sampled, std::uint64_t count,
+                         const std::function<RowBlockPartial(std::uint64_t)>& next) {
+  if (count == 0) throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has no blocks");
+  std::optional<UnitSums> sums;
+  std::vector<std::uint64_t> ha, hb;
+  UnitOutcome out;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto p = next(i);
+    if (p.block.unit_id != unit.id || p.block.index != i || p.block.count != count) {
+      throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + ": block " + std::to_string(i) +
+                          " is missing or out of order");
+    }
+    if (!sums) {
+      sums.emplace(0);
+      sums->hist_stride = p.sums.hist_stride;
+      if (sampled) {
+        out = std::move(*sampled);
+      } else if (p.sampled) {
+        out = std::move(*p.sampled);
+      } else {
+        throw InternalError("merge_row_blocks: block 0 of unit " + std::to_string(unit.id) +
+                            " lacks the unit's sampled statistics");
+      }
+    }
+    sums->merge(p.sums);
+    ha.push_back(p.hash_a);
+    hb.push_back(p.hash_b);
+  }
+  out.unit_id = unit.id;
+  set_pass_statistics(*sums, out.stats);
+  out.hash_a = hash_of_block_hashes(ha);
+  out.hash_b = hash_of_block_hashes(hb);
+  return out;
+}
+
+}  // namespace
+
 UnitOutcome merge_row_blocks(const ComparisonUnit& unit, UnitOutcome sampled,
                              std::span<const RowBlockPartial> partials) {
   if (partials.empty()) throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has no blocks");
@@ -494,25 +538,12 @@ UnitOutcome merge_row_blocks(const ComparisonUnit& unit, UnitOutcome sampled,
     throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has " +
                         std::to_string(partials.size()) + " of its " + std::to_string(count) + " row blocks");
   }
-  UnitSums sums(0);
-  sums.hist_stride = partials.front().sums.hist_stride;
-  std::vector<std::uint64_t> ha, hb;
-  for (std::size_t i = 0; i < partials.size(); ++i) {
-    const auto& p = partials[i];
-    if (p.block.unit_id != unit.id || p.block.index != i || p.block.count != count) {
-      throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + ": block " + std::to_string(i) +
-                          " is out of order");
-    }
-    sums.merge(p.sums);  // from empty sums, the first merge is a copy: execute_unit's order exactly
-    ha.push_back(p.hash_a);
-    hb.push_back(p.hash_b);
-  }
-  UnitOutcome out = std::move(sampled);
-  out.unit_id = unit.id;
-  set_pass_statistics(sums, out.stats);
-  out.hash_a = hash_of_block_hashes(ha);
-  out.hash_b = hash_of_block_hashes(hb);
-  return out;
+  return merge_blocks(unit, &sampled, count, [&](std::uint64_t i) { return partials[i]; });
+}
+
+UnitOutcome merge_row_blocks(const ComparisonUnit& unit, std::uint64_t count,
+                             const std::function<RowBlockPartial(std::uint64_t)>& block_at) {
+  return merge_blocks(unit, nullptr, count, block_at);
 }
 
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -522,11 +553,12 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   // order with what is sampled from the whole tensors; the same function as the distributed pass.
   const auto blocks = row_blocks(unit, block_bytes);
   if (blocks.size() > 1) {
-    std::vector<RowBlockPartial> partials;
-    partials.reserve(blocks.size());
-    for (const auto& block : blocks)
-      partials.push_back(row_block_partial(unit, a_tensor, b_tensor, block, null_options));
-    return merge_row_blocks(unit, unit_sampled_outcome(unit, a_tensor, b_tensor, null_options), partials);
+    // One block's accumulators in memory at a time, as the merge after a distributed pass holds.
+    return merge_row_blocks(unit, blocks.size(), [&](std::uint64_t i) {
+      auto part = row_block_partial(unit, a_tensor, b_tensor, blocks[i], null_options);
+      if (i == 0) part.sampled = unit_sampled_outcome(unit, a_tensor, b_tensor, null_options);
+      return part;
+    });
   }
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
   XXH3_state_t* st_a = XXH3_createState();

@@ -7,6 +7,7 @@
 /// ranks.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ namespace lineage::stages {
 /// Throws InternalError unless `partials` are blocks 0..count-1 of `unit`, in order.
 [[nodiscard]] UnitOutcome merge_row_blocks(const ComparisonUnit& unit, UnitOutcome sampled,
                                            std::span<const RowBlockPartial> partials);
+/// The same merge with the blocks read one at a time, in block order (`block_at(i)` for i <
+/// `count`), so only one block's accumulators are held at once; the sampled statistics are block
+/// 0's (RowBlockPartial::sampled; InternalError when it has none).
+[[nodiscard]] UnitOutcome merge_row_blocks(const ComparisonUnit& unit, std::uint64_t count,
+                                           const std::function<RowBlockPartial(std::uint64_t)>& block_at);
 
 /// The pass's accumulators over one row block of the unit (row_blocks(unit)), from fresh sums:
 /// what execute_unit merges, in block order, into the unit's moment statistics. Any block may be

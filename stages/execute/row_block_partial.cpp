@@ -1,5 +1,6 @@
 #include "stages/execute/row_block_partial.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -8,8 +9,10 @@
 namespace lineage::stages {
 namespace {
 
-// 1: block geometry, sums (histograms as nonzero (bucket, count) pairs), hashes, sampled outcome.
+// 1: block geometry, sums (histograms as nonzero (bucket u16, count u32) pairs: a unit's histogram
+//    sample is at most about 2^18 elements, kernel buckets 2^15), hashes, sampled outcome.
 constexpr std::uint32_t kVersion = 1;
+static_assert(kKernelBuckets <= 65536, "histogram buckets are stored as 16-bit indices");
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {
@@ -24,8 +27,9 @@ void put_histogram(std::vector<std::byte>& out, const std::vector<std::uint64_t>
   put(out, nonzero);
   for (std::size_t i = 0; i < h.size(); ++i) {
     if (h[i] == 0) continue;
-    put(out, static_cast<std::uint32_t>(i));
-    put(out, h[i]);
+    if (h[i] > UINT32_MAX) throw InternalError("row block record: a histogram count exceeds 32 bits");
+    put(out, static_cast<std::uint16_t>(i));
+    put(out, static_cast<std::uint32_t>(h[i]));
   }
 }
 
@@ -46,9 +50,9 @@ struct Reader {
     if (size != kKernelBuckets || nonzero > size) throw InternalError("row block record: bad histogram");
     std::vector<std::uint64_t> h(size, 0);
     for (std::uint64_t k = 0; k < nonzero; ++k) {
-      const auto i = get<std::uint32_t>();
+      const auto i = get<std::uint16_t>();
       if (i >= size) throw InternalError("row block record: bad histogram bucket");
-      h[i] = get<std::uint64_t>();
+      h[i] = get<std::uint32_t>();
     }
     return h;
   }
