@@ -21,6 +21,14 @@ std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementVi
   return {v.data_begin, v.data_begin + (last + 1) * dtype_size(v.dtype)};
 }
 
+std::pair<std::uint64_t, std::uint64_t> UnitBytes::rows_range(const stages::ElementView& v, std::uint64_t first_row,
+                                                              std::uint64_t rows) {
+  const std::uint64_t first = v.offset + first_row * v.row_stride;
+  const std::uint64_t last = first + (rows ? rows - 1 : 0) * v.row_stride + (v.cols ? v.cols - 1 : 0) * v.col_stride;
+  const auto size = dtype_size(v.dtype);
+  return {v.data_begin + first * size, v.data_begin + (last + 1) * size};
+}
+
 io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
   auto& f = files_[{v.model, v.file}];
   if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file);
@@ -34,23 +42,39 @@ std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
 
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
                              const std::vector<JournaledHashes>& journaled, const stages::NullOptions& null_options,
+                             std::uint64_t block_bytes,
                              const std::function<void(const std::string&, const std::string&)>& reading_files) {
+  // Plan ids are positions in `journaled` (a unit may have several journaled blocks).
   std::vector<stages::UnitCost> costs;
   costs.reserve(journaled.size());
-  std::map<std::uint64_t, const JournaledHashes*> by_id;
-  for (const auto& j : journaled) {
-    costs.push_back({j.unit_id, plan.units()[j.unit_id].bytes()});
-    by_id.emplace(j.unit_id, &j);
+  for (std::size_t i = 0; i < journaled.size(); ++i) {
+    const auto& j = journaled[i];
+    const auto& u = plan.units()[j.unit_id];
+    std::uint64_t cost = u.bytes();
+    if (j.block >= 0) {
+      const auto blocks = stages::row_blocks(u, block_bytes);
+      if (static_cast<std::uint64_t>(j.block) >= blocks.size()) {
+        throw StoreError(store + ": --resume, but the journal's row block " + std::to_string(j.block) + " of unit " +
+                         std::to_string(j.unit_id) + " is not a block of the unit at this row block size");
+      }
+      cost = blocks[static_cast<std::size_t>(j.block)].bytes;
+    }
+    costs.push_back({i, cost});
   }
   const auto share = stages::plan_shards(costs, comm.size());
   UnitBytes bytes(plan.models);
-  for (auto id : share.units_of_rank[static_cast<std::size_t>(comm.rank())]) {
+  for (auto i : share.units_of_rank[static_cast<std::size_t>(comm.rank())]) {
+    const auto& want = journaled[i];
+    const auto id = want.unit_id;
     const auto& u = plan.units()[id];
-    const auto& want = *by_id.at(id);
     const auto a = bytes.of(u.a);
     const auto b = bytes.of(u.b);
     if (reading_files) reading_files(bytes.file(u.a).path().string(), bytes.file(u.b).path().string());
-    const auto got = stages::hash_unit(u, a, b, null_options);
+    const auto got =
+        want.block < 0
+            ? stages::hash_unit(u, a, b, null_options, block_bytes)
+            : stages::row_block_hashes(
+                  u, a, b, stages::row_blocks(u, block_bytes)[static_cast<std::size_t>(want.block)], null_options);
     for (const auto& [view, was, now] : {std::tuple{&u.a, want.hash_a, got.a}, std::tuple{&u.b, want.hash_b, got.b}}) {
       if (was == now) continue;
       const auto& m = plan.models[static_cast<std::size_t>(view->model)];
@@ -62,16 +86,16 @@ void recheck_journaled_units(const Communicator& comm, const std::string& store,
   }
 }
 
-UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& plan, const stages::ShardPlan& shards,
+UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& plan, const stages::WorkPlan& work,
                             std::unique_ptr<io::JournalWriter> journal, const UnitExecutorOptions& options,
                             std::ostream& progress_out) {
   const auto& units = plan.units();
-  const auto& mine = shards.units_of_rank[static_cast<std::size_t>(comm.rank())];
+  const auto mine = work.items_of_rank(comm.rank());
   std::uint64_t my_bytes = 0;
-  for (auto id : mine) my_bytes += units[id].bytes();
+  for (const auto* item : mine) my_bytes += item->bytes;
   ProgressReporter progress(comm, mine.size(), my_bytes, options.progress, progress_out);
   bool stopped = false;
-  std::uint64_t computed = 0;
+  std::uint64_t computed = 0, computed_blocks = 0;
   UnitExecution result;
   try {
     run_phase(comm, "compute", PhaseCategory::own(), [&] {
@@ -80,13 +104,15 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
       auto last_sync = std::chrono::steady_clock::now();
       std::uint64_t bytes_done = 0;
       try {
-        for (auto id : mine) {
+        for (const auto* item : mine) {
           if (options.stop_requested && options.stop_requested()) {
             stopped = true;
             break;
           }
+          const auto id = item->unit_id;
           const auto& u = units[id];
-          if (options.fail_at_unit && *options.fail_at_unit == id) {
+          const auto& block = item->block;
+          if (options.fail_at_unit && *options.fail_at_unit == id && (!block || block->index + 1 == block->count)) {
             throw InputError(u.a.tensor,
                              "injected failure at unit " + std::to_string(id) + " (--inject-failure-at-unit)");
           }
@@ -96,20 +122,35 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           auto& file_b = bytes.file(u.b);
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
           const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
-          // Map the unit's pages in one call each rather than by a fault per page; a sampled
-          // unit reads only its sampled rows, so it is left to fault them in.
-          if (!u.sampled) {
-            file_a.prefetch(range_a.first, range_a.second);
-            file_b.prefetch(range_b.first, range_b.second);
+          if (block) {
+            // A row block: its rows' pages are mapped in one call each (block 0's sampled
+            // statistics fault in their samples); the unit's are released after, as a whole unit's.
+            const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
+            const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
+            file_a.prefetch(rows_a.first, rows_a.second);
+            file_b.prefetch(rows_b.first, rows_b.second);
+            auto part = stages::row_block_partial(u, a, b, *block, options.null);
+            if (block->index == 0) part.sampled = stages::unit_sampled_outcome(u, a, b, options.null);
+            file_a.release(range_a.first, range_a.second);
+            file_b.release(range_b.first, range_b.second);
+            journal->append_block(id, block->index, part.serialize());
+            ++computed_blocks;
+          } else {
+            // Map the unit's pages in one call each rather than by a fault per page; a sampled
+            // unit reads only its sampled rows, so it is left to fault them in.
+            if (!u.sampled) {
+              file_a.prefetch(range_a.first, range_a.second);
+              file_b.prefetch(range_b.first, range_b.second);
+            }
+            const auto outcome = stages::execute_unit(u, a, b, options.null, options.row_block_bytes);
+            // The resident set stays at about one unit, however large the model.
+            file_a.release(range_a.first, range_a.second);
+            file_b.release(range_b.first, range_b.second);
+            journal->append(id, outcome.serialize());
           }
-          const auto outcome = stages::execute_unit(u, a, b, options.null);
-          // The resident set stays at about one unit, however large the model.
-          file_a.release(range_a.first, range_a.second);
-          file_b.release(range_b.first, range_b.second);
-          journal->append(id, outcome.serialize());
           ++computed;
           if (options.unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(options.unit_delay_ms));
-          bytes_done += u.bytes();
+          bytes_done += item->bytes;
           const auto now = std::chrono::steady_clock::now();
           if (now - last_sync > std::chrono::seconds(2)) {
             journal->sync();
@@ -134,6 +175,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   journal.reset();
   result.stopped = comm.any(stopped);
   result.computed = comm.sum(computed);
+  result.computed_blocks = comm.sum(computed_blocks);
   return result;
 }
 

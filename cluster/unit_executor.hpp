@@ -1,7 +1,9 @@
 #pragma once
 /// @file unit_executor.hpp
-/// Executes a run plan's units: each rank computes the units the shard plan gives it, in plan
-/// order, appends every outcome to its own journal and makes the journal durable every few
+/// Executes a run plan's work items (stages/plan/work_plan.hpp: whole units, and row blocks of
+/// split units): each rank computes the items the work plan gives it, in plan order, appends
+/// every outcome (a unit record, or a block record holding the block's partial sums) to its own
+/// journal and makes the journal durable every few
 /// seconds and at the end. It takes no decisions of its own (STYLE §6): which units, on which
 /// rank, was settled by stages/plan; when to stop is the caller's signal flag. The compute runs
 /// as one phase of the failure protocol (cluster/phase.hpp), so a failing unit on one rank ends
@@ -27,6 +29,7 @@
 #include "stages/null/hidden_null.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
+#include "stages/plan/work_plan.hpp"
 
 namespace lineage::cluster {
 
@@ -41,6 +44,9 @@ class UnitBytes {
   [[nodiscard]] std::span<const std::byte> of(const stages::ElementView& v);
   /// The view's byte range inside its file (validated by SafetensorsFile::range).
   [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> range(const stages::ElementView& v);
+  /// The byte range of rows [first_row, first_row + rows) of the view (a row block's share).
+  [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> rows_range(const stages::ElementView& v,
+                                                                          std::uint64_t first_row, std::uint64_t rows);
   [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
 
  private:
@@ -48,11 +54,13 @@ class UnitBytes {
   std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
 };
 
-/// A journaled unit's hashes, as the journal recorded them.
+/// A journaled unit's (or row block's) hashes, as the journal recorded them.
 struct JournaledHashes {
   std::uint64_t unit_id = 0;
   std::uint64_t hash_a = 0;
   std::uint64_t hash_b = 0;
+  /// The row block (row_blocks(unit, block_bytes)[block]) of a unit not yet complete; -1: the unit.
+  std::int64_t block = -1;
 };
 
 /// --resume: re-hashes this rank's share of `journaled` (the units spread over the communicator's
@@ -60,14 +68,20 @@ struct JournaledHashes {
 /// hashes; hashing only, no statistics. Throws StoreError naming file, model, tensor and unit on
 /// the first difference (`store` names the run in the message). No communication: the caller
 /// runs it as a phase of the failure protocol.
+/// `block_bytes` is the run's row block size (a split unit's hash is the hash of its block hashes).
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
                              const std::vector<JournaledHashes>& journaled, const stages::NullOptions& null_options,
+                             std::uint64_t block_bytes,
                              const std::function<void(const std::string&, const std::string&)>& reading_files);
 
 struct UnitExecutorOptions {
   stages::NullOptions null;
+  /// The row block size whole units are computed with (execute_unit); the work plan's blocks
+  /// were cut with the same size.
+  std::uint64_t row_block_bytes = stages::kRowBlockBytes;
   ProgressOptions progress;
-  /// Testing aids (docs/cli.md): fail at this unit as bad input; sleep after each unit.
+  /// Testing aids (docs/cli.md): fail at this unit as bad input (at the last row block of a split
+  /// unit, so its earlier blocks are journaled first on one rank); sleep after each item.
   std::optional<std::uint64_t> fail_at_unit;
   std::uint32_t unit_delay_ms = 0;
   /// Polled before each unit; true ends the loop after a clean checkpoint (Slurm's signals).
@@ -79,16 +93,19 @@ struct UnitExecutorOptions {
 };
 
 struct UnitExecution {
-  std::uint64_t computed = 0;         ///< units computed on all ranks
+  std::uint64_t computed = 0;         ///< work items (units and row blocks) computed on all ranks
+  std::uint64_t computed_blocks = 0;  ///< of which row blocks
   bool stopped = false;               ///< some rank stopped on request
   std::optional<PhaseError> failure;  ///< the agreed failure of the compute phase, if any
 };
 
-/// Collective over `comm`: computes this rank's units of `shards` (built over plan.units() for
+/// Collective over `comm`: computes this rank's items of `work` (built over plan.units() for
 /// comm.size() ranks) into `journal`, which is closed on return. Progress goes to `progress_out`.
+/// A row block item journals its partial sums and hashes (and, for block 0, the unit's sampled
+/// statistics) as a block record; merging is the reader's (merge_row_blocks).
 /// Precondition: the plan was built for execution (not planning_only), identically on every rank.
 [[nodiscard]] UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& plan,
-                                          const stages::ShardPlan& shards, std::unique_ptr<io::JournalWriter> journal,
+                                          const stages::WorkPlan& work, std::unique_ptr<io::JournalWriter> journal,
                                           const UnitExecutorOptions& options, std::ostream& progress_out);
 
 }  // namespace lineage::cluster

@@ -23,6 +23,7 @@
 #include "io/store/result_store.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
+#include "pipeline/journaled_work.hpp"
 #include "pipeline/matched_phase.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/store_lock.hpp"
@@ -31,14 +32,16 @@
 #include "stages/execute/execute_unit.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
+#include "stages/plan/work_plan.hpp"
 
 namespace lineage::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json config_json(const RunConfig& c) {
+nlohmann::json config_json(const RunConfig& c, std::uint64_t row_block_bytes) {
   return {{"suspect", c.suspect},
+          {"row_block_bytes", row_block_bytes},
           {"parents", c.parents},
           {"controls", c.controls},
           {"out", c.out},
@@ -52,7 +55,7 @@ fs::path journal_dir(const RunConfig& c) { return io::journal_dir_of(c.out); }
 
 /// Rank 0 validates the output location before anything expensive; the outcome is shared.
 void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
-                  std::optional<io::StoreContents>& existing) {
+                  std::uint64_t row_block_bytes, std::optional<io::StoreContents>& existing) {
   const fs::path out = cfg.out;
   const auto parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
   if (!fs::is_directory(parent)) throw StoreError(out.string() + ": the folder " + parent.string() + " does not exist");
@@ -95,17 +98,14 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   }
   if (stored_digest != units_digest)
     throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
-}
-
-/// Reads every journal file of the run: unit id -> outcome (the first record of a unit wins).
-std::map<std::uint64_t, stages::UnitOutcome> read_journals(const fs::path& store) {
-  std::map<std::uint64_t, stages::UnitOutcome> done;
-  for (const auto& f : io::journal_files_of(store)) {
-    for (const auto& r : io::read_journal(f).records) {
-      if (!done.count(r.unit_id)) done.emplace(r.unit_id, stages::UnitOutcome::deserialize(r.unit_id, r.payload));
-    }
+  // A split unit's blocks and its hash depend on the row block size: it stays the run's.
+  const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);
+  if (config.is_object() && config.contains("row_block_bytes") && config["row_block_bytes"].is_number_unsigned() &&
+      config["row_block_bytes"].get<std::uint64_t>() != row_block_bytes) {
+    throw StoreError(out.string() + ": --resume with row blocks of " + std::to_string(row_block_bytes) +
+                     " bytes, but the run began with " + config["row_block_bytes"].dump() +
+                     " (LINEAGE_ROW_BLOCK_BYTES); resume with the size the run began with");
   }
-  return done;
 }
 
 std::string session_id() {
@@ -121,15 +121,17 @@ std::string writer_id() {
 
 /// /plan after this run: units planned now get this run's rank; units finished by an earlier run
 /// keep the rank the store recorded for them (a resume never turns them into -1).
-void record_plan(io::StoreContents& store, const stages::ShardPlan& plan, int ranks, bool planned_any) {
+/// A split unit is recorded with the rank of its (first planned) block 0.
+void record_plan(io::StoreContents& store, const stages::WorkPlan& plan, int ranks, bool planned_any) {
   const auto n = store.units.size();
   if (store.plan_rank_of_unit.size() != n) store.plan_rank_of_unit.assign(n, -1);
-  for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
-    for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
+  const auto rank_of_unit = plan.rank_of_unit(n);
+  for (std::size_t id = 0; id < n; ++id) {
+    if (rank_of_unit[id] >= 0) store.plan_rank_of_unit[id] = rank_of_unit[id];
   }
   if (planned_any || store.plan_bytes_per_rank.empty()) {
     store.plan_ranks = ranks;
-    store.plan_bytes_per_rank = plan.bytes_of_rank;
+    store.plan_bytes_per_rank = plan.shards.bytes_of_rank;
   }
 }
 
@@ -205,6 +207,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   });
   const auto& models = run.models;
   const auto& units = run.units();
+  const auto block_bytes =
+      cluster::run_phase(comm, "load", own, [&] { return row_block_bytes_of(environment().row_block_bytes); });
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
@@ -218,28 +222,36 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     // remove them (nobody else can be writing one now).
     (void)io::remove_stale_store_temporaries(cfg.out);
     std::optional<io::StoreContents> existing;
-    check_output(cfg, run.fingerprints, run.digest, existing);
+    check_output(cfg, run.fingerprints, run.digest, block_bytes, existing);
     if (existing) {
       store = std::move(*existing);
     } else {
       store.run_id = session_id();
       new_store = true;
     }
-    store.config_json = config_json(cfg).dump();
+    store.config_json = config_json(cfg, block_bytes).dump();
     store.models = run.fingerprints;
     store.units = stages::stored_units(units);
     store.unmatched = run.pairs.unmatched;
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
-    for (const auto& [id, o] : read_journals(cfg.out)) {
+    auto journal_work = read_journaled_work(cfg.out, units, block_bytes);
+    for (const auto& [id, o] : journal_work.done) {
       if (id >= done_flags.size()) continue;
       done_flags[id] = 1;
       journaled.push_back({id, o.hash_a, o.hash_b});
     }
+    // Blocks of units not complete: re-checked like units, and only the others computed.
+    for (const auto& b : journal_work.pending_blocks) journaled.push_back(b);
   });
 
   // ---- what is left, planned over this run's ranks ----------------------------------------------
   comm.broadcast_records(done_flags, 0);
+  comm.broadcast_records(journaled, 0);
+  stages::DoneBlocks done_blocks;
+  for (const auto& j : journaled) {
+    if (j.block >= 0) done_blocks.emplace(j.unit_id, static_cast<std::uint64_t>(j.block));
+  }
   const std::string session = [&] {
     std::string s = root ? session_id() : std::string();
     const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
@@ -248,27 +260,20 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   std::uint64_t already = 0;
   const auto plan = cluster::run_phase(comm, "plan", own, [&] {
     inject(fault, "plan", rank);
-    std::vector<stages::UnitCost> todo;
-    for (const auto& u : units) {
-      if (done_flags[u.id]) {
-        ++already;
-      } else {
-        todo.push_back({u.id, u.bytes()});
-      }
-    }
-    return stages::plan_shards(todo, comm.size());
+    for (const auto& u : units) already += done_flags[u.id] != 0;
+    // Large units as row blocks, each block a work item of its own (stages/plan/work_plan.hpp).
+    return stages::plan_work(units, done_flags, done_blocks, comm.size(), block_bytes);
   });
   const std::uint64_t todo_count = units.size() - already;
 
   // ---- --resume: the units taken from the journal still hash as they did ----------------------
-  if (already > 0) {
-    comm.broadcast_records(journaled, 0);
+  if (!journaled.empty()) {
     cluster::run_phase(comm, "recheck", own, [&] {
       inject(fault, "recheck", rank);
       stages::NullOptions null_options;
       null_options.permutations = cfg.null_permutations;
       cluster::recheck_journaled_units(
-          comm, cfg.out, run, journaled, null_options,
+          comm, cfg.out, run, journaled, null_options, block_bytes,
           [](const std::string& file_a, const std::string& file_b) { set_files_being_read(file_a, file_b); });
     });
   }
@@ -280,8 +285,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     for (const auto& note : run.pairs.notes) out << "note: " << note << "\n";
     out << "lineage compare: " << units.size() << " units (" << run.pairs.submatrix_keys.size()
         << " on common sub-matrices), " << already << " already done, " << todo_count << " to compute on "
-        << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", plan imbalance "
-        << static_cast<int>(plan.imbalance() * 1000) / 10.0 << "%\n";
+        << comm.size() << (comm.size() == 1 ? " rank" : " ranks");
+    if (const auto blocks = plan.block_items(); blocks > 0 || !done_blocks.empty()) {
+      out << " (" << plan.items.size() - blocks << " whole units and " << blocks << " row blocks of split units";
+      if (!done_blocks.empty()) out << "; " << done_blocks.size() << " row blocks already journaled";
+      out << ")";
+    }
+    out << ", plan imbalance " << static_cast<int>(plan.shards.imbalance() * 1000) / 10.0 << "%\n";
   }
 
   // ---- the store exists before any journal, so a resumed run always finds the unit list ---------
@@ -302,6 +312,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- compute: each rank its own units, journaled (cluster/unit_executor.hpp) -----------------
   cluster::UnitExecutorOptions exec_options;
   exec_options.null.permutations = cfg.null_permutations;
+  exec_options.row_block_bytes = block_bytes;
   exec_options.progress.quiet = cfg.quiet;
   exec_options.progress.terminal = ::isatty(STDERR_FILENO) != 0;
   exec_options.fail_at_unit = cfg.inject_failure_at_unit;
@@ -313,12 +324,15 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   auto compute_failure = execution.failure;
   bool any_stopped = execution.stopped;
   auto total_computed = execution.computed;
+  const auto total_blocks = execution.computed_blocks;
 
   // ---- rank 0: store from the journals -----------------------------------------------------------
   const auto gather = [&] {
     return cluster::run_phase(comm, "gather", store_phase, [&] {
       inject(fault, "gather", rank);
-      return root ? read_journals(cfg.out) : std::map<std::uint64_t, stages::UnitOutcome>{};
+      // Split units' row blocks merge here, in block order, into their units' outcomes.
+      return root ? read_journaled_work(cfg.out, run.units(), block_bytes).done
+                  : std::map<std::uint64_t, stages::UnitOutcome>{};
     });
   };
   auto done = gather();
@@ -370,10 +384,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
-      store.tensor_scan_json = stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
-                                                    stages::whole_tensor_hashes(models, units, done), run.bytes())
-                                   .to_json()
-                                   .dump();
+      store.tensor_scan_json =
+          stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
+                               stages::whole_tensor_hashes(models, units, done, block_bytes), run.bytes())
+              .to_json()
+              .dump();
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
@@ -395,8 +410,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   int exit_code = 0;
   if (root) {
     if (!cfg.quiet) {
-      out << "computed " << total_computed << " units this run; " << done.size() << "/" << units.size()
-          << " done; store " << cfg.out << " (" << store.status << ")\n";
+      out << "computed " << total_computed - total_blocks << " units this run";
+      if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
+      out << "; " << done.size() << "/" << units.size() << " done; store " << cfg.out << " (" << store.status << ")\n";
     }
     if (compute_failure) {
       for (const auto& m : compute_failure->messages()) std::cerr << "lineage: error: " << m << "\n";

@@ -23,6 +23,9 @@ struct Environment {
   /// LINEAGE_FAULT=PHASE:RANK[:KIND]: testing aid, make rank RANK fail at the start of phase
   /// PHASE of `compare` (KIND `std`: a std::runtime_error, the default; `input`: an InputError).
   std::optional<std::string> fault;
+  /// LINEAGE_ROW_BLOCK_BYTES: the row block size of `compare` (testing and tuning aid; parsed by
+  /// pipeline/journaled_work.hpp row_block_bytes_of).
+  std::optional<std::string> row_block_bytes;
   /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
   bool under_mpirun = false;
   /// The host name (gethostname), for the writer lock's holder line.

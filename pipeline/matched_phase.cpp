@@ -10,6 +10,7 @@
 #include "io/journal/journal.hpp"
 #include "stages/plan/matched_experts.hpp"
 #include "stages/plan/shard_plan.hpp"
+#include "stages/plan/work_plan.hpp"
 
 namespace lineage::pipeline {
 
@@ -61,7 +62,8 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
   if (!journaled.empty()) {
     cluster::run_phase(comm, "recheck", own, [&] {
       inject("recheck");
-      cluster::recheck_journaled_units(comm, config.out, run, journaled, exec_options.null, exec_options.reading_files);
+      cluster::recheck_journaled_units(comm, config.out, run, journaled, exec_options.null,
+                                       exec_options.row_block_bytes, exec_options.reading_files);
     });
   }
   std::vector<stages::UnitCost> todo;
@@ -86,7 +88,10 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
   auto journal = cluster::run_phase(comm, "journal", store_phase, [&] {
     return std::make_unique<io::JournalWriter>(io::rank_journal_path(config.out, comm.rank(), options.session + "-m"));
   });
-  return cluster::execute_units(comm, run, plan, std::move(journal), exec_options, raw_stderr());
+  // Matched units run whole, each on one rank (execute_unit still cuts one over the row block
+  // size into blocks and merges them, so its outcome is what a split run would give).
+  return cluster::execute_units(comm, run, stages::whole_unit_work(units, plan), std::move(journal), exec_options,
+                                raw_stderr());
 }
 
 }  // namespace lineage::pipeline

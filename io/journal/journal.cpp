@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "io/model_folder.hpp"
@@ -15,14 +17,16 @@
 namespace lineage::io {
 namespace {
 
-constexpr std::uint32_t kMagic = 0x4C4A524E;  // "LJRN"
+constexpr std::uint32_t kMagic = 0x4C4A524E;       // "LJRN": a unit record
+constexpr std::uint32_t kBlockMagic = 0x4C4A5242;  // "LJRB": a block record (8 more bytes of head)
 constexpr std::size_t kHead = 4 + 8 + 8;
 constexpr std::uint64_t kMaxPayload = 1ull << 34;  // 16 GiB: anything larger is corruption
 
-std::uint64_t checksum(std::uint64_t id, std::uint64_t len, const std::byte* payload) {
+std::uint64_t checksum(std::uint64_t id, const std::uint64_t* block, std::uint64_t len, const std::byte* payload) {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);
   XXH3_64bits_update(st, &id, sizeof id);
+  if (block) XXH3_64bits_update(st, block, sizeof *block);
   XXH3_64bits_update(st, &len, sizeof len);
   if (len > 0) XXH3_64bits_update(st, payload, len);
   const auto h = XXH3_64bits_digest(st);
@@ -57,7 +61,7 @@ std::vector<std::filesystem::path> journal_files_of(const std::filesystem::path&
   return files;
 }
 
-JournalContents read_journal(const std::filesystem::path& path) {
+JournalContents read_journal(const std::filesystem::path& path, JournalPayloads payloads) {
   JournalContents out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
@@ -67,17 +71,45 @@ JournalContents read_journal(const std::filesystem::path& path) {
   std::size_t pos = 0;
   while (pos + kHead + 8 <= data.size()) {
     const std::byte* p = data.data() + pos;
-    if (load<std::uint32_t>(p) != kMagic) break;
+    const auto magic = load<std::uint32_t>(p);
+    if (magic != kMagic && magic != kBlockMagic) break;
+    const bool is_block = magic == kBlockMagic;
+    const std::size_t head = kHead + (is_block ? 8 : 0);
+    if (pos + head + 8 > data.size()) break;
     const auto id = load<std::uint64_t>(p + 4);
-    const auto len = load<std::uint64_t>(p + 12);
-    if (len > kMaxPayload || pos + kHead + len + 8 > data.size()) break;
-    if (load<std::uint64_t>(p + kHead + len) != checksum(id, len, p + kHead)) break;
-    out.records.push_back({id, std::vector<std::byte>(p + kHead, p + kHead + len)});
-    pos += kHead + len + 8;
+    const auto block = is_block ? load<std::uint64_t>(p + 12) : 0;
+    const auto len = load<std::uint64_t>(p + head - 8);
+    if (len > kMaxPayload || pos + head + len + 8 > data.size()) break;
+    if (load<std::uint64_t>(p + head + len) != checksum(id, is_block ? &block : nullptr, len, p + head)) break;
+    JournalRecord record;
+    record.unit_id = id;
+    if (is_block) record.block = block;
+    record.payload_offset = pos + head;
+    record.payload_size = len;
+    if (!is_block || payloads == JournalPayloads::all) record.payload.assign(p + head, p + head + len);
+    out.records.push_back(std::move(record));
+    pos += head + len + 8;
   }
   out.valid_bytes = pos;
   out.dropped_bytes = data.size() - pos;
   return out;
+}
+
+std::vector<std::byte> read_journal_payload(const std::filesystem::path& path, const JournalRecord& record) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::byte> payload(record.payload_size);
+  std::uint64_t sum = 0;
+  if (in) in.seekg(static_cast<std::streamoff>(record.payload_offset));
+  if (in && record.payload_size > 0) {
+    in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  }
+  if (in) in.read(reinterpret_cast<char*>(&sum), sizeof sum);
+  const std::uint64_t* block = record.block ? &*record.block : nullptr;
+  if (!in || sum != checksum(record.unit_id, block, record.payload_size, payload.data())) {
+    throw StoreError(path.string() + ": the journal record of unit " + std::to_string(record.unit_id) + " at byte " +
+                     std::to_string(record.payload_offset) + " can no longer be read back (file changed?)");
+  }
+  return payload;
 }
 
 JournalWriter::JournalWriter(const std::filesystem::path& path) : path_(path) {
@@ -98,12 +130,21 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::append(std::uint64_t unit_id, std::span<const std::byte> payload) {
+  write(kMagic, unit_id, nullptr, payload);
+}
+
+void JournalWriter::append_block(std::uint64_t unit_id, std::uint64_t block, std::span<const std::byte> payload) {
+  write(kBlockMagic, unit_id, &block, payload);
+}
+
+void JournalWriter::write(std::uint32_t magic, std::uint64_t unit_id, const std::uint64_t* block,
+                          std::span<const std::byte> payload) {
   const std::uint64_t len = payload.size();
-  const auto sum = checksum(unit_id, len, payload.data());
+  const auto sum = checksum(unit_id, block, len, payload.data());
   const bool ok =
-      std::fwrite(&kMagic, sizeof kMagic, 1, file_) == 1 && std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
-      std::fwrite(&len, sizeof len, 1, file_) == 1 && (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) &&
-      std::fwrite(&sum, sizeof sum, 1, file_) == 1;
+      std::fwrite(&magic, sizeof magic, 1, file_) == 1 && std::fwrite(&unit_id, sizeof unit_id, 1, file_) == 1 &&
+      (!block || std::fwrite(block, sizeof *block, 1, file_) == 1) && std::fwrite(&len, sizeof len, 1, file_) == 1 &&
+      (len == 0 || std::fwrite(payload.data(), 1, len, file_) == len) && std::fwrite(&sum, sizeof sum, 1, file_) == 1;
   if (!ok) throw StoreError(path_.string() + ": journal write failed: " + std::strerror(errno));
 }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 
 #include "io/family_file.hpp"
 #include "io/run_file.hpp"
@@ -12,6 +13,7 @@
 #include "pipeline/commands/text_table.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
+#include "pipeline/journaled_work.hpp"
 #include "stages/plan/row_blocks.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
@@ -125,9 +127,10 @@ int plan(const std::vector<std::string>& args) {
          {"generic_estimate", m.inventory.estimated},
          {"notes", m.inventory.estimated ? nlohmann::json(m.inventory.notes) : nlohmann::json::array()}});
   }
-  // The same units cut into row blocks (stages/plan/row_blocks.hpp): the balance once large units
-  // are split. `compare` still assigns whole units to ranks, so the wall time is the whole units'.
-  const auto blocked = stages::blocked_work(run.units());
+  // The same units cut into row blocks (stages/plan/row_blocks.hpp), as `compare` assigns them to
+  // ranks (stages/plan/work_plan.hpp): the wall time is the row block plan's.
+  const auto block_bytes = row_block_bytes_of(environment().row_block_bytes);
+  const auto blocked = stages::blocked_work(run.units(), block_bytes);
   TextTable table({"ranks", "mean/rank", "max/rank", "imbalance", "max vs lower bound", "largest unit",
                    "imbalance, row blocks", "est. wall"});
   for (const int n : ranks) {
@@ -138,7 +141,7 @@ int plan(const std::vector<std::string>& args) {
         plan.lower_bound_bytes()
             ? static_cast<double>(plan.max_rank_bytes()) / static_cast<double>(plan.lower_bound_bytes()) - 1
             : 0.0;
-    const double wall = static_cast<double>(plan.max_rank_bytes()) / (gbps * 1e9);
+    const double wall = static_cast<double>(block_plan.max_rank_bytes()) / (gbps * 1e9);
     j["plans"].push_back({{"ranks", n},
                           {"bytes_per_rank", plan.bytes_of_rank},
                           {"max_rank_bytes", plan.max_rank_bytes()},
@@ -193,8 +196,9 @@ int plan(const std::vector<std::string>& args) {
   std::cout << "\nimbalance = max/mean - 1; where one unit is larger than the mean no plan can balance better than\n"
                "the largest unit (\"max vs lower bound\"). \"imbalance, row blocks\": the same units cut into row\n"
                "blocks of at most "
-            << (stages::kRowBlockBytes >> 20) << " MiB (not yet how compare assigns work). Wall time at " << gbps
-            << " GB/s per rank.\n";
+            << (block_bytes % (1u << 20) == 0 ? std::to_string(block_bytes >> 20) + " MiB"
+                                              : std::to_string(block_bytes) + " bytes")
+            << ", as compare assigns work. Wall time at " << gbps << " GB/s per rank, of the row block plan.\n";
   return 0;
 }
 

@@ -200,7 +200,7 @@ TensorScan TensorScan::from_json(const nlohmann::json& j, const std::string& whe
 }
 
 WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const std::vector<ComparisonUnit>& units,
-                                      const std::map<std::uint64_t, UnitOutcome>& done) {
+                                      const std::map<std::uint64_t, UnitOutcome>& done, std::uint64_t row_block_bytes) {
   // Tensor byte sizes by (model, name), to tell a view of the whole tensor from a slice.
   std::map<std::pair<int, std::string>, std::uint64_t> size_of;
   for (std::size_t m = 0; m < models.size(); ++m) {
@@ -212,7 +212,7 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const
   for (const auto& [id, o] : done) {
     if (id >= units.size()) continue;
     const auto& u = units[id];
-    if (u.sampled) continue;
+    if (u.sampled || row_blocks(u, row_block_bytes).size() > 1) continue;
     for (const auto& [view, hash] : {std::pair{&u.a, o.hash_a}, std::pair{&u.b, o.hash_b}}) {
       const auto it = size_of.find({view->model, view->tensor});
       if (it == size_of.end() || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||

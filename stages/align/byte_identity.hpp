@@ -27,6 +27,7 @@
 #include "core/dtype.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/pair/comparison_unit.hpp"
+#include "stages/plan/row_blocks.hpp"
 #include "stages/plan/run_models.hpp"
 
 namespace lineage::stages {
@@ -130,11 +131,14 @@ struct TensorScan {
 };
 
 /// (model, tensor name) -> XXH3 of the whole tensor, from the finished units whose view covers a
-/// whole contiguous tensor (those hashes equal whole_tensor_hash of its bytes).
+/// whole contiguous tensor (those hashes equal whole_tensor_hash of its bytes). Units cut into
+/// more than one row block at `row_block_bytes` are left out: their hash is the hash of their
+/// block hashes (execute_unit.hpp merge_row_blocks), so tier 2 reads those tensors whole.
 using WholeTensorHashes = std::map<std::pair<int, std::string>, std::uint64_t>;
 [[nodiscard]] WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models,
                                                     const std::vector<ComparisonUnit>& units,
-                                                    const std::map<std::uint64_t, UnitOutcome>& done);
+                                                    const std::map<std::uint64_t, UnitOutcome>& done,
+                                                    std::uint64_t row_block_bytes = kRowBlockBytes);
 
 /// Tier 1 over the run's models, spread over ranks: the scanned tensors of all models, counted in
 /// model then listing order, go round-robin (tensor t to rank t % ranks); each costs at most 64 KiB,

@@ -7,7 +7,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -311,88 +314,16 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
 
 }  // namespace
 
-UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                     std::span<const std::byte> b_tensor, const NullOptions& null_options) {
-  // The elements execute_unit hashes (UnitViews). XXH3's streaming digest does not depend on
-  // how the input is split, so one update per view suffices.
-  const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  const auto& [null_rows, n_total, ra, rb] = views;
-  XXH3_state_t* st = XXH3_createState();
-  UnitHashes h;
-  XXH3_64bits_reset(st);
-  ra.hash(0, static_cast<std::size_t>(n_total), st);
-  h.a = XXH3_64bits_digest(st);
-  XXH3_64bits_reset(st);
-  rb.hash(0, static_cast<std::size_t>(n_total), st);
-  h.b = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
-}
+namespace {
 
-UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                        std::span<const std::byte> b_tensor, const RowBlock& block, const NullOptions& null_options) {
-  const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  UnitSums sums(views.n_total);
-  pass_block(unit, views, block, sums, nullptr);
-  return sums;
-}
-
-UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                         std::span<const std::byte> b_tensor, const NullOptions& null_options) {
-  const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  const auto& [null_rows, n_total, ra, rb] = views;
-  XXH3_state_t* st_a = XXH3_createState();
-  XXH3_state_t* st_b = XXH3_createState();
-  XXH3_64bits_reset(st_a);
-  XXH3_64bits_reset(st_b);
-  UnitOutcome out;
-  out.unit_id = unit.id;
-  if (unit.keep_values) {
-    out.values_a.reserve(n_total);
-    out.values_b.reserve(n_total);
-  }
-  // The pass block by block (stages/plan/row_blocks.hpp), each from fresh sums, merged in block
-  // order: what a block computed on another rank would merge to. The hashes see every element in
-  // order, so they stay the XXH3 of the unit's whole elements.
-  UnitSums sums(n_total);
-  PassOutputs outputs{st_a, st_b, &out};
-  const auto blocks = row_blocks(unit);
-  if (blocks.size() == 1) {
-    pass_block(unit, views, blocks[0], sums, &outputs);  // merging one block into empty sums is a copy
-  } else {
-    for (const auto& block : blocks) {
-      UnitSums block_sums(n_total);
-      pass_block(unit, views, block, block_sums, &outputs);
-      sums.merge(block_sums);
-    }
-  }
+/// The statistics that come from the pass's accumulators alone (what merging row blocks gives).
+void set_pass_statistics(const UnitSums& sums, UnitStats& st) {
   const auto& mom = sums;
   const double s_aa = sums.s_aa, s_bb = sums.s_bb, s_ab = sums.s_ab, s_ad = sums.s_ad, s_dd = sums.s_dd;
   const double s_a1 = sums.s_a1, s_b1 = sums.s_b1, s_a1b1 = sums.s_a1b1, max_d = sums.max_d;
   const double min_a = sums.min_a, max_a = sums.max_a, min_b = sums.min_b, max_b = sums.max_b;
   const std::uint64_t n_ok = sums.n_ok, n_bad = sums.n_bad, bit_eq = sums.bit_eq, val_eq = sums.val_eq;
-  const std::uint64_t bad_a = sums.bad_a, bad_b = sums.bad_b, bad_mismatch = sums.bad_mismatch;
   const auto &h_a = sums.h_a, &h_b = sums.h_b, &h_d = sums.h_d;
-  // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
-  // not only the common ones: the expert matching needs all of them (docs/methods.md).
-  if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
-      unit.a.cols == unit.cols && unit.b.cols == unit.cols) {
-    for (auto [view, bytes, values] :
-         {std::tuple{&unit.a, a_tensor, &out.values_a}, std::tuple{&unit.b, b_tensor, &out.values_b}}) {
-      const ViewReader whole(*view, unit.cols, bytes);
-      const std::uint64_t n = view->rows * unit.cols;
-      values->assign(n, 0.0f);
-      for (std::uint64_t start = 0; start < n; start += kBlock) {
-        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
-        whole.read(start, len, values->data() + start, nullptr);
-      }
-    }
-  }
-  out.hash_a = XXH3_64bits_digest(st_a);
-  out.hash_b = XXH3_64bits_digest(st_b);
-  XXH3_freeState(st_a);
-  XXH3_freeState(st_b);
-
   const double n = static_cast<double>(n_ok);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto ratio = [&](double num, double den) { return den > 0 ? num / den : nan; };
@@ -404,7 +335,6 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   const double std_a = n > 0 ? std::sqrt(mom.m2_a / n) : nan, std_b = n > 0 ? std::sqrt(mom.m2_b / n) : nan;
   const double cv_a = std::fabs(mom.mean_a) > 1e-12 ? std_a / std::fabs(mom.mean_a) : nan;
   const double cv_b = std::fabs(mom.mean_b) > 1e-12 ? std_b / std::fabs(mom.mean_b) : nan;
-  auto& st = out.stats;
   st.elements = n_ok;
   st.nonfinite = n_bad;
   st.cosine = cosine;
@@ -433,24 +363,33 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   st.max_a = n > 0 ? max_a : nan;
   st.min_b = n > 0 ? min_b : nan;
   st.max_b = n > 0 ? max_b : nan;
+  st.nonfinite_a = sums.bad_a;
+  st.nonfinite_b = sums.bad_b;
+  st.nonfinite_mismatch = sums.bad_mismatch;
+}
+
+/// The statistics that read sampled rows, sketch dimensions or sampled neurons of the whole
+/// tensors rather than a pass over every element: the permutation null (or a token-mapped unit's
+/// tests), the expert sketches and the neuron matching. They never touch the pass's fields.
+void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                            std::span<const std::byte> b_tensor, const NullOptions& null_options,
+                            const UnitViews& views, UnitOutcome& out) {
+  auto& st = out.stats;
   if (unit.kind == UnitKind::token_mapped) {
-    token_mapped_tests(unit, ra, rb, n_total, null_options, st);
+    token_mapped_tests(unit, views.a, views.b, views.n_total, null_options, st);
   } else {
-    const auto null = null_of(unit, a_tensor, b_tensor, null_rows, null_options);
+    const auto null = null_of(unit, a_tensor, b_tensor, views.null_rows, null_options);
     st.null_axis = null.axis;
-    st.null_rows = null_rows.size();
+    st.null_rows = views.null_rows.size();
     st.hidden = null.hidden;
     st.basis = null.basis;
   }
-  st.nonfinite_a = bad_a;
-  st.nonfinite_b = bad_b;
-  st.nonfinite_mismatch = bad_mismatch;
   if (unit.sketch) {
     out.sketch_a = sketch_of(unit, unit.a, a_tensor);
     out.sketch_b = sketch_of(unit, unit.b, b_tensor);
   }
   // Neuron matching of MLP units (same switch as the null: off without permutation tests).
-  st.neuron.observed = nan;
+  st.neuron.observed = std::numeric_limits<double>::quiet_NaN();
   if (null_options.permutations > 0) {
     const auto neurons = match_unit_neurons(unit, a_tensor, b_tensor);
     if (neurons.defined()) {
@@ -463,6 +402,204 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
       out.neuron_match = neurons.match;
     }
   }
+}
+
+/// XXH3-64 of a side's block hashes in block order (8 little-endian bytes each): a split unit's hash.
+std::uint64_t hash_of_block_hashes(const std::vector<std::uint64_t>& hashes) {
+  return XXH3_64bits(hashes.data(), hashes.size() * sizeof(std::uint64_t));
+}
+
+}  // namespace
+
+UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                            std::span<const std::byte> b_tensor, const RowBlock& block,
+                            const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  const auto [first, end] = block_elements(unit, views, block);
+  XXH3_state_t* st = XXH3_createState();
+  UnitHashes h;
+  XXH3_64bits_reset(st);
+  views.a.hash(first, static_cast<std::size_t>(end - first), st);
+  h.a = XXH3_64bits_digest(st);
+  XXH3_64bits_reset(st);
+  views.b.hash(first, static_cast<std::size_t>(end - first), st);
+  h.b = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                     std::span<const std::byte> b_tensor, const NullOptions& null_options, std::uint64_t block_bytes) {
+  const auto blocks = row_blocks(unit, block_bytes);
+  if (blocks.size() > 1) {
+    std::vector<std::uint64_t> ha, hb;
+    for (const auto& block : blocks) {
+      const auto h = row_block_hashes(unit, a_tensor, b_tensor, block, null_options);
+      ha.push_back(h.a);
+      hb.push_back(h.b);
+    }
+    return {hash_of_block_hashes(ha), hash_of_block_hashes(hb)};
+  }
+  // The elements execute_unit hashes (UnitViews). XXH3's streaming digest does not depend on
+  // how the input is split, so one update per view suffices.
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  const auto& [null_rows, n_total, ra, rb] = views;
+  XXH3_state_t* st = XXH3_createState();
+  UnitHashes h;
+  XXH3_64bits_reset(st);
+  ra.hash(0, static_cast<std::size_t>(n_total), st);
+  h.a = XXH3_64bits_digest(st);
+  XXH3_64bits_reset(st);
+  rb.hash(0, static_cast<std::size_t>(n_total), st);
+  h.b = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                        std::span<const std::byte> b_tensor, const RowBlock& block, const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  UnitSums sums(views.n_total);
+  pass_block(unit, views, block, sums, nullptr);
+  return sums;
+}
+
+RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                  std::span<const std::byte> b_tensor, const RowBlock& block,
+                                  const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  RowBlockPartial part;
+  part.block = block;
+  part.sums = UnitSums(views.n_total);
+  XXH3_state_t* st_a = XXH3_createState();
+  XXH3_state_t* st_b = XXH3_createState();
+  XXH3_64bits_reset(st_a);
+  XXH3_64bits_reset(st_b);
+  UnitOutcome unused;  // a split unit keeps no values (splits_into_row_blocks)
+  const PassOutputs outputs{st_a, st_b, &unused};
+  pass_block(unit, views, block, part.sums, &outputs);
+  part.hash_a = XXH3_64bits_digest(st_a);
+  part.hash_b = XXH3_64bits_digest(st_b);
+  XXH3_freeState(st_a);
+  XXH3_freeState(st_b);
+  return part;
+}
+
+UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                 std::span<const std::byte> b_tensor, const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  UnitOutcome out;
+  out.unit_id = unit.id;
+  add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out);
+  return out;
+}
+
+namespace {
+
+/// Blocks 0..count-1 of `unit`, one at a time from `next(i)`, merged in block order from empty
+/// sums (the first merge is a copy: execute_unit's order exactly), with the hash of the block hashes.
+UnitOutcome merge_blocks(const ComparisonUnit& unit, UnitOutcome* sampled, std::uint64_t count,
+                         const std::function<RowBlockPartial(std::uint64_t)>& next) {
+  if (count == 0) throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has no blocks");
+  std::optional<UnitSums> sums;
+  std::vector<std::uint64_t> ha, hb;
+  UnitOutcome out;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto p = next(i);
+    if (p.block.unit_id != unit.id || p.block.index != i || p.block.count != count) {
+      throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + ": block " + std::to_string(i) +
+                          " is missing or out of order");
+    }
+    if (!sums) {
+      sums.emplace(0);
+      sums->hist_stride = p.sums.hist_stride;
+      if (sampled) {
+        out = std::move(*sampled);
+      } else if (p.sampled) {
+        out = std::move(*p.sampled);
+      } else {
+        throw InternalError("merge_row_blocks: block 0 of unit " + std::to_string(unit.id) +
+                            " lacks the unit's sampled statistics");
+      }
+    }
+    sums->merge(p.sums);
+    ha.push_back(p.hash_a);
+    hb.push_back(p.hash_b);
+  }
+  out.unit_id = unit.id;
+  set_pass_statistics(*sums, out.stats);
+  out.hash_a = hash_of_block_hashes(ha);
+  out.hash_b = hash_of_block_hashes(hb);
+  return out;
+}
+
+}  // namespace
+
+UnitOutcome merge_row_blocks(const ComparisonUnit& unit, UnitOutcome sampled,
+                             std::span<const RowBlockPartial> partials) {
+  if (partials.empty()) throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has no blocks");
+  const auto count = partials.front().block.count;
+  if (partials.size() != count) {
+    throw InternalError("merge_row_blocks: unit " + std::to_string(unit.id) + " has " +
+                        std::to_string(partials.size()) + " of its " + std::to_string(count) + " row blocks");
+  }
+  return merge_blocks(unit, &sampled, count, [&](std::uint64_t i) { return partials[i]; });
+}
+
+UnitOutcome merge_row_blocks(const ComparisonUnit& unit, std::uint64_t count,
+                             const std::function<RowBlockPartial(std::uint64_t)>& block_at) {
+  return merge_blocks(unit, nullptr, count, block_at);
+}
+
+UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                         std::span<const std::byte> b_tensor, const NullOptions& null_options,
+                         std::uint64_t block_bytes) {
+  // A split unit: its blocks one after the other, as ranks would compute them, merged in block
+  // order with what is sampled from the whole tensors; the same function as the distributed pass.
+  const auto blocks = row_blocks(unit, block_bytes);
+  if (blocks.size() > 1) {
+    // One block's accumulators in memory at a time, as the merge after a distributed pass holds.
+    return merge_row_blocks(unit, blocks.size(), [&](std::uint64_t i) {
+      auto part = row_block_partial(unit, a_tensor, b_tensor, blocks[i], null_options);
+      if (i == 0) part.sampled = unit_sampled_outcome(unit, a_tensor, b_tensor, null_options);
+      return part;
+    });
+  }
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  XXH3_state_t* st_a = XXH3_createState();
+  XXH3_state_t* st_b = XXH3_createState();
+  XXH3_64bits_reset(st_a);
+  XXH3_64bits_reset(st_b);
+  UnitOutcome out;
+  out.unit_id = unit.id;
+  if (unit.keep_values) {
+    out.values_a.reserve(views.n_total);
+    out.values_b.reserve(views.n_total);
+  }
+  UnitSums sums(views.n_total);
+  const PassOutputs outputs{st_a, st_b, &out};
+  pass_block(unit, views, blocks[0], sums, &outputs);
+  // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
+  // not only the common ones: the expert matching needs all of them (docs/methods.md).
+  if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
+      unit.a.cols == unit.cols && unit.b.cols == unit.cols) {
+    for (auto [view, bytes, values] :
+         {std::tuple{&unit.a, a_tensor, &out.values_a}, std::tuple{&unit.b, b_tensor, &out.values_b}}) {
+      const ViewReader whole(*view, unit.cols, bytes);
+      const std::uint64_t n = view->rows * unit.cols;
+      values->assign(n, 0.0f);
+      for (std::uint64_t start = 0; start < n; start += kBlock) {
+        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, n - start));
+        whole.read(start, len, values->data() + start, nullptr);
+      }
+    }
+  }
+  out.hash_a = XXH3_64bits_digest(st_a);
+  out.hash_b = XXH3_64bits_digest(st_b);
+  XXH3_freeState(st_a);
+  XXH3_freeState(st_b);
+  set_pass_statistics(sums, out.stats);
+  add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out);
   return out;
 }
 

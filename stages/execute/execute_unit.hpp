@@ -7,10 +7,12 @@
 /// ranks.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "stages/execute/row_block_partial.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/null/hidden_null.hpp"
@@ -21,8 +23,38 @@ namespace lineage::stages {
 
 /// @param[in] a_tensor, b_tensor  the whole stored bytes of each side's tensor (views index into them)
 /// @param[in] null  the permutation null's options (sample size, relabellings)
+/// @param[in] block_bytes  the row block size (row_blocks): a unit of several blocks is computed
+///            as row_block_partial per block merged by merge_row_blocks, so its outcome is the
+///            distributed pass's bit for bit, hashes included
 [[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                                       std::span<const std::byte> b_tensor, const NullOptions& null = {});
+                                       std::span<const std::byte> b_tensor, const NullOptions& null = {},
+                                       std::uint64_t block_bytes = kRowBlockBytes);
+
+/// One row block of a split unit, as a rank computes it: the pass's accumulators over the block
+/// (row_block_sums) and the XXH3-64 of each side's raw bytes of the block's elements.
+[[nodiscard]] RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                                std::span<const std::byte> b_tensor, const RowBlock& block,
+                                                const NullOptions& null = {});
+
+/// The statistics of a unit that are not sums over its elements and so do not merge by blocks:
+/// the permutation null (on rows sampled across the whole tensor), the expert sketches and the
+/// neuron matching. They read only their samples of the whole tensors, so the rank of a split
+/// unit's block 0 computes them; the pass's fields are left at their defaults.
+[[nodiscard]] UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                               std::span<const std::byte> b_tensor, const NullOptions& null = {});
+
+/// A split unit's outcome from `sampled` (unit_sampled_outcome) and every one of its blocks'
+/// partials in block order: the sums are merged in block order (UnitSums::merge from empty sums,
+/// so the bits do not depend on where a block ran) and each side's hash is the XXH3-64 of its
+/// block hashes in block order (8 little-endian bytes each), not the XXH3 of the whole elements.
+/// Throws InternalError unless `partials` are blocks 0..count-1 of `unit`, in order.
+[[nodiscard]] UnitOutcome merge_row_blocks(const ComparisonUnit& unit, UnitOutcome sampled,
+                                           std::span<const RowBlockPartial> partials);
+/// The same merge with the blocks read one at a time, in block order (`block_at(i)` for i <
+/// `count`), so only one block's accumulators are held at once; the sampled statistics are block
+/// 0's (RowBlockPartial::sampled; InternalError when it has none).
+[[nodiscard]] UnitOutcome merge_row_blocks(const ComparisonUnit& unit, std::uint64_t count,
+                                           const std::function<RowBlockPartial(std::uint64_t)>& block_at);
 
 /// The pass's accumulators over one row block of the unit (row_blocks(unit)), from fresh sums:
 /// what execute_unit merges, in block order, into the unit's moment statistics. Any block may be
@@ -33,13 +65,16 @@ namespace lineage::stages {
                                       const NullOptions& null = {});
 
 /// The raw-byte hashes of a unit's two sides (UnitOutcome::hash_a/hash_b), computed alone: the
-/// same elements in the same order as execute_unit, without the statistics. A resumed run
-/// re-checks the units it takes from the journal with it (a changed shard hashes differently).
-struct UnitHashes {
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-};
+/// same elements in the same order as execute_unit, without the statistics (for a split unit,
+/// the hash of its block hashes). A resumed run re-checks the units it takes from the journal
+/// with it (a changed shard hashes differently).
 [[nodiscard]] UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                                   std::span<const std::byte> b_tensor, const NullOptions& null = {});
+                                   std::span<const std::byte> b_tensor, const NullOptions& null = {},
+                                   std::uint64_t block_bytes = kRowBlockBytes);
+/// The hashes of one row block's elements (RowBlockPartial::hash_a/hash_b): the re-check of a
+/// journaled block of a unit not yet complete.
+[[nodiscard]] UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                          std::span<const std::byte> b_tensor, const RowBlock& block,
+                                          const NullOptions& null = {});
 
 }  // namespace lineage::stages

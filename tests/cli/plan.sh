@@ -17,7 +17,7 @@ j=json.load(sys.stdin)
 p=j["plans"][0]
 assert p["ranks"]==64 and len(p["bytes_per_rank"])==64
 assert sum(p["bytes_per_rank"])==j["bytes"], "every byte planned once"
-assert abs(p["estimated_seconds"]-p["max_rank_bytes"]/2e9)<1e-6
+assert abs(p["estimated_seconds"]-p["row_blocks"]["max_rank_bytes"]/2e9)<1e-6, "compare runs the row block plan"
 assert p["max_rank_bytes"] <= 4/3*p["lower_bound_bytes"]
 assert all(m["source"]=="config+index" for m in j["models"])
 # At 1024 ranks whole 0.5 GB units cap the balance (173%); cut into row blocks they do not.

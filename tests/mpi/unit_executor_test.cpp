@@ -1,16 +1,22 @@
 // The unit executor (cluster/unit_executor.hpp) on 1, 2 and 3 ranks: every planned unit is
 // computed once, by the rank the shard plan names, into that rank's journal; a failing unit ends
 // the compute on every rank with one agreed error and leaves the finished units journaled; a stop
-// request ends it after a clean checkpoint.
+// request ends it after a clean checkpoint. Units split into row blocks spread over the ranks, and
+// their journaled blocks merge to execute_unit's outcome bit for bit.
 #include "cluster/unit_executor.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "io/family_file.hpp"
+#include "pipeline/journaled_work.hpp"
+#include "stages/execute/execute_unit.hpp"
 #include "stages/execute/unit_outcome.hpp"
+#include "stages/execute/unit_stats.hpp"
 #include "support/synth_suite.hpp"
 #include "support/temp_dir.hpp"
 
@@ -59,8 +65,8 @@ TEST(MpiUnitExecutor, EveryUnitOnceByItsPlannedRankIntoThatRanksJournal) {
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done =
-      execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), quiet_options(), progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), quiet_options(), progress);
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_FALSE(done.stopped);
   EXPECT_EQ(done.computed, 12u);
@@ -82,7 +88,8 @@ TEST(MpiUnitExecutor, AFailingUnitEndsEveryRankWithOneErrorAndKeepsWhatFinished)
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done = execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), options, progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), options, progress);
   ASSERT_TRUE(done.failure.has_value());
   EXPECT_EQ(done.failure->exit_code(), ExitCode::input);
   EXPECT_NE(std::string(done.failure->what()).find("injected failure at unit " + std::to_string(theirs[1])),
@@ -102,7 +109,8 @@ TEST(MpiUnitExecutor, AStopRequestEndsTheLoopBeforeTheNextUnitOnEveryRank) {
   testing::TempDir dir;
   const auto file = dir.path() / "r.jrn";
   std::ostringstream progress;
-  const auto done = execute_units(world, f.run, f.shards, std::make_unique<io::JournalWriter>(file), options, progress);
+  const auto done = execute_units(world, f.run, stages::whole_unit_work(f.run.units(), f.shards),
+                                  std::make_unique<io::JournalWriter>(file), options, progress);
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_TRUE(done.stopped);
   if (world.rank() == 0) {
@@ -111,6 +119,56 @@ TEST(MpiUnitExecutor, AStopRequestEndsTheLoopBeforeTheNextUnitOnEveryRank) {
   std::uint64_t others = 0;
   for (int r = 1; r < world.size(); ++r) others += f.shards.units_of_rank[static_cast<std::size_t>(r)].size();
   EXPECT_EQ(done.computed, others);
+}
+
+TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
+  auto world = Communicator::world();
+  const auto f = fixture(world, 0);
+  const auto& units = f.run.units();
+  // The first 40 units at 8 KiB blocks: most of them split into several blocks.
+  constexpr std::uint64_t block_bytes = 8 << 10;
+  std::vector<std::uint8_t> done_units(units.size(), 1);
+  for (std::size_t i = 0; i < 40 && i < units.size(); ++i) done_units[i] = 0;
+  const auto work = stages::plan_work(units, done_units, {}, world.size(), block_bytes);
+  ASSERT_GT(work.block_items(), 40u);
+  // One journal folder for every rank (rank 0's temporary folder).
+  std::optional<testing::TempDir> dir;
+  std::string where;
+  if (world.is_root()) dir.emplace(), where = dir->path().string();
+  const auto b = world.broadcast({reinterpret_cast<const std::byte*>(where.data()), where.size()}, 0);
+  const std::filesystem::path store = std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "/run.h5";
+  if (world.is_root()) std::filesystem::create_directories(io::journal_dir_of(store));
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
+  auto options = quiet_options();
+  options.row_block_bytes = block_bytes;
+  std::ostringstream progress;
+  const auto done = execute_units(world, f.run, work,
+                                  std::make_unique<io::JournalWriter>(io::rank_journal_path(store, world.rank(), "s")),
+                                  options, progress);
+  EXPECT_FALSE(done.failure.has_value());
+  EXPECT_EQ(done.computed, work.items.size());
+  EXPECT_EQ(done.computed_blocks, work.block_items());
+  if (world.is_root()) {
+    const auto merged = pipeline::read_journaled_work(store, units, block_bytes);
+    EXPECT_TRUE(merged.pending_blocks.empty());
+    ASSERT_EQ(merged.done.size(), 40u);
+    UnitBytes bytes(f.run.models);
+    for (const auto& [id, o] : merged.done) {
+      const auto& u = units[id];
+      const auto want = stages::execute_unit(u, bytes.of(u.a), bytes.of(u.b), options.null, block_bytes);
+      const auto got_columns = stages::stat_columns(o.stats), want_columns = stages::stat_columns(want.stats);
+      ASSERT_EQ(got_columns.size(), want_columns.size());
+      for (std::size_t c = 0; c < got_columns.size(); ++c) {
+        EXPECT_EQ(std::memcmp(&got_columns[c], &want_columns[c], sizeof(double)), 0)
+            << "unit " << id << " " << stages::unit_stat_names()[c];
+      }
+      EXPECT_EQ(o.hash_a, want.hash_a) << id;
+      EXPECT_EQ(o.hash_b, want.hash_b) << id;
+      EXPECT_EQ(o.neuron_match, want.neuron_match) << id;
+      EXPECT_EQ(o.sketch_a, want.sketch_a) << id;
+    }
+  }
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // rank 0 keeps the folder until here
 }
 
 }  // namespace

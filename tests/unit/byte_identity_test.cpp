@@ -180,6 +180,38 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   EXPECT_LT(scan.cost.full_hashes_read, scan.cost.full_hashes_reused);
 }
 
+TEST(ByteIdentity, SplitUnitsHashesAreNotTakenForWholeTensorHashes) {
+  // Units cut into row blocks store the hash of their block hashes: tier 2 must read those
+  // tensors itself, and the scan must find the same identical tensors as with unsplit units.
+  const auto plan = plan_of("identical", "base");
+  cluster::UnitBytes bytes(plan.models);
+  constexpr std::uint64_t small_blocks = 8 << 10;
+  std::map<std::uint64_t, UnitOutcome> whole, split;
+  std::size_t split_units = 0;
+  for (const auto& u : plan.units()) {
+    if (u.kind != UnitKind::same_key) continue;
+    whole.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
+    split.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b), {}, small_blocks));
+    split_units += row_blocks(u, small_blocks).size() > 1;
+  }
+  ASSERT_GT(split_units, 0u);
+  const auto known = whole_tensor_hashes(plan.models, plan.units(), split, small_blocks);
+  EXPECT_LT(known.size(), whole_tensor_hashes(plan.models, plan.units(), whole).size());
+  for (std::size_t m = 0; m < plan.models.size(); ++m) {
+    for (const auto& t : plan.models[m].inventory.tensors) {
+      const auto it = known.find({static_cast<int>(m), t.name});
+      if (it == known.end()) continue;
+      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file);
+      EXPECT_EQ(it->second, whole_tensor_hash(f.range(t.data_begin, t.data_end))) << t.name;
+    }
+  }
+  const auto with_split = scan_tensors(plan.models, known, plan.bytes());
+  const auto with_whole =
+      scan_tensors(plan.models, whole_tensor_hashes(plan.models, plan.units(), whole), plan.bytes());
+  EXPECT_EQ(with_split.pairs.at(0).identical.size(), with_whole.pairs.at(0).identical.size());
+  EXPECT_GT(with_split.cost.full_hashes_read, with_whole.cost.full_hashes_read);
+}
+
 PairVerdict verdict_of(VerdictClass cls, std::vector<DerivationKind> kinds = {}) {
   PairVerdict v;
   v.overall = cls;

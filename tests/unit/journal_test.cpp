@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/errors.hpp"
 #include "support/temp_dir.hpp"
 
 namespace lineage::io {
@@ -90,6 +91,58 @@ TEST(Journal, CorruptedPayloadIsDetected) {
   const auto got = read_journal(path);
   ASSERT_EQ(got.records.size(), 1u);
   EXPECT_GT(got.dropped_bytes, 0u);
+}
+
+TEST(Journal, BlockRecordsStayApartFromUnitRecordsAndReadBackOneByOne) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "r0.jrn";
+  const std::vector<std::byte> payload{std::byte{1}, std::byte{2}};
+  {
+    JournalWriter w(path);
+    w.append(7, payload);
+    w.append_block(7, 3, payload);
+    w.append_block(8, 0, {});
+    w.sync();
+  }
+  auto got = read_journal(path);
+  ASSERT_EQ(got.records.size(), 3u);
+  EXPECT_FALSE(got.records[0].block.has_value());
+  ASSERT_TRUE(got.records[1].block.has_value());
+  EXPECT_EQ(*got.records[1].block, 3u);
+  EXPECT_EQ(got.records[1].unit_id, 7u);
+  EXPECT_EQ(got.records[1].payload, payload);
+  EXPECT_EQ(*got.records[2].block, 0u);
+  // Block payloads left on disk, read back one record at a time and checked.
+  const auto lean = read_journal(path, JournalPayloads::unit_records);
+  ASSERT_EQ(lean.records.size(), 3u);
+  EXPECT_EQ(lean.records[0].payload, payload);
+  EXPECT_TRUE(lean.records[1].payload.empty());
+  EXPECT_EQ(lean.records[1].payload_size, payload.size());
+  EXPECT_EQ(read_journal_payload(path, lean.records[1]), payload);
+  EXPECT_TRUE(read_journal_payload(path, lean.records[2]).empty());
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(lean.records[1].payload_offset));
+    f.put('\x7f');
+  }
+  EXPECT_THROW((void)read_journal_payload(path, lean.records[1]), StoreError);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(lean.records[1].payload_offset));
+    f.put('\x01');
+  }
+  // A torn block record at the tail is dropped, and cut away when the journal is reopened.
+  const auto intact = std::filesystem::file_size(path);
+  {
+    JournalWriter w(path);
+    w.append_block(9, 1, payload);
+  }
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
+  got = read_journal(path);
+  EXPECT_EQ(got.records.size(), 3u);
+  EXPECT_EQ(got.valid_bytes, intact);
+  { JournalWriter w(path); }
+  EXPECT_EQ(std::filesystem::file_size(path), intact);
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+#include "pipeline/journaled_work.hpp"
+
+#include <string>
+#include <utility>
+
+#include "core/errors.hpp"
+#include "io/journal/journal.hpp"
+#include "stages/execute/execute_unit.hpp"
+#include "stages/execute/row_block_partial.hpp"
+#include "stages/plan/row_blocks.hpp"
+
+namespace lineage::pipeline {
+
+JournaledWork read_journaled_work(const std::filesystem::path& store, std::span<const stages::ComparisonUnit> units,
+                                  std::uint64_t block_bytes) {
+  JournaledWork out;
+  // Unit records are read whole; of block records only where they lie, by unit then block index
+  // (the first record of a block wins, as for units). A unit's blocks are then read back one at a
+  // time as they merge, so rank 0 holds one block's accumulators, not the run's.
+  struct Where {
+    std::size_t file;
+    io::JournalRecord record;
+  };
+  const auto files = io::journal_files_of(store);
+  std::map<std::uint64_t, std::map<std::uint64_t, Where>> blocks;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    for (auto& r : io::read_journal(files[f], io::JournalPayloads::unit_records).records) {
+      if (!r.block) {
+        if (!out.done.count(r.unit_id))
+          out.done.emplace(r.unit_id, stages::UnitOutcome::deserialize(r.unit_id, r.payload));
+      } else {
+        blocks[r.unit_id].emplace(*r.block, Where{f, std::move(r)});
+      }
+    }
+  }
+  for (const auto& [id, located] : blocks) {
+    if (out.done.count(id)) continue;
+    if (id >= units.size()) {
+      throw StoreError(store.string() + ": the journal holds a row block of unit " + std::to_string(id) +
+                       ", which the run does not have");
+    }
+    const auto& unit = units[id];
+    const auto want = stages::row_blocks(unit, block_bytes);
+    const auto load = [&](std::uint64_t index, const Where& where) {
+      auto part = stages::RowBlockPartial::deserialize(id, io::read_journal_payload(files[where.file], where.record));
+      const bool fits = index == part.block.index && index < want.size() && want.size() > 1 &&
+                        want[index].count == part.block.count && want[index].first_row == part.block.first_row &&
+                        want[index].rows == part.block.rows;
+      if (!fits) {
+        throw StoreError(store.string() + ": --resume, but the journal's row block " + std::to_string(index) +
+                         " of unit " + std::to_string(id) + " (" + to_string(unit.key_a) +
+                         ") was cut with another row block size (LINEAGE_ROW_BLOCK_BYTES); resume with the size " +
+                         "the run began with, or start a new run (another --out)");
+      }
+      return part;
+    };
+    if (located.size() == want.size() && located.rbegin()->first + 1 == want.size()) {
+      // Every block 0..count-1 is journaled: merged in block order into the unit's outcome.
+      out.done.emplace(id, stages::merge_row_blocks(unit, want.size(), [&](std::uint64_t i) {
+                         auto part = load(i, located.at(i));
+                         if (i == 0 && !part.sampled) {
+                           throw StoreError(store.string() + ": the journal's block 0 of unit " + std::to_string(id) +
+                                            " lacks the unit's sampled statistics");
+                         }
+                         return part;
+                       }));
+    } else {
+      for (const auto& [index, where] : located) {
+        const auto part = load(index, where);
+        out.pending_blocks.push_back({id, part.hash_a, part.hash_b, static_cast<std::int64_t>(index)});
+      }
+    }
+  }
+  return out;
+}
+
+std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {
+  if (!setting) return stages::kRowBlockBytes;
+  std::size_t used = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(*setting, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != setting->size() || v < 1 || setting->front() == '-') {
+    throw ConfigError("LINEAGE_ROW_BLOCK_BYTES",
+                      "expected a whole number of bytes (at least 1), got '" + *setting + "'");
+  }
+  return v;
+}
+
+}  // namespace lineage::pipeline

@@ -1,0 +1,42 @@
+#pragma once
+/// @file journaled_work.hpp
+/// What a run's journal holds, as compare needs it: the outcome of every finished unit, with the
+/// row blocks of split units merged in block order (stages/execute/execute_unit.hpp
+/// merge_row_blocks) once all of a unit's blocks are in, and the blocks of units not yet complete
+/// (a resumed run recomputes only the blocks missing). Also the row block size a run uses.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cluster/unit_executor.hpp"
+#include "stages/execute/unit_outcome.hpp"
+#include "stages/pair/comparison_unit.hpp"
+
+namespace lineage::pipeline {
+
+struct JournaledWork {
+  /// Finished units by id (the first record of a unit wins; a unit record over its blocks').
+  std::map<std::uint64_t, stages::UnitOutcome> done;
+  /// Row blocks of units not yet complete, with their hashes (JournaledHashes::block >= 0).
+  std::vector<cluster::JournaledHashes> pending_blocks;
+};
+
+/// Reads every journal file of the store `store` and merges complete split units. `units` are the
+/// run's units (ids index them); `block_bytes` the run's row block size. Throws StoreError when a
+/// journaled block is not a block of its unit at this size (a resume with another
+/// LINEAGE_ROW_BLOCK_BYTES) or a record is of another version.
+[[nodiscard]] JournaledWork read_journaled_work(const std::filesystem::path& store,
+                                                std::span<const stages::ComparisonUnit> units,
+                                                std::uint64_t block_bytes);
+
+/// The row block size of this run: LINEAGE_ROW_BLOCK_BYTES (a testing and tuning aid,
+/// docs/cli.md) or stages::kRowBlockBytes. Throws ConfigError unless the value is a whole number
+/// of at least 1.
+[[nodiscard]] std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting);
+
+}  // namespace lineage::pipeline

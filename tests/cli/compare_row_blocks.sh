@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Distributed row blocks in compare (docs/methods.md "Row blocks"): with a small row block size
+# (LINEAGE_ROW_BLOCK_BYTES) the embedding, lm_head and expert units are cut into row blocks spread
+# over the ranks; the store is bit-identical at 1, 2 and 3 ranks, and equal to the unsplit run's
+# to the last bits of the moments (same counts, extremes, nulls and verdict). A run failing in the
+# middle of a split unit keeps its journaled blocks, and --resume computes only the missing ones
+# to the same store. Faults end every rank with the phase's exit code; a resume with another
+# block size is refused.
+set -u
+source "$(dirname "$0")/compare_common.bash" "$1" "$2"
+guard="timeout -k 5 120"   # a hang guard, not a duration check
+
+# Experts of 384 x 384 (BF16, 576 KiB a unit): at 64 KiB per block they split as the embedding does.
+"$lineage" synth --scenario base --out "$tmp/base" --set hidden_size=384 --set moe_intermediate_size=384 \
+  --set num_experts=4 --set num_hidden_layers=2 >/dev/null || fail synth
+"$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" >/dev/null || fail synth2
+blocks=65536
+
+# ---- the unsplit reference (default block size: every unit of these models is one block) --------
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" > "$tmp/ref.out" 2>&1 || fail "unsplit run: $(cat "$tmp/ref.out")"
+grep -q "row blocks" "$tmp/ref.out" && fail "the unsplit run split units: $(head -1 "$tmp/ref.out")"
+$dump "$tmp/ref.h5" > "$tmp/ref.txt"
+
+# ---- split: 1, 2 and 3 ranks give the same store, bit for bit -------------------------------------
+for np in 1 2 3; do
+  LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np $np "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/b$np.h5" \
+    > "$tmp/b$np.out" 2>&1 || fail "split run on $np ranks: $(cat "$tmp/b$np.out")"
+  $dump "$tmp/b$np.h5" > "$tmp/b$np.txt"
+done
+line=$(grep "^lineage compare:" "$tmp/b1.out")
+split_blocks=$(grep -o "[0-9]* row blocks of split units" <<<"$line" | awk '{print $1}')
+[ "${split_blocks:-0}" -gt 100 ] || fail "too few row blocks: $line"
+cmp -s "$tmp/b1.txt" "$tmp/b2.txt" || fail "2 ranks differ from 1 with row blocks: $(diff "$tmp/b1.txt" "$tmp/b2.txt" | head -4)"
+cmp -s "$tmp/b1.txt" "$tmp/b3.txt" || fail "3 ranks differ from 1 with row blocks: $(diff "$tmp/b1.txt" "$tmp/b3.txt" | head -4)"
+echo "split into $split_blocks row blocks: the same store on 1, 2 and 3 ranks"
+
+# ---- split vs unsplit: counts, extremes, nulls and the verdict exactly; moments to 1e-12 relative.
+# A mean near 0 and what divides by it (cv_diff, marginal cosine) round relative to the standard
+# deviation, not to themselves: those to 1e-8 absolute (cv_diff is a difference of two cv near 1e3).
+$py - "$tmp/ref.txt" "$tmp/b1.txt" "$tmp/ref.h5" <<'PY' || fail "split and unsplit stores disagree"
+import math, sys
+import h5py
+names = [n.decode() if isinstance(n, bytes) else n for n in h5py.File(sys.argv[3], "r")["results/stat_names"][()]]
+ref = [l.split() for l in open(sys.argv[1]) if l[0].isdigit()]
+got = [l.split() for l in open(sys.argv[2]) if l[0].isdigit()]
+assert len(ref) == len(got) > 190, (len(ref), len(got))
+exact_cols = {"n", "n_nonfinite", "min_a", "max_a", "min_b", "max_b", "max_abs_diff", "p99_abs_diff", "frac_bit_equal",
+              "frac_value_equal", "nonfinite_a", "nonfinite_b", "nonfinite_mismatch", "null_axis", "null_rows"}
+worst, rehashed, bad = 0.0, 0, []
+for r, g in zip(ref, got):
+    assert r[:3] == g[:3], (r[:3], g[:3])
+    if r[3:5] != g[3:5]:
+        rehashed += 1   # a split unit's hash is the hash of its block hashes
+    for name, x, y in zip(names, r[5:], g[5:]):
+        x, y = float.fromhex(x), float.fromhex(y)
+        if math.isnan(x) and math.isnan(y):
+            continue
+        if name in exact_cols or name.startswith(("null_", "basis_", "neuron_", "hidden_")):
+            if x != y: bad.append((r[1], name, x, y))
+        else:
+            rel = abs(x - y) / max(abs(x), abs(y), 1e-300)
+            if name in {"mean_a", "mean_b", "cv_diff", "marginal_cosine"}:
+                if abs(x - y) > 1e-8: bad.append((r[1], name, x, y))
+            elif rel > 1e-12:
+                bad.append((r[1], name, x, y))
+            else:
+                worst = max(worst, rel)
+assert not bad, bad[:5]
+assert rehashed > 10, rehashed
+print("split vs unsplit: %d split units rehashed, worst relative difference of a moment %.2g" % (rehashed, worst))
+PY
+diff <(sed -n '/^  /p' "$tmp/ref.out") <(sed -n '/^  /p' "$tmp/b2.out") >/dev/null \
+  || fail "the verdict table differs split vs unsplit: $(diff <(sed -n '/^  /p' "$tmp/ref.out") <(sed -n '/^  /p' "$tmp/b2.out") | head -4)"
+
+# ---- a failure in the middle of a split unit, then --resume on another rank count -----------------
+# On one rank the embedding's (unit 0) full blocks run first and the failure hits its last block.
+rm -rf "$tmp/r.h5" "$tmp/r.h5.journal"
+LINEAGE_ROW_BLOCK_BYTES=$blocks $guard "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/r.h5" \
+  --inject-failure-at-unit 0 > "$tmp/r1.out" 2>&1
+code=$?
+[ $code -eq 3 ] || fail "failure mid-unit: exit $code, expected 3: $(cat "$tmp/r1.out")"
+first=$(grep -o "(and [0-9]* row blocks" "$tmp/r1.out" | awk '{print $2}')
+# status counts a split unit done once merged, and its journaled blocks apart until then.
+"$lineage" status "$tmp/r.h5" --json | $py -c '
+import json, sys
+u = json.load(sys.stdin)["units"]
+assert u["row_blocks_in_journals"] > 0 and u["done"] < u["total"], u' || fail "status after a failure mid-unit"
+LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 3 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/r.h5" \
+  --resume > "$tmp/r2.out" 2>&1 || fail "resume after a failure mid-unit: $(cat "$tmp/r2.out")"
+line=$(grep "^lineage compare:" "$tmp/r2.out")
+journaled=$(grep -o "[0-9]* row blocks already journaled" <<<"$line" | awk '{print $1}')
+again=$(grep -o "(and [0-9]* row blocks" "$tmp/r2.out" | awk '{print $2}')
+[ "${journaled:-0}" -gt 0 ] || fail "no journaled row block was kept: $line"
+# Every block is computed once over the two runs: those journaled (pending, or merged into units
+# the first run completed) are not computed again.
+[ $((first + again)) -eq "$split_blocks" ] || fail "blocks computed $first + $again != $split_blocks"
+$dump "$tmp/r.h5" > "$tmp/r.txt"
+cmp -s "$tmp/b1.txt" "$tmp/r.txt" || fail "the resumed store differs from the uninterrupted split run"
+echo "failure mid-unit: $first blocks computed, $journaled pending kept; resume computed $again; same store"
+
+# SIGKILL in the middle of the blocks (a torn block record at worst), then --resume: the same store.
+rm -rf "$tmp/k.h5" "$tmp/k.h5.journal"
+LINEAGE_ROW_BLOCK_BYTES=$blocks setsid $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/k.h5" -q \
+  --test-unit-delay-ms 4 > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do [ -d "$tmp/k.h5.journal" ] && break; sleep 0.025; done
+sleep 0.5
+kill -9 -- -"$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pkill -9 -f "lineage compare $tmp/ft .*k.h5" 2>/dev/null
+rm -f "$tmp"/k.h5.tmp-*
+LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 3 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/k.h5" \
+  --resume > "$tmp/k.out" 2>&1 || fail "resume after SIGKILL: $(cat "$tmp/k.out")"
+$dump "$tmp/k.h5" | cmp -s - "$tmp/b1.txt" || fail "the store after SIGKILL and --resume differs"
+echo "SIGKILL mid-run, resume: same store ($(grep -o "[0-9]* already done" "$tmp/k.out"), $(grep -o "[0-9]* row blocks already journaled" "$tmp/k.out" || echo "no block journaled"))"
+
+# A resume of the finished split run re-checks the merged units' hashes and changes nothing.
+LINEAGE_ROW_BLOCK_BYTES=$blocks $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/b2.h5" --resume -q \
+  > /dev/null 2>"$tmp/e" || fail "resume of a finished split run: $(cat "$tmp/e")"
+$dump "$tmp/b2.h5" | cmp -s - "$tmp/b1.txt" || fail "resume of a finished split run changed the store"
+# Another block size than the run began with: refused (the journal's blocks would not fit).
+rm -rf "$tmp/r.h5" "$tmp/r.h5.journal"
+LINEAGE_ROW_BLOCK_BYTES=$blocks "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/r.h5" -q \
+  --inject-failure-at-unit 0 > /dev/null 2>&1
+LINEAGE_ROW_BLOCK_BYTES=32768 $guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/r.h5" --resume -q \
+  > /dev/null 2>"$tmp/e"
+code=$?
+[ $code -eq 5 ] && grep -q "row blocks of 32768 bytes, but the run began with $blocks" "$tmp/e" \
+  || fail "resume with another block size: exit $code: $(cat "$tmp/e")"
+LINEAGE_ROW_BLOCK_BYTES=4k "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/x.h5" -q > /dev/null 2>"$tmp/e"
+code=$?
+[ $code -eq 4 ] && grep -q "LINEAGE_ROW_BLOCK_BYTES" "$tmp/e" || fail "a bad block size: exit $code: $(cat "$tmp/e")"
+
+# ---- faults with split units: every rank ends, with the phase's exit code -------------------------
+for spec in compute:1:std:1 compute:2:input:3 gather:0:std:5 recheck:1:std:1 store:2:std:5; do
+  IFS=: read -r phase rank kind want <<<"$spec"
+  rm -rf "$tmp/f.h5" "$tmp/f.h5.journal"
+  resume=
+  if [ "$phase" = recheck ]; then   # a recheck needs journaled blocks: fail mid-unit first
+    LINEAGE_ROW_BLOCK_BYTES=$blocks "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/f.h5" -q \
+      --inject-failure-at-unit 0 > /dev/null 2>&1
+    resume=--resume
+  fi
+  LINEAGE_ROW_BLOCK_BYTES=$blocks LINEAGE_FAULT=$phase:$rank:$kind $guard $mpi -np 3 "$lineage" compare "$tmp/ft" \
+    "$tmp/base" --out "$tmp/f.h5" $resume -q > /dev/null 2>"$tmp/e"
+  code=$?
+  [ $code -eq "$want" ] || fail "fault in $phase on rank $rank ($kind) with row blocks: exit $code, expected $want: $(cat "$tmp/e")"
+  grep -q "lineage: error: rank $rank: .*injected fault in phase $phase" "$tmp/e" || fail "fault in $phase: $(cat "$tmp/e")"
+  echo "fault in $phase on rank $rank ($kind) with row blocks: exit $code"
+done
+echo "compare row blocks: ok"
