@@ -8,8 +8,9 @@
 # errors for everything, and one clang build with ASan+UBSan (-O1) that holds both the unit tests
 # and the libFuzzer targets, so the library is compiled once for the fuzz and sanitizer phases.
 # Each build compiles only what its phases run, with line tables (-g1) instead of full debug info
-# (backtraces and sanitizer reports still name file and line). The sanitizer build runs in the background at low priority while clang-tidy and
-# CTest run, so it takes the CPU those leave idle (tests that wait on Slurm, locks, signals).
+# (backtraces and sanitizer reports still name file and line). The sanitizer build runs in the
+# background at low priority while clang-tidy and CTest run, so it takes the CPU those leave
+# idle (tests that wait on Slurm, locks, signals).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sanitize=1
