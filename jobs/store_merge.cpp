@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -20,6 +22,35 @@ bool agree(double a, double b, const MergeOptions& o) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   if (a == b) return true;
   return std::abs(a - b) <= o.abs_tolerance + o.rel_tolerance * std::max(std::abs(a), std::abs(b));
+}
+
+/// How a store hashed its units: the row block size of its run. A unit cut into more than one
+/// block stores the hash of its block hashes (stages/execute/execute_unit.hpp), so two stores
+/// cut at different sizes hash the same bytes differently. Stores written before row blocks
+/// hashed every unit whole (no block size: unlimited); a merged store of inputs that disagree
+/// records none (null) and its convention is unknown.
+struct HashConvention {
+  bool known = true;
+  std::uint64_t block_bytes = std::numeric_limits<std::uint64_t>::max();
+};
+
+HashConvention hash_convention(const std::string& config_json) {
+  if (config_json.empty()) return {};
+  const auto config = nlohmann::json::parse(config_json, nullptr, false);
+  if (!config.is_object() || !config.contains("row_block_bytes")) return {};
+  const auto& bytes = config["row_block_bytes"];
+  if (bytes.is_number_unsigned()) return {true, bytes.get<std::uint64_t>()};
+  return {false, 0};
+}
+
+/// Whether two stores' hashes of one unit hash the same bytes the same way: the same block
+/// size, or the unit is one block at both (it reads no more than the smaller size; a unit of
+/// one row is never split). Otherwise only the statistics can be compared.
+bool hashes_comparable(const io::StoredUnit& u, const HashConvention& x, const HashConvention& y) {
+  if (u.rows <= 1) return true;
+  if (!x.known || !y.known) return false;
+  if (x.block_bytes == y.block_bytes) return true;
+  return u.bytes > 0 && u.bytes <= std::min(x.block_bytes, y.block_bytes);
 }
 
 std::string number(double x) {
@@ -46,6 +77,9 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   std::map<std::string, std::pair<std::uint64_t, std::string>> path_print;  // path -> (fingerprint, store)
   std::map<UnitIdentity, std::uint64_t> unit_index;
   std::map<std::uint64_t, std::size_t> done_row;  // merged unit id -> row in out.stats
+  std::vector<HashConvention> row_convention;     // per row in out.stats: how its hashes were made
+  std::optional<HashConvention> common;           // the inputs' convention while they all agree
+  bool conventions_agree = true;
   std::set<UnmatchedTensor> unmatched;
   std::set<std::string> writers;
   nlohmann::json evidence = nlohmann::json::array();
@@ -59,7 +93,17 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
                        "'s; stores of different "
                        "statistic versions cannot be merged");
     }
-    inputs.push_back({{"file", file}, {"run_id", s.run_id}, {"status", s.status}});
+    const auto convention = hash_convention(s.config_json);
+    nlohmann::json input{{"file", file}, {"run_id", s.run_id}, {"status", s.status}};
+    if (convention.known && convention.block_bytes != std::numeric_limits<std::uint64_t>::max()) {
+      input["row_block_bytes"] = convention.block_bytes;
+    }
+    inputs.push_back(std::move(input));
+    if (!common) {
+      common = convention;
+    } else if (!convention.known || !common->known || convention.block_bytes != common->block_bytes) {
+      conventions_agree = false;
+    }
     // Models: by fingerprint; one path naming two different byte contents is refused.
     std::vector<std::int32_t> remap;
     for (const auto& m : s.models) {
@@ -104,8 +148,10 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         out.stats.insert(out.stats.end(), stats, stats + k);
         out.hash_a.push_back(s.hash_a.at(row));
         out.hash_b.push_back(s.hash_b.at(row));
+        row_convention.push_back(convention);
         if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
         if (const auto v = s.sketches.find(s.done_ids[row]); v != s.sketches.end()) out.sketches[uid] = v->second;
+        if (const auto v = s.joint_null.find(s.done_ids[row]); v != s.joint_null.end()) out.joint_null[uid] = v->second;
         if (const auto nm = s.neuron_matches.find(s.done_ids[row]); nm != s.neuron_matches.end()) {
           out.neuron_matches[uid] = nm->second;
         }
@@ -123,7 +169,8 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
                                 number(stats[c]) + " in " + file);
         }
       }
-      if (out.hash_a[it->second] != s.hash_a.at(row) || out.hash_b[it->second] != s.hash_b.at(row)) {
+      if (hashes_comparable(u, row_convention[it->second], convention) &&
+          (out.hash_a[it->second] != s.hash_a.at(row) || out.hash_b[it->second] != s.hash_b.at(row))) {
         r.conflicts.push_back(where + ": byte hashes differ in " + file);
       }
     }
@@ -142,7 +189,15 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   out.writers.assign(writers.begin(), writers.end());
   out.plan_rank_of_unit.assign(out.units.size(), -1);  // merged stores have no single plan
   out.status = out.done_ids.size() == out.units.size() ? "complete" : "partial";
-  out.config_json = nlohmann::json{{"merged_from", inputs}}.dump();
+  nlohmann::json config{{"merged_from", inputs}};
+  // One block size for every input: the merged store hashes as they did. Otherwise its
+  // convention is unknown (null), and a later merge compares only its statistics.
+  if (!conventions_agree || (common && !common->known)) {
+    config["row_block_bytes"] = nullptr;
+  } else if (common && common->block_bytes != std::numeric_limits<std::uint64_t>::max()) {
+    config["row_block_bytes"] = common->block_bytes;
+  }
+  out.config_json = config.dump();
   if (!evidence.empty()) out.evidence_json = evidence.dump();
   // Rows in ascending unit id, as written by compare (done_row is ordered by unit id).
   std::vector<std::uint64_t> ids, hash_a, hash_b;

@@ -15,7 +15,9 @@ namespace lineage::jobs {
 
 struct MergeOptions {
   /// Two values agree when |a - b| <= abs_tolerance + rel_tolerance * max(|a|, |b|) (NaN agrees
-  /// with NaN). Byte hashes must be equal.
+  /// with NaN). Byte hashes must be equal where both stores hashed the unit the same way: a unit
+  /// split into row blocks is hashed by its block hashes, so stores run with different
+  /// LINEAGE_ROW_BLOCK_BYTES compare only the statistics of the units either of them split.
   double rel_tolerance = 1e-9;
   double abs_tolerance = 1e-12;
 };

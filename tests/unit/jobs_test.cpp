@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "io/family_file.hpp"
@@ -110,6 +111,52 @@ TEST(StoreMerge, DisagreementIsAConflictNotAnAverage) {
   auto other_bytes = store(a, b, 0.9);
   other_bytes.hash_b = {99};
   EXPECT_EQ(jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"z.h5", other_bytes}}).conflicts.size(), 1u);
+}
+
+TEST(StoreMerge, HashesOfUnitsSplitAtDifferentBlockSizesAreNotCompared) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2);
+  // A 4 MiB unit: one block at the default 16 MiB, 1,024 blocks at 4,096 bytes, where its
+  // stored hash is the hash of its block hashes.
+  const auto run = [&](std::uint64_t block_bytes, std::uint64_t hash_a) {
+    auto s = store(a, b, 0.9);
+    s.units[0].rows = 1024;
+    s.units[0].cols = 1024;
+    s.units[0].bytes = std::uint64_t{4} << 20;
+    s.hash_a = {hash_a};
+    s.config_json = nlohmann::json{{"row_block_bytes", block_bytes}}.dump();
+    return s;
+  };
+  const std::uint64_t big = std::uint64_t{16} << 20;
+  const auto split = jobs::merge_stores({{"x.h5", run(big, 1)}, {"y.h5", run(4096, 77)}});
+  EXPECT_TRUE(split.conflicts.empty()) << split.conflicts.front();
+  EXPECT_EQ(split.duplicate_units, 1u);
+  // The merged store says its hashes follow no single block size.
+  const auto config = nlohmann::json::parse(split.store.config_json);
+  ASSERT_TRUE(config.contains("row_block_bytes"));
+  EXPECT_TRUE(config["row_block_bytes"].is_null());
+  EXPECT_EQ(config["merged_from"][1]["row_block_bytes"], 4096u);
+  // ... so merging it again compares that unit's statistics, not its hashes.
+  EXPECT_TRUE(jobs::merge_stores({{"m.h5", split.store}, {"x.h5", run(big, 1)}}).conflicts.empty());
+  // The statistics are still compared.
+  auto other_stats = run(4096, 77);
+  other_stats.stats[0] = 0.5;
+  EXPECT_EQ(jobs::merge_stores({{"x.h5", run(big, 1)}, {"y.h5", other_stats}}).conflicts.size(), 1u);
+  // One block size: hashes must agree, and the merged store keeps the size.
+  const auto same = jobs::merge_stores({{"x.h5", run(4096, 1)}, {"y.h5", run(4096, 77)}});
+  ASSERT_EQ(same.conflicts.size(), 1u);
+  EXPECT_NE(same.conflicts[0].find("byte hashes"), std::string::npos);
+  const auto agreeing = jobs::merge_stores({{"x.h5", run(4096, 1)}, {"y.h5", run(4096, 1)}});
+  EXPECT_EQ(nlohmann::json::parse(agreeing.store.config_json)["row_block_bytes"], 4096u);
+  // A unit no larger than either size is one block at both: its hashes are whole-tensor hashes.
+  auto small_x = run(big, 1), small_y = run(4096, 77);
+  small_x.units[0].bytes = small_y.units[0].bytes = 4096;
+  EXPECT_EQ(jobs::merge_stores({{"x.h5", small_x}, {"y.h5", small_y}}).conflicts.size(), 1u);
+  // A store written before row blocks hashed every unit whole, as one at the default size would
+  // have hashed this unit.
+  auto before_blocks = run(big, 77);
+  before_blocks.config_json.clear();
+  EXPECT_TRUE(jobs::merge_stores({{"old.h5", before_blocks}, {"y.h5", run(4096, 1)}}).conflicts.empty());
+  EXPECT_EQ(jobs::merge_stores({{"old.h5", before_blocks}, {"x.h5", run(big, 1)}}).conflicts.size(), 1u);
 }
 
 TEST(StoreMerge, RefusesOnePathWithTwoContentsAndOtherStatisticVersions) {
