@@ -44,8 +44,8 @@ std::string human_seconds(double s) {
 
 std::string format_progress(const ProgressSnapshot& s) {
   std::ostringstream o;
-  o << "units " << s.units_done << "/" << s.units_total << "  " << human_bytes(static_cast<double>(s.bytes_done)) << "/"
-    << human_bytes(static_cast<double>(s.bytes_total));
+  o << s.counted << " " << s.units_done << "/" << s.units_total << "  "
+    << human_bytes(static_cast<double>(s.bytes_done)) << "/" << human_bytes(static_cast<double>(s.bytes_total));
   const double rate = s.elapsed_seconds > 0 ? static_cast<double>(s.bytes_done) / s.elapsed_seconds : 0.0;
   o << "  " << human_bytes(rate) << "/s";
   if (s.bytes_done >= s.bytes_total) {
@@ -87,6 +87,7 @@ ProgressSnapshot ProgressReporter::global() const {
   s.units_total = units_total_all_;
   s.bytes_total = bytes_total_all_;
   s.ranks = comm_.size();
+  s.counted = options_.counted;
   s.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (comm_.is_root()) {
     for (std::size_t r = 0; r < units_by_rank_.size(); ++r) {

@@ -24,6 +24,9 @@ struct ProgressSnapshot {
   std::uint64_t bytes_total = 0;
   double elapsed_seconds = 0;
   int ranks = 1;
+  /// What units_done counts: "units", or "units and row blocks" when large units are split
+  /// (each block is counted, so the totals are work items, not units).
+  std::string counted = "units";
 };
 
 /// "units 12/40  1.20/3.40 GB  2.10 GB/s  ETA 1s" (pure; unit-tested).
@@ -35,6 +38,7 @@ struct ProgressOptions {
   std::chrono::milliseconds send_interval{250};
   std::chrono::milliseconds print_interval{10'000};
   std::string label = "compare";
+  std::string counted = "units";  ///< ProgressSnapshot::counted
 };
 
 class ProgressReporter {

@@ -93,7 +93,10 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   const auto mine = work.items_of_rank(comm.rank());
   std::uint64_t my_bytes = 0;
   for (const auto* item : mine) my_bytes += item->bytes;
-  ProgressReporter progress(comm, mine.size(), my_bytes, options.progress, progress_out);
+  auto progress_options = options.progress;
+  // Every rank holds the whole work plan, so all agree on what the line counts.
+  if (work.block_items() > 0) progress_options.counted = "units and row blocks";
+  ProgressReporter progress(comm, mine.size(), my_bytes, progress_options, progress_out);
   bool stopped = false;
   std::uint64_t computed = 0, computed_blocks = 0;
   UnitExecution result;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -141,6 +142,9 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
   auto options = quiet_options();
   options.row_block_bytes = block_bytes;
+  // The progress line counts work items, and says so: the blocks of split units are counted.
+  options.progress.quiet = false;
+  options.progress.send_interval = options.progress.print_interval = std::chrono::milliseconds(0);
   std::ostringstream progress;
   const auto done = execute_units(world, f.run, work,
                                   std::make_unique<io::JournalWriter>(io::rank_journal_path(store, world.rank(), "s")),
@@ -149,6 +153,8 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   EXPECT_EQ(done.computed, work.items.size());
   EXPECT_EQ(done.computed_blocks, work.block_items());
   if (world.is_root()) {
+    const auto items = std::to_string(work.items.size());
+    EXPECT_NE(progress.str().find("units and row blocks " + items + "/" + items), std::string::npos) << progress.str();
     const auto merged = pipeline::read_journaled_work(store, units, block_bytes);
     EXPECT_TRUE(merged.pending_blocks.empty());
     ASSERT_EQ(merged.done.size(), 40u);
