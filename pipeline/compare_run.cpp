@@ -370,6 +370,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.hash_b.clear();
     store.values.clear();
     store.sketches.clear();
+    store.joint_null.clear();
     store.neuron_matches.clear();
     for (const auto& [id, o] : done) {
       if (id >= units.size()) continue;  // a matched unit of a run whose pass is not complete
@@ -379,6 +380,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       store.hash_b.push_back(o.hash_b);
       if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
       if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
+      if (!o.joint_null.empty()) store.joint_null[id] = o.joint_null;
       if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
     }
     store.status = complete ? "complete" : "partial";

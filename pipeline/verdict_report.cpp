@@ -161,6 +161,7 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                                  {"baseline_units", c.baseline_units},
                                  {"tested_units", c.tested_units},
                                  {"tests", c.tests},
+                                 {"joint_tests", c.joint_tests},
                                  {"median_basis_corr", num(c.median_basis_corr)},
                                  {"significant_units", c.significant_units},
                                  {"median_pearson", num(c.median_pearson)},

@@ -290,6 +290,18 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
       f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
       f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
     }
+    if (!c.joint_null.empty()) {
+      const std::uint64_t width = c.joint_null.begin()->second.size();
+      std::vector<std::uint64_t> ids;
+      std::vector<float> values;
+      for (const auto& [uid, v] : c.joint_null) {
+        if (v.size() != width) throw InternalError("result store: joint null vectors of different lengths");
+        ids.push_back(uid);
+        values.insert(values.end(), v.begin(), v.end());
+      }
+      put(f, "/joint_null/unit_id", ids);
+      f.write<float>("/joint_null/h", std::span<const float>(values), {ids.size(), width});
+    }
     // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
     if (!c.neuron_matches.empty()) {
       std::vector<std::uint64_t> nid, count, sampled, matched;
@@ -510,6 +522,19 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
       const auto at = static_cast<std::ptrdiff_t>(r * width), w = static_cast<std::ptrdiff_t>(width);
       c.sketches[ids[r]] = {std::vector<float>(a.begin() + at, a.begin() + at + w),
                             std::vector<float>(b.begin() + at, b.begin() + at + w)};
+    }
+  }
+  if (f.exists("/joint_null/unit_id")) {
+    const auto ids = get<std::uint64_t>(f, "/joint_null/unit_id");
+    std::vector<std::uint64_t> dims;
+    const auto values = f.read<float>("/joint_null/h", &dims);
+    if (dims.size() != 2 || dims[0] != ids.size()) bad(path, "/joint_null/h is not [/joint_null/unit_id entries x K]");
+    const auto width = dims[1];
+    for (std::size_t r = 0; r < ids.size(); ++r) {
+      if (ids[r] >= n) bad(path, "/joint_null/unit_id[" + std::to_string(r) + "] names no unit");
+      const auto at = static_cast<std::ptrdiff_t>(r * width);
+      c.joint_null[ids[r]] =
+          std::vector<float>(values.begin() + at, values.begin() + at + static_cast<std::ptrdiff_t>(width));
     }
   }
   if (f.exists("/neurons")) {

@@ -88,6 +88,9 @@ struct StoreContents {
   /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: side A then side B, each
   /// of one width for the whole store (written as two [n, width] datasets, not a group per unit).
   std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
+  /// The joint test's relabelled h of small same-key units (stages/null/hidden_null.hpp
+  /// HiddenNull::joint), by unit id; one length for the whole store.
+  std::map<std::uint64_t, std::vector<float>> joint_null;
   /// Neuron matchings of MLP units, by unit id: the suspect's sampled neurons, then the other
   /// model's neuron matched to each (stages/align/neuron_matching.hpp).
   std::map<std::uint64_t, std::pair<std::vector<std::uint64_t>, std::vector<std::uint64_t>>> neuron_matches;

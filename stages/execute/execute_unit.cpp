@@ -158,6 +158,10 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
   NullOptions used = options;
   if (unit.kind == UnitKind::baseline) used.basis_units = 0;
+  // Small same-key units also get the joint test's relabellings (pooled over their family by
+  // the verdict); larger units have power of their own.
+  used.joint_relabellings =
+      unit.kind == UnitKind::same_key && unit.rows * unit.cols <= kJointMaxElements ? kJointRelabellings : 0;
   return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
 }
 
@@ -383,6 +387,7 @@ void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byt
     st.null_rows = views.null_rows.size();
     st.hidden = null.hidden;
     st.basis = null.basis;
+    out.joint_null = null.joint;
   }
   if (unit.sketch) {
     out.sketch_a = sketch_of(unit, unit.a, a_tensor);

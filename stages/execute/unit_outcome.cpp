@@ -18,7 +18,8 @@ namespace {
 //    columns.
 // 7: same layout; the sketches also of the layer matrices (attention, router, shared expert,
 //    dense MLP): a version-6 journal's units lack them, so its layer sketch matrices would be empty.
-constexpr std::uint32_t kVersion = 7;
+// 8: h under the joint test's relabellings (small same-key units) after the sketches.
+constexpr std::uint32_t kVersion = 8;
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T& v) {
@@ -62,7 +63,7 @@ std::vector<std::byte> UnitOutcome::serialize() const {
   std::vector<std::byte> out;
   const auto columns = stat_columns(stats);
   out.reserve(80 + columns.size() * 8 + (values_a.size() + values_b.size() + sketch_a.size() + sketch_b.size()) * 4 +
-              neuron_sampled.size() * 16);
+              neuron_sampled.size() * 16 + joint_null.size() * 4);
   put(out, kVersion);
   put_vec(out, columns);
   put(out, hash_a);
@@ -73,6 +74,7 @@ std::vector<std::byte> UnitOutcome::serialize() const {
   put_vec(out, neuron_match);
   put_vec(out, sketch_a);
   put_vec(out, sketch_b);
+  put_vec(out, joint_null);
   return out;
 }
 
@@ -93,6 +95,7 @@ UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std:
   o.neuron_match = r.get_vec<std::uint64_t>();
   o.sketch_a = r.get_vec<float>();
   o.sketch_b = r.get_vec<float>();
+  o.joint_null = r.get_vec<float>();
   if (r.pos != payload.size()) throw InternalError("unit outcome record has trailing bytes");
   return o;
 }

@@ -26,6 +26,8 @@ struct UnitOutcome {
   /// to each (empty when not matched).
   std::vector<std::uint64_t> neuron_sampled;
   std::vector<std::uint64_t> neuron_match;
+  /// Small same-key units: h under the joint test's shared relabellings (HiddenNull::joint).
+  std::vector<float> joint_null;
 
   [[nodiscard]] std::vector<std::byte> serialize() const;
   /// Throws InternalError on a payload that does not parse (the journal checksum already

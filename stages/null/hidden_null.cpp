@@ -297,6 +297,10 @@ PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>
   return t;
 }
 
+/// The joint test's relabelling stream for a hidden axis of `length` units: fixed by the length
+/// alone, so every unit, layer and model with that axis draws the same permutations.
+std::uint64_t joint_seed(std::uint64_t length) { return XXH3_64bits_withSeed(&length, sizeof length, 0x6a6f696e74ULL); }
+
 /// One-sided p-value from exact permutation moments and the normal tail (the statistic is a
 /// sum over many bounded terms: Hoeffding's combinatorial central limit theorem).
 double normal_tail_p(double observed, double mean, double sd) {
@@ -369,7 +373,34 @@ void exact_moments(PermutationTest& t, const std::vector<float>& x, const std::v
   t.p = normal_tail_p(t.observed, t.null_mean, t.null_sd);
 }
 
+/// The joint test's values: h under the K shared relabellings of the `units` hidden vectors
+/// (x[u], y[u] of length obs each, standardised; constant ones are zero and add nothing, as in
+/// the observed statistic), each scaled by `scale` as the observed h is.
+std::vector<float> joint_values(const std::vector<float>& x, const std::vector<float>& y, std::uint64_t units,
+                                std::uint64_t obs, double scale, int relabellings) {
+  std::vector<float> out;
+  out.reserve(static_cast<std::size_t>(relabellings));
+  std::vector<std::uint32_t> perm(units);
+  std::iota(perm.begin(), perm.end(), 0u);
+  Relabelling rng(joint_seed(units));
+  for (int k = 0; k < relabellings; ++k) {
+    rng.shuffle(perm);
+    double s = 0;
+    for (std::uint64_t u = 0; u < units; ++u) s += dot(x.data() + u * obs, y.data() + perm[u] * obs, obs);
+    out.push_back(static_cast<float>(s * scale));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::uint32_t> joint_relabelling(std::uint64_t length, int k) {
+  std::vector<std::uint32_t> perm(length);
+  std::iota(perm.begin(), perm.end(), 0u);
+  Relabelling rng(joint_seed(length));
+  for (int i = 0; i <= k; ++i) rng.shuffle(perm);
+  return perm;
+}
 
 HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::uint64_t sample_rows,
                        std::uint64_t cols, NullAxis axis, std::uint64_t seed, const NullOptions& options) {
@@ -420,6 +451,8 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
     out.hidden.null_mean = 0;
     out.hidden.null_sd = 1.0 / std::sqrt(static_cast<double>(obs - 1));
     out.hidden.p = normal_tail_p(out.hidden.observed, 0, out.hidden.null_sd);
+    // The coordinates are the hidden units, one observation each.
+    if (options.joint_relabellings > 0) out.joint = joint_values(x, y, obs, 1, 1.0, options.joint_relabellings);
     return out;
   }
   // Units constant on either side carry no correlation; they are left out of both the
@@ -438,6 +471,7 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
   out.hidden.observed = s * inv;
   out.hidden.units = valid.size();
   exact_moments(out.hidden, x, y, obs, valid, rng);
+  if (options.joint_relabellings > 0) out.joint = joint_values(x, y, units, obs, inv, options.joint_relabellings);
   // The basis test on a hash-chosen subset of the valid units (fixed by the unit index, so the
   // same hidden units are chosen in both models and in every layer).
   std::vector<std::uint32_t> chosen = valid;

@@ -48,7 +48,18 @@ struct NullOptions {
   int permutations = 100;
   std::uint64_t basis_units = 96;            ///< hidden units of the basis test (its cost is their square)
   std::uint64_t seed = 0x6c696e65616765ULL;  ///< "lineage"; the same for every model and layer
+  /// The joint test (HiddenNull::joint): h under this many relabellings shared by every unit
+  /// with the same hidden axis length; 0 computes none. It costs this many times the sample's
+  /// multiply-adds, so the caller asks for it only for small units, whose own test lacks power.
+  int joint_relabellings = 0;
 };
+
+/// Relabellings of the joint test for units of `joint_relabellings` whose hidden axis has this
+/// length: the same for every unit, layer and model (seeded by the length alone).
+inline constexpr int kJointRelabellings = 200;
+/// Units of at most this many elements get the joint test's relabellings (compare): their own
+/// h null has an SD of at least 1/256, so a weak derivation shows only pooled over a family.
+inline constexpr std::uint64_t kJointMaxElements = std::uint64_t{1} << 16;
 
 /// The rows of a [rows, cols] unit that the null reads. Keyed by the unit's role group (layer,
 /// expert and model excluded, METHODS §3), so both models and every layer read the same rows and
@@ -94,7 +105,18 @@ struct HiddenNull {
   std::uint64_t observations = 0;  ///< length of each hidden unit's vector
   PermutationTest hidden;
   PermutationTest basis;
+  /// The joint test's material (NullOptions::joint_relabellings): h after each of K fixed
+  /// relabellings of B's hidden axis, the k-th the same permutation for every unit whose axis
+  /// has the same length (joint_relabelling). Summed over the units of a family (one role across
+  /// layers: one hidden basis in each model, e.g. the residual stream), they give the null of the
+  /// family's summed h under one relabelling of the whole model, with the units' dependence
+  /// included; the verdict pools small units that way (docs/methods.md). Empty when not asked.
+  std::vector<float> joint;
 };
+
+/// The k-th relabelling of the joint test for a hidden axis of `length` units (a permutation of
+/// 0..length-1; k counts from 0).
+[[nodiscard]] std::vector<std::uint32_t> joint_relabelling(std::uint64_t length, int k);
 
 /// One-sided p-value of a permutation test: (1 + exceed) / (K + 1) when some permutation reached
 /// the observed value; otherwise the fitted tail, a Student t with K - 1 degrees of freedom at

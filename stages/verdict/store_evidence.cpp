@@ -50,6 +50,9 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     e.bytes_equal = row < store.hash_a.size() && store.hash_a[row] == store.hash_b[row] && u.kind != UnitKind::baseline;
     if (has_null) take(st.hidden, e.hidden_corr, e.null_mean, e.null_sd, e.null_p, e.null_perms);
     if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
+    e.rows = u.rows;
+    e.cols = u.cols;
+    if (const auto j = store.joint_null.find(id); j != store.joint_null.end()) e.joint_null = j->second;
     if (e.kind == UnitKind::token_mapped) {
       e.mapped_same_id = st.mapped_same_id;
       e.mapped_tokens = u.rows;

@@ -5,8 +5,11 @@
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "stages/behaviour/proportion_tests.hpp"
 #include "stages/null/hidden_null.hpp"
@@ -39,26 +42,60 @@ double upper_normal_tail(double z) {
 
 bool compared(UnitKind k) { return k == UnitKind::same_key || k == UnitKind::submatrix || k == UnitKind::cross_role; }
 
-/// A family of tests: one statistic (h or g) of one role, projection and kind across layers and
-/// experts. Its tests share a precision, so the rubric's median is taken within a family.
-using TestFamily = std::pair<bool, TensorKey>;
+/// The statistic of a test: h or g of one unit, or the joint test of a family's small units.
+enum class Statistic : std::uint8_t { h, g, joint_h };
 
-TestFamily family_of(const TensorKey& key, bool basis) {
+/// A family of tests: one statistic of one role, projection and kind across layers and experts.
+/// Its tests share a precision, so the rubric's median is taken within a family.
+using TestFamily = std::pair<Statistic, TensorKey>;
+
+TestFamily family_of(const TensorKey& key, Statistic statistic) {
   TensorKey k = key;
   k.layer = -1;
   k.expert = -1;
   k.index = -1;
-  return {basis, k};
+  return {statistic, k};
 }
+
+/// Tested::unit of a joint test, which belongs to no single unit.
+constexpr std::size_t kNoUnit = std::numeric_limits<std::size_t>::max();
 
 struct Tested {
   TestFamily family;
   bool cross_role = false;
-  std::size_t unit = 0;
+  std::size_t unit = 0;  ///< kNoUnit for a joint test
   double h = 0, null_mean = 0, null_sd = 0, z = 0, p = 1;
   bool cross = false;
-  bool basis = false;  ///< the g test (else h)
+  bool basis = false;  ///< the g test (else h, of one unit or joint)
+  bool joint = false;  ///< the joint test of a family (h is the mean over its units)
 };
+
+/// The joint test of one family's small same-key units (docs/methods.md, "The joint test"):
+/// their summed h against its values under K relabellings of the other model's hidden axis
+/// shared by every unit (hidden_null.hpp HiddenNull::joint), which keeps the units' dependence.
+/// Reported per unit of the family: h, mean and SD are the sum's divided by the units.
+std::optional<Tested> joint_test(const TestFamily& family, const std::vector<const UnitEvidence*>& units) {
+  if (units.size() < 2) return std::nullopt;
+  const std::size_t k = units.front()->joint_null.size();
+  double observed = 0;
+  std::vector<double> sums(k, 0.0);
+  for (const auto* u : units) {
+    observed += u->hidden_corr;
+    for (std::size_t i = 0; i < k; ++i) sums[i] += u->joint_null[i];
+  }
+  const auto test = permutation_test(observed, sums);
+  if (!(test.null_sd > 0) || !std::isfinite(observed)) return std::nullopt;
+  const double n = static_cast<double>(units.size());
+  Tested t;
+  t.family = family;
+  t.unit = kNoUnit;
+  t.joint = true;
+  t.h = observed / n;
+  t.null_mean = test.null_mean / n;
+  t.null_sd = test.null_sd / n;
+  t.p = test.p;
+  return t;
+}
 
 double fisher(const std::vector<double>& p) {
   if (p.empty()) return 1.0;
@@ -157,10 +194,20 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   }
   std::vector<Tested> tested;
   std::size_t tested_units = 0;
+  auto calibrate_and_add = [&](Tested& t) {
+    if (!t.basis && (cross_shift > 0 || cross_scale > 1)) {
+      t.cross = true;
+      t.null_mean += cross_shift * t.null_sd;
+      t.null_sd *= cross_scale;
+    }
+    t.z = (t.h - t.null_mean) / t.null_sd;
+    if (t.cross) t.p = std::max(t.p, upper_normal_tail(t.z));
+    tested.push_back(t);
+  };
   auto add_test = [&](const UnitEvidence& u, bool basis) {
     Tested t;
     t.unit = tested_units;
-    t.family = family_of(u.key, basis);
+    t.family = family_of(u.key, basis ? Statistic::g : Statistic::h);
     t.cross_role = u.kind == UnitKind::cross_role;
     t.basis = basis;
     t.h = basis ? u.basis_corr : u.hidden_corr;
@@ -171,14 +218,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     // matches, which other layers of a derived model do not. g asks whether the hidden basis is
     // shared, which every layer of a derived model does, so its baselines measure the
     // derivation itself (and, for independent models, agree with the permutation null).
-    if (!basis && (cross_shift > 0 || cross_scale > 1)) {
-      t.cross = true;
-      t.null_mean += cross_shift * t.null_sd;
-      t.null_sd *= cross_scale;
-    }
-    t.z = (t.h - t.null_mean) / t.null_sd;
-    if (t.cross) t.p = std::max(t.p, upper_normal_tail(t.z));
-    tested.push_back(t);
+    calibrate_and_add(t);
   };
   std::vector<double> basis_values;
   std::vector<bool> unit_is_cross_role;
@@ -195,6 +235,22 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     }
     ++tested_units;
   }
+  // The joint tests: the small same-key units of one family (one role, one shape, relabelled
+  // alike) pooled, the way a weak derivation of a small model shows (docs/methods.md).
+  {
+    std::map<std::tuple<TestFamily, std::uint64_t, std::uint64_t, std::size_t>, std::vector<const UnitEvidence*>>
+        groups;
+    for (const auto* u : units) {
+      if (u->kind != UnitKind::same_key || !u->has_null() || u->joint_null.empty()) continue;
+      groups[{family_of(u->key, Statistic::joint_h), u->rows, u->cols, u->joint_null.size()}].push_back(u);
+    }
+    for (const auto& [key, members] : groups) {
+      if (auto t = joint_test(std::get<0>(key), members)) {
+        calibrate_and_add(*t);
+        ++c.joint_tests;
+      }
+    }
+  }
   c.tests = tested.size();
   c.median_basis_corr = median(basis_values);
   c.tested_units = tested_units;
@@ -205,10 +261,11 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   std::vector<double> ps, hs, sds, means, zs;
   for (const auto& t : tested) {
     ps.push_back(t.p);
+    c.cross_layer_null = c.cross_layer_null || t.cross;
+    if (t.joint) continue;  // the medians below describe the units' own tests
     if (!t.basis) hs.push_back(t.h);
     sds.push_back(t.null_sd);
     means.push_back(t.null_mean);
-    c.cross_layer_null = c.cross_layer_null || t.cross;
   }
   const auto adjusted = holm_adjust(ps);
   // The rubric's median is taken within each family of tests (one statistic of one role, e.g. h
@@ -224,7 +281,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
     if (adjusted[i] <= rules.derived_p) {
       sig_h.push_back(tested[i].h);
       sig_z.push_back(tested[i].z);
-      unit_significant[tested[i].unit] = true;
+      if (!tested[i].joint) unit_significant[tested[i].unit] = true;
       // Same-index evidence needs an effect too: a neuron permutation that leaves a few
       // neurons where they were gives a significant h of a few hundredths, which says neither
       // "matches in place" nor how much training changed the weights.
@@ -232,7 +289,7 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
         c.basis_significant = true;
       } else if (tested[i].h >= rules.min_effect) {
         c.hidden_significant = true;
-        unit_hidden_significant[tested[i].unit] = true;
+        if (!tested[i].joint) unit_hidden_significant[tested[i].unit] = true;
       }
       fam[tested[i].family].effect.push_back(tested[i].h);
       fam[tested[i].family].z.push_back(tested[i].z);
@@ -287,12 +344,13 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
       return !w.second.empty() && median(w.second) >= rules.min_effect_sds;
     });
   }
-  const std::string numbers = "effect " + fmt(c.effect) + " at " + fmt(c.z, 3) + " null SDs, p " + fmt(c.p_value, 2) +
-                              " (Holm over " + std::to_string(tested.size()) + " tests of " +
-                              std::to_string(tested_units) + " units, " + std::to_string(sig_h.size()) +
-                              " tests significant; h " + fmt(c.median_hidden_corr) + ", g " + fmt(c.median_basis_corr) +
-                              "; null " + (c.cross_layer_null ? "permutation and cross-layer" : "permutation") +
-                              ", SD " + fmt(c.null_sd, 2) + ")";
+  const std::string numbers =
+      "effect " + fmt(c.effect) + " at " + fmt(c.z, 3) + " null SDs, p " + fmt(c.p_value, 2) + " (Holm over " +
+      std::to_string(tested.size()) + " tests" +
+      (c.joint_tests ? ", " + std::to_string(c.joint_tests) + " of them joint," : std::string()) + " of " +
+      std::to_string(tested_units) + " units, " + std::to_string(sig_h.size()) + " tests significant; h " +
+      fmt(c.median_hidden_corr) + ", g " + fmt(c.median_basis_corr) + "; null " +
+      (c.cross_layer_null ? "permutation and cross-layer" : "permutation") + ", SD " + fmt(c.null_sd, 2) + ")";
   if (c.p_value <= rules.derived_p && meets) {
     c.verdict = VerdictClass::derived;
     c.informative = true;

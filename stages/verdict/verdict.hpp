@@ -72,6 +72,10 @@ struct UnitEvidence {
   double rotation_null_sd = 0;
   double rotation_null_p = 1;
   int rotation_perms = 0;
+  // Small same-key units: the shape and h under the joint test's shared relabellings
+  // (stages/null/hidden_null.hpp HiddenNull::joint); empty for other units.
+  std::uint64_t rows = 0, cols = 0;
+  std::vector<float> joint_null;
   [[nodiscard]] bool has_null() const noexcept;
   [[nodiscard]] bool has_basis_null() const noexcept;
 };
@@ -113,7 +117,8 @@ struct ComponentVerdict {
   std::size_t same_key_units = 0;
   std::size_t baseline_units = 0;
   std::size_t tested_units = 0;       ///< units with a permutation null
-  std::size_t tests = 0;              ///< permutation tests (h and g) over those units
+  std::size_t tests = 0;              ///< permutation tests (h and g of units, joint tests) over those units
+  std::size_t joint_tests = 0;        ///< of them, joint tests of a family's small units (docs/methods.md)
   std::size_t significant_units = 0;  ///< units with a test at Holm-adjusted p <= derived_p
   double median_pearson = 0;          ///< element-wise, over the same-key units
   double median_hidden_corr = 0;      ///< h over the tested units

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "io/dtype_decode.hpp"
+#include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -253,6 +254,26 @@ TEST(ExecuteUnit, SampledQuantilesStayWithinABucketOfTheExactOne) {
   std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() * 99 / 100), d.end());
   const double exact = d[d.size() * 99 / 100];
   EXPECT_NEAR(stat(o, "p99_abs_diff"), exact, exact * 0.02);
+}
+
+TEST(ExecuteUnit, SmallSameKeyUnitsCarryTheJointTestsRelabellings) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  const auto outcome = [&](std::uint64_t rows, std::uint64_t cols, UnitKind kind) {
+    std::vector<float> a(rows * cols), b(rows * cols);
+    for (auto& x : a) x = nd(rng);
+    for (auto& x : b) x = nd(rng);
+    auto u = unit_of(rows, cols, Dtype::F32);
+    u.kind = kind;
+    u.key_a = u.key_b = TensorKey{Component::text, TensorRole::attn_q, 0};
+    return execute_unit(u, std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
+  };
+  const auto small = outcome(32, 64, UnitKind::same_key);
+  ASSERT_EQ(small.joint_null.size(), static_cast<std::size_t>(kJointRelabellings));
+  EXPECT_EQ(UnitOutcome::deserialize(0, small.serialize()).joint_null, small.joint_null);
+  // Larger units have power of their own; baselines calibrate, they join no family test.
+  EXPECT_TRUE(outcome(256, 512, UnitKind::same_key).joint_null.empty());
+  EXPECT_TRUE(outcome(32, 64, UnitKind::baseline).joint_null.empty());
 }
 
 TEST(ExecuteUnit, OutcomeSerialisationRoundTrips) {

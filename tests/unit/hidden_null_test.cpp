@@ -145,5 +145,62 @@ TEST(HiddenNull, NormVectorsUseSpearmanAgainstCoordinateShuffles) {
   EXPECT_NEAR(independent.hidden.null_sd, 1.0 / std::sqrt(511.0), 0.01);
 }
 
+TEST(HiddenNullJoint, RelabellingsAreFixedByTheAxisLengthAlone) {
+  const auto p = joint_relabelling(64, 3);
+  auto sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::uint32_t i = 0; i < 64; ++i) ASSERT_EQ(sorted[i], i);
+  EXPECT_EQ(joint_relabelling(64, 3), p);
+  EXPECT_NE(joint_relabelling(64, 4), p);
+  // Asked for, the joint values are h under exactly these relabellings.
+  const std::uint64_t rows = 32, cols = 64;
+  const auto a = trained_like(rows, cols, 11), b = trained_like(rows, cols, 12);
+  NullOptions options;
+  EXPECT_TRUE(hidden_null(a, b, rows, cols, NullAxis::cols, 1, options).joint.empty());
+  options.joint_relabellings = 5;
+  const auto r = hidden_null(a, b, rows, cols, NullAxis::cols, 1, options);
+  ASSERT_EQ(r.joint.size(), 5u);
+  // h of B with its columns relabelled by the 4th relabelling (column c of the relabelled B is
+  // column p[c] of B) is the 4th joint value; the seed of the unit's own test does not matter.
+  std::vector<float> relabelled(b.size());
+  for (std::uint64_t row = 0; row < rows; ++row) {
+    for (std::uint64_t c = 0; c < cols; ++c) relabelled[row * cols + c] = b[row * cols + p[c]];
+  }
+  EXPECT_NEAR(r.joint[3], hidden_null(a, relabelled, rows, cols, NullAxis::cols, 99).hidden.observed, 1e-5);
+  EXPECT_EQ(hidden_null(a, b, rows, cols, NullAxis::cols, 2, options).joint, r.joint);
+}
+
+TEST(HiddenNullJoint, SummedOverUnitsItsSpreadKeepsTheirDependence) {
+  // Small independent units: each unit's joint values spread as its exact null does, and summed
+  // over 16 unrelated units about 4 times as wide; 16 copies of one unit sum to exactly 16 times
+  // its values, which a sum of per-unit variances (4 times) would understate.
+  const std::uint64_t rows = 32, cols = 64;
+  NullOptions options;
+  options.joint_relabellings = kJointRelabellings;
+  const auto spread = [](const std::vector<double>& v) {
+    double m = 0, q = 0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(v.size());
+    for (double x : v) q += (x - m) * (x - m);
+    return std::sqrt(q / static_cast<double>(v.size() - 1));
+  };
+  std::vector<double> sum(kJointRelabellings, 0.0), copies(kJointRelabellings, 0.0);
+  double unit_sd = 0;
+  for (std::uint32_t layer = 0; layer < 16; ++layer) {
+    const auto a = trained_like(rows, cols, 100 + layer), b = trained_like(rows, cols, 200 + layer);
+    const auto r = hidden_null(a, b, rows, cols, NullAxis::cols, layer, options);
+    ASSERT_EQ(r.joint.size(), static_cast<std::size_t>(kJointRelabellings));
+    const std::vector<double> own(r.joint.begin(), r.joint.end());
+    EXPECT_NEAR(spread(own) / r.hidden.null_sd, 1.0, 0.25) << "layer " << layer;
+    unit_sd += r.hidden.null_sd / 16;
+    for (int k = 0; k < kJointRelabellings; ++k) sum[k] += r.joint[k];
+    if (layer == 0) {
+      for (int k = 0; k < kJointRelabellings; ++k) copies[k] = 16.0 * r.joint[k];
+    }
+  }
+  EXPECT_NEAR(spread(sum) / unit_sd, 4.0, 1.0);
+  EXPECT_GT(spread(copies) / unit_sd, 12.0);
+}
+
 }  // namespace
 }  // namespace lineage::stages

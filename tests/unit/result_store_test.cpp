@@ -37,6 +37,7 @@ StoreContents sample() {
   c.hash_b = {11, 13};
   c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
   c.neuron_matches[0] = {{3, 9, 17}, {5, 9, 2}};
+  c.joint_null[0] = {0.01f, -0.02f, 0.005f};
   c.verdict_json = R"({"overall":"derived"})";
   return c;
 }
@@ -63,6 +64,7 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.stat_names, sample().stat_names);
   EXPECT_EQ(c.values.at(1).second, (std::vector<float>{0.9f, 1.2f}));
   EXPECT_EQ(c.neuron_matches, sample().neuron_matches);
+  EXPECT_EQ(c.joint_null, sample().joint_null);
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
 }
 

@@ -525,5 +525,87 @@ TEST(VerdictKinds, IndependentModelsReportNoLayerAlignment) {
   EXPECT_EQ(v.layer_alignment[1].centred.cells_missing, 240u);
 }
 
+/// A small attention unit of layer `layer` as the compare pass would store it: h, g and their
+/// nulls from hidden_null on the two [32, 64] matrices, with the joint test's relabellings.
+UnitEvidence small_unit(int layer, const std::vector<float>& a, const std::vector<float>& b) {
+  constexpr std::uint64_t rows = 32, cols = 64;
+  NullOptions options;
+  options.joint_relabellings = kJointRelabellings;
+  const auto r = hidden_null(a, b, rows, cols, NullAxis::cols, static_cast<std::uint64_t>(layer), options);
+  UnitEvidence u;
+  u.kind = UnitKind::same_key;
+  u.key = TensorKey{Component::text, TensorRole::attn_q, layer};
+  u.elements = rows * cols;
+  u.rows = rows;
+  u.cols = cols;
+  u.rel_l2 = 1.4;
+  u.hidden_corr = r.hidden.observed;
+  u.null_mean = r.hidden.null_mean;
+  u.null_sd = r.hidden.null_sd;
+  u.null_p = r.hidden.p;
+  u.basis_corr = r.basis.observed;
+  u.basis_null_mean = r.basis.null_mean;
+  u.basis_null_sd = r.basis.null_sd;
+  u.basis_null_p = r.basis.p;
+  u.basis_perms = r.basis.permutations;
+  u.joint_null = r.joint;
+  return u;
+}
+
+std::vector<float> gaussian(std::size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+TEST(VerdictJoint, SmallUnitsPooledOverLayersHavePowerTheirOwnTestsLack) {
+  // 16 layers of [32 x 64] attention matrices: one unit's h null SD is about 1/sqrt(2048) = 0.022,
+  // so h = 0.1 would stand at 4.5 SDs: no unit alone can show independence with power.
+  std::mt19937 rng(7);
+  std::vector<UnitEvidence> independent, weak, copies;
+  const auto a0 = gaussian(2048, rng), b0 = gaussian(2048, rng);
+  for (int layer = 0; layer < 16; ++layer) {
+    const auto a = gaussian(2048, rng), b = gaussian(2048, rng);
+    independent.push_back(small_unit(layer, a, b));
+    // A weak derivation: the other model's matrix is the suspect's under noise 6 times larger
+    // (h about 1/sqrt(37) = 0.16, 7 null SDs in each unit).
+    auto d = a;
+    const auto noise = gaussian(2048, rng);
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] += 6.0f * noise[i];
+    weak.push_back(small_unit(layer, a, d));
+    // The same independent pair in every layer: 16 copies are one unit's evidence, not 16.
+    copies.push_back(small_unit(layer, a0, b0));
+  }
+  auto v = decide_verdict(independent);
+  ASSERT_EQ(v.components.size(), 1u);
+  EXPECT_EQ(v.components[0].joint_tests, 1u);
+  EXPECT_TRUE(v.components[0].powered) << v.components[0].reason;
+  EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
+  // Without the joint test (a store without its relabellings) the same units lack power.
+  auto without = independent;
+  for (auto& u : without) u.joint_null.clear();
+  v = decide_verdict(without);
+  EXPECT_FALSE(v.components[0].powered);
+  EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
+
+  v = decide_verdict(weak);
+  EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
+  EXPECT_LT(v.p_value, 1e-6);
+  EXPECT_GT(v.components[0].z, 10.0);
+  // Each unit alone: significant, but under 10 SDs.
+  auto weak_alone = weak;
+  for (auto& u : weak_alone) u.joint_null.clear();
+  v = decide_verdict(weak_alone);
+  EXPECT_NE(v.overall, VerdictClass::derived) << v.reason;
+
+  // Copies: the joint null widens with them (one relabelling moves every copy alike), so the
+  // pooled test has no more power than one unit's.
+  v = decide_verdict(copies);
+  EXPECT_FALSE(v.components[0].powered) << v.components[0].reason;
+  EXPECT_NE(v.overall, VerdictClass::independent) << v.reason;
+  EXPECT_NE(v.overall, VerdictClass::derived) << v.reason;
+}
+
 }  // namespace
 }  // namespace lineage::stages
