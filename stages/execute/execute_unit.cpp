@@ -19,6 +19,7 @@
 #include "io/dtype_decode.hpp"
 #include "stages/align/token_mapped_embedding.hpp"
 #include "stages/execute/expert_sketch.hpp"
+#include "stages/execute/stream_hash.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_neurons.hpp"
 #include "stages/null/hidden_null.hpp"
@@ -70,13 +71,12 @@ class ViewReader {
   }
 
   /// Feeds the raw bytes of the same elements, in logical order, to a hash.
-  void hash(std::uint64_t start, std::size_t count, XXH3_state_t* st) const {
+  void hash(std::uint64_t start, std::size_t count, StreamHash& st) const {
     for_each_run(start, count, [&](std::uint64_t first, std::size_t, std::size_t run) {
       if (v_.col_stride == 1) {
-        XXH3_64bits_update(st, bytes_.data() + first * size_, run * size_);
+        st.update(bytes_.data() + first * size_, run * size_);
       } else {
-        for (std::size_t k = 0; k < run; ++k)
-          XXH3_64bits_update(st, bytes_.data() + (first + k * v_.col_stride) * size_, size_);
+        for (std::size_t k = 0; k < run; ++k) st.update(bytes_.data() + (first + k * v_.col_stride) * size_, size_);
       }
     });
   }
@@ -276,8 +276,8 @@ void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const 
 /// Where a pass over a block also hashes and keeps values (execute_unit; a block computed for a
 /// merge elsewhere does neither).
 struct PassOutputs {
-  XXH3_state_t* hash_a;
-  XXH3_state_t* hash_b;
+  StreamHash* hash_a;
+  StreamHash* hash_b;
   UnitOutcome* out;
 };
 
@@ -304,8 +304,8 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
     views.a.read(start, len, a.data(), raw_a);
     views.b.read(start, len, b.data(), raw_b);
     if (outputs) {
-      views.a.hash(start, len, outputs->hash_a);
-      views.b.hash(start, len, outputs->hash_b);
+      views.a.hash(start, len, *outputs->hash_a);
+      views.b.hash(start, len, *outputs->hash_b);
       if (unit.keep_values) {
         auto& out = *outputs->out;
         out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
@@ -421,16 +421,10 @@ UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byt
                             const NullOptions& null_options) {
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
   const auto [first, end] = block_elements(unit, views, block);
-  XXH3_state_t* st = XXH3_createState();
-  UnitHashes h;
-  XXH3_64bits_reset(st);
-  views.a.hash(first, static_cast<std::size_t>(end - first), st);
-  h.a = XXH3_64bits_digest(st);
-  XXH3_64bits_reset(st);
-  views.b.hash(first, static_cast<std::size_t>(end - first), st);
-  h.b = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
+  StreamHash st_a, st_b;
+  views.a.hash(first, static_cast<std::size_t>(end - first), st_a);
+  views.b.hash(first, static_cast<std::size_t>(end - first), st_b);
+  return {st_a.digest(), st_b.digest()};
 }
 
 UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -449,16 +443,10 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
   // how the input is split, so one update per view suffices.
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
   const auto& [null_rows, n_total, ra, rb] = views;
-  XXH3_state_t* st = XXH3_createState();
-  UnitHashes h;
-  XXH3_64bits_reset(st);
-  ra.hash(0, static_cast<std::size_t>(n_total), st);
-  h.a = XXH3_64bits_digest(st);
-  XXH3_64bits_reset(st);
-  rb.hash(0, static_cast<std::size_t>(n_total), st);
-  h.b = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
+  StreamHash st_a, st_b;
+  ra.hash(0, static_cast<std::size_t>(n_total), st_a);
+  rb.hash(0, static_cast<std::size_t>(n_total), st_b);
+  return {st_a.digest(), st_b.digest()};
 }
 
 UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -476,17 +464,12 @@ RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const st
   RowBlockPartial part;
   part.block = block;
   part.sums = UnitSums(views.n_total);
-  XXH3_state_t* st_a = XXH3_createState();
-  XXH3_state_t* st_b = XXH3_createState();
-  XXH3_64bits_reset(st_a);
-  XXH3_64bits_reset(st_b);
+  StreamHash st_a, st_b;
   UnitOutcome unused;  // a split unit keeps no values (splits_into_row_blocks)
-  const PassOutputs outputs{st_a, st_b, &unused};
+  const PassOutputs outputs{&st_a, &st_b, &unused};
   pass_block(unit, views, block, part.sums, &outputs);
-  part.hash_a = XXH3_64bits_digest(st_a);
-  part.hash_b = XXH3_64bits_digest(st_b);
-  XXH3_freeState(st_a);
-  XXH3_freeState(st_b);
+  part.hash_a = st_a.digest();
+  part.hash_b = st_b.digest();
   return part;
 }
 
@@ -571,10 +554,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     });
   }
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  XXH3_state_t* st_a = XXH3_createState();
-  XXH3_state_t* st_b = XXH3_createState();
-  XXH3_64bits_reset(st_a);
-  XXH3_64bits_reset(st_b);
+  StreamHash st_a, st_b;
   UnitOutcome out;
   out.unit_id = unit.id;
   if (unit.keep_values) {
@@ -582,7 +562,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     out.values_b.reserve(views.n_total);
   }
   UnitSums sums(views.n_total);
-  const PassOutputs outputs{st_a, st_b, &out};
+  const PassOutputs outputs{&st_a, &st_b, &out};
   pass_block(unit, views, blocks[0], sums, &outputs);
   // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
   // not only the common ones: the expert matching needs all of them (docs/methods.md).
@@ -599,10 +579,8 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
       }
     }
   }
-  out.hash_a = XXH3_64bits_digest(st_a);
-  out.hash_b = XXH3_64bits_digest(st_b);
-  XXH3_freeState(st_a);
-  XXH3_freeState(st_b);
+  out.hash_a = st_a.digest();
+  out.hash_b = st_b.digest();
   set_pass_statistics(sums, out.stats);
   add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out);
   return out;

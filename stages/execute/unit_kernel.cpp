@@ -11,12 +11,16 @@
 namespace lineage::stages {
 namespace {
 
-// Eight lanes of each type. Element-wise IEEE operations: GCC lowers them to one AVX-512
-// register, two AVX2 registers or four SSE2 registers, with the same result in every case.
+// Eight float lanes per step, the element at lane i of step v being element 8v + i; the double
+// sums keep eight lanes too, computed four at a time (one AVX2 register: eight-lane double
+// vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x slower).
+// Element-wise IEEE operations, so every ISA lowering gives the same result.
 using f8 = float __attribute__((vector_size(32)));
 using i8 = std::int32_t __attribute__((vector_size(32)));
-using d8 = double __attribute__((vector_size(64)));
-using l8 = std::int64_t __attribute__((vector_size(64)));
+using f4 = float __attribute__((vector_size(16)));
+using i4 = std::int32_t __attribute__((vector_size(16)));
+using d4 = double __attribute__((vector_size(32)));
+using l4 = std::int64_t __attribute__((vector_size(32)));
 constexpr std::size_t kLanes = 8;
 
 // One clone per ISA, chosen at load time. The file is compiled with -ffp-contract=off (see
@@ -38,7 +42,7 @@ struct Pass1 {
 template <typename V>
 [[gnu::always_inline]] inline V splat(std::remove_cvref_t<decltype(V{}[0])> x) {
   V v;
-  for (std::size_t i = 0; i < kLanes; ++i) v[i] = x;
+  for (std::size_t i = 0; i < sizeof(V) / sizeof(x); ++i) v[i] = x;
   return v;
 }
 
@@ -61,49 +65,47 @@ struct Padded {
   }
 };
 
-LINEAGE_KERNEL_CLONES
-void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka, double kb,
-           Pass1& r) {
-  const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
-  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb), zero{};
-  const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
-  const l8 dabs_mask = splat<l8>(0x7fffffffffffffffLL);
-  const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
-  d8 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
-  f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
-  i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
-  // One loop over the whole vectors and the padded tail (a lambda called twice would be compiled
-  // once, for the baseline ISA, and not inlined into the clones).
+/// The double sums of lanes 4h..4h+3 (lane i of a step is element 8v + i, as in pass1).
+struct HalfSums {
+  double s_aa[8], s_bb[8], s_ab[8], s_ad[8], s_dd[8], s_a[8], s_b[8], max_d[8];
+};
+
+/// Half of pass1's double sums: lanes 4h..4h+3 of every step. Four double lanes fill one AVX2
+/// register, so the eight sums stay in registers (eight-lane double vectors on AVX2 were spilled
+/// and their selects scalarised). Without Masked every element is finite on both sides (pass1
+/// checked), so the masks would select every lane: the same operations, the same bits.
+template <bool Masked>
+[[gnu::always_inline]] inline void half_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
+                                             std::size_t h, double ka, double kb, HalfSums& r) {
+  const i4 exp_mask = splat<i4>(0x7f800000);
+  const d4 vka = splat<d4>(ka), vkb = splat<d4>(kb);
+  const l4 dabs_mask = splat<l4>(0x7fffffffffffffffLL);
+  d4 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
   const std::size_t steps = nvec + (tail ? 1 : 0);
   for (std::size_t v = 0; v < steps; ++v) {
-    const float* pa = v < nvec ? a + v * kLanes : tail->a;
-    const float* pb = v < nvec ? b + v * kLanes : tail->b;
-    f8 x, y;
+    const float* pa = (v < nvec ? a + v * kLanes : tail->a) + 4 * h;
+    const float* pb = (v < nvec ? b + v * kLanes : tail->b) + 4 * h;
+    f4 x, y;
     std::memcpy(&x, pa, sizeof x);
     std::memcpy(&y, pb, sizeof y);
-    const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
-    const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
-    const i8 ok = fa & fb;
-    const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
-    // Both NaN, or the same infinity, is the same value on both sides; anything else differs.
-    const i8 same = ~fa & ~fb & ((nan_a & nan_b) | (xi == yi));
-    c_ok += ok;
-    c_fa += fa;
-    c_fb += fb;
-    c_mis += ~ok & ~same;
-    c_val += ok & (x == y);  // -0 == +0
-    c_bit += ok & bits_on & (xi == yi);
-    min_a = (ok & (x < min_a)) ? x : min_a;
-    max_a = (ok & (x > max_a)) ? x : max_a;
-    min_b = (ok & (y < min_b)) ? y : min_b;
-    max_b = (ok & (y > max_b)) ? y : max_b;
-    // Excluded elements become 0 and add nothing to the sums.
-    const l8 ok64 = __builtin_convertvector(ok, l8);
-    const d8 xd = __builtin_convertvector(__builtin_bit_cast(f8, xi & ok), d8);
-    const d8 yd = __builtin_convertvector(__builtin_bit_cast(f8, yi & ok), d8);
-    const d8 d = xd - yd;
-    const d8 ad = __builtin_bit_cast(d8, __builtin_bit_cast(l8, d) & dabs_mask);
-    const d8 xs = ok64 ? xd - vka : zero, ys = ok64 ? yd - vkb : zero;
+    d4 xd, yd, xs, ys;
+    if constexpr (Masked) {
+      // Excluded elements become 0 and add nothing to the sums.
+      const i4 xi = __builtin_bit_cast(i4, x), yi = __builtin_bit_cast(i4, y);
+      const i4 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
+      const l4 ok64 = __builtin_convertvector(ok, l4);
+      xd = __builtin_convertvector(__builtin_bit_cast(f4, xi & ok), d4);
+      yd = __builtin_convertvector(__builtin_bit_cast(f4, yi & ok), d4);
+      xs = __builtin_bit_cast(d4, __builtin_bit_cast(l4, xd - vka) & ok64);  // ok ? xd - ka : +0
+      ys = __builtin_bit_cast(d4, __builtin_bit_cast(l4, yd - vkb) & ok64);
+    } else {
+      xd = __builtin_convertvector(x, d4);
+      yd = __builtin_convertvector(y, d4);
+      xs = xd - vka;
+      ys = yd - vkb;
+    }
+    const d4 d = xd - yd;
+    const d4 ad = __builtin_bit_cast(d4, __builtin_bit_cast(l4, d) & dabs_mask);
     s_aa += xs * xs;
     s_bb += ys * ys;
     s_ab += xs * ys;
@@ -113,19 +115,109 @@ void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail,
     s_b += ys;
     max_d = ad > max_d ? ad : max_d;
   }
-  r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab), r.s_ad = hsum(s_ad), r.s_dd = hsum(s_dd);
-  r.s_a = hsum(s_a), r.s_b = hsum(s_b);
+  for (std::size_t j = 0; j < 4; ++j) {
+    const std::size_t i = 4 * h + j;
+    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
+    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
+  }
+}
+
+/// Lanes 0..7 in order, as hsum adds a vector's lanes.
+[[gnu::always_inline]] inline double lane_sum(const double (&v)[8]) {
+  double s = 0;
+  for (std::size_t i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+
+/// Counts and extremes in eight float lanes. With Masked, every element as it is; without, the
+/// block is assumed finite on both sides (every mask would select every lane) and false is
+/// returned, with `r` untouched, as soon as the assumption fails.
+template <bool Masked>
+[[gnu::always_inline]] inline bool counts_and_extremes(const float* a, const float* b, std::size_t nvec,
+                                                       const Padded* tail, bool float_bits, Pass1& r) {
+  const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
+  const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
+  const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
+  f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
+  i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
+  i8 nonfinite{};
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    const float* pa = v < nvec ? a + v * kLanes : tail->a;
+    const float* pb = v < nvec ? b + v * kLanes : tail->b;
+    f8 x, y;
+    std::memcpy(&x, pa, sizeof x);
+    std::memcpy(&y, pb, sizeof y);
+    const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
+    if constexpr (Masked) {
+      const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
+      const i8 ok = fa & fb;
+      const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
+      // Both NaN, or the same infinity, is the same value on both sides; anything else differs.
+      const i8 same = ~fa & ~fb & ((nan_a & nan_b) | (xi == yi));
+      c_ok += ok;
+      c_fa += fa;
+      c_fb += fb;
+      c_mis += ~ok & ~same;
+      c_val += ok & (x == y);  // -0 == +0
+      c_bit += ok & bits_on & (xi == yi);
+      min_a = (ok & (x < min_a)) ? x : min_a;
+      max_a = (ok & (x > max_a)) ? x : max_a;
+      min_b = (ok & (y < min_b)) ? y : min_b;
+      max_b = (ok & (y > max_b)) ? y : max_b;
+    } else {
+      nonfinite |= ((xi & exp_mask) == exp_mask) | ((yi & exp_mask) == exp_mask);
+      c_val += x == y;
+      c_bit += bits_on & (xi == yi);
+      min_a = x < min_a ? x : min_a;
+      max_a = x > max_a ? x : max_a;
+      min_b = y < min_b ? y : min_b;
+      max_b = y > max_b ? y : max_b;
+    }
+  }
+  if constexpr (!Masked) {
+    std::int32_t any = 0;
+    for (std::size_t i = 0; i < kLanes; ++i) any |= nonfinite[i];
+    if (any != 0) return false;
+  }
   for (std::size_t i = 0; i < kLanes; ++i) {
-    r.max_d = std::max(r.max_d, max_d[i]);
     r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
     r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
   }
-  r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
-  r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
-  r.fin_b = static_cast<std::int64_t>(-hsum(c_fb));
-  r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
+  if constexpr (Masked) {
+    r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
+    r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
+    r.fin_b = static_cast<std::int64_t>(-hsum(c_fb));
+    r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
+  } else {
+    r.n_ok = r.fin_a = r.fin_b = static_cast<std::int64_t>(steps * kLanes);
+    r.mismatch = 0;
+  }
   r.val_eq = static_cast<std::int64_t>(-hsum(c_val));
   r.bit_eq = static_cast<std::int64_t>(-hsum(c_bit));
+  return true;
+}
+
+LINEAGE_KERNEL_CLONES
+void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka, double kb,
+           Pass1& r) {
+  // Counts and extremes first, then the double sums in two loops of four lanes over the same
+  // (cache-resident) block: every sum sees the same operations in the same order as one loop of
+  // eight lanes. A block finite on both sides (the usual case) skips every mask; one with a
+  // non-finite element, or the padded tail, is counted again with them.
+  const bool all_ok = !tail && counts_and_extremes<false>(a, b, nvec, tail, float_bits, r);
+  if (!all_ok) counts_and_extremes<true>(a, b, nvec, tail, float_bits, r);
+  HalfSums s;
+  for (std::size_t h = 0; h < 2; ++h) {
+    if (all_ok) {
+      half_sums<false>(a, b, nvec, tail, h, ka, kb, s);
+    } else {
+      half_sums<true>(a, b, nvec, tail, h, ka, kb, s);
+    }
+  }
+  r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab), r.s_ad = lane_sum(s.s_ad);
+  r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
+  for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
 }
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }

@@ -8,7 +8,12 @@
 /// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA with
 ///   target_clones and without FMA contraction), so every ISA computes the same operations in the
 ///   same order: results do not depend on the machine's vector width, nor on the rank count.
-/// - Non-finite elements are masked and counted, never branched on.
+/// - Non-finite elements are masked and counted, never branched on per element; a block finite
+///   on both sides (the usual case) is summed without the masks, which would select every lane
+///   (the same bits).
+/// - The double sums are computed four lanes at a time (one AVX2 register), lanes 0-3 then 4-7
+///   in two loops over the cache-resident block, after a loop for the counts and extremes:
+///   eight-lane double vectors did not fit AVX2's registers and GCC scalarised their selects.
 /// - One pass per block: the sums are of values shifted by the running means (the first finite
 ///   pair for the first block), which gives the raw sums and the centred ones without the
 ///   Σx² − (Σx)²/n cancellation (METHODS §2.3); blocks are Chan-merged.
