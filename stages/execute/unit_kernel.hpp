@@ -54,8 +54,8 @@ struct UnitSums {
   /// Logical elements between two histogram samples (a power of two, at least 1).
   std::uint64_t hist_stride = 1;
 
-  /// @param[in] n_total  logical elements of the unit: the histogram sample keeps at least 2^20
-  ///                     of them (every element of a unit up to 2^21 elements)
+  /// @param[in] n_total  logical elements of the unit: the histogram sample keeps at least 2^17
+  ///                     of them (every element of a unit under 2^18 elements)
   explicit UnitSums(std::uint64_t n_total);
 
   /// Adds one block of decoded elements at logical index `start` (blocks must arrive in order).
