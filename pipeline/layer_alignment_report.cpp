@@ -74,6 +74,8 @@ nlohmann::json layer_alignment_json(const std::vector<stages::FamilyLayerAlignme
                    {"centred", alignment_json(f.centred)},
                    {"centred_statistic", f.statistic}});
     if (f.sketches) out.back()["sketches"] = sketches_json(*f.sketches);
+    if (f.within_suspect) out.back()["within_suspect"] = matrix_json(*f.within_suspect);
+    if (f.within_other) out.back()["within_other"] = matrix_json(*f.within_other);
   }
   return out;
 }

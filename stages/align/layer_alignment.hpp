@@ -102,6 +102,9 @@ struct FamilyLayerAlignment {
   LayerAlignment centred;  ///< on h, which removes each vector's mean (what every layer shares)
   /// Matrix roles: the full matrices from the pass's sketches (stages/verdict/layer_sketch_evidence.hpp).
   std::optional<FamilySketchAlignment> sketches;
+  /// Norms: each model's layers against its own, from the pass's `within` units
+  /// (stages/verdict/layer_alignment_evidence.hpp add_norm_within_alignments).
+  std::optional<AlignedLayerMatrix> within_suspect, within_other;
 };
 
 /// "new [0,1,1,2] <- old [0,1,2]": the suspect's layers and the other's layer each came from

@@ -4,8 +4,13 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "stages/execute/unit_stats.hpp"
 
 namespace lineage::stages {
 
@@ -78,9 +83,54 @@ std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidenc
       any = any || n_raw[k] > 0;
     }
     if (!any) continue;
-    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules), std::nullopt});
+    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules), std::nullopt, std::nullopt,
+                   std::nullopt});
   }
   return out;
+}
+
+void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, const io::StoreContents& store,
+                                int suspect, int other, const PairLayout& layout, const LayerAlignmentRules& rules) {
+  const auto norms = std::find_if(families.begin(), families.end(), [](const auto& f) { return f.family == "norms"; });
+  if (norms == families.end()) return;
+  const StoredUnitStats stats(store);
+  if (!stats.has("pearson")) return;
+  const auto matrix = [&](int model, int layers) -> std::optional<AlignedLayerMatrix> {
+    std::vector<std::tuple<int, int, double>> cells;
+    for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
+      const auto id = store.done_ids[row];
+      if (id >= store.units.size()) continue;
+      const auto& u = store.units[id];
+      if (u.kind != UnitKind::within || u.model_a != model || u.model_b != model) continue;
+      const char* f = family_of(u.key_a);
+      if (!f || std::string_view(f) != "norms") continue;
+      const double r = stats.row(row).pearson;
+      if (std::isfinite(r)) cells.emplace_back(u.key_a.layer, u.key_b.layer, r);
+    }
+    if (cells.empty()) return std::nullopt;
+    for (const auto& [i, j, r] : cells) layers = std::max(layers, std::max(i, j) + 1);
+    const auto n = static_cast<std::size_t>(layers);
+    std::vector<double> sum(n * n, 0.0), count(n * n, 0.0);
+    for (const auto& [i, j, r] : cells) {
+      if (i < 0 || j < 0 || i == j) continue;
+      // One unit per unordered pair of layers: the matrix is symmetric.
+      for (const auto& [x, y] : {std::pair{i, j}, std::pair{j, i}}) {
+        const auto k = static_cast<std::size_t>(x) * n + static_cast<std::size_t>(y);
+        sum[k] += r;
+        count[k] += 1;
+      }
+    }
+    LayerSimilarity s{layers, layers, {}, 0};
+    for (std::size_t k = 0; k < n * n; ++k) {
+      s.value.push_back(count[k] > 0 ? sum[k] / count[k] : std::numeric_limits<double>::quiet_NaN());
+    }
+    AlignedLayerMatrix m;
+    m.alignment = align_layers(s, rules);
+    m.similarity = std::move(s);
+    return m;
+  };
+  norms->within_suspect = matrix(suspect, layout.suspect_layers);
+  norms->within_other = matrix(other, layout.other_layers);
 }
 
 }  // namespace lineage::stages

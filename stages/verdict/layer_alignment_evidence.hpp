@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "io/store/result_store.hpp"
 #include "stages/align/layer_alignment.hpp"
 #include "stages/verdict/verdict.hpp"
 
@@ -21,5 +22,14 @@ namespace lineage::stages {
 [[nodiscard]] std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidence>& units,
                                                                  const PairLayout& layout,
                                                                  const LayerAlignmentRules& rules = {});
+
+/// The norms' layers against their own layers within each model of the pair, from the pass's
+/// `within` units (one per pair of layers of a norm role, stored for every model): a cell is the
+/// mean Pearson correlation over the norm roles of the two layers' vectors, the diagonal is not
+/// compared, and a bright cell off it is a repeated layer. Sets the norms family's
+/// `within_suspect` and `within_other` (nothing when the store has no such units).
+void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, const io::StoreContents& store,
+                                int suspect, int other, const PairLayout& layout,
+                                const LayerAlignmentRules& rules = {});
 
 }  // namespace lineage::stages

@@ -8,6 +8,7 @@
 
 #include "core/tensor_key.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "stages/verdict/layer_alignment_evidence.hpp"
 #include "stages/verdict/layer_sketch_evidence.hpp"
 #include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
@@ -47,6 +48,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only: the
     // depth kinds' p stays the norms' map's; their text adds what the sketches map).
     add_layer_sketch_alignments(v.layer_alignment, store, suspect, other, layout);
+    add_norm_within_alignments(v.layer_alignment, store, suspect, other, layout);
     for (auto& k : v.kinds) {
       if (k.kind == "depth_upscaled" || k.kind == "depth_pruned") k.evidence += layer_sketch_summary(v.layer_alignment);
     }

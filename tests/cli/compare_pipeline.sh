@@ -97,7 +97,15 @@ for name, s in fams.items():
     for i, j in enumerate(truth):
         if truth.count(j) > 1:
             assert truth[w["best_match"][i]] == j and w["margin_sds"][i] > 3, (name, i, w["best_match"], w["margin_sds"])
-    assert len(s["within_other"]["matrix"]) == 4, name' \
+    assert len(s["within_other"]["matrix"]) == 4, name
+# The norms within each model, from the within units: each repeated layer finds its copy.
+norms = [f for f in pair["layer_alignment"] if f["family"] == "norms"][0]
+w = norms["within_suspect"]
+assert len(w["matrix"]) == len(truth) and all(w["matrix"][i][i] is None for i in range(len(truth))), w
+for i, j in enumerate(truth):
+    if truth.count(j) > 1:
+        assert truth[w["best_match"][i]] == j, ("norms", i, w["best_match"], truth)
+assert len(norms["within_other"]["matrix"]) == 4, norms["within_other"]' \
   "$s/depth_upscaled/provenance.json" || fail "layer sketch matrices of the depth-upscaled model"
 # Expert matching by router rows recovers the generator's permutation and the kept experts.
 "$lineage" verdict --json "$tmp/permuted.h5" | $py -c '
