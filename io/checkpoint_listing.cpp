@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -98,16 +99,21 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only) {
     if (!h) throw InputError(index_path, "shard '" + file + "' is missing");
     headers.emplace(file, std::move(*h));
   }
-  // (file, name) -> entry: one hash probe per index entry (a linear find would be quadratic).
-  std::unordered_map<std::string, const SafetensorsEntry*> by_key;
+  // Per shard, name -> entry: one hash probe per index entry (a linear find would be quadratic).
+  // Views into `headers` and `entries`, which outlive the maps: no key is copied or concatenated.
+  std::map<std::string_view, std::unordered_map<std::string_view, const SafetensorsEntry*>> by_name;
   for (const auto& [file, h] : headers) {
-    for (const auto& e : h.tensors) by_key.emplace(file + '\n' + e.name, &e);
+    auto& names = by_name[file];
+    names.reserve(h.tensors.size());
+    for (const auto& e : h.tensors) names.emplace(e.name, &e);
   }
-  std::unordered_set<std::string> indexed;
+  std::unordered_set<std::string_view> indexed;
   indexed.reserve(entries.size());
+  out.tensors.reserve(entries.size());
   for (const auto& [name, file] : entries) {
-    const auto it = by_key.find(file + '\n' + name);
-    if (it == by_key.end()) {
+    const auto& names = by_name.find(file)->second;  // every index file has a header (read above)
+    const auto it = names.find(name);
+    if (it == names.end()) {
       throw InputError(source.where(file), "named by the index but not present in this shard", name);
     }
     const auto* e = it->second;

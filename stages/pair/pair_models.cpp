@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "stages/execute/expert_sketch.hpp"
@@ -43,7 +44,7 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
     for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
     v.cols = rest;
     v.row_stride = rest;
-    out.emplace_back(t.key, v);
+    out.emplace_back(t.key, std::move(v));
   }
   for (const auto& vw : inv.views) {
     const auto& t = inv.tensors[vw.tensor];
@@ -60,8 +61,10 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
   PairResult out;
   std::vector<std::map<TensorKey, ElementView>> by_key(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) {
+    // element_views is sorted by key: each insertion lands at the end (a duplicate key keeps the
+    // first view, as emplace does).
     for (auto& [k, v] : element_views(*models[m], static_cast<int>(m), options.sizes_only)) {
-      by_key[m].emplace(k, std::move(v));
+      by_key[m].emplace_hint(by_key[m].end(), k, std::move(v));
     }
   }
   auto add = [&](UnitKind kind, const TensorKey& ka, const ElementView& a, const TensorKey& kb, const ElementView& b,
@@ -105,11 +108,13 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       for (std::size_t i = 0; i < as.size(); ++i) {
         const auto& [ka, va] = as[i];
         const bool vec = is_vector_role(*ka, va->rows, va->cols);
-        for (std::size_t j = 0; j < bs.size(); ++j) {
+        // A matrix has one partner, j = i + 1 (wrapping): visit only it instead of every j.
+        const std::size_t first = vec ? 0 : (i + 1) % bs.size();
+        const std::size_t last = vec ? bs.size() : first + 1;
+        for (std::size_t j = first; j < last; ++j) {
           const auto& [kb, vb] = bs[j];
           if (kb->layer == ka->layer) continue;
           if (kind == UnitKind::within && vec && kb->layer < ka->layer) continue;
-          if (!vec && j != (i + 1) % bs.size()) continue;
           // Layer 0's input norm sees raw embeddings and is no baseline (METHODS §1.2).
           if (ka->role == TensorRole::attn_norm && (ka->layer == 0 || kb->layer == 0)) continue;
           if (va->rows != vb->rows || va->cols != vb->cols) continue;

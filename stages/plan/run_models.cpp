@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
@@ -39,8 +41,11 @@ bool shards_missing(const std::string& dir) {
   if (!fs::exists(index, ec)) return false;
   const auto j = io::read_json_file(io::resolve_in_model_folder(dir, "model.safetensors.index.json", dir));
   if (!j.contains("weight_map") || !j["weight_map"].is_object()) return false;  // list_checkpoint reports it
+  // Few distinct shard names among 100k entries: each is looked up on disk once.
+  std::set<std::string> checked;
   for (const auto& [name, file] : j["weight_map"].items()) {
-    if (file.is_string() && !fs::exists(fs::path(dir) / file.get<std::string>(), ec)) return true;
+    if (!file.is_string() || !checked.insert(file.get<std::string>()).second) continue;
+    if (!fs::exists(fs::path(dir) / file.get<std::string>(), ec)) return true;
   }
   return false;
 }
