@@ -29,11 +29,15 @@ JournaledWork read_journaled_work(const std::filesystem::path& store, std::span<
         if (!out.done.count(r.unit_id))
           out.done.emplace(r.unit_id, stages::UnitOutcome::deserialize(r.unit_id, r.payload));
       } else {
-        blocks[r.unit_id].emplace(*r.block, Where{f, std::move(r)});
+        const auto unit_id = r.unit_id, index = *r.block;
+        blocks[unit_id].emplace(index, Where{f, std::move(r)});
       }
     }
   }
-  for (const auto& [id, located] : blocks) {
+  for (const auto& unit_blocks : blocks) {
+    // Named, not structured bindings: the lambdas below capture them (C++20 allows it, clang 14 does not).
+    const auto id = unit_blocks.first;
+    const auto& located = unit_blocks.second;
     if (out.done.count(id)) continue;
     if (id >= units.size()) {
       throw StoreError(store.string() + ": the journal holds a row block of unit " + std::to_string(id) +
