@@ -37,6 +37,9 @@ struct RunConfig {
   /// Per-expert sketches (expert matching from the experts' weights); off only in benchmarks
   /// (hidden option --no-expert-sketches), to measure what they add to the pass.
   bool expert_sketches = true;
+  /// The second phase of compare (the moved experts' matched_expert units); off only in
+  /// benchmarks (hidden option --no-matched-experts), to separate its cost from the sketches'.
+  bool matched_experts = true;
   /// Per-layer sketches of the matrix roles (layer x layer sketch matrices); off only in
   /// benchmarks (hidden option --no-layer-sketches), to measure what they add to the pass.
   bool layer_sketches = true;

@@ -337,7 +337,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   };
   auto done = gather();
   // ---- second phase: the moved experts' matched_expert units (stages/plan/matched_experts.hpp) ----
-  if (!compute_failure && !any_stopped) {
+  if (!compute_failure && !any_stopped && cfg.matched_experts) {
     const MatchedPhaseOptions matched_options{session, [&](std::string_view phase) { inject(fault, phase, rank); },
                                               cfg.quiet ? nullptr : &out};
     if (const auto matched = run_matched_experts(comm, cfg, run, done, store, exec_options, matched_options)) {

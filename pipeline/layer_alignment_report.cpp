@@ -59,7 +59,9 @@ nlohmann::json sketches_json(const stages::FamilySketchAlignment& s) {
           {"raw", matrix_json(s.raw)},
           {"centred", matrix_json(s.centred)},
           {"within_suspect", matrix_json(s.within_suspect)},
-          {"within_other", matrix_json(s.within_other)}};
+          {"within_other", matrix_json(s.within_other)},
+          {"within_suspect_raw", matrix_json(s.within_suspect_raw)},
+          {"within_other_raw", matrix_json(s.within_other_raw)}};
 }
 
 }  // namespace
@@ -76,6 +78,8 @@ nlohmann::json layer_alignment_json(const std::vector<stages::FamilyLayerAlignme
     if (f.sketches) out.back()["sketches"] = sketches_json(*f.sketches);
     if (f.within_suspect) out.back()["within_suspect"] = matrix_json(*f.within_suspect);
     if (f.within_other) out.back()["within_other"] = matrix_json(*f.within_other);
+    if (f.within_suspect_raw) out.back()["within_suspect_raw"] = matrix_json(*f.within_suspect_raw);
+    if (f.within_other_raw) out.back()["within_other_raw"] = matrix_json(*f.within_other_raw);
   }
   return out;
 }

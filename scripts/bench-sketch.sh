@@ -5,10 +5,9 @@
 # per model in BF16). Each expert matrix has more than 2^16 elements: below that the pair stage
 # keeps every tensor's values whole in the journal and the store (for norm vectors), which is
 # gigabytes at this expert count and not how real experts are handled. The pair is a permuted model against its base (experts and neurons
-# reordered), so the matching has something to find. compare runs under `mpirun -np 2`
-# alternately with the hidden benchmark aid --no-expert-sketches and without it, R times each;
-# then `lineage verdict --json` times the whole verdict, which includes the sketch matching of
-# every layer. Extra compare options (e.g. --no-baselines) follow the work folder. Never part of
+# reordered), so the matching has something to find. compare runs under `mpirun -np 2`,
+# alternating three modes R times each (below); then `lineage verdict --json` times the whole
+# verdict, which includes the sketch matching of every layer. Extra compare options (e.g. --no-baselines) follow the work folder. Never part of
 # the test suite. Usage: scripts/bench-sketch.sh [REPEATS] [WORK_DIR] [COMPARE OPTIONS...]
 # Environment: SKETCHES=layer measures the layer matrices' sketches (attention, router, shared
 # expert, dense MLP: --no-layer-sketches) instead of the experts'; LAYERS and EXPERTS change the
@@ -34,40 +33,55 @@ if [ ! -d "$work/permuted" ]; then
 fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -sh "$work/base" | cut -f1) each"
 echo "command: mpirun -np 2 lineage compare permuted base $* [$off_flag] (LAYERS=$layers EXPERTS=$experts SKETCHES=$sketches)"
-declare -a without with cpu_without cpu_with
+# Three modes, alternated: without the sketches; with them but without the second phase (hidden
+# aid --no-matched-experts: the sketches and the matching rank 0 computes after the pass, which
+# is what the matching itself costs); and every default, which adds the matched_expert units:
+# each moved expert's projections read again against its match (on this permuted pair, nearly
+# every expert). The layer sketches have no second phase: their middle mode equals the last.
+declare -A wall_of cpu_of
+modes=(without sketches with)
+[ "$sketches" = layer ] && modes=(without with)
 for i in $(seq 1 "$repeats"); do
-  for mode in without with; do
+  for mode in "${modes[@]}"; do
     rm -rf "$work/run.h5" "$work/run.h5.journal"
     flag=()
     [ $mode = without ] && flag=("$off_flag")
+    [ $mode = sketches ] && flag=(--no-matched-experts)
     # Wall and CPU seconds (user + system of mpirun and its ranks): on a shared machine the CPU
     # time is the steadier of the two.
     /usr/bin/time -f "%e %U %S" -o "$work/time.txt" mpirun --oversubscribe -np 2 "$lineage" compare \
       "$work/permuted" "$work/base" --out "$work/run.h5" -q "${flag[@]}" "$@" >/dev/null
     read -r wall user sys < "$work/time.txt"
     cpu=$(python3 -c "print(round($user + $sys, 2))")
-    echo "run $i, $mode sketches: $wall s wall, $cpu s CPU"
-    if [ $mode = without ]; then without+=("$wall"); cpu_without+=("$cpu"); else with+=("$wall"); cpu_with+=("$cpu"); fi
+    echo "run $i, $mode: $wall s wall, $cpu s CPU"
+    wall_of[$mode]+="$wall "
+    cpu_of[$mode]+="$cpu "
   done
 done
 start=$(date +%s.%N)
 "$lineage" verdict --json "$work/run.h5" > "$work/verdict.json"
 tv=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-/usr/bin/python3 - "${without[*]}" "${with[*]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" "$sketches" "${cpu_without[*]}" "${cpu_with[*]}" <<'PY'
+/usr/bin/python3 - "${wall_of[without]}" "${wall_of[sketches]:-}" "${wall_of[with]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" "$sketches" "${cpu_of[without]}" "${cpu_of[sketches]:-}" "${cpu_of[with]}" <<'PY'
 import json, statistics, sys, h5py
-a = [float(x) for x in sys.argv[1].split()]
-b = [float(x) for x in sys.argv[2].split()]
-ma, mb = statistics.median(a), statistics.median(b)
-print(f"compare: median without the {sys.argv[7]} sketches {ma:.2f} s, with {mb:.2f} s: the sketches add {100 * (mb - ma) / ma:.1f}% to the pass")
-ca = statistics.median(float(x) for x in sys.argv[8].split())
-cb = statistics.median(float(x) for x in sys.argv[9].split())
-print(f"compare CPU: median without {ca:.2f} s, with {cb:.2f} s: ratio {cb / ca:.3f} ({100 * (cb - ca) / ca:+.1f}%)")
-ms = json.load(open(sys.argv[4]))["pairs"][0]["expert_sketch_matching"]
-truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[5]))["layers"]}
+def median(text):
+    return statistics.median(float(x) for x in text.split()) if text.split() else None
+kind = sys.argv[8]
+for what, first in (("wall", 1), ("CPU", 9)):
+    base, sketched, full = (median(sys.argv[first + k]) for k in range(3))
+    line = f"compare {what}: median without the {kind} sketches {base:.2f} s"
+    if sketched is not None:
+        line += f"; with them and the matching, no second phase {sketched:.2f} s ({100 * (sketched - base) / base:+.1f}%)"
+    line += f"; every default {full:.2f} s ({100 * (full - base) / base:+.1f}%)"
+    print(line)
+ms = json.load(open(sys.argv[5]))["pairs"][0]["expert_sketch_matching"]
+truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[6]))["layers"]}
 right = sum(m["suspect_to_other"] == truth.get(m["layer"]) for m in ms)
-f = h5py.File(sys.argv[6], "r")
+f = h5py.File(sys.argv[7], "r")
 n = len(f["sketches/unit_id"])
 size = (f["sketches/a"].id.get_storage_size() + f["sketches/b"].id.get_storage_size()) / 1e6
-print(f"verdict --json (all of it, incl. the sketch matching of {len(ms)} layers): {float(sys.argv[3]):.2f} s; "
-      f"{right}/{len(ms)} layers matched exactly; {n} sketched units, {size:.1f} MB of sketches in the store")
+kinds = f["units/kind"][:]
+matched = sum(1 for k in kinds if (k.decode() if isinstance(k, bytes) else k) == "matched_expert")
+print(f"verdict --json (all of it, incl. the sketch matching of {len(ms)} layers): {float(sys.argv[4]):.2f} s; "
+      f"{right}/{len(ms)} layers matched exactly; {n} sketched units, {size:.1f} MB of sketches in the store; "
+      f"{matched} matched_expert units")
 PY

@@ -42,8 +42,9 @@ int compare(const std::vector<std::string>& args) {
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
       // Benchmark aids (scripts/bench-sketch.sh): the pass without the per-expert sketches, or
-      // without the layer matrices' sketches.
-      ("no-expert-sketches", "")("no-layer-sketches", "")("test-unit-delay-ms", po::value<std::uint32_t>());
+      // without the layer matrices' sketches; compare without its second phase (matched experts).
+      ("no-expert-sketches", "")("no-layer-sketches", "")("no-matched-experts", "")("test-unit-delay-ms",
+                                                                                    po::value<std::uint32_t>());
   const auto parsed = command_line.parse(args, {{"models", 2}});
   if (!parsed) return 0;  // --help
   const auto& vm = *parsed;
@@ -66,6 +67,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("no-baselines")) cfg.baselines = false;
   if (vm.count("no-expert-sketches")) cfg.expert_sketches = false;
   if (vm.count("no-layer-sketches")) cfg.layer_sketches = false;
+  if (vm.count("no-matched-experts")) cfg.matched_experts = false;
   if (vm.count("null-permutations")) {
     cfg.null_permutations = vm["null-permutations"].as<int>();
     if (cfg.null_permutations < 0) throw UsageError("compare: --null-permutations must be >= 0");

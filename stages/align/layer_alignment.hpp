@@ -91,7 +91,10 @@ struct FamilySketchAlignment {
   std::vector<std::string> tensors;   ///< the tensors (keys without layer) both models have sketches of
   AlignedLayerMatrix raw, centred;    ///< suspect x other
   AlignedLayerMatrix within_suspect;  ///< the suspect's layers against its own (centred; diagonal not compared)
-  AlignedLayerMatrix within_other;    ///< the other model's layers against its own
+  AlignedLayerMatrix within_other;    ///< the other model's layers against its own (centred)
+  /// The same within a model on the raw features: what every layer shares (depth, the sketch's
+  /// common correlations) stays in, so every cell is high and the contrast is the centred one's.
+  AlignedLayerMatrix within_suspect_raw, within_other_raw;
 };
 
 /// One role family's alignment of a pair, on two statistics per cell.
@@ -103,8 +106,10 @@ struct FamilyLayerAlignment {
   /// Matrix roles: the full matrices from the pass's sketches (stages/verdict/layer_sketch_evidence.hpp).
   std::optional<FamilySketchAlignment> sketches;
   /// Norms: each model's layers against its own, from the pass's `within` units
-  /// (stages/verdict/layer_alignment_evidence.hpp add_norm_within_alignments).
+  /// (stages/verdict/layer_alignment_evidence.hpp add_norm_within_alignments): centred (Pearson)
+  /// and raw (the raw cosine, near 1 for every pair because norm weights start at 1).
   std::optional<AlignedLayerMatrix> within_suspect, within_other;
+  std::optional<AlignedLayerMatrix> within_suspect_raw, within_other_raw;
 };
 
 /// "new [0,1,1,2] <- old [0,1,2]": the suspect's layers and the other's layer each came from

@@ -83,8 +83,12 @@ std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidenc
       any = any || n_raw[k] > 0;
     }
     if (!any) continue;
-    out.push_back({family, "h", align_layers(s_raw, rules), align_layers(s_centred, rules), std::nullopt, std::nullopt,
-                   std::nullopt});
+    FamilyLayerAlignment f;
+    f.family = family;
+    f.statistic = "h";
+    f.raw = align_layers(s_raw, rules);
+    f.centred = align_layers(s_centred, rules);
+    out.push_back(std::move(f));
   }
   return out;
 }
@@ -95,7 +99,8 @@ void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, con
   if (norms == families.end()) return;
   const StoredUnitStats stats(store);
   if (!stats.has("pearson")) return;
-  const auto matrix = [&](int model, int layers) -> std::optional<AlignedLayerMatrix> {
+  // centred: Pearson; raw: the raw cosine (a stored column of every unit).
+  const auto matrix = [&](int model, int layers, bool centred) -> std::optional<AlignedLayerMatrix> {
     std::vector<std::tuple<int, int, double>> cells;
     for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
       const auto id = store.done_ids[row];
@@ -104,7 +109,8 @@ void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, con
       if (u.kind != UnitKind::within || u.model_a != model || u.model_b != model) continue;
       const char* f = family_of(u.key_a);
       if (!f || std::string_view(f) != "norms") continue;
-      const double r = stats.row(row).pearson;
+      const auto row_stats = stats.row(row);
+      const double r = centred ? row_stats.pearson : row_stats.cosine;
       if (std::isfinite(r)) cells.emplace_back(u.key_a.layer, u.key_b.layer, r);
     }
     if (cells.empty()) return std::nullopt;
@@ -129,8 +135,10 @@ void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, con
     m.similarity = std::move(s);
     return m;
   };
-  norms->within_suspect = matrix(suspect, layout.suspect_layers);
-  norms->within_other = matrix(other, layout.other_layers);
+  norms->within_suspect = matrix(suspect, layout.suspect_layers, true);
+  norms->within_other = matrix(other, layout.other_layers, true);
+  norms->within_suspect_raw = matrix(suspect, layout.suspect_layers, false);
+  norms->within_other_raw = matrix(other, layout.other_layers, false);
 }
 
 }  // namespace lineage::stages

@@ -27,7 +27,9 @@ namespace lineage::stages {
 /// `within` units (one per pair of layers of a norm role, stored for every model): a cell is the
 /// mean Pearson correlation over the norm roles of the two layers' vectors, the diagonal is not
 /// compared, and a bright cell off it is a repeated layer. Sets the norms family's
-/// `within_suspect` and `within_other` (nothing when the store has no such units).
+/// `within_suspect` and `within_other` (nothing when the store has no such units), and beside them
+/// `within_suspect_raw` and `within_other_raw` on the raw cosine, which the 1.0 norm weights start
+/// at keeps near 1 for every pair of layers.
 void add_norm_within_alignments(std::vector<FamilyLayerAlignment>& families, const io::StoreContents& store,
                                 int suspect, int other, const PairLayout& layout,
                                 const LayerAlignmentRules& rules = {});

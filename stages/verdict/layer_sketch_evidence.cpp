@@ -63,6 +63,8 @@ void add_layer_sketch_alignments(std::vector<FamilyLayerAlignment>& families, co
     s.centred = aligned(sketch_layer_similarity(a, b), rules);
     s.within_suspect = aligned(sketch_within_similarity(a), rules);
     s.within_other = aligned(sketch_within_similarity(b), rules);
+    s.within_suspect_raw = aligned(sketch_within_similarity(a, raw_options), rules);
+    s.within_other_raw = aligned(sketch_within_similarity(b, raw_options), rules);
     auto f = std::find_if(families.begin(), families.end(),
                           [&](const FamilyLayerAlignment& x) { return x.family == family; });
     if (f == families.end()) {

@@ -105,7 +105,17 @@ assert len(w["matrix"]) == len(truth) and all(w["matrix"][i][i] is None for i in
 for i, j in enumerate(truth):
     if truth.count(j) > 1:
         assert truth[w["best_match"][i]] == j, ("norms", i, w["best_match"], truth)
-assert len(norms["within_other"]["matrix"]) == 4, norms["within_other"]' \
+assert len(norms["within_other"]["matrix"]) == 4, norms["within_other"]
+# Raw beside centred: the raw cosine of two norm vectors is near 1 for any two layers (the weights
+# start at 1), so its cells sit far above the centred ones and say nothing about which is which.
+def cells(m):
+    return sorted(x for row in m["matrix"] for x in row if x is not None)
+for side in ("within_suspect", "within_other"):
+    raw, centred = cells(norms[side + "_raw"]), cells(norms[side])
+    assert len(raw) == len(centred) > 0, side
+    assert raw[len(raw) // 2] > 0.9 and raw[len(raw) // 2] > centred[len(centred) // 2] + 0.1, (side, raw, centred)
+for name, s in fams.items():
+    assert len(s["within_suspect_raw"]["matrix"]) == len(truth) and len(s["within_other_raw"]["matrix"]) == 4, name' \
   "$s/depth_upscaled/provenance.json" || fail "layer sketch matrices of the depth-upscaled model"
 # Expert matching by router rows recovers the generator's permutation and the kept experts.
 "$lineage" verdict --json "$tmp/permuted.h5" | $py -c '

@@ -109,4 +109,16 @@ $py -c '
 import sys, h5py
 kinds = [k.decode() for k in h5py.File(sys.argv[1], "r")["units/kind"][()]]
 assert "matched_expert" not in kinds' "$tmp/ind.h5" || fail "matched units stored for an independent model"
+
+# The benchmark aid that separates the second phase's cost (scripts/bench-sketch.sh): the permuted
+# pair without it stores the pass's units and sketches but no matched_expert unit.
+$mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/nm.h5" --no-matched-experts >"$tmp/nm.out" 2>&1 \
+  || fail "compare --no-matched-experts: $(cat "$tmp/nm.out")"
+grep -q "matched_expert" "$tmp/nm.out" && fail "second phase ran with --no-matched-experts: $(cat "$tmp/nm.out")"
+$py -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kinds = [k.decode() for k in f["units/kind"][()]]
+assert "matched_expert" not in kinds and len(f["sketches/unit_id"]) > 0' "$tmp/nm.h5" \
+  || fail "matched units stored with --no-matched-experts"
 echo PASS

@@ -193,6 +193,14 @@ TEST(LayerSketch, TheEvidenceReadsSameKeyAndLayerSketchUnitsOfAStore) {
   EXPECT_EQ(s.within_other.similarity.suspect_layers, 4);
   EXPECT_EQ(s.within_suspect.alignment.best_match[1], 2);
   EXPECT_EQ(s.within_suspect.alignment.best_match[5], 4);
+  // Raw within each model: the same shapes, a copied layer is its copy's best match,
+  // and the values differ from the centred matrix's (nothing is centred away).
+  EXPECT_EQ(s.within_suspect_raw.similarity.suspect_layers, 6);
+  EXPECT_EQ(s.within_other_raw.similarity.suspect_layers, 4);
+  EXPECT_GT(s.within_suspect_raw.similarity.at(1, 2), 0.5);
+  EXPECT_EQ(s.within_suspect_raw.alignment.best_match[1], 2);
+  EXPECT_TRUE(std::isnan(s.within_suspect_raw.similarity.at(3, 3)));
+  EXPECT_GT(std::abs(s.within_suspect_raw.similarity.at(0, 3) - s.within_suspect.similarity.at(0, 3)), 1e-6);
 }
 
 }  // namespace
