@@ -1,5 +1,6 @@
 #include "stages/plan/matched_experts.hpp"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -58,13 +59,23 @@ std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUni
       views.emplace(std::pair{u.a.model, u.key_a}, &u.a);
     }
   }
+  // The suspect's expert weights by (layer, expert), in the order of `views`: one lookup per move
+  // instead of a scan of every view (moves x views: 6,000 x 37,000 at 128 experts x 48 layers).
+  std::map<std::pair<std::int32_t, std::int32_t>, std::vector<std::pair<const TensorKey*, const ElementView*>>>
+      suspect_experts;
+  for (const auto& [where, view] : views) {
+    if (where.first != 0) continue;
+    suspect_experts[{where.second.layer, where.second.expert}].emplace_back(&where.second, view);
+  }
   std::vector<ComparisonUnit> out;
   for (const auto& m : moves) {
-    bool found = false;
-    for (const auto& [where, view] : views) {
-      const auto& ka = where.second;
-      if (where.first != 0 || !expert_weight(ka) || ka.layer != m.layer || ka.expert != m.suspect_expert) continue;
-      found = true;
+    const auto expert = suspect_experts.find({m.layer, m.suspect_expert});
+    if (expert == suspect_experts.end()) {
+      throw InternalError("matched_expert_units: layer " + std::to_string(m.layer) + " expert " +
+                          std::to_string(m.suspect_expert) + " of the suspect is in no planned unit");
+    }
+    for (const auto& [key, view] : expert->second) {
+      const auto& ka = *key;
       TensorKey kb = ka;
       kb.expert = m.other_expert;
       const auto b = views.find({m.other_model, kb});
@@ -82,10 +93,6 @@ std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUni
       u.rows = va.rows;
       u.cols = va.cols;
       out.push_back(std::move(u));
-    }
-    if (!found) {
-      throw InternalError("matched_expert_units: layer " + std::to_string(m.layer) + " expert " +
-                          std::to_string(m.suspect_expert) + " of the suspect is in no planned unit");
     }
   }
   return out;
