@@ -92,8 +92,8 @@ struct FamilySketchAlignment {
   AlignedLayerMatrix raw, centred;    ///< suspect x other
   AlignedLayerMatrix within_suspect;  ///< the suspect's layers against its own (centred; diagonal not compared)
   AlignedLayerMatrix within_other;    ///< the other model's layers against its own (centred)
-  /// The same within a model on the raw features: what every layer shares (depth, the sketch's
-  /// common correlations) stays in, so every cell is high and the contrast is the centred one's.
+  /// The same within a model on the raw features: what every layer shares (the sketch's common
+  /// correlations) is not centred away, so it lifts every cell alike.
   AlignedLayerMatrix within_suspect_raw, within_other_raw;
 };
 
