@@ -1,6 +1,9 @@
 #include "cluster/communicator.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "cluster/detail/mpi_check.hpp"
@@ -69,7 +72,19 @@ bool Communicator::any(bool local_failed) const {
   if (serial_) return local_failed;
   int in = local_failed ? 1 : 0;
   int out = 0;
-  detail::check(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, handle_), "MPI_Allreduce(any)");
+  // Every phase ends here, and a rank often waits long for another (rank 0's matching and
+  // verdict, the last units of the pass). A blocking allreduce would spin a core all that time,
+  // which a shared node pays for; poll instead, sleeping up to a millisecond between tests.
+  MPI_Request request = MPI_REQUEST_NULL;
+  detail::check(MPI_Iallreduce(&in, &out, 1, MPI_INT, MPI_MAX, handle_, &request), "MPI_Iallreduce(any)");
+  auto pause = std::chrono::microseconds(1);
+  for (;;) {
+    int done = 0;
+    detail::check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test(any)");
+    if (done != 0) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
   return out != 0;
 }
 

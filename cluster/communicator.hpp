@@ -41,7 +41,8 @@ class Communicator {
   /// Collective.
   void barrier() const;
   /// Collective: true on every rank if `local_failed` is true on any rank (allreduce MAX).
-  /// Used before aborting so one rank's exception never leaves the others hung.
+  /// Used before aborting so one rank's exception never leaves the others hung. Waits by polling
+  /// with short sleeps, not by spinning.
   [[nodiscard]] bool any(bool local_failed) const;
   /// Collective: sum / max of one value over ranks.
   [[nodiscard]] std::uint64_t sum(std::uint64_t value) const;

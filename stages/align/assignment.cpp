@@ -8,7 +8,7 @@
 
 namespace lineage::stages {
 
-std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::size_t rows, std::size_t cols) {
+std::vector<std::size_t> max_assignment(std::span<const double> score, std::size_t rows, std::size_t cols) {
   if (rows > cols) throw InternalError("max_assignment: more rows than columns");
   if (score.size() != rows * cols) throw InternalError("max_assignment: score size");
   // A NaN never compares below the running minimum, so the augmenting search below would never
@@ -21,13 +21,15 @@ std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::s
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> u(rows + 1, 0.0), v(cols + 1, 0.0);
   std::vector<std::size_t> p(cols + 1, 0), way(cols + 1, 0);
+  std::vector<double> minv(cols + 1);
+  std::vector<char> used(cols + 1);  // bytes, not std::vector<bool>'s bits: the inner loop reads them
   for (std::size_t i = 1; i <= rows; ++i) {
     p[0] = i;
     std::size_t j0 = 0;
-    std::vector<double> minv(cols + 1, inf);
-    std::vector<bool> used(cols + 1, false);
+    std::fill(minv.begin(), minv.end(), inf);
+    std::fill(used.begin(), used.end(), 0);
     do {
-      used[j0] = true;
+      used[j0] = 1;
       const std::size_t i0 = p[j0];
       double delta = inf;
       std::size_t j1 = 0;

@@ -4,13 +4,14 @@
 /// matrix to a distinct column so that the total score is largest (METHODS §5.2).
 
 #include <cstddef>
+#include <span>
 #include <vector>
 
 namespace lineage::stages {
 
 /// @param[in] score  rows x cols, row-major, rows <= cols
 /// @return for each row the column it is matched to
-[[nodiscard]] std::vector<std::size_t> max_assignment(const std::vector<double>& score, std::size_t rows,
+[[nodiscard]] std::vector<std::size_t> max_assignment(std::span<const double> score, std::size_t rows,
                                                       std::size_t cols);
 
 }  // namespace lineage::stages

@@ -35,6 +35,8 @@ struct SketchMatching {
   int in_place = 0;  ///< suspect experts matched to the same index
 };
 
+/// A pure function of its arguments; the process remembers its results (one run asks for a
+/// layer's matching several times), keyed by a 128-bit hash of the arguments.
 /// @param[in] seed  the relabelling stream
 [[nodiscard]] SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other,
                                                      std::uint64_t seed, int permutations = 100);

@@ -205,6 +205,31 @@ TEST(SketchMatching, RecoversPermutedAndPrunedExpertsAndNotAnUnrelatedLayer) {
   EXPECT_LT(u.matched_mean, m.matched_mean);
 }
 
+TEST(SketchMatching, RemembersResultsOnlyForTheSameArgumentsAndBatchesAnyCount) {
+  const std::size_t experts = 12;
+  const std::uint64_t neurons = 24, hidden = 64;
+  std::mt19937 rng(5);
+  const auto a = sketches(random_layer(experts, neurons, hidden, rng), neurons, hidden);
+  auto b = a;
+  // b: a's experts 0 and 1 swapped; otherwise the same bytes.
+  const auto width = static_cast<std::ptrdiff_t>(b.projections * kSketchWidth);
+  std::swap_ranges(b.data.begin(), b.data.begin() + width, b.data.begin() + width);
+  const auto first = match_experts_by_sketch(a, a, 1, 23);
+  const auto again = match_experts_by_sketch(a, a, 1, 23);
+  EXPECT_EQ(first.match, again.match);
+  EXPECT_EQ(first.null_mean, again.null_mean);
+  EXPECT_EQ(first.permutations, 23);  // not a multiple of the batch of relabellings
+  EXPECT_EQ(first.in_place, int(experts));
+  // Different sketches, seed or relabelling count: a result of their own, not the one remembered.
+  const auto swapped = match_experts_by_sketch(b, a, 1, 23);
+  EXPECT_EQ(swapped.match[0], 1);
+  EXPECT_EQ(swapped.match[1], 0);
+  EXPECT_EQ(swapped.in_place, int(experts) - 2);
+  const auto reseeded = match_experts_by_sketch(a, a, 2, 23);
+  EXPECT_NE(reseeded.null_mean, first.null_mean);
+  EXPECT_EQ(match_experts_by_sketch(a, a, 1, 7).permutations, 7);
+}
+
 TEST(SketchMatching, AgreementTailIsPoissonOne) {
   EXPECT_DOUBLE_EQ(agreement_p(0), 1.0);
   EXPECT_NEAR(agreement_p(1), 1 - std::exp(-1.0), 1e-12);
