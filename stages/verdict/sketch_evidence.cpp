@@ -1,8 +1,14 @@
 #include "stages/verdict/sketch_evidence.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <utility>
 
 #include "core/tensor_key.hpp"
 #include "stages/align/expert_matching.hpp"
@@ -75,6 +81,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
   for (auto& lm : router_matchings(store, suspect, other)) router_by_layer[lm.layer] = std::move(lm.matching);
   const auto routers = routers_of(store, suspect, other);
   std::vector<LayerSketchMatching> out;
+  std::vector<std::pair<LayerSketches, LayerSketches>> inputs;  // per entry of out
   for (const auto& [layer, experts_a] : sa) {
     const auto itb = sb.find(layer);
     if (itb == sb.end()) continue;
@@ -111,14 +118,44 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     LayerSketchMatching lm;
     lm.layer = layer;
     for (auto p : common) lm.projections.emplace_back(to_string(p));
-    lm.matching = match_experts_by_sketch(gather(experts_a), gather(experts_b),
-                                          0x736b6d61746368ULL + static_cast<std::uint64_t>(layer));
+    inputs.push_back({gather(experts_a), gather(experts_b)});
+    out.push_back(std::move(lm));
+  }
+  // The layers' matchings are independent and the costly part (about 0.15 s a layer at 128
+  // experts): computed on a few threads, each layer whole on one, so the results do not depend
+  // on the thread count. The verdict runs on one rank while the others wait, so the node's cores
+  // are otherwise idle.
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;  // the first worker's exception, thrown again here
+  const auto work = [&] {
+    try {
+      for (std::size_t i = next++; i < out.size(); i = next++) {
+        out[i].matching = match_experts_by_sketch(inputs[i].first, inputs[i].second,
+                                                  0x736b6d61746368ULL + static_cast<std::uint64_t>(out[i].layer));
+      }
+    } catch (...) {
+      next = out.size();
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  {
+    const auto threads = std::min<std::size_t>({out.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+  }
+  if (failure) std::rethrow_exception(failure);
+  for (auto& lm : out) {
+    const int layer = lm.layer;
+    const std::size_t experts_a = sa.at(layer).size(), experts_b = sb.at(layer).size();
     // Router rows: their own matching's agreement with the sketches', and the rows reordered.
     const auto r = routers.find(layer);
     if (r != routers.end()) {
       const auto& [ra, rb, cols] = r->second;
       const auto n_a = ra->size() / cols, n_b = rb->size() / cols;
-      if (n_a == experts_a.size() && n_b == experts_b.size() && ra->size() == n_a * cols && rb->size() == n_b * cols) {
+      if (n_a == experts_a && n_b == experts_b && ra->size() == n_a * cols && rb->size() == n_b * cols) {
         lm.has_router = true;
         const auto& m = lm.matching.match;
         double in_place = 0, reordered = 0;
@@ -142,7 +179,6 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
         }
       }
     }
-    out.push_back(std::move(lm));
   }
   return out;
 }

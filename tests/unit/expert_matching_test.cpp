@@ -63,6 +63,26 @@ TEST(ExpertMatching, RecoversAPermutationAndKeptExpertsAndNotAnUnrelatedRouter) 
   EXPECT_GT(m.matched_mean, 0.0);  // the inflation METHODS §5.2.4 warns about
 }
 
+TEST(ExpertMatching, RemembersResultsOnlyForTheSameArgumentsAndBatchesAnyCount) {
+  const std::uint64_t experts = 12, cols = 64;
+  const auto a = random_rows(experts, cols, 8);
+  auto b = a;
+  std::swap_ranges(b.begin(), b.begin() + cols, b.begin() + cols);  // rows 0 and 1 swapped
+  const auto first = match_experts(a, experts, a, experts, cols, 1, 23);
+  const auto again = match_experts(a, experts, a, experts, cols, 1, 23);
+  EXPECT_EQ(first.match, again.match);
+  EXPECT_EQ(first.null_mean, again.null_mean);
+  EXPECT_EQ(first.permutations, 23);  // not a multiple of the batch of relabellings
+  EXPECT_EQ(first.in_place, int(experts));
+  // Different rows, seed or relabelling count: a result of their own, not the one remembered.
+  const auto swapped = match_experts(b, experts, a, experts, cols, 1, 23);
+  EXPECT_EQ(swapped.match[0], 1);
+  EXPECT_EQ(swapped.match[1], 0);
+  EXPECT_EQ(swapped.in_place, int(experts) - 2);
+  EXPECT_NE(match_experts(a, experts, a, experts, cols, 2, 23).null_mean, first.null_mean);
+  EXPECT_EQ(match_experts(a, experts, a, experts, cols, 1, 7).permutations, 7);
+}
+
 TEST(Assignment, RefusesNonFiniteScoresInsteadOfLoopingForever) {
   const std::vector<double> s{1, std::numeric_limits<double>::quiet_NaN(), 0, 1};
   EXPECT_THROW((void)max_assignment(s, 2, 2), InternalError);
