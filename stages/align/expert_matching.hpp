@@ -24,9 +24,9 @@ struct ExpertMatching {
   int unmatched_other = 0;  ///< the other model's experts no suspect expert took (pruned)
 };
 
-/// @param[in] suspect  rows_s x cols router rows (row-major); other: rows_o x cols; rows_s <= rows_o
 /// A pure function of its arguments; the process remembers its results (the verdict asks for a
 /// layer's matching several times), keyed by a 128-bit hash of the arguments.
+/// @param[in] suspect  rows_s x cols router rows (row-major); other: rows_o x cols; rows_s <= rows_o
 /// @param[in] seed     the relabelling stream
 [[nodiscard]] ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t rows_s,
                                            const std::vector<float>& other, std::uint64_t rows_o, std::uint64_t cols,

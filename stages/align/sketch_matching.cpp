@@ -138,7 +138,7 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
   out.matched_mean = matched_mean(s, out.match);
   // The relabellings in batches: one product of fa with kBatch relabelled copies of fb side by
   // side, instead of one small product each (whose packing and temporaries cost more than its
-  // arithmetic: about 3.6 ms a relabelling at 128 experts x 3 projections, now about 1 ms).
+  // arithmetic: 3.7-5.2 ms a relabelling at 128 experts x 3 projections, now about 1.4 ms).
   constexpr int kBatch = 10;
   Relabelling rng(seed);
   std::vector<std::size_t> perm(kSketchDims);
