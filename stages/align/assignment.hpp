@@ -1,7 +1,9 @@
 #pragma once
 /// @file assignment.hpp
-/// The linear assignment problem (Hungarian algorithm, O(n^2 m)): match every row of a score
-/// matrix to a distinct column so that the total score is largest (METHODS §5.2).
+/// The linear assignment problem: match every row of a score matrix to a distinct column so that
+/// the total score is largest (METHODS §5.2). Square problems by Jonker-Volgenant, rectangular
+/// ones by the Hungarian algorithm's shortest augmenting paths (O(n^2 m)); both exact, so they
+/// differ at most in which of several equally good matchings they return.
 
 #include <cstddef>
 #include <span>

@@ -1,19 +1,15 @@
 #include "stages/align/expert_matching.hpp"
 
-#include <xxhash.h>
-
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
-#include <new>
 #include <numeric>
 #include <span>
 #include <utility>
 
 #include "core/errors.hpp"
 #include "stages/align/assignment.hpp"
+#include "stages/align/relabelled_null.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
@@ -46,7 +42,7 @@ std::vector<double> standardised_rows(const std::vector<float>& m, std::uint64_t
   return out;
 }
 
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = ScoreMatrix;
 
 Matrix as_matrix(const std::vector<double>& rows, std::uint64_t n, std::size_t k) {
   return Eigen::Map<const Matrix>(rows.data(), static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(k));
@@ -90,33 +86,16 @@ ExpertMatching compute_matching(const std::vector<float>& suspect, std::uint64_t
   }
   out.matched_mean /= static_cast<double>(rows_s);
   out.unmatched_other = static_cast<int>(std::count(taken.begin(), taken.end(), false));
-  // Null: the same maximisation after relabelling the other model's hidden axis; the relabelled
-  // copies side by side, ten to a product (one small product each costs more in packing than
-  // in arithmetic).
-  constexpr int kBatch = 10;
+  // Null: the same maximisation after relabelling the other model's hidden axis (column c of a
+  // relabelled row is column perm[c] of the original).
   Relabelling rng(seed);
-  std::vector<double> null;
   std::vector<std::size_t> perm(k);
   std::iota(perm.begin(), perm.end(), 0u);
-  const Matrix b_t = b.transpose();  // columns x other rows
-  const auto n_o = static_cast<Eigen::Index>(rows_o);
-  Matrix relabelled(b_t.rows(), n_o * kBatch), batch(a.rows(), n_o * kBatch), sp(a.rows(), n_o);
-  for (int done = 0; done < permutations; done += kBatch) {
-    const int n = std::min(kBatch, permutations - done);
-    for (int r = 0; r < n; ++r) {
-      rng.shuffle(perm);
-      // Column c of the relabelled rows is column perm[c] of the originals.
-      for (std::size_t c = 0; c < k; ++c) {
-        relabelled.row(static_cast<Eigen::Index>(c)).segment(r * n_o, n_o) =
-            b_t.row(static_cast<Eigen::Index>(perm[c]));
-      }
-    }
-    batch.leftCols(n_o * n).noalias() = a * relabelled.leftCols(n_o * n);
-    for (int r = 0; r < n; ++r) {
-      sp = batch.middleCols(r * n_o, n_o);
-      null.push_back(matched_mean(sp));
-    }
-  }
+  const auto next_columns = [&](std::vector<Eigen::Index>& relabelled) {
+    rng.shuffle(perm);
+    for (std::size_t c = 0; c < k; ++c) relabelled[c] = static_cast<Eigen::Index>(perm[c]);
+  };
+  const auto null = relabelled_null(a, b, permutations, next_columns, 1.0, matched_mean);
   const auto test = permutation_test(out.matched_mean, null);
   out.permutations = test.permutations;
   out.null_mean = test.null_mean;
@@ -132,31 +111,12 @@ ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t ro
   if (suspect.size() != rows_s * cols || other.size() != rows_o * cols || rows_s > rows_o || rows_s == 0) {
     throw InternalError("match_experts: shapes");
   }
-  // The verdict asks for a layer's router matching several times (the kinds, the sketch
-  // evidence beside it, `verdict --json`'s listing); each is 50 relabelled E x E x hidden
-  // products and assignments. Remembered, keyed by a 128-bit hash of the arguments.
-  static std::mutex mutex;
-  static std::map<std::pair<std::uint64_t, std::uint64_t>, ExpertMatching> memo;
-  constexpr std::size_t kMemoLimit = 4096;
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) throw std::bad_alloc();
-  XXH3_128bits_reset(state);
+  static MatchingMemo<ExpertMatching> memo;
+  MatchingKey key;
   const std::uint64_t head[] = {rows_s, rows_o, cols, seed, static_cast<std::uint64_t>(permutations)};
-  XXH3_128bits_update(state, head, sizeof head);
-  XXH3_128bits_update(state, suspect.data(), suspect.size() * sizeof(float));
-  XXH3_128bits_update(state, other.data(), other.size() * sizeof(float));
-  const auto h = XXH3_128bits_digest(state);
-  XXH3_freeState(state);
-  const std::pair key{h.high64, h.low64};
-  {
-    const std::lock_guard lock(mutex);
-    if (const auto it = memo.find(key); it != memo.end()) return it->second;
-  }
-  auto out = compute_matching(suspect, rows_s, other, rows_o, cols, seed, permutations);
-  const std::lock_guard lock(mutex);
-  if (memo.size() >= kMemoLimit) memo.clear();
-  memo.emplace(key, out);
-  return out;
+  key.add(head).add(suspect).add(other);
+  return memo.get(key.digest(),
+                  [&] { return compute_matching(suspect, rows_s, other, rows_o, cols, seed, permutations); });
 }
 
 }  // namespace lineage::stages

@@ -1,26 +1,22 @@
 #include "stages/align/sketch_matching.hpp"
 
-#include <xxhash.h>
-
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
-#include <mutex>
-#include <new>
 #include <numeric>
 #include <span>
 
 #include "core/errors.hpp"
 #include "stages/align/assignment.hpp"
+#include "stages/align/relabelled_null.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
 
 namespace lineage::stages {
 namespace {
 
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = ScoreMatrix;
 
 /// Per expert and projection: the log variances (diagonal) and correlations (upper triangle) of
 /// the sketch, each entry centred over the model's experts of the layer (what all experts share,
@@ -136,34 +132,15 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
     if (!taken[j]) out.unmatched_other.push_back(static_cast<int>(j));
   }
   out.matched_mean = matched_mean(s, out.match);
-  // The relabellings in batches: one product of fa with kBatch relabelled copies of fb side by
-  // side, instead of one small product each (whose packing and temporaries cost more than its
-  // arithmetic: 3.7-5.2 ms a relabelling at 128 experts x 3 projections, now about 1.4 ms).
-  constexpr int kBatch = 10;
   Relabelling rng(seed);
   std::vector<std::size_t> perm(kSketchDims);
   std::iota(perm.begin(), perm.end(), 0u);
-  std::vector<double> null;
-  null.reserve(static_cast<std::size_t>(std::max(permutations, 0)));
-  const Matrix fb_t = fb.transpose();  // features x other experts
-  const Eigen::Index e_b = fb.rows();
-  Matrix relabelled(fb.cols(), e_b * kBatch), batch_scores(fa.rows(), e_b * kBatch), sp(fa.rows(), e_b);
-  for (int done = 0; done < permutations; done += kBatch) {
-    const int n = std::min(kBatch, permutations - done);
-    for (int r = 0; r < n; ++r) {
-      rng.shuffle(perm);
-      const auto cols = relabelled_columns(perm, other.projections);
-      for (Eigen::Index c = 0; c < fb_t.rows(); ++c) {
-        relabelled.row(c).segment(r * e_b, e_b) = fb_t.row(cols[static_cast<std::size_t>(c)]);
-      }
-    }
-    const auto width = e_b * n;
-    batch_scores.leftCols(width).noalias() = fa * relabelled.leftCols(width);
-    for (int r = 0; r < n; ++r) {
-      sp = batch_scores.middleCols(r * e_b, e_b) * scale;
-      null.push_back(matched_mean(sp, assign(sp)));
-    }
-  }
+  const auto next_columns = [&](std::vector<Eigen::Index>& columns) {
+    rng.shuffle(perm);
+    columns = relabelled_columns(perm, other.projections);
+  };
+  const auto maximised = [](const Matrix& scores) { return matched_mean(scores, assign(scores)); };
+  const auto null = relabelled_null(fa, fb, permutations, next_columns, scale, maximised);
   const auto test = permutation_test(out.matched_mean, null);
   out.permutations = test.permutations;
   out.null_mean = test.null_mean;
@@ -172,12 +149,12 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
   return out;
 }
 
-/// What a matching is a function of: both sides' shapes and sketches, the seed and the count.
-XXH128_hash_t matching_key(const LayerSketches& suspect, const LayerSketches& other, std::uint64_t seed,
-                           int permutations) {
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) throw std::bad_alloc();
-  XXH3_128bits_reset(state);
+}  // namespace
+
+SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other, std::uint64_t seed,
+                                       int permutations) {
+  static MatchingMemo<SketchMatching> memo;
+  MatchingKey key;
   const std::uint64_t head[] = {suspect.experts,
                                 suspect.projections,
                                 suspect.data.size(),
@@ -186,36 +163,8 @@ XXH128_hash_t matching_key(const LayerSketches& suspect, const LayerSketches& ot
                                 other.data.size(),
                                 seed,
                                 static_cast<std::uint64_t>(permutations)};
-  XXH3_128bits_update(state, head, sizeof head);
-  XXH3_128bits_update(state, suspect.data.data(), suspect.data.size() * sizeof(float));
-  XXH3_128bits_update(state, other.data.data(), other.data.size() * sizeof(float));
-  const auto key = XXH3_128bits_digest(state);
-  XXH3_freeState(state);
-  return key;
-}
-
-}  // namespace
-
-SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other, std::uint64_t seed,
-                                       int permutations) {
-  // One run asks for the same layer's matching more than once (compare's second phase plans the
-  // moves from it, then its verdict reports it; `verdict --json` reads it for the kinds and again
-  // for the listing), and each costs about 0.15 s at 128 experts: remember the results, keyed by
-  // a 128-bit hash of everything they depend on.
-  static std::mutex mutex;
-  static std::map<std::pair<std::uint64_t, std::uint64_t>, SketchMatching> memo;
-  constexpr std::size_t kMemoLimit = 4096;  // layers x pairs of one store; a few MB at most
-  const auto h = matching_key(suspect, other, seed, permutations);
-  const std::pair key{h.high64, h.low64};
-  {
-    const std::lock_guard lock(mutex);
-    if (const auto it = memo.find(key); it != memo.end()) return it->second;
-  }
-  auto out = compute_matching(suspect, other, seed, permutations);
-  const std::lock_guard lock(mutex);
-  if (memo.size() >= kMemoLimit) memo.clear();
-  memo.emplace(key, out);
-  return out;
+  key.add(head).add(suspect.data).add(other.data);
+  return memo.get(key.digest(), [&] { return compute_matching(suspect, other, seed, permutations); });
 }
 
 double agreement_p(int agreements) {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/tensor_key.hpp"
+#include "core/usable_cores.hpp"
 #include "stages/align/expert_matching.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/pair/comparison_unit.hpp"
@@ -123,8 +124,8 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
   }
   // The layers' matchings are independent and the costly part (about 0.15 s a layer at 128
   // experts): computed on a few threads, each layer whole on one, so the results do not depend
-  // on the thread count. The verdict runs on one rank while the others wait, so the node's cores
-  // are otherwise idle.
+  // on the thread count. The verdict runs on one rank while the others wait, so the cores this
+  // process may use (its affinity, which a one-core-per-rank allocation narrows) are otherwise idle.
   std::atomic<std::size_t> next{0};
   std::mutex failure_mutex;
   std::exception_ptr failure;  // the first worker's exception, thrown again here
@@ -141,7 +142,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     }
   };
   {
-    const auto threads = std::min<std::size_t>({out.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    const auto threads = std::min<std::size_t>({out.size(), usable_cores(), 8});
     std::vector<std::jthread> pool;
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
     work();
