@@ -11,12 +11,15 @@
 # the test suite. Usage: scripts/bench-sketch.sh [REPEATS] [WORK_DIR] [COMPARE OPTIONS...]
 # Environment: SKETCHES=layer measures the layer matrices' sketches (attention, router, shared
 # expert, dense MLP: --no-layer-sketches) instead of the experts'; LAYERS and EXPERTS change the
-# pair's 48 layers and 128 experts (a smaller pair for a loaded machine).
+# pair's 48 layers and 128 experts (a smaller pair for a loaded machine); SCENARIO names the
+# suspect's synth scenario (default permuted; e.g. finetune, whose experts stay in place, so the
+# second phase plans nothing).
 set -euo pipefail
 source "$(dirname "$0")/bench-common.bash" "$@"
 layers=${LAYERS:-48}
 experts=${EXPERTS:-128}
 sketches=${SKETCHES:-expert}
+scenario=${SCENARIO:-permuted}
 case $sketches in
   expert) off_flag=--no-expert-sketches ;;
   layer) off_flag=--no-layer-sketches ;;
@@ -28,11 +31,11 @@ if [ ! -d "$work/base" ]; then
     --set moe_intermediate_size=136 --set shared_expert_intermediate_size=136 --set intermediate_size=512 \
     --set num_hidden_layers=$layers --set num_experts_per_tok=8 >/dev/null
 fi
-if [ ! -d "$work/permuted" ]; then
-  "$lineage" synth --scenario permuted --base "$work/base" --out "$work/permuted" --seed 3 >/dev/null
+if [ ! -d "$work/$scenario" ]; then
+  "$lineage" synth --scenario "$scenario" --base "$work/base" --out "$work/$scenario" --seed 3 >/dev/null
 fi
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -sh "$work/base" | cut -f1) each"
-echo "command: mpirun -np 2 lineage compare permuted base $* [$off_flag] (LAYERS=$layers EXPERTS=$experts SKETCHES=$sketches)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -shL "$work/base" | cut -f1) each"
+echo "command: mpirun -np 2 lineage compare $scenario base $* [$off_flag] (LAYERS=$layers EXPERTS=$experts SKETCHES=$sketches)"
 # Three modes, alternated: without the sketches; with them but without the second phase (hidden
 # aid --no-matched-experts: the sketches and the matching rank 0 computes after the pass, which
 # is what the matching itself costs); and every default, which adds the matched_expert units:
@@ -50,7 +53,7 @@ for i in $(seq 1 "$repeats"); do
     # Wall and CPU seconds (user + system of mpirun and its ranks): on a shared machine the CPU
     # time is the steadier of the two.
     /usr/bin/time -f "%e %U %S" -o "$work/time.txt" mpirun --oversubscribe -np 2 "$lineage" compare \
-      "$work/permuted" "$work/base" --out "$work/run.h5" -q "${flag[@]}" "$@" >/dev/null
+      "$work/$scenario" "$work/base" --out "$work/run.h5" -q "${flag[@]}" "$@" >/dev/null
     read -r wall user sys < "$work/time.txt"
     cpu=$(python3 -c "print(round($user + $sys, 2))")
     echo "run $i, $mode: $wall s wall, $cpu s CPU"
@@ -61,7 +64,7 @@ done
 start=$(date +%s.%N)
 "$lineage" verdict --json "$work/run.h5" > "$work/verdict.json"
 tv=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
-/usr/bin/python3 - "${wall_of[without]}" "${wall_of[sketches]:-}" "${wall_of[with]}" "$tv" "$work/verdict.json" "$work/permuted/provenance.json" "$work/run.h5" "$sketches" "${cpu_of[without]}" "${cpu_of[sketches]:-}" "${cpu_of[with]}" <<'PY'
+/usr/bin/python3 - "${wall_of[without]}" "${wall_of[sketches]:-}" "${wall_of[with]}" "$tv" "$work/verdict.json" "$work/$scenario/provenance.json" "$work/run.h5" "$sketches" "${cpu_of[without]}" "${cpu_of[sketches]:-}" "${cpu_of[with]}" <<'PY'
 import json, statistics, sys, h5py
 def median(text):
     return statistics.median(float(x) for x in text.split()) if text.split() else None
@@ -74,8 +77,10 @@ for what, first in (("wall", 1), ("CPU", 9)):
     line += f"; every default {full:.2f} s ({100 * (full - base) / base:+.1f}%)"
     print(line)
 ms = json.load(open(sys.argv[5]))["pairs"][0]["expert_sketch_matching"]
-truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[6]))["layers"]}
-right = sum(m["suspect_to_other"] == truth.get(m["layer"]) for m in ms)
+# Experts a scenario did not move (no expert_permutation in its provenance) stay in place.
+truth = {l["layer"]: l["expert_permutation"] for l in json.load(open(sys.argv[6])).get("layers", [])
+         if "expert_permutation" in l}
+right = sum(m["suspect_to_other"] == truth.get(m["layer"], list(range(len(m["suspect_to_other"])))) for m in ms)
 f = h5py.File(sys.argv[7], "r")
 n = len(f["sketches/unit_id"])
 size = (f["sketches/a"].id.get_storage_size() + f["sketches/b"].id.get_storage_size()) / 1e6
