@@ -31,7 +31,8 @@ std::pair<std::uint64_t, std::uint64_t> UnitBytes::rows_range(const stages::Elem
 
 io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
   auto& f = files_[{v.model, v.file}];
-  if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file);
+  if (!f)
+    f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file.str());
   return *f;
 }
 
@@ -78,10 +79,10 @@ void recheck_journaled_units(const Communicator& comm, const std::string& store,
     for (const auto& [view, was, now] : {std::tuple{&u.a, want.hash_a, got.a}, std::tuple{&u.b, want.hash_b, got.b}}) {
       if (was == now) continue;
       const auto& m = plan.models[static_cast<std::size_t>(view->model)];
-      throw StoreError(store + ": --resume, but " + (fs::path(m.dir) / view->file).string() + " of " + m.label +
-                       " changed since the run began: tensor '" + view->tensor + "' no longer has the XXH3 hash " +
-                       "its journaled unit " + std::to_string(id) + " (" + to_string(u.key_a) +
-                       ") recorded; start a new run (another --out)");
+      throw StoreError(store + ": --resume, but " + (fs::path(m.dir) / view->file.str()).string() + " of " + m.label +
+                       " changed since the run began: tensor '" + view->tensor.str() +
+                       "' no longer has the XXH3 hash " + "its journaled unit " + std::to_string(id) + " (" +
+                       to_string(u.key_a) + ") recorded; start a new run (another --out)");
     }
   }
 }

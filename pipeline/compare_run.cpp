@@ -91,12 +91,12 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
       }
     }
   }
-  std::string stored_digest;
+  stages::UnitListDigest stored_digest;
   for (const auto& u : existing->units) {
     // matched_expert units are planned after the pass, from its results (run_matched_experts).
-    if (u.kind != UnitKind::matched_expert) stored_digest += stages::unit_digest_entry(u.key_a, u.key_b);
+    if (u.kind != UnitKind::matched_expert) stored_digest.add(u.key_a, u.key_b);
   }
-  if (stored_digest != units_digest)
+  if (stored_digest.hex() != units_digest)
     throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
   // A split unit's blocks and its hash depend on the row block size: it stays the run's.
   const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);

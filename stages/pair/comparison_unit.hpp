@@ -6,10 +6,10 @@
 /// on the rank count.
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "core/shared_name.hpp"
 #include "core/tensor_key.hpp"
 #include "core/unit_kind.hpp"
 
@@ -18,9 +18,9 @@ namespace lineage::stages {
 /// Where one side's elements are: element (r, c) is at byte
 /// data_begin + (offset + r * row_stride + c * col_stride) * dtype_size in `file`.
 struct ElementView {
-  int model = 0;  ///< index into the run's model list (0 = suspect)
-  std::string tensor;
-  std::string file;  ///< shard file name relative to the model folder
+  int model = 0;      ///< index into the run's model list (0 = suspect)
+  SharedName tensor;  ///< shared: the views of one tensor are copied into many units
+  SharedName file;    ///< shard file name relative to the model folder
   Dtype dtype = Dtype::BF16;
   std::uint64_t data_begin = 0;
   std::uint64_t offset = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -29,17 +30,32 @@ TensorKey role_of(TensorKey k) {
 
 }  // namespace
 
-std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model, bool sizes_only) {
+std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model, bool sizes_only,
+                                                             const std::function<bool(const TensorKey&)>& keep) {
   std::vector<std::pair<TensorKey, ElementView>> out;
   std::vector<bool> has_views(inv.tensors.size(), false);
   for (const auto& v : inv.views) has_views[v.tensor] = true;
+  // One shared name per tensor and per shard file (a few files hold 100k tensors); views and the
+  // units that copy them share it.
+  std::vector<SharedName> names(inv.tensors.size());
+  std::map<std::string, SharedName, std::less<>> files;
+  const auto name_of = [&](std::size_t i) -> const SharedName& {
+    if (names[i].str().empty()) names[i] = SharedName(inv.tensors[i].name);
+    return names[i];
+  };
+  const auto file_of = [&](const std::string& file) -> const SharedName& {
+    auto it = files.find(file);
+    if (it == files.end()) it = files.emplace(file, SharedName(file)).first;
+    return it->second;
+  };
   for (std::size_t i = 0; i < inv.tensors.size(); ++i) {
     const auto& t = inv.tensors[i];
     if (has_views[i] || t.key.kind == ParamKind::scale || t.key.kind == ParamKind::quant_meta) continue;
+    if (keep && !keep(t.key)) continue;
     if (!t.dtype || !dtype_is_float(*t.dtype) || t.shape.empty() || !t.shape_known) continue;
     if (t.data_end == 0 && !sizes_only)
       throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
-    ElementView v{model, t.name, t.file, *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
+    ElementView v{model, name_of(i), file_of(t.file), *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
     std::uint64_t rest = 1;
     for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
     v.cols = rest;
@@ -48,9 +64,9 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
   }
   for (const auto& vw : inv.views) {
     const auto& t = inv.tensors[vw.tensor];
-    if (!t.dtype || !dtype_is_float(*t.dtype)) continue;
-    out.emplace_back(vw.key, ElementView{model, t.name, t.file, *t.dtype, t.data_begin, vw.offset, vw.rows, vw.cols,
-                                         vw.row_stride, vw.col_stride});
+    if (!t.dtype || !dtype_is_float(*t.dtype) || (keep && !keep(vw.key))) continue;
+    out.emplace_back(vw.key, ElementView{model, name_of(vw.tensor), file_of(t.file), *t.dtype, t.data_begin, vw.offset,
+                                         vw.rows, vw.cols, vw.row_stride, vw.col_stride});
   }
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   return out;
@@ -67,8 +83,17 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       by_key[m].emplace_hint(by_key[m].end(), k, std::move(v));
     }
   }
+  // The pairing runs twice: the first pass only counts the units, so that the second writes them
+  // into a vector of their final size (growing it to 400k units of 300 bytes moved every unit
+  // again and touched twice the memory: a sixth of `lineage plan` on a 100k-tensor checkpoint).
+  bool counting = true;
+  std::size_t count = 0;
   auto add = [&](UnitKind kind, const TensorKey& ka, const ElementView& a, const TensorKey& kb, const ElementView& b,
                  std::uint64_t rows, std::uint64_t cols) {
+    if (counting) {
+      ++count;
+      return;
+    }
     ComparisonUnit u;
     u.id = out.units.size();
     u.kind = kind;
@@ -86,6 +111,12 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       const auto n = sample_row_count(rows, cols);
       u.sampled = n < rows;
       u.sampled_rows = n;
+    }
+    // Read for their sketches only: the pass reads none of their elements (only the sketch's
+    // few), so they cost the plan nothing.
+    if (kind == UnitKind::expert_sketch || kind == UnitKind::layer_sketch) {
+      u.sampled = true;
+      u.sampled_rows = 0;
     }
     out.units.push_back(std::move(u));
   };
@@ -123,88 +154,91 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       }
     }
   };
-  const auto& suspect = by_key[0];
-  std::set<TensorKey>
-      sketch_only_suspect;  // the suspect's unpaired experts and layer matrices, once for all other models
-  for (std::size_t m = 1; m < models.size(); ++m) {
-    const auto& other = by_key[m];
-    // 1. Same key in both models.
-    for (const auto& [k, a] : suspect) {
-      const auto it = other.find(k);
-      if (it == other.end()) {
-        out.unmatched.push_back({0, static_cast<int>(m), k});
-        continue;
+  const auto pair_all = [&] {
+    const auto& suspect = by_key[0];
+    std::set<TensorKey>
+        sketch_only_suspect;  // the suspect's unpaired experts and layer matrices, once for all other models
+    for (std::size_t m = 1; m < models.size(); ++m) {
+      const auto& other = by_key[m];
+      // 1. Same key in both models.
+      for (const auto& [k, a] : suspect) {
+        const auto it = other.find(k);
+        if (it == other.end()) {
+          out.unmatched.push_back({0, static_cast<int>(m), k});
+          continue;
+        }
+        const auto& b = it->second;
+        if (a.rows == b.rows && a.cols == b.cols) {
+          add(UnitKind::same_key, k, a, k, b, a.rows, a.cols);
+        } else {
+          add(UnitKind::submatrix, k, a, k, b, std::min(a.rows, b.rows), std::min(a.cols, b.cols));
+          out.submatrix_keys.push_back(to_string(k));
+        }
       }
-      const auto& b = it->second;
-      if (a.rows == b.rows && a.cols == b.cols) {
-        add(UnitKind::same_key, k, a, k, b, a.rows, a.cols);
-      } else {
-        add(UnitKind::submatrix, k, a, k, b, std::min(a.rows, b.rows), std::min(a.cols, b.cols));
-        out.submatrix_keys.push_back(to_string(k));
+      for (const auto& [k, b] : other) {
+        if (!suspect.count(k)) out.unmatched.push_back({static_cast<int>(m), 0, k});
       }
-    }
-    for (const auto& [k, b] : other) {
-      if (!suspect.count(k)) out.unmatched.push_back({static_cast<int>(m), 0, k});
-    }
-    // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
-    //    dense MLP; each expert projection against the dense one of the same shape.
-    for (const auto& [k, a] : suspect) {
-      if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || other.count(k)) continue;
-      TensorKey dense = k;
-      dense.role = TensorRole::dense_mlp;
-      dense.expert = -1;
-      const auto it = other.find(dense);
-      if (it == other.end() || it->second.rows != a.rows || it->second.cols != a.cols) continue;
-      add(UnitKind::cross_role, k, a, dense, it->second, a.rows, a.cols);
-    }
-    // 2b. Routed experts of either model without a same-key counterpart (pruned or added experts),
-    //     read for their sketches only: the expert matching needs every expert of both models.
-    //     Only in layers where both models have routed experts (else 2. covers upcycling).
-    const auto has_experts = [](const std::map<TensorKey, ElementView>& x, const TensorKey& k) {
-      TensorKey probe;
-      probe.component = k.component;
-      probe.role = TensorRole::routed_expert;
-      probe.layer = k.layer;
-      const auto it = x.lower_bound(probe);
-      return it != x.end() && it->first.role == TensorRole::routed_expert && it->first.layer == k.layer &&
-             it->first.component == k.component;
-    };
-    for (const auto* side : {&suspect, &other}) {
-      if (!options.expert_sketches) break;
-      const auto* counterpart = side == &suspect ? &other : &suspect;
-      for (const auto& [k, v] : *side) {
-        if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || counterpart->count(k)) continue;
-        if (!has_experts(*counterpart, k)) continue;
-        if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
-        add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
-        // The pass reads none of its elements (only the sketch's few): it costs the plan nothing.
-        out.units.back().sampled = true;
-        out.units.back().sampled_rows = 0;
+      // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
+      //    dense MLP; each expert projection against the dense one of the same shape.
+      for (const auto& [k, a] : suspect) {
+        if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || other.count(k)) continue;
+        TensorKey dense = k;
+        dense.role = TensorRole::dense_mlp;
+        dense.expert = -1;
+        const auto it = other.find(dense);
+        if (it == other.end() || it->second.rows != a.rows || it->second.cols != a.cols) continue;
+        add(UnitKind::cross_role, k, a, dense, it->second, a.rows, a.cols);
       }
-    }
-    // 2c. Layer matrices (attention, router, shared expert, dense MLP) of either model without a
-    //     same-key counterpart (the layers a depth up-scaling added or a pruning dropped), read
-    //     for their sketches only: the layer x layer sketch matrices need every layer of both.
-    for (const auto* side : {&suspect, &other}) {
-      if (!options.layer_sketches) break;
-      const auto* counterpart = side == &suspect ? &other : &suspect;
-      for (const auto& [k, v] : *side) {
-        if (!layer_sketched(k) || v.rows < 2 || v.cols < 2 || counterpart->count(k)) continue;
-        if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
-        add(UnitKind::layer_sketch, k, v, k, v, v.rows, v.cols);
-        out.units.back().sampled = true;
-        out.units.back().sampled_rows = 0;
+      // 2b. Routed experts of either model without a same-key counterpart (pruned or added experts),
+      //     read for their sketches only: the expert matching needs every expert of both models.
+      //     Only in layers where both models have routed experts (else 2. covers upcycling).
+      const auto has_experts = [](const std::map<TensorKey, ElementView>& x, const TensorKey& k) {
+        TensorKey probe;
+        probe.component = k.component;
+        probe.role = TensorRole::routed_expert;
+        probe.layer = k.layer;
+        const auto it = x.lower_bound(probe);
+        return it != x.end() && it->first.role == TensorRole::routed_expert && it->first.layer == k.layer &&
+               it->first.component == k.component;
+      };
+      for (const auto* side : {&suspect, &other}) {
+        if (!options.expert_sketches) break;
+        const auto* counterpart = side == &suspect ? &other : &suspect;
+        for (const auto& [k, v] : *side) {
+          if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || counterpart->count(k)) continue;
+          if (!has_experts(*counterpart, k)) continue;
+          if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
+          add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
+        }
       }
+      // 2c. Layer matrices (attention, router, shared expert, dense MLP) of either model without a
+      //     same-key counterpart (the layers a depth up-scaling added or a pruning dropped), read
+      //     for their sketches only: the layer x layer sketch matrices need every layer of both.
+      for (const auto* side : {&suspect, &other}) {
+        if (!options.layer_sketches) break;
+        const auto* counterpart = side == &suspect ? &other : &suspect;
+        for (const auto& [k, v] : *side) {
+          if (!layer_sketched(k) || v.rows < 2 || v.cols < 2 || counterpart->count(k)) continue;
+          if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
+          add(UnitKind::layer_sketch, k, v, k, v, v.rows, v.cols);
+        }
+      }
+      if (!options.baselines) continue;
+      // 3. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
+      add_layer_pairs(suspect, other, UnitKind::baseline);
     }
-    if (!options.baselines) continue;
-    // 3. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
-    add_layer_pairs(suspect, other, UnitKind::baseline);
-  }
-  if (options.baselines) {
-    // 4. Within-model baselines: every model's own layers against each other (METHODS §4.1:
-    //    A x A and B x B show how alike a model's layers are by construction).
-    for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(by_key[m], by_key[m], UnitKind::within);
-  }
+    if (options.baselines) {
+      // 4. Within-model baselines: every model's own layers against each other (METHODS §4.1:
+      //    A x A and B x B show how alike a model's layers are by construction).
+      for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(by_key[m], by_key[m], UnitKind::within);
+    }
+  };
+  pair_all();
+  out.unmatched.clear();  // the counting pass recorded them too
+  out.submatrix_keys.clear();
+  counting = false;
+  out.units.reserve(count);
+  pair_all();
   return out;
 }
 

@@ -4,6 +4,7 @@
 /// models (a parent, controls). Pure and deterministic: the same inventories give the same units
 /// in the same order, so unit ids are stable across runs and rank counts.
 
+#include <functional>
 #include <vector>
 
 #include "core/unmatched_tensor.hpp"
@@ -49,7 +50,9 @@ struct PairResult {
 
 /// The element views of every comparable tensor of an inventory, by key (per-expert views of
 /// stacked tensors replace the stacked tensor; quantisation companions are left out).
-[[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model,
-                                                                           bool sizes_only = false);
+/// @param[in] keep  when given, only the views whose key it accepts (the token tables need two of
+///                  100k; filtering first spares building and sorting the rest)
+[[nodiscard]] std::vector<std::pair<TensorKey, ElementView>> element_views(
+    const Inventory& inv, int model, bool sizes_only = false, const std::function<bool(const TensorKey&)>& keep = {});
 
 }  // namespace lineage::stages

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "io/json_text.hpp"
@@ -14,12 +15,12 @@ namespace {
 
 /// The embedding and lm_head views of a model's text decoder, by key.
 std::map<TensorKey, ElementView> token_tables(const Inventory& inv, int model, bool sizes_only) {
+  const auto is_token_table = [](const TensorKey& key) {
+    return key.component == Component::text && key.kind == ParamKind::weight &&
+           (key.role == TensorRole::embedding || key.role == TensorRole::lm_head);
+  };
   std::map<TensorKey, ElementView> out;
-  for (auto& [key, view] : element_views(inv, model, sizes_only)) {
-    if (key.component != Component::text || key.kind != ParamKind::weight) continue;
-    if (key.role != TensorRole::embedding && key.role != TensorRole::lm_head) continue;
-    out.emplace(key, view);
-  }
+  for (auto& [key, view] : element_views(inv, model, sizes_only, is_token_table)) out.emplace(key, std::move(view));
   return out;
 }
 

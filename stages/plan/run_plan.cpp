@@ -1,6 +1,12 @@
 #include "stages/plan/run_plan.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <new>
 
 #include "io/store/model_fingerprint.hpp"
 #include "stages/pair/token_mapped_units.hpp"
@@ -19,15 +25,35 @@ std::uint64_t RunPlan::bytes() const noexcept {
   return total;
 }
 
-std::string unit_digest_entry(std::string_view key_a, std::string_view key_b) {
-  std::string entry;
-  entry.reserve(key_a.size() + key_b.size() + 2);
-  entry.append(key_a).append("|").append(key_b).append(";");
-  return entry;
+UnitListDigest::UnitListDigest() : state_(XXH3_createState()) {
+  if (state_ == nullptr) throw std::bad_alloc();
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }
 
-std::string unit_digest_entry(const TensorKey& key_a, const TensorKey& key_b) {
-  return unit_digest_entry(to_string(key_a), to_string(key_b));
+UnitListDigest::~UnitListDigest() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void UnitListDigest::add(const TensorKey& key_a, const TensorKey& key_b) {
+  // Fixed-width fields in a fixed order, so the digest does not depend on TensorKey's padding.
+  std::array<std::int32_t, 14> fields{};
+  std::size_t n = 0;
+  for (const auto* k : {&key_a, &key_b}) {
+    fields[n++] = static_cast<std::int32_t>(k->component);
+    fields[n++] = static_cast<std::int32_t>(k->role);
+    fields[n++] = k->layer;
+    fields[n++] = k->expert;
+    fields[n++] = static_cast<std::int32_t>(k->projection);
+    fields[n++] = static_cast<std::int32_t>(k->kind);
+    fields[n++] = k->index;
+  }
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), fields.data(), sizeof fields);
+}
+
+std::string UnitListDigest::hex() const {
+  const auto h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return text;
 }
 
 std::vector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units) {
@@ -70,7 +96,9 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   token_options.sizes_only = options.planning_only;
   token_options.remote = options.remote;
   add_token_mapped_units(plan.pairs, inventories, token_options);
-  for (const auto& u : plan.pairs.units) plan.digest += unit_digest_entry(u.key_a, u.key_b);
+  UnitListDigest digest;
+  for (const auto& u : plan.pairs.units) digest.add(u.key_a, u.key_b);
+  plan.digest = digest.hex();
   return plan;
 }
 

@@ -122,7 +122,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     inputs.push_back({gather(experts_a), gather(experts_b)});
     out.push_back(std::move(lm));
   }
-  // The layers' matchings are independent and the costly part (about 0.15 s a layer at 128
+  // The layers' matchings are independent and the costly part (about 0.06 s a layer at 128
   // experts): computed on a few threads, each layer whole on one, so the results do not depend
   // on the thread count. The verdict runs on one rank while the others wait, so the cores this
   // process may use (its affinity, which a one-core-per-rank allocation narrows) are otherwise idle.

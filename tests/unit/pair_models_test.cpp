@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/checkpoint_listing.hpp"
@@ -100,6 +102,35 @@ TEST(PairModels, FusedExpertsPairPerExpertViews) {
     }
   }
   EXPECT_GT(gate, 0u);
+}
+
+TEST(PairModels, ElementViewsKeepExactlyTheAcceptedKeysAndShareTheirNames) {
+  const auto inv = inventory_of(lineage::testing::synth_suite() / "base");
+  const auto all = element_views(inv, 0);
+  const auto is_expert = [](const TensorKey& k) { return k.role == TensorRole::routed_expert; };
+  const auto experts = element_views(inv, 0, false, is_expert);
+  std::vector<std::pair<TensorKey, ElementView>> expected;
+  for (const auto& kv : all) {
+    if (is_expert(kv.first)) expected.push_back(kv);
+  }
+  ASSERT_GT(expected.size(), 0u);
+  ASSERT_LT(expected.size(), all.size());
+  ASSERT_EQ(experts.size(), expected.size());
+  for (std::size_t i = 0; i < experts.size(); ++i) {
+    EXPECT_EQ(experts[i].first, expected[i].first);
+    EXPECT_EQ(experts[i].second.tensor, expected[i].second.tensor);
+    EXPECT_EQ(experts[i].second.file, expected[i].second.file);
+    EXPECT_EQ(experts[i].second.offset, expected[i].second.offset);
+  }
+  // The views of one shard file name it with one shared string, and units copy it, not its text.
+  const auto r = pair_models({&inv, &inv}, {});
+  ASSERT_FALSE(r.units.empty());
+  const auto& first = r.units.front();
+  for (const auto& u : r.units) {
+    if (u.a.file == first.a.file && u.a.model == first.a.model) {
+      EXPECT_EQ(&u.a.file.str(), &first.a.file.str());
+    }
+  }
 }
 
 TEST(PairModels, IndexOnlyInventoriesAreRejected) {

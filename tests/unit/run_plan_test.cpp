@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -46,15 +48,16 @@ TEST(RunPlan, ModelsFingerprintsUnitsAndDigestOfARun) {
   }
   ASSERT_GT(plan.units().size(), 100u);
   EXPECT_TRUE(plan.comparable());
-  std::string digest;
+  stages::UnitListDigest digest;
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < plan.units().size(); ++i) {
     const auto& u = plan.units()[i];
     EXPECT_EQ(u.id, i);
-    digest += to_string(u.key_a) + "|" + to_string(u.key_b) + ";";
+    digest.add(u.key_a, u.key_b);
     bytes += u.bytes();
   }
-  EXPECT_EQ(plan.digest, digest);
+  EXPECT_EQ(plan.digest, digest.hex());
+  EXPECT_EQ(plan.digest.size(), 32u);
   EXPECT_EQ(plan.bytes(), bytes);
   // Deterministic: every rank builds the same plan on its own.
   EXPECT_EQ(stages::build_run_plan(cfg, registry()).digest, plan.digest);
@@ -105,7 +108,39 @@ TEST(RunPlan, AMissingModelIsAnInputError) {
   EXPECT_THROW((void)stages::build_run_plan(cfg, registry()), InputError);
 }
 
-TEST(RunPlan, DigestEntryOfStoredKeys) { EXPECT_EQ(stages::unit_digest_entry("text/a", "text/b"), "text/a|text/b;"); }
+TEST(RunPlan, UnitListDigestSeesEveryKeyFieldAndTheOrder) {
+  const auto digest_of = [](const std::vector<std::pair<TensorKey, TensorKey>>& units) {
+    stages::UnitListDigest d;
+    for (const auto& [a, b] : units) d.add(a, b);
+    return d.hex();
+  };
+  TensorKey a;
+  a.role = TensorRole::routed_expert;
+  a.layer = 3;
+  a.expert = 7;
+  a.projection = Projection::up;
+  TensorKey b = a;
+  b.layer = 4;
+  const auto reference = digest_of({{a, b}, {b, a}});
+  EXPECT_EQ(digest_of({{a, b}, {b, a}}), reference);
+  EXPECT_NE(digest_of({{b, a}, {a, b}}), reference);
+  EXPECT_NE(digest_of({{a, b}}), reference);
+  EXPECT_NE(digest_of({}), reference);
+  const std::vector<std::function<void(TensorKey&)>> changes{[](TensorKey& k) { k.component = Component::vision; },
+                                                             [](TensorKey& k) { k.role = TensorRole::shared_expert; },
+                                                             [](TensorKey& k) { k.layer = 5; },
+                                                             [](TensorKey& k) { k.expert = 8; },
+                                                             [](TensorKey& k) { k.projection = Projection::down; },
+                                                             [](TensorKey& k) { k.kind = ParamKind::bias; },
+                                                             [](TensorKey& k) { k.index = 0; }};
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    for (const bool first : {true, false}) {
+      auto x = a, y = b;
+      changes[i](first ? x : y);
+      EXPECT_NE(digest_of({{x, y}, {b, a}}), reference) << "field " << i << (first ? " of key a" : " of key b");
+    }
+  }
+}
 
 }  // namespace
 }  // namespace lineage
