@@ -1,16 +1,21 @@
 // Inventory of a checkpoint with >100k tensors (DeepSeek-V3/Kimi-class tensor counts): writes a
 // sharded qwen3_moe checkpoint of tiny tensors (66 layers x 512 experts) into a temp folder,
-// then times listing the headers + classifying every tensor, and the index-only variant.
+// then times listing the headers + classifying every tensor, the index-only variant, and the
+// run plan of the checkpoint paired with itself.
 // Prints the median of 5 runs. Not part of the test suite (see docs/benchmarks.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <vector>
 
+#include "core/run_config.hpp"
+#include "core/usable_cores.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
@@ -19,10 +24,13 @@
 #include "pipeline/data_dirs.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/inventory.hpp"
+#include "stages/plan/run_plan.hpp"
 
 using namespace lineage;
 
-int main() {
+namespace {
+
+int run() {
   const auto dir = std::filesystem::temp_directory_path() / "lineage-bench-inventory";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -85,6 +93,47 @@ int main() {
     std::printf("inventory%s: %zu tensors classified, median %.3f s (min %.3f, max %.3f) over 5 runs\n",
                 index_only ? " --index-only" : " (headers)", classified, times[2], times[0], times[4]);
   }
+  // The whole first half of `lineage plan RUN.yaml` (and of compare): both models read (on as
+  // many threads as this process has cores) and paired into units, the checkpoint as suspect
+  // and parent. `lineage plan` adds the rank plans and its output to this.
+  {
+    RunConfig run;
+    run.suspect = dir.string();
+    run.parents = {dir.string()};
+    stages::RunPlanOptions options;
+    options.planning_only = true;
+    std::vector<double> times, load_times;
+    std::size_t units = 0;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto pair_start = t0;
+      options.before_step = [&](std::string_view step) {
+        if (step == "pair") pair_start = std::chrono::steady_clock::now();
+      };
+      const auto plan = stages::build_run_plan(run, registry, options);
+      const auto t1 = std::chrono::steady_clock::now();
+      units = plan.units().size();
+      times.push_back(std::chrono::duration<double>(t1 - t0).count());
+      load_times.push_back(std::chrono::duration<double>(pair_start - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::sort(load_times.begin(), load_times.end());
+    std::printf(
+        "run plan (suspect = parent = this checkpoint, %zu usable cores): %zu units, median %.3f s (min %.3f, "
+        "max %.3f) over 5 runs, of it reading both models %.3f s (median)\n",
+        usable_cores(), units, times[2], times[0], times[4], load_times[2]);
+  }
   if (!std::getenv("LINEAGE_BENCH_KEEP")) std::filesystem::remove_all(dir);
   return 0;
+}
+
+}  // namespace
+
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_inventory_bench: %s\n", e.what());
+    return 1;
+  }
 }

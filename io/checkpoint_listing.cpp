@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/errors.hpp"
-#include "io/json_text.hpp"
 #include "io/model_source.hpp"
 #include "io/safetensors_header.hpp"
 
@@ -32,13 +30,16 @@ TensorListing list_checkpoint(const fs::path& model_dir, bool index_only) {
 }
 
 TensorListing list_checkpoint(ModelSource& source, bool index_only) {
+  source.check_folder();
+  return list_checkpoint(source, index_only, read_checkpoint_index(source));
+}
+
+TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::optional<CheckpointIndex>& index) {
   TensorListing out;
   out.model_dir = source.location();
   out.index_only = index_only;
   source.check_folder();
-  const auto index_path = source.where(kIndexFileName);
-  const auto index_text = source.read_file(kIndexFileName);
-  if (!index_text) {
+  if (!index) {
     std::optional<SafetensorsHeader> single;
     if (!index_only) single = read_safetensors_header(source, kSingleFileName);
     if (!single && !source.exists(kSingleFileName)) {
@@ -53,44 +54,24 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only) {
     add_header(out, *single, kSingleFileName);
     return out;
   }
-  // not ordered_json: its insert is linear, quadratic on 100k names. The one depth-limited
-  // parser (io/json_text.hpp), for a local and a remote index alike.
-  const nlohmann::json index = parse_json_text(*index_text, index_path);
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw InputError(index_path, "no weight_map object");
-  }
-  if (index.contains("metadata") && index["metadata"].is_object()) {
-    const auto& m = index["metadata"];
-    auto number = [&](const char* key) -> std::optional<std::uint64_t> {
-      if (!m.contains(key)) return std::nullopt;
-      if (m[key].is_number_unsigned()) return m[key].get<std::uint64_t>();
-      if (m[key].is_string()) {
-        try {
-          return std::stoull(m[key].get<std::string>());
-        } catch (...) {
-          return std::nullopt;
-        }
-      }
-      return std::nullopt;
-    };
-    out.index_total_size = number("total_size");
-    out.index_total_parameters = number("total_parameters");
-  }
-  std::vector<std::pair<std::string, std::string>> entries;  // name, file
+  const auto& index_path = index->where;
+  out.index_total_size = index->total_size;
+  out.index_total_parameters = index->total_parameters;
+  std::vector<std::pair<std::string_view, std::string_view>> entries;  // name, file: views into `index`
+  entries.reserve(index->entries.size());
   std::set<std::string> files;
-  for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-    if (!it.value().is_string()) {
-      throw InputError(index_path, "weight_map value is not a file name", it.key());
-    }
-    const auto file = it.value().get<std::string>();
+  for (const auto& [name, file] : index->entries) {
+    if (!file) throw InputError(index_path, "weight_map value is not a file name", name);
     // Few distinct shard names: check each once (the check touches the file system).
     // (A local source resolves the name: inside the folder or the Hugging Face cache's blobs.)
-    if (files.insert(file).second) source.check_name(file, index_path);
-    entries.emplace_back(it.key(), file);
+    if (files.insert(*file).second) source.check_name(*file, index_path);
+    entries.emplace_back(name, *file);
   }
   out.shard_files.assign(files.begin(), files.end());
   if (index_only) {
-    for (auto& [name, file] : entries) out.tensors.push_back({name, file, std::nullopt, std::nullopt, 0, 0});
+    for (const auto& [name, file] : entries) {
+      out.tensors.push_back({std::string(name), std::string(file), std::nullopt, std::nullopt, 0, 0});
+    }
     return out;
   }
   std::map<std::string, SafetensorsHeader> headers;
@@ -107,20 +88,27 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only) {
     names.reserve(h.tensors.size());
     for (const auto& e : h.tensors) names.emplace(e.name, &e);
   }
-  std::unordered_set<std::string_view> indexed;
-  indexed.reserve(entries.size());
+  std::map<std::string_view, std::size_t> matched;  // per shard, the index entries found in it
   out.tensors.reserve(entries.size());
   for (const auto& [name, file] : entries) {
     const auto& names = by_name.find(file)->second;  // every index file has a header (read above)
+    ++matched[file];
     const auto it = names.find(name);
     if (it == names.end()) {
-      throw InputError(source.where(file), "named by the index but not present in this shard", name);
+      throw InputError(source.where(std::string(file)), "named by the index but not present in this shard",
+                       std::string(name));
     }
     const auto* e = it->second;
-    out.tensors.push_back({name, file, e->dtype, e->shape, e->data_begin, e->data_end});
-    indexed.insert(name);
+    out.tensors.push_back({std::string(name), std::string(file), e->dtype, e->shape, e->data_begin, e->data_end});
   }
+  // Names are unique in an index and in a header: a shard with as many index entries as tensors
+  // has none unindexed, and only the others are searched.
   for (const auto& [file, h] : headers) {
+    if (matched[file] == h.tensors.size()) continue;
+    std::unordered_set<std::string_view> indexed;
+    for (const auto& [name, f] : entries) {
+      if (f == file) indexed.insert(name);
+    }
     for (const auto& e : h.tensors) {
       if (!indexed.count(e.name)) out.unindexed.push_back(file + ":" + e.name);
     }
@@ -141,17 +129,14 @@ std::vector<std::string> incomplete_download(const fs::path& model_dir) {
   // An unreadable, escaping or malformed index, or a shard name leaving the folder, is not a
   // download problem: list_checkpoint reports it (after this check) with its own message.
   try {
-    if (const auto text = source->read_file(kIndexFileName)) {
-      const auto index = parse_json_text(*text, source->where(kIndexFileName));
-      if (index.is_object() && index.contains("weight_map") && index["weight_map"].is_object()) {
-        for (const auto& [name, file] : index["weight_map"].items()) {
-          if (!file.is_string()) continue;
-          try {
-            source->check_name(file.get<std::string>(), source->where(kIndexFileName));
-            shards.insert(file.get<std::string>());
-          } catch (const InputError&) {
-            continue;  // list_checkpoint refuses the name
-          }
+    if (const auto index = read_checkpoint_index(*source)) {
+      for (const auto& [name, file] : index->entries) {
+        if (!file) continue;
+        try {
+          source->check_name(*file, index->where);
+          shards.insert(*file);
+        } catch (const InputError&) {
+          continue;  // list_checkpoint refuses the name
         }
       }
     } else if (source->exists(kSingleFileName)) {

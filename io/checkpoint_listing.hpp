@@ -4,10 +4,12 @@
 /// shards named by `model.safetensors.index.json`. Reads the index and shard headers only.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/tensor_listing.hpp"
+#include "io/checkpoint_index.hpp"
 
 namespace lineage::io {
 
@@ -25,6 +27,11 @@ class ModelSource;
 /// The same for a model folder that may be remote (model_source.hpp): the index, then per shard
 /// the 8-byte length and the header, by range reads.
 [[nodiscard]] TensorListing list_checkpoint(ModelSource& source, bool index_only);
+
+/// The same with the folder's index already read (read_checkpoint_index; nullopt: the folder has
+/// none), for a caller that looked at it first.
+[[nodiscard]] TensorListing list_checkpoint(ModelSource& source, bool index_only,
+                                            const std::optional<CheckpointIndex>& index);
 
 /// Files of a local folder that show it is not completely downloaded: `*.part` files left by an
 /// interrupted `lineage fetch`, shards the index names that are missing, and shards shorter

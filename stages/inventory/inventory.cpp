@@ -35,11 +35,11 @@ std::vector<std::string> architectures_of(const nlohmann::json& c) {
 }
 
 /// How many listed names a candidate's templates claim.
-AlternativeScorer name_scorer(const std::vector<std::string>& names) {
-  return [&names](const std::vector<BoundEntry>& entries) {
+AlternativeScorer name_scorer(const std::vector<ListedTensor>& tensors) {
+  return [&tensors](const std::vector<BoundEntry>& entries) {
     TemplateMatcher m(entries);
     std::size_t n = 0;
-    for (const auto& name : names) n += m.first(name) ? 1 : 0;
+    for (const auto& t : tensors) n += m.first(t.name) ? 1 : 0;
     return n;
   };
 }
@@ -231,8 +231,11 @@ struct Reader {
 
   /// Quantisation companions join the classified weight they belong to (else: unclaimed).
   void add_companions(Inventory& inv, const std::vector<std::size_t>& companions,
-                      const std::unordered_map<std::string, std::size_t>& classified_index,
                       std::optional<Dtype> dtype_default) const {
+    if (companions.empty()) return;  // most checkpoints: no index of 100k names to build
+    std::unordered_map<std::string, std::size_t> classified_index;
+    classified_index.reserve(inv.tensors.size());
+    for (std::size_t i = 0; i < inv.tensors.size(); ++i) classified_index.emplace(inv.tensors[i].name, i);
     for (auto li : companions) {
       const auto& lt = listing.tensors[li];
       const auto [rule, weight] = *companion_of(registry.companion_rules(), lt.name);
@@ -306,8 +309,8 @@ struct Reader {
     inv.experts = int_var("experts");
     inv.top_k = int_var("top_k");
 
-    std::unordered_map<std::string, std::size_t> classified_index;
     std::vector<std::size_t> companions;  // listing indices of companions, resolved second
+    inv.tensors.reserve(listing.tensors.size());
     std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
     std::map<const Scope*, IndicesSeen> seen_indices;
     for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
@@ -357,10 +360,9 @@ struct Reader {
       } else {
         c.shape_known = false;
       }
-      classified_index.emplace(c.name, inv.tensors.size());
       inv.tensors.push_back(std::move(c));
     }
-    add_companions(inv, companions, classified_index, bound.dtype_default);
+    add_companions(inv, companions, bound.dtype_default);
     if (expansion) {
       for (std::size_t i = 0; i < expansion->tensors.size(); ++i) {
         if (seen_expected[i]) continue;
@@ -381,8 +383,8 @@ struct Reader {
     inv.family = reading.family;
     inv.generic = true;
     GenericReader gr(reading);
-    std::unordered_map<std::string, std::size_t> classified_index;
     std::vector<std::size_t> companions;
+    inv.tensors.reserve(listing.tensors.size());
     for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
       const auto& lt = listing.tensors[li];
       const auto key = gr.classify(lt.name);
@@ -402,10 +404,9 @@ struct Reader {
       c.shape_known = lt.shape.has_value();
       if (lt.shape) c.shape = *lt.shape;
       c.dtype = lt.dtype;
-      classified_index.emplace(c.name, inv.tensors.size());
       inv.tensors.push_back(std::move(c));
     }
-    add_companions(inv, companions, classified_index, std::nullopt);
+    add_companions(inv, companions, std::nullopt);
     for (const auto& a : gr.ambiguities()) inv.notes.push_back("generic reading: " + a + "; left unclaimed");
     finish(inv);
     return inv;
@@ -642,10 +643,7 @@ const FamilySpec* select_family_by_config(const FamilyRegistry& registry, const 
 Inventory build_inventory(const TensorListing& listing, const nlohmann::json* config, const FamilyRegistry& registry,
                           const std::optional<std::string>& family_override) {
   const nlohmann::json& cfg = config ? *config : kNoConfig;
-  std::vector<std::string> names;
-  names.reserve(listing.tensors.size());
-  for (const auto& t : listing.tensors) names.push_back(t.name);
-  const auto scorer = name_scorer(names);
+  const auto scorer = name_scorer(listing.tensors);
   const Reader reader{listing, cfg, config != nullptr, registry, scorer};
 
   if (family_override) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -94,8 +95,8 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       ++count;
       return;
     }
-    ComparisonUnit u;
-    u.id = out.units.size();
+    auto& u = out.units.emplace_back();  // written in place: a unit is 300 bytes
+    u.id = out.units.size() - 1;
     u.kind = kind;
     u.key_a = ka;
     u.key_b = kb;
@@ -118,20 +119,26 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       u.sampled = true;
       u.sampled_rows = 0;
     }
-    out.units.push_back(std::move(u));
   };
   // Pairs of layers of one role: every pair for vector roles, one shifted partner (i, i+1) per
   // layer for matrices (one extra pass keeps the cost bounded). Within one model, each unordered
   // pair once.
-  auto add_layer_pairs = [&](const std::map<TensorKey, ElementView>& x, const std::map<TensorKey, ElementView>& y,
-                             UnitKind kind) {
-    std::map<TensorKey, std::vector<std::pair<const TensorKey*, const ElementView*>>> layers_a, layers_b;
-    for (const auto& [k, v] : x) {
-      if (k.layer >= 0) layers_a[role_of(k)].emplace_back(&k, &v);
+  // Each model's per-layer views grouped by role, built once: the two passes pair them with the
+  // suspect's (baselines) and with the model's own (within).
+  using LayerGroups = std::map<TensorKey, std::vector<std::pair<const TensorKey*, const ElementView*>>>;
+  std::vector<std::optional<LayerGroups>> layer_groups(models.size());
+  const auto layers_of = [&](std::size_t m) -> const LayerGroups& {
+    if (!layer_groups[m]) {
+      auto& groups = layer_groups[m].emplace();
+      for (const auto& [k, v] : by_key[m]) {
+        if (k.layer >= 0) groups[role_of(k)].emplace_back(&k, &v);
+      }
     }
-    for (const auto& [k, v] : y) {
-      if (k.layer >= 0) layers_b[role_of(k)].emplace_back(&k, &v);
-    }
+    return *layer_groups[m];
+  };
+  auto add_layer_pairs = [&](std::size_t x, std::size_t y, UnitKind kind) {
+    const auto& layers_a = layers_of(x);
+    const auto& layers_b = layers_of(y);
     for (const auto& [role, as] : layers_a) {
       const auto itb = layers_b.find(role);
       if (itb == layers_b.end()) continue;
@@ -225,12 +232,12 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       }
       if (!options.baselines) continue;
       // 3. Cross-layer baselines: same role, different layers, suspect x other (METHODS §4.1).
-      add_layer_pairs(suspect, other, UnitKind::baseline);
+      add_layer_pairs(0, m, UnitKind::baseline);
     }
     if (options.baselines) {
       // 4. Within-model baselines: every model's own layers against each other (METHODS §4.1:
       //    A x A and B x B show how alike a model's layers are by construction).
-      for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(by_key[m], by_key[m], UnitKind::within);
+      for (std::size_t m = 0; m < models.size(); ++m) add_layer_pairs(m, m, UnitKind::within);
     }
   };
   pair_all();

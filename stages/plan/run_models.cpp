@@ -1,11 +1,18 @@
 #include "stages/plan/run_models.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "core/errors.hpp"
+#include "core/usable_cores.hpp"
+#include "io/checkpoint_index.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
 #include "io/model_folder.hpp"
@@ -35,79 +42,116 @@ std::vector<std::pair<std::string, std::string>> run_model_list(const RunConfig&
   return list;
 }
 
-bool shards_missing(const std::string& dir) {
-  const auto index = fs::path(dir) / "model.safetensors.index.json";
-  std::error_code ec;
-  if (!fs::exists(index, ec)) return false;
-  const auto j = io::read_json_file(io::resolve_in_model_folder(dir, "model.safetensors.index.json", dir));
-  if (!j.contains("weight_map") || !j["weight_map"].is_object()) return false;  // list_checkpoint reports it
+bool shards_missing(const std::string& dir, const io::CheckpointIndex& index) {
   // Few distinct shard names among 100k entries: each is looked up on disk once.
-  std::set<std::string> checked;
-  for (const auto& [name, file] : j["weight_map"].items()) {
-    if (!file.is_string() || !checked.insert(file.get<std::string>()).second) continue;
-    if (!fs::exists(fs::path(dir) / file.get<std::string>(), ec)) return true;
+  std::set<std::string_view> checked;
+  std::error_code ec;
+  for (const auto& [name, file] : index.entries) {
+    if (!file || !checked.insert(*file).second) continue;  // list_checkpoint reports a non-string
+    if (!fs::exists(fs::path(dir) / *file, ec)) return true;
   }
   return false;
 }
 
+bool shards_missing(const std::string& dir) {
+  const auto source = io::open_model(dir, {});
+  try {
+    const auto index = io::read_checkpoint_index(*source);
+    return index && shards_missing(dir, *index);
+  } catch (const InputError&) {
+    return false;  // list_checkpoint reports a malformed index
+  }
+}
+
+namespace {
+
+RunModel load_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
+                        const io::RemoteOptions& remote, const std::string& label, const std::string& dir) {
+  const bool is_remote = io::is_remote_location(dir);
+  if (!allow_index_only) {
+    if (is_remote) {
+      throw InputError(dir,
+                       "a remote model is read by its headers only (inventory, arch, plan); download it with "
+                       "`lineage fetch URL DIR` to compare its weights");
+    }
+    if (const auto problems = io::incomplete_download(dir); !problems.empty()) {
+      throw InputError(dir, "incomplete download: " + problems.front() +
+                                (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "") +
+                                "; finish it with `lineage fetch`");
+    }
+  }
+  const auto source = io::open_model(dir, remote);
+  // The index is read once: for the missing shards here and for the listing below.
+  source->check_folder();
+  const auto index = io::read_checkpoint_index(*source);
+  RunModel m{label, dir, {}, {}, allow_index_only && !is_remote && index && shards_missing(dir, *index)};
+  const auto config = io::read_model_config(*source);
+  std::error_code ec;
+  m.config_only = allow_index_only && !is_remote && config && !fs::exists(fs::path(dir) / io::kIndexFileName, ec) &&
+                  !fs::exists(fs::path(dir) / io::kSingleFileName, ec);
+  if (m.config_only) {
+    // Names from the family the config selects (or the run's override); shapes follow from them.
+    // No family: the generic estimate, which sizes the plan and says that its names are not the model's.
+    const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
+    m.index_only = true;
+    if (family.empty()) {
+      m.inventory = stages::estimate_generic_inventory(*config, registry, dir);
+      return m;
+    }
+    // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
+    auto listing =
+        stages::expected_listing(stages::expand_family(registry, family, *config), registry.quantisation(), *config);
+    listing.model_dir = dir;
+    m.inventory = stages::build_inventory(listing, &*config, registry, family);
+    return m;
+  }
+  const auto listing = io::list_checkpoint(*source, m.index_only, index);
+  m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
+  if (m.index_only) {
+    // An index gives names only; shapes come from the family. Names no family file knows would be
+    // planned at 0 bytes, a plan that looks complete and is not.
+    const auto unsized = std::count_if(m.inventory.tensors.begin(), m.inventory.tensors.end(),
+                                       [](const stages::ClassifiedTensor& t) { return !t.shape_known; });
+    if (unsized > 0) {
+      throw InputError(dir, std::to_string(unsized) + " of the index's tensors have no shape (read as " +
+                                m.inventory.family +
+                                ", whose names do not give them): cannot plan from config.json + index; "
+                                "download the shards' headers or add a family file");
+    }
+  }
+  m.shard_files = listing.shard_files;
+  return m;
+}
+
+}  // namespace
+
 std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
                                       const io::RemoteOptions& remote) {
+  // The models are read independently, on as many threads as this process has cores (one on a
+  // rank of `compare` bound to one core): reading two 100k-tensor checkpoints was half of
+  // `lineage plan`. The first failure in run order is the one reported, as when read in turn.
+  const auto list = run_model_list(cfg);
+  std::vector<std::optional<RunModel>> loaded(list.size());
+  std::vector<std::exception_ptr> failures(list.size());
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < list.size(); i = next++) {
+      try {
+        loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < std::min(usable_cores(), list.size()); ++t) helpers.emplace_back(work);
+    work();
+  }
   std::vector<RunModel> out;
-  for (const auto& [label, dir] : run_model_list(cfg)) {
-    const bool is_remote = io::is_remote_location(dir);
-    if (!allow_index_only) {
-      if (is_remote) {
-        throw InputError(dir,
-                         "a remote model is read by its headers only (inventory, arch, plan); download it with "
-                         "`lineage fetch URL DIR` to compare its weights");
-      }
-      if (const auto problems = io::incomplete_download(dir); !problems.empty()) {
-        throw InputError(dir,
-                         "incomplete download: " + problems.front() +
-                             (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "") +
-                             "; finish it with `lineage fetch`");
-      }
-    }
-    RunModel m{label, dir, {}, {}, allow_index_only && !is_remote && shards_missing(dir)};
-    const auto source = io::open_model(dir, remote);
-    const auto config = io::read_model_config(*source);
-    std::error_code ec;
-    m.config_only = allow_index_only && !is_remote && config && !fs::exists(fs::path(dir) / io::kIndexFileName, ec) &&
-                    !fs::exists(fs::path(dir) / io::kSingleFileName, ec);
-    if (m.config_only) {
-      // Names from the family the config selects (or the run's override); shapes follow from them.
-      // No family: the generic estimate, which sizes the plan and says that its names are not the model's.
-      const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
-      m.index_only = true;
-      if (family.empty()) {
-        m.inventory = stages::estimate_generic_inventory(*config, registry, dir);
-        out.push_back(std::move(m));
-        continue;
-      }
-      // Quantised releases (Kimi-K2's block FP8) get their companions and dtypes, as arch counts them.
-      auto listing =
-          stages::expected_listing(stages::expand_family(registry, family, *config), registry.quantisation(), *config);
-      listing.model_dir = dir;
-      m.inventory = stages::build_inventory(listing, &*config, registry, family);
-      out.push_back(std::move(m));
-      continue;
-    }
-    const auto listing = io::list_checkpoint(*source, m.index_only);
-    m.inventory = stages::build_inventory(listing, config ? &*config : nullptr, registry, cfg.family);
-    if (m.index_only) {
-      // An index gives names only; shapes come from the family. Names no family file knows would be
-      // planned at 0 bytes, a plan that looks complete and is not.
-      const auto unsized = std::count_if(m.inventory.tensors.begin(), m.inventory.tensors.end(),
-                                         [](const stages::ClassifiedTensor& t) { return !t.shape_known; });
-      if (unsized > 0) {
-        throw InputError(dir, std::to_string(unsized) + " of the index's tensors have no shape (read as " +
-                                  m.inventory.family +
-                                  ", whose names do not give them): cannot plan from config.json + index; "
-                                  "download the shards' headers or add a family file");
-      }
-    }
-    m.shard_files = listing.shard_files;
-    out.push_back(std::move(m));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    out.push_back(std::move(*loaded[i]));
   }
   return out;
 }

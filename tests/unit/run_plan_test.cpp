@@ -108,6 +108,31 @@ TEST(RunPlan, AMissingModelIsAnInputError) {
   EXPECT_THROW((void)stages::build_run_plan(cfg, registry()), InputError);
 }
 
+TEST(RunPlan, ModelsAreReadInRunOrderAndTheFirstFailureInThatOrderIsReported) {
+  const auto& suite = testing::synth_suite();
+  RunConfig cfg;
+  cfg.suspect = (suite / "finetune").string();
+  cfg.parents = {(suite / "base").string()};
+  cfg.controls = {(suite / "independent").string(), "/nonexistent/lineage-control-a", "/nonexistent/lineage-control-b"};
+  // Read on several threads where the process has several cores; reported as if in turn.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    try {
+      (void)stages::load_run_models(cfg, registry());
+      FAIL() << "two controls do not exist";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("lineage-control-a"), std::string::npos) << e.what();
+    }
+  }
+  cfg.controls.resize(1);
+  const auto models = stages::load_run_models(cfg, registry());
+  ASSERT_EQ(models.size(), 3u);
+  EXPECT_EQ(models[0].dir, cfg.suspect);
+  EXPECT_EQ(models[1].dir, cfg.parents[0]);
+  EXPECT_EQ(models[2].dir, cfg.controls[0]);
+  EXPECT_EQ(models[2].label, "control1");
+  EXPECT_GT(models[2].inventory.tensors.size(), 0u);
+}
+
 TEST(RunPlan, UnitListDigestSeesEveryKeyFieldAndTheOrder) {
   const auto digest_of = [](const std::vector<std::pair<TensorKey, TensorKey>>& units) {
     stages::UnitListDigest d;
