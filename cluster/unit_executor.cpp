@@ -10,10 +10,15 @@
 #include "core/errors.hpp"
 #include "io/safetensors_file.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/plan/row_blocks.hpp"
 
 namespace lineage::cluster {
 
 namespace fs = std::filesystem;
+
+/// Largest side of a whole unit copied by pread (UnitBytes::read): twice a default row block, so
+/// that the two buffers stay small next to a rank's memory; larger ones are mapped.
+constexpr std::uint64_t kMaxCopiedRange = 2 * stages::kRowBlockBytes;
 
 std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementView& v) {
   const std::uint64_t last =
@@ -39,6 +44,12 @@ io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
 std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
   const auto [b, e] = range(v);
   return file(v).range(b, e);
+}
+
+std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) {
+  const auto [b, e] = range(v);
+  const auto i = static_cast<std::size_t>(side);
+  return file(v).read(b, e, buffers_[i], capacities_[i]);
 }
 
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
@@ -139,9 +150,16 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             file_b.release(range_b.first, range_b.second);
             journal->append_block(id, block->index, part.serialize());
             ++computed_blocks;
+          } else if (!u.sampled && range_a.second - range_a.first <= kMaxCopiedRange &&
+                     range_b.second - range_b.first <= kMaxCopiedRange) {
+            // A whole unit read entirely: copied by pread, no pages mapped; bit for bit the bytes
+            // the mapping shows.
+            const auto outcome =
+                stages::execute_unit(u, bytes.read(u.a, 0), bytes.read(u.b, 1), options.null, options.row_block_bytes);
+            journal->append(id, outcome.serialize());
           } else {
-            // Map the unit's pages in one call each rather than by a fault per page; a sampled
-            // unit reads only its sampled rows, so it is left to fault them in.
+            // A sampled unit reads only its sampled rows: they fault in through the mapping. A
+            // larger unsampled one (row blocks switched off) is mapped in one call per side.
             if (!u.sampled) {
               file_a.prefetch(range_a.first, range_a.second);
               file_b.prefetch(range_b.first, range_b.second);

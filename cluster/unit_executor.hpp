@@ -48,9 +48,14 @@ class UnitBytes {
   [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> rows_range(const stages::ElementView& v,
                                                                           std::uint64_t first_row, std::uint64_t rows);
   [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
+  /// The whole view copied by pread into this object's buffer for side `side` (0 or 1), valid
+  /// until the next read of that side: for units read entirely (SafetensorsFile::read).
+  [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v, int side);
 
  private:
   const std::vector<stages::RunModel>& models_;
+  std::unique_ptr<std::byte[]> buffers_[2];
+  std::size_t capacities_[2] = {0, 0};
   std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
 };
 

@@ -76,6 +76,28 @@ std::span<const std::byte> SafetensorsFile::range(std::uint64_t begin, std::uint
   return {base_ + begin, static_cast<std::size_t>(end - begin)};
 }
 
+std::span<const std::byte> SafetensorsFile::read(std::uint64_t begin, std::uint64_t end,
+                                                 std::unique_ptr<std::byte[]>& buffer, std::size_t& capacity) const {
+  (void)range(begin, end);  // the same checks: inside the file as it was, and as long as it is now
+  const auto size = static_cast<std::size_t>(end - begin);
+  if (capacity < size) {
+    buffer = std::make_unique_for_overwrite<std::byte[]>(size);
+    capacity = size;
+  }
+  for (std::size_t got = 0; got < size;) {
+    const auto n = ::pread(fd_, buffer.get() + got, size - got, static_cast<off_t>(begin + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      throw InputError(header_.path.string(), std::string("cannot read: ") + std::strerror(errno), {}, begin + got);
+    if (n == 0) {
+      throw InputError(header_.path.string(), "truncated while being read (restore it and rerun with --resume)", {},
+                       begin + got);
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return {buffer.get(), size};
+}
+
 void SafetensorsFile::prefetch(std::uint64_t begin, std::uint64_t end) const noexcept {
   const auto [b, e] = page_span(begin, end, size_);
   if (b == e) return;

@@ -4,7 +4,8 @@
 #  1. generates (or reuses) a synthetic BF16 MoE pair of about GB gigabytes per model
 #     (`lineage synth`: a base and a fine-tune of it) in WORKDIR;
 #  2. measures one plain summing pass over the same bytes (bench/read_bandwidth.cpp: mmap +
-#     MAP_POPULATE, pread into a 4 MB buffer, first-touch mmap), page cache warm;
+#     MAP_POPULATE, pread into a 4 MB buffer, first-touch mmap, pread with read-ahead on a second
+#     thread), page cache warm;
 #  3. runs `lineage compare` on 1 and 2 ranks, with every default (baselines, permutation null)
 #     and as the bare pass (--no-baselines --null-permutations 0);
 #  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
@@ -125,7 +126,7 @@ ref = bw["mmap_populate"]
 np_r = r["numpy"]
 numpy_rate = (np_r["bytes"] / np_r["seconds"] / 1e9, np_r["bytes"] / np_r["cpu_seconds"] / 1e9)
 rows = []
-for name in ("mmap_populate", "pread_4MB", "mmap_first_touch"):
+for name in ("mmap_populate", "pread_4MB", "mmap_first_touch", "pread_4MB_readahead"):
     rows.append((f"plain summing pass, {name.replace('_', ' ')}", bw[name], "", ""))
 def rate(key):
     return (total / r[key]["wall"] / 1e9, total / r[key]["cpu"] / 1e9)

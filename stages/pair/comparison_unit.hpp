@@ -34,12 +34,7 @@ struct ElementView {
 struct ComparisonUnit {
   std::uint64_t id = 0;  ///< stable: position in the unit list
   UnitKind kind = UnitKind::same_key;
-  TensorKey key_a;
-  TensorKey key_b;
-  ElementView a;
-  ElementView b;
-  std::uint64_t rows = 0;  ///< compared shape (common to both views)
-  std::uint64_t cols = 0;
+  // The flags sit together beside `kind`: a plan holds 400k units for a 100k-tensor checkpoint.
   /// Keep both sides' decoded values in the store (norm vectors, routers: small and needed
   /// whole for the layer x layer analyses).
   bool keep_values = false;
@@ -47,9 +42,15 @@ struct ComparisonUnit {
   /// they describe a null, so a sample serves them as well as the whole tensor at a fraction
   /// of the bytes. Same-key and sub-matrix units always read everything.
   bool sampled = false;
-  std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
   /// Sketch both sides' expert (stages/execute/expert_sketch.hpp): routed-expert weights.
   bool sketch = false;
+  TensorKey key_a;
+  TensorKey key_b;
+  ElementView a;
+  ElementView b;
+  std::uint64_t rows = 0;  ///< compared shape (common to both views)
+  std::uint64_t cols = 0;
+  std::uint64_t sampled_rows = 0;  ///< rows read when `sampled`
   /// token_mapped units: the mapped rows of each side (rows = their count; `sampled` is set).
   std::vector<std::uint64_t> rows_a;
   std::vector<std::uint64_t> rows_b;

@@ -55,12 +55,8 @@ bool shards_missing(const std::string& dir, const io::CheckpointIndex& index) {
 
 bool shards_missing(const std::string& dir) {
   const auto source = io::open_model(dir, {});
-  try {
-    const auto index = io::read_checkpoint_index(*source);
-    return index && shards_missing(dir, *index);
-  } catch (const InputError&) {
-    return false;  // list_checkpoint reports a malformed index
-  }
+  const auto index = io::read_checkpoint_index(*source);
+  return index && shards_missing(dir, *index);
 }
 
 namespace {

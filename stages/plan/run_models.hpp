@@ -8,6 +8,7 @@
 
 #include "core/family_registry.hpp"
 #include "core/run_config.hpp"
+#include "io/checkpoint_index.hpp"
 #include "io/model_source.hpp"
 #include "stages/inventory/inventory.hpp"
 
@@ -41,6 +42,9 @@ struct RunModel {
                                                     const io::RemoteOptions& remote = {});
 
 /// True when the folder has an index naming at least one shard file that does not exist.
+/// Throws InputError for an index that cannot be read.
 [[nodiscard]] bool shards_missing(const std::string& dir);
+/// The same for the folder's index already read.
+[[nodiscard]] bool shards_missing(const std::string& dir, const io::CheckpointIndex& index);
 
 }  // namespace lineage::stages

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -89,6 +90,41 @@ TEST(Safetensors, PrefetchMapsAndReleaseUnmapsAWindow) {
   // Ranges past the end are clipped, empty ones ignored.
   f.prefetch(w->data_end, w->data_end + 4096);
   f.release(w->data_end, w->data_begin);
+}
+
+// Whole units are copied by pread instead of mapped: the same bytes, a buffer that only grows,
+// no pages mapped, and a file cut short after opening is an InputError, not a short read.
+TEST(Safetensors, ReadCopiesTheBytesTheMappingShows) {
+  TempDir d;
+  const std::size_t n = 4u << 20;
+  std::vector<std::byte> data(n);
+  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<std::byte>(i * 13 + 5);
+  const auto path = d.path() / "m.safetensors";
+  write_safetensors(path, {{"w", Dtype::F32, {n / 4}, data}});
+  SafetensorsFile f(path);
+  const auto* w = f.header().find("w");
+  ASSERT_NE(w, nullptr);
+  std::unique_ptr<std::byte[]> buffer;
+  std::size_t capacity = 0;
+  const long before = rss_file_kb();
+  const auto whole = f.read(w->data_begin, w->data_end, buffer, capacity);
+  EXPECT_LE(rss_file_kb() - before, 256);  // copied, not mapped
+  ASSERT_EQ(whole.size(), n);
+  EXPECT_EQ(std::memcmp(whole.data(), data.data(), n), 0);
+  EXPECT_EQ(capacity, n);
+  const auto* first = buffer.get();
+  const auto part = f.read(w->data_begin + 100, w->data_begin + 1000, buffer, capacity);
+  EXPECT_EQ(buffer.get(), first);  // reused: large enough
+  EXPECT_EQ(capacity, n);
+  ASSERT_EQ(part.size(), 900u);
+  EXPECT_EQ(std::memcmp(part.data(), data.data() + 100, 900), 0);
+  const auto mapped = f.range(w->data_begin + 100, w->data_begin + 1000);
+  EXPECT_EQ(std::memcmp(part.data(), mapped.data(), 900), 0);
+  EXPECT_THROW((void)f.read(w->data_end, w->data_end + 1, buffer, capacity), InputError);
+  std::filesystem::resize_file(path, w->data_begin + 10);
+  const auto msg = error_of([&] { (void)f.read(w->data_begin, w->data_end, buffer, capacity); });
+  EXPECT_NE(msg.find("m.safetensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("shrank"), std::string::npos) << msg;
 }
 
 struct BadCase {
