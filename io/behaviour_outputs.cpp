@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
 
 namespace lineage::io {
 namespace {
@@ -26,17 +27,19 @@ ModelOutputs read_model_outputs(const std::filesystem::path& path) {
   std::unordered_set<std::string> seen;
   std::string line;
   std::size_t number = 0;
+  std::uint64_t next_line_offset = 0;
   while (std::getline(in, line)) {
     ++number;
+    const auto line_offset = next_line_offset;
+    next_line_offset += line.size() + 1;
     const auto where = "line " + std::to_string(number);
     if (strip(line).empty()) continue;
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(path.string(), std::string("malformed JSON: ") + e.what(), where);
-    } catch (const nlohmann::json::exception&) {
-      throw InputError(path.string(), "malformed JSON: a number too large to represent", where);
+      // The one reader of outside JSON: nesting limited, the line's text never echoed.
+      j = parse_json_text(line, path.string(), line_offset);
+    } catch (const InputError& e) {
+      throw InputError(e.file(), e.reason(), where, e.offset());
     }
     if (!j.is_object()) throw InputError(path.string(), "each line must be a JSON object", where);
     const nlohmann::json* id = j.contains("prompt_id") ? &j["prompt_id"] : j.contains("id") ? &j["id"] : nullptr;

@@ -24,9 +24,7 @@ class IndexReader : public nlohmann::json_sax<nlohmann::json> {
  public:
   CheckpointIndex index;
   bool weight_map_is_object = false;
-  std::optional<std::size_t> error_byte;
-  std::string error_text;
-  bool number_out_of_range = false;
+  JsonSyntaxError error;
 
   bool null() override { return scalar(std::nullopt, nullptr); }
   bool boolean(bool) override { return scalar(std::nullopt, nullptr); }
@@ -49,13 +47,7 @@ class IndexReader : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e)) {
-      error_byte = pe->byte;
-      error_text = pe->what();
-    } else {
-      number_out_of_range = true;  // 406: a number beyond double's range
-    }
-    return false;
+    return error.capture(e);
   }
 
  private:
@@ -140,10 +132,7 @@ CheckpointIndex parse_checkpoint_index(std::string_view text, const std::string&
   }
   IndexReader reader;
   if (!nlohmann::json::sax_parse(text, &reader)) {
-    if (reader.number_out_of_range) throw InputError(where, "malformed JSON: a number too large to represent", {}, 0);
-    const auto byte = reader.error_byte.value_or(0);
-    throw InputError(where, "malformed JSON: " + json_error_without_content(reader.error_text), {},
-                     byte > 0 ? byte - 1 : 0);
+    throw InputError(where, reader.error.reason(), {}, reader.error.offset());
   }
   if (!reader.weight_map_is_object) throw InputError(where, "no weight_map object");
   auto& entries = reader.index.entries;

@@ -38,7 +38,6 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
   TensorListing out;
   out.model_dir = source.location();
   out.index_only = index_only;
-  source.check_folder();
   if (!index) {
     std::optional<SafetensorsHeader> single;
     if (!index_only) single = read_safetensors_header(source, kSingleFileName);

@@ -29,7 +29,8 @@ class ModelSource;
 [[nodiscard]] TensorListing list_checkpoint(ModelSource& source, bool index_only);
 
 /// The same with the folder's index already read (read_checkpoint_index; nullopt: the folder has
-/// none), for a caller that looked at it first.
+/// none), for a caller that looked at it first: it checked the folder (ModelSource::check_folder)
+/// before reading the index, so that a missing folder is reported as one, not as a missing index.
 [[nodiscard]] TensorListing list_checkpoint(ModelSource& source, bool index_only,
                                             const std::optional<CheckpointIndex>& index);
 

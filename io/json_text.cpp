@@ -39,6 +39,30 @@ std::string json_error_without_content(const std::string& what) {
   return s;
 }
 
+bool JsonSyntaxError::capture(const nlohmann::detail::exception& e) {
+  if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e)) {
+    byte_ = pe->byte;
+    text_ = pe->what();
+  } else {
+    // The parser's other error (406: a number beyond double's range) quotes the text it
+    // stopped at; the file's contents are never echoed, so reason() says what it was without it.
+    number_out_of_range_ = true;
+  }
+  return false;
+}
+
+std::string JsonSyntaxError::reason(std::string_view subject) const {
+  const std::string head = "malformed " + std::string(subject) + ": ";
+  if (number_out_of_range_) return head + "a number too large to represent";
+  return head + json_error_without_content(text_);
+}
+
+std::uint64_t JsonSyntaxError::offset() const noexcept {
+  if (number_out_of_range_) return 0;
+  const auto byte = byte_.value_or(0);
+  return byte > 0 ? byte - 1 : 0;
+}
+
 nlohmann::json parse_json_text(std::string_view text, const std::string& file, std::uint64_t base_offset) {
   if (const auto at = json_too_deep(text)) {
     throw InputError(file, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", {},
@@ -46,13 +70,10 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& file, s
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(file, "malformed JSON: " + json_error_without_content(e.what()), {},
-                     base_offset + (e.byte > 0 ? e.byte - 1 : 0));
-  } catch (const nlohmann::json::exception&) {
-    // The parser's other errors (406: a number beyond double's range) quote the text they
-    // stopped at; the file's contents are never echoed, so say what it was without it.
-    throw InputError(file, "malformed JSON: a number too large to represent", {}, base_offset);
+  } catch (const nlohmann::json::exception& e) {
+    JsonSyntaxError error;
+    error.capture(e);
+    throw InputError(file, error.reason(), {}, base_offset + error.offset());
   }
 }
 

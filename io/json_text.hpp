@@ -30,4 +30,24 @@ inline constexpr std::uint64_t kMaxJsonFileBytes = std::uint64_t{1} << 30;
 /// nlohmann's parse_error text without the "last read: '...'" excerpt of the input.
 [[nodiscard]] std::string json_error_without_content(const std::string& what);
 
+/// Why a parse of JSON stopped, as nlohmann reported it (the exception json::parse throws, or
+/// the one a SAX reader's parse_error receives), worded without the input's text. Every reader
+/// of outside JSON (parse_json_text, the one-pass index and header readers, the behaviour
+/// outputs) says "malformed JSON" through this, alike.
+class JsonSyntaxError {
+ public:
+  /// Keeps what `e` says. Returns false: a SAX reader's parse_error returns this to stop.
+  bool capture(const nlohmann::detail::exception& e);
+  /// "malformed JSON: <what the parser expected>" (`subject` replaces "JSON", e.g. "JSON header").
+  [[nodiscard]] std::string reason(std::string_view subject = "JSON") const;
+  /// The offset in the text of the byte the parser stopped at; 0 for a number beyond double's
+  /// range (the parser does not say where).
+  [[nodiscard]] std::uint64_t offset() const noexcept;
+
+ private:
+  std::optional<std::size_t> byte_;  ///< 1-based, as nlohmann counts
+  std::string text_;
+  bool number_out_of_range_ = false;
+};
+
 }  // namespace lineage::io

@@ -52,9 +52,7 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
  public:
   std::vector<RawMember> members;
   bool top_is_object = false;
-  std::optional<std::size_t> error_byte;  ///< where the JSON is malformed
-  std::string error_text;
-  bool number_out_of_range = false;
+  JsonSyntaxError error;  ///< why the JSON is malformed
 
   bool null() override { return scalar(Scalar::other); }
   bool boolean(bool) override { return scalar(Scalar::other); }
@@ -86,13 +84,7 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e)) {
-      error_byte = pe->byte;
-      error_text = pe->what();
-    } else {
-      number_out_of_range = true;  // 406: a number beyond double's range
-    }
-    return false;
+    return error.capture(e);
   }
 
  private:
@@ -254,12 +246,7 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
   }
   HeaderReader reader;
   if (!nlohmann::json::sax_parse(json, &reader)) {
-    if (reader.number_out_of_range) {
-      fail(path, "malformed JSON header: a number too large to represent", {}, kDataStartBase);
-    }
-    const auto byte = reader.error_byte.value_or(0);
-    fail(path, "malformed JSON header: " + json_error_without_content(reader.error_text), {},
-         kDataStartBase + (byte > 0 ? byte - 1 : 0));
+    fail(path, reader.error.reason("JSON header"), {}, kDataStartBase + reader.error.offset());
   }
   auto& members = reader.members;
   // Name order (stable: of equal names, file order) finds duplicates and gives the order problems

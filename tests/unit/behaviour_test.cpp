@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "core/errors.hpp"
@@ -154,6 +155,33 @@ TEST(BehaviourOutputs, ReadsJsonLinesAndRejectsBadLines) {
     } catch (const InputError& e) {
       EXPECT_EQ(e.file(), f.string());
     }
+  }
+}
+
+// A malformed line is named by its number and its byte offset in the file, and its text (which
+// may be anything) is never echoed; a line nested too deep is refused like any outside JSON.
+TEST(BehaviourOutputs, AMalformedLineIsPlacedAndNotEchoed) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "out.jsonl";
+  const std::string first = "{\"prompt_id\": 1, \"output\": \"a\"}\n";
+  std::ofstream(path) << first << "{\"prompt_id\": 2, \"output\": SECRET-hunter2}\n";
+  try {
+    (void)io::read_model_outputs(path);
+    ADD_FAILURE() << "accepted a malformed line";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.tensor(), "line 2");
+    EXPECT_EQ(e.reason().rfind("malformed JSON: ", 0), 0u) << e.reason();
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+    // The parser stops at the S of SECRET, byte 27 of the second line.
+    EXPECT_EQ(e.offset(), std::optional<std::uint64_t>(first.size() + 27));
+  }
+  std::ofstream(path) << first << std::string(1000, '[') << "\n";
+  try {
+    (void)io::read_model_outputs(path);
+    ADD_FAILURE() << "accepted a line nested 1000 deep";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.tensor(), "line 2");
+    EXPECT_NE(e.reason().find("nested deeper than"), std::string::npos) << e.reason();
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "core/expr/expression.hpp"
 #include "core/terminal_stream.hpp"
 #include "core/terminal_text.hpp"
+#include "io/checkpoint_index.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
@@ -67,6 +69,72 @@ TEST(HostileJson, NumberOverflowIsAnInputErrorWithoutTheText) {
   lineage::testing::TempDir d;
   lineage::testing::write_raw_safetensors(d.path() / "model.safetensors", R"({"x": 1E999999})", 0);
   EXPECT_THROW((void)io::read_safetensors_header(d.path() / "model.safetensors"), InputError);
+}
+
+// Every reader of outside JSON words a syntax error alike, through io::JsonSyntaxError: the DOM
+// parse, the one-pass (SAX) readers of the index and of safetensors headers, and the behaviour
+// outputs' lines. Same reason, same offset, never the text.
+TEST(HostileJson, EveryReaderReportsASyntaxErrorAlike) {
+  for (const std::string& text :
+       {std::string(R"({"weight_map": {"a": )") + kSecret, std::string(R"({"weight_map": [1, }})"),
+        std::string(R"({"weight_map": {"a": 1E999999}})")}) {
+    std::string dom_reason;
+    std::optional<std::uint64_t> dom_offset;
+    try {
+      (void)io::parse_json_text(text, "f.json", 100);
+      ADD_FAILURE() << "parsed: " << text;
+    } catch (const InputError& e) {
+      dom_reason = e.reason();
+      dom_offset = e.offset();
+    }
+    EXPECT_EQ(dom_reason.rfind("malformed JSON: ", 0), 0u) << dom_reason;
+    EXPECT_EQ(dom_reason.find("SECRET"), std::string::npos) << dom_reason;
+    EXPECT_EQ(dom_reason.find("last read"), std::string::npos) << dom_reason;
+    EXPECT_EQ(dom_reason.find("9999"), std::string::npos) << dom_reason;
+    // The SAX path of the index reader: the same words and the same offset (without the base).
+    try {
+      (void)io::parse_checkpoint_index(text, "f.json");
+      ADD_FAILURE() << "parsed: " << text;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.reason(), dom_reason);
+      ASSERT_TRUE(e.offset() && dom_offset);
+      EXPECT_EQ(*e.offset() + 100, *dom_offset) << text;
+    }
+    // A safetensors header: "malformed JSON header", at the offset in the file (8 + the offset).
+    io::JsonSyntaxError sax;
+    struct Capture : nlohmann::json_sax<nlohmann::json> {
+      io::JsonSyntaxError* error;
+      explicit Capture(io::JsonSyntaxError* e) : error(e) {}
+      bool null() override { return true; }
+      bool boolean(bool) override { return true; }
+      bool number_integer(number_integer_t) override { return true; }
+      bool number_unsigned(number_unsigned_t) override { return true; }
+      bool number_float(number_float_t, const string_t&) override { return true; }
+      bool string(string_t&) override { return true; }
+      bool binary(binary_t&) override { return true; }
+      bool start_object(std::size_t) override { return true; }
+      bool start_array(std::size_t) override { return true; }
+      bool end_object() override { return true; }
+      bool end_array() override { return true; }
+      bool key(string_t&) override { return true; }
+      bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+        return error->capture(e);
+      }
+    } capture(&sax);
+    EXPECT_FALSE(nlohmann::json::sax_parse(text, &capture));
+    EXPECT_EQ(sax.reason("JSON header"),
+              "malformed JSON header: " + dom_reason.substr(std::string("malformed JSON: ").size()));
+    EXPECT_EQ(sax.offset() + 100, *dom_offset);
+    lineage::testing::TempDir d;
+    lineage::testing::write_raw_safetensors(d.path() / "model.safetensors", text, 0);
+    try {
+      (void)io::read_safetensors_header(d.path() / "model.safetensors");
+      ADD_FAILURE() << "read: " << text;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.reason(), sax.reason("JSON header"));
+      EXPECT_EQ(e.offset(), std::optional<std::uint64_t>(8 + sax.offset()));
+    }
+  }
 }
 
 TEST(ModelFolder, SymlinksOutsideAreRefusedAndSecretsNotPrinted) {
