@@ -204,3 +204,63 @@ TEST(HiddenNullJoint, SummedOverUnitsItsSpreadKeepsTheirDependence) {
 
 }  // namespace
 }  // namespace lineage::stages
+
+namespace lineage::stages {
+namespace {
+
+/// The exact permutation moments of h, from every D[i, k] = corr(x_i, y_k) in double, as the
+/// formula of METHODS §4.3 states them (no shortcut): the reference for hidden_null's GEMMs.
+std::pair<double, double> exact_h_moments(const std::vector<float>& a, const std::vector<float>& b, std::uint64_t units,
+                                          std::uint64_t obs) {
+  auto standard = [&](const std::vector<float>& m, std::uint64_t unit) {
+    std::vector<double> v(m.begin() + static_cast<std::ptrdiff_t>(unit * obs),
+                          m.begin() + static_cast<std::ptrdiff_t>((unit + 1) * obs));
+    double mean = 0, q = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(obs);
+    for (double& x : v) q += (x - mean) * (x - mean);
+    for (double& x : v) x = (x - mean) / std::sqrt(q);
+    return v;
+  };
+  std::vector<std::vector<double>> xs, ys;
+  for (std::uint64_t i = 0; i < units; ++i) xs.push_back(standard(a, i)), ys.push_back(standard(b, i));
+  const auto u = static_cast<double>(units);
+  double total = 0, squares = 0, rows = 0, cols = 0;
+  std::vector<double> col(units, 0.0);
+  for (std::uint64_t i = 0; i < units; ++i) {
+    double row = 0;
+    for (std::uint64_t k = 0; k < units; ++k) {
+      double d = 0;
+      for (std::uint64_t r = 0; r < obs; ++r) d += xs[i][r] * ys[k][r];
+      total += d, squares += d * d, row += d, col[k] += d;
+    }
+    rows += (row / u) * (row / u);
+  }
+  for (double c : col) cols += (c / u) * (c / u);
+  const double g = total / (u * u);
+  return {g, std::sqrt((squares - u * rows - u * cols + u * u * g * g) / (u * u * (u - 1)))};
+}
+
+// The null's exact moments, by the Grams (more hidden units than observations) and by D itself
+// (fewer), agree with the formula computed the long way, on related and on unrelated matrices.
+TEST(HiddenNull, ExactMomentsAgreeWithTheFormulaEitherWayRound) {
+  for (const auto& [units, obs] : {std::pair<std::uint64_t, std::uint64_t>{200, 24}, {24, 200}, {64, 64}}) {
+    for (const bool related : {true, false}) {
+      // Axis rows: each of the `units` rows is a hidden unit's vector over `obs` observations.
+      const auto a = trained_like(units, obs, 7);
+      auto b = trained_like(units, obs, related ? 7 : 8);
+      std::mt19937 rng(3);
+      std::normal_distribution<float> noise(0, 0.05f);
+      for (auto& x : b) x += noise(rng);
+      const auto r = hidden_null(a, b, units, obs, NullAxis::rows, 11);
+      ASSERT_EQ(r.hidden.units, units);
+      ASSERT_EQ(r.hidden.permutations, 0);  // exact moments, not relabellings
+      const auto [mean, sd] = exact_h_moments(a, b, units, obs);
+      EXPECT_NEAR(r.hidden.null_mean, mean, 1e-6 + 1e-5 * std::abs(mean)) << units << " x " << obs;
+      EXPECT_NEAR(r.hidden.null_sd, sd, 1e-4 * sd) << units << " x " << obs << (related ? " related" : "");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lineage::stages
