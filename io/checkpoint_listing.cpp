@@ -115,6 +115,14 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
   return out;
 }
 
+bool has_partial_download(const fs::path& model_dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
+    if (e.path().extension() == ".part") return true;
+  }
+  return false;
+}
+
 std::vector<std::string> incomplete_download(const fs::path& model_dir) {
   std::vector<std::string> out;
   std::error_code ec;

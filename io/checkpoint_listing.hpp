@@ -39,5 +39,8 @@ class ModelSource;
 /// than their header implies. Each entry reads "FILE: REASON". Empty when complete (or when
 /// the folder has no index and no single file: list_checkpoint reports that).
 [[nodiscard]] std::vector<std::string> incomplete_download(const std::filesystem::path& model_dir);
+/// Whether the folder holds a `*.part` file: a `lineage fetch` that did not finish. One look at
+/// the folder's entries, no file read (incomplete_download says what else is missing).
+[[nodiscard]] bool has_partial_download(const std::filesystem::path& model_dir);
 
 }  // namespace lineage::io

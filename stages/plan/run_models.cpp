@@ -61,21 +61,18 @@ bool shards_missing(const std::string& dir) {
 
 namespace {
 
-RunModel load_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
+/// Throws the "incomplete download" error when incomplete_download finds anything in `dir`.
+void check_download_complete(const std::string& dir) {
+  if (const auto problems = io::incomplete_download(dir); !problems.empty()) {
+    throw InputError(dir, "incomplete download: " + problems.front() +
+                              (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "") +
+                              "; finish it with `lineage fetch`");
+  }
+}
+
+RunModel read_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
                         const io::RemoteOptions& remote, const std::string& label, const std::string& dir) {
   const bool is_remote = io::is_remote_location(dir);
-  if (!allow_index_only) {
-    if (is_remote) {
-      throw InputError(dir,
-                       "a remote model is read by its headers only (inventory, arch, plan); download it with "
-                       "`lineage fetch URL DIR` to compare its weights");
-    }
-    if (const auto problems = io::incomplete_download(dir); !problems.empty()) {
-      throw InputError(dir, "incomplete download: " + problems.front() +
-                                (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "") +
-                                "; finish it with `lineage fetch`");
-    }
-  }
   const auto source = io::open_model(dir, remote);
   // The index is read once: for the missing shards here and for the listing below.
   source->check_folder();
@@ -117,6 +114,27 @@ RunModel load_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bo
   }
   m.shard_files = listing.shard_files;
   return m;
+}
+
+RunModel load_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
+                        const io::RemoteOptions& remote, const std::string& label, const std::string& dir) {
+  if (allow_index_only) return read_run_model(cfg, registry, allow_index_only, remote, label, dir);
+  if (io::is_remote_location(dir)) {
+    throw InputError(dir,
+                     "a remote model is read by its headers only (inventory, arch, plan); download it with "
+                     "`lineage fetch URL DIR` to compare its weights");
+  }
+  // A folder still being downloaded is said to be one (and how to finish it), not reported by
+  // whichever of its files failed first. Looking costs a second reading of every header, so it
+  // is done where a `.part` file shows an interrupted fetch, or once something failed: a missing
+  // or truncated shard always fails the listing.
+  if (io::has_partial_download(dir)) check_download_complete(dir);
+  try {
+    return read_run_model(cfg, registry, allow_index_only, remote, label, dir);
+  } catch (const InputError&) {
+    check_download_complete(dir);
+    throw;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,7 @@
 #include "io/family_file.hpp"
 #include "io/store/model_fingerprint.hpp"
 #include "support/synth_suite.hpp"
+#include "support/temp_dir.hpp"
 
 namespace lineage {
 namespace {
@@ -131,6 +134,58 @@ TEST(RunPlan, ModelsAreReadInRunOrderAndTheFirstFailureInThatOrderIsReported) {
   EXPECT_EQ(models[2].dir, cfg.controls[0]);
   EXPECT_EQ(models[2].label, "control1");
   EXPECT_GT(models[2].inventory.tensors.size(), 0u);
+}
+
+// compare says a folder is still being downloaded (and how to finish it) whatever its first
+// failing file is; the check reads every header again, so it runs only after a failure or when a
+// `.part` file shows an interrupted fetch, and a complete folder loads without it.
+TEST(RunPlan, AnIncompleteDownloadIsSaidToBeOneForCompare) {
+  namespace fs = std::filesystem;
+  const auto& suite = testing::synth_suite();
+  const testing::TempDir tmp;
+  const auto dir = tmp.path() / "model";
+  const auto reset = [&] {
+    fs::remove_all(dir);
+    fs::copy(suite / "base", dir);
+  };
+  RunConfig cfg;
+  cfg.suspect = dir.string();
+  cfg.parents = {(suite / "base").string()};
+  const auto error_of_load = [&]() -> std::string {
+    try {
+      (void)stages::load_run_models(cfg, registry());
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const auto shard = dir / "model-00002-of-00002.safetensors";
+  reset();
+  EXPECT_EQ(error_of_load(), "");
+  fs::resize_file(shard, fs::file_size(shard) - 100);  // truncated
+  auto msg = error_of_load();
+  EXPECT_NE(msg.find("incomplete download"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("run past the end of the file"), std::string::npos) << msg;
+  reset();
+  fs::remove(shard);  // missing
+  msg = error_of_load();
+  EXPECT_NE(msg.find("incomplete download"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("named by the index but missing"), std::string::npos) << msg;
+  reset();
+  std::ofstream(dir / "model-00003-of-00003.safetensors.part") << "x";  // an interrupted fetch, nothing failing
+  msg = error_of_load();
+  EXPECT_NE(msg.find("incomplete download"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("partial download"), std::string::npos) << msg;
+  // A failure that is no download problem keeps its own message.
+  reset();
+  std::ofstream(dir / "model.safetensors.index.json") << "{";
+  msg = error_of_load();
+  EXPECT_EQ(msg.find("incomplete download"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
+  // plan reads a folder whose shards are absent from its index (no download check).
+  reset();
+  fs::remove(shard);
+  EXPECT_NO_THROW((void)stages::load_run_models(cfg, registry(), /*allow_index_only=*/true));
 }
 
 TEST(RunPlan, UnitListDigestSeesEveryKeyFieldAndTheOrder) {
