@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -93,6 +94,40 @@ TEST(ByteIdentity, SampleDigestStdAndTriviality) {
   EXPECT_FALSE(mid.whole);
   EXPECT_TRUE(mid.nontrivial);
   EXPECT_LE(mid.sampled_bytes, 100'000u / 8);
+}
+
+// The sampled SD against a long-double two-pass reference over the same values: whole small
+// tensors (every value sampled), non-finite values left out, and values far from zero (F32 around
+// 100 with an SD of 0.01), where a one-pass sum of squares would cancel.
+TEST(ByteIdentity, SampledStdIsThePopulationSdOfTheFiniteSampledValues) {
+  const auto reference = [](const std::vector<float>& v) {
+    long double n = 0, mean = 0, m2 = 0;
+    for (float f : v) n += std::isfinite(f) ? 1 : 0, mean += std::isfinite(f) ? f : 0;
+    mean /= n;
+    for (float f : v) m2 += std::isfinite(f) ? (f - mean) * (f - mean) : 0;
+    return static_cast<double>(std::sqrt(m2 / n));
+  };
+  const auto f32_bytes = [](const std::vector<float>& v) {
+    std::vector<std::byte> out(v.size() * 4);
+    std::memcpy(out.data(), v.data(), out.size());
+    return out;
+  };
+  for (const double offset : {0.0, 100.0, -3.5}) {
+    auto v = ramp(2000, 0.01f);  // 8,000 bytes in F32: one block, the whole tensor
+    for (auto& x : v) x = static_cast<float>(x + offset);
+    v[0] = std::numeric_limits<float>::quiet_NaN();  // the shift must skip it
+    v[17] = std::numeric_limits<float>::infinity();
+    v[1999] = -std::numeric_limits<float>::infinity();
+    const auto s = sample_tensor(Dtype::F32, f32_bytes(v));
+    ASSERT_TRUE(s.whole);
+    EXPECT_EQ(s.std_elements, 1997u);
+    EXPECT_NEAR(s.sampled_std, reference(v), 1e-9 * reference(v)) << "offset " << offset;
+  }
+  // No finite value at all: no SD.
+  const auto none =
+      sample_tensor(Dtype::F32, f32_bytes(std::vector<float>(100, std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_TRUE(std::isnan(none.sampled_std));
+  EXPECT_EQ(none.std_elements, 0u);
 }
 
 TEST(ByteIdentity, CandidatesAreConfirmedByWholeHashesAcrossNames) {
