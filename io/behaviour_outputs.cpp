@@ -36,7 +36,7 @@ ModelOutputs read_model_outputs(const std::filesystem::path& path) {
     if (strip(line).empty()) continue;
     nlohmann::json j;
     try {
-      // The one reader of outside JSON: nesting limited, the line's text never echoed.
+      // As all outside JSON (io/json_text.hpp): nesting limited, the line's text never echoed.
       j = parse_json_text(line, path.string(), line_offset);
     } catch (const InputError& e) {
       throw InputError(e.file(), e.reason(), where, e.offset());

@@ -115,22 +115,27 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
   return out;
 }
 
-bool has_partial_download(const fs::path& model_dir) {
+namespace {
+
+/// The folder's `*.part` files (an unfinished `lineage fetch`), sorted.
+std::vector<fs::path> partial_downloads(const fs::path& model_dir) {
+  std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(model_dir, ec)) {
-    if (e.path().extension() == ".part") return true;
+    if (e.path().extension() == ".part") out.push_back(e.path());
   }
-  return false;
+  std::sort(out.begin(), out.end());
+  return out;
 }
+
+}  // namespace
+
+bool has_partial_download(const fs::path& model_dir) { return !partial_downloads(model_dir).empty(); }
 
 std::vector<std::string> incomplete_download(const fs::path& model_dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
-    if (e.path().extension() == ".part")
-      out.push_back(e.path().string() + ": a partial download (rerun lineage fetch)");
-  }
-  std::sort(out.begin(), out.end());
+  for (const auto& part : partial_downloads(model_dir))
+    out.push_back(part.string() + ": a partial download (rerun lineage fetch)");
   const auto source = open_local_model(model_dir);
   std::set<std::string> shards;
   // An unreadable, escaping or malformed index, or a shard name leaving the folder, is not a

@@ -1,7 +1,8 @@
 #pragma once
 /// @file json_text.hpp
-/// The one parser of JSON from outside (config.json, tokenizer.json, the index, safetensors
-/// headers, JSON kept in a result store). Nesting is limited before parsing, so no later
+/// The reading of JSON from outside (config.json, tokenizer.json, the behaviour outputs' lines,
+/// JSON kept in a result store; the index and safetensors headers have one-pass readers of their
+/// own, which word their errors through JsonSyntaxError). Nesting is limited before parsing, so no later
 /// recursive walk (dump, copy, compare) can overflow the stack, and error messages give the
 /// position only: a file's contents (it may be a symlinked secret) are never echoed.
 
@@ -36,12 +37,14 @@ inline constexpr std::uint64_t kMaxJsonFileBytes = std::uint64_t{1} << 30;
 /// outputs) says "malformed JSON" through this, alike.
 class JsonSyntaxError {
  public:
-  /// Keeps what `e` says. Returns false: a SAX reader's parse_error returns this to stop.
+  /// Keeps what `e` says: a parse_error, or else (the one other error a parse raises, 406) a
+  /// number beyond double's range. Returns false: a SAX reader's parse_error returns this to stop.
   bool capture(const nlohmann::detail::exception& e);
   /// "malformed JSON: <what the parser expected>" (`subject` replaces "JSON", e.g. "JSON header").
   [[nodiscard]] std::string reason(std::string_view subject = "JSON") const;
   /// The offset in the text of the byte the parser stopped at; 0 for a number beyond double's
-  /// range (the parser does not say where).
+  /// range (json::parse's exception for it carries no position; a SAX reader's position is not
+  /// kept, so both readings report it alike).
   [[nodiscard]] std::uint64_t offset() const noexcept;
 
  private:

@@ -67,7 +67,7 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset_withSeed(st, bytes.size());
   std::unordered_set<std::uint64_t> distinct;
-  // The SD from sums shifted by the first finite value, in four double lanes: no division per
+  // The SD from sums shifted by the first block's mean, in four double lanes: no division per
   // element (Welford's was half of the scan's CPU), and the shift keeps the cancellation small.
   constexpr std::size_t kLanes = 4;
   double count_of[kLanes] = {0, 0, 0, 0}, sum[kLanes] = {0, 0, 0, 0}, squares[kLanes] = {0, 0, 0, 0};
@@ -84,14 +84,20 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
     decoded.resize(count);
     io::decode_to_float(dtype, block.first(count * size), decoded);
     if (!shift) {
-      const auto first = std::find_if(decoded.begin(), decoded.end(), [](float f) { return std::isfinite(f); });
-      if (first == decoded.end()) continue;
-      shift = *first;
+      // The mean of the first block with finite values: close to the sample's mean, whatever
+      // one value is (a first value far out would make the sums cancel).
+      double first_sum = 0, first_count = 0;
+      for (float f : decoded) {
+        if (std::isfinite(f)) first_sum += f, first_count += 1;
+      }
+      if (first_count == 0) continue;
+      shift = first_sum / first_count;
     }
+    const double c = *shift;
     for (std::size_t i = 0; i < count; ++i) {
       const float f = decoded[i];
       const bool finite = std::isfinite(f);
-      const double d = finite ? f - *shift : 0.0;
+      const double d = finite ? f - c : 0.0;
       count_of[i % kLanes] += finite ? 1.0 : 0.0;
       sum[i % kLanes] += d;
       squares[i % kLanes] += d * d;

@@ -377,8 +377,10 @@ void exact_moments(PermutationTest& t, const std::vector<float>& x, const std::v
       const Eigen::MatrixXd gx = (xv.transpose() * xv).cast<double>(), gy = (yv.transpose() * yv).cast<double>();
       sum_d2 = gx.cwiseProduct(gy).sum();
     } else {
-      const Eigen::MatrixXf d = xv * yv.transpose();
-      sum_d2 = d.cast<double>().squaredNorm();
+      // In double: obs can be tens of thousands here, and the centring below subtracts terms of
+      // about sum D^2 (units sharing a mean direction), so D's own rounding must stay small.
+      const Eigen::MatrixXd d = xv.cast<double>() * yv.cast<double>().transpose();
+      sum_d2 = d.squaredNorm();
     }
   } else {
     const auto pairs = static_cast<std::uint64_t>(kBudget / static_cast<double>(obs)) + 1;

@@ -182,6 +182,18 @@ TEST(BehaviourOutputs, AMalformedLineIsPlacedAndNotEchoed) {
   } catch (const InputError& e) {
     EXPECT_EQ(e.tensor(), "line 2");
     EXPECT_NE(e.reason().find("nested deeper than"), std::string::npos) << e.reason();
+    EXPECT_EQ(e.offset(), std::optional<std::uint64_t>(first.size() + 64));  // the 65th bracket
+  }
+  // Windows line ends: the '\r' stays in the line (JSON whitespace) and counts in the offsets.
+  const std::string crlf1 = "{\"prompt_id\": 1, \"output\": \"a\"}\r\n";
+  const std::string crlf2 = "{\"prompt_id\": 2, \"output\": \"b\"}\r\n";
+  std::ofstream(path, std::ios::binary) << crlf1 << crlf2 << "{\"prompt_id\": 3, \"output\": x}\r\n";
+  try {
+    (void)io::read_model_outputs(path);
+    ADD_FAILURE() << "accepted a malformed line";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.tensor(), "line 3");
+    EXPECT_EQ(e.offset(), std::optional<std::uint64_t>(crlf1.size() + crlf2.size() + 27));
   }
 }
 

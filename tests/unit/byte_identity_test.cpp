@@ -97,8 +97,9 @@ TEST(ByteIdentity, SampleDigestStdAndTriviality) {
 }
 
 // The sampled SD against a long-double two-pass reference over the same values: whole small
-// tensors (every value sampled), non-finite values left out, and values far from zero (F32 around
-// 100 with an SD of 0.01), where a one-pass sum of squares would cancel.
+// tensors (every value sampled), non-finite values left out, values far from zero (F32 around
+// 100 with an SD of 0.007), where a one-pass sum of squares would cancel, an outlier first value,
+// and a sampled tensor whose first block holds no finite value.
 TEST(ByteIdentity, SampledStdIsThePopulationSdOfTheFiniteSampledValues) {
   const auto reference = [](const std::vector<float>& v) {
     long double n = 0, mean = 0, m2 = 0;
@@ -123,6 +124,25 @@ TEST(ByteIdentity, SampledStdIsThePopulationSdOfTheFiniteSampledValues) {
     EXPECT_EQ(s.std_elements, 1997u);
     EXPECT_NEAR(s.sampled_std, reference(v), 1e-9 * reference(v)) << "offset " << offset;
   }
+  // A first value far from the rest (it sets the shift's block mean apart from the others' values).
+  auto far = ramp(2000, 0.01f);
+  far[0] = 1e4f;
+  EXPECT_NEAR(sample_tensor(Dtype::F32, f32_bytes(far)).sampled_std, reference(far), 1e-9 * reference(far));
+  // Sampled blocks (4 MB of F32): the first block all NaN, the shift from the second.
+  auto big = ramp(1'000'000, 0.02f);
+  for (auto& x : big) x += 7.0f;
+  const auto blocks = identity_blocks(big.size() * 4);
+  ASSERT_GT(blocks.offsets.size(), 1u);
+  ASSERT_EQ(blocks.offsets[0], 0u);
+  for (std::size_t i = 0; i < blocks.block_bytes / 4; ++i) big[i] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> sampled;
+  for (const auto off : blocks.offsets) {
+    for (std::size_t i = 0; i < blocks.block_bytes / 4; ++i) sampled.push_back(big[off / 4 + i]);
+  }
+  const auto s = sample_tensor(Dtype::F32, f32_bytes(big));
+  EXPECT_FALSE(s.whole);
+  EXPECT_EQ(s.std_elements, sampled.size() - blocks.block_bytes / 4);
+  EXPECT_NEAR(s.sampled_std, reference(sampled), 1e-9 * reference(sampled));
   // No finite value at all: no SD.
   const auto none =
       sample_tensor(Dtype::F32, f32_bytes(std::vector<float>(100, std::numeric_limits<float>::quiet_NaN())));

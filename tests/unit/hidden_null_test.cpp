@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -202,12 +203,6 @@ TEST(HiddenNullJoint, SummedOverUnitsItsSpreadKeepsTheirDependence) {
   EXPECT_GT(spread(copies) / unit_sd, 12.0);
 }
 
-}  // namespace
-}  // namespace lineage::stages
-
-namespace lineage::stages {
-namespace {
-
 /// The exact permutation moments of h, from every D[i, k] = corr(x_i, y_k) in double, as the
 /// formula of METHODS §4.3 states them (no shortcut): the reference for hidden_null's GEMMs.
 std::pair<double, double> exact_h_moments(const std::vector<float>& a, const std::vector<float>& b, std::uint64_t units,
@@ -244,20 +239,61 @@ std::pair<double, double> exact_h_moments(const std::vector<float>& a, const std
 // The null's exact moments, by the Grams (more hidden units than observations) and by D itself
 // (fewer), agree with the formula computed the long way, on related and on unrelated matrices.
 TEST(HiddenNull, ExactMomentsAgreeWithTheFormulaEitherWayRound) {
-  for (const auto& [units, obs] : {std::pair<std::uint64_t, std::uint64_t>{200, 24}, {24, 200}, {64, 64}}) {
+  for (const auto& [units, obs] :
+       {std::pair<std::uint64_t, std::uint64_t>{200, 24}, {24, 200}, {64, 64}, {19, 203}, {12, 40000}, {2048, 64}}) {
     for (const bool related : {true, false}) {
       // Axis rows: each of the `units` rows is a hidden unit's vector over `obs` observations.
-      const auto a = trained_like(units, obs, 7);
+      auto a = trained_like(units, obs, 7);
       auto b = trained_like(units, obs, related ? 7 : 8);
       std::mt19937 rng(3);
       std::normal_distribution<float> noise(0, 0.05f);
       for (auto& x : b) x += noise(rng);
+      // A shared offset per observation: the units share a mean direction, so the variance's
+      // centring cancels most of sum D^2 (the case where D's rounding shows).
+      for (std::uint64_t u = 0; u < units; ++u) {
+        for (std::uint64_t r = 0; r < obs; ++r) {
+          const float shared = 0.05f * std::sin(0.1f * static_cast<float>(r));
+          a[u * obs + r] += shared;
+          b[u * obs + r] += shared;
+        }
+      }
       const auto r = hidden_null(a, b, units, obs, NullAxis::rows, 11);
       ASSERT_EQ(r.hidden.units, units);
       ASSERT_EQ(r.hidden.permutations, 0);  // exact moments, not relabellings
       const auto [mean, sd] = exact_h_moments(a, b, units, obs);
       EXPECT_NEAR(r.hidden.null_mean, mean, 1e-6 + 1e-5 * std::abs(mean)) << units << " x " << obs;
       EXPECT_NEAR(r.hidden.null_sd, sd, 1e-4 * sd) << units << " x " << obs << (related ? " related" : "");
+    }
+  }
+}
+
+// standardise against a double two-pass reference: every length up to 9 (the four-lane loop's
+// tails), constant vectors, and non-finite values, which count as zeros.
+TEST(HiddenNull, StandardiseCentresScalesAndZeroesNonFiniteValues) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.3f, 2.0f);
+  for (std::size_t n = 0; n <= 9; ++n) {
+    for (const int variant : {0, 1, 2}) {
+      std::vector<float> v(n);
+      for (auto& x : v) x = nd(rng);
+      if (variant == 1) std::fill(v.begin(), v.end(), 1.5f);  // constant
+      if (variant == 2 && n >= 3) {
+        v[0] = std::numeric_limits<float>::quiet_NaN();
+        v[n - 1] = -std::numeric_limits<float>::infinity();
+      }
+      std::vector<double> ref(v.begin(), v.end());
+      for (auto& x : ref) x = std::isfinite(x) ? x : 0.0;
+      double mean = 0, q = 0;
+      for (double x : ref) mean += x;
+      mean /= static_cast<double>(std::max<std::size_t>(n, 1));
+      for (double x : ref) q += (x - mean) * (x - mean);
+      const bool varies = n > 0 && q > 1e-30 * static_cast<double>(n);
+      auto got = v;
+      EXPECT_EQ(standardise(got.data(), n), varies) << n << " variant " << variant;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double want = varies ? (ref[i] - mean) / std::sqrt(q) : 0.0;
+        EXPECT_NEAR(got[i], want, 1e-6) << n << " variant " << variant << " at " << i;
+      }
     }
   }
 }
