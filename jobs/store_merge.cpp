@@ -82,6 +82,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   bool conventions_agree = true;
   std::set<UnmatchedTensor> unmatched;
   std::set<std::string> writers;
+  std::set<std::uint64_t> superseded;
   nlohmann::json evidence = nlohmann::json::array();
   nlohmann::json inputs = nlohmann::json::array();
   const auto k = out.stat_names.size();
@@ -174,6 +175,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         r.conflicts.push_back(where + ": byte hashes differ in " + file);
       }
     }
+    for (const auto id : s.superseded_ids) superseded.insert(unit_remap.at(id));
     // Unmatched tensors name models by index: renumber them.
     for (auto u : s.unmatched) {
       u.model = remap.at(static_cast<std::size_t>(u.model));
@@ -188,7 +190,11 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   out.unmatched.assign(unmatched.begin(), unmatched.end());
   out.writers.assign(writers.begin(), writers.end());
   out.plan_rank_of_unit.assign(out.units.size(), -1);  // merged stores have no single plan
-  out.status = out.done_ids.size() == out.units.size() ? "complete" : "partial";
+  // A unit superseded in one store and computed in another keeps its results.
+  for (const auto id : superseded) {
+    if (!done_row.count(id)) out.superseded_ids.push_back(id);
+  }
+  out.status = io::units_missing(out) == 0 ? "complete" : "partial";
   nlohmann::json config{{"merged_from", inputs}};
   // One block size for every input: the merged store hashes as they did. Otherwise its
   // convention is unknown (null), and a later merge compares only its statistics.

@@ -54,8 +54,11 @@ nlohmann::json config_json(const RunConfig& c, std::uint64_t row_block_bytes) {
 fs::path journal_dir(const RunConfig& c) { return io::journal_dir_of(c.out); }
 
 /// Rank 0 validates the output location before anything expensive; the outcome is shared.
+/// `units` are the run's units as recorded (stored_units), the first `planned` of them the pair
+/// stage's (the digest's), the rest the matched units planned before the pass.
 void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
-                  std::uint64_t row_block_bytes, std::optional<io::StoreContents>& existing) {
+                  const std::vector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
+                  std::optional<io::StoreContents>& existing) {
   const fs::path out = cfg.out;
   const auto parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
   if (!fs::is_directory(parent)) throw StoreError(out.string() + ": the folder " + parent.string() + " does not exist");
@@ -98,6 +101,15 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   }
   if (stored_digest.hex() != units_digest)
     throw StoreError(out.string() + ": --resume with another unit list (options changed?)");
+  // The matched units planned before this pass (ids from the planned units on) must be the ones
+  // the stored run planned, or its journals would name other units by the same ids.
+  for (std::size_t id = planned; id < units.size() && id < existing->units.size(); ++id) {
+    if (existing->units[id] != units[id]) {
+      throw StoreError(out.string() + ": --resume, but unit " + std::to_string(id) +
+                       " (a matched_expert unit) is not the one the run began with (begun by another lineage "
+                       "version?); start a new run (another --out)");
+    }
+  }
   // A split unit's blocks and its hash depend on the row block size: it stays the run's.
   const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);
   if (config.is_object() && config.contains("row_block_bytes") && config["row_block_bytes"].is_number_unsigned() &&
@@ -112,6 +124,13 @@ std::string session_id() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) + "-" +
          std::to_string(::getpid());
+}
+
+/// Rank 0's session id on every rank (collective).
+std::string session_of(const cluster::Communicator& comm) {
+  std::string s = comm.is_root() ? session_id() : std::string();
+  const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
 std::string writer_id() {
@@ -209,6 +228,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const auto& units = run.units();
   const auto block_bytes =
       cluster::run_phase(comm, "load", own, [&] { return row_block_bytes_of(environment().row_block_bytes); });
+  const MatchedPhaseOptions matched_options{
+      session_of(comm), [&](std::string_view phase) { inject(fault, phase, rank); }, cfg.quiet ? nullptr : &out};
+
+  // ---- moved experts planned at their match before the pass (pipeline/matched_phase.hpp) -------
+  MovesBeforePass before;
+  before.planned = units.size();
+  if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
@@ -222,7 +248,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     // remove them (nobody else can be writing one now).
     (void)io::remove_stale_store_temporaries(cfg.out);
     std::optional<io::StoreContents> existing;
-    check_output(cfg, run.fingerprints, run.digest, block_bytes, existing);
+    const auto recorded = stages::stored_units(units);
+    check_output(cfg, run.fingerprints, run.digest, recorded, before.planned, block_bytes, existing);
     if (existing) {
       store = std::move(*existing);
     } else {
@@ -231,8 +258,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     store.config_json = config_json(cfg, block_bytes).dump();
     store.models = run.fingerprints;
-    store.units = stages::stored_units(units);
+    store.units = recorded;
     store.unmatched = run.pairs.unmatched;
+    store.superseded_ids.clear();  // decided again after this run's pass
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
     auto journal_work = read_journaled_work(cfg.out, units, block_bytes);
@@ -252,19 +280,21 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   for (const auto& j : journaled) {
     if (j.block >= 0) done_blocks.emplace(j.unit_id, static_cast<std::uint64_t>(j.block));
   }
-  const std::string session = [&] {
-    std::string s = root ? session_id() : std::string();
-    const auto b = comm.broadcast({reinterpret_cast<const std::byte*>(s.data()), s.size()}, 0);
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-  }();
-  std::uint64_t already = 0;
+  const auto& session = matched_options.session;
+  std::uint64_t already = 0, deferred = 0;
   const auto plan = cluster::run_phase(comm, "plan", own, [&] {
     inject(fault, "plan", rank);
     for (const auto& u : units) already += done_flags[u.id] != 0;
+    // Deferred same-key units are left to the phase after the pass (as if done here).
+    auto skip = done_flags;
+    for (const auto id : before.deferred) {
+      deferred += skip[id] == 0;
+      skip[id] = 1;
+    }
     // Large units as row blocks, each block a work item of its own (stages/plan/work_plan.hpp).
-    return stages::plan_work(units, done_flags, done_blocks, comm.size(), block_bytes);
+    return stages::plan_work(units, skip, done_blocks, comm.size(), block_bytes);
   });
-  const std::uint64_t todo_count = units.size() - already;
+  const std::uint64_t todo_count = units.size() - already - deferred;
 
   // ---- --resume: the units taken from the journal still hash as they did ----------------------
   if (!journaled.empty()) {
@@ -284,8 +314,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     for (const auto& note : run.pairs.notes) out << "note: " << note << "\n";
     out << "lineage compare: " << units.size() << " units (" << run.pairs.submatrix_keys.size()
-        << " on common sub-matrices), " << already << " already done, " << todo_count << " to compute on "
-        << comm.size() << (comm.size() == 1 ? " rank" : " ranks");
+        << " on common sub-matrices), " << already << " already done, ";
+    if (deferred > 0) out << deferred << " deferred, ";
+    out << todo_count << " to compute on " << comm.size() << (comm.size() == 1 ? " rank" : " ranks");
     if (const auto blocks = plan.block_items(); blocks > 0 || !done_blocks.empty()) {
       out << " (" << plan.items.size() - blocks << " whole units and " << blocks << " row blocks of split units";
       if (!done_blocks.empty()) out << "; " << done_blocks.size() << " row blocks already journaled";
@@ -336,20 +367,23 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     });
   };
   auto done = gather();
-  // ---- second phase: the moved experts' matched_expert units (stages/plan/matched_experts.hpp) ----
+  // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
+  std::vector<std::uint64_t> superseded;
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
-    const MatchedPhaseOptions matched_options{session, [&](std::string_view phase) { inject(fault, phase, rank); },
-                                              cfg.quiet ? nullptr : &out};
-    if (const auto matched = run_matched_experts(comm, cfg, run, done, store, exec_options, matched_options)) {
-      compute_failure = matched->failure;
-      any_stopped = matched->stopped;
-      total_computed += matched->computed;
+    auto after = run_matched_experts(comm, cfg, run, before, done, store, exec_options, matched_options);
+    superseded = std::move(after.superseded);
+    if (after.execution) {
+      compute_failure = after.execution->failure;
+      any_stopped = after.execution->stopped;
+      total_computed += after.execution->computed;
       done = gather();
     }
   }
-  const bool complete = static_cast<std::size_t>(std::count_if(done.begin(), done.end(), [&](const auto& d) {
-                          return d.first < units.size();
-                        })) == units.size();
+  // Superseded units are never computed (none is in `done`).
+  const bool complete = static_cast<std::size_t>(std::count_if(done.begin(), done.end(),
+                                                               [&](const auto& d) { return d.first < units.size(); })) +
+                            superseded.size() ==
+                        units.size();
   // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
   const bool scan = [&] {
     const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
@@ -364,25 +398,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
-    store.done_ids.clear();
-    store.stats.clear();
-    store.hash_a.clear();
-    store.hash_b.clear();
-    store.values.clear();
-    store.sketches.clear();
-    store.joint_null.clear();
-    store.neuron_matches.clear();
-    for (const auto& [id, o] : done) {
-      if (id >= units.size()) continue;  // a matched unit of a run whose pass is not complete
-      store.done_ids.push_back(id);
-      stages::append_stat_columns(store.stats, o.stats);
-      store.hash_a.push_back(o.hash_a);
-      store.hash_b.push_back(o.hash_b);
-      if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
-      if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
-      if (!o.joint_null.empty()) store.joint_null[id] = o.joint_null;
-      if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
-    }
+    // A matched unit of a run whose pass is not complete is not planned yet: left out.
+    put_results(store, done, units.size());
+    store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
@@ -414,7 +432,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (!cfg.quiet) {
       out << "computed " << total_computed - total_blocks << " units this run";
       if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
-      out << "; " << done.size() << "/" << units.size() << " done; store " << cfg.out << " (" << store.status << ")\n";
+      out << "; " << done.size() << "/" << units.size() << " done";
+      if (!superseded.empty()) out << " (" << superseded.size() << " superseded by matched units)";
+      out << "; store " << cfg.out << " (" << store.status << ")\n";
     }
     if (compute_failure) {
       for (const auto& m : compute_failure->messages()) std::cerr << "lineage: error: " << m << "\n";

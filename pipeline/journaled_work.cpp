@@ -7,6 +7,7 @@
 #include "io/journal/journal.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/row_block_partial.hpp"
+#include "stages/execute/unit_stats.hpp"
 #include "stages/plan/row_blocks.hpp"
 
 namespace lineage::pipeline {
@@ -92,6 +93,29 @@ std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {
                       "expected a whole number of bytes (at least 1), got '" + *setting + "'");
   }
   return v;
+}
+
+void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                 std::size_t unit_count) {
+  store.done_ids.clear();
+  store.stats.clear();
+  store.hash_a.clear();
+  store.hash_b.clear();
+  store.values.clear();
+  store.sketches.clear();
+  store.joint_null.clear();
+  store.neuron_matches.clear();
+  for (const auto& [id, o] : done) {
+    if (id >= unit_count) continue;
+    store.done_ids.push_back(id);
+    stages::append_stat_columns(store.stats, o.stats);
+    store.hash_a.push_back(o.hash_a);
+    store.hash_b.push_back(o.hash_b);
+    if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
+    if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
+    if (!o.joint_null.empty()) store.joint_null[id] = o.joint_null;
+    if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
+  }
 }
 
 }  // namespace lineage::pipeline

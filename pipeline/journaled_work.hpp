@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/unit_executor.hpp"
+#include "io/store/result_store.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
@@ -33,6 +34,12 @@ struct JournaledWork {
 [[nodiscard]] JournaledWork read_journaled_work(const std::filesystem::path& store,
                                                 std::span<const stages::ComparisonUnit> units,
                                                 std::uint64_t block_bytes);
+
+/// Replaces `store`'s results (rows, hashes, kept values, sketches, joint nulls, neuron matches)
+/// with the outcomes in `done` of units with ids below `unit_count` (a resumed run's journals may
+/// hold units of a phase not yet planned again).
+void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                 std::size_t unit_count);
 
 /// The row block size of this run: LINEAGE_ROW_BLOCK_BYTES (a testing and tuning aid,
 /// docs/cli.md) or stages::kRowBlockBytes. Throws ConfigError unless the value is a whole number

@@ -1,55 +1,173 @@
 #include "pipeline/matched_phase.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <utility>
 
 #include "cluster/phase.hpp"
 #include "core/errors.hpp"
 #include "core/terminal_stream.hpp"
 #include "io/journal/journal.hpp"
-#include "stages/plan/matched_experts.hpp"
+#include "pipeline/journaled_work.hpp"
 #include "stages/plan/shard_plan.hpp"
 #include "stages/plan/work_plan.hpp"
+#include "stages/verdict/store_verdicts.hpp"
 
 namespace lineage::pipeline {
+namespace {
 
-std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
-                                                          stages::RunPlan& run,
-                                                          const std::map<std::uint64_t, stages::UnitOutcome>& done,
-                                                          io::StoreContents& store,
-                                                          const cluster::UnitExecutorOptions& exec_options,
-                                                          const MatchedPhaseOptions& options) {
+using Sketches = std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>;
+
+template <typename T>
+void put(std::vector<std::byte>& out, const T& value) {
+  const auto* p = reinterpret_cast<const std::byte*>(&value);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+void put_floats(std::vector<std::byte>& out, const std::vector<float>& v) {
+  put(out, static_cast<std::uint64_t>(v.size()));
+  const auto* p = reinterpret_cast<const std::byte*>(v.data());
+  out.insert(out.end(), p, p + v.size() * sizeof(float));
+}
+
+template <typename T>
+T take(std::span<const std::byte> in, std::size_t& at) {
+  if (at + sizeof(T) > in.size()) throw InternalError("matched phase: a truncated sketch record");
+  T value;
+  std::memcpy(&value, in.data() + at, sizeof(T));
+  at += sizeof(T);
+  return value;
+}
+
+std::vector<float> take_floats(std::span<const std::byte> in, std::size_t& at) {
+  const auto n = take<std::uint64_t>(in, at);
+  if (n > (in.size() - at) / sizeof(float)) throw InternalError("matched phase: a truncated sketch record");
+  std::vector<float> v(n);
+  std::memcpy(v.data(), in.data() + at, n * sizeof(float));
+  at += n * sizeof(float);
+  return v;
+}
+
+/// This rank's share of `ids` (every size-th from its rank: the units are alike in cost), sketched
+/// and serialised as (id, side A, side B) records.
+std::vector<std::byte> sketch_share(const stages::RunPlan& run, const std::vector<std::uint64_t>& ids, int rank,
+                                    int size) {
+  std::vector<std::byte> out;
+  cluster::UnitBytes bytes(run.models);
+  for (auto i = static_cast<std::size_t>(rank); i < ids.size(); i += static_cast<std::size_t>(size)) {
+    const auto& u = run.units()[ids[i]];
+    const auto [a, b] = stages::unit_sketches(u, bytes.of(u.a), bytes.of(u.b));
+    // Only the sketch's rows were faulted in; the resident set stays small however many experts.
+    for (const auto* view : {&u.a, &u.b}) {
+      const auto [begin, end] = cluster::UnitBytes::range(*view);
+      bytes.file(*view).release(begin, end);
+    }
+    if (a.empty() || b.empty()) continue;
+    put(out, ids[i]);
+    put_floats(out, a);
+    put_floats(out, b);
+  }
+  return out;
+}
+
+}  // namespace
+
+MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, stages::RunPlan& run,
+                                          const MatchedPhaseOptions& options) {
+  const bool root = comm.is_root();
+  const auto own = cluster::PhaseCategory::own();
+  MovesBeforePass result;
+  result.planned = run.units().size();
+  const auto ids = stages::move_sketch_units(run.units());
+  if (ids.empty()) return result;
+  const auto share = cluster::run_phase(comm, "sketch", own, [&] {
+    if (options.inject) options.inject("sketch");
+    return sketch_share(run, ids, comm.rank(), comm.size());
+  });
+  const auto shares = comm.gather(share, 0);
+  result.moves = cluster::run_phase(comm, "sketch", own, [&] {
+    std::vector<stages::ExpertMove> moves;
+    if (!root) return moves;
+    Sketches sketches;
+    for (const auto& s : shares) {
+      std::size_t at = 0;
+      while (at < s.size()) {
+        const auto id = take<std::uint64_t>(s, at);
+        auto a = take_floats(s, at);
+        auto b = take_floats(s, at);
+        sketches.emplace(id, std::pair{std::move(a), std::move(b)});
+      }
+    }
+    return stages::expert_moves(run.units(), sketches);
+  });
+  comm.broadcast_records(result.moves, 0);
+  if (result.moves.empty()) return result;
+  auto matched =
+      cluster::run_phase(comm, "sketch", own, [&] { return stages::matched_expert_units(run.units(), result.moves); });
+  for (auto& u : matched) run.pairs.units.push_back(std::move(u));
+  result.deferred = stages::deferred_same_key_units(run.units(), result.planned);
+  if (root && options.out) {
+    *options.out << "lineage compare: " << result.moves.size()
+                 << " experts moved by the down projections' sketches: " << run.units().size() - result.planned
+                 << " matched_expert units planned, " << result.deferred.size() << " same-key units deferred\n";
+  }
+  return result;
+}
+
+MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config, stages::RunPlan& run,
+                                   const MovesBeforePass& before,
+                                   const std::map<std::uint64_t, stages::UnitOutcome>& done, io::StoreContents& store,
+                                   const cluster::UnitExecutorOptions& exec_options,
+                                   const MatchedPhaseOptions& options) {
   const bool root = comm.is_root();
   const auto own = cluster::PhaseCategory::own();
   const auto planned = run.units().size();
   const auto inject = [&](std::string_view phase) {
     if (options.inject) options.inject(phase);
   };
-  auto moves = cluster::run_phase(comm, "match", own, [&] {
+  const auto deferred = [&](std::uint64_t id) {
+    return std::binary_search(before.deferred.begin(), before.deferred.end(), id);
+  };
+  MovesAfterPass result;
+  // Rank 0 decides from the pass's results: the moves every projection's sketches add, and the
+  // deferred units whose expert the verdict will judge at its match.
+  std::vector<stages::ExpertMove> moves;
+  cluster::run_phase(comm, "match", own, [&] {
     inject("match");
-    std::vector<stages::ExpertMove> m;
-    if (!root) return m;
-    std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
-    std::size_t finished = 0;
-    for (const auto& [id, o] : done) {
-      if (id >= planned) continue;
-      ++finished;
-      if (!o.sketch_a.empty()) sketches.emplace(id, std::pair{o.sketch_a, o.sketch_b});
+    if (!root) return;
+    for (std::uint64_t id = 0; id < planned; ++id) {
+      if (!done.count(id) && !deferred(id)) return;  // the pass is not complete: a resumed run decides
     }
-    if (finished != planned) return m;  // the pass is not complete: a resumed run plans them
-    return stages::expert_moves(run.units(), sketches);
+    io::StoreContents results;
+    results.units = stages::stored_units(run.units());
+    results.models = store.models;
+    results.stat_names = stages::unit_stat_names();
+    put_results(results, done, planned);
+    const std::set<stages::ExpertMove, decltype([](const auto& x, const auto& y) {
+                     return std::tie(x.other_model, x.layer, x.suspect_expert, x.other_expert) <
+                            std::tie(y.other_model, y.layer, y.suspect_expert, y.other_expert);
+                   })>
+        known(before.moves.begin(), before.moves.end());
+    for (const auto& m : stages::expert_moves(run.units(), results.sketches)) {
+      if (!known.count(m)) moves.push_back(m);
+    }
+    std::map<std::pair<int, int>, std::set<std::pair<int, int>>> judged;
+    for (const auto& [pair, experts] : stages::moves_judged_at_match(results)) judged[pair] = experts;
+    result.superseded = stages::superseded_units(run.units(), before.deferred, judged);
   });
   comm.broadcast_records(moves, 0);
-  if (moves.empty()) return std::nullopt;
-  auto matched =
-      cluster::run_phase(comm, "match", own, [&] { return stages::matched_expert_units(run.units(), moves); });
-  if (matched.empty()) return std::nullopt;
+  comm.broadcast_records(result.superseded, 0);
+  auto matched = cluster::run_phase(comm, "match", own, [&] {
+    return moves.empty() ? std::vector<stages::ComparisonUnit>{} : stages::matched_expert_units(run.units(), moves);
+  });
   const auto matched_count = matched.size();
   for (auto& u : matched) run.pairs.units.push_back(std::move(u));
   const auto& units = run.units();
 
-  // Matched units an earlier run finished: still hashing as they did (as the pass's are).
+  // New matched units an earlier run finished: still hashing as they did (as the pass's are).
   std::vector<cluster::JournaledHashes> journaled;
   if (root) {
     for (auto it = done.lower_bound(planned); it != done.end() && it->first < units.size(); ++it) {
@@ -57,8 +175,6 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
     }
   }
   comm.broadcast_records(journaled, 0);
-  std::vector<std::uint8_t> finished(units.size() - planned, 0);
-  for (const auto& j : journaled) finished[j.unit_id - planned] = 1;
   if (!journaled.empty()) {
     cluster::run_phase(comm, "recheck", own, [&] {
       inject("recheck");
@@ -66,20 +182,41 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
                                        exec_options.row_block_bytes, exec_options.reading_files);
     });
   }
-  std::vector<stages::UnitCost> todo;
-  for (auto id = planned; id < units.size(); ++id) {
-    if (!finished[id - planned]) todo.push_back({id, units[id].bytes()});
+  // Every rank knows the deferred units and the superseded ones; rank 0 knows which are done.
+  std::vector<std::uint64_t> todo_ids;
+  if (root) {
+    for (const auto id : before.deferred) {
+      if (!done.count(id) && !std::binary_search(result.superseded.begin(), result.superseded.end(), id))
+        todo_ids.push_back(id);
+    }
+    for (auto id = planned; id < units.size(); ++id) {
+      if (!done.count(id)) todo_ids.push_back(id);
+    }
   }
-  const auto plan = stages::plan_shards(todo, comm.size());
-  if (root && options.out) {
+  comm.broadcast_records(todo_ids, 0);
+  if (root && options.out && !before.deferred.empty()) {
+    *options.out << "lineage compare: " << result.superseded.size() << " of " << before.deferred.size()
+                 << " deferred same-key units superseded by confirmed moves\n";
+  }
+  if (root && options.out && matched_count > 0) {
     *options.out << "lineage compare: " << matched_count << " matched_expert units for " << moves.size()
-                 << " moved experts, " << journaled.size() << " already done\n";
+                 << " more moved experts, " << journaled.size() << " already done\n";
   }
+  if (matched_count > 0) {
+    cluster::run_phase(comm, "journal", cluster::PhaseCategory::always(ExitCode::store), [&] {
+      inject("journal");
+      if (root) store.units = stages::stored_units(units);
+    });
+  }
+  if (todo_ids.empty()) return result;
+  std::vector<stages::UnitCost> todo;
+  todo.reserve(todo_ids.size());
+  for (const auto id : todo_ids) todo.push_back({id, units[id].bytes()});
+  const auto plan = stages::plan_shards(todo, comm.size());
   const auto store_phase = cluster::PhaseCategory::always(ExitCode::store);
   cluster::run_phase(comm, "journal", store_phase, [&] {
     inject("journal");
     if (!root) return;
-    store.units = stages::stored_units(units);
     store.plan_rank_of_unit.resize(units.size(), -1);
     for (std::size_t r = 0; r < plan.units_of_rank.size(); ++r) {
       for (auto id : plan.units_of_rank[r]) store.plan_rank_of_unit[id] = static_cast<std::int32_t>(r);
@@ -88,10 +225,11 @@ std::optional<cluster::UnitExecution> run_matched_experts(const cluster::Communi
   auto journal = cluster::run_phase(comm, "journal", store_phase, [&] {
     return std::make_unique<io::JournalWriter>(io::rank_journal_path(config.out, comm.rank(), options.session + "-m"));
   });
-  // Matched units run whole, each on one rank (execute_unit still cuts one over the row block
-  // size into blocks and merges them, so its outcome is what a split run would give).
-  return cluster::execute_units(comm, run, stages::whole_unit_work(units, plan), std::move(journal), exec_options,
-                                raw_stderr());
+  // These units run whole, each on one rank (execute_unit still cuts one over the row block size
+  // into blocks and merges them, so its outcome is what a split run would give).
+  result.execution = cluster::execute_units(comm, run, stages::whole_unit_work(units, plan), std::move(journal),
+                                            exec_options, raw_stderr());
+  return result;
 }
 
 }  // namespace lineage::pipeline

@@ -1,12 +1,21 @@
 #pragma once
 /// @file matched_phase.hpp
-/// The second phase of `compare` (issue 10): after the pass, the moved experts' matched_expert
-/// units (stages/plan/matched_experts.hpp) are planned and run through cluster/unit_executor
-/// like the pass's units: journaled, resumable, each unit computed whole by one rank, so the
-/// store does not depend on the rank count. Rank 0 computes the moves from the journaled
-/// sketches and broadcasts them; every rank builds the same units from them, with the ids after
-/// the planned ones. A resumed run plans the same units (the moves depend only on the pass's
-/// results) and takes the finished ones from the journals after re-hashing them.
+/// Moved experts in `compare` (issue 10, stages/plan/matched_experts.hpp), in two collective
+/// steps around the pass, so that a moved expert is read once, at its match:
+///
+/// 1. Before the pass (phase "sketch"): every rank sketches a share of the routed experts' down
+///    projections (16 rows each); rank 0 matches them layer by layer and broadcasts the moves;
+///    every rank appends the moves' matched_expert units to the run (ids after the planned ones)
+///    and defers the same-key units they cover: the pass does not compute them.
+/// 2. After the pass (phase "match"): rank 0 finds, from every projection's sketch, the moves the
+///    first matching missed, and which deferred units the matched units' own statistics make
+///    unnecessary (superseded: the verdict judges their expert at its match). The other deferred
+///    units and the new moves' matched units run through cluster/unit_executor like the pass's:
+///    journaled, resumable, each computed whole by one rank, so the store does not depend on the
+///    rank count.
+///
+/// Both steps are deterministic functions of the files and the pass's results, so a resumed run
+/// plans the same units with the same ids and takes the finished ones from the journals.
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +31,7 @@
 #include "core/run_config.hpp"
 #include "io/store/result_store.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/plan/matched_experts.hpp"
 #include "stages/plan/run_plan.hpp"
 
 namespace lineage::pipeline {
@@ -29,16 +39,35 @@ namespace lineage::pipeline {
 struct MatchedPhaseOptions {
   std::string session;                                 ///< this run's session (journal file names)
   std::function<void(std::string_view phase)> inject;  ///< LINEAGE_FAULT at the start of a phase
-  std::ostream* out = nullptr;                         ///< rank 0's summary line; null: quiet
+  std::ostream* out = nullptr;                         ///< rank 0's summary lines; null: quiet
 };
 
-/// Collective over `comm`. `done` (rank 0's; other ranks pass an empty map) holds the journaled
-/// outcomes after the pass; the moves are planned only when every planned unit of `run` is in it.
-/// Appends the matched_expert units to `run` and, on rank 0, to `store.units` and its plan.
-/// @return the execution of the matched units; nullopt (on every rank) when none were planned
-[[nodiscard]] std::optional<cluster::UnitExecution> run_matched_experts(
-    const cluster::Communicator& comm, const RunConfig& config, stages::RunPlan& run,
-    const std::map<std::uint64_t, stages::UnitOutcome>& done, io::StoreContents& store,
-    const cluster::UnitExecutorOptions& exec_options, const MatchedPhaseOptions& options);
+/// What step 1 added to the run.
+struct MovesBeforePass {
+  std::size_t planned = 0;                ///< the run's units before the matched ones
+  std::vector<stages::ExpertMove> moves;  ///< from the down projections' sketches
+  std::vector<std::uint64_t> deferred;    ///< same-key units the pass leaves out, ascending
+};
+
+/// Step 1, collective over `comm`: appends the matched_expert units of the moves to `run` (on
+/// every rank alike) and returns the deferred same-key units.
+[[nodiscard]] MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, stages::RunPlan& run,
+                                                        const MatchedPhaseOptions& options);
+
+/// What step 2 did.
+struct MovesAfterPass {
+  std::optional<cluster::UnitExecution> execution;  ///< nullopt (on every rank) when nothing was computed
+  std::vector<std::uint64_t> superseded;            ///< deferred units never to compute, ascending (every rank)
+};
+
+/// Step 2, collective over `comm`. `done` (rank 0's; other ranks pass an empty map) holds the
+/// journaled outcomes after the pass; nothing is decided unless every unit of `run` is in it or
+/// deferred. Appends the new matched units to `run` and, on rank 0, to `store.units` and its plan.
+[[nodiscard]] MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
+                                                 stages::RunPlan& run, const MovesBeforePass& before,
+                                                 const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                                                 io::StoreContents& store,
+                                                 const cluster::UnitExecutorOptions& exec_options,
+                                                 const MatchedPhaseOptions& options);
 
 }  // namespace lineage::pipeline

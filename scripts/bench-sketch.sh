@@ -12,8 +12,8 @@
 # Environment: SKETCHES=layer measures the layer matrices' sketches (attention, router, shared
 # expert, dense MLP: --no-layer-sketches) instead of the experts'; LAYERS and EXPERTS change the
 # pair's 48 layers and 128 experts (a smaller pair for a loaded machine); SCENARIO names the
-# suspect's synth scenario (default permuted; e.g. finetune, whose experts stay in place, so the
-# second phase plans nothing).
+# suspect's synth scenario (default permuted; e.g. finetune, whose experts stay in place, so no
+# matched_expert unit is planned).
 set -euo pipefail
 source "$(dirname "$0")/bench-common.bash" "$@"
 layers=${LAYERS:-48}
@@ -36,11 +36,13 @@ if [ ! -d "$work/$scenario" ]; then
 fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); models $(du -shL "$work/base" | cut -f1) each"
 echo "command: mpirun -np 2 lineage compare $scenario base $* [$off_flag] (LAYERS=$layers EXPERTS=$experts SKETCHES=$sketches)"
-# Three modes, alternated: without the sketches; with them but without the second phase (hidden
-# aid --no-matched-experts: the sketches and the matching rank 0 computes after the pass, which
-# is what the matching itself costs); and every default, which adds the matched_expert units:
-# each moved expert's projections read again against its match (on this permuted pair, nearly
-# every expert). The layer sketches have no second phase: their middle mode equals the last.
+# Three modes, alternated: without the sketches; with them but without matched units (hidden aid
+# --no-matched-experts: the sketches in the pass and the matching rank 0 computes at the verdict,
+# which is what the matching itself costs); and every default, which adds the down projections'
+# sketches and the matching before the pass, and compares each moved expert at its match instead
+# of at its own index (on this permuted pair, nearly every expert; their same-key units are
+# superseded, so no expert is read twice). The layer sketches have no matched units: their middle
+# mode equals the last.
 declare -A wall_of cpu_of
 modes=(without sketches with)
 [ "$sketches" = layer ] && modes=(without with)
@@ -73,7 +75,7 @@ for what, first in (("wall", 1), ("CPU", 9)):
     base, sketched, full = (median(sys.argv[first + k]) for k in range(3))
     line = f"compare {what}: median without the {kind} sketches {base:.2f} s"
     if sketched is not None:
-        line += f"; with them and the matching, no second phase {sketched:.2f} s ({100 * (sketched - base) / base:+.1f}%)"
+        line += f"; with them and the matching, no matched units {sketched:.2f} s ({100 * (sketched - base) / base:+.1f}%)"
     line += f"; every default {full:.2f} s ({100 * (full - base) / base:+.1f}%)"
     print(line)
 ms = json.load(open(sys.argv[5]))["pairs"][0]["expert_sketch_matching"]
@@ -86,7 +88,8 @@ n = len(f["sketches/unit_id"])
 size = (f["sketches/a"].id.get_storage_size() + f["sketches/b"].id.get_storage_size()) / 1e6
 kinds = f["units/kind"][:]
 matched = sum(1 for k in kinds if (k.decode() if isinstance(k, bytes) else k) == "matched_expert")
+superseded = len(f["units/superseded_ids"]) if "units/superseded_ids" in f else 0
 print(f"verdict --json (all of it, incl. the sketch matching of {len(ms)} layers): {float(sys.argv[4]):.2f} s; "
       f"{right}/{len(ms)} layers matched exactly; {n} sketched units, {size:.1f} MB of sketches in the store; "
-      f"{matched} matched_expert units")
+      f"{matched} matched_expert units, {superseded} same-key units superseded")
 PY

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -139,6 +140,11 @@ auto parse_cell(const std::filesystem::path& path, const std::string& dataset, s
 
 }  // namespace
 
+std::uint64_t units_missing(const StoreContents& c) noexcept {
+  const auto have = c.done_ids.size() + c.superseded_ids.size();
+  return have >= c.units.size() ? 0 : c.units.size() - have;
+}
+
 std::uint64_t unit_checksum(const StoredUnit& u) {
   Fields f;
   f.add(u.id);
@@ -256,6 +262,7 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
     f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
     put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
     put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
+    if (!c.superseded_ids.empty()) put(f, "/units/superseded_ids", c.superseded_ids);
     // Statistics: [done x stats] row-major, columns named by /results/stat_names.
     f.ensure_group("/results");
     f.write_strings("/results/stat_names", c.stat_names);
@@ -482,6 +489,15 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   for (std::size_t r = 0; r < done; ++r) {
     if (c.done_ids[r] >= n) bad(path, "/results/unit_id[" + std::to_string(r) + "] names no unit");
     if (r > 0 && c.done_ids[r] <= c.done_ids[r - 1]) bad(path, "/results/unit_id is not strictly ascending");
+  }
+  c.superseded_ids = get<std::uint64_t>(f, "/units/superseded_ids");
+  for (std::size_t r = 0; r < c.superseded_ids.size(); ++r) {
+    const auto unit = c.superseded_ids[r];
+    if (unit >= n) bad(path, "/units/superseded_ids[" + std::to_string(r) + "] names no unit");
+    if (r > 0 && unit <= c.superseded_ids[r - 1]) bad(path, "/units/superseded_ids is not strictly ascending");
+    if (std::binary_search(c.done_ids.begin(), c.done_ids.end(), unit))
+      bad(path, "/units/superseded_ids[" + std::to_string(r) + "] names unit " + std::to_string(unit) +
+                    ", which has results");
   }
   if (f.exists("/results/stats")) {
     std::vector<std::uint64_t> dims;

@@ -64,7 +64,7 @@ struct StoredUnit {
 
 struct StoreContents {
   std::string run_id;
-  std::string status = "partial";  ///< "complete" once every unit has results
+  std::string status = "partial";  ///< "complete" once every unit has results or is superseded
   std::string config_json;         ///< the RunConfig as JSON
   std::string tool_version = "lineage 0.1.0";
   std::vector<StoredModel> models;
@@ -80,6 +80,10 @@ struct StoreContents {
   // maps them to and from UnitStats.
   std::vector<std::string> stat_names;
   std::vector<std::uint64_t> done_ids;
+  /// Same-key units of routed experts that were never computed because their expert moved and
+  /// its matched_expert units confirmed the move (pipeline/matched_phase.hpp): the verdict judges
+  /// the expert at its match, so these units need no results. Ascending, none in done_ids.
+  std::vector<std::uint64_t> superseded_ids;
   std::vector<double> stats;
   std::vector<std::uint64_t> hash_a;  ///< per done unit: xxh3 of side A's raw bytes
   std::vector<std::uint64_t> hash_b;
@@ -111,6 +115,9 @@ struct StoreContents {
   std::vector<std::uint64_t> unit_checksums;
   std::vector<std::uint64_t> row_checksums;
 };
+
+/// Units neither computed nor superseded (0 for a complete run).
+[[nodiscard]] std::uint64_t units_missing(const StoreContents& c) noexcept;
 
 /// XXH3-64 of every field of a unit row (what /units/row_xxh3 holds).
 [[nodiscard]] std::uint64_t unit_checksum(const StoredUnit& u);

@@ -15,10 +15,13 @@ StoreCheck check_result_store(const std::filesystem::path& path, const std::vect
   r.schema_version = c.schema_version;
   r.units = c.units.size();
   r.results = c.done_ids.size();
-  r.complete = c.status == "complete" && r.results == r.units;
+  r.superseded = c.superseded_ids.size();
+  r.complete = c.status == "complete" && units_missing(c) == 0;
   if (!r.complete) {
     r.problems.push_back("incomplete: " + std::to_string(r.results) + " of " + std::to_string(r.units) +
-                         " units have results (status " + c.status + ")");
+                         " units have results" +
+                         (r.superseded ? " and " + std::to_string(r.superseded) + " are superseded" : std::string()) +
+                         " (status " + c.status + ")");
   }
   r.has_checksums = c.schema_version >= 2;
   if (r.has_checksums) {

@@ -16,6 +16,7 @@ struct StoreCheck {
   std::int64_t schema_version = 0;
   std::size_t units = 0;
   std::size_t results = 0;
+  std::size_t superseded = 0;  ///< units judged through their confirmed matched units instead
   bool complete = false;
   bool has_checksums = false;
   std::size_t bad_units = 0;  ///< units whose /units/row_xxh3 does not match

@@ -39,6 +39,7 @@ int check(const std::vector<std::string>& args) {
         {"schema_version", r.schema_version},
         {"units", r.units},
         {"results", r.results},
+        {"superseded", r.superseded},
         {"complete", r.complete},
         {"checksums", r.has_checksums ? nlohmann::json{{"bad_units", r.bad_units}, {"bad_rows", r.bad_rows}}
                                       : nlohmann::json("none (schema 1)")},
@@ -52,6 +53,7 @@ int check(const std::vector<std::string>& args) {
   } else {
     std::cout << "store:     " << store << " (schema " << r.schema_version << ")\n"
               << "results:   " << r.results << "/" << r.units << " units"
+              << (r.superseded ? " (" + std::to_string(r.superseded) + " superseded by matched units)" : std::string())
               << (r.complete ? ", complete" : ", incomplete") << "\nchecksums: "
               << (r.has_checksums ? std::to_string(r.bad_units + r.bad_rows) + " bad of " +
                                         std::to_string(r.units + r.results) + " rows"

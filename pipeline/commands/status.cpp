@@ -39,6 +39,9 @@ nlohmann::json store_status(const fs::path& store) {
   }
   const auto s = io::read_result_store(store);
   std::set<std::uint64_t> done(s.done_ids.begin(), s.done_ids.end());
+  // Same-key units of moved experts judged at their match (io/store/result_store.hpp) are
+  // finished without results.
+  const std::set<std::uint64_t> superseded(s.superseded_ids.begin(), s.superseded_ids.end());
   std::size_t journaled = 0;
   auto last = fs::last_write_time(store, ec);
   // Row blocks of split units (docs/methods.md "Row blocks") count once their unit is merged
@@ -70,17 +73,15 @@ nlohmann::json store_status(const fs::path& store) {
       ++k.first;
     }
   }
-  j["state"] = s.status == "complete"          ? "complete"
-               : done.size() == s.units.size() ? "computed, store not finalised"
-                                               : "partial";
+  j["state"] = s.status == "complete"                              ? "complete"
+               : done.size() + superseded.size() >= s.units.size() ? "computed, store not finalised"
+                                                                   : "partial";
   j["run_id"] = s.run_id;
   j["models"] = nlohmann::json::array();
   for (const auto& m : s.models) j["models"].push_back({{"label", m.label}, {"path", m.path}});
-  j["units"] = {{"total", s.units.size()},
-                {"done", done.size()},
-                {"in_store", s.done_ids.size()},
-                {"only_in_journals", journaled},
-                {"row_blocks_in_journals", pending_blocks}};
+  j["units"] = {{"total", s.units.size()},       {"done", done.size()},
+                {"in_store", s.done_ids.size()}, {"superseded", superseded.size()},
+                {"only_in_journals", journaled}, {"row_blocks_in_journals", pending_blocks}};
   for (const auto& [kind, dt] : by_kind) j["by_kind"][kind] = {{"done", dt.first}, {"total", dt.second}};
   j["elements"] = {{"total", elements}, {"done", elements_done}};
   j["bytes"] = {{"total", bytes}, {"done", bytes_done}};
@@ -132,6 +133,7 @@ int status(const std::vector<std::string>& args) {
     const auto& u = j["units"];
     std::cout << "  units     " << u["done"] << "/" << u["total"] << " done (" << u["in_store"] << " in the store, "
               << u["only_in_journals"] << " only in journals";
+    if (u.value("superseded", 0) > 0) std::cout << "; " << u["superseded"] << " superseded by matched units";
     if (u.value("row_blocks_in_journals", 0) > 0) {
       std::cout << "; " << u["row_blocks_in_journals"] << " row blocks of unfinished split units in journals";
     }

@@ -389,10 +389,7 @@ void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byt
     st.basis = null.basis;
     out.joint_null = null.joint;
   }
-  if (unit.sketch) {
-    out.sketch_a = sketch_of(unit, unit.a, a_tensor);
-    out.sketch_b = sketch_of(unit, unit.b, b_tensor);
-  }
+  std::tie(out.sketch_a, out.sketch_b) = unit_sketches(unit, a_tensor, b_tensor);
   // Neuron matching of MLP units (same switch as the null: off without permutation tests).
   st.neuron.observed = std::numeric_limits<double>::quiet_NaN();
   if (null_options.permutations > 0) {
@@ -415,6 +412,13 @@ std::uint64_t hash_of_block_hashes(const std::vector<std::uint64_t>& hashes) {
 }
 
 }  // namespace
+
+std::pair<std::vector<float>, std::vector<float>> unit_sketches(const ComparisonUnit& unit,
+                                                                std::span<const std::byte> a_tensor,
+                                                                std::span<const std::byte> b_tensor) {
+  if (!unit.sketch) return {};
+  return {sketch_of(unit, unit.a, a_tensor), sketch_of(unit, unit.b, b_tensor)};
+}
 
 UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                             std::span<const std::byte> b_tensor, const RowBlock& block,

@@ -10,6 +10,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stages/execute/row_block_partial.hpp"
@@ -42,6 +43,12 @@ namespace lineage::stages {
 /// unit's block 0 computes them; the pass's fields are left at their defaults.
 [[nodiscard]] UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                                                std::span<const std::byte> b_tensor, const NullOptions& null = {});
+
+/// Both sides' sketches of a sketched unit (ComparisonUnit::sketch), as the pass makes them;
+/// empty vectors for a unit that is not sketched. They read only the sketch's hidden dimensions.
+[[nodiscard]] std::pair<std::vector<float>, std::vector<float>> unit_sketches(const ComparisonUnit& unit,
+                                                                              std::span<const std::byte> a_tensor,
+                                                                              std::span<const std::byte> b_tensor);
 
 /// A split unit's outcome from `sampled` (unit_sampled_outcome) and every one of its blocks'
 /// partials in block order: the sums are merged in block order (UnitSums::merge from empty sums,

@@ -40,7 +40,7 @@ bool sketched(const TensorKey& k, UnitKind kind) noexcept {
   if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight) return false;
   if (k.projection != Projection::gate && k.projection != Projection::up && k.projection != Projection::down)
     return false;
-  return kind == UnitKind::same_key || kind == UnitKind::expert_sketch;
+  return kind == UnitKind::same_key || kind == UnitKind::expert_sketch || kind == UnitKind::matched_expert;
 }
 
 std::vector<std::uint64_t> sketch_dims(std::uint64_t hidden) {

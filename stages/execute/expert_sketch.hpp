@@ -25,8 +25,9 @@ inline constexpr std::size_t kSketchWidth = kSketchDims * (kSketchDims + 1) / 2;
 inline constexpr std::uint64_t kSketchSeed = 0x736b65746368ULL;  ///< "sketch"
 
 /// Whether the pass sketches a unit of this key and kind (the planner sets ComparisonUnit::sketch
-/// from it): the weight matrices (gate, up, down) of routed experts in same-key units and in
-/// expert_sketch units; the layer matrices of layer_sketched() in same-key units and in
+/// from it): the weight matrices (gate, up, down) of routed experts in same-key, expert_sketch and
+/// matched_expert units (a moved expert's same-key unit may never be computed, so its match
+/// carries both sides' sketches); the layer matrices of layer_sketched() in same-key units and in
 /// layer_sketch units.
 [[nodiscard]] bool sketched(const TensorKey& key, UnitKind kind) noexcept;
 

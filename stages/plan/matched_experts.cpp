@@ -3,9 +3,11 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "core/errors.hpp"
 #include "io/store/result_store.hpp"
+#include "stages/execute/expert_sketch.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
 
@@ -44,6 +46,51 @@ std::vector<ExpertMove> expert_moves(
     }
   }
   return moves;
+}
+
+std::vector<std::uint64_t> move_sketch_units(const std::vector<ComparisonUnit>& units) {
+  std::vector<std::uint64_t> out;
+  for (const auto& u : units) {
+    if (u.sketch && expert_weight(u.key_a) && u.key_a.projection == Projection::down &&
+        (u.kind == UnitKind::same_key || u.kind == UnitKind::expert_sketch)) {
+      out.push_back(u.id);
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> deferred_same_key_units(const std::vector<ComparisonUnit>& units, std::size_t planned) {
+  // Per (suspect model, other model): the suspect keys compared at a match, and the other's keys
+  // some suspect expert is matched to.
+  std::set<std::tuple<int, int, TensorKey>> at_match, matched_to;
+  for (auto id = planned; id < units.size(); ++id) {
+    const auto& u = units[id];
+    if (u.kind != UnitKind::matched_expert) continue;
+    at_match.emplace(u.a.model, u.b.model, u.key_a);
+    matched_to.emplace(u.a.model, u.b.model, u.key_b);
+  }
+  std::vector<std::uint64_t> out;
+  if (at_match.empty()) return out;
+  for (std::size_t id = 0; id < planned && id < units.size(); ++id) {
+    const auto& u = units[id];
+    if (u.kind != UnitKind::same_key || !expert_weight(u.key_a)) continue;
+    if (at_match.count({u.a.model, u.b.model, u.key_a}) && matched_to.count({u.a.model, u.b.model, u.key_b})) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> superseded_units(
+    const std::vector<ComparisonUnit>& units, const std::vector<std::uint64_t>& deferred,
+    const std::map<std::pair<int, int>, std::set<std::pair<int, int>>>& confirmed) {
+  std::vector<std::uint64_t> out;
+  for (const auto id : deferred) {
+    const auto& u = units.at(id);
+    const auto pair = confirmed.find({u.a.model, u.b.model});
+    if (pair != confirmed.end() && pair->second.count({u.key_a.layer, u.key_a.expert})) out.push_back(id);
+  }
+  return out;
 }
 
 std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUnit>& units,
@@ -92,6 +139,9 @@ std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUni
       u.b = vb;
       u.rows = va.rows;
       u.cols = va.cols;
+      // Its same-key units may never be computed (deferred, then superseded): both experts'
+      // sketches come from here then.
+      u.sketch = sketched(ka, UnitKind::matched_expert);
       out.push_back(std::move(u));
     }
   }

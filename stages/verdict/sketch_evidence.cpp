@@ -72,6 +72,11 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     if (kind == UnitKind::same_key && u.model_a == suspect && u.model_b == other) {
       sa[key.layer][key.expert][key.projection] = &ab.first;
       sb[key.layer][key.expert][key.projection] = &ab.second;
+    } else if (kind == UnitKind::matched_expert && u.model_a == suspect && u.model_b == other &&
+               u.key_b.layer == key.layer && u.key_b.expert >= 0) {
+      // A moved expert's sketches (the same as its same-key unit's, which may not be computed).
+      sa[key.layer][key.expert][key.projection] = &ab.first;
+      sb[key.layer][u.key_b.expert][key.projection] = &ab.second;
     } else if (kind == UnitKind::expert_sketch && u.model_a == u.model_b &&
                (u.model_a == suspect || u.model_a == other)) {
       (u.model_a == suspect ? sa : sb)[key.layer][key.expert][key.projection] = &ab.first;

@@ -24,7 +24,35 @@ std::string label_of(const io::StoreContents& store, int i) {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
+ExpertSet judged_at_match(const io::StoreContents& store, int suspect, int other,
+                          const std::vector<UnitEvidence>& evidence, const std::vector<MlpNeuronMatching>& neurons) {
+  ExpertSet neuron_matched;
+  for (const auto& mlp : neurons) {
+    if (mlp.role == "routed_expert" && mlp.matched) neuron_matched.insert({mlp.layer, mlp.expert});
+  }
+  auto judged = confirmed_moves(evidence, neuron_matched);
+  for (const auto id : store.superseded_ids) {
+    const auto& u = store.units.at(id);
+    if (u.model_a == suspect && u.model_b == other) judged.insert({u.key_a.layer, u.key_a.expert});
+  }
+  return judged;
+}
+
 }  // namespace
+
+ExpertSet moves_judged_at_match(const io::StoreContents& store, int suspect, int other,
+                                const std::vector<UnitEvidence>& evidence) {
+  return judged_at_match(store, suspect, other, evidence, neuron_matchings(store, suspect, other));
+}
+
+std::map<std::pair<int, int>, ExpertSet> moves_judged_at_match(const io::StoreContents& store) {
+  std::map<std::pair<int, int>, ExpertSet> out;
+  for (const auto& [pair, evidence] : evidence_by_pair(store)) {
+    auto judged = moves_judged_at_match(store, pair.first, pair.second, evidence);
+    if (!judged.empty()) out[pair] = std::move(judged);
+  }
+  return out;
+}
 
 std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair) {
   std::map<std::pair<int, int>, PairVerdict> verdicts;
@@ -33,11 +61,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
     const auto neurons = neuron_matchings(store, suspect, other);
     // Moved experts are judged at their match where their own statistics there confirm the move
     // (stages/verdict/matched_expert_verdict.hpp).
-    ExpertSet neuron_matched;
-    for (const auto& mlp : neurons) {
-      if (mlp.role == "routed_expert" && mlp.matched) neuron_matched.insert({mlp.layer, mlp.expert});
-    }
-    const auto confirmed = confirmed_moves(evidence, neuron_matched);
+    const auto confirmed = judged_at_match(store, suspect, other, evidence, neurons);
     ExpertSet moved_experts;
     for (const auto& u : evidence) {
       if (u.kind == UnitKind::matched_expert) moved_experts.insert({u.key.layer, u.key.expert});

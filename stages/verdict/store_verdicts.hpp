@@ -13,6 +13,7 @@
 
 #include "io/store/result_store.hpp"
 #include "stages/verdict/byte_identity_evidence.hpp"
+#include "stages/verdict/matched_expert_verdict.hpp"
 #include "stages/verdict/outlier_fingerprint.hpp"
 #include "stages/verdict/std_curves.hpp"
 #include "stages/verdict/store_evidence.hpp"
@@ -36,6 +37,17 @@ struct PairOutcome {
 /// Every pair's verdict; a parent (label "parent...") is calibrated against the same suspect's
 /// controls (labels "control...", METHODS §4.1). Ordered by (suspect, other).
 [[nodiscard]] std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair);
+
+/// The moved experts the verdict judges at their match, of one pair's `evidence`: those whose
+/// matched_expert units confirm the move (confirmed_moves, with the pair's neuron matchings), and
+/// those whose same-key units the store records as superseded (judged there when they were
+/// superseded, by the same rule).
+[[nodiscard]] ExpertSet moves_judged_at_match(const io::StoreContents& store, int suspect, int other,
+                                              const std::vector<UnitEvidence>& evidence);
+
+/// moves_judged_at_match for every pair of the store (the results it holds so far), keyed by
+/// (suspect, other): what compare supersedes the deferred same-key units by.
+[[nodiscard]] std::map<std::pair<int, int>, ExpertSet> moves_judged_at_match(const io::StoreContents& store);
 
 /// Mean, SD (n - 1), min and max of the finite values.
 struct ValueSummary {

@@ -12,6 +12,9 @@ kb = f["units/key_b"][()]
 ha = f["results/hash_a"][()]
 hb = f["results/hash_b"][()]
 print("status", f.attrs["status"], "units", len(f["units/id"][()]), "done", len(ids))
+# Units never computed because their expert is judged at its match (compare's step after the pass).
+if "units/superseded_ids" in f:
+    print("superseded", " ".join(str(int(u)) for u in f["units/superseded_ids"][()]))
 for row, uid in enumerate(ids):
     vals = " ".join(float(x).hex() for x in stats[row])
     print(uid, ka[uid].decode(), kb[uid].decode(), ha[row], hb[row], vals)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The second phase of compare (issue 10): on a generated pair whose experts were moved (and their
-# neurons permuted), compare plans one matched_expert unit per moved expert and projection,
-# suspect expert e against the parent's expert perm[e] as the generator recorded, none for experts
-# left in place; their exact statistics show the moved experts derived (g, the basis null), and
-# the verdict's routed-expert component judges them in place of the moved experts' same-key
-# units where their own statistics confirm the move (here the neurons; for pruned experts the
-# bytes). An independent model gets none. The store is the same at 1 and 2 ranks and after a
-# failure in the second phase (a unit, or its planning) and --resume.
+# Moved experts in compare (issue 10): on a generated pair whose experts were moved (and their
+# neurons permuted), compare plans before the pass one matched_expert unit per moved expert and
+# projection, suspect expert e against the parent's expert perm[e] as the generator recorded, none
+# for experts left in place, and defers the moved experts' same-key units; their exact statistics
+# show the moved experts derived (g, the basis null), and the verdict's routed-expert component
+# judges them in place of the moved experts' same-key units where their own statistics confirm
+# the move (here the neurons; for pruned experts the bytes). The deferred units of confirmed moves
+# are never computed (superseded); without confirmation (no permutation tests) they are computed
+# after the pass. An independent model gets none. The store is the same at 1 and 2 ranks and after
+# a failure (a matched unit, the sketches, the decision after the pass) and --resume.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 
@@ -15,7 +17,10 @@ source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 "$lineage" synth --scenario independent --base "$tmp/base" --out "$tmp/ind" --seed 9 >/dev/null || fail "synth independent"
 
 out=$($mpi -np 1 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/p1.h5" 2>&1) || fail "compare -np 1: $out"
-grep -q "matched_expert units for" <<<"$out" || fail "no second phase announced: $out"
+grep -q "experts moved by the down projections' sketches: [1-9][0-9]* matched_expert units planned" <<<"$out" \
+  || fail "no moves planned before the pass: $out"
+grep -q "lineage compare: \([0-9]*\) of \1 deferred same-key units superseded" <<<"$out" \
+  || fail "the deferred units were not all superseded: $out"
 $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/p2.h5" -q >"$tmp/p2.out" 2>&1 \
   || fail "compare -np 2: $(cat "$tmp/p2.out")"
 $dump "$tmp/p1.h5" >"$tmp/p1.txt" && $dump "$tmp/p2.h5" >"$tmp/p2.txt" || fail dump
@@ -44,10 +49,13 @@ for i in matched:
     s = stats[row_of[i]]
     # Neurons permuted: h sees nothing, the basis null sees the same expert.
     assert s[col["basis_null_p"]] < 1e-3 and s[col["basis_corr"]] > 0.9, (ka[i], kb[i], s[col["basis_corr"]])
-# The same-key units of moved experts compare unrelated experts: the basis does not match.
+# The same-key units of moved experts were never computed: superseded, without results.
 moved = {ka[j] for j in matched}
 same = [i for i, k in enumerate(kinds) if k == "same_key" and ka[i] in moved]
-assert same and all(stats[row_of[i]][col["basis_corr"]] < 0.5 for i in same)
+superseded = [int(u) for u in f["units/superseded_ids"][()]]
+assert same and superseded == same, (superseded[:6], same[:6])
+assert not set(same) & set(row_of), "a superseded unit has results"
+assert len(row_of) + len(superseded) == len(kinds) and f.attrs["status"] == "complete"
 print("%d matched_expert units" % len(matched))
 PY
 
@@ -88,12 +96,16 @@ $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/r.h5" -q --inj
 grep -q "unit $first" "$tmp/r.out" || fail "failure not at the matched unit: $(cat "$tmp/r.out")"
 $mpi -np 3 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/r.h5" --resume >"$tmp/r2.out" 2>&1 \
   || fail "resume: $(cat "$tmp/r2.out")"
-grep -q "matched_expert units for .* moved experts, [1-9][0-9]* already done" "$tmp/r2.out" \
-  || fail "the resume did not take finished matched units from the journal: $(cat "$tmp/r2.out")"
+grep -q "units (0 on common sub-matrices), [1-9][0-9]* already done" "$tmp/r2.out" \
+  || fail "the resume did not take finished units from the journal: $(cat "$tmp/r2.out")"
 $dump "$tmp/r.h5" >"$tmp/r.txt" || fail dump
 cmp -s "$tmp/p1.txt" "$tmp/r.txt" || fail "resumed store differs: $(diff "$tmp/p1.txt" "$tmp/r.txt" | head -5)"
 
-# A rank failing while the second phase is planned: every rank stops with the one error, no hang.
+# A rank failing while the moves are found, before or after the pass: every rank stops with the one
+# error, no hang.
+LINEAGE_FAULT=sketch:1 $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/s.h5" -q >"$tmp/s.out" 2>&1 \
+  && fail "the fault in the sketch phase did not fail the run"
+grep -q "in phase sketch" "$tmp/s.out" || fail "the failure does not name the sketch phase: $(cat "$tmp/s.out")"
 LINEAGE_FAULT=match:1 $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/f.h5" -q >"$tmp/f.out" 2>&1 \
   && fail "the fault in the match phase did not fail the run"
 grep -q "in phase match" "$tmp/f.out" || fail "the failure does not name the match phase: $(cat "$tmp/f.out")"
@@ -101,6 +113,19 @@ $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/f.h5" --resume
   || fail "resume after the match fault: $(cat "$tmp/f2.out")"
 $dump "$tmp/f.h5" >"$tmp/f.txt" || fail dump
 cmp -s "$tmp/p1.txt" "$tmp/f.txt" || fail "store after the match fault and resume differs"
+
+# Without permutation tests nothing confirms a move (the neurons are permuted, no bytes are equal):
+# the deferred units are computed after the pass, and the moved experts are judged in place.
+$mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/n0.h5" --null-permutations 0 >"$tmp/n0.out" 2>&1 \
+  || fail "compare --null-permutations 0: $(cat "$tmp/n0.out")"
+grep -q "lineage compare: 0 of [1-9][0-9]* deferred same-key units superseded" "$tmp/n0.out" \
+  || fail "deferred units superseded without confirmation: $(cat "$tmp/n0.out")"
+$py -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kinds = [k.decode() for k in f["units/kind"][()]]
+assert "units/superseded_ids" not in f and len(f["results/unit_id"]) == len(kinds) and f.attrs["status"] == "complete"
+' "$tmp/n0.h5" || fail "the deferred units were not computed after the pass"
 
 $mpi -np 2 "$lineage" compare "$tmp/ind" "$tmp/base" --out "$tmp/ind.h5" >"$tmp/ind.out" 2>&1 \
   || fail "compare independent: $(cat "$tmp/ind.out")"

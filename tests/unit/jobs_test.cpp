@@ -97,6 +97,38 @@ TEST(StoreMerge, DeduplicatesAgreeingUnitsAndRenumbersModels) {
   EXPECT_NE(std::find(unmatched.begin(), unmatched.end(), "model 2 lacks text/lm_head"), unmatched.end());
 }
 
+TEST(StoreMerge, SupersededUnitsStaySupersededUnlessAnotherStoreComputedThem) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2), c = model("control1", "/m/c", 3);
+  // A moved expert's same-key unit (id 1), superseded in the a-b store.
+  const auto with_expert = [&](const io::StoredModel& other, bool superseded) {
+    auto s = store(a, other, 0.9);
+    auto u = s.units[0];
+    u.id = 1;
+    u.key_a = u.key_b = parse_tensor_key("text/routed_expert/L0/E1/up");
+    u.tensor_a = u.tensor_b = "model.layers.0.mlp.experts.1.up_proj.weight";
+    s.units.push_back(u);
+    s.plan_rank_of_unit.push_back(-1);
+    if (superseded) {
+      s.superseded_ids = {1};
+    } else {
+      s.done_ids.push_back(1);
+      s.stats.insert(s.stats.end(), {0.02, 0.01});
+      s.hash_a.push_back(3);
+      s.hash_b.push_back(4);
+    }
+    return s;
+  };
+  const auto r = jobs::merge_stores({{"ab.h5", with_expert(b, true)}, {"ac.h5", with_expert(c, false)}});
+  ASSERT_EQ(r.store.units.size(), 4u);
+  EXPECT_EQ(r.store.superseded_ids, (std::vector<std::uint64_t>{1}));  // renumbered: a-b's unit 1 is still 1
+  EXPECT_EQ(r.store.status, "complete");
+  // The same unit computed in another store of the pair keeps its results and is not superseded.
+  const auto both = jobs::merge_stores({{"ab.h5", with_expert(b, true)}, {"ab2.h5", with_expert(b, false)}});
+  EXPECT_TRUE(both.store.superseded_ids.empty());
+  EXPECT_EQ(both.store.done_ids.size(), 2u);
+  EXPECT_EQ(both.store.status, "complete");
+}
+
 TEST(StoreMerge, DisagreementIsAConflictNotAnAverage) {
   const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2);
   const auto r = jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", store(a, b, 0.91)}});

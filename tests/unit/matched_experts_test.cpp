@@ -10,7 +10,9 @@
 
 #include "core/errors.hpp"
 #include "stages/execute/expert_sketch.hpp"
+#include "stages/plan/run_plan.hpp"
 #include "stages/verdict/matched_expert_verdict.hpp"
+#include "stages/verdict/sketch_evidence.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -99,7 +101,7 @@ TEST(MatchedExperts, MovedExpertsGetAUnitPerProjectionInPlaceOnesNone) {
     EXPECT_EQ(u.a.tensor, view(0, m.suspect_expert, u.key_a.projection).tensor);
     EXPECT_EQ(u.b.tensor, view(1, m.other_expert, u.key_a.projection).tensor);
     EXPECT_EQ(u.rows, kNeurons);
-    EXPECT_FALSE(u.sketch);
+    EXPECT_TRUE(u.sketch);  // its same-key units may be superseded: it carries both experts' sketches
   }
   // Deterministic: a resumed run plans the same units.
   EXPECT_EQ(expert_moves(planned.units, planned.sketches), moves);
@@ -123,6 +125,93 @@ TEST(MatchedExperts, AnInsignificantMatchingPlansNone) {
 TEST(MatchedExperts, AMoveOfAnExpertNoUnitHoldsIsABug) {
   const auto planned = layer_pair({0, 1, 2, 3, 4, 5}, true, 13);
   EXPECT_THROW((void)matched_expert_units(planned.units, {{1, 2, 9, 1}}), InternalError);
+}
+
+TEST(MatchedExperts, TheDownProjectionsSketchesAloneFindTheMovesBeforeThePass) {
+  const std::vector<int> perm{0, 2, 1, 3, 5, 4};
+  const auto planned = layer_pair(perm, true, 14);
+  const auto ids = move_sketch_units(planned.units);
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kExperts));
+  for (const auto id : ids) EXPECT_EQ(planned.units[id].key_a.projection, Projection::down);
+  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> down;
+  for (const auto id : ids) down[id] = planned.sketches.at(id);
+  EXPECT_EQ(expert_moves(planned.units, down), expert_moves(planned.units, planned.sketches));
+  // Units not sketched (--no-expert-sketches) give nothing to match.
+  auto unsketched = planned.units;
+  for (auto& u : unsketched) u.sketch = false;
+  EXPECT_TRUE(move_sketch_units(unsketched).empty());
+}
+
+TEST(MatchedExperts, ASameKeyUnitIsDeferredOnlyWhereMatchedUnitsCoverBothItsSides) {
+  const std::vector<int> perm{0, 2, 1, 3, 5, 4};
+  auto planned = layer_pair(perm, true, 15);
+  const auto count = planned.units.size();
+  auto units = planned.units;
+  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  const auto deferred = deferred_same_key_units(units, count);
+  std::vector<std::uint64_t> want;
+  for (std::size_t id = 0; id < count; ++id) {
+    const int e = units[id].key_a.expert;
+    if (units[id].kind == UnitKind::same_key && e >= 0 && perm[static_cast<std::size_t>(e)] != e) want.push_back(id);
+  }
+  EXPECT_EQ(deferred, want);
+  EXPECT_EQ(deferred.size(), 12u);
+  // Suspect expert 1 matched to the other's 3 alone (the other's expert 1 is nobody's match, as
+  // after pruning): its same-key units stay, or the other's expert 1 would have no sketch.
+  auto one = planned.units;
+  for (auto& u : matched_expert_units(one, {{1, 2, 1, 3}})) one.push_back(u);
+  EXPECT_TRUE(deferred_same_key_units(one, count).empty());
+  EXPECT_TRUE(deferred_same_key_units(planned.units, count).empty());
+}
+
+TEST(MatchedExperts, OnlyTheDeferredUnitsOfExpertsJudgedAtTheirMatchAreSuperseded) {
+  const std::vector<int> perm{0, 2, 1, 3, 5, 4};
+  auto planned = layer_pair(perm, true, 16);
+  const auto count = planned.units.size();
+  auto units = planned.units;
+  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  const auto deferred = deferred_same_key_units(units, count);
+  const auto superseded = superseded_units(units, deferred, {{{0, 1}, {{2, 1}, {2, 4}}}});
+  ASSERT_EQ(superseded.size(), 6u);
+  for (const auto id : superseded) {
+    EXPECT_TRUE(units[id].key_a.expert == 1 || units[id].key_a.expert == 4) << id;
+  }
+  EXPECT_TRUE(superseded_units(units, deferred, {{{0, 2}, {{2, 1}}}}).empty());  // another pair
+  EXPECT_TRUE(superseded_units(units, deferred, {}).empty());
+}
+
+TEST(MatchedExperts, TheSketchMatchingReadsAMovedExpertsSketchesFromItsMatchedUnits) {
+  const std::vector<int> perm{0, 2, 1, 3, 5, 4};
+  auto planned = layer_pair(perm, true, 17);
+  const auto count = planned.units.size();
+  auto units = planned.units;
+  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  io::StoreContents all, without;
+  all.units = without.units = stored_units(units);
+  all.sketches = planned.sketches;
+  const auto deferred = deferred_same_key_units(units, count);
+  for (const auto& [id, ab] : planned.sketches) {
+    if (!std::binary_search(deferred.begin(), deferred.end(), id)) without.sketches[id] = ab;
+  }
+  // A matched unit's sketches are its two sides' (suspect expert, the other's matched expert).
+  for (auto id = count; id < units.size(); ++id) {
+    const auto& u = units[id];
+    const auto side = [&](int model, int expert) {
+      for (const auto& [sid, ab] : planned.sketches) {
+        const auto& s = planned.units[sid];
+        if (s.key_a.expert == expert && s.key_a.projection == u.key_a.projection)
+          return model == 0 ? ab.first : ab.second;
+      }
+      return std::vector<float>{};
+    };
+    without.sketches[id] = {side(0, u.key_a.expert), side(1, u.key_b.expert)};
+  }
+  const auto a = sketch_matchings(all, 0, 1), b = sketch_matchings(without, 0, 1);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].matching.match, b[0].matching.match);
+  EXPECT_EQ(a[0].matching.p, b[0].matching.p);
+  EXPECT_EQ(a[0].matching.matched_mean, b[0].matching.matched_mean);
 }
 
 UnitEvidence expert_unit(int expert, UnitKind kind, double pearson) {

@@ -92,6 +92,21 @@ TEST_F(StoreHostile, ShortColumnsAndBadIndicesAreRefused) {
             std::string::npos);
 }
 
+TEST_F(StoreHostile, SupersededUnitsMustBeUnitsWithoutResultsInOrder) {
+  const auto superseded = [&](std::vector<std::uint64_t> ids) {
+    return after([&](H5File& f) { f.write<std::uint64_t>("/units/superseded_ids", ids, {ids.size()}); });
+  };
+  EXPECT_NE(superseded({5}).find("/units/superseded_ids[0] names no unit"), std::string::npos);
+  EXPECT_NE(superseded({1}).find("names unit 1, which has results"), std::string::npos);
+  EXPECT_NE(after([](H5File& f) {
+              const std::vector<std::uint64_t> done{0};
+              f.write<std::uint64_t>("/results/unit_id", done, {1});
+              const std::vector<std::uint64_t> ids{1, 1};
+              f.write<std::uint64_t>("/units/superseded_ids", ids, {2});
+            }).find("/units/superseded_ids is not strictly ascending"),
+            std::string::npos);
+}
+
 TEST_F(StoreHostile, UnitKindOrKeyTextLineageDoesNotWriteIsRefusedByFileDatasetAndRow) {
   // A text column of /units rewritten, and where the reader must say the fault is.
   struct Case {

@@ -68,6 +68,25 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
 }
 
+TEST(ResultStore, SupersededUnitsRoundTripAndCountTowardsCompleteness) {
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  auto s = sample();
+  s.units.push_back({2, UnitKind::same_key, parse_tensor_key("text/routed_expert/L0/E1/up"),
+                     parse_tensor_key("text/routed_expert/L0/E1/up"), "e1", "e1", 0, 1, 0, 0, 1, 4, 8});
+  s.plan_rank_of_unit.push_back(-1);
+  EXPECT_EQ(units_missing(s), 1u);
+  s.superseded_ids = {2};
+  EXPECT_EQ(units_missing(s), 0u);
+  write_result_store(p, s);
+  const auto c = read_result_store(p);
+  EXPECT_EQ(c.superseded_ids, (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(units_missing(c), 0u);
+  // A store without any has none (the dataset is only written when there are some).
+  write_result_store(p, sample());
+  EXPECT_TRUE(read_result_store(p).superseded_ids.empty());
+}
+
 TEST(ResultStore, TypedUnitsRoundTripAsTheTextColumnsReadersExpect) {
   lineage::testing::TempDir d;
   const auto p = d.path() / "run.h5";
