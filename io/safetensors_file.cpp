@@ -84,8 +84,17 @@ std::span<const std::byte> SafetensorsFile::read(std::uint64_t begin, std::uint6
     buffer = std::make_unique_for_overwrite<std::byte[]>(size);
     capacity = size;
   }
+  read_into(begin, end, buffer.get());
+  return {buffer.get(), size};
+}
+
+void SafetensorsFile::read_into(std::uint64_t begin, std::uint64_t end, std::byte* out) const {
+  if (begin > end || end > size_) {
+    throw InputError(header_.path.string(), "byte range past the end of the file", {}, begin);
+  }
+  const auto size = static_cast<std::size_t>(end - begin);
   for (std::size_t got = 0; got < size;) {
-    const auto n = ::pread(fd_, buffer.get() + got, size - got, static_cast<off_t>(begin + got));
+    const auto n = ::pread(fd_, out + got, size - got, static_cast<off_t>(begin + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
       throw InputError(header_.path.string(), std::string("cannot read: ") + std::strerror(errno), {}, begin + got);
@@ -95,7 +104,6 @@ std::span<const std::byte> SafetensorsFile::read(std::uint64_t begin, std::uint6
     }
     got += static_cast<std::size_t>(n);
   }
-  return {buffer.get(), size};
 }
 
 void SafetensorsFile::prefetch(std::uint64_t begin, std::uint64_t end) const noexcept {

@@ -36,6 +36,12 @@ class SafetensorsFile {
   [[nodiscard]] std::span<const std::byte> read(std::uint64_t begin, std::uint64_t end,
                                                 std::unique_ptr<std::byte[]>& buffer, std::size_t& capacity) const;
 
+  /// Copies the bytes [begin, end) into `out` (end - begin bytes) by pread, checked against the
+  /// header's file size only: for many small reads (a sketch's rows) where read()'s fstat per
+  /// call would cost more than the read. A file cut shorter still fails (the read comes up short:
+  /// InputError "truncated while being read").
+  void read_into(std::uint64_t begin, std::uint64_t end, std::byte* out) const;
+
   /// Maps the pages of [begin, end) before they are read: read-ahead from disk
   /// (MADV_WILLNEED) and page-table entries in one call (MADV_POPULATE_READ), instead of one
   /// page fault per 4 kB page (about 8x slower from the page cache, docs/benchmarks.md). Best

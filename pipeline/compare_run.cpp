@@ -1,5 +1,6 @@
 #include "pipeline/compare_run.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,6 +155,35 @@ void record_plan(io::StoreContents& store, const stages::WorkPlan& plan, int ran
   }
 }
 
+/// LINEAGE_STEP_CPU=1 (benchmark aid, docs/cli.md): this process's CPU seconds (user + system,
+/// every thread) per step of compare, one stderr line per step, so a benchmark can set the cost of
+/// one step against the whole run's within the same run (a shared machine's noise cancels).
+class StepClock {
+ public:
+  // The first step counts from the start of the process.
+  StepClock(bool on, int rank) : on_(on), rank_(rank) {}
+  void mark(std::string_view step) {
+    if (!on_) return;
+    const double now = cpu_seconds();
+    // One write per line: the ranks' lines reach mpirun's stderr whole.
+    const auto line = "lineage: step-cpu rank " + std::to_string(rank_) + " " + std::string(step) + " " +
+                      std::to_string(now - last_) + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    last_ = now;
+  }
+
+ private:
+  static double cpu_seconds() {
+    ::rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    const auto seconds = [](const ::timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+    return seconds(u.ru_utime) + seconds(u.ru_stime);
+  }
+  bool on_;
+  int rank_;
+  double last_ = 0;
+};
+
 /// LINEAGE_FAULT=PHASE:RANK[:KIND] (testing aid, docs/cli.md).
 struct Fault {
   std::string phase;
@@ -231,10 +261,14 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const MatchedPhaseOptions matched_options{
       session_of(comm), [&](std::string_view phase) { inject(fault, phase, rank); }, cfg.quiet ? nullptr : &out};
 
+  StepClock clock(environment().step_cpu, rank);
+  clock.mark("load");
+
   // ---- moved experts planned at their match before the pass (pipeline/matched_phase.hpp) -------
   MovesBeforePass before;
   before.planned = units.size();
   if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
+  clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
   io::StoreContents store;
@@ -367,11 +401,14 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     });
   };
   auto done = gather();
+  clock.mark("pass");
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
+  bool results_in_store = false;  // rank 0: store's results already those of `done`
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
     auto after = run_matched_experts(comm, cfg, run, before, done, store, exec_options, matched_options);
     superseded = std::move(after.superseded);
+    results_in_store = after.results_in_store && !after.execution;
     if (after.execution) {
       compute_failure = after.execution->failure;
       any_stopped = after.execution->stopped;
@@ -379,6 +416,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       done = gather();
     }
   }
+  clock.mark("moves-after-pass");
   // Superseded units are never computed (none is in `done`).
   const bool complete = static_cast<std::size_t>(std::count_if(done.begin(), done.end(),
                                                                [&](const auto& d) { return d.first < units.size(); })) +
@@ -399,7 +437,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     inject(fault, "verdict", rank);
     if (!root) return;
     // A matched unit of a run whose pass is not complete is not planned yet: left out.
-    put_results(store, done, units.size());
+    if (!results_in_store) put_results(store, done, units.size());
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {
@@ -427,6 +465,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     throw;
   }
 
+  clock.mark("verdict-and-store");
   int exit_code = 0;
   if (root) {
     if (!cfg.quiet) {

@@ -26,6 +26,9 @@ struct Environment {
   /// LINEAGE_ROW_BLOCK_BYTES: the row block size of `compare` (testing and tuning aid; parsed by
   /// pipeline/journaled_work.hpp row_block_bytes_of).
   std::optional<std::string> row_block_bytes;
+  /// LINEAGE_STEP_CPU=1: benchmark aid, each rank of `compare` writes its CPU seconds per step to
+  /// stderr (scripts/bench-sketch.sh reads them).
+  bool step_cpu = false;
   /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
   bool under_mpirun = false;
   /// The host name (gethostname), for the writer lock's holder line.

@@ -51,20 +51,35 @@ std::vector<float> take_floats(std::span<const std::byte> in, std::size_t& at) {
   return v;
 }
 
+/// The sketch of one side whose sketch reads whole rows: those rows copied by pread, 16 small
+/// reads instead of 16 page faults (which cost several times more on some virtual machines).
+std::vector<float> sketch_by_rows(const stages::ElementView& view, const std::vector<std::uint64_t>& rows,
+                                  cluster::UnitBytes& bytes, std::vector<std::byte>& gathered) {
+  auto& file = bytes.file(view);
+  const auto [first, last] = cluster::UnitBytes::range(view);
+  (void)file.range(first, last);  // the tensor inside the file, as long as it is now (one check)
+  const auto row_bytes = view.cols * dtype_size(view.dtype);
+  gathered.resize(rows.size() * row_bytes);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto [begin, end] = cluster::UnitBytes::rows_range(view, rows[i], 1);
+    file.read_into(begin, end, gathered.data() + i * row_bytes);
+  }
+  return stages::sketch_from_rows(view, gathered);
+}
+
 /// This rank's share of `ids` (every size-th from its rank: the units are alike in cost), sketched
 /// and serialised as (id, side A, side B) records.
 std::vector<std::byte> sketch_share(const stages::RunPlan& run, const std::vector<std::uint64_t>& ids, int rank,
                                     int size) {
   std::vector<std::byte> out;
   cluster::UnitBytes bytes(run.models);
+  std::vector<std::byte> gathered;
   for (auto i = static_cast<std::size_t>(rank); i < ids.size(); i += static_cast<std::size_t>(size)) {
     const auto& u = run.units()[ids[i]];
-    const auto [a, b] = stages::unit_sketches(u, bytes.of(u.a), bytes.of(u.b));
-    // Only the sketch's rows were faulted in; the resident set stays small however many experts.
-    for (const auto* view : {&u.a, &u.b}) {
-      const auto [begin, end] = cluster::UnitBytes::range(*view);
-      bytes.file(*view).release(begin, end);
-    }
+    const auto rows_a = stages::sketch_rows(u, u.a), rows_b = stages::sketch_rows(u, u.b);
+    const auto [a, b] = !rows_a.empty() && !rows_b.empty() ? std::pair{sketch_by_rows(u.a, rows_a, bytes, gathered),
+                                                                       sketch_by_rows(u.b, rows_b, bytes, gathered)}
+                                                           : stages::unit_sketches(u, bytes.of(u.a), bytes.of(u.b));
     if (a.empty() || b.empty()) continue;
     put(out, ids[i]);
     put_floats(out, a);
@@ -135,35 +150,39 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
   // Rank 0 decides from the pass's results: the moves every projection's sketches add, and the
   // deferred units whose expert the verdict will judge at its match.
   std::vector<stages::ExpertMove> moves;
-  cluster::run_phase(comm, "match", own, [&] {
+  const bool decided = cluster::run_phase(comm, "match", own, [&] {
     inject("match");
-    if (!root) return;
+    if (!root) return false;
     for (std::uint64_t id = 0; id < planned; ++id) {
-      if (!done.count(id) && !deferred(id)) return;  // the pass is not complete: a resumed run decides
+      if (!done.count(id) && !deferred(id)) return false;  // the pass is not complete: a resumed run decides
     }
-    io::StoreContents results;
-    results.units = stages::stored_units(run.units());
-    results.models = store.models;
-    results.stat_names = stages::unit_stat_names();
-    put_results(results, done, planned);
+    // The store's results as the verdict reads them (compare_run keeps them unless units follow).
+    put_results(store, done, planned);
+    result.results_in_store = true;
     const std::set<stages::ExpertMove, decltype([](const auto& x, const auto& y) {
                      return std::tie(x.other_model, x.layer, x.suspect_expert, x.other_expert) <
                             std::tie(y.other_model, y.layer, y.suspect_expert, y.other_expert);
                    })>
         known(before.moves.begin(), before.moves.end());
-    for (const auto& m : stages::expert_moves(run.units(), results.sketches)) {
+    for (const auto& m : stages::expert_moves(run.units(), store.sketches)) {
       if (!known.count(m)) moves.push_back(m);
     }
+    if (before.deferred.empty()) return true;
+    // Which moves the verdict will judge at their match (no unit is superseded yet).
     std::map<std::pair<int, int>, std::set<std::pair<int, int>>> judged;
-    for (const auto& [pair, experts] : stages::moves_judged_at_match(results)) judged[pair] = experts;
+    for (const auto& [pair, experts] : stages::moves_judged_at_match(store)) judged[pair] = experts;
     result.superseded = stages::superseded_units(run.units(), before.deferred, judged);
+    return true;
   });
+  const std::byte flag{static_cast<unsigned char>(decided ? 1 : 0)};
+  if (comm.broadcast({&flag, 1}, 0).at(0) != std::byte{1}) return result;
   comm.broadcast_records(moves, 0);
   comm.broadcast_records(result.superseded, 0);
   auto matched = cluster::run_phase(comm, "match", own, [&] {
     return moves.empty() ? std::vector<stages::ComparisonUnit>{} : stages::matched_expert_units(run.units(), moves);
   });
   const auto matched_count = matched.size();
+  if (matched_count > 0) result.results_in_store = false;  // journaled ones of these are not in it
   for (auto& u : matched) run.pairs.units.push_back(std::move(u));
   const auto& units = run.units();
 

@@ -58,11 +58,15 @@ struct MovesBeforePass {
 struct MovesAfterPass {
   std::optional<cluster::UnitExecution> execution;  ///< nullopt (on every rank) when nothing was computed
   std::vector<std::uint64_t> superseded;            ///< deferred units never to compute, ascending (every rank)
+  /// Rank 0: `store` holds the results of the units before this step (put_results), so the
+  /// verdict need not put them again unless this step computed units.
+  bool results_in_store = false;
 };
 
 /// Step 2, collective over `comm`. `done` (rank 0's; other ranks pass an empty map) holds the
 /// journaled outcomes after the pass; nothing is decided unless every unit of `run` is in it or
-/// deferred. Appends the new matched units to `run` and, on rank 0, to `store.units` and its plan.
+/// deferred. Appends the new matched units to `run` and, on rank 0, to `store.units` and its plan;
+/// rank 0's `store.superseded_ids` must be empty (the step decides them).
 [[nodiscard]] MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
                                                  stages::RunPlan& run, const MovesBeforePass& before,
                                                  const std::map<std::uint64_t, stages::UnitOutcome>& done,

@@ -54,11 +54,25 @@ for i in $(seq 1 "$repeats"); do
     [ $mode = sketches ] && flag=(--no-matched-experts)
     # Wall and CPU seconds (user + system of mpirun and its ranks): on a shared machine the CPU
     # time is the steadier of the two.
-    /usr/bin/time -f "%e %U %S" -o "$work/time.txt" mpirun --oversubscribe -np 2 "$lineage" compare \
-      "$work/$scenario" "$work/base" --out "$work/run.h5" -q "${flag[@]}" "$@" >/dev/null
+    # LINEAGE_STEP_CPU: each rank's CPU per step of compare, to set the matching's own steps
+    # against the whole run within one run (docs/cli.md).
+    LINEAGE_STEP_CPU=1 /usr/bin/time -f "%e %U %S" -o "$work/time.txt" mpirun --oversubscribe -np 2 \
+      -x LINEAGE_STEP_CPU "$lineage" compare "$work/$scenario" "$work/base" --out "$work/run.h5" -q "${flag[@]}" "$@" \
+      >/dev/null 2>"$work/steps-$mode-$i.txt"
     read -r wall user sys < "$work/time.txt"
     cpu=$(python3 -c "print(round($user + $sys, 2))")
-    echo "run $i, $mode: $wall s wall, $cpu s CPU"
+    steps=$(python3 -c '
+import collections, sys
+cpu = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    w = line.split()
+    if len(w) == 6 and w[:2] == ["lineage:", "step-cpu"]:
+        cpu[w[4]] = cpu.get(w[4], 0.0) + float(w[5])
+total = sum(cpu.values())
+print(", ".join("%s %.2f" % kv for kv in cpu.items()) + "; total %.2f" % total
+      + "; moves before and after the pass %.1f%%" % (100 * (cpu.get("moves-before-pass", 0) + cpu.get("moves-after-pass", 0)) / total))' \
+      "$work/steps-$mode-$i.txt")
+    echo "run $i, $mode: $wall s wall, $cpu s CPU; CPU s by step, both ranks: $steps"
     wall_of[$mode]+="$wall "
     cpu_of[$mode]+="$cpu "
   done

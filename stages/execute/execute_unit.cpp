@@ -420,6 +420,24 @@ std::pair<std::vector<float>, std::vector<float>> unit_sketches(const Comparison
   return {sketch_of(unit, unit.a, a_tensor), sketch_of(unit, unit.b, b_tensor)};
 }
 
+std::vector<std::uint64_t> sketch_rows(const ComparisonUnit& unit, const ElementView& view) {
+  if (!unit.sketch || view.col_stride != 1 || null_axis(unit.key_a, view.rows, view.cols) != NullAxis::rows) return {};
+  return sketch_dims(view.rows);
+}
+
+std::vector<float> sketch_from_rows(const ElementView& view, std::span<const std::byte> rows) {
+  const std::uint64_t neurons = view.cols;
+  if (rows.size() != kSketchDims * neurons * dtype_size(view.dtype)) {
+    throw InternalError("sketch_from_rows: " + std::to_string(rows.size()) + " bytes are not " +
+                        std::to_string(kSketchDims) + " rows of " + std::to_string(neurons) + " elements");
+  }
+  // Decoding is element by element: one call over the rows gives what the mapped reader's call
+  // per row gives.
+  std::vector<float> x(kSketchDims * neurons);
+  io::decode_to_float(view.dtype, rows, x);
+  return expert_sketch(x, neurons);
+}
+
 UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                             std::span<const std::byte> b_tensor, const RowBlock& block,
                             const NullOptions& null_options) {

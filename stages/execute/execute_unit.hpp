@@ -50,6 +50,17 @@ namespace lineage::stages {
                                                                               std::span<const std::byte> a_tensor,
                                                                               std::span<const std::byte> b_tensor);
 
+/// The rows one side's sketch reads, where its hidden axis is the row axis and rows are stored
+/// contiguously (a down projection [hidden, neurons]): sketch_dims(view.rows), ascending. Empty
+/// otherwise (the sketch reads columns, or the unit is not sketched).
+[[nodiscard]] std::vector<std::uint64_t> sketch_rows(const ComparisonUnit& unit, const ElementView& view);
+
+/// The sketch of a side from only the stored bytes of its sketch_rows(), in that order and
+/// back to back (view.cols elements each): bit for bit the side's sketch in unit_sketches, for a
+/// reader that fetches a few rows instead of mapping the tensor. Throws InternalError when
+/// `rows` has another size.
+[[nodiscard]] std::vector<float> sketch_from_rows(const ElementView& view, std::span<const std::byte> rows);
+
 /// A split unit's outcome from `sampled` (unit_sampled_outcome) and every one of its blocks'
 /// partials in block order: the sums are merged in block order (UnitSums::merge from empty sums,
 /// so the bits do not depend on where a block ran) and each side's hash is the XXH3-64 of its

@@ -137,8 +137,15 @@ assert "matched_expert" not in kinds' "$tmp/ind.h5" || fail "matched units store
 
 # The benchmark aid that separates the second phase's cost (scripts/bench-sketch.sh): the permuted
 # pair without it stores the pass's units and sketches but no matched_expert unit.
-$mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/nm.h5" --no-matched-experts >"$tmp/nm.out" 2>&1 \
-  || fail "compare --no-matched-experts: $(cat "$tmp/nm.out")"
+# The script's other aid, LINEAGE_STEP_CPU, has each rank write its CPU per step, whole lines.
+LINEAGE_STEP_CPU=1 $mpi -np 2 -x LINEAGE_STEP_CPU "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/nm.h5" \
+  --no-matched-experts >"$tmp/nm.out" 2>&1 || fail "compare --no-matched-experts: $(cat "$tmp/nm.out")"
+for r in 0 1; do
+  for step in load moves-before-pass pass moves-after-pass verdict-and-store; do
+    grep -qE "^lineage: step-cpu rank $r $step [0-9]+\.[0-9]+$" "$tmp/nm.out" \
+      || fail "no CPU seconds of step $step on rank $r: $(grep step-cpu "$tmp/nm.out")"
+  done
+done
 grep -q "matched_expert" "$tmp/nm.out" && fail "second phase ran with --no-matched-experts: $(cat "$tmp/nm.out")"
 $py -c '
 import sys, h5py

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 
+#include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/align/sketch_matching.hpp"
 #include "stages/execute/execute_unit.hpp"
@@ -110,6 +111,42 @@ TEST(ExpertSketch, UnchangedByANeuronPermutationChangedByAnotherExpert) {
   auto off = gate_unit;
   off.sketch = false;
   EXPECT_TRUE(execute_unit(off, a, b).sketch_a.empty());
+}
+
+TEST(ExpertSketch, ADownProjectionsSketchFromItsRowsAloneIsThePasss) {
+  // The sketch before the pass reads only the sketched rows of a down projection (by pread); it
+  // must be the pass's sketch bit for bit, here of a BF16 view inside a larger buffer.
+  const std::uint64_t hidden = 96, neurons = 40, offset = 7;
+  std::mt19937 rng(9);
+  const auto w = random_matrix(hidden, neurons, rng);
+  std::vector<std::byte> stored((offset + hidden * neurons) * 2);
+  for (std::uint64_t i = 0; i < hidden * neurons; ++i) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &w[i], 4);
+    const auto b16 = static_cast<std::uint16_t>(bits >> 16);
+    std::memcpy(stored.data() + (offset + i) * 2, &b16, 2);
+  }
+  auto down = expert_unit(Projection::down, hidden, neurons);
+  down.a = down.b = ElementView{0, "a", "f", Dtype::BF16, 0, offset, hidden, neurons, neurons, 1};
+  const auto rows = sketch_rows(down, down.a);
+  ASSERT_EQ(rows, sketch_dims(hidden));
+  std::vector<std::byte> gathered;
+  for (const auto r : rows) {
+    const auto* p = stored.data() + (offset + r * neurons) * 2;
+    gathered.insert(gathered.end(), p, p + neurons * 2);
+  }
+  const auto pass = unit_sketches(down, stored, stored);
+  ASSERT_EQ(pass.first.size(), kSketchWidth);
+  EXPECT_EQ(sketch_from_rows(down.a, gathered), pass.first);
+  EXPECT_EQ(pass.first, execute_unit(down, stored, stored).sketch_a);
+  gathered.pop_back();
+  EXPECT_THROW((void)sketch_from_rows(down.a, gathered), InternalError);
+  // gate and up hold the hidden axis in their columns: no rows to read; unsketched units neither.
+  const auto gate = expert_unit(Projection::gate, neurons, hidden);
+  EXPECT_TRUE(sketch_rows(gate, gate.a).empty());
+  auto off = down;
+  off.sketch = false;
+  EXPECT_TRUE(sketch_rows(off, off.a).empty());
 }
 
 TEST(ExpertSketch, RecordRoundTripsThroughTheJournalPayload) {

@@ -121,7 +121,15 @@ TEST(Safetensors, ReadCopiesTheBytesTheMappingShows) {
   const auto mapped = f.range(w->data_begin + 100, w->data_begin + 1000);
   EXPECT_EQ(std::memcmp(part.data(), mapped.data(), 900), 0);
   EXPECT_THROW((void)f.read(w->data_end, w->data_end + 1, buffer, capacity), InputError);
+  // Small reads straight into the caller's memory, checked against the header's size.
+  std::vector<std::byte> into(900);
+  f.read_into(w->data_begin + 100, w->data_begin + 1000, into.data());
+  EXPECT_EQ(std::memcmp(into.data(), data.data() + 100, 900), 0);
+  EXPECT_THROW(f.read_into(w->data_end, w->data_end + 1, into.data()), InputError);
   std::filesystem::resize_file(path, w->data_begin + 10);
+  // Without read()'s length check, a cut file still fails: the read comes up short.
+  const auto cut = error_of([&] { f.read_into(w->data_begin + 100, w->data_begin + 1000, into.data()); });
+  EXPECT_NE(cut.find("truncated while being read"), std::string::npos) << cut;
   const auto msg = error_of([&] { (void)f.read(w->data_begin, w->data_end, buffer, capacity); });
   EXPECT_NE(msg.find("m.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("shrank"), std::string::npos) << msg;
