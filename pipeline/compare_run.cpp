@@ -97,7 +97,7 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   }
   stages::UnitListDigest stored_digest;
   for (const auto& u : existing->units) {
-    // matched_expert units are planned after the pass, from its results (run_matched_experts).
+    // matched_expert units are planned from sketches (pipeline/matched_phase.hpp), not the pair stage.
     if (u.kind != UnitKind::matched_expert) stored_digest.add(u.key_a, u.key_b);
   }
   if (stored_digest.hex() != units_digest)
@@ -436,7 +436,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
-    // A matched unit of a run whose pass is not complete is not planned yet: left out.
+    // Journaled matched units of the step after the pass, when it did not run this time (the
+    // pass did not complete), are not planned yet: left out.
     if (!results_in_store) put_results(store, done, units.size());
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";

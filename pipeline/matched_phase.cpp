@@ -5,6 +5,7 @@
 #include <memory>
 #include <ostream>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "cluster/phase.hpp"
@@ -164,14 +165,29 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
                             std::tie(y.other_model, y.layer, y.suspect_expert, y.other_expert);
                    })>
         known(before.moves.begin(), before.moves.end());
+    // The moves planned before the pass stand: a suspect expert or a target they already use is
+    // left to them, so no expert gets matched units against two partners.
+    std::set<std::tuple<int, int, int>> suspect_used, target_used;
+    for (const auto& m : before.moves) {
+      suspect_used.emplace(m.other_model, m.layer, m.suspect_expert);
+      target_used.emplace(m.other_model, m.layer, m.other_expert);
+    }
     for (const auto& m : stages::expert_moves(run.units(), store.sketches)) {
-      if (!known.count(m)) moves.push_back(m);
+      if (known.count(m) || suspect_used.count({m.other_model, m.layer, m.suspect_expert}) ||
+          target_used.count({m.other_model, m.layer, m.other_expert}))
+        continue;
+      moves.push_back(m);
     }
     if (before.deferred.empty()) return true;
     // Which moves the verdict will judge at their match (no unit is superseded yet).
     std::map<std::pair<int, int>, std::set<std::pair<int, int>>> judged;
     for (const auto& [pair, experts] : stages::moves_judged_at_match(store)) judged[pair] = experts;
-    result.superseded = stages::superseded_units(run.units(), before.deferred, judged);
+    // Deferred units a resumed run finds in its journals keep their results.
+    std::vector<std::uint64_t> not_done;
+    for (const auto id : before.deferred) {
+      if (!done.count(id)) not_done.push_back(id);
+    }
+    result.superseded = stages::superseded_units(run.units(), not_done, judged);
     return true;
   });
   const std::byte flag{static_cast<unsigned char>(decided ? 1 : 0)};
@@ -224,7 +240,9 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
   if (matched_count > 0) {
     cluster::run_phase(comm, "journal", cluster::PhaseCategory::always(ExitCode::store), [&] {
       inject("journal");
-      if (root) store.units = stages::stored_units(units);
+      if (!root) return;
+      store.units = stages::stored_units(units);
+      store.plan_rank_of_unit.resize(units.size(), -1);
     });
   }
   if (todo_ids.empty()) return result;

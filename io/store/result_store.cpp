@@ -262,7 +262,18 @@ void write_result_store(const std::filesystem::path& path, const StoreContents& 
     f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
     put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
     put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
-    if (!c.superseded_ids.empty()) put(f, "/units/superseded_ids", c.superseded_ids);
+    if (!c.superseded_ids.empty()) {
+      // What the reader refuses is never written (a store compare could not read back).
+      for (std::size_t r = 0; r < c.superseded_ids.size(); ++r) {
+        const auto unit = c.superseded_ids[r];
+        if (unit >= c.units.size() || (r > 0 && unit <= c.superseded_ids[r - 1]) ||
+            std::find(c.done_ids.begin(), c.done_ids.end(), unit) != c.done_ids.end()) {
+          throw InternalError("result store: superseded unit " + std::to_string(unit) +
+                              " is no unit, out of order, or has results");
+        }
+      }
+      put(f, "/units/superseded_ids", c.superseded_ids);
+    }
     // Statistics: [done x stats] row-major, columns named by /results/stat_names.
     f.ensure_group("/results");
     f.write_strings("/results/stat_names", c.stat_names);
@@ -498,6 +509,14 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     if (std::binary_search(c.done_ids.begin(), c.done_ids.end(), unit))
       bad(path, "/units/superseded_ids[" + std::to_string(r) + "] names unit " + std::to_string(unit) +
                     ", which has results");
+  }
+  for (std::size_t r = 0; r < c.superseded_ids.size(); ++r) {
+    const auto unit = c.superseded_ids[r];
+    const auto& u = c.units[unit];
+    if (u.kind != UnitKind::same_key || u.key_a.role != TensorRole::routed_expert) {
+      bad(path, "/units/superseded_ids[" + std::to_string(r) + "] names unit " + std::to_string(unit) +
+                    ", which is no same-key unit of a routed expert");
+    }
   }
   if (f.exists("/results/stats")) {
     std::vector<std::uint64_t> dims;

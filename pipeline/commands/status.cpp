@@ -67,6 +67,7 @@ nlohmann::json store_status(const fs::path& store) {
     bytes += u.bytes;
     auto& k = by_kind[std::string(to_string(u.kind))];
     ++k.second;
+    if (superseded.count(u.id)) ++k.first;  // finished without being read
     if (done.count(u.id)) {
       elements_done += e;
       bytes_done += u.bytes;

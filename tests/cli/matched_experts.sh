@@ -86,13 +86,14 @@ pair = json.load(sys.stdin)["pairs"][0]
 c = [c for c in pair["components"] if c["component"] == "routed_experts"][0]
 assert c["verdict"] == "identical", c["verdict"]' || fail "the kept experts are not judged at their match"
 
-# A failure in the second phase keeps the finished units; --resume plans the same units again.
+# A failure at a matched unit (planned before the pass, computed in it) keeps the finished units;
+# --resume plans the same units again.
 first=$($py -c '
 import sys, h5py
 kinds = [k.decode() for k in h5py.File(sys.argv[1], "r")["units/kind"][()]]
 print(kinds.index("matched_expert") + 3)' "$tmp/p1.h5")
 $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/r.h5" -q --inject-failure-at-unit "$first" \
-  >"$tmp/r.out" 2>&1 && fail "the injected failure in the second phase did not fail the run"
+  >"$tmp/r.out" 2>&1 && fail "the injected failure at a matched unit did not fail the run"
 grep -q "unit $first" "$tmp/r.out" || fail "failure not at the matched unit: $(cat "$tmp/r.out")"
 $mpi -np 3 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/r.h5" --resume >"$tmp/r2.out" 2>&1 \
   || fail "resume: $(cat "$tmp/r2.out")"
@@ -153,4 +154,17 @@ f = h5py.File(sys.argv[1], "r")
 kinds = [k.decode() for k in f["units/kind"][()]]
 assert "matched_expert" not in kinds and len(f["sketches/unit_id"]) > 0' "$tmp/nm.h5" \
   || fail "matched units stored with --no-matched-experts"
+# Resumed with the defaults, that run's journals already hold the same-key units the moves defer:
+# they keep their results (none is superseded) and only the matched units are computed.
+$mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/nm.h5" --resume >"$tmp/nm2.out" 2>&1 \
+  || fail "resume with matched units: $(cat "$tmp/nm2.out")"
+grep -q "lineage compare: 0 of [1-9][0-9]* deferred same-key units superseded" "$tmp/nm2.out" \
+  || fail "finished deferred units superseded on resume: $(cat "$tmp/nm2.out")"
+"$lineage" check "$tmp/nm.h5" >/dev/null || fail "the resumed store does not check"
+$py -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kinds = [k.decode() for k in f["units/kind"][()]]
+assert "matched_expert" in kinds and "units/superseded_ids" not in f and f.attrs["status"] == "complete"
+assert len(f["results/unit_id"]) == len(kinds)' "$tmp/nm.h5" || fail "the resumed store is not complete"
 echo PASS

@@ -98,6 +98,13 @@ TEST_F(StoreHostile, SupersededUnitsMustBeUnitsWithoutResultsInOrder) {
   };
   EXPECT_NE(superseded({5}).find("/units/superseded_ids[0] names no unit"), std::string::npos);
   EXPECT_NE(superseded({1}).find("names unit 1, which has results"), std::string::npos);
+  // Only a routed expert's same-key unit is ever superseded (unit 0 is attention's).
+  EXPECT_NE(after([](H5File& f) {
+              const std::vector<std::uint64_t> done{1}, ids{0};
+              f.write<std::uint64_t>("/results/unit_id", done, {1});
+              f.write<std::uint64_t>("/units/superseded_ids", ids, {1});
+            }).find("which is no same-key unit of a routed expert"),
+            std::string::npos);
   EXPECT_NE(after([](H5File& f) {
               const std::vector<std::uint64_t> done{0};
               f.write<std::uint64_t>("/results/unit_id", done, {1});
