@@ -176,7 +176,9 @@ class StepClock {
   static double cpu_seconds() {
     ::rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    const auto seconds = [](const ::timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+    const auto seconds = [](const ::timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+    };
     return seconds(u.ru_utime) + seconds(u.ru_stime);
   }
   bool on_;
