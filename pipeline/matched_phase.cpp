@@ -1,7 +1,6 @@
 #include "pipeline/matched_phase.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "cluster/phase.hpp"
+#include "core/byte_record.hpp"
 #include "core/errors.hpp"
 #include "core/terminal_stream.hpp"
 #include "io/journal/journal.hpp"
@@ -21,36 +21,6 @@ namespace lineage::pipeline {
 namespace {
 
 using Sketches = std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>;
-
-template <typename T>
-void put(std::vector<std::byte>& out, const T& value) {
-  const auto* p = reinterpret_cast<const std::byte*>(&value);
-  out.insert(out.end(), p, p + sizeof(T));
-}
-
-void put_floats(std::vector<std::byte>& out, const std::vector<float>& v) {
-  put(out, static_cast<std::uint64_t>(v.size()));
-  const auto* p = reinterpret_cast<const std::byte*>(v.data());
-  out.insert(out.end(), p, p + v.size() * sizeof(float));
-}
-
-template <typename T>
-T take(std::span<const std::byte> in, std::size_t& at) {
-  if (at + sizeof(T) > in.size()) throw InternalError("matched phase: a truncated sketch record");
-  T value;
-  std::memcpy(&value, in.data() + at, sizeof(T));
-  at += sizeof(T);
-  return value;
-}
-
-std::vector<float> take_floats(std::span<const std::byte> in, std::size_t& at) {
-  const auto n = take<std::uint64_t>(in, at);
-  if (n > (in.size() - at) / sizeof(float)) throw InternalError("matched phase: a truncated sketch record");
-  std::vector<float> v(n);
-  std::memcpy(v.data(), in.data() + at, n * sizeof(float));
-  at += n * sizeof(float);
-  return v;
-}
 
 /// The sketch of one side whose sketch reads whole rows: those rows copied by pread, 16 small
 /// reads instead of 16 page faults (which cost several times more on some virtual machines).
@@ -82,9 +52,9 @@ std::vector<std::byte> sketch_share(const stages::RunPlan& run, const std::vecto
                                                                        sketch_by_rows(u.b, rows_b, bytes, gathered)}
                                                            : stages::unit_sketches(u, bytes.of(u.a), bytes.of(u.b));
     if (a.empty() || b.empty()) continue;
-    put(out, ids[i]);
-    put_floats(out, a);
-    put_floats(out, b);
+    append_value(out, ids[i]);
+    append_vector(out, a);
+    append_vector(out, b);
   }
   return out;
 }
@@ -109,11 +79,11 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
     if (!root) return moves;
     Sketches sketches;
     for (const auto& s : shares) {
-      std::size_t at = 0;
-      while (at < s.size()) {
-        const auto id = take<std::uint64_t>(s, at);
-        auto a = take_floats(s, at);
-        auto b = take_floats(s, at);
+      ByteRecordReader r(s, "matched phase: a rank's sketch records");
+      while (!r.at_end()) {
+        const auto id = r.value<std::uint64_t>();
+        auto a = r.vector<float>();
+        auto b = r.vector<float>();
         sketches.emplace(id, std::pair{std::move(a), std::move(b)});
       }
     }
@@ -160,11 +130,6 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
     // The store's results as the verdict reads them (compare_run keeps them unless units follow).
     put_results(store, done, planned);
     result.results_in_store = true;
-    const std::set<stages::ExpertMove, decltype([](const auto& x, const auto& y) {
-                     return std::tie(x.other_model, x.layer, x.suspect_expert, x.other_expert) <
-                            std::tie(y.other_model, y.layer, y.suspect_expert, y.other_expert);
-                   })>
-        known(before.moves.begin(), before.moves.end());
     // The moves planned before the pass stand: a suspect expert or a target they already use is
     // left to them, so no expert gets matched units against two partners.
     std::set<std::tuple<int, int, int>> suspect_used, target_used;
@@ -173,7 +138,7 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
       target_used.emplace(m.other_model, m.layer, m.other_expert);
     }
     for (const auto& m : stages::expert_moves(run.units(), store.sketches)) {
-      if (known.count(m) || suspect_used.count({m.other_model, m.layer, m.suspect_expert}) ||
+      if (suspect_used.count({m.other_model, m.layer, m.suspect_expert}) ||
           target_used.count({m.other_model, m.layer, m.other_expert}))
         continue;
       moves.push_back(m);

@@ -1,7 +1,6 @@
 #include "stages/execute/unit_outcome.hpp"
 
-#include <cstring>
-
+#include "core/byte_record.hpp"
 #include "core/errors.hpp"
 
 namespace lineage::stages {
@@ -21,42 +20,6 @@ namespace {
 // 8: h under the joint test's relabellings (small same-key units) after the sketches.
 constexpr std::uint32_t kVersion = 8;
 
-template <typename T>
-void put(std::vector<std::byte>& out, const T& v) {
-  const auto* p = reinterpret_cast<const std::byte*>(&v);
-  out.insert(out.end(), p, p + sizeof(T));
-}
-
-template <typename T>
-void put_vec(std::vector<std::byte>& out, const std::vector<T>& v) {
-  put(out, static_cast<std::uint64_t>(v.size()));
-  const auto* p = reinterpret_cast<const std::byte*>(v.data());
-  out.insert(out.end(), p, p + v.size() * sizeof(T));
-}
-
-struct Reader {
-  std::span<const std::byte> in;
-  std::size_t pos = 0;
-  template <typename T>
-  T get() {
-    if (pos + sizeof(T) > in.size()) throw InternalError("unit outcome record is truncated");
-    T v;
-    std::memcpy(&v, in.data() + pos, sizeof(T));
-    pos += sizeof(T);
-    return v;
-  }
-  template <typename T>
-  std::vector<T> get_vec() {
-    const auto n = get<std::uint64_t>();
-    if (n > (in.size() - pos) / sizeof(T)) throw InternalError("unit outcome record is truncated");
-    std::vector<T> v(n);
-    // memcpy from or to the null data() of an empty vector is undefined even for 0 bytes.
-    if (n != 0) std::memcpy(v.data(), in.data() + pos, n * sizeof(T));
-    pos += n * sizeof(T);
-    return v;
-  }
-};
-
 }  // namespace
 
 std::vector<std::byte> UnitOutcome::serialize() const {
@@ -64,39 +27,39 @@ std::vector<std::byte> UnitOutcome::serialize() const {
   const auto columns = stat_columns(stats);
   out.reserve(80 + columns.size() * 8 + (values_a.size() + values_b.size() + sketch_a.size() + sketch_b.size()) * 4 +
               neuron_sampled.size() * 16 + joint_null.size() * 4);
-  put(out, kVersion);
-  put_vec(out, columns);
-  put(out, hash_a);
-  put(out, hash_b);
-  put_vec(out, values_a);
-  put_vec(out, values_b);
-  put_vec(out, neuron_sampled);
-  put_vec(out, neuron_match);
-  put_vec(out, sketch_a);
-  put_vec(out, sketch_b);
-  put_vec(out, joint_null);
+  append_value(out, kVersion);
+  append_vector(out, columns);
+  append_value(out, hash_a);
+  append_value(out, hash_b);
+  append_vector(out, values_a);
+  append_vector(out, values_b);
+  append_vector(out, neuron_sampled);
+  append_vector(out, neuron_match);
+  append_vector(out, sketch_a);
+  append_vector(out, sketch_b);
+  append_vector(out, joint_null);
   return out;
 }
 
 UnitOutcome UnitOutcome::deserialize(std::uint64_t unit_id, std::span<const std::byte> payload) {
-  Reader r{payload};
-  const auto version = r.get<std::uint32_t>();
+  ByteRecordReader r(payload, "unit outcome record");
+  const auto version = r.value<std::uint32_t>();
   if (version != kVersion && version != 3)
     throw StoreError(
         "journal record written by another version of lineage's statistics: start the run afresh (without --resume)");
   UnitOutcome o;
   o.unit_id = unit_id;
-  o.stats = unit_stats_from_columns(r.get_vec<double>());
-  o.hash_a = r.get<std::uint64_t>();
-  o.hash_b = r.get<std::uint64_t>();
-  o.values_a = r.get_vec<float>();
-  o.values_b = r.get_vec<float>();
-  o.neuron_sampled = r.get_vec<std::uint64_t>();
-  o.neuron_match = r.get_vec<std::uint64_t>();
-  o.sketch_a = r.get_vec<float>();
-  o.sketch_b = r.get_vec<float>();
-  o.joint_null = r.get_vec<float>();
-  if (r.pos != payload.size()) throw InternalError("unit outcome record has trailing bytes");
+  o.stats = unit_stats_from_columns(r.vector<double>());
+  o.hash_a = r.value<std::uint64_t>();
+  o.hash_b = r.value<std::uint64_t>();
+  o.values_a = r.vector<float>();
+  o.values_b = r.vector<float>();
+  o.neuron_sampled = r.vector<std::uint64_t>();
+  o.neuron_match = r.vector<std::uint64_t>();
+  o.sketch_a = r.vector<float>();
+  o.sketch_b = r.vector<float>();
+  o.joint_null = r.vector<float>();
+  if (!r.at_end()) throw InternalError("unit outcome record has trailing bytes");
   return o;
 }
 

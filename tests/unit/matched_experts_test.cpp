@@ -80,6 +80,23 @@ Planned layer_pair(const std::vector<int>& perm, bool related, unsigned seed) {
   return out;
 }
 
+/// layer_pair(perm, related) with the matched_expert units its sketches' moves plan appended
+/// after its `count` planned units.
+struct WithMatched {
+  Planned planned;
+  std::size_t count = 0;
+  std::vector<ComparisonUnit> units;
+};
+
+WithMatched with_matched_units(const std::vector<int>& perm, unsigned seed) {
+  WithMatched w;
+  w.planned = layer_pair(perm, true, seed);
+  w.count = w.planned.units.size();
+  w.units = w.planned.units;
+  for (auto& u : matched_expert_units(w.units, expert_moves(w.units, w.planned.sketches))) w.units.push_back(u);
+  return w;
+}
+
 TEST(MatchedExperts, MovedExpertsGetAUnitPerProjectionInPlaceOnesNone) {
   const std::vector<int> perm{0, 2, 1, 3, 5, 4};  // experts 0 and 3 stay in place
   const auto planned = layer_pair(perm, true, 11);
@@ -144,10 +161,8 @@ TEST(MatchedExperts, TheDownProjectionsSketchesAloneFindTheMovesBeforeThePass) {
 
 TEST(MatchedExperts, ASameKeyUnitIsDeferredOnlyWhereMatchedUnitsCoverBothItsSides) {
   const std::vector<int> perm{0, 2, 1, 3, 5, 4};
-  auto planned = layer_pair(perm, true, 15);
-  const auto count = planned.units.size();
-  auto units = planned.units;
-  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  const auto w = with_matched_units(perm, 15);
+  const auto& [planned, count, units] = w;
   const auto deferred = deferred_same_key_units(units, count);
   std::vector<std::uint64_t> want;
   for (std::size_t id = 0; id < count; ++id) {
@@ -166,10 +181,8 @@ TEST(MatchedExperts, ASameKeyUnitIsDeferredOnlyWhereMatchedUnitsCoverBothItsSide
 
 TEST(MatchedExperts, OnlyTheDeferredUnitsOfExpertsJudgedAtTheirMatchAreSuperseded) {
   const std::vector<int> perm{0, 2, 1, 3, 5, 4};
-  auto planned = layer_pair(perm, true, 16);
-  const auto count = planned.units.size();
-  auto units = planned.units;
-  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  const auto w = with_matched_units(perm, 16);
+  const auto& [planned, count, units] = w;
   const auto deferred = deferred_same_key_units(units, count);
   const auto superseded = superseded_units(units, deferred, {{{0, 1}, {{2, 1}, {2, 4}}}});
   ASSERT_EQ(superseded.size(), 6u);
@@ -182,10 +195,11 @@ TEST(MatchedExperts, OnlyTheDeferredUnitsOfExpertsJudgedAtTheirMatchAreSupersede
 
 TEST(MatchedExperts, TheSketchMatchingReadsAMovedExpertsSketchesFromItsMatchedUnits) {
   const std::vector<int> perm{0, 2, 1, 3, 5, 4};
-  auto planned = layer_pair(perm, true, 17);
-  const auto count = planned.units.size();
-  auto units = planned.units;
-  for (auto& u : matched_expert_units(units, expert_moves(units, planned.sketches))) units.push_back(u);
+  const auto w = with_matched_units(perm, 17);
+  // Named references, not a structured binding: the lambda below captures planned.
+  const auto& planned = w.planned;
+  const auto count = w.count;
+  const auto& units = w.units;
   io::StoreContents all, without;
   all.units = without.units = stored_units(units);
   all.sketches = planned.sketches;
