@@ -87,7 +87,7 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
         sketches.emplace(id, std::pair{std::move(a), std::move(b)});
       }
     }
-    return stages::expert_moves(run.units(), sketches);
+    return stages::expert_moves(run.units(), sketches, stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
   });
   comm.broadcast_records(result.moves, 0);
   if (result.moves.empty()) return result;

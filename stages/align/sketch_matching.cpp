@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -97,7 +98,7 @@ double matched_mean(const Matrix& s, const std::vector<int>& match) {
 }
 
 SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketches& other, std::uint64_t seed,
-                                int permutations) {
+                                const SketchNull& plan) {
   if (suspect.projections != other.projections || suspect.projections == 0 || suspect.experts < 2 ||
       other.experts < 2 || suspect.data.size() != suspect.experts * suspect.projections * kSketchWidth ||
       other.data.size() != other.experts * other.projections * kSketchWidth) {
@@ -132,6 +133,9 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
     if (!taken[j]) out.unmatched_other.push_back(static_cast<int>(j));
   }
   out.matched_mean = matched_mean(s, out.match);
+  if (plan.skip_unmoved && std::ranges::all_of(out.match, [i = 0](int m) mutable { return m < 0 || m == i++; })) {
+    return out;  // p = 1, permutations = 0: nothing to decide
+  }
   Relabelling rng(seed);
   std::vector<std::size_t> perm(kSketchDims);
   std::iota(perm.begin(), perm.end(), 0u);
@@ -140,8 +144,16 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
     columns = relabelled_columns(perm, other.projections);
   };
   const auto maximised = [](const Matrix& scores) { return matched_mean(scores, assign(scores)); };
-  const auto null = relabelled_null(fa, fb, permutations, next_columns, scale, maximised);
-  const auto test = permutation_test(out.matched_mean, null);
+  const int first = plan.first > 0 ? std::min(plan.first, plan.permutations) : plan.permutations;
+  auto null = relabelled_null(fa, fb, first, next_columns, scale, maximised);
+  auto test = permutation_test(out.matched_mean, null);
+  if (first < plan.permutations && !(test.null_sd > 0 && test.exceed == 0 &&
+                                     (out.matched_mean - test.null_mean) / test.null_sd >= plan.decisive_z)) {
+    // Not decisive: the rest of the stream, as one null of all `permutations` would draw it.
+    const auto rest = relabelled_null(fa, fb, plan.permutations - first, next_columns, scale, maximised);
+    null.insert(null.end(), rest.begin(), rest.end());
+    test = permutation_test(out.matched_mean, null);
+  }
   out.permutations = test.permutations;
   out.null_mean = test.null_mean;
   out.null_sd = test.null_sd;
@@ -152,7 +164,7 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
 }  // namespace
 
 SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other, std::uint64_t seed,
-                                       int permutations) {
+                                       const SketchNull& null) {
   static MatchingMemo<SketchMatching> memo;
   MatchingKey key;
   const std::uint64_t head[] = {suspect.experts,
@@ -162,9 +174,12 @@ SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const Layer
                                 other.projections,
                                 other.data.size(),
                                 seed,
-                                static_cast<std::uint64_t>(permutations)};
+                                static_cast<std::uint64_t>(null.permutations),
+                                static_cast<std::uint64_t>(null.first),
+                                std::bit_cast<std::uint64_t>(null.decisive_z),
+                                null.skip_unmoved ? 1U : 0U};
   key.add(head).add(suspect.data).add(other.data);
-  return memo.get(key.digest(), [&] { return compute_matching(suspect, other, seed, permutations); });
+  return memo.get(key.digest(), [&] { return compute_matching(suspect, other, seed, null); });
 }
 
 double agreement_p(int agreements) {

@@ -35,11 +35,34 @@ struct SketchMatching {
   int in_place = 0;  ///< suspect experts matched to the same index
 };
 
+/// How much of the relabelling null a matching computes.
+struct SketchNull {
+  int permutations = 100;
+  /// Sequential: after the first `first` relabellings (0: no early look), a z of the matched mean
+  /// at or above `decisive_z` stops there, its p from those relabellings; otherwise the rest follow
+  /// from the same stream, so the result is the one all `permutations` at once give.
+  int first = 0;
+  double decisive_z = 8;
+  /// No relabelling at all when the matching moves no expert (every matched expert in place):
+  /// p = 1 and permutations = 0. Only for callers that use the moves and nothing else.
+  bool skip_unmoved = false;
+};
+
+/// The null for planning which experts to read at their match before the pass: such moves
+/// decide what is read when, never a verdict (which judges every layer with the full null), and
+/// most layers either move no expert (a fine-tune) or are decided far beyond doubt by 20
+/// relabellings (a permuted model: z in the tens). Only the rest need all 100.
+inline constexpr SketchNull kMovePlanningNull{.permutations = 100, .first = 20, .decisive_z = 8, .skip_unmoved = true};
+
 /// A pure function of its arguments; the process remembers its results (one run asks for a
 /// layer's matching several times), keyed by a 128-bit hash of the arguments.
 /// @param[in] seed  the relabelling stream
 [[nodiscard]] SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other,
-                                                     std::uint64_t seed, int permutations = 100);
+                                                     std::uint64_t seed, const SketchNull& null);
+[[nodiscard]] inline SketchMatching match_experts_by_sketch(const LayerSketches& suspect, const LayerSketches& other,
+                                                            std::uint64_t seed, int permutations = 100) {
+  return match_experts_by_sketch(suspect, other, seed, SketchNull{.permutations = permutations});
+}
 
 /// P(C >= c) for C ~ Poisson(1): the agreements of two matchings of one layer made from unrelated
 /// evidence (router rows, expert sketches) behave like the fixed points of a random permutation

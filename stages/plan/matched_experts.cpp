@@ -23,7 +23,8 @@ bool expert_weight(const TensorKey& k) noexcept {
 
 std::vector<ExpertMove> expert_moves(
     const std::vector<ComparisonUnit>& units,
-    const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha) {
+    const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha,
+    const SketchNull& null) {
   // sketch_matchings reads a store: the units as the store records them, and the sketches.
   io::StoreContents store;
   store.units = stored_units(units);
@@ -36,7 +37,7 @@ std::vector<ExpertMove> expert_moves(
   }
   std::vector<ExpertMove> moves;
   for (int other : others) {
-    for (const auto& lm : sketch_matchings(store, 0, other)) {
+    for (const auto& lm : sketch_matchings(store, 0, other, null)) {
       if (!(lm.matching.p <= alpha)) continue;
       const auto& match = lm.matching.match;
       for (std::size_t e = 0; e < match.size(); ++e) {

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "stages/align/sketch_matching.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
 namespace lineage::stages {
@@ -46,10 +47,12 @@ struct ExpertMove {
 /// are no moves). Ordered by other model, layer, suspect expert.
 /// @param[in] units     the run's planned units (ids = positions)
 /// @param[in] sketches  unit id -> both sides' sketches, as the pass computed them
+/// @param[in] null      how much of each layer's relabelling null to compute (kMovePlanningNull
+///                      before the pass; the verdict's full null after it)
 [[nodiscard]] std::vector<ExpertMove> expert_moves(
     const std::vector<ComparisonUnit>& units,
     const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches,
-    double alpha = kMatchedExpertAlpha);
+    double alpha = kMatchedExpertAlpha, const SketchNull& null = {});
 
 /// The units whose sketches plan the moves before the pass: the sketched down projections of
 /// routed experts (same_key and expert_sketch units). A down projection's sketch reads kSketchDims

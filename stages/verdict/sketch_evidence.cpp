@@ -61,7 +61,8 @@ std::map<int, Routers> routers_of(const io::StoreContents& store, int suspect, i
 
 }  // namespace
 
-std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other) {
+std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other,
+                                                  const SketchNull& null) {
   ModelSketches sa, sb;
   for (const auto& [id, ab] : store.sketches) {
     const auto& u = store.units[id];
@@ -138,7 +139,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     try {
       for (std::size_t i = next++; i < out.size(); i = next++) {
         out[i].matching = match_experts_by_sketch(inputs[i].first, inputs[i].second,
-                                                  0x736b6d61746368ULL + static_cast<std::uint64_t>(out[i].layer));
+                                                  0x736b6d61746368ULL + static_cast<std::uint64_t>(out[i].layer), null);
       }
     } catch (...) {
       next = out.size();

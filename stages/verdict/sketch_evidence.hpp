@@ -27,7 +27,9 @@ struct LayerSketchMatching {
 };
 
 /// Per text layer where both models have sketches of at least two experts with a common set of
-/// projections; layers ascending.
-[[nodiscard]] std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other);
+/// projections; layers ascending. `null`: how much of each layer's relabelling null to compute
+/// (the verdict's default: all of it).
+[[nodiscard]] std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other,
+                                                                const SketchNull& null = {});
 
 }  // namespace lineage::stages

@@ -14,6 +14,7 @@
 #include "io/dtype_decode.hpp"
 #include "stages/align/sketch_matching.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/plan/matched_experts.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -265,6 +266,43 @@ TEST(SketchMatching, RemembersResultsOnlyForTheSameArgumentsAndBatchesAnyCount) 
   const auto reseeded = match_experts_by_sketch(a, a, 2, 23);
   EXPECT_NE(reseeded.null_mean, first.null_mean);
   EXPECT_EQ(match_experts_by_sketch(a, a, 1, 7).permutations, 7);
+}
+
+TEST(SketchMatching, PlanningNullStopsEarlyOnlyWhereTheMovesCannotChange) {
+  const std::size_t experts = 12;
+  const std::uint64_t neurons = 24, hidden = 64;
+  std::mt19937 rng(9);
+  const auto parent = sketches(random_layer(experts, neurons, hidden, rng), neurons, hidden);
+  // In place (a fine-tune's layer): no expert moves, so no relabelling is drawn.
+  const auto in_place = match_experts_by_sketch(parent, parent, 4, kMovePlanningNull);
+  EXPECT_EQ(in_place.in_place, int(experts));
+  EXPECT_EQ(in_place.permutations, 0);
+  EXPECT_EQ(in_place.p, 1.0);
+  EXPECT_EQ(in_place.match, match_experts_by_sketch(parent, parent, 4).match);
+  // Experts reordered (a permuted copy): decided by the first 20 relabellings.
+  auto permuted = parent;
+  const auto width = static_cast<std::ptrdiff_t>(parent.projections * kSketchWidth);
+  std::rotate(permuted.data.begin(), permuted.data.begin() + 3 * width, permuted.data.end());
+  const auto early = match_experts_by_sketch(permuted, parent, 4, kMovePlanningNull);
+  const auto full = match_experts_by_sketch(permuted, parent, 4);
+  EXPECT_EQ(early.permutations, 20);
+  EXPECT_EQ(full.permutations, 100);
+  EXPECT_EQ(early.match, full.match);
+  EXPECT_EQ(early.match[0], 3);
+  EXPECT_LE(early.p, kMatchedExpertAlpha);
+  EXPECT_LE(full.p, kMatchedExpertAlpha);
+  // An unrelated layer: the maximised matching moves experts, nothing is decisive, and the result
+  // is the full null's, relabelling for relabelling.
+  const auto unrelated = sketches(random_layer(experts, neurons, hidden, rng), neurons, hidden);
+  const auto seq = match_experts_by_sketch(unrelated, parent, 4, kMovePlanningNull);
+  const auto all = match_experts_by_sketch(unrelated, parent, 4);
+  EXPECT_LT(all.in_place, int(experts));
+  EXPECT_EQ(seq.permutations, 100);
+  EXPECT_EQ(seq.match, all.match);
+  EXPECT_EQ(seq.null_mean, all.null_mean);
+  EXPECT_EQ(seq.null_sd, all.null_sd);
+  EXPECT_EQ(seq.p, all.p);
+  EXPECT_GT(seq.p, kMatchedExpertAlpha);
 }
 
 TEST(SketchMatching, AgreementTailIsPoissonOne) {
