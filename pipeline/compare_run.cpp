@@ -13,6 +13,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "cluster/phase.hpp"
 #include "cluster/unit_executor.hpp"
@@ -211,6 +213,29 @@ std::optional<Fault> parse_fault(const std::optional<std::string>& spec) {
   return f;
 }
 
+/// LINEAGE_TEST_MOVES_AFTER_PASS: comma-separated text layers.
+std::set<int> parse_layers_after_pass(const std::optional<std::string>& spec) {
+  std::set<int> layers;
+  if (!spec) return layers;
+  std::size_t at = 0;
+  while (at <= spec->size()) {
+    const auto end = std::min(spec->find(',', at), spec->size());
+    const auto item = spec->substr(at, end - at);
+    std::size_t used = 0;
+    int layer = -1;
+    try {
+      layer = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || layer < 0)
+      throw ConfigError("LINEAGE_TEST_MOVES_AFTER_PASS", "expected layers L[,L...], got '" + *spec + "'");
+    layers.insert(layer);
+    at = end + 1;
+  }
+  return layers;
+}
+
 /// Fails this rank at the start of `phase` when LINEAGE_FAULT asks for it.
 void inject(const std::optional<Fault>& fault, std::string_view phase, int rank) {
   if (!fault || fault->phase != phase || fault->rank != rank) return;
@@ -260,8 +285,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const auto& units = run.units();
   const auto block_bytes =
       cluster::run_phase(comm, "load", own, [&] { return row_block_bytes_of(environment().row_block_bytes); });
-  const MatchedPhaseOptions matched_options{
-      session_of(comm), [&](std::string_view phase) { inject(fault, phase, rank); }, cfg.quiet ? nullptr : &out};
+  const auto layers_after_pass = cluster::run_phase(
+      comm, "load", own, [&] { return parse_layers_after_pass(environment().test_moves_after_pass); });
+  const MatchedPhaseOptions matched_options{session_of(comm),
+                                            [&](std::string_view phase) { inject(fault, phase, rank); },
+                                            cfg.quiet ? nullptr : &out, layers_after_pass};
 
   StepClock clock(environment().step_cpu, rank);
   clock.mark("load");

@@ -26,6 +26,7 @@ Environment read_environment() {
   e.fault = read("LINEAGE_FAULT");
   e.row_block_bytes = read("LINEAGE_ROW_BLOCK_BYTES");
   e.step_cpu = read("LINEAGE_STEP_CPU") == std::optional<std::string>("1");
+  e.test_moves_after_pass = read("LINEAGE_TEST_MOVES_AFTER_PASS");
   e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) e.host = host;

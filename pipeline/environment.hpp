@@ -29,6 +29,9 @@ struct Environment {
   /// LINEAGE_STEP_CPU=1: benchmark aid, each rank of `compare` writes its CPU seconds per step to
   /// stderr (scripts/bench-sketch.sh reads them).
   bool step_cpu = false;
+  /// LINEAGE_TEST_MOVES_AFTER_PASS=L[,L...]: testing aid, `compare` leaves the moves of these
+  /// text layers to the step after the pass (parsed by compare_run).
+  std::optional<std::string> test_moves_after_pass;
   /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
   bool under_mpirun = false;
   /// The host name (gethostname), for the writer lock's holder line.

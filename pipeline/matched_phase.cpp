@@ -90,6 +90,7 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
     return stages::expert_moves(run.units(), sketches, stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
   });
   comm.broadcast_records(result.moves, 0);
+  std::erase_if(result.moves, [&](const auto& m) { return options.layers_after_pass.count(m.layer) > 0; });
   if (result.moves.empty()) return result;
   auto matched =
       cluster::run_phase(comm, "sketch", own, [&] { return stages::matched_expert_units(run.units(), result.moves); });

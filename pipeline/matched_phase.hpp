@@ -22,6 +22,7 @@
 #include <iosfwd>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ struct MatchedPhaseOptions {
   std::string session;                                 ///< this run's session (journal file names)
   std::function<void(std::string_view phase)> inject;  ///< LINEAGE_FAULT at the start of a phase
   std::ostream* out = nullptr;                         ///< rank 0's summary lines; null: quiet
+  /// Testing aid (LINEAGE_TEST_MOVES_AFTER_PASS): text layers whose moves step 1 drops, so that
+  /// step 2 finds them (the synthetic pairs never leave it a move otherwise).
+  std::set<int> layers_after_pass;
 };
 
 /// What step 1 added to the run.

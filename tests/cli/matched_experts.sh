@@ -7,7 +7,8 @@
 # judges them in place of the moved experts' same-key units where their own statistics confirm
 # the move (here the neurons; for pruned experts the bytes). The deferred units of confirmed moves
 # are never computed (superseded); without confirmation (no permutation tests) they are computed
-# after the pass. An independent model gets none. The store is the same at 1 and 2 ranks and after
+# after the pass, as are the matched units of moves only the matching after the pass finds. An
+# independent model gets none. The store is the same at 1 and 2 ranks and after
 # a failure (a matched unit, the sketches, the decision after the pass) and --resume.
 set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
@@ -101,6 +102,35 @@ grep -q "units (0 on common sub-matrices), [1-9][0-9]* already done" "$tmp/r2.ou
   || fail "the resume did not take finished units from the journal: $(cat "$tmp/r2.out")"
 $dump "$tmp/r.h5" >"$tmp/r.txt" || fail dump
 cmp -s "$tmp/p1.txt" "$tmp/r.txt" || fail "resumed store differs: $(diff "$tmp/p1.txt" "$tmp/r.txt" | head -5)"
+
+# Moves found only after the pass (the testing aid leaves layer 1's to that step): their matched
+# units are computed after it, and the verdict is the one the moves found before the pass give.
+# A failure among them (1 rank) keeps the finished ones; --resume (2 ranks) re-hashes those (the
+# recheck phase) and computes the rest, to the same store.
+late() { LINEAGE_TEST_MOVES_AFTER_PASS=1 $mpi -x LINEAGE_TEST_MOVES_AFTER_PASS "$@"; }
+late -np 1 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/l1.h5" >"$tmp/l1.out" 2>&1 \
+  || fail "compare with moves after the pass: $(cat "$tmp/l1.out")"
+grep -q "lineage compare: [1-9][0-9]* matched_expert units for [1-9][0-9]* more moved experts, 0 already done" \
+  "$tmp/l1.out" || fail "no moves found after the pass: $(cat "$tmp/l1.out")"
+"$lineage" check "$tmp/l1.h5" >/dev/null || fail "the store with moves after the pass does not check"
+"$lineage" verdict "$tmp/p1.h5" >"$tmp/v1.txt" && "$lineage" verdict "$tmp/l1.h5" >"$tmp/vl.txt" \
+  || fail "verdict of the stores"
+cmp -s "$tmp/v1.txt" "$tmp/vl.txt" || fail "moves after the pass change the verdict: $(diff "$tmp/v1.txt" "$tmp/vl.txt")"
+$dump "$tmp/l1.h5" >"$tmp/l1.txt" || fail dump
+last=$($py -c '
+import sys, h5py
+print(len(h5py.File(sys.argv[1], "r")["units/kind"]) - 1)' "$tmp/l1.h5")
+late -np 1 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/lr.h5" -q --inject-failure-at-unit "$last" \
+  >"$tmp/lr.out" 2>&1 && fail "the injected failure after the pass did not fail the run"
+grep -q "unit $last" "$tmp/lr.out" || fail "failure not at the last matched unit: $(cat "$tmp/lr.out")"
+late -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/lr.h5" --resume >"$tmp/lr2.out" 2>&1 \
+  || fail "resume after the failure after the pass: $(cat "$tmp/lr2.out")"
+grep -q "matched_expert units for [1-9][0-9]* more moved experts, [1-9][0-9]* already done" "$tmp/lr2.out" \
+  || fail "the resume did not keep the units finished after the pass: $(cat "$tmp/lr2.out")"
+$dump "$tmp/lr.h5" >"$tmp/lr.txt" || fail dump
+cmp -s "$tmp/l1.txt" "$tmp/lr.txt" || fail "store resumed after the pass differs: $(diff "$tmp/l1.txt" "$tmp/lr.txt" | head -5)"
+LINEAGE_TEST_MOVES_AFTER_PASS=x "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/bad.h5" >"$tmp/bad.out" 2>&1
+[ $? -eq 4 ] && grep -q "LINEAGE_TEST_MOVES_AFTER_PASS" "$tmp/bad.out" || fail "a bad layer list: $(cat "$tmp/bad.out")"
 
 # A rank failing while the moves are found, before or after the pass: every rank stops with the one
 # error, no hang.
