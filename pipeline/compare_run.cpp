@@ -56,12 +56,9 @@ nlohmann::json config_json(const RunConfig& c, std::uint64_t row_block_bytes) {
 
 fs::path journal_dir(const RunConfig& c) { return io::journal_dir_of(c.out); }
 
-/// Rank 0 validates the output location before anything expensive; the outcome is shared.
-/// `units` are the run's units as recorded (stored_units), the first `planned` of them the pair
-/// stage's (the digest's), the rest the matched units planned before the pass.
-void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
-                  const std::vector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
-                  std::optional<io::StoreContents>& existing) {
+/// The output's folder, and an earlier run there only with --resume: what a run must know before
+/// it reads anything of the models (pipeline/matched_phase.hpp reads rows before the pre-flight).
+void check_output_place(const RunConfig& cfg) {
   const fs::path out = cfg.out;
   const auto parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
   if (!fs::is_directory(parent)) throw StoreError(out.string() + ": the folder " + parent.string() + " does not exist");
@@ -77,7 +74,18 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
                      ": a result store (or its journal) already exists; pass --resume to continue "
                      "that run, or choose another --out");
   }
-  if (!has_store) return;
+}
+
+/// Rank 0 validates the output (check_output_place) and the run an existing store holds; the outcome
+/// is shared.
+/// `units` are the run's units as recorded (stored_units), the first `planned` of them the pair
+/// stage's (the digest's), the rest the matched units planned before the pass.
+void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
+                  const std::vector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
+                  std::optional<io::StoreContents>& existing) {
+  const fs::path out = cfg.out;
+  check_output_place(cfg);
+  if (!fs::exists(out)) return;
   existing = io::read_result_store(out);
   if (existing->models.size() != models.size())
     throw StoreError(out.string() + ": --resume with other models than the stored run");
@@ -297,7 +305,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- moved experts planned at their match before the pass (pipeline/matched_phase.hpp) -------
   MovesBeforePass before;
   before.planned = units.size();
-  if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
+  if (cfg.matched_experts) {
+    // The output's place first: a run refused there must not have read the models' rows.
+    cluster::run_phase(comm, "preflight", store_phase, [&] {
+      if (root) check_output_place(cfg);
+    });
+    before = match_experts_before_pass(comm, run, matched_options);
+  }
   clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------

@@ -27,6 +27,12 @@ $mpi -np 2 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/p2.h5" -q >"$t
 $dump "$tmp/p1.h5" >"$tmp/p1.txt" && $dump "$tmp/p2.h5" >"$tmp/p2.txt" || fail dump
 cmp -s "$tmp/p1.txt" "$tmp/p2.txt" || fail "1 and 2 ranks differ: $(diff "$tmp/p1.txt" "$tmp/p2.txt" | head -5)"
 
+# An existing --out without --resume is refused before any row is read (the sketch step's fault
+# would otherwise come first).
+LINEAGE_FAULT=sketch:0 "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/p1.h5" -q >"$tmp/again.out" 2>&1
+[ $? -eq 5 ] && grep -q "already exists; pass --resume" "$tmp/again.out" \
+  || fail "an existing --out is not refused before the sketch step: $(cat "$tmp/again.out")"
+
 $py - "$tmp/p1.h5" "$tmp/perm/provenance.json" <<'PY' || fail "matched_expert units of the permuted model"
 import json, sys
 import h5py
