@@ -133,8 +133,9 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
     if (!taken[j]) out.unmatched_other.push_back(static_cast<int>(j));
   }
   out.matched_mean = matched_mean(s, out.match);
-  if (plan.skip_unmoved && std::ranges::all_of(out.match, [i = 0](int m) mutable { return m < 0 || m == i++; })) {
-    return out;  // p = 1, permutations = 0: nothing to decide
+  const auto matched = out.match.size() - out.unmatched_suspect.size();
+  if (plan.skip_unmoved && static_cast<std::size_t>(out.in_place) == matched) {
+    return out;  // every matched expert in place: p = 1, permutations = 0, nothing to decide
   }
   Relabelling rng(seed);
   std::vector<std::size_t> perm(kSketchDims);

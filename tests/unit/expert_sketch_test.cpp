@@ -291,6 +291,19 @@ TEST(SketchMatching, PlanningNullStopsEarlyOnlyWhereTheMovesCannotChange) {
   EXPECT_EQ(early.match[0], 3);
   EXPECT_LE(early.p, kMatchedExpertAlpha);
   EXPECT_LE(full.p, kMatchedExpertAlpha);
+  // An added expert at index 1 (no match) shifts the suspect's later experts by one: moves, even
+  // though each of them sits one index after an unmatched one.
+  const auto added = sketches(random_layer(1, neurons, hidden, rng), neurons, hidden);
+  auto shifted = parent;
+  shifted.experts += 1;
+  shifted.data.insert(shifted.data.begin() + width, added.data.begin(), added.data.end());
+  const auto grown = match_experts_by_sketch(shifted, parent, 4, kMovePlanningNull);
+  ASSERT_EQ(grown.match.size(), experts + 1);
+  EXPECT_EQ(grown.match[0], 0);
+  EXPECT_EQ(grown.match[1], -1);
+  EXPECT_EQ(grown.match[2], 1);
+  EXPECT_GT(grown.permutations, 0);
+  EXPECT_LE(grown.p, kMatchedExpertAlpha);
   // An unrelated layer: the maximised matching moves experts, nothing is decisive, and the result
   // is the full null's, relabelling for relabelling.
   const auto unrelated = sketches(random_layer(experts, neurons, hidden, rng), neurons, hidden);
