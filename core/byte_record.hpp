@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -37,7 +36,8 @@ void append_vector(std::vector<std::byte>& out, const std::vector<T>& values) {
 /// checksums, MPI), so a short one is a bug or a version mismatch, not bad input.
 class ByteRecordReader {
  public:
-  ByteRecordReader(std::span<const std::byte> record, std::string what) : in_(record), what_(std::move(what)) {}
+  /// @param[in] what  the record's name for the error message (a literal: it is kept, not copied)
+  ByteRecordReader(std::span<const std::byte> record, const char* what) : in_(record), what_(what) {}
 
   template <typename T>
   T value() {
@@ -71,11 +71,11 @@ class ByteRecordReader {
   [[nodiscard]] bool at_end() const { return pos_ == in_.size(); }
 
  private:
-  [[noreturn]] void truncated() const { throw InternalError(what_ + " is truncated"); }
+  [[noreturn]] void truncated() const { throw InternalError(std::string(what_) + " is truncated"); }
 
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
-  std::string what_;
+  const char* what_;
 };
 
 }  // namespace lineage

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -228,15 +229,12 @@ std::set<int> parse_layers_after_pass(const std::optional<std::string>& spec) {
   std::size_t at = 0;
   while (at <= spec->size()) {
     const auto end = std::min(spec->find(',', at), spec->size());
-    const auto item = spec->substr(at, end - at);
-    std::size_t used = 0;
+    const auto* first = spec->data() + at;
+    const auto* last = spec->data() + end;
     int layer = -1;
-    try {
-      layer = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || layer < 0)
+    // Digits only: from_chars takes no sign or space, and reports overflow.
+    const auto [stop, error] = std::from_chars(first, last, layer);
+    if (first == last || error != std::errc{} || stop != last || *first == '-')
       throw ConfigError("LINEAGE_TEST_MOVES_AFTER_PASS", "expected layers L[,L...], got '" + *spec + "'");
     layers.insert(layer);
     at = end + 1;

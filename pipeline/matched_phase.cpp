@@ -79,7 +79,7 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
     if (!root) return moves;
     Sketches sketches;
     for (const auto& s : shares) {
-      ByteRecordReader r(s, "matched phase: a rank's sketch records");
+      ByteRecordReader r(s, "matched phase: a rank's sketch record");
       while (!r.at_end()) {
         const auto id = r.value<std::uint64_t>();
         auto a = r.vector<float>();
@@ -87,10 +87,12 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
         sketches.emplace(id, std::pair{std::move(a), std::move(b)});
       }
     }
-    return stages::expert_moves(run.units(), sketches, stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
+    moves = stages::expert_moves(run.units(), sketches, stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
+    // Rank 0's setting of the testing aid decides for every rank (the broadcast below).
+    std::erase_if(moves, [&](const auto& m) { return options.layers_after_pass.count(m.layer) > 0; });
+    return moves;
   });
   comm.broadcast_records(result.moves, 0);
-  std::erase_if(result.moves, [&](const auto& m) { return options.layers_after_pass.count(m.layer) > 0; });
   if (result.moves.empty()) return result;
   auto matched =
       cluster::run_phase(comm, "sketch", own, [&] { return stages::matched_expert_units(run.units(), result.moves); });

@@ -12,7 +12,7 @@ std::vector<double> relabelled_null(const ScoreMatrix& suspect, const ScoreMatri
                                     const std::function<double(const ScoreMatrix&)>& matched_mean) {
   using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   if (suspect.cols() != other.cols()) throw InternalError("relabelled_null: widths differ");
-  constexpr int kBatch = 10;
+  constexpr int kBatch = kRelabellingBatch;
   const FloatMatrix a = suspect.cast<float>();
   const FloatMatrix b_t = other.transpose().cast<float>();  // k x other rows
   const Eigen::Index k = b_t.rows(), n_b = b_t.cols();

@@ -28,6 +28,10 @@ namespace lineage::stages {
 
 using ScoreMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+/// Relabellings per product: a null split into calls of whole batches sums every product alike, so
+/// its values are the same bits as one call's.
+inline constexpr int kRelabellingBatch = 10;
+
 /// The matched means of `permutations` relabellings, in order.
 /// @param[in] suspect       rows x k
 /// @param[in] other         other rows x k

@@ -145,7 +145,11 @@ SketchMatching compute_matching(const LayerSketches& suspect, const LayerSketche
     columns = relabelled_columns(perm, other.projections);
   };
   const auto maximised = [](const Matrix& scores) { return matched_mean(scores, assign(scores)); };
-  const int first = plan.first > 0 ? std::min(plan.first, plan.permutations) : plan.permutations;
+  // Whole batches of relabellings, so that the null after a look is the one-call null's bits.
+  const int first =
+      plan.first > 0
+          ? std::min((plan.first + kRelabellingBatch - 1) / kRelabellingBatch * kRelabellingBatch, plan.permutations)
+          : plan.permutations;
   auto null = relabelled_null(fa, fb, first, next_columns, scale, maximised);
   auto test = permutation_test(out.matched_mean, null);
   if (first < plan.permutations && !(test.null_sd > 0 && test.exceed == 0 &&

@@ -38,7 +38,8 @@ struct SketchMatching {
 /// How much of the relabelling null a matching computes.
 struct SketchNull {
   int permutations = 100;
-  /// Sequential: after the first `first` relabellings (0: no early look), a z of the matched mean
+  /// Sequential: after the first `first` relabellings (0: no early look; rounded up to whole
+  /// batches of stages/align/relabelled_null.hpp's kRelabellingBatch), a z of the matched mean
   /// at or above `decisive_z` stops there, its p from those relabellings; otherwise the rest follow
   /// from the same stream, so the result is the one all `permutations` at once give.
   int first = 0;

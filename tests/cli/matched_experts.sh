@@ -135,8 +135,10 @@ grep -q "matched_expert units for [1-9][0-9]* more moved experts, [1-9][0-9]* al
   || fail "the resume did not keep the units finished after the pass: $(cat "$tmp/lr2.out")"
 $dump "$tmp/lr.h5" >"$tmp/lr.txt" || fail dump
 cmp -s "$tmp/l1.txt" "$tmp/lr.txt" || fail "store resumed after the pass differs: $(diff "$tmp/l1.txt" "$tmp/lr.txt" | head -5)"
-LINEAGE_TEST_MOVES_AFTER_PASS=x "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/bad.h5" >"$tmp/bad.out" 2>&1
-[ $? -eq 4 ] && grep -q "LINEAGE_TEST_MOVES_AFTER_PASS" "$tmp/bad.out" || fail "a bad layer list: $(cat "$tmp/bad.out")"
+for bad in x 1, +1 -1 " 1"; do
+  LINEAGE_TEST_MOVES_AFTER_PASS=$bad "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/bad.h5" >"$tmp/bad.out" 2>&1
+  [ $? -eq 4 ] && grep -q "LINEAGE_TEST_MOVES_AFTER_PASS" "$tmp/bad.out" || fail "layer list '$bad': $(cat "$tmp/bad.out")"
+done
 
 # A rank failing while the moves are found, before or after the pass: every rank stops with the one
 # error, no hang.

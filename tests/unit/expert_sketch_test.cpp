@@ -316,6 +316,11 @@ TEST(SketchMatching, PlanningNullStopsEarlyOnlyWhereTheMovesCannotChange) {
   EXPECT_EQ(seq.null_sd, all.null_sd);
   EXPECT_EQ(seq.p, all.p);
   EXPECT_GT(seq.p, kMatchedExpertAlpha);
+  // A look after 15 is one after 20 (whole batches of relabellings): still the full null's bits.
+  const auto odd = match_experts_by_sketch(unrelated, parent, 4, SketchNull{.permutations = 100, .first = 15});
+  EXPECT_EQ(odd.permutations, 100);
+  EXPECT_EQ(odd.null_mean, all.null_mean);
+  EXPECT_EQ(odd.null_sd, all.null_sd);
 }
 
 TEST(SketchMatching, AgreementTailIsPoissonOne) {
