@@ -77,15 +77,14 @@ void check_output_place(const RunConfig& cfg) {
   }
 }
 
-/// Rank 0 validates the output (check_output_place) and the run an existing store holds; the outcome
-/// is shared.
+/// Rank 0 validates the run an existing store holds (the output's place was checked before the
+/// models' rows were read: check_output_place); the outcome is shared.
 /// `units` are the run's units as recorded (stored_units), the first `planned` of them the pair
 /// stage's (the digest's), the rest the matched units planned before the pass.
 void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
                   const std::vector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
                   std::optional<io::StoreContents>& existing) {
   const fs::path out = cfg.out;
-  check_output_place(cfg);
   if (!fs::exists(out)) return;
   existing = io::read_result_store(out);
   if (existing->models.size() != models.size())
@@ -303,13 +302,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- moved experts planned at their match before the pass (pipeline/matched_phase.hpp) -------
   MovesBeforePass before;
   before.planned = units.size();
-  if (cfg.matched_experts) {
-    // The output's place first: a run refused there must not have read the models' rows.
-    cluster::run_phase(comm, "preflight", store_phase, [&] {
-      if (root) check_output_place(cfg);
-    });
-    before = match_experts_before_pass(comm, run, matched_options);
-  }
+  // The output's place first, once: a run refused there must not have read the models' rows.
+  cluster::run_phase(comm, "preflight", store_phase, [&] {
+    if (root) check_output_place(cfg);
+  });
+  if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
   clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------

@@ -12,17 +12,16 @@ std::vector<double> relabelled_null(const ScoreMatrix& suspect, const ScoreMatri
                                     const std::function<double(const ScoreMatrix&)>& matched_mean) {
   using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   if (suspect.cols() != other.cols()) throw InternalError("relabelled_null: widths differ");
-  constexpr int kBatch = kRelabellingBatch;
   const FloatMatrix a = suspect.cast<float>();
   const FloatMatrix b_t = other.transpose().cast<float>();  // k x other rows
   const Eigen::Index k = b_t.rows(), n_b = b_t.cols();
-  FloatMatrix relabelled(k, n_b * kBatch), batch(a.rows(), n_b * kBatch);
+  FloatMatrix relabelled(k, n_b * kRelabellingBatch), batch(a.rows(), n_b * kRelabellingBatch);
   ScoreMatrix scores(a.rows(), n_b);
   std::vector<Eigen::Index> columns(static_cast<std::size_t>(k));
   std::vector<double> null;
   null.reserve(static_cast<std::size_t>(std::max(permutations, 0)));
-  for (int done = 0; done < permutations; done += kBatch) {
-    const int n = std::min(kBatch, permutations - done);
+  for (int done = 0; done < permutations; done += kRelabellingBatch) {
+    const int n = std::min(kRelabellingBatch, permutations - done);
     for (int r = 0; r < n; ++r) {
       next_columns(columns);
       for (Eigen::Index c = 0; c < k; ++c) {
