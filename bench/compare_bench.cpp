@@ -1,6 +1,8 @@
 // Throughput of one comparison unit (stages/execute): two contiguous BF16 tensors of 64M elements
-// each (256 MB read in all), all statistics, from memory (no I/O). Prints the median of 3 runs in
-// GB/s of bytes read. Not part of the test suite (see docs/benchmarks.md).
+// each (256 MB read in all), all statistics, from memory (no I/O). Prints the median of 5 runs in
+// GB/s of bytes read, for each kernel width this machine has (stages/execute/unit_kernel.hpp),
+// the widths' runs alternated so that both see the same load. Not part of the test suite (see
+// docs/benchmarks.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,7 @@
 
 #include "io/dtype_decode.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/execute/unit_kernel.hpp"
 
 using namespace lineage;
 
@@ -29,19 +32,31 @@ int main() {
   u.a = stages::ElementView{0, "a", "f", Dtype::BF16, 0, 0, rows, cols, cols, 1};
   u.b = stages::ElementView{1, "b", "f", Dtype::BF16, 0, 0, rows, cols, cols, 1};
   const auto ba = std::as_bytes(std::span(a)), bb = std::as_bytes(std::span(b));
-  std::vector<double> rates;
-  for (int run = 0; run < 3; ++run) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto o = stages::execute_unit(u, ba, bb);
-    const auto t1 = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(t1 - t0).count();
-    rates.push_back(static_cast<double>(ba.size() + bb.size()) / s / 1e9);
-    if (o.stats.elements == 0) return 1;  // keeps the call, and fails on a unit that compared nothing
+  std::vector<stages::KernelWidth> widths{stages::KernelWidth::narrow};
+  if (stages::kernel_width_available(stages::KernelWidth::wide)) widths.push_back(stages::KernelWidth::wide);
+  std::vector<std::vector<double>> rates(widths.size());
+  for (int run = 0; run < 5; ++run) {
+    for (std::size_t w = 0; w < widths.size(); ++w) {
+      stages::use_kernel_width(widths[w]);
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto o = stages::execute_unit(u, ba, bb);
+      const auto t1 = std::chrono::steady_clock::now();
+      const double s = std::chrono::duration<double>(t1 - t0).count();
+      rates[w].push_back(static_cast<double>(ba.size() + bb.size()) / s / 1e9);
+      if (o.stats.elements == 0) return 1;  // keeps the call, and fails on a unit that compared nothing
+    }
   }
-  std::sort(rates.begin(), rates.end());
-  std::printf(
-      "execute_unit, BF16 contiguous, %llu x %llu per side, all statistics: median %.2f GB/s per rank "
-      "(min %.2f, max %.2f)\n",
-      static_cast<unsigned long long>(rows), static_cast<unsigned long long>(cols), rates[1], rates[0], rates[2]);
+  std::vector<double> medians;
+  for (std::size_t w = 0; w < widths.size(); ++w) {
+    auto& r = rates[w];
+    std::sort(r.begin(), r.end());
+    medians.push_back(r[2]);
+    std::printf(
+        "execute_unit, BF16 contiguous, %llu x %llu per side, all statistics, %s kernel: median %.2f GB/s per rank "
+        "(min %.2f, max %.2f)\n",
+        static_cast<unsigned long long>(rows), static_cast<unsigned long long>(cols),
+        widths[w] == stages::KernelWidth::wide ? "wide (AVX-512)" : "narrow", r[2], r[0], r[4]);
+  }
+  if (medians.size() == 2) std::printf("wide / narrow: %.2fx\n", medians[1] / medians[0]);
   return 0;
 }

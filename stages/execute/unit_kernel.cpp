@@ -26,9 +26,15 @@ constexpr std::size_t kLanes = 8;
 // One clone per ISA, chosen at load time. The file is compiled with -ffp-contract=off (see
 // CMakeLists.txt): a fused multiply-add in one clone and not in another would change last bits
 // between machines of one cluster.
+// On x86-64-v4 (AVX-512) the eight double lanes fit one register: pass1_wide sums them in one
+// loop, where the other ISAs take two loops of four lanes; the operations of each lane are the
+// same, so are the bits (unit_kernel_test runs both on an AVX-512 machine).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LINEAGE_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define LINEAGE_KERNEL_WIDE 1
+#define LINEAGE_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define LINEAGE_KERNEL_WIDE_TARGET __attribute__((target("arch=x86-64-v4")))
 #else
+#define LINEAGE_KERNEL_WIDE 0
 #define LINEAGE_KERNEL_CLONES
 #endif
 
@@ -122,6 +128,59 @@ template <bool Masked>
   }
 }
 
+#if LINEAGE_KERNEL_WIDE
+using d8 = double __attribute__((vector_size(64)));
+using l8 = std::int64_t __attribute__((vector_size(64)));
+
+/// half_sums of both halves in one loop of eight double lanes (one AVX-512 register each): lane i
+/// sees the operations half_sums gives it, in the same order.
+template <bool Masked>
+[[gnu::always_inline]] inline void full_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
+                                             double ka, double kb, HalfSums& r) {
+  const i8 exp_mask = splat<i8>(0x7f800000);
+  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
+  const l8 dabs_mask = splat<l8>(0x7fffffffffffffffLL);
+  d8 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    const float* pa = v < nvec ? a + v * kLanes : tail->a;
+    const float* pb = v < nvec ? b + v * kLanes : tail->b;
+    f8 x, y;
+    std::memcpy(&x, pa, sizeof x);
+    std::memcpy(&y, pb, sizeof y);
+    d8 xd, yd, xs, ys;
+    if constexpr (Masked) {
+      const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
+      const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
+      const l8 ok64 = __builtin_convertvector(ok, l8);
+      xd = __builtin_convertvector(__builtin_bit_cast(f8, xi & ok), d8);
+      yd = __builtin_convertvector(__builtin_bit_cast(f8, yi & ok), d8);
+      xs = __builtin_bit_cast(d8, __builtin_bit_cast(l8, xd - vka) & ok64);
+      ys = __builtin_bit_cast(d8, __builtin_bit_cast(l8, yd - vkb) & ok64);
+    } else {
+      xd = __builtin_convertvector(x, d8);
+      yd = __builtin_convertvector(y, d8);
+      xs = xd - vka;
+      ys = yd - vkb;
+    }
+    const d8 d = xd - yd;
+    const d8 ad = __builtin_bit_cast(d8, __builtin_bit_cast(l8, d) & dabs_mask);
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_ad += ad;
+    s_dd += d * d;
+    s_a += xs;
+    s_b += ys;
+    max_d = ad > max_d ? ad : max_d;
+  }
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    r.s_aa[i] = s_aa[i], r.s_bb[i] = s_bb[i], r.s_ab[i] = s_ab[i], r.s_ad[i] = s_ad[i], r.s_dd[i] = s_dd[i];
+    r.s_a[i] = s_a[i], r.s_b[i] = s_b[i], r.max_d[i] = max_d[i];
+  }
+}
+#endif
+
 /// Lanes 0..7 in order, as hsum adds a vector's lanes.
 [[gnu::always_inline]] inline double lane_sum(const double (&v)[8]) {
   double s = 0;
@@ -198,26 +257,76 @@ template <bool Masked>
   return true;
 }
 
-LINEAGE_KERNEL_CLONES
-void pass1(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka, double kb,
-           Pass1& r) {
-  // Counts and extremes first, then the double sums in two loops of four lanes over the same
-  // (cache-resident) block: every sum sees the same operations in the same order as one loop of
-  // eight lanes. A block finite on both sides (the usual case) skips every mask; one with a
-  // non-finite element, or the padded tail, is counted again with them.
+/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four.
+template <bool Wide>
+[[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
+                                              bool float_bits, double ka, double kb, Pass1& r) {
+  // Counts and extremes first, then the double sums over the same (cache-resident) block: every
+  // sum sees the same operations in the same order as one loop of eight lanes. A block finite on
+  // both sides (the usual case) skips every mask; one with a non-finite element, or the padded
+  // tail, is counted again with them.
   const bool all_ok = !tail && counts_and_extremes<false>(a, b, nvec, tail, float_bits, r);
   if (!all_ok) counts_and_extremes<true>(a, b, nvec, tail, float_bits, r);
   HalfSums s;
-  for (std::size_t h = 0; h < 2; ++h) {
+#if LINEAGE_KERNEL_WIDE
+  if constexpr (Wide) {
     if (all_ok) {
-      half_sums<false>(a, b, nvec, tail, h, ka, kb, s);
+      full_sums<false>(a, b, nvec, tail, ka, kb, s);
     } else {
-      half_sums<true>(a, b, nvec, tail, h, ka, kb, s);
+      full_sums<true>(a, b, nvec, tail, ka, kb, s);
+    }
+  } else
+#endif
+  {
+    for (std::size_t h = 0; h < 2; ++h) {
+      if (all_ok) {
+        half_sums<false>(a, b, nvec, tail, h, ka, kb, s);
+      } else {
+        half_sums<true>(a, b, nvec, tail, h, ka, kb, s);
+      }
     }
   }
   r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab), r.s_ad = lane_sum(s.s_ad);
   r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
   for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
+}
+
+using Pass1Function = void (*)(const float*, const float*, std::size_t, const Padded*, bool, double, double, Pass1&);
+
+LINEAGE_KERNEL_CLONES
+void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                  double kb, Pass1& r) {
+  pass1_body<false>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+#if LINEAGE_KERNEL_WIDE
+LINEAGE_KERNEL_WIDE_TARGET
+void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                double kb, Pass1& r) {
+  pass1_body<true>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+#endif
+
+bool wide_available() noexcept {
+#if LINEAGE_KERNEL_WIDE
+  return __builtin_cpu_supports("x86-64-v4") != 0;
+#else
+  return false;
+#endif
+}
+
+Pass1Function pass1_of(KernelWidth width) noexcept {
+#if LINEAGE_KERNEL_WIDE
+  if (width == KernelWidth::wide && wide_available()) return pass1_wide;
+#endif
+  (void)width;
+  return pass1_narrow;
+}
+
+/// The width every pass uses: the widest the machine has, unless a test chose (use_kernel_width).
+KernelWidth& chosen_width() noexcept {
+  static KernelWidth width = wide_available() ? KernelWidth::wide : KernelWidth::narrow;
+  return width;
 }
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
@@ -252,7 +361,7 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
     }
   }
   Pass1 p;
-  pass1(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
+  pass1_of(chosen_width())(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
   const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
   n_ok += ok;
   n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
@@ -332,6 +441,12 @@ void UnitSums::merge(const UnitSums& next) {
   mean_a += dA * next.n / total;
   mean_b += dB * next.n / total;
   n = total;
+}
+
+bool kernel_width_available(KernelWidth width) noexcept { return width == KernelWidth::narrow || wide_available(); }
+
+void use_kernel_width(KernelWidth width) noexcept {
+  chosen_width() = kernel_width_available(width) ? width : KernelWidth::narrow;
 }
 
 }  // namespace lineage::stages

@@ -14,6 +14,8 @@
 /// - The double sums are computed four lanes at a time (one AVX2 register), lanes 0-3 then 4-7
 ///   in two loops over the cache-resident block, after a loop for the counts and extremes:
 ///   eight-lane double vectors did not fit AVX2's registers and GCC scalarised their selects.
+///   On x86-64-v4 (AVX-512) the eight lanes are one register and one loop ("wide"): the same
+///   operations per lane, the same bits.
 /// - One pass per block: the sums are of values shifted by the running means (the first finite
 ///   pair for the first block), which gives the raw sums and the centred ones without the
 ///   Σx² − (Σx)²/n cancellation (METHODS §2.3); blocks are Chan-merged.
@@ -38,6 +40,15 @@ enum class BitEquality {
   float_bits,  ///< same dtype whose decoding is injective on finite values (F32, BF16, F16, F8)
   raw_bits,    ///< same dtype, compare the stored bits passed alongside (F64, integers)
 };
+
+/// How the pass sums its eight double lanes: four at a time in two loops (any x86-64, or any
+/// other machine), or all eight in one AVX-512 loop. Both give the same bits.
+enum class KernelWidth { narrow, wide };
+/// Whether this machine can run `width` (narrow always).
+[[nodiscard]] bool kernel_width_available(KernelWidth width) noexcept;
+/// For tests: every later pass of this process uses `width` (narrow when the machine lacks it).
+/// By default the widest available is used.
+void use_kernel_width(KernelWidth width) noexcept;
 
 /// Every accumulator of one unit's pass. Plain data: execute_unit turns it into statistics.
 struct UnitSums {

@@ -82,6 +82,20 @@ UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t speci
   return sums;
 }
 
+std::vector<KernelWidth> available_widths() {
+  std::vector<KernelWidth> out{KernelWidth::narrow};
+  if (kernel_width_available(KernelWidth::wide)) out.push_back(KernelWidth::wide);
+  return out;
+}
+
+/// Every pass in scope sums with `width`; the default (the widest) again after.
+struct WidthInUse {
+  explicit WidthInUse(KernelWidth width) { use_kernel_width(width); }
+  ~WidthInUse() { use_kernel_width(KernelWidth::wide); }
+  WidthInUse(const WidthInUse&) = delete;
+  WidthInUse& operator=(const WidthInUse&) = delete;
+};
+
 struct GoldenCase {
   std::uint64_t n, seed, special;
   BitEquality mode;
@@ -98,19 +112,34 @@ TEST(UnitKernel, SumsKeepTheirBits) {
       {7, 6, 3, BitEquality::float_bits, 0xa49c90bd4bbe5f63ull},                               // tail only
       {(1u << 21) + 4096 * 3 + 1, 7, 100003, BitEquality::float_bits, 0x3fc833f6d80685a4ull},  // sampled hist
   };
-  for (const auto& c : cases) {
-    EXPECT_EQ(fingerprint(generated_sums(c.n, c.seed, c.special, c.mode)), c.fingerprint)
-        << "n " << c.n << " seed " << c.seed;
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    for (const auto& c : cases) {
+      EXPECT_EQ(fingerprint(generated_sums(c.n, c.seed, c.special, c.mode)), c.fingerprint)
+          << "n " << c.n << " seed " << c.seed << " width " << static_cast<int>(width);
+    }
   }
 }
 
 TEST(UnitKernel, MergedSumsKeepTheirBits) {
-  auto x = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits);
-  x.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits));
-  EXPECT_EQ(fingerprint(x), 0x83690d02b48b217bull);
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    auto x = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits);
+    x.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits));
+    EXPECT_EQ(fingerprint(x), 0x83690d02b48b217bull) << "width " << static_cast<int>(width);
+  }
 }
 
-TEST(UnitKernel, FiniteAndMaskedBlocksAgree) {
+TEST(UnitKernel, TheWidthInUseCanBeChosen) {
+  // The wide loop exists on x86-64-v4 (AVX-512) only; where it exists, the goldens above run
+  // through both loops.
+  EXPECT_TRUE(kernel_width_available(KernelWidth::narrow));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  EXPECT_EQ(kernel_width_available(KernelWidth::wide), __builtin_cpu_supports("x86-64-v4") != 0);
+#endif
+}
+
+void finite_and_masked_blocks_agree() {
   // A finite block takes the unmasked path; the same block followed by eight NaN pairs is counted
   // with masks, where the NaN lanes add +0 to every sum: the finite elements' sums must agree bit
   // for bit, and only the non-finite counts differ.
@@ -124,6 +153,13 @@ TEST(UnitKernel, FiniteAndMaskedBlocksAgree) {
   EXPECT_EQ(masked.bad_a, 8u);
   masked.n_bad = masked.bad_a = masked.bad_b = 0;
   EXPECT_EQ(fingerprint(masked), fingerprint(finite));
+}
+
+TEST(UnitKernel, FiniteAndMaskedBlocksAgree) {
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    finite_and_masked_blocks_agree();
+  }
 }
 
 }  // namespace
