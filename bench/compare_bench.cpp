@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/heap_tuning.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/unit_kernel.hpp"
@@ -17,6 +18,7 @@
 using namespace lineage;
 
 int main() {
+  (void)keep_large_buffers_in_heap();  // as lineage itself (pipeline/main.cpp)
   const std::uint64_t rows = 8192, cols = 8192;
   std::vector<std::uint16_t> a(rows * cols), b(rows * cols);
   std::mt19937 rng(1);

@@ -1,3 +1,7 @@
+#include "core/heap_tuning.hpp"
 #include "pipeline/cli.hpp"
 
-int main(int argc, char** argv) { return lineage::pipeline::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+  (void)lineage::keep_large_buffers_in_heap();
+  return lineage::pipeline::run_cli(argc, argv);
+}
