@@ -16,8 +16,9 @@ namespace lineage::cluster {
 
 namespace fs = std::filesystem;
 
-/// Largest side of a whole unit copied by pread (UnitBytes::read): twice a default row block, so
-/// that the two buffers stay small next to a rank's memory; larger ones are mapped.
+/// Largest side of a whole unit or of a row block copied by pread (UnitBytes::read, read_rows):
+/// twice a default row block, so that the two buffers stay small next to a rank's memory; larger
+/// ones are mapped.
 constexpr std::uint64_t kMaxCopiedRange = 2 * stages::kRowBlockBytes;
 
 std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementView& v) {
@@ -48,6 +49,13 @@ std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
 
 std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) {
   const auto [b, e] = range(v);
+  const auto i = static_cast<std::size_t>(side);
+  return file(v).read(b, e, buffers_[i], capacities_[i]);
+}
+
+std::span<const std::byte> UnitBytes::read_rows(const stages::ElementView& v, std::uint64_t first_row,
+                                                std::uint64_t rows, int side) {
+  const auto [b, e] = rows_range(v, first_row, rows);
   const auto i = static_cast<std::size_t>(side);
   return file(v).read(b, e, buffers_[i], capacities_[i]);
 }
@@ -138,14 +146,36 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
           const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
           if (block) {
-            // A row block: its rows' pages are mapped in one call each (block 0's sampled
-            // statistics fault in their samples); the unit's are released after, as a whole unit's.
+            // A row block: its rows copied by pread (bit for bit the bytes the mapping shows, and
+            // no page-table update per page, which is what mapping costs on some virtual
+            // machines: docs/benchmarks.md), or mapped in one call per side when a block is
+            // larger than the buffers (rows longer than the block size). Block 0 also computes
+            // what is sampled across the whole tensors (below); the pages mapped for it are
+            // released after, as a whole unit's.
             const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
             const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
-            file_a.prefetch(rows_a.first, rows_a.second);
-            file_b.prefetch(rows_b.first, rows_b.second);
-            auto part = stages::row_block_partial(u, a, b, *block, options.null);
-            if (block->index == 0) part.sampled = stages::unit_sampled_outcome(u, a, b, options.null);
+            const bool copied =
+                rows_a.second - rows_a.first <= kMaxCopiedRange && rows_b.second - rows_b.first <= kMaxCopiedRange;
+            if (!copied) {
+              file_a.prefetch(rows_a.first, rows_a.second);
+              file_b.prefetch(rows_b.first, rows_b.second);
+            }
+            auto part = copied ? stages::row_block_partial_of_rows(
+                                     u, bytes.read_rows(u.a, block->first_row, block->rows, 0),
+                                     bytes.read_rows(u.b, block->first_row, block->rows, 1), *block, options.null)
+                               : stages::row_block_partial(u, a, b, *block, options.null);
+            if (block->index == 0) {
+              // A sketch that reads columns (gate and up: their hidden axis) reads every row of
+              // its side: that side is copied whole, as an unsplit unit's, rather than faulted in
+              // page by page; the null's and the neuron matching's sampled rows stay mapped.
+              const auto sketch_side = [&](const stages::ElementView& v, std::span<const std::byte> mapped, int side) {
+                const auto [begin, end] = UnitBytes::range(v);
+                const bool every_row = u.sketch && stages::sketch_rows(u, v).empty();
+                return every_row && end - begin <= kMaxCopiedRange ? bytes.read(v, side) : mapped;
+              };
+              part.sampled =
+                  stages::unit_sampled_outcome(u, sketch_side(u.a, a, 0), sketch_side(u.b, b, 1), options.null);
+            }
             file_a.release(range_a.first, range_a.second);
             file_b.release(range_b.first, range_b.second);
             journal->append_block(id, block->index, part.serialize());

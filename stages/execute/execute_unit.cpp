@@ -47,9 +47,11 @@ double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double 
 class ViewReader {
  public:
   /// @param[in] row_map  when not empty, logical row r is the view's row row_map[r] (sampled units)
+  /// @param[in] origin   the stored element `bytes` starts at: 0 for the whole view, more for a
+  ///                     copy of some of its rows (row_block_partial_of_rows)
   ViewReader(const ElementView& v, std::uint64_t cols, std::span<const std::byte> bytes,
-             std::span<const std::uint64_t> row_map = {})
-      : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)), row_map_(row_map) {}
+             std::span<const std::uint64_t> row_map = {}, std::uint64_t origin = 0)
+      : v_(v), cols_(cols), bytes_(bytes), size_(dtype_size(v.dtype)), row_map_(row_map), origin_(origin) {}
 
   /// @param[out] bits  the stored bits of each element, or nullptr when not wanted
   void read(std::uint64_t start, std::size_t count, float* out, std::uint64_t* bits) const {
@@ -90,7 +92,7 @@ class ViewReader {
       const std::uint64_t idx = start + i;
       const std::uint64_t r = row_map_.empty() ? idx / cols_ : row_map_[idx / cols_], c = idx % cols_;
       const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(count - i, cols_ - c));
-      fn(v_.offset + r * v_.row_stride + c * v_.col_stride, i, run);
+      fn(v_.offset + r * v_.row_stride + c * v_.col_stride - origin_, i, run);
       i += run;
     }
   }
@@ -122,6 +124,7 @@ class ViewReader {
   std::span<const std::byte> bytes_;
   std::size_t size_;
   std::span<const std::uint64_t> row_map_;
+  std::uint64_t origin_;
 };
 
 /// The first n logical elements of both views, decoded to float, with non-finite values as zero:
@@ -218,8 +221,9 @@ BitEquality bit_equality(Dtype a, Dtype b) {
 // token-mapped units their mapped rows, the others every row. The readers point into null_rows
 // or the unit's rows, so this is neither copied nor moved.
 struct UnitViews {
+  /// @param[in] origin_a, origin_b  the stored element each span starts at (ViewReader)
   UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
-            const NullOptions& null_options)
+            const NullOptions& null_options, std::uint64_t origin_a = 0, std::uint64_t origin_b = 0)
       : null_rows(unit.kind == UnitKind::token_mapped ? std::vector<std::uint64_t>()
                                                       : sample_rows(unit.key_a, unit.rows, unit.cols, null_options)),
         // Sketch-only units read only their sketch's elements (sketch_of), none in the pass.
@@ -228,8 +232,8 @@ struct UnitViews {
                  : unit.sampled                                                              ? null_rows.size()
                                                                                              : unit.rows) *
                 unit.cols),
-        a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a)),
-        b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b)) {}
+        a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a), origin_a),
+        b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b), origin_b) {}
   UnitViews(const UnitViews&) = delete;
   UnitViews& operator=(const UnitViews&) = delete;
 
@@ -479,10 +483,9 @@ UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a
   return sums;
 }
 
-RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                                  std::span<const std::byte> b_tensor, const RowBlock& block,
-                                  const NullOptions& null_options) {
-  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+namespace {
+
+RowBlockPartial partial_of(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block) {
   RowBlockPartial part;
   part.block = block;
   part.sums = UnitSums(views.n_total);
@@ -493,6 +496,31 @@ RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const st
   part.hash_a = st_a.digest();
   part.hash_b = st_b.digest();
   return part;
+}
+
+}  // namespace
+
+RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                                  std::span<const std::byte> b_tensor, const RowBlock& block,
+                                  const NullOptions& null_options) {
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  return partial_of(unit, views, block);
+}
+
+std::uint64_t row_block_origin(const ElementView& view, const RowBlock& block) noexcept {
+  return view.offset + block.first_row * view.row_stride;
+}
+
+RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
+                                          std::span<const std::byte> b_rows, const RowBlock& block,
+                                          const NullOptions& null_options) {
+  if (!splits_into_row_blocks(unit)) {
+    // Sampled and token-mapped units read rows anywhere in the tensor, not the block's alone.
+    throw InternalError("row_block_partial_of_rows: unit " + std::to_string(unit.id) + " is not split by rows");
+  }
+  const UnitViews views(unit, a_rows, b_rows, null_options, row_block_origin(unit.a, block),
+                        row_block_origin(unit.b, block));
+  return partial_of(unit, views, block);
 }
 
 UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,

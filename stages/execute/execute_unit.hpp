@@ -37,6 +37,19 @@ namespace lineage::stages {
                                                 std::span<const std::byte> b_tensor, const RowBlock& block,
                                                 const NullOptions& null = {});
 
+/// The stored element (of a side's view) where a row block's rows begin: row_block_partial_of_rows
+/// expects each side's bytes from there, to the end of the block's last row.
+[[nodiscard]] std::uint64_t row_block_origin(const ElementView& view, const RowBlock& block) noexcept;
+
+/// row_block_partial from a copy of the block's rows alone, so that a rank reads (by pread) only
+/// its block rather than mapping the tensor: `a_rows` holds a's stored elements from
+/// row_block_origin(unit.a, block) up to the last element of the block's last row, and `b_rows`
+/// likewise. The same partial, bit for bit. Only for units split into row blocks
+/// (splits_into_row_blocks; InternalError otherwise).
+[[nodiscard]] RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
+                                                        std::span<const std::byte> b_rows, const RowBlock& block,
+                                                        const NullOptions& null = {});
+
 /// The statistics of a unit that are not sums over its elements and so do not merge by blocks:
 /// the permutation null (on rows sampled across the whole tensor), the expert sketches and the
 /// neuron matching. They read only their samples of the whole tensors, so the rank of a split

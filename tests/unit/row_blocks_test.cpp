@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "io/family_file.hpp"
 #include "stages/execute/execute_unit.hpp"
@@ -194,6 +195,63 @@ TEST(RowBlocks, UnitsOfOneBlockKeepTheirResults) {
   const auto o = execute_unit(unit, a, b);
   EXPECT_TRUE(same_bits(o.stats.pearson, whole.c_ab / std::sqrt(whole.m2_a * whole.m2_b)));
   EXPECT_TRUE(same_bits(o.stats.mean_b, whole.mean_b));
+}
+
+/// The bytes of rows [first_row, first_row + rows) of `v` as a rank copies them: from the block's
+/// origin to the last element of its last row, in a buffer of exactly that size (so that a read
+/// outside it is a sanitizer's heap overflow).
+std::vector<std::byte> block_rows(const ElementView& v, const RowBlock& block, const std::vector<std::byte>& tensor) {
+  const auto size = dtype_size(v.dtype);
+  const std::uint64_t first = row_block_origin(v, block);
+  const std::uint64_t last = v.offset + (block.first_row + block.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
+  return {tensor.begin() + static_cast<std::ptrdiff_t>(first * size),
+          tensor.begin() + static_cast<std::ptrdiff_t>((last + 1) * size)};
+}
+
+TEST(RowBlocks, BlocksFromACopyOfTheirRowsAreTheMappedBlocks) {
+  // a: the unit's columns are 2048 of a wider BF16 tensor, from column 5 (offset and row stride);
+  // b: the same shape stored transposed (column stride). Blocks of 1 MiB: 11 of them.
+  constexpr std::uint64_t rows = 1283, cols = 2048, wide = cols + 37;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<std::uint16_t> sa(rows * wide), sb(rows * cols);
+  for (auto& x : sa) x = io::float_to_bf16(nd(rng));
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    for (std::uint64_t c = 0; c < cols; ++c) {
+      const float x = io::bf16_to_float(sa[r * wide + 5 + c]);
+      sb[c * rows + r] = io::float_to_bf16(r % 3 == 0 ? x : x + 0.1f * nd(rng));
+    }
+  }
+  sa[7 * wide + 9] = 0x7fc0;  // a NaN inside the unit's columns
+  std::vector<std::byte> a(sa.size() * 2), b(sb.size() * 2);
+  std::memcpy(a.data(), sa.data(), a.size());
+  std::memcpy(b.data(), sb.data(), b.size());
+  ComparisonUnit unit;
+  unit.id = 9;
+  unit.rows = rows;
+  unit.cols = cols;
+  unit.a = ElementView{0, "a", "f", Dtype::BF16, 0, 5, rows, cols, wide, 1};
+  unit.b = ElementView{1, "b", "f", Dtype::BF16, 0, 0, rows, cols, 1, rows};
+  const auto blocks = row_blocks(unit, std::uint64_t{1} << 20);
+  ASSERT_EQ(blocks.size(), 11u);
+  for (const auto& block : blocks) {
+    const auto mapped = row_block_partial(unit, a, b, block);
+    const auto copied =
+        row_block_partial_of_rows(unit, block_rows(unit.a, block, a), block_rows(unit.b, block, b), block);
+    EXPECT_EQ(copied.serialize(), mapped.serialize()) << "block " << block.index;
+    EXPECT_EQ(copied.hash_a, mapped.hash_a);
+  }
+  EXPECT_NE(row_block_partial(unit, a, b, blocks[0]).hash_a, row_block_partial(unit, a, b, blocks[1]).hash_a);
+}
+
+TEST(RowBlocks, OnlySplitUnitsAreReadFromTheirRows) {
+  // A sampled unit reads rows anywhere in the tensor: a copy of a block's rows cannot serve it.
+  auto unit = unit_of(4096, 4096, Dtype::F32);
+  unit.sampled = true;
+  unit.sampled_rows = 64;
+  const std::vector<std::byte> none(16);
+  const RowBlock block{unit.id, 0, 2, 0, 2048, 1};
+  EXPECT_THROW((void)row_block_partial_of_rows(unit, none, none, block), InternalError);
 }
 
 TEST(RowBlocks, MergeRefusesSumsOfAnotherUnit) {
