@@ -29,10 +29,9 @@ std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementVi
 
 std::pair<std::uint64_t, std::uint64_t> UnitBytes::rows_range(const stages::ElementView& v, std::uint64_t first_row,
                                                               std::uint64_t rows) {
-  const std::uint64_t first = v.offset + first_row * v.row_stride;
-  const std::uint64_t last = first + (rows ? rows - 1 : 0) * v.row_stride + (v.cols ? v.cols - 1 : 0) * v.col_stride;
+  const auto [first, end] = stages::stored_rows(v, first_row, rows);
   const auto size = dtype_size(v.dtype);
-  return {v.data_begin + first * size, v.data_begin + (last + 1) * size};
+  return {v.data_begin + first * size, v.data_begin + end * size};
 }
 
 io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
@@ -148,10 +147,11 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           if (block) {
             // A row block: its rows copied by pread (bit for bit the bytes the mapping shows, and
             // no page-table update per page, which is what mapping costs on some virtual
-            // machines: docs/benchmarks.md), or mapped in one call per side when a block is
-            // larger than the buffers (rows longer than the block size). Block 0 also computes
-            // what is sampled across the whole tensors (below); the pages mapped for it are
-            // released after, as a whole unit's.
+            // machines: docs/benchmarks.md), or mapped in one call per side when the span of its
+            // rows is larger than the buffers (rows longer than the block size; a transposed
+            // view, whose rows' span is nearly the whole side). Block 0 also computes what is
+            // sampled across the whole tensors (below); the pages mapped for it are released
+            // after, as a whole unit's.
             const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
             const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
             const bool copied =
@@ -165,13 +165,15 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
                                      bytes.read_rows(u.b, block->first_row, block->rows, 1), *block, options.null)
                                : stages::row_block_partial(u, a, b, *block, options.null);
             if (block->index == 0) {
-              // A sketch that reads columns (gate and up: their hidden axis) reads every row of
-              // its side: that side is copied whole, as an unsplit unit's, rather than faulted in
-              // page by page; the null's and the neuron matching's sampled rows stay mapped.
+              // A sketch that does not read a few contiguous rows (gate and up: their hidden axis
+              // is the columns) reads every row of its side: that side is copied whole, as an
+              // unsplit unit's, rather than faulted in page by page; the null's and the neuron
+              // matching's sampled rows stay mapped. (The copy starts at the tensor's first byte:
+              // an expert packed into one tensor with others past the first 32 MiB stays mapped.)
               const auto sketch_side = [&](const stages::ElementView& v, std::span<const std::byte> mapped, int side) {
                 const auto [begin, end] = UnitBytes::range(v);
-                const bool every_row = u.sketch && stages::sketch_rows(u, v).empty();
-                return every_row && end - begin <= kMaxCopiedRange ? bytes.read(v, side) : mapped;
+                const bool sketch_reads_every_row = u.sketch && stages::sketch_rows(u, v).empty();
+                return sketch_reads_every_row && end - begin <= kMaxCopiedRange ? bytes.read(v, side) : mapped;
               };
               part.sampled =
                   stages::unit_sampled_outcome(u, sketch_side(u.a, a, 0), sketch_side(u.b, b, 1), options.null);

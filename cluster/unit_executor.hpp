@@ -49,7 +49,8 @@ class UnitBytes {
                                                                           std::uint64_t first_row, std::uint64_t rows);
   [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
   /// The whole view copied by pread into this object's buffer for side `side` (0 or 1), valid
-  /// until the next read of that side: for units read entirely (SafetensorsFile::read).
+  /// until the next read of that side: for units read entirely, and a split unit's side whose
+  /// sketch reads every row (SafetensorsFile::read).
   [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v, int side);
   /// The bytes of rows_range(v, first_row, rows) copied the same way (a row block's share).
   [[nodiscard]] std::span<const std::byte> read_rows(const stages::ElementView& v, std::uint64_t first_row,

@@ -9,9 +9,11 @@
 
 namespace lineage {
 
-/// Blocks under 32 MiB come from the heap, and up to 256 MiB of free heap is kept for reuse
-/// rather than returned to the kernel. Call once, first thing in main. Returns whether the
-/// allocator took the settings (false without glibc, or under a sanitizer's allocator).
+/// Blocks under 32 MiB come from the heap, and the free top of each arena is kept for reuse up to
+/// 64 MiB rather than returned to the kernel: a process's resident set keeps its high-water mark
+/// to within that, per arena (the main one and those of the threads that read models). Call
+/// once, first thing in main. Returns whether the allocator took the settings (false without
+/// glibc, or under a sanitizer's or another replaced allocator: a slower run, nothing else).
 bool keep_large_buffers_in_heap() noexcept;
 
 }  // namespace lineage

@@ -309,7 +309,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
   clock.mark("moves-before-pass");
 
-  // ---- pre-flight on rank 0 (under the lock): the output, an existing run, its journals --------
+  // ---- pre-flight on rank 0 (under the lock): an existing run, its journals ---------------------
   io::StoreContents store;
   std::vector<std::uint8_t> done_flags(units.size(), 0);
   std::vector<cluster::JournaledHashes> journaled;

@@ -507,8 +507,16 @@ RowBlockPartial row_block_partial(const ComparisonUnit& unit, std::span<const st
   return partial_of(unit, views, block);
 }
 
+std::pair<std::uint64_t, std::uint64_t> stored_rows(const ElementView& view, std::uint64_t first_row,
+                                                    std::uint64_t rows) noexcept {
+  const std::uint64_t first = view.offset + first_row * view.row_stride;
+  const std::uint64_t last =
+      first + (rows ? rows - 1 : 0) * view.row_stride + (view.cols ? view.cols - 1 : 0) * view.col_stride;
+  return {first, last + 1};
+}
+
 std::uint64_t row_block_origin(const ElementView& view, const RowBlock& block) noexcept {
-  return view.offset + block.first_row * view.row_stride;
+  return stored_rows(view, block.first_row, block.rows).first;
 }
 
 RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
@@ -517,6 +525,14 @@ RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<
   if (!splits_into_row_blocks(unit)) {
     // Sampled and token-mapped units read rows anywhere in the tensor, not the block's alone.
     throw InternalError("row_block_partial_of_rows: unit " + std::to_string(unit.id) + " is not split by rows");
+  }
+  for (const auto& [view, rows] : {std::pair{&unit.a, a_rows}, std::pair{&unit.b, b_rows}}) {
+    const auto [first, end] = stored_rows(*view, block.first_row, block.rows);
+    if (rows.size() < (end - first) * dtype_size(view->dtype)) {
+      throw InternalError("row_block_partial_of_rows: " + std::to_string(rows.size()) + " bytes for rows " +
+                          std::to_string(block.first_row) + "+" + std::to_string(block.rows) + " of '" +
+                          view->tensor.str() + "', which span " + std::to_string(end - first) + " elements");
+    }
   }
   const UnitViews views(unit, a_rows, b_rows, null_options, row_block_origin(unit.a, block),
                         row_block_origin(unit.b, block));

@@ -1,5 +1,6 @@
 #include "stages/execute/unit_kernel.hpp"
 
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -13,7 +14,8 @@ namespace {
 
 // Eight float lanes per step, the element at lane i of step v being element 8v + i; the double
 // sums keep eight lanes too, computed four at a time (one AVX2 register: eight-lane double
-// vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x slower).
+// vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x slower), or
+// all eight in one AVX-512 register where the machine has it (pass1_wide).
 // Element-wise IEEE operations, so every ISA lowering gives the same result.
 using f8 = float __attribute__((vector_size(32)));
 using i8 = std::int32_t __attribute__((vector_size(32)));
@@ -323,10 +325,11 @@ Pass1Function pass1_of(KernelWidth width) noexcept {
   return pass1_narrow;
 }
 
-/// The width every pass uses: the widest the machine has, unless a test chose (use_kernel_width).
-KernelWidth& chosen_width() noexcept {
-  static KernelWidth width = wide_available() ? KernelWidth::wide : KernelWidth::narrow;
-  return width;
+/// The pass every block takes: the widest the machine has, unless a test or a benchmark chose
+/// (use_kernel_width). Atomic so that a choice made while other threads compute is not a race.
+std::atomic<Pass1Function>& pass1_in_use() noexcept {
+  static std::atomic<Pass1Function> in_use{pass1_of(KernelWidth::wide)};
+  return in_use;
 }
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
@@ -361,7 +364,7 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
     }
   }
   Pass1 p;
-  pass1_of(chosen_width())(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
+  pass1_in_use().load(std::memory_order_relaxed)(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
   const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
   n_ok += ok;
   n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
@@ -445,8 +448,11 @@ void UnitSums::merge(const UnitSums& next) {
 
 bool kernel_width_available(KernelWidth width) noexcept { return width == KernelWidth::narrow || wide_available(); }
 
-void use_kernel_width(KernelWidth width) noexcept {
-  chosen_width() = kernel_width_available(width) ? width : KernelWidth::narrow;
+void use_kernel_width(KernelWidth width) noexcept { pass1_in_use().store(pass1_of(width), std::memory_order_relaxed); }
+
+KernelWidth kernel_width_in_use() noexcept {
+  return pass1_in_use().load(std::memory_order_relaxed) == pass1_of(KernelWidth::narrow) ? KernelWidth::narrow
+                                                                                         : KernelWidth::wide;
 }
 
 }  // namespace lineage::stages

@@ -46,9 +46,11 @@ enum class BitEquality {
 enum class KernelWidth { narrow, wide };
 /// Whether this machine can run `width` (narrow always).
 [[nodiscard]] bool kernel_width_available(KernelWidth width) noexcept;
-/// For tests: every later pass of this process uses `width` (narrow when the machine lacks it).
-/// By default the widest available is used.
+/// For tests and benchmarks: every later pass of this process uses `width` (narrow when the
+/// machine lacks it). By default the widest available is used.
 void use_kernel_width(KernelWidth width) noexcept;
+/// The width the passes use now.
+[[nodiscard]] KernelWidth kernel_width_in_use() noexcept;
 
 /// Every accumulator of one unit's pass. Plain data: execute_unit turns it into statistics.
 struct UnitSums {

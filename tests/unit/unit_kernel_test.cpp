@@ -130,9 +130,17 @@ TEST(UnitKernel, MergedSumsKeepTheirBits) {
   }
 }
 
-TEST(UnitKernel, TheWidthInUseCanBeChosen) {
-  // The wide loop exists on x86-64-v4 (AVX-512) only; where it exists, the goldens above run
-  // through both loops.
+TEST(UnitKernel, PassesUseTheWidestWidthUnlessOneIsChosen) {
+  // The goldens above run through both loops only if the choice reaches the pass.
+  const auto widest = kernel_width_available(KernelWidth::wide) ? KernelWidth::wide : KernelWidth::narrow;
+  EXPECT_EQ(kernel_width_in_use(), widest);
+  {
+    const WidthInUse in_use(KernelWidth::narrow);
+    EXPECT_EQ(kernel_width_in_use(), KernelWidth::narrow);
+  }
+  EXPECT_EQ(kernel_width_in_use(), widest);
+  use_kernel_width(KernelWidth::wide);  // where the machine lacks it: narrow
+  EXPECT_EQ(kernel_width_in_use(), widest);
   EXPECT_TRUE(kernel_width_available(KernelWidth::narrow));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   EXPECT_EQ(kernel_width_available(KernelWidth::wide), __builtin_cpu_supports("x86-64-v4") != 0);
