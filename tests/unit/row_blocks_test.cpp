@@ -242,6 +242,11 @@ TEST(RowBlocks, BlocksFromACopyOfTheirRowsAreTheMappedBlocks) {
     EXPECT_EQ(copied.hash_a, mapped.hash_a);
   }
   EXPECT_NE(row_block_partial(unit, a, b, blocks[0]).hash_a, row_block_partial(unit, a, b, blocks[1]).hash_a);
+  // A copy one byte short of the block's rows is refused, not read past.
+  auto short_a = block_rows(unit.a, blocks[3], a);
+  short_a.pop_back();
+  EXPECT_THROW((void)row_block_partial_of_rows(unit, short_a, block_rows(unit.b, blocks[3], b), blocks[3]),
+               InternalError);
 }
 
 TEST(RowBlocks, OnlySplitUnitsAreReadFromTheirRows) {
