@@ -73,47 +73,50 @@ struct Padded {
   }
 };
 
-/// The double sums of lanes 4h..4h+3 (lane i of a step is element 8v + i, as in pass1).
-struct HalfSums {
+/// The double sums of every lane of a step (lane i of a step is element 8v + i, as in pass1).
+struct LaneSums {
   double s_aa[8], s_bb[8], s_ab[8], s_ad[8], s_dd[8], s_a[8], s_b[8], max_d[8];
 };
 
-/// Half of pass1's double sums: lanes 4h..4h+3 of every step. Four double lanes fill one AVX2
-/// register, so the eight sums stay in registers (eight-lane double vectors on AVX2 were spilled
-/// and their selects scalarised). Without Masked every element is finite on both sides (pass1
-/// checked), so the masks would select every lane: the same operations, the same bits.
-template <bool Masked>
-[[gnu::always_inline]] inline void half_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
-                                             std::size_t h, double ka, double kb, HalfSums& r) {
-  const i4 exp_mask = splat<i4>(0x7f800000);
-  const d4 vka = splat<d4>(ka), vkb = splat<d4>(kb);
-  const l4 dabs_mask = splat<l4>(0x7fffffffffffffffLL);
-  d4 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+/// pass1's double sums of lanes first .. first + W - 1 of every step, W the lanes of D: four in
+/// one AVX2 register (pass1_narrow: lanes 0-3, then 4-7, so the eight sums stay in registers;
+/// eight-lane double vectors on AVX2 were spilled and their selects scalarised), or all eight in
+/// one AVX-512 register (pass1_wide). Either way each lane sees the same operations in the same
+/// order. Without Masked every element is finite on both sides (pass1 checked), so the masks
+/// would select every lane: the same operations, the same bits.
+template <bool Masked, typename F, typename I, typename D, typename L>
+[[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
+                                             std::size_t first, double ka, double kb, LaneSums& r) {
+  constexpr std::size_t width = sizeof(D) / sizeof(double);
+  const I exp_mask = splat<I>(0x7f800000);
+  const D vka = splat<D>(ka), vkb = splat<D>(kb);
+  const L dabs_mask = splat<L>(0x7fffffffffffffffLL);
+  D s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
   const std::size_t steps = nvec + (tail ? 1 : 0);
   for (std::size_t v = 0; v < steps; ++v) {
-    const float* pa = (v < nvec ? a + v * kLanes : tail->a) + 4 * h;
-    const float* pb = (v < nvec ? b + v * kLanes : tail->b) + 4 * h;
-    f4 x, y;
+    const float* pa = (v < nvec ? a + v * kLanes : tail->a) + first;
+    const float* pb = (v < nvec ? b + v * kLanes : tail->b) + first;
+    F x, y;
     std::memcpy(&x, pa, sizeof x);
     std::memcpy(&y, pb, sizeof y);
-    d4 xd, yd, xs, ys;
+    D xd, yd, xs, ys;
     if constexpr (Masked) {
       // Excluded elements become 0 and add nothing to the sums.
-      const i4 xi = __builtin_bit_cast(i4, x), yi = __builtin_bit_cast(i4, y);
-      const i4 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
-      const l4 ok64 = __builtin_convertvector(ok, l4);
-      xd = __builtin_convertvector(__builtin_bit_cast(f4, xi & ok), d4);
-      yd = __builtin_convertvector(__builtin_bit_cast(f4, yi & ok), d4);
-      xs = __builtin_bit_cast(d4, __builtin_bit_cast(l4, xd - vka) & ok64);  // ok ? xd - ka : +0
-      ys = __builtin_bit_cast(d4, __builtin_bit_cast(l4, yd - vkb) & ok64);
+      const I xi = __builtin_bit_cast(I, x), yi = __builtin_bit_cast(I, y);
+      const I ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
+      const L ok64 = __builtin_convertvector(ok, L);
+      xd = __builtin_convertvector(__builtin_bit_cast(F, xi & ok), D);
+      yd = __builtin_convertvector(__builtin_bit_cast(F, yi & ok), D);
+      xs = __builtin_bit_cast(D, __builtin_bit_cast(L, xd - vka) & ok64);  // ok ? xd - ka : +0
+      ys = __builtin_bit_cast(D, __builtin_bit_cast(L, yd - vkb) & ok64);
     } else {
-      xd = __builtin_convertvector(x, d4);
-      yd = __builtin_convertvector(y, d4);
+      xd = __builtin_convertvector(x, D);
+      yd = __builtin_convertvector(y, D);
       xs = xd - vka;
       ys = yd - vkb;
     }
-    const d4 d = xd - yd;
-    const d4 ad = __builtin_bit_cast(d4, __builtin_bit_cast(l4, d) & dabs_mask);
+    const D d = xd - yd;
+    const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
     s_aa += xs * xs;
     s_bb += ys * ys;
     s_ab += xs * ys;
@@ -123,8 +126,8 @@ template <bool Masked>
     s_b += ys;
     max_d = ad > max_d ? ad : max_d;
   }
-  for (std::size_t j = 0; j < 4; ++j) {
-    const std::size_t i = 4 * h + j;
+  for (std::size_t j = 0; j < width; ++j) {
+    const std::size_t i = first + j;
     r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
     r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
   }
@@ -133,54 +136,6 @@ template <bool Masked>
 #if LINEAGE_KERNEL_WIDE
 using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
-
-/// half_sums of both halves in one loop of eight double lanes (one AVX-512 register each): lane i
-/// sees the operations half_sums gives it, in the same order.
-template <bool Masked>
-[[gnu::always_inline]] inline void full_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
-                                             double ka, double kb, HalfSums& r) {
-  const i8 exp_mask = splat<i8>(0x7f800000);
-  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
-  const l8 dabs_mask = splat<l8>(0x7fffffffffffffffLL);
-  d8 s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
-  const std::size_t steps = nvec + (tail ? 1 : 0);
-  for (std::size_t v = 0; v < steps; ++v) {
-    const float* pa = v < nvec ? a + v * kLanes : tail->a;
-    const float* pb = v < nvec ? b + v * kLanes : tail->b;
-    f8 x, y;
-    std::memcpy(&x, pa, sizeof x);
-    std::memcpy(&y, pb, sizeof y);
-    d8 xd, yd, xs, ys;
-    if constexpr (Masked) {
-      const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
-      const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
-      const l8 ok64 = __builtin_convertvector(ok, l8);
-      xd = __builtin_convertvector(__builtin_bit_cast(f8, xi & ok), d8);
-      yd = __builtin_convertvector(__builtin_bit_cast(f8, yi & ok), d8);
-      xs = __builtin_bit_cast(d8, __builtin_bit_cast(l8, xd - vka) & ok64);
-      ys = __builtin_bit_cast(d8, __builtin_bit_cast(l8, yd - vkb) & ok64);
-    } else {
-      xd = __builtin_convertvector(x, d8);
-      yd = __builtin_convertvector(y, d8);
-      xs = xd - vka;
-      ys = yd - vkb;
-    }
-    const d8 d = xd - yd;
-    const d8 ad = __builtin_bit_cast(d8, __builtin_bit_cast(l8, d) & dabs_mask);
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_ad += ad;
-    s_dd += d * d;
-    s_a += xs;
-    s_b += ys;
-    max_d = ad > max_d ? ad : max_d;
-  }
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    r.s_aa[i] = s_aa[i], r.s_bb[i] = s_bb[i], r.s_ab[i] = s_ab[i], r.s_ad[i] = s_ad[i], r.s_dd[i] = s_dd[i];
-    r.s_a[i] = s_a[i], r.s_b[i] = s_b[i], r.max_d[i] = max_d[i];
-  }
-}
 #endif
 
 /// Lanes 0..7 in order, as hsum adds a vector's lanes.
@@ -269,22 +224,22 @@ template <bool Wide>
   // tail, is counted again with them.
   const bool all_ok = !tail && counts_and_extremes<false>(a, b, nvec, tail, float_bits, r);
   if (!all_ok) counts_and_extremes<true>(a, b, nvec, tail, float_bits, r);
-  HalfSums s;
+  LaneSums s;
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
     if (all_ok) {
-      full_sums<false>(a, b, nvec, tail, ka, kb, s);
+      lane_sums<false, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     } else {
-      full_sums<true>(a, b, nvec, tail, ka, kb, s);
+      lane_sums<true, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     }
   } else
 #endif
   {
-    for (std::size_t h = 0; h < 2; ++h) {
+    for (std::size_t first = 0; first < kLanes; first += 4) {
       if (all_ok) {
-        half_sums<false>(a, b, nvec, tail, h, ka, kb, s);
+        lane_sums<false, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       } else {
-        half_sums<true>(a, b, nvec, tail, h, ka, kb, s);
+        lane_sums<true, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       }
     }
   }
