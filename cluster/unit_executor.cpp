@@ -16,7 +16,7 @@ namespace lineage::cluster {
 
 namespace fs = std::filesystem;
 
-/// Largest side of a whole unit or of a row block copied by pread (UnitBytes::read, read_rows):
+/// Largest side of a whole unit or of a row block copied by pread (UnitBytes::read):
 /// twice a default row block, so that the two buffers stay small next to a rank's memory; larger
 /// ones are mapped.
 constexpr std::uint64_t kMaxCopiedRange = 2 * stages::kRowBlockBytes;
@@ -46,17 +46,12 @@ std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
   return file(v).range(b, e);
 }
 
-std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) {
-  const auto [b, e] = range(v);
-  const auto i = static_cast<std::size_t>(side);
-  return file(v).read(b, e, buffers_[i], capacities_[i]);
-}
+std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) { return read(v, range(v), side); }
 
-std::span<const std::byte> UnitBytes::read_rows(const stages::ElementView& v, std::uint64_t first_row,
-                                                std::uint64_t rows, int side) {
-  const auto [b, e] = rows_range(v, first_row, rows);
+std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, std::pair<std::uint64_t, std::uint64_t> range,
+                                           int side) {
   const auto i = static_cast<std::size_t>(side);
-  return file(v).read(b, e, buffers_[i], capacities_[i]);
+  return file(v).read(range.first, range.second, buffers_[i], capacities_[i]);
 }
 
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
@@ -160,9 +155,8 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
             }
-            auto part = copied ? stages::row_block_partial_of_rows(
-                                     u, bytes.read_rows(u.a, block->first_row, block->rows, 0),
-                                     bytes.read_rows(u.b, block->first_row, block->rows, 1), *block, options.null)
+            auto part = copied ? stages::row_block_partial_of_rows(u, bytes.read(u.a, rows_a, 0),
+                                                                   bytes.read(u.b, rows_b, 1), *block, options.null)
                                : stages::row_block_partial(u, a, b, *block, options.null);
             if (block->index == 0) {
               // A sketch that does not read a few contiguous rows (gate and up: their hidden axis

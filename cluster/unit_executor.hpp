@@ -52,9 +52,10 @@ class UnitBytes {
   /// until the next read of that side: for units read entirely, and a split unit's side whose
   /// sketch reads every row (SafetensorsFile::read).
   [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v, int side);
-  /// The bytes of rows_range(v, first_row, rows) copied the same way (a row block's share).
-  [[nodiscard]] std::span<const std::byte> read_rows(const stages::ElementView& v, std::uint64_t first_row,
-                                                     std::uint64_t rows, int side);
+  /// The bytes [range.first, range.second) of v's file copied the same way (a row block's
+  /// rows_range).
+  [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v,
+                                                std::pair<std::uint64_t, std::uint64_t> range, int side);
 
  private:
   const std::vector<stages::RunModel>& models_;

@@ -515,10 +515,6 @@ std::pair<std::uint64_t, std::uint64_t> stored_rows(const ElementView& view, std
   return {first, last + 1};
 }
 
-std::uint64_t row_block_origin(const ElementView& view, const RowBlock& block) noexcept {
-  return stored_rows(view, block.first_row, block.rows).first;
-}
-
 RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
                                           std::span<const std::byte> b_rows, const RowBlock& block,
                                           const NullOptions& null_options) {
@@ -526,16 +522,17 @@ RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<
     // Sampled and token-mapped units read rows anywhere in the tensor, not the block's alone.
     throw InternalError("row_block_partial_of_rows: unit " + std::to_string(unit.id) + " is not split by rows");
   }
-  for (const auto& [view, rows] : {std::pair{&unit.a, a_rows}, std::pair{&unit.b, b_rows}}) {
-    const auto [first, end] = stored_rows(*view, block.first_row, block.rows);
-    if (rows.size() < (end - first) * dtype_size(view->dtype)) {
+  // The stored element each copy starts at, once its length is checked.
+  const auto origin = [&](const ElementView& view, std::span<const std::byte> rows) {
+    const auto [first, end] = stored_rows(view, block.first_row, block.rows);
+    if (rows.size() < (end - first) * dtype_size(view.dtype)) {
       throw InternalError("row_block_partial_of_rows: " + std::to_string(rows.size()) + " bytes for rows " +
                           std::to_string(block.first_row) + "+" + std::to_string(block.rows) + " of '" +
-                          view->tensor.str() + "', which span " + std::to_string(end - first) + " elements");
+                          view.tensor.str() + "', which span " + std::to_string(end - first) + " elements");
     }
-  }
-  const UnitViews views(unit, a_rows, b_rows, null_options, row_block_origin(unit.a, block),
-                        row_block_origin(unit.b, block));
+    return first;
+  };
+  const UnitViews views(unit, a_rows, b_rows, null_options, origin(unit.a, a_rows), origin(unit.b, b_rows));
   return partial_of(unit, views, block);
 }
 

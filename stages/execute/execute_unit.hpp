@@ -43,16 +43,10 @@ namespace lineage::stages {
 [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> stored_rows(const ElementView& view, std::uint64_t first_row,
                                                                   std::uint64_t rows) noexcept;
 
-/// The stored element (of a side's view) where a row block's rows begin: stored_rows(view,
-/// block.first_row, block.rows).first. row_block_partial_of_rows expects each side's bytes from
-/// there to the end of the block's last row.
-[[nodiscard]] std::uint64_t row_block_origin(const ElementView& view, const RowBlock& block) noexcept;
-
 /// row_block_partial from a copy of the block's rows alone, so that a rank reads (by pread) only
-/// its block rather than mapping the tensor: `a_rows` holds a's stored elements from
-/// row_block_origin(unit.a, block) up to the last element of the block's last row, and `b_rows`
-/// likewise. The same partial, bit for bit. Only for units split into row blocks
-/// (splits_into_row_blocks), and spans that hold stored_rows (InternalError otherwise).
+/// its block rather than mapping the tensor: `a_rows` holds a's stored elements
+/// stored_rows(unit.a, block.first_row, block.rows), and `b_rows` likewise. The same partial, bit for bit. Only for
+/// units split into row blocks (splits_into_row_blocks), and spans that hold stored_rows (InternalError otherwise).
 [[nodiscard]] RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
                                                         std::span<const std::byte> b_rows, const RowBlock& block,
                                                         const NullOptions& null = {});

@@ -202,7 +202,7 @@ TEST(RowBlocks, UnitsOfOneBlockKeepTheirResults) {
 /// outside it is a sanitizer's heap overflow).
 std::vector<std::byte> block_rows(const ElementView& v, const RowBlock& block, const std::vector<std::byte>& tensor) {
   const auto size = dtype_size(v.dtype);
-  const std::uint64_t first = row_block_origin(v, block);
+  const std::uint64_t first = stored_rows(v, block.first_row, block.rows).first;
   const std::uint64_t last = v.offset + (block.first_row + block.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
   return {tensor.begin() + static_cast<std::ptrdiff_t>(first * size),
           tensor.begin() + static_cast<std::ptrdiff_t>((last + 1) * size)};
