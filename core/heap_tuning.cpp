@@ -1,9 +1,13 @@
 #include "core/heap_tuning.hpp"
 
+#include <cstdint>
 #include <cstdlib>  // defines __GLIBC__ where it applies
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
 #endif
 
 namespace lineage {
@@ -20,6 +24,22 @@ bool keep_large_buffers_in_heap() noexcept {
   return mmap_set && trim_set;
 #else
   return false;
+#endif
+}
+
+void advise_huge_pages(void* data, std::size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;  // x86-64's and arm64's (4 KiB base pages)
+  const auto begin = reinterpret_cast<std::uintptr_t>(data);
+  const auto first = (begin + kHugePage - 1) & ~(kHugePage - 1);
+  const auto last = (begin + bytes) & ~(kHugePage - 1);
+  if (data == nullptr || last <= first) return;
+  // Only the pages wholly inside the buffer, so no neighbouring allocation is touched. The answer
+  // is ignored: EINVAL where the kernel lacks the advice is the same run, only slower.
+  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
 #endif
 }
 

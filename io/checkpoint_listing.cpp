@@ -81,11 +81,11 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
   }
   // Per shard, name -> entry: one hash probe per index entry (a linear find would be quadratic).
   // Views into `headers` and `entries`, which outlive the maps: no key is copied or concatenated.
-  std::map<std::string_view, std::unordered_map<std::string_view, const SafetensorsEntry*>> by_name;
-  for (const auto& [file, h] : headers) {
+  std::map<std::string_view, std::unordered_map<std::string_view, SafetensorsEntry*>> by_name;
+  for (auto& [file, h] : headers) {
     auto& names = by_name[file];
     names.reserve(h.tensors.size());
-    for (const auto& e : h.tensors) names.emplace(e.name, &e);
+    for (auto& e : h.tensors) names.emplace(e.name, &e);
   }
   std::map<std::string_view, std::size_t> matched;  // per shard, the index entries found in it
   out.tensors.reserve(entries.size());
@@ -97,8 +97,11 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
       throw InputError(source.where(std::string(file)), "named by the index but not present in this shard",
                        std::string(name));
     }
-    const auto* e = it->second;
-    out.tensors.push_back({std::string(name), std::string(file), e->dtype, e->shape, e->data_begin, e->data_end});
+    auto* e = it->second;
+    // The shape is moved: the headers are read here for the listing only (names stay, for the
+    // unindexed check below and as the maps' keys).
+    out.tensors.push_back(
+        {std::string(name), std::string(file), e->dtype, std::move(e->shape), e->data_begin, e->data_end});
   }
   // Names are unique in an index and in a header: a shard with as many index entries as tensors
   // has none unindexed, and only the others are searched.

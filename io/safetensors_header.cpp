@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -39,7 +40,9 @@ struct RawMember {
   bool has_shape = false, shape_is_array = false, shape_unsigned = true;
   std::vector<std::uint64_t> shape;
   bool has_offsets = false, offsets_valid = false;
-  std::vector<std::uint64_t> offsets;
+  // Only two offsets are valid: the first two kept, all counted (no allocation per entry).
+  std::array<std::uint64_t, 2> offsets{};
+  std::size_t offsets_count = 0;
   bool offsets_unsigned = true;
   // __metadata__'s values (nullopt: not a string); of repeated keys the last counts.
   std::map<std::string, std::optional<std::string>> metadata;
@@ -126,7 +129,8 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
         if (ok) m.shape.push_back(value_);
         m.shape_unsigned = m.shape_unsigned && ok;
       } else {
-        if (ok) m.offsets.push_back(value_);
+        if (ok && m.offsets_count < m.offsets.size()) m.offsets[m.offsets_count] = value_;
+        m.offsets_count += ok;
         m.offsets_unsigned = m.offsets_unsigned && ok;
       }
     }
@@ -165,9 +169,10 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
       if (field_ == Field::shape) {
         m.has_shape = m.shape_is_array = m.shape_unsigned = true;
         m.shape.clear();
+        m.shape.reserve(4);  // one allocation for the usual ranks, not one per doubling
       } else {
         m.has_offsets = m.offsets_valid = m.offsets_unsigned = true;
-        m.offsets.clear();
+        m.offsets_count = 0;
       }
       depth_ = 3;
       return true;
@@ -282,7 +287,7 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
     if (!m.has_shape || !m.shape_is_array) fail(path, "missing or non-list shape", name, kDataStartBase);
     if (!m.shape_unsigned) fail(path, "shape holds a non-integer or negative", name, kDataStartBase);
     e.shape = std::move(m.shape);
-    if (!m.has_offsets || !m.offsets_valid || m.offsets.size() != 2 || !m.offsets_unsigned) {
+    if (!m.has_offsets || !m.offsets_valid || m.offsets_count != 2 || !m.offsets_unsigned) {
       fail(path, "data_offsets must be [begin, end]", name, kDataStartBase);
     }
     const auto begin = m.offsets[0];

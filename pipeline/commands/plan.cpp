@@ -88,6 +88,7 @@ int plan(const std::vector<std::string>& args) {
   const auto run = stages::build_run_plan(cfg, registry, options);
   const auto& models = run.models;
   std::vector<stages::UnitCost> costs;
+  costs.reserve(run.units().size());
   for (const auto& u : run.units()) costs.push_back({u.id, u.bytes()});
   const std::uint64_t total = run.bytes();
   // The published model behind each label (case: section), in run order: suspect, parents, controls.

@@ -231,7 +231,7 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const
   for (const auto& [id, o] : done) {
     if (id >= units.size()) continue;
     const auto& u = units[id];
-    if (u.sampled || row_blocks(u, row_block_bytes).size() > 1) continue;
+    if (u.sampled || row_block_count(u, row_block_bytes) > 1) continue;
     for (const auto& [view, hash] : {std::pair{&u.a, o.hash_a}, std::pair{&u.b, o.hash_b}}) {
       const auto it = size_of.find({view->model, view->tensor});
       if (it == size_of.end() || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||

@@ -313,9 +313,10 @@ struct Reader {
     inv.tensors.reserve(listing.tensors.size());
     std::vector<bool> seen_expected(expansion ? expansion->tensors.size() : 0, false);
     std::map<const Scope*, IndicesSeen> seen_indices;
+    std::vector<TemplateMatch> found;
     for (std::size_t li = 0; li < listing.tensors.size(); ++li) {
       const auto& lt = listing.tensors[li];
-      auto found = matcher.matches(lt.name);
+      matcher.matches(lt.name, found);
       if (found.empty()) {
         if (companion_of(registry.companion_rules(), lt.name))
           companions.push_back(li);

@@ -39,9 +39,8 @@ std::string template_skeleton(const NameTemplate& t) {
 
 }  // namespace
 
-std::string name_skeleton(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
+void name_skeleton(std::string_view name, std::string& out) {
+  out.clear();
   for (std::size_t i = 0; i < name.size();) {
     if (is_digit(name[i])) {
       out += '#';
@@ -50,6 +49,12 @@ std::string name_skeleton(std::string_view name) {
       out += name[i++];
     }
   }
+}
+
+std::string name_skeleton(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  name_skeleton(name, out);
   return out;
 }
 
@@ -57,20 +62,31 @@ TemplateMatcher::TemplateMatcher(const std::vector<BoundEntry>& entries) : entri
   for (std::size_t i = 0; i < entries.size(); ++i) by_skeleton_[template_skeleton(entries[i].name)].push_back(i);
 }
 
-std::vector<TemplateMatch> TemplateMatcher::matches(std::string_view name) const {
-  std::vector<TemplateMatch> out;
-  const auto it = by_skeleton_.find(name_skeleton(name));
-  if (it == by_skeleton_.end()) return out;
-  for (auto i : it->second) {
-    if (auto m = match_one(entries_[i].name, name, i)) out.push_back(*m);
+const std::vector<std::size_t>* TemplateMatcher::candidates(std::string_view name) const {
+  // One buffer per thread (models are read on several): a lookup per stored name allocated its
+  // skeleton, 100k times per checkpoint.
+  thread_local std::string skeleton;
+  name_skeleton(name, skeleton);
+  const auto it = by_skeleton_.find(skeleton);
+  return it == by_skeleton_.end() ? nullptr : &it->second;
+}
+
+void TemplateMatcher::matches(std::string_view name, std::vector<TemplateMatch>& out) const {
+  out.clear();
+  if (const auto* entries = candidates(name)) {
+    for (auto i : *entries) {
+      if (auto m = match_one(entries_[i].name, name, i)) out.push_back(*m);
+    }
   }
-  return out;
 }
 
 std::optional<TemplateMatch> TemplateMatcher::first(std::string_view name) const {
-  auto all = matches(name);
-  if (all.empty()) return std::nullopt;
-  return all.front();
+  if (const auto* entries = candidates(name)) {
+    for (auto i : *entries) {
+      if (auto m = match_one(entries_[i].name, name, i)) return m;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace lineage::stages

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "core/heap_tuning.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
 
@@ -28,6 +29,36 @@ TensorKey role_of(TensorKey k) {
   k.layer = -1;
   return k;
 }
+
+/// One model's views by key: element_views' sorted list with repeated keys dropped (the first
+/// kept), searched by bisection. As a std::map it was one node allocation per view, 100k per
+/// model of a 100k-tensor checkpoint.
+class ViewsByKey {
+ public:
+  using Entry = std::pair<TensorKey, ElementView>;
+  using const_iterator = std::vector<Entry>::const_iterator;
+
+  ViewsByKey() = default;
+  explicit ViewsByKey(std::vector<Entry> sorted) : entries_(std::move(sorted)) {
+    const auto same_key = [](const Entry& x, const Entry& y) { return x.first == y.first; };
+    entries_.erase(std::unique(entries_.begin(), entries_.end(), same_key), entries_.end());
+  }
+  [[nodiscard]] const_iterator begin() const noexcept { return entries_.begin(); }
+  [[nodiscard]] const_iterator end() const noexcept { return entries_.end(); }
+  /// The first entry whose key is not less than `key`.
+  [[nodiscard]] const_iterator lower_bound(const TensorKey& key) const {
+    return std::lower_bound(entries_.begin(), entries_.end(), key,
+                            [](const Entry& e, const TensorKey& k) { return e.first < k; });
+  }
+  [[nodiscard]] const_iterator find(const TensorKey& key) const {
+    const auto it = lower_bound(key);
+    return it != end() && it->first == key ? it : end();
+  }
+  [[nodiscard]] bool contains(const TensorKey& key) const { return find(key) != end(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
 
 }  // namespace
 
@@ -76,13 +107,10 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
 PairResult pair_models(const std::vector<const Inventory*>& models, const PairOptions& options) {
   if (models.size() < 2) throw InternalError("pair_models needs the suspect and at least one other model");
   PairResult out;
-  std::vector<std::map<TensorKey, ElementView>> by_key(models.size());
+  std::vector<ViewsByKey> by_key;
+  by_key.reserve(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) {
-    // element_views is sorted by key: each insertion lands at the end (a duplicate key keeps the
-    // first view, as emplace does).
-    for (auto& [k, v] : element_views(*models[m], static_cast<int>(m), options.sizes_only)) {
-      by_key[m].emplace_hint(by_key[m].end(), k, std::move(v));
-    }
+    by_key.emplace_back(element_views(*models[m], static_cast<int>(m), options.sizes_only));
   }
   // The pairing runs twice: the first pass only counts the units, so that the second writes them
   // into a vector of their final size (growing it to 400k units of 300 bytes moved every unit
@@ -183,12 +211,12 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
         }
       }
       for (const auto& [k, b] : other) {
-        if (!suspect.count(k)) out.unmatched.push_back({static_cast<int>(m), 0, k});
+        if (!suspect.contains(k)) out.unmatched.push_back({static_cast<int>(m), 0, k});
       }
       // 2. Upcycling (METHODS §5.6): a layer where the suspect has routed experts and the other a
       //    dense MLP; each expert projection against the dense one of the same shape.
       for (const auto& [k, a] : suspect) {
-        if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || other.count(k)) continue;
+        if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || other.contains(k)) continue;
         TensorKey dense = k;
         dense.role = TensorRole::dense_mlp;
         dense.expert = -1;
@@ -199,7 +227,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
       // 2b. Routed experts of either model without a same-key counterpart (pruned or added experts),
       //     read for their sketches only: the expert matching needs every expert of both models.
       //     Only in layers where both models have routed experts (else 2. covers upcycling).
-      const auto has_experts = [](const std::map<TensorKey, ElementView>& x, const TensorKey& k) {
+      const auto has_experts = [](const ViewsByKey& x, const TensorKey& k) {
         TensorKey probe;
         probe.component = k.component;
         probe.role = TensorRole::routed_expert;
@@ -212,7 +240,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
         if (!options.expert_sketches) break;
         const auto* counterpart = side == &suspect ? &other : &suspect;
         for (const auto& [k, v] : *side) {
-          if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || counterpart->count(k)) continue;
+          if (k.role != TensorRole::routed_expert || k.kind != ParamKind::weight || counterpart->contains(k)) continue;
           if (!has_experts(*counterpart, k)) continue;
           if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
           add(UnitKind::expert_sketch, k, v, k, v, v.rows, v.cols);
@@ -225,7 +253,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
         if (!options.layer_sketches) break;
         const auto* counterpart = side == &suspect ? &other : &suspect;
         for (const auto& [k, v] : *side) {
-          if (!layer_sketched(k) || v.rows < 2 || v.cols < 2 || counterpart->count(k)) continue;
+          if (!layer_sketched(k) || v.rows < 2 || v.cols < 2 || counterpart->contains(k)) continue;
           if (side == &suspect && !sketch_only_suspect.insert(k).second) continue;
           add(UnitKind::layer_sketch, k, v, k, v, v.rows, v.cols);
         }
@@ -245,6 +273,7 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
   out.submatrix_keys.clear();
   counting = false;
   out.units.reserve(count);
+  advise_huge_pages(out.units.data(), count * sizeof(ComparisonUnit));
   pair_all();
   return out;
 }

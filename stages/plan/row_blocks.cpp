@@ -1,6 +1,9 @@
 #include "stages/plan/row_blocks.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "core/errors.hpp"
 
 namespace lineage::stages {
 
@@ -9,29 +12,65 @@ bool splits_into_row_blocks(const ComparisonUnit& unit) noexcept {
          unit.kind != UnitKind::expert_sketch && unit.kind != UnitKind::layer_sketch && unit.rows > 1 && unit.cols > 0;
 }
 
-std::vector<RowBlock> row_blocks(const ComparisonUnit& unit, std::uint64_t block_bytes) {
-  const std::uint64_t total = unit.bytes();
-  if (!splits_into_row_blocks(unit) || total <= block_bytes) {
-    return {RowBlock{unit.id, 0, 1, 0, unit.rows, total}};
-  }
+namespace {
+
+/// Bytes of one logical row (both sides) and rows per block of a unit that splits.
+struct Cut {
+  std::uint64_t row_bytes = 0;
+  std::uint64_t rows_per_block = 0;
+};
+
+Cut cut_of(const ComparisonUnit& unit, std::uint64_t block_bytes) {
   const std::uint64_t row_bytes = unit.cols * (dtype_size(unit.a.dtype) + dtype_size(unit.b.dtype));
-  const std::uint64_t rows_per_block = std::max<std::uint64_t>(1, block_bytes / std::max<std::uint64_t>(1, row_bytes));
-  const std::uint64_t count = (unit.rows + rows_per_block - 1) / rows_per_block;
+  return {row_bytes, std::max<std::uint64_t>(1, block_bytes / std::max<std::uint64_t>(1, row_bytes))};
+}
+
+bool whole(const ComparisonUnit& unit, std::uint64_t block_bytes) {
+  return !splits_into_row_blocks(unit) || unit.bytes() <= block_bytes;
+}
+
+}  // namespace
+
+std::uint64_t row_block_count(const ComparisonUnit& unit, std::uint64_t block_bytes) {
+  if (whole(unit, block_bytes)) return 1;
+  const auto cut = cut_of(unit, block_bytes);
+  return (unit.rows + cut.rows_per_block - 1) / cut.rows_per_block;
+}
+
+RowBlock row_block(const ComparisonUnit& unit, std::uint64_t index, std::uint64_t block_bytes) {
+  const auto count = row_block_count(unit, block_bytes);
+  if (index >= count) {
+    throw InternalError("row block " + std::to_string(index) + " of unit " + std::to_string(unit.id) + ", which has " +
+                        std::to_string(count));
+  }
+  if (count == 1) return RowBlock{unit.id, 0, 1, 0, unit.rows, unit.bytes()};
+  const auto cut = cut_of(unit, block_bytes);
+  const std::uint64_t first = index * cut.rows_per_block, rows = std::min(cut.rows_per_block, unit.rows - first);
+  return RowBlock{unit.id, index, count, first, rows, rows * cut.row_bytes};
+}
+
+std::vector<RowBlock> row_blocks(const ComparisonUnit& unit, std::uint64_t block_bytes) {
+  const auto count = row_block_count(unit, block_bytes);
   std::vector<RowBlock> out;
   out.reserve(count);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const std::uint64_t first = i * rows_per_block, rows = std::min(rows_per_block, unit.rows - first);
-    out.push_back({unit.id, i, count, first, rows, rows * row_bytes});
-  }
+  for (std::uint64_t i = 0; i < count; ++i) out.push_back(row_block(unit, i, block_bytes));
   return out;
 }
 
 BlockedWork blocked_work(std::span<const ComparisonUnit> units, std::uint64_t block_bytes) {
+  // Counted first: a 100k-tensor pair has 400k units, and a vector of blocks per unit was one
+  // allocation each.
+  std::size_t total = 0;
+  for (const auto& u : units) total += row_block_count(u, block_bytes);
   BlockedWork w;
+  w.blocks.reserve(total);
+  w.costs.reserve(total);
   for (const auto& u : units) {
-    for (const auto& b : row_blocks(u, block_bytes)) {
-      w.costs.push_back({w.blocks.size(), b.bytes});
-      w.blocks.push_back(b);
+    const auto count = row_block_count(u, block_bytes);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto block = row_block(u, i, block_bytes);
+      w.costs.push_back({w.blocks.size(), block.bytes});
+      w.blocks.push_back(block);
     }
   }
   return w;

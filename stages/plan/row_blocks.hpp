@@ -39,6 +39,15 @@ struct RowBlock {
 /// Whether the unit's pass may be cut into row blocks (see the file comment).
 [[nodiscard]] bool splits_into_row_blocks(const ComparisonUnit& unit) noexcept;
 
+/// How many row blocks the unit has: 1 unless it splits and exceeds `block_bytes`; then
+/// ceil(rows / floor(block_bytes / row bytes)) (at least one row per block). A pure function of
+/// the unit's shape, dtypes and kind.
+[[nodiscard]] std::uint64_t row_block_count(const ComparisonUnit& unit, std::uint64_t block_bytes = kRowBlockBytes);
+
+/// Block `index` of the unit (see row_blocks); throws InternalError past the last.
+[[nodiscard]] RowBlock row_block(const ComparisonUnit& unit, std::uint64_t index,
+                                 std::uint64_t block_bytes = kRowBlockBytes);
+
 /// The unit's row blocks in block order: one block covering the unit unless it splits and
 /// exceeds `block_bytes` per block; then blocks of floor(block_bytes / row bytes) rows (at least
 /// one), the last taking the rest. A pure function of the unit's shape, dtypes and kind.

@@ -37,14 +37,15 @@ WorkPlan plan_work(std::span<const ComparisonUnit> units, std::span<const std::u
   std::vector<UnitCost> costs;
   for (const auto& u : units) {
     if (u.id < done_units.size() && done_units[u.id]) continue;
-    const auto blocks = row_blocks(u, block_bytes);
-    if (blocks.size() == 1) {
+    const auto count = row_block_count(u, block_bytes);
+    if (count == 1) {
       costs.push_back({plan.items.size(), u.bytes()});
       plan.items.push_back({u.id, std::nullopt, u.bytes()});
       continue;
     }
-    for (const auto& b : blocks) {
-      if (done_blocks.count({u.id, b.index})) continue;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (done_blocks.count({u.id, i})) continue;
+      const auto b = row_block(u, i, block_bytes);
       costs.push_back({plan.items.size(), b.bytes});
       plan.items.push_back({u.id, b, b.bytes});
     }

@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <string>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -38,6 +43,45 @@ TEST(HeapTuning, LargeBuffersComeFromTheHeapAndStayThere) {
   EXPECT_GE(::mallinfo2().fordblks, kBytes) << "the freed block was returned to the kernel";
 #else
   EXPECT_FALSE(tuned);  // the setting is not taken, and says so
+#endif
+}
+
+/// The VmFlags of the mapping holding `address` (/proc/self/smaps); empty when none is found.
+std::string vm_flags_at(std::uintptr_t address) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long long begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = begin <= address && address < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line.substr(8) + " ";
+    }
+  }
+  return {};
+}
+
+TEST(HeapTuning, HugePagesAreAskedForTheWholePagesOfALargeBuffer) {
+  constexpr std::size_t kBytes = std::size_t{8} << 20;
+  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
+  const auto buffer = std::make_unique<std::byte[]>(kBytes);
+  for (std::size_t i = 0; i < kBytes; i += 4096) buffer[i] = std::byte{0x5a};
+  advise_huge_pages(buffer.get(), kBytes);
+  advise_huge_pages(nullptr, kBytes);        // nothing to advise: no effect, no error
+  advise_huge_pages(buffer.get() + 1, 100);  // no whole huge page inside
+  for (std::size_t i = 0; i < kBytes; i += 4096) ASSERT_EQ(buffer[i], std::byte{0x5a}) << "at byte " << i;
+  const auto first_whole = (reinterpret_cast<std::uintptr_t>(buffer.get()) + kHugePage - 1) & ~(kHugePage - 1);
+#if defined(__linux__)
+  // A kernel built with transparent huge pages marks the range "hg" (VM_HUGEPAGE) whatever the
+  // system-wide mode; without them the advice is refused and nothing changes.
+  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage")) {
+    EXPECT_NE(vm_flags_at(first_whole).find(" hg "), std::string::npos) << vm_flags_at(first_whole);
+  } else {
+    EXPECT_EQ(vm_flags_at(first_whole).find(" hg "), std::string::npos);
+  }
 #endif
 }
 

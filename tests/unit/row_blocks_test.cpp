@@ -130,6 +130,20 @@ TEST(RowBlocks, BoundariesDependOnTheUnitOnly) {
   auto mapped = emb;
   mapped.kind = UnitKind::token_mapped;
   EXPECT_EQ(row_blocks(mapped).size(), 1u);
+  // One block at a time, as the planner takes them: the same blocks, and none past the last.
+  EXPECT_EQ(row_block_count(emb), blocks.size());
+  EXPECT_EQ(row_block_count(kept), 1u);
+  for (std::size_t i : {std::size_t{0}, std::size_t{1}, blocks.size() - 1}) {
+    const auto one = row_block(emb, i);
+    EXPECT_EQ(one.index, blocks[i].index);
+    EXPECT_EQ(one.count, blocks[i].count);
+    EXPECT_EQ(one.first_row, blocks[i].first_row);
+    EXPECT_EQ(one.rows, blocks[i].rows);
+    EXPECT_EQ(one.bytes, blocks[i].bytes);
+  }
+  EXPECT_THROW((void)row_block(emb, blocks.size()), InternalError);
+  EXPECT_EQ(row_block(kept, 0).rows, emb.rows);
+  EXPECT_THROW((void)row_block(kept, 1), InternalError);
 }
 
 TEST(RowBlocks, BlocksComputedInAnyOrderMergeToExecuteUnitsSums) {
