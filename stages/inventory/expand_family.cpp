@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "core/errors.hpp"
 
@@ -26,7 +30,49 @@ std::int64_t required_var(const Scope& scope, const char* name, const std::strin
 
 Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors);
 
+std::size_t hash_of_name(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
+
+/// Fills out.by_hash. Two entries producing one name is a definition error: reported for the
+/// first name produced a second time, in production order, naming both entries.
+void index_names(Expansion& out, const BoundFamily& family) {
+  const auto& tensors = out.tensors;
+  auto& by_hash = out.by_hash;
+  by_hash.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) by_hash.emplace_back(hash_of_name(tensors[i].name), i);
+  std::sort(by_hash.begin(), by_hash.end());                  // by hash, then position
+  std::optional<std::pair<std::size_t, std::size_t>> repeat;  // (first position, repeating position)
+  for (std::size_t group = 0; group < by_hash.size();) {
+    std::size_t end = group + 1;
+    while (end < by_hash.size() && by_hash[end].first == by_hash[group].first) ++end;
+    for (std::size_t x = group + 1; x < end; ++x) {  // a later position against the earlier ones
+      for (std::size_t y = group; y < x; ++y) {
+        const auto first = by_hash[y].second, again = by_hash[x].second;
+        if (tensors[first].name != tensors[again].name) continue;
+        if (!repeat || again < repeat->second) repeat = {first, again};
+        break;
+      }
+    }
+    group = end;
+  }
+  if (repeat) {
+    const auto entry_of = [&](std::size_t position) -> const std::string& {
+      return family.entries[static_cast<std::size_t>(tensors[position].entry)].entry->where;
+    };
+    throw ConfigError(entry_of(repeat->second), "produces '" + tensors[repeat->second].name + "', which " +
+                                                    entry_of(repeat->first) + " produces too");
+  }
+}
+
 }  // namespace
+
+std::optional<std::size_t> Expansion::find(std::string_view name) const {
+  const auto hash = hash_of_name(name);
+  for (auto it = std::lower_bound(by_hash.begin(), by_hash.end(), std::pair<std::size_t, std::size_t>{hash, 0});
+       it != by_hash.end() && it->first == hash; ++it) {
+    if (tensors[it->second].name == name) return it->second;
+  }
+  return std::nullopt;
+}
 
 Expansion expand_bound_family(const BoundFamily& family, std::size_t max_tensors) {
   // A name no scope defines (a config lacking a key the family needs) is a ConfigError here, not
@@ -100,16 +146,12 @@ Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors) {
           t.layout = e.layout;
           t.optional = e.optional;
           t.entry = static_cast<int>(ei);
-          const auto [it, fresh] = out.by_name.emplace(t.name, out.tensors.size());
-          if (!fresh) {
-            const auto& other = family.entries[static_cast<std::size_t>(out.tensors[it->second].entry)].entry->where;
-            throw ConfigError(e.where, "produces '" + t.name + "', which " + other + " produces too");
-          }
           out.tensors.push_back(std::move(t));
         }
       }
     }
   }
+  index_names(out, family);
   return out;
 }
 

@@ -328,10 +328,9 @@ struct Reader {
       TemplateMatch m = found.front();
       const ExpectedTensor* exp = nullptr;
       if (expansion) {
-        const auto it = expansion->by_name.find(lt.name);
-        if (it != expansion->by_name.end()) {
-          exp = &expansion->tensors[it->second];
-          seen_expected[it->second] = true;
+        if (const auto at = expansion->find(lt.name)) {
+          exp = &expansion->tensors[*at];
+          seen_expected[*at] = true;
           for (const auto& f : found) {
             if (static_cast<int>(f.entry) == exp->entry) m = f;
           }

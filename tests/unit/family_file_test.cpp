@@ -42,7 +42,13 @@ TEST(FamilyFiles, EveryFamilyExpandsForARealConfigWithoutDuplicateNames) {
     const auto bound = stages::bind_family(reg, *spec, *cfg, nullptr);
     const auto exp = stages::expand_bound_family(bound);
     EXPECT_GT(exp.tensors.size(), 0u) << entry.path();
-    EXPECT_EQ(exp.tensors.size(), exp.by_name.size()) << entry.path();
+    // Every expected tensor is found by its own name, at its own place.
+    for (std::size_t i = 0; i < exp.tensors.size(); ++i) {
+      const auto at = exp.find(exp.tensors[i].name);
+      ASSERT_TRUE(at.has_value()) << entry.path() << ": " << exp.tensors[i].name;
+      EXPECT_EQ(*at, i) << entry.path() << ": " << exp.tensors[i].name;
+    }
+    EXPECT_FALSE(exp.find(exp.tensors.front().name + "x").has_value()) << entry.path();
   }
 }
 
@@ -83,6 +89,24 @@ TEST(FamilyFiles, TwoEntriesClaimingOneNameIsADefinitionError) {
   const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
   EXPECT_NE(msg.find("produces 'model.layers.1.norm.weight'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("tensors[0]"), std::string::npos) << msg;
+}
+
+TEST(FamilyFiles, OfSeveralRepeatedNamesTheFirstRepeatedIsReported) {
+  lineage::testing::TempDir d;
+  // Produced in order: x.0 x.1 (a), y.0 y.1 (b), y.0 y.1 (c), x.0 x.1 (d): y.0 is the first name
+  // produced a second time, whatever order the names' index keeps.
+  write(d.path() / "dup.yaml",
+        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
+        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
+        "  - {role: mlp_norm, name: \"y.{layer}\", shape: [4]}\n"
+        "  - {role: final_norm, name: \"y.{layer}\", shape: [4]}\n"
+        "  - {role: router, name: \"x.{layer}\", shape: [4]}\n");
+  const auto reg = io::load_family_registry(d.path());
+  const nlohmann::json cfg = {{"num_hidden_layers", 2}};
+  const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
+  EXPECT_NE(msg.find("tensors[2]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("produces 'y.0', which "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("dup.yaml:tensors[1] produces too"), std::string::npos) << msg;
 }
 
 TEST(FamilyFiles, UnknownMountedFamilyFailsAtLoad) {
