@@ -1,5 +1,6 @@
 #include "core/heap_tuning.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>  // defines __GLIBC__ where it applies
 
@@ -36,7 +37,7 @@ void advise_huge_pages(void* data, std::size_t bytes) noexcept {
   if (data == nullptr || last <= first) return;
   // Only the pages wholly inside the buffer, so no neighbouring allocation is touched. The answer
   // is ignored: EINVAL where the kernel lacks the advice is the same run, only slower.
-  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  (void)::madvise(static_cast<std::byte*>(data) + (first - begin), last - first, MADV_HUGEPAGE);
 #else
   (void)data;
   (void)bytes;
