@@ -35,8 +35,8 @@ void advise_huge_pages(void* data, std::size_t bytes) noexcept {
   const auto first = (begin + kHugePage - 1) & ~(kHugePage - 1);
   const auto last = (begin + bytes) & ~(kHugePage - 1);
   if (data == nullptr || last <= first) return;
-  // Only the pages wholly inside the buffer, so no neighbouring allocation is touched. The answer
-  // is ignored: EINVAL where the kernel lacks the advice is the same run, only slower.
+  // Only the pages wholly inside the buffer, none shared with a neighbouring allocation. The
+  // answer is ignored: EINVAL where the kernel lacks the advice is the same run, only slower.
   (void)::madvise(static_cast<std::byte*>(data) + (first - begin), last - first, MADV_HUGEPAGE);
 #else
   (void)data;

@@ -20,10 +20,12 @@ bool keep_large_buffers_in_heap() noexcept;
 
 /// Asks the kernel to back the whole 2 MiB pages inside [data, data + bytes) with transparent huge
 /// pages, before they are first written. For a large buffer written once (a plan's 400k
-/// comparison units are 150 MB): on the virtual machines measured each 4 KiB fault costs
-/// microseconds, and such a buffer is tens of thousands of them. Advice only: nothing happens
-/// where the kernel has no transparent huge pages or they are off, or the range holds no whole
-/// huge page; the contents are the same either way.
+/// comparison units are 140 MB): 70 faults instead of 35,000, each a trip through the hypervisor
+/// on the virtual machines measured (docs/benchmarks.md, "`lineage plan` of the 100k-tensor
+/// checkpoint"). Advice only: nothing happens where the kernel has no transparent huge pages or
+/// they are off, or the range holds no whole huge page; the contents are the same either way.
+/// The advice stays with the pages: call it for buffers that are mappings of their own (above the
+/// heap's mmap threshold), not for heap blocks that other allocations reuse after them.
 void advise_huge_pages(void* data, std::size_t bytes) noexcept;
 
 }  // namespace lineage

@@ -95,61 +95,68 @@ Expansion expand_unchecked(const BoundFamily& family, std::size_t max_tensors) {
                                         " tensors this checkpoint can hold (family " + family.family + ")");
   };
   const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(max_tensors, INT32_MAX));
-  for (std::size_t ei = 0; ei < family.entries.size(); ++ei) {
-    const auto& b = family.entries[ei];
-    const auto& e = *b.entry;
-    const Scope& scope = *b.scope;
-    std::int64_t l0 = -1, l1 = 0;
-    if (b.name.has(NameTemplate::Slot::layer)) {
-      if (e.layer_range) {
+  try {
+    for (std::size_t ei = 0; ei < family.entries.size(); ++ei) {
+      const auto& b = family.entries[ei];
+      const auto& e = *b.entry;
+      const Scope& scope = *b.scope;
+      std::int64_t l0 = -1, l1 = 0;
+      if (b.name.has(NameTemplate::Slot::layer)) {
+        if (e.layer_range) {
+          ScopeEnvironment env(scope);
+          l0 = int_of(env, e.layer_range->first, e.where + ".layer_range");
+          l1 = int_of(env, e.layer_range->second, e.where + ".layer_range");
+        } else {
+          l0 = 0;
+          l1 = required_var(scope, "layers", e.where);
+        }
+      }
+      std::int64_t i0 = -1, i1 = 0;
+      if (e.index_range) {
         ScopeEnvironment env(scope);
-        l0 = int_of(env, e.layer_range->first, e.where + ".layer_range");
-        l1 = int_of(env, e.layer_range->second, e.where + ".layer_range");
-      } else {
-        l0 = 0;
-        l1 = required_var(scope, "layers", e.where);
+        i0 = int_of(env, e.index_range->first, e.where + ".index_range");
+        i1 = int_of(env, e.index_range->second, e.where + ".index_range");
       }
-    }
-    std::int64_t i0 = -1, i1 = 0;
-    if (e.index_range) {
-      ScopeEnvironment env(scope);
-      i0 = int_of(env, e.index_range->first, e.where + ".index_range");
-      i1 = int_of(env, e.index_range->second, e.where + ".index_range");
-    }
-    if (l1 - l0 > limit) too_many(e.where, "layers", l1 - l0);
-    if (i1 - i0 > limit) too_many(e.where, "indices", i1 - i0);
-    const bool per_expert = b.name.has(NameTemplate::Slot::expert);
-    for (std::int64_t layer = l0; layer < std::max<std::int64_t>(l1, l0 + 1); ++layer) {
-      for (std::int64_t index = i0; index < std::max<std::int64_t>(i1, i0 + 1); ++index) {
-        ScopeEnvironment env(scope, static_cast<int>(layer), -1, static_cast<int>(index));
-        if (e.when && !env.eval(*e.when, e.where + ".when").truthy()) continue;
-        std::vector<std::uint64_t> shape;
-        for (std::size_t d = 0; d < e.shape.size(); ++d) {
-          const auto v = int_of(env, e.shape[d], e.where + ".shape[" + std::to_string(d) + "]");
-          if (v < 0) throw ConfigError(e.where + ".shape", "negative dimension " + std::to_string(v));
-          shape.push_back(static_cast<std::uint64_t>(v));
-        }
-        std::int64_t experts = per_expert ? (e.expert_count ? int_of(env, *e.expert_count, e.where + ".expert_count")
-                                                            : required_var(scope, "experts", e.where))
-                                          : 0;
-        if (experts > limit ||
-            static_cast<std::size_t>(std::max<std::int64_t>(experts, 1)) + out.tensors.size() > max_tensors) {
-          too_many(e.where, "experts x layers", static_cast<std::int64_t>(out.tensors.size()) + experts);
-        }
-        for (std::int64_t ex = per_expert ? 0 : -1; ex < (per_expert ? experts : 0); ++ex) {
-          ExpectedTensor t;
-          t.name = b.name.render(static_cast<int>(layer), static_cast<int>(ex), static_cast<int>(index));
-          t.key = TensorKey{b.component,  e.role, static_cast<int>(layer), static_cast<int>(ex),
-                            e.projection, e.kind, static_cast<int>(index)};
-          t.shape = shape;
-          t.dtype = e.dtype;
-          t.layout = e.layout;
-          t.optional = e.optional;
-          t.entry = static_cast<int>(ei);
-          out.tensors.push_back(std::move(t));
+      if (l1 - l0 > limit) too_many(e.where, "layers", l1 - l0);
+      if (i1 - i0 > limit) too_many(e.where, "indices", i1 - i0);
+      const bool per_expert = b.name.has(NameTemplate::Slot::expert);
+      for (std::int64_t layer = l0; layer < std::max<std::int64_t>(l1, l0 + 1); ++layer) {
+        for (std::int64_t index = i0; index < std::max<std::int64_t>(i1, i0 + 1); ++index) {
+          ScopeEnvironment env(scope, static_cast<int>(layer), -1, static_cast<int>(index));
+          if (e.when && !env.eval(*e.when, e.where + ".when").truthy()) continue;
+          std::vector<std::uint64_t> shape;
+          for (std::size_t d = 0; d < e.shape.size(); ++d) {
+            const auto v = int_of(env, e.shape[d], e.where + ".shape[" + std::to_string(d) + "]");
+            if (v < 0) throw ConfigError(e.where + ".shape", "negative dimension " + std::to_string(v));
+            shape.push_back(static_cast<std::uint64_t>(v));
+          }
+          std::int64_t experts = per_expert ? (e.expert_count ? int_of(env, *e.expert_count, e.where + ".expert_count")
+                                                              : required_var(scope, "experts", e.where))
+                                            : 0;
+          if (experts > limit ||
+              static_cast<std::size_t>(std::max<std::int64_t>(experts, 1)) + out.tensors.size() > max_tensors) {
+            too_many(e.where, "experts x layers", static_cast<std::int64_t>(out.tensors.size()) + experts);
+          }
+          for (std::int64_t ex = per_expert ? 0 : -1; ex < (per_expert ? experts : 0); ++ex) {
+            ExpectedTensor t;
+            t.name = b.name.render(static_cast<int>(layer), static_cast<int>(ex), static_cast<int>(index));
+            t.key = TensorKey{b.component,  e.role, static_cast<int>(layer), static_cast<int>(ex),
+                              e.projection, e.kind, static_cast<int>(index)};
+            t.shape = shape;
+            t.dtype = e.dtype;
+            t.layout = e.layout;
+            t.optional = e.optional;
+            t.entry = static_cast<int>(ei);
+            out.tensors.push_back(std::move(t));
+          }
         }
       }
     }
+  } catch (...) {
+    // A name produced twice before this error was the first problem: the check at each new
+    // tensor that this index replaced reported it before anything a later tensor raised.
+    index_names(out, family);
+    throw;
   }
   index_names(out, family);
   return out;

@@ -109,6 +109,29 @@ TEST(FamilyFiles, OfSeveralRepeatedNamesTheFirstRepeatedIsReported) {
   EXPECT_NE(msg.find("dup.yaml:tensors[1] produces too"), std::string::npos) << msg;
 }
 
+TEST(FamilyFiles, ARepeatedNameIsReportedBeforeALaterEntrysError) {
+  lineage::testing::TempDir d;
+  // The third entry's shape names a variable nothing defines: an error, but after x.0 was
+  // produced twice, which is the first problem.
+  write(d.path() / "dup.yaml",
+        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
+        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
+        "  - {role: mlp_norm, name: \"x.{layer}\", shape: [4]}\n"
+        "  - {role: router, name: \"z.{layer}\", shape: [undefined_width]}\n");
+  const auto reg = io::load_family_registry(d.path());
+  const nlohmann::json cfg = {{"num_hidden_layers", 2}};
+  const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
+  EXPECT_NE(msg.find("produces 'x.0', which "), std::string::npos) << msg;
+  // Without the repeat, the later error is the one reported.
+  write(d.path() / "dup.yaml",
+        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
+        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
+        "  - {role: router, name: \"z.{layer}\", shape: [undefined_width]}\n");
+  const auto reg2 = io::load_family_registry(d.path());
+  const auto msg2 = lineage::testing::error_of([&] { (void)stages::expand_family(reg2, "dup", cfg); });
+  EXPECT_NE(msg2.find("undefined_width"), std::string::npos) << msg2;
+}
+
 TEST(FamilyFiles, UnknownMountedFamilyFailsAtLoad) {
   lineage::testing::TempDir d;
   write(d.path() / "outer.yaml", "family: outer\nmounts:\n  - {family: nowhere, component: vision}\n");
