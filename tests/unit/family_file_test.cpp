@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/hf_config.hpp"
@@ -78,58 +80,56 @@ TEST(FamilyFiles, LoaderRejectsBadDefinitionsWithKeyPaths) {
   EXPECT_NE(error_for("family: toy\ntensors:\n  - {role: router, name: a}\n").find("shape"), std::string::npos);
 }
 
-TEST(FamilyFiles, TwoEntriesClaimingOneNameIsADefinitionError) {
+/// The error expanding family "dup" (its `tensors:` entries given, one per line) for a config of
+/// two layers.
+std::string expansion_error(const std::vector<std::string>& entries) {
   lineage::testing::TempDir d;
-  write(d.path() / "dup.yaml",
-        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
-        "  - {role: attn_norm, name: \"model.layers.{layer}.norm.weight\", shape: [4]}\n"
-        "  - {role: mlp_norm, name: \"model.layers.{layer}.norm.weight\", shape: [4], when: \"layer > 0\"}\n");
+  std::string yaml = "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n";
+  for (const auto& e : entries) yaml += "  - " + e + "\n";
+  write(d.path() / "dup.yaml", yaml);
   const auto reg = io::load_family_registry(d.path());
   const nlohmann::json cfg = {{"num_hidden_layers", 2}};
-  const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
+  return lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
+}
+
+TEST(FamilyFiles, TwoEntriesClaimingOneNameIsADefinitionError) {
+  const auto msg = expansion_error({
+      R"({role: attn_norm, name: "model.layers.{layer}.norm.weight", shape: [4]})",
+      R"({role: mlp_norm, name: "model.layers.{layer}.norm.weight", shape: [4], when: "layer > 0"})",
+  });
   EXPECT_NE(msg.find("produces 'model.layers.1.norm.weight'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("tensors[0]"), std::string::npos) << msg;
 }
 
 TEST(FamilyFiles, OfSeveralRepeatedNamesTheFirstRepeatedIsReported) {
-  lineage::testing::TempDir d;
   // Produced in order: x.0 x.1 (a), y.0 y.1 (b), y.0 y.1 (c), x.0 x.1 (d): y.0 is the first name
   // produced a second time, whatever order the names' index keeps.
-  write(d.path() / "dup.yaml",
-        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
-        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
-        "  - {role: mlp_norm, name: \"y.{layer}\", shape: [4]}\n"
-        "  - {role: final_norm, name: \"y.{layer}\", shape: [4]}\n"
-        "  - {role: router, name: \"x.{layer}\", shape: [4]}\n");
-  const auto reg = io::load_family_registry(d.path());
-  const nlohmann::json cfg = {{"num_hidden_layers", 2}};
-  const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
+  const auto msg = expansion_error({
+      R"({role: attn_norm, name: "x.{layer}", shape: [4]})",
+      R"({role: mlp_norm, name: "y.{layer}", shape: [4]})",
+      R"({role: final_norm, name: "y.{layer}", shape: [4]})",
+      R"({role: router, name: "x.{layer}", shape: [4]})",
+  });
   EXPECT_NE(msg.find("tensors[2]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("produces 'y.0', which "), std::string::npos) << msg;
   EXPECT_NE(msg.find("dup.yaml:tensors[1] produces too"), std::string::npos) << msg;
 }
 
 TEST(FamilyFiles, ARepeatedNameIsReportedBeforeALaterEntrysError) {
-  lineage::testing::TempDir d;
-  // The third entry's shape names a variable nothing defines: an error, but after x.0 was
+  // The last entry's shape names a variable nothing defines: an error, but after x.0 was
   // produced twice, which is the first problem.
-  write(d.path() / "dup.yaml",
-        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
-        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
-        "  - {role: mlp_norm, name: \"x.{layer}\", shape: [4]}\n"
-        "  - {role: router, name: \"z.{layer}\", shape: [undefined_width]}\n");
-  const auto reg = io::load_family_registry(d.path());
-  const nlohmann::json cfg = {{"num_hidden_layers", 2}};
-  const auto msg = lineage::testing::error_of([&] { (void)stages::expand_family(reg, "dup", cfg); });
-  EXPECT_NE(msg.find("produces 'x.0', which "), std::string::npos) << msg;
+  const auto repeated = expansion_error({
+      R"({role: attn_norm, name: "x.{layer}", shape: [4]})",
+      R"({role: mlp_norm, name: "x.{layer}", shape: [4]})",
+      R"({role: router, name: "z.{layer}", shape: [undefined_width]})",
+  });
+  EXPECT_NE(repeated.find("produces 'x.0', which "), std::string::npos) << repeated;
   // Without the repeat, the later error is the one reported.
-  write(d.path() / "dup.yaml",
-        "family: dup\nvars: {layers: num_hidden_layers}\ntensors:\n"
-        "  - {role: attn_norm, name: \"x.{layer}\", shape: [4]}\n"
-        "  - {role: router, name: \"z.{layer}\", shape: [undefined_width]}\n");
-  const auto reg2 = io::load_family_registry(d.path());
-  const auto msg2 = lineage::testing::error_of([&] { (void)stages::expand_family(reg2, "dup", cfg); });
-  EXPECT_NE(msg2.find("undefined_width"), std::string::npos) << msg2;
+  const auto later = expansion_error({
+      R"({role: attn_norm, name: "x.{layer}", shape: [4]})",
+      R"({role: router, name: "z.{layer}", shape: [undefined_width]})",
+  });
+  EXPECT_NE(later.find("undefined_width"), std::string::npos) << later;
 }
 
 TEST(FamilyFiles, UnknownMountedFamilyFailsAtLoad) {
