@@ -7,6 +7,7 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/json_text.hpp"
 #include "io/model_source.hpp"
+#include "io/plain_json.hpp"
 
 namespace lineage::io {
 namespace {
@@ -131,8 +132,16 @@ CheckpointIndex parse_checkpoint_index(std::string_view text, const std::string&
     throw InputError(where, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", {}, *at);
   }
   IndexReader reader;
-  if (!nlohmann::json::sax_parse(text, &reader)) {
-    throw InputError(where, reader.error.reason(), {}, reader.error.offset());
+  // One colon per weight-map entry (and a few more): reserved, not grown by doubling; capped, so
+  // that a file of colons alone does not reserve gigabytes.
+  constexpr std::size_t kMaxReserved = std::size_t{1} << 20;
+  reader.index.entries.reserve(
+      std::min<std::size_t>(static_cast<std::size_t>(std::count(text.begin(), text.end(), ':')), kMaxReserved));
+  if (!sax_parse_plain_json(text, reader)) {
+    reader = IndexReader();  // not plain JSON: nlohmann reads it, or says what is wrong
+    if (!nlohmann::json::sax_parse(text, &reader)) {
+      throw InputError(where, reader.error.reason(), {}, reader.error.offset());
+    }
   }
   if (!reader.weight_map_is_object) throw InputError(where, "no weight_map object");
   auto& entries = reader.index.entries;

@@ -18,11 +18,14 @@
 #include "io/json_text.hpp"
 #include "io/model_folder.hpp"
 #include "io/model_source.hpp"
+#include "io/plain_json.hpp"
 
 namespace lineage::io {
 namespace {
 
 constexpr std::uint64_t kDataStartBase = 8;
+/// Most members reserved ahead (far more than the 100k of the largest real shards).
+constexpr std::size_t kMaxReserved = std::size_t{1} << 20;
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& reason, const std::string& tensor = {},
                        std::optional<std::uint64_t> offset = std::nullopt) {
@@ -250,8 +253,16 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
     fail(path, "JSON header nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", {}, kDataStartBase + *at);
   }
   HeaderReader reader;
-  if (!nlohmann::json::sax_parse(json, &reader)) {
-    fail(path, reader.error.reason("JSON header"), {}, kDataStartBase + reader.error.offset());
+  // One brace per entry and one around them: the members' count, reserved so that the members
+  // (a few hundred bytes each) are not moved at every doubling.
+  // (Capped: a header of braces alone must not reserve gigabytes.)
+  reader.members.reserve(
+      std::min<std::size_t>(static_cast<std::size_t>(std::count(json.begin(), json.end(), '{')), kMaxReserved));
+  if (!sax_parse_plain_json(json, reader)) {
+    reader = HeaderReader();  // not plain JSON: nlohmann reads it, or says what is wrong
+    if (!nlohmann::json::sax_parse(json, &reader)) {
+      fail(path, reader.error.reason("JSON header"), {}, kDataStartBase + reader.error.offset());
+    }
   }
   auto& members = reader.members;
   // Name order (stable: of equal names, file order) finds duplicates and gives the order problems
