@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <utility>
 
@@ -32,19 +33,41 @@ std::uint64_t ShardPlan::lower_bound_bytes() const noexcept {
   return std::max(largest_unit_bytes, (total + r - 1) / r);
 }
 
+namespace {
+
+/// The smallest id given twice, if any. Ids are positions in a unit list, so a bitmap over them
+/// finds it in one pass (sorting a copy of 400k ids was a tenth of `lineage plan`); sparse ids
+/// are sorted.
+std::optional<std::uint64_t> repeated_id(std::span<const UnitCost> units) {
+  std::uint64_t largest = 0;
+  for (const auto& u : units) largest = std::max(largest, u.unit_id);
+  std::optional<std::uint64_t> smallest;
+  if (largest < 4 * units.size() + 1024) {
+    std::vector<bool> seen(largest + 1, false);
+    for (const auto& u : units) {
+      if (seen[u.unit_id] && (!smallest || u.unit_id < *smallest)) smallest = u.unit_id;
+      seen[u.unit_id] = true;
+    }
+    return smallest;
+  }
+  std::vector<std::uint64_t> ids;
+  ids.reserve(units.size());
+  for (const auto& u : units) ids.push_back(u.unit_id);
+  std::sort(ids.begin(), ids.end());
+  if (const auto dup = std::adjacent_find(ids.begin(), ids.end()); dup != ids.end()) smallest = *dup;
+  return smallest;
+}
+
+}  // namespace
+
 ShardPlan plan_shards(std::span<const UnitCost> units, int ranks) {
   if (ranks < 1) throw InternalError("plan_shards: ranks must be >= 1");
   std::vector<UnitCost> order(units.begin(), units.end());
   std::sort(order.begin(), order.end(), [](const UnitCost& a, const UnitCost& b) {
     return a.bytes != b.bytes ? a.bytes > b.bytes : a.unit_id < b.unit_id;
   });
-  std::vector<std::uint64_t> ids;
-  ids.reserve(order.size());
-  for (const auto& u : order) ids.push_back(u.unit_id);
-  std::sort(ids.begin(), ids.end());
-  if (auto dup = std::adjacent_find(ids.begin(), ids.end()); dup != ids.end()) {
+  if (const auto dup = repeated_id(units))
     throw InternalError("plan_shards: duplicate unit id " + std::to_string(*dup));
-  }
   ShardPlan plan;
   plan.ranks = ranks;
   plan.units_of_rank.resize(static_cast<std::size_t>(ranks));

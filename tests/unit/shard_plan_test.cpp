@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -82,6 +86,23 @@ TEST(ShardPlan, MoreRanksThanUnitsLeavesIdleRanks) {
   EXPECT_THROW((void)plan_shards(units, 0), std::exception);
   std::vector<UnitCost> dup{{3, 5}, {3, 9}};
   EXPECT_THROW((void)plan_shards(dup, 2), std::exception);
+}
+
+TEST(ShardPlan, AnIdGivenTwiceIsRefusedNamingTheSmallest) {
+  const auto refusal = [](std::vector<UnitCost> units) -> std::string {
+    try {
+      (void)plan_shards(units, 4);
+    } catch (const InternalError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  // Dense ids (positions in a unit list) and sparse ones (read another way) alike.
+  EXPECT_EQ(refusal({{0, 5}, {7, 1}, {3, 2}, {7, 9}, {3, 4}, {1, 1}}), "plan_shards: duplicate unit id 3");
+  EXPECT_EQ(refusal({{1ull << 40, 5}, {9ull << 50, 1}, {1ull << 40, 2}, {9ull << 50, 9}}),
+            "plan_shards: duplicate unit id 1099511627776");
+  EXPECT_EQ(refusal({{0, 5}, {7, 1}, {3, 2}}), "accepted");
+  EXPECT_EQ(refusal({{1ull << 40, 5}, {9ull << 50, 1}}), "accepted");
 }
 
 }  // namespace
