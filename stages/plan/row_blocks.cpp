@@ -57,23 +57,18 @@ std::vector<RowBlock> row_blocks(const ComparisonUnit& unit, std::uint64_t block
   return out;
 }
 
-BlockedWork blocked_work(std::span<const ComparisonUnit> units, std::uint64_t block_bytes) {
+std::vector<UnitCost> row_block_costs(std::span<const ComparisonUnit> units, std::uint64_t block_bytes) {
   // Counted first: a 100k-tensor pair has 400k units, and a vector of blocks per unit was one
   // allocation each.
   std::size_t total = 0;
   for (const auto& u : units) total += row_block_count(u, block_bytes);
-  BlockedWork w;
-  w.blocks.reserve(total);
-  w.costs.reserve(total);
+  std::vector<UnitCost> costs;
+  costs.reserve(total);
   for (const auto& u : units) {
     const auto count = row_block_count(u, block_bytes);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const auto block = row_block(u, i, block_bytes);
-      w.costs.push_back({w.blocks.size(), block.bytes});
-      w.blocks.push_back(block);
-    }
+    for (std::uint64_t i = 0; i < count; ++i) costs.push_back({costs.size(), row_block(u, i, block_bytes).bytes});
   }
-  return w;
+  return costs;
 }
 
 }  // namespace lineage::stages

@@ -53,14 +53,11 @@ struct RowBlock {
 /// one), the last taking the rest. A pure function of the unit's shape, dtypes and kind.
 [[nodiscard]] std::vector<RowBlock> row_blocks(const ComparisonUnit& unit, std::uint64_t block_bytes = kRowBlockBytes);
 
-/// The run's work once large units are split: every unit's blocks, in unit then block order.
-struct BlockedWork {
-  std::vector<RowBlock> blocks;
-  /// One cost per block; its unit_id is the block's position in `blocks` (plan_shards needs
-  /// unique ids), so a plan's ids index `blocks`.
-  std::vector<UnitCost> costs;
-};
-[[nodiscard]] BlockedWork blocked_work(std::span<const ComparisonUnit> units,
-                                       std::uint64_t block_bytes = kRowBlockBytes);
+/// The cost of the run's work once large units are split: one per block, every unit's blocks in
+/// unit then block order; a cost's unit_id is the block's position in that order (plan_shards
+/// needs unique ids). What `lineage plan` balances; the blocks themselves are not kept (a
+/// 100k-tensor pair has 400k of them).
+[[nodiscard]] std::vector<UnitCost> row_block_costs(std::span<const ComparisonUnit> units,
+                                                    std::uint64_t block_bytes = kRowBlockBytes);
 
 }  // namespace lineage::stages

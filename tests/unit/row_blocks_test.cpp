@@ -148,6 +148,25 @@ TEST(RowBlocks, BoundariesDependOnTheUnitOnly) {
   EXPECT_THROW((void)row_block(kept, 1), InternalError);
 }
 
+TEST(RowBlocks, CostsAreEveryUnitsBlocksInUnitThenBlockOrder) {
+  // A whole unit, a 2 GB embedding cut into 281 blocks of 585 rows (and a last of 40), a sampled one.
+  auto emb = unit_of(163840, 7168, Dtype::BF16);
+  emb.id = 1;
+  auto sampled = unit_of(4096, 7168, Dtype::BF16);
+  sampled.id = 2, sampled.sampled = true, sampled.sampled_rows = 64;
+  const std::vector<ComparisonUnit> units{unit_of(100, 64, Dtype::F32), emb, sampled};
+  const auto costs = row_block_costs(units);
+  ASSERT_EQ(costs.size(), 1u + 281 + 1);
+  for (std::size_t i = 0; i < costs.size(); ++i) EXPECT_EQ(costs[i].unit_id, i);
+  EXPECT_EQ(costs[0].bytes, 100u * 64 * 8);
+  EXPECT_EQ(costs[1].bytes, 585u * 7168 * 4);
+  EXPECT_EQ(costs[280].bytes, 585u * 7168 * 4);
+  EXPECT_EQ(costs[281].bytes, (163840u - 280 * 585) * 7168 * 4);
+  EXPECT_EQ(costs[282].bytes, 64u * 7168 * 4);
+  // A smaller block size cuts the small unit too.
+  EXPECT_EQ(row_block_costs(units, 100 * 64 * 8 / 4).size(), 4u + 163840 + 1);
+}
+
 TEST(RowBlocks, BlocksComputedInAnyOrderMergeToExecuteUnitsSums) {
   const LargeUnit u;
   const auto blocks = row_blocks(u.unit);
@@ -299,8 +318,7 @@ TEST(RowBlocks, TrillionClassMapsPlanWithin3PercentAt1024Ranks) {
     ASSERT_GT(units.size(), 1000u) << name;
     std::vector<UnitCost> whole;
     for (const auto& u : units) whole.push_back({u.id, u.bytes()});
-    const auto work = blocked_work(units);
-    const auto unsplit = plan_shards(whole, 1024), split = plan_shards(work.costs, 1024);
+    const auto unsplit = plan_shards(whole, 1024), split = plan_shards(row_block_costs(units), 1024);
     EXPECT_EQ(split.total_bytes(), unsplit.total_bytes()) << name << ": every byte planned once";
     EXPECT_LE(split.largest_unit_bytes, kRowBlockBytes) << name;
     EXPECT_GT(unsplit.imbalance(), 0.03) << name << ": whole units cap the balance";
