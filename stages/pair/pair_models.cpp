@@ -65,6 +65,7 @@ class ViewsByKey {
 std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& inv, int model, bool sizes_only,
                                                              const std::function<bool(const TensorKey&)>& keep) {
   std::vector<std::pair<TensorKey, ElementView>> out;
+  out.reserve(inv.tensors.size() + inv.views.size());  // at most one view per tensor and per view
   std::vector<bool> has_views(inv.tensors.size(), false);
   for (const auto& v : inv.views) has_views[v.tensor] = true;
   // One shared name per tensor and per shard file (a few files hold 100k tensors); views and the
