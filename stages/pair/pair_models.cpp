@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "core/heap_tuning.hpp"
+#include "core/parallel_for.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
 
@@ -108,11 +109,12 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
 PairResult pair_models(const std::vector<const Inventory*>& models, const PairOptions& options) {
   if (models.size() < 2) throw InternalError("pair_models needs the suspect and at least one other model");
   PairResult out;
-  std::vector<ViewsByKey> by_key;
-  by_key.reserve(models.size());
-  for (std::size_t m = 0; m < models.size(); ++m) {
-    by_key.emplace_back(element_views(*models[m], static_cast<int>(m), options.sizes_only));
-  }
+  // Each model's views on a thread of its own where there are cores (a 100k-tensor model's took
+  // a tenth of `lineage plan`); the first failure in model order is the one reported.
+  std::vector<ViewsByKey> by_key(models.size());
+  parallel_for(models.size(), [&](std::size_t m) {
+    by_key[m] = ViewsByKey(element_views(*models[m], static_cast<int>(m), options.sizes_only));
+  });
   // The pairing runs twice: the first pass only counts the units, so that the second writes them
   // into a vector of their final size (growing it to 400k units of 300 bytes moved every unit
   // again and touched twice the memory: a sixth of `lineage plan` on a 100k-tensor checkpoint).

@@ -1,17 +1,14 @@
 #include "stages/plan/run_models.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/errors.hpp"
-#include "core/usable_cores.hpp"
+#include "core/parallel_for.hpp"
 #include "io/checkpoint_index.hpp"
 #include "io/checkpoint_listing.hpp"
 #include "io/hf_config.hpp"
@@ -146,27 +143,11 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
   // `lineage plan`. The first failure in run order is the one reported, as when read in turn.
   const auto list = run_model_list(cfg);
   std::vector<std::optional<RunModel>> loaded(list.size());
-  std::vector<std::exception_ptr> failures(list.size());
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    for (std::size_t i = next++; i < list.size(); i = next++) {
-      try {
-        loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
-      } catch (...) {
-        failures[i] = std::current_exception();
-      }
-    }
-  };
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t t = 1; t < std::min(usable_cores(), list.size()); ++t) helpers.emplace_back(work);
-    work();
-  }
+  parallel_for(list.size(), [&](std::size_t i) {
+    loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
+  });
   std::vector<RunModel> out;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    if (failures[i]) std::rethrow_exception(failures[i]);
-    out.push_back(std::move(*loaded[i]));
-  }
+  for (auto& m : loaded) out.push_back(std::move(*m));
   return out;
 }
 
