@@ -10,12 +10,15 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "core/shared_name.hpp"
 
 namespace lineage {
 
 struct ListedTensor {
   std::string name;
-  std::string file;  ///< shard file name relative to the model folder
+  /// Shard file name relative to the model folder; shared by the tensors of one shard (a
+  /// 100k-tensor checkpoint has a few shards), and by the inventory's and the units' copies.
+  SharedName file;
   std::optional<Dtype> dtype;
   std::optional<std::vector<std::uint64_t>> shape;
   std::uint64_t data_begin = 0;  ///< absolute byte offset of the first byte in `file`

@@ -17,8 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 
 void add_header(TensorListing& out, const SafetensorsHeader& h, const std::string& file) {
+  const SharedName shared_file(file);
   for (const auto& e : h.tensors) {
-    out.tensors.push_back({e.name, file, e.dtype, e.shape, e.data_begin, e.data_end});
+    out.tensors.push_back({e.name, shared_file, e.dtype, e.shape, e.data_begin, e.data_end});
   }
 }
 
@@ -67,9 +68,13 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
     entries.emplace_back(name, *file);
   }
   out.shard_files.assign(files.begin(), files.end());
+  // One shared name per shard file, not a string per tensor (100k of them, copied again by the
+  // inventory and the units).
+  std::map<std::string_view, SharedName> shared_files;
+  for (const auto& file : files) shared_files.emplace(file, SharedName(file));
   if (index_only) {
     for (const auto& [name, file] : entries) {
-      out.tensors.push_back({std::string(name), std::string(file), std::nullopt, std::nullopt, 0, 0});
+      out.tensors.push_back({std::string(name), shared_files.at(file), std::nullopt, std::nullopt, 0, 0});
     }
     return out;
   }
@@ -101,7 +106,7 @@ TensorListing list_checkpoint(ModelSource& source, bool index_only, const std::o
     // The shape is moved: the headers are read here for the listing only (names stay, for the
     // unindexed check below and as the maps' keys).
     out.tensors.push_back(
-        {std::string(name), std::string(file), e->dtype, std::move(e->shape), e->data_begin, e->data_end});
+        {std::string(name), shared_files.at(file), e->dtype, std::move(e->shape), e->data_begin, e->data_end});
   }
   // Names are unique in an index and in a header: a shard with as many index entries as tensors
   // has none unindexed, and only the others are searched.

@@ -252,7 +252,7 @@ std::vector<std::pair<std::size_t, const ClassifiedTensor*>> scanned_tensors(con
   std::vector<std::pair<std::size_t, const ClassifiedTensor*>> out;
   for (std::size_t m = 0; m < models.size(); ++m) {
     for (const auto& t : models[m].inventory.tensors) {
-      if (t.dtype && t.data_end > t.data_begin && !t.file.empty()) out.emplace_back(m, &t);
+      if (t.dtype && t.data_end > t.data_begin && !t.file.str().empty()) out.emplace_back(m, &t);
     }
   }
   return out;
@@ -264,7 +264,7 @@ class ShardFiles {
   explicit ShardFiles(const std::vector<RunModel>& models) : models_(models) {}
   std::pair<io::SafetensorsFile*, std::span<const std::byte>> bytes(std::size_t m, const ClassifiedTensor& t) {
     auto& f = files_[{m, t.file}];
-    if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[m].dir) / t.file);
+    if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[m].dir) / t.file.str());
     return {f.get(), f->range(t.data_begin, t.data_end)};
   }
 

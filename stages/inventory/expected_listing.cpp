@@ -57,7 +57,7 @@ TensorListing expected_listing(const std::vector<ExpectedTensor>& expected, cons
   const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(quantisation, config);
   for (const auto& t : expected) {
     if (t.optional) continue;
-    listing.tensors.push_back({t.name, "", std::nullopt, std::nullopt, 0, 0});
+    listing.tensors.push_back({t.name, {}, std::nullopt, std::nullopt, 0, 0});
     if (companions.empty() || !converted_by_quantiser(quantisation, t)) continue;
     const auto module = t.name.substr(0, t.name.size() - 7);
     const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
@@ -66,7 +66,7 @@ TensorListing expected_listing(const std::vector<ExpectedTensor>& expected, cons
     });
     if (kept) continue;
     for (const auto& c : companions)
-      listing.tensors.push_back({module + "." + c, "", std::nullopt, std::nullopt, 0, 0});
+      listing.tensors.push_back({module + "." + c, {}, std::nullopt, std::nullopt, 0, 0});
   }
   return listing;
 }

@@ -20,7 +20,7 @@ namespace lineage::stages {
 struct ClassifiedTensor {
   std::string name;
   TensorKey key;
-  std::string file;
+  SharedName file;                   ///< the listing's (shared by the tensors of one shard)
   std::optional<Dtype> dtype;        ///< from the header; in index-only mode derived from config
   std::vector<std::uint64_t> shape;  ///< from the header; in index-only mode derived from config
   bool shape_known = true;

@@ -69,18 +69,12 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
   out.reserve(inv.tensors.size() + inv.views.size());  // at most one view per tensor and per view
   std::vector<bool> has_views(inv.tensors.size(), false);
   for (const auto& v : inv.views) has_views[v.tensor] = true;
-  // One shared name per tensor and per shard file (a few files hold 100k tensors); views and the
-  // units that copy them share it.
+  // One shared name per tensor; views and the units that copy them share it (as they share the
+  // listing's name of each shard file).
   std::vector<SharedName> names(inv.tensors.size());
-  std::map<std::string, SharedName, std::less<>> files;
   const auto name_of = [&](std::size_t i) -> const SharedName& {
     if (names[i].str().empty()) names[i] = SharedName(inv.tensors[i].name);
     return names[i];
-  };
-  const auto file_of = [&](const std::string& file) -> const SharedName& {
-    auto it = files.find(file);
-    if (it == files.end()) it = files.emplace(file, SharedName(file)).first;
-    return it->second;
   };
   for (std::size_t i = 0; i < inv.tensors.size(); ++i) {
     const auto& t = inv.tensors[i];
@@ -89,7 +83,7 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
     if (!t.dtype || !dtype_is_float(*t.dtype) || t.shape.empty() || !t.shape_known) continue;
     if (t.data_end == 0 && !sizes_only)
       throw InputError(inv.model_dir, "pairing needs shard headers (not an --index-only inventory)");
-    ElementView v{model, name_of(i), file_of(t.file), *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
+    ElementView v{model, name_of(i), t.file, *t.dtype, t.data_begin, 0, t.shape[0], 1, 1, 1};
     std::uint64_t rest = 1;
     for (std::size_t d = 1; d < t.shape.size(); ++d) rest *= t.shape[d];
     v.cols = rest;
@@ -99,8 +93,8 @@ std::vector<std::pair<TensorKey, ElementView>> element_views(const Inventory& in
   for (const auto& vw : inv.views) {
     const auto& t = inv.tensors[vw.tensor];
     if (!t.dtype || !dtype_is_float(*t.dtype) || (keep && !keep(vw.key))) continue;
-    out.emplace_back(vw.key, ElementView{model, name_of(vw.tensor), file_of(t.file), *t.dtype, t.data_begin, vw.offset,
-                                         vw.rows, vw.cols, vw.row_stride, vw.col_stride});
+    out.emplace_back(vw.key, ElementView{model, name_of(vw.tensor), t.file, *t.dtype, t.data_begin, vw.offset, vw.rows,
+                                         vw.cols, vw.row_stride, vw.col_stride});
   }
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   return out;

@@ -147,6 +147,7 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
     loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
   });
   std::vector<RunModel> out;
+  out.reserve(loaded.size());
   for (auto& m : loaded) out.push_back(std::move(*m));
   return out;
 }

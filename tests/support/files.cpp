@@ -56,7 +56,7 @@ std::map<std::string, std::vector<float>> read_checkpoint_values(const std::file
   std::map<std::string, std::vector<float>> out;
   for (const auto& t : listing.tensors) {
     auto& f = files[t.file];
-    if (!f) f = std::make_unique<io::SafetensorsFile>(dir / t.file);
+    if (!f) f = std::make_unique<io::SafetensorsFile>(dir / t.file.str());
     const auto bytes = f->range(t.data_begin, t.data_end);
     std::vector<float> v(bytes.size() / dtype_size(*t.dtype));
     io::decode_to_float(*t.dtype, bytes, v);

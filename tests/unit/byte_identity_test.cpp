@@ -225,7 +225,7 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
     for (const auto& t : plan.models[m].inventory.tensors) {
       const auto it = known.find({static_cast<int>(m), t.name});
       if (it == known.end()) continue;
-      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file);
+      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file.str());
       EXPECT_EQ(it->second, whole_tensor_hash(f.range(t.data_begin, t.data_end))) << t.name;
     }
   }
@@ -256,7 +256,7 @@ TEST(ByteIdentity, SplitUnitsHashesAreNotTakenForWholeTensorHashes) {
     for (const auto& t : plan.models[m].inventory.tensors) {
       const auto it = known.find({static_cast<int>(m), t.name});
       if (it == known.end()) continue;
-      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file);
+      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file.str());
       EXPECT_EQ(it->second, whole_tensor_hash(f.range(t.data_begin, t.data_end))) << t.name;
     }
   }

@@ -221,6 +221,32 @@ TEST(Checkpoint, ShardedFolderListsEveryTensorAndUnindexedOnes) {
   EXPECT_EQ(idx.shard_files.size(), 2u);
 }
 
+TEST(Checkpoint, TensorsOfOneShardShareItsFileName) {
+  // One name per shard file, not a string per tensor: 100k tensors share a few files, and the
+  // inventory and the units copy the name again.
+  TempDir d;
+  const std::vector<std::byte> z(8);
+  write_safetensors(d.path() / "model-00001-of-00002.safetensors",
+                    {{"a", Dtype::F32, {2}, z}, {"c", Dtype::F32, {2}, z}});
+  write_safetensors(d.path() / "model-00002-of-00002.safetensors", {{"b", Dtype::F32, {2}, z}});
+  write_index(d.path(), {{"a", "model-00001-of-00002.safetensors"},
+                         {"b", "model-00002-of-00002.safetensors"},
+                         {"c", "model-00001-of-00002.safetensors"}});
+  for (const bool index_only : {false, true}) {
+    const auto l = list_checkpoint(d.path(), index_only);
+    ASSERT_EQ(l.tensors.size(), 3u);
+    EXPECT_EQ(l.tensors[0].file.str(), "model-00001-of-00002.safetensors");
+    EXPECT_EQ(l.tensors[1].file.str(), "model-00002-of-00002.safetensors");
+    EXPECT_EQ(&l.tensors[0].file.str(), &l.tensors[2].file.str()) << "index_only " << index_only;
+  }
+  write_safetensors(d.path() / "model.safetensors", {{"x", Dtype::F32, {2}, z}, {"y", Dtype::F32, {2}, z}});
+  std::filesystem::remove(d.path() / kIndexFileName);
+  const auto single = list_checkpoint(d.path(), false);
+  ASSERT_EQ(single.tensors.size(), 2u);
+  EXPECT_EQ(single.tensors[0].file.str(), "model.safetensors");
+  EXPECT_EQ(&single.tensors[0].file.str(), &single.tensors[1].file.str());
+}
+
 TEST(Checkpoint, BadFoldersAreClearErrors) {
   TempDir d;
   const std::vector<std::byte> z(8);
