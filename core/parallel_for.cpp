@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -24,7 +25,13 @@ void parallel_for(std::size_t count, const std::function<void(std::size_t)>& fn)
   };
   {
     std::vector<std::jthread> helpers;
-    for (std::size_t t = 1; t < std::min(usable_cores(), count); ++t) helpers.emplace_back(work);
+    for (std::size_t t = 1; t < std::min(usable_cores(), count); ++t) {
+      try {
+        helpers.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no thread to be had: the ones started and this one do the work
+      }
+    }
     work();
   }
   for (const auto& failure : failures) {

@@ -132,11 +132,13 @@ CheckpointIndex parse_checkpoint_index(std::string_view text, const std::string&
     throw InputError(where, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", {}, *at);
   }
   IndexReader reader;
-  // One colon per weight-map entry (and a few more): reserved, not grown by doubling; capped, so
-  // that a file of colons alone does not reserve gigabytes.
-  constexpr std::size_t kMaxReserved = std::size_t{1} << 20;
-  reader.index.entries.reserve(
-      std::min<std::size_t>(static_cast<std::size_t>(std::count(text.begin(), text.end(), ':')), kMaxReserved));
+  // One colon per weight-map entry (and a few more): reserved, not grown by doubling. Capped by
+  // a count (more than the 100k entries of the largest real indexes; more grow) and by the
+  // text's size ("a":"b", is 8 bytes), so that colons inside names do not reserve much more.
+  constexpr std::size_t kMaxReserved = std::size_t{1} << 18;
+  constexpr std::size_t kMinEntryBytes = 8;
+  reader.index.entries.reserve(std::min({static_cast<std::size_t>(std::count(text.begin(), text.end(), ':')),
+                                         text.size() / kMinEntryBytes, kMaxReserved}));
   if (!sax_parse_plain_json(text, reader)) {
     reader = IndexReader();  // not plain JSON: nlohmann reads it, or says what is wrong
     if (!nlohmann::json::sax_parse(text, &reader)) {

@@ -2,7 +2,7 @@
 /// @file plain_json.hpp
 /// A fast reading of the plain JSON that safetensors headers and checkpoint indexes are made of,
 /// for the one-pass readers of both (100k-tensor checkpoints hold megabytes of it, and nlohmann's
-/// lexer was a fifth of `lineage plan`). It reads ASCII strings without escapes, non-negative
+/// lexer was about 15% of `lineage plan`). It reads ASCII strings without escapes, non-negative
 /// integers below 10^19, true/false/null, objects and arrays, and gives a SAX reader exactly the
 /// events nlohmann::json::sax_parse gives for the same text. Anything else (an escape, a byte
 /// outside printable ASCII in a string, a negative or fractional number, a syntax error, a reader

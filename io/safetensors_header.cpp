@@ -24,8 +24,10 @@ namespace lineage::io {
 namespace {
 
 constexpr std::uint64_t kDataStartBase = 8;
-/// Most members reserved ahead (far more than the 100k of the largest real shards).
-constexpr std::size_t kMaxReserved = std::size_t{1} << 20;
+/// Most members reserved ahead (more than the 100k of the largest real headers; more grow).
+constexpr std::size_t kMaxReserved = std::size_t{1} << 18;
+/// Fewer bytes than any entry takes: "a":{"dtype":"F32","shape":[],"data_offsets":[0,0]} is 49.
+constexpr std::size_t kMinEntryBytes = 32;
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& reason, const std::string& tensor = {},
                        std::optional<std::uint64_t> offset = std::nullopt) {
@@ -255,9 +257,10 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
   HeaderReader reader;
   // One brace per entry and one around them: the members' count, reserved so that the members
   // (a few hundred bytes each) are not moved at every doubling.
-  // (Capped: a header of braces alone must not reserve gigabytes.)
-  reader.members.reserve(
-      std::min<std::size_t>(static_cast<std::size_t>(std::count(json.begin(), json.end(), '{')), kMaxReserved));
+  // (Capped by the text's size and a count: braces inside names or nested values must not
+  // reserve hundreds of megabytes.)
+  reader.members.reserve(std::min({static_cast<std::size_t>(std::count(json.begin(), json.end(), '{')),
+                                   json.size() / kMinEntryBytes, kMaxReserved}));
   if (!sax_parse_plain_json(json, reader)) {
     reader = HeaderReader();  // not plain JSON: nlohmann reads it, or says what is wrong
     if (!nlohmann::json::sax_parse(json, &reader)) {

@@ -60,11 +60,13 @@ std::vector<int> parse_ranks(const std::string& text) {
 }
 
 /// The run's models and units, left to the operating system when the process ends: freeing two
-/// 100k-tensor inventories and 400k units piece by piece took a tenth of `lineage plan`. Kept
-/// through a pointer that is never freed, so a leak checker sees them as reachable.
+/// 100k-tensor inventories and 400k units piece by piece took 0.08 s of a 1.26 s `lineage plan`.
+/// Kept through a pointer that is never freed, so a leak checker sees them as reachable; a later
+/// plan in the same process replaces (and frees) the one kept before.
 const stages::RunPlan& keep_until_exit(stages::RunPlan run) {
-  static auto* const kept = new std::vector<std::unique_ptr<stages::RunPlan>>();
-  return *kept->emplace_back(std::make_unique<stages::RunPlan>(std::move(run)));
+  static auto* const kept = new std::unique_ptr<stages::RunPlan>();
+  *kept = std::make_unique<stages::RunPlan>(std::move(run));
+  return **kept;
 }
 
 }  // namespace

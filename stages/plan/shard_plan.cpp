@@ -36,7 +36,7 @@ std::uint64_t ShardPlan::lower_bound_bytes() const noexcept {
 namespace {
 
 /// The smallest id given twice, if any. Ids are positions in a unit list, so a bitmap over them
-/// finds it in one pass (sorting a copy of 400k ids was a tenth of `lineage plan`); sparse ids
+/// finds it in one pass (sorting a copy of 400k ids was about 5% of `lineage plan`); sparse ids
 /// are sorted.
 std::optional<std::uint64_t> repeated_id(std::span<const UnitCost> units) {
   std::uint64_t largest = 0;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace lineage {
@@ -18,13 +20,20 @@ TEST(ParallelFor, CallsEveryIndexOnce) {
 }
 
 TEST(ParallelFor, RethrowsTheLowestIndexsFailureAfterEveryCall) {
-  // Whichever thread fails first, the failure reported is the one a loop in index order meets
-  // first, and the other indices still run.
-  for (int round = 0; round < 20; ++round) {
+  // Index 5 fails last in time where there are two threads (it waits until index 63 has failed),
+  // yet its failure is the one reported, as a loop in index order meets it first; the other
+  // indices still run. (On one core the calls run in order and 5 stops waiting after 200 ms.)
+  for (int round = 0; round < 5; ++round) {
     std::vector<std::atomic<int>> calls(64);
+    std::atomic<bool> last_failed{false};
     try {
       parallel_for(calls.size(), [&](std::size_t i) {
         ++calls[i];
+        if (i == 5) {
+          const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+          while (!last_failed && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        }
+        if (i == 63) last_failed = true;
         if (i == 5 || i == 40 || i == 63) throw std::runtime_error("index " + std::to_string(i));
       });
       FAIL() << "no failure rethrown";

@@ -10,32 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "support/sax_event_log.hpp"
+
 namespace lineage::io {
 namespace {
 
-/// Every event as text, in order.
-struct Events : nlohmann::json_sax<nlohmann::json> {
-  std::vector<std::string> log;
-  bool null() override { return add("null"); }
-  bool boolean(bool v) override { return add(v ? "true" : "false"); }
-  bool number_integer(number_integer_t v) override { return add("int " + std::to_string(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return add("uint " + std::to_string(v)); }
-  bool number_float(number_float_t, const string_t& s) override { return add("float " + s); }
-  bool string(string_t& v) override { return add("string " + v); }
-  bool binary(binary_t&) override { return add("binary"); }
-  bool start_object(std::size_t n) override { return add("{" + std::to_string(n)); }
-  bool end_object() override { return add("}"); }
-  bool start_array(std::size_t n) override { return add("[" + std::to_string(n)); }
-  bool end_array() override { return add("]"); }
-  bool key(string_t& k) override { return add("key " + k); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-
- private:
-  bool add(std::string e) {
-    log.push_back(std::move(e));
-    return true;
-  }
-};
+using Events = lineage::testing::SaxEventLog;
 
 /// Reads `text` both ways; true when the plain reader read it (and then gave nlohmann's events).
 bool read_alike(const std::string& text) {
@@ -89,11 +69,38 @@ TEST(PlainJson, DeclinesWhatItDoesNotRead) {
   }
 }
 
+TEST(PlainJson, ReadsWhatNlohmannReadsAtTheEdges) {
+  EXPECT_TRUE(read_alike("{\"a\x7f\":\"\x7f\"}"));  // DEL is printable ASCII to both
+  EXPECT_TRUE(read_alike("[0,1,10,9999999999999999999]"));
+  EXPECT_TRUE(read_alike(" \r\n\t[ ] "));
+  // Declined, though nlohmann reads the first (it ends the text at a NUL byte).
+  for (const std::string& text : {std::string("{}\0x", 4), std::string("{\"a\0b\":1}", 9), std::string("[1x]"),
+                                  std::string("1x"), std::string("truex"), std::string("[01]"), std::string("[1 ,]")}) {
+    Events events;
+    EXPECT_FALSE(sax_parse_plain_json(text, events)) << text;
+  }
+}
+
 TEST(PlainJson, AReaderThatStopsEndsTheReading) {
   struct StopAtKey : Events {
     bool key(string_t&) override { return false; }
-  } stop;
-  EXPECT_FALSE(sax_parse_plain_json(R"({"a":1})", stop));
+  } stop_at_key;
+  EXPECT_FALSE(sax_parse_plain_json(R"({"a":1})", stop_at_key));
+  struct StopAtObject : Events {
+    bool start_object(std::size_t) override { return false; }
+  } stop_at_object;
+  EXPECT_FALSE(sax_parse_plain_json(R"([{"a":1}])", stop_at_object));
+  struct StopAtArrayEnd : Events {
+    bool end_array() override { return false; }
+  } stop_at_array_end;
+  EXPECT_FALSE(sax_parse_plain_json("[[]]", stop_at_array_end));
+  EXPECT_FALSE(sax_parse_plain_json("[[1]]", stop_at_array_end));
+  struct StopAtNumber : Events {
+    bool number_unsigned(number_unsigned_t) override { return false; }
+  } stop_at_number;
+  EXPECT_FALSE(sax_parse_plain_json("[1]", stop_at_number));
+  Events reads_all;
+  EXPECT_TRUE(sax_parse_plain_json(R"([{"a":[1]},[]])", reads_all));
 }
 
 TEST(PlainJson, DeepNestingNeedsNoStack) {

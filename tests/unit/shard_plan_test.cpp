@@ -101,6 +101,10 @@ TEST(ShardPlan, AnIdGivenTwiceIsRefusedNamingTheSmallest) {
   EXPECT_EQ(refusal({{0, 5}, {7, 1}, {3, 2}, {7, 9}, {3, 4}, {1, 1}}), "plan_shards: duplicate unit id 3");
   EXPECT_EQ(refusal({{1ull << 40, 5}, {9ull << 50, 1}, {1ull << 40, 2}, {9ull << 50, 9}}),
             "plan_shards: duplicate unit id 1099511627776");
+  // The smallest, not the first repeated in the input's order.
+  EXPECT_EQ(refusal({{9ull << 50, 5}, {1ull << 40, 1}, {9ull << 50, 2}, {1ull << 40, 9}}),
+            "plan_shards: duplicate unit id 1099511627776");
+  EXPECT_EQ(refusal({{7, 5}, {3, 1}, {7, 2}, {3, 9}}), "plan_shards: duplicate unit id 3");
   EXPECT_EQ(refusal({{0, 5}, {7, 1}, {3, 2}}), "accepted");
   EXPECT_EQ(refusal({{1ull << 40, 5}, {9ull << 50, 1}}), "accepted");
 }
