@@ -73,6 +73,28 @@ struct Padded {
   }
 };
 
+#if LINEAGE_KERNEL_WIDE
+using d8 = double __attribute__((vector_size(64)));
+using l8 = std::int64_t __attribute__((vector_size(64)));
+#endif
+
+/// Eight (or four) floats made doubles, exactly.
+template <typename D, typename F>
+[[gnu::always_inline]] inline D widen(F x) {
+  return __builtin_convertvector(x, D);
+}
+#if LINEAGE_KERNEL_WIDE
+/// In one instruction: GCC 12 lowers the generic conversion of eight floats to doubles as two of
+/// four and an insert. (An intrinsic cannot be inlined into lane_sums, which has no target of its
+/// own; this one runs only inlined into pass1_wide, whose target has AVX-512.)
+template <>
+[[gnu::always_inline]] inline d8 widen<d8, f8>(f8 x) {
+  d8 out;
+  asm("vcvtps2pd %1, %0" : "=v"(out) : "v"(x));
+  return out;
+}
+#endif
+
 /// The double sums of every lane of a step (lane i of a step is element 8v + i, as in pass1).
 struct LaneSums {
   double s_aa[8], s_bb[8], s_ab[8], s_ad[8], s_dd[8], s_a[8], s_b[8], max_d[8];
@@ -105,13 +127,13 @@ template <bool Masked, typename F, typename I, typename D, typename L>
       const I xi = __builtin_bit_cast(I, x), yi = __builtin_bit_cast(I, y);
       const I ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
       const L ok64 = __builtin_convertvector(ok, L);
-      xd = __builtin_convertvector(__builtin_bit_cast(F, xi & ok), D);
-      yd = __builtin_convertvector(__builtin_bit_cast(F, yi & ok), D);
+      xd = widen<D>(__builtin_bit_cast(F, xi & ok));
+      yd = widen<D>(__builtin_bit_cast(F, yi & ok));
       xs = __builtin_bit_cast(D, __builtin_bit_cast(L, xd - vka) & ok64);  // ok ? xd - ka : +0
       ys = __builtin_bit_cast(D, __builtin_bit_cast(L, yd - vkb) & ok64);
     } else {
-      xd = __builtin_convertvector(x, D);
-      yd = __builtin_convertvector(y, D);
+      xd = widen<D>(x);
+      yd = widen<D>(y);
       xs = xd - vka;
       ys = yd - vkb;
     }
@@ -132,11 +154,6 @@ template <bool Masked, typename F, typename I, typename D, typename L>
     r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
   }
 }
-
-#if LINEAGE_KERNEL_WIDE
-using d8 = double __attribute__((vector_size(64)));
-using l8 = std::int64_t __attribute__((vector_size(64)));
-#endif
 
 /// Lanes 0..7 in order, as hsum adds a vector's lanes.
 [[gnu::always_inline]] inline double lane_sum(const double (&v)[8]) {
