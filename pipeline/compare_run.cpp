@@ -471,6 +471,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     cluster::run_phase(comm, "scan", own, [&] { scan_share = stages::sample_share(models, rank, comm.size()); });
   }
   const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
+  clock.mark("scan");
   nlohmann::json verdicts;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);

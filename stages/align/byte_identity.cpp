@@ -60,12 +60,28 @@ IdentityBlocks identity_blocks(std::uint64_t bytes) {
 }
 
 TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
+  const auto blocks = identity_blocks(bytes.size());
+  std::vector<std::byte> sampled;
+  sampled.reserve(blocks.offsets.size() * blocks.block_bytes);
+  for (const auto off : blocks.offsets) {
+    const auto block = bytes.subspan(off, blocks.block_bytes);
+    sampled.insert(sampled.end(), block.begin(), block.end());
+  }
+  return sample_of_blocks(dtype, bytes.size(), sampled);
+}
+
+TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes, std::span<const std::byte> sampled) {
   TensorSample s;
   const std::size_t size = dtype_size(dtype);
-  const auto blocks = identity_blocks(bytes.size());
-  s.whole = blocks.whole(bytes.size());
+  const auto blocks = identity_blocks(tensor_bytes);
+  if (sampled.size() != blocks.offsets.size() * blocks.block_bytes) {
+    throw InternalError("sample_of_blocks: " + std::to_string(sampled.size()) + " bytes for the " +
+                        std::to_string(blocks.offsets.size()) + " blocks of " + std::to_string(blocks.block_bytes) +
+                        " bytes of a tensor of " + std::to_string(tensor_bytes));
+  }
+  s.whole = blocks.whole(tensor_bytes);
   XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset_withSeed(st, bytes.size());
+  XXH3_64bits_reset_withSeed(st, tensor_bytes);
   std::unordered_set<std::uint64_t> distinct;
   // The SD from sums shifted by the first block's mean, in four double lanes: no division per
   // element (Welford's was half of the scan's CPU), and the shift keeps the cancellation small.
@@ -73,8 +89,8 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
   double count_of[kLanes] = {0, 0, 0, 0}, sum[kLanes] = {0, 0, 0, 0}, squares[kLanes] = {0, 0, 0, 0};
   std::optional<double> shift;
   std::vector<float> decoded;
-  for (const auto off : blocks.offsets) {
-    const auto block = bytes.subspan(off, blocks.block_bytes);
+  for (std::size_t k = 0; k < blocks.offsets.size(); ++k) {
+    const auto block = sampled.subspan(k * blocks.block_bytes, blocks.block_bytes);
     XXH3_64bits_update(st, block.data(), block.size());
     s.sampled_bytes += block.size();
     const std::size_t count = block.size() / size;
@@ -94,7 +110,31 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
       shift = first_sum / first_count;
     }
     const double c = *shift;
-    for (std::size_t i = 0; i < count; ++i) {
+    // Four elements a step in vectors, lane i % 4 as below: the same operations in the same order.
+    const std::size_t steps = count / kLanes;
+    using d4 = double __attribute__((vector_size(32)));
+    using l4 = std::int64_t __attribute__((vector_size(32)));
+    using f4 = float __attribute__((vector_size(16)));
+    using i4 = std::int32_t __attribute__((vector_size(16)));
+    d4 v_count, v_sum, v_squares;
+    std::memcpy(&v_count, count_of, sizeof v_count);
+    std::memcpy(&v_sum, sum, sizeof v_sum);
+    std::memcpy(&v_squares, squares, sizeof v_squares);
+    const i4 exponent = {0x7f800000, 0x7f800000, 0x7f800000, 0x7f800000};
+    const d4 one = {1.0, 1.0, 1.0, 1.0}, shift4 = {c, c, c, c};
+    for (std::size_t v = 0; v < steps; ++v) {
+      f4 x;
+      std::memcpy(&x, decoded.data() + v * kLanes, sizeof x);
+      const l4 finite = __builtin_convertvector((__builtin_bit_cast(i4, x) & exponent) != exponent, l4);
+      const d4 d = __builtin_bit_cast(d4, __builtin_bit_cast(l4, __builtin_convertvector(x, d4) - shift4) & finite);
+      v_count += __builtin_bit_cast(d4, __builtin_bit_cast(l4, one) & finite);
+      v_sum += d;
+      v_squares += d * d;
+    }
+    std::memcpy(count_of, &v_count, sizeof v_count);
+    std::memcpy(sum, &v_sum, sizeof v_sum);
+    std::memcpy(squares, &v_squares, sizeof v_squares);
+    for (std::size_t i = steps * kLanes; i < count; ++i) {
       const float f = decoded[i];
       const bool finite = std::isfinite(f);
       const double d = finite ? f - c : 0.0;
@@ -111,7 +151,7 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
   // whole_tensor_hash gives that when tier 2 needs it.
   s.sampled_digest = XXH3_64bits_digest(st);
   XXH3_freeState(st);
-  s.nontrivial = bytes.size() / size >= kIdentityMinElements && distinct.size() >= kIdentityMinDistinct;
+  s.nontrivial = tensor_bytes / size >= kIdentityMinElements && distinct.size() >= kIdentityMinDistinct;
   s.sampled_std = dtype_is_float(dtype) && n > 0 ? std::sqrt(m2 / n) : kNaN;
   s.std_elements = static_cast<std::uint64_t>(n);
   return s;
@@ -258,14 +298,19 @@ std::vector<std::pair<std::size_t, const ClassifiedTensor*>> scanned_tensors(con
   return out;
 }
 
-/// One open mapping per shard file.
+/// One open file per shard.
 class ShardFiles {
  public:
   explicit ShardFiles(const std::vector<RunModel>& models) : models_(models) {}
-  std::pair<io::SafetensorsFile*, std::span<const std::byte>> bytes(std::size_t m, const ClassifiedTensor& t) {
+  io::SafetensorsFile& file(std::size_t m, const ClassifiedTensor& t) {
     auto& f = files_[{m, t.file}];
     if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[m].dir) / t.file.str());
-    return {f.get(), f->range(t.data_begin, t.data_end)};
+    return *f;
+  }
+  /// The tensor's bytes through the file's mapping (tier 2 hashes whole tensors).
+  std::pair<io::SafetensorsFile*, std::span<const std::byte>> bytes(std::size_t m, const ClassifiedTensor& t) {
+    auto& f = file(m, t);
+    return {&f, f.range(t.data_begin, t.data_end)};
   }
 
  private:
@@ -290,12 +335,21 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
   const auto tensors = scanned_tensors(models);
   ShardFiles files(models);
   std::vector<PackedSample> mine;
+  std::vector<std::byte> sampled;
   for (std::size_t i = static_cast<std::size_t>(rank); i < tensors.size(); i += static_cast<std::size_t>(ranks)) {
     const auto& [m, t] = tensors[i];
-    const auto [file, bytes] = files.bytes(m, *t);
-    const auto s = sample_tensor(*t->dtype, bytes);
-    // The sampled pages are not kept mapped: the resident set stays small on a large model.
-    file->release(t->data_begin, t->data_end);
+    // The blocks copied by pread: through the mapping each 4 KiB block was a page fault, which
+    // some virtual machines make as costly as reading a megabyte (docs/benchmarks.md), and the
+    // pages were released after.
+    const auto& file = files.file(m, *t);
+    const auto tensor_bytes = t->data_end - t->data_begin;
+    const auto blocks = identity_blocks(tensor_bytes);
+    sampled.resize(blocks.offsets.size() * blocks.block_bytes);
+    for (std::size_t k = 0; k < blocks.offsets.size(); ++k) {
+      const auto begin = t->data_begin + blocks.offsets[k];
+      file.read_into(begin, begin + blocks.block_bytes, sampled.data() + k * blocks.block_bytes);
+    }
+    const auto s = sample_of_blocks(*t->dtype, tensor_bytes, sampled);
     mine.push_back({i, s.sampled_digest, s.sampled_bytes, (s.whole ? 1ULL : 0ULL) | (s.nontrivial ? 2ULL : 0ULL),
                     s.sampled_std, s.std_elements});
   }

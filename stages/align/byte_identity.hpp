@@ -65,6 +65,11 @@ struct TensorSample {
 
 /// @param[in] bytes  the tensor's whole stored bytes (only the sampled blocks are read)
 [[nodiscard]] TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes);
+/// The same from the sampled blocks alone: `sampled` holds identity_blocks(tensor_bytes)'s blocks
+/// one after the other (the scan copies them from the file). InternalError when its size is not
+/// theirs.
+[[nodiscard]] TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes,
+                                            std::span<const std::byte> sampled);
 
 /// XXH3-64 of a whole tensor's bytes (what a compare unit covering the tensor hashes).
 [[nodiscard]] std::uint64_t whole_tensor_hash(std::span<const std::byte> bytes);

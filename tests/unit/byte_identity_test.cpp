@@ -13,6 +13,7 @@
 #include <set>
 
 #include "cluster/unit_executor.hpp"
+#include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "io/family_file.hpp"
 #include "stages/execute/execute_unit.hpp"
@@ -148,6 +149,86 @@ TEST(ByteIdentity, SampledStdIsThePopulationSdOfTheFiniteSampledValues) {
       sample_tensor(Dtype::F32, f32_bytes(std::vector<float>(100, std::numeric_limits<float>::quiet_NaN())));
   EXPECT_TRUE(std::isnan(none.sampled_std));
   EXPECT_EQ(none.std_elements, 0u);
+}
+
+// The SD's sums, bit for bit: element i of a block goes to lane i % 4 in element order (the scan
+// adds four at a time in vectors, the remainder one by one), shifted by the first finite block's
+// mean; non-finite values add nothing. Whole F32 tensors of every remainder modulo 4, and BF16
+// sampled blocks, with non-finite values in both parts.
+TEST(ByteIdentity, SampledStdSumsEachLaneInElementOrder) {
+  const auto expected_std = [](Dtype dtype, std::span<const std::byte> bytes) {
+    const auto blocks = identity_blocks(bytes.size());
+    double count[4] = {0, 0, 0, 0}, sum[4] = {0, 0, 0, 0}, squares[4] = {0, 0, 0, 0};
+    bool shifted = false;
+    double c = 0;
+    for (const auto off : blocks.offsets) {
+      std::vector<float> x(blocks.block_bytes / dtype_size(dtype));
+      io::decode_to_float(dtype, bytes.subspan(off, x.size() * dtype_size(dtype)), x);
+      if (!shifted) {
+        double first_sum = 0, first_count = 0;
+        for (float f : x) {
+          if (std::isfinite(f)) first_sum += f, first_count += 1;
+        }
+        if (first_count == 0) continue;
+        c = first_sum / first_count;
+        shifted = true;
+      }
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!std::isfinite(x[i])) continue;
+        const double d = x[i] - c;
+        count[i % 4] += 1.0, sum[i % 4] += d, squares[i % 4] += d * d;
+      }
+    }
+    const double n = (count[0] + count[1]) + (count[2] + count[3]);
+    const double s1 = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    const double m2 = std::max(0.0, ((squares[0] + squares[1]) + (squares[2] + squares[3])) - s1 * s1 / n);
+    return std::sqrt(m2 / n);
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // Lane 0's values a thousand times the others' (as well): its sums then round differently from
+  // another lane's, so elements in the wrong lane show.
+  for (const float lane0 : {1.0f, 1000.0f}) {
+    for (const std::size_t n : {1001u, 1002u, 1003u, 1004u, 7u}) {
+      auto v = ramp(n, 0.03f);
+      for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] + 2.5f) * (i % 4 == 0 ? lane0 : 1.0f);
+      v[1] = nan, v[n - 1] = -inf, v[n / 2] = inf;
+      std::vector<std::byte> bytes(n * 4);
+      std::memcpy(bytes.data(), v.data(), bytes.size());
+      const auto s = sample_tensor(Dtype::F32, bytes);
+      ASSERT_TRUE(s.whole);
+      EXPECT_EQ(s.sampled_std, expected_std(Dtype::F32, bytes)) << n << " elements, lane 0 x" << lane0;
+    }
+  }
+  auto big = ramp(3'000'001, 0.02f);
+  for (std::size_t i = 0; i < big.size(); i += 977) big[i] = i % 2 ? nan : -inf;
+  const auto bytes = bf16_bytes(big);
+  const auto s = sample_tensor(Dtype::BF16, bytes);
+  ASSERT_FALSE(s.whole);
+  EXPECT_EQ(s.sampled_std, expected_std(Dtype::BF16, bytes));
+}
+
+// What the scan computes from the blocks it copies equals the sample of the whole tensor, and a
+// copy of the wrong size is refused.
+TEST(ByteIdentity, SampleOfBlocksIsTheWholeTensorsSample) {
+  for (const std::size_t n : {1000u, 50'000u, 1'000'000u}) {
+    const auto bytes = bf16_bytes(ramp(n, 0.02f));
+    const auto blocks = identity_blocks(bytes.size());
+    std::vector<std::byte> sampled;
+    for (const auto off : blocks.offsets) {
+      sampled.insert(sampled.end(), bytes.begin() + static_cast<long>(off),
+                     bytes.begin() + static_cast<long>(off + blocks.block_bytes));
+    }
+    const auto whole = sample_tensor(Dtype::BF16, bytes);
+    const auto from_blocks = sample_of_blocks(Dtype::BF16, bytes.size(), sampled);
+    EXPECT_EQ(from_blocks.sampled_digest, whole.sampled_digest) << n;
+    EXPECT_EQ(from_blocks.sampled_bytes, whole.sampled_bytes) << n;
+    EXPECT_EQ(from_blocks.whole, whole.whole) << n;
+    EXPECT_EQ(from_blocks.nontrivial, whole.nontrivial) << n;
+    EXPECT_EQ(from_blocks.sampled_std, whole.sampled_std) << n;
+    EXPECT_EQ(from_blocks.std_elements, whole.std_elements) << n;
+    sampled.pop_back();
+    EXPECT_THROW((void)sample_of_blocks(Dtype::BF16, bytes.size(), sampled), InternalError) << n;
+  }
 }
 
 TEST(ByteIdentity, CandidatesAreConfirmedByWholeHashesAcrossNames) {
