@@ -73,7 +73,10 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
       const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
       if (fapl >= 0) {
         const H5Handle owned(fapl);
-        if (H5Pset_fapl_core(fapl, 16u << 20, 0) >= 0) id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        // The image grows by 1 MiB at a time: the core driver zeroes each increment as it takes
+        // it, so a larger one costs a store of a few hundred kilobytes (the one written before
+        // the pass) that many page faults and bytes zeroed.
+        if (H5Pset_fapl_core(fapl, 1u << 20, 0) >= 0) id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
       }
       break;
     }
