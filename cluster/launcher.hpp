@@ -12,4 +12,12 @@ namespace lineage::cluster {
 /// thread, which lives as long as the job: tests/cli/compare_kill_loop.sh and the kill loop.)
 void die_with_launcher() noexcept;
 
+/// Whether an MPI launcher started this process as a rank: one of the variables launchers give
+/// their ranks is set (Open MPI's mpirun and orted: OMPI_COMM_WORLD_SIZE; PMIx, as srun
+/// --mpi=pmix: PMIX_RANK; PMI-1/2, as srun --mpi=pmi2 and MPICH's launchers: PMI_RANK, PMI_SIZE).
+/// Without one, MPI_Init makes a world of this process alone, after starting a helper daemon
+/// (Open MPI's singleton: about a quarter of a second here), so a command can run serially
+/// (Communicator::self_only) instead, with the same result.
+[[nodiscard]] bool started_by_launcher() noexcept;
+
 }  // namespace lineage::cluster

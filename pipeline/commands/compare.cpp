@@ -1,6 +1,7 @@
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "cluster/communicator.hpp"
 #include "cluster/launcher.hpp"
@@ -80,10 +81,13 @@ int compare(const std::vector<std::string>& args) {
   // A rank started by mpirun dies with it: a SIGKILLed mpirun must not leave ranks behind that
   // go on writing the store.
   if (environment().under_mpirun) cluster::die_with_launcher();
+  // MPI only for ranks a launcher started; a process started alone runs serially (the same
+  // phases, no MPI calls), without MPI's singleton start-up (cluster::started_by_launcher).
   int argc = 0;
   char** argv = nullptr;
-  cluster::MpiSession mpi(argc, argv);
-  const auto world = cluster::Communicator::world();
+  std::optional<cluster::MpiSession> mpi;
+  if (cluster::started_by_launcher()) mpi.emplace(argc, argv);
+  const auto world = mpi ? cluster::Communicator::world() : cluster::Communicator::self_only();
   try {
     return run_compare(cfg, world, std::cout);
   } catch (const cluster::PhaseError& e) {
