@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -66,8 +67,8 @@ JournalContents read_journal(const std::filesystem::path& path, JournalPayloads 
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
   const std::string raw = read_regular_file(path);
-  std::vector<std::byte> data(raw.size());
-  if (!raw.empty()) std::memcpy(data.data(), raw.data(), raw.size());
+  // Parsed where it was read (a journal can be tens of megabytes: no second copy).
+  const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
   std::size_t pos = 0;
   while (pos + kHead + 8 <= data.size()) {
     const std::byte* p = data.data() + pos;
