@@ -6,8 +6,9 @@
 #  2. measures one plain summing pass over the same bytes (bench/read_bandwidth.cpp: mmap +
 #     MAP_POPULATE, pread into a 4 MB buffer, first-touch mmap, pread with read-ahead on a second
 #     thread), page cache warm;
-#  3. runs `lineage compare` on 1 and 2 ranks, with every default (baselines, permutation null)
-#     and as the bare pass (--no-baselines --null-permutations 0);
+#  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
+#     at all), with every default (baselines, permutation null) and as the bare pass
+#     (--no-baselines --null-permutations 0);
 #  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
 #     gigabytes of each model (default 1: its rate does not depend on the size);
 #  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
@@ -98,6 +99,14 @@ for ranks in 1 2; do
       "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
   done
 done
+# One process started alone, as a user runs one rank: no launcher, so no MPI (docs/cli.md).
+for mode in all pass; do
+  extra=()
+  [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
+  rm -rf "$work/run.h5" "$work/run.h5.journal"
+  measure "compare_${mode}_alone" lineage "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q \
+    "${extra[@]}"
+done
 rm -rf "$work/run.h5" "$work/run.h5.journal"
 numpy_out=$("$py" "$root/bench/peak_anon.py" python3 "$py" "$root/bench/numpy_reference.py" \
   "$work/finetune" "$work/base" "$numpy_gb" 2>"$work/numpy.err")
@@ -132,11 +141,12 @@ def rate(key):
     return (total / r[key]["wall"] / 1e9, total / r[key]["cpu"] / 1e9)
 for mode, what in (("all", "all statistics, baselines, null (defaults)"),
                    ("pass", "the pass alone (--no-baselines --null-permutations 0)")):
-    for ranks in (1, 2):
+    for ranks in (1, 2, "alone"):
         key = f"compare_{mode}_{ranks}"
         extra = f"{rate(key)[0] / rate(f'compare_{mode}_1')[0]:.2f}x" if ranks == 2 else ""
-        rows.append((f"`lineage compare`, {ranks} rank{'s' if ranks > 1 else ''}, {what}", rate(key), extra,
-                     f"{r[key]['peak_anon_mb']:.0f}"))
+        who = ("1 process without mpirun" if ranks == "alone" else
+               f"{ranks} rank{'s' if ranks > 1 else ''} (mpirun)")
+        rows.append((f"`lineage compare`, {who}, {what}", rate(key), extra, f"{r[key]['peak_anon_mb']:.0f}"))
 rows.append((f"numpy reference (bench/numpy_reference.py, first {numpy_gb} GB per model)", numpy_rate, "",
              f"{np_r['peak_anon_mb']:.0f}"))
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
