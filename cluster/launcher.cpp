@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
-#include <initializer_list>
 
 namespace lineage::cluster {
 namespace {
@@ -19,14 +17,6 @@ const pid_t g_parent_at_start = ::getppid();
 void die_with_launcher() noexcept {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return;  // unsupported: nothing better to do
   if (::getppid() != g_parent_at_start) ::_exit(137);   // orphaned already: as if SIGKILLed
-}
-
-bool started_by_launcher() noexcept {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"}) {
-    const char* value = std::getenv(name);
-    if (value && *value) return true;
-  }
-  return false;
 }
 
 }  // namespace lineage::cluster

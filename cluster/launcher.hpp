@@ -2,6 +2,8 @@
 /// @file launcher.hpp
 /// The bond between a rank and the process that launched it (mpirun, orted, slurmstepd).
 
+#include <array>
+
 namespace lineage::cluster {
 
 /// Makes the kernel SIGKILL this process when its parent (the launcher) dies, so that ranks never
@@ -12,12 +14,12 @@ namespace lineage::cluster {
 /// thread, which lives as long as the job: tests/cli/compare_kill_loop.sh and the kill loop.)
 void die_with_launcher() noexcept;
 
-/// Whether an MPI launcher started this process as a rank: one of the variables launchers give
-/// their ranks is set (Open MPI's mpirun and orted: OMPI_COMM_WORLD_SIZE; PMIx, as srun
-/// --mpi=pmix: PMIX_RANK; PMI-1/2, as srun --mpi=pmi2 and MPICH's launchers: PMI_RANK, PMI_SIZE).
-/// Without one, MPI_Init makes a world of this process alone, after starting a helper daemon
-/// (Open MPI's singleton: about a quarter of a second here), so a command can run serially
-/// (Communicator::self_only) instead, with the same result.
-[[nodiscard]] bool started_by_launcher() noexcept;
+/// The variables MPI launchers give the ranks they start: Open MPI's mpirun and orted
+/// (OMPI_COMM_WORLD_SIZE), PMIx launchers such as `srun --mpi=pmix` (PMIX_RANK), PMI-1/2 ones such
+/// as `srun --mpi=pmi2` and MPICH's (PMI_RANK, PMI_SIZE). A process with none of them set would
+/// get from MPI_Init a world of itself alone, after Open MPI starts a helper daemon for it (its
+/// singleton start-up, 0.3-0.4 s here): `compare` then runs serially instead (docs/cli.md).
+inline constexpr std::array<const char*, 4> kMpiRankVariables = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
+                                                                 "PMI_SIZE"};
 
 }  // namespace lineage::cluster

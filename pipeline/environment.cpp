@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+
+#include "cluster/launcher.hpp"
 
 namespace lineage::pipeline {
 namespace {
@@ -28,12 +31,18 @@ Environment read_environment() {
   e.step_cpu = read("LINEAGE_STEP_CPU") == std::optional<std::string>("1");
   e.test_moves_after_pass = read("LINEAGE_TEST_MOVES_AFTER_PASS");
   e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();
+  e.started_as_mpi_rank = started_as_mpi_rank(read);
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) e.host = host;
   return e;
 }
 
 }  // namespace
+
+bool started_as_mpi_rank(const std::function<std::optional<std::string>(const char*)>& read) {
+  return std::any_of(cluster::kMpiRankVariables.begin(), cluster::kMpiRankVariables.end(),
+                     [&](const char* name) { return read(name).has_value(); });
+}
 
 const Environment& environment() {
   static const Environment e = read_environment();

@@ -4,6 +4,7 @@
 /// them): at the CLI boundary, never inside io/ or stages/.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -34,12 +35,19 @@ struct Environment {
   std::optional<std::string> test_moves_after_pass;
   /// OMPI_COMM_WORLD_SIZE is set: this process is a rank started by Open MPI's mpirun/orted.
   bool under_mpirun = false;
+  /// One of cluster::kMpiRankVariables is set: an MPI launcher started this process as a rank
+  /// (`compare` initialises MPI only then).
+  bool started_as_mpi_rank = false;
   /// The host name (gethostname), for the writer lock's holder line.
   std::string host;
 };
 
 /// The process environment, read once.
 [[nodiscard]] const Environment& environment();
+
+/// Whether `read` (a variable's value, nullopt when unset or empty) shows one of
+/// cluster::kMpiRankVariables: how environment() decides started_as_mpi_rank.
+[[nodiscard]] bool started_as_mpi_rank(const std::function<std::optional<std::string>(const char*)>& read);
 
 /// Settings for remote model locations (io/model_source.hpp) from the environment.
 [[nodiscard]] io::RemoteOptions remote_options();

@@ -104,8 +104,8 @@ for mode in all pass; do
   extra=()
   [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
   rm -rf "$work/run.h5" "$work/run.h5.journal"
-  measure "compare_${mode}_alone" lineage "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q \
-    "${extra[@]}"
+  measure "compare_${mode}_alone" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
+    "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
 done
 rm -rf "$work/run.h5" "$work/run.h5.journal"
 numpy_out=$("$py" "$root/bench/peak_anon.py" python3 "$py" "$root/bench/numpy_reference.py" \

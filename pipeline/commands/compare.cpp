@@ -82,11 +82,11 @@ int compare(const std::vector<std::string>& args) {
   // go on writing the store.
   if (environment().under_mpirun) cluster::die_with_launcher();
   // MPI only for ranks a launcher started; a process started alone runs serially (the same
-  // phases, no MPI calls), without MPI's singleton start-up (cluster::started_by_launcher).
+  // phases, no MPI calls), without MPI's singleton start-up (cluster::kMpiRankVariables).
   int argc = 0;
   char** argv = nullptr;
   std::optional<cluster::MpiSession> mpi;
-  if (cluster::started_by_launcher()) mpi.emplace(argc, argv);
+  if (environment().started_as_mpi_rank) mpi.emplace(argc, argv);
   const auto world = mpi ? cluster::Communicator::world() : cluster::Communicator::self_only();
   try {
     return run_compare(cfg, world, std::cout);

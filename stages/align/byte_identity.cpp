@@ -338,9 +338,8 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
   std::vector<std::byte> sampled;
   for (std::size_t i = static_cast<std::size_t>(rank); i < tensors.size(); i += static_cast<std::size_t>(ranks)) {
     const auto& [m, t] = tensors[i];
-    // The blocks copied by pread: through the mapping each 4 KiB block was a page fault, which
-    // some virtual machines make as costly as reading a megabyte (docs/benchmarks.md), and the
-    // pages were released after.
+    // The blocks copied by pread: through the mapping each 4 KiB block was a page fault (about
+    // 8 µs on some virtual machines, docs/benchmarks.md) and its pages were released after.
     const auto& file = files.file(m, *t);
     const auto tensor_bytes = t->data_end - t->data_begin;
     const auto blocks = identity_blocks(tensor_bytes);

@@ -16,6 +16,11 @@ for np in 1 2 3; do
 done
 cmp -s "$tmp/ft1.txt" "$tmp/ft2.txt" || fail "np 1 and 2 differ"
 cmp -s "$tmp/ft1.txt" "$tmp/ft3.txt" || fail "np 1 and 3 differ"
+# One process started without a launcher never starts MPI (docs/cli.md): the same statistics.
+env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE "$lineage" compare "$s/finetune" "$s/base" \
+  --out "$tmp/ft0.h5" -q >/dev/null 2>"$tmp/err0" || fail "without mpirun: $(cat "$tmp/err0")"
+$dump "$tmp/ft0.h5" > "$tmp/ft0.txt" || fail "dump without mpirun"
+cmp -s "$tmp/ft1.txt" "$tmp/ft0.txt" || fail "np 1 and one process without mpirun differ"
 head -1 "$tmp/ft1.txt" | grep -q "status complete" || fail "store not complete: $(head -1 "$tmp/ft1.txt")"
 
 # Verdicts on scenarios with known provenance (parent in the second column).

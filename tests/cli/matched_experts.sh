@@ -180,7 +180,7 @@ assert "matched_expert" not in kinds' "$tmp/ind.h5" || fail "matched units store
 LINEAGE_STEP_CPU=1 $mpi -np 2 -x LINEAGE_STEP_CPU "$lineage" compare "$tmp/perm" "$tmp/base" --out "$tmp/nm.h5" \
   --no-matched-experts >"$tmp/nm.out" 2>&1 || fail "compare --no-matched-experts: $(cat "$tmp/nm.out")"
 for r in 0 1; do
-  for step in load moves-before-pass pass moves-after-pass verdict-and-store; do
+  for step in load moves-before-pass pass moves-after-pass scan verdict-and-store; do
     grep -qE "^lineage: step-cpu rank $r $step [0-9]+\.[0-9]+$" "$tmp/nm.out" \
       || fail "no CPU seconds of step $step on rank $r: $(grep step-cpu "$tmp/nm.out")"
   done

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -205,6 +206,13 @@ TEST(ByteIdentity, SampledStdSumsEachLaneInElementOrder) {
   const auto s = sample_tensor(Dtype::BF16, bytes);
   ASSERT_FALSE(s.whole);
   EXPECT_EQ(s.sampled_std, expected_std(Dtype::BF16, bytes));
+  // Sixteen F32 blocks of 250 elements each (1000 bytes): a remainder of two in every block.
+  auto f32 = ramp(32'000, 0.5f);
+  for (std::size_t i = 0; i < f32.size(); i += 101) f32[i] = nan;
+  std::vector<std::byte> f32_bytes(f32.size() * 4);
+  std::memcpy(f32_bytes.data(), f32.data(), f32_bytes.size());
+  ASSERT_EQ(identity_blocks(f32_bytes.size()).block_bytes, 1000u);
+  EXPECT_EQ(sample_tensor(Dtype::F32, f32_bytes).sampled_std, expected_std(Dtype::F32, f32_bytes));
 }
 
 // What the scan computes from the blocks it copies equals the sample of the whole tensor, and a
@@ -314,6 +322,36 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   EXPECT_GT(scan.pairs.at(0).identical.size(), 10u);
   EXPECT_GT(scan.cost.full_hashes_reused, 0u);
   EXPECT_LT(scan.cost.full_hashes_read, scan.cost.full_hashes_reused);
+}
+
+// The scan's shares (blocks copied by pread at each tensor's offsets in its shard, spread over
+// ranks) merge into the samples of the tensors' own bytes, tensor by tensor.
+TEST(ByteIdentity, TheScansSharesAreTheSamplesOfEachTensorsBytes) {
+  const auto plan = plan_of("finetune", "base");
+  std::vector<std::vector<std::byte>> shares(3);
+  for (int rank = 0; rank < 3; ++rank) shares[static_cast<std::size_t>(rank)] = sample_share(plan.models, rank, 3);
+  const auto sampled = merge_shares(plan.models, shares);
+  ASSERT_EQ(sampled.models.size(), plan.models.size());
+  for (std::size_t m = 0; m < plan.models.size(); ++m) {
+    std::size_t i = 0;
+    for (const auto& t : plan.models[m].inventory.tensors) {
+      if (!t.dtype || t.data_end <= t.data_begin || t.file.str().empty()) continue;
+      ASSERT_LT(i, sampled.models[m].size());
+      const auto& got = sampled.models[m][i++];
+      EXPECT_EQ(got.name, t.name);
+      io::SafetensorsFile f(std::filesystem::path(plan.models[m].dir) / t.file.str());
+      const auto want = sample_tensor(*t.dtype, f.range(t.data_begin, t.data_end));
+      EXPECT_EQ(got.sample.sampled_digest, want.sampled_digest) << t.name;
+      EXPECT_EQ(got.sample.sampled_bytes, want.sampled_bytes) << t.name;
+      EXPECT_EQ(got.sample.whole, want.whole) << t.name;
+      EXPECT_EQ(got.sample.nontrivial, want.nontrivial) << t.name;
+      EXPECT_EQ(got.sample.std_elements, want.std_elements) << t.name;
+      EXPECT_TRUE(got.sample.sampled_std == want.sampled_std ||
+                  (std::isnan(got.sample.sampled_std) && std::isnan(want.sampled_std)))
+          << t.name;
+    }
+    EXPECT_EQ(i, sampled.models[m].size());
+  }
 }
 
 TEST(ByteIdentity, SplitUnitsHashesAreNotTakenForWholeTensorHashes) {
