@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/errors.hpp"
+#include "stages/null/sample_products.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -363,25 +364,12 @@ void exact_moments(PermutationTest& t, const std::vector<float>& x, const std::v
   double sum_d2 = 0;
   const double exact_cost = ud * static_cast<double>(obs) * static_cast<double>(std::min<std::uint64_t>(u, obs));
   if (exact_cost <= 2 * kBudget) {
-    // As GEMMs, by the shorter side: sum D^2 = ||X Y^T||^2 = <X^T X, Y^T Y>. With more hidden
-    // units than observations the two Grams (obs x obs) are cheaper, else D itself (u x u).
-    using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Rows xv(u, obs), yv(u, obs);
-    for (std::size_t n = 0; n < u; ++n) {
-      xv.row(static_cast<Eigen::Index>(n)) =
-          Eigen::Map<const Eigen::RowVectorXf>(x.data() + valid[n] * obs, static_cast<Eigen::Index>(obs));
-      yv.row(static_cast<Eigen::Index>(n)) =
-          Eigen::Map<const Eigen::RowVectorXf>(y.data() + valid[n] * obs, static_cast<Eigen::Index>(obs));
-    }
-    if (obs <= u) {
-      const Eigen::MatrixXd gx = (xv.transpose() * xv).cast<double>(), gy = (yv.transpose() * yv).cast<double>();
-      sum_d2 = gx.cwiseProduct(gy).sum();
-    } else {
-      // In double: obs can be tens of thousands here, and the centring below subtracts terms of
-      // about sum D^2 (units sharing a mean direction), so D's own rounding must stay small.
-      const Eigen::MatrixXd d = xv.cast<double>() * yv.cast<double>().transpose();
-      sum_d2 = d.squaredNorm();
-    }
+    // By the shorter side: sum D^2 = ||X Y^T||^2 = <X^T X, Y^T Y>. With more hidden units than
+    // observations the two Grams (obs x obs) are cheaper, else D itself (u x u), in double: obs
+    // can be tens of thousands there, and the centring below subtracts terms of about sum D^2
+    // (units sharing a mean direction), so D's own rounding must stay small.
+    sum_d2 = obs <= u ? gram_inner_product(x.data(), y.data(), valid, obs)
+                      : cross_product_squares(x.data(), y.data(), valid, obs);
   } else {
     const auto pairs = static_cast<std::uint64_t>(kBudget / static_cast<double>(obs)) + 1;
     for (std::uint64_t n = 0; n < pairs; ++n) {

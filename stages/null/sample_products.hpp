@@ -1,0 +1,37 @@
+#pragma once
+/// @file sample_products.hpp
+/// The one costly term of the permutation null's exact moments (hidden_null.cpp), sum D^2 with
+/// D[i, k] = <x_i, y_k> over the valid hidden units' standardised vectors, as two kernels: by the
+/// Grams of the observation axis when it is the shorter side, by D itself otherwise.
+///
+/// Both are compiled per ISA with every lane doing the same operations in the same order and no
+/// fused multiply-adds, so the result does not depend on the machine (as the pass's kernel).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace lineage::stages {
+
+/// The instruction sets the kernels are compiled for; every one gives the same bits.
+enum class ProductIsa : std::uint8_t { baseline, x86_64_v3, x86_64_v4 };
+
+/// Those this machine runs, narrowest first (baseline always).
+[[nodiscard]] std::vector<ProductIsa> product_isas();
+
+/// The widest of them: what the null uses.
+[[nodiscard]] ProductIsa widest_product_isa();
+
+/// <X^T X, Y^T Y> = sum over p, q of Gx[p, q] Gy[p, q], where row n of X is the `obs` floats at
+/// x + units[n] * obs (Y likewise from y). Each Gram entry is a float sum over the units in their
+/// order; the inner product of the Grams is summed in double.
+[[nodiscard]] double gram_inner_product(const float* x, const float* y, std::span<const std::uint32_t> units,
+                                        std::uint64_t obs, ProductIsa isa = widest_product_isa());
+
+/// sum over i, k of D[i, k]^2, D[i, k] = <x_i, y_k> of the rows named by `units` (as above), each
+/// D entry a double sum of the exact float products in eight lanes (element r in lane r % 8)
+/// added in a fixed order.
+[[nodiscard]] double cross_product_squares(const float* x, const float* y, std::span<const std::uint32_t> units,
+                                           std::uint64_t obs, ProductIsa isa = widest_product_isa());
+
+}  // namespace lineage::stages
