@@ -4,15 +4,26 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <bit>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <string>
 
 #include "core/errors.hpp"
 #include "stages/null/sample_products.hpp"
+
+// The null's sweeps over its samples, compiled per ISA: each column sees the same operations in
+// the same order, and without contraction into fused multiply-adds (CMakeLists.txt) every clone
+// gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LINEAGE_NULL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LINEAGE_NULL_CLONES
+#endif
 
 namespace lineage::stages {
 namespace {
@@ -145,36 +156,43 @@ std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows,
   return hash_chosen(rows, m, XXH3_64bits_withSeed(name.data(), name.size(), options.seed));
 }
 
+LINEAGE_NULL_CLONES
 bool standardise(float* v, std::size_t n) {
   // Four double sums in lanes (element i into lane i % 4), summed in a fixed order at the end:
   // the loops vectorise instead of waiting on one sum's latency per element (this was 5-8% of
   // a default compare, the null's and the neuron matching's standardising of short vectors).
-  // Non-finite values become 0 by a select on the exponent bits, not a branch.
+  // The lanes are one GCC vector of four doubles (the compiler did not vectorise the non-finite
+  // test); non-finite values become 0 by a mask on the exponent bits, not a branch.
   constexpr std::size_t kLanes = 4;
-  double sum[kLanes] = {0, 0, 0, 0};
+  using f4 = float __attribute__((vector_size(16)));
+  using u4 = std::uint32_t __attribute__((vector_size(16)));
+  using d4 = double __attribute__((vector_size(32)));
+  d4 sum4 = {0, 0, 0, 0};
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    for (std::size_t k = 0; k < kLanes; ++k) {
-      std::uint32_t bits;
-      std::memcpy(&bits, v + i + k, sizeof bits);
-      const float x = (bits & 0x7f800000u) == 0x7f800000u ? 0.0f : v[i + k];
-      v[i + k] = x;
-      sum[k] += x;
-    }
+    u4 bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bits &= (bits & 0x7f800000u) != 0x7f800000u;  // a vector compare gives all ones or zero
+    std::memcpy(v + i, &bits, sizeof bits);
+    f4 x;
+    std::memcpy(&x, &bits, sizeof x);
+    sum4 += __builtin_convertvector(x, d4);
   }
+  double sum[kLanes] = {sum4[0], sum4[1], sum4[2], sum4[3]};
   for (; i < n; ++i) {
     if (!std::isfinite(v[i])) v[i] = 0.0f;
     sum[i % kLanes] += v[i];
   }
   const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / static_cast<double>(n);
-  double squares[kLanes] = {0, 0, 0, 0};
+  d4 squares4 = {0, 0, 0, 0};
   i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    for (std::size_t k = 0; k < kLanes; ++k) {
-      const double d = v[i + k] - mean;
-      squares[k] += d * d;
-    }
+    f4 x;
+    std::memcpy(&x, v + i, sizeof x);
+    const d4 d = __builtin_convertvector(x, d4) - mean;
+    squares4 += d * d;
   }
+  double squares[kLanes] = {squares4[0], squares4[1], squares4[2], squares4[3]};
   for (; i < n; ++i) {
     const double d = v[i] - mean;
     squares[i % kLanes] += d * d;
@@ -187,6 +205,92 @@ bool standardise(float* v, std::size_t n) {
   const double inv = 1.0 / std::sqrt(q);
   for (std::size_t j = 0; j < n; ++j) v[j] = static_cast<float>((v[j] - mean) * inv);
   return true;
+}
+
+LINEAGE_NULL_CLONES
+void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies) {
+  // standardise's four lanes (element i of a column in lane i % 4) become four rows of sums, each
+  // added to in row order, so every column sees standardise's operations in its order. Eight
+  // columns at a time in GCC vector types (the compiler would not vectorise the non-finite test).
+  constexpr std::size_t kLanes = 4;
+  using f8 = float __attribute__((vector_size(32)));
+  using u8 = std::uint32_t __attribute__((vector_size(32)));
+  using d8 = double __attribute__((vector_size(64)));
+  constexpr std::uint64_t kStep = 8;
+  const auto clean = [](float v) { return std::isfinite(v) ? v : 0.0f; };
+  const auto clean8 = [](const float* p) {  // eight values as doubles, non-finite ones as +0
+    u8 bits;
+    std::memcpy(&bits, p, sizeof bits);
+    bits &= (bits & 0x7f800000u) != 0x7f800000u;  // a vector compare gives all ones or zero
+    f8 v;
+    std::memcpy(&v, &bits, sizeof v);
+    return __builtin_convertvector(v, d8);
+  };
+  const auto add8 = [](double* p, d8 v) {
+    d8 s;
+    std::memcpy(&s, p, sizeof s);
+    s += v;
+    std::memcpy(p, &s, sizeof s);
+  };
+  const std::uint64_t whole = cols / kStep * kStep;
+  std::vector<double> sums(kLanes * cols, 0.0), mean(cols), inv(cols);
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    const float* row = m + r * cols;
+    double* lane = sums.data() + (r % kLanes) * cols;
+    for (std::uint64_t c = 0; c < whole; c += kStep) add8(lane + c, clean8(row + c));
+    for (std::uint64_t c = whole; c < cols; ++c) lane[c] += clean(row[c]);
+  }
+  const double n = static_cast<double>(rows);
+  for (std::uint64_t c = 0; c < cols; ++c) {
+    mean[c] = ((sums[c] + sums[cols + c]) + (sums[2 * cols + c] + sums[3 * cols + c])) / n;
+  }
+  std::fill(sums.begin(), sums.end(), 0.0);  // now the squares
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    const float* row = m + r * cols;
+    double* lane = sums.data() + (r % kLanes) * cols;
+    for (std::uint64_t c = 0; c < whole; c += kStep) {
+      d8 mu;
+      std::memcpy(&mu, mean.data() + c, sizeof mu);
+      const d8 d = clean8(row + c) - mu;
+      add8(lane + c, d * d);
+    }
+    for (std::uint64_t c = whole; c < cols; ++c) {
+      const double d = clean(row[c]) - mean[c];
+      lane[c] += d * d;
+    }
+  }
+  for (std::uint64_t c = 0; c < cols; ++c) {
+    const double q = (sums[c] + sums[cols + c]) + (sums[2 * cols + c] + sums[3 * cols + c]);
+    varies[c] = q > 1e-30 * n;
+    inv[c] = varies[c] ? 1.0 / std::sqrt(q) : 0.0;  // (not used when constant)
+  }
+  // The values, row by row as stored (vectorised), then moved to their columns in tiles of eight
+  // by eight, so that both the reads and the writes stay near; a constant column is all zero.
+  std::vector<float> scaled(rows * cols);
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    const float* row = m + r * cols;
+    float* to = scaled.data() + r * cols;
+    for (std::uint64_t c = 0; c < whole; c += kStep) {
+      d8 mu, scale;
+      std::memcpy(&mu, mean.data() + c, sizeof mu);
+      std::memcpy(&scale, inv.data() + c, sizeof scale);
+      const f8 v = __builtin_convertvector((clean8(row + c) - mu) * scale, f8);
+      std::memcpy(to + c, &v, sizeof v);
+    }
+    for (std::uint64_t c = whole; c < cols; ++c) to[c] = static_cast<float>((clean(row[c]) - mean[c]) * inv[c]);
+  }
+  for (std::uint64_t r0 = 0; r0 < rows; r0 += kStep) {
+    const std::uint64_t r1 = std::min(rows, r0 + kStep);
+    for (std::uint64_t c0 = 0; c0 < cols; c0 += kStep) {
+      const std::uint64_t c1 = std::min(cols, c0 + kStep);
+      for (std::uint64_t c = c0; c < c1; ++c) {
+        for (std::uint64_t r = r0; r < r1; ++r) out[c * rows + r] = scaled[r * cols + c];
+      }
+    }
+  }
+  for (std::uint64_t c = 0; c < cols; ++c) {
+    if (!varies[c]) std::fill(out + c * rows, out + (c + 1) * rows, 0.0f);
+  }
 }
 
 std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt) {
@@ -443,14 +547,6 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
   } else {
     units = cols;
     obs = sample_rows;
-    x.resize(a.size());
-    y.resize(b.size());
-    for (std::uint64_t r = 0; r < sample_rows; ++r) {
-      for (std::uint64_t c = 0; c < cols; ++c) {
-        x[c * sample_rows + r] = a[r * cols + c];
-        y[c * sample_rows + r] = b[r * cols + c];
-      }
-    }
   }
   Relabelling rng(seed);
   std::vector<double> null;
@@ -472,10 +568,22 @@ HiddenNull hidden_null(std::span<const float> a, std::span<const float> b, std::
   // Units constant on either side carry no correlation; they are left out of both the
   // observed statistic and the null (the same set, so the test stays exact).
   std::vector<std::uint32_t> valid;
-  for (std::uint64_t u = 0; u < units; ++u) {
-    const bool ok_x = standardise(x.data() + u * obs, obs);
-    const bool ok_y = standardise(y.data() + u * obs, obs);
-    if (ok_x && ok_y) valid.push_back(static_cast<std::uint32_t>(u));
+  if (axis == NullAxis::rows) {
+    for (std::uint64_t u = 0; u < units; ++u) {
+      const bool ok_x = standardise(x.data() + u * obs, obs);
+      const bool ok_y = standardise(y.data() + u * obs, obs);
+      if (ok_x && ok_y) valid.push_back(static_cast<std::uint32_t>(u));
+    }
+  } else {
+    // The units are the columns: standardised and made unit-major in one sweep.
+    x.resize(a.size());
+    y.resize(b.size());
+    const auto ok_x = std::make_unique<bool[]>(units), ok_y = std::make_unique<bool[]>(units);
+    standardise_columns(a.data(), sample_rows, cols, x.data(), ok_x.get());
+    standardise_columns(b.data(), sample_rows, cols, y.data(), ok_y.get());
+    for (std::uint64_t u = 0; u < units; ++u) {
+      if (ok_x[u] && ok_y[u]) valid.push_back(static_cast<std::uint32_t>(u));
+    }
   }
   if (valid.size() < 2 || obs < 2) return out;
   out.observations = obs;

@@ -78,6 +78,13 @@ inline constexpr std::uint64_t kJointMaxElements = std::uint64_t{1} << 16;
 /// neuron matching both standardise with it.
 bool standardise(float* v, std::size_t n);
 
+/// standardise applied to every column of the row-major rows x cols matrix `m`, the results
+/// written transposed (column c at out[c * rows, (c + 1) * rows)) and varies[c] its return value:
+/// the same bits as standardise on a copy of each column, computed over the rows in one sweep for
+/// all columns at once (the permutation null's units along the columns are short vectors, where
+/// one call each was mostly loop overhead).
+void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies);
+
 [[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                                      const NullOptions& options = {});
 
