@@ -54,6 +54,26 @@ std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, std::pa
   return file(v).read(range.first, range.second, buffers_[i], capacities_[i]);
 }
 
+std::span<const std::byte> UnitBytes::read_rows(const stages::ElementView& v, std::span<const std::uint64_t> rows,
+                                                std::uint64_t cols, int side) {
+  const auto size = dtype_size(v.dtype);
+  const std::size_t row_bytes = static_cast<std::size_t>(cols * size), total = rows.size() * row_bytes;
+  const auto i = static_cast<std::size_t>(side);
+  if (capacities_[i] < total) {
+    buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(total);
+    capacities_[i] = total;
+  }
+  auto& f = file(v);
+  for (std::size_t k = 0; k < rows.size();) {
+    std::size_t run = 1;
+    while (v.row_stride == cols && k + run < rows.size() && rows[k + run] == rows[k] + run) ++run;
+    const auto begin = v.data_begin + (v.offset + rows[k] * v.row_stride) * size;
+    f.read_into(begin, begin + run * row_bytes, buffers_[i].get() + k * row_bytes);
+    k += run;
+  }
+  return {buffers_[i].get(), total};
+}
+
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,
                              const std::vector<JournaledHashes>& journaled, const stages::NullOptions& null_options,
                              std::uint64_t block_bytes,
@@ -183,9 +203,19 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             const auto outcome =
                 stages::execute_unit(u, bytes.read(u.a, 0), bytes.read(u.b, 1), options.null, options.row_block_bytes);
             journal->append(id, outcome.serialize());
+          } else if (stages::reads_sampled_rows_only(u)) {
+            // A baseline's or within-model unit's sampled rows (1/32 of a large tensor's, spread
+            // across it) copied by pread, a call per run of rows: faulting them in through the
+            // mapping cost a page fault per row, which on some virtual machines is several times
+            // a small read (docs/benchmarks.md).
+            const auto rows = stages::sampled_rows_of(u, options.null);
+            const auto outcome = stages::execute_unit_of_sampled_rows(
+                u, bytes.read_rows(u.a, rows, u.cols, 0), bytes.read_rows(u.b, rows, u.cols, 1), options.null);
+            journal->append(id, outcome.serialize());
           } else {
-            // A sampled unit reads only its sampled rows: they fault in through the mapping. A
-            // larger unsampled one (row blocks switched off) is mapped in one call per side.
+            // Another sampled unit reads only its sampled rows (token-mapped rows, a sketch's
+            // dimensions): they fault in through the mapping. A larger unsampled one (row blocks
+            // switched off) is mapped in one call per side.
             if (!u.sampled) {
               file_a.prefetch(range_a.first, range_a.second);
               file_b.prefetch(range_b.first, range_b.second);

@@ -56,6 +56,11 @@ class UnitBytes {
   /// rows_range).
   [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v,
                                                 std::pair<std::uint64_t, std::uint64_t> range, int side);
+  /// The first `cols` elements of each of v's rows `rows` (consecutive elements: col_stride 1),
+  /// one row after the other, copied the same way: one pread per run of rows that follow each
+  /// other in the file (stages::execute_unit_of_sampled_rows).
+  [[nodiscard]] std::span<const std::byte> read_rows(const stages::ElementView& v, std::span<const std::uint64_t> rows,
+                                                     std::uint64_t cols, int side);
 
  private:
   const std::vector<stages::RunModel>& models_;

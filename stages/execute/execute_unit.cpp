@@ -143,20 +143,20 @@ std::pair<std::vector<float>, std::vector<float>> decode_finite(const ViewReader
   return {std::move(a), std::move(b)};
 }
 
-/// Decodes the given rows of both sides and runs the permutation null on them.
-HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tensor, std::span<const std::byte> b_tensor,
-                   const std::vector<std::uint64_t>& rows, const NullOptions& options) {
+/// Decodes `rows` sampled rows of both sides (read by ra and rb: logical row k is the k-th sampled
+/// row) and runs the permutation null on them.
+HiddenNull null_of(const ComparisonUnit& unit, const ViewReader& ra, const ViewReader& rb, std::uint64_t rows,
+                   const NullOptions& options) {
   const auto axis = null_axis(unit.key_a, unit.rows, unit.cols);
   // Within-model units feed no test; baselines calibrate h only (docs/methods.md), so they
   // skip the basis test, the costlier of the two.
-  if (axis == NullAxis::none || rows.empty() || options.permutations <= 0 || unit.kind == UnitKind::within ||
+  if (axis == NullAxis::none || rows == 0 || options.permutations <= 0 || unit.kind == UnitKind::within ||
       unit.kind == UnitKind::expert_sketch || unit.kind == UnitKind::layer_sketch) {
     HiddenNull none;
     none.hidden.observed = none.basis.observed = std::numeric_limits<double>::quiet_NaN();
     return none;
   }
-  const ViewReader ra(unit.a, unit.cols, a_tensor, rows), rb(unit.b, unit.cols, b_tensor, rows);
-  auto [a, b] = decode_finite(ra, rb, rows.size() * unit.cols);
+  auto [a, b] = decode_finite(ra, rb, rows * unit.cols);
   const auto name = to_string(unit.key_a) + "|" + to_string(unit.key_b);
   const auto seed = XXH3_64bits_withSeed(name.data(), name.size(), options.seed);
   NullOptions used = options;
@@ -165,7 +165,7 @@ HiddenNull null_of(const ComparisonUnit& unit, std::span<const std::byte> a_tens
   // the verdict); larger units have power of their own.
   used.joint_relabellings =
       unit.kind == UnitKind::same_key && unit.rows * unit.cols <= kJointMaxElements ? kJointRelabellings : 0;
-  return hidden_null(a, b, rows.size(), unit.cols, axis, seed, used);
+  return hidden_null(a, b, rows, unit.cols, axis, seed, used);
 }
 
 /// The expert sketch of one side: its chosen hidden dimensions read over the neuron axis
@@ -234,14 +234,34 @@ struct UnitViews {
                 unit.cols),
         a(unit.a, unit.cols, a_tensor, row_map(unit, unit.rows_a), origin_a),
         b(unit.b, unit.cols, b_tensor, row_map(unit, unit.rows_b), origin_b) {}
+  /// A unit that reads_sampled_rows_only, from copies of its sampled rows (row k of a_rows is
+  /// view row null_rows[k]): the readers see each copy as a dense matrix of those rows.
+  UnitViews(const ComparisonUnit& unit, std::span<const std::byte> a_rows, std::span<const std::byte> b_rows,
+            std::vector<std::uint64_t> rows)
+      : null_rows(std::move(rows)),
+        n_total(null_rows.size() * unit.cols),
+        dense_a(dense_rows(unit.a, unit.cols, null_rows.size())),
+        dense_b(dense_rows(unit.b, unit.cols, null_rows.size())),
+        a(dense_a, unit.cols, a_rows),
+        b(dense_b, unit.cols, b_rows) {}
   UnitViews(const UnitViews&) = delete;
   UnitViews& operator=(const UnitViews&) = delete;
 
   std::vector<std::uint64_t> null_rows;
   std::uint64_t n_total;
+  ElementView dense_a, dense_b;  // copies of sampled rows: their layout, which a and b point to
   ViewReader a, b;
 
  private:
+  static ElementView dense_rows(const ElementView& view, std::uint64_t cols, std::uint64_t rows) {
+    ElementView dense = view;
+    dense.offset = 0;
+    dense.rows = rows;
+    dense.cols = cols;
+    dense.row_stride = cols;
+    dense.col_stride = 1;
+    return dense;
+  }
   [[nodiscard]] std::span<const std::uint64_t> row_map(const ComparisonUnit& unit,
                                                        const std::vector<std::uint64_t>& mapped) const {
     if (unit.kind == UnitKind::token_mapped) return mapped;
@@ -386,7 +406,11 @@ void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byt
   if (unit.kind == UnitKind::token_mapped) {
     token_mapped_tests(unit, views.a, views.b, views.n_total, null_options, st);
   } else {
-    const auto null = null_of(unit, a_tensor, b_tensor, views.null_rows, null_options);
+    // A sampled unit's readers already read the null's rows; another unit's read every row.
+    const auto null = unit.sampled ? null_of(unit, views.a, views.b, views.null_rows.size(), null_options)
+                                   : null_of(unit, ViewReader(unit.a, unit.cols, a_tensor, views.null_rows),
+                                             ViewReader(unit.b, unit.cols, b_tensor, views.null_rows),
+                                             views.null_rows.size(), null_options);
     st.null_axis = null.axis;
     st.null_rows = views.null_rows.size();
     st.hidden = null.hidden;
@@ -468,10 +492,9 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
   // The elements execute_unit hashes (UnitViews). XXH3's streaming digest does not depend on
   // how the input is split, so one update per view suffices.
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  const auto& [null_rows, n_total, ra, rb] = views;
   StreamHash st_a, st_b;
-  ra.hash(0, static_cast<std::size_t>(n_total), st_a);
-  rb.hash(0, static_cast<std::size_t>(n_total), st_b);
+  views.a.hash(0, static_cast<std::size_t>(views.n_total), st_a);
+  views.b.hash(0, static_cast<std::size_t>(views.n_total), st_b);
   return {st_a.digest(), st_b.digest()};
 }
 
@@ -602,21 +625,13 @@ UnitOutcome merge_row_blocks(const ComparisonUnit& unit, std::uint64_t count,
   return merge_blocks(unit, nullptr, count, block_at);
 }
 
-UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
-                         std::span<const std::byte> b_tensor, const NullOptions& null_options,
-                         std::uint64_t block_bytes) {
-  // A split unit: its blocks one after the other, as ranks would compute them, merged in block
-  // order with what is sampled from the whole tensors; the same function as the distributed pass.
-  const auto blocks = row_blocks(unit, block_bytes);
-  if (blocks.size() > 1) {
-    // One block's accumulators in memory at a time, as the merge after a distributed pass holds.
-    return merge_row_blocks(unit, blocks.size(), [&](std::uint64_t i) {
-      auto part = row_block_partial(unit, a_tensor, b_tensor, blocks[i], null_options);
-      if (i == 0) part.sampled = unit_sampled_outcome(unit, a_tensor, b_tensor, null_options);
-      return part;
-    });
-  }
-  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+namespace {
+
+/// An unsplit unit's outcome from its views: the pass over `block` (its only one) with the
+/// hashes, the values it keeps, and the sampled statistics.
+UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                               std::span<const std::byte> b_tensor, const NullOptions& null_options,
+                               const UnitViews& views, const RowBlock& block) {
   StreamHash st_a, st_b;
   UnitOutcome out;
   out.unit_id = unit.id;
@@ -626,7 +641,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   }
   UnitSums sums(views.n_total);
   const PassOutputs outputs{&st_a, &st_b, &out};
-  pass_block(unit, views, blocks[0], sums, &outputs);
+  pass_block(unit, views, block, sums, &outputs);
   // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
   // not only the common ones: the expert matching needs all of them (docs/methods.md).
   if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
@@ -647,6 +662,55 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
   set_pass_statistics(sums, out.stats);
   add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out);
   return out;
+}
+
+}  // namespace
+
+UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
+                         std::span<const std::byte> b_tensor, const NullOptions& null_options,
+                         std::uint64_t block_bytes) {
+  // A split unit: its blocks one after the other, as ranks would compute them, merged in block
+  // order with what is sampled from the whole tensors; the same function as the distributed pass.
+  const auto blocks = row_blocks(unit, block_bytes);
+  if (blocks.size() > 1) {
+    // One block's accumulators in memory at a time, as the merge after a distributed pass holds.
+    return merge_row_blocks(unit, blocks.size(), [&](std::uint64_t i) {
+      auto part = row_block_partial(unit, a_tensor, b_tensor, blocks[i], null_options);
+      if (i == 0) part.sampled = unit_sampled_outcome(unit, a_tensor, b_tensor, null_options);
+      return part;
+    });
+  }
+  const UnitViews views(unit, a_tensor, b_tensor, null_options);
+  return whole_unit_outcome(unit, a_tensor, b_tensor, null_options, views, blocks[0]);
+}
+
+bool reads_sampled_rows_only(const ComparisonUnit& unit) noexcept {
+  return unit.sampled && (unit.kind == UnitKind::baseline || unit.kind == UnitKind::within) && unit.sampled_rows > 0 &&
+         !unit.sketch && !unit.keep_values && unit.a.col_stride == 1 && unit.b.col_stride == 1;
+}
+
+std::vector<std::uint64_t> sampled_rows_of(const ComparisonUnit& unit, const NullOptions& null_options) {
+  return sample_rows(unit.key_a, unit.rows, unit.cols, null_options);  // UnitViews' null_rows
+}
+
+UnitOutcome execute_unit_of_sampled_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
+                                         std::span<const std::byte> b_rows, const NullOptions& null_options) {
+  if (!reads_sampled_rows_only(unit)) {
+    throw InternalError("execute_unit_of_sampled_rows: unit " + std::to_string(unit.id) +
+                        " reads more than its sampled rows");
+  }
+  auto rows = sampled_rows_of(unit, null_options);
+  for (const auto& [view, bytes] : {std::pair{&unit.a, a_rows}, std::pair{&unit.b, b_rows}}) {
+    if (bytes.size() != rows.size() * unit.cols * dtype_size(view->dtype)) {
+      throw InternalError("execute_unit_of_sampled_rows: " + std::to_string(bytes.size()) + " bytes are not " +
+                          std::to_string(rows.size()) + " rows of " + std::to_string(unit.cols) + " elements of '" +
+                          view->tensor.str() + "'");
+    }
+  }
+  const UnitViews views(unit, a_rows, b_rows, std::move(rows));
+  // One block: a sampled unit is never split (splits_into_row_blocks).
+  return whole_unit_outcome(unit, a_rows, b_rows, null_options, views,
+                            RowBlock{.unit_id = unit.id, .count = 1, .rows = unit.rows});
 }
 
 }  // namespace lineage::stages

@@ -51,6 +51,22 @@ namespace lineage::stages {
                                                         std::span<const std::byte> b_rows, const RowBlock& block,
                                                         const NullOptions& null = {});
 
+/// Whether `unit` reads nothing but its sampled rows, stored whole: a baseline or within-model
+/// unit sampled on the null's rows (ComparisonUnit::sampled), neither sketched nor keeping its
+/// values, each row's elements consecutive on both sides. A rank copies those rows by pread
+/// (execute_unit_of_sampled_rows) rather than faulting them in through the mapping.
+[[nodiscard]] bool reads_sampled_rows_only(const ComparisonUnit& unit) noexcept;
+
+/// The view rows such a unit reads (the null's sampled rows), in the order its copy holds them.
+[[nodiscard]] std::vector<std::uint64_t> sampled_rows_of(const ComparisonUnit& unit, const NullOptions& null = {});
+
+/// execute_unit for a unit that reads_sampled_rows_only, from copies of its sampled rows: row k
+/// of `a_rows` is the first unit.cols elements of view row sampled_rows_of(unit)[k] of a (and
+/// `b_rows` of b). The same outcome, bit for bit, hashes included; InternalError for another unit
+/// or copies of another size.
+[[nodiscard]] UnitOutcome execute_unit_of_sampled_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
+                                                       std::span<const std::byte> b_rows, const NullOptions& null = {});
+
 /// The statistics of a unit that are not sums over its elements and so do not merge by blocks:
 /// the permutation null (on rows sampled across the whole tensor), the expert sketches and the
 /// neuron matching. They read only their samples of the whole tensors, so the rank of a split

@@ -18,8 +18,13 @@
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/execute/unit_stats.hpp"
+#include "support/files.hpp"
 #include "support/synth_suite.hpp"
 #include "support/temp_dir.hpp"
+#include "tools/synth/registry_expand.hpp"
+#include "tools/synth/scenarios.hpp"
+#include "tools/synth/write_model.hpp"
+#include "tools/synth/write_suite.hpp"
 
 namespace lineage::cluster {
 namespace {
@@ -175,6 +180,86 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
     }
   }
   EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // rank 0 keeps the folder until here
+}
+
+// Baselines and within-model units read their sampled rows by pread (UnitBytes::read_rows, one
+// call per run of rows that follow each other in the file): their journaled outcomes are
+// execute_unit's over the mapped tensors, bit for bit, and read_rows gives every row's bytes as the
+// mapping shows them, in runs and alone.
+TEST(MpiUnitExecutor, SampledUnitsReadTheirRowsByPreadAsTheMappingShowsThem) {
+  auto world = Communicator::world();
+  // A base and its fine-tune at hidden size 512, written by rank 0: their attention matrices
+  // exceed what a unit keeps whole, so their baselines and within-model units are sampled (the
+  // suite's models are too small for that).
+  std::optional<testing::TempDir> models;
+  std::string models_dir;
+  if (world.is_root()) {
+    models.emplace();
+    models_dir = models->path().string();
+    static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+    const auto style =
+        tools::load_style(testing::test_styles_dir(), "qwen2_moe", {{"hidden_size", 512}, {"num_hidden_layers", 3}});
+    const auto expand = tools::make_expand(registry);
+    const auto base = tools::make_base(style, 1, expand);
+    tools::write_model(base, models->path() / "base");
+    auto in = tools::suite_scenario_inputs(style, base, base, expand);
+    in.seed = 2;
+    tools::write_model(tools::make_scenario("finetune", in), models->path() / "finetune");
+  }
+  const auto m = world.broadcast({reinterpret_cast<const std::byte*>(models_dir.data()), models_dir.size()}, 0);
+  models_dir.assign(reinterpret_cast<const char*>(m.data()), m.size());
+  static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
+  RunConfig cfg;
+  cfg.suspect = models_dir + "/finetune";
+  cfg.parents = {models_dir + "/base"};
+  const auto run = stages::build_run_plan(cfg, registry);
+  const auto& units = run.units();
+  std::vector<std::uint8_t> done_units(units.size(), 1);
+  std::size_t chosen = 0;
+  std::set<UnitKind> kinds;
+  for (const auto& u : units) {
+    if (stages::reads_sampled_rows_only(u)) done_units[u.id] = 0, ++chosen, kinds.insert(u.kind);
+  }
+  ASSERT_GE(chosen, 20u);
+  EXPECT_EQ(kinds, (std::set{UnitKind::baseline, UnitKind::within}));
+  const auto work = stages::plan_work(units, done_units, {}, world.size(), stages::kRowBlockBytes);
+  std::optional<testing::TempDir> dir;
+  std::string where;
+  if (world.is_root()) dir.emplace(), where = dir->path().string();
+  const auto b = world.broadcast({reinterpret_cast<const std::byte*>(where.data()), where.size()}, 0);
+  const std::filesystem::path store = std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "/run.h5";
+  if (world.is_root()) std::filesystem::create_directories(io::journal_dir_of(store));
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
+  const auto options = quiet_options();
+  std::ostringstream progress;
+  const auto done = execute_units(world, run, work,
+                                  std::make_unique<io::JournalWriter>(io::rank_journal_path(store, world.rank(), "s")),
+                                  options, progress);
+  EXPECT_FALSE(done.failure.has_value());
+  EXPECT_EQ(done.computed, chosen);
+  if (world.is_root()) {
+    const auto merged = pipeline::read_journaled_work(store, units, stages::kRowBlockBytes);
+    ASSERT_EQ(merged.done.size(), chosen);
+    UnitBytes bytes(run.models);
+    for (const auto& [id, o] : merged.done) {
+      const auto& u = units[id];
+      const auto want = stages::execute_unit(u, bytes.of(u.a), bytes.of(u.b), options.null);
+      EXPECT_EQ(o.serialize(), want.serialize()) << "unit " << id << " " << to_string(u.kind);
+    }
+    // Rows in runs (0-2, 7-8) and alone (5, the last), against the mapped bytes.
+    const auto& u = units[merged.done.begin()->first];
+    const std::vector<std::uint64_t> rows{0, 1, 2, 5, 7, 8, u.rows - 1};
+    const auto size = dtype_size(u.a.dtype);
+    const auto copied = bytes.read_rows(u.a, rows, u.cols, 0);
+    const std::vector<std::byte> got(copied.begin(), copied.end());
+    const auto mapped = bytes.of(u.a);
+    ASSERT_EQ(got.size(), rows.size() * u.cols * size);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto* want = mapped.data() + (u.a.offset + rows[k] * u.a.row_stride) * size;
+      EXPECT_EQ(std::memcmp(got.data() + k * u.cols * size, want, u.cols * size), 0) << "row " << rows[k];
+    }
+  }
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // rank 0 keeps the folders until here
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 
+#include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/null/hidden_null.hpp"
 
@@ -331,6 +332,60 @@ TEST(ExecuteUnit, BaselinesReadOnlyTheNullsSampledRows) {
   // Baselines carry no basis test (no cross-layer null for g); same-key units do.
   EXPECT_TRUE(std::isnan(stat(o, "basis_corr")));
   EXPECT_TRUE(std::isfinite(stat(f, "basis_corr")));
+}
+
+// A baseline's or within-model unit computed from copies of its sampled rows alone (what a rank
+// reads by pread) gives execute_unit's outcome over the whole tensors, bit for bit, hashes
+// included; a unit that reads more, or copies of the wrong size, are refused.
+TEST(ExecuteUnit, SampledRowsAloneGiveTheWholeTensorsOutcome) {
+  const std::uint64_t rows = 4096, cols = 48;
+  std::mt19937 rng(23);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> a(rows * (cols + 16)), b(rows * cols);
+  for (auto& x : a) x = nd(rng);
+  for (auto& x : b) x = 0.5f * nd(rng);
+  for (const auto kind : {UnitKind::baseline, UnitKind::within}) {
+    for (const auto dt : {Dtype::F32, Dtype::BF16}) {
+      auto u = unit_of(rows, cols, dt);
+      // Side a: a view of the first 48 of 64 columns (its rows are not back to back).
+      u.a.row_stride = cols + 16;
+      u.a.cols = cols + 16;
+      u.kind = kind;
+      u.key_a = u.key_b = TensorKey{Component::text, TensorRole::routed_expert, 1};
+      u.key_a.projection = u.key_b.projection = Projection::down;
+      u.sampled = true;
+      u.sampled_rows = sample_row_count(rows, cols, {});
+      ASSERT_TRUE(reads_sampled_rows_only(u));
+      const auto stored_a = dt == Dtype::F32 ? std::vector<std::byte>(std::as_bytes(std::span(a)).begin(),
+                                                                      std::as_bytes(std::span(a)).end())
+                                             : to_bf16(a);
+      const auto stored_b = dt == Dtype::F32 ? std::vector<std::byte>(std::as_bytes(std::span(b)).begin(),
+                                                                      std::as_bytes(std::span(b)).end())
+                                             : to_bf16(b);
+      const auto sampled = sampled_rows_of(u);
+      ASSERT_EQ(sampled.size(), u.sampled_rows);
+      const std::size_t size = dtype_size(dt);
+      std::vector<std::byte> rows_a, rows_b;
+      for (const auto r : sampled) {
+        const auto* pa = stored_a.data() + r * u.a.row_stride * size;
+        const auto* pb = stored_b.data() + r * u.b.row_stride * size;
+        rows_a.insert(rows_a.end(), pa, pa + cols * size);
+        rows_b.insert(rows_b.end(), pb, pb + cols * size);
+      }
+      const auto whole = execute_unit(u, stored_a, stored_b);
+      const auto copied = execute_unit_of_sampled_rows(u, rows_a, rows_b);
+      EXPECT_EQ(copied.serialize(), whole.serialize()) << to_string(kind) << " " << to_string(dt);
+      EXPECT_EQ(stat(copied, "n"), static_cast<double>(sampled.size() * cols));
+      // Baselines carry h; within-model units no test.
+      EXPECT_EQ(std::isfinite(stat(copied, "hidden_corr")), kind == UnitKind::baseline);
+      rows_b.pop_back();
+      EXPECT_THROW((void)execute_unit_of_sampled_rows(u, rows_a, rows_b), InternalError);
+      auto same_key = u;
+      same_key.kind = UnitKind::same_key;
+      EXPECT_FALSE(reads_sampled_rows_only(same_key));
+      EXPECT_THROW((void)execute_unit_of_sampled_rows(same_key, rows_a, rows_a), InternalError);
+    }
+  }
 }
 
 }  // namespace
