@@ -207,31 +207,40 @@ bool standardise(float* v, std::size_t n) {
   return true;
 }
 
+namespace {
+
+using f8 = float __attribute__((vector_size(32)));
+using u8 = std::uint32_t __attribute__((vector_size(32)));
+using d8 = double __attribute__((vector_size(64)));
+
+// Vector helpers of standardise_columns: always inlined into each of its ISA clones (an outlined
+// call would pass a 64-byte vector between code of two ISAs, whose calling conventions differ).
+/// Eight floats at p as doubles, non-finite ones as +0.
+[[gnu::always_inline]] inline d8 clean8(const float* p) {
+  u8 bits;
+  std::memcpy(&bits, p, sizeof bits);
+  bits &= (bits & 0x7f800000u) != 0x7f800000u;  // a vector compare gives all ones or zero
+  f8 v;
+  std::memcpy(&v, &bits, sizeof v);
+  return __builtin_convertvector(v, d8);
+}
+[[gnu::always_inline]] inline void add8(double* p, d8 v) {
+  d8 s;
+  std::memcpy(&s, p, sizeof s);
+  s += v;
+  std::memcpy(p, &s, sizeof s);
+}
+[[gnu::always_inline]] inline float clean(float v) { return std::isfinite(v) ? v : 0.0f; }
+
+}  // namespace
+
 LINEAGE_NULL_CLONES
 void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies) {
   // standardise's four lanes (element i of a column in lane i % 4) become four rows of sums, each
   // added to in row order, so every column sees standardise's operations in its order. Eight
   // columns at a time in GCC vector types (the compiler would not vectorise the non-finite test).
   constexpr std::size_t kLanes = 4;
-  using f8 = float __attribute__((vector_size(32)));
-  using u8 = std::uint32_t __attribute__((vector_size(32)));
-  using d8 = double __attribute__((vector_size(64)));
   constexpr std::uint64_t kStep = 8;
-  const auto clean = [](float v) { return std::isfinite(v) ? v : 0.0f; };
-  const auto clean8 = [](const float* p) {  // eight values as doubles, non-finite ones as +0
-    u8 bits;
-    std::memcpy(&bits, p, sizeof bits);
-    bits &= (bits & 0x7f800000u) != 0x7f800000u;  // a vector compare gives all ones or zero
-    f8 v;
-    std::memcpy(&v, &bits, sizeof v);
-    return __builtin_convertvector(v, d8);
-  };
-  const auto add8 = [](double* p, d8 v) {
-    d8 s;
-    std::memcpy(&s, p, sizeof s);
-    s += v;
-    std::memcpy(p, &s, sizeof s);
-  };
   const std::uint64_t whole = cols / kStep * kStep;
   std::vector<double> sums(kLanes * cols, 0.0), mean(cols), inv(cols);
   for (std::uint64_t r = 0; r < rows; ++r) {

@@ -41,10 +41,12 @@ std::vector<T> gathered(const float* x, std::span<const std::uint32_t> units, st
 }
 
 /// The upper triangle (q >= p, whole sixteen-column chunks from the one holding p) of the Gram
-/// X^T X of `units` rows of `width` floats, in double: g[p * width + q].
-[[gnu::always_inline]] inline void upper_gram(const float* rows, std::size_t units, std::size_t width, double* g) {
-  for (std::size_t p0 = 0; p0 < width; p0 += kGramRows) {
-    for (std::size_t q0 = p0 / kFloatLanes * kFloatLanes; q0 < width; q0 += kFloatLanes) {
+/// X^T X of `units` rows of `width` floats (zero past `obs`), in double: g[p * width + q], for
+/// p and q below obs rounded up to the chunks.
+[[gnu::always_inline]] inline void upper_gram(const float* rows, std::size_t units, std::size_t obs, std::size_t width,
+                                              double* g) {
+  for (std::size_t p0 = 0; p0 < obs; p0 += kGramRows) {
+    for (std::size_t q0 = p0 / kFloatLanes * kFloatLanes; q0 < obs; q0 += kFloatLanes) {
       d8 lo[kGramRows] = {}, hi[kGramRows] = {};  // lanes 0-7 and 8-15 of each row's chunk
       for (std::size_t n0 = 0; n0 < units; n0 += kUnitsPerFloatSum) {
         // Four named accumulators: as an array GCC kept them in memory.
@@ -103,24 +105,24 @@ std::vector<T> gathered(const float* x, std::span<const std::uint32_t> units, st
   return total;
 }
 
-void upper_gram_baseline(const float* rows, std::size_t units, std::size_t width, double* g) {
-  upper_gram(rows, units, width, g);
+void upper_gram_baseline(const float* rows, std::size_t units, std::size_t obs, std::size_t width, double* g) {
+  upper_gram(rows, units, obs, width, g);
 }
 double cross_squares_baseline(const double* x, const double* y, std::size_t units, std::size_t width) {
   return cross_squares(x, y, units, width);
 }
 #if LINEAGE_PRODUCT_ISAS
-[[gnu::target("arch=x86-64-v3")]] void upper_gram_v3(const float* rows, std::size_t units, std::size_t width,
-                                                     double* g) {
-  upper_gram(rows, units, width, g);
+[[gnu::target("arch=x86-64-v3")]] void upper_gram_v3(const float* rows, std::size_t units, std::size_t obs,
+                                                     std::size_t width, double* g) {
+  upper_gram(rows, units, obs, width, g);
 }
 [[gnu::target("arch=x86-64-v3")]] double cross_squares_v3(const double* x, const double* y, std::size_t units,
                                                           std::size_t width) {
   return cross_squares(x, y, units, width);
 }
-[[gnu::target("arch=x86-64-v4")]] void upper_gram_v4(const float* rows, std::size_t units, std::size_t width,
-                                                     double* g) {
-  upper_gram(rows, units, width, g);
+[[gnu::target("arch=x86-64-v4")]] void upper_gram_v4(const float* rows, std::size_t units, std::size_t obs,
+                                                     std::size_t width, double* g) {
+  upper_gram(rows, units, obs, width, g);
 }
 [[gnu::target("arch=x86-64-v4")]] double cross_squares_v4(const double* x, const double* y, std::size_t units,
                                                           std::size_t width) {
@@ -128,16 +130,17 @@ double cross_squares_baseline(const double* x, const double* y, std::size_t unit
 }
 #endif
 
-void upper_gram_at(ProductIsa isa, const float* rows, std::size_t units, std::size_t width, double* g) {
+void upper_gram_at(ProductIsa isa, const float* rows, std::size_t units, std::size_t obs, std::size_t width,
+                   double* g) {
   switch (isa) {
 #if LINEAGE_PRODUCT_ISAS
     case ProductIsa::x86_64_v4:
-      return upper_gram_v4(rows, units, width, g);
+      return upper_gram_v4(rows, units, obs, width, g);
     case ProductIsa::x86_64_v3:
-      return upper_gram_v3(rows, units, width, g);
+      return upper_gram_v3(rows, units, obs, width, g);
 #endif
     default:
-      return upper_gram_baseline(rows, units, width, g);
+      return upper_gram_baseline(rows, units, obs, width, g);
   }
 }
 
@@ -174,8 +177,9 @@ double gram_inner_product(const float* x, const float* y, std::span<const std::u
                           ProductIsa isa) {
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kFloatLanes);
   std::vector<double> gx(width * width), gy(width * width);
-  upper_gram_at(isa, gathered<float>(x, units, obs, units.size(), width).data(), units.size(), width, gx.data());
-  upper_gram_at(isa, gathered<float>(y, units, obs, units.size(), width).data(), units.size(), width, gy.data());
+  const auto m = static_cast<std::size_t>(obs);
+  upper_gram_at(isa, gathered<float>(x, units, obs, units.size(), width).data(), units.size(), m, width, gx.data());
+  upper_gram_at(isa, gathered<float>(y, units, obs, units.size(), width).data(), units.size(), m, width, gy.data());
   // The whole Gram's inner product from its upper triangle, in a fixed order.
   double diagonal = 0, above = 0;
   for (std::size_t p = 0; p < obs; ++p) {

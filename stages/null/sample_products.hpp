@@ -23,8 +23,8 @@ enum class ProductIsa : std::uint8_t { baseline, x86_64_v3, x86_64_v4 };
 [[nodiscard]] ProductIsa widest_product_isa();
 
 /// <X^T X, Y^T Y> = sum over p, q of Gx[p, q] Gy[p, q], where row n of X is the `obs` floats at
-/// x + units[n] * obs (Y likewise from y). Each Gram entry is a float sum over the units in their
-/// order; the inner product of the Grams is summed in double.
+/// x + units[n] * obs (Y likewise from y). Each Gram entry sums the units in their order, 64 at a
+/// time in float, those sums in double; the inner product of the Grams is summed in double.
 [[nodiscard]] double gram_inner_product(const float* x, const float* y, std::span<const std::uint32_t> units,
                                         std::uint64_t obs, ProductIsa isa = widest_product_isa());
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -162,14 +163,14 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
     EXPECT_NE(progress.str().find("units and row blocks " + items + "/" + items), std::string::npos) << progress.str();
     const auto merged = pipeline::read_journaled_work(store, units, block_bytes);
     EXPECT_TRUE(merged.pending_blocks.empty());
-    ASSERT_EQ(merged.done.size(), 40u);
+    EXPECT_EQ(merged.done.size(), 40u);  // (no ASSERT on rank 0: the other ranks wait at the last sum)
     UnitBytes bytes(f.run.models);
     for (const auto& [id, o] : merged.done) {
       const auto& u = units[id];
       const auto want = stages::execute_unit(u, bytes.of(u.a), bytes.of(u.b), options.null, block_bytes);
       const auto got_columns = stages::stat_columns(o.stats), want_columns = stages::stat_columns(want.stats);
-      ASSERT_EQ(got_columns.size(), want_columns.size());
-      for (std::size_t c = 0; c < got_columns.size(); ++c) {
+      EXPECT_EQ(got_columns.size(), want_columns.size());
+      for (std::size_t c = 0; c < std::min(got_columns.size(), want_columns.size()); ++c) {
         EXPECT_EQ(std::memcmp(&got_columns[c], &want_columns[c], sizeof(double)), 0)
             << "unit " << id << " " << stages::unit_stat_names()[c];
       }
@@ -238,25 +239,32 @@ TEST(MpiUnitExecutor, SampledUnitsReadTheirRowsByPreadAsTheMappingShowsThem) {
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_EQ(done.computed, chosen);
   if (world.is_root()) {
+    // (No ASSERT on rank 0: returning early would leave the other ranks waiting at the last sum.)
     const auto merged = pipeline::read_journaled_work(store, units, stages::kRowBlockBytes);
-    ASSERT_EQ(merged.done.size(), chosen);
+    EXPECT_EQ(merged.done.size(), chosen);
     UnitBytes bytes(run.models);
     for (const auto& [id, o] : merged.done) {
       const auto& u = units[id];
       const auto want = stages::execute_unit(u, bytes.of(u.a), bytes.of(u.b), options.null);
       EXPECT_EQ(o.serialize(), want.serialize()) << "unit " << id << " " << to_string(u.kind);
     }
-    // Rows in runs (0-2, 7-8) and alone (5, the last), against the mapped bytes.
+    // Rows in runs (0-2, 7-8) and alone (5, the last), against the mapped bytes; then the same
+    // rows of a view of the first half of the columns, whose rows do not follow each other.
     const auto& u = units[merged.done.begin()->first];
-    const std::vector<std::uint64_t> rows{0, 1, 2, 5, 7, 8, u.rows - 1};
-    const auto size = dtype_size(u.a.dtype);
-    const auto copied = bytes.read_rows(u.a, rows, u.cols, 0);
-    const std::vector<std::byte> got(copied.begin(), copied.end());
-    const auto mapped = bytes.of(u.a);
-    ASSERT_EQ(got.size(), rows.size() * u.cols * size);
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      const auto* want = mapped.data() + (u.a.offset + rows[k] * u.a.row_stride) * size;
-      EXPECT_EQ(std::memcmp(got.data() + k * u.cols * size, want, u.cols * size), 0) << "row " << rows[k];
+    stages::ElementView half = u.a;
+    half.cols = u.cols / 2;
+    for (const stages::ElementView* view : {&u.a, static_cast<const stages::ElementView*>(&half)}) {
+      const std::vector<std::uint64_t> rows{0, 1, 2, 5, 7, 8, u.rows - 1};
+      const auto size = dtype_size(view->dtype);
+      const auto copied = bytes.read_rows(*view, rows, view->cols, 0);
+      const std::vector<std::byte> got(copied.begin(), copied.end());
+      const auto mapped = bytes.of(u.a);
+      EXPECT_EQ(got.size(), rows.size() * view->cols * size);
+      for (std::size_t k = 0; k < rows.size() && got.size() == rows.size() * view->cols * size; ++k) {
+        const auto* want = mapped.data() + (view->offset + rows[k] * view->row_stride) * size;
+        EXPECT_EQ(std::memcmp(got.data() + k * view->cols * size, want, view->cols * size), 0)
+            << "row " << rows[k] << " of " << view->cols << " columns";
+      }
     }
   }
   EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // rank 0 keeps the folders until here

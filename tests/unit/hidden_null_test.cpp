@@ -316,6 +316,10 @@ TEST(HiddenNull, StandardisingColumnsIsStandardisingEachColumn) {
         if (c == 4 && r == 1) v = std::numeric_limits<float>::infinity();        // non-finite
         if (c == 5 && r == 0) v = std::numeric_limits<float>::quiet_NaN();       // non-finite
         if (c == 6) v = r == 0 ? std::numeric_limits<float>::infinity() : 0.0f;  // constant once cleaned
+        // The same cases past the last whole eight columns (the scalar tail).
+        if (c == 33 && r == 2) v = std::numeric_limits<float>::quiet_NaN();
+        if (c == 35) v = 7.0f;
+        if (c == 36) v = r == 0 ? -std::numeric_limits<float>::infinity() : 0.0f;
         m[r * cols + c] = v;
       }
     }
@@ -334,6 +338,9 @@ TEST(HiddenNull, StandardisingColumnsIsStandardisingEachColumn) {
     EXPECT_FALSE(varies[3]);
     EXPECT_FALSE(varies[6]);
     EXPECT_TRUE(varies[4]);
+    EXPECT_FALSE(varies[35]);
+    EXPECT_FALSE(varies[36]);
+    EXPECT_TRUE(varies[33]);
   }
 }
 
