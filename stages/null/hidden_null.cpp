@@ -16,13 +16,13 @@
 #include "core/errors.hpp"
 #include "stages/null/sample_products.hpp"
 
-// The null's sweeps over its samples, compiled per ISA: each column sees the same operations in
-// the same order, and without contraction into fused multiply-adds (CMakeLists.txt) every clone
-// gives the same bits.
+// standardise and standardise_columns are compiled per ISA from one body each (as the products
+// of stages/null/sample_products.cpp): fixed-width GCC vectors and no contraction into fused
+// multiply-adds (CMakeLists.txt), so every variant gives the same bits.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LINEAGE_NULL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define LINEAGE_NULL_ISAS 1
 #else
-#define LINEAGE_NULL_CLONES
+#define LINEAGE_NULL_ISAS 0
 #endif
 
 namespace lineage::stages {
@@ -156,8 +156,9 @@ std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows,
   return hash_chosen(rows, m, XXH3_64bits_withSeed(name.data(), name.size(), options.seed));
 }
 
-LINEAGE_NULL_CLONES
-bool standardise(float* v, std::size_t n) {
+namespace {
+
+[[gnu::always_inline]] inline bool standardise_body(float* v, std::size_t n) {
   // Four double sums in lanes (element i into lane i % 4), summed in a fixed order at the end:
   // the loops vectorise instead of waiting on one sum's latency per element (this was 5-8% of
   // a default compare, the null's and the neuron matching's standardising of short vectors).
@@ -207,8 +208,6 @@ bool standardise(float* v, std::size_t n) {
   return true;
 }
 
-namespace {
-
 using f8 = float __attribute__((vector_size(32)));
 using u8 = std::uint32_t __attribute__((vector_size(32)));
 using d8 = double __attribute__((vector_size(64)));
@@ -232,10 +231,8 @@ using d8 = double __attribute__((vector_size(64)));
 }
 [[gnu::always_inline]] inline float clean(float v) { return std::isfinite(v) ? v : 0.0f; }
 
-}  // namespace
-
-LINEAGE_NULL_CLONES
-void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies) {
+[[gnu::always_inline]] inline void standardise_columns_body(const float* m, std::uint64_t rows, std::uint64_t cols,
+                                                            float* out, bool* varies) {
   // standardise's four lanes (element i of a column in lane i % 4) become four rows of sums, each
   // added to in row order, so every column sees standardise's operations in its order. Eight
   // columns at a time in GCC vector types (the compiler would not vectorise the non-finite test).
@@ -299,6 +296,52 @@ void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols,
   }
   for (std::uint64_t c = 0; c < cols; ++c) {
     if (!varies[c]) std::fill(out + c * rows, out + (c + 1) * rows, 0.0f);
+  }
+}
+
+bool standardise_baseline(float* v, std::size_t n) { return standardise_body(v, n); }
+void standardise_columns_baseline(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies) {
+  standardise_columns_body(m, rows, cols, out, varies);
+}
+#if LINEAGE_NULL_ISAS
+[[gnu::target("arch=x86-64-v3")]] bool standardise_v3(float* v, std::size_t n) { return standardise_body(v, n); }
+[[gnu::target("arch=x86-64-v3")]] void standardise_columns_v3(const float* m, std::uint64_t rows, std::uint64_t cols,
+                                                              float* out, bool* varies) {
+  standardise_columns_body(m, rows, cols, out, varies);
+}
+[[gnu::target("arch=x86-64-v4")]] bool standardise_v4(float* v, std::size_t n) { return standardise_body(v, n); }
+[[gnu::target("arch=x86-64-v4")]] void standardise_columns_v4(const float* m, std::uint64_t rows, std::uint64_t cols,
+                                                              float* out, bool* varies) {
+  standardise_columns_body(m, rows, cols, out, varies);
+}
+#endif
+
+}  // namespace
+
+bool standardise(float* v, std::size_t n, NullIsa isa) {
+  switch (isa) {
+#if LINEAGE_NULL_ISAS
+    case NullIsa::x86_64_v4:
+      return standardise_v4(v, n);
+    case NullIsa::x86_64_v3:
+      return standardise_v3(v, n);
+#endif
+    default:
+      return standardise_baseline(v, n);
+  }
+}
+
+void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies,
+                         NullIsa isa) {
+  switch (isa) {
+#if LINEAGE_NULL_ISAS
+    case NullIsa::x86_64_v4:
+      return standardise_columns_v4(m, rows, cols, out, varies);
+    case NullIsa::x86_64_v3:
+      return standardise_columns_v3(m, rows, cols, out, varies);
+#endif
+    default:
+      return standardise_columns_baseline(m, rows, cols, out, varies);
   }
 }
 

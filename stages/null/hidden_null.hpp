@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/tensor_key.hpp"
+#include "stages/null/sample_products.hpp"
 
 namespace lineage::stages {
 
@@ -76,14 +77,16 @@ inline constexpr std::uint64_t kJointMaxElements = std::uint64_t{1} << 16;
 /// Centres v[0, n) and scales it to unit length, in double; non-finite values count as zero.
 /// False when it is (numerically) constant: it is then all zero. The permutation null and
 /// neuron matching both standardise with it.
-bool standardise(float* v, std::size_t n);
+/// (`isa`: the instruction set to run; every one gives the same bits.)
+bool standardise(float* v, std::size_t n, NullIsa isa = widest_null_isa());
 
 /// standardise applied to every column of the row-major rows x cols matrix `m`, the results
 /// written transposed (column c at out[c * rows, (c + 1) * rows)) and varies[c] its return value:
 /// the same bits as standardise on a copy of each column, computed over the rows in one sweep for
 /// all columns at once (the permutation null's units along the columns are short vectors, where
 /// one call each was mostly loop overhead).
-void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies);
+void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies,
+                         NullIsa isa = widest_null_isa());
 
 [[nodiscard]] std::vector<std::uint64_t> sample_rows(const TensorKey& key, std::uint64_t rows, std::uint64_t cols,
                                                      const NullOptions& options = {});

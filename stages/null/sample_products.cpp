@@ -130,13 +130,12 @@ double cross_squares_baseline(const double* x, const double* y, std::size_t unit
 }
 #endif
 
-void upper_gram_at(ProductIsa isa, const float* rows, std::size_t units, std::size_t obs, std::size_t width,
-                   double* g) {
+void upper_gram_at(NullIsa isa, const float* rows, std::size_t units, std::size_t obs, std::size_t width, double* g) {
   switch (isa) {
 #if LINEAGE_PRODUCT_ISAS
-    case ProductIsa::x86_64_v4:
+    case NullIsa::x86_64_v4:
       return upper_gram_v4(rows, units, obs, width, g);
-    case ProductIsa::x86_64_v3:
+    case NullIsa::x86_64_v3:
       return upper_gram_v3(rows, units, obs, width, g);
 #endif
     default:
@@ -144,12 +143,12 @@ void upper_gram_at(ProductIsa isa, const float* rows, std::size_t units, std::si
   }
 }
 
-double cross_squares_at(ProductIsa isa, const double* x, const double* y, std::size_t units, std::size_t width) {
+double cross_squares_at(NullIsa isa, const double* x, const double* y, std::size_t units, std::size_t width) {
   switch (isa) {
 #if LINEAGE_PRODUCT_ISAS
-    case ProductIsa::x86_64_v4:
+    case NullIsa::x86_64_v4:
       return cross_squares_v4(x, y, units, width);
-    case ProductIsa::x86_64_v3:
+    case NullIsa::x86_64_v3:
       return cross_squares_v3(x, y, units, width);
 #endif
     default:
@@ -159,22 +158,22 @@ double cross_squares_at(ProductIsa isa, const double* x, const double* y, std::s
 
 }  // namespace
 
-std::vector<ProductIsa> product_isas() {
-  std::vector<ProductIsa> out{ProductIsa::baseline};
+std::vector<NullIsa> null_isas() {
+  std::vector<NullIsa> out{NullIsa::baseline};
 #if LINEAGE_PRODUCT_ISAS
-  if (__builtin_cpu_supports("x86-64-v3")) out.push_back(ProductIsa::x86_64_v3);
-  if (__builtin_cpu_supports("x86-64-v4")) out.push_back(ProductIsa::x86_64_v4);
+  if (__builtin_cpu_supports("x86-64-v3")) out.push_back(NullIsa::x86_64_v3);
+  if (__builtin_cpu_supports("x86-64-v4")) out.push_back(NullIsa::x86_64_v4);
 #endif
   return out;
 }
 
-ProductIsa widest_product_isa() {
-  static const ProductIsa widest = product_isas().back();
+NullIsa widest_null_isa() {
+  static const NullIsa widest = null_isas().back();
   return widest;
 }
 
 double gram_inner_product(const float* x, const float* y, std::span<const std::uint32_t> units, std::uint64_t obs,
-                          ProductIsa isa) {
+                          NullIsa isa) {
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kFloatLanes);
   std::vector<double> gx(width * width), gy(width * width);
   const auto m = static_cast<std::size_t>(obs);
@@ -190,7 +189,7 @@ double gram_inner_product(const float* x, const float* y, std::span<const std::u
 }
 
 double cross_product_squares(const float* x, const float* y, std::span<const std::uint32_t> units, std::uint64_t obs,
-                             ProductIsa isa) {
+                             NullIsa isa) {
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kDoubleLanes);
   const std::size_t rows = round_up(units.size(), 2);
   return cross_squares_at(isa, gathered<double>(x, units, obs, rows, width).data(),

@@ -13,25 +13,26 @@
 
 namespace lineage::stages {
 
-/// The instruction sets the kernels are compiled for; every one gives the same bits.
-enum class ProductIsa : std::uint8_t { baseline, x86_64_v3, x86_64_v4 };
+/// The instruction sets the null's kernels (these, and standardise in hidden_null.hpp) are compiled
+/// for; every one gives the same bits.
+enum class NullIsa : std::uint8_t { baseline, x86_64_v3, x86_64_v4 };
 
 /// Those this machine runs, narrowest first (baseline always).
-[[nodiscard]] std::vector<ProductIsa> product_isas();
+[[nodiscard]] std::vector<NullIsa> null_isas();
 
 /// The widest of them: what the null uses.
-[[nodiscard]] ProductIsa widest_product_isa();
+[[nodiscard]] NullIsa widest_null_isa();
 
 /// <X^T X, Y^T Y> = sum over p, q of Gx[p, q] Gy[p, q], where row n of X is the `obs` floats at
 /// x + units[n] * obs (Y likewise from y). Each Gram entry sums the units in their order, 64 at a
 /// time in float, those sums in double; the inner product of the Grams is summed in double.
 [[nodiscard]] double gram_inner_product(const float* x, const float* y, std::span<const std::uint32_t> units,
-                                        std::uint64_t obs, ProductIsa isa = widest_product_isa());
+                                        std::uint64_t obs, NullIsa isa = widest_null_isa());
 
 /// sum over i, k of D[i, k]^2, D[i, k] = <x_i, y_k> of the rows named by `units` (as above), each
 /// D entry a double sum of the exact float products in eight lanes (element r in lane r % 8)
 /// added in a fixed order.
 [[nodiscard]] double cross_product_squares(const float* x, const float* y, std::span<const std::uint32_t> units,
-                                           std::uint64_t obs, ProductIsa isa = widest_product_isa());
+                                           std::uint64_t obs, NullIsa isa = widest_null_isa());
 
 }  // namespace lineage::stages

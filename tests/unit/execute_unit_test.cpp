@@ -345,14 +345,17 @@ TEST(ExecuteUnit, SampledRowsAloneGiveTheWholeTensorsOutcome) {
   for (auto& x : a) x = nd(rng);
   for (auto& x : b) x = 0.5f * nd(rng);
   for (const auto kind : {UnitKind::baseline, UnitKind::within}) {
-    for (const auto dt : {Dtype::F32, Dtype::BF16}) {
+    for (const auto& [dt, projection] :
+         {std::pair{Dtype::F32, Projection::down}, std::pair{Dtype::BF16, Projection::down},
+          std::pair{Dtype::BF16, Projection::gate}}) {
       auto u = unit_of(rows, cols, dt);
       // Side a: a view of the first 48 of 64 columns (its rows are not back to back).
       u.a.row_stride = cols + 16;
       u.a.cols = cols + 16;
       u.kind = kind;
       u.key_a = u.key_b = TensorKey{Component::text, TensorRole::routed_expert, 1};
-      u.key_a.projection = u.key_b.projection = Projection::down;
+      // down: the null's hidden units are the rows; gate: the columns (standardise_columns).
+      u.key_a.projection = u.key_b.projection = projection;
       u.sampled = true;
       u.sampled_rows = sample_row_count(rows, cols, {});
       ASSERT_TRUE(reads_sampled_rows_only(u));
@@ -374,7 +377,8 @@ TEST(ExecuteUnit, SampledRowsAloneGiveTheWholeTensorsOutcome) {
       }
       const auto whole = execute_unit(u, stored_a, stored_b);
       const auto copied = execute_unit_of_sampled_rows(u, rows_a, rows_b);
-      EXPECT_EQ(copied.serialize(), whole.serialize()) << to_string(kind) << " " << to_string(dt);
+      EXPECT_EQ(copied.serialize(), whole.serialize())
+          << to_string(kind) << " " << to_string(dt) << " " << to_string(projection);
       EXPECT_EQ(stat(copied, "n"), static_cast<double>(sampled.size() * cols));
       // Baselines carry h; within-model units no test.
       EXPECT_EQ(std::isfinite(stat(copied, "hidden_corr")), kind == UnitKind::baseline);

@@ -344,5 +344,41 @@ TEST(HiddenNull, StandardisingColumnsIsStandardisingEachColumn) {
   }
 }
 
+// Every instruction set this machine runs standardises to the same bits, a vector at a time and
+// all columns at once (lengths across the lanes' tails, non-finite values, a constant column).
+// The outputs are floats rounded from double sums: this catches a variant that computes something
+// else (a mask, a tail, a lane), not a last-bit difference inside the sums, which the build rules
+// out (-ffp-contract=off; sample_products_test shows what contraction does to a double result).
+TEST(HiddenNull, StandardisingGivesTheSameBitsOnEveryInstructionSet) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> noise(0, 1);
+  const std::uint64_t rows = 67, cols = 45;
+  std::vector<float> m(rows * cols);
+  for (auto& v : m) v = 3.0f + noise(rng);
+  m[5] = std::numeric_limits<float>::infinity();
+  m[cols + 40] = std::numeric_limits<float>::quiet_NaN();
+  for (std::uint64_t r = 0; r < rows; ++r) m[r * cols + 7] = 1.5f;
+  const auto bits = [](const std::vector<float>& v) {
+    std::vector<std::uint32_t> out(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) out[i] = std::bit_cast<std::uint32_t>(v[i]);
+    return out;
+  };
+  std::vector<float> base_out(rows * cols);
+  auto base_varies = std::make_unique<bool[]>(cols);
+  standardise_columns(m.data(), rows, cols, base_out.data(), base_varies.get(), NullIsa::baseline);
+  for (const auto isa : null_isas()) {
+    std::vector<float> out(rows * cols);
+    auto varies = std::make_unique<bool[]>(cols);
+    standardise_columns(m.data(), rows, cols, out.data(), varies.get(), isa);
+    EXPECT_EQ(bits(out), bits(base_out)) << static_cast<int>(isa);
+    for (std::uint64_t c = 0; c < cols; ++c) EXPECT_EQ(varies[c], base_varies[c]) << static_cast<int>(isa);
+    for (const std::size_t n : {1u, 3u, 4u, 7u, 64u, 131u}) {
+      std::vector<float> v(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n)), w = v;
+      EXPECT_EQ(standardise(v.data(), n, isa), standardise(w.data(), n, NullIsa::baseline)) << n;
+      EXPECT_EQ(bits(v), bits(w)) << n << " " << static_cast<int>(isa);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lineage::stages

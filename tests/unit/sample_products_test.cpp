@@ -99,14 +99,14 @@ TEST(SampleProducts, GramsStayAccurateOverManyUnits) {
 // Every instruction set this machine runs gives the same bits (what keeps a cluster of mixed
 // machines, and a re-run elsewhere, at one result).
 TEST(SampleProducts, EveryInstructionSetGivesTheSameBits) {
-  const auto isas = product_isas();
-  ASSERT_EQ(isas.front(), ProductIsa::baseline);
-  EXPECT_EQ(widest_product_isa(), isas.back());
+  const auto isas = null_isas();
+  ASSERT_EQ(isas.front(), NullIsa::baseline);
+  EXPECT_EQ(widest_null_isa(), isas.back());
   for (const auto& [count, obs] : {std::pair<std::uint64_t, std::uint64_t>{300, 37}, {9, 2001}}) {
     const auto x = vectors(count, obs, 3), y = vectors(count, obs, 4);
     const auto units = some_units(count);
-    const double gram = gram_inner_product(x.data(), y.data(), units, obs, ProductIsa::baseline);
-    const double cross = cross_product_squares(x.data(), y.data(), units, obs, ProductIsa::baseline);
+    const double gram = gram_inner_product(x.data(), y.data(), units, obs, NullIsa::baseline);
+    const double cross = cross_product_squares(x.data(), y.data(), units, obs, NullIsa::baseline);
     for (const auto isa : isas) {
       EXPECT_EQ(gram_inner_product(x.data(), y.data(), units, obs, isa), gram) << static_cast<int>(isa);
       EXPECT_EQ(cross_product_squares(x.data(), y.data(), units, obs, isa), cross) << static_cast<int>(isa);
