@@ -20,9 +20,11 @@
 // of stages/null/sample_products.cpp): fixed-width GCC vectors and no contraction into fused
 // multiply-adds (CMakeLists.txt), so every variant gives the same bits.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LINEAGE_NULL_ISAS 1
+#define LINEAGE_TARGET_V3 [[gnu::target("arch=x86-64-v3")]]
+#define LINEAGE_TARGET_V4 [[gnu::target("arch=x86-64-v4")]]
 #else
-#define LINEAGE_NULL_ISAS 0
+#define LINEAGE_TARGET_V3
+#define LINEAGE_TARGET_V4
 #endif
 
 namespace lineage::stages {
@@ -300,49 +302,30 @@ using d8 = double __attribute__((vector_size(64)));
 }
 
 bool standardise_baseline(float* v, std::size_t n) { return standardise_body(v, n); }
+LINEAGE_TARGET_V3 bool standardise_v3(float* v, std::size_t n) { return standardise_body(v, n); }
+LINEAGE_TARGET_V4 bool standardise_v4(float* v, std::size_t n) { return standardise_body(v, n); }
 void standardise_columns_baseline(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies) {
   standardise_columns_body(m, rows, cols, out, varies);
 }
-#if LINEAGE_NULL_ISAS
-[[gnu::target("arch=x86-64-v3")]] bool standardise_v3(float* v, std::size_t n) { return standardise_body(v, n); }
-[[gnu::target("arch=x86-64-v3")]] void standardise_columns_v3(const float* m, std::uint64_t rows, std::uint64_t cols,
-                                                              float* out, bool* varies) {
+LINEAGE_TARGET_V3 void standardise_columns_v3(const float* m, std::uint64_t rows, std::uint64_t cols, float* out,
+                                              bool* varies) {
   standardise_columns_body(m, rows, cols, out, varies);
 }
-[[gnu::target("arch=x86-64-v4")]] bool standardise_v4(float* v, std::size_t n) { return standardise_body(v, n); }
-[[gnu::target("arch=x86-64-v4")]] void standardise_columns_v4(const float* m, std::uint64_t rows, std::uint64_t cols,
-                                                              float* out, bool* varies) {
+LINEAGE_TARGET_V4 void standardise_columns_v4(const float* m, std::uint64_t rows, std::uint64_t cols, float* out,
+                                              bool* varies) {
   standardise_columns_body(m, rows, cols, out, varies);
 }
-#endif
 
 }  // namespace
 
 bool standardise(float* v, std::size_t n, NullIsa isa) {
-  switch (isa) {
-#if LINEAGE_NULL_ISAS
-    case NullIsa::x86_64_v4:
-      return standardise_v4(v, n);
-    case NullIsa::x86_64_v3:
-      return standardise_v3(v, n);
-#endif
-    default:
-      return standardise_baseline(v, n);
-  }
+  return null_variant(isa, &standardise_baseline, &standardise_v3, &standardise_v4)(v, n);
 }
 
 void standardise_columns(const float* m, std::uint64_t rows, std::uint64_t cols, float* out, bool* varies,
                          NullIsa isa) {
-  switch (isa) {
-#if LINEAGE_NULL_ISAS
-    case NullIsa::x86_64_v4:
-      return standardise_columns_v4(m, rows, cols, out, varies);
-    case NullIsa::x86_64_v3:
-      return standardise_columns_v3(m, rows, cols, out, varies);
-#endif
-    default:
-      return standardise_columns_baseline(m, rows, cols, out, varies);
-  }
+  null_variant(isa, &standardise_columns_baseline, &standardise_columns_v3, &standardise_columns_v4)(m, rows, cols, out,
+                                                                                                     varies);
 }
 
 std::vector<std::uint64_t> hash_chosen(std::uint64_t n, std::uint64_t count, std::uint64_t salt) {

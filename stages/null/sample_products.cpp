@@ -14,8 +14,12 @@ namespace {
 // same bits everywhere (sample_products_test compares every variant the machine has).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LINEAGE_PRODUCT_ISAS 1
+#define LINEAGE_TARGET_V3 [[gnu::target("arch=x86-64-v3")]]
+#define LINEAGE_TARGET_V4 [[gnu::target("arch=x86-64-v4")]]
 #else
 #define LINEAGE_PRODUCT_ISAS 0
+#define LINEAGE_TARGET_V3
+#define LINEAGE_TARGET_V4
 #endif
 using f16 = float __attribute__((vector_size(64)));
 using d8 = double __attribute__((vector_size(64)));
@@ -108,52 +112,22 @@ std::vector<T> gathered(const float* x, std::span<const std::uint32_t> units, st
 void upper_gram_baseline(const float* rows, std::size_t units, std::size_t obs, std::size_t width, double* g) {
   upper_gram(rows, units, obs, width, g);
 }
+LINEAGE_TARGET_V3 void upper_gram_v3(const float* rows, std::size_t units, std::size_t obs, std::size_t width,
+                                     double* g) {
+  upper_gram(rows, units, obs, width, g);
+}
+LINEAGE_TARGET_V4 void upper_gram_v4(const float* rows, std::size_t units, std::size_t obs, std::size_t width,
+                                     double* g) {
+  upper_gram(rows, units, obs, width, g);
+}
 double cross_squares_baseline(const double* x, const double* y, std::size_t units, std::size_t width) {
   return cross_squares(x, y, units, width);
 }
-#if LINEAGE_PRODUCT_ISAS
-[[gnu::target("arch=x86-64-v3")]] void upper_gram_v3(const float* rows, std::size_t units, std::size_t obs,
-                                                     std::size_t width, double* g) {
-  upper_gram(rows, units, obs, width, g);
-}
-[[gnu::target("arch=x86-64-v3")]] double cross_squares_v3(const double* x, const double* y, std::size_t units,
-                                                          std::size_t width) {
+LINEAGE_TARGET_V3 double cross_squares_v3(const double* x, const double* y, std::size_t units, std::size_t width) {
   return cross_squares(x, y, units, width);
 }
-[[gnu::target("arch=x86-64-v4")]] void upper_gram_v4(const float* rows, std::size_t units, std::size_t obs,
-                                                     std::size_t width, double* g) {
-  upper_gram(rows, units, obs, width, g);
-}
-[[gnu::target("arch=x86-64-v4")]] double cross_squares_v4(const double* x, const double* y, std::size_t units,
-                                                          std::size_t width) {
+LINEAGE_TARGET_V4 double cross_squares_v4(const double* x, const double* y, std::size_t units, std::size_t width) {
   return cross_squares(x, y, units, width);
-}
-#endif
-
-void upper_gram_at(NullIsa isa, const float* rows, std::size_t units, std::size_t obs, std::size_t width, double* g) {
-  switch (isa) {
-#if LINEAGE_PRODUCT_ISAS
-    case NullIsa::x86_64_v4:
-      return upper_gram_v4(rows, units, obs, width, g);
-    case NullIsa::x86_64_v3:
-      return upper_gram_v3(rows, units, obs, width, g);
-#endif
-    default:
-      return upper_gram_baseline(rows, units, obs, width, g);
-  }
-}
-
-double cross_squares_at(NullIsa isa, const double* x, const double* y, std::size_t units, std::size_t width) {
-  switch (isa) {
-#if LINEAGE_PRODUCT_ISAS
-    case NullIsa::x86_64_v4:
-      return cross_squares_v4(x, y, units, width);
-    case NullIsa::x86_64_v3:
-      return cross_squares_v3(x, y, units, width);
-#endif
-    default:
-      return cross_squares_baseline(x, y, units, width);
-  }
 }
 
 }  // namespace
@@ -177,8 +151,9 @@ double gram_inner_product(const float* x, const float* y, std::span<const std::u
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kFloatLanes);
   std::vector<double> gx(width * width), gy(width * width);
   const auto m = static_cast<std::size_t>(obs);
-  upper_gram_at(isa, gathered<float>(x, units, obs, units.size(), width).data(), units.size(), m, width, gx.data());
-  upper_gram_at(isa, gathered<float>(y, units, obs, units.size(), width).data(), units.size(), m, width, gy.data());
+  const auto gram = null_variant(isa, &upper_gram_baseline, &upper_gram_v3, &upper_gram_v4);
+  gram(gathered<float>(x, units, obs, units.size(), width).data(), units.size(), m, width, gx.data());
+  gram(gathered<float>(y, units, obs, units.size(), width).data(), units.size(), m, width, gy.data());
   // The whole Gram's inner product from its upper triangle, in a fixed order.
   double diagonal = 0, above = 0;
   for (std::size_t p = 0; p < obs; ++p) {
@@ -192,8 +167,9 @@ double cross_product_squares(const float* x, const float* y, std::span<const std
                              NullIsa isa) {
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kDoubleLanes);
   const std::size_t rows = round_up(units.size(), 2);
-  return cross_squares_at(isa, gathered<double>(x, units, obs, rows, width).data(),
-                          gathered<double>(y, units, obs, rows, width).data(), rows, width);
+  return null_variant(isa, &cross_squares_baseline, &cross_squares_v3, &cross_squares_v4)(
+      gathered<double>(x, units, obs, rows, width).data(), gathered<double>(y, units, obs, rows, width).data(), rows,
+      width);
 }
 
 }  // namespace lineage::stages

@@ -23,6 +23,13 @@ enum class NullIsa : std::uint8_t { baseline, x86_64_v3, x86_64_v4 };
 /// The widest of them: what the null uses.
 [[nodiscard]] NullIsa widest_null_isa();
 
+/// Of a kernel's three variants, the one compiled for `isa` (where the build has no per-ISA
+/// variants, all three are the baseline's code and null_isas() offers only the baseline).
+template <typename Fn>
+[[nodiscard]] Fn null_variant(NullIsa isa, Fn baseline, Fn x86_64_v3, Fn x86_64_v4) noexcept {
+  return isa == NullIsa::x86_64_v4 ? x86_64_v4 : isa == NullIsa::x86_64_v3 ? x86_64_v3 : baseline;
+}
+
 /// <X^T X, Y^T Y> = sum over p, q of Gx[p, q] Gy[p, q], where row n of X is the `obs` floats at
 /// x + units[n] * obs (Y likewise from y). Each Gram entry sums the units in their order, 64 at a
 /// time in float, those sums in double; the inner product of the Grams is summed in double.
