@@ -60,6 +60,18 @@ UnitExecutorOptions quiet_options() {
   return o;
 }
 
+/// A store path in rank 0's temporary folder `dir` (kept by rank 0), the same on every rank, with
+/// its journal folder made: one journal folder for every rank.
+std::filesystem::path shared_store(const Communicator& world, std::optional<testing::TempDir>& dir) {
+  std::string where;
+  if (world.is_root()) dir.emplace(), where = dir->path().string();
+  const auto b = world.broadcast({reinterpret_cast<const std::byte*>(where.data()), where.size()}, 0);
+  const std::filesystem::path store = std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "/run.h5";
+  if (world.is_root()) std::filesystem::create_directories(io::journal_dir_of(store));
+  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // made before any rank writes
+  return store;
+}
+
 std::vector<std::uint64_t> journaled_ids(const std::filesystem::path& file) {
   std::vector<std::uint64_t> ids;
   for (const auto& r : io::read_journal(file).records) ids.push_back(r.unit_id);
@@ -138,14 +150,8 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   for (std::size_t i = 0; i < 40 && i < units.size(); ++i) done_units[i] = 0;
   const auto work = stages::plan_work(units, done_units, {}, world.size(), block_bytes);
   ASSERT_GT(work.block_items(), 40u);
-  // One journal folder for every rank (rank 0's temporary folder).
   std::optional<testing::TempDir> dir;
-  std::string where;
-  if (world.is_root()) dir.emplace(), where = dir->path().string();
-  const auto b = world.broadcast({reinterpret_cast<const std::byte*>(where.data()), where.size()}, 0);
-  const std::filesystem::path store = std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "/run.h5";
-  if (world.is_root()) std::filesystem::create_directories(io::journal_dir_of(store));
-  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
+  const auto store = shared_store(world, dir);
   auto options = quiet_options();
   options.row_block_bytes = block_bytes;
   // The progress line counts work items, and says so: the blocks of split units are counted.
@@ -225,12 +231,7 @@ TEST(MpiUnitExecutor, SampledUnitsReadTheirRowsByPreadAsTheMappingShowsThem) {
   EXPECT_EQ(kinds, (std::set{UnitKind::baseline, UnitKind::within}));
   const auto work = stages::plan_work(units, done_units, {}, world.size(), stages::kRowBlockBytes);
   std::optional<testing::TempDir> dir;
-  std::string where;
-  if (world.is_root()) dir.emplace(), where = dir->path().string();
-  const auto b = world.broadcast({reinterpret_cast<const std::byte*>(where.data()), where.size()}, 0);
-  const std::filesystem::path store = std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "/run.h5";
-  if (world.is_root()) std::filesystem::create_directories(io::journal_dir_of(store));
-  EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));
+  const auto store = shared_store(world, dir);
   const auto options = quiet_options();
   std::ostringstream progress;
   const auto done = execute_units(world, run, work,
