@@ -7,11 +7,12 @@
 namespace lineage::stages {
 namespace {
 
-// Each kernel's body is compiled once per ISA (the *_at variants below). GCC vector types of a
-// fixed width whatever the machine (sixteen floats, eight doubles: one AVX-512 register, two AVX2
-// ones, four SSE2 ones) make every variant do the same operations per lane in the same order,
-// and this file is compiled without contraction into fused multiply-adds (CMakeLists.txt): the
-// same bits everywhere (sample_products_test compares every variant the machine has).
+// Each kernel's body is compiled once per ISA (the _baseline, _v3 and _v4 variants below, which
+// null_variant picks from). GCC vector types of a fixed width whatever the machine (sixteen
+// floats, eight doubles: one AVX-512 register, two AVX2 ones, four SSE2 ones) make every variant
+// do the same operations per lane in the same order, and this file is compiled without
+// contraction into fused multiply-adds (CMakeLists.txt): the same bits everywhere
+// (sample_products_test compares every variant the machine has).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LINEAGE_PRODUCT_ISAS 1
 #define LINEAGE_TARGET_V3 [[gnu::target("arch=x86-64-v3")]]
