@@ -355,14 +355,23 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   min_a = std::min(min_a, static_cast<double>(p.min_a)), max_a = std::max(max_a, static_cast<double>(p.max_a));
   min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
 
-  // Histograms on the sample of logical indices that are multiples of hist_stride.
-  for (std::uint64_t i = (hist_stride - start % hist_stride) % hist_stride; i < len; i += hist_stride) {
-    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) continue;
-    ++n_hist;
-    ++h_a[bucket(std::fabs(a[i]))];
-    ++h_b[bucket(std::fabs(b[i]))];
-    ++h_d[bucket(static_cast<float>(std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]))))];
+  // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
+  // a count's store could alias this object's members, and the loop would otherwise load the
+  // arrays' addresses, the stride and n_hist again after every increment.
+  const std::uint64_t stride = hist_stride;
+  std::uint64_t* const count_a = h_a.data();
+  std::uint64_t* const count_b = h_b.data();
+  std::uint64_t* const count_d = h_d.data();
+  std::uint64_t sampled = 0;
+  for (std::uint64_t i = (stride - start % stride) % stride; i < len; i += stride) {
+    const float x = a[i], y = b[i];
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    ++sampled;
+    ++count_a[bucket(std::fabs(x))];
+    ++count_b[bucket(std::fabs(y))];
+    ++count_d[bucket(static_cast<float>(std::fabs(static_cast<double>(x) - static_cast<double>(y))))];
   }
+  n_hist += sampled;
 
   if (ok == 0) return;
   const double nb = static_cast<double>(ok);

@@ -4,7 +4,6 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
-#include <bit>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <cstring>
