@@ -46,6 +46,30 @@ std::string parent_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// File image callbacks of an in-memory file (Mode::create_in_memory): its one buffer is the
+// AnonymousPages behind `udata`, grown without copies where the default realloc copied the whole
+// image at every 1 MiB step. The property list copies share it.
+void* image_malloc(std::size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
+  auto* pages = static_cast<AnonymousPages*>(udata);
+  if (pages->data() != nullptr) return nullptr;
+  return pages->resize(size) ? pages->data() : nullptr;
+}
+void* image_realloc(void* ptr, std::size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
+  auto* pages = static_cast<AnonymousPages*>(udata);
+  if (ptr != pages->data()) return nullptr;
+  return pages->resize(size) ? pages->data() : nullptr;
+}
+herr_t image_free(void* ptr, H5FD_file_image_op_t /*op*/, void* udata) {
+  auto* pages = static_cast<AnonymousPages*>(udata);
+  if (ptr != nullptr && ptr == pages->data()) pages->release();
+  return 0;
+}
+void* image_memcpy(void* dest, const void* src, std::size_t size, H5FD_file_image_op_t /*op*/, void* /*udata*/) {
+  return std::memcpy(dest, src, size);
+}
+void* udata_copy(void* udata) { return udata; }
+herr_t udata_free(void* /*udata*/) { return 0; }
+
 H5Handle variable_string_type() {
   H5Handle t(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
   check(H5Tset_size(t.id(), H5T_VARIABLE), "H5Tset_size");
@@ -73,10 +97,17 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
       const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
       if (fapl >= 0) {
         const H5Handle owned(fapl);
-        // The image grows by 1 MiB at a time: the core driver zeroes each increment as it takes
-        // it, so a larger one costs a store of a few hundred kilobytes (the one written before
-        // the pass) that many page faults and bytes zeroed.
-        if (H5Pset_fapl_core(fapl, 1u << 20, 0) >= 0) id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        memory_ = std::make_unique<AnonymousPages>();
+        H5FD_file_image_callbacks_t callbacks{image_malloc, image_memcpy, image_realloc, image_free,
+                                              udata_copy,   udata_free,   memory_.get()};
+        // The image grows by 1 MiB at a time (the memory under it by doubling): the core driver
+        // zeroes each increment as it takes it, so a larger one costs a store of a few hundred
+        // kilobytes (the one written before the pass) that many bytes zeroed. Closing the file
+        // closes whatever is still open in it, so the memory is never released under it.
+        if (H5Pset_fapl_core(fapl, 1u << 20, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &callbacks) >= 0 &&
+            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0) {
+          id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        }
       }
       break;
     }
@@ -393,12 +424,12 @@ std::optional<double> H5File::double_attribute(const std::string& object_path, c
 
 void H5File::flush() { check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush"); }
 
-std::vector<std::byte> H5File::image() {
+AnonymousPages H5File::image() {
   flush();
   SilenceHdf5 quiet;
   const auto size = H5Fget_file_image(file_.id(), nullptr, 0);
-  if (size < 0) check(-1, path_.string() + ": file image size");
-  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
+  if (size <= 0) check(-1, path_.string() + ": file image size");
+  AnonymousPages bytes(static_cast<std::size_t>(size));
   if (H5Fget_file_image(file_.id(), bytes.data(), bytes.size()) != size) check(-1, path_.string() + ": file image");
   return bytes;
 }

@@ -7,20 +7,23 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "io/hdf5/anonymous_pages.hpp"
 #include "io/hdf5/h5_handle.hpp"
 
 namespace lineage::io {
 
 class H5File {
  public:
-  /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store);
-  /// image() then gives its bytes, for a caller that writes them itself. HDF5 then never meets an
-  /// I/O error half-way through a file (a full disk leaves its library state broken).
+  /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store, its
+  /// memory grown by doubling without copies: io/hdf5/anonymous_pages.hpp); image() then gives its
+  /// bytes, for a caller that writes them itself. HDF5 then never meets an I/O error half-way
+  /// through a file (a full disk leaves its library state broken).
   enum class Mode { read, read_write, create, create_in_memory };
 
   /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
@@ -66,7 +69,7 @@ class H5File {
   /// Pushes buffered data to the file system.
   void flush();
   /// The whole file as bytes (flushes first); meant for Mode::create_in_memory.
-  [[nodiscard]] std::vector<std::byte> image();
+  [[nodiscard]] AnonymousPages image();
   /// Closes the file now, checked (a full disk can first show at close); the object is then
   /// unusable. Without it the destructor closes and only logs a failure.
   void close();
@@ -87,6 +90,9 @@ class H5File {
   bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, void* value) const;
 
   std::filesystem::path path_;
+  // The core driver's memory (Mode::create_in_memory), declared before file_ so that it outlives
+  // the file, which releases it at close; behind a pointer so that it stays put when this moves.
+  std::unique_ptr<AnonymousPages> memory_;
   H5Handle file_;
 };
 

@@ -183,7 +183,7 @@ std::uint64_t StoredModel::fingerprint() const {
 void write_result_store(const std::filesystem::path& path, const StoreContents& c) {
   // The file is built in memory and written out with plain writes: a full disk or an I/O error is
   // then one failed write() here, never an HDF5 library left half-way through a file.
-  std::vector<std::byte> image;
+  AnonymousPages image;
   {
     H5File f(path.string() + ".in-memory", H5File::Mode::create_in_memory);
     f.set_attribute("/", "schema_version", kStoreSchemaVersion);

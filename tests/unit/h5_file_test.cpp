@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -82,6 +83,40 @@ TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
   H5File f(ok, H5File::Mode::create);
   EXPECT_THROW((void)f.read<double>("/nope"), StoreError);
   EXPECT_THROW(H5File(dir.path() / "no-such-dir" / "x.h5", H5File::Mode::create), StoreError);
+}
+
+// An in-memory file that grows over many of the core driver's 1 MiB steps (its memory grown by
+// AnonymousPages, moved by the kernel): its image, written out, is a file that reads back whole.
+TEST(H5File, InMemoryImageGrownOverManyStepsReadsBackWhole) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "image.h5";
+  constexpr std::size_t datasets = 40, per = 1u << 17;  // 40 x 512 KiB of floats
+  const auto value = [](std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); };
+  {
+    H5File f(dir.path() / "never-written.h5", H5File::Mode::create_in_memory);
+    std::vector<float> v(per);
+    for (std::size_t d = 0; d < datasets; ++d) {
+      for (std::size_t i = 0; i < per; ++i) v[i] = value(d, i);
+      f.write<float>("/values/" + std::to_string(d), v, {per});
+    }
+    f.write_strings("/names", {"alpha", "beta"});
+    f.set_attribute("/", "schema_version", std::int64_t{3});
+    const AnonymousPages image = f.image();
+    EXPECT_GT(image.size(), datasets * per * sizeof(float));
+    f.close();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "never-written.h5"));
+  const H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.int_attribute("/", "schema_version"), std::int64_t{3});
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
+  for (std::size_t d = 0; d < datasets; ++d) {
+    const auto v = f.read<float>("/values/" + std::to_string(d));
+    ASSERT_EQ(v.size(), per);
+    for (std::size_t i = 0; i < per; i += 997) ASSERT_EQ(v[i], value(d, i)) << d << " " << i;
+    ASSERT_EQ(v.back(), value(d, per - 1));
+  }
 }
 
 TEST(H5File, PythonH5pyReadsWhatWeWrite) {
