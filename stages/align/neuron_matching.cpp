@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "stages/align/assignment.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/null/sample_products.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -178,9 +179,23 @@ NeuronMatching match_neurons(std::uint64_t neurons, std::uint64_t hidden, const 
   const double ud = static_cast<double>(u);
   out.matched.observed = static_cast<double>(xs.cwiseProduct(ys).sum()) / ud;
   // Exact relabelling moments: D = Xᵀ Y / u has zero row and column means (rows are centred), so
-  // the mean is 0 and the variance sum(D²) / (n₂ − 1) = <X Xᵀ, Y Yᵀ> / (u² (n₂ − 1)).
-  const Eigen::MatrixXd gx = (xs * xs.transpose()).cast<double>(), gy = (ys * ys.transpose()).cast<double>();
-  const double var = std::max(0.0, gx.cwiseProduct(gy).sum()) / (ud * ud * static_cast<double>(n2 - 1));
+  // the mean is 0 and the variance sum(D²) / (n₂ − 1) = <X Xᵀ, Y Yᵀ> / (u² (n₂ − 1)). That
+  // inner product by the null's kernels (stages/null/sample_products.hpp: double sums, the same
+  // bits on every machine), whose rows are the held-out dimensions: on Xᵀ and Yᵀ.
+  const auto dims = static_cast<std::size_t>(n2), rows = static_cast<std::size_t>(u);
+  std::vector<float> xt(dims * rows), yt(dims * rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t p = 0; p < dims; ++p) {
+      xt[p * rows + i] = xs(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(p));
+      yt[p * rows + i] = ys(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(p));
+    }
+  }
+  std::vector<std::uint32_t> all_dims(dims);
+  std::iota(all_dims.begin(), all_dims.end(), 0u);
+  // <X Xᵀ, Y Yᵀ> = ||Xᵀ Y||²: by the u x u Grams when u is the shorter side, else by Xᵀ Y itself.
+  const double sum_d2 = rows <= dims ? gram_inner_product(xt.data(), yt.data(), all_dims, rows)
+                                     : cross_product_squares(xt.data(), yt.data(), all_dims, rows);
+  const double var = std::max(0.0, sum_d2) / (ud * ud * static_cast<double>(n2 - 1));
   out.matched.null_mean = 0;
   out.matched.null_sd = std::sqrt(var);
   out.matched.p =
