@@ -2,7 +2,6 @@
 
 #include <xxhash.h>
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
@@ -406,18 +405,10 @@ PermutationTest basis_test(const std::vector<float>& x, const std::vector<float>
   PermutationTest t = undefined_test();
   const std::size_t s = chosen.size();
   if (s < 8 || obs < 3) return t;
-  using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Rows xc(s, obs), yc(s, obs);
-  for (std::size_t i = 0; i < s; ++i) {
-    xc.row(static_cast<Eigen::Index>(i)) =
-        Eigen::Map<const Eigen::RowVectorXf>(x.data() + chosen[i] * obs, static_cast<Eigen::Index>(obs));
-    yc.row(static_cast<Eigen::Index>(i)) =
-        Eigen::Map<const Eigen::RowVectorXf>(y.data() + chosen[i] * obs, static_cast<Eigen::Index>(obs));
-  }
   // Correlation matrices of the chosen units (row-major, so ca[i * s + j] is entry (i, j)).
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> ma_ = (xc * xc.transpose()).cast<double>(),
-                                                                         mb_ = (yc * yc.transpose()).cast<double>();
-  std::vector<double> ca(ma_.data(), ma_.data() + s * s), cb(mb_.data(), mb_.data() + s * s);
+  std::vector<double> ca(s * s), cb(s * s);
+  row_gram(x.data(), chosen, obs, ca.data());
+  row_gram(y.data(), chosen, obs, cb.data());
   // Centre and scale A's upper triangle once; B's moments do not change under relabelling.
   const double pairs = static_cast<double>(s) * static_cast<double>(s - 1) / 2;
   double ma = 0, mb = 0;

@@ -164,6 +164,22 @@ double gram_inner_product(const float* x, const float* y, std::span<const std::u
   return diagonal + 2 * above;
 }
 
+void row_gram(const float* x, std::span<const std::uint32_t> units, std::uint64_t obs, double* g, NullIsa isa) {
+  // upper_gram sums over rows: here the observations, each row the named units' values there.
+  const std::size_t n = units.size(), width = round_up(n, kFloatLanes), m = static_cast<std::size_t>(obs);
+  std::vector<float> by_observation(m * width, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* src = x + static_cast<std::size_t>(units[i]) * m;
+    for (std::size_t r = 0; r < m; ++r) by_observation[r * width + i] = src[r];
+  }
+  std::vector<double> upper(width * width);
+  null_variant(isa, &upper_gram_baseline, &upper_gram_v3, &upper_gram_v4)(by_observation.data(), m, n, width,
+                                                                          upper.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i; j < n; ++j) g[i * n + j] = g[j * n + i] = upper[i * width + j];
+  }
+}
+
 double cross_product_squares(const float* x, const float* y, std::span<const std::uint32_t> units, std::uint64_t obs,
                              NullIsa isa) {
   const std::size_t width = round_up(static_cast<std::size_t>(obs), kDoubleLanes);

@@ -96,6 +96,42 @@ TEST(SampleProducts, GramsStayAccurateOverManyUnits) {
               2e-7 * static_cast<double>(want));
 }
 
+// The units' own Gram (the basis test's correlation matrices): every entry of both triangles
+// against long double, on unit counts off the sixteen columns and four rows of a step, and
+// observation counts across the 64-observation float sums.
+TEST(SampleProducts, RowGramIsEveryInnerProductOfTheNamedRows) {
+  for (const auto& [count, obs] :
+       {std::pair<std::uint64_t, std::uint64_t>{1, 1}, {3, 5}, {20, 64}, {50, 65}, {130, 300}, {300, 513}}) {
+    const auto x = vectors(count, obs, 6);
+    std::vector<std::uint32_t> all(count);
+    for (std::uint32_t i = 0; i < count; ++i) all[i] = i;
+    for (const auto& units : {some_units(count), all}) {
+      const std::size_t n = units.size();
+      std::vector<double> g(n * n, -1.0);
+      row_gram(x.data(), units, obs, g.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          long double want = 0;
+          for (std::uint64_t r = 0; r < obs; ++r) {
+            want += static_cast<long double>(x[units[i] * obs + r]) * x[units[j] * obs + r];
+          }
+          // Float sums of at most 64 products: their rounding is relative to the products' sizes,
+          // at most |x_i| |x_j| (an entry near 0 is not itself the scale).
+          long double xx = 0, yy = 0;
+          for (std::uint64_t r = 0; r < obs; ++r) {
+            xx += static_cast<long double>(x[units[i] * obs + r]) * x[units[i] * obs + r];
+            yy += static_cast<long double>(x[units[j] * obs + r]) * x[units[j] * obs + r];
+          }
+          const double scale = std::sqrt(static_cast<double>(xx * yy));
+          ASSERT_NEAR(g[i * n + j], static_cast<double>(want), 1e-6 * scale)
+              << count << " x " << obs << " (" << i << ", " << j << ")";
+          ASSERT_EQ(g[i * n + j], g[j * n + i]);
+        }
+      }
+    }
+  }
+}
+
 // Every instruction set this machine runs gives the same bits (what keeps a cluster of mixed
 // machines, and a re-run elsewhere, at one result).
 TEST(SampleProducts, EveryInstructionSetGivesTheSameBits) {
@@ -107,9 +143,13 @@ TEST(SampleProducts, EveryInstructionSetGivesTheSameBits) {
     const auto units = some_units(count);
     const double gram = gram_inner_product(x.data(), y.data(), units, obs, NullIsa::baseline);
     const double cross = cross_product_squares(x.data(), y.data(), units, obs, NullIsa::baseline);
+    std::vector<double> own(units.size() * units.size()), own_here(own.size());
+    row_gram(x.data(), units, obs, own.data(), NullIsa::baseline);
     for (const auto isa : isas) {
       EXPECT_EQ(gram_inner_product(x.data(), y.data(), units, obs, isa), gram) << static_cast<int>(isa);
       EXPECT_EQ(cross_product_squares(x.data(), y.data(), units, obs, isa), cross) << static_cast<int>(isa);
+      row_gram(x.data(), units, obs, own_here.data(), isa);
+      EXPECT_EQ(own_here, own) << static_cast<int>(isa);
     }
   }
 }
