@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 
 #include "core/errors.hpp"
 #include "io/hdf5/detail/h5_check.hpp"
@@ -437,7 +438,20 @@ AnonymousPages H5File::image() {
 void H5File::close() {
   SilenceHdf5 quiet;
   const hid_t id = file_.release();
-  if (id >= 0) check(H5Fclose(id), path_.string() + ": close");
+  if (id < 0) return;
+  const herr_t closed = H5Fclose(id);
+  // A file HDF5 failed to close may still be open in it: its in-memory buffer stays mapped.
+  if (closed < 0) (void)memory_.release();
+  check(closed, path_.string() + ": close");
+}
+
+H5File::~H5File() {
+  if (memory_ == nullptr) return;  // file_ closes itself
+  const hid_t id = file_.release();
+  if (id >= 0 && H5Fclose(id) < 0) {
+    std::cerr << "lineage: warning: failed to close an HDF5 object\n";
+    (void)memory_.release();  // as in close()
+  }
 }
 
 }  // namespace lineage::io

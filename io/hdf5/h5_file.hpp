@@ -28,6 +28,13 @@ class H5File {
 
   /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
   H5File(const std::filesystem::path& path, Mode mode);
+  /// Closes the file (a failure is logged). Not copied or moved: HDF5 holds the address of an
+  /// in-memory file's memory, which must outlive the file.
+  ~H5File();
+  H5File(const H5File&) = delete;
+  H5File& operator=(const H5File&) = delete;
+  H5File(H5File&&) = delete;
+  H5File& operator=(H5File&&) = delete;
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
@@ -90,8 +97,9 @@ class H5File {
   bool read_attribute_raw(const std::string& object_path, const std::string& name, hid_t type, void* value) const;
 
   std::filesystem::path path_;
-  // The core driver's memory (Mode::create_in_memory), declared before file_ so that it outlives
-  // the file, which releases it at close; behind a pointer so that it stays put when this moves.
+  // The core driver's memory (Mode::create_in_memory), which HDF5 releases when the file closes;
+  // declared before file_ so that it outlives the file, and left mapped (leaked) if the file
+  // could not be closed, since HDF5 may then still write to it.
   std::unique_ptr<AnonymousPages> memory_;
   H5Handle file_;
 };

@@ -180,8 +180,8 @@ NeuronMatching match_neurons(std::uint64_t neurons, std::uint64_t hidden, const 
   out.matched.observed = static_cast<double>(xs.cwiseProduct(ys).sum()) / ud;
   // Exact relabelling moments: D = Xᵀ Y / u has zero row and column means (rows are centred), so
   // the mean is 0 and the variance sum(D²) / (n₂ − 1) = <X Xᵀ, Y Yᵀ> / (u² (n₂ − 1)). That
-  // inner product by the null's kernels (stages/null/sample_products.hpp: double sums, the same
-  // bits on every machine), whose rows are the held-out dimensions: on Xᵀ and Yᵀ.
+  // inner product by the null's kernels (stages/null/sample_products.hpp: a fixed order, the
+  // same bits on every machine), whose rows are the held-out dimensions: on Xᵀ and Yᵀ.
   const auto dims = static_cast<std::size_t>(n2), rows = static_cast<std::size_t>(u);
   std::vector<float> xt(dims * rows), yt(dims * rows);
   for (std::size_t i = 0; i < rows; ++i) {

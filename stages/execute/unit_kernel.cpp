@@ -356,8 +356,8 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
 
   // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
-  // a count's store could alias this object's members, and the loop would otherwise load the
-  // arrays' addresses, the stride and n_hist again after every increment.
+  // a count's store (a uint64_t) could alias hist_stride and n_hist, which the loop would
+  // otherwise load and store again after every increment.
   const std::uint64_t stride = hist_stride;
   std::uint64_t* const count_a = h_a.data();
   std::uint64_t* const count_b = h_b.data();

@@ -5,7 +5,7 @@
 /// Grams of the observation axis when it is the shorter side, by D itself otherwise; and the
 /// Gram of the units themselves (the basis test's correlation matrices).
 ///
-/// Both are compiled per ISA with every lane doing the same operations in the same order and no
+/// All three are compiled per ISA with every lane doing the same operations in the same order and no
 /// fused multiply-adds, so the result does not depend on the machine (as the pass's kernel).
 
 #include <cstdint>

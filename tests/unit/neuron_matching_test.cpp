@@ -136,49 +136,54 @@ TEST(NeuronMatching, IndependentMatricesAreNotSignificantThoughTheMatchingMaximi
 }
 
 // The matched statistic's null sd, in closed form from the held-out dimensions' Grams, is the sd
-// of the statistic itself when the other model's held-out dimensions are relabelled at random.
+// of the statistic itself when the other model's held-out dimensions are relabelled at random:
+// with more held-out dimensions than matched neurons (hidden 128: by the neurons' Grams) and with
+// fewer (hidden 96: 48 dimensions, by the dimensions' cross products).
 TEST(NeuronMatching, TheMatchedNullSdIsTheSdOverRelabelledDimensions) {
-  constexpr std::uint64_t neurons = 256, hidden = 128;
-  const auto a = structured(neurons, hidden, 41), b = structured(neurons, hidden, 42);
-  const auto m = match_neurons(a, b, neurons, hidden);
-  ASSERT_TRUE(m.defined());
-  const auto s2 = split_hidden(hidden).heldout;
-  const std::size_t n2 = s2.size();
-  std::vector<std::vector<float>> x, y;
-  for (std::size_t i = 0; i < m.sampled.size(); ++i) {
-    std::vector<float> xi(n2), yi(n2);
-    for (std::size_t p = 0; p < n2; ++p) {
-      xi[p] = a[m.sampled[i] * hidden + s2[p]];
-      yi[p] = b[m.match[i] * hidden + s2[p]];
+  for (const std::uint64_t hidden : {128u, 96u}) {
+    constexpr std::uint64_t neurons = 256;
+    const auto a = structured(neurons, hidden, 41), b = structured(neurons, hidden, 42);
+    const auto m = match_neurons(a, b, neurons, hidden);
+    ASSERT_TRUE(m.defined());
+    const auto s2 = split_hidden(hidden).heldout;
+    const std::size_t n2 = s2.size();
+    std::vector<std::vector<float>> x, y;
+    for (std::size_t i = 0; i < m.sampled.size(); ++i) {
+      std::vector<float> xi(n2), yi(n2);
+      for (std::size_t p = 0; p < n2; ++p) {
+        xi[p] = a[m.sampled[i] * hidden + s2[p]];
+        yi[p] = b[m.match[i] * hidden + s2[p]];
+      }
+      if (!standardise(xi.data(), n2) || !standardise(yi.data(), n2)) continue;
+      x.push_back(std::move(xi));
+      y.push_back(std::move(yi));
     }
-    if (!standardise(xi.data(), n2) || !standardise(yi.data(), n2)) continue;
-    x.push_back(std::move(xi));
-    y.push_back(std::move(yi));
-  }
-  ASSERT_EQ(x.size(), m.matched.units);
-  ASSERT_GT(x.size(), 16u);
-  const auto statistic = [&](const std::vector<std::size_t>& relabel) {
-    double acc = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      for (std::size_t p = 0; p < n2; ++p) acc += static_cast<double>(x[i][p]) * y[i][relabel[p]];
+    ASSERT_EQ(x.size(), m.matched.units);
+    ASSERT_GT(x.size(), 16u);
+    EXPECT_EQ(hidden == 128 ? n2 >= x.size() : n2 < x.size(), true) << hidden << ": " << n2 << " dims";
+    const auto statistic = [&](const std::vector<std::size_t>& relabel) {
+      double acc = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        for (std::size_t p = 0; p < n2; ++p) acc += static_cast<double>(x[i][p]) * y[i][relabel[p]];
+      }
+      return acc / static_cast<double>(x.size());
+    };
+    std::vector<std::size_t> relabel(n2);
+    std::iota(relabel.begin(), relabel.end(), std::size_t{0});
+    EXPECT_NEAR(statistic(relabel), m.matched.observed, 1e-5) << hidden;
+    std::mt19937 rng(7);
+    constexpr int draws = 4000;
+    double sum = 0, sum2 = 0;
+    for (int k = 0; k < draws; ++k) {
+      std::shuffle(relabel.begin(), relabel.end(), rng);
+      const double t = statistic(relabel);
+      sum += t, sum2 += t * t;
     }
-    return acc / static_cast<double>(x.size());
-  };
-  std::vector<std::size_t> relabel(n2);
-  std::iota(relabel.begin(), relabel.end(), std::size_t{0});
-  EXPECT_NEAR(statistic(relabel), m.matched.observed, 1e-5);
-  std::mt19937 rng(7);
-  constexpr int draws = 4000;
-  double sum = 0, sum2 = 0;
-  for (int k = 0; k < draws; ++k) {
-    std::shuffle(relabel.begin(), relabel.end(), rng);
-    const double t = statistic(relabel);
-    sum += t, sum2 += t * t;
+    const double mean = sum / draws, sd = std::sqrt(std::max(0.0, sum2 / draws - mean * mean));
+    EXPECT_NEAR(mean, m.matched.null_mean, 3 * sd / std::sqrt(double{draws})) << hidden;
+    // 4000 draws give the sd to about 1.1%: 6% is over five of those.
+    EXPECT_NEAR(sd / m.matched.null_sd, 1.0, 0.06) << hidden << ": " << sd << " " << m.matched.null_sd;
   }
-  const double mean = sum / draws, sd = std::sqrt(std::max(0.0, sum2 / draws - mean * mean));
-  EXPECT_NEAR(mean, m.matched.null_mean, 3 * sd / std::sqrt(double{draws}));
-  // 4000 draws give the sd to about 1.1%: 6% is over five of those.
-  EXPECT_NEAR(sd / m.matched.null_sd, 1.0, 0.06) << sd << " " << m.matched.null_sd;
 }
 
 TEST(NeuronMatching, TheSampleDependsOnlyOnTheNeuronCount) {
