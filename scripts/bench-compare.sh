@@ -3,9 +3,9 @@
 # one run (issue #12; never part of the test suite). It
 #  1. generates (or reuses) a synthetic BF16 MoE pair of about GB gigabytes per model
 #     (`lineage synth`: a base and a fine-tune of it) in WORKDIR;
-#  2. measures one plain summing pass over the same bytes (bench/read_bandwidth.cpp: mmap +
-#     MAP_POPULATE, pread into a 4 MB buffer, first-touch mmap, pread with read-ahead on a second
-#     thread), page cache warm;
+#  2. measures one plain summing pass over the same bytes, put in the page cache by a read from
+#     disk first (bench/read_bandwidth.cpp: mmap + MAP_POPULATE, pread into a 4 MB buffer,
+#     first-touch mmap, pread with read-ahead on a second thread), page cache warm;
 #  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
 #     at all), with every default (baselines, permutation null) and as the bare pass
 #     (--no-baselines --null-permutations 0);
@@ -75,6 +75,14 @@ files=("$work"/base/*.safetensors "$work"/finetune/*.safetensors)
 bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
 
 # ---- 2. plain pass -------------------------------------------------------------------------------
+# The pair enters the page cache as a read from disk puts it there: read-ahead fills large folios
+# (FileHugePages in /proc/meminfo), while files just written by the generator sit in 4 KiB pages,
+# which mmap maps about 3x slower (the plain mmap pass 7.5 against 17-22 GB/s on the 2-core
+# machine, docs/benchmarks.md). Dropping the pair's pages (clean after sync; no root needed) and
+# reading them once makes every run start from the same state.
+sync "${files[@]}"
+for f in "${files[@]}"; do dd if="$f" iflag=nocache count=0 status=none; done
+cat "${files[@]}" >/dev/null
 "$readbench" "${files[@]}" >/dev/null 2>&1  # warm the page cache with the same bytes
 plain=$("$readbench" "${files[@]}" 2>/dev/null)
 
