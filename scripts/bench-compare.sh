@@ -20,7 +20,8 @@
 # Usage: scripts/bench-compare.sh [WORKDIR] [GB]
 #   WORKDIR  where the pair and the result stores go (default /tmp/lineage-bench-compare); the
 #            pair is kept for the next run, the stores are removed; CLEAN=1 removes the pair too
-#   GB       gigabytes per model (default 4)
+#   GB       gigabytes per model (default 4); `lineage synth` holds a model in memory as float, so
+#            generating needs more than 2 x GB of RAM (docs/synth.md)
 # Environment: LINEAGE=binary (default build/lineage), NUMPY_GB, LABEL (a note for the table),
 #   DOC=file to write (default docs/benchmarks.md; DOC=- prints only).
 # Exit codes: 0 done, 2 usage, 3 not enough disk space, 4 a tool is missing.
