@@ -435,23 +435,23 @@ AnonymousPages H5File::image() {
   return bytes;
 }
 
-void H5File::close() {
-  SilenceHdf5 quiet;
+herr_t H5File::close_file() noexcept {
   const hid_t id = file_.release();
-  if (id < 0) return;
+  if (id < 0) return 0;
   const herr_t closed = H5Fclose(id);
   // A file HDF5 failed to close may still be open in it: its in-memory buffer stays mapped.
   if (closed < 0) (void)memory_.release();
-  check(closed, path_.string() + ": close");
+  return closed;
+}
+
+void H5File::close() {
+  SilenceHdf5 quiet;
+  check(close_file(), path_.string() + ": close");
 }
 
 H5File::~H5File() {
   if (memory_ == nullptr) return;  // file_ closes itself
-  const hid_t id = file_.release();
-  if (id >= 0 && H5Fclose(id) < 0) {
-    std::cerr << "lineage: warning: failed to close an HDF5 object\n";
-    (void)memory_.release();  // as in close()
-  }
+  if (close_file() < 0) std::cerr << "lineage: warning: failed to close an HDF5 object\n";
 }
 
 }  // namespace lineage::io

@@ -82,6 +82,8 @@ class H5File {
   void close();
 
  private:
+  /// Closes the file if open (0 when it was not); on failure leaks the in-memory buffer (memory_).
+  herr_t close_file() noexcept;
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
                  std::size_t elem_count);
   void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
