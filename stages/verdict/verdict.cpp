@@ -318,11 +318,16 @@ ComponentVerdict judge(const std::string& name, const std::vector<const UnitEvid
   c.null_sd = median(sds);
   c.effect = sig_h.empty() ? c.median_hidden_corr : median(sig_h);
   c.z = sig_z.empty() ? median(zs) : median(sig_z);
+  // The family reported is the one with the largest median effect; effects equal up to rounding
+  // (two roles of a permuted copy both at h = 1 - 1e-14) report the smaller z, so that the reason
+  // does not depend on the last bits of a statistic.
+  constexpr double kEffectTie = 1e-9;
   bool meets = false;
   for (const auto& [key, f] : fam) {
     if (f.effect.empty()) continue;
     const double e = median(f.effect), z = median(f.z);
-    if (e >= rules.min_effect && z >= rules.min_effect_sds && (!meets || e > c.effect)) {
+    const bool better = e > c.effect + kEffectTie || (e >= c.effect - kEffectTie && z < c.z);
+    if (e >= rules.min_effect && z >= rules.min_effect_sds && (!meets || better)) {
       meets = true;
       c.effect = e;
       c.z = z;

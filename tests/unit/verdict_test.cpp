@@ -69,6 +69,27 @@ TEST(Verdict, FinetuneIsDerivedWithItsKindAndPValues) {
   }
 }
 
+TEST(Verdict, EffectsEqualUpToRoundingReportTheSmallerZWhicheverIsLarger) {
+  // Two roles both at h = 1 up to rounding (as in a permuted copy), with different null spreads. Which
+  // of the two is larger in the last bits must not change the reported z.
+  const auto reported_z = [](double q_gap, double k_gap) {
+    std::mt19937 rng(7);
+    std::vector<UnitEvidence> u;
+    add_role(
+        u, TensorRole::attn_q, 8, 0.004, [&](int) { return 1 - q_gap; }, 0.01, 0.3, rng);
+    add_role(
+        u, TensorRole::attn_k, 8, 0.01, [&](int) { return 1 - k_gap; }, 0.01, 0.3, rng);
+    const auto v = decide_verdict(u);
+    EXPECT_EQ(v.components.size(), 1u);
+    EXPECT_EQ(v.overall, VerdictClass::derived) << v.reason;
+    return v.components.at(0).z;
+  };
+  const double q_larger = reported_z(1e-14, 2e-14), k_larger = reported_z(2e-14, 1e-14);
+  EXPECT_NEAR(q_larger, k_larger, 1e-6);
+  EXPECT_LT(q_larger, 150.0);  // attn_k's spread (about 100 null SDs), not attn_q's (about 250)
+  EXPECT_GT(q_larger, 50.0);
+}
+
 TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   std::mt19937 rng(2);
   std::normal_distribution<double> noise(0.0, 0.004);
