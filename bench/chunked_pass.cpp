@@ -1,6 +1,6 @@
 // Whether the pass would gain from reading a unit in chunks that stay in cache, before the
 // product is changed for it (docs/benchmarks.md, "2026-12-04 evening"). The pass of one unit as
-// execute_unit makes it for consecutive BF16 sides (XXH3 of the stored bytes, BF16 decode,
+// execute_unit makes it for consecutive BF16 sides (XXH3 of the stored bytes by stages::StreamHash, BF16 decode,
 // UnitSums::add_block per kernel block), over two 1 GiB files of N(0, 0.02) BF16 values, with
 // each 8 MiB unit read by pread either whole before the pass (what the executor does) or in
 // chunks of 2 MiB down to 128 KiB, each passed before the next is read. The chunk sizes' runs
@@ -9,7 +9,6 @@
 // "chunk <KiB> KiB a side: <s> s, <GB/s>" and the sums' checksum, which must not change.
 #include <fcntl.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <chrono>
 #include <cstdint>
@@ -22,6 +21,7 @@
 
 #include "core/dtype.hpp"
 #include "io/dtype_decode.hpp"
+#include "stages/execute/stream_hash.hpp"
 #include "stages/execute/unit_kernel.hpp"
 
 namespace {
@@ -82,10 +82,7 @@ int main(int argc, char** argv) {
       double checksum = 0;
       for (std::size_t unit = 0; unit < kElements; unit += kUnit) {
         stages::UnitSums sums(kUnit);
-        XXH3_state_t* hash_a = XXH3_createState();
-        XXH3_state_t* hash_b = XXH3_createState();
-        XXH3_64bits_reset(hash_a);
-        XXH3_64bits_reset(hash_b);
+        stages::StreamHash hash_a, hash_b;
         for (std::size_t first = 0; first < kUnit; first += chunk) {
           const std::size_t offset = (unit + first) * 2;
           if (!read_exactly(fa, buffer_a.data(), chunk * 2, offset) ||
@@ -97,8 +94,8 @@ int main(int argc, char** argv) {
             const std::size_t len = stages::kKernelBlock;
             const std::byte* stored_a = buffer_a.data() + 2 * k;
             const std::byte* stored_b = buffer_b.data() + 2 * k;
-            XXH3_64bits_update(hash_a, stored_a, 2 * len);
-            XXH3_64bits_update(hash_b, stored_b, 2 * len);
+            hash_a.update(stored_a, 2 * len);
+            hash_b.update(stored_b, 2 * len);
             io::decode_to_float(Dtype::BF16, std::span<const std::byte>(stored_a, 2 * len),
                                 std::span<float>(decoded_a.data(), len));
             io::decode_to_float(Dtype::BF16, std::span<const std::byte>(stored_b, 2 * len),
@@ -106,9 +103,7 @@ int main(int argc, char** argv) {
             sums.add_block(first + k, decoded_a.data(), decoded_b.data(), len, stages::BitEquality::float_bits);
           }
         }
-        checksum += sums.s_ab + static_cast<double>((XXH3_64bits_digest(hash_a) ^ XXH3_64bits_digest(hash_b)) & 0xff);
-        XXH3_freeState(hash_a);
-        XXH3_freeState(hash_b);
+        checksum += sums.s_ab + static_cast<double>((hash_a.digest() ^ hash_b.digest()) & 0xff);
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("chunk %5zu KiB a side: %.3f s, %.2f GB/s (checksum %.9g)\n", chunk * 2 / 1024, seconds,
