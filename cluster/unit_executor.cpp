@@ -1,5 +1,6 @@
 #include "cluster/unit_executor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -52,6 +53,27 @@ std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, std::pa
                                            int side) {
   const auto i = static_cast<std::size_t>(side);
   return file(v).read(range.first, range.second, buffers_[i], capacities_[i]);
+}
+
+std::pair<std::span<const std::byte>, std::function<void(std::uint64_t)>> UnitBytes::read_as_asked(
+    const stages::ElementView& v, std::pair<std::uint64_t, std::uint64_t> range, int side) {
+  auto& f = file(v);
+  (void)f.range(range.first, range.second);  // read()'s checks: inside the file as it was and as it is
+  const auto i = static_cast<std::size_t>(side);
+  const auto size = static_cast<std::size_t>(range.second - range.first);
+  if (capacities_[i] < size) {
+    buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(size);
+    capacities_[i] = size;
+  }
+  copied_[i] = 0;
+  std::byte* buffer = buffers_[i].get();
+  auto ask = [this, &f, i, buffer, begin = range.first, size](std::uint64_t end) {
+    if (end <= copied_[i]) return;
+    end = std::min<std::uint64_t>(size, std::max(end, copied_[i] + kReadChunkBytes));
+    f.read_into(begin + copied_[i], begin + end, buffer + copied_[i]);
+    copied_[i] = end;
+  };
+  return {std::span<const std::byte>(buffer, size), std::move(ask)};
 }
 
 std::span<const std::byte> UnitBytes::read_rows(const stages::ElementView& v, std::span<const std::uint64_t> rows,
@@ -160,12 +182,11 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
           const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
           if (block) {
-            // A row block: its rows copied by pread (bit for bit the bytes the mapping shows, and
-            // no page-table update per page, which is what mapping costs on some virtual
-            // machines: docs/benchmarks.md), or mapped in one call per side when the span of its
-            // rows is larger than the buffers (rows longer than the block size; a transposed
-            // view, whose rows' span is nearly the whole side). Block 0 also computes what is
-            // sampled across the whole tensors (below); the pages mapped for it are released
+            // A row block: its rows copied by pread as the pass reaches them (bit for bit the bytes the mapping shows,
+            // and no page-table update per page, which is what mapping costs on some virtual machines:
+            // docs/benchmarks.md), or mapped in one call per side when the span of its rows is larger than the buffers
+            // (rows longer than the block size; a transposed view, whose rows' span is nearly the whole side). Block 0
+            // also computes what is sampled across the whole tensors (below); the pages mapped for it are released
             // after, as a whole unit's.
             const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
             const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
@@ -175,9 +196,13 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
             }
-            auto part = copied ? stages::row_block_partial_of_rows(u, bytes.read(u.a, rows_a, 0),
-                                                                   bytes.read(u.b, rows_b, 1), *block, options.null)
-                               : stages::row_block_partial(u, a, b, *block, options.null);
+            auto part = [&] {
+              if (!copied) return stages::row_block_partial(u, a, b, *block, options.null);
+              auto [rows_bytes_a, ask_a] = bytes.read_as_asked(u.a, rows_a, 0);
+              auto [rows_bytes_b, ask_b] = bytes.read_as_asked(u.b, rows_b, 1);
+              return stages::row_block_partial_of_rows(u, rows_bytes_a, rows_bytes_b, *block, options.null,
+                                                       {std::move(ask_a), std::move(ask_b)});
+            }();
             if (block->index == 0) {
               // A sketch that does not read a few contiguous rows (gate and up: their hidden axis
               // is the columns) reads every row of its side: that side is copied whole, as an
@@ -198,10 +223,12 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             ++computed_blocks;
           } else if (!u.sampled && range_a.second - range_a.first <= kMaxCopiedRange &&
                      range_b.second - range_b.first <= kMaxCopiedRange) {
-            // A whole unit read entirely: copied by pread, no pages mapped; bit for bit the bytes
-            // the mapping shows.
-            const auto outcome =
-                stages::execute_unit(u, bytes.read(u.a, 0), bytes.read(u.b, 1), options.null, options.row_block_bytes);
+            // A whole unit read entirely: copied by pread as the pass reaches its bytes, no pages
+            // mapped; bit for bit the bytes the mapping shows.
+            auto [unit_bytes_a, ask_a] = bytes.read_as_asked(u.a, range_a, 0);
+            auto [unit_bytes_b, ask_b] = bytes.read_as_asked(u.b, range_b, 1);
+            const auto outcome = stages::execute_unit(u, unit_bytes_a, unit_bytes_b, options.null,
+                                                      options.row_block_bytes, {std::move(ask_a), std::move(ask_b)});
             journal->append(id, outcome.serialize());
           } else if (stages::reads_sampled_rows_only(u)) {
             // A baseline's or within-model unit's sampled rows (1/32 of a large tensor's, spread

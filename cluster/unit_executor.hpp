@@ -33,6 +33,11 @@
 
 namespace lineage::cluster {
 
+/// The smallest pread of UnitBytes::read_as_asked: small enough that a chunk of each side is still
+/// in the second-level cache when the pass reads it, large enough that a unit is a few dozen
+/// calls (docs/benchmarks.md: 512 KiB chunks took 15-27% less time than whole 8 MiB units).
+inline constexpr std::uint64_t kReadChunkBytes = std::uint64_t{512} << 10;
+
 /// The stored bytes of units' tensors, with one open mapping per file (the compute loop and the
 /// resume's re-check).
 class UnitBytes {
@@ -56,6 +61,14 @@ class UnitBytes {
   /// rows_range).
   [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v,
                                                 std::pair<std::uint64_t, std::uint64_t> range, int side);
+  /// The bytes [range.first, range.second) of v's file, checked as read() checks them, in the
+  /// buffer for side `side`, but copied only as a pass asks for them (stages::ArrivingBytes), in
+  /// chunks of at least kReadChunkBytes: the span, and the function a pass asks with. Each chunk
+  /// is read just before the pass reads it and so is still in cache, where a copy of the whole
+  /// range made first has left the cache by the time the pass comes back to its start
+  /// (docs/benchmarks.md, "chunked reads"). Both valid until the next read of that side.
+  [[nodiscard]] std::pair<std::span<const std::byte>, std::function<void(std::uint64_t)>> read_as_asked(
+      const stages::ElementView& v, std::pair<std::uint64_t, std::uint64_t> range, int side);
   /// The first `cols` elements of each of v's rows `rows` (consecutive elements: col_stride 1),
   /// one row after the other, copied the same way: one pread per run of rows that follow each
   /// other in the file (stages::execute_unit_of_sampled_rows).
@@ -66,6 +79,7 @@ class UnitBytes {
   const std::vector<stages::RunModel>& models_;
   std::unique_ptr<std::byte[]> buffers_[2];
   std::size_t capacities_[2] = {0, 0};
+  std::uint64_t copied_[2] = {0, 0};  // bytes of the span read_as_asked gave that are copied
   std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
 };
 

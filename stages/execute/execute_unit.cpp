@@ -72,6 +72,17 @@ class ViewReader {
     });
   }
 
+  /// How many bytes of the span the first `end` logical elements need: one past the stored end
+  /// of element end - 1 for a view read in stored order (rows in order, none overlapping the
+  /// next, columns forward), the whole span for another (ArrivingBytes).
+  [[nodiscard]] std::uint64_t bytes_through(std::uint64_t end) const {
+    const bool in_stored_order =
+        row_map_.empty() && v_.col_stride >= 1 && v_.row_stride >= (cols_ > 0 ? cols_ - 1 : 0) * v_.col_stride + 1;
+    if (!in_stored_order || end == 0) return in_stored_order ? 0 : bytes_.size();
+    const std::uint64_t last = end - 1, r = last / cols_, c = last % cols_;
+    return (v_.offset + r * v_.row_stride + c * v_.col_stride - origin_ + 1) * size_;
+  }
+
   /// Feeds the raw bytes of the same elements, in logical order, to a hash.
   void hash(std::uint64_t start, std::size_t count, StreamHash& st) const {
     for_each_run(start, count, [&](std::uint64_t first, std::size_t, std::size_t run) {
@@ -313,9 +324,16 @@ std::pair<std::uint64_t, std::uint64_t> block_elements(const ComparisonUnit& uni
   return {block.first_row * unit.cols, std::min(views.n_total, (block.first_row + block.rows) * unit.cols)};
 }
 
-/// Decodes one block's elements kernel block by kernel block into `sums`.
+/// Asks for every byte of both spans (ArrivingBytes), for what reads them out of order.
+void ask_for_all(const ArrivingBytes& arriving, std::span<const std::byte> a, std::span<const std::byte> b) {
+  if (arriving.a) arriving.a(a.size());
+  if (arriving.b) arriving.b(b.size());
+}
+
+/// Decodes one block's elements kernel block by kernel block into `sums`, each kernel block's
+/// bytes asked for just before it is read (ArrivingBytes).
 void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block, UnitSums& sums,
-                const PassOutputs* outputs) {
+                const PassOutputs* outputs, const ArrivingBytes& arriving = {}) {
   std::array<float, kBlock> a{}, b{};
   std::array<std::uint64_t, kBlock> bits_a{}, bits_b{};
   const BitEquality bit_mode = bit_equality(unit.a.dtype, unit.b.dtype);
@@ -325,6 +343,8 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
   const auto [first, end] = block_elements(unit, views, block);
   for (std::uint64_t start = first; start < end; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
+    if (arriving.a) arriving.a(views.a.bytes_through(start + len));
+    if (arriving.b) arriving.b(views.b.bytes_through(start + len));
     views.a.read(start, len, a.data(), raw_a);
     views.b.read(start, len, b.data(), raw_b);
     if (outputs) {
@@ -508,14 +528,15 @@ UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a
 
 namespace {
 
-RowBlockPartial partial_of(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block) {
+RowBlockPartial partial_of(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block,
+                           const ArrivingBytes& arriving = {}) {
   RowBlockPartial part;
   part.block = block;
   part.sums = UnitSums(views.n_total);
   StreamHash st_a, st_b;
   UnitOutcome unused;  // a split unit keeps no values (splits_into_row_blocks)
   const PassOutputs outputs{&st_a, &st_b, &unused};
-  pass_block(unit, views, block, part.sums, &outputs);
+  pass_block(unit, views, block, part.sums, &outputs, arriving);
   part.hash_a = st_a.digest();
   part.hash_b = st_b.digest();
   return part;
@@ -540,7 +561,7 @@ std::pair<std::uint64_t, std::uint64_t> stored_rows(const ElementView& view, std
 
 RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
                                           std::span<const std::byte> b_rows, const RowBlock& block,
-                                          const NullOptions& null_options) {
+                                          const NullOptions& null_options, const ArrivingBytes& arriving) {
   if (!splits_into_row_blocks(unit)) {
     // Sampled and token-mapped units read rows anywhere in the tensor, not the block's alone.
     throw InternalError("row_block_partial_of_rows: unit " + std::to_string(unit.id) + " is not split by rows");
@@ -556,7 +577,9 @@ RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<
     return first;
   };
   const UnitViews views(unit, a_rows, b_rows, null_options, origin(unit.a, a_rows), origin(unit.b, b_rows));
-  return partial_of(unit, views, block);
+  auto part = partial_of(unit, views, block, arriving);
+  ask_for_all(arriving, a_rows, b_rows);  // the promise of ArrivingBytes, whatever the views read
+  return part;
 }
 
 UnitOutcome unit_sampled_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -631,7 +654,7 @@ namespace {
 /// hashes, the values it keeps, and the sampled statistics.
 UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                                std::span<const std::byte> b_tensor, const NullOptions& null_options,
-                               const UnitViews& views, const RowBlock& block) {
+                               const UnitViews& views, const RowBlock& block, const ArrivingBytes& arriving = {}) {
   StreamHash st_a, st_b;
   UnitOutcome out;
   out.unit_id = unit.id;
@@ -641,7 +664,9 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
   }
   UnitSums sums(views.n_total);
   const PassOutputs outputs{&st_a, &st_b, &out};
-  pass_block(unit, views, block, sums, &outputs);
+  pass_block(unit, views, block, sums, &outputs, arriving);
+  // What follows reads anywhere in the tensors.
+  ask_for_all(arriving, a_tensor, b_tensor);
   // A router whose expert count differs (pruned, added experts) keeps every row of both sides,
   // not only the common ones: the expert matching needs all of them (docs/methods.md).
   if (unit.keep_values && unit.kind == UnitKind::submatrix && unit.key_a.role == TensorRole::router &&
@@ -668,11 +693,12 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
 
 UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                          std::span<const std::byte> b_tensor, const NullOptions& null_options,
-                         std::uint64_t block_bytes) {
+                         std::uint64_t block_bytes, const ArrivingBytes& arriving) {
   // A split unit: its blocks one after the other, as ranks would compute them, merged in block
   // order with what is sampled from the whole tensors; the same function as the distributed pass.
   const auto blocks = row_blocks(unit, block_bytes);
   if (blocks.size() > 1) {
+    ask_for_all(arriving, a_tensor, b_tensor);  // the blocks and the sampled statistics read anywhere
     // One block's accumulators in memory at a time, as the merge after a distributed pass holds.
     return merge_row_blocks(unit, blocks.size(), [&](std::uint64_t i) {
       auto part = row_block_partial(unit, a_tensor, b_tensor, blocks[i], null_options);
@@ -681,7 +707,7 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
     });
   }
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  return whole_unit_outcome(unit, a_tensor, b_tensor, null_options, views, blocks[0]);
+  return whole_unit_outcome(unit, a_tensor, b_tensor, null_options, views, blocks[0], arriving);
 }
 
 bool reads_sampled_rows_only(const ComparisonUnit& unit) noexcept {

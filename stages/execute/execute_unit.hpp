@@ -22,14 +22,27 @@
 
 namespace lineage::stages {
 
+/// The bytes of a unit's two sides copied in while the pass reads them, so that a reader can copy
+/// a unit in chunks still in cache when the pass reads them rather than whole before it
+/// (docs/benchmarks.md, "chunked reads"). `a(end)` must make bytes [0, end) of the a side's span
+/// hold the stored bytes (`b` likewise). Before the pass reads a byte of a side it asks for an
+/// `end` past it, never smaller than one it asked for before; a view the pass does not read in
+/// stored order (a transposed one, sampled rows) asks for the whole span at once. An empty
+/// function: the side's bytes are all there.
+struct ArrivingBytes {
+  std::function<void(std::uint64_t end)> a, b;
+};
+
 /// @param[in] a_tensor, b_tensor  the whole stored bytes of each side's tensor (views index into them)
 /// @param[in] null  the permutation null's options (sample size, relabellings)
 /// @param[in] block_bytes  the row block size (row_blocks): a unit of several blocks is computed
 ///            as row_block_partial per block merged by merge_row_blocks, so its outcome is the
 ///            distributed pass's bit for bit, hashes included
+/// @param[in] arriving  how the spans' bytes arrive (ArrivingBytes); every byte of both spans has
+///            been asked for when this returns. The outcome does not depend on it.
 [[nodiscard]] UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                                        std::span<const std::byte> b_tensor, const NullOptions& null = {},
-                                       std::uint64_t block_bytes = kRowBlockBytes);
+                                       std::uint64_t block_bytes = kRowBlockBytes, const ArrivingBytes& arriving = {});
 
 /// One row block of a split unit, as a rank computes it: the pass's accumulators over the block
 /// (row_block_sums) and the XXH3-64 of each side's raw bytes of the block's elements.
@@ -45,11 +58,13 @@ namespace lineage::stages {
 
 /// row_block_partial from a copy of the block's rows alone, so that a rank reads (by pread) only
 /// its block rather than mapping the tensor: `a_rows` holds a's stored elements
-/// stored_rows(unit.a, block.first_row, block.rows), and `b_rows` likewise. The same partial, bit for bit. Only for
-/// units split into row blocks (splits_into_row_blocks), and spans that hold stored_rows (InternalError otherwise).
+/// stored_rows(unit.a, block.first_row, block.rows), and `b_rows` likewise, their bytes arriving
+/// as `arriving` says (ArrivingBytes). The same partial, bit for bit. Only for units split into
+/// row blocks (splits_into_row_blocks), and spans that hold stored_rows (InternalError otherwise).
 [[nodiscard]] RowBlockPartial row_block_partial_of_rows(const ComparisonUnit& unit, std::span<const std::byte> a_rows,
                                                         std::span<const std::byte> b_rows, const RowBlock& block,
-                                                        const NullOptions& null = {});
+                                                        const NullOptions& null = {},
+                                                        const ArrivingBytes& arriving = {});
 
 /// Whether `unit` reads nothing but its sampled rows, stored whole: a baseline or within-model
 /// unit sampled on the null's rows (ComparisonUnit::sampled), neither sketched nor keeping its

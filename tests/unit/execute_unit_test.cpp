@@ -13,6 +13,7 @@
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "support/arriving_copy.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -142,6 +143,71 @@ TEST(ExecuteUnit, StridedViewEqualsTheContiguousCopy) {
     }
   }
   EXPECT_EQ(s.hash_a, c.hash_a);  // hashes follow logical element order
+}
+
+// A unit whose bytes arrive as the pass asks for them (a rank's chunked copy) has the outcome of
+// the unit read whole, bit for bit, hashes, kept values, sketches, null and neuron matching
+// included; a view read in stored order is asked for kernel block by kernel block, another (a
+// transposed side, a unit split into row blocks) whole at once, and every byte has been asked
+// for at the end.
+TEST(ExecuteUnit, BytesArrivingAsThePassAsksGiveTheWholeReadsOutcome) {
+  constexpr std::uint64_t rows = 300, cols = 512;  // 37.5 kernel blocks
+  std::mt19937 rng(31);
+  std::normal_distribution<float> nd(0, 0.02f);
+  std::vector<float> a(rows * (cols + 8)), b(rows * cols);
+  for (auto& x : a) x = nd(rng);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = 0.9f * a[i + 8 * (i / cols)] + 0.1f * nd(rng);
+  a[1000] = std::numeric_limits<float>::infinity();
+  const auto stored_a = to_bf16(a), stored_b = to_bf16(b);
+  std::vector<std::uint16_t> transposed(rows * cols);  // b stored [cols, rows]
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    for (std::uint64_t c = 0; c < cols; ++c) {
+      std::memcpy(&transposed[c * rows + r], stored_b.data() + 2 * (r * cols + c), 2);
+    }
+  }
+  const auto stored_bt = std::as_bytes(std::span(transposed));
+  struct Case {
+    std::string name;
+    bool sketch, keep_values, b_transposed;
+    std::uint64_t block_bytes;
+    bool a_streams, b_streams;
+  };
+  for (const auto& c : {Case{"expert down, sketched", true, false, false, kRowBlockBytes, true, true},
+                        Case{"values kept", false, true, false, kRowBlockBytes, true, true},
+                        Case{"b transposed", true, false, true, kRowBlockBytes, true, false},
+                        Case{"split into row blocks", false, false, false, 64 << 10, false, false}}) {
+    auto u = unit_of(rows, cols);
+    u.id = 4;
+    u.kind = UnitKind::same_key;
+    u.key_a = u.key_b = TensorKey{Component::text, TensorRole::routed_expert, 1};
+    u.key_a.projection = u.key_b.projection = Projection::down;
+    u.sketch = c.sketch;
+    u.keep_values = c.keep_values;
+    u.a.cols = cols + 8;  // the unit's columns are the first 512 of 520: rows not back to back
+    u.a.row_stride = cols + 8;
+    if (c.b_transposed) {
+      u.b.row_stride = 1;
+      u.b.col_stride = rows;
+    }
+    const std::span<const std::byte> whole_b = c.b_transposed ? stored_bt : std::span<const std::byte>(stored_b);
+    testing::ArrivingCopy arriving_a(stored_a), arriving_b(whole_b);
+    const auto whole = execute_unit(u, stored_a, whole_b, {}, c.block_bytes);
+    const auto arrived = execute_unit(u, arriving_a.span, arriving_b.span, {}, c.block_bytes,
+                                      ArrivingBytes{arriving_a.ask(), arriving_b.ask()});
+    EXPECT_EQ(arrived.serialize(), whole.serialize()) << c.name;
+    EXPECT_EQ(arrived.hash_a, whole.hash_a) << c.name;
+    EXPECT_EQ(stat(arrived, "n_nonfinite"), 1.0) << c.name;
+    for (const auto* side : {&arriving_a, &arriving_b}) {
+      const bool streams = side == &arriving_a ? c.a_streams : c.b_streams;
+      ASSERT_FALSE(side->asked.empty()) << c.name;
+      EXPECT_EQ(side->asked.back(), side->span.size()) << c.name;
+      // In stored order: the first kernel block's rows alone, then more, block by block.
+      EXPECT_EQ(side->asked.front() < side->span.size(), streams) << c.name;
+      if (streams) {
+        EXPECT_GT(side->asked.size(), 30u) << c.name;
+      }
+    }
+  }
 }
 
 TEST(ExecuteUnit, ZeroVectorsNanInfAndIdentity) {

@@ -17,6 +17,7 @@
 #include "stages/pair/pair_models.hpp"
 #include "stages/plan/run_models.hpp"
 #include "stages/plan/shard_plan.hpp"
+#include "support/arriving_copy.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -275,6 +276,18 @@ TEST(RowBlocks, BlocksFromACopyOfTheirRowsAreTheMappedBlocks) {
         row_block_partial_of_rows(unit, block_rows(unit.a, block, a), block_rows(unit.b, block, b), block);
     EXPECT_EQ(copied.serialize(), mapped.serialize()) << "block " << block.index;
     EXPECT_EQ(copied.hash_a, mapped.hash_a);
+    // The copy arriving as the pass asks for it (a rank's chunked pread): the same partial; a's
+    // rows are asked for kernel block by kernel block, b's (transposed) at once.
+    const auto rows_a = block_rows(unit.a, block, a), rows_b = block_rows(unit.b, block, b);
+    testing::ArrivingCopy arriving_a(rows_a), arriving_b(rows_b);
+    const auto arrived = row_block_partial_of_rows(unit, arriving_a.span, arriving_b.span, block, {},
+                                                   ArrivingBytes{arriving_a.ask(), arriving_b.ask()});
+    EXPECT_EQ(arrived.serialize(), mapped.serialize()) << "block " << block.index;
+    const auto kernel_blocks = (block.rows * cols + kKernelBlock - 1) / kKernelBlock;
+    EXPECT_GE(arriving_a.asked.size(), kernel_blocks) << "block " << block.index;
+    EXPECT_LT(arriving_a.asked.front(), rows_a.size());
+    EXPECT_EQ(arriving_a.asked.back(), rows_a.size());
+    EXPECT_EQ(arriving_b.asked.front(), rows_b.size());
   }
   EXPECT_NE(row_block_partial(unit, a, b, blocks[0]).hash_a, row_block_partial(unit, a, b, blocks[1]).hash_a);
   // A copy one byte short of the block's rows is refused, not read past.
