@@ -13,6 +13,9 @@
 #     gigabytes of each model (default 1: its rate does not depend on the size);
 #  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
 #     file pages);
+#  and measures the least work of "hashes plus centred cosine alone" (the issue's second target;
+#  lineage has no such mode) on the first shard of each model: bench/screen_pass.cpp, three
+#  rounds alternated with its own plain pass;
 #  6. prepends the table, the machine and the command to docs/benchmarks.md (between the
 #     bench-compare markers).
 # The machine may be shared: compare ratios within one run, not absolute numbers across runs.
@@ -32,6 +35,7 @@ gb=${2:-4}
 numpy_gb=${NUMPY_GB:-1}
 lineage=${LINEAGE:-$root/build/lineage}
 readbench=$root/build/bench/bench_read_bandwidth
+screenbench=$root/build/bench/bench_screen_pass
 doc=${DOC:-$root/docs/benchmarks.md}
 case "$gb" in '' | *[!0-9]*) echo "bench-compare: GB must be a whole number, got '$gb'" >&2; exit 2 ;; esac
 
@@ -42,10 +46,10 @@ if ! dpkg-query -W -f='${Status}' python3-xxhash 2>/dev/null | grep -q "install 
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-xxhash
 fi
-if [ ! -x "$readbench" ] || [ -z "${LINEAGE:-}" ]; then
+if [ ! -x "$readbench" ] || [ ! -x "$screenbench" ] || [ -z "${LINEAGE:-}" ]; then
   "$root/scripts/build.sh" "$root/build" -DLINEAGE_BUILD_BENCH=ON >/dev/null
 fi
-for tool in "$lineage" "$readbench"; do
+for tool in "$lineage" "$readbench" "$screenbench"; do
   [ -x "$tool" ] || { echo "bench-compare: $tool is missing" >&2; exit 4; }
 done
 command -v mpirun >/dev/null || { echo "bench-compare: mpirun is missing" >&2; exit 4; }
@@ -86,6 +90,9 @@ for f in "${files[@]}"; do dd if="$f" iflag=nocache count=0 status=none; done
 cat "${files[@]}" >/dev/null
 "$readbench" "${files[@]}" >/dev/null 2>&1  # warm the page cache with the same bytes
 plain=$("$readbench" "${files[@]}" 2>/dev/null)
+first_shards=("$work"/finetune/*.safetensors)
+first_base=("$work"/base/*.safetensors)
+screen=$("$screenbench" "${first_shards[0]}" "${first_base[0]}" 3 2>/dev/null)
 
 # ---- 3. compare, 4. numpy, 5. peak anonymous memory ------------------------------------------------
 results=$work/results.txt
@@ -125,9 +132,10 @@ echo "numpy $numpy_out $(grep '^wall=' "$work/numpy.err")" >>"$results"
 # ---- 6. the table --------------------------------------------------------------------------------
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-"$py" - "$doc" "$bytes" "$plain" "$results" "$machine" "$commit" "$gb" "$numpy_gb" "${LABEL:-}" "$lineage" <<'PY'
-import datetime, re, sys
-doc, total, plain, results, machine, commit, gb, numpy_gb, label, binary = sys.argv[1:]
+"$py" - "$doc" "$bytes" "$plain" "$results" "$machine" "$commit" "$gb" "$numpy_gb" "${LABEL:-}" "$lineage" \
+  "$screen" <<'PY'
+import datetime, re, statistics, sys
+doc, total, plain, results, machine, commit, gb, numpy_gb, label, binary, screen = sys.argv[1:]
 total = int(total)
 # Rates in GB/s of wall time and in GB per CPU-second (user + system): on a shared machine the
 # second is the steadier one; the 2-rank speed-up can only be read from the first.
@@ -168,6 +176,26 @@ out = [f"### {date}, commit {commit}{' (' + label + ')' if label else ''}", "",
 for name, g, extra, mem in rows:
     out.append(f"| {name} | {g[0]:.2f} | {g[1]:.2f} | {g[0] / ref[0]:.3f} / {g[1] / ref[1]:.3f} "
                f"| {g[0] / numpy_rate[0]:.1f} / {g[1] / numpy_rate[1]:.1f} | {extra} | {mem} |")
+# bench_screen_pass: "<method> <GB/s> GB/s wall <s> s cpu <s> s (check <x>)" per round; medians.
+walls = {}
+for l in screen.splitlines():
+    f = l.split()
+    if len(f) >= 5:
+        walls.setdefault(f[0], []).append(float(f[4]))
+if "plain" in walls:
+    base = statistics.median(walls["plain"])
+    what = {"hash": "XXH3 of each side", "cosine_f64": "the five sums of the centred cosine, double lanes",
+            "screen_f64": "both in one loop per 512 KiB chunk (least work of such a mode)",
+            "screen_f64_zmm": "the same, one conversion instruction per eight floats (AVX-512)",
+            "screen_f32": "the same with the sums in float lanes within 4,096 elements",
+            "screen_f32_128": "the same within 128 elements",
+            "screen_pread": "screen_f64 with each chunk copied by pread, as the compare pass reads"}
+    out += ["", "Hashes plus centred cosine alone, least work (`bench_screen_pass`, first shard of each model, "
+            "mapped with MAP_POPULATE; median wall of 3 alternated rounds; lineage has no such mode):", "",
+            "| method | wall s | fraction of its plain pass |", "|---|---|---|"]
+    for name, w in walls.items():
+        m = statistics.median(w)
+        out.append(f"| {name}: {what.get(name, 'plain summing pass')} | {m:.3f} | {base / m:.2f} |")
 block = "\n".join(out) + "\n"
 print(block)
 if doc != "-":
