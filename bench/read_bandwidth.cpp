@@ -22,19 +22,11 @@
 #include <thread>
 #include <vector>
 
-namespace {
+#include "bench/plain_pass.hpp"
 
-std::uint64_t sum_words(const unsigned char* p, std::size_t n) {
-  std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    std::uint64_t w[4];
-    std::memcpy(w, p + i, 32);
-    s0 += w[0], s1 += w[1], s2 += w[2], s3 += w[3];
-  }
-  for (; i < n; ++i) s0 += p[i];
-  return s0 + s1 + s2 + s3;
-}
+using lineage::bench::sum_words;
+
+namespace {
 
 int open_or_die(const char* path, std::size_t& size) {
   const int fd = ::open(path, O_RDONLY);

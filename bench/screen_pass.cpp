@@ -35,10 +35,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/plain_pass.hpp"
 #include "stages/execute/stream_hash.hpp"
 
 // std::bit_cast of a 64-byte vector is a call GCC inlines; no vector value crosses a real call.
 #pragma GCC diagnostic ignored "-Wpsabi"
+
+using lineage::bench::sum_words;
 
 namespace {
 
@@ -100,50 +103,23 @@ void unmap(Mapped& m) {
   m.data = nullptr;
 }
 
-std::uint64_t sum_words(const std::byte* p, std::size_t n) {
-  std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    std::uint64_t w[4];
-    std::memcpy(w, p + i, 32);
-    s0 += w[0], s1 += w[1], s2 += w[2], s3 += w[3];
-  }
-  return s0 + s1 + s2 + s3;
-}
-
-/// The five sums over n BF16 pairs (n a multiple of 16), in double lanes.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void sums_f64(const std::byte* pa,
-                                                                                            const std::byte* pb,
-                                                                                            std::size_t n, Sums& out) {
-  f64x8 a0{}, a1{}, b0{}, b1{}, aa0{}, aa1{}, bb0{}, bb1{}, ab0{}, ab1{};
-  for (std::size_t i = 0; i + 16 <= n; i += 16) {
-    u16x16 ha, hb;
-    std::memcpy(&ha, pa + 2 * i, sizeof ha);
-    std::memcpy(&hb, pb + 2 * i, sizeof hb);
-    const auto fa = std::bit_cast<f32x16>(__builtin_convertvector(ha, u32x16) << 16);
-    const auto fb = std::bit_cast<f32x16>(__builtin_convertvector(hb, u32x16) << 16);
-    const f64x8 xa0 = __builtin_convertvector(__builtin_shufflevector(fa, fa, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
-    const f64x8 xa1 = __builtin_convertvector(__builtin_shufflevector(fa, fa, 8, 9, 10, 11, 12, 13, 14, 15), f64x8);
-    const f64x8 xb0 = __builtin_convertvector(__builtin_shufflevector(fb, fb, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
-    const f64x8 xb1 = __builtin_convertvector(__builtin_shufflevector(fb, fb, 8, 9, 10, 11, 12, 13, 14, 15), f64x8);
-    a0 += xa0, a1 += xa1, b0 += xb0, b1 += xb1;
-    aa0 += xa0 * xa0, aa1 += xa1 * xa1, bb0 += xb0 * xb0, bb1 += xb1 * xb1, ab0 += xa0 * xb0, ab1 += xa1 * xb1;
-  }
-  for (int k = 0; k < 8; ++k) {
-    out.a += a0[k] + a1[k], out.b += b0[k] + b1[k];
-    out.aa += aa0[k] + aa1[k], out.bb += bb0[k] + bb1[k], out.ab += ab0[k] + ab1[k];
-  }
-}
-
-/// sums_f64 on AVX-512 with each eight floats made doubles by one instruction (GCC 12 lowers the
-/// generic conversion as two of four and an insert; the product's wide kernel does the same).
-__attribute__((target("arch=x86-64-v4"))) void sums_f64_wide(const std::byte* pa, const std::byte* pb, std::size_t n,
-                                                             Sums& out) {
-  const auto widen = [](f32x8 x) {
+/// Eight floats made doubles, as GCC 12 lowers the generic conversion: two of four and an insert.
+struct WidenGeneric {
+  [[gnu::always_inline]] f64x8 operator()(f32x8 x) const { return __builtin_convertvector(x, f64x8); }
+};
+/// The same in one instruction (AVX-512 only; the product's wide kernel does the same).
+struct WidenOneInstruction {
+  [[gnu::always_inline]] f64x8 operator()(f32x8 x) const {
     f64x8 y;
     asm("vcvtps2pd %1, %0" : "=v"(y) : "v"(x));
     return y;
-  };
+  }
+};
+
+/// The five sums over n BF16 pairs (n a multiple of 16), in double lanes.
+template <typename Widen>
+[[gnu::always_inline]] inline void sums_f64_by(const std::byte* pa, const std::byte* pb, std::size_t n, Sums& out) {
+  const Widen widen;
   f64x8 a0{}, a1{}, b0{}, b1{}, aa0{}, aa1{}, bb0{}, bb1{}, ab0{}, ab1{};
   for (std::size_t i = 0; i + 16 <= n; i += 16) {
     u16x16 ha, hb;
@@ -162,6 +138,17 @@ __attribute__((target("arch=x86-64-v4"))) void sums_f64_wide(const std::byte* pa
     out.a += a0[k] + a1[k], out.b += b0[k] + b1[k];
     out.aa += aa0[k] + aa1[k], out.bb += bb0[k] + bb1[k], out.ab += ab0[k] + ab1[k];
   }
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void sums_f64(const std::byte* pa,
+                                                                                            const std::byte* pb,
+                                                                                            std::size_t n, Sums& out) {
+  sums_f64_by<WidenGeneric>(pa, pb, n, out);
+}
+
+__attribute__((target("arch=x86-64-v4"))) void sums_f64_wide(const std::byte* pa, const std::byte* pb, std::size_t n,
+                                                             Sums& out) {
+  sums_f64_by<WidenOneInstruction>(pa, pb, n, out);
 }
 
 /// The same sums in float lanes within runs of `Run` elements (16 lanes of Run / 16 each), then in
