@@ -166,37 +166,69 @@ TEST(ExecuteUnit, BytesArrivingAsThePassAsksGiveTheWholeReadsOutcome) {
     }
   }
   const auto stored_bt = std::as_bytes(std::span(transposed));
+  std::vector<float> a_contiguous;  // a's first 512 columns, back to back
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    a_contiguous.insert(a_contiguous.end(), a.begin() + static_cast<std::ptrdiff_t>(r * (cols + 8)),
+                        a.begin() + static_cast<std::ptrdiff_t>(r * (cols + 8) + cols));
+  }
+  const auto stored_ac = to_bf16(a_contiguous);
+  std::vector<std::uint64_t> odd_rows;  // a token-mapped unit's rows: 299, 297, ..., 1
+  for (std::uint64_t r = rows - 1; r < rows; r -= 2) odd_rows.push_back(r);
   struct Case {
     std::string name;
-    bool sketch, keep_values, b_transposed;
-    std::uint64_t block_bytes;
+    UnitKind kind;
+    TensorRole role;
+    bool sketch, keep_values, a_contiguous, b_transposed;
+    std::uint64_t unit_rows, block_bytes;
     bool a_streams, b_streams;
   };
-  for (const auto& c : {Case{"expert down, sketched", true, false, false, kRowBlockBytes, true, true},
-                        Case{"values kept", false, true, false, kRowBlockBytes, true, true},
-                        Case{"b transposed", true, false, true, kRowBlockBytes, true, false},
-                        Case{"split into row blocks", false, false, false, 64 << 10, false, false}}) {
-    auto u = unit_of(rows, cols);
+  const auto expert = TensorRole::routed_expert;
+  for (const auto& c :
+       {Case{"expert down, sketched", UnitKind::same_key, expert, true, false, false, false, rows, kRowBlockBytes, true,
+             true},
+        Case{"values kept", UnitKind::same_key, expert, false, true, false, false, rows, kRowBlockBytes, true, true},
+        Case{"b transposed", UnitKind::same_key, expert, true, false, false, true, rows, kRowBlockBytes, true, false},
+        Case{"split into row blocks", UnitKind::same_key, expert, false, false, false, false, rows, 64 << 10, false,
+             false},
+        // The common rows of two routers, every row of both kept for the expert matching.
+        Case{"router, more experts than compared", UnitKind::submatrix, TensorRole::router, false, true, true, false,
+             rows - 20, kRowBlockBytes, true, true},
+        // Rows in token order, not stored order: asked for whole.
+        Case{"token-mapped", UnitKind::token_mapped, TensorRole::embedding, false, false, false, false, rows,
+             kRowBlockBytes, false, false}}) {
+    auto u = unit_of(c.unit_rows, cols);
     u.id = 4;
-    u.kind = UnitKind::same_key;
-    u.key_a = u.key_b = TensorKey{Component::text, TensorRole::routed_expert, 1};
-    u.key_a.projection = u.key_b.projection = Projection::down;
+    u.kind = c.kind;
+    u.key_a = u.key_b = TensorKey{Component::text, c.role, c.role == TensorRole::embedding ? -1 : 1};
+    if (c.role == expert) u.key_a.projection = u.key_b.projection = Projection::down;
     u.sketch = c.sketch;
     u.keep_values = c.keep_values;
-    u.a.cols = cols + 8;  // the unit's columns are the first 512 of 520: rows not back to back
-    u.a.row_stride = cols + 8;
+    u.a.rows = u.b.rows = rows;
+    if (!c.a_contiguous) {
+      u.a.cols = cols + 8;  // the unit's columns are the first 512 of 520: rows not back to back
+      u.a.row_stride = cols + 8;
+    }
     if (c.b_transposed) {
       u.b.row_stride = 1;
       u.b.col_stride = rows;
     }
+    if (c.kind == UnitKind::token_mapped) u.rows_a = u.rows_b = odd_rows;
+    const std::span<const std::byte> whole_a = c.a_contiguous ? stored_ac : stored_a;
     const std::span<const std::byte> whole_b = c.b_transposed ? stored_bt : std::span<const std::byte>(stored_b);
-    testing::ArrivingCopy arriving_a(stored_a), arriving_b(whole_b);
-    const auto whole = execute_unit(u, stored_a, whole_b, {}, c.block_bytes);
+    testing::ArrivingCopy arriving_a(whole_a), arriving_b(whole_b);
+    const auto whole = execute_unit(u, whole_a, whole_b, {}, c.block_bytes);
     const auto arrived = execute_unit(u, arriving_a.span, arriving_b.span, {}, c.block_bytes,
                                       ArrivingBytes{arriving_a.ask(), arriving_b.ask()});
     EXPECT_EQ(arrived.serialize(), whole.serialize()) << c.name;
     EXPECT_EQ(arrived.hash_a, whole.hash_a) << c.name;
     EXPECT_EQ(stat(arrived, "n_nonfinite"), 1.0) << c.name;
+    // The branches the cases are for: every router row kept; the token-mapped rows compared.
+    if (c.role == TensorRole::router) {
+      EXPECT_EQ(arrived.values_a.size(), rows * cols);
+    }
+    if (c.kind == UnitKind::token_mapped) {
+      EXPECT_EQ(stat(arrived, "n"), static_cast<double>(odd_rows.size() * cols - 1));  // one pair not finite
+    }
     for (const auto* side : {&arriving_a, &arriving_b}) {
       const bool streams = side == &arriving_a ? c.a_streams : c.b_streams;
       ASSERT_FALSE(side->asked.empty()) << c.name;
