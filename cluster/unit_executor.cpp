@@ -17,7 +17,7 @@ namespace lineage::cluster {
 
 namespace fs = std::filesystem;
 
-/// Largest side of a whole unit or of a row block copied by pread (UnitBytes::read):
+/// Largest side of a whole unit or of a row block copied by pread (UnitBytes::read_as_asked):
 /// twice a default row block, so that the two buffers stay small next to a rank's memory; larger
 /// ones are mapped.
 constexpr std::uint64_t kMaxCopiedRange = 2 * stages::kRowBlockBytes;
