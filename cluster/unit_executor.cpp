@@ -47,12 +47,19 @@ std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
   return file(v).range(b, e);
 }
 
-std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) { return read(v, range(v), side); }
-
-std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, std::pair<std::uint64_t, std::uint64_t> range,
-                                           int side) {
+std::byte* UnitBytes::buffer(int side, std::size_t bytes) {
   const auto i = static_cast<std::size_t>(side);
-  return file(v).read(range.first, range.second, buffers_[i], capacities_[i]);
+  if (capacities_[i] < bytes) {
+    buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    capacities_[i] = bytes;
+  }
+  return buffers_[i].get();
+}
+
+std::span<const std::byte> UnitBytes::read(const stages::ElementView& v, int side) {
+  const auto [begin, end] = range(v);
+  const auto i = static_cast<std::size_t>(side);
+  return file(v).read(begin, end, buffers_[i], capacities_[i]);
 }
 
 std::pair<std::span<const std::byte>, std::function<void(std::uint64_t)>> UnitBytes::read_as_asked(
@@ -61,39 +68,31 @@ std::pair<std::span<const std::byte>, std::function<void(std::uint64_t)>> UnitBy
   (void)f.range(range.first, range.second);  // read()'s checks: inside the file as it was and as it is
   const auto i = static_cast<std::size_t>(side);
   const auto size = static_cast<std::size_t>(range.second - range.first);
-  if (capacities_[i] < size) {
-    buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(size);
-    capacities_[i] = size;
-  }
+  std::byte* out = buffer(side, size);
   copied_[i] = 0;
-  std::byte* buffer = buffers_[i].get();
-  auto ask = [this, &f, i, buffer, begin = range.first, size](std::uint64_t end) {
+  auto ask = [this, &f, i, out, begin = range.first, size](std::uint64_t end) {
     if (end <= copied_[i]) return;
     end = std::min<std::uint64_t>(size, std::max(end, copied_[i] + kReadChunkBytes));
-    f.read_into(begin + copied_[i], begin + end, buffer + copied_[i]);
+    f.read_into(begin + copied_[i], begin + end, out + copied_[i]);
     copied_[i] = end;
   };
-  return {std::span<const std::byte>(buffer, size), std::move(ask)};
+  return {std::span<const std::byte>(out, size), std::move(ask)};
 }
 
 std::span<const std::byte> UnitBytes::read_rows(const stages::ElementView& v, std::span<const std::uint64_t> rows,
                                                 std::uint64_t cols, int side) {
   const auto size = dtype_size(v.dtype);
   const std::size_t row_bytes = static_cast<std::size_t>(cols * size), total = rows.size() * row_bytes;
-  const auto i = static_cast<std::size_t>(side);
-  if (capacities_[i] < total) {
-    buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(total);
-    capacities_[i] = total;
-  }
+  std::byte* out = buffer(side, total);
   auto& f = file(v);
   for (std::size_t k = 0; k < rows.size();) {
     std::size_t run = 1;
     while (v.row_stride == cols && k + run < rows.size() && rows[k + run] == rows[k] + run) ++run;
     const auto begin = v.data_begin + (v.offset + rows[k] * v.row_stride) * size;
-    f.read_into(begin, begin + run * row_bytes, buffers_[i].get() + k * row_bytes);
+    f.read_into(begin, begin + run * row_bytes, out + k * row_bytes);
     k += run;
   }
-  return {buffers_[i].get(), total};
+  return {out, total};
 }
 
 void recheck_journaled_units(const Communicator& comm, const std::string& store, const stages::RunPlan& plan,

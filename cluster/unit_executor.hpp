@@ -54,13 +54,9 @@ class UnitBytes {
                                                                           std::uint64_t first_row, std::uint64_t rows);
   [[nodiscard]] io::SafetensorsFile& file(const stages::ElementView& v);
   /// The whole view copied by pread into this object's buffer for side `side` (0 or 1), valid
-  /// until the next read of that side: for units read entirely, and a split unit's side whose
-  /// sketch reads every row (SafetensorsFile::read).
+  /// until the next read of that side, with SafetensorsFile::read's checks: the side of a row
+  /// block's unit whose sketch reads every row of the tensor.
   [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v, int side);
-  /// The bytes [range.first, range.second) of v's file copied the same way (a row block's
-  /// rows_range).
-  [[nodiscard]] std::span<const std::byte> read(const stages::ElementView& v,
-                                                std::pair<std::uint64_t, std::uint64_t> range, int side);
   /// The bytes [range.first, range.second) of v's file, checked as read() checks them, in the
   /// buffer for side `side`, but copied only as a pass asks for them (stages::ArrivingBytes), in
   /// chunks of at least kReadChunkBytes: the span, and the function a pass asks with. Each chunk
@@ -76,6 +72,10 @@ class UnitBytes {
                                                      std::uint64_t cols, int side);
 
  private:
+  /// Side `side`'s buffer, grown to at least `bytes` (its contents are then lost), as
+  /// SafetensorsFile::read grows it.
+  std::byte* buffer(int side, std::size_t bytes);
+
   const std::vector<stages::RunModel>& models_;
   std::unique_ptr<std::byte[]> buffers_[2];
   std::size_t capacities_[2] = {0, 0};
