@@ -19,6 +19,7 @@
 #include "io/dtype_decode.hpp"
 #include "stages/align/token_mapped_embedding.hpp"
 #include "stages/execute/expert_sketch.hpp"
+#include "stages/execute/sketch_gather.hpp"
 #include "stages/execute/stream_hash.hpp"
 #include "stages/execute/unit_kernel.hpp"
 #include "stages/execute/unit_neurons.hpp"
@@ -309,11 +310,13 @@ void token_mapped_tests(const ComparisonUnit& unit, const ViewReader& ra, const 
 }
 
 /// Where a pass over a block also hashes and keeps values (execute_unit; a block computed for a
-/// merge elsewhere does neither).
+/// merge elsewhere does neither), and gathers sketch elements (an unsplit unit's; null otherwise).
 struct PassOutputs {
   StreamHash* hash_a;
   StreamHash* hash_b;
   UnitOutcome* out;
+  SketchGather* sketch_a = nullptr;
+  SketchGather* sketch_b = nullptr;
 };
 
 /// The logical elements of a block: a one-block unit's are all the pass reads (sampled and mapped
@@ -350,6 +353,8 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
     if (outputs) {
       views.a.hash(start, len, *outputs->hash_a);
       views.b.hash(start, len, *outputs->hash_b);
+      if (outputs->sketch_a) outputs->sketch_a->take(start, len, a.data());
+      if (outputs->sketch_b) outputs->sketch_b->take(start, len, b.data());
       if (unit.keep_values) {
         auto& out = *outputs->out;
         out.values_a.insert(out.values_a.end(), a.begin(), a.begin() + static_cast<long>(len));
@@ -419,9 +424,11 @@ void set_pass_statistics(const UnitSums& sums, UnitStats& st) {
 /// The statistics that read sampled rows, sketch dimensions or sampled neurons of the whole
 /// tensors rather than a pass over every element: the permutation null (or a token-mapped unit's
 /// tests), the expert sketches and the neuron matching. They never touch the pass's fields.
+/// `gathered_a`, `gathered_b`: a side's sketch elements already gathered by the pass, or null.
 void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                             std::span<const std::byte> b_tensor, const NullOptions& null_options,
-                            const UnitViews& views, UnitOutcome& out) {
+                            const UnitViews& views, UnitOutcome& out, const SketchGather* gathered_a = nullptr,
+                            const SketchGather* gathered_b = nullptr) {
   auto& st = out.stats;
   if (unit.kind == UnitKind::token_mapped) {
     token_mapped_tests(unit, views.a, views.b, views.n_total, null_options, st);
@@ -437,7 +444,10 @@ void add_sampled_statistics(const ComparisonUnit& unit, std::span<const std::byt
     st.basis = null.basis;
     out.joint_null = null.joint;
   }
-  std::tie(out.sketch_a, out.sketch_b) = unit_sketches(unit, a_tensor, b_tensor);
+  if (unit.sketch) {
+    out.sketch_a = gathered_a && gathered_a->active() ? gathered_a->sketch() : sketch_of(unit, unit.a, a_tensor);
+    out.sketch_b = gathered_b && gathered_b->active() ? gathered_b->sketch() : sketch_of(unit, unit.b, b_tensor);
+  }
   // Neuron matching of MLP units (same switch as the null: off without permutation tests).
   st.neuron.observed = std::numeric_limits<double>::quiet_NaN();
   if (null_options.permutations > 0) {
@@ -663,7 +673,8 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
     out.values_b.reserve(views.n_total);
   }
   UnitSums sums(views.n_total);
-  const PassOutputs outputs{&st_a, &st_b, &out};
+  SketchGather sketch_a(unit, unit.a, views.n_total), sketch_b(unit, unit.b, views.n_total);
+  const PassOutputs outputs{&st_a, &st_b, &out, &sketch_a, &sketch_b};
   pass_block(unit, views, block, sums, &outputs, arriving);
   // What follows reads anywhere in the tensors.
   ask_for_all(arriving, a_tensor, b_tensor);
@@ -685,7 +696,7 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
   out.hash_a = st_a.digest();
   out.hash_b = st_b.digest();
   set_pass_statistics(sums, out.stats);
-  add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out);
+  add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out, &sketch_a, &sketch_b);
   return out;
 }
 

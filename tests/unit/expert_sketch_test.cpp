@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -14,6 +15,7 @@
 #include "io/dtype_decode.hpp"
 #include "stages/align/sketch_matching.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/execute/sketch_gather.hpp"
 #include "stages/plan/matched_experts.hpp"
 
 namespace lineage::stages {
@@ -148,6 +150,96 @@ TEST(ExpertSketch, ADownProjectionsSketchFromItsRowsAloneIsThePasss) {
   auto off = down;
   off.sketch = false;
   EXPECT_TRUE(sketch_rows(off, off.a).empty());
+}
+
+/// `values` stored as `dtype` (F32, BF16 or F16 by truncation of the float's bits: any stored
+/// pattern will do), after `offset` elements of padding.
+std::vector<std::byte> stored_as(Dtype dtype, const std::vector<float>& values, std::uint64_t offset) {
+  const std::size_t size = dtype == Dtype::F32 ? 4 : 2;
+  std::vector<std::byte> out((offset + values.size()) * size, std::byte{0x5a});
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &values[i], 4);
+    if (dtype == Dtype::F32) {
+      std::memcpy(out.data() + (offset + i) * 4, &bits, 4);
+    } else {
+      const auto half = static_cast<std::uint16_t>(dtype == Dtype::BF16 ? bits >> 16 : bits & 0xffffu);
+      std::memcpy(out.data() + (offset + i) * 2, &half, 2);
+    }
+  }
+  return out;
+}
+
+TEST(ExpertSketch, ThePassGathersTheSketchReadingTheTensorGives) {
+  // execute_unit takes an unsplit unit's sketch elements from the pass's decoded blocks
+  // (SketchGather); they must give the sketch read from the tensor (unit_sketches) bit for bit,
+  // in both orientations, through a transposed view, with rows that straddle kernel blocks,
+  // stored BF16/F16 with an offset, and non-finite values among them.
+  const std::uint64_t neurons = 300, hidden = 1000;  // 1000 does not divide a 4,096-element block
+  std::mt19937 rng(21);
+  auto w = random_matrix(neurons, hidden, rng);
+  w[5 * hidden + sketch_dims(hidden)[3]] = std::numeric_limits<float>::infinity();
+  w[299 * hidden + sketch_dims(hidden)[15]] = std::numeric_limits<float>::quiet_NaN();
+  auto v = random_matrix(neurons, hidden, rng);
+  std::vector<float> w_t(w.size());  // w stored transposed: [hidden, neurons]
+  for (std::uint64_t n = 0; n < neurons; ++n) {
+    for (std::uint64_t h = 0; h < hidden; ++h) w_t[h * neurons + n] = w[n * hidden + h];
+  }
+  struct Case {
+    const char* name;
+    ComparisonUnit unit;
+    std::vector<std::byte> a, b;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"gate F32", expert_unit(Projection::gate, neurons, hidden), as_f32(w), as_f32(v)});
+  {
+    auto down = expert_unit(Projection::down, hidden, neurons);  // the hidden axis in its rows
+    down.a = down.b = ElementView{0, "a", "f", Dtype::BF16, 0, 7, hidden, neurons, neurons, 1};
+    cases.push_back({"down BF16 at an offset", down, stored_as(Dtype::BF16, w_t, 7), stored_as(Dtype::BF16, w, 7)});
+  }
+  {
+    auto up = expert_unit(Projection::up, neurons, hidden);
+    up.a = up.b = ElementView{0, "a", "f", Dtype::F16, 0, 3, neurons, hidden, hidden, 1};
+    cases.push_back({"up F16", up, stored_as(Dtype::F16, w, 3), stored_as(Dtype::F16, v, 3)});
+  }
+  {
+    // A gate read through a transposed view of its [hidden, neurons] storage.
+    auto gate = expert_unit(Projection::gate, neurons, hidden);
+    gate.a = ElementView{0, "a", "f", Dtype::F32, 0, 0, neurons, hidden, 1, neurons};
+    cases.push_back({"gate transposed", gate, as_f32(w_t), as_f32(w)});
+  }
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto read = unit_sketches(c.unit, c.a, c.b);
+    ASSERT_EQ(read.first.size(), kSketchWidth);
+    const auto pass = execute_unit(c.unit, c.a, c.b);
+    EXPECT_EQ(pass.sketch_a, read.first);
+    EXPECT_EQ(pass.sketch_b, read.second);
+  }
+  // The gather itself, fed the decoded elements in blocks as the pass feeds it.
+  const auto& gate = cases[0].unit;
+  SketchGather gather(gate, gate.a, neurons * hidden);
+  ASSERT_TRUE(gather.active());
+  for (std::uint64_t start = 0; start < w.size(); start += 4096) {
+    const auto len = std::min<std::uint64_t>(4096, w.size() - start);
+    if (start == 4096) {
+      EXPECT_THROW((void)gather.sketch(), InternalError);  // the pass has not seen every element yet
+    }
+    gather.take(start, static_cast<std::size_t>(len), w.data() + start);
+  }
+  EXPECT_EQ(gather.sketch(), unit_sketches(gate, cases[0].a, cases[0].b).first);
+  // Inactive where the pass does not read every element of the view once, in order.
+  EXPECT_FALSE(SketchGather(gate, gate.a, neurons * hidden - 1).active());
+  auto sampled = gate;
+  sampled.sampled = true;
+  EXPECT_FALSE(SketchGather(sampled, sampled.a, neurons * hidden).active());
+  auto narrower = gate;
+  narrower.cols = hidden - 1;
+  EXPECT_FALSE(SketchGather(narrower, narrower.a, neurons * hidden).active());
+  auto off = gate;
+  off.sketch = false;
+  EXPECT_FALSE(SketchGather(off, off.a, neurons * hidden).active());
+  EXPECT_THROW((void)SketchGather(off, off.a, neurons * hidden).sketch(), InternalError);
 }
 
 TEST(ExpertSketch, RecordRoundTripsThroughTheJournalPayload) {
