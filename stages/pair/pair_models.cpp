@@ -20,9 +20,24 @@ bool is_vector_role(const TensorKey& k, std::uint64_t rows, std::uint64_t cols) 
   return cols == 1 || rows == 1 || k.kind == ParamKind::bias;
 }
 
-bool keeps_values(const TensorKey& k, std::uint64_t elements, const PairOptions& o) {
+/// Whether a baseline reads its tensors whole rather than the null's sampled rows: routers and
+/// tensors of at most keep_values_max elements (norm vectors, biases), whose layer x layer
+/// statistics are computed entire.
+bool reads_whole(const TensorKey& k, std::uint64_t elements, const PairOptions& o) {
   if (k.role == TensorRole::router || k.role == TensorRole::router_bias) return true;
   return elements <= o.keep_values_max;
+}
+
+/// Whether a unit keeps its decoded values for the store: what the verdict reads from them (the
+/// router matchings and the outlier fingerprint of norm vectors, stages/verdict), of the same key
+/// in both models or their common sub-matrix. Every unit a small tensor is in kept it before:
+/// the layer x layer baselines pair a norm vector with every other layer's, so a 61-layer pair
+/// stored each one about 240 times, and the experts of a small MoE (2^16 elements or fewer)
+/// filled the journal with their values (3.2 GB for a 2.4 GB pair of 61 layers).
+bool keeps_values(const TensorKey& k, UnitKind kind, std::uint64_t elements, const PairOptions& o) {
+  if (kind != UnitKind::same_key && kind != UnitKind::submatrix) return false;
+  if (k.role == TensorRole::router || k.role == TensorRole::router_bias) return true;
+  return is_norm_role(k.role) && elements <= o.keep_values_max;
 }
 
 /// Key with the layer removed: what "the same role in another layer" means.
@@ -129,11 +144,11 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
     u.b = b;
     u.rows = rows;
     u.cols = cols;
-    u.keep_values = keeps_values(ka, rows * cols, options);
+    u.keep_values = keeps_values(ka, kind, rows * cols, options);
     u.sketch = (layer_sketched(ka) ? options.layer_sketches : options.expert_sketches) && sketched(ka, kind);
-    // Baselines describe a null: the null's sampled rows serve them (values kept whole are the
-    // exception, the layer x layer analyses need them entire).
-    if ((kind == UnitKind::baseline || kind == UnitKind::within) && !u.keep_values) {
+    // Baselines describe a null: the null's sampled rows serve them (routers and small tensors
+    // are the exception, the layer x layer analyses need them entire).
+    if ((kind == UnitKind::baseline || kind == UnitKind::within) && !reads_whole(ka, rows * cols, options)) {
       const auto n = sample_row_count(rows, cols);
       u.sampled = n < rows;
       u.sampled_rows = n;

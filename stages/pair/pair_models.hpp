@@ -18,7 +18,8 @@ struct PairOptions {
   /// within-model (each model's layer i x its layer j != i). Vector roles (norms, biases): every
   /// layer pair; matrix roles: one shifted pairing (i, i+1) per layer.
   bool baselines = true;
-  /// Keep decoded values of vectors up to this many elements, and of routers.
+  /// Keep the decoded values of routers, and of norm vectors up to this many elements, where the
+  /// same key (or a common sub-matrix) is compared; baselines read tensors up to this size whole.
   std::uint64_t keep_values_max = 1u << 16;
   /// Planning only (lineage plan): index-only inventories, whose tensors have shapes but no byte
   /// offsets, are paired for their sizes. Units built this way cannot be executed.

@@ -27,7 +27,7 @@ TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
   const auto b = inventory_of(suite / "base");
   const auto r = pair_models({&a, &b}, {});
   EXPECT_TRUE(r.unmatched.empty()) << r.unmatched.front();
-  std::size_t same = 0, baseline = 0, within = 0;
+  std::size_t same = 0, baseline = 0, within = 0, router_baselines = 0, norms_kept = 0;
   std::set<std::uint64_t> ids;
   for (const auto& u : r.units) {
     ids.insert(u.id);
@@ -35,6 +35,7 @@ TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
       ++within;
       EXPECT_EQ(u.a.model, u.b.model);  // a model's own layers against each other
       EXPECT_NE(u.key_a.layer, u.key_b.layer);
+      EXPECT_FALSE(u.keep_values) << u.a.tensor.str();  // nothing reads a model's own pairs' values
       continue;
     }
     EXPECT_EQ(u.a.model, 0);
@@ -50,10 +51,25 @@ TEST(PairModels, SameArchitecturePairsEveryKeyAndAddsBaselines) {
       EXPECT_EQ(u.key_a.role, u.key_b.role);
       EXPECT_FALSE(u.key_a.role == TensorRole::attn_norm && (u.key_a.layer == 0 || u.key_b.layer == 0));
     }
+    // Values are kept only where the verdict reads them: routers and norm vectors of the same
+    // key; never a baseline's (a norm vector is in a unit with every other layer's).
+    const bool compared_in_place = u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix;
     if (u.key_a.role == TensorRole::router) {
-      EXPECT_TRUE(u.keep_values);
+      EXPECT_EQ(u.keep_values, compared_in_place) << u.a.tensor.str();
+      if (u.kind == UnitKind::baseline) ++router_baselines;
+    }
+    if (is_norm_role(u.key_a.role)) {
+      EXPECT_EQ(u.keep_values, compared_in_place) << u.a.tensor.str();
+      if (u.kind == UnitKind::same_key) ++norms_kept;
+      // Still read whole: their layer x layer statistics are the vectors' entire.
+      EXPECT_FALSE(u.sampled) << u.a.tensor.str();
+    }
+    if (!is_norm_role(u.key_a.role) && u.key_a.role != TensorRole::router && u.key_a.role != TensorRole::router_bias) {
+      EXPECT_FALSE(u.keep_values) << u.a.tensor.str();
     }
   }
+  EXPECT_GT(router_baselines, 0u);
+  EXPECT_GT(norms_kept, 0u);
   EXPECT_EQ(ids.size(), r.units.size());
   EXPECT_GT(same, 50u);
   EXPECT_GT(baseline, 10u);
