@@ -8,7 +8,9 @@
 #     first-touch mmap, pread with read-ahead on a second thread), page cache warm;
 #  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
 #     at all), with every default (baselines, permutation null) and as the bare pass
-#     (--no-baselines --null-permutations 0);
+#     (--no-baselines --null-permutations 0): ROUNDS rounds (default 3) of the six runs one after
+#     the other, so that a minute of load on a shared machine slows one run of each kind, not every
+#     run of one kind; the table gives each kind's median wall and CPU time;
 #  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
 #     gigabytes of each model (default 1: its rate does not depend on the size);
 #  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
@@ -25,7 +27,7 @@
 #            pair is kept for the next run, the stores are removed; CLEAN=1 removes the pair too
 #   GB       gigabytes per model (default 4); `lineage synth` holds a model in memory as float, so
 #            generating needs more than 2 x GB of RAM (docs/synth.md)
-# Environment: LINEAGE=binary (default build/lineage), NUMPY_GB, LABEL (a note for the table),
+# Environment: LINEAGE=binary (default build/lineage), NUMPY_GB, ROUNDS, LABEL (a note for the table),
 #   DOC=file to write (default docs/benchmarks.md; DOC=- prints only).
 # Exit codes: 0 done, 2 usage, 3 not enough disk space, 4 a tool is missing.
 set -euo pipefail
@@ -33,11 +35,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/lineage-bench-compare}
 gb=${2:-4}
 numpy_gb=${NUMPY_GB:-1}
+rounds=${ROUNDS:-3}
 lineage=${LINEAGE:-$root/build/lineage}
 readbench=$root/build/bench/bench_read_bandwidth
 screenbench=$root/build/bench/bench_screen_pass
 doc=${DOC:-$root/docs/benchmarks.md}
 case "$gb" in '' | *[!0-9]*) echo "bench-compare: GB must be a whole number, got '$gb'" >&2; exit 2 ;; esac
+case "$rounds" in '' | *[!0-9]* | 0) echo "bench-compare: ROUNDS must be a positive whole number, got '$rounds'" >&2; exit 2 ;; esac
 
 # ---- dependencies (Debian packages only) and binaries ------------------------------------------
 "$root/scripts/install-deps.sh"
@@ -106,22 +110,21 @@ measure() {  # measure KEY NAME CMD...
   echo "$key $line" >>"$results"
   echo "bench-compare: $key: $line" >&2
 }
-for ranks in 1 2; do
+for round in $(seq "$rounds"); do
+  echo "bench-compare: round $round of $rounds" >&2
   for mode in all pass; do
     extra=()
     [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
+    for ranks in 1 2; do
+      rm -rf "$work/run.h5" "$work/run.h5.journal"
+      measure "compare_${mode}_${ranks}" lineage mpirun --oversubscribe -np "$ranks" "$lineage" compare \
+        "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
+    done
+    # One process started alone, as a user runs one rank: no launcher, so no MPI (docs/cli.md).
     rm -rf "$work/run.h5" "$work/run.h5.journal"
-    measure "compare_${mode}_${ranks}" lineage mpirun --oversubscribe -np "$ranks" "$lineage" compare \
-      "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
+    measure "compare_${mode}_alone" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
+      "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
   done
-done
-# One process started alone, as a user runs one rank: no launcher, so no MPI (docs/cli.md).
-for mode in all pass; do
-  extra=()
-  [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
-  rm -rf "$work/run.h5" "$work/run.h5.journal"
-  measure "compare_${mode}_alone" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
-    "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
 done
 rm -rf "$work/run.h5" "$work/run.h5.journal"
 numpy_out=$("$py" "$root/bench/peak_anon.py" python3 "$py" "$root/bench/numpy_reference.py" \
@@ -133,9 +136,9 @@ echo "numpy $numpy_out $(grep '^wall=' "$work/numpy.err")" >>"$results"
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 "$py" - "$doc" "$bytes" "$plain" "$results" "$machine" "$commit" "$gb" "$numpy_gb" "${LABEL:-}" "$lineage" \
-  "$screen" <<'PY'
+  "$screen" "$rounds" <<'PY'
 import datetime, re, statistics, sys
-doc, total, plain, results, machine, commit, gb, numpy_gb, label, binary, screen = sys.argv[1:]
+doc, total, plain, results, machine, commit, gb, numpy_gb, label, binary, screen, rounds = sys.argv[1:]
 total = int(total)
 # Rates in GB/s of wall time and in GB per CPU-second (user + system): on a shared machine the
 # second is the steadier one; the 2-rank speed-up can only be read from the first.
@@ -144,10 +147,13 @@ for l in plain.splitlines():
     if l.strip():
         name, _, wall, cpu = l.split()
         bw[name] = (total / float(wall) / 1e9, total / float(cpu) / 1e9)
-r = {}
+# Each kind of run: the median of its rounds' wall and CPU times, the largest peak memory.
+runs = {}
 for line in open(results):
     key, *kv = line.split()
-    r[key] = {k: float(v) for k, v in (x.split("=") for x in kv)}
+    runs.setdefault(key, []).append({k: float(v) for k, v in (x.split("=") for x in kv)})
+r = {key: {k: (max if k == "peak_anon_mb" else statistics.median)([x[k] for x in rs]) for k in rs[0]}
+     for key, rs in runs.items()}
 ref = bw["mmap_populate"]
 np_r = r["numpy"]
 numpy_rate = (np_r["bytes"] / np_r["seconds"] / 1e9, np_r["bytes"] / np_r["cpu_seconds"] / 1e9)
@@ -169,7 +175,8 @@ rows.append((f"numpy reference (bench/numpy_reference.py, first {numpy_gb} GB pe
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 out = [f"### {date}, commit {commit}{' (' + label + ')' if label else ''}", "",
        f"Machine: {machine}. Command: `scripts/bench-compare.sh WORKDIR {gb}` (binary `{binary}`). "
-       f"Pair: {total / 1e9:.2f} GB read in all (both models).", "",
+       f"Pair: {total / 1e9:.2f} GB read in all (both models). `lineage compare`: median of {rounds} "
+       f"alternated round{'s' if int(rounds) > 1 else ''}, the largest peak.", "",
        "| what | GB/s wall | GB per CPU-s | fraction of the plain pass (wall / CPU) | x numpy (wall / CPU) "
        "| 2 ranks / 1 rank (wall) | peak anon MB per process |",
        "|---|---|---|---|---|---|---|"]
