@@ -3,7 +3,8 @@
 /// Private anonymous memory for the in-memory result store: pages filled in by one call when
 /// taken (MADV_POPULATE_WRITE) instead of one page fault each, which this kind of virtual machine
 /// makes expensive, and grown in place or moved by the kernel (mremap), never copied. The store of
-/// a large run is tens of megabytes, built in memory and copied out once (io/hdf5/h5_file.hpp).
+/// a large run is tens to hundreds of megabytes, built in memory and written out from this memory
+/// (io/hdf5/h5_file.hpp).
 
 #include <cstddef>
 #include <span>

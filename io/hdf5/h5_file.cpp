@@ -425,14 +425,29 @@ std::optional<double> H5File::double_attribute(const std::string& object_path, c
 
 void H5File::flush() { check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), path_.string() + ": flush"); }
 
-AnonymousPages H5File::image() {
+std::array<std::span<const std::byte>, 2> H5File::image_parts() {
+  if (memory_ == nullptr) throw InternalError(path_.string() + ": only a file held in memory has its image at hand");
   flush();
   SilenceHdf5 quiet;
+  // The end of the space HDF5 allocated; a flush leaves the core driver's memory at least that long.
   const auto size = H5Fget_file_image(file_.id(), nullptr, 0);
   if (size <= 0) check(-1, path_.string() + ": file image size");
-  AnonymousPages bytes(static_cast<std::size_t>(size));
-  if (H5Fget_file_image(file_.id(), bytes.data(), bytes.size()) != size) check(-1, path_.string() + ": file image");
-  return bytes;
+  H5F_info2_t info{};
+  check(H5Fget_info2(file_.id(), &info), path_.string() + ": file info");
+  const std::size_t head = image_head_.size();
+  if (info.super.version >= 2 || static_cast<std::size_t>(size) < head ||
+      static_cast<std::size_t>(size) > memory_->size()) {
+    throw InternalError(path_.string() + ": no image of an in-memory file with superblock version " +
+                        std::to_string(info.super.version) + ", " + std::to_string(size) + " bytes allocated and " +
+                        std::to_string(memory_->size()) + " held");
+  }
+  // A version 0 or 1 superblock: the signature (8 bytes), 12 of versions, sizes and node ranks,
+  // then 4 of status flags, which the image has cleared.
+  constexpr std::size_t status_flags = 20;
+  std::memcpy(image_head_.data(), memory_->data(), status_flags);
+  std::memset(image_head_.data() + status_flags, 0, head - status_flags);
+  return {std::span<const std::byte>(image_head_),
+          std::span<const std::byte>(memory_->data() + head, static_cast<std::size_t>(size) - head)};
 }
 
 herr_t H5File::close_file() noexcept {

@@ -5,6 +5,8 @@
 /// HDF5's error stack (see detail/h5_check.hpp). Data are row-major (C order) as in HDF5; callers
 /// holding Eigen matrices (column-major by default) must convert before writing.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -21,8 +23,8 @@ namespace lineage::io {
 class H5File {
  public:
   /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store, its
-  /// memory grown by doubling without copies: io/hdf5/anonymous_pages.hpp); image() then gives its
-  /// bytes, for a caller that writes them itself. HDF5 then never meets an I/O error half-way
+  /// memory grown by doubling without copies: io/hdf5/anonymous_pages.hpp); image_parts() then
+  /// gives its bytes, for a caller that writes them itself. HDF5 then never meets an I/O error half-way
   /// through a file (a full disk leaves its library state broken).
   enum class Mode { read, read_write, create, create_in_memory };
 
@@ -75,8 +77,12 @@ class H5File {
 
   /// Pushes buffered data to the file system.
   void flush();
-  /// The whole file as bytes (flushes first); meant for Mode::create_in_memory.
-  [[nodiscard]] AnonymousPages image();
+  /// Mode::create_in_memory: the file's image, the bytes H5Fget_file_image would copy out (flushes
+  /// first), in two parts to write one after the other: the superblock's first bytes with its
+  /// status flags cleared, as the image has them (HDF5 sets them in an open file), then the core
+  /// driver's own memory after them, not a copy of it (a store can be hundreds of megabytes).
+  /// Valid until the file changes or closes.
+  [[nodiscard]] std::array<std::span<const std::byte>, 2> image_parts();
   /// Closes the file now, checked (a full disk can first show at close); the object is then
   /// unusable. Without it the destructor closes and only logs a failure.
   void close();
@@ -103,6 +109,8 @@ class H5File {
   // declared before file_ so that it outlives the file, and left mapped (leaked) if the file
   // could not be closed, since HDF5 may then still write to it.
   std::unique_ptr<AnonymousPages> memory_;
+  // image_parts()' first part: a version 0 or 1 superblock up to the end of its status flags.
+  std::array<std::byte, 24> image_head_{};
   H5Handle file_;
 };
 

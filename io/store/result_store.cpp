@@ -10,6 +10,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -180,191 +181,213 @@ std::uint64_t StoredModel::fingerprint() const {
   return h;
 }
 
-void write_result_store(const std::filesystem::path& path, const StoreContents& c) {
-  // The file is built in memory and written out with plain writes: a full disk or an I/O error is
-  // then one failed write() here, never an HDF5 library left half-way through a file.
-  AnonymousPages image;
-  {
-    H5File f(path.string() + ".in-memory", H5File::Mode::create_in_memory);
-    f.set_attribute("/", "schema_version", kStoreSchemaVersion);
-    f.set_attribute("/", "tool", c.tool_version);
-    f.set_attribute("/", "run_id", c.run_id);
-    f.set_attribute("/", "status", c.status);
-    f.write_strings("/run/config_json", {c.config_json});
-    f.write_strings("/run/writers", c.writers);
-    // Models: one group each, in order (index = model number in /units).
-    std::vector<std::string> labels;
-    for (std::size_t m = 0; m < c.models.size(); ++m) {
-      const auto& s = c.models[m];
-      const auto g = "/inputs/" + std::to_string(m);
-      labels.push_back(s.label);
-      f.ensure_group(g);
-      f.set_attribute(g, "label", s.label);
-      f.set_attribute(g, "path", s.path);
-      f.set_attribute(g, "family", s.family);
-      f.set_attribute(g, "tensors", static_cast<std::int64_t>(s.tensors));
-      f.set_attribute(g, "fingerprint", std::to_string(s.fingerprint()));
-      f.write_strings(g + "/shard_files", s.shard_files);
-      put(f, g + "/shard_sizes", s.shard_sizes);
-      put(f, g + "/header_xxh3", s.header_hashes);
-      if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
-    }
-    f.write_strings("/inputs/labels", labels);
-    // Units: a column table (one dataset per field, row i = unit id i).
-    const auto n = c.units.size();
-    std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
-    std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
-    std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& u = c.units[i];
-      auto t = unit_text(u);
-      id[i] = u.id, kind[i] = std::move(t.kind), key_a[i] = std::move(t.key_a), key_b[i] = std::move(t.key_b);
-      ta[i] = u.tensor_a, tb[i] = u.tensor_b, comp[i] = std::move(t.component), role[i] = std::move(t.role);
-      ma[i] = u.model_a, mb[i] = u.model_b, la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert;
-      rows[i] = u.rows, cols[i] = u.cols, bytes[i] = u.bytes;
-    }
-    f.ensure_group("/units");
-    put(f, "/units/id", id);
-    f.write_strings("/units/kind", kind);
-    f.write_strings("/units/key_a", key_a);
-    f.write_strings("/units/key_b", key_b);
-    f.write_strings("/units/tensor_a", ta);
-    f.write_strings("/units/tensor_b", tb);
-    f.write_strings("/units/component", comp);
-    f.write_strings("/units/role", role);
-    put(f, "/units/model_a", ma);
-    put(f, "/units/model_b", mb);
-    put(f, "/units/layer_a", la);
-    put(f, "/units/layer_b", lb);
-    put(f, "/units/expert", ex);
-    put(f, "/units/rows", rows);
-    put(f, "/units/cols", cols);
-    put(f, "/units/bytes", bytes);
-    std::vector<std::uint64_t> unit_sums(n);
-    for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
-    put(f, "/units/row_xxh3", unit_sums);
-    // Unmatched tensors: a column table (/unmatched/*), and the same records as the notes that
-    // readers before the table counted (written for them only; never read beside the table).
-    std::vector<std::int32_t> holder, lacking;
-    std::vector<std::string> keys, notes;
-    for (const auto& u : c.unmatched) {
-      holder.push_back(u.model);
-      lacking.push_back(u.lacking_model);
-      keys.push_back(u.key_text());
-      notes.push_back(to_string(u));
-    }
-    f.ensure_group("/unmatched");
-    put(f, "/unmatched/model", holder);
-    put(f, "/unmatched/lacking_model", lacking);
-    f.write_strings("/unmatched/key", keys);
-    f.write_strings("/units/unmatched", notes);
-    f.ensure_group("/plan");
-    f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
-    put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
-    put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
-    if (!c.superseded_ids.empty()) {
-      // What the reader refuses is never written (a store compare could not read back).
-      for (std::size_t r = 0; r < c.superseded_ids.size(); ++r) {
-        const auto unit = c.superseded_ids[r];
-        if (unit >= c.units.size() || (r > 0 && unit <= c.superseded_ids[r - 1]) ||
-            std::find(c.done_ids.begin(), c.done_ids.end(), unit) != c.done_ids.end()) {
-          throw InternalError("result store: superseded unit " + std::to_string(unit) +
-                              " is no unit, out of order, or has results");
-        }
-      }
-      put(f, "/units/superseded_ids", c.superseded_ids);
-    }
-    // Statistics: [done x stats] row-major, columns named by /results/stat_names.
-    f.ensure_group("/results");
-    f.write_strings("/results/stat_names", c.stat_names);
-    put(f, "/results/unit_id", c.done_ids);
-    const std::uint64_t cols_n = c.stat_names.size();
-    if (cols_n > 0 && c.stats.size() != c.done_ids.size() * cols_n) {
-      throw InternalError("result store: stats size does not match done units x stat names");
-    }
-    f.write<double>("/results/stats", std::span<const double>(c.stats), {c.done_ids.size(), cols_n});
-    put(f, "/results/hash_a", c.hash_a);
-    put(f, "/results/hash_b", c.hash_b);
-    std::vector<std::uint64_t> row_sums(c.done_ids.size());
-    for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
-    put(f, "/results/row_xxh3", row_sums);
-    for (const auto& [uid, ab] : c.values) {
-      const auto g = "/values/" + std::to_string(uid);
-      put(f, g + "/a", ab.first);
-      put(f, g + "/b", ab.second);
-    }
-    if (!c.sketches.empty()) {
-      const std::uint64_t width = c.sketches.begin()->second.first.size();
-      std::vector<std::uint64_t> ids;
-      std::vector<float> a, b;
-      for (const auto& [uid, ab] : c.sketches) {
-        if (ab.first.size() != width || ab.second.size() != width)
-          throw InternalError("result store: sketches of different widths");
-        ids.push_back(uid);
-        a.insert(a.end(), ab.first.begin(), ab.first.end());
-        b.insert(b.end(), ab.second.begin(), ab.second.end());
-      }
-      put(f, "/sketches/unit_id", ids);
-      f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
-      f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
-    }
-    if (!c.joint_null.empty()) {
-      const std::uint64_t width = c.joint_null.begin()->second.size();
-      std::vector<std::uint64_t> ids;
-      std::vector<float> values;
-      for (const auto& [uid, v] : c.joint_null) {
-        if (v.size() != width) throw InternalError("result store: joint null vectors of different lengths");
-        ids.push_back(uid);
-        values.insert(values.end(), v.begin(), v.end());
-      }
-      put(f, "/joint_null/unit_id", ids);
-      f.write<float>("/joint_null/h", std::span<const float>(values), {ids.size(), width});
-    }
-    // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
-    if (!c.neuron_matches.empty()) {
-      std::vector<std::uint64_t> nid, count, sampled, matched;
-      for (const auto& [uid, sm] : c.neuron_matches) {
-        if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
-        nid.push_back(uid);
-        count.push_back(sm.first.size());
-        sampled.insert(sampled.end(), sm.first.begin(), sm.first.end());
-        matched.insert(matched.end(), sm.second.begin(), sm.second.end());
-      }
-      f.ensure_group("/neurons");
-      put(f, "/neurons/unit_id", nid);
-      put(f, "/neurons/count", count);
-      put(f, "/neurons/suspect", sampled);
-      put(f, "/neurons/other", matched);
-    }
-    f.write_strings("/summaries/json", {c.summaries_json});
-    f.write_strings("/verdict/json", {c.verdict_json});
-    f.write_strings("/evidence/json", {c.evidence_json});
-    if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
-    image = f.image();
-    f.close();
+namespace {
+
+/// Everything in `c`, as the schema lays it out (docs/store-schema.md).
+void fill_store(H5File& f, const StoreContents& c) {
+  f.set_attribute("/", "schema_version", kStoreSchemaVersion);
+  f.set_attribute("/", "tool", c.tool_version);
+  f.set_attribute("/", "run_id", c.run_id);
+  f.set_attribute("/", "status", c.status);
+  f.write_strings("/run/config_json", {c.config_json});
+  f.write_strings("/run/writers", c.writers);
+  // Models: one group each, in order (index = model number in /units).
+  std::vector<std::string> labels;
+  for (std::size_t m = 0; m < c.models.size(); ++m) {
+    const auto& s = c.models[m];
+    const auto g = "/inputs/" + std::to_string(m);
+    labels.push_back(s.label);
+    f.ensure_group(g);
+    f.set_attribute(g, "label", s.label);
+    f.set_attribute(g, "path", s.path);
+    f.set_attribute(g, "family", s.family);
+    f.set_attribute(g, "tensors", static_cast<std::int64_t>(s.tensors));
+    f.set_attribute(g, "fingerprint", std::to_string(s.fingerprint()));
+    f.write_strings(g + "/shard_files", s.shard_files);
+    put(f, g + "/shard_sizes", s.shard_sizes);
+    put(f, g + "/header_xxh3", s.header_hashes);
+    if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
   }
+  f.write_strings("/inputs/labels", labels);
+  // Units: a column table (one dataset per field, row i = unit id i).
+  const auto n = c.units.size();
+  std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
+  std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
+  std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& u = c.units[i];
+    auto t = unit_text(u);
+    id[i] = u.id, kind[i] = std::move(t.kind), key_a[i] = std::move(t.key_a), key_b[i] = std::move(t.key_b);
+    ta[i] = u.tensor_a, tb[i] = u.tensor_b, comp[i] = std::move(t.component), role[i] = std::move(t.role);
+    ma[i] = u.model_a, mb[i] = u.model_b, la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert;
+    rows[i] = u.rows, cols[i] = u.cols, bytes[i] = u.bytes;
+  }
+  f.ensure_group("/units");
+  put(f, "/units/id", id);
+  f.write_strings("/units/kind", kind);
+  f.write_strings("/units/key_a", key_a);
+  f.write_strings("/units/key_b", key_b);
+  f.write_strings("/units/tensor_a", ta);
+  f.write_strings("/units/tensor_b", tb);
+  f.write_strings("/units/component", comp);
+  f.write_strings("/units/role", role);
+  put(f, "/units/model_a", ma);
+  put(f, "/units/model_b", mb);
+  put(f, "/units/layer_a", la);
+  put(f, "/units/layer_b", lb);
+  put(f, "/units/expert", ex);
+  put(f, "/units/rows", rows);
+  put(f, "/units/cols", cols);
+  put(f, "/units/bytes", bytes);
+  std::vector<std::uint64_t> unit_sums(n);
+  for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
+  put(f, "/units/row_xxh3", unit_sums);
+  // Unmatched tensors: a column table (/unmatched/*), and the same records as the notes that
+  // readers before the table counted (written for them only; never read beside the table).
+  std::vector<std::int32_t> holder, lacking;
+  std::vector<std::string> keys, notes;
+  for (const auto& u : c.unmatched) {
+    holder.push_back(u.model);
+    lacking.push_back(u.lacking_model);
+    keys.push_back(u.key_text());
+    notes.push_back(to_string(u));
+  }
+  f.ensure_group("/unmatched");
+  put(f, "/unmatched/model", holder);
+  put(f, "/unmatched/lacking_model", lacking);
+  f.write_strings("/unmatched/key", keys);
+  f.write_strings("/units/unmatched", notes);
+  f.ensure_group("/plan");
+  f.set_attribute("/plan", "ranks", static_cast<std::int64_t>(c.plan_ranks));
+  put(f, "/plan/rank_of_unit", c.plan_rank_of_unit);
+  put(f, "/plan/bytes_per_rank", c.plan_bytes_per_rank);
+  if (!c.superseded_ids.empty()) {
+    // What the reader refuses is never written (a store compare could not read back).
+    for (std::size_t r = 0; r < c.superseded_ids.size(); ++r) {
+      const auto unit = c.superseded_ids[r];
+      if (unit >= c.units.size() || (r > 0 && unit <= c.superseded_ids[r - 1]) ||
+          std::find(c.done_ids.begin(), c.done_ids.end(), unit) != c.done_ids.end()) {
+        throw InternalError("result store: superseded unit " + std::to_string(unit) +
+                            " is no unit, out of order, or has results");
+      }
+    }
+    put(f, "/units/superseded_ids", c.superseded_ids);
+  }
+  // Statistics: [done x stats] row-major, columns named by /results/stat_names.
+  f.ensure_group("/results");
+  f.write_strings("/results/stat_names", c.stat_names);
+  put(f, "/results/unit_id", c.done_ids);
+  const std::uint64_t cols_n = c.stat_names.size();
+  if (cols_n > 0 && c.stats.size() != c.done_ids.size() * cols_n) {
+    throw InternalError("result store: stats size does not match done units x stat names");
+  }
+  f.write<double>("/results/stats", std::span<const double>(c.stats), {c.done_ids.size(), cols_n});
+  put(f, "/results/hash_a", c.hash_a);
+  put(f, "/results/hash_b", c.hash_b);
+  std::vector<std::uint64_t> row_sums(c.done_ids.size());
+  for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
+  put(f, "/results/row_xxh3", row_sums);
+  for (const auto& [uid, ab] : c.values) {
+    const auto g = "/values/" + std::to_string(uid);
+    put(f, g + "/a", ab.first);
+    put(f, g + "/b", ab.second);
+  }
+  if (!c.sketches.empty()) {
+    const std::uint64_t width = c.sketches.begin()->second.first.size();
+    std::vector<std::uint64_t> ids;
+    std::vector<float> a, b;
+    for (const auto& [uid, ab] : c.sketches) {
+      if (ab.first.size() != width || ab.second.size() != width)
+        throw InternalError("result store: sketches of different widths");
+      ids.push_back(uid);
+      a.insert(a.end(), ab.first.begin(), ab.first.end());
+      b.insert(b.end(), ab.second.begin(), ab.second.end());
+    }
+    put(f, "/sketches/unit_id", ids);
+    f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
+    f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
+  }
+  if (!c.joint_null.empty()) {
+    const std::uint64_t width = c.joint_null.begin()->second.size();
+    std::vector<std::uint64_t> ids;
+    std::vector<float> values;
+    for (const auto& [uid, v] : c.joint_null) {
+      if (v.size() != width) throw InternalError("result store: joint null vectors of different lengths");
+      ids.push_back(uid);
+      values.insert(values.end(), v.begin(), v.end());
+    }
+    put(f, "/joint_null/unit_id", ids);
+    f.write<float>("/joint_null/h", std::span<const float>(values), {ids.size(), width});
+  }
+  // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
+  if (!c.neuron_matches.empty()) {
+    std::vector<std::uint64_t> nid, count, sampled, matched;
+    for (const auto& [uid, sm] : c.neuron_matches) {
+      if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
+      nid.push_back(uid);
+      count.push_back(sm.first.size());
+      sampled.insert(sampled.end(), sm.first.begin(), sm.first.end());
+      matched.insert(matched.end(), sm.second.begin(), sm.second.end());
+    }
+    f.ensure_group("/neurons");
+    put(f, "/neurons/unit_id", nid);
+    put(f, "/neurons/count", count);
+    put(f, "/neurons/suspect", sampled);
+    put(f, "/neurons/other", matched);
+  }
+  f.write_strings("/summaries/json", {c.summaries_json});
+  f.write_strings("/verdict/json", {c.verdict_json});
+  f.write_strings("/evidence/json", {c.evidence_json});
+  if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
+}
+
+/// `parts`, one after the other, in a new temporary file beside `path`, made durable; its path. Nothing is left behind
+/// on failure.
+std::filesystem::path write_temporary(const std::filesystem::path& path,
+                                      std::span<const std::span<const std::byte>> parts) {
   std::string tmpl = path.string() + ".tmp-XXXXXX";
   int fd = mkstemp(tmpl.data());
   if (fd < 0) throw StoreError(path.string() + ": cannot create the store (" + std::strerror(errno) + ")");
-  const std::filesystem::path tmp = tmpl;
+  std::filesystem::path tmp = tmpl;
   try {
     // Durable before it replaces the last good store: a full disk or an I/O error shows here,
     // while the old store is still in place.
-    std::size_t done = 0;
-    while (done < image.size()) {
-      const auto n = ::write(fd, image.data() + done, image.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw StoreError(path.string() + ": cannot write the store: " + std::strerror(n < 0 ? errno : EIO));
-      done += static_cast<std::size_t>(n);
+    for (const auto bytes : parts) {
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw StoreError(path.string() + ": cannot write the store: " + std::strerror(n < 0 ? errno : EIO));
+        done += static_cast<std::size_t>(n);
+      }
     }
     if (::fsync(fd) != 0) throw StoreError(path.string() + ": cannot make the store durable: " + std::strerror(errno));
     const int closed = ::close(std::exchange(fd, -1));
     if (closed != 0) throw StoreError(path.string() + ": cannot finish writing the store: " + std::strerror(errno));
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  return tmp;
+}
+
+}  // namespace
+
+void write_result_store(const std::filesystem::path& path, const StoreContents& c) {
+  // The file is built in memory and written out with plain writes: a full disk or an I/O error is
+  // then one failed write() here, never an HDF5 library left half-way through a file. What is
+  // written is the core driver's own memory (no copy of a store that can be hundreds of megabytes).
+  H5File f(path.string() + ".in-memory", H5File::Mode::create_in_memory);
+  fill_store(f, c);
+  const auto tmp = write_temporary(path, f.image_parts());
+  try {
+    f.close();  // checked before the last good store is replaced
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) throw StoreError(path.string() + ": cannot move the finished store into place: " + ec.message());
   } catch (...) {
-    if (fd >= 0) ::close(fd);
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
     throw;

@@ -1,13 +1,16 @@
 #include "io/hdf5/h5_file.hpp"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "support/temp_dir.hpp"
@@ -86,12 +89,15 @@ TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
 }
 
 // An in-memory file that grows over many of the core driver's 1 MiB steps (its memory grown by
-// AnonymousPages, moved by the kernel): its image, written out, is a file that reads back whole.
-TEST(H5File, InMemoryImageGrownOverManyStepsReadsBackWhole) {
+// AnonymousPages, moved by the kernel): its image, written out, is a file that reads back whole,
+// and it is what HDF5 gives as that file's image (the core driver's memory has the superblock's
+// status flags set, which H5Fget_file_image clears).
+TEST(H5File, InMemoryBytesGrownOverManyStepsAreTheFileImage) {
   lineage::testing::TempDir dir;
   const auto path = dir.path() / "image.h5";
   constexpr std::size_t datasets = 40, per = 1u << 17;  // 40 x 512 KiB of floats
   const auto value = [](std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); };
+  std::vector<std::byte> written;
   {
     H5File f(dir.path() / "never-written.h5", H5File::Mode::create_in_memory);
     std::vector<float> v(per);
@@ -101,13 +107,30 @@ TEST(H5File, InMemoryImageGrownOverManyStepsReadsBackWhole) {
     }
     f.write_strings("/names", {"alpha", "beta"});
     f.set_attribute("/", "schema_version", std::int64_t{3});
-    const AnonymousPages image = f.image();
-    EXPECT_GT(image.size(), datasets * per * sizeof(float));
+    for (const auto part : f.image_parts()) written.insert(written.end(), part.begin(), part.end());
+    EXPECT_GT(written.size(), datasets * per * sizeof(float));
     f.close();
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+    out.write(reinterpret_cast<const char*>(written.data()), static_cast<std::streamsize>(written.size()));
   }
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "never-written.h5"));
+  {
+    // The written file's image as HDF5 makes it (read into memory by the core driver).
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    ASSERT_GE(fapl, 0);
+    ASSERT_GE(H5Pset_fapl_core(fapl, 1u << 20, 0), 0);
+    const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    ASSERT_GE(id, 0);
+    std::vector<std::byte> image(written.size() + 1);
+    const auto size = H5Fget_file_image(id, image.data(), image.size());
+    H5Fclose(id);
+    ASSERT_EQ(size, static_cast<ssize_t>(written.size()));
+    image.resize(written.size());
+    // The first byte that differs (none: the size).
+    const auto differ = std::mismatch(image.begin(), image.end(), written.begin()).first - image.begin();
+    EXPECT_EQ(differ, static_cast<std::ptrdiff_t>(image.size()));
+  }
   const H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.int_attribute("/", "schema_version"), std::int64_t{3});
   EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
@@ -117,6 +140,13 @@ TEST(H5File, InMemoryImageGrownOverManyStepsReadsBackWhole) {
     for (std::size_t i = 0; i < per; i += 997) ASSERT_EQ(v[i], value(d, i)) << d << " " << i;
     ASSERT_EQ(v.back(), value(d, per - 1));
   }
+}
+
+// Only a file held in memory has its image at hand.
+TEST(H5File, ImageOfAFileOnDiskIsAnError) {
+  lineage::testing::TempDir dir;
+  H5File f(dir.path() / "disk.h5", H5File::Mode::create);
+  EXPECT_THROW((void)f.image_parts(), InternalError);
 }
 
 TEST(H5File, PythonH5pyReadsWhatWeWrite) {
