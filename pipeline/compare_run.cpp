@@ -473,21 +473,24 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
   clock.mark("scan");
   nlohmann::json verdicts;
+  std::size_t done_count = 0;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
     // Journaled matched units of the step after the pass, when it did not run this time (the
     // pass did not complete), are not planned yet: left out.
     if (!results_in_store) put_results(store, done, units.size());
+    // The scan's whole-tensor hashes are the outcomes' last use: the store has its copy.
+    const auto hashes =
+        complete ? stages::whole_tensor_hashes(models, units, done, block_bytes) : stages::WholeTensorHashes{};
+    done_count = done.size();
+    release_outcomes(done);
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
       store.tensor_scan_json =
-          stages::scan_tensors(models, stages::merge_shares(models, scan_shares),
-                               stages::whole_tensor_hashes(models, units, done, block_bytes), run.bytes())
-              .to_json()
-              .dump();
+          stages::scan_tensors(models, stages::merge_shares(models, scan_shares), hashes, run.bytes()).to_json().dump();
       verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
@@ -512,7 +515,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (!cfg.quiet) {
       out << "computed " << total_computed - total_blocks << " units this run";
       if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
-      out << "; " << done.size() << "/" << units.size() << " done";
+      out << "; " << done_count << "/" << units.size() << " done";
       if (!superseded.empty()) out << " (" << superseded.size() << " superseded by matched units)";
       out << "; store " << cfg.out << " (" << store.status << ")\n";
     }

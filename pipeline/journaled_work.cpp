@@ -1,5 +1,9 @@
 #include "pipeline/journaled_work.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <string>
 #include <utility>
 
@@ -116,6 +120,13 @@ void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages:
     if (!o.joint_null.empty()) store.joint_null[id] = o.joint_null;
     if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
   }
+}
+
+void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done) {
+  std::map<std::uint64_t, stages::UnitOutcome>().swap(done);
+#if defined(__GLIBC__)
+  (void)::malloc_trim(0);
+#endif
 }
 
 }  // namespace lineage::pipeline
