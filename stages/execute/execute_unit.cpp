@@ -184,10 +184,8 @@ HiddenNull null_of(const ComparisonUnit& unit, const ViewReader& ra, const ViewR
 /// (columns of gate/up [neurons, hidden], rows of down [hidden, neurons]); a few hundred
 /// elements per dimension, a small fraction of the pass.
 std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view, std::span<const std::byte> bytes) {
-  const bool hidden_rows = null_axis(unit.key_a, view.rows, view.cols) == NullAxis::rows;
-  const auto dims = sketch_dims(hidden_rows ? view.rows : view.cols);
+  const auto [hidden_rows, dims, neurons] = sketch_layout(unit, view);
   if (dims.empty()) return {};
-  const std::uint64_t neurons = hidden_rows ? view.cols : view.rows;
   std::vector<float> x(kSketchDims * neurons);
   if (hidden_rows) {
     ViewReader(view, view.cols, bytes, dims).read(0, static_cast<std::size_t>(x.size()), x.data(), nullptr);
@@ -479,8 +477,10 @@ std::pair<std::vector<float>, std::vector<float>> unit_sketches(const Comparison
 }
 
 std::vector<std::uint64_t> sketch_rows(const ComparisonUnit& unit, const ElementView& view) {
-  if (!unit.sketch || view.col_stride != 1 || null_axis(unit.key_a, view.rows, view.cols) != NullAxis::rows) return {};
-  return sketch_dims(view.rows);
+  if (!unit.sketch || view.col_stride != 1) return {};
+  auto layout = sketch_layout(unit, view);
+  if (!layout.hidden_rows) return {};
+  return std::move(layout.dims);
 }
 
 std::vector<float> sketch_from_rows(const ElementView& view, std::span<const std::byte> rows) {

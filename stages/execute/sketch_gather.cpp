@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "stages/execute/expert_sketch.hpp"
@@ -9,17 +10,25 @@
 
 namespace lineage::stages {
 
+SketchLayout sketch_layout(const ComparisonUnit& unit, const ElementView& view) {
+  SketchLayout layout;
+  layout.hidden_rows = null_axis(unit.key_a, view.rows, view.cols) == NullAxis::rows;
+  layout.dims = sketch_dims(layout.hidden_rows ? view.rows : view.cols);
+  layout.neurons = layout.hidden_rows ? view.cols : view.rows;
+  return layout;
+}
+
 SketchGather::SketchGather(const ComparisonUnit& unit, const ElementView& view, std::uint64_t pass_elements) {
   if (!unit.sketch || unit.sampled || unit.kind == UnitKind::token_mapped || unit.cols != view.cols ||
       pass_elements != view.rows * view.cols) {
     return;
   }
-  // The orientation and dimensions sketch_of reads (execute_unit.cpp).
-  hidden_rows_ = null_axis(unit.key_a, view.rows, view.cols) == NullAxis::rows;
-  dims_ = sketch_dims(hidden_rows_ ? view.rows : view.cols);
-  if (dims_.empty()) return;
+  auto layout = sketch_layout(unit, view);
+  if (layout.dims.empty()) return;
+  hidden_rows_ = layout.hidden_rows;
+  dims_ = std::move(layout.dims);
   cols_ = view.cols;
-  neurons_ = hidden_rows_ ? view.cols : view.rows;
+  neurons_ = layout.neurons;
   x_.assign(kSketchDims * neurons_, 0.0f);
   active_ = true;
 }

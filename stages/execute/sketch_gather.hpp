@@ -13,6 +13,17 @@
 
 namespace lineage::stages {
 
+/// Where a side's expert sketch lies in its view: the hidden axis (the rows of a down projection
+/// [hidden, neurons], the columns of gate/up [neurons, hidden]), the hidden dimensions it reads
+/// (sketch_dims of that axis; empty: the side has no sketch) and the neurons it reads them over.
+/// The one rule sketch_of, sketch_rows (execute_unit.cpp) and SketchGather share.
+struct SketchLayout {
+  bool hidden_rows = false;
+  std::vector<std::uint64_t> dims;
+  std::uint64_t neurons = 0;
+};
+[[nodiscard]] SketchLayout sketch_layout(const ComparisonUnit& unit, const ElementView& view);
+
 class SketchGather {
  public:
   /// Gathers side `view` of `unit` when the pass reads each of the view's elements once in
