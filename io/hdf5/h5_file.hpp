@@ -24,8 +24,8 @@ class H5File {
  public:
   /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store, its
   /// memory grown by doubling without copies: io/hdf5/anonymous_pages.hpp); image_parts() then
-  /// gives its bytes, for a caller that writes them itself. HDF5 then never meets an I/O error half-way
-  /// through a file (a full disk leaves its library state broken).
+  /// gives its bytes, for a caller that writes them itself. HDF5 then never meets an I/O error
+  /// half-way through a file (a full disk leaves its library state broken).
   enum class Mode { read, read_write, create, create_in_memory };
 
   /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
