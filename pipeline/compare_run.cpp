@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "cluster/phase.hpp"
@@ -27,6 +28,7 @@
 #include "io/store/result_store.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
+#include "pipeline/freed_memory.hpp"
 #include "pipeline/journaled_work.hpp"
 #include "pipeline/matched_phase.hpp"
 #include "pipeline/stop_signal.hpp"
@@ -472,7 +474,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   }
   const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
   clock.mark("scan");
-  nlohmann::json verdicts;
+  std::string verdict_table;
   std::size_t done_count = 0;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
@@ -491,10 +493,16 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
       store.tensor_scan_json =
           stages::scan_tensors(models, stages::merge_shares(models, scan_shares), hashes, run.bytes()).to_json().dump();
-      verdicts = verdicts_from_store(store);
+      const auto verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
+      // The table printed at the end, made now: the verdicts' JSON object (tens of megabytes on a
+      // deep model) is gone, and its memory returned, before the store is built.
+      std::ostringstream table;
+      print_verdict_table(verdicts, table);
+      verdict_table = std::move(table).str();
     }
+    (void)return_freed_memory();
   });
   try {
     cluster::run_phase(comm, "store", store_phase, [&] {
@@ -528,7 +536,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       exit_code = kExitStoppedResumable;
     } else {
       out << "\n";
-      print_verdict_table(verdicts, out);
+      out << verdict_table;
     }
   }
   return static_cast<int>(comm.max(static_cast<double>(exit_code)));

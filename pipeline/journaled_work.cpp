@@ -1,14 +1,11 @@
 #include "pipeline/journaled_work.hpp"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <string>
 #include <utility>
 
 #include "core/errors.hpp"
 #include "io/journal/journal.hpp"
+#include "pipeline/freed_memory.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/row_block_partial.hpp"
 #include "stages/execute/unit_stats.hpp"
@@ -124,9 +121,7 @@ void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages:
 
 void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done) {
   std::map<std::uint64_t, stages::UnitOutcome>().swap(done);
-#if defined(__GLIBC__)
-  (void)::malloc_trim(0);
-#endif
+  (void)return_freed_memory();
 }
 
 }  // namespace lineage::pipeline

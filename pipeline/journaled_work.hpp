@@ -41,10 +41,9 @@ struct JournaledWork {
 void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
                  std::size_t unit_count);
 
-/// Empties `done` and gives the memory it held back to the system where the C library can (glibc
-/// keeps freed small blocks for reuse otherwise): rank 0 holds every unit's outcome after the pass,
-/// hundreds of megabytes on a deep model, and after the store has its copy the verdicts and the
-/// in-memory store need the room.
+/// Empties `done` and gives the memory it held back to the system (pipeline/freed_memory.hpp):
+/// rank 0 holds every unit's outcome after the pass, hundreds of megabytes on a deep model, and
+/// after the store has its copy the verdicts and the in-memory store need the room.
 void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done);
 
 /// The row block size of this run: LINEAGE_ROW_BLOCK_BYTES (a testing and tuning aid,
