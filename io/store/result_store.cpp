@@ -341,8 +341,8 @@ void fill_store(H5File& f, const StoreContents& c) {
   if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
 }
 
-/// `parts`, one after the other, in a new temporary file beside `path`, made durable; its path. Nothing is left behind
-/// on failure.
+/// `parts`, one after the other, in a new temporary file beside `path`, made durable; its path.
+/// Nothing is left behind on failure.
 std::filesystem::path write_temporary(const std::filesystem::path& path,
                                       std::span<const std::span<const std::byte>> parts) {
   std::string tmpl = path.string() + ".tmp-XXXXXX";
