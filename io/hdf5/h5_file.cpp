@@ -48,20 +48,20 @@ std::string parent_of(const std::string& path) {
 }
 
 // File image callbacks of an in-memory file (Mode::create_in_memory): its one buffer is the
-// AnonymousPages behind `udata`, grown without copies where the default realloc copied the whole
+// ImagePages behind `udata`, grown without copies where the default realloc copied the whole
 // image at every 1 MiB step. The property list copies share it.
 void* image_malloc(std::size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
-  auto* pages = static_cast<AnonymousPages*>(udata);
+  auto* pages = static_cast<ImagePages*>(udata);
   if (pages->data() != nullptr) return nullptr;
   return pages->resize(size) ? pages->data() : nullptr;
 }
 void* image_realloc(void* ptr, std::size_t size, H5FD_file_image_op_t /*op*/, void* udata) {
-  auto* pages = static_cast<AnonymousPages*>(udata);
+  auto* pages = static_cast<ImagePages*>(udata);
   if (ptr != pages->data()) return nullptr;
   return pages->resize(size) ? pages->data() : nullptr;
 }
 herr_t image_free(void* ptr, H5FD_file_image_op_t /*op*/, void* udata) {
-  auto* pages = static_cast<AnonymousPages*>(udata);
+  auto* pages = static_cast<ImagePages*>(udata);
   if (ptr != nullptr && ptr == pages->data()) pages->release();
   return 0;
 }
@@ -94,30 +94,40 @@ H5File::H5File(const std::filesystem::path& path, Mode mode) : path_(path) {
     case Mode::create:
       id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
       break;
-    case Mode::create_in_memory: {
-      const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-      if (fapl >= 0) {
-        const H5Handle owned(fapl);
-        memory_ = std::make_unique<AnonymousPages>();
-        H5FD_file_image_callbacks_t callbacks{image_malloc, image_memcpy, image_realloc, image_free,
-                                              udata_copy,   udata_free,   memory_.get()};
-        // The image grows by 1 MiB at a time (the memory under it by doubling): the core driver
-        // zeroes each increment as it takes it, so a larger one costs a store of a few hundred
-        // kilobytes (the one written before the pass) that many bytes zeroed. Closing the file
-        // closes whatever is still open in it, so the memory is never released under it.
-        if (H5Pset_fapl_core(fapl, 1u << 20, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &callbacks) >= 0 &&
-            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0) {
-          id = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        }
-      }
+    case Mode::create_in_memory:
+      id = create_in(std::make_unique<ImagePages>());
       break;
-    }
   }
   if (id < 0) {
     throw StoreError(p + ": cannot " + (mode == Mode::create ? "create" : "open") + " HDF5 file (" +
                      h5detail::error_stack_text() + ")");
   }
   file_ = H5Handle(id);
+}
+
+H5File::H5File(const std::filesystem::path& path, int image_file) : path_(path) {
+  SilenceHdf5 quiet;
+  const hid_t id = create_in(std::make_unique<ImagePages>(ImagePages::of_file(image_file)));
+  if (id < 0) throw StoreError(path.string() + ": cannot create HDF5 file (" + h5detail::error_stack_text() + ")");
+  file_ = H5Handle(id);
+}
+
+hid_t H5File::create_in(std::unique_ptr<ImagePages> memory) {
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return fapl;
+  const H5Handle owned(fapl);
+  memory_ = std::move(memory);
+  H5FD_file_image_callbacks_t callbacks{image_malloc, image_memcpy, image_realloc, image_free,
+                                        udata_copy,   udata_free,   memory_.get()};
+  // The image grows by 1 MiB at a time (the memory under it by doubling): the core driver
+  // zeroes each increment as it takes it, so a larger one costs a store of a few hundred
+  // kilobytes (the one written before the pass) that many bytes zeroed. Closing the file
+  // closes whatever is still open in it, so the memory is never released under it.
+  if (H5Pset_fapl_core(fapl, 1u << 20, 0) < 0 || H5Pset_file_image_callbacks(fapl, &callbacks) < 0 ||
+      H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+    return -1;
+  }
+  return H5Fcreate(path_.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
 }
 
 void H5File::ensure_group(const std::string& group_path) {
@@ -449,6 +459,15 @@ std::array<std::span<const std::byte>, 2> H5File::image_parts() {
   return {std::span<const std::byte>(image_head_),
           std::span<const std::byte>(memory_->data() + head, static_cast<std::size_t>(size) - head)};
 }
+
+std::uint64_t H5File::allocated_end() const {
+  SilenceHdf5 quiet;
+  haddr_t end = 0;
+  check(H5Fget_eoa(file_.id(), &end), path_.string() + ": end of allocated space");
+  return end;
+}
+
+int H5File::image_growth_refusal() const noexcept { return memory_ != nullptr ? memory_->refusal() : 0; }
 
 herr_t H5File::close_file() noexcept {
   const hid_t id = file_.release();

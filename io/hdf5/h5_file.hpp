@@ -15,21 +15,27 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5/anonymous_pages.hpp"
 #include "io/hdf5/h5_handle.hpp"
+#include "io/hdf5/image_pages.hpp"
 
 namespace lineage::io {
 
 class H5File {
  public:
   /// `create_in_memory`: a new file held in memory only (HDF5's core driver, no backing store, its
-  /// memory grown by doubling without copies: io/hdf5/anonymous_pages.hpp); image_parts() then
+  /// memory grown by doubling without copies: io/hdf5/image_pages.hpp); image_parts() then
   /// gives its bytes, for a caller that writes them itself. HDF5 then never meets an I/O error
   /// half-way through a file (a full disk leaves its library state broken).
   enum class Mode { read, read_write, create, create_in_memory };
 
   /// Opens or creates (create = truncate) `path`. Throws StoreError naming the path.
   H5File(const std::filesystem::path& path, Mode mode);
+  /// A new file held in memory (as Mode::create_in_memory, named `path` in messages) whose memory
+  /// is a shared mapping of `image_file`: an open, empty file the caller keeps open until this
+  /// object is gone (io/hdf5/image_pages.hpp). After close() it holds the closed file's bytes and
+  /// runs past them to the end of the last reservation: allocated_end(), read from the file
+  /// opened again, is where to truncate it.
+  H5File(const std::filesystem::path& path, int image_file);
   /// Closes the file (a failure is logged). Not copied or moved: HDF5 holds the address of an
   /// in-memory file's memory, which must outlive the file.
   ~H5File();
@@ -83,11 +89,20 @@ class H5File {
   /// driver's own memory after them, not a copy of it (a store can be hundreds of megabytes).
   /// Valid until the file changes or closes.
   [[nodiscard]] std::array<std::span<const std::byte>, 2> image_parts();
+  /// The end of the space HDF5 allocated in the file (its "end of allocation"): the length of
+  /// the file's bytes, which a file may run past.
+  [[nodiscard]] std::uint64_t allocated_end() const;
+  /// The errno with which the memory of an in-memory file last refused to grow (ENOSPC when a
+  /// mapped file's blocks could not be reserved), 0 when it never did: what a failed write or
+  /// close of such a file comes from.
+  [[nodiscard]] int image_growth_refusal() const noexcept;
   /// Closes the file now, checked (a full disk can first show at close); the object is then
   /// unusable. Without it the destructor closes and only logs a failure.
   void close();
 
  private:
+  /// Creates the file, held in `memory` (kept in memory_); the new file's id, negative on failure.
+  hid_t create_in(std::unique_ptr<ImagePages> memory);
   /// Closes the file if open (0 when it was not); on failure leaks the in-memory buffer (memory_).
   herr_t close_file() noexcept;
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
@@ -108,7 +123,7 @@ class H5File {
   // The core driver's memory (Mode::create_in_memory), which HDF5 releases when the file closes;
   // declared before file_ so that it outlives the file, and left mapped (leaked) if the file
   // could not be closed, since HDF5 may then still write to it.
-  std::unique_ptr<AnonymousPages> memory_;
+  std::unique_ptr<ImagePages> memory_;
   // image_parts()' first part: a version 0 or 1 superblock up to the end of its status flags.
   std::array<std::byte, 24> image_head_{};
   H5Handle file_;

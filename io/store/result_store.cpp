@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -341,57 +343,108 @@ void fill_store(H5File& f, const StoreContents& c) {
   if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
 }
 
-/// `parts`, one after the other, in a new temporary file beside `path`, made durable; its path.
-/// Nothing is left behind on failure.
-std::filesystem::path write_temporary(const std::filesystem::path& path,
-                                      std::span<const std::span<const std::byte>> parts) {
-  std::string tmpl = path.string() + ".tmp-XXXXXX";
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw StoreError(path.string() + ": cannot create the store (" + std::strerror(errno) + ")");
-  std::filesystem::path tmp = tmpl;
-  try {
-    // Durable before it replaces the last good store: a full disk or an I/O error shows here,
-    // while the old store is still in place.
-    for (const auto bytes : parts) {
-      std::size_t done = 0;
-      while (done < bytes.size()) {
-        const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw StoreError(path.string() + ": cannot write the store: " + std::strerror(n < 0 ? errno : EIO));
-        done += static_cast<std::size_t>(n);
-      }
-    }
-    if (::fsync(fd) != 0) throw StoreError(path.string() + ": cannot make the store durable: " + std::strerror(errno));
-    const int closed = ::close(std::exchange(fd, -1));
-    if (closed != 0) throw StoreError(path.string() + ": cannot finish writing the store: " + std::strerror(errno));
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
+/// A new file beside a store's `path` (`path`.tmp-XXXXXX) that becomes the store only when
+/// commit() has made it durable and moved it into place: until then a full disk or an I/O error
+/// leaves the last good store as it was, and the temporary is removed when this object goes.
+class TemporaryStore {
+ public:
+  explicit TemporaryStore(std::filesystem::path path) : path_(std::move(path)) {
+    std::string name = path_.string() + ".tmp-XXXXXX";
+    fd_ = ::mkstemp(name.data());
+    if (fd_ < 0) throw StoreError(path_.string() + ": cannot create the store (" + std::strerror(errno) + ")");
+    temporary_ = name;
   }
-  return tmp;
+  TemporaryStore(const TemporaryStore&) = delete;
+  TemporaryStore& operator=(const TemporaryStore&) = delete;
+  ~TemporaryStore() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) {
+      std::error_code ec;
+      std::filesystem::remove(temporary_, ec);
+    }
+  }
+
+  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] const std::filesystem::path& temporary() const { return temporary_; }
+
+  /// `bytes` written at the end.
+  void append(std::span<const std::byte> bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail("cannot write the store", n < 0 ? errno : EIO);
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  void truncate(std::uint64_t size) {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("cannot size the store", errno);
+  }
+  /// Durable, closed and in place of the last good store.
+  void commit() {
+    // A full disk or an I/O error shows here, while the old store is still in place.
+    if (::fsync(fd_) != 0) fail("cannot make the store durable", errno);
+    if (::close(std::exchange(fd_, -1)) != 0) fail("cannot finish writing the store", errno);
+    std::error_code ec;
+    std::filesystem::rename(temporary_, path_, ec);
+    if (ec) throw StoreError(path_.string() + ": cannot move the finished store into place: " + ec.message());
+    committed_ = true;
+  }
+  [[noreturn]] void fail(const std::string& what, int error) const {
+    throw StoreError(path_.string() + ": " + what + ": " + std::strerror(error));
+  }
+
+ private:
+  std::filesystem::path path_, temporary_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+/// True when `file`'s file system gives a file the blocks it reserves (fallocate) and writes a
+/// mapped page into its own reserved block, as ext4, XFS and tmpfs do: a full disk is then a
+/// refused reservation, never a fault on a mapped page. Copy-on-write file systems allocate anew
+/// at each write whatever was reserved; some file systems reserve nothing. Reserves the first page.
+bool reserves_blocks(int file) {
+  struct statfs fs {};
+  if (::fstatfs(file, &fs) != 0) return false;
+  constexpr std::array<std::uint32_t, 3> copy_on_write{0x9123683eU /* btrfs */, 0x2fc12fc1U /* zfs */,
+                                                       0xca451a4eU /* bcachefs */};
+  if (std::find(copy_on_write.begin(), copy_on_write.end(), static_cast<std::uint32_t>(fs.f_type)) !=
+      copy_on_write.end()) {
+    return false;
+  }
+  return ::fallocate(file, 0, 0, 4096) == 0;
 }
 
 }  // namespace
 
 void write_result_store(const std::filesystem::path& path, const StoreContents& c) {
-  // The file is built in memory and written out with plain writes: a full disk or an I/O error is
-  // then one failed write() here, never an HDF5 library left half-way through a file. What is
-  // written is the core driver's own memory (no copy of a store that can be hundreds of megabytes).
-  H5File f(path.string() + ".in-memory", H5File::Mode::create_in_memory);
-  fill_store(f, c);
-  const auto tmp = write_temporary(path, f.image_parts());
-  try {
+  // HDF5 writes only to memory (its core driver): a full disk or an I/O error is a refused
+  // reservation or write here, never an HDF5 library left half-way through writing a file.
+  TemporaryStore out(path);
+  const auto in_memory = path.string() + ".in-memory";
+  if (reserves_blocks(out.fd())) {
+    // The memory is the temporary itself, mapped: the kernel writes it back as it is built, and no
+    // anonymous memory holds the store (hundreds of megabytes on a deep model).
+    {
+      H5File f(in_memory, out.fd());
+      try {
+        fill_store(f, c);
+        f.close();
+      } catch (const StoreError&) {
+        if (const int refused = f.image_growth_refusal(); refused != 0) out.fail("cannot write the store", refused);
+        throw;
+      }
+    }
+    out.truncate(H5File(out.temporary(), H5File::Mode::read).allocated_end());
+  } else {
+    // Written from the core driver's own memory (no copy of the store).
+    H5File f(in_memory, H5File::Mode::create_in_memory);
+    fill_store(f, c);
+    for (const auto part : f.image_parts()) out.append(part);
     f.close();  // checked before the last good store is replaced
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw StoreError(path.string() + ": cannot move the finished store into place: " + ec.message());
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
   }
+  out.commit();
 }
 
 std::vector<std::filesystem::path> remove_stale_store_temporaries(const std::filesystem::path& path) {

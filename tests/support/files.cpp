@@ -1,6 +1,7 @@
 #include "support/files.hpp"
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "core/dtype.hpp"
@@ -13,6 +14,11 @@ namespace lineage::testing {
 void write_bytes(const std::filesystem::path& p, std::string_view bytes) {
   std::ofstream out(p, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 SecretBesideModel write_secret_beside_model(const std::filesystem::path& dir) {

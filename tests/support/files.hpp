@@ -12,6 +12,8 @@
 namespace lineage::testing {
 
 void write_bytes(const std::filesystem::path& p, std::string_view bytes);
+/// The whole of file `p`.
+[[nodiscard]] std::string read_bytes(const std::filesystem::path& p);
 /// A raw safetensors file: 8-byte length of `json`, `json`, then `data_bytes` zero bytes.
 void write_raw_safetensors(const std::filesystem::path& p, const std::string& json, std::size_t data_bytes);
 /// Every tensor of a checkpoint folder, decoded to float, by stored name.

@@ -1,7 +1,9 @@
 #include "io/hdf5/h5_file.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -89,7 +92,7 @@ TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
 }
 
 // An in-memory file that grows over many of the core driver's 1 MiB steps (its memory grown by
-// AnonymousPages, moved by the kernel): its image, written out, is a file that reads back whole,
+// ImagePages, moved by the kernel): its image, written out, is a file that reads back whole,
 // and it is what HDF5 gives as that file's image (the core driver's memory has the superblock's
 // status flags set, which H5Fget_file_image clears).
 TEST(H5File, InMemoryBytesGrownOverManyStepsAreTheFileImage) {
@@ -133,6 +136,62 @@ TEST(H5File, InMemoryBytesGrownOverManyStepsAreTheFileImage) {
   }
   const H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.int_attribute("/", "schema_version"), std::int64_t{3});
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
+  for (std::size_t d = 0; d < datasets; ++d) {
+    const auto v = f.read<float>("/values/" + std::to_string(d));
+    ASSERT_EQ(v.size(), per);
+    for (std::size_t i = 0; i < per; i += 997) ASSERT_EQ(v[i], value(d, i)) << d << " " << i;
+    ASSERT_EQ(v.back(), value(d, per - 1));
+  }
+}
+
+/// This process's resident anonymous memory (RssAnon of /proc/self/status), in bytes.
+std::size_t resident_anonymous_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) {
+      std::istringstream fields(line.substr(8));
+      std::size_t kb = 0;
+      fields >> kb;
+      return kb * 1024;
+    }
+  }
+  ADD_FAILURE() << "no RssAnon in /proc/self/status";
+  return 0;
+}
+
+// An in-memory file whose memory is a mapped file: 20 MiB of datasets take no anonymous memory
+// (they are the file's pages), and once closed the file holds the closed HDF5 file up to its
+// allocated end, past which it may run: truncated there, it reads back whole.
+TEST(H5File, InAMappedFileTheBytesAreTheFilesNotAnonymousMemory) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "mapped.h5";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  constexpr std::size_t datasets = 40, per = 1u << 17;  // 40 x 512 KiB of floats
+  const auto value = [](std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); };
+  {
+    H5File f(dir.path() / "in-memory.h5", fd);
+    std::vector<float> v(per);
+    const auto anonymous_before = resident_anonymous_bytes();
+    for (std::size_t d = 0; d < datasets; ++d) {
+      for (std::size_t i = 0; i < per; ++i) v[i] = value(d, i);
+      f.write<float>("/values/" + std::to_string(d), v, {per});
+    }
+    f.write_strings("/names", {"alpha", "beta"});
+    // Anonymous memory, were the pages not the file's, would grow by the 20 MiB.
+    EXPECT_LT(resident_anonymous_bytes(), anonymous_before + datasets * per * sizeof(float) / 4);
+    EXPECT_EQ(f.image_growth_refusal(), 0);
+    f.close();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "in-memory.h5"));
+  const auto end = H5File(path, H5File::Mode::read).allocated_end();
+  EXPECT_GT(end, datasets * per * sizeof(float));
+  EXPECT_LE(end, std::filesystem::file_size(path));
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(end)), 0);
+  ASSERT_EQ(::close(fd), 0);
+  const H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
   for (std::size_t d = 0; d < datasets; ++d) {
     const auto v = f.read<float>("/values/" + std::to_string(d));

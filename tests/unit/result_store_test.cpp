@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -147,6 +151,34 @@ TEST(ResultStore, FailedWritesLeaveNothingAndForeignFilesAreRefused) {
   next.run_id = "run-2";
   write_result_store(d.path() / "run.h5", next);
   EXPECT_EQ(read_result_store(d.path() / "run.h5").run_id, "run-2");
+}
+
+// A store that cannot be written whole (the file system refuses its bytes: here a file size
+// limit, as a full disk does) is one StoreError that says why; the last good store stays as it
+// was and no temporary is left. Either way of writing it: past the first reserved page (the
+// store is built in the mapped file), or before it (built in memory, then written).
+TEST(ResultStore, AStoreTheDiskCannotHoldFailsCleanlyAndKeepsTheLastGoodOne) {
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  write_result_store(p, sample());
+  const auto last_good = lineage::testing::read_bytes(p);
+  auto big = sample();
+  big.run_id = "run-2";
+  big.values[1] = {std::vector<float>(1u << 20, 0.5f), std::vector<float>(1u << 20, 0.25f)};  // 8 MiB
+  for (const std::size_t limit : {std::size_t{2} << 20, std::size_t{2000}}) {
+    try {
+      const lineage::testing::FileSizeLimit full(limit);
+      write_result_store(p, big);
+      ADD_FAILURE() << "a store past the limit of " << limit << " bytes was written";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::strerror(EFBIG)), std::string::npos) << limit << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(lineage::testing::read_bytes(p), last_good) << limit;
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path()), {}), 1) << limit;
+  }
+  write_result_store(p, big);  // room again
+  EXPECT_EQ(read_result_store(p).run_id, "run-2");
 }
 
 TEST(ResultStore, PythonReadsTheStatisticsTable) {
