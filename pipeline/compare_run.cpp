@@ -436,20 +436,21 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const auto gather = [&] {
     return cluster::run_phase(comm, "gather", store_phase, [&] {
       inject(fault, "gather", rank);
-      // Split units' row blocks merge here, in block order, into their units' outcomes.
-      return root ? read_journaled_work(cfg.out, run.units(), block_bytes).done
-                  : std::map<std::uint64_t, stages::UnitOutcome>{};
+      // Split units' row blocks merge here, in block order, into their units' outcomes. The
+      // journals hold every finished unit: the store's results (a resumed store's too) are taken
+      // from them again.
+      if (!root) return std::map<std::uint64_t, stages::UnitOutcome>{};
+      clear_results(store);
+      return read_journaled_work(cfg.out, run.units(), block_bytes).done;
     });
   };
   auto done = gather();
   clock.mark("pass");
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
-  bool results_in_store = false;  // rank 0: store's results already those of `done`
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
     auto after = run_matched_experts(comm, cfg, run, before, done, store, exec_options, matched_options);
     superseded = std::move(after.superseded);
-    results_in_store = after.results_in_store && !after.execution;
     if (after.execution) {
       compute_failure = after.execution->failure;
       any_stopped = after.execution->stopped;
@@ -458,9 +459,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
   }
   clock.mark("moves-after-pass");
-  // Superseded units are never computed (none is in `done`).
-  const bool complete = static_cast<std::size_t>(std::count_if(done.begin(), done.end(),
-                                                               [&](const auto& d) { return d.first < units.size(); })) +
+  // Superseded units are never computed (none has results); rank 0's results are in the store
+  // (those the matching step took) or still in `done`.
+  const bool complete = store.done_ids.size() +
+                            static_cast<std::size_t>(std::count_if(
+                                done.begin(), done.end(), [&](const auto& d) { return d.first < units.size(); })) +
                             superseded.size() ==
                         units.size();
   // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
@@ -479,14 +482,15 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
-    // Journaled matched units of the step after the pass, when it did not run this time (the
-    // pass did not complete), are not planned yet: left out.
-    if (!results_in_store) put_results(store, done, units.size());
-    // The scan's whole-tensor hashes are the outcomes' last use: the store has its copy.
-    const auto hashes =
-        complete ? stages::whole_tensor_hashes(models, units, done, block_bytes) : stages::WholeTensorHashes{};
-    done_count = done.size();
+    // The outcomes the matching step did not take (all of them, when it did not decide). Journaled
+    // matched units of that step, when it did not run this time (the pass did not complete), are
+    // not planned yet: left out.
+    take_results(store, done, units.size());
     release_outcomes(done);
+    done_count = store.done_ids.size();
+    const auto hashes =
+        complete ? stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes)
+                 : stages::WholeTensorHashes{};
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {

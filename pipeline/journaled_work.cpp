@@ -1,5 +1,6 @@
 #include "pipeline/journaled_work.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -96,8 +97,7 @@ std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {
   return v;
 }
 
-void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
-                 std::size_t unit_count) {
+void clear_results(io::StoreContents& store) {
   store.done_ids.clear();
   store.stats.clear();
   store.hash_a.clear();
@@ -106,17 +106,32 @@ void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages:
   store.sketches.clear();
   store.joint_null.clear();
   store.neuron_matches.clear();
-  for (const auto& [id, o] : done) {
-    if (id >= unit_count) continue;
+}
+
+void take_results(io::StoreContents& store, std::map<std::uint64_t, stages::UnitOutcome>& done,
+                  std::size_t unit_count) {
+  const auto end = done.lower_bound(unit_count);
+  if (done.begin() != end && !store.done_ids.empty() && done.begin()->first <= store.done_ids.back()) {
+    throw InternalError("results of unit " + std::to_string(done.begin()->first) + " would follow those of unit " +
+                        std::to_string(store.done_ids.back()));
+  }
+  for (auto it = done.begin(); it != end; it = done.erase(it)) {
+    const auto id = it->first;
+    auto& o = it->second;
     store.done_ids.push_back(id);
     stages::append_stat_columns(store.stats, o.stats);
     store.hash_a.push_back(o.hash_a);
     store.hash_b.push_back(o.hash_b);
-    if (!o.values_a.empty()) store.values[id] = {o.values_a, o.values_b};
-    if (!o.sketch_a.empty()) store.sketches[id] = {o.sketch_a, o.sketch_b};
-    if (!o.joint_null.empty()) store.joint_null[id] = o.joint_null;
-    if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {o.neuron_sampled, o.neuron_match};
+    if (!o.values_a.empty()) store.values[id] = {std::move(o.values_a), std::move(o.values_b)};
+    if (!o.sketch_a.empty()) store.sketches[id] = {std::move(o.sketch_a), std::move(o.sketch_b)};
+    if (!o.joint_null.empty()) store.joint_null[id] = std::move(o.joint_null);
+    if (!o.neuron_sampled.empty()) store.neuron_matches[id] = {std::move(o.neuron_sampled), std::move(o.neuron_match)};
   }
+}
+
+bool has_result(const io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                std::uint64_t id) {
+  return done.count(id) != 0 || std::binary_search(store.done_ids.begin(), store.done_ids.end(), id);
 }
 
 void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done) {

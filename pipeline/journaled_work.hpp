@@ -35,15 +35,23 @@ struct JournaledWork {
                                                 std::span<const stages::ComparisonUnit> units,
                                                 std::uint64_t block_bytes);
 
-/// Replaces `store`'s results (rows, hashes, kept values, sketches, joint nulls, neuron matches)
-/// with the outcomes in `done` of units with ids below `unit_count` (a resumed run's journals may
-/// hold units of a phase not yet planned again).
-void put_results(io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
-                 std::size_t unit_count);
+/// Empties `store`'s results (rows, hashes, kept values, sketches, joint nulls, neuron matches).
+void clear_results(io::StoreContents& store);
+
+/// Moves into `store` the outcomes in `done` of units with ids below `unit_count`, each erased from
+/// `done` as it is taken, so rank 0 never holds a unit's results twice (a resumed run's journals
+/// may hold units of a phase not yet planned again: those stay in `done`). They join the results
+/// `store` already holds, which must all be of lower unit ids (InternalError otherwise), so the
+/// store's rows stay in ascending unit order.
+void take_results(io::StoreContents& store, std::map<std::uint64_t, stages::UnitOutcome>& done, std::size_t unit_count);
+
+/// Whether `store`'s results or the outcomes in `done` include unit `id`.
+[[nodiscard]] bool has_result(const io::StoreContents& store, const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                              std::uint64_t id);
 
 /// Empties `done` and gives the memory it held back to the system (pipeline/freed_memory.hpp):
-/// rank 0 holds every unit's outcome after the pass, hundreds of megabytes on a deep model, and
-/// after the store has its copy the verdicts and the in-memory store need the room.
+/// what the outcomes taken into the store left behind, tens of megabytes of freed small blocks on a
+/// deep model, goes back before the verdicts are made, which then take fresh, packed pages.
 void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done);
 
 /// The row block size of this run: LINEAGE_ROW_BLOCK_BYTES (a testing and tuning aid,

@@ -107,9 +107,8 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
 }
 
 MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config, stages::RunPlan& run,
-                                   const MovesBeforePass& before,
-                                   const std::map<std::uint64_t, stages::UnitOutcome>& done, io::StoreContents& store,
-                                   const cluster::UnitExecutorOptions& exec_options,
+                                   const MovesBeforePass& before, std::map<std::uint64_t, stages::UnitOutcome>& done,
+                                   io::StoreContents& store, const cluster::UnitExecutorOptions& exec_options,
                                    const MatchedPhaseOptions& options) {
   const bool root = comm.is_root();
   const auto own = cluster::PhaseCategory::own();
@@ -127,12 +126,12 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
   const bool decided = cluster::run_phase(comm, "match", own, [&] {
     inject("match");
     if (!root) return false;
+    // Not before the pass is complete: a resumed run decides.
     for (std::uint64_t id = 0; id < planned; ++id) {
-      if (!done.count(id) && !deferred(id)) return false;  // the pass is not complete: a resumed run decides
+      if (!has_result(store, done, id) && !deferred(id)) return false;
     }
-    // The store's results as the verdict reads them (compare_run keeps them unless units follow).
-    put_results(store, done, planned);
-    result.results_in_store = true;
+    // The store's results as the verdict reads them, taken from `done` (the verdict takes the rest).
+    take_results(store, done, planned);
     // The moves planned before the pass stand: a suspect expert or a target they already use is
     // left to them, so no expert gets matched units against two partners.
     std::set<std::tuple<int, int, int>> suspect_used, target_used;
@@ -153,7 +152,7 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
     // Deferred units a resumed run finds in its journals keep their results.
     std::vector<std::uint64_t> not_done;
     for (const auto id : before.deferred) {
-      if (!done.count(id)) not_done.push_back(id);
+      if (!has_result(store, done, id)) not_done.push_back(id);
     }
     result.superseded = stages::superseded_units(run.units(), not_done, judged);
     return true;
@@ -166,7 +165,6 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
     return moves.empty() ? std::vector<stages::ComparisonUnit>{} : stages::matched_expert_units(run.units(), moves);
   });
   const auto matched_count = matched.size();
-  if (matched_count > 0) result.results_in_store = false;  // journaled ones of these are not in it
   for (auto& u : matched) run.pairs.units.push_back(std::move(u));
   const auto& units = run.units();
 
@@ -189,11 +187,11 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
   std::vector<std::uint64_t> todo_ids;
   if (root) {
     for (const auto id : before.deferred) {
-      if (!done.count(id) && !std::binary_search(result.superseded.begin(), result.superseded.end(), id))
+      if (!has_result(store, done, id) && !std::binary_search(result.superseded.begin(), result.superseded.end(), id))
         todo_ids.push_back(id);
     }
     for (auto id = planned; id < units.size(); ++id) {
-      if (!done.count(id)) todo_ids.push_back(id);
+      if (!has_result(store, done, id)) todo_ids.push_back(id);
     }
   }
   comm.broadcast_records(todo_ids, 0);

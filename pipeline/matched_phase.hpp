@@ -62,18 +62,17 @@ struct MovesBeforePass {
 struct MovesAfterPass {
   std::optional<cluster::UnitExecution> execution;  ///< nullopt (on every rank) when nothing was computed
   std::vector<std::uint64_t> superseded;            ///< deferred units never to compute, ascending (every rank)
-  /// Rank 0: `store` holds the results of the units before this step (put_results), so the
-  /// verdict need not put them again unless this step computed units.
-  bool results_in_store = false;
 };
 
 /// Step 2, collective over `comm`. `done` (rank 0's; other ranks pass an empty map) holds the
-/// journaled outcomes after the pass; nothing is decided unless every unit of `run` is in it or
-/// deferred. Appends the new matched units to `run` and, on rank 0, to `store.units` and its plan;
-/// rank 0's `store.superseded_ids` must be empty (the step decides them).
+/// journaled outcomes after the pass, and `store` no results; nothing is decided unless every unit
+/// of `run` is in `done` or deferred. Deciding, rank 0 moves the outcomes of `run`'s units into
+/// `store` (take_results); those of matched units a resumed run's journals hold stay. Appends the new matched units to
+/// `run` and, on rank 0, to `store.units` and its plan; rank 0's `store.superseded_ids` must be empty (the step decides
+/// them).
 [[nodiscard]] MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
                                                  stages::RunPlan& run, const MovesBeforePass& before,
-                                                 const std::map<std::uint64_t, stages::UnitOutcome>& done,
+                                                 std::map<std::uint64_t, stages::UnitOutcome>& done,
                                                  io::StoreContents& store,
                                                  const cluster::UnitExecutorOptions& exec_options,
                                                  const MatchedPhaseOptions& options);

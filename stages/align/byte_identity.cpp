@@ -259,7 +259,12 @@ TensorScan TensorScan::from_json(const nlohmann::json& j, const std::string& whe
 }
 
 WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const std::vector<ComparisonUnit>& units,
-                                      const std::map<std::uint64_t, UnitOutcome>& done, std::uint64_t row_block_bytes) {
+                                      std::span<const std::uint64_t> unit_ids, std::span<const std::uint64_t> hash_a,
+                                      std::span<const std::uint64_t> hash_b, std::uint64_t row_block_bytes) {
+  if (hash_a.size() != unit_ids.size() || hash_b.size() != unit_ids.size()) {
+    throw InternalError("whole tensor hashes: " + std::to_string(unit_ids.size()) + " units but " +
+                        std::to_string(hash_a.size()) + " and " + std::to_string(hash_b.size()) + " hashes");
+  }
   // Tensor byte sizes by (model, name), to tell a view of the whole tensor from a slice.
   std::map<std::pair<int, std::string>, std::uint64_t> size_of;
   for (std::size_t m = 0; m < models.size(); ++m) {
@@ -268,11 +273,11 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const
     }
   }
   WholeTensorHashes out;
-  for (const auto& [id, o] : done) {
-    if (id >= units.size()) continue;
-    const auto& u = units[id];
+  for (std::size_t r = 0; r < unit_ids.size(); ++r) {
+    if (unit_ids[r] >= units.size()) continue;
+    const auto& u = units[unit_ids[r]];
     if (u.sampled || row_block_count(u, row_block_bytes) > 1) continue;
-    for (const auto& [view, hash] : {std::pair{&u.a, o.hash_a}, std::pair{&u.b, o.hash_b}}) {
+    for (const auto& [view, hash] : {std::pair{&u.a, hash_a[r]}, std::pair{&u.b, hash_b[r]}}) {
       const auto it = size_of.find({view->model, view->tensor});
       if (it == size_of.end() || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
           view->cols != u.cols || u.rows * u.cols * dtype_size(view->dtype) != it->second)

@@ -136,13 +136,16 @@ struct TensorScan {
 };
 
 /// (model, tensor name) -> XXH3 of the whole tensor, from the finished units whose view covers a
-/// whole contiguous tensor (those hashes equal whole_tensor_hash of its bytes). Units cut into
+/// whole contiguous tensor (those hashes equal whole_tensor_hash of its bytes): units `unit_ids`
+/// with the hashes of their sides `hash_a` and `hash_b` (a store's result columns). Units cut into
 /// more than one row block at `row_block_bytes` are left out: their hash is the hash of their
 /// block hashes (execute_unit.hpp merge_row_blocks), so tier 2 reads those tensors whole.
 using WholeTensorHashes = std::map<std::pair<int, std::string>, std::uint64_t>;
 [[nodiscard]] WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models,
                                                     const std::vector<ComparisonUnit>& units,
-                                                    const std::map<std::uint64_t, UnitOutcome>& done,
+                                                    std::span<const std::uint64_t> unit_ids,
+                                                    std::span<const std::uint64_t> hash_a,
+                                                    std::span<const std::uint64_t> hash_b,
                                                     std::uint64_t row_block_bytes = kRowBlockBytes);
 
 /// Tier 1 over the run's models, spread over ranks: the scanned tensors of all models, counted in

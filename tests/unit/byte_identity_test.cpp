@@ -300,6 +300,18 @@ TEST(ByteIdentity, FindsTheLayersADepthUpscaledModelRepeats) {
   EXPECT_TRUE(none.pairs.at(0).identical.empty());
 }
 
+/// whole_tensor_hashes of the outcomes in `done`, laid out as a store's result columns.
+WholeTensorHashes whole_hashes_of(const RunPlan& plan, const std::map<std::uint64_t, UnitOutcome>& done,
+                                  std::uint64_t row_block_bytes = kRowBlockBytes) {
+  std::vector<std::uint64_t> ids, a, b;
+  for (const auto& [id, o] : done) {
+    ids.push_back(id);
+    a.push_back(o.hash_a);
+    b.push_back(o.hash_b);
+  }
+  return whole_tensor_hashes(plan.models, plan.units(), ids, a, b, row_block_bytes);
+}
+
 TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   const auto plan = plan_of("identical", "base");
   cluster::UnitBytes bytes(plan.models);
@@ -307,7 +319,7 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   for (const auto& u : plan.units()) {
     if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
   }
-  const auto known = whole_tensor_hashes(plan.models, plan.units(), done);
+  const auto known = whole_hashes_of(plan, done);
   ASSERT_FALSE(known.empty());
   // Each reused hash is the whole tensor's XXH3.
   for (std::size_t m = 0; m < plan.models.size(); ++m) {
@@ -369,8 +381,8 @@ TEST(ByteIdentity, SplitUnitsHashesAreNotTakenForWholeTensorHashes) {
     split_units += row_blocks(u, small_blocks).size() > 1;
   }
   ASSERT_GT(split_units, 0u);
-  const auto known = whole_tensor_hashes(plan.models, plan.units(), split, small_blocks);
-  EXPECT_LT(known.size(), whole_tensor_hashes(plan.models, plan.units(), whole).size());
+  const auto known = whole_hashes_of(plan, split, small_blocks);
+  EXPECT_LT(known.size(), whole_hashes_of(plan, whole).size());
   for (std::size_t m = 0; m < plan.models.size(); ++m) {
     for (const auto& t : plan.models[m].inventory.tensors) {
       const auto it = known.find({static_cast<int>(m), t.name});
@@ -380,8 +392,7 @@ TEST(ByteIdentity, SplitUnitsHashesAreNotTakenForWholeTensorHashes) {
     }
   }
   const auto with_split = scan_tensors(plan.models, known, plan.bytes());
-  const auto with_whole =
-      scan_tensors(plan.models, whole_tensor_hashes(plan.models, plan.units(), whole), plan.bytes());
+  const auto with_whole = scan_tensors(plan.models, whole_hashes_of(plan, whole), plan.bytes());
   EXPECT_EQ(with_split.pairs.at(0).identical.size(), with_whole.pairs.at(0).identical.size());
   EXPECT_GT(with_split.cost.full_hashes_read, with_whole.cost.full_hashes_read);
 }

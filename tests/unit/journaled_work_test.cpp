@@ -5,13 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "io/journal/journal.hpp"
 #include "stages/execute/execute_unit.hpp"
+#include "stages/execute/unit_stats.hpp"
 #include "support/split_unit.hpp"
 #include "support/temp_dir.hpp"
 
@@ -64,6 +67,60 @@ TEST(JournaledWork, JournaledWorkMergesCompleteUnitsAndKeepsTheRestPending) {
   EXPECT_EQ(work.pending_blocks[0].block, 2);
   EXPECT_EQ(work.pending_blocks[1].block, 5);
   EXPECT_EQ(work.pending_blocks[1].hash_a, row_block_hashes(u.unit, u.a, u.b, blocks[5]).a);
+}
+
+// The store's results are taken from the outcomes, not copied: each taken outcome leaves the map
+// (rank 0 never holds a unit's results twice), units at or past the count stay, and a later take
+// appends them in unit order; taking results that would come before the store's is refused.
+TEST(JournaledWork, ResultsAreTakenFromTheOutcomesInUnitOrder) {
+  using stages::UnitOutcome;
+  const auto outcome = [](std::uint64_t id) {
+    UnitOutcome o;
+    o.unit_id = id;
+    o.stats.cosine = 0.5 + static_cast<double>(id) / 100;
+    o.hash_a = 100 + id;
+    o.hash_b = 200 + id;
+    if (id % 2 == 0) o.values_a = o.values_b = std::vector<float>(3, static_cast<float>(id));
+    if (id == 3) o.sketch_a = o.sketch_b = {1.0f, 2.0f};
+    if (id == 1) o.joint_null = {0.25f};
+    if (id == 5) o.neuron_sampled = o.neuron_match = {7, 8};
+    return o;
+  };
+  std::map<std::uint64_t, UnitOutcome> done;
+  for (const std::uint64_t id : {5, 0, 3, 1, 7}) done.emplace(id, outcome(id));
+  io::StoreContents store;
+  store.stat_names = stages::unit_stat_names();
+  const auto* kept_values = done.at(0).values_a.data();
+  take_results(store, done, 4);
+  EXPECT_EQ(store.done_ids, (std::vector<std::uint64_t>{0, 1, 3}));
+  EXPECT_EQ(done.size(), 2u);  // units 5 and 7: not planned yet
+  EXPECT_TRUE(has_result(store, done, 3));
+  EXPECT_TRUE(has_result(store, done, 5));
+  EXPECT_FALSE(has_result(store, done, 2));
+  EXPECT_EQ(store.values.at(0).first.data(), kept_values);  // moved, not copied
+  EXPECT_EQ(store.joint_null.at(1), std::vector<float>{0.25f});
+  EXPECT_EQ(store.sketches.at(3).second, (std::vector<float>{1.0f, 2.0f}));
+  take_results(store, done, 8);
+  EXPECT_TRUE(done.empty());
+  EXPECT_EQ(store.done_ids, (std::vector<std::uint64_t>{0, 1, 3, 5, 7}));
+  EXPECT_EQ(store.hash_a, (std::vector<std::uint64_t>{100, 101, 103, 105, 107}));
+  EXPECT_EQ(store.hash_b, (std::vector<std::uint64_t>{200, 201, 203, 205, 207}));
+  EXPECT_EQ(store.neuron_matches.at(5).second, (std::vector<std::uint64_t>{7, 8}));
+  const auto columns = stages::unit_stat_names().size();
+  ASSERT_EQ(store.stats.size(), 5 * columns);
+  std::vector<double> row;
+  stages::append_stat_columns(row, outcome(5).stats);
+  EXPECT_TRUE(std::equal(row.begin(), row.end(), store.stats.begin() + static_cast<std::ptrdiff_t>(3 * columns)));
+  // Results of a unit before the store's last ones would break the order: refused, nothing taken.
+  done.emplace(2, outcome(2));
+  EXPECT_THROW(take_results(store, done, 8), InternalError);
+  EXPECT_EQ(done.size(), 1u);
+  EXPECT_EQ(store.done_ids.size(), 5u);
+  clear_results(store);
+  EXPECT_TRUE(store.done_ids.empty() && store.stats.empty() && store.hash_a.empty() && store.values.empty() &&
+              store.sketches.empty() && store.joint_null.empty() && store.neuron_matches.empty());
+  take_results(store, done, 8);
+  EXPECT_EQ(store.done_ids, std::vector<std::uint64_t>{2});
 }
 
 TEST(JournaledWork, RowBlockBytesSetting) {
