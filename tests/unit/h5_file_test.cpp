@@ -91,6 +91,30 @@ TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
   EXPECT_THROW(H5File(dir.path() / "no-such-dir" / "x.h5", H5File::Mode::create), StoreError);
 }
 
+// 40 datasets of 512 KiB of floats, each value telling its dataset and place: a file that grows
+// over many of the core driver's 1 MiB steps.
+constexpr std::size_t kDatasets = 40, kPerDataset = 1u << 17;
+float numbered_value(std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); }
+
+void write_numbered_datasets(H5File& f) {
+  std::vector<float> v(kPerDataset);
+  for (std::size_t d = 0; d < kDatasets; ++d) {
+    for (std::size_t i = 0; i < kPerDataset; ++i) v[i] = numbered_value(d, i);
+    f.write<float>("/values/" + std::to_string(d), v, {kPerDataset});
+  }
+  f.write_strings("/names", {"alpha", "beta"});
+}
+
+void expect_numbered_datasets(const H5File& f) {
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
+  for (std::size_t d = 0; d < kDatasets; ++d) {
+    const auto v = f.read<float>("/values/" + std::to_string(d));
+    ASSERT_EQ(v.size(), kPerDataset);
+    for (std::size_t i = 0; i < kPerDataset; i += 997) ASSERT_EQ(v[i], numbered_value(d, i)) << d << " " << i;
+    ASSERT_EQ(v.back(), numbered_value(d, kPerDataset - 1));
+  }
+}
+
 // An in-memory file that grows over many of the core driver's 1 MiB steps (its memory grown by
 // ImagePages, moved by the kernel): its image, written out, is a file that reads back whole,
 // and it is what HDF5 gives as that file's image (the core driver's memory has the superblock's
@@ -98,20 +122,13 @@ TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
 TEST(H5File, InMemoryBytesGrownOverManyStepsAreTheFileImage) {
   lineage::testing::TempDir dir;
   const auto path = dir.path() / "image.h5";
-  constexpr std::size_t datasets = 40, per = 1u << 17;  // 40 x 512 KiB of floats
-  const auto value = [](std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); };
   std::vector<std::byte> written;
   {
     H5File f(dir.path() / "never-written.h5", H5File::Mode::create_in_memory);
-    std::vector<float> v(per);
-    for (std::size_t d = 0; d < datasets; ++d) {
-      for (std::size_t i = 0; i < per; ++i) v[i] = value(d, i);
-      f.write<float>("/values/" + std::to_string(d), v, {per});
-    }
-    f.write_strings("/names", {"alpha", "beta"});
+    write_numbered_datasets(f);
     f.set_attribute("/", "schema_version", std::int64_t{3});
     for (const auto part : f.image_parts()) written.insert(written.end(), part.begin(), part.end());
-    EXPECT_GT(written.size(), datasets * per * sizeof(float));
+    EXPECT_GT(written.size(), kDatasets * kPerDataset * sizeof(float));
     f.close();
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(written.data()), static_cast<std::streamsize>(written.size()));
@@ -136,13 +153,7 @@ TEST(H5File, InMemoryBytesGrownOverManyStepsAreTheFileImage) {
   }
   const H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.int_attribute("/", "schema_version"), std::int64_t{3});
-  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
-  for (std::size_t d = 0; d < datasets; ++d) {
-    const auto v = f.read<float>("/values/" + std::to_string(d));
-    ASSERT_EQ(v.size(), per);
-    for (std::size_t i = 0; i < per; i += 997) ASSERT_EQ(v[i], value(d, i)) << d << " " << i;
-    ASSERT_EQ(v.back(), value(d, per - 1));
-  }
+  expect_numbered_datasets(f);
 }
 
 /// This process's resident anonymous memory (RssAnon of /proc/self/status), in bytes.
@@ -169,36 +180,22 @@ TEST(H5File, InAMappedFileTheBytesAreTheFilesNotAnonymousMemory) {
   const auto path = dir.path() / "mapped.h5";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
   ASSERT_GE(fd, 0);
-  constexpr std::size_t datasets = 40, per = 1u << 17;  // 40 x 512 KiB of floats
-  const auto value = [](std::size_t d, std::size_t i) { return static_cast<float>(d * 1000003 + i); };
   {
     H5File f(dir.path() / "in-memory.h5", fd);
-    std::vector<float> v(per);
     const auto anonymous_before = resident_anonymous_bytes();
-    for (std::size_t d = 0; d < datasets; ++d) {
-      for (std::size_t i = 0; i < per; ++i) v[i] = value(d, i);
-      f.write<float>("/values/" + std::to_string(d), v, {per});
-    }
-    f.write_strings("/names", {"alpha", "beta"});
+    write_numbered_datasets(f);
     // Anonymous memory, were the pages not the file's, would grow by the 20 MiB.
-    EXPECT_LT(resident_anonymous_bytes(), anonymous_before + datasets * per * sizeof(float) / 4);
+    EXPECT_LT(resident_anonymous_bytes(), anonymous_before + kDatasets * kPerDataset * sizeof(float) / 4);
     EXPECT_EQ(f.image_growth_refusal(), 0);
     f.close();
   }
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "in-memory.h5"));
   const auto end = H5File(path, H5File::Mode::read).allocated_end();
-  EXPECT_GT(end, datasets * per * sizeof(float));
+  EXPECT_GT(end, kDatasets * kPerDataset * sizeof(float));
   EXPECT_LE(end, std::filesystem::file_size(path));
   ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(end)), 0);
   ASSERT_EQ(::close(fd), 0);
-  const H5File f(path, H5File::Mode::read);
-  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
-  for (std::size_t d = 0; d < datasets; ++d) {
-    const auto v = f.read<float>("/values/" + std::to_string(d));
-    ASSERT_EQ(v.size(), per);
-    for (std::size_t i = 0; i < per; i += 997) ASSERT_EQ(v[i], value(d, i)) << d << " " << i;
-    ASSERT_EQ(v.back(), value(d, per - 1));
-  }
+  expect_numbered_datasets(H5File(path, H5File::Mode::read));
 }
 
 // Only a file held in memory has its image at hand.
