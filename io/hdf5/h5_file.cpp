@@ -467,14 +467,20 @@ std::uint64_t H5File::allocated_end() const {
   return end;
 }
 
-int H5File::image_growth_refusal() const noexcept { return memory_ != nullptr ? memory_->refusal() : 0; }
+int H5File::image_growth_refusal() const noexcept {
+  return memory_ != nullptr ? memory_->refusal() : leaked_memory_refusal_;
+}
 
 herr_t H5File::close_file() noexcept {
   const hid_t id = file_.release();
   if (id < 0) return 0;
   const herr_t closed = H5Fclose(id);
-  // A file HDF5 failed to close may still be open in it: its in-memory buffer stays mapped.
-  if (closed < 0) (void)memory_.release();
+  // A file HDF5 failed to close may still be open in it: its in-memory buffer stays mapped (and
+  // why it last refused to grow, often why the close failed, stays known).
+  if (closed < 0 && memory_ != nullptr) {
+    leaked_memory_refusal_ = memory_->refusal();
+    (void)memory_.release();
+  }
   return closed;
 }
 

@@ -124,6 +124,7 @@ class H5File {
   // declared before file_ so that it outlives the file, and left mapped (leaked) if the file
   // could not be closed, since HDF5 may then still write to it.
   std::unique_ptr<ImagePages> memory_;
+  int leaked_memory_refusal_ = 0;  // memory_->refusal() when memory_ was leaked
   // image_parts()' first part: a version 0 or 1 superblock up to the end of its status flags.
   std::array<std::byte, 24> image_head_{};
   H5Handle file_;
