@@ -62,37 +62,81 @@ std::vector<std::filesystem::path> journal_files_of(const std::filesystem::path&
   return files;
 }
 
-JournalContents read_journal(const std::filesystem::path& path, JournalPayloads payloads) {
-  JournalContents out;
+JournalExtent scan_journal(const std::filesystem::path& path,
+                           const std::function<void(const JournalRecordView&)>& record) {
+  JournalExtent out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
-  const std::string raw = read_regular_file(path);
-  // Parsed where it was read (a journal can be tens of megabytes: no second copy).
-  const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
-  std::size_t pos = 0;
-  while (pos + kHead + 8 <= data.size()) {
-    const std::byte* p = data.data() + pos;
-    const auto magic = load<std::uint32_t>(p);
+  std::uint64_t size = 0;
+  const int fd = open_regular_file(path, size);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // Bytes [begin, end) of `buffer` are the file's from offset `pos` on, not parsed yet.
+  std::vector<std::byte> buffer(std::size_t{1} << 20);
+  std::size_t begin = 0, end = 0;
+  std::uint64_t pos = 0;
+  // Makes `need` bytes available from `begin` on; false when the file ends first. Callers check a
+  // record's length against the file's size before asking for it, so a corrupt length cannot
+  // make the buffer huge.
+  const auto fill = [&](std::size_t need) {
+    if (end - begin >= need) return true;
+    std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+    end -= begin;
+    begin = 0;
+    if (buffer.size() < need) buffer.resize(need);
+    while (end < need) {
+      const auto n = ::pread(fd, buffer.data() + end, buffer.size() - end, static_cast<off_t>(pos + end));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw InputError(path.string(), std::string("cannot read: ") + std::strerror(errno), {}, pos + end);
+      if (n == 0) return false;  // the end of the file (or it shrank while being read)
+      end += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  while (fill(kHead + 8)) {
+    const auto magic = load<std::uint32_t>(buffer.data() + begin);
     if (magic != kMagic && magic != kBlockMagic) break;
     const bool is_block = magic == kBlockMagic;
     const std::size_t head = kHead + (is_block ? 8 : 0);
-    if (pos + head + 8 > data.size()) break;
+    if (!fill(head + 8)) break;
+    const std::byte* p = buffer.data() + begin;
     const auto id = load<std::uint64_t>(p + 4);
     const auto block = is_block ? load<std::uint64_t>(p + 12) : 0;
     const auto len = load<std::uint64_t>(p + head - 8);
-    if (len > kMaxPayload || pos + head + len + 8 > data.size()) break;
+    if (len > kMaxPayload || pos + head + len + 8 > size) break;
+    if (!fill(head + static_cast<std::size_t>(len) + 8)) break;
+    p = buffer.data() + begin;
     if (load<std::uint64_t>(p + head + len) != checksum(id, is_block ? &block : nullptr, len, p + head)) break;
-    JournalRecord record;
-    record.unit_id = id;
-    if (is_block) record.block = block;
-    record.payload_offset = pos + head;
-    record.payload_size = len;
-    if (!is_block || payloads == JournalPayloads::all) record.payload.assign(p + head, p + head + len);
-    out.records.push_back(std::move(record));
+    JournalRecordView view;
+    view.unit_id = id;
+    if (is_block) view.block = block;
+    view.payload = {p + head, static_cast<std::size_t>(len)};
+    view.payload_offset = pos + head;
+    record(view);
+    begin += head + len + 8;
     pos += head + len + 8;
   }
   out.valid_bytes = pos;
-  out.dropped_bytes = data.size() - pos;
+  out.dropped_bytes = size > pos ? size - pos : 0;
+  return out;
+}
+
+JournalContents read_journal(const std::filesystem::path& path, JournalPayloads payloads) {
+  JournalContents out;
+  const auto extent = scan_journal(path, [&](const JournalRecordView& view) {
+    JournalRecord record;
+    record.unit_id = view.unit_id;
+    record.block = view.block;
+    record.payload_offset = view.payload_offset;
+    record.payload_size = view.payload.size();
+    if (!view.block || payloads == JournalPayloads::all)
+      record.payload.assign(view.payload.begin(), view.payload.end());
+    out.records.push_back(std::move(record));
+  });
+  out.valid_bytes = extent.valid_bytes;
+  out.dropped_bytes = extent.dropped_bytes;
   return out;
 }
 
@@ -114,7 +158,7 @@ std::vector<std::byte> read_journal_payload(const std::filesystem::path& path, c
 }
 
 JournalWriter::JournalWriter(const std::filesystem::path& path) : path_(path) {
-  const auto existing = read_journal(path);
+  const auto existing = scan_journal(path, [](const JournalRecordView&) {});
   if (existing.dropped_bytes > 0) {
     std::error_code ec;
     std::filesystem::resize_file(path, existing.valid_bytes, ec);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,8 +47,30 @@ struct JournalContents {
   std::uint64_t dropped_bytes = 0;  ///< torn / corrupt tail that was ignored
 };
 
-/// Reads every intact record. A missing file reads as empty. Throws InputError only when the
-/// file cannot be read at all.
+/// One intact record as scan_journal passes it: its payload lies in the reader's buffer and is
+/// valid only during the call.
+struct JournalRecordView {
+  std::uint64_t unit_id = 0;
+  std::optional<std::uint64_t> block;  ///< a block record's row block index; none for a unit record
+  std::span<const std::byte> payload;
+  std::uint64_t payload_offset = 0;  ///< where the payload lies in the file
+};
+
+/// The intact prefix of a journal file and the torn or corrupt tail after it.
+struct JournalExtent {
+  std::uint64_t valid_bytes = 0;
+  std::uint64_t dropped_bytes = 0;
+};
+
+/// Calls `record` for every intact record of `path`, in file order, reading the file in pieces: a
+/// reader holds one buffer of about a megabyte (or the largest record), never the file, whose
+/// size grows with the run's units. A missing file has no records. Throws InputError only when the
+/// file cannot be read at all; what `record` throws passes through.
+JournalExtent scan_journal(const std::filesystem::path& path,
+                           const std::function<void(const JournalRecordView&)>& record);
+
+/// Reads every intact record (scan_journal, each record copied). A missing file reads as empty.
+/// Throws InputError only when the file cannot be read at all.
 [[nodiscard]] JournalContents read_journal(const std::filesystem::path& path,
                                            JournalPayloads payloads = JournalPayloads::all);
 /// The payload of `record` (read_journal of `path`), read again from the file and checked against

@@ -48,13 +48,13 @@ nlohmann::json store_status(const fs::path& store) {
   // into the store; until then they are reported as blocks.
   std::set<std::pair<std::uint64_t, std::uint64_t>> blocks;
   for (const auto& f : io::journal_files_of(store)) {
-    for (const auto& r : io::read_journal(f).records) {
+    (void)io::scan_journal(f, [&](const io::JournalRecordView& r) {
       if (r.block) {
         blocks.emplace(r.unit_id, *r.block);
       } else if (done.insert(r.unit_id).second) {
         ++journaled;
       }
-    }
+    });
     last = std::max(last, fs::last_write_time(f, ec));
   }
   std::size_t pending_blocks = 0;
