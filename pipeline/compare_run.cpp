@@ -167,6 +167,14 @@ void record_plan(io::StoreContents& store, const stages::WorkPlan& plan, int ran
   }
 }
 
+/// Empties `run`'s units and models (their open files closed) and gives their memory back to the
+/// system (pipeline/freed_memory.hpp).
+void release_plan(stages::RunPlan& run) {
+  std::vector<stages::ComparisonUnit>().swap(run.pairs.units);
+  std::vector<stages::RunModel>().swap(run.models);
+  (void)return_freed_memory();
+}
+
 /// LINEAGE_STEP_CPU=1 (benchmark aid, docs/cli.md): this process's CPU seconds (user + system,
 /// every thread) per step of compare, one stderr line per step, so a benchmark can set the cost of
 /// one step against the whole run's within the same run (a shared machine's noise cancels).
@@ -338,14 +346,16 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.superseded_ids.clear();  // decided again after this run's pass
     store.stat_names = stages::unit_stat_names();
     store.writers.push_back(writer_id());
-    auto journal_work = read_journaled_work(cfg.out, units, block_bytes);
-    for (const auto& [id, o] : journal_work.done) {
-      if (id >= done_flags.size()) continue;
-      done_flags[id] = 1;
-      journaled.push_back({id, o.hash_a, o.hash_b});
-    }
+    const auto pending_blocks = read_journaled_work(cfg.out, units, block_bytes, [&](stages::UnitOutcome&& o) {
+      if (o.unit_id >= done_flags.size()) return;
+      done_flags[o.unit_id] = 1;
+      journaled.push_back({o.unit_id, o.hash_a, o.hash_b});
+    });
+    std::sort(
+        journaled.begin(), journaled.end(),
+        [](const cluster::JournaledHashes& x, const cluster::JournaledHashes& y) { return x.unit_id < y.unit_id; });
     // Blocks of units not complete: re-checked like units, and only the others computed.
-    for (const auto& b : journal_work.pending_blocks) journaled.push_back(b);
+    journaled.insert(journaled.end(), pending_blocks.begin(), pending_blocks.end());
   });
 
   // ---- what is left, planned over this run's ranks ----------------------------------------------
@@ -437,35 +447,35 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     return cluster::run_phase(comm, "gather", store_phase, [&] {
       inject(fault, "gather", rank);
       // Split units' row blocks merge here, in block order, into their units' outcomes. The
-      // journals hold every finished unit: the store's results (a resumed store's too) are taken
-      // from them again.
+      // journals hold every finished unit: the store's results (a resumed store's too) are
+      // gathered from them again; what is returned are the outcomes of units not planned yet.
       if (!root) return std::map<std::uint64_t, stages::UnitOutcome>{};
-      clear_results(store);
-      return read_journaled_work(cfg.out, run.units(), block_bytes).done;
+      return gather_results(store, cfg.out, run.units(), block_bytes);
     });
   };
-  auto done = gather();
+  auto unplanned = gather();
   clock.mark("pass");
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
-    auto after = run_matched_experts(comm, cfg, run, before, done, store, exec_options, matched_options);
+    auto after = run_matched_experts(comm, cfg, run, before, unplanned, store, exec_options, matched_options);
     superseded = std::move(after.superseded);
     if (after.execution) {
       compute_failure = after.execution->failure;
       any_stopped = after.execution->stopped;
       total_computed += after.execution->computed;
-      done = gather();
+      unplanned = gather();
     }
   }
   clock.mark("moves-after-pass");
-  // Superseded units are never computed (none has results); rank 0's results are in the store
-  // (those the matching step took) or still in `done`.
-  const bool complete = store.done_ids.size() +
-                            static_cast<std::size_t>(std::count_if(
-                                done.begin(), done.end(), [&](const auto& d) { return d.first < units.size(); })) +
-                            superseded.size() ==
-                        units.size();
+  // Superseded units are never computed (none has results); rank 0's results are in the store,
+  // or in `unplanned` for matched units the matching step planned again after the gather.
+  const bool complete =
+      store.done_ids.size() +
+          static_cast<std::size_t>(std::count_if(unplanned.begin(), unplanned.end(),
+                                                 [&](const auto& d) { return d.first < units.size(); })) +
+          superseded.size() ==
+      units.size();
   // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
   const bool scan = [&] {
     const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
@@ -482,11 +492,10 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
-    // The outcomes the matching step did not take (all of them, when it did not decide). Journaled
-    // matched units of that step, when it did not run this time (the pass did not complete), are
-    // not planned yet: left out.
-    take_results(store, done, units.size());
-    release_outcomes(done);
+    // Journaled matched units the matching step planned again join the store's results. Those it
+    // did not plan (it did not decide: the pass is not complete) are left out.
+    take_results(store, unplanned, units.size());
+    release_outcomes(unplanned);
     done_count = store.done_ids.size();
     const auto hashes =
         complete ? stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes)
@@ -497,6 +506,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
       store.tensor_scan_json =
           stages::scan_tensors(models, stages::merge_shares(models, scan_shares), hashes, run.bytes()).to_json().dump();
+      // The plan is done with on rank 0 (the store records its units): its memory, a third of
+      // rank 0's on a deep model, goes back before the verdicts are made.
+      release_plan(run);
       const auto verdicts = verdicts_from_store(store);
       store.verdict_json = verdicts.dump();
       store.summaries_json = summaries_from_store(store).dump();
@@ -527,7 +539,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (!cfg.quiet) {
       out << "computed " << total_computed - total_blocks << " units this run";
       if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
-      out << "; " << done_count << "/" << units.size() << " done";
+      out << "; " << done_count << "/" << store.units.size() << " done";
       if (!superseded.empty()) out << " (" << superseded.size() << " superseded by matched units)";
       out << "; store " << cfg.out << " (" << store.status << ")\n";
     }

@@ -130,8 +130,6 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
     for (std::uint64_t id = 0; id < planned; ++id) {
       if (!has_result(store, done, id) && !deferred(id)) return false;
     }
-    // The store's results as the verdict reads them, taken from `done` (the verdict takes the rest).
-    take_results(store, done, planned);
     // The moves planned before the pass stand: a suspect expert or a target they already use is
     // left to them, so no expert gets matched units against two partners.
     std::set<std::tuple<int, int, int>> suspect_used, target_used;
@@ -139,7 +137,8 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
       suspect_used.emplace(m.other_model, m.layer, m.suspect_expert);
       target_used.emplace(m.other_model, m.layer, m.other_expert);
     }
-    for (const auto& m : stages::expert_moves(run.units(), store.sketches)) {
+    // The store's units are the run's (recorded at the pre-flight), its sketches the pass's.
+    for (const auto& m : stages::expert_moves(store)) {
       if (suspect_used.count({m.other_model, m.layer, m.suspect_expert}) ||
           target_used.count({m.other_model, m.layer, m.other_expert}))
         continue;

@@ -64,11 +64,11 @@ struct MovesAfterPass {
   std::vector<std::uint64_t> superseded;            ///< deferred units never to compute, ascending (every rank)
 };
 
-/// Step 2, collective over `comm`. `done` (rank 0's; other ranks pass an empty map) holds the
-/// journaled outcomes after the pass, and `store` no results; nothing is decided unless every unit
-/// of `run` is in `done` or deferred. Deciding, rank 0 moves the outcomes of `run`'s units into
-/// `store` (take_results); those of matched units a resumed run's journals hold stay. Appends the new matched units to
-/// `run` and, on rank 0, to `store.units` and its plan; rank 0's `store.superseded_ids` must be empty (the step decides
+/// Step 2, collective over `comm`. Rank 0's `store` holds the results the gather read from the
+/// journals after the pass (gather_results) and `done` the journaled outcomes of units past `run`'s
+/// (a resumed run's matched units; other ranks pass an empty map); nothing is decided unless every
+/// unit of `run` has results or is deferred. Appends the new matched units to `run` and, on rank 0,
+/// to `store.units` and its plan; rank 0's `store.superseded_ids` must be empty (the step decides
 /// them).
 [[nodiscard]] MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunConfig& config,
                                                  stages::RunPlan& run, const MovesBeforePass& before,

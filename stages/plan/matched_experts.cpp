@@ -28,12 +28,16 @@ std::vector<ExpertMove> expert_moves(
   // sketch_matchings reads a store: the units as the store records them, and the sketches.
   io::StoreContents store;
   store.units = stored_units(units);
-  std::set<int> others;
-  for (const auto& u : units) {
-    if (u.a.model == 0 && u.b.model != 0) others.insert(u.b.model);
-  }
   for (const auto& [id, ab] : sketches) {
     if (id < units.size()) store.sketches.emplace(id, ab);
+  }
+  return expert_moves(store, alpha, null);
+}
+
+std::vector<ExpertMove> expert_moves(const io::StoreContents& store, double alpha, const SketchNull& null) {
+  std::set<int> others;
+  for (const auto& u : store.units) {
+    if (u.model_a == 0 && u.model_b != 0) others.insert(u.model_b);
   }
   std::vector<ExpertMove> moves;
   for (int other : others) {

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/store/result_store.hpp"
 #include "stages/align/sketch_matching.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
@@ -53,6 +54,10 @@ struct ExpertMove {
     const std::vector<ComparisonUnit>& units,
     const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches,
     double alpha = kMatchedExpertAlpha, const SketchNull& null = {});
+/// The same moves from a store's units and sketches (every sketch of one of its units): rank 0's
+/// store after the pass, read where it lies instead of recorded again from the plan's units.
+[[nodiscard]] std::vector<ExpertMove> expert_moves(const io::StoreContents& store, double alpha = kMatchedExpertAlpha,
+                                                   const SketchNull& null = {});
 
 /// The units whose sketches plan the moves before the pass: the sketched down projections of
 /// routed experts (same_key and expert_sketch units). A down projection's sketch reads kSketchDims

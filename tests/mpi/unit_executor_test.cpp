@@ -15,11 +15,11 @@
 #include <sstream>
 
 #include "io/family_file.hpp"
-#include "pipeline/journaled_work.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/execute/unit_stats.hpp"
 #include "support/files.hpp"
+#include "support/journaled_outcomes.hpp"
 #include "support/synth_suite.hpp"
 #include "support/temp_dir.hpp"
 #include "tools/synth/registry_expand.hpp"
@@ -167,7 +167,7 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   if (world.is_root()) {
     const auto items = std::to_string(work.items.size());
     EXPECT_NE(progress.str().find("units and row blocks " + items + "/" + items), std::string::npos) << progress.str();
-    const auto merged = pipeline::read_journaled_work(store, units, block_bytes);
+    const auto merged = testing::journaled_outcomes(store, units, block_bytes);
     EXPECT_TRUE(merged.pending_blocks.empty());
     EXPECT_EQ(merged.done.size(), 40u);  // (no ASSERT on rank 0: the other ranks wait at the last sum)
     UnitBytes bytes(f.run.models);
@@ -241,7 +241,7 @@ TEST(MpiUnitExecutor, SampledUnitsReadTheirRowsByPreadAsTheMappingShowsThem) {
   EXPECT_EQ(done.computed, chosen);
   if (world.is_root()) {
     // (No ASSERT on rank 0: returning early would leave the other ranks waiting at the last sum.)
-    const auto merged = pipeline::read_journaled_work(store, units, stages::kRowBlockBytes);
+    const auto merged = testing::journaled_outcomes(store, units, stages::kRowBlockBytes);
     EXPECT_EQ(merged.done.size(), chosen);
     UnitBytes bytes(run.models);
     for (const auto& [id, o] : merged.done) {
