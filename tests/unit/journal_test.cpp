@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,60 @@ TEST(Journal, RecordsRoundTripAndAppendAcrossReopen) {
   EXPECT_EQ(got.records[2].unit_id, 11u);
   EXPECT_EQ(got.dropped_bytes, 0u);
   EXPECT_TRUE(read_journal(dir.path() / "absent").records.empty());
+}
+
+// A journal of several megabytes is read in pieces: records that straddle the reader's buffer,
+// one larger than the buffer, unit and block records mixed, each passed once, whole and in file
+// order with where its payload lies; a torn last record is dropped, not passed.
+TEST(Journal, AScanReadsALargeJournalInPiecesRecordByRecord) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "r0.jrn";
+  const auto payload_of = [](std::uint64_t i) {
+    const std::size_t size = i == 1500 ? (3u << 20) : 500 + (i * 7919) % 2600;  // record 1500: 3 MiB
+    std::vector<std::byte> p(size);
+    for (std::size_t k = 0; k < size; ++k) p[k] = static_cast<std::byte>((i * 31 + k * 7) & 0xff);
+    return p;
+  };
+  constexpr std::uint64_t kRecords = 4000;
+  {
+    JournalWriter w(path);
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      if (i % 3 == 0) {
+        w.append_block(i, i % 5, payload_of(i));
+      } else {
+        w.append(i, payload_of(i));
+      }
+    }
+    w.sync();
+  }
+  const auto whole = std::filesystem::file_size(path);
+  ASSERT_GT(whole, 8u << 20);
+  std::filesystem::resize_file(path, whole - 5);  // the last record torn
+  std::uint64_t next = 0;
+  const auto extent = scan_journal(path, [&](const JournalRecordView& r) {
+    ASSERT_EQ(r.unit_id, next);
+    EXPECT_EQ(r.block.has_value(), next % 3 == 0);
+    if (r.block) {
+      EXPECT_EQ(*r.block, next % 5);
+    }
+    const auto want = payload_of(next);
+    ASSERT_EQ(r.payload.size(), want.size()) << next;
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), r.payload.begin())) << next;
+    JournalRecord where;
+    where.unit_id = r.unit_id;
+    where.block = r.block;
+    where.payload_offset = r.payload_offset;
+    where.payload_size = r.payload.size();
+    if (next % 500 == 7) {
+      EXPECT_EQ(read_journal_payload(path, where), want) << next;
+    }
+    ++next;
+  });
+  EXPECT_EQ(next, kRecords - 1);
+  EXPECT_EQ(extent.valid_bytes + extent.dropped_bytes, whole - 5);
+  // The last record is a block record: magic, id, block, length, payload, checksum.
+  static_assert((kRecords - 1) % 3 == 0);
+  EXPECT_EQ(extent.dropped_bytes, 4 + 8 + 8 + 8 + payload_of(kRecords - 1).size() + 8 - 5);
 }
 
 TEST(Journal, EveryTruncationPointKeepsExactlyTheCompleteRecords) {
