@@ -497,26 +497,32 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     take_results(store, unplanned, units.size());
     release_outcomes(unplanned);
     done_count = store.done_ids.size();
-    const auto hashes =
-        complete ? stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes)
-                 : stages::WholeTensorHashes{};
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
       store.tensor_scan_json =
-          stages::scan_tensors(models, stages::merge_shares(models, scan_shares), hashes, run.bytes()).to_json().dump();
+          stages::scan_tensors(
+              models, stages::merge_shares(models, scan_shares),
+              stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes),
+              run.bytes())
+              .to_json()
+              .dump();
       // The plan is done with on rank 0 (the store records its units): its memory, a third of
       // rank 0's on a deep model, goes back before the verdicts are made.
       release_plan(run);
-      const auto verdicts = verdicts_from_store(store);
-      store.verdict_json = verdicts.dump();
+      {
+        // The verdicts' JSON object (a few hundred bytes a unit on a deep model) lives only while
+        // its text and the table printed at the end are made: the summaries and the store that
+        // follow never hold memory beside it.
+        const auto verdicts = verdicts_from_store(store);
+        store.verdict_json = verdicts.dump();
+        std::ostringstream table;
+        print_verdict_table(verdicts, table);
+        verdict_table = std::move(table).str();
+      }
+      (void)return_freed_memory();
       store.summaries_json = summaries_from_store(store).dump();
-      // The table printed at the end, made now: the verdicts' JSON object (tens of megabytes on a
-      // deep model) is gone, and its memory returned, before the store is built.
-      std::ostringstream table;
-      print_verdict_table(verdicts, table);
-      verdict_table = std::move(table).str();
     }
     (void)return_freed_memory();
   });

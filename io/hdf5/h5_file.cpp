@@ -301,13 +301,22 @@ LINEAGE_H5_INSTANTIATE(std::uint8_t)
 #undef LINEAGE_H5_INSTANTIATE
 
 void H5File::write_strings(const std::string& path, const std::vector<std::string>& values) {
-  SilenceHdf5 quiet;
-  ensure_group(parent_of(path));
-  remove(path);
   std::vector<const char*> ptrs;
   ptrs.reserve(values.size());
   for (const auto& v : values) ptrs.push_back(v.c_str());
-  const hsize_t n = values.size();
+  write_string_pointers(path, ptrs);
+}
+
+void H5File::write_string(const std::string& path, const std::string& value) {
+  const char* ptr = value.c_str();
+  write_string_pointers(path, {&ptr, 1});
+}
+
+void H5File::write_string_pointers(const std::string& path, std::span<const char* const> ptrs) {
+  SilenceHdf5 quiet;
+  ensure_group(parent_of(path));
+  remove(path);
+  const hsize_t n = ptrs.size();
   auto type = variable_string_type();
   H5Handle space(check_id(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
   H5Handle dset(

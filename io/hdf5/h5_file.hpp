@@ -69,6 +69,9 @@ class H5File {
   [[nodiscard]] std::vector<T> read(const std::string& path, std::vector<std::uint64_t>* dims = nullptr) const;
 
   void write_strings(const std::string& path, const std::vector<std::string>& values);
+  /// A list of one string, written from `value` where it lies (a verdict's JSON text can be tens
+  /// of megabytes: no copy into a list first).
+  void write_string(const std::string& path, const std::string& value);
   [[nodiscard]] std::vector<std::string> read_strings(const std::string& path) const;
 
   /// Scalar attributes on the object at `object_path` (a group or dataset; "/" is the root).
@@ -105,6 +108,8 @@ class H5File {
   hid_t create_in(std::unique_ptr<ImagePages> memory);
   /// Closes the file if open (0 when it was not); on failure leaks the in-memory buffer (memory_).
   herr_t close_file() noexcept;
+  /// A dataset of variable-length strings, one per pointer (write_strings, write_string).
+  void write_string_pointers(const std::string& path, std::span<const char* const> ptrs);
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
                  std::size_t elem_count);
   void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -191,7 +192,7 @@ void fill_store(H5File& f, const StoreContents& c) {
   f.set_attribute("/", "tool", c.tool_version);
   f.set_attribute("/", "run_id", c.run_id);
   f.set_attribute("/", "status", c.status);
-  f.write_strings("/run/config_json", {c.config_json});
+  f.write_string("/run/config_json", c.config_json);
   f.write_strings("/run/writers", c.writers);
   // Models: one group each, in order (index = model number in /units).
   std::vector<std::string> labels;
@@ -211,36 +212,38 @@ void fill_store(H5File& f, const StoreContents& c) {
     if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
   }
   f.write_strings("/inputs/labels", labels);
-  // Units: a column table (one dataset per field, row i = unit id i).
+  // Units: a column table (one dataset per field, row i = unit id i), made and written one column
+  // at a time: the seven text columns of a deep model's units held at once took hundreds of bytes
+  // a unit, the store's largest transient.
   const auto n = c.units.size();
-  std::vector<std::string> kind(n), key_a(n), key_b(n), ta(n), tb(n), comp(n), role(n);
-  std::vector<std::int32_t> ma(n), mb(n), la(n), lb(n), ex(n);
-  std::vector<std::uint64_t> id(n), rows(n), cols(n), bytes(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& u = c.units[i];
-    auto t = unit_text(u);
-    id[i] = u.id, kind[i] = std::move(t.kind), key_a[i] = std::move(t.key_a), key_b[i] = std::move(t.key_b);
-    ta[i] = u.tensor_a, tb[i] = u.tensor_b, comp[i] = std::move(t.component), role[i] = std::move(t.role);
-    ma[i] = u.model_a, mb[i] = u.model_b, la[i] = u.layer_a, lb[i] = u.layer_b, ex[i] = u.expert;
-    rows[i] = u.rows, cols[i] = u.cols, bytes[i] = u.bytes;
-  }
+  const auto column = [&](const std::string& dataset, auto value_of) {
+    using Value = decltype(value_of(std::declval<const StoredUnit&>()));
+    std::vector<Value> values;
+    values.reserve(n);
+    for (const auto& u : c.units) values.push_back(value_of(u));
+    if constexpr (std::is_same_v<Value, std::string>) {
+      f.write_strings(dataset, values);
+    } else {
+      put(f, dataset, values);
+    }
+  };
   f.ensure_group("/units");
-  put(f, "/units/id", id);
-  f.write_strings("/units/kind", kind);
-  f.write_strings("/units/key_a", key_a);
-  f.write_strings("/units/key_b", key_b);
-  f.write_strings("/units/tensor_a", ta);
-  f.write_strings("/units/tensor_b", tb);
-  f.write_strings("/units/component", comp);
-  f.write_strings("/units/role", role);
-  put(f, "/units/model_a", ma);
-  put(f, "/units/model_b", mb);
-  put(f, "/units/layer_a", la);
-  put(f, "/units/layer_b", lb);
-  put(f, "/units/expert", ex);
-  put(f, "/units/rows", rows);
-  put(f, "/units/cols", cols);
-  put(f, "/units/bytes", bytes);
+  column("/units/id", [](const StoredUnit& u) { return u.id; });
+  column("/units/kind", [](const StoredUnit& u) { return std::string(to_string(u.kind)); });
+  column("/units/key_a", [](const StoredUnit& u) { return to_string(u.key_a); });
+  column("/units/key_b", [](const StoredUnit& u) { return to_string(u.key_b); });
+  column("/units/tensor_a", [](const StoredUnit& u) { return u.tensor_a; });
+  column("/units/tensor_b", [](const StoredUnit& u) { return u.tensor_b; });
+  column("/units/component", [](const StoredUnit& u) { return std::string(to_string(u.key_a.component)); });
+  column("/units/role", [](const StoredUnit& u) { return std::string(to_string(u.key_a.role)); });
+  column("/units/model_a", [](const StoredUnit& u) { return u.model_a; });
+  column("/units/model_b", [](const StoredUnit& u) { return u.model_b; });
+  column("/units/layer_a", [](const StoredUnit& u) { return u.layer_a; });
+  column("/units/layer_b", [](const StoredUnit& u) { return u.layer_b; });
+  column("/units/expert", [](const StoredUnit& u) { return u.expert; });
+  column("/units/rows", [](const StoredUnit& u) { return u.rows; });
+  column("/units/cols", [](const StoredUnit& u) { return u.cols; });
+  column("/units/bytes", [](const StoredUnit& u) { return u.bytes; });
   std::vector<std::uint64_t> unit_sums(n);
   for (std::size_t i = 0; i < n; ++i) unit_sums[i] = unit_checksum(c.units[i]);
   put(f, "/units/row_xxh3", unit_sums);
@@ -297,17 +300,23 @@ void fill_store(H5File& f, const StoreContents& c) {
   if (!c.sketches.empty()) {
     const std::uint64_t width = c.sketches.begin()->second.first.size();
     std::vector<std::uint64_t> ids;
-    std::vector<float> a, b;
+    ids.reserve(c.sketches.size());
     for (const auto& [uid, ab] : c.sketches) {
       if (ab.first.size() != width || ab.second.size() != width)
         throw InternalError("result store: sketches of different widths");
       ids.push_back(uid);
-      a.insert(a.end(), ab.first.begin(), ab.first.end());
-      b.insert(b.end(), ab.second.begin(), ab.second.end());
     }
     put(f, "/sketches/unit_id", ids);
-    f.write<float>("/sketches/a", std::span<const float>(a), {ids.size(), width});
-    f.write<float>("/sketches/b", std::span<const float>(b), {ids.size(), width});
+    // One side at a time: a deep model's sketches are tens of megabytes a side.
+    for (const bool side_a : {true, false}) {
+      std::vector<float> side;
+      side.reserve(ids.size() * width);
+      for (const auto& [uid, ab] : c.sketches) {
+        const auto& v = side_a ? ab.first : ab.second;
+        side.insert(side.end(), v.begin(), v.end());
+      }
+      f.write<float>(side_a ? "/sketches/a" : "/sketches/b", std::span<const float>(side), {ids.size(), width});
+    }
   }
   if (!c.joint_null.empty()) {
     const std::uint64_t width = c.joint_null.begin()->second.size();
@@ -337,10 +346,10 @@ void fill_store(H5File& f, const StoreContents& c) {
     put(f, "/neurons/suspect", sampled);
     put(f, "/neurons/other", matched);
   }
-  f.write_strings("/summaries/json", {c.summaries_json});
-  f.write_strings("/verdict/json", {c.verdict_json});
-  f.write_strings("/evidence/json", {c.evidence_json});
-  if (!c.tensor_scan_json.empty()) f.write_strings("/tensor_scan/json", {c.tensor_scan_json});
+  f.write_string("/summaries/json", c.summaries_json);
+  f.write_string("/verdict/json", c.verdict_json);
+  f.write_string("/evidence/json", c.evidence_json);
+  if (!c.tensor_scan_json.empty()) f.write_string("/tensor_scan/json", c.tensor_scan_json);
 }
 
 /// A new file beside a store's `path` (`path`.tmp-XXXXXX) that becomes the store only when

@@ -55,6 +55,8 @@ TEST(H5File, StringsAttributesAndReplacement) {
   {
     H5File f(path, H5File::Mode::create);
     f.write_strings("/names", {"model.layers.0.mlp.gate.weight", "", "ünïcode"});
+    f.write_string("/doc/json", std::string(3 << 20, 'j'));  // one long string, as a verdict's JSON
+    f.write_string("/doc/empty", "");
     f.set_attribute("/", "schema_version", std::int64_t{3});
     f.set_attribute("/", "tool", std::string("lineage"));
     f.set_attribute("/names", "scale", 0.5);
@@ -65,6 +67,8 @@ TEST(H5File, StringsAttributesAndReplacement) {
   }
   H5File f(path, H5File::Mode::read_write);
   EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"model.layers.0.mlp.gate.weight", "", "ünïcode"}));
+  EXPECT_EQ(f.read_strings("/doc/json"), std::vector<std::string>{std::string(3 << 20, 'j')});
+  EXPECT_EQ(f.read_strings("/doc/empty"), std::vector<std::string>{""});
   EXPECT_EQ(f.int_attribute("/", "schema_version"), 3);
   EXPECT_EQ(f.string_attribute("/", "tool"), "lineage");
   EXPECT_EQ(f.double_attribute("/names", "scale"), 0.5);
