@@ -59,26 +59,31 @@ void require_regular_file(const fs::path& path) {
   ::close(open_regular_file(path, size));
 }
 
+RegularFile::RegularFile(const fs::path& path) : path_(path) { fd_ = open_regular_file(path, size_); }
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
+std::size_t RegularFile::read_at(void* out, std::size_t count, std::uint64_t offset) const {
+  auto* bytes = static_cast<char*>(out);
+  std::size_t got = 0;
+  while (got < count) {
+    const auto r = ::pread(fd_, bytes + got, count - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw InputError(path_.string(), std::string("cannot read: ") + std::strerror(errno), {}, offset + got);
+    if (r == 0) break;  // the end of the file
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
 std::string read_regular_file(const fs::path& path, std::uint64_t max_bytes) {
-  std::uint64_t size = 0;
-  const int fd = open_regular_file(path, size);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  if (size > max_bytes) {
-    throw InputError(path.string(), "file is " + std::to_string(size) + " bytes, above the " +
+  const RegularFile file(path);
+  if (file.size() > max_bytes) {
+    throw InputError(path.string(), "file is " + std::to_string(file.size()) + " bytes, above the " +
                                         std::to_string(max_bytes) + "-byte limit for this kind of file");
   }
-  std::string text(static_cast<std::size_t>(size), '\0');
-  std::uint64_t got = 0;
-  while (got < size) {
-    const auto r = ::pread(fd, text.data() + got, size - got, static_cast<off_t>(got));
-    if (r < 0) throw InputError(path.string(), std::string("cannot read: ") + std::strerror(errno), {}, got);
-    if (r == 0) break;  // shrank while reading
-    got += static_cast<std::uint64_t>(r);
-  }
-  text.resize(static_cast<std::size_t>(got));
+  std::string text(static_cast<std::size_t>(file.size()), '\0');
+  text.resize(file.read_at(text.data(), text.size(), 0));  // shorter if it shrank while being read
   return text;
 }
 

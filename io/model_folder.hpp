@@ -25,8 +25,30 @@ void require_regular_file(const std::filesystem::path& path);
 /// Returns the descriptor (the caller closes it) and its size.
 int open_regular_file(const std::filesystem::path& path, std::uint64_t& size);
 
+/// A regular file open for reading (open_regular_file: a FIFO or device is refused, not waited
+/// on), closed when this goes.
+class RegularFile {
+ public:
+  explicit RegularFile(const std::filesystem::path& path);
+  ~RegularFile();
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  /// The file's size when it was opened.
+  [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+  /// Reads up to `count` bytes at `offset` into `out`: fewer only where the file ends (it may have
+  /// shrunk since it was opened). Interrupted reads are retried; a failed one throws InputError
+  /// naming the file and the offset.
+  std::size_t read_at(void* out, std::size_t count, std::uint64_t offset) const;
+
+ private:
+  std::filesystem::path path_;
+  std::uint64_t size_ = 0;
+  int fd_ = -1;
+};
+
 /// Reads a whole regular file of at most `max_bytes` (the one whole-file reader of lineage: model
-/// files, templates, journals). Throws InputError naming the file otherwise.
+/// files, templates). Throws InputError naming the file otherwise.
 [[nodiscard]] std::string read_regular_file(const std::filesystem::path& path,
                                             std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max());
 

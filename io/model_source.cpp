@@ -41,21 +41,11 @@ class LocalSource final : public ModelSource {
                                                       std::uint64_t length, std::uint64_t& total_size) override {
     if (!exists(file)) return std::nullopt;
     const auto p = resolve_in_model_folder(dir_, file, dir_);
-    const int fd = open_regular_file(p, total_size);  // a FIFO or device is refused, not waited on
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    const RegularFile opened(p);
+    total_size = opened.size();
     if (offset >= total_size) return std::string();
     std::string out(static_cast<std::size_t>(std::min(length, total_size - offset)), '\0');
-    std::uint64_t got = 0;
-    while (got < out.size()) {
-      const auto r = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
-      if (r < 0) throw InputError(where(file), std::string("cannot read: ") + std::strerror(errno), {}, offset + got);
-      if (r == 0) break;  // shrank while reading: the caller sees fewer bytes
-      got += static_cast<std::uint64_t>(r);
-    }
-    out.resize(static_cast<std::size_t>(got));
+    out.resize(opened.read_at(out.data(), out.size(), offset));  // shrank while reading: fewer bytes
     return out;
   }
   void check_name(const std::string& file, const std::string& named_by) const override {

@@ -343,12 +343,9 @@ SafetensorsHeader parse_safetensors_header(const std::filesystem::path& path, st
 }
 
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
-  std::uint64_t file_size = 0;
-  const int fd = open_regular_file(path, file_size);  // a FIFO or device is refused, not waited on
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  const RegularFile file(path);
+  const auto file_size = file.size();
+  const int fd = file.fd();
   if (file_size < 8)
     fail(path, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header", {}, 0);
   std::uint64_t n = 0;

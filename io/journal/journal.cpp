@@ -67,12 +67,8 @@ JournalExtent scan_journal(const std::filesystem::path& path,
   JournalExtent out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return out;
-  std::uint64_t size = 0;
-  const int fd = open_regular_file(path, size);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  const RegularFile file(path);
+  const auto size = file.size();
   // Bytes [begin, end) of `buffer` are the file's from offset `pos` on, not parsed yet.
   std::vector<std::byte> buffer(std::size_t{1} << 20);
   std::size_t begin = 0, end = 0;
@@ -86,14 +82,9 @@ JournalExtent scan_journal(const std::filesystem::path& path,
     end -= begin;
     begin = 0;
     if (buffer.size() < need) buffer.resize(need);
-    while (end < need) {
-      const auto n = ::pread(fd, buffer.data() + end, buffer.size() - end, static_cast<off_t>(pos + end));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw InputError(path.string(), std::string("cannot read: ") + std::strerror(errno), {}, pos + end);
-      if (n == 0) return false;  // the end of the file (or it shrank while being read)
-      end += static_cast<std::size_t>(n);
-    }
-    return true;
+    // Fewer bytes than asked for: the end of the file (or it shrank while being read).
+    end += file.read_at(buffer.data() + end, buffer.size() - end, pos + end);
+    return end >= need;
   };
   while (fill(kHead + 8)) {
     const auto magic = load<std::uint32_t>(buffer.data() + begin);
