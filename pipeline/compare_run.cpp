@@ -512,7 +512,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       // rank 0's on a deep model, goes back before the verdicts are made.
       release_plan(run);
       {
-        // The verdicts' JSON object (a few hundred bytes a unit on a deep model) lives only while
+        // The verdicts' JSON object (near a kilobyte a unit on a deep MoE pair) lives only while
         // its text and the table printed at the end are made: the summaries and the store that
         // follow never hold memory beside it.
         const auto verdicts = verdicts_from_store(store);
