@@ -105,8 +105,9 @@ struct LaneSums {
 /// eight-lane double vectors on AVX2 were spilled and their selects scalarised), or all eight in
 /// one AVX-512 register (pass1_wide). Either way each lane sees the same operations in the same
 /// order. Without Masked every element is finite on both sides (pass1 checked), so the masks
-/// would select every lane: the same operations, the same bits.
-template <bool Masked, typename F, typename I, typename D, typename L>
+/// would select every lane: the same operations, the same bits. With Screen (a screening pass)
+/// the absolute differences (s_ad, max_d) are left out; the other sums are the same operations.
+template <bool Masked, bool Screen, typename F, typename I, typename D, typename L>
 [[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                              std::size_t first, double ka, double kb, LaneSums& r) {
   constexpr std::size_t width = sizeof(D) / sizeof(double);
@@ -138,15 +139,17 @@ template <bool Masked, typename F, typename I, typename D, typename L>
       ys = yd - vkb;
     }
     const D d = xd - yd;
-    const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
     s_aa += xs * xs;
     s_bb += ys * ys;
     s_ab += xs * ys;
-    s_ad += ad;
     s_dd += d * d;
     s_a += xs;
     s_b += ys;
-    max_d = ad > max_d ? ad : max_d;
+    if constexpr (!Screen) {
+      const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
+      s_ad += ad;
+      max_d = ad > max_d ? ad : max_d;
+    }
   }
   for (std::size_t j = 0; j < width; ++j) {
     const std::size_t i = first + j;
@@ -164,8 +167,8 @@ template <bool Masked, typename F, typename I, typename D, typename L>
 
 /// Counts and extremes in eight float lanes. With Masked, every element as it is; without, the
 /// block is assumed finite on both sides (every mask would select every lane) and false is
-/// returned, with `r` untouched, as soon as the assumption fails.
-template <bool Masked>
+/// returned, with `r` untouched, as soon as the assumption fails. With Screen, no extremes.
+template <bool Masked, bool Screen>
 [[gnu::always_inline]] inline bool counts_and_extremes(const float* a, const float* b, std::size_t nvec,
                                                        const Padded* tail, bool float_bits, Pass1& r) {
   const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
@@ -194,18 +197,22 @@ template <bool Masked>
       c_mis += ~ok & ~same;
       c_val += ok & (x == y);  // -0 == +0
       c_bit += ok & bits_on & (xi == yi);
-      min_a = (ok & (x < min_a)) ? x : min_a;
-      max_a = (ok & (x > max_a)) ? x : max_a;
-      min_b = (ok & (y < min_b)) ? y : min_b;
-      max_b = (ok & (y > max_b)) ? y : max_b;
+      if constexpr (!Screen) {
+        min_a = (ok & (x < min_a)) ? x : min_a;
+        max_a = (ok & (x > max_a)) ? x : max_a;
+        min_b = (ok & (y < min_b)) ? y : min_b;
+        max_b = (ok & (y > max_b)) ? y : max_b;
+      }
     } else {
       nonfinite |= ((xi & exp_mask) == exp_mask) | ((yi & exp_mask) == exp_mask);
       c_val += x == y;
       c_bit += bits_on & (xi == yi);
-      min_a = x < min_a ? x : min_a;
-      max_a = x > max_a ? x : max_a;
-      min_b = y < min_b ? y : min_b;
-      max_b = y > max_b ? y : max_b;
+      if constexpr (!Screen) {
+        min_a = x < min_a ? x : min_a;
+        max_a = x > max_a ? x : max_a;
+        min_b = y < min_b ? y : min_b;
+        max_b = y > max_b ? y : max_b;
+      }
     }
   }
   if constexpr (!Masked) {
@@ -231,38 +238,42 @@ template <bool Masked>
   return true;
 }
 
-/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four.
-template <bool Wide>
+/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four; with
+/// Screen, a screening pass's (PassStatistics::screen).
+template <bool Wide, bool Screen>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
   // Counts and extremes first, then the double sums over the same (cache-resident) block: every
   // sum sees the same operations in the same order as one loop of eight lanes. A block finite on
   // both sides (the usual case) skips every mask; one with a non-finite element, or the padded
   // tail, is counted again with them.
-  const bool all_ok = !tail && counts_and_extremes<false>(a, b, nvec, tail, float_bits, r);
-  if (!all_ok) counts_and_extremes<true>(a, b, nvec, tail, float_bits, r);
+  const bool all_ok = !tail && counts_and_extremes<false, Screen>(a, b, nvec, tail, float_bits, r);
+  if (!all_ok) counts_and_extremes<true, Screen>(a, b, nvec, tail, float_bits, r);
   LaneSums s;
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
     if (all_ok) {
-      lane_sums<false, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<false, Screen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     } else {
-      lane_sums<true, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<true, Screen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     }
   } else
 #endif
   {
     for (std::size_t first = 0; first < kLanes; first += 4) {
       if (all_ok) {
-        lane_sums<false, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<false, Screen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       } else {
-        lane_sums<true, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<true, Screen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       }
     }
   }
-  r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab), r.s_ad = lane_sum(s.s_ad);
+  r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
   r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
-  for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
+  if constexpr (!Screen) {
+    r.s_ad = lane_sum(s.s_ad);
+    for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
+  }
 }
 
 using Pass1Function = void (*)(const float*, const float*, std::size_t, const Padded*, bool, double, double, Pass1&);
@@ -270,14 +281,26 @@ using Pass1Function = void (*)(const float*, const float*, std::size_t, const Pa
 LINEAGE_KERNEL_CLONES
 void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                   double kb, Pass1& r) {
-  pass1_body<false>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, false>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+LINEAGE_KERNEL_CLONES
+void screen_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                   double kb, Pass1& r) {
+  pass1_body<false, true>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 #if LINEAGE_KERNEL_WIDE
 LINEAGE_KERNEL_WIDE_TARGET
 void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                 double kb, Pass1& r) {
-  pass1_body<true>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<true, false>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+LINEAGE_KERNEL_WIDE_TARGET
+void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                 double kb, Pass1& r) {
+  pass1_body<true, true>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 #endif
 
@@ -289,18 +312,22 @@ bool wide_available() noexcept {
 #endif
 }
 
-Pass1Function pass1_of(KernelWidth width) noexcept {
+/// `width` where the machine has it, else narrow.
+KernelWidth usable(KernelWidth width) noexcept { return wide_available() ? width : KernelWidth::narrow; }
+
+Pass1Function pass1_of(KernelWidth width, PassStatistics statistics) noexcept {
+  const bool screen = statistics == PassStatistics::screen;
 #if LINEAGE_KERNEL_WIDE
-  if (width == KernelWidth::wide && wide_available()) return pass1_wide;
+  if (usable(width) == KernelWidth::wide) return screen ? screen_wide : pass1_wide;
 #endif
   (void)width;
-  return pass1_narrow;
+  return screen ? screen_narrow : pass1_narrow;
 }
 
-/// The pass every block takes: the widest the machine has, unless a test or a benchmark chose
-/// (use_kernel_width). Atomic so that a choice made while other threads compute is not a race.
-std::atomic<Pass1Function>& pass1_in_use() noexcept {
-  static std::atomic<Pass1Function> in_use{pass1_of(KernelWidth::wide)};
+/// The width every block's pass takes: the widest the machine has, unless a test or a benchmark
+/// chose (use_kernel_width). Atomic so that a choice made while other threads compute is not a race.
+std::atomic<KernelWidth>& width_in_use() noexcept {
+  static std::atomic<KernelWidth> in_use{usable(KernelWidth::wide)};
   return in_use;
 }
 
@@ -308,15 +335,39 @@ std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
 
 }  // namespace
 
-UnitSums::UnitSums(std::uint64_t n_total)
+UnitSums::UnitSums(std::uint64_t n_total, PassStatistics statistics_computed)
     : min_a(std::numeric_limits<double>::infinity()),
       max_a(-std::numeric_limits<double>::infinity()),
       min_b(std::numeric_limits<double>::infinity()),
       max_b(-std::numeric_limits<double>::infinity()),
-      h_a(kKernelBuckets),
-      h_b(kKernelBuckets),
-      h_d(kKernelBuckets),
-      hist_stride(std::bit_floor(std::max<std::uint64_t>(1, n_total >> 17))) {}
+      hist_stride(std::bit_floor(std::max<std::uint64_t>(1, n_total >> 17))),
+      statistics(statistics_computed) {
+  if (statistics == PassStatistics::full) {
+    h_a.assign(kKernelBuckets, 0);
+    h_b.assign(kKernelBuckets, 0);
+    h_d.assign(kKernelBuckets, 0);
+  }
+}
+
+void UnitSums::add_histograms(std::uint64_t start, const float* a, const float* b, std::size_t len) {
+  // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
+  // a count's store (a uint64_t) could alias hist_stride and n_hist, which the loop would
+  // otherwise load and store again after every increment.
+  const std::uint64_t stride = hist_stride;
+  std::uint64_t* const count_a = h_a.data();
+  std::uint64_t* const count_b = h_b.data();
+  std::uint64_t* const count_d = h_d.data();
+  std::uint64_t sampled = 0;
+  for (std::uint64_t i = (stride - start % stride) % stride; i < len; i += stride) {
+    const float x = a[i], y = b[i];
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    ++sampled;
+    ++count_a[bucket(std::fabs(x))];
+    ++count_b[bucket(std::fabs(y))];
+    ++count_d[bucket(static_cast<float>(std::fabs(static_cast<double>(x) - static_cast<double>(y))))];
+  }
+  n_hist += sampled;
+}
 
 void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                          const std::uint64_t* bits_a, const std::uint64_t* bits_b) {
@@ -336,7 +387,8 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
     }
   }
   Pass1 p;
-  pass1_in_use().load(std::memory_order_relaxed)(a, b, nvec, tail, mode == BitEquality::float_bits, ka, kb, p);
+  pass1_of(width_in_use().load(std::memory_order_relaxed), statistics)(a, b, nvec, tail,
+                                                                       mode == BitEquality::float_bits, ka, kb, p);
   const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
   n_ok += ok;
   n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
@@ -354,26 +406,9 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   max_d = std::max(max_d, p.max_d);
   min_a = std::min(min_a, static_cast<double>(p.min_a)), max_a = std::max(max_a, static_cast<double>(p.max_a));
   min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
-
-  // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
-  // a count's store (a uint64_t) could alias hist_stride and n_hist, which the loop would
-  // otherwise load and store again after every increment.
-  const std::uint64_t stride = hist_stride;
-  std::uint64_t* const count_a = h_a.data();
-  std::uint64_t* const count_b = h_b.data();
-  std::uint64_t* const count_d = h_d.data();
-  std::uint64_t sampled = 0;
-  for (std::uint64_t i = (stride - start % stride) % stride; i < len; i += stride) {
-    const float x = a[i], y = b[i];
-    if (!std::isfinite(x) || !std::isfinite(y)) continue;
-    ++sampled;
-    ++count_a[bucket(std::fabs(x))];
-    ++count_b[bucket(std::fabs(y))];
-    ++count_d[bucket(static_cast<float>(std::fabs(static_cast<double>(x) - static_cast<double>(y))))];
-  }
-  n_hist += sampled;
-
+  if (statistics == PassStatistics::full) add_histograms(start, a, b, len);
   if (ok == 0) return;
+
   const double nb = static_cast<double>(ok);
   // Raw sums from the shifted ones; written alike for a and b so that identical sides give
   // identical sums (cosine exactly 1).
@@ -401,6 +436,9 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
 
 void UnitSums::merge(const UnitSums& next) {
   if (next.hist_stride != hist_stride) throw InternalError("UnitSums::merge: sums of different units");
+  if (next.statistics != statistics || next.h_a.size() != h_a.size()) {
+    throw InternalError("UnitSums::merge: a screening pass's sums with a full pass's");
+  }
   n_ok += next.n_ok, n_bad += next.n_bad, bit_eq += next.bit_eq, val_eq += next.val_eq;
   bad_a += next.bad_a, bad_b += next.bad_b, bad_mismatch += next.bad_mismatch;
   s_aa += next.s_aa, s_bb += next.s_bb, s_ab += next.s_ab, s_ad += next.s_ad, s_dd += next.s_dd;
@@ -408,7 +446,7 @@ void UnitSums::merge(const UnitSums& next) {
   max_d = std::max(max_d, next.max_d);
   min_a = std::min(min_a, next.min_a), max_a = std::max(max_a, next.max_a);
   min_b = std::min(min_b, next.min_b), max_b = std::max(max_b, next.max_b);
-  for (std::size_t i = 0; i < kKernelBuckets; ++i) {
+  for (std::size_t i = 0; i < h_a.size(); ++i) {
     h_a[i] += next.h_a[i], h_b[i] += next.h_b[i], h_d[i] += next.h_d[i];
   }
   n_hist += next.n_hist;
@@ -429,11 +467,8 @@ void UnitSums::merge(const UnitSums& next) {
 
 bool kernel_width_available(KernelWidth width) noexcept { return width == KernelWidth::narrow || wide_available(); }
 
-void use_kernel_width(KernelWidth width) noexcept { pass1_in_use().store(pass1_of(width), std::memory_order_relaxed); }
+void use_kernel_width(KernelWidth width) noexcept { width_in_use().store(usable(width), std::memory_order_relaxed); }
 
-KernelWidth kernel_width_in_use() noexcept {
-  return pass1_in_use().load(std::memory_order_relaxed) == pass1_of(KernelWidth::narrow) ? KernelWidth::narrow
-                                                                                         : KernelWidth::wide;
-}
+KernelWidth kernel_width_in_use() noexcept { return width_in_use().load(std::memory_order_relaxed); }
 
 }  // namespace lineage::stages

@@ -41,6 +41,13 @@ enum class BitEquality {
   raw_bits,    ///< same dtype, compare the stored bits passed alongside (F64, integers)
 };
 
+/// What a pass computes. `full`: every statistic of docs/methods.md §2. `screen` (compare
+/// --screen): the counts, the equal-value and equal-bit counts and the moments (cosine, centred
+/// cosine, relative L2 and the means, spreads and norms come from them); no extremes, no absolute
+/// differences, no histograms (so no quantiles). What both compute, they compute with the same
+/// operations in the same order: a screening pass's moments are the full pass's bit for bit.
+enum class PassStatistics : std::uint8_t { full, screen };
+
 /// How the pass sums its eight double lanes: four at a time in two loops (any x86-64, or any
 /// other machine), or all eight in one AVX-512 loop. Both give the same bits.
 enum class KernelWidth { narrow, wide };
@@ -61,15 +68,19 @@ struct UnitSums {
   double max_d = 0;
   double min_a, max_a, min_b, max_b;  // +-infinity until a finite pair is seen
   std::uint64_t n_ok = 0, n_bad = 0, bit_eq = 0, val_eq = 0, bad_a = 0, bad_b = 0, bad_mismatch = 0;
-  // Histograms of |a|, |b| and |a-b| over the finite pairs of the sample, and its size.
+  // Histograms of |a|, |b| and |a-b| over the finite pairs of the sample, and its size (empty
+  // in a screening pass).
   std::vector<std::uint64_t> h_a, h_b, h_d;
   std::uint64_t n_hist = 0;
   /// Logical elements between two histogram samples (a power of two, at least 1).
   std::uint64_t hist_stride = 1;
 
+  PassStatistics statistics = PassStatistics::full;
+
   /// @param[in] n_total  logical elements of the unit: the histogram sample keeps at least 2^17
   ///                     of them (every element of a unit under 2^18 elements)
-  explicit UnitSums(std::uint64_t n_total);
+  /// @param[in] statistics  what add_block computes; a screening pass keeps no histograms
+  explicit UnitSums(std::uint64_t n_total, PassStatistics statistics = PassStatistics::full);
 
   /// Adds one block of decoded elements at logical index `start` (blocks must arrive in order).
   /// `bits_a`/`bits_b` are the stored bits, read only for BitEquality::raw_bits.
@@ -79,8 +90,13 @@ struct UnitSums {
   /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
   /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,
   /// the moments are Chan-merged. Merged in the same order, blocks give the same bits wherever
-  /// they were computed. Throws InternalError when the histogram strides differ (other units).
+  /// they were computed. Throws InternalError when the histogram strides differ (other units)
+  /// or the two computed different statistics.
   void merge(const UnitSums& next);
+
+ private:
+  /// The histogram sample's elements of a block (a full pass only).
+  void add_histograms(std::uint64_t start, const float* a, const float* b, std::size_t len);
 };
 
 }  // namespace lineage::stages

@@ -14,6 +14,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/errors.hpp"
+
 namespace lineage::stages {
 namespace {
 
@@ -54,7 +56,8 @@ std::uint64_t fingerprint(const UnitSums& s) {
 
 /// The sums of one generated unit: `n` elements fed in kernel blocks (a shorter last one), b a
 /// perturbed copy of a. special: every special-th element of a side is NaN, +-inf or -0 (0: none).
-UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t special, BitEquality mode) {
+UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t special, BitEquality mode,
+                        PassStatistics statistics = PassStatistics::full) {
   using namespace lineage::stages;
   std::uint64_t s = seed;
   std::vector<float> a(n), b(n);
@@ -74,7 +77,7 @@ UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t speci
     ba[i] = std::bit_cast<std::uint32_t>(a[i]);
     bb[i] = std::bit_cast<std::uint32_t>(b[i]);
   }
-  UnitSums sums(n);
+  UnitSums sums(n, statistics);
   for (std::uint64_t start = 0; start < n; start += kKernelBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kKernelBlock, n - start));
     sums.add_block(start, a.data() + start, b.data() + start, len, mode, ba.data() + start, bb.data() + start);
@@ -127,6 +130,56 @@ TEST(UnitKernel, MergedSumsKeepTheirBits) {
     auto x = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits);
     x.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits));
     EXPECT_EQ(fingerprint(x), 0x83690d02b48b217bull) << "width " << static_cast<int>(width);
+  }
+}
+
+/// The fields a screening pass computes (PassStatistics::screen), as bits.
+std::vector<std::uint64_t> screened_fields(const UnitSums& s) {
+  std::vector<std::uint64_t> out;
+  for (double d :
+       {s.n, s.mean_a, s.mean_b, s.m2_a, s.m2_b, s.c_ab, s.s_aa, s.s_bb, s.s_ab, s.s_dd, s.s_a1, s.s_b1, s.s_a1b1}) {
+    out.push_back(std::bit_cast<std::uint64_t>(d));
+  }
+  for (std::uint64_t c : {s.n_ok, s.n_bad, s.bit_eq, s.val_eq, s.bad_a, s.bad_b, s.bad_mismatch, s.hist_stride}) {
+    out.push_back(c);
+  }
+  return out;
+}
+
+TEST(UnitKernel, AScreeningPassSumsWhatItComputesAsTheFullPassDoes) {
+  // compare --screen must give the cosines, relative L2 and counts of a full run bit for bit: on
+  // finite blocks, non-finite values, stored bits, tails, a merge, and on either width.
+  struct Case {
+    std::uint64_t n, seed, special;
+    BitEquality mode;
+  };
+  const Case cases[] = {{5 * 4096, 1, 0, BitEquality::float_bits},
+                        {3 * 4096 + 13, 3, 997, BitEquality::float_bits},
+                        {2 * 4096 + 5, 4, 7, BitEquality::raw_bits},
+                        {7, 6, 3, BitEquality::none}};
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    for (const auto& c : cases) {
+      const auto full = generated_sums(c.n, c.seed, c.special, c.mode);
+      const auto screen = generated_sums(c.n, c.seed, c.special, c.mode, PassStatistics::screen);
+      EXPECT_EQ(screened_fields(screen), screened_fields(full)) << "n " << c.n << " width " << static_cast<int>(width);
+      EXPECT_EQ(screen.statistics, PassStatistics::screen);
+      // Nothing else: no histograms, no absolute differences, no extremes.
+      EXPECT_TRUE(screen.h_a.empty() && screen.h_b.empty() && screen.h_d.empty());
+      EXPECT_EQ(screen.n_hist, 0u);
+      EXPECT_EQ(screen.s_ad, 0.0);
+      EXPECT_EQ(screen.max_d, 0.0);
+      EXPECT_GT(full.s_ad, 0.0);
+      EXPECT_GT(full.n_hist, 0u);
+    }
+    auto full = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits);
+    full.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits));
+    auto screen = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits, PassStatistics::screen);
+    screen.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits, PassStatistics::screen));
+    EXPECT_EQ(screened_fields(screen), screened_fields(full));
+    // A screening pass's sums never merge with a full pass's (another run's block of the unit).
+    EXPECT_THROW(full.merge(screen), InternalError);
+    EXPECT_THROW(screen.merge(full), InternalError);
   }
 }
 
