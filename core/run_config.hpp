@@ -46,6 +46,11 @@ struct RunConfig {
   /// Relabellings per unit for the permutation null (stages/null/hidden_null.hpp); 0 skips the
   /// permutation tests (no p-values: verdicts are then inconclusive), to measure their cost.
   int null_permutations = 100;
+  /// A screening run (compare --screen): the raw-byte hashes and the moments of every same-key
+  /// unit (cosine, centred cosine, relative L2) and nothing else, for a first look at a pair too
+  /// large to compare in full at once. No null, baselines, sketches or expert matching, so no
+  /// verdict but "identical" (every hash equal) or "inconclusive" (apply_screening).
+  bool screen = false;
   SlurmSettings slurm;
   /// Compare the suspect with one model only: index into parents followed by controls (a task of
   /// a Slurm job array). The model keeps its label (parent2, control3) so merged stores agree.
@@ -57,5 +62,15 @@ struct RunConfig {
   /// can stop, cancel or requeue a job on tiny models while it is computing.
   std::uint32_t test_unit_delay_ms = 0;
 };
+
+/// Makes `config` a screening run (RunConfig::screen): what the screen leaves out, off.
+inline void apply_screening(RunConfig& config) {
+  config.screen = true;
+  config.baselines = false;
+  config.expert_sketches = false;
+  config.layer_sketches = false;
+  config.matched_experts = false;
+  config.null_permutations = 0;
+}
 
 }  // namespace lineage

@@ -115,7 +115,7 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   RunConfig cfg;
   r.reject_unknown_keys(root, "",
                         {"baselines", "case", "controls", "families_dir", "family", "null_permutations", "out",
-                         "parent", "parents", "quiet", "resume", "slurm", "suspect"});
+                         "parent", "parents", "quiet", "resume", "screen", "slurm", "suspect"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -131,6 +131,18 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   if (!family.empty()) cfg.family = family;
   r.get_path(root, "", "families_dir", cfg.families_dir);
   r.get(root, "", "baselines", cfg.baselines);
+  bool screen = false;
+  r.get(root, "", "screen", screen);
+  if (screen) {
+    // A screening run computes no null and no baselines: asking for them too is a contradiction.
+    if (root["null_permutations"] && cfg.null_permutations > 0) {
+      throw r.error("null_permutations", "must be 0 or absent with screen: true (a screening run has no null)");
+    }
+    if (root["baselines"] && cfg.baselines) {
+      throw r.error("baselines", "must be false or absent with screen: true (a screening run has no baselines)");
+    }
+    apply_screening(cfg);
+  }
   if (const auto s = root["slurm"]) {
     r.reject_unknown_keys(s, "slurm",
                           {"account", "cpus_per_task", "extra_sbatch", "mem", "nodes", "partition", "requeue",

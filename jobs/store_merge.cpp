@@ -87,7 +87,16 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   nlohmann::json inputs = nlohmann::json::array();
   const auto k = out.stat_names.size();
 
+  const bool screening = io::is_screening_run(stores.front().second);
   for (const auto& [file, s] : stores) {
+    // A screening run's units lack what a full run's have (RunConfig::screen): one merged store
+    // of both would be judged as if alike.
+    if (io::is_screening_run(s) != screening) {
+      throw StoreError(file + ": " + (screening ? "a full run's store" : "a screening run's store (--screen)") +
+                       ", but " + stores.front().first + " is " +
+                       (screening ? "a screening run's (--screen)" : "a full run's") +
+                       "; merge stores of one kind of run");
+    }
     if (s.stat_names != out.stat_names) {
       throw StoreError(file + ": its statistics (" + std::to_string(s.stat_names.size()) +
                        " columns) are another version than " + stores.front().first +
@@ -195,7 +204,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
     if (!done_row.count(id)) out.superseded_ids.push_back(id);
   }
   out.status = io::units_missing(out) == 0 ? "complete" : "partial";
-  nlohmann::json config{{"merged_from", inputs}};
+  nlohmann::json config{{"merged_from", inputs}, {"screen", screening}};
   // One block size for every input: the merged store hashes as they did. Otherwise its
   // convention is unknown (null), and a later merge compares only its statistics.
   if (!conventions_agree || (common && !common->known)) {

@@ -54,6 +54,7 @@ nlohmann::json config_json(const RunConfig& c, std::uint64_t row_block_bytes) {
           {"baselines", c.baselines},
           {"family", c.family.value_or("")},
           {"null_permutations", c.null_permutations},
+          {"screen", c.screen},
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
 
@@ -107,6 +108,32 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
       }
     }
   }
+  // What each unit computes must not change: a screening run's units and a full run's,
+  // or units with and without the permutation null, would be judged as if alike. (A store from
+  // before "screen" was recorded is a full run's.)
+  const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);
+  if (config.is_object()) {
+    const bool was_screen = io::is_screening_run(*existing);
+    if (was_screen != cfg.screen) {
+      throw StoreError(out.string() + ": --resume " + (cfg.screen ? "with" : "without") +
+                       " --screen, but the run began " +
+                       (was_screen ? "as a screening run (--screen)" : "as a full run") +
+                       "; resume it as it began, or start a new run (another --out)");
+    }
+    if (config.contains("null_permutations") && config["null_permutations"].is_number_integer() &&
+        config["null_permutations"].get<int>() != cfg.null_permutations) {
+      throw StoreError(out.string() + ": --resume with --null-permutations " + std::to_string(cfg.null_permutations) +
+                       ", but the run began with " + config["null_permutations"].dump() +
+                       "; resume with the run's, or start a new run (another --out)");
+    }
+  }
+  // A split unit's blocks and its hash depend on the row block size: it stays the run's.
+  if (config.is_object() && config.contains("row_block_bytes") && config["row_block_bytes"].is_number_unsigned() &&
+      config["row_block_bytes"].get<std::uint64_t>() != row_block_bytes) {
+    throw StoreError(out.string() + ": --resume with row blocks of " + std::to_string(row_block_bytes) +
+                     " bytes, but the run began with " + config["row_block_bytes"].dump() +
+                     " (LINEAGE_ROW_BLOCK_BYTES); resume with the size the run began with");
+  }
   stages::UnitListDigest stored_digest;
   for (const auto& u : existing->units) {
     // matched_expert units are planned from sketches (pipeline/matched_phase.hpp), not the pair stage.
@@ -122,14 +149,6 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
                        " (a matched_expert unit) is not the one the run began with (begun by another lineage "
                        "version?); start a new run (another --out)");
     }
-  }
-  // A split unit's blocks and its hash depend on the row block size: it stays the run's.
-  const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);
-  if (config.is_object() && config.contains("row_block_bytes") && config["row_block_bytes"].is_number_unsigned() &&
-      config["row_block_bytes"].get<std::uint64_t>() != row_block_bytes) {
-    throw StoreError(out.string() + ": --resume with row blocks of " + std::to_string(row_block_bytes) +
-                     " bytes, but the run began with " + config["row_block_bytes"].dump() +
-                     " (LINEAGE_ROW_BLOCK_BYTES); resume with the size the run began with");
   }
 }
 

@@ -138,7 +138,8 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
                      {"kind", v.kind},
                      {"reason", v.reason},
                      {"p_value", num(v.p_value)},
-                     {"reused_components", v.reused_components}};
+                     {"reused_components", v.reused_components},
+                     {"screen", v.screen}};
     p["nonfinite"] = nonfinite_json(v.nonfinite);
     p["kinds"] = nlohmann::json::array();
     for (const auto& k : v.kinds) {

@@ -144,6 +144,13 @@ auto parse_cell(const std::filesystem::path& path, const std::string& dataset, s
 
 }  // namespace
 
+bool is_screening_run(const StoreContents& c) {
+  const auto config = nlohmann::json::parse(c.config_json, nullptr, false);
+  if (!config.is_object()) return false;
+  const auto it = config.find("screen");
+  return it != config.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::uint64_t units_missing(const StoreContents& c) noexcept {
   const auto have = c.done_ids.size() + c.superseded_ids.size();
   return have >= c.units.size() ? 0 : c.units.size() - have;

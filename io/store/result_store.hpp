@@ -116,6 +116,10 @@ struct StoreContents {
   std::vector<std::uint64_t> row_checksums;
 };
 
+/// Whether the store holds a screening run (compare --screen: "screen" true in its config_json;
+/// false for a store written before it was recorded, or a config that is not JSON).
+[[nodiscard]] bool is_screening_run(const StoreContents& c);
+
 /// Units neither computed nor superseded (0 for a complete run).
 [[nodiscard]] std::uint64_t units_missing(const StoreContents& c) noexcept;
 

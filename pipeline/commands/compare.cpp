@@ -38,7 +38,11 @@ int compare(const std::vector<std::string>& args) {
       "relabellings per unit for the permutation null (default 100; 0 skips the tests: no p-values, verdicts "
       "inconclusive)")(
       "pair", po::value<std::size_t>(),
-      "compare the suspect with model I only (parents then controls, from 0): one task of a job array");
+      "compare the suspect with model I only (parents then controls, from 0): one task of a job array")(
+      "screen",
+      "a screening run: the raw-byte hashes and the cosine, centred cosine and relative L2 of every same-key "
+      "tensor, and nothing else (no null, baselines, sketches or expert matching): verdicts only "
+      "\"identical\" or \"inconclusive\"; a first look at a very large pair (docs/cli.md)");
   command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
@@ -72,6 +76,13 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("null-permutations")) {
     cfg.null_permutations = vm["null-permutations"].as<int>();
     if (cfg.null_permutations < 0) throw UsageError("compare: --null-permutations must be >= 0");
+  }
+  if (vm.count("screen")) cfg.screen = true;
+  if (cfg.screen) {  // from --screen or the run file
+    if (cfg.null_permutations > 0 && vm.count("null-permutations")) {
+      throw UsageError("compare: --screen computes no permutation null; leave out --null-permutations");
+    }
+    apply_screening(cfg);
   }
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();

@@ -31,6 +31,11 @@ namespace {
 
 constexpr std::size_t kBlock = kKernelBlock;
 
+/// What the pass over `unit` computes: a screening run's units, the screen.
+PassStatistics pass_statistics(const ComparisonUnit& unit) {
+  return unit.screen ? PassStatistics::screen : PassStatistics::full;
+}
+
 /// Lower edge of the bucket where the cumulative count first reaches ceil(q * n).
 double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double q) {
   if (n == 0) return std::nan("");
@@ -417,6 +422,11 @@ void set_pass_statistics(const UnitSums& sums, UnitStats& st) {
   st.nonfinite_a = sums.bad_a;
   st.nonfinite_b = sums.bad_b;
   st.nonfinite_mismatch = sums.bad_mismatch;
+  if (sums.statistics == PassStatistics::screen) {
+    // Not computed by a screening pass (PassStatistics): unknown, not zero.
+    st.mean_abs_diff = st.max_abs_diff = st.p99_abs_diff = st.tail_scale_diff = nan;
+    st.min_a = st.max_a = st.min_b = st.max_b = nan;
+  }
 }
 
 /// The statistics that read sampled rows, sketch dimensions or sampled neurons of the whole
@@ -531,7 +541,7 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
 UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
                         std::span<const std::byte> b_tensor, const RowBlock& block, const NullOptions& null_options) {
   const UnitViews views(unit, a_tensor, b_tensor, null_options);
-  UnitSums sums(views.n_total);
+  UnitSums sums(views.n_total, pass_statistics(unit));
   pass_block(unit, views, block, sums, nullptr);
   return sums;
 }
@@ -542,7 +552,7 @@ RowBlockPartial partial_of(const ComparisonUnit& unit, const UnitViews& views, c
                            const ArrivingBytes& arriving = {}) {
   RowBlockPartial part;
   part.block = block;
-  part.sums = UnitSums(views.n_total);
+  part.sums = UnitSums(views.n_total, pass_statistics(unit));
   StreamHash st_a, st_b;
   UnitOutcome unused;  // a split unit keeps no values (splits_into_row_blocks)
   const PassOutputs outputs{&st_a, &st_b, &unused};
@@ -618,7 +628,7 @@ UnitOutcome merge_blocks(const ComparisonUnit& unit, UnitOutcome* sampled, std::
                           " is missing or out of order");
     }
     if (!sums) {
-      sums.emplace(0);
+      sums.emplace(0, p.sums.statistics);
       sums->hist_stride = p.sums.hist_stride;
       if (sampled) {
         out = std::move(*sampled);
@@ -672,7 +682,7 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
     out.values_a.reserve(views.n_total);
     out.values_b.reserve(views.n_total);
   }
-  UnitSums sums(views.n_total);
+  UnitSums sums(views.n_total, pass_statistics(unit));
   SketchGather sketch_a(unit, unit.a, views.n_total), sketch_b(unit, unit.b, views.n_total);
   const PassOutputs outputs{&st_a, &st_b, &out, &sketch_a, &sketch_b};
   pass_block(unit, views, block, sums, &outputs, arriving);

@@ -10,7 +10,8 @@ namespace lineage::stages {
 namespace {
 
 // 1: block geometry, sums (histograms as nonzero (bucket u16, count u32) pairs: a unit's histogram
-//    sample is at most about 2^18 elements, kernel buckets 2^15), hashes, sampled outcome.
+//    sample is at most about 2^18 elements, kernel buckets 2^15; a screening pass's of size 0),
+//    hashes, sampled outcome.
 constexpr std::uint32_t kVersion = 1;
 static_assert(kKernelBuckets <= 65536, "histogram buckets are stored as 16-bit indices");
 
@@ -30,7 +31,8 @@ void append_histogram(std::vector<std::byte>& out, const std::vector<std::uint64
 std::vector<std::uint64_t> read_histogram(ByteRecordReader& r) {
   const auto size = r.value<std::uint64_t>();
   const auto nonzero = r.value<std::uint64_t>();
-  if (size != kKernelBuckets || nonzero > size) throw InternalError("row block record: bad histogram");
+  // Empty: a screening pass's (PassStatistics::screen), which keeps none.
+  if ((size != kKernelBuckets && size != 0) || nonzero > size) throw InternalError("row block record: bad histogram");
   std::vector<std::uint64_t> h(size, 0);
   for (std::uint64_t k = 0; k < nonzero; ++k) {
     const auto i = r.value<std::uint16_t>();
@@ -84,6 +86,10 @@ RowBlockPartial RowBlockPartial::deserialize(std::uint64_t unit_id, std::span<co
   s.h_a = read_histogram(r);
   s.h_b = read_histogram(r);
   s.h_d = read_histogram(r);
+  if (s.h_a.size() != s.h_b.size() || s.h_a.size() != s.h_d.size()) {
+    throw InternalError("row block record: histograms of different sizes");
+  }
+  s.statistics = s.h_a.empty() ? PassStatistics::screen : PassStatistics::full;
   p.hash_a = r.value<std::uint64_t>();
   p.hash_b = r.value<std::uint64_t>();
   const bool has_sampled = r.value<std::uint8_t>() != 0;

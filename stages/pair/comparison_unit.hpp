@@ -44,6 +44,9 @@ struct ComparisonUnit {
   bool sampled = false;
   /// Sketch both sides' expert (stages/execute/expert_sketch.hpp): routed-expert weights.
   bool sketch = false;
+  /// A screening run's unit (RunConfig::screen): the pass computes PassStatistics::screen and
+  /// nothing is sampled.
+  bool screen = false;
   TensorKey key_a;
   TensorKey key_b;
   ElementView a;

@@ -96,6 +96,9 @@ RunPlan build_run_plan(const RunConfig& config, const FamilyRegistry& registry, 
   token_options.sizes_only = options.planning_only;
   token_options.remote = options.remote;
   add_token_mapped_units(plan.pairs, inventories, token_options);
+  if (config.screen) {
+    for (auto& u : plan.pairs.units) u.screen = true;
+  }
   UnitListDigest digest;
   for (const auto& u : plan.pairs.units) digest.add(u.key_a, u.key_b);
   plan.digest = digest.hex();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -36,6 +37,26 @@ ExpertSet judged_at_match(const io::StoreContents& store, int suspect, int other
     if (u.model_a == suspect && u.model_b == other) judged.insert({u.key_a.layer, u.key_a.expert});
   }
   return judged;
+}
+
+/// A screening run's verdict (compare --screen): its units have hashes and moments but no
+/// permutation null, so the rubric can decide only from equal values (identical, or values
+/// reused exactly: RunConfig::screen); where it could not, the reason says why and what would.
+void note_screening(PairVerdict& v) {
+  v.screen = true;
+  // No test ran: no effect, null or p to report (the rubric's defaults would read as h = 0, p = 1).
+  constexpr double kUntested = std::numeric_limits<double>::quiet_NaN();
+  for (auto& c : v.components) {
+    if (c.tests > 0 || c.verdict != VerdictClass::inconclusive) continue;
+    c.effect = c.null_mean = c.null_sd = c.z = c.p_value = c.p_fisher = kUntested;
+    c.reason = "not tested: a screening run computes no permutation null";
+  }
+  if (v.overall != VerdictClass::inconclusive) return;
+  v.p_value = kUntested;
+  v.reason =
+      "a screening run (compare --screen) decides only from equal values: its tensors have hashes, "
+      "cosines and relative L2 but no permutation null, so a derivation cannot be told from chance here (" +
+      v.reason + "); compare without --screen for a verdict";
 }
 
 }  // namespace
@@ -134,6 +155,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
                                         std_curves_of(scan.models[static_cast<std::size_t>(other)]));
     }
   }
+  const bool screening = io::is_screening_run(store);
   std::vector<PairOutcome> out;
   for (auto& [pair, v] : verdicts) {
     PairOutcome r{pair.first, pair.second, v, std::nullopt, {}, {}, {}};
@@ -156,6 +178,7 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       if (!controls.empty()) r.controls = calibrate_with_controls(r.verdict, controls);
     }
     apply_byte_identity(r.byte_identity, r.verdict);
+    if (screening) note_screening(r.verdict);
     out.push_back(std::move(r));
   }
   return out;

@@ -183,6 +183,8 @@ struct PairVerdict {
   std::vector<ComponentVerdict> components;
   std::vector<std::string> reused_components;  ///< derived or identical components
   NonFiniteCounts nonfinite;                   ///< over every compared unit of the pair
+  /// A screening run's (compare --screen): its units have no null, so only equal values decide.
+  bool screen = false;
 };
 
 /// Which verdict component a key belongs to.

@@ -204,6 +204,29 @@ TEST(StoreMerge, RefusesOnePathWithTwoContentsAndOtherStatisticVersions) {
   EXPECT_THROW((void)jobs::merge_stores({{"x.h5", store(a, b, 0.9)}, {"y.h5", v2}}), StoreError);
 }
 
+TEST(StoreMerge, ScreeningRunsMergeOnlyWithScreeningRuns) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2), c = model("control1", "/m/c", 3);
+  auto screened = [&](const io::StoredModel& other) {
+    auto s = store(a, other, 0.9);
+    s.config_json = nlohmann::json{{"screen", true}, {"row_block_bytes", 4096}}.dump();
+    return s;
+  };
+  const auto both = jobs::merge_stores({{"ab.h5", screened(b)}, {"ac.h5", screened(c)}});
+  EXPECT_TRUE(io::is_screening_run(both.store));  // its verdicts say so (stages/verdict/store_verdicts.cpp)
+  EXPECT_FALSE(
+      io::is_screening_run(jobs::merge_stores({{"ab.h5", store(a, b, 0.9)}, {"ac.h5", store(a, c, 0.1)}}).store));
+  for (const auto& order :
+       {std::vector<std::pair<std::string, io::StoreContents>>{{"ab.h5", screened(b)}, {"ac.h5", store(a, c, 0.1)}},
+        std::vector<std::pair<std::string, io::StoreContents>>{{"ac.h5", store(a, c, 0.1)}, {"ab.h5", screened(b)}}}) {
+    try {
+      (void)jobs::merge_stores(order);
+      ADD_FAILURE() << "merged a screening run's store with a full run's";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find("screening run"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
   RunConfig cfg;
   cfg.suspect = "/m/s";

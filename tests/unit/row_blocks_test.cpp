@@ -218,6 +218,52 @@ TEST(RowBlocks, MergedBlocksAgreeWithTheUnsplitPass) {
   }
 }
 
+TEST(RowBlocks, AScreeningRunsSplitUnitHasTheFullRunsMomentsAndHashes) {
+  // compare --screen: the same blocks, the same merge, the same hashes; only what a screening
+  // pass does not compute is missing (NaN, not zero), and its blocks survive the journal.
+  const LargeUnit u;
+  ASSERT_GT(row_blocks(u.unit).size(), 1u);
+  auto screen_unit = u.unit;
+  screen_unit.screen = true;
+  const auto full = execute_unit(u.unit, u.a, u.b);
+  const auto screen = execute_unit(screen_unit, u.a, u.b);
+  EXPECT_EQ(screen.hash_a, full.hash_a);
+  EXPECT_EQ(screen.hash_b, full.hash_b);
+  for (auto [p, q] : {std::pair{screen.stats.pearson, full.stats.pearson},
+                      {screen.stats.cosine, full.stats.cosine},
+                      {screen.stats.rel_l2, full.stats.rel_l2},
+                      {screen.stats.init_centered_cosine, full.stats.init_centered_cosine},
+                      {screen.stats.frac_value_equal, full.stats.frac_value_equal},
+                      {screen.stats.std_b, full.stats.std_b}}) {
+    EXPECT_TRUE(same_bits(p, q)) << p << " vs " << q;
+  }
+  EXPECT_EQ(screen.stats.elements, full.stats.elements);
+  EXPECT_EQ(screen.stats.nonfinite_a, 1u);
+  EXPECT_EQ(screen.stats.nonfinite_b, 1u);
+  for (double missing : {screen.stats.max_abs_diff, screen.stats.mean_abs_diff, screen.stats.p99_abs_diff,
+                         screen.stats.min_a, screen.stats.max_b}) {
+    EXPECT_TRUE(std::isnan(missing));
+  }
+  EXPECT_FALSE(std::isnan(full.stats.p99_abs_diff));
+  // A journaled block of the screening unit reads back as a screening pass's, and merges as one.
+  const auto blocks = row_blocks(screen_unit);
+  std::vector<RowBlockPartial> journaled;
+  for (const auto& blk : blocks) {
+    auto part = row_block_partial(screen_unit, u.a, u.b, blk);
+    if (blk.index == 0) part.sampled = unit_sampled_outcome(screen_unit, u.a, u.b);
+    journaled.push_back(RowBlockPartial::deserialize(screen_unit.id, part.serialize()));
+    EXPECT_EQ(journaled.back().sums.statistics, PassStatistics::screen);
+    EXPECT_TRUE(journaled.back().sums.h_a.empty());
+  }
+  const auto merged = merge_row_blocks(screen_unit, *journaled.front().sampled, journaled);
+  EXPECT_TRUE(same_bits(merged.stats.pearson, screen.stats.pearson));
+  EXPECT_EQ(merged.hash_a, screen.hash_a);
+  // A full run's block never joins a screening run's (a resume that changed --screen is refused
+  // before; this is the last guard).
+  journaled[1] = row_block_partial(u.unit, u.a, u.b, blocks[1]);
+  EXPECT_THROW((void)merge_row_blocks(screen_unit, *journaled.front().sampled, journaled), InternalError);
+}
+
 TEST(RowBlocks, UnitsOfOneBlockKeepTheirResults) {
   // Below kRowBlockBytes the pass is one block: execute_unit's sums are the whole pass's.
   std::mt19937 rng(3);

@@ -45,6 +45,27 @@ slurm:
   EXPECT_EQ(cfg.slurm.extra_sbatch, std::vector<std::string>{"--exclusive"});
 }
 
+TEST(RunFile, AScreeningRunLeavesOutTheNullBaselinesAndSketches) {
+  lineage::testing::TempDir d;
+  const auto cfg = read_run_file(write(d, "suspect: a\nparent: b\nscreen: true\n"));
+  EXPECT_TRUE(cfg.screen);
+  EXPECT_EQ(cfg.null_permutations, 0);
+  EXPECT_FALSE(cfg.baselines);
+  EXPECT_FALSE(cfg.expert_sketches);
+  EXPECT_FALSE(cfg.layer_sketches);
+  EXPECT_FALSE(cfg.matched_experts);
+  // What it leaves out may be said again, not asked for.
+  EXPECT_TRUE(read_run_file(write(d, "suspect: a\nscreen: true\nnull_permutations: 0\nbaselines: false\n")).screen);
+  for (const char* contradiction :
+       {"suspect: a\nscreen: true\nnull_permutations: 5\n", "suspect: a\nscreen: true\nbaselines: true\n"}) {
+    EXPECT_THROW((void)read_run_file(write(d, contradiction)), ConfigError) << contradiction;
+  }
+  const auto full = read_run_file(write(d, "suspect: a\nscreen: false\n"));
+  EXPECT_FALSE(full.screen);
+  EXPECT_EQ(full.null_permutations, 100);
+  EXPECT_TRUE(full.baselines);
+}
+
 TEST(RunFile, UnknownKeysAreErrorsWithTheirPath) {
   lineage::testing::TempDir d;
   try {
