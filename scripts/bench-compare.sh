@@ -7,17 +7,18 @@
 #     disk first (bench/read_bandwidth.cpp: mmap + MAP_POPULATE, pread into a 4 MB buffer,
 #     first-touch mmap, pread with read-ahead on a second thread), page cache warm;
 #  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
-#     at all), with every default (baselines, permutation null) and as the bare pass
-#     (--no-baselines --null-permutations 0): ROUNDS rounds (default 3) of the six runs one after
-#     the other, so that a minute of load on a shared machine slows one run of each kind, not every
-#     run of one kind; the table gives each kind's median wall and CPU time;
+#     at all), with every default (baselines, permutation null), as the bare pass
+#     (--no-baselines --null-permutations 0) and as a screening run (--screen: hashes and moments
+#     alone): ROUNDS rounds (default 3) of the nine runs one after the other, so that a minute of
+#     load on a shared machine slows one run of each kind, not every run of one kind; the table
+#     gives each kind's median wall and CPU time;
 #  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
 #     gigabytes of each model (default 1: its rate does not depend on the size);
 #  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
 #     file pages);
-#  and measures the least work of "hashes plus centred cosine alone" (the issue's second target;
-#  lineage has no such mode) on the first shard of each model: bench/screen_pass.cpp, three
-#  rounds alternated with its own plain pass;
+#  and measures the least work of "hashes plus centred cosine alone" (the issue's second target,
+#  what --screen computes) on the first shard of each model: bench/screen_pass.cpp, three rounds
+#  alternated with its own plain pass;
 #  6. prepends the table, the machine and the command to docs/benchmarks.md (between the
 #     bench-compare markers).
 # The machine may be shared: compare ratios within one run, not absolute numbers across runs.
@@ -112,9 +113,10 @@ measure() {  # measure KEY NAME CMD...
 }
 for round in $(seq "$rounds"); do
   echo "bench-compare: round $round of $rounds" >&2
-  for mode in all pass; do
+  for mode in all pass screen; do
     extra=()
     [ "$mode" = pass ] && extra=(--no-baselines --null-permutations 0)
+    [ "$mode" = screen ] && extra=(--screen)
     for ranks in 1 2; do
       rm -rf "$work/run.h5" "$work/run.h5.journal"
       measure "compare_${mode}_${ranks}" lineage mpirun --oversubscribe -np "$ranks" "$lineage" compare \
@@ -163,7 +165,8 @@ for name in ("mmap_populate", "pread_4MB", "mmap_first_touch", "pread_4MB_readah
 def rate(key):
     return (total / r[key]["wall"] / 1e9, total / r[key]["cpu"] / 1e9)
 for mode, what in (("all", "all statistics, baselines, null (defaults)"),
-                   ("pass", "the pass alone (--no-baselines --null-permutations 0)")):
+                   ("pass", "the pass alone (--no-baselines --null-permutations 0)"),
+                   ("screen", "a screening run (--screen: hashes and moments alone)")):
     for ranks in (1, 2, "alone"):
         key = f"compare_{mode}_{ranks}"
         extra = f"{rate(key)[0] / rate(f'compare_{mode}_1')[0]:.2f}x" if ranks == 2 else ""
@@ -198,7 +201,7 @@ if "plain" in walls:
             "screen_f32_128": "the same within 128 elements",
             "screen_pread": "screen_f64 with each chunk copied by pread, as the compare pass reads"}
     out += ["", "Hashes plus centred cosine alone, least work (`bench_screen_pass`, first shard of each model, "
-            "mapped with MAP_POPULATE; median wall of 3 alternated rounds; lineage has no such mode):", "",
+            "mapped with MAP_POPULATE; median wall of 3 alternated rounds; the least work of `--screen`):", "",
             "| method | wall s | fraction of its plain pass |", "|---|---|---|"]
     for name, w in walls.items():
         m = statistics.median(w)
