@@ -48,8 +48,9 @@ struct RunConfig {
   int null_permutations = 100;
   /// A screening run (compare --screen): the raw-byte hashes and the moments of every same-key
   /// unit (cosine, centred cosine, relative L2) and nothing else, for a first look at a pair too
-  /// large to compare in full at once. No null, baselines, sketches or expert matching, so no
-  /// verdict but "identical" (every hash equal) or "inconclusive" (apply_screening).
+  /// large to compare in full at once. No null, baselines, sketches or expert matching, so the
+  /// verdicts rest on equal values alone (identity, values reused exactly), else "inconclusive"
+  /// (apply_screening).
   bool screen = false;
   SlurmSettings slurm;
   /// Compare the suspect with one model only: index into parents followed by controls (a task of

@@ -41,8 +41,9 @@ int compare(const std::vector<std::string>& args) {
       "compare the suspect with model I only (parents then controls, from 0): one task of a job array")(
       "screen",
       "a screening run: the raw-byte hashes and the cosine, centred cosine and relative L2 of every same-key "
-      "tensor, and nothing else (no null, baselines, sketches or expert matching): verdicts only "
-      "\"identical\" or \"inconclusive\"; a first look at a very large pair (docs/cli.md)");
+      "tensor, and nothing else (no null, baselines, sketches or expert matching): verdicts decided only from "
+      "equal values (identity, reused values), else \"inconclusive\"; a first look at a very large pair "
+      "(docs/cli.md)");
   command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
