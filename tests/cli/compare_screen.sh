@@ -55,12 +55,23 @@ for key in same:
     assert math.isnan(float(s["hidden_corr"])) and float(s["null_perms"]) == 0, (key, s["hidden_corr"])
 EOF
 
-# Verdicts: only equal values decide.
-verdict() {  # STORE -> "overall|screen|reason"
+# Verdicts: only equal values decide. Untested components report no effect, null or p (not the
+# rubric's h = 0, p = 1); components decided by equal values keep theirs.
+verdict() {  # STORE -> "overall|screen|reason", after checking the components
   $py - "$1" <<'EOF'
 import json, sys
 import h5py
 p = json.loads(h5py.File(sys.argv[1], "r")["verdict/json"][()][0])["pairs"][0]
+assert p["components"], p
+for c in p["components"]:
+    if c["verdict"] == "inconclusive":
+        assert c["tests"] == 0 and c["p_value"] is None and c["z"] is None and c["null_sd"] is None, c
+        assert c["reason"] == "not tested: a screening run computes no permutation null", c["reason"]
+        assert c["median_pearson"] is not None and c["median_rel_l2"] is not None, c
+    else:
+        assert c["verdict"] == "identical" and c["p_value"] == 0, c
+if p["overall"] == "inconclusive":
+    assert p["p_value"] is None, p["p_value"]
 print("%s|%s|%s" % (p["overall"], p["screen"], p["reason"]))
 EOF
 }
