@@ -89,6 +89,15 @@ class ViewReader {
     return (v_.offset + r * v_.row_stride + c * v_.col_stride - origin_ + 1) * size_;
   }
 
+  /// The stored bytes of logical elements [start, start + count) when they lie one after the
+  /// other in stored order (a run within one row, or rows stored back to back), else nullptr.
+  [[nodiscard]] const std::byte* consecutive(std::uint64_t start, std::size_t count) const {
+    if (count == 0 || v_.col_stride != 1 || !row_map_.empty()) return nullptr;
+    if (start / cols_ != (start + count - 1) / cols_ && v_.row_stride != cols_) return nullptr;
+    const std::uint64_t r = start / cols_, c = start % cols_;
+    return bytes_.data() + (v_.offset + r * v_.row_stride + c - origin_) * size_;
+  }
+
   /// Feeds the raw bytes of the same elements, in logical order, to a hash.
   void hash(std::uint64_t start, std::size_t count, StreamHash& st) const {
     for_each_run(start, count, [&](std::uint64_t first, std::size_t, std::size_t run) {
@@ -347,10 +356,26 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
   std::uint64_t* raw_a = bit_mode == BitEquality::raw_bits ? bits_a.data() : nullptr;
   std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
   const auto [first, end] = block_elements(unit, views, block);
+  // A screening pass over BF16 that keeps no values and gathers no sketch reads the stored bytes
+  // (UnitSums::add_bf16_block) where they lie one after the other: the same sums, no decoding.
+  const bool bf16_screen = sums.statistics == PassStatistics::screen && unit.a.dtype == Dtype::BF16 &&
+                           unit.b.dtype == Dtype::BF16 && !unit.keep_values && !unit.sketch;
   for (std::uint64_t start = first; start < end; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
     if (arriving.a) arriving.a(views.a.bytes_through(start + len));
     if (arriving.b) arriving.b(views.b.bytes_through(start + len));
+    if (bf16_screen) {
+      const auto* stored_a = views.a.consecutive(start, len);
+      const auto* stored_b = views.b.consecutive(start, len);
+      if (stored_a && stored_b) {
+        if (outputs) {
+          views.a.hash(start, len, *outputs->hash_a);
+          views.b.hash(start, len, *outputs->hash_b);
+        }
+        sums.add_bf16_block(start, stored_a, stored_b, len);
+        continue;
+      }
+    }
     views.a.read(start, len, a.data(), raw_a);
     views.b.read(start, len, b.data(), raw_b);
     if (outputs) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/errors.hpp"
 
@@ -302,6 +303,69 @@ void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded*
                  double kb, Pass1& r) {
   pass1_body<true, true>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
+
+/// screen_wide over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the
+/// padded tail's floats), each step's eight values made floats in registers (BF16 is the upper
+/// half of a float32: exact) instead of decoded into a block the pass reads back. One loop with
+/// the masks throughout: on a finite block they select every lane, so the counts and sums are
+/// screen_wide's on the decoded block, the same operations per lane in the same order, the same
+/// bits (unit_kernel_test).
+LINEAGE_KERNEL_WIDE_TARGET
+void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
+                      double kb, Pass1& r) {
+  using u16x8 = std::uint16_t __attribute__((vector_size(16)));
+  const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
+  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
+  i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
+  d8 s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    i8 xi, yi;
+    if (v < nvec) {
+      u16x8 ha, hb;
+      std::memcpy(&ha, a + 16 * v, sizeof ha);
+      std::memcpy(&hb, b + 16 * v, sizeof hb);
+      xi = __builtin_convertvector(ha, i8) << 16;
+      yi = __builtin_convertvector(hb, i8) << 16;
+    } else {
+      std::memcpy(&xi, tail->a, sizeof xi);
+      std::memcpy(&yi, tail->b, sizeof yi);
+    }
+    const f8 x = __builtin_bit_cast(f8, xi), y = __builtin_bit_cast(f8, yi);
+    // counts_and_extremes<true, true>
+    const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
+    const i8 ok = fa & fb;
+    const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
+    const i8 same = ~fa & ~fb & ((nan_a & nan_b) | (xi == yi));
+    c_ok += ok;
+    c_fa += fa;
+    c_fb += fb;
+    c_mis += ~ok & ~same;
+    c_val += ok & (x == y);
+    c_bit += ok & (xi == yi);
+    // lane_sums<true, true, f8, i8, d8, l8>
+    const l8 ok64 = __builtin_convertvector(ok, l8);
+    const d8 xd = widen<d8>(__builtin_bit_cast(f8, xi & ok));
+    const d8 yd = widen<d8>(__builtin_bit_cast(f8, yi & ok));
+    const d8 xs = __builtin_bit_cast(d8, __builtin_bit_cast(l8, xd - vka) & ok64);
+    const d8 ys = __builtin_bit_cast(d8, __builtin_bit_cast(l8, yd - vkb) & ok64);
+    const d8 d = xd - yd;
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_dd += d * d;
+    s_a += xs;
+    s_b += ys;
+  }
+  r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
+  r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
+  r.fin_b = static_cast<std::int64_t>(-hsum(c_fb));
+  r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
+  r.val_eq = static_cast<std::int64_t>(-hsum(c_val));
+  r.bit_eq = static_cast<std::int64_t>(-hsum(c_bit));
+  r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab);
+  r.s_dd = hsum(s_dd), r.s_a = hsum(s_a), r.s_b = hsum(s_b);
+}
 #endif
 
 bool wide_available() noexcept {
@@ -333,6 +397,13 @@ std::atomic<KernelWidth>& width_in_use() noexcept {
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
 
+/// A stored BF16 value (two little-endian bytes: the upper half of a float32), exactly.
+float bf16_value(const std::byte* p) {
+  std::uint16_t h;
+  std::memcpy(&h, p, sizeof h);
+  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+}
+
 }  // namespace
 
 UnitSums::UnitSums(std::uint64_t n_total, PassStatistics statistics_computed)
@@ -348,6 +419,52 @@ UnitSums::UnitSums(std::uint64_t n_total, PassStatistics statistics_computed)
     h_d.assign(kKernelBuckets, 0);
   }
 }
+
+namespace {
+
+/// A block's pass added to `s`: its counts, its differences' sums and extremes, and its moments
+/// (raw sums from the shifted ones, the sums around 1, the Chan merge), whichever kernel made it.
+void add_pass(UnitSums& s, const Pass1& p, std::size_t len, double ka, double kb) {
+  const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
+  s.n_ok += ok;
+  s.n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
+  s.bad_a += count - static_cast<std::uint64_t>(p.fin_a);
+  s.bad_b += count - static_cast<std::uint64_t>(p.fin_b);
+  s.bad_mismatch += static_cast<std::uint64_t>(p.mismatch);
+  s.val_eq += static_cast<std::uint64_t>(p.val_eq);
+  s.bit_eq += static_cast<std::uint64_t>(p.bit_eq);
+  s.s_ad += p.s_ad, s.s_dd += p.s_dd;
+  s.max_d = std::max(s.max_d, p.max_d);
+  s.min_a = std::min(s.min_a, static_cast<double>(p.min_a)), s.max_a = std::max(s.max_a, static_cast<double>(p.max_a));
+  s.min_b = std::min(s.min_b, static_cast<double>(p.min_b)), s.max_b = std::max(s.max_b, static_cast<double>(p.max_b));
+  if (ok == 0) return;
+
+  const double nb = static_cast<double>(ok);
+  // Raw sums from the shifted ones; written alike for a and b so that identical sides give
+  // identical sums (cosine exactly 1).
+  s.s_aa += p.s_aa + ka * p.s_a + ka * p.s_a + nb * ka * ka;
+  s.s_bb += p.s_bb + kb * p.s_b + kb * p.s_b + nb * kb * kb;
+  s.s_ab += p.s_ab + kb * p.s_a + ka * p.s_b + nb * ka * kb;
+  // The block's means and centred sums.
+  const double da = p.s_a / nb, db = p.s_b / nb;
+  const double ma = ka + da, mb = kb + db;
+  const double qa = p.s_aa - p.s_a * da, qb = p.s_bb - p.s_b * db, qab = p.s_ab - p.s_a * db;
+  // Sums around 1 (init_centered_cosine) from the block's centred moments: exact identities,
+  // with no cancellation for weights near 1 (norms).
+  s.s_a1 += qa + nb * (ma - 1) * (ma - 1);
+  s.s_b1 += qb + nb * (mb - 1) * (mb - 1);
+  s.s_a1b1 += qab + nb * (ma - 1) * (mb - 1);
+  // Chan et al. pairwise update (METHODS §2.3): no Σx² − (Σx)²/n cancellation.
+  const double total = s.n + nb, dA = ma - s.mean_a, dB = mb - s.mean_b;
+  s.m2_a += qa + dA * dA * s.n * nb / total;
+  s.m2_b += qb + dB * dB * s.n * nb / total;
+  s.c_ab += qab + dA * dB * s.n * nb / total;
+  s.mean_a += dA * nb / total;
+  s.mean_b += dB * nb / total;
+  s.n = total;
+}
+
+}  // namespace
 
 void UnitSums::add_histograms(std::uint64_t start, const float* a, const float* b, std::size_t len) {
   // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
@@ -389,49 +506,47 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   Pass1 p;
   pass1_of(width_in_use().load(std::memory_order_relaxed), statistics)(a, b, nvec, tail,
                                                                        mode == BitEquality::float_bits, ka, kb, p);
-  const auto count = static_cast<std::uint64_t>(len), ok = static_cast<std::uint64_t>(p.n_ok);
-  n_ok += ok;
-  n_bad += count - ok;  // counted, excluded from every moment (never silently propagated)
-  bad_a += count - static_cast<std::uint64_t>(p.fin_a);
-  bad_b += count - static_cast<std::uint64_t>(p.fin_b);
-  bad_mismatch += static_cast<std::uint64_t>(p.mismatch);
-  val_eq += static_cast<std::uint64_t>(p.val_eq);
-  bit_eq += static_cast<std::uint64_t>(p.bit_eq);
   if (mode == BitEquality::raw_bits) {
     for (std::size_t i = 0; i < len; ++i) {
       bit_eq += (std::isfinite(a[i]) && std::isfinite(b[i]) && bits_a[i] == bits_b[i]) ? 1 : 0;
     }
   }
-  s_ad += p.s_ad, s_dd += p.s_dd;
-  max_d = std::max(max_d, p.max_d);
-  min_a = std::min(min_a, static_cast<double>(p.min_a)), max_a = std::max(max_a, static_cast<double>(p.max_a));
-  min_b = std::min(min_b, static_cast<double>(p.min_b)), max_b = std::max(max_b, static_cast<double>(p.max_b));
   if (statistics == PassStatistics::full) add_histograms(start, a, b, len);
-  if (ok == 0) return;
+  add_pass(*this, p, len, ka, kb);
+}
 
-  const double nb = static_cast<double>(ok);
-  // Raw sums from the shifted ones; written alike for a and b so that identical sides give
-  // identical sums (cosine exactly 1).
-  s_aa += p.s_aa + ka * p.s_a + ka * p.s_a + nb * ka * ka;
-  s_bb += p.s_bb + kb * p.s_b + kb * p.s_b + nb * kb * kb;
-  s_ab += p.s_ab + kb * p.s_a + ka * p.s_b + nb * ka * kb;
-  // The block's means and centred sums.
-  const double da = p.s_a / nb, db = p.s_b / nb;
-  const double ma = ka + da, mb = kb + db;
-  const double qa = p.s_aa - p.s_a * da, qb = p.s_bb - p.s_b * db, qab = p.s_ab - p.s_a * db;
-  // Sums around 1 (init_centered_cosine) from the block's centred moments: exact identities,
-  // with no cancellation for weights near 1 (norms).
-  s_a1 += qa + nb * (ma - 1) * (ma - 1);
-  s_b1 += qb + nb * (mb - 1) * (mb - 1);
-  s_a1b1 += qab + nb * (ma - 1) * (mb - 1);
-  // Chan et al. pairwise update (METHODS §2.3): no Σx² − (Σx)²/n cancellation.
-  const double total = n + nb, dA = ma - mean_a, dB = mb - mean_b;
-  m2_a += qa + dA * dA * n * nb / total;
-  m2_b += qb + dB * dB * n * nb / total;
-  c_ab += qab + dA * dB * n * nb / total;
-  mean_a += dA * nb / total;
-  mean_b += dB * nb / total;
-  n = total;
+void UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len) {
+  if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
+#if LINEAGE_KERNEL_WIDE
+  if (statistics == PassStatistics::screen && width_in_use().load(std::memory_order_relaxed) == KernelWidth::wide) {
+    const std::size_t nvec = len / kLanes, rem = len % kLanes;
+    float tail_a[kLanes], tail_b[kLanes];
+    for (std::size_t i = 0; i < rem; ++i) {
+      tail_a[i] = bf16_value(a + 2 * (nvec * kLanes + i));
+      tail_b[i] = bf16_value(b + 2 * (nvec * kLanes + i));
+    }
+    const Padded tail_storage(tail_a, tail_b, rem);
+    // The shift, as add_block takes it.
+    double ka = mean_a, kb = mean_b;
+    if (n == 0) {
+      for (std::size_t i = 0; i < len; ++i) {
+        const float x = bf16_value(a + 2 * i), y = bf16_value(b + 2 * i);
+        if (std::isfinite(x) && std::isfinite(y)) {
+          ka = x, kb = y;
+          break;
+        }
+      }
+    }
+    Pass1 p;
+    screen_bf16_wide(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
+    add_pass(*this, p, len, ka, kb);
+    return;
+  }
+#endif
+  // Elsewhere, the block decoded and passed as any other: the same bits by another road.
+  std::vector<float> da(len), db(len);
+  for (std::size_t i = 0; i < len; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
+  add_block(start, da.data(), db.data(), len, BitEquality::float_bits);
 }
 
 void UnitSums::merge(const UnitSums& next) {

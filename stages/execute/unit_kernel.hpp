@@ -87,6 +87,12 @@ struct UnitSums {
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
 
+  /// add_block for one kernel block (len at most kKernelBlock) of BF16 elements as stored on both
+  /// sides (`a` and `b` point at len x 2 bytes, BitEquality::float_bits): the same sums bit for
+  /// bit. A screening pass on an AVX-512 machine reads them without decoding them into a block
+  /// first (what a screening run spends most of its time on otherwise); the rest decode and add.
+  void add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len);
+
   /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
   /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,
   /// the moments are Chan-merged. Merged in the same order, blocks give the same bits wherever
