@@ -74,6 +74,13 @@ struct Padded {
   }
 };
 
+/// A stored BF16 value (two little-endian bytes: the upper half of a float32), exactly.
+float bf16_value(const std::byte* p) {
+  std::uint16_t h;
+  std::memcpy(&h, p, sizeof h);
+  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+}
+
 #if LINEAGE_KERNEL_WIDE
 using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
@@ -304,12 +311,6 @@ void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded*
   pass1_body<true, true>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
-/// screen_wide over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the
-/// padded tail's floats), each step's eight values made floats in registers (BF16 is the upper
-/// half of a float32: exact) instead of decoded into a block the pass reads back. One loop with
-/// the masks throughout: on a finite block they select every lane, so the counts and sums are
-/// screen_wide's on the decoded block, the same operations per lane in the same order, the same
-/// bits (unit_kernel_test).
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
 /// its `nvec` steps (on the stored halves: all finite, equal bits or both zeros is equal
 /// values), or false, with `r` untouched, where a value is NaN or infinite.
@@ -349,12 +350,15 @@ bool bf16_finite_counts(const std::byte* a, const std::byte* b, std::size_t nvec
   return true;
 }
 
+/// screen_wide over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the
+/// padded tail's floats): the same counts and sums, the same bits (unit_kernel_test). A finite
+/// block (the usual case) is counted on the stored halves and summed from eight values made
+/// floats in registers (BF16 is the upper half of a float32: exact), without the masks, which
+/// would select every lane, and without decoding it into a block that the pass reads back.
 LINEAGE_KERNEL_WIDE_TARGET
 void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
                       double kb, Pass1& r) {
   using u16x8 = std::uint16_t __attribute__((vector_size(16)));
-  // A finite block (the usual case) is counted on the stored halves and summed without masks,
-  // which would select every lane: the same bits.
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
     const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
     d8 s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
@@ -376,58 +380,13 @@ void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, 
     r.s_dd = hsum(s_dd), r.s_a = hsum(s_a), r.s_b = hsum(s_b);
     return;
   }
-  const i8 exp_mask = splat<i8>(0x7f800000), abs_mask = splat<i8>(0x7fffffff);
-  const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
-  i8 c_ok{}, c_fa{}, c_fb{}, c_mis{}, c_val{}, c_bit{};  // minus the count (masks are -1)
-  d8 s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
-  const std::size_t steps = nvec + (tail ? 1 : 0);
-  for (std::size_t v = 0; v < steps; ++v) {
-    i8 xi, yi;
-    if (v < nvec) {
-      u16x8 ha, hb;
-      std::memcpy(&ha, a + 16 * v, sizeof ha);
-      std::memcpy(&hb, b + 16 * v, sizeof hb);
-      xi = __builtin_convertvector(ha, i8) << 16;
-      yi = __builtin_convertvector(hb, i8) << 16;
-    } else {
-      std::memcpy(&xi, tail->a, sizeof xi);
-      std::memcpy(&yi, tail->b, sizeof yi);
-    }
-    const f8 x = __builtin_bit_cast(f8, xi), y = __builtin_bit_cast(f8, yi);
-    // counts_and_extremes<true, true>
-    const i8 fa = (xi & exp_mask) != exp_mask, fb = (yi & exp_mask) != exp_mask;
-    const i8 ok = fa & fb;
-    const i8 nan_a = (xi & abs_mask) > exp_mask, nan_b = (yi & abs_mask) > exp_mask;
-    const i8 same = ~fa & ~fb & ((nan_a & nan_b) | (xi == yi));
-    c_ok += ok;
-    c_fa += fa;
-    c_fb += fb;
-    c_mis += ~ok & ~same;
-    c_val += ok & (x == y);
-    c_bit += ok & (xi == yi);
-    // lane_sums<true, true, f8, i8, d8, l8>
-    const l8 ok64 = __builtin_convertvector(ok, l8);
-    const d8 xd = widen<d8>(__builtin_bit_cast(f8, xi & ok));
-    const d8 yd = widen<d8>(__builtin_bit_cast(f8, yi & ok));
-    const d8 xs = __builtin_bit_cast(d8, __builtin_bit_cast(l8, xd - vka) & ok64);
-    const d8 ys = __builtin_bit_cast(d8, __builtin_bit_cast(l8, yd - vkb) & ok64);
-    const d8 d = xd - yd;
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_dd += d * d;
-    s_a += xs;
-    s_b += ys;
-  }
-  r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
-  r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
-  r.fin_b = static_cast<std::int64_t>(-hsum(c_fb));
-  r.mismatch = static_cast<std::int64_t>(-hsum(c_mis));
-  r.val_eq = static_cast<std::int64_t>(-hsum(c_val));
-  r.bit_eq = static_cast<std::int64_t>(-hsum(c_bit));
-  r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab);
-  r.s_dd = hsum(s_dd), r.s_a = hsum(s_a), r.s_b = hsum(s_b);
+  // A block with a NaN or an infinity, or the padded tail: decoded and passed as any other
+  // block (screen_wide, masked). Rare, so what the decoding costs does not matter.
+  float da[kKernelBlock], db[kKernelBlock];
+  for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
+  screen_wide(da, db, nvec, tail, true, ka, kb, r);
 }
+
 #endif
 
 bool wide_available() noexcept {
@@ -458,13 +417,6 @@ std::atomic<KernelWidth>& width_in_use() noexcept {
 }
 
 std::size_t bucket(float v) { return std::bit_cast<std::uint32_t>(v) >> 16; }
-
-/// A stored BF16 value (two little-endian bytes: the upper half of a float32), exactly.
-float bf16_value(const std::byte* p) {
-  std::uint16_t h;
-  std::memcpy(&h, p, sizeof h);
-  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
-}
 
 }  // namespace
 
