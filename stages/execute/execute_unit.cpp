@@ -357,9 +357,10 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
   std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
   const auto [first, end] = block_elements(unit, views, block);
   // A screening pass over BF16 that keeps no values and gathers no sketch reads the stored bytes
-  // (UnitSums::add_bf16_block) where they lie one after the other: the same sums, no decoding.
-  const bool bf16_screen = sums.statistics == PassStatistics::screen && unit.a.dtype == Dtype::BF16 &&
-                           unit.b.dtype == Dtype::BF16 && !unit.keep_values && !unit.sketch;
+  // (UnitSums::add_bf16_block) where they lie one after the other and the kernel can read them:
+  // the same sums, no decoding.
+  const bool bf16_screen = sums.reads_stored_bf16() && unit.a.dtype == Dtype::BF16 && unit.b.dtype == Dtype::BF16 &&
+                           !unit.keep_values && !unit.sketch;
   for (std::uint64_t start = first; start < end; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
     if (arriving.a) arriving.a(views.a.bytes_through(start + len));
@@ -372,7 +373,7 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
           views.a.hash(start, len, *outputs->hash_a);
           views.b.hash(start, len, *outputs->hash_b);
         }
-        sums.add_bf16_block(start, stored_a, stored_b, len);
+        sums.add_bf16_block(stored_a, stored_b, len);
         continue;
       }
     }

@@ -74,6 +74,7 @@ struct Padded {
   }
 };
 
+#if LINEAGE_KERNEL_WIDE
 /// A stored BF16 value (two little-endian bytes: the upper half of a float32), exactly.
 float bf16_value(const std::byte* p) {
   std::uint16_t h;
@@ -81,7 +82,6 @@ float bf16_value(const std::byte* p) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
 }
 
-#if LINEAGE_KERNEL_WIDE
 using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
@@ -529,38 +529,42 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   add_pass(*this, p, len, ka, kb);
 }
 
-void UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len) {
-  if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
+bool UnitSums::reads_stored_bf16() const noexcept {
 #if LINEAGE_KERNEL_WIDE
-  if (statistics == PassStatistics::screen && width_in_use().load(std::memory_order_relaxed) == KernelWidth::wide) {
-    const std::size_t nvec = len / kLanes, rem = len % kLanes;
-    float tail_a[kLanes], tail_b[kLanes];
-    for (std::size_t i = 0; i < rem; ++i) {
-      tail_a[i] = bf16_value(a + 2 * (nvec * kLanes + i));
-      tail_b[i] = bf16_value(b + 2 * (nvec * kLanes + i));
-    }
-    const Padded tail_storage(tail_a, tail_b, rem);
-    // The shift, as add_block takes it.
-    double ka = mean_a, kb = mean_b;
-    if (n == 0) {
-      for (std::size_t i = 0; i < len; ++i) {
-        const float x = bf16_value(a + 2 * i), y = bf16_value(b + 2 * i);
-        if (std::isfinite(x) && std::isfinite(y)) {
-          ka = x, kb = y;
-          break;
-        }
+  return statistics == PassStatistics::screen && width_in_use().load(std::memory_order_relaxed) == KernelWidth::wide;
+#else
+  return false;
+#endif
+}
+
+void UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len) {
+  if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
+  if (!reads_stored_bf16()) throw InternalError("UnitSums::add_bf16_block: not a screening pass on the wide width");
+#if LINEAGE_KERNEL_WIDE
+  const std::size_t nvec = len / kLanes, rem = len % kLanes;
+  float tail_a[kLanes], tail_b[kLanes];
+  for (std::size_t i = 0; i < rem; ++i) {
+    tail_a[i] = bf16_value(a + 2 * (nvec * kLanes + i));
+    tail_b[i] = bf16_value(b + 2 * (nvec * kLanes + i));
+  }
+  const Padded tail_storage(tail_a, tail_b, rem);
+  // The shift, as add_block takes it.
+  double ka = mean_a, kb = mean_b;
+  if (n == 0) {
+    for (std::size_t i = 0; i < len; ++i) {
+      const float x = bf16_value(a + 2 * i), y = bf16_value(b + 2 * i);
+      if (std::isfinite(x) && std::isfinite(y)) {
+        ka = x, kb = y;
+        break;
       }
     }
-    Pass1 p;
-    screen_bf16_wide(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
-    add_pass(*this, p, len, ka, kb);
-    return;
   }
+  Pass1 p;
+  screen_bf16_wide(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
+  add_pass(*this, p, len, ka, kb);
+#else
+  (void)a, (void)b;
 #endif
-  // Elsewhere, the block decoded and passed as any other: the same bits by another road.
-  std::vector<float> da(len), db(len);
-  for (std::size_t i = 0; i < len; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
-  add_block(start, da.data(), db.data(), len, BitEquality::float_bits);
 }
 
 void UnitSums::merge(const UnitSums& next) {

@@ -87,11 +87,16 @@ struct UnitSums {
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
 
+  /// Whether add_bf16_block can run: a screening pass on the wide width (AVX-512). Elsewhere the
+  /// caller decodes BF16 into a block with the vectorised decoder and calls add_block, which
+  /// costs less there than widening the stored halves element by element.
+  [[nodiscard]] bool reads_stored_bf16() const noexcept;
+
   /// add_block for one kernel block (len at most kKernelBlock) of BF16 elements as stored on both
   /// sides (`a` and `b` point at len x 2 bytes, BitEquality::float_bits): the same sums bit for
-  /// bit. A screening pass on an AVX-512 machine reads them without decoding them into a block
-  /// first (what a screening run spends most of its time on otherwise); the rest decode and add.
-  void add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len);
+  /// bit, without decoding them into a block first (what a screening run spends most of its time
+  /// on otherwise). Throws InternalError unless reads_stored_bf16().
+  void add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len);
 
   /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
   /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,
