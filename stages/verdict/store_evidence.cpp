@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "core/errors.hpp"
 #include "stages/execute/unit_stats.hpp"
@@ -26,6 +27,15 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
   // Every ordered pair of distinct models with cross-model units: one pair per compare run, and
   // every pair of a merged store (the first model of each pair is that run's suspect).
   PairEvidence by_pair;
+  // Each pair's evidence is sized first: a vector grown by doubling holds up to half as much
+  // again while it moves, and a deep MoE pair has a hundred thousand units.
+  std::map<std::pair<int, int>, std::size_t> counts;
+  for (const auto id : store.done_ids) {
+    if (id >= store.units.size()) continue;  // refused below
+    const auto& u = store.units[id];
+    if (u.model_a != u.model_b && u.kind != UnitKind::within) ++counts[{u.model_a, u.model_b}];
+  }
+  for (const auto& [pair, count] : counts) by_pair[pair].reserve(count);
   for (std::size_t row = 0; row < store.done_ids.size(); ++row) {
     const auto id = store.done_ids[row];
     if (id >= store.units.size()) throw StoreError("result store: result for unknown unit " + std::to_string(id));

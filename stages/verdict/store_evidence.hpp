@@ -21,8 +21,11 @@ namespace lineage::stages {
 /// with cross-model units: one per compare run, every pair of a merged store.
 using PairEvidence = std::map<std::pair<int, int>, std::vector<UnitEvidence>>;
 
-/// StoreError on a result for a unit the store does not list, or a statistic it lacks.
+/// StoreError on a result for a unit the store does not list, or a statistic it lacks. The
+/// evidence views the store's joint-test relabellings (UnitEvidence::joint_null): use it while
+/// `store` lives.
 [[nodiscard]] PairEvidence evidence_by_pair(const io::StoreContents& store);
+PairEvidence evidence_by_pair(io::StoreContents&& store) = delete;
 
 /// Tensors of either model of the pair without a counterpart in the other.
 [[nodiscard]] std::size_t unmatched_between(const io::StoreContents& store, int suspect, int other);

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,9 +74,11 @@ struct UnitEvidence {
   double rotation_null_p = 1;
   int rotation_perms = 0;
   // Small same-key units: the shape and h under the joint test's shared relabellings
-  // (stages/null/hidden_null.hpp HiddenNull::joint); empty for other units.
+  // (stages/null/hidden_null.hpp HiddenNull::joint); empty for other units. A view, not a copy:
+  // of the store's row (evidence_by_pair), valid while the store lives. A deep MoE has tens of
+  // thousands of such units, and the verdict copies its evidence twice.
   std::uint64_t rows = 0, cols = 0;
-  std::vector<float> joint_null;
+  std::span<const float> joint_null;
   [[nodiscard]] bool has_null() const noexcept;
   [[nodiscard]] bool has_basis_null() const noexcept;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <random>
 
@@ -546,6 +547,13 @@ TEST(VerdictKinds, IndependentModelsReportNoLayerAlignment) {
   EXPECT_EQ(v.layer_alignment[1].centred.cells_missing, 240u);
 }
 
+/// The joint test's relabellings the units below view, as a store holds them (UnitEvidence's
+/// joint_null is a view): kept for the whole test program.
+std::deque<std::vector<float>>& kept_relabellings() {
+  static std::deque<std::vector<float>> kept;
+  return kept;
+}
+
 /// A small attention unit of layer `layer` as the compare pass would store it: h, g and their
 /// nulls from hidden_null on the two [32, 64] matrices, with the joint test's relabellings.
 UnitEvidence small_unit(int layer, const std::vector<float>& a, const std::vector<float>& b) {
@@ -569,7 +577,7 @@ UnitEvidence small_unit(int layer, const std::vector<float>& a, const std::vecto
   u.basis_null_sd = r.basis.null_sd;
   u.basis_null_p = r.basis.p;
   u.basis_perms = r.basis.permutations;
-  u.joint_null = r.joint;
+  u.joint_null = kept_relabellings().emplace_back(r.joint);
   return u;
 }
 
@@ -605,7 +613,7 @@ TEST(VerdictJoint, SmallUnitsPooledOverLayersHavePowerTheirOwnTestsLack) {
   EXPECT_EQ(v.overall, VerdictClass::independent) << v.reason;
   // Without the joint test (a store without its relabellings) the same units lack power.
   auto without = independent;
-  for (auto& u : without) u.joint_null.clear();
+  for (auto& u : without) u.joint_null = {};
   v = decide_verdict(without);
   EXPECT_FALSE(v.components[0].powered);
   EXPECT_EQ(v.overall, VerdictClass::inconclusive) << v.reason;
@@ -616,7 +624,7 @@ TEST(VerdictJoint, SmallUnitsPooledOverLayersHavePowerTheirOwnTestsLack) {
   EXPECT_GT(v.components[0].z, 10.0);
   // Each unit alone: significant, but under 10 SDs.
   auto weak_alone = weak;
-  for (auto& u : weak_alone) u.joint_null.clear();
+  for (auto& u : weak_alone) u.joint_null = {};
   v = decide_verdict(weak_alone);
   EXPECT_NE(v.overall, VerdictClass::derived) << v.reason;
 
