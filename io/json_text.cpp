@@ -6,6 +6,28 @@
 
 namespace lineage::io {
 
+void append_json_object(std::string& out, const nlohmann::json& object,
+                        const std::map<std::string, JsonValueWriter>& written) {
+  if (!object.is_object()) throw InternalError("append_json_object: not a JSON object");
+  for (const auto& [key, write] : written) {
+    if (!object.contains(key)) throw InternalError("append_json_object: the object has no key " + key);
+  }
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : object.items()) {
+    if (!first) out += ',';
+    first = false;
+    out += nlohmann::json(key).dump();
+    out += ':';
+    if (const auto w = written.find(key); w != written.end()) {
+      w->second(out);
+    } else {
+      out += value.dump();
+    }
+  }
+  out += '}';
+}
+
 std::optional<std::uint64_t> json_too_deep(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false, escaped = false;

@@ -15,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "cluster/phase.hpp"
@@ -525,21 +524,15 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
               models, stages::merge_shares(models, scan_shares),
               stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes),
               run.bytes())
-              .to_json()
-              .dump();
+              .to_json_text();
       // The plan is done with on rank 0 (the store records its units): its memory, a third of
       // rank 0's on a deep model, goes back before the verdicts are made.
       release_plan(run);
-      {
-        // The verdicts' JSON object (near a kilobyte a unit on a deep MoE pair) lives only while
-        // its text and the table printed at the end are made: the summaries and the store that
-        // follow never hold memory beside it.
-        const auto verdicts = verdicts_from_store(store);
-        store.verdict_json = verdicts.dump();
-        std::ostringstream table;
-        print_verdict_table(verdicts, table);
-        verdict_table = std::move(table).str();
-      }
+      // The verdicts as text: their JSON object (near a kilobyte a unit on a deep MoE pair) is
+      // never held whole (verdict_text).
+      auto verdicts = verdict_text(store);
+      store.verdict_json = std::move(verdicts.json);
+      verdict_table = std::move(verdicts.table);
       (void)return_freed_memory();
       store.summaries_json = summaries_from_store(store).dump();
     }

@@ -4,14 +4,17 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <string>
 #include <tuple>
 
 #include "core/errors.hpp"
+#include "io/json_text.hpp"
 #include "pipeline/layer_alignment_report.hpp"
 #include "stages/verdict/neuron_evidence.hpp"
 #include "stages/verdict/sketch_evidence.hpp"
@@ -103,9 +106,75 @@ void add_distance_matrix(nlohmann::json& out, const stages::DistanceMatrix& d) {
   }
 }
 
-}  // namespace
+/// One MLP's neuron matching as the verdict JSON gives it.
+nlohmann::json neuron_entry_json(const stages::MlpNeuronMatching& m) {
+  nlohmann::json projections = nlohmann::json::array();
+  for (const auto& x : m.projections) {
+    projections.push_back({{"projection", x.projection},
+                           {"neurons", x.neurons},
+                           {"sampled", x.sampled},
+                           {"in_place", x.in_place},
+                           {"matched_corr", num(x.matched_corr)},
+                           {"null_sd", num(x.null_sd)},
+                           {"p_value", num(x.p)},
+                           {"margin", num(x.margin)},
+                           {"other_neurons", x.other_neurons}});
+  }
+  return {{"role", m.role},
+          {"layer", m.layer},
+          {"expert", m.expert},
+          {"matched", m.matched},
+          {"permuted", m.permuted},
+          {"p_value", num(m.p)},
+          {"matched_corr", num(m.matched_corr)},
+          {"in_place_share", num(m.in_place_share)},
+          {"sampled", m.sampled},
+          {"agree", m.agree},
+          {"agreement_p", num(m.agreement_p)},
+          {"suspect_neurons", m.projections.front().suspect_neurons},
+          {"recovered", m.recovered},
+          {"projections", projections}};
+}
 
-nlohmann::json verdicts_from_store(const io::StoreContents& store) {
+/// The pair's neuron matchings of one pairing, each MLP's whole entry.
+nlohmann::json neuron_matching_json(const io::StoreContents& store, int suspect, int other,
+                                    stages::NeuronPairing pairing) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
+    list.push_back(neuron_entry_json(m));
+  }
+  return list;
+}
+
+/// What the printed table reads of each MLP's neuron matching (print_verdict_table).
+nlohmann::json neuron_counts_json(const io::StoreContents& store, int suspect, int other,
+                                  stages::NeuronPairing pairing) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
+    list.push_back({{"matched", m.matched}, {"permuted", m.permuted}});
+  }
+  return list;
+}
+
+/// Appends the neuron matching list as neuron_matching_json(...).dump() writes it, one MLP's
+/// JSON at a time.
+void dump_neuron_matching(std::string& out, const io::StoreContents& store, int suspect, int other,
+                          stages::NeuronPairing pairing) {
+  out += '[';
+  bool first = true;
+  for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
+    if (!first) out += ',';
+    first = false;
+    out += neuron_entry_json(m).dump();
+  }
+  out += ']';
+}
+
+/// Whether the pairs' neuron matchings hold each MLP's whole entry, or only what the printed
+/// table counts (verdict_text writes the whole entries into the text one at a time).
+enum class NeuronEntries { whole, counts };
+
+nlohmann::json verdicts_object(const io::StoreContents& store, NeuronEntries neurons) {
   const auto beside =
       store.evidence_json.empty() ? nlohmann::json::array() : nlohmann::json::parse(store.evidence_json);
   if (store.units.empty()) {
@@ -206,40 +275,15 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
     }
     // Neuron matching per MLP (gate/up rows, down columns), on the suspect's sampled neurons:
     // against the same MLP of the other model, and (upcycling) each expert against its dense MLP.
-    const auto neuron_json = [&](stages::NeuronPairing pairing) {
-      nlohmann::json list = nlohmann::json::array();
-      for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
-        nlohmann::json projections = nlohmann::json::array();
-        for (const auto& x : m.projections) {
-          projections.push_back({{"projection", x.projection},
-                                 {"neurons", x.neurons},
-                                 {"sampled", x.sampled},
-                                 {"in_place", x.in_place},
-                                 {"matched_corr", num(x.matched_corr)},
-                                 {"null_sd", num(x.null_sd)},
-                                 {"p_value", num(x.p)},
-                                 {"margin", num(x.margin)},
-                                 {"other_neurons", x.other_neurons}});
-        }
-        list.push_back({{"role", m.role},
-                        {"layer", m.layer},
-                        {"expert", m.expert},
-                        {"matched", m.matched},
-                        {"permuted", m.permuted},
-                        {"p_value", num(m.p)},
-                        {"matched_corr", num(m.matched_corr)},
-                        {"in_place_share", num(m.in_place_share)},
-                        {"sampled", m.sampled},
-                        {"agree", m.agree},
-                        {"agreement_p", num(m.agreement_p)},
-                        {"suspect_neurons", m.projections.front().suspect_neurons},
-                        {"recovered", m.recovered},
-                        {"projections", projections}});
-      }
-      return list;
-    };
-    p["neuron_matching"] = neuron_json(stages::NeuronPairing::same_role);
-    p["upcycling_neuron_matching"] = neuron_json(stages::NeuronPairing::expert_to_dense);
+    if (neurons == NeuronEntries::whole) {
+      p["neuron_matching"] = neuron_matching_json(store, suspect, other, stages::NeuronPairing::same_role);
+      p["upcycling_neuron_matching"] =
+          neuron_matching_json(store, suspect, other, stages::NeuronPairing::expert_to_dense);
+    } else {
+      p["neuron_matching"] = neuron_counts_json(store, suspect, other, stages::NeuronPairing::same_role);
+      p["upcycling_neuron_matching"] =
+          neuron_counts_json(store, suspect, other, stages::NeuronPairing::expert_to_dense);
+    }
     if (result.controls) {
       const auto& cal = *result.controls;
       p["controls"] = {{"component", cal.backbone},        {"parent_effect", num(cal.parent_effect)},
@@ -256,6 +300,44 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
   out["evidence"] = beside;
   add_distance_matrix(out, stages::distance_matrix(store, by_pair));
   return out;
+}
+
+}  // namespace
+
+nlohmann::json verdicts_from_store(const io::StoreContents& store) {
+  return verdicts_object(store, NeuronEntries::whole);
+}
+
+VerdictText verdict_text(const io::StoreContents& store) {
+  const auto object = verdicts_object(store, NeuronEntries::counts);
+  VerdictText text;
+  std::ostringstream table;
+  print_verdict_table(object, table);
+  text.table = std::move(table).str();
+  if (!object.contains("pairs")) {
+    text.json = object.dump();
+    return text;
+  }
+  const auto write_pairs = [&](std::string& out) {
+    out += '[';
+    bool first = true;
+    for (const auto& p : object["pairs"]) {
+      if (!first) out += ',';
+      first = false;
+      const int suspect = p["model_a"].get<int>(), other = p["model_b"].get<int>();
+      const auto neurons = [&](stages::NeuronPairing pairing) {
+        return [&store, suspect, other, pairing](std::string& o) {
+          dump_neuron_matching(o, store, suspect, other, pairing);
+        };
+      };
+      io::append_json_object(out, p,
+                             {{"neuron_matching", neurons(stages::NeuronPairing::same_role)},
+                              {"upcycling_neuron_matching", neurons(stages::NeuronPairing::expert_to_dense)}});
+    }
+    out += ']';
+  };
+  io::append_json_object(text.json, object, {{"pairs", write_pairs}});
+  return text;
 }
 
 nlohmann::json summaries_from_store(const io::StoreContents& store) {

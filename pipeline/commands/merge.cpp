@@ -50,7 +50,7 @@ int merge(const std::vector<std::string>& args) {
   }
   if (merged.store.status == "complete") {
     merged.store.summaries_json = summaries_from_store(merged.store).dump();
-    merged.store.verdict_json = verdicts_from_store(merged.store).dump();
+    merged.store.verdict_json = verdict_text(merged.store).json;
   }
   io::write_result_store(out, merged.store);
   std::cout << "merged " << merged.inputs << " stores into " << out << ": " << merged.store.models.size() << " models, "

@@ -16,6 +16,7 @@
 #include "core/errors.hpp"
 #include "core/tensor_key.hpp"
 #include "io/dtype_decode.hpp"
+#include "io/json_text.hpp"
 #include "io/safetensors_file.hpp"
 
 namespace lineage::stages {
@@ -181,7 +182,21 @@ IdentityMatches match_identical(const std::vector<ScannedTensor>& a, const std::
   return out;
 }
 
-nlohmann::json TensorScan::to_json() const {
+namespace {
+
+/// One tensor of the scan as /tensor_scan/json lists it.
+nlohmann::json scanned_tensor_json(const ScannedTensor& t) {
+  return {t.name,
+          t.key,
+          std::string(to_string(t.dtype)),
+          t.bytes,
+          std::isfinite(t.sample.sampled_std) ? nlohmann::json(t.sample.sampled_std) : nlohmann::json(),
+          t.sample.std_elements,
+          t.sample.nontrivial};
+}
+
+/// to_json() with each model's tensor list empty.
+nlohmann::json json_without_tensors(const TensorScan& scan) {
   nlohmann::json j;
   j["method"] = {{"blocks", kIdentityBlocks},
                  {"block_bytes", kIdentityBlockBytes},
@@ -189,29 +204,50 @@ nlohmann::json TensorScan::to_json() const {
                  {"min_elements", kIdentityMinElements},
                  {"min_distinct", kIdentityMinDistinct}};
   j["models"] = nlohmann::json::array();
-  for (const auto& m : models) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : m) {
-      tensors.push_back({t.name, t.key, std::string(to_string(t.dtype)), t.bytes,
-                         std::isfinite(t.sample.sampled_std) ? nlohmann::json(t.sample.sampled_std) : nlohmann::json(),
-                         t.sample.std_elements, t.sample.nontrivial});
-    }
-    j["models"].push_back({{"tensors", tensors}});
-  }
+  for (std::size_t m = 0; m < scan.models.size(); ++m) j["models"].push_back({{"tensors", nlohmann::json::array()}});
   j["pairs"] = nlohmann::json::array();
-  for (const auto& p : pairs) {
+  for (const auto& p : scan.pairs) {
     nlohmann::json ident = nlohmann::json::array();
     for (const auto& t : p.identical) ident.push_back({t.tensor_a, t.tensor_b, t.key_a, t.key_b, t.bytes, hex(t.hash)});
     j["pairs"].push_back(
         {{"model_a", p.model_a}, {"model_b", p.model_b}, {"candidates", p.candidates}, {"identical", ident}});
   }
-  j["cost"] = {{"sampled_bytes", cost.sampled_bytes},
-               {"full_bytes_read", cost.full_bytes_read},
-               {"full_hashes_reused", cost.full_hashes_reused},
-               {"full_hashes_read", cost.full_hashes_read},
-               {"pass_bytes", cost.pass_bytes},
-               {"seconds", cost.seconds}};
+  j["cost"] = {{"sampled_bytes", scan.cost.sampled_bytes},
+               {"full_bytes_read", scan.cost.full_bytes_read},
+               {"full_hashes_reused", scan.cost.full_hashes_reused},
+               {"full_hashes_read", scan.cost.full_hashes_read},
+               {"pass_bytes", scan.cost.pass_bytes},
+               {"seconds", scan.cost.seconds}};
   return j;
+}
+
+}  // namespace
+
+nlohmann::json TensorScan::to_json() const {
+  auto j = json_without_tensors(*this);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    auto& tensors = j["models"][m]["tensors"];
+    for (const auto& t : models[m]) tensors.push_back(scanned_tensor_json(t));
+  }
+  return j;
+}
+
+std::string TensorScan::to_json_text() const {
+  const auto held = json_without_tensors(*this);
+  std::string text;
+  io::append_json_object(text, held, {{"models", [&](std::string& out) {
+                                         out += '[';
+                                         for (std::size_t m = 0; m < models.size(); ++m) {
+                                           out += m ? ",{\"tensors\":[" : "{\"tensors\":[";
+                                           for (std::size_t i = 0; i < models[m].size(); ++i) {
+                                             if (i) out += ',';
+                                             out += scanned_tensor_json(models[m][i]).dump();
+                                           }
+                                           out += "]}";
+                                         }
+                                         out += ']';
+                                       }}});
+  return text;
 }
 
 TensorScan TensorScan::from_json(const nlohmann::json& j, const std::string& where) {

@@ -131,6 +131,9 @@ struct TensorScan {
   std::vector<ScanPair> pairs;
   ScanCost cost;
   [[nodiscard]] nlohmann::json to_json() const;
+  /// to_json().dump(), the same bytes, made a tensor at a time: the object of a deep MoE pair's
+  /// scan (a hundred thousand tensors) is several times its text.
+  [[nodiscard]] std::string to_json_text() const;
   /// Throws StoreError naming `where` on a document that does not have this shape.
   [[nodiscard]] static TensorScan from_json(const nlohmann::json& j, const std::string& where);
 };

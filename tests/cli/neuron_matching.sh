@@ -68,4 +68,19 @@ ms = pair["neuron_matching"]
 assert ms and not any(m["matched"] for m in ms), [m for m in ms if m["matched"]]' || fail "neuron matching of an independent model"
 # The table says it too.
 "$lineage" verdict "$tmp/perm.h5" | grep -q "MLPs matched, [1-9][0-9]* of them permuted" || fail "verdict table"
+# compare writes the verdicts' text and table an MLP's neuron matching at a time
+# (pipeline/verdict_report.hpp verdict_text): the same document and table as verdict makes from
+# the whole JSON object.
+for m in perm ft ind; do
+  "$lineage" verdict --json "$tmp/$m.h5" >"$tmp/$m.verdict.json" || fail "verdict --json $m"
+  $py - "$tmp/$m.h5" "$tmp/$m.verdict.json" <<'PY' || fail "the stored verdicts of $m"
+import h5py, json, sys
+stored = json.loads(h5py.File(sys.argv[1], "r")["verdict/json"][()][0])
+made = json.load(open(sys.argv[2]))
+assert stored["pairs"][0]["neuron_matching"], "no neuron matching to write"
+assert stored == made, [k for k in made["pairs"][0] if stored["pairs"][0].get(k) != made["pairs"][0][k]]
+PY
+  "$lineage" verdict "$tmp/$m.h5" >"$tmp/$m.table" || fail "verdict $m"
+  tail -n +2 "$tmp/$m.out" | diff - "$tmp/$m.table" >/dev/null || fail "compare's table of $m is not verdict's"
+done
 echo "ok"
