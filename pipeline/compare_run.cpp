@@ -185,12 +185,16 @@ void record_plan(io::StoreContents& store, const stages::WorkPlan& plan, int ran
   }
 }
 
-/// Empties `run`'s units and models (their open files closed) and gives their memory back to the
-/// system (pipeline/freed_memory.hpp).
-void release_plan(stages::RunPlan& run) {
+/// Empties `run`'s units and gives their memory back to the system (pipeline/freed_memory.hpp).
+void release_units(stages::RunPlan& run) {
   std::vector<stages::ComparisonUnit>().swap(run.pairs.units);
-  std::vector<stages::RunModel>().swap(run.models);
   (void)return_freed_memory();
+}
+
+/// Empties `run`'s units and models (their open files closed), the same.
+void release_plan(stages::RunPlan& run) {
+  std::vector<stages::RunModel>().swap(run.models);
+  release_units(run);
 }
 
 /// LINEAGE_STEP_CPU=1 (benchmark aid, docs/cli.md): this process's CPU seconds (user + system,
@@ -519,14 +523,19 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
-      store.tensor_scan_json =
-          stages::scan_tensors(
-              models, stages::merge_shares(models, scan_shares),
-              stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes),
-              run.bytes())
-              .to_json_text();
-      // The plan is done with on rank 0 (the store records its units): its memory, a third of
-      // rank 0's on a deep model, goes back before the verdicts are made.
+      // The units are done with once their whole-tensor hashes are taken (the store records
+      // them): their memory, most of the plan's, goes back before the scan adds its own.
+      {
+        const auto pass_bytes = run.bytes();
+        const auto known_hashes =
+            stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes);
+        release_units(run);
+        store.tensor_scan_json =
+            stages::scan_tensors(models, stages::merge_shares(models, scan_shares), known_hashes, pass_bytes)
+                .to_json_text();
+      }
+      // The rest of the plan is done with on rank 0: its memory goes back before the verdicts
+      // are made.
       release_plan(run);
       // The verdicts as text: their JSON object (near a kilobyte a unit on a deep MoE pair) is
       // never held whole (verdict_text).
