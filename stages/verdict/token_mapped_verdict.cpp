@@ -34,7 +34,7 @@ double rotation_excess(const UnitEvidence& u) {
   return room > 0 ? (u.rotation_cosine - u.rotation_null_mean) / room : 0.0;
 }
 
-RoutedUnits route_token_mapped(const std::vector<UnitEvidence>& units) {
+RoutedUnits route_token_mapped(std::vector<UnitEvidence> units) {
   RoutedUnits r;
   std::set<TensorRole> replaced;
   for (const auto& u : units) {
@@ -45,19 +45,23 @@ RoutedUnits route_token_mapped(const std::vector<UnitEvidence>& units) {
       replaced.insert(u.key.role);
     }
   }
-  r.judged.reserve(units.size());
-  for (const auto& u : units) {
+  // The judged units are the given ones filtered in place, in their order: no second copy of a
+  // deep MoE pair's evidence.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    auto& u = units[i];
     const bool id_paired = u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix;
     if (u.kind == UnitKind::token_mapped) {
       if (!replaced.count(u.key.role)) continue;
-      UnitEvidence judged = u;  // the same rows of the same tokens: judged as a same-key unit
-      judged.kind = UnitKind::same_key;
-      r.judged.push_back(judged);
+      u.kind = UnitKind::same_key;  // the same rows of the same tokens: judged as a same-key unit
+    } else if (id_paired && is_token_table(u.key) && replaced.count(u.key.role)) {
       continue;
     }
-    if (id_paired && is_token_table(u.key) && replaced.count(u.key.role)) continue;
-    r.judged.push_back(u);
+    if (kept != i) units[kept] = u;
+    ++kept;
   }
+  units.resize(kept);
+  r.judged = std::move(units);
   return r;
 }
 

@@ -41,7 +41,7 @@ struct RoutedUnits {
   bool ids_differ = false;           ///< some token_mapped unit pairs tokens with different ids
 };
 
-[[nodiscard]] RoutedUnits route_token_mapped(const std::vector<UnitEvidence>& units);
+[[nodiscard]] RoutedUnits route_token_mapped(std::vector<UnitEvidence> units);
 
 /// Turns a not-derived embeddings component derived (kind "rotated") when the rotation test
 /// passes on every token-mapped unit with a fit; otherwise leaves it, adding the rotation's

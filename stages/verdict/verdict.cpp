@@ -649,10 +649,10 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
 
 }  // namespace
 
-PairVerdict decide_verdict(const std::vector<UnitEvidence>& all_units, std::size_t unmatched_tensors,
+PairVerdict decide_verdict(std::vector<UnitEvidence> all_units, std::size_t unmatched_tensors,
                            const VerdictRules& rules, const PairLayout& layout) {
   // Embedding rows compared through the token map stand in for rows paired by id where ids differ.
-  const auto routed = route_token_mapped(all_units);
+  const auto routed = route_token_mapped(std::move(all_units));
   const auto& units = routed.judged;
   std::map<std::string, std::vector<const UnitEvidence*>> groups;
   for (const auto& u : units) groups[verdict_component(u.key)].push_back(&u);

@@ -195,7 +195,7 @@ struct PairVerdict {
 
 /// @param[in] unmatched_tensors  tensors of either model with no counterpart in the other (they
 ///   rule out "identical": identity needs every tensor compared)
-[[nodiscard]] PairVerdict decide_verdict(const std::vector<UnitEvidence>& units, std::size_t unmatched_tensors = 0,
+[[nodiscard]] PairVerdict decide_verdict(std::vector<UnitEvidence> units, std::size_t unmatched_tensors = 0,
                                          const VerdictRules& rules = {}, const PairLayout& layout = {});
 
 /// How the parent's verdict compares with the suspect's verdicts against control models.
