@@ -368,12 +368,11 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
     if (bf16_screen) {
       const auto* stored_a = views.a.consecutive(start, len);
       const auto* stored_b = views.b.consecutive(start, len);
-      if (stored_a && stored_b) {
+      if (stored_a && stored_b && sums.add_bf16_block(stored_a, stored_b, len)) {
         if (outputs) {
           views.a.hash(start, len, *outputs->hash_a);
           views.b.hash(start, len, *outputs->hash_b);
         }
-        sums.add_bf16_block(stored_a, stored_b, len);
         continue;
       }
     }

@@ -537,9 +537,9 @@ bool UnitSums::reads_stored_bf16() const noexcept {
 #endif
 }
 
-void UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len) {
+bool UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len) {
   if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
-  if (!reads_stored_bf16()) throw InternalError("UnitSums::add_bf16_block: not a screening pass on the wide width");
+  if (!reads_stored_bf16()) return false;
 #if LINEAGE_KERNEL_WIDE
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   float tail_a[kLanes], tail_b[kLanes];
@@ -562,8 +562,10 @@ void UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_
   Pass1 p;
   screen_bf16_wide(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
   add_pass(*this, p, len, ka, kb);
+  return true;
 #else
   (void)a, (void)b;
+  return false;
 #endif
 }
 

@@ -87,16 +87,18 @@ struct UnitSums {
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
 
-  /// Whether add_bf16_block can run: a screening pass on the wide width (AVX-512). Elsewhere the
-  /// caller decodes BF16 into a block with the vectorised decoder and calls add_block, which
-  /// costs less there than widening the stored halves element by element.
+  /// Whether add_bf16_block adds: a screening pass on the wide width (AVX-512) in use now.
+  /// Elsewhere the caller decodes BF16 into a block with the vectorised decoder and calls
+  /// add_block, which costs less there than widening the stored halves element by element.
   [[nodiscard]] bool reads_stored_bf16() const noexcept;
 
-  /// add_block for one kernel block (len at most kKernelBlock) of BF16 elements as stored on both
-  /// sides (`a` and `b` point at len x 2 bytes, BitEquality::float_bits): the same sums bit for
-  /// bit, without decoding them into a block first (what a screening run spends most of its time
-  /// on otherwise). Throws InternalError unless reads_stored_bf16().
-  void add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len);
+  /// add_block for one kernel block (len at most kKernelBlock, else InternalError) of BF16
+  /// elements as stored on both sides (`a` and `b` point at len x 2 bytes,
+  /// BitEquality::float_bits): the same sums bit for bit, without decoding them into a block
+  /// first (what a screening run spends most of its time on otherwise). Returns false, adding
+  /// nothing, unless reads_stored_bf16() (the width read once, here: a test may choose another
+  /// between two blocks); the caller then decodes and calls add_block.
+  [[nodiscard]] bool add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len);
 
   /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
   /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,

@@ -14,8 +14,8 @@ source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 "$lineage" synth --scenario finetune --base "$tmp/base" --out "$tmp/ft" --seed 7 >/dev/null || fail "synth finetune"
 "$lineage" synth --scenario independent --base "$tmp/base" --out "$tmp/ind" --seed 9 >/dev/null || fail "synth independent"
 for m in perm ft ind; do
-  $mpi -np 2 "$lineage" compare "$tmp/$m" "$tmp/base" --out "$tmp/$m.h5" -q >"$tmp/$m.out" 2>&1 \
-    || fail "compare $m: $(cat "$tmp/$m.out")"
+  $mpi -np 2 "$lineage" compare "$tmp/$m" "$tmp/base" --out "$tmp/$m.h5" -q >"$tmp/$m.out" 2>"$tmp/$m.err" \
+    || fail "compare $m: $(cat "$tmp/$m.out" "$tmp/$m.err")"
 done
 
 "$lineage" verdict --json "$tmp/perm.h5" >"$tmp/perm.json" || fail "verdict perm"
