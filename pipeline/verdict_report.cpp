@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "io/json_text.hpp"
@@ -146,33 +148,41 @@ nlohmann::json neuron_matching_json(const io::StoreContents& store, int suspect,
   return list;
 }
 
-/// What the printed table reads of each MLP's neuron matching (print_verdict_table).
-nlohmann::json neuron_counts_json(const io::StoreContents& store, int suspect, int other,
+/// How many MLPs a pairing's neuron matching holds, how many matched and how many of those
+/// were permuted: all the printed table reads of it (print_verdict_table).
+struct NeuronCounts {
+  std::size_t mlps = 0, matched = 0, permuted = 0;
+};
+
+/// Appends the neuron matching list as neuron_matching_json(...).dump() writes it, one MLP's
+/// JSON at a time, and returns what the printed table counts of it.
+NeuronCounts dump_neuron_matching(std::string& out, const io::StoreContents& store, int suspect, int other,
                                   stages::NeuronPairing pairing) {
-  nlohmann::json list = nlohmann::json::array();
+  NeuronCounts counts;
+  out += '[';
   for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
-    list.push_back({{"matched", m.matched}, {"permuted", m.permuted}});
+    if (counts.mlps++ > 0) out += ',';
+    counts.matched += m.matched ? 1 : 0;
+    counts.permuted += m.permuted ? 1 : 0;
+    out += neuron_entry_json(m).dump();
+  }
+  out += ']';
+  return counts;
+}
+
+/// The list print_verdict_table counts, in place of the MLPs' whole entries: `matched` MLPs of
+/// `mlps`, the first `permuted` of them permuted.
+nlohmann::json neuron_counts_json(const NeuronCounts& counts) {
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t i = 0; i < counts.mlps; ++i) {
+    list.push_back({{"matched", i < counts.matched}, {"permuted", i < counts.permuted}});
   }
   return list;
 }
 
-/// Appends the neuron matching list as neuron_matching_json(...).dump() writes it, one MLP's
-/// JSON at a time.
-void dump_neuron_matching(std::string& out, const io::StoreContents& store, int suspect, int other,
-                          stages::NeuronPairing pairing) {
-  out += '[';
-  bool first = true;
-  for (const auto& m : stages::neuron_matchings(store, suspect, other, 1e-6, pairing)) {
-    if (!first) out += ',';
-    first = false;
-    out += neuron_entry_json(m).dump();
-  }
-  out += ']';
-}
-
-/// Whether the pairs' neuron matchings hold each MLP's whole entry, or only what the printed
-/// table counts (verdict_text writes the whole entries into the text one at a time).
-enum class NeuronEntries { whole, counts };
+/// Whether the pairs' neuron matchings hold each MLP's whole entry, or a null that verdict_text
+/// replaces (it writes the whole entries into the text one at a time, counting them for the table).
+enum class NeuronEntries { whole, placeholder };
 
 nlohmann::json verdicts_object(const io::StoreContents& store, NeuronEntries neurons) {
   const auto beside =
@@ -280,9 +290,7 @@ nlohmann::json verdicts_object(const io::StoreContents& store, NeuronEntries neu
       p["upcycling_neuron_matching"] =
           neuron_matching_json(store, suspect, other, stages::NeuronPairing::expert_to_dense);
     } else {
-      p["neuron_matching"] = neuron_counts_json(store, suspect, other, stages::NeuronPairing::same_role);
-      p["upcycling_neuron_matching"] =
-          neuron_counts_json(store, suspect, other, stages::NeuronPairing::expert_to_dense);
+      p["neuron_matching"] = p["upcycling_neuron_matching"] = nullptr;
     }
     if (result.controls) {
       const auto& cal = *result.controls;
@@ -309,34 +317,42 @@ nlohmann::json verdicts_from_store(const io::StoreContents& store) {
 }
 
 VerdictText verdict_text(const io::StoreContents& store) {
-  const auto object = verdicts_object(store, NeuronEntries::counts);
+  auto object = verdicts_object(store, NeuronEntries::placeholder);
   VerdictText text;
-  std::ostringstream table;
-  print_verdict_table(object, table);
-  text.table = std::move(table).str();
-  if (!object.contains("pairs")) {
-    text.json = object.dump();
-    return text;
-  }
+  // The neuron matchings are computed once here: written into the text, then only counted in
+  // the object the table is printed from.
+  std::vector<std::pair<NeuronCounts, NeuronCounts>> counts;
   const auto write_pairs = [&](std::string& out) {
     out += '[';
-    bool first = true;
     for (const auto& p : object["pairs"]) {
-      if (!first) out += ',';
-      first = false;
+      if (!counts.empty()) out += ',';
+      auto& [same_role, expert_to_dense] = counts.emplace_back();
       const int suspect = p["model_a"].get<int>(), other = p["model_b"].get<int>();
-      const auto neurons = [&](stages::NeuronPairing pairing) {
-        return [&store, suspect, other, pairing](std::string& o) {
-          dump_neuron_matching(o, store, suspect, other, pairing);
+      const auto neurons = [&](stages::NeuronPairing pairing, NeuronCounts& n) {
+        return [&store, suspect, other, pairing, &n](std::string& o) {
+          n = dump_neuron_matching(o, store, suspect, other, pairing);
         };
       };
-      io::append_json_object(out, p,
-                             {{"neuron_matching", neurons(stages::NeuronPairing::same_role)},
-                              {"upcycling_neuron_matching", neurons(stages::NeuronPairing::expert_to_dense)}});
+      io::append_json_object(
+          out, p,
+          {{"neuron_matching", neurons(stages::NeuronPairing::same_role, same_role)},
+           {"upcycling_neuron_matching", neurons(stages::NeuronPairing::expert_to_dense, expert_to_dense)}});
     }
     out += ']';
   };
-  io::append_json_object(text.json, object, {{"pairs", write_pairs}});
+  if (object.contains("pairs") && !object["pairs"].empty()) {
+    io::append_json_object(text.json, object, {{"pairs", write_pairs}});
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      auto& p = object["pairs"][i];
+      p["neuron_matching"] = neuron_counts_json(counts[i].first);
+      p["upcycling_neuron_matching"] = neuron_counts_json(counts[i].second);
+    }
+  } else {
+    text.json = object.dump();
+  }
+  std::ostringstream table;
+  print_verdict_table(object, table);
+  text.table = std::move(table).str();
   return text;
 }
 
