@@ -279,6 +279,40 @@ void H5File::write(const std::string& path, std::span<const T> data, const std::
 }
 
 template <typename T>
+void H5File::write_by_rows(const std::string& path, const std::vector<std::uint64_t>& dims, std::uint64_t rows_per_part,
+                           const std::function<void(std::uint64_t first_row, std::span<T> part)>& fill) {
+  if (dims.empty() || rows_per_part == 0) {
+    throw InternalError("H5File::write_by_rows " + path + ": needs a first dimension and rows per part");
+  }
+  SilenceHdf5 quiet;
+  std::uint64_t row_elements = 1;
+  for (std::size_t d = 1; d < dims.size(); ++d) row_elements *= dims[d];
+  ensure_group(parent_of(path));
+  remove(path);
+  std::vector<hsize_t> hdims(dims.begin(), dims.end());
+  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple"));
+  H5Handle dset(check_id(
+      H5Dcreate2(file_.id(), path.c_str(), native_type<T>(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      path_.string() + ": create dataset " + path));
+  if (row_elements == 0) return;
+  std::vector<T> part;
+  for (std::uint64_t first = 0; first < dims[0]; first += rows_per_part) {
+    const auto rows = std::min<std::uint64_t>(rows_per_part, dims[0] - first);
+    part.assign(rows * row_elements, T{});
+    fill(first, std::span<T>(part));
+    std::vector<hsize_t> start(hdims.size(), 0), count(hdims);
+    start[0] = first;
+    count[0] = rows;
+    check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          path_.string() + ": select rows of " + path);
+    H5Handle memory(
+        check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "H5Screate_simple"));
+    check(H5Dwrite(dset.id(), native_type<T>(), memory.id(), space.id(), H5P_DEFAULT, part.data()),
+          path_.string() + ": write dataset " + path);
+  }
+}
+
+template <typename T>
 std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>* dims) const {
   std::vector<std::byte> raw;
   std::vector<std::uint64_t> d;
@@ -289,9 +323,11 @@ std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>*
   return out;
 }
 
-#define LINEAGE_H5_INSTANTIATE(T)                                                                            \
-  template void H5File::write<T>(const std::string&, std::span<const T>, const std::vector<std::uint64_t>&); \
-  template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) const;
+#define LINEAGE_H5_INSTANTIATE(T)                                                                              \
+  template void H5File::write<T>(const std::string&, std::span<const T>, const std::vector<std::uint64_t>&);   \
+  template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) const;              \
+  template void H5File::write_by_rows<T>(const std::string&, const std::vector<std::uint64_t>&, std::uint64_t, \
+                                         const std::function<void(std::uint64_t, std::span<T>)>&);
 LINEAGE_H5_INSTANTIATE(double)
 LINEAGE_H5_INSTANTIATE(float)
 LINEAGE_H5_INSTANTIATE(std::int64_t)

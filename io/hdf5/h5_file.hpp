@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -64,6 +65,13 @@ class H5File {
   /// T: double, float, std::int64_t, std::uint64_t, std::int32_t, std::uint8_t.
   template <typename T>
   void write(const std::string& path, std::span<const T> data, const std::vector<std::uint64_t>& dims);
+  /// Writes (as write) a dataset of shape `dims` a part of at most `rows_per_part` rows (first
+  /// dimension) at a time: `fill(first_row, part)` gives the rows from `first_row` on, as many as
+  /// `part` holds. The file is the same as write's; the caller never holds the whole data (a deep
+  /// model's relabellings or sketches are tens of megabytes, gathered from many small vectors).
+  template <typename T>
+  void write_by_rows(const std::string& path, const std::vector<std::uint64_t>& dims, std::uint64_t rows_per_part,
+                     const std::function<void(std::uint64_t first_row, std::span<T> part)>& fill);
   /// Reads a whole dataset; `dims` receives its shape when given.
   template <typename T>
   [[nodiscard]] std::vector<T> read(const std::string& path, std::vector<std::uint64_t>* dims = nullptr) const;

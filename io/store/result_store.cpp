@@ -34,6 +34,49 @@ std::vector<T> get(const H5File& f, const std::string& path) {
   return f.exists(path) ? f.read<T>(path) : std::vector<T>{};
 }
 
+/// Rows of `width` elements each that fit in a part of about 4 MiB (at least one).
+template <typename T>
+std::uint64_t rows_per_part(std::uint64_t width) {
+  constexpr std::uint64_t kPartBytes = std::uint64_t{4} << 20;
+  return std::max<std::uint64_t>(1, kPartBytes / std::max<std::uint64_t>(1, width * sizeof(T)));
+}
+
+/// A [map.size(), width] dataset of the per-unit vectors `row_of(entry)` gives, in the map's
+/// (unit id) order, written a part at a time (H5File::write_by_rows): the per-unit vectors are
+/// never copied into one.
+template <typename Map, typename RowOf>
+void put_rows(H5File& f, const std::string& path, const Map& map, std::uint64_t width, RowOf row_of) {
+  auto next = map.begin();
+  f.write_by_rows<float>(path, {map.size(), width}, rows_per_part<float>(width),
+                         [&](std::uint64_t, std::span<float> part) {
+                           for (std::size_t at = 0; at < part.size(); at += width, ++next) {
+                             const std::vector<float>& row = row_of(*next);
+                             std::copy(row.begin(), row.end(), part.begin() + static_cast<std::ptrdiff_t>(at));
+                           }
+                         });
+}
+
+/// One dataset of the vectors `list_of(entry)` gives, end to end in the map's order, written a
+/// part at a time.
+template <typename Map, typename ListOf>
+void put_concatenated(H5File& f, const std::string& path, const Map& map, std::uint64_t total, ListOf list_of) {
+  auto next = map.begin();
+  std::size_t taken = 0;  // of *next's list
+  f.write_by_rows<std::uint64_t>(path, {total}, rows_per_part<std::uint64_t>(1),
+                                 [&](std::uint64_t, std::span<std::uint64_t> part) {
+                                   std::size_t at = 0;
+                                   while (at < part.size()) {
+                                     const std::vector<std::uint64_t>& list = list_of(*next);
+                                     const auto n = std::min(list.size() - taken, part.size() - at);
+                                     std::copy_n(list.begin() + static_cast<std::ptrdiff_t>(taken), n,
+                                                 part.begin() + static_cast<std::ptrdiff_t>(at));
+                                     at += n;
+                                     taken += n;
+                                     if (taken == list.size()) ++next, taken = 0;
+                                   }
+                                 });
+}
+
 std::vector<std::string> strings(const H5File& f, const std::string& path) {
   return f.exists(path) ? f.read_strings(path) : std::vector<std::string>{};
 }
@@ -314,44 +357,44 @@ void fill_store(H5File& f, const StoreContents& c) {
       ids.push_back(uid);
     }
     put(f, "/sketches/unit_id", ids);
-    // One side at a time: a deep model's sketches are tens of megabytes a side.
-    for (const bool side_a : {true, false}) {
-      std::vector<float> side;
-      side.reserve(ids.size() * width);
-      for (const auto& [uid, ab] : c.sketches) {
-        const auto& v = side_a ? ab.first : ab.second;
-        side.insert(side.end(), v.begin(), v.end());
-      }
-      f.write<float>(side_a ? "/sketches/a" : "/sketches/b", std::span<const float>(side), {ids.size(), width});
-    }
+    put_rows(
+        f, "/sketches/a", c.sketches, width, [](const auto& entry) -> const auto& { return entry.second.first; });
+    put_rows(
+        f, "/sketches/b", c.sketches, width, [](const auto& entry) -> const auto& { return entry.second.second; });
   }
   if (!c.joint_null.empty()) {
     const std::uint64_t width = c.joint_null.begin()->second.size();
     std::vector<std::uint64_t> ids;
-    std::vector<float> values;
+    ids.reserve(c.joint_null.size());
     for (const auto& [uid, v] : c.joint_null) {
       if (v.size() != width) throw InternalError("result store: joint null vectors of different lengths");
       ids.push_back(uid);
-      values.insert(values.end(), v.begin(), v.end());
     }
     put(f, "/joint_null/unit_id", ids);
-    f.write<float>("/joint_null/h", std::span<const float>(values), {ids.size(), width});
+    put_rows(
+        f, "/joint_null/h", c.joint_null, width, [](const auto& entry) -> const auto& { return entry.second; });
   }
   // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
   if (!c.neuron_matches.empty()) {
-    std::vector<std::uint64_t> nid, count, sampled, matched;
+    std::vector<std::uint64_t> nid, count;
+    nid.reserve(c.neuron_matches.size());
+    count.reserve(c.neuron_matches.size());
+    std::uint64_t total = 0;
     for (const auto& [uid, sm] : c.neuron_matches) {
       if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
       nid.push_back(uid);
       count.push_back(sm.first.size());
-      sampled.insert(sampled.end(), sm.first.begin(), sm.first.end());
-      matched.insert(matched.end(), sm.second.begin(), sm.second.end());
+      total += sm.first.size();
     }
     f.ensure_group("/neurons");
     put(f, "/neurons/unit_id", nid);
     put(f, "/neurons/count", count);
-    put(f, "/neurons/suspect", sampled);
-    put(f, "/neurons/other", matched);
+    put_concatenated(
+        f, "/neurons/suspect", c.neuron_matches, total,
+        [](const auto& entry) -> const auto& { return entry.second.first; });
+    put_concatenated(
+        f, "/neurons/other", c.neuron_matches, total,
+        [](const auto& entry) -> const auto& { return entry.second.second; });
   }
   f.write_string("/summaries/json", c.summaries_json);
   f.write_string("/verdict/json", c.verdict_json);

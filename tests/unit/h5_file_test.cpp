@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -47,6 +48,37 @@ TEST(H5File, DatasetsOfEveryTypeRoundTripRowMajor) {
   EXPECT_EQ(f.children("/a"), (std::vector<std::string>{"b", "counts"}));
   EXPECT_TRUE(f.exists("/a/b/matrix"));
   EXPECT_FALSE(f.exists("/a/zzz/matrix"));
+}
+
+TEST(H5File, ADatasetWrittenByRowsIsTheDatasetWrittenWhole) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "t.h5";
+  std::vector<double> whole(std::size_t{7} * 2 * 3);  // [7, 2, 3], row-major
+  for (std::size_t i = 0; i < whole.size(); ++i) whole[i] = 0.5 * static_cast<double>(i);
+  std::vector<std::pair<std::uint64_t, std::size_t>> parts;
+  {
+    H5File f(path, H5File::Mode::create);
+    f.write_by_rows<double>("/by/rows", {7, 2, 3}, 3, [&](std::uint64_t first, std::span<double> part) {
+      parts.emplace_back(first, part.size());
+      std::copy_n(whole.begin() + static_cast<std::ptrdiff_t>(first * 6), part.size(), part.begin());
+    });
+    f.write<double>("/whole", std::span<const double>(whole), {7, 2, 3});
+    f.write_by_rows<std::uint64_t>("/no/rows", {0}, 4,
+                                   [](std::uint64_t, std::span<std::uint64_t>) { FAIL() << "no part to fill"; });
+    f.write_by_rows<float>("/empty/rows", {4, 0}, 4, [](std::uint64_t, std::span<float>) { FAIL() << "empty rows"; });
+    EXPECT_THROW(f.write_by_rows<float>("/bad", {4}, 0, [](std::uint64_t, std::span<float>) {}), InternalError);
+    EXPECT_THROW(f.write_by_rows<float>("/bad", {}, 1, [](std::uint64_t, std::span<float>) {}), InternalError);
+  }
+  EXPECT_EQ(parts, (std::vector<std::pair<std::uint64_t, std::size_t>>{{0, 18}, {3, 18}, {6, 6}}));
+  H5File f(path, H5File::Mode::read);
+  std::vector<std::uint64_t> dims;
+  EXPECT_EQ(f.read<double>("/by/rows", &dims), whole);
+  EXPECT_EQ(dims, (std::vector<std::uint64_t>{7, 2, 3}));
+  EXPECT_EQ(f.read<double>("/by/rows"), f.read<double>("/whole"));
+  EXPECT_TRUE(f.read<std::uint64_t>("/no/rows", &dims).empty());
+  EXPECT_EQ(dims, (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(f.read<float>("/empty/rows", &dims).empty());
+  EXPECT_EQ(dims, (std::vector<std::uint64_t>{4, 0}));
 }
 
 TEST(H5File, StringsAttributesAndReplacement) {

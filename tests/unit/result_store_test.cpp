@@ -72,6 +72,44 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
 }
 
+TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
+  // More sketch rows and neuron entries than one 4 MiB part of the writer holds, and MLPs with no
+  // sampled neuron between others: each dataset is written a part at a time.
+  auto c = sample();
+  constexpr std::uint64_t kUnits = 20000;
+  while (c.units.size() < kUnits) {
+    auto u = c.units.front();
+    u.id = c.units.size();
+    c.units.push_back(u);
+  }
+  c.plan_rank_of_unit.assign(kUnits, 0);
+  for (std::uint64_t id = 0; id < kUnits; ++id) {
+    std::vector<float> a(64), b(64);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = static_cast<float>(id) + 0.001f * static_cast<float>(i);
+      b[i] = -a[i];
+    }
+    c.sketches[id] = {std::move(a), std::move(b)};
+  }
+  c.neuron_matches.clear();
+  for (std::uint64_t id = 0; id < 700; ++id) {
+    const std::size_t n = id % 5 == 2 ? 0 : 1000 + id;
+    std::vector<std::uint64_t> suspect(n), other(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      suspect[i] = id * 100000 + i;
+      other[i] = id * 100000 + n - i;
+    }
+    c.neuron_matches[id] = {std::move(suspect), std::move(other)};
+  }
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  write_result_store(p, c);
+  const auto back = read_result_store(p);
+  EXPECT_EQ(back.sketches, c.sketches);
+  EXPECT_EQ(back.neuron_matches, c.neuron_matches);
+  EXPECT_EQ(back.joint_null, c.joint_null);
+}
+
 TEST(ResultStore, SupersededUnitsRoundTripAndCountTowardsCompleteness) {
   lineage::testing::TempDir d;
   const auto p = d.path() / "run.h5";
