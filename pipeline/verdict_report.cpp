@@ -198,13 +198,15 @@ nlohmann::json verdicts_object(const io::StoreContents& store, NeuronEntries neu
                "its own (METHODS §10.4); compare the weights"},
               {"context", context_for(beside, stages::VerdictClass::inconclusive)}}}};
   }
-  const auto by_pair = stages::evidence_by_pair(store);
+  auto by_pair = stages::evidence_by_pair(store);
+  // The distance matrix reads the evidence the verdicts then consume.
+  const auto distances = stages::distance_matrix(store, by_pair);
   const auto label_of = [&](int i) {
     return static_cast<std::size_t>(i) < store.models.size() ? store.models[static_cast<std::size_t>(i)].label
                                                              : std::string();
   };
   nlohmann::json out{{"pairs", nlohmann::json::array()}};
-  for (const auto& result : stages::pair_verdicts(store, by_pair)) {
+  for (const auto& result : stages::pair_verdicts(store, std::move(by_pair))) {
     const auto& v = result.verdict;
     const int suspect = result.suspect, other = result.other;
     nlohmann::json p{{"suspect", store.models[static_cast<std::size_t>(suspect)].path},
@@ -306,7 +308,7 @@ nlohmann::json verdicts_object(const io::StoreContents& store, NeuronEntries neu
     out["pairs"].push_back(std::move(p));
   }
   out["evidence"] = beside;
-  add_distance_matrix(out, stages::distance_matrix(store, by_pair));
+  add_distance_matrix(out, distances);
   return out;
 }
 

@@ -23,22 +23,22 @@ ExpertSet confirmed_moves(const std::vector<UnitEvidence>& units, const ExpertSe
   return confirmed;
 }
 
-std::vector<UnitEvidence> route_matched_experts(const std::vector<UnitEvidence>& units, const ExpertSet& confirmed) {
-  std::vector<UnitEvidence> judged;
-  judged.reserve(units.size());
-  for (const auto& u : units) {
+std::vector<UnitEvidence> route_matched_experts(std::vector<UnitEvidence> units, const ExpertSet& confirmed) {
+  // Filtered in place, in order: a deep MoE pair's evidence is tens of megabytes.
+  std::size_t kept = 0;
+  for (auto& u : units) {
     const bool moved = u.key.role == TensorRole::routed_expert && confirmed.count(expert_of(u));
     if (u.kind == UnitKind::matched_expert) {
       if (!moved) continue;
-      UnitEvidence e = u;  // the suspect's expert against the one it is: a same-key comparison
-      e.kind = UnitKind::same_key;
-      judged.push_back(e);
+      u.kind = UnitKind::same_key;  // the suspect's expert against the one it is: a same-key comparison
+    } else if ((u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix) && moved) {
       continue;
     }
-    if ((u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix) && moved) continue;
-    judged.push_back(u);
+    if (&units[kept] != &u) units[kept] = u;
+    ++kept;
   }
-  return judged;
+  units.resize(kept);
+  return units;
 }
 
 }  // namespace lineage::stages

@@ -36,8 +36,9 @@ using ExpertSet = std::set<std::pair<int, int>>;
 
 /// `units` with the matched_expert units of the `confirmed` experts judged as same-key units in
 /// place of those experts' same-key and sub-matrix units; matched_expert units of other experts
-/// are left out, and those experts keep their same-key units.
-[[nodiscard]] std::vector<UnitEvidence> route_matched_experts(const std::vector<UnitEvidence>& units,
+/// are left out, and those experts keep their same-key units. Taken by value and filtered in
+/// place: a caller done with its evidence moves it in.
+[[nodiscard]] std::vector<UnitEvidence> route_matched_experts(std::vector<UnitEvidence> units,
                                                               const ExpertSet& confirmed);
 
 }  // namespace lineage::stages

@@ -75,9 +75,11 @@ std::map<std::pair<int, int>, ExpertSet> moves_judged_at_match(const io::StoreCo
   return out;
 }
 
-std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair) {
+std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, PairEvidence by_pair) {
   std::map<std::pair<int, int>, PairVerdict> verdicts;
-  for (const auto& [pair, evidence] : by_pair) {
+  for (auto& entry : by_pair) {
+    const auto& pair = entry.first;
+    auto& evidence = entry.second;
     const auto [suspect, other] = pair;
     const auto neurons = neuron_matchings(store, suspect, other);
     // Moved experts are judged at their match where their own statistics there confirm the move
@@ -88,7 +90,8 @@ std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const Pai
       if (u.kind == UnitKind::matched_expert) moved_experts.insert({u.key.layer, u.key.expert});
     }
     const auto layout = layout_of(store, suspect, other);
-    auto& v = verdicts[pair] = decide_verdict(route_matched_experts(evidence, confirmed),
+    // The pair's evidence is done with here: filtered in place, not copied.
+    auto& v = verdicts[pair] = decide_verdict(route_matched_experts(std::move(evidence), confirmed),
                                               unmatched_between(store, suspect, other), {}, layout);
     // The matrix roles' full layer x layer matrices from the pass's sketches (evidence only: the
     // depth kinds' p stays the norms' map's; their text adds what the sketches map).

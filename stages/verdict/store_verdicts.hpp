@@ -35,8 +35,9 @@ struct PairOutcome {
 };
 
 /// Every pair's verdict; a parent (label "parent...") is calibrated against the same suspect's
-/// controls (labels "control...", METHODS §4.1). Ordered by (suspect, other).
-[[nodiscard]] std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, const PairEvidence& by_pair);
+/// controls (labels "control...", METHODS §4.1). Ordered by (suspect, other). Each pair's evidence
+/// is consumed (a deep MoE pair's is tens of megabytes): a caller that needs it after moves a copy in.
+[[nodiscard]] std::vector<PairOutcome> pair_verdicts(const io::StoreContents& store, PairEvidence by_pair);
 
 /// The moved experts the verdict judges at their match, of one pair's `evidence`: those whose
 /// matched_expert units confirm the move (confirmed_moves, with the pair's neuron matchings), and
