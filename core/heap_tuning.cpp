@@ -28,6 +28,18 @@ bool keep_large_buffers_in_heap() noexcept {
 #endif
 }
 
+bool return_large_buffers_when_freed() noexcept {
+#if defined(__GLIBC__)
+  constexpr int kMmapThreshold = 1 << 20;
+  constexpr int kTrimThreshold = 1 << 20;
+  const bool mmap_set = ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1;
+  const bool trim_set = ::mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+  return mmap_set && trim_set;
+#else
+  return false;
+#endif
+}
+
 void advise_huge_pages(void* data, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;  // x86-64's and arm64's (4 KiB base pages)

@@ -18,6 +18,14 @@ namespace lineage {
 /// glibc, or under a sanitizer's or another replaced allocator: a slower run, nothing else).
 bool keep_large_buffers_in_heap() noexcept;
 
+/// The opposite, for the work after a run's pass: blocks of 1 MiB and more become mappings of their
+/// own, unmapped when freed, and the heap's free top is returned above 1 MiB. Rank 0 then holds
+/// the whole store while it builds a few large short-lived buffers once each (the verdicts'
+/// evidence, the store's columns); kept in the heap they left free pages behind them that the
+/// resident set never gave back (docs/benchmarks.md, "rank 0's memory after the pass"). Returns
+/// whether the allocator took the settings (false as keep_large_buffers_in_heap).
+bool return_large_buffers_when_freed() noexcept;
+
 /// Asks the kernel to back the whole 2 MiB pages inside [data, data + bytes) with transparent huge
 /// pages, before they are first written. For a large buffer written once (a plan's 400k
 /// comparison units are 140 MB): 70 faults instead of 35,000, each a trip through the hypervisor

@@ -20,6 +20,7 @@
 #include "cluster/phase.hpp"
 #include "cluster/unit_executor.hpp"
 #include "core/errors.hpp"
+#include "core/heap_tuning.hpp"
 #include "core/terminal_stream.hpp"
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
@@ -476,6 +477,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     });
   };
   auto unplanned = gather();
+  // The journals' outcomes are in the store now; what they left free goes back before the
+  // matching step works beside the store and the plan.
+  (void)return_freed_memory();
   clock.mark("pass");
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
@@ -490,6 +494,11 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
   }
   clock.mark("moves-after-pass");
+  // No unit is computed from here on: what rank 0 builds now it builds once, holding the store,
+  // so large buffers are returned when freed (core/heap_tuning.hpp), and what the matching step's
+  // workers left free in their own arenas goes back.
+  (void)return_large_buffers_when_freed();
+  (void)return_freed_memory();
   // Superseded units are never computed (none has results); rank 0's results are in the store,
   // or in `unplanned` for matched units the matching step planned again after the gather.
   const bool complete =
@@ -498,6 +507,23 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
                                                  [&](const auto& d) { return d.first < units.size(); })) +
           superseded.size() ==
       units.size();
+  // ---- rank 0: the results complete, the plan's units done with ----------------------------------
+  // Journaled matched units the matching step planned again join the store's results. Those it did
+  // not plan (it did not decide: the pass is not complete) are left out. A complete run's units are
+  // then done with once their whole-tensor hashes are taken (the store records them): their memory,
+  // most of the plan's, goes back before the tensor scan samples the models.
+  std::size_t done_count = 0;
+  std::optional<stages::WholeTensorHashes> known_hashes;
+  const auto pass_bytes = run.bytes();
+  cluster::run_phase(comm, "results", own, [&] {
+    if (!root) return;
+    take_results(store, unplanned, units.size());
+    release_outcomes(unplanned);
+    done_count = store.done_ids.size();
+    if (!complete) return;
+    known_hashes = stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes);
+    release_units(run);
+  });
   // ---- tier 1 of the tensor scan, spread over the ranks (stages/align/byte_identity.hpp) --------
   const bool scan = [&] {
     const std::byte flag{static_cast<unsigned char>(root && complete ? 1 : 0)};
@@ -510,30 +536,17 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
   clock.mark("scan");
   std::string verdict_table;
-  std::size_t done_count = 0;
   cluster::run_phase(comm, "verdict", own, [&] {
     inject(fault, "verdict", rank);
     if (!root) return;
-    // Journaled matched units the matching step planned again join the store's results. Those it
-    // did not plan (it did not decide: the pass is not complete) are left out.
-    take_results(store, unplanned, units.size());
-    release_outcomes(unplanned);
-    done_count = store.done_ids.size();
     store.superseded_ids = superseded;
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
-      // The units are done with once their whole-tensor hashes are taken (the store records
-      // them): their memory, most of the plan's, goes back before the scan adds its own.
-      {
-        const auto pass_bytes = run.bytes();
-        const auto known_hashes =
-            stages::whole_tensor_hashes(models, units, store.done_ids, store.hash_a, store.hash_b, block_bytes);
-        release_units(run);
-        store.tensor_scan_json =
-            stages::scan_tensors(models, stages::merge_shares(models, scan_shares), known_hashes, pass_bytes)
-                .to_json_text();
-      }
+      store.tensor_scan_json =
+          stages::scan_tensors(models, stages::merge_shares(models, scan_shares), *known_hashes, pass_bytes)
+              .to_json_text();
+      known_hashes.reset();
       // The rest of the plan is done with on rank 0: its memory goes back before the verdicts
       // are made.
       release_plan(run);

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -42,7 +44,36 @@ TEST(HeapTuning, LargeBuffersComeFromTheHeapAndStayThere) {
   }
   EXPECT_GE(::mallinfo2().fordblks, kBytes) << "the freed block was returned to the kernel";
 #else
-  EXPECT_FALSE(tuned);  // the setting is not taken, and says so
+  EXPECT_FALSE(tuned);                              // the setting is not taken, and says so
+#endif
+}
+
+TEST(HeapTuningDeathTest, AfterThePassLargeBuffersAreReturnedWhenFreed) {
+#if defined(__GLIBC__) && !defined(LINEAGE_TEST_ASAN)
+  // In a process of its own, started afresh: free heap memory other tests left would serve the
+  // block below whatever the settings.
+  const std::string style = GTEST_FLAG_GET(death_test_style);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        const bool kept = keep_large_buffers_in_heap();
+        const bool returned = return_large_buffers_when_freed();
+        // 4 MiB: under keep_large_buffers_in_heap alone it comes from the heap and stays there.
+        constexpr std::size_t kBytes = std::size_t{4} << 20;
+        const auto before = ::mallinfo2();
+        bool mapped = false;
+        {
+          const auto block = std::make_unique<std::byte[]>(kBytes);
+          mapped = ::mallinfo2().hblks == before.hblks + 1;
+        }
+        const bool unmapped = ::mallinfo2().hblks == before.hblks;
+        std::fprintf(stderr, "taken %d %d, mapped %d, unmapped when freed %d\n", kept, returned, mapped, unmapped);
+        std::exit(kept && returned && mapped && unmapped ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "taken 1 1, mapped 1, unmapped when freed 1");
+  GTEST_FLAG_SET(death_test_style, style);
+#else
+  EXPECT_FALSE(return_large_buffers_when_freed());  // the setting is not taken, and says so
 #endif
 }
 
