@@ -20,9 +20,9 @@ bool keep_large_buffers_in_heap() noexcept;
 
 /// The opposite, for the work after a run's pass: blocks of 1 MiB and more become mappings of their
 /// own, unmapped when freed, and the heap's free top is returned above 1 MiB. Rank 0 then holds
-/// the whole store while it builds a few large short-lived buffers once each (the verdicts'
-/// evidence, the store's columns); kept in the heap they left free pages behind them that the
-/// resident set never gave back (docs/benchmarks.md, "rank 0's memory after the pass"). Returns
+/// the whole store while it builds a few large short-lived buffers once each (a pair's evidence,
+/// the verdicts' text, the store's columns of unit records); kept in the heap they left free pages
+/// behind them that the resident set never gave back (docs/benchmarks.md, "rank 0's memory after the pass"). Returns
 /// whether the allocator took the settings (false as keep_large_buffers_in_heap).
 bool return_large_buffers_when_freed() noexcept;
 

@@ -494,9 +494,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
   }
   clock.mark("moves-after-pass");
-  // No unit is computed from here on: what rank 0 builds now it builds once, holding the store,
-  // so large buffers are returned when freed (core/heap_tuning.hpp), and what the matching step's
-  // workers left free in their own arenas goes back.
+  // No unit is computed from here on: what is built now is built once (on rank 0, holding the
+  // store), so every rank returns large buffers when freed (core/heap_tuning.hpp), and what the
+  // matching step's workers left free in their own arenas goes back.
   (void)return_large_buffers_when_freed();
   (void)return_freed_memory();
   // Superseded units are never computed (none has results); rank 0's results are in the store,
@@ -516,6 +516,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   std::optional<stages::WholeTensorHashes> known_hashes;
   const auto pass_bytes = run.bytes();
   cluster::run_phase(comm, "results", own, [&] {
+    inject(fault, "results", rank);
     if (!root) return;
     take_results(store, unplanned, units.size());
     release_outcomes(unplanned);

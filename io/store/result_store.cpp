@@ -72,7 +72,10 @@ void put_concatenated(H5File& f, const std::string& path, const Map& map, std::u
                                                  part.begin() + static_cast<std::ptrdiff_t>(at));
                                      at += n;
                                      taken += n;
-                                     if (taken == list.size()) ++next, taken = 0;
+                                     if (taken == list.size()) {
+                                       ++next;
+                                       taken = 0;
+                                     }
                                    }
                                  });
 }

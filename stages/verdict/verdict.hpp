@@ -76,7 +76,7 @@ struct UnitEvidence {
   // Small same-key units: the shape and h under the joint test's shared relabellings
   // (stages/null/hidden_null.hpp HiddenNull::joint); empty for other units. A view, not a copy:
   // of the store's row (evidence_by_pair), valid while the store lives. A deep MoE has tens of
-  // thousands of such units, and the verdict copies its evidence twice.
+  // thousands of such units.
   std::uint64_t rows = 0, cols = 0;
   std::span<const float> joint_null;
   [[nodiscard]] bool has_null() const noexcept;

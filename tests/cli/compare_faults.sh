@@ -8,7 +8,7 @@ set -u
 source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 guard="timeout -k 5 90"   # a hang guard, not a duration check
 
-# Small models (195 units; a 31 MB store), so the 20 faulted runs and the tmpfs stay small.
+# Small models (195 units; a 31 MB store), so the 22 faulted runs and the tmpfs stay small.
 synth_small_pair
 
 expected_code() {  # phase kind
@@ -19,7 +19,7 @@ expected_code() {  # phase kind
 }
 i=0
 for np in 2 3; do
-  for phase in lock load pair preflight plan journal compute gather verdict store; do
+  for phase in lock load pair preflight plan journal compute gather results verdict store; do
     rank=$((i % np)); kind=$([ $((i % 2)) -eq 0 ] && echo std || echo input); i=$((i + 1))
     rm -rf "$tmp/f.h5" "$tmp/f.h5.journal"
     LINEAGE_FAULT=$phase:$rank:$kind $guard $mpi -np $np "$lineage" compare "$tmp/ft" "$tmp/base" \
