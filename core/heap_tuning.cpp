@@ -13,32 +13,30 @@
 
 namespace lineage {
 
-bool keep_large_buffers_in_heap() noexcept {
+namespace {
+
+/// glibc's mmap and trim thresholds, in bytes. mallopt answers 1 on success; setting either fixes
+/// it (glibc's dynamic thresholds stop). False where the allocator is not glibc's.
+bool set_heap_thresholds([[maybe_unused]] int mmap_threshold, [[maybe_unused]] int trim_threshold) noexcept {
 #if defined(__GLIBC__)
-  // The largest glibc accepts (half its 64 MiB per-thread heap); the larger buffers are few and
-  // long-lived (a unit's pread buffers are kept from unit to unit).
-  constexpr int kMmapThreshold = 32 << 20;
-  constexpr int kTrimThreshold = 64 << 20;  // glibc's own choice for that mmap threshold: twice it
-  // mallopt answers 1 on success; setting either fixes it (glibc's dynamic thresholds stop).
-  const bool mmap_set = ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1;
-  const bool trim_set = ::mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+  const bool mmap_set = ::mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
+  const bool trim_set = ::mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
   return mmap_set && trim_set;
 #else
   return false;
 #endif
 }
 
-bool return_large_buffers_when_freed() noexcept {
-#if defined(__GLIBC__)
-  constexpr int kMmapThreshold = 1 << 20;
-  constexpr int kTrimThreshold = 1 << 20;
-  const bool mmap_set = ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1;
-  const bool trim_set = ::mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
-  return mmap_set && trim_set;
-#else
-  return false;
-#endif
+}  // namespace
+
+bool keep_large_buffers_in_heap() noexcept {
+  // The largest mmap threshold glibc accepts (half its 64 MiB per-thread heap); the larger buffers
+  // are few and long-lived (a unit's pread buffers are kept from unit to unit). The trim threshold
+  // is glibc's own choice for that mmap threshold: twice it.
+  return set_heap_thresholds(32 << 20, 64 << 20);
 }
+
+bool return_large_buffers_when_freed() noexcept { return set_heap_thresholds(1 << 20, 1 << 20); }
 
 void advise_huge_pages(void* data, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
