@@ -22,8 +22,8 @@ bool keep_large_buffers_in_heap() noexcept;
 /// own, unmapped when freed, and the heap's free top is returned above 1 MiB. Rank 0 then holds
 /// the whole store while it builds a few large short-lived buffers once each (a pair's evidence,
 /// the verdicts' text, the store's columns of unit records); kept in the heap they left free pages
-/// behind them that the resident set never gave back (docs/benchmarks.md, "rank 0's memory after the pass"). Returns
-/// whether the allocator took the settings (false as keep_large_buffers_in_heap).
+/// behind them that the resident set never gave back (docs/benchmarks.md, "rank 0's memory after
+/// the pass"). Returns whether the allocator took the settings (false as keep_large_buffers_in_heap).
 bool return_large_buffers_when_freed() noexcept;
 
 /// Asks the kernel to back the whole 2 MiB pages inside [data, data + bytes) with transparent huge

@@ -237,6 +237,15 @@ void H5File::remove(const std::string& path) {
   check(H5Ldelete(file_.id(), path.c_str(), H5P_DEFAULT), path_.string() + ": delete " + path);
 }
 
+H5Handle H5File::create_dataset(const std::string& path, hid_t type, const std::vector<hsize_t>& dims) {
+  ensure_group(parent_of(path));
+  remove(path);
+  H5Handle space(check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
+  return H5Handle(
+      check_id(H5Dcreate2(file_.id(), path.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               path_.string() + ": create dataset " + path));
+}
+
 void H5File::write_raw(const std::string& path, hid_t mem_type, const void* data,
                        const std::vector<std::uint64_t>& dims, std::size_t elem_count) {
   SilenceHdf5 quiet;
@@ -245,13 +254,7 @@ void H5File::write_raw(const std::string& path, hid_t mem_type, const void* data
   if (expected != elem_count) {
     throw InternalError("H5File::write " + path + ": data size does not match dims");
   }
-  ensure_group(parent_of(path));
-  remove(path);
-  std::vector<hsize_t> hdims(dims.begin(), dims.end());
-  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple"));
-  H5Handle dset(
-      check_id(H5Dcreate2(file_.id(), path.c_str(), mem_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-               path_.string() + ": create dataset " + path));
+  const auto dset = create_dataset(path, mem_type, {dims.begin(), dims.end()});
   if (elem_count > 0) {
     check(H5Dwrite(dset.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
           path_.string() + ": write dataset " + path);
@@ -287,14 +290,10 @@ void H5File::write_by_rows(const std::string& path, const std::vector<std::uint6
   SilenceHdf5 quiet;
   std::uint64_t row_elements = 1;
   for (std::size_t d = 1; d < dims.size(); ++d) row_elements *= dims[d];
-  ensure_group(parent_of(path));
-  remove(path);
-  std::vector<hsize_t> hdims(dims.begin(), dims.end());
-  H5Handle space(check_id(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple"));
-  H5Handle dset(check_id(
-      H5Dcreate2(file_.id(), path.c_str(), native_type<T>(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      path_.string() + ": create dataset " + path));
+  const std::vector<hsize_t> hdims(dims.begin(), dims.end());
+  const auto dset = create_dataset(path, native_type<T>(), hdims);
   if (row_elements == 0) return;
+  H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
   std::vector<T> part;
   for (std::uint64_t first = 0; first < dims[0]; first += rows_per_part) {
     const auto rows = std::min<std::uint64_t>(rows_per_part, dims[0] - first);
@@ -350,14 +349,9 @@ void H5File::write_string(const std::string& path, const std::string& value) {
 
 void H5File::write_string_pointers(const std::string& path, std::span<const char* const> ptrs) {
   SilenceHdf5 quiet;
-  ensure_group(parent_of(path));
-  remove(path);
   const hsize_t n = ptrs.size();
   auto type = variable_string_type();
-  H5Handle space(check_id(H5Screate_simple(1, &n, nullptr), "H5Screate_simple"));
-  H5Handle dset(
-      check_id(H5Dcreate2(file_.id(), path.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-               path_.string() + ": create dataset " + path));
+  const auto dset = create_dataset(path, type.id(), {n});
   if (n > 0) {
     check(H5Dwrite(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
           path_.string() + ": write strings " + path);

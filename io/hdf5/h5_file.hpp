@@ -116,6 +116,9 @@ class H5File {
   hid_t create_in(std::unique_ptr<ImagePages> memory);
   /// Closes the file if open (0 when it was not); on failure leaks the in-memory buffer (memory_).
   herr_t close_file() noexcept;
+  /// A new dataset of `type` and shape `dims` at `path` (its groups created, a dataset there
+  /// replaced): what every write starts with.
+  H5Handle create_dataset(const std::string& path, hid_t type, const std::vector<hsize_t>& dims);
   /// A dataset of variable-length strings, one per pointer (write_strings, write_string).
   void write_string_pointers(const std::string& path, std::span<const char* const> ptrs);
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,

@@ -24,20 +24,16 @@ ExpertSet confirmed_moves(const std::vector<UnitEvidence>& units, const ExpertSe
 }
 
 std::vector<UnitEvidence> route_matched_experts(std::vector<UnitEvidence> units, const ExpertSet& confirmed) {
-  // Filtered in place, in order: a deep MoE pair's evidence is tens of megabytes.
-  std::size_t kept = 0;
-  for (auto& u : units) {
+  // Filtered in place: a deep MoE pair's evidence is tens of megabytes.
+  std::erase_if(units, [&](const UnitEvidence& u) {
     const bool moved = u.key.role == TensorRole::routed_expert && confirmed.count(expert_of(u));
-    if (u.kind == UnitKind::matched_expert) {
-      if (!moved) continue;
-      u.kind = UnitKind::same_key;  // the suspect's expert against the one it is: a same-key comparison
-    } else if ((u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix) && moved) {
-      continue;
-    }
-    if (&units[kept] != &u) units[kept] = u;
-    ++kept;
+    if (u.kind == UnitKind::matched_expert) return !moved;
+    return (u.kind == UnitKind::same_key || u.kind == UnitKind::submatrix) && moved;
+  });
+  // The matched units left are the confirmed experts' against the ones they are: same-key comparisons.
+  for (auto& u : units) {
+    if (u.kind == UnitKind::matched_expert) u.kind = UnitKind::same_key;
   }
-  units.resize(kept);
   return units;
 }
 
