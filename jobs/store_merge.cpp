@@ -216,7 +216,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   if (!evidence.empty()) out.evidence_json = evidence.dump();
   // Rows in ascending unit id, as written by compare (done_row is ordered by unit id).
   std::vector<std::uint64_t> ids, hash_a, hash_b;
-  std::vector<double> stats;
+  io::SpilledVector<double> stats;
   for (const auto& [uid, row] : done_row) {
     ids.push_back(uid);
     stats.insert(stats.end(), out.stats.begin() + static_cast<std::ptrdiff_t>(row * k),

@@ -25,6 +25,7 @@
 #include "io/family_file.hpp"
 #include "io/journal/journal.hpp"
 #include "io/run_lock.hpp"
+#include "io/spilled_vector.hpp"
 #include "io/store/result_store.hpp"
 #include "pipeline/data_dirs.hpp"
 #include "pipeline/environment.hpp"
@@ -85,7 +86,7 @@ void check_output_place(const RunConfig& cfg) {
 /// `units` are the run's units as recorded (stored_units), the first `planned` of them the pair
 /// stage's (the digest's), the rest the matched units planned before the pass.
 void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& models, const std::string& units_digest,
-                  const std::vector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
+                  const io::SpilledVector<io::StoredUnit>& units, std::size_t planned, std::uint64_t row_block_bytes,
                   std::optional<io::StoreContents>& existing) {
   const fs::path out = cfg.out;
   if (!fs::exists(out)) return;
@@ -343,6 +344,13 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): an existing run, its journals ---------------------
+  // Rank 0's per-unit statistics, held from the gather to the store's write, are pages of a file in
+  // the store's folder, not anonymous memory (io/spilled_vector.hpp).
+  std::optional<io::SpillScope> spill;
+  if (root) {
+    const fs::path store_path(cfg.out);
+    spill.emplace(store_path.has_parent_path() ? store_path.parent_path() : fs::path("."));
+  }
   io::StoreContents store;
   std::vector<std::uint8_t> done_flags(units.size(), 0);
   std::vector<cluster::JournaledHashes> journaled;

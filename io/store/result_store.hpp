@@ -15,6 +15,7 @@
 #include "core/tensor_key.hpp"
 #include "core/unit_kind.hpp"
 #include "core/unmatched_tensor.hpp"
+#include "io/spilled_vector.hpp"
 
 namespace lineage::io {
 
@@ -62,13 +63,16 @@ struct StoredUnit {
   friend bool operator==(const StoredUnit&, const StoredUnit&) = default;
 };
 
+/// A store in memory. Its two largest per-unit parts, `units` and `stats`, are SpilledVectors:
+/// rank 0 of a compare holds them from the pre-flight and the gather to the store's write, as
+/// pages of a file in the store's folder rather than anonymous memory (io/spilled_vector.hpp).
 struct StoreContents {
   std::string run_id;
   std::string status = "partial";  ///< "complete" once every unit has results or is superseded
   std::string config_json;         ///< the RunConfig as JSON
   std::string tool_version = "lineage 0.1.0";
   std::vector<StoredModel> models;
-  std::vector<StoredUnit> units;
+  SpilledVector<StoredUnit> units;
   /// Tensors of one model without a counterpart in another (the pair stage's records).
   std::vector<UnmatchedTensor> unmatched;
   // The plan (rank-count specific; stored so a resumed run can replay or re-plan the rest).
@@ -84,7 +88,7 @@ struct StoreContents {
   /// its matched_expert units confirmed the move (pipeline/matched_phase.hpp): the verdict judges
   /// the expert at its match, so these units need no results. Ascending, none in done_ids.
   std::vector<std::uint64_t> superseded_ids;
-  std::vector<double> stats;
+  SpilledVector<double> stats;
   std::vector<std::uint64_t> hash_a;  ///< per done unit: xxh3 of side A's raw bytes
   std::vector<std::uint64_t> hash_b;
   /// Decoded values kept whole (norm vectors, routers), by unit id: side A then side B.

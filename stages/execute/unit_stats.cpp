@@ -91,6 +91,12 @@ double to_column(T v) {
   }
 }
 
+/// Appends the columns of `stats` to a row-major table (a std::vector or a SpilledVector).
+template <typename Table>
+void append_columns(Table& table, const UnitStats& stats) {
+  visit_columns(stats, [&](const char*, const auto& field) { table.push_back(to_column(field)); });
+}
+
 /// A stored count as an integer: anything outside [0, limit] (negative, huge, NaN) reads as 0.
 template <typename Int>
 Int stored_count(double x) {
@@ -125,9 +131,9 @@ const std::vector<std::string>& unit_stat_names() {
   return kNames;
 }
 
-void append_stat_columns(std::vector<double>& table, const UnitStats& stats) {
-  visit_columns(stats, [&](const char*, const auto& field) { table.push_back(to_column(field)); });
-}
+void append_stat_columns(std::vector<double>& table, const UnitStats& stats) { append_columns(table, stats); }
+
+void append_stat_columns(io::SpilledVector<double>& table, const UnitStats& stats) { append_columns(table, stats); }
 
 std::vector<double> stat_columns(const UnitStats& stats) {
   std::vector<double> columns;

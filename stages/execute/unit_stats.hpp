@@ -77,6 +77,7 @@ struct UnitStats {
 [[nodiscard]] std::vector<double> stat_columns(const UnitStats& stats);
 /// Appends stat_columns(stats) to a row-major table such as StoreContents::stats.
 void append_stat_columns(std::vector<double>& table, const UnitStats& stats);
+void append_stat_columns(io::SpilledVector<double>& table, const UnitStats& stats);
 /// The inverse of stat_columns. Throws InternalError unless `columns` has one value per name.
 [[nodiscard]] UnitStats unit_stats_from_columns(std::span<const double> columns);
 

@@ -56,8 +56,8 @@ std::string UnitListDigest::hex() const {
   return text;
 }
 
-std::vector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units) {
-  std::vector<io::StoredUnit> out;
+io::SpilledVector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units) {
+  io::SpilledVector<io::StoredUnit> out;
   out.reserve(units.size());
   for (const auto& u : units) {
     out.push_back({u.id, u.kind, u.key_a, u.key_b, u.a.tensor, u.b.tensor, u.a.model, u.b.model, u.key_a.layer,

@@ -70,7 +70,7 @@ class UnitListDigest {
 };
 
 /// The units as the result store records them (/units), in the same order.
-[[nodiscard]] std::vector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units);
+[[nodiscard]] io::SpilledVector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units);
 
 /// Loads the run's models (strictly, unless planning), fingerprints them and pairs them with the
 /// run's baseline setting. Throws what load_run_models and pair_models throw.
