@@ -13,10 +13,6 @@
 #include <string>
 #include <utility>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL and the pages fault in
-#endif
-
 namespace lineage::io {
 namespace {
 
@@ -42,8 +38,9 @@ int unnamed_file(const std::filesystem::path& folder) noexcept {
   return named;
 }
 
-/// `length` bytes of a new unnamed file in `folder`, its blocks reserved first, mapped shared and
-/// populated; nullptr when the folder cannot give them.
+/// `length` bytes of a new unnamed file in `folder`, its blocks reserved first, mapped shared;
+/// nullptr when the folder cannot give them. Not populated: a vector's capacity past its size is
+/// never touched, and stays neither memory nor written-back page cache.
 void* map_spilled(const std::filesystem::path& folder, std::size_t length) noexcept {
   const int fd = unnamed_file(folder);
   if (fd < 0) return nullptr;
@@ -53,8 +50,6 @@ void* map_spilled(const std::filesystem::path& folder, std::size_t length) noexc
     if (data == MAP_FAILED) data = nullptr;
   }
   (void)::close(fd);  // the mapping keeps the file
-  // Pages taken in one call rather than a fault each (expensive on the virtual machines measured).
-  if (data != nullptr) (void)::madvise(data, length, MADV_POPULATE_WRITE);
   return data;
 }
 

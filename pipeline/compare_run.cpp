@@ -189,7 +189,7 @@ void record_plan(io::StoreContents& store, const stages::WorkPlan& plan, int ran
 
 /// Empties `run`'s units and gives their memory back to the system (pipeline/freed_memory.hpp).
 void release_units(stages::RunPlan& run) {
-  std::vector<stages::ComparisonUnit>().swap(run.pairs.units);
+  stages::UnitList().swap(run.pairs.units);
   (void)return_freed_memory();
 }
 
@@ -306,6 +306,12 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (root) lock.emplace(cfg.out, store_lock_holder());
   });
 
+  // The plan's units on every rank, and rank 0's store columns (its unit records and statistics),
+  // grow with the model: they are pages of unnamed files in the store's folder, not anonymous
+  // memory (io/spilled_vector.hpp). A rank that cannot create files there holds them as before.
+  const fs::path store_path(cfg.out);
+  const io::SpillScope spill(store_path.has_parent_path() ? store_path.parent_path() : fs::path("."));
+
   // ---- front half: identical on every rank --------------------------------------------------
   // Every rank builds the same run plan from the same headers (deterministic), so no broadcast
   // of the unit list is needed and unit ids agree everywhere. Loading and pairing are one phase;
@@ -344,13 +350,6 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): an existing run, its journals ---------------------
-  // Rank 0's per-unit statistics, held from the gather to the store's write, are pages of a file in
-  // the store's folder, not anonymous memory (io/spilled_vector.hpp).
-  std::optional<io::SpillScope> spill;
-  if (root) {
-    const fs::path store_path(cfg.out);
-    spill.emplace(store_path.has_parent_path() ? store_path.parent_path() : fs::path("."));
-  }
   io::StoreContents store;
   std::vector<std::uint8_t> done_flags(units.size(), 0);
   std::vector<cluster::JournaledHashes> journaled;

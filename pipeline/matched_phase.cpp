@@ -96,6 +96,7 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
   if (result.moves.empty()) return result;
   auto matched =
       cluster::run_phase(comm, "sketch", own, [&] { return stages::matched_expert_units(run.units(), result.moves); });
+  run.pairs.units.reserve(run.pairs.units.size() + matched.size());  // one buffer, not a doubled one
   for (auto& u : matched) run.pairs.units.push_back(std::move(u));
   result.deferred = stages::deferred_same_key_units(run.units(), result.planned);
   if (root && options.out) {
@@ -164,6 +165,7 @@ MovesAfterPass run_matched_experts(const cluster::Communicator& comm, const RunC
     return moves.empty() ? std::vector<stages::ComparisonUnit>{} : stages::matched_expert_units(run.units(), moves);
   });
   const auto matched_count = matched.size();
+  run.pairs.units.reserve(run.pairs.units.size() + matched_count);
   for (auto& u : matched) run.pairs.units.push_back(std::move(u));
   const auto& units = run.units();
 

@@ -294,7 +294,7 @@ TensorScan TensorScan::from_json(const nlohmann::json& j, const std::string& whe
   return s;
 }
 
-WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, const std::vector<ComparisonUnit>& units,
+WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::span<const ComparisonUnit> units,
                                       std::span<const std::uint64_t> unit_ids, std::span<const std::uint64_t> hash_a,
                                       std::span<const std::uint64_t> hash_b, std::uint64_t row_block_bytes) {
   if (hash_a.size() != unit_ids.size() || hash_b.size() != unit_ids.size()) {

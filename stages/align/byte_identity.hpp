@@ -145,7 +145,7 @@ struct TensorScan {
 /// block hashes (execute_unit.hpp merge_row_blocks), so tier 2 reads those tensors whole.
 using WholeTensorHashes = std::map<std::pair<int, std::string>, std::uint64_t>;
 [[nodiscard]] WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models,
-                                                    const std::vector<ComparisonUnit>& units,
+                                                    std::span<const ComparisonUnit> units,
                                                     std::span<const std::uint64_t> unit_ids,
                                                     std::span<const std::uint64_t> hash_a,
                                                     std::span<const std::uint64_t> hash_b,

@@ -12,6 +12,7 @@
 #include "core/shared_name.hpp"
 #include "core/tensor_key.hpp"
 #include "core/unit_kind.hpp"
+#include "io/spilled_vector.hpp"
 
 namespace lineage::stages {
 
@@ -65,5 +66,8 @@ struct ComparisonUnit {
     return read_rows() * cols * (dtype_size(a.dtype) + dtype_size(b.dtype));
   }
 };
+
+/// A run's units, in id order.
+using UnitList = io::SpilledVector<ComparisonUnit>;
 
 }  // namespace lineage::stages

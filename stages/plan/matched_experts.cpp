@@ -22,7 +22,7 @@ bool expert_weight(const TensorKey& k) noexcept {
 }  // namespace
 
 std::vector<ExpertMove> expert_moves(
-    const std::vector<ComparisonUnit>& units,
+    std::span<const ComparisonUnit> units,
     const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha,
     const SketchNull& null) {
   // sketch_matchings reads a store: the units as the store records them, and the sketches.
@@ -53,7 +53,7 @@ std::vector<ExpertMove> expert_moves(const io::StoreContents& store, double alph
   return moves;
 }
 
-std::vector<std::uint64_t> move_sketch_units(const std::vector<ComparisonUnit>& units) {
+std::vector<std::uint64_t> move_sketch_units(std::span<const ComparisonUnit> units) {
   std::vector<std::uint64_t> out;
   for (const auto& u : units) {
     if (u.sketch && expert_weight(u.key_a) && u.key_a.projection == Projection::down &&
@@ -64,7 +64,7 @@ std::vector<std::uint64_t> move_sketch_units(const std::vector<ComparisonUnit>& 
   return out;
 }
 
-std::vector<std::uint64_t> deferred_same_key_units(const std::vector<ComparisonUnit>& units, std::size_t planned) {
+std::vector<std::uint64_t> deferred_same_key_units(std::span<const ComparisonUnit> units, std::size_t planned) {
   // Per (suspect model, other model): the suspect keys compared at a match, and the other's keys
   // some suspect expert is matched to.
   std::set<std::tuple<int, int, TensorKey>> at_match, matched_to;
@@ -87,18 +87,20 @@ std::vector<std::uint64_t> deferred_same_key_units(const std::vector<ComparisonU
 }
 
 std::vector<std::uint64_t> superseded_units(
-    const std::vector<ComparisonUnit>& units, const std::vector<std::uint64_t>& deferred,
+    std::span<const ComparisonUnit> units, const std::vector<std::uint64_t>& deferred,
     const std::map<std::pair<int, int>, std::set<std::pair<int, int>>>& confirmed) {
   std::vector<std::uint64_t> out;
   for (const auto id : deferred) {
-    const auto& u = units.at(id);
+    if (id >= units.size())
+      throw InternalError("superseded_units: deferred unit " + std::to_string(id) + " is no unit");
+    const auto& u = units[id];
     const auto pair = confirmed.find({u.a.model, u.b.model});
     if (pair != confirmed.end() && pair->second.count({u.key_a.layer, u.key_a.expert})) out.push_back(id);
   }
   return out;
 }
 
-std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUnit>& units,
+std::vector<ComparisonUnit> matched_expert_units(std::span<const ComparisonUnit> units,
                                                  const std::vector<ExpertMove>& moves) {
   // Every routed expert's view of every model, from the units that read it.
   std::map<std::pair<int, TensorKey>, const ElementView*> views;

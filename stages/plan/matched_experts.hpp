@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,7 @@ struct ExpertMove {
 /// @param[in] null      how much of each layer's relabelling null to compute (kMovePlanningNull
 ///                      before the pass; the verdict's full null after it)
 [[nodiscard]] std::vector<ExpertMove> expert_moves(
-    const std::vector<ComparisonUnit>& units,
+    std::span<const ComparisonUnit> units,
     const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches,
     double alpha = kMatchedExpertAlpha, const SketchNull& null = {});
 /// The same moves from a store's units and sketches (every sketch of one of its units): rank 0's
@@ -63,20 +64,20 @@ struct ExpertMove {
 /// routed experts (same_key and expert_sketch units). A down projection's sketch reads kSketchDims
 /// of its rows (hidden is its row axis), a small share of its bytes; gate and up hold the hidden
 /// axis in their columns, and sketching those would touch every page.
-[[nodiscard]] std::vector<std::uint64_t> move_sketch_units(const std::vector<ComparisonUnit>& units);
+[[nodiscard]] std::vector<std::uint64_t> move_sketch_units(std::span<const ComparisonUnit> units);
 
 /// The same-key units the pass need not compute yet because matched_expert units (ids >=
 /// `planned`) cover both of their sides: the suspect's expert projection is compared at its match,
 /// and the other model's same projection is the match of some suspect expert. Each side's sketch
 /// then still comes from a computed unit. Ascending ids.
-[[nodiscard]] std::vector<std::uint64_t> deferred_same_key_units(const std::vector<ComparisonUnit>& units,
+[[nodiscard]] std::vector<std::uint64_t> deferred_same_key_units(std::span<const ComparisonUnit> units,
                                                                  std::size_t planned);
 
 /// Of `deferred` (deferred_same_key_units), the units whose suspect expert the verdict judges at
 /// its match: `confirmed` holds, per (suspect model, other model), the (layer, expert) pairs whose
 /// matched units confirm the move (stages/verdict/store_verdicts.hpp confirmed_expert_moves).
 [[nodiscard]] std::vector<std::uint64_t> superseded_units(
-    const std::vector<ComparisonUnit>& units, const std::vector<std::uint64_t>& deferred,
+    std::span<const ComparisonUnit> units, const std::vector<std::uint64_t>& deferred,
     const std::map<std::pair<int, int>, std::set<std::pair<int, int>>>& confirmed);
 
 /// The matched_expert units of `moves`: per move, one unit per weight projection both experts
@@ -84,7 +85,7 @@ struct ExpertMove {
 /// units.size(). The views come from the planned units (same-key and expert_sketch units hold
 /// every expert's view of both models). Throws InternalError when a move names an expert no
 /// planned unit holds.
-[[nodiscard]] std::vector<ComparisonUnit> matched_expert_units(const std::vector<ComparisonUnit>& units,
+[[nodiscard]] std::vector<ComparisonUnit> matched_expert_units(std::span<const ComparisonUnit> units,
                                                                const std::vector<ExpertMove>& moves);
 
 }  // namespace lineage::stages

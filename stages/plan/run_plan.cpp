@@ -56,7 +56,7 @@ std::string UnitListDigest::hex() const {
   return text;
 }
 
-io::SpilledVector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units) {
+io::SpilledVector<io::StoredUnit> stored_units(std::span<const ComparisonUnit> units) {
   io::SpilledVector<io::StoredUnit> out;
   out.reserve(units.size());
   for (const auto& u : units) {

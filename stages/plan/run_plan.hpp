@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +46,7 @@ struct RunPlan {
   /// UnitListDigest of the units: a resumed run must find the same.
   std::string digest;
 
-  [[nodiscard]] const std::vector<ComparisonUnit>& units() const noexcept { return pairs.units; }
+  [[nodiscard]] const UnitList& units() const noexcept { return pairs.units; }
   /// Some unit compares a tensor of the suspect with its counterpart (not only baselines).
   [[nodiscard]] bool comparable() const noexcept;
   /// Bytes read by all units.
@@ -70,7 +71,7 @@ class UnitListDigest {
 };
 
 /// The units as the result store records them (/units), in the same order.
-[[nodiscard]] io::SpilledVector<io::StoredUnit> stored_units(const std::vector<ComparisonUnit>& units);
+[[nodiscard]] io::SpilledVector<io::StoredUnit> stored_units(std::span<const ComparisonUnit> units);
 
 /// Loads the run's models (strictly, unless planning), fingerprints them and pairs them with the
 /// run's baseline setting. Throws what load_run_models and pair_models throw.

@@ -359,7 +359,7 @@ TEST(RowBlocks, MergeRefusesSumsOfAnotherUnit) {
 }
 
 /// Units of a run pairing a real weight map (tests/data/real) with itself, sized from the index.
-std::vector<ComparisonUnit> real_units(const std::string& name) {
+UnitList real_units(const std::string& name) {
   static const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
   RunConfig cfg;
   cfg.suspect = std::string(LINEAGE_TEST_DATA_DIR) + "/real/" + name;
