@@ -2,11 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
@@ -27,25 +27,51 @@ std::size_t mapped_length(std::size_t bytes) noexcept {
   return (bytes + page - 1) / page * page;
 }
 
-/// A new file in `folder` with no name (O_TMPFILE), or, where the file system has none, one
-/// unlinked at once: the kernel frees its blocks when the last mapping goes, even after a kill.
-int unnamed_file(const std::filesystem::path& folder) noexcept {
+/// ext4 (and ext2/3, which share its magic and refuse the reservation) and XFS: see
+/// spill_large_buffers_to for why only these.
+bool spill_file_system(int file) noexcept {
+  struct statfs fs {};
+  if (::fstatfs(file, &fs) != 0) return false;
+  const auto type = static_cast<std::uint32_t>(fs.f_type);
+  return type == 0xEF53U /* ext4 */ || type == 0x58465342U /* XFS */;
+}
+
+/// A quarter of the space left at most: the store's write and the journals still find room.
+bool leaves_room(int file, std::size_t length) noexcept {
+  struct statvfs fs {};
+  if (::fstatvfs(file, &fs) != 0) return false;
+  const auto available = static_cast<long double>(fs.f_bavail) * static_cast<long double>(fs.f_frsize);
+  return static_cast<long double>(length) <= available / 4;
+}
+
+/// Under the process's file size limit (ulimit -f): past it a reservation does not only fail,
+/// the kernel also sends SIGXFSZ, which ends the process.
+bool under_file_size_limit(std::size_t length) noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0) return false;
+  return limit.rlim_cur == RLIM_INFINITY || length <= limit.rlim_cur;
+}
+
+/// A new file in `folder` without a name (O_TMPFILE): the kernel frees its blocks when the last
+/// mapping goes, even after a kill. -1 when the folder cannot have one or is no spill file system.
+int spill_file(const std::filesystem::path& folder) noexcept {
   const int fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
-  std::string name = (folder / ".lineage-spill-XXXXXX").string();
-  const int named = ::mkostemp(name.data(), O_CLOEXEC);
-  if (named >= 0) (void)::unlink(name.c_str());
-  return named;
+  if (fd >= 0 && !spill_file_system(fd)) {
+    (void)::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 /// `length` bytes of a new unnamed file in `folder`, its blocks reserved first, mapped shared;
 /// nullptr when the folder cannot give them. Not populated: a vector's capacity past its size is
 /// never touched, and stays neither memory nor written-back page cache.
 void* map_spilled(const std::filesystem::path& folder, std::size_t length) noexcept {
-  const int fd = unnamed_file(folder);
+  if (!under_file_size_limit(length)) return nullptr;
+  const int fd = spill_file(folder);
   if (fd < 0) return nullptr;
   void* data = nullptr;
-  if (reserves_blocks(fd) && ::fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
+  if (leaves_room(fd, length) && ::fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
     data = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (data == MAP_FAILED) data = nullptr;
   }
@@ -55,16 +81,11 @@ void* map_spilled(const std::filesystem::path& folder, std::size_t length) noexc
 
 }  // namespace
 
-bool reserves_blocks(int file) noexcept {
-  struct statfs fs {};
-  if (::fstatfs(file, &fs) != 0) return false;
-  constexpr std::array<std::uint32_t, 3> copy_on_write{0x9123683eU /* btrfs */, 0x2fc12fc1U /* zfs */,
-                                                       0xca451a4eU /* bcachefs */};
-  if (std::find(copy_on_write.begin(), copy_on_write.end(), static_cast<std::uint32_t>(fs.f_type)) !=
-      copy_on_write.end()) {
-    return false;
-  }
-  return ::fallocate(file, 0, 0, 4096) == 0;
+bool can_spill_into(const std::filesystem::path& folder) noexcept {
+  const int fd = spill_file(folder);
+  if (fd < 0) return false;
+  (void)::close(fd);
+  return true;
 }
 
 std::filesystem::path spill_large_buffers_to(std::filesystem::path folder) {

@@ -1,11 +1,12 @@
 #pragma once
 /// @file spilled_vector.hpp
-/// Vectors whose large buffers can be pages of a file instead of anonymous memory. Rank 0 holds a
-/// run's per-unit statistics from the gather to the store's write: 66 doubles a unit, 123 MB on a
-/// pair of 233,395 units, and more on deeper models. Spilled into a shared mapping of an unlinked
+/// Vectors whose large buffers can be pages of a file instead of anonymous memory. A run holds
+/// arrays that grow with its unit count from the plan to the store's write: every rank's plan of
+/// units (320 bytes a unit), rank 0's unit records and statistics (168 and 528 bytes): 240 MB on a
+/// pair of 233,395 units, and more on deeper models. Spilled into a shared mapping of an unnamed
 /// file in the store's folder, they are page cache that the kernel writes back and drops under
 /// pressure, as the store's own image is (io/store/result_store.cpp), not anonymous memory that
-/// grows with the model (docs/benchmarks.md, "the statistics spilled").
+/// grows with the model (docs/benchmarks.md, "the statistics, unit records and plan spilled").
 
 #include <cstddef>
 #include <filesystem>
@@ -15,21 +16,22 @@
 
 namespace lineage::io {
 
-/// True when `file`'s file system gives a file the blocks it reserves (fallocate) and writes a
-/// mapped page into its own reserved block, as ext4, XFS and tmpfs do: a full disk is then a
-/// refused reservation, never a fault on a mapped page. Copy-on-write file systems allocate anew
-/// at each write whatever was reserved; some file systems reserve nothing. Reserves the first page.
-[[nodiscard]] bool reserves_blocks(int file) noexcept;
-
 /// Buffers of at least this size are mappings of their own (spilled when a folder is set); smaller
 /// ones are heap blocks.
 inline constexpr std::size_t kSpillMinimumBytes = std::size_t{1} << 20;
 
 /// From now on, in this process, SpillAllocator's large buffers are shared mappings of new
-/// unlinked files in `folder` (empty: anonymous mappings, the default). A buffer the folder cannot
-/// hold (a full disk, no permission, a file system that does not reserve blocks) gets anonymous
-/// memory instead: the same contents, only not spilled. Returns the folder set before.
+/// unnamed files (O_TMPFILE) in `folder` (empty: anonymous mappings, the default), their blocks
+/// reserved first. Only on ext4 and XFS, local file systems that write a mapped page into its
+/// reserved block: not tmpfs (its reserved blocks are memory that cannot be dropped), network or
+/// copy-on-write ones (where a mapped page can fail to be written back). A buffer the folder
+/// cannot hold (another file system, no permission, past the process's file size limit, or more
+/// than a quarter of the space left, which the store's own write still needs) gets anonymous memory
+/// instead: the same contents, only not spilled. Returns the folder set before.
 std::filesystem::path spill_large_buffers_to(std::filesystem::path folder);
+
+/// Whether buffers can spill into `folder` at all (it exists, is writable, and on ext4 or XFS).
+[[nodiscard]] bool can_spill_into(const std::filesystem::path& folder) noexcept;
 
 /// spill_large_buffers_to(folder) for a scope: the folder set before is set again when it ends.
 class SpillScope {
@@ -52,17 +54,22 @@ void deallocate_spillable(void* data, std::size_t bytes) noexcept;
 /// Stateless: every instance can free what another allocated.
 template <class T>
 struct SpillAllocator {
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "heap blocks are aligned for new's default only");
   using value_type = T;
   SpillAllocator() noexcept = default;
   template <class U>
-  explicit SpillAllocator(const SpillAllocator<U>& /*other*/) noexcept {}
+  SpillAllocator(const SpillAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
   [[nodiscard]] T* allocate(std::size_t n) {
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
     return static_cast<T*>(allocate_spillable(n * sizeof(T)));
   }
   void deallocate(T* data, std::size_t n) noexcept { deallocate_spillable(data, n * sizeof(T)); }
-  friend bool operator==(const SpillAllocator& /*a*/, const SpillAllocator& /*b*/) noexcept { return true; }
 };
+
+template <class T, class U>
+bool operator==(const SpillAllocator<T>& /*a*/, const SpillAllocator<U>& /*b*/) noexcept {
+  return true;
+}
 
 template <class T>
 using SpilledVector = std::vector<T, SpillAllocator<T>>;

@@ -361,7 +361,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     // remove them (nobody else can be writing one now).
     (void)io::remove_stale_store_temporaries(cfg.out);
     std::optional<io::StoreContents> existing;
-    const auto recorded = stages::stored_units(units);
+    auto recorded = stages::stored_units(units);
     check_output(cfg, run.fingerprints, run.digest, recorded, before.planned, block_bytes, existing);
     if (existing) {
       store = std::move(*existing);
@@ -371,7 +371,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     }
     store.config_json = config_json(cfg, block_bytes).dump();
     store.models = run.fingerprints;
-    store.units = recorded;
+    store.units = std::move(recorded);
     store.unmatched = run.pairs.unmatched;
     store.superseded_ids.clear();  // decided again after this run's pass
     store.stat_names = stages::unit_stat_names();

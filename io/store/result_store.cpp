@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -18,7 +20,6 @@
 #include "core/errors.hpp"
 #include "io/hdf5/h5_file.hpp"
 #include "io/json_text.hpp"
-#include "io/spilled_vector.hpp"
 
 namespace lineage::io {
 namespace {
@@ -460,6 +461,22 @@ class TemporaryStore {
   int fd_ = -1;
   bool committed_ = false;
 };
+
+/// True when `file`'s file system gives a file the blocks it reserves (fallocate) and writes a
+/// mapped page into its own reserved block, as ext4, XFS and tmpfs do: a full disk is then a
+/// refused reservation, never a fault on a mapped page. Copy-on-write file systems allocate anew
+/// at each write whatever was reserved; some file systems reserve nothing. Reserves the first page.
+bool reserves_blocks(int file) {
+  struct statfs fs {};
+  if (::fstatfs(file, &fs) != 0) return false;
+  constexpr std::array<std::uint32_t, 3> copy_on_write{0x9123683eU /* btrfs */, 0x2fc12fc1U /* zfs */,
+                                                       0xca451a4eU /* bcachefs */};
+  if (std::find(copy_on_write.begin(), copy_on_write.end(), static_cast<std::uint32_t>(fs.f_type)) !=
+      copy_on_write.end()) {
+    return false;
+  }
+  return ::fallocate(file, 0, 0, 4096) == 0;
+}
 
 }  // namespace
 
