@@ -160,11 +160,9 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         out.hash_b.push_back(s.hash_b.at(row));
         row_convention.push_back(convention);
         if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
-        if (const auto v = s.sketches.find(s.done_ids[row]); v != s.sketches.end()) out.sketches[uid] = v->second;
-        if (const auto v = s.joint_null.find(s.done_ids[row]); v != s.joint_null.end()) out.joint_null[uid] = v->second;
-        if (const auto nm = s.neuron_matches.find(s.done_ids[row]); nm != s.neuron_matches.end()) {
-          out.neuron_matches[uid] = nm->second;
-        }
+        if (const auto v = s.sketches.find(s.done_ids[row])) out.sketches.put(uid, v->a(), v->b());
+        if (const auto v = s.joint_null.find(s.done_ids[row])) out.joint_null.put(uid, v->values);
+        if (const auto nm = s.neuron_matches.find(s.done_ids[row])) out.neuron_matches.put(uid, nm->a(), nm->b());
         continue;
       }
       ++r.duplicate_units;

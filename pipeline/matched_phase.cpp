@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "core/terminal_stream.hpp"
 #include "io/journal/journal.hpp"
+#include "io/unit_rows.hpp"
 #include "pipeline/journaled_work.hpp"
 #include "stages/plan/shard_plan.hpp"
 #include "stages/plan/work_plan.hpp"
@@ -19,8 +20,6 @@
 
 namespace lineage::pipeline {
 namespace {
-
-using Sketches = std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>;
 
 /// The sketch of one side whose sketch reads whole rows: those rows copied by pread, 16 small
 /// reads instead of 16 page faults (which cost several times more on some virtual machines).
@@ -73,21 +72,23 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
     if (options.inject) options.inject("sketch");
     return sketch_share(run, ids, comm.rank(), comm.size());
   });
-  const auto shares = comm.gather(share, 0);
+  auto shares = comm.gather(share, 0);
   result.moves = cluster::run_phase(comm, "sketch", own, [&] {
     std::vector<stages::ExpertMove> moves;
     if (!root) return moves;
-    Sketches sketches;
-    for (const auto& s : shares) {
+    io::UnitRows<float> sketches;
+    for (auto& s : shares) {
       ByteRecordReader r(s, "matched phase: a rank's sketch record");
       while (!r.at_end()) {
         const auto id = r.value<std::uint64_t>();
-        auto a = r.vector<float>();
-        auto b = r.vector<float>();
-        sketches.emplace(id, std::pair{std::move(a), std::move(b)});
+        const auto a = r.vector<float>();
+        const auto b = r.vector<float>();
+        if (!sketches.contains(id)) sketches.put(id, a, b);
       }
+      std::vector<std::byte>().swap(s);  // read: its bytes are in `sketches` now
     }
-    moves = stages::expert_moves(run.units(), sketches, stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
+    moves =
+        stages::expert_moves(run.units(), std::move(sketches), stages::kMatchedExpertAlpha, stages::kMovePlanningNull);
     // Rank 0's setting of the testing aid decides for every rank (the broadcast below).
     std::erase_if(moves, [&](const auto& m) { return options.layers_after_pass.count(m.layer) > 0; });
     return moves;

@@ -322,9 +322,48 @@ std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>*
   return out;
 }
 
+std::vector<std::uint64_t> H5File::shape(const std::string& path) const {
+  SilenceHdf5 quiet;
+  std::vector<hsize_t> hdims;
+  (void)open_dataset_for_read(path, 1, hdims);
+  return {hdims.begin(), hdims.end()};
+}
+
+template <typename T>
+void H5File::read_by_rows(const std::string& path,
+                          const std::function<void(std::uint64_t first_row, std::span<const T> part)>& take) const {
+  SilenceHdf5 quiet;
+  std::vector<hsize_t> hdims;
+  const auto dset = open_dataset_for_read(path, sizeof(T), hdims);
+  if (hdims.empty()) throw StoreError(path_.string() + ": " + path + " is a scalar, not rows");
+  std::uint64_t row_elements = 1;
+  for (std::size_t d = 1; d < hdims.size(); ++d) row_elements *= hdims[d];
+  if (row_elements == 0 || hdims[0] == 0) return;
+  constexpr std::uint64_t kPartBytes = std::uint64_t{1} << 20;
+  const auto rows_per_part = std::max<std::uint64_t>(1, kPartBytes / (row_elements * sizeof(T)));
+  H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
+  std::vector<T> part;
+  for (std::uint64_t first = 0; first < hdims[0]; first += rows_per_part) {
+    const auto rows = std::min<std::uint64_t>(rows_per_part, hdims[0] - first);
+    part.resize(rows * row_elements);
+    std::vector<hsize_t> start(hdims.size(), 0), count(hdims);
+    start[0] = first;
+    count[0] = rows;
+    check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          path_.string() + ": select rows of " + path);
+    H5Handle memory(
+        check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "H5Screate_simple"));
+    check(H5Dread(dset.id(), native_type<T>(), memory.id(), space.id(), H5P_DEFAULT, part.data()),
+          path_.string() + ": read dataset " + path);
+    take(first, std::span<const T>(part));
+  }
+}
+
 #define LINEAGE_H5_INSTANTIATE(T)                                                                              \
   template void H5File::write<T>(const std::string&, std::span<const T>, const std::vector<std::uint64_t>&);   \
   template std::vector<T> H5File::read<T>(const std::string&, std::vector<std::uint64_t>*) const;              \
+  template void H5File::read_by_rows<T>(const std::string&,                                                    \
+                                        const std::function<void(std::uint64_t, std::span<const T>)>&) const;  \
   template void H5File::write_by_rows<T>(const std::string&, const std::vector<std::uint64_t>&, std::uint64_t, \
                                          const std::function<void(std::uint64_t, std::span<T>)>&);
 LINEAGE_H5_INSTANTIATE(double)

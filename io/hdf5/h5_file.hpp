@@ -75,6 +75,15 @@ class H5File {
   /// Reads a whole dataset; `dims` receives its shape when given.
   template <typename T>
   [[nodiscard]] std::vector<T> read(const std::string& path, std::vector<std::uint64_t>* dims = nullptr) const;
+  /// A dataset's shape, checked as read checks it (local, no larger than the file).
+  [[nodiscard]] std::vector<std::uint64_t> shape(const std::string& path) const;
+  /// Reads a dataset of one dimension or more a part of about a megabyte at a time:
+  /// `take(first_row, part)` gets the whole rows (first dimension) from `first_row` on, as many as
+  /// `part` holds. What the caller keeps is its own: a store's statistics or sketches are read into
+  /// spilled buffers without a whole copy in the heap first.
+  template <typename T>
+  void read_by_rows(const std::string& path,
+                    const std::function<void(std::uint64_t first_row, std::span<const T> part)>& take) const;
 
   void write_strings(const std::string& path, const std::vector<std::string>& values);
   /// A list of one string, written from `value` where it lies (a verdict's JSON text can be tens

@@ -41,32 +41,32 @@ std::uint64_t rows_per_part(std::uint64_t width) {
   return std::max<std::uint64_t>(1, kPartBytes / std::max<std::uint64_t>(1, width * sizeof(T)));
 }
 
-/// A [map.size(), width] dataset of the per-unit vectors `row_of(entry)` gives, in the map's
-/// (unit id) order, written a part at a time (H5File::write_by_rows): the per-unit vectors are
-/// never copied into one.
-template <typename Map, typename RowOf>
-void put_rows(H5File& f, const std::string& path, const Map& map, std::uint64_t width, RowOf row_of) {
-  auto next = map.begin();
-  f.write_by_rows<float>(path, {map.size(), width}, rows_per_part<float>(width),
+/// A [rows.size(), width] dataset of the spans `row_of(row)` gives, in unit id order, written a
+/// part at a time (H5File::write_by_rows): the rows are never copied into one buffer.
+template <typename RowOf>
+void put_rows(H5File& f, const std::string& path, const UnitRows<float>& rows, std::uint64_t width, RowOf row_of) {
+  auto next = rows.begin();
+  f.write_by_rows<float>(path, {rows.size(), width}, rows_per_part<float>(width),
                          [&](std::uint64_t, std::span<float> part) {
                            for (std::size_t at = 0; at < part.size(); at += width, ++next) {
-                             const std::vector<float>& row = row_of(*next);
+                             const std::span<const float> row = row_of(*next);
                              std::copy(row.begin(), row.end(), part.begin() + static_cast<std::ptrdiff_t>(at));
                            }
                          });
 }
 
-/// One dataset of the vectors `list_of(entry)` gives, end to end in the map's order, written a
-/// part at a time.
-template <typename Map, typename ListOf>
-void put_concatenated(H5File& f, const std::string& path, const Map& map, std::uint64_t total, ListOf list_of) {
-  auto next = map.begin();
+/// One dataset of the spans `list_of(row)` gives, end to end in unit id order, written a part at a
+/// time.
+template <typename ListOf>
+void put_concatenated(H5File& f, const std::string& path, const UnitRows<std::uint64_t>& rows, std::uint64_t total,
+                      ListOf list_of) {
+  auto next = rows.begin();
   std::size_t taken = 0;  // of *next's list
   f.write_by_rows<std::uint64_t>(path, {total}, rows_per_part<std::uint64_t>(1),
                                  [&](std::uint64_t, std::span<std::uint64_t> part) {
                                    std::size_t at = 0;
                                    while (at < part.size()) {
-                                     const std::vector<std::uint64_t>& list = list_of(*next);
+                                     const std::span<const std::uint64_t> list = list_of(*next);
                                      const auto n = std::min(list.size() - taken, part.size() - at);
                                      std::copy_n(list.begin() + static_cast<std::ptrdiff_t>(taken), n,
                                                  part.begin() + static_cast<std::ptrdiff_t>(at));
@@ -351,31 +351,27 @@ void fill_store(H5File& f, const StoreContents& c) {
     put(f, g + "/b", ab.second);
   }
   if (!c.sketches.empty()) {
-    const std::uint64_t width = c.sketches.begin()->second.first.size();
+    const std::uint64_t width = (*c.sketches.begin()).a().size();
     std::vector<std::uint64_t> ids;
     ids.reserve(c.sketches.size());
-    for (const auto& [uid, ab] : c.sketches) {
-      if (ab.first.size() != width || ab.second.size() != width)
-        throw InternalError("result store: sketches of different widths");
-      ids.push_back(uid);
+    for (const auto row : c.sketches) {
+      if (row.a().size() != width) throw InternalError("result store: sketches of different widths");
+      ids.push_back(row.id);
     }
     put(f, "/sketches/unit_id", ids);
-    put_rows(
-        f, "/sketches/a", c.sketches, width, [](const auto& entry) -> const auto& { return entry.second.first; });
-    put_rows(
-        f, "/sketches/b", c.sketches, width, [](const auto& entry) -> const auto& { return entry.second.second; });
+    put_rows(f, "/sketches/a", c.sketches, width, [](const auto& row) { return row.a(); });
+    put_rows(f, "/sketches/b", c.sketches, width, [](const auto& row) { return row.b(); });
   }
   if (!c.joint_null.empty()) {
-    const std::uint64_t width = c.joint_null.begin()->second.size();
+    const std::uint64_t width = (*c.joint_null.begin()).values.size();
     std::vector<std::uint64_t> ids;
     ids.reserve(c.joint_null.size());
-    for (const auto& [uid, v] : c.joint_null) {
-      if (v.size() != width) throw InternalError("result store: joint null vectors of different lengths");
-      ids.push_back(uid);
+    for (const auto row : c.joint_null) {
+      if (row.values.size() != width) throw InternalError("result store: joint null vectors of different lengths");
+      ids.push_back(row.id);
     }
     put(f, "/joint_null/unit_id", ids);
-    put_rows(
-        f, "/joint_null/h", c.joint_null, width, [](const auto& entry) -> const auto& { return entry.second; });
+    put_rows(f, "/joint_null/h", c.joint_null, width, [](const auto& row) { return row.values; });
   }
   // Neuron matchings: one flat column table (tens of thousands of MLP units would be as many groups).
   if (!c.neuron_matches.empty()) {
@@ -383,21 +379,16 @@ void fill_store(H5File& f, const StoreContents& c) {
     nid.reserve(c.neuron_matches.size());
     count.reserve(c.neuron_matches.size());
     std::uint64_t total = 0;
-    for (const auto& [uid, sm] : c.neuron_matches) {
-      if (sm.first.size() != sm.second.size()) throw InternalError("result store: neuron matching lengths differ");
-      nid.push_back(uid);
-      count.push_back(sm.first.size());
-      total += sm.first.size();
+    for (const auto row : c.neuron_matches) {
+      nid.push_back(row.id);
+      count.push_back(row.a().size());
+      total += row.a().size();
     }
     f.ensure_group("/neurons");
     put(f, "/neurons/unit_id", nid);
     put(f, "/neurons/count", count);
-    put_concatenated(
-        f, "/neurons/suspect", c.neuron_matches, total,
-        [](const auto& entry) -> const auto& { return entry.second.first; });
-    put_concatenated(
-        f, "/neurons/other", c.neuron_matches, total,
-        [](const auto& entry) -> const auto& { return entry.second.second; });
+    put_concatenated(f, "/neurons/suspect", c.neuron_matches, total, [](const auto& row) { return row.a(); });
+    put_concatenated(f, "/neurons/other", c.neuron_matches, total, [](const auto& row) { return row.b(); });
   }
   f.write_string("/summaries/json", c.summaries_json);
   f.write_string("/verdict/json", c.verdict_json);
@@ -657,15 +648,21 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     }
   }
   if (f.exists("/results/stats")) {
-    std::vector<std::uint64_t> dims;
-    const auto stats = f.read<double>("/results/stats", &dims);
-    c.stats.assign(stats.begin(), stats.end());
+    // Read a part at a time straight into the spilled table: no whole copy in the heap first.
+    const auto dims = f.shape("/results/stats");
     const std::vector<std::uint64_t> want{done, c.stat_names.size()};
-    if (dims != want && !(done == 0 && c.stats.empty())) {
+    const bool empty = std::find(dims.begin(), dims.end(), 0) != dims.end();
+    if (dims != want && !(done == 0 && empty)) {
       std::string got;
       for (auto d : dims) got += (got.empty() ? "" : " x ") + std::to_string(d);
       bad(path, "/results/stats is [" + got + "], not [" + std::to_string(done) + " x " +
                     std::to_string(c.stat_names.size()) + "] (units with results x /results/stat_names)");
+    }
+    if (!empty) {
+      c.stats.reserve(done * c.stat_names.size());
+      f.read_by_rows<double>("/results/stats", [&](std::uint64_t, std::span<const double> part) {
+        c.stats.insert(c.stats.end(), part.begin(), part.end());
+      });
     }
   } else if (done > 0) {
     bad(path, "/results/stats is missing");
@@ -686,30 +683,36 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   }
   if (f.exists("/sketches/unit_id")) {
     const auto ids = get<std::uint64_t>(f, "/sketches/unit_id");
-    std::vector<std::uint64_t> dims_a, dims_b;
-    const auto a = f.read<float>("/sketches/a", &dims_a), b = f.read<float>("/sketches/b", &dims_b);
+    const auto dims_a = f.shape("/sketches/a"), dims_b = f.shape("/sketches/b");
     if (dims_a.size() != 2 || dims_a != dims_b || dims_a[0] != ids.size())
       bad(path, "/sketches/a and /sketches/b are not both [/sketches/unit_id entries x width]");
-    const auto width = dims_a[1];
     for (std::size_t r = 0; r < ids.size(); ++r) {
       if (ids[r] >= n) bad(path, "/sketches/unit_id[" + std::to_string(r) + "] names no unit");
-      const auto at = static_cast<std::ptrdiff_t>(r * width), w = static_cast<std::ptrdiff_t>(width);
-      c.sketches[ids[r]] = {std::vector<float>(a.begin() + at, a.begin() + at + w),
-                            std::vector<float>(b.begin() + at, b.begin() + at + w)};
     }
+    // Side A's rows a part at a time into one spilled table, then each unit's row put with side B's.
+    UnitRows<float> side_a;
+    const auto width = dims_a[1];
+    f.read_by_rows<float>("/sketches/a", [&](std::uint64_t first, std::span<const float> part) {
+      for (std::uint64_t r = 0; r * width < part.size(); ++r) side_a.put(first + r, part.subspan(r * width, width));
+    });
+    f.read_by_rows<float>("/sketches/b", [&](std::uint64_t first, std::span<const float> part) {
+      for (std::uint64_t r = 0; r * width < part.size(); ++r) {
+        c.sketches.put(ids[first + r], (*side_a.find(first + r)).values, part.subspan(r * width, width));
+      }
+    });
   }
   if (f.exists("/joint_null/unit_id")) {
     const auto ids = get<std::uint64_t>(f, "/joint_null/unit_id");
-    std::vector<std::uint64_t> dims;
-    const auto values = f.read<float>("/joint_null/h", &dims);
+    const auto dims = f.shape("/joint_null/h");
     if (dims.size() != 2 || dims[0] != ids.size()) bad(path, "/joint_null/h is not [/joint_null/unit_id entries x K]");
-    const auto width = dims[1];
     for (std::size_t r = 0; r < ids.size(); ++r) {
       if (ids[r] >= n) bad(path, "/joint_null/unit_id[" + std::to_string(r) + "] names no unit");
-      const auto at = static_cast<std::ptrdiff_t>(r * width);
-      c.joint_null[ids[r]] =
-          std::vector<float>(values.begin() + at, values.begin() + at + static_cast<std::ptrdiff_t>(width));
     }
+    const auto width = dims[1];
+    f.read_by_rows<float>("/joint_null/h", [&](std::uint64_t first, std::span<const float> part) {
+      for (std::uint64_t r = 0; r * width < part.size(); ++r)
+        c.joint_null.put(ids[first + r], part.subspan(r * width, width));
+    });
   }
   if (f.exists("/neurons")) {
     const auto nid = get<std::uint64_t>(f, "/neurons/unit_id");
@@ -722,9 +725,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     for (std::size_t i = 0; i < nid.size(); ++i) {
       if (nid[i] >= n) bad(path, "/neurons/unit_id[" + std::to_string(i) + "] names no unit");
       if (count[i] > sampled.size() - at) bad(path, "/neurons/count adds up to more than /neurons/suspect holds");
-      const auto first = static_cast<std::ptrdiff_t>(at), last = static_cast<std::ptrdiff_t>(at + count[i]);
-      c.neuron_matches[nid[i]] = {{sampled.begin() + first, sampled.begin() + last},
-                                  {matched.begin() + first, matched.begin() + last}};
+      c.neuron_matches.put(nid[i], std::span(sampled).subspan(at, count[i]), std::span(matched).subspan(at, count[i]));
       at += count[i];
     }
     if (at != sampled.size()) bad(path, "/neurons/count adds up to less than /neurons/suspect holds");

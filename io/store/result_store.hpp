@@ -16,6 +16,7 @@
 #include "core/unit_kind.hpp"
 #include "core/unmatched_tensor.hpp"
 #include "io/spilled_vector.hpp"
+#include "io/unit_rows.hpp"
 
 namespace lineage::io {
 
@@ -93,15 +94,15 @@ struct StoreContents {
   std::vector<std::uint64_t> hash_b;
   /// Decoded values kept whole (norm vectors, routers), by unit id: side A then side B.
   std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> values;
-  /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: side A then side B, each
-  /// of one width for the whole store (written as two [n, width] datasets, not a group per unit).
-  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
+  /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: rows of halves, side A's
+  /// then side B's, each of one width for the whole store (written as two [n, width] datasets).
+  UnitRows<float> sketches;
   /// The joint test's relabelled h of small same-key units (stages/null/hidden_null.hpp
   /// HiddenNull::joint), by unit id; one length for the whole store.
-  std::map<std::uint64_t, std::vector<float>> joint_null;
-  /// Neuron matchings of MLP units, by unit id: the suspect's sampled neurons, then the other
-  /// model's neuron matched to each (stages/align/neuron_matching.hpp).
-  std::map<std::uint64_t, std::pair<std::vector<std::uint64_t>, std::vector<std::uint64_t>>> neuron_matches;
+  UnitRows<float> joint_null;
+  /// Neuron matchings of MLP units, by unit id: rows of halves, the suspect's sampled neurons, then
+  /// the other model's neuron matched to each (stages/align/neuron_matching.hpp).
+  UnitRows<std::uint64_t> neuron_matches;
   /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
   std::string summaries_json;
   std::string verdict_json;

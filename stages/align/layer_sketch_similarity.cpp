@@ -139,12 +139,12 @@ LayerSimilarity similarity(const FamilySketches& a, const FamilySketches& b, boo
 
 }  // namespace
 
-void FamilySketches::set(const std::string& tensor, int layer, const std::vector<float>& sketch) {
+void FamilySketches::set(const std::string& tensor, int layer, std::span<const float> sketch) {
   if (layer < 0) return;
   layers = std::max(layers, layer + 1);
   auto& list = tensors[tensor];
   if (list.size() <= static_cast<std::size_t>(layer)) list.resize(static_cast<std::size_t>(layer) + 1);
-  list[static_cast<std::size_t>(layer)] = sketch;
+  list[static_cast<std::size_t>(layer)].assign(sketch.begin(), sketch.end());
 }
 
 std::vector<std::string> common_tensors(const FamilySketches& a, const FamilySketches& b) {

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,7 @@ struct FamilySketches {
   int layers = 0;
   std::map<std::string, std::vector<std::vector<float>>> tensors;
   /// Sets one sketch, growing the layer list as needed.
-  void set(const std::string& tensor, int layer, const std::vector<float>& sketch);
+  void set(const std::string& tensor, int layer, std::span<const float> sketch);
 };
 
 struct SketchSimilarityOptions {

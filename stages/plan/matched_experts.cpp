@@ -1,5 +1,6 @@
 #include "stages/plan/matched_experts.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -21,15 +22,18 @@ bool expert_weight(const TensorKey& k) noexcept {
 
 }  // namespace
 
-std::vector<ExpertMove> expert_moves(
-    std::span<const ComparisonUnit> units,
-    const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches, double alpha,
-    const SketchNull& null) {
-  // sketch_matchings reads a store: the units as the store records them, and the sketches.
+std::vector<ExpertMove> expert_moves(std::span<const ComparisonUnit> units, io::UnitRows<float> sketches, double alpha,
+                                     const SketchNull& null) {
+  // sketch_matchings reads a store: the units as the store records them, and the sketches (moved
+  // in whole when every one is of a unit, as the pass's are).
   io::StoreContents store;
   store.units = stored_units(units);
-  for (const auto& [id, ab] : sketches) {
-    if (id < units.size()) store.sketches.emplace(id, ab);
+  if (std::all_of(sketches.begin(), sketches.end(), [&](const auto& row) { return row.id < units.size(); })) {
+    store.sketches = std::move(sketches);
+  } else {
+    for (const auto row : sketches) {
+      if (row.id < units.size()) store.sketches.put(row.id, row.a(), row.b());
+    }
   }
   return expert_moves(store, alpha, null);
 }

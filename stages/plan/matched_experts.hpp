@@ -48,13 +48,11 @@ struct ExpertMove {
 /// has p <= alpha: the suspect experts matched to another index (in-place and unmatched experts
 /// are no moves). Ordered by other model, layer, suspect expert.
 /// @param[in] units     the run's planned units (ids = positions)
-/// @param[in] sketches  unit id -> both sides' sketches, as the pass computed them
+/// @param[in] sketches  by unit id, both sides' sketches as the pass computed them (taken over)
 /// @param[in] null      how much of each layer's relabelling null to compute (kMovePlanningNull
 ///                      before the pass; the verdict's full null after it)
-[[nodiscard]] std::vector<ExpertMove> expert_moves(
-    std::span<const ComparisonUnit> units,
-    const std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>>& sketches,
-    double alpha = kMatchedExpertAlpha, const SketchNull& null = {});
+[[nodiscard]] std::vector<ExpertMove> expert_moves(std::span<const ComparisonUnit> units, io::UnitRows<float> sketches,
+                                                   double alpha = kMatchedExpertAlpha, const SketchNull& null = {});
 /// The same moves from a store's units and sketches (every sketch of one of its units): rank 0's
 /// store after the pass, read where it lies instead of recorded again from the plan's units.
 [[nodiscard]] std::vector<ExpertMove> expert_moves(const io::StoreContents& store, double alpha = kMatchedExpertAlpha,

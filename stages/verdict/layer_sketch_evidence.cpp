@@ -34,18 +34,19 @@ void add_layer_sketch_alignments(std::vector<FamilyLayerAlignment>& families, co
                                  int suspect, int other, const PairLayout& layout, const LayerAlignmentRules& rules) {
   // family -> model side (0: suspect, 1: other) -> sketches
   std::map<std::string, std::array<FamilySketches, 2>> by_family;
-  for (const auto& [id, ab] : store.sketches) {
+  for (const auto row : store.sketches) {
+    const auto id = row.id;
     if (id >= store.units.size()) continue;
     const auto& u = store.units[id];
     const auto& key = u.key_a;
     if (!layer_sketched(key)) continue;
     const auto family = verdict_component(key);
     if (u.kind == UnitKind::same_key && u.model_a == suspect && u.model_b == other) {
-      by_family[family][0].set(tensor_of(key), key.layer, ab.first);
-      by_family[family][1].set(tensor_of(u.key_b), u.key_b.layer, ab.second);
+      by_family[family][0].set(tensor_of(key), key.layer, row.a());
+      by_family[family][1].set(tensor_of(u.key_b), u.key_b.layer, row.b());
     } else if (u.kind == UnitKind::layer_sketch && u.model_a == u.model_b &&
                (u.model_a == suspect || u.model_a == other)) {
-      by_family[family][u.model_a == suspect ? 0 : 1].set(tensor_of(key), key.layer, ab.first);
+      by_family[family][u.model_a == suspect ? 0 : 1].set(tensor_of(key), key.layer, row.a());
     }
   }
   for (const char* family : kMatrixFamilies) {

@@ -69,7 +69,7 @@ std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, 
       continue;
     }
     const auto nm = store.neuron_matches.find(id);
-    if (nm == store.neuron_matches.end() || nm->second.first.empty()) continue;
+    if (!nm || nm->a().empty()) continue;
     const auto st = stats.row(row);
     if (st.neuron_sampled == 0 || !std::isfinite(st.neuron.observed)) continue;
     const auto& key = u.key_a;
@@ -82,8 +82,8 @@ std::vector<MlpNeuronMatching> neuron_matchings(const io::StoreContents& store, 
     pm.null_sd = st.neuron.null_sd;
     pm.p = st.neuron.p;
     pm.margin = st.neuron_margin;
-    pm.suspect_neurons = nm->second.first;
-    pm.other_neurons = nm->second.second;
+    pm.suspect_neurons.assign(nm->a().begin(), nm->a().end());
+    pm.other_neurons.assign(nm->b().begin(), nm->b().end());
     auto& mlp = by_mlp[{std::string(to_string(key.role)), key.layer, key.expert}];
     mlp.role = std::string(to_string(key.role));
     mlp.layer = key.layer;

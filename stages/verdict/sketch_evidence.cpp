@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -20,8 +21,8 @@
 namespace lineage::stages {
 namespace {
 
-/// layer -> expert -> projection -> sketch, of one model.
-using ModelSketches = std::map<int, std::map<int, std::map<Projection, const std::vector<float>*>>>;
+/// layer -> expert -> projection -> sketch (a view of the store's), of one model.
+using ModelSketches = std::map<int, std::map<int, std::map<Projection, std::span<const float>>>>;
 
 /// Correlation of two rows (centred; NaN-free rows as the router matching reads them).
 double row_correlation(const float* a, const float* b, std::uint64_t n) {
@@ -64,23 +65,23 @@ std::map<int, Routers> routers_of(const io::StoreContents& store, int suspect, i
 std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store, int suspect, int other,
                                                   const SketchNull& null) {
   ModelSketches sa, sb;
-  for (const auto& [id, ab] : store.sketches) {
-    const auto& u = store.units[id];
+  for (const auto row : store.sketches) {
+    const auto& u = store.units[row.id];
     const auto kind = u.kind;
     const auto& key = u.key_a;
     if (key.component != Component::text || key.role != TensorRole::routed_expert || key.layer < 0 || key.expert < 0)
       continue;
     if (kind == UnitKind::same_key && u.model_a == suspect && u.model_b == other) {
-      sa[key.layer][key.expert][key.projection] = &ab.first;
-      sb[key.layer][key.expert][key.projection] = &ab.second;
+      sa[key.layer][key.expert][key.projection] = row.a();
+      sb[key.layer][key.expert][key.projection] = row.b();
     } else if (kind == UnitKind::matched_expert && u.model_a == suspect && u.model_b == other &&
                u.key_b.layer == key.layer && u.key_b.expert >= 0) {
       // A moved expert's sketches (the same as its same-key unit's, which may not be computed).
-      sa[key.layer][key.expert][key.projection] = &ab.first;
-      sb[key.layer][u.key_b.expert][key.projection] = &ab.second;
+      sa[key.layer][key.expert][key.projection] = row.a();
+      sb[key.layer][u.key_b.expert][key.projection] = row.b();
     } else if (kind == UnitKind::expert_sketch && u.model_a == u.model_b &&
                (u.model_a == suspect || u.model_a == other)) {
-      (u.model_a == suspect ? sa : sb)[key.layer][key.expert][key.projection] = &ab.first;
+      (u.model_a == suspect ? sa : sb)[key.layer][key.expert][key.projection] = row.a();
     }
   }
   // The router matchings, by layer, to set beside the sketch matchings.
@@ -103,7 +104,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     s.experts = experts.size();
     s.projections = common.size();
     for (const auto& [e, projections] : experts) {
-      for (auto p : common) s.data.insert(s.data.end(), projections.at(p)->begin(), projections.at(p)->end());
+      for (auto p : common) s.data.insert(s.data.end(), projections.at(p).begin(), projections.at(p).end());
     }
     return s;
   };
@@ -126,7 +127,7 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
       for (const auto& [e, projections] : *experts) {
         for (auto it = common.begin(); it != common.end();) {
           const auto f = projections.find(*it);
-          it = f == projections.end() || f->second->size() != kSketchWidth ? common.erase(it) : std::next(it);
+          it = f == projections.end() || f->second.size() != kSketchWidth ? common.erase(it) : std::next(it);
         }
       }
     }

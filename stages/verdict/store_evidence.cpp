@@ -62,7 +62,7 @@ PairEvidence evidence_by_pair(const io::StoreContents& store) {
     if (has_basis) take(st.basis, e.basis_corr, e.basis_null_mean, e.basis_null_sd, e.basis_null_p, e.basis_perms);
     e.rows = u.rows;
     e.cols = u.cols;
-    if (const auto j = store.joint_null.find(id); j != store.joint_null.end()) e.joint_null = j->second;
+    if (const auto j = store.joint_null.find(id)) e.joint_null = j->values;
     if (e.kind == UnitKind::token_mapped) {
       e.mapped_same_id = st.mapped_same_id;
       e.mapped_tokens = u.rows;

@@ -81,6 +81,38 @@ TEST(H5File, ADatasetWrittenByRowsIsTheDatasetWrittenWhole) {
   EXPECT_EQ(dims, (std::vector<std::uint64_t>{4, 0}));
 }
 
+TEST(H5File, ADatasetReadByRowsIsTheDatasetReadWholeInPartsOfWholeRows) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "r.h5";
+  // 300,000 rows of 3 doubles (7.2 MB): several parts of about a megabyte, each of whole rows.
+  constexpr std::uint64_t kRows = 300'000;
+  std::vector<double> whole(kRows * 3);
+  for (std::size_t i = 0; i < whole.size(); ++i) whole[i] = 0.25 * static_cast<double>(i);
+  {
+    H5File f(path, H5File::Mode::create);
+    f.write<double>("/table", std::span<const double>(whole), {kRows, 3});
+    f.write<float>("/empty", std::span<const float>(), {0, 5});
+    f.write<float>("/scalar", std::span<const float>(std::array<float, 1>{1.0f}), {});
+  }
+  H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.shape("/table"), (std::vector<std::uint64_t>{kRows, 3}));
+  std::vector<double> read;
+  std::uint64_t next_row = 0, parts = 0;
+  f.read_by_rows<double>("/table", [&](std::uint64_t first, std::span<const double> part) {
+    EXPECT_EQ(first, next_row);
+    ASSERT_EQ(part.size() % 3, 0u);
+    EXPECT_LE(part.size() * sizeof(double), std::size_t{1} << 20);
+    next_row += part.size() / 3;
+    ++parts;
+    read.insert(read.end(), part.begin(), part.end());
+  });
+  EXPECT_EQ(read, whole);
+  EXPECT_GT(parts, 5u);
+  f.read_by_rows<float>("/empty", [](std::uint64_t, std::span<const float>) { FAIL() << "no rows to take"; });
+  EXPECT_THROW(f.read_by_rows<float>("/scalar", [](std::uint64_t, std::span<const float>) {}), StoreError);
+  EXPECT_THROW((void)f.shape("/missing"), StoreError);
+}
+
 TEST(H5File, StringsAttributesAndReplacement) {
   lineage::testing::TempDir dir;
   const auto path = dir.path() / "s.h5";

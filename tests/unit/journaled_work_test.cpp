@@ -140,14 +140,14 @@ TEST(JournaledWork, GatherPutsEveryJournaledUnitInTheStoreInUnitOrder) {
     EXPECT_TRUE(std::equal(want.begin(), want.end(), store.stats.begin() + static_cast<std::ptrdiff_t>(row * columns)))
         << "the stats row of unit " << id;
     EXPECT_EQ(store.values.count(id), id % 2 == 0 ? 1u : 0u);
-    EXPECT_EQ(store.sketches.count(id), id % 7 == 3 ? 1u : 0u);
-    EXPECT_EQ(store.joint_null.count(id), id % 5 == 1 ? 1u : 0u);
-    EXPECT_EQ(store.neuron_matches.count(id), id % 11 == 5 ? 1u : 0u);
+    EXPECT_EQ(store.sketches.contains(id), id % 7 == 3);
+    EXPECT_EQ(store.joint_null.contains(id), id % 5 == 1);
+    EXPECT_EQ(store.neuron_matches.contains(id), id % 11 == 5);
   }
   EXPECT_EQ(store.values.at(4).first, std::vector<float>(3, 4.0f));  // unit 5's old values are gone
   EXPECT_FALSE(store.values.count(5));
-  EXPECT_EQ(store.sketches.at(10).second, (std::vector<float>{1.0f, 10.0f}));
-  EXPECT_EQ(store.neuron_matches.at(16).second, (std::vector<std::uint64_t>{7, 16}));
+  EXPECT_TRUE(std::ranges::equal(store.sketches.find(10)->b(), std::vector<float>{1.0f, 10.0f}));
+  EXPECT_TRUE(std::ranges::equal(store.neuron_matches.find(16)->b(), std::vector<std::uint64_t>{7, 16}));
   ASSERT_EQ(unplanned.size(), 1u);
   EXPECT_EQ(unplanned.at(kUnits + 4).hash_a, 100 + kUnits + 4);
   EXPECT_TRUE(has_result(store, unplanned, 250));
@@ -187,14 +187,14 @@ TEST(JournaledWork, ResultsAreTakenFromTheOutcomesInUnitOrder) {
   EXPECT_TRUE(has_result(store, done, 5));
   EXPECT_FALSE(has_result(store, done, 2));
   EXPECT_EQ(store.values.at(0).first.data(), kept_values);  // moved, not copied
-  EXPECT_EQ(store.joint_null.at(1), std::vector<float>{0.25f});
-  EXPECT_EQ(store.sketches.at(3).second, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_TRUE(std::ranges::equal(store.joint_null.find(1)->values, std::vector<float>{0.25f}));
+  EXPECT_TRUE(std::ranges::equal(store.sketches.find(3)->b(), std::vector<float>{1.0f, 2.0f}));
   take_results(store, done, 8);
   EXPECT_TRUE(done.empty());
   EXPECT_EQ(store.done_ids, (std::vector<std::uint64_t>{0, 1, 3, 5, 7}));
   EXPECT_EQ(store.hash_a, (std::vector<std::uint64_t>{100, 101, 103, 105, 107}));
   EXPECT_EQ(store.hash_b, (std::vector<std::uint64_t>{200, 201, 203, 205, 207}));
-  EXPECT_EQ(store.neuron_matches.at(5).second, (std::vector<std::uint64_t>{7, 8}));
+  EXPECT_TRUE(std::ranges::equal(store.neuron_matches.find(5)->b(), std::vector<std::uint64_t>{7, 8}));
   const auto columns = stages::unit_stat_names().size();
   ASSERT_EQ(store.stats.size(), 5 * columns);
   std::vector<double> row;

@@ -165,7 +165,7 @@ TEST(LayerSketch, TheEvidenceReadsSameKeyAndLayerSketchUnitsOfAStore) {
     u.key_b = u.key_a;
     u.model_a = model_a;
     u.model_b = model_b;
-    store.sketches[u.id] = {a, b};
+    store.sketches.put(u.id, a, b);
     store.units.push_back(u);
   };
   for (int l = 0; l < 6; ++l) {

@@ -37,7 +37,7 @@ ElementView view(int model, int expert, Projection p) {
 
 struct Planned {
   std::vector<ComparisonUnit> units;
-  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> sketches;
+  io::UnitRows<float> sketches;
 };
 
 /// Layer 2 of a suspect whose expert e is the other model's expert perm[e] (related: the same
@@ -73,7 +73,7 @@ Planned layer_pair(const std::vector<int>& perm, bool related, unsigned seed) {
       u.sketch = true;
       const auto& suspect =
           related ? parent[static_cast<std::size_t>(perm[static_cast<std::size_t>(e)])] : unrelated[e];
-      out.sketches[u.id] = {suspect[p], parent[e][p]};
+      out.sketches.put(u.id, suspect[p], parent[e][p]);
       out.units.push_back(u);
     }
   }
@@ -150,8 +150,8 @@ TEST(MatchedExperts, TheDownProjectionsSketchesAloneFindTheMovesBeforeThePass) {
   const auto ids = move_sketch_units(planned.units);
   ASSERT_EQ(ids.size(), static_cast<std::size_t>(kExperts));
   for (const auto id : ids) EXPECT_EQ(planned.units[id].key_a.projection, Projection::down);
-  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> down;
-  for (const auto id : ids) down[id] = planned.sketches.at(id);
+  io::UnitRows<float> down;
+  for (const auto id : ids) down.put(id, planned.sketches.find(id)->a(), planned.sketches.find(id)->b());
   EXPECT_EQ(expert_moves(planned.units, down), expert_moves(planned.units, planned.sketches));
   // Units not sketched (--no-expert-sketches) give nothing to match.
   auto unsketched = planned.units;
@@ -204,21 +204,20 @@ TEST(MatchedExperts, TheSketchMatchingReadsAMovedExpertsSketchesFromItsMatchedUn
   all.units = without.units = stored_units(units);
   all.sketches = planned.sketches;
   const auto deferred = deferred_same_key_units(units, count);
-  for (const auto& [id, ab] : planned.sketches) {
-    if (!std::binary_search(deferred.begin(), deferred.end(), id)) without.sketches[id] = ab;
+  for (const auto row : planned.sketches) {
+    if (!std::binary_search(deferred.begin(), deferred.end(), row.id)) without.sketches.put(row.id, row.a(), row.b());
   }
   // A matched unit's sketches are its two sides' (suspect expert, the other's matched expert).
   for (auto id = count; id < units.size(); ++id) {
     const auto& u = units[id];
     const auto side = [&](int model, int expert) {
-      for (const auto& [sid, ab] : planned.sketches) {
-        const auto& s = planned.units[sid];
-        if (s.key_a.expert == expert && s.key_a.projection == u.key_a.projection)
-          return model == 0 ? ab.first : ab.second;
+      for (const auto row : planned.sketches) {
+        const auto& s = planned.units[row.id];
+        if (s.key_a.expert == expert && s.key_a.projection == u.key_a.projection) return model == 0 ? row.a() : row.b();
       }
-      return std::vector<float>{};
+      return std::span<const float>{};
     };
-    without.sketches[id] = {side(0, u.key_a.expert), side(1, u.key_b.expert)};
+    without.sketches.put(id, side(0, u.key_a.expert), side(1, u.key_b.expert));
   }
   const auto a = sketch_matchings(all, 0, 1), b = sketch_matchings(without, 0, 1);
   ASSERT_EQ(a.size(), 1u);

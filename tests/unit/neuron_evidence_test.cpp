@@ -35,7 +35,7 @@ io::StoreContents store_with(const std::vector<std::vector<std::uint64_t>>& maps
     append_stat_columns(c.stats, st);
     c.hash_a.push_back(1);
     c.hash_b.push_back(2);
-    c.neuron_matches[i] = {sampled, maps[i]};
+    c.neuron_matches.put(i, sampled, maps[i]);
   }
   return c;
 }

@@ -40,8 +40,8 @@ StoreContents sample() {
   c.hash_a = {11, 12};
   c.hash_b = {11, 13};
   c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
-  c.neuron_matches[0] = {{3, 9, 17}, {5, 9, 2}};
-  c.joint_null[0] = {0.01f, -0.02f, 0.005f};
+  c.neuron_matches.put(0, std::vector<std::uint64_t>{3, 9, 17}, std::vector<std::uint64_t>{5, 9, 2});
+  c.joint_null.put(0, std::vector<float>{0.01f, -0.02f, 0.005f});
   c.verdict_json = R"({"overall":"derived"})";
   return c;
 }
@@ -89,7 +89,7 @@ TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
       a[i] = static_cast<float>(id) + 0.001f * static_cast<float>(i);
       b[i] = -a[i];
     }
-    c.sketches[id] = {std::move(a), std::move(b)};
+    c.sketches.put(id, a, b);
   }
   c.neuron_matches.clear();
   for (std::uint64_t id = 0; id < 700; ++id) {
@@ -99,7 +99,7 @@ TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
       suspect[i] = id * 100000 + i;
       other[i] = id * 100000 + n - i;
     }
-    c.neuron_matches[id] = {std::move(suspect), std::move(other)};
+    c.neuron_matches.put(id, suspect, other);
   }
   lineage::testing::TempDir d;
   const auto p = d.path() / "run.h5";

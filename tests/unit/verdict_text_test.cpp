@@ -54,7 +54,7 @@ io::StoreContents store_with_neuron_matchings(bool second_pair = false) {
         stages::append_stat_columns(c.stats, st);
         c.hash_a.push_back(2 * id + 1);
         c.hash_b.push_back(2 * id + 2);
-        c.neuron_matches[id] = {sampled, other};
+        c.neuron_matches.put(id, sampled, other);
         ++id;
       }
     }

@@ -1,0 +1,90 @@
+#include "io/unit_rows.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "core/errors.hpp"
+
+namespace lineage::io {
+namespace {
+
+std::vector<float> values_of(const UnitRows<float>::Row& row) { return {row.values.begin(), row.values.end()}; }
+
+TEST(UnitRows, RowsAreFoundByIdAndVisitedInAscendingIdWhateverTheOrderTheyWerePut) {
+  UnitRows<float> rows;
+  EXPECT_TRUE(rows.empty());
+  EXPECT_EQ(rows.begin(), rows.end());
+  rows.put(7, std::vector<float>{7.0f, 7.5f});
+  rows.put(2, std::vector<float>{2.0f}, std::vector<float>{-2.0f});
+  rows.put(40, std::vector<float>{});
+  EXPECT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows.contains(2) && rows.contains(7) && rows.contains(40));
+  EXPECT_FALSE(rows.contains(3) || rows.contains(41) || rows.contains(1u << 30));
+  EXPECT_FALSE(rows.find(0).has_value());
+  ASSERT_TRUE(rows.find(7).has_value());
+  EXPECT_EQ(values_of(*rows.find(7)), (std::vector<float>{7.0f, 7.5f}));
+  const auto two = *rows.find(2);
+  EXPECT_EQ(std::vector<float>(two.a().begin(), two.a().end()), std::vector<float>{2.0f});
+  EXPECT_EQ(std::vector<float>(two.b().begin(), two.b().end()), std::vector<float>{-2.0f});
+  EXPECT_TRUE(rows.find(40)->values.empty());  // a row of no values is still a row
+  std::vector<std::uint64_t> ids;
+  for (const auto row : rows) ids.push_back(row.id);
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{2, 7, 40}));
+  EXPECT_THROW(rows.put(3, std::vector<float>{1.0f}, std::vector<float>{}), InternalError);
+  EXPECT_THROW(rows.put(UnitRows<float>::kIdLimit, std::vector<float>{1.0f}), InternalError);
+  EXPECT_EQ(rows.size(), 3u);
+  rows.clear();
+  EXPECT_TRUE(rows.empty());
+  EXPECT_FALSE(rows.contains(7));
+  EXPECT_EQ(rows.begin(), rows.end());
+}
+
+// Against a map of vectors, the structure it replaces: random puts, replacements included (a
+// resumed unit puts its row again), of rows of every length; the buffer is compacted on the way.
+TEST(UnitRows, RandomPutsAndReplacementsReadAsAMapOfVectorsWould) {
+  std::mt19937_64 rng(20261206);
+  UnitRows<std::uint64_t> rows;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> want;
+  for (int step = 0; step < 20'000; ++step) {
+    const auto id = rng() % 3'000;
+    std::vector<std::uint64_t> a(rng() % 9), b(a.size());
+    for (auto& x : a) x = rng();
+    for (auto& x : b) x = rng();
+    rows.put(id, a, b);
+    a.insert(a.end(), b.begin(), b.end());
+    want[id] = a;
+  }
+  ASSERT_EQ(rows.size(), want.size());
+  auto expected = want.begin();
+  for (const auto row : rows) {
+    ASSERT_EQ(row.id, expected->first);
+    EXPECT_TRUE(std::ranges::equal(row.values, expected->second)) << row.id;
+    ++expected;
+  }
+  for (std::uint64_t id = 0; id < 3'100; ++id) EXPECT_EQ(rows.contains(id), want.count(id) > 0) << id;
+  // Equality is of contents, not of how the rows lie in the buffer.
+  UnitRows<std::uint64_t> fresh;
+  for (const auto& [id, v] : want) fresh.put(id, v);
+  EXPECT_TRUE(fresh == rows);
+  fresh.put(want.begin()->first, std::vector<std::uint64_t>{1});
+  EXPECT_FALSE(fresh == rows);
+}
+
+// Rows of a whole deep model go into spilled buffers, not one heap block each: what the type is
+// for. A million values are past the size at which a buffer becomes a mapping of its own.
+TEST(UnitRows, ManyRowsShareOneLargeBuffer) {
+  UnitRows<float> rows;
+  const std::vector<float> a(64, 1.0f), b(64, 2.0f);
+  for (std::uint64_t id = 0; id < 10'000; ++id) rows.put(id, a, b);
+  const auto first = *rows.find(0), last = *rows.find(9'999);
+  EXPECT_EQ(last.values.data() - first.values.data(), 9'999 * 128);  // one buffer, in put order
+  EXPECT_EQ(last.b()[63], 2.0f);
+}
+
+}  // namespace
+}  // namespace lineage::io
