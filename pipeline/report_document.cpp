@@ -237,8 +237,7 @@ void components_table(Document& d, const json& p, const std::map<std::string, st
   d.raw_md("\n");
 }
 
-void pair_section(Document& d, const io::StoreContents& store, const json& p,
-                  const std::vector<stages::UnitEvidence>& units) {
+void pair_section(Document& d, const io::StoreContents& store, const json& p, const stages::EvidenceList& units) {
   const int a = p["model_a"].get<int>(), b = p["model_b"].get<int>();
   const std::string pid = std::to_string(a) + "-" + std::to_string(b);
   d.raw_html("<section class=\"pair\" id=\"pair-" + pid + "\" data-pair=\"" + pid + "\">\n");
@@ -405,7 +404,8 @@ ReportFiles build_report(const io::StoreContents& store, const std::string& stor
     }
     if (drawn > kMaxPairSections) continue;
     const auto it = by_pair.find({a, b});
-    pair_section(d, store, p, it == by_pair.end() ? std::vector<stages::UnitEvidence>{} : it->second);
+    static const stages::EvidenceList kNoEvidence;
+    pair_section(d, store, p, it == by_pair.end() ? kNoEvidence : it->second);  // a reference, not a copy
   }
   for (const int s : suspects) {
     std::vector<json> pairs;

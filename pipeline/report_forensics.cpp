@@ -354,7 +354,7 @@ void std_curves_section(Document& d, const json& p, const std::string& pid) {
   d.raw_md("\n\n");
 }
 
-void token_map_section(Document& d, const std::string& pid, const std::vector<stages::UnitEvidence>& units) {
+void token_map_section(Document& d, const std::string& pid, const stages::EvidenceList& units) {
   const auto mapped = stages::route_token_mapped(units).mapped;
   if (mapped.empty()) return;
   d.heading(3, "Embeddings through tokens", "tokens-" + pid);
@@ -407,8 +407,8 @@ io::report::HeatmapSpec expert_match_heatmap(const json& m, int other_experts, c
   return h;
 }
 
-void forensics_sections(Document& d, const json& pair, const std::string& pid,
-                        const std::vector<stages::UnitEvidence>& units, int other_experts) {
+void forensics_sections(Document& d, const json& pair, const std::string& pid, const stages::EvidenceList& units,
+                        int other_experts) {
   sketch_section(d, pair, pid, other_experts);
   neuron_section(d, pair, pid, kSameMlp);
   neuron_section(d, pair, pid, kAgainstDense);

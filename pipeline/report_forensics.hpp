@@ -29,6 +29,6 @@ namespace lineage::pipeline {
 /// @param[in] pid    the pair's id in the page ("a-b")
 /// @param[in] units  the pair's stored units (the token_mapped ones are read)
 void forensics_sections(markup::Document& d, const nlohmann::json& pair, const std::string& pid,
-                        const std::vector<stages::UnitEvidence>& units, int other_experts);
+                        const stages::EvidenceList& units, int other_experts);
 
 }  // namespace lineage::pipeline

@@ -40,7 +40,7 @@ double median_of(std::vector<double> x) {
 
 }  // namespace
 
-std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidence>& units, const PairLayout& layout,
+std::vector<FamilyLayerAlignment> layer_alignments(const EvidenceList& units, const PairLayout& layout,
                                                    const LayerAlignmentRules& rules) {
   int rows = layout.suspect_layers, cols = layout.other_layers;
   if (rows <= 0 || cols <= 0) {

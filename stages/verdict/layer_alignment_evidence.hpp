@@ -19,8 +19,7 @@ namespace lineage::stages {
 /// shared_experts, dense_mlp). The centred matrix averages h over a cell's units that carry a
 /// permutation test; the raw one their raw cosine.
 /// @param[in] layout  the layer counts (0: taken from the units' layers)
-[[nodiscard]] std::vector<FamilyLayerAlignment> layer_alignments(const std::vector<UnitEvidence>& units,
-                                                                 const PairLayout& layout,
+[[nodiscard]] std::vector<FamilyLayerAlignment> layer_alignments(const EvidenceList& units, const PairLayout& layout,
                                                                  const LayerAlignmentRules& rules = {});
 
 /// The norms' layers against their own layers within each model of the pair, from the pass's

@@ -30,7 +30,7 @@ std::string role_group(const TensorKey& key) {
   return to_string(k);
 }
 
-std::vector<RoleLayers> role_layers(const std::vector<UnitEvidence>& units) {
+std::vector<RoleLayers> role_layers(const EvidenceList& units) {
   struct Acc {
     std::string component;
     std::map<int, std::array<Mean, 5>> by_layer;  // h, null mean, null sd, pearson, cosine
@@ -65,7 +65,7 @@ std::vector<RoleLayers> role_layers(const std::vector<UnitEvidence>& units) {
   return out;
 }
 
-std::vector<LayerGrid> layer_grids(const std::vector<UnitEvidence>& units) {
+std::vector<LayerGrid> layer_grids(const EvidenceList& units) {
   struct Acc {
     int rows = 0, cols = 0;
     std::map<std::pair<int, int>, std::array<Mean, 2>> cells;  // cosine, pearson
@@ -99,7 +99,7 @@ std::vector<LayerGrid> layer_grids(const std::vector<UnitEvidence>& units) {
   return out;
 }
 
-std::map<std::string, std::vector<double>> hidden_corr_by_component(const std::vector<UnitEvidence>& units) {
+std::map<std::string, std::vector<double>> hidden_corr_by_component(const EvidenceList& units) {
   std::map<std::string, std::vector<double>> out;
   for (const auto& e : units) {
     if (in_place(e) && e.has_null()) out[verdict_component(e.key)].push_back(e.hidden_corr);

@@ -25,7 +25,7 @@ struct RoleLayers {
   std::vector<double> hidden_corr, null_mean, null_sd, pearson, cosine;
 };
 /// Groups with at least one per-layer unit, in key order.
-[[nodiscard]] std::vector<RoleLayers> role_layers(const std::vector<UnitEvidence>& units);
+[[nodiscard]] std::vector<RoleLayers> role_layers(const EvidenceList& units);
 
 /// One role group's units by (suspect layer, other layer): same-key units on the diagonal,
 /// cross-layer baselines off it. Row-major suspect_layers x other_layers, NaN where no unit.
@@ -34,10 +34,9 @@ struct LayerGrid {
   int suspect_layers = 0, other_layers = 0;
   std::vector<double> cosine, pearson;
 };
-[[nodiscard]] std::vector<LayerGrid> layer_grids(const std::vector<UnitEvidence>& units);
+[[nodiscard]] std::vector<LayerGrid> layer_grids(const EvidenceList& units);
 
 /// h of every same-key or sub-matrix unit with a permutation null, by verdict component.
-[[nodiscard]] std::map<std::string, std::vector<double>> hidden_corr_by_component(
-    const std::vector<UnitEvidence>& units);
+[[nodiscard]] std::map<std::string, std::vector<double>> hidden_corr_by_component(const EvidenceList& units);
 
 }  // namespace lineage::stages

@@ -9,8 +9,7 @@ std::pair<int, int> expert_of(const UnitEvidence& u) { return {u.key.layer, u.ke
 
 }  // namespace
 
-ExpertSet confirmed_moves(const std::vector<UnitEvidence>& units, const ExpertSet& neuron_matched,
-                          const VerdictRules& rules) {
+ExpertSet confirmed_moves(const EvidenceList& units, const ExpertSet& neuron_matched, const VerdictRules& rules) {
   const auto matched_units = static_cast<double>(std::count_if(
       units.begin(), units.end(), [](const UnitEvidence& u) { return u.kind == UnitKind::matched_expert; }));
   ExpertSet confirmed;
@@ -23,7 +22,7 @@ ExpertSet confirmed_moves(const std::vector<UnitEvidence>& units, const ExpertSe
   return confirmed;
 }
 
-std::vector<UnitEvidence> route_matched_experts(std::vector<UnitEvidence> units, const ExpertSet& confirmed) {
+EvidenceList route_matched_experts(EvidenceList units, const ExpertSet& confirmed) {
   // Filtered in place: a deep MoE pair's evidence is tens of megabytes.
   std::erase_if(units, [&](const UnitEvidence& u) {
     const bool moved = u.key.role == TensorRole::routed_expert && confirmed.count(expert_of(u));

@@ -31,15 +31,14 @@ using ExpertSet = std::set<std::pair<int, int>>;
 /// byte-identical to the expert it was matched to, or its h test alone would be derived (p at
 /// most rules.derived_p after Bonferroni over the matched units, h at least rules.min_effect),
 /// or the expert is in `neuron_matched` (its neuron matching at the match is `matched`).
-[[nodiscard]] ExpertSet confirmed_moves(const std::vector<UnitEvidence>& units, const ExpertSet& neuron_matched,
+[[nodiscard]] ExpertSet confirmed_moves(const EvidenceList& units, const ExpertSet& neuron_matched,
                                         const VerdictRules& rules = {});
 
 /// `units` with the matched_expert units of the `confirmed` experts judged as same-key units in
 /// place of those experts' same-key and sub-matrix units; matched_expert units of other experts
 /// are left out, and those experts keep their same-key units. Taken by value and filtered in
 /// place: a caller done with its evidence moves it in.
-[[nodiscard]] std::vector<UnitEvidence> route_matched_experts(std::vector<UnitEvidence> units,
-                                                              const ExpertSet& confirmed);
+[[nodiscard]] EvidenceList route_matched_experts(EvidenceList units, const ExpertSet& confirmed);
 
 }  // namespace lineage::stages
 

@@ -19,7 +19,7 @@ namespace lineage::stages {
 
 /// (suspect, other) -> the cross-model units' evidence. Every ordered pair of distinct models
 /// with cross-model units: one per compare run, every pair of a merged store.
-using PairEvidence = std::map<std::pair<int, int>, std::vector<UnitEvidence>>;
+using PairEvidence = std::map<std::pair<int, int>, EvidenceList>;
 
 /// StoreError on a result for a unit the store does not list, or a statistic it lacks. The
 /// evidence views the store's joint-test relabellings (UnitEvidence::joint_null): use it while

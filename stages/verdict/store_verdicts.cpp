@@ -25,8 +25,8 @@ std::string label_of(const io::StoreContents& store, int i) {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-ExpertSet judged_at_match(const io::StoreContents& store, int suspect, int other,
-                          const std::vector<UnitEvidence>& evidence, const std::vector<MlpNeuronMatching>& neurons) {
+ExpertSet judged_at_match(const io::StoreContents& store, int suspect, int other, const EvidenceList& evidence,
+                          const std::vector<MlpNeuronMatching>& neurons) {
   ExpertSet neuron_matched;
   for (const auto& mlp : neurons) {
     if (mlp.role == "routed_expert" && mlp.matched) neuron_matched.insert({mlp.layer, mlp.expert});
@@ -61,8 +61,7 @@ void note_screening(PairVerdict& v) {
 
 }  // namespace
 
-ExpertSet moves_judged_at_match(const io::StoreContents& store, int suspect, int other,
-                                const std::vector<UnitEvidence>& evidence) {
+ExpertSet moves_judged_at_match(const io::StoreContents& store, int suspect, int other, const EvidenceList& evidence) {
   return judged_at_match(store, suspect, other, evidence, neuron_matchings(store, suspect, other));
 }
 

@@ -44,7 +44,7 @@ struct PairOutcome {
 /// those whose same-key units the store records as superseded (judged there when they were
 /// superseded, by the same rule).
 [[nodiscard]] ExpertSet moves_judged_at_match(const io::StoreContents& store, int suspect, int other,
-                                              const std::vector<UnitEvidence>& evidence);
+                                              const EvidenceList& evidence);
 
 /// moves_judged_at_match for every pair of the store (the results it holds so far), keyed by
 /// (suspect, other): what compare supersedes the deferred same-key units by.

@@ -34,7 +34,7 @@ double rotation_excess(const UnitEvidence& u) {
   return room > 0 ? (u.rotation_cosine - u.rotation_null_mean) / room : 0.0;
 }
 
-RoutedUnits route_token_mapped(std::vector<UnitEvidence> units) {
+RoutedUnits route_token_mapped(EvidenceList units) {
   RoutedUnits r;
   std::set<TensorRole> replaced;
   for (const auto& u : units) {
@@ -65,7 +65,7 @@ RoutedUnits route_token_mapped(std::vector<UnitEvidence> units) {
   return r;
 }
 
-void apply_rotation_evidence(ComponentVerdict& c, const std::vector<UnitEvidence>& mapped, const VerdictRules& rules) {
+void apply_rotation_evidence(ComponentVerdict& c, const EvidenceList& mapped, const VerdictRules& rules) {
   if (c.verdict == VerdictClass::derived || c.verdict == VerdictClass::identical || c.too_few_finite) return;
   std::vector<const UnitEvidence*> tests;
   for (const auto& u : mapped) {
@@ -111,7 +111,7 @@ void apply_rotation_evidence(ComponentVerdict& c, const std::vector<UnitEvidence
   c.z = least_z;
 }
 
-std::vector<DerivationKind> token_map_kinds(const std::vector<UnitEvidence>& mapped, const PairVerdict& verdict) {
+std::vector<DerivationKind> token_map_kinds(const EvidenceList& mapped, const PairVerdict& verdict) {
   const auto it = std::find_if(verdict.components.begin(), verdict.components.end(),
                                [](const ComponentVerdict& c) { return c.component == "embeddings"; });
   if (it == verdict.components.end() || mapped.empty()) return {};

@@ -36,23 +36,21 @@ constexpr double kMinRotationExcess = 0.5;
 [[nodiscard]] double rotation_excess(const UnitEvidence& u);
 
 struct RoutedUnits {
-  std::vector<UnitEvidence> judged;  ///< what the rubric judges (see above)
-  std::vector<UnitEvidence> mapped;  ///< every token_mapped unit, as stored
-  bool ids_differ = false;           ///< some token_mapped unit pairs tokens with different ids
+  EvidenceList judged;      ///< what the rubric judges (see above)
+  EvidenceList mapped;      ///< every token_mapped unit, as stored
+  bool ids_differ = false;  ///< some token_mapped unit pairs tokens with different ids
 };
 
-[[nodiscard]] RoutedUnits route_token_mapped(std::vector<UnitEvidence> units);
+[[nodiscard]] RoutedUnits route_token_mapped(EvidenceList units);
 
 /// Turns a not-derived embeddings component derived (kind "rotated") when the rotation test
 /// passes on every token-mapped unit with a fit; otherwise leaves it, adding the rotation's
 /// numbers to its reason.
-void apply_rotation_evidence(ComponentVerdict& embeddings, const std::vector<UnitEvidence>& mapped,
-                             const VerdictRules& rules);
+void apply_rotation_evidence(ComponentVerdict& embeddings, const EvidenceList& mapped, const VerdictRules& rules);
 
 /// The kinds the token map supports for a pair whose components are judged: vocab_extended
 /// (embedding rows reused through a map whose ids differ) and rotated (reused after a
 /// rotation of the hidden basis), each with its evidence and p-value.
-[[nodiscard]] std::vector<DerivationKind> token_map_kinds(const std::vector<UnitEvidence>& mapped,
-                                                          const PairVerdict& verdict);
+[[nodiscard]] std::vector<DerivationKind> token_map_kinds(const EvidenceList& mapped, const PairVerdict& verdict);
 
 }  // namespace lineage::stages

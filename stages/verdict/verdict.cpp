@@ -465,7 +465,7 @@ namespace {
 /// of their norm vectors (same-key and cross-layer units; METHODS §5.8, non-monotone maps).
 /// A layer whose best match does not stand out from the second by the SD of a Spearman over
 /// the vector (1/sqrt(n - 1), times 3) maps to -1.
-void norm_layer_map(const std::vector<UnitEvidence>& units, const PairLayout& layout, PairVerdict& v) {
+void norm_layer_map(const EvidenceList& units, const PairLayout& layout, PairVerdict& v) {
   if (layout.suspect_layers <= 0 || layout.other_layers <= 0) return;
   const auto rows = static_cast<std::size_t>(layout.suspect_layers),
              cols = static_cast<std::size_t>(layout.other_layers);
@@ -539,8 +539,8 @@ std::string join_ints(const std::vector<int>& v) {
 /// The kinds of a derived pair (METHODS §10.1), each with its evidence; a chain when several
 /// apply (e.g. finetune + permuted).
 /// @param[in] mapped  the pair's token_mapped units (stages/verdict/token_mapped_verdict.hpp)
-void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<UnitEvidence>& mapped,
-                      const PairLayout& layout, const VerdictRules& rules, PairVerdict& v) {
+void derivation_kinds(const EvidenceList& units, const EvidenceList& mapped, const PairLayout& layout,
+                      const VerdictRules& rules, PairVerdict& v) {
   // The training kind is sized on the backbone: the attention stack's units that match in
   // place. An identical backbone, or matching units unchanged, means no training (only
   // rearranged, pruned, repeated or extended); without attention, the first component that
@@ -649,8 +649,8 @@ void derivation_kinds(const std::vector<UnitEvidence>& units, const std::vector<
 
 }  // namespace
 
-PairVerdict decide_verdict(std::vector<UnitEvidence> all_units, std::size_t unmatched_tensors,
-                           const VerdictRules& rules, const PairLayout& layout) {
+PairVerdict decide_verdict(EvidenceList all_units, std::size_t unmatched_tensors, const VerdictRules& rules,
+                           const PairLayout& layout) {
   // Embedding rows compared through the token map stand in for rows paired by id where ids differ.
   const auto routed = route_token_mapped(std::move(all_units));
   const auto& units = routed.judged;

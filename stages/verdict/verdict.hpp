@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/tensor_key.hpp"
+#include "io/spilled_vector.hpp"
 #include "stages/align/layer_alignment.hpp"
 #include "stages/pair/comparison_unit.hpp"
 
@@ -82,6 +83,10 @@ struct UnitEvidence {
   [[nodiscard]] bool has_null() const noexcept;
   [[nodiscard]] bool has_basis_null() const noexcept;
 };
+
+/// A pair's evidence, one entry a unit: spilled as the store's columns are (io/spilled_vector.hpp),
+/// since a deep MoE pair's is tens of megabytes (about 300 bytes a unit) while its verdict is made.
+using EvidenceList = io::SpilledVector<UnitEvidence>;
 
 enum class VerdictClass : std::uint8_t { identical, derived, partial_reuse, independent, inconclusive };
 [[nodiscard]] const char* to_string(VerdictClass v) noexcept;
@@ -195,7 +200,7 @@ struct PairVerdict {
 
 /// @param[in] unmatched_tensors  tensors of either model with no counterpart in the other (they
 ///   rule out "identical": identity needs every tensor compared)
-[[nodiscard]] PairVerdict decide_verdict(std::vector<UnitEvidence> units, std::size_t unmatched_tensors = 0,
+[[nodiscard]] PairVerdict decide_verdict(EvidenceList units, std::size_t unmatched_tensors = 0,
                                          const VerdictRules& rules = {}, const PairLayout& layout = {});
 
 /// How the parent's verdict compares with the suspect's verdicts against control models.

@@ -239,12 +239,12 @@ UnitEvidence expert_unit(int expert, UnitKind kind, double pearson) {
 }
 
 TEST(MatchedExperts, TheVerdictJudgesConfirmedMatchedUnitsInPlaceOfTheMovedExpertsSameKeyUnits) {
-  std::vector<UnitEvidence> units = {expert_unit(0, UnitKind::same_key, 0.99),        // in place: kept
-                                     expert_unit(1, UnitKind::same_key, 0.01),        // moved, confirmed: gives way
-                                     expert_unit(1, UnitKind::matched_expert, 0.99),  // ... to its match
-                                     expert_unit(2, UnitKind::same_key, 0.02),        // moved, not confirmed: kept
-                                     expert_unit(2, UnitKind::matched_expert, 0.3),   // ... and its match left out
-                                     expert_unit(0, UnitKind::baseline, 0.0)};
+  EvidenceList units = {expert_unit(0, UnitKind::same_key, 0.99),        // in place: kept
+                        expert_unit(1, UnitKind::same_key, 0.01),        // moved, confirmed: gives way
+                        expert_unit(1, UnitKind::matched_expert, 0.99),  // ... to its match
+                        expert_unit(2, UnitKind::same_key, 0.02),        // moved, not confirmed: kept
+                        expert_unit(2, UnitKind::matched_expert, 0.3),   // ... and its match left out
+                        expert_unit(0, UnitKind::baseline, 0.0)};
   const auto judged = route_matched_experts(units, {{1, 1}});
   ASSERT_EQ(judged.size(), 4u);
   EXPECT_EQ(judged[0].key.expert, 0);
@@ -288,7 +288,7 @@ TEST(MatchedExperts, AMoveStandsOnlyWhereTheExpertsOwnStatisticsAtTheMatchConfir
   auto borderline = trained;
   borderline.null_p = 1e-7;
   EXPECT_EQ(confirmed_moves({borderline}, {}).size(), 1u);
-  EXPECT_TRUE(confirmed_moves(std::vector<UnitEvidence>(20, borderline), {}).empty());
+  EXPECT_TRUE(confirmed_moves(EvidenceList(20, borderline), {}).empty());
 }
 
 TEST(MatchedExperts, ConfirmedMovesGiveThePermutedKindUnlessExpertCountsDiffer) {

@@ -27,9 +27,9 @@ UnitEvidence unit(TensorKey key, UnitKind kind, double h, double sd) {
 }
 
 /// Attention of 4 layers at `h` (with cross-layer baselines from the null).
-std::vector<UnitEvidence> attention(double h, std::mt19937& rng) {
+EvidenceList attention(double h, std::mt19937& rng) {
   std::normal_distribution<double> null(0.0, 0.004);
-  std::vector<UnitEvidence> out;
+  EvidenceList out;
   for (int l = 0; l < 4; ++l) {
     out.push_back(unit({Component::text, TensorRole::attn_q, l}, UnitKind::same_key, h + null(rng), 0.004));
     out.push_back(unit({Component::text, TensorRole::attn_q, l}, UnitKind::baseline, null(rng), 0.004));

@@ -39,9 +39,8 @@ UnitEvidence unit(TensorKey key, UnitKind kind, double h, double sd, bool matrix
 
 /// `layers` same-key units of one role with h from `same`, plus one cross-layer baseline per
 /// layer drawn from the null.
-void add_role(std::vector<UnitEvidence>& out, TensorRole role, int layers, double sd,
-              const std::function<double(int)>& same, double rel_l2, double frac_equal, std::mt19937& rng,
-              bool matrix = true) {
+void add_role(EvidenceList& out, TensorRole role, int layers, double sd, const std::function<double(int)>& same,
+              double rel_l2, double frac_equal, std::mt19937& rng, bool matrix = true) {
   std::normal_distribution<double> null(0.0, sd);
   for (int l = 0; l < layers; ++l) {
     auto u = unit(TensorKey{Component::text, role, l}, UnitKind::same_key, same(l), sd, matrix);
@@ -54,7 +53,7 @@ void add_role(std::vector<UnitEvidence>& out, TensorRole role, int layers, doubl
 
 TEST(Verdict, FinetuneIsDerivedWithItsKindAndPValues) {
   std::mt19937 rng(1);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.999; }, 0.01, 0.3, rng);
   add_role(
@@ -75,7 +74,7 @@ TEST(Verdict, EffectsEqualUpToRoundingReportTheSmallerZWhicheverIsLarger) {
   // of the two is larger in the last bits must not change the reported z.
   const auto reported_z = [](double q_gap, double k_gap) {
     std::mt19937 rng(7);
-    std::vector<UnitEvidence> u;
+    EvidenceList u;
     add_role(
         u, TensorRole::attn_q, 8, 0.004, [&](int) { return 1 - q_gap; }, 0.01, 0.3, rng);
     add_role(
@@ -94,7 +93,7 @@ TEST(Verdict, EffectsEqualUpToRoundingReportTheSmallerZWhicheverIsLarger) {
 TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   std::mt19937 rng(2);
   std::normal_distribution<double> noise(0.0, 0.004);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_q, 8, 0.004, [&](int) { return noise(rng); }, 1.4, 0.0, rng);
   add_role(
@@ -104,7 +103,7 @@ TEST(Verdict, IndependentNeedsNullLevelAndPower) {
   for (const auto& c : v.components) EXPECT_TRUE(c.powered) << c.component;
   // Small tensors have a wide null: an effect of 0.1 would be 2 SDs, so nothing can be said.
   std::normal_distribution<double> wide(0.0, 0.05);
-  std::vector<UnitEvidence> tiny;
+  EvidenceList tiny;
   add_role(
       tiny, TensorRole::attn_q, 8, 0.05, [&](int) { return wide(rng); }, 1.4, 0.0, rng);
   v = decide_verdict(tiny);
@@ -118,7 +117,7 @@ TEST(Verdict, NoEvidenceIsJudgedOverTheWholePair) {
   // gives somewhere in a pair, so the pair is at null level.
   std::mt19937 rng(8);
   std::normal_distribution<double> noise(0.0, 0.004);
-  std::vector<UnitEvidence> alone;  // same-key units only: no cross-layer calibration
+  EvidenceList alone;  // same-key units only: no cross-layer calibration
   for (int l = 0; l < 8; ++l) {
     alone.push_back(
         unit({Component::text, TensorRole::attn_q, l}, UnitKind::same_key, l == 0 ? 0.0156 : 0.0, 0.004, false));
@@ -139,7 +138,7 @@ TEST(Verdict, TheNormTrapIsNotEvidence) {
   // Independent models: raw cosine of norms ~0.99, Spearman at null level -> never derived.
   std::mt19937 rng(3);
   std::normal_distribution<double> noise(0.0, 0.004);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_norm, 12, 0.016, [&](int) { return 0.0; }, 0.1, 0.0, rng, false);
   for (auto& e : u) e.cosine = 0.99;
@@ -153,7 +152,7 @@ TEST(Verdict, SignificantButSmallIsNotDerived) {
   // h = 0.05 at 50 null SDs: certainly not chance, but below the weakest derivation the rubric
   // accepts (shared data or a shared tokenizer can leave traces that small).
   std::mt19937 rng(4);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_q, 8, 0.001, [](int) { return 0.05; }, 1.4, 0.0, rng);
   const auto v = decide_verdict(u);
@@ -168,7 +167,7 @@ TEST(Verdict, CrossLayerBaselinesWidenThePermutationNull) {
   // only: cross-layer baselines are no null for g, so these units carry no g test.)
   std::mt19937 rng(5);
   std::normal_distribution<double> wide(0.0, 0.024);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   for (int l = 0; l < 12; ++l) {
     const TensorKey k{Component::text, TensorRole::attn_q, l};
     u.push_back(unit(k, UnitKind::same_key, 0.12, 0.004, false));
@@ -179,7 +178,7 @@ TEST(Verdict, CrossLayerBaselinesWidenThePermutationNull) {
   EXPECT_TRUE(v.components[0].cross_layer_null);
   EXPECT_NE(v.overall, VerdictClass::derived) << v.reason;
   // Without the baselines the same units are derived.
-  std::vector<UnitEvidence> same_only;
+  EvidenceList same_only;
   for (const auto& e : u) {
     if (e.kind == UnitKind::same_key) same_only.push_back(e);
   }
@@ -191,7 +190,7 @@ TEST(Verdict, TrueMatchesAmongTheBaselinesDoNotWidenTheNull) {
   // calibration (median, MAD) ignores them, so the matching units stay derived.
   std::mt19937 rng(9);
   std::normal_distribution<double> null(0.0, 0.004);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   for (int l = 0; l < 12; ++l) {
     const TensorKey k{Component::text, TensorRole::attn_q, l};
     u.push_back(unit(k, UnitKind::same_key, 0.9, 0.004, false));
@@ -205,14 +204,14 @@ TEST(Verdict, TrueMatchesAmongTheBaselinesDoNotWidenTheNull) {
 TEST(Verdict, IdenticalPartialReuseAndPermuted) {
   std::mt19937 rng(6);
   std::normal_distribution<double> noise(0.0, 0.004);
-  std::vector<UnitEvidence> same;
+  EvidenceList same;
   add_role(
       same, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   add_role(
       same, TensorRole::embedding, 1, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   EXPECT_EQ(decide_verdict(same).overall, VerdictClass::identical);
 
-  std::vector<UnitEvidence> partial;  // attention copied, experts independent
+  EvidenceList partial;  // attention copied, experts independent
   add_role(
       partial, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   add_role(
@@ -222,7 +221,7 @@ TEST(Verdict, IdenticalPartialReuseAndPermuted) {
   EXPECT_EQ(p.reused_components, std::vector<std::string>{"attention"});
 
   // Experts shuffled: h sees nothing per unit, but g (unchanged by the permutation) does.
-  std::vector<UnitEvidence> permuted;
+  EvidenceList permuted;
   add_role(
       permuted, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   for (int l = 0; l < 8; ++l) {
@@ -236,8 +235,8 @@ TEST(Verdict, IdenticalPartialReuseAndPermuted) {
 }
 
 /// Units of an identical pair: every tensor value-equal, with its raw bytes.
-std::vector<UnitEvidence> identical_pair() {
-  std::vector<UnitEvidence> u;
+EvidenceList identical_pair() {
+  EvidenceList u;
   for (auto role : {TensorRole::attn_q, TensorRole::routed_expert, TensorRole::embedding}) {
     for (int l = 0; l < 4; ++l) {
       auto e = unit(TensorKey{Component::text, role, role == TensorRole::embedding ? -1 : l}, UnitKind::same_key, 1.0,
@@ -311,7 +310,7 @@ TEST(VerdictNonFinite, AFewNaNsOnOneSideOnlyAreAModificationNotIdentity) {
 TEST(Verdict, TheParentMustStandOutFromTheControls) {
   std::mt19937 rng(7);
   std::normal_distribution<double> noise(0.0, 0.004);
-  std::vector<UnitEvidence> parent_units, control_units, close_control_units;
+  EvidenceList parent_units, control_units, close_control_units;
   add_role(
       parent_units, TensorRole::attn_q, 8, 0.004, [](int) { return 0.9; }, 0.3, 0.0, rng);
   add_role(
@@ -350,7 +349,7 @@ std::vector<std::string> kinds_of(const PairVerdict& v) {
 
 TEST(VerdictKinds, FinetunePlusPermutedExperts) {
   std::mt19937 rng(11);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_q, 8, 0.004, [](int) { return 0.99; }, 0.1, 0.0, rng);
   for (int l = 0; l < 8; ++l) {  // experts moved: same basis (g), nothing in place (h)
@@ -378,7 +377,7 @@ TEST(VerdictKinds, ASmallSignificantHIsNotSameIndexEvidence) {
   // significant but far below min_effect. The copied attention says nothing was trained, so the
   // experts' element-wise change sizes no training kind, and their shared basis says permuted.
   std::mt19937 rng(13);
-  std::vector<UnitEvidence> u;
+  EvidenceList u;
   add_role(
       u, TensorRole::attn_q, 8, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   for (auto& e : u) e.bytes_equal = e.kind == UnitKind::same_key;
@@ -409,7 +408,7 @@ TEST(VerdictKinds, ASmallSignificantHIsNotSameIndexEvidence) {
 
 TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   std::mt19937 rng(12);
-  std::vector<UnitEvidence> up;
+  EvidenceList up;
   add_role(
       up, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);  // copied attention
   for (int l = 0; l < 4; ++l) {
@@ -422,7 +421,7 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   ASSERT_EQ(v.overall, VerdictClass::derived) << v.reason;
   EXPECT_EQ(v.kind, "upcycled");
 
-  std::vector<UnitEvidence> pruned;
+  EvidenceList pruned;
   add_role(
       pruned, TensorRole::attn_q, 4, 0.004, [](int) { return 1.0; }, 0.0, 1.0, rng);
   add_role(
@@ -433,7 +432,7 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
   EXPECT_EQ(v.kind, "expert_pruned");
 
   // Layers [0, 1, 1, 2] of a 3-layer model: norm vectors show which layer each one repeats.
-  std::vector<UnitEvidence> deeper;
+  EvidenceList deeper;
   const std::vector<int> source{0, 1, 1, 2};
   for (int i = 0; i < 4; ++i) {
     for (int j = 0; j < 3; ++j) {
@@ -455,8 +454,8 @@ TEST(VerdictKinds, UpcycledPrunedAndDepthFromTheLayout) {
 
 /// Norm units of a suspect of `source.size()` layers whose layer i repeats the other's layer
 /// source[i] (h 0.99 there, 0.4 elsewhere), every layer pair observed.
-std::vector<UnitEvidence> norm_grid(const std::vector<int>& source, int other_layers) {
-  std::vector<UnitEvidence> out;
+EvidenceList norm_grid(const std::vector<int>& source, int other_layers) {
+  EvidenceList out;
   for (int i = 0; i < static_cast<int>(source.size()); ++i) {
     for (int j = 0; j < other_layers; ++j) {
       const double h = source[static_cast<std::size_t>(i)] == j ? 0.99 : 0.4;
@@ -520,7 +519,7 @@ TEST(VerdictKinds, IndependentModelsReportNoLayerAlignment) {
   // Norm vectors of two unrelated 16-layer models: every cell at the null, none standing out.
   std::mt19937 rng(21);
   std::normal_distribution<double> null(0.0, 0.02);
-  std::vector<UnitEvidence> units;
+  EvidenceList units;
   for (int i = 0; i < 16; ++i) {
     for (int j = 0; j < 16; ++j) {
       auto e = unit(TensorKey{Component::text, TensorRole::mlp_norm, i},
@@ -592,7 +591,7 @@ TEST(VerdictJoint, SmallUnitsPooledOverLayersHavePowerTheirOwnTestsLack) {
   // 16 layers of [32 x 64] attention matrices: one unit's h null SD is about 1/sqrt(2048) = 0.022,
   // so h = 0.1 would stand at 4.5 SDs: no unit alone can show independence with power.
   std::mt19937 rng(7);
-  std::vector<UnitEvidence> independent, weak, copies;
+  EvidenceList independent, weak, copies;
   const auto a0 = gaussian(2048, rng), b0 = gaussian(2048, rng);
   for (int layer = 0; layer < 16; ++layer) {
     const auto a = gaussian(2048, rng), b = gaussian(2048, rng);
