@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "io/spilled_vector.hpp"
@@ -34,8 +36,19 @@ class UnitRows {
   /// Unit ids at or past this are refused (a store of 2^32 units is not a model).
   static constexpr std::uint64_t kIdLimit = std::uint64_t{1} << 32;
 
+  UnitRows() = default;
+  UnitRows(const UnitRows&) = default;
+  UnitRows& operator=(const UnitRows&) = default;
+  /// A moved-from object is empty (its counts go with its buffers).
+  UnitRows(UnitRows&& other) noexcept { take(other); }
+  UnitRows& operator=(UnitRows&& other) noexcept {
+    if (this != &other) take(other);
+    return *this;
+  }
+  ~UnitRows() = default;
+
   /// Puts `values` as unit `id`'s row, replacing the row it had. `values` must not view this
-  /// object's own rows.
+  /// object's own rows (refused: the buffer may move as it grows).
   void put(std::uint64_t id, std::span<const T> values) { put_row(id, values, {}); }
   /// Puts the row of halves `a` and `b`, which must be of one length.
   void put(std::uint64_t id, std::span<const T> a, std::span<const T> b) {
@@ -110,25 +123,52 @@ class UnitRows {
     return {id, std::span<const T>(values_.data() + first, ends_[index] - first)};
   }
 
+  void take(UnitRows& other) noexcept {
+    slot_ = std::move(other.slot_);
+    ends_ = std::move(other.ends_);
+    values_ = std::move(other.values_);
+    other.slot_.clear();
+    other.ends_.clear();
+    other.values_.clear();
+    live_ = std::exchange(other.live_, 0);
+    replaced_rows_ = std::exchange(other.replaced_rows_, 0);
+    replaced_values_ = std::exchange(other.replaced_values_, 0);
+  }
+
+  [[nodiscard]] bool views_own_values(std::span<const T> s) const noexcept {
+    const std::less<const T*> before;
+    return !s.empty() && !values_.empty() && !before(s.data(), values_.data()) &&
+           before(s.data(), values_.data() + values_.size());
+  }
+
   void put_row(std::uint64_t id, std::span<const T> a, std::span<const T> b) {
     if (id >= kIdLimit) throw InternalError("UnitRows: unit id " + std::to_string(id) + " is past 2^32");
     if (ends_.size() + 1 >= std::uint64_t{UINT32_MAX}) throw InternalError("UnitRows: more than 2^32 rows put");
+    if (views_own_values(a) || views_own_values(b)) {
+      throw InternalError("UnitRows: unit " + std::to_string(id) + "'s row views the rows it is put into");
+    }
     if (id >= slot_.size()) slot_.resize(id + 1, kNone);
+    // The row is appended first and the counts change only once it is in: a failed allocation
+    // leaves the rows as they were.
+    const auto values_before = values_.size();
+    try {
+      values_.insert(values_.end(), a.begin(), a.end());
+      values_.insert(values_.end(), b.begin(), b.end());
+      ends_.push_back(values_.size());
+    } catch (...) {
+      values_.resize(values_before);
+      throw;
+    }
     if (slot_[id] == kNone) {
       ++live_;
     } else {
       replaced_values_ += row(id, slot_[id] - 1).values.size();
       ++replaced_rows_;
     }
-    values_.insert(values_.end(), a.begin(), a.end());
-    values_.insert(values_.end(), b.begin(), b.end());
-    ends_.push_back(values_.size());
     slot_[id] = static_cast<std::uint32_t>(ends_.size());
-    // Replaced rows stay in the buffer until they are half of it (a resumed unit puts its row
-    // again); then the live rows are copied out in id order.
-    if (replaced_rows_ > 0 && (replaced_rows_ * 2 >= ends_.size() || replaced_values_ * 2 >= values_.size())) {
-      compact();
-    }
+    // Replaced rows stay in the buffer until they are more than half of it (a resumed unit puts
+    // its row again); then the live rows are copied out in id order.
+    if (replaced_rows_ * 2 > ends_.size() || replaced_values_ * 2 > values_.size()) compact();
   }
 
   void compact() {

@@ -322,10 +322,10 @@ std::vector<T> H5File::read(const std::string& path, std::vector<std::uint64_t>*
   return out;
 }
 
-std::vector<std::uint64_t> H5File::shape(const std::string& path) const {
+std::vector<std::uint64_t> H5File::shape(const std::string& path, std::size_t element_bytes) const {
   SilenceHdf5 quiet;
   std::vector<hsize_t> hdims;
-  (void)open_dataset_for_read(path, 1, hdims);
+  (void)open_dataset_for_read(path, element_bytes, hdims);
   return {hdims.begin(), hdims.end()};
 }
 

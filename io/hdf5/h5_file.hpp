@@ -75,8 +75,9 @@ class H5File {
   /// Reads a whole dataset; `dims` receives its shape when given.
   template <typename T>
   [[nodiscard]] std::vector<T> read(const std::string& path, std::vector<std::uint64_t>* dims = nullptr) const;
-  /// A dataset's shape, checked as read checks it (local, no larger than the file).
-  [[nodiscard]] std::vector<std::uint64_t> shape(const std::string& path) const;
+  /// A dataset's shape, checked as read checks it: local, and no larger than the file holds at
+  /// `element_bytes` an element.
+  [[nodiscard]] std::vector<std::uint64_t> shape(const std::string& path, std::size_t element_bytes = 1) const;
   /// Reads a dataset of one dimension or more a part of about a megabyte at a time:
   /// `take(first_row, part)` gets the whole rows (first dimension) from `first_row` on, as many as
   /// `part` holds. What the caller keeps is its own: a store's statistics or sketches are read into

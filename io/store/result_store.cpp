@@ -649,7 +649,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   }
   if (f.exists("/results/stats")) {
     // Read a part at a time straight into the spilled table: no whole copy in the heap first.
-    const auto dims = f.shape("/results/stats");
+    const auto dims = f.shape("/results/stats", sizeof(double));
     const std::vector<std::uint64_t> want{done, c.stat_names.size()};
     const bool empty = std::find(dims.begin(), dims.end(), 0) != dims.end();
     if (dims != want && !(done == 0 && empty)) {
@@ -683,7 +683,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   }
   if (f.exists("/sketches/unit_id")) {
     const auto ids = get<std::uint64_t>(f, "/sketches/unit_id");
-    const auto dims_a = f.shape("/sketches/a"), dims_b = f.shape("/sketches/b");
+    const auto dims_a = f.shape("/sketches/a", sizeof(float)), dims_b = f.shape("/sketches/b", sizeof(float));
     if (dims_a.size() != 2 || dims_a != dims_b || dims_a[0] != ids.size())
       bad(path, "/sketches/a and /sketches/b are not both [/sketches/unit_id entries x width]");
     for (std::size_t r = 0; r < ids.size(); ++r) {
@@ -692,6 +692,10 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     // Side A's rows a part at a time into one spilled table, then each unit's row put with side B's.
     UnitRows<float> side_a;
     const auto width = dims_a[1];
+    // Rows of no values are rows all the same (read_by_rows gives no part of them).
+    if (width == 0) {
+      for (const auto unit : ids) c.sketches.put(unit, std::span<const float>(), std::span<const float>());
+    }
     f.read_by_rows<float>("/sketches/a", [&](std::uint64_t first, std::span<const float> part) {
       for (std::uint64_t r = 0; r * width < part.size(); ++r) side_a.put(first + r, part.subspan(r * width, width));
     });
@@ -703,12 +707,15 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   }
   if (f.exists("/joint_null/unit_id")) {
     const auto ids = get<std::uint64_t>(f, "/joint_null/unit_id");
-    const auto dims = f.shape("/joint_null/h");
+    const auto dims = f.shape("/joint_null/h", sizeof(float));
     if (dims.size() != 2 || dims[0] != ids.size()) bad(path, "/joint_null/h is not [/joint_null/unit_id entries x K]");
     for (std::size_t r = 0; r < ids.size(); ++r) {
       if (ids[r] >= n) bad(path, "/joint_null/unit_id[" + std::to_string(r) + "] names no unit");
     }
     const auto width = dims[1];
+    if (width == 0) {
+      for (const auto unit : ids) c.joint_null.put(unit, std::span<const float>());
+    }
     f.read_by_rows<float>("/joint_null/h", [&](std::uint64_t first, std::span<const float> part) {
       for (std::uint64_t r = 0; r * width < part.size(); ++r)
         c.joint_null.put(ids[first + r], part.subspan(r * width, width));

@@ -23,7 +23,7 @@ using PairEvidence = std::map<std::pair<int, int>, EvidenceList>;
 
 /// StoreError on a result for a unit the store does not list, or a statistic it lacks. The
 /// evidence views the store's joint-test relabellings (UnitEvidence::joint_null): use it while
-/// `store` lives.
+/// `store` lives and its joint_null is not changed (a put may move every row).
 [[nodiscard]] PairEvidence evidence_by_pair(const io::StoreContents& store);
 PairEvidence evidence_by_pair(io::StoreContents&& store) = delete;
 

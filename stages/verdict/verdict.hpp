@@ -76,8 +76,8 @@ struct UnitEvidence {
   int rotation_perms = 0;
   // Small same-key units: the shape and h under the joint test's shared relabellings
   // (stages/null/hidden_null.hpp HiddenNull::joint); empty for other units. A view, not a copy:
-  // of the store's row (evidence_by_pair), valid while the store lives. A deep MoE has tens of
-  // thousands of such units.
+  // of the store's row (evidence_by_pair), valid while the store lives and no row is put into its
+  // joint_null (one buffer for every unit's row). A deep MoE has tens of thousands of such units.
   std::uint64_t rows = 0, cols = 0;
   std::span<const float> joint_null;
   [[nodiscard]] bool has_null() const noexcept;

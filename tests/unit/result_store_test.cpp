@@ -91,6 +91,13 @@ TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
     }
     c.sketches.put(id, a, b);
   }
+  // Relabellings of every unit: 16 MB, many parts of the reader's megabyte.
+  c.joint_null.clear();
+  for (std::uint64_t id = 0; id < kUnits; ++id) {
+    std::vector<float> h(200);
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] = static_cast<float>(id) - 0.5f * static_cast<float>(i);
+    c.joint_null.put(id, h);
+  }
   c.neuron_matches.clear();
   for (std::uint64_t id = 0; id < 700; ++id) {
     const std::size_t n = id % 5 == 2 ? 0 : 1000 + id;
@@ -107,6 +114,23 @@ TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
   const auto back = read_result_store(p);
   EXPECT_EQ(back.sketches, c.sketches);
   EXPECT_EQ(back.neuron_matches, c.neuron_matches);
+  EXPECT_EQ(back.joint_null, c.joint_null);
+  EXPECT_EQ(back.joint_null.size(), kUnits);
+}
+
+TEST(ResultStore, RowsOfNoValuesRoundTripAsRows) {
+  auto c = sample();
+  c.sketches.put(0, std::span<const float>(), std::span<const float>());
+  c.sketches.put(1, std::span<const float>(), std::span<const float>());
+  c.joint_null.clear();
+  c.joint_null.put(1, std::span<const float>());
+  lineage::testing::TempDir d;
+  const auto p = d.path() / "run.h5";
+  write_result_store(p, c);
+  const auto back = read_result_store(p);
+  EXPECT_EQ(back.sketches.size(), 2u);
+  EXPECT_EQ(back.sketches, c.sketches);
+  EXPECT_TRUE(back.joint_null.contains(1));
   EXPECT_EQ(back.joint_null, c.joint_null);
 }
 

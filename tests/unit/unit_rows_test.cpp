@@ -75,6 +75,35 @@ TEST(UnitRows, RandomPutsAndReplacementsReadAsAMapOfVectorsWould) {
   EXPECT_FALSE(fresh == rows);
 }
 
+TEST(UnitRows, AMovedFromObjectIsEmptyAndARowViewingItsOwnRowsIsRefused) {
+  UnitRows<float> rows;
+  rows.put(3, std::vector<float>{1.0f, 2.0f});
+  rows.put(5, std::vector<float>{4.0f});
+  UnitRows<float> moved(std::move(rows));
+  EXPECT_EQ(moved.size(), 2u);
+  EXPECT_EQ(rows.size(), 0u);  // NOLINT(bugprone-use-after-move): the state after a move is the point
+  EXPECT_TRUE(rows.empty());
+  EXPECT_EQ(rows.begin(), rows.end());
+  rows.put(1, std::vector<float>{9.0f});
+  EXPECT_EQ(rows.size(), 1u);
+  UnitRows<float> assigned;
+  assigned.put(8, std::vector<float>{8.0f});
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.size(), 2u);
+  EXPECT_FALSE(assigned.contains(8));
+  EXPECT_TRUE(moved.empty());  // NOLINT(bugprone-use-after-move)
+  // A span into the buffer it would be appended to (which may move as it grows) is refused, the
+  // rows left as they were; a copy of it is taken.
+  const auto own = assigned.find(3)->values;
+  EXPECT_THROW(assigned.put(4, own), InternalError);
+  EXPECT_THROW(assigned.put(4, std::vector<float>{0.0f}, own.first(1)), InternalError);
+  EXPECT_EQ(assigned.size(), 2u);
+  EXPECT_FALSE(assigned.contains(4));
+  const std::vector<float> copy(own.begin(), own.end());
+  assigned.put(4, copy);
+  EXPECT_EQ(values_of(*assigned.find(4)), (std::vector<float>{1.0f, 2.0f}));
+}
+
 // Rows of a whole deep model go into spilled buffers, not one heap block each: what the type is
 // for. A million values are past the size at which a buffer becomes a mapping of its own.
 TEST(UnitRows, ManyRowsShareOneLargeBuffer) {
