@@ -281,6 +281,17 @@ void H5File::write(const std::string& path, std::span<const T> data, const std::
   write_raw(path, native_type<T>(), data.data(), dims, data.size());
 }
 
+H5Handle H5File::select_rows(const H5Handle& space, const std::vector<hsize_t>& dims, std::uint64_t first,
+                             std::uint64_t rows, const std::string& path) const {
+  std::vector<hsize_t> start(dims.size(), 0), count(dims);
+  start[0] = first;
+  count[0] = rows;
+  check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+        path_.string() + ": select rows of " + path);
+  return H5Handle(
+      check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "H5Screate_simple"));
+}
+
 template <typename T>
 void H5File::write_by_rows(const std::string& path, const std::vector<std::uint64_t>& dims, std::uint64_t rows_per_part,
                            const std::function<void(std::uint64_t first_row, std::span<T> part)>& fill) {
@@ -299,13 +310,7 @@ void H5File::write_by_rows(const std::string& path, const std::vector<std::uint6
     const auto rows = std::min<std::uint64_t>(rows_per_part, dims[0] - first);
     part.assign(rows * row_elements, T{});
     fill(first, std::span<T>(part));
-    std::vector<hsize_t> start(hdims.size(), 0), count(hdims);
-    start[0] = first;
-    count[0] = rows;
-    check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-          path_.string() + ": select rows of " + path);
-    H5Handle memory(
-        check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "H5Screate_simple"));
+    const auto memory = select_rows(space, hdims, first, rows, path);
     check(H5Dwrite(dset.id(), native_type<T>(), memory.id(), space.id(), H5P_DEFAULT, part.data()),
           path_.string() + ": write dataset " + path);
   }
@@ -346,13 +351,7 @@ void H5File::read_by_rows(const std::string& path,
   for (std::uint64_t first = 0; first < hdims[0]; first += rows_per_part) {
     const auto rows = std::min<std::uint64_t>(rows_per_part, hdims[0] - first);
     part.resize(rows * row_elements);
-    std::vector<hsize_t> start(hdims.size(), 0), count(hdims);
-    start[0] = first;
-    count[0] = rows;
-    check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-          path_.string() + ": select rows of " + path);
-    H5Handle memory(
-        check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), "H5Screate_simple"));
+    const auto memory = select_rows(space, hdims, first, rows, path);
     check(H5Dread(dset.id(), native_type<T>(), memory.id(), space.id(), H5P_DEFAULT, part.data()),
           path_.string() + ": read dataset " + path);
     take(first, std::span<const T>(part));

@@ -136,6 +136,10 @@ class H5File {
   void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,
                 std::vector<std::uint64_t>& dims) const;
   H5Handle open_object(const std::string& object_path) const;
+  /// Selects rows [first, first + rows) of a dataset of shape `dims` in its dataspace `space`;
+  /// returns the dataspace of those rows in memory (write_by_rows, read_by_rows).
+  H5Handle select_rows(const H5Handle& space, const std::vector<hsize_t>& dims, std::uint64_t first, std::uint64_t rows,
+                       const std::string& path) const;
   /// Throws StoreError if a link on `path` (each prefix) is an external link.
   void require_local(const std::string& path) const;
   /// Opens a dataset for reading: local links, data stored in this file; returns its element count
