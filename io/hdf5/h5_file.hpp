@@ -87,9 +87,12 @@ class H5File {
                     const std::function<void(std::uint64_t first_row, std::span<const T> part)>& take) const;
 
   void write_strings(const std::string& path, const std::vector<std::string>& values);
-  /// A list of one string, written from `value` where it lies (a verdict's JSON text can be tens
-  /// of megabytes: no copy into a list first).
+  /// A list of one string, written from `value` where it lies as one fixed-length element of its
+  /// size (a verdict's JSON text can be tens of megabytes: no copy into a list or into HDF5's
+  /// global heap first). Throws StoreError for a text of 4 GiB or more.
   void write_string(const std::string& path, const std::string& value);
+  /// The strings of a one-dimensional dataset, variable-length (write_strings; write_string before
+  /// 2026-12-06) or fixed-length (write_string; h5py's byte strings).
   [[nodiscard]] std::vector<std::string> read_strings(const std::string& path) const;
 
   /// Scalar attributes on the object at `object_path` (a group or dataset; "/" is the root).
@@ -129,7 +132,10 @@ class H5File {
   /// A new dataset of `type` and shape `dims` at `path` (its groups created, a dataset there
   /// replaced): what every write starts with.
   H5Handle create_dataset(const std::string& path, hid_t type, const std::vector<hsize_t>& dims);
-  /// A dataset of variable-length strings, one per pointer (write_strings, write_string).
+  /// The strings of fixed-length dataset `dset` (`count` of `size` bytes, H5T_str_t `padding`).
+  [[nodiscard]] std::vector<std::string> read_fixed_strings(hid_t dset, const std::string& path, std::size_t count,
+                                                            std::size_t size, int padding) const;
+  /// A dataset of variable-length strings, one per pointer (write_strings).
   void write_string_pointers(const std::string& path, std::span<const char* const> ptrs);
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
                  std::size_t elem_count);

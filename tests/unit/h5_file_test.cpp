@@ -142,6 +142,88 @@ TEST(H5File, StringsAttributesAndReplacement) {
   EXPECT_FALSE(f.exists("/x"));
 }
 
+/// Whether `path` in the file at `file` holds variable-length strings (read with the C API).
+bool holds_variable_strings(const std::filesystem::path& file, const char* path) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+  const hid_t t = H5Dget_type(d);
+  const bool variable = H5Tis_variable_str(t) > 0;
+  H5Tclose(t);
+  H5Dclose(d);
+  H5Fclose(f);
+  return variable;
+}
+
+/// Writes `count` fixed-length strings of `size` bytes from `bytes` at `path`, padded by `pad`, as
+/// h5py or another writer may (without H5File).
+void write_fixed_strings(const std::filesystem::path& file, const char* path, const std::string& bytes,
+                         std::size_t size, H5T_str_t pad) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, size);
+  H5Tset_strpad(t, pad);
+  const hsize_t n = bytes.size() / size;
+  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  const hid_t d = H5Dcreate2(f, path, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (!bytes.empty()) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data());
+  H5Dclose(d);
+  H5Sclose(space);
+  H5Tclose(t);
+  H5Fclose(f);
+}
+
+TEST(H5File, OneTextIsWrittenAsOneFixedLengthStringAndListsOfEitherKindRead) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "s.h5";
+  const std::string json = "{\"pairs\":[" + std::string(1 << 20, ' ') + "]}";
+  {
+    H5File f(path, H5File::Mode::create);
+    f.write_string("/doc/json", json);
+    f.write_string("/doc/empty", "");
+    f.write_strings("/names", {"a", "bc"});
+  }
+  // A text is not copied into HDF5's global heap: it is one fixed-length string.
+  EXPECT_FALSE(holds_variable_strings(path, "/doc/json"));
+  EXPECT_FALSE(holds_variable_strings(path, "/doc/empty"));
+  EXPECT_TRUE(holds_variable_strings(path, "/names"));
+  write_fixed_strings(path, "/null_padded", std::string("ab\0\0\0cdef\0ghijk", 15), 5, H5T_STR_NULLPAD);
+  write_fixed_strings(path, "/null_terminated", std::string("xy\0\0", 4), 4, H5T_STR_NULLTERM);
+  write_fixed_strings(path, "/space_padded", "ab   c    ", 5, H5T_STR_SPACEPAD);
+  write_fixed_strings(path, "/none", "", 3, H5T_STR_NULLPAD);
+  H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.read_strings("/doc/json"), std::vector<std::string>{json});
+  EXPECT_EQ(f.read_strings("/doc/empty"), std::vector<std::string>{""});
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"a", "bc"}));
+  EXPECT_EQ(f.read_strings("/null_padded"), (std::vector<std::string>{"ab", "cdef", "ghijk"}));
+  EXPECT_EQ(f.read_strings("/null_terminated"), std::vector<std::string>{"xy"});
+  EXPECT_EQ(f.read_strings("/space_padded"), (std::vector<std::string>{"ab", "c"}));
+  EXPECT_TRUE(f.read_strings("/none").empty());
+}
+
+TEST(H5File, FixedLengthStringsLargerThanTheFileAreRefused) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "s.h5";
+  { H5File f(path, H5File::Mode::create); }
+  // 1000 strings of 64 MiB declared, none written: never allocated.
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, std::size_t{64} << 20);
+  const hsize_t n = 1000;
+  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  H5Dclose(H5Dcreate2(f, "/huge", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Sclose(space);
+  H5Tclose(t);
+  H5Fclose(f);
+  H5File g(path, H5File::Mode::read);
+  try {
+    (void)g.read_strings("/huge");
+    FAIL() << "expected a refusal";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("/huge"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("more than the file holds"), std::string::npos) << e.what();
+  }
+}
+
 TEST(H5File, ErrorsNameThePathAndCarryHdf5Stack) {
   lineage::testing::TempDir dir;
   const auto bogus = dir.path() / "not-hdf5.h5";
