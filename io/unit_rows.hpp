@@ -57,6 +57,8 @@ class UnitRows {
     }
     put_row(id, a, b);
   }
+  /// Puts the row of `a` then `b`, of any lengths (UnitValues keeps where `a` ends).
+  void put_runs(std::uint64_t id, std::span<const T> a, std::span<const T> b) { put_row(id, a, b); }
 
   [[nodiscard]] std::optional<Row> find(std::uint64_t id) const noexcept {
     if (id >= slot_.size() || slot_[id] == kNone) return std::nullopt;
@@ -195,6 +197,89 @@ class UnitRows {
   std::size_t live_ = 0;
   std::uint64_t replaced_rows_ = 0;    ///< rows since replaced, still in ends_
   std::uint64_t replaced_values_ = 0;  ///< and their values, still in values_
+};
+
+/// Decoded values of both sides by unit id (norm vectors, routers: the store's /values), in
+/// spilled buffers like UnitRows. The sides may differ in length: a router whose expert count
+/// differs keeps every row of each side.
+class UnitValues {
+ public:
+  struct Entry {
+    std::uint64_t id = 0;
+    std::span<const float> a;
+    std::span<const float> b;
+  };
+
+  /// Puts unit `id`'s values, replacing those it had; neither side may view this object's own.
+  void put(std::uint64_t id, std::span<const float> a, std::span<const float> b) {
+    if (id < UnitRows<float>::kIdLimit && id >= a_length_.size()) a_length_.resize(id + 1, 0);
+    rows_.put_runs(id, a, b);  // leaves the rows as they were if it throws
+    a_length_[id] = a.size();
+  }
+  [[nodiscard]] std::optional<Entry> find(std::uint64_t id) const noexcept {
+    const auto row = rows_.find(id);
+    if (!row) return std::nullopt;
+    return entry(*row);
+  }
+  [[nodiscard]] bool contains(std::uint64_t id) const noexcept { return rows_.contains(id); }
+  [[nodiscard]] std::size_t size() const noexcept { return rows_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return rows_.empty(); }
+  void clear() noexcept {
+    rows_.clear();
+    a_length_ = SpilledVector<std::uint64_t>();
+  }
+
+  /// Entries in ascending unit id.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Entry;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Entry;
+
+    Iterator() = default;
+    Iterator(const UnitValues* values, UnitRows<float>::Iterator at) : values_(values), at_(at) {}
+    Entry operator*() const noexcept { return values_->entry(*at_); }
+    Iterator& operator++() noexcept {
+      ++at_;
+      return *this;
+    }
+    Iterator operator++(int) noexcept {
+      auto before = *this;
+      ++at_;
+      return before;
+    }
+    bool operator==(const Iterator& other) const noexcept { return at_ == other.at_; }
+
+   private:
+    const UnitValues* values_ = nullptr;
+    UnitRows<float>::Iterator at_;
+  };
+  [[nodiscard]] Iterator begin() const noexcept { return {this, rows_.begin()}; }
+  [[nodiscard]] Iterator end() const noexcept { return {this, rows_.end()}; }
+
+  /// The same units with the same values on each side.
+  friend bool operator==(const UnitValues& x, const UnitValues& y) noexcept {
+    if (x.size() != y.size()) return false;
+    for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j) {
+      const auto p = *i, q = *j;
+      if (p.id != q.id || !std::equal(p.a.begin(), p.a.end(), q.a.begin(), q.a.end()) ||
+          !std::equal(p.b.begin(), p.b.end(), q.b.begin(), q.b.end())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  [[nodiscard]] Entry entry(const UnitRows<float>::Row& row) const noexcept {
+    const auto a = static_cast<std::size_t>(a_length_[row.id]);
+    return {row.id, row.values.first(a), row.values.subspan(a)};
+  }
+
+  UnitRows<float> rows_;                   ///< by unit id: side A's values, then side B's
+  SpilledVector<std::uint64_t> a_length_;  ///< by unit id: where side A's values end in its row
 };
 
 }  // namespace lineage::io

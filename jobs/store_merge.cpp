@@ -159,7 +159,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
         out.hash_a.push_back(s.hash_a.at(row));
         out.hash_b.push_back(s.hash_b.at(row));
         row_convention.push_back(convention);
-        if (const auto v = s.values.find(s.done_ids[row]); v != s.values.end()) out.values[uid] = v->second;
+        if (const auto v = s.values.find(s.done_ids[row])) out.values.put(uid, v->a, v->b);
         if (const auto v = s.sketches.find(s.done_ids[row])) out.sketches.put(uid, v->a(), v->b());
         if (const auto v = s.joint_null.find(s.done_ids[row])) out.joint_null.put(uid, v->values);
         if (const auto nm = s.neuron_matches.find(s.done_ids[row])) out.neuron_matches.put(uid, nm->a(), nm->b());

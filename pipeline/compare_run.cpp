@@ -397,7 +397,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   }
   const auto& session = matched_options.session;
   std::uint64_t already = 0, deferred = 0;
-  const auto plan = cluster::run_phase(comm, "plan", own, [&] {
+  auto plan = cluster::run_phase(comm, "plan", own, [&] {
     inject(fault, "plan", rank);
     for (const auto& u : units) already += done_flags[u.id] != 0;
     // Deferred same-key units are left to the phase after the pass (as if done here).
@@ -471,6 +471,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   bool any_stopped = execution.stopped;
   auto total_computed = execution.computed;
   const auto total_blocks = execution.computed_blocks;
+  // The work plan (an item a unit, tens of megabytes on a deep MoE pair) is done with: the store
+  // recorded its ranks and the pass has run it.
+  plan = stages::WorkPlan{};
 
   // ---- rank 0: store from the journals -----------------------------------------------------------
   const auto gather = [&] {

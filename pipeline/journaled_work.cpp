@@ -25,7 +25,7 @@ void append_result(io::StoreContents& store, stages::UnitOutcome&& o) {
   stages::append_stat_columns(store.stats, o.stats);
   store.hash_a.push_back(o.hash_a);
   store.hash_b.push_back(o.hash_b);
-  if (!o.values_a.empty()) store.values[id] = {std::move(o.values_a), std::move(o.values_b)};
+  if (!o.values_a.empty()) store.values.put(id, o.values_a, o.values_b);
   if (!o.sketch_a.empty()) store.sketches.put(id, o.sketch_a, o.sketch_b);
   if (!o.joint_null.empty()) store.joint_null.put(id, o.joint_null);
   if (!o.neuron_sampled.empty()) store.neuron_matches.put(id, o.neuron_sampled, o.neuron_match);

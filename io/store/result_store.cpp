@@ -25,8 +25,12 @@ namespace lineage::io {
 namespace {
 
 template <typename T>
+void put(H5File& f, const std::string& path, std::span<const T> v) {
+  f.write<T>(path, v, {v.size()});
+}
+template <typename T>
 void put(H5File& f, const std::string& path, const std::vector<T>& v) {
-  f.write<T>(path, std::span<const T>(v), {v.size()});
+  put(f, path, std::span<const T>(v));
 }
 
 template <typename T>
@@ -345,10 +349,10 @@ void fill_store(H5File& f, const StoreContents& c) {
   std::vector<std::uint64_t> row_sums(c.done_ids.size());
   for (std::size_t r = 0; r < row_sums.size(); ++r) row_sums[r] = result_row_checksum(c, r);
   put(f, "/results/row_xxh3", row_sums);
-  for (const auto& [uid, ab] : c.values) {
-    const auto g = "/values/" + std::to_string(uid);
-    put(f, g + "/a", ab.first);
-    put(f, g + "/b", ab.second);
+  for (const auto v : c.values) {
+    const auto g = "/values/" + std::to_string(v.id);
+    put(f, g + "/a", v.a);
+    put(f, g + "/b", v.b);
   }
   if (!c.sketches.empty()) {
     const std::uint64_t width = (*c.sketches.begin()).a().size();
@@ -678,7 +682,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
           std::stoull(name) >= n) {
         bad(path, "/values holds an entry that names no unit");
       }
-      c.values[std::stoull(name)] = {get<float>(f, g + "/a"), get<float>(f, g + "/b")};
+      c.values.put(std::stoull(name), get<float>(f, g + "/a"), get<float>(f, g + "/b"));
     }
   }
   if (f.exists("/sketches/unit_id")) {

@@ -92,8 +92,9 @@ struct StoreContents {
   SpilledVector<double> stats;
   std::vector<std::uint64_t> hash_a;  ///< per done unit: xxh3 of side A's raw bytes
   std::vector<std::uint64_t> hash_b;
-  /// Decoded values kept whole (norm vectors, routers), by unit id: side A then side B.
-  std::map<std::uint64_t, std::pair<std::vector<float>, std::vector<float>>> values;
+  /// Decoded values kept whole (norm vectors, routers), by unit id: side A's and side B's (a
+  /// router of a deep MoE pair is a quarter megabyte a side, kept until the store's write).
+  UnitValues values;
   /// Per-expert sketches (stages/execute/expert_sketch.hpp), by unit id: rows of halves, side A's
   /// then side B's, each of one width for the whole store (written as two [n, width] datasets).
   UnitRows<float> sketches;

@@ -18,7 +18,7 @@ namespace {
 /// Rows centred and scaled to unit length (constant rows become zero). Non-finite values count
 /// as zero, as in the permutation null: a NaN would make every score NaN and the assignment
 /// meaningless (the verdict reports them separately).
-std::vector<double> standardised_rows(const std::vector<float>& m, std::uint64_t rows, std::uint64_t cols,
+std::vector<double> standardised_rows(std::span<const float> m, std::uint64_t rows, std::uint64_t cols,
                                       const std::vector<std::uint64_t>& columns) {
   const auto k = columns.size();
   std::vector<double> out(rows * k);
@@ -56,9 +56,8 @@ double matched_mean(const Matrix& s) {
   return t / static_cast<double>(rows);
 }
 
-ExpertMatching compute_matching(const std::vector<float>& suspect, std::uint64_t rows_s,
-                                const std::vector<float>& other, std::uint64_t rows_o, std::uint64_t cols,
-                                std::uint64_t seed, int permutations) {
+ExpertMatching compute_matching(std::span<const float> suspect, std::uint64_t rows_s, std::span<const float> other,
+                                std::uint64_t rows_o, std::uint64_t cols, std::uint64_t seed, int permutations) {
   // At most 1024 hidden columns (evenly spaced): the matching needs rows' directions, not all of them.
   std::vector<std::uint64_t> columns;
   const std::uint64_t step = std::max<std::uint64_t>(1, cols / 1024);
@@ -106,7 +105,7 @@ ExpertMatching compute_matching(const std::vector<float>& suspect, std::uint64_t
 
 }  // namespace
 
-ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t rows_s, const std::vector<float>& other,
+ExpertMatching match_experts(std::span<const float> suspect, std::uint64_t rows_s, std::span<const float> other,
                              std::uint64_t rows_o, std::uint64_t cols, std::uint64_t seed, int permutations) {
   if (suspect.size() != rows_s * cols || other.size() != rows_o * cols || rows_s > rows_o || rows_s == 0) {
     throw InternalError("match_experts: shapes");

@@ -8,6 +8,7 @@
 /// the other model's hidden axis.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace lineage::stages {
@@ -28,8 +29,8 @@ struct ExpertMatching {
 /// layer's matching several times), keyed by a 128-bit hash of the arguments.
 /// @param[in] suspect  rows_s x cols router rows (row-major); other: rows_o x cols; rows_s <= rows_o
 /// @param[in] seed     the relabelling stream
-[[nodiscard]] ExpertMatching match_experts(const std::vector<float>& suspect, std::uint64_t rows_s,
-                                           const std::vector<float>& other, std::uint64_t rows_o, std::uint64_t cols,
+[[nodiscard]] ExpertMatching match_experts(std::span<const float> suspect, std::uint64_t rows_s,
+                                           std::span<const float> other, std::uint64_t rows_o, std::uint64_t cols,
                                            std::uint64_t seed, int permutations = 50);
 
 }  // namespace lineage::stages

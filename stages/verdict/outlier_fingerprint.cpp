@@ -122,13 +122,13 @@ nlohmann::json OutlierFingerprint::to_json() const {
 OutlierFingerprint outlier_fingerprint(const io::StoreContents& store, int suspect, int other) {
   OutlierFingerprint f;
   std::vector<double> chance;
-  for (const auto& [id, values] : store.values) {
-    if (id >= store.units.size()) continue;
-    const auto& u = store.units[id];
+  for (const auto values : store.values) {
+    if (values.id >= store.units.size()) continue;
+    const auto& u = store.units[values.id];
     if (u.model_a != suspect || u.model_b != other || u.kind != UnitKind::same_key) continue;
     const auto& key = u.key_a;
     if (!is_norm_role(key.role)) continue;
-    auto c = outlier_coincidences(values.first, values.second);
+    auto c = outlier_coincidences(values.a, values.b);
     if (c.trials == 0) continue;
     c.key = to_string(u.key_a);
     c.layer = u.layer_a;

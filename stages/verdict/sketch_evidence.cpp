@@ -43,19 +43,19 @@ double row_correlation(const float* a, const float* b, std::uint64_t n) {
 
 /// Both sides' whole router rows of one layer, when both were kept (one row per expert).
 struct Routers {
-  const std::vector<float>* a = nullptr;
-  const std::vector<float>* b = nullptr;
+  std::span<const float> a;
+  std::span<const float> b;
   std::uint64_t cols = 0;
 };
 
 std::map<int, Routers> routers_of(const io::StoreContents& store, int suspect, int other) {
   std::map<int, Routers> out;
-  for (const auto& [id, ab] : store.values) {
-    const auto& u = store.units[id];
+  for (const auto v : store.values) {
+    const auto& u = store.units[v.id];
     if (u.model_a != suspect || u.model_b != other || u.key_a.role != TensorRole::router || u.cols == 0) continue;
     if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix) continue;
     if (u.key_a.kind != ParamKind::weight) continue;
-    out[u.layer_a] = {&ab.first, &ab.second, u.cols};
+    out[u.layer_a] = {v.a, v.b, u.cols};
   }
   return out;
 }
@@ -172,17 +172,16 @@ std::vector<LayerSketchMatching> sketch_matchings(const io::StoreContents& store
     const auto r = routers.find(layer);
     if (r != routers.end()) {
       const auto& [ra, rb, cols] = r->second;
-      const auto n_a = ra->size() / cols, n_b = rb->size() / cols;
-      if (n_a == experts_a && n_b == experts_b && ra->size() == n_a * cols && rb->size() == n_b * cols) {
+      const auto n_a = ra.size() / cols, n_b = rb.size() / cols;
+      if (n_a == experts_a && n_b == experts_b && ra.size() == n_a * cols && rb.size() == n_b * cols) {
         lm.has_router = true;
         const auto& m = lm.matching.match;
         double in_place = 0, reordered = 0;
         int n_in = 0, n_re = 0;
         for (std::size_t e = 0; e < n_a; ++e) {
-          if (e < n_b) in_place += row_correlation(ra->data() + e * cols, rb->data() + e * cols, cols), ++n_in;
+          if (e < n_b) in_place += row_correlation(ra.data() + e * cols, rb.data() + e * cols, cols), ++n_in;
           if (m[e] >= 0) {
-            reordered +=
-                row_correlation(ra->data() + e * cols, rb->data() + static_cast<std::size_t>(m[e]) * cols, cols);
+            reordered += row_correlation(ra.data() + e * cols, rb.data() + static_cast<std::size_t>(m[e]) * cols, cols);
             ++n_re;
           }
         }

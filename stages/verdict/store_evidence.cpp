@@ -110,9 +110,9 @@ std::vector<LayerMatching> router_matchings(const io::StoreContents& store, int 
     const auto& u = store.units[id];
     if (u.model_a != suspect || u.model_b != other || u.key_a.role != TensorRole::router) continue;
     if (u.kind != UnitKind::same_key && u.kind != UnitKind::submatrix) continue;
-    const auto vit = store.values.find(id);
-    if (vit == store.values.end() || u.cols == 0) continue;
-    const auto& [va, vb] = vit->second;
+    const auto values = store.values.find(id);
+    if (!values || u.cols == 0) continue;
+    const auto va = values->a, vb = values->b;
     // Whole routers: same_key units, and sub-matrix routers whose expert counts differ.
     const auto rows_a = va.size() / u.cols, rows_b = vb.size() / u.cols;
     if (rows_a < 2 || rows_a > rows_b || va.size() != rows_a * u.cols || vb.size() != rows_b * u.cols) continue;

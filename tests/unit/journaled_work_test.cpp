@@ -126,7 +126,7 @@ TEST(JournaledWork, GatherPutsEveryJournaledUnitInTheStoreInUnitOrder) {
   store.done_ids = {5};
   stages::append_stat_columns(store.stats, numbered_outcome(5).stats);
   store.hash_a = store.hash_b = {1};
-  store.values[5] = {{1.0f}, {2.0f}};
+  store.values.put(5, std::vector<float>{1.0f}, std::vector<float>{2.0f});
   auto unplanned = gather_results(store, path, units, 1 << 20);
   ASSERT_EQ(store.done_ids.size(), kUnits - 1);
   const auto columns = stages::unit_stat_names().size();
@@ -139,13 +139,14 @@ TEST(JournaledWork, GatherPutsEveryJournaledUnitInTheStoreInUnitOrder) {
     const auto want = stages::stat_columns(numbered_outcome(id).stats);
     EXPECT_TRUE(std::equal(want.begin(), want.end(), store.stats.begin() + static_cast<std::ptrdiff_t>(row * columns)))
         << "the stats row of unit " << id;
-    EXPECT_EQ(store.values.count(id), id % 2 == 0 ? 1u : 0u);
+    EXPECT_EQ(store.values.contains(id), id % 2 == 0);
     EXPECT_EQ(store.sketches.contains(id), id % 7 == 3);
     EXPECT_EQ(store.joint_null.contains(id), id % 5 == 1);
     EXPECT_EQ(store.neuron_matches.contains(id), id % 11 == 5);
   }
-  EXPECT_EQ(store.values.at(4).first, std::vector<float>(3, 4.0f));  // unit 5's old values are gone
-  EXPECT_FALSE(store.values.count(5));
+  EXPECT_TRUE(
+      std::ranges::equal(store.values.find(4)->a, std::vector<float>(3, 4.0f)));  // unit 5's old values are gone
+  EXPECT_FALSE(store.values.contains(5));
   EXPECT_TRUE(std::ranges::equal(store.sketches.find(10)->b(), std::vector<float>{1.0f, 10.0f}));
   EXPECT_TRUE(std::ranges::equal(store.neuron_matches.find(16)->b(), std::vector<std::uint64_t>{7, 16}));
   ASSERT_EQ(unplanned.size(), 1u);
@@ -179,14 +180,16 @@ TEST(JournaledWork, ResultsAreTakenFromTheOutcomesInUnitOrder) {
   for (const std::uint64_t id : {5, 0, 3, 1, 7}) done.emplace(id, outcome(id));
   io::StoreContents store;
   store.stat_names = stages::unit_stat_names();
-  const auto* kept_values = done.at(0).values_a.data();
+  const auto kept_a = done.at(0).values_a, kept_b = done.at(0).values_b;
   take_results(store, done, 4);
   EXPECT_EQ(store.done_ids, (std::vector<std::uint64_t>{0, 1, 3}));
   EXPECT_EQ(done.size(), 2u);  // units 5 and 7: not planned yet
   EXPECT_TRUE(has_result(store, done, 3));
   EXPECT_TRUE(has_result(store, done, 5));
   EXPECT_FALSE(has_result(store, done, 2));
-  EXPECT_EQ(store.values.at(0).first.data(), kept_values);  // moved, not copied
+  ASSERT_TRUE(store.values.contains(0));
+  EXPECT_TRUE(std::ranges::equal(store.values.find(0)->a, kept_a));
+  EXPECT_TRUE(std::ranges::equal(store.values.find(0)->b, kept_b));
   EXPECT_TRUE(std::ranges::equal(store.joint_null.find(1)->values, std::vector<float>{0.25f}));
   EXPECT_TRUE(std::ranges::equal(store.sketches.find(3)->b(), std::vector<float>{1.0f, 2.0f}));
   take_results(store, done, 8);

@@ -92,10 +92,10 @@ TEST(OutlierFingerprint, PooledOverTheNormUnitsOfAPair) {
   unit(1, "text/mlp_norm/L0", 0, "same_key");
   unit(2, "text/attn_norm/L1", 1, "baseline");  // not same-key: left out
   unit(3, "text/router/L0", 0, "same_key");     // not a norm: left out
-  store.values[0] = {a, a};
-  store.values[1] = {a, b};
-  store.values[2] = {a, a};
-  store.values[3] = {a, a};
+  store.values.put(0, a, a);
+  store.values.put(1, a, b);
+  store.values.put(2, a, a);
+  store.values.put(3, a, a);
   const auto f = outlier_fingerprint(store, 0, 1);
   ASSERT_EQ(f.vectors.size(), 2u);
   EXPECT_EQ(f.trials, f.vectors[0].trials + f.vectors[1].trials);

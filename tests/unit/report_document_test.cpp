@@ -92,7 +92,7 @@ io::StoreContents synthetic_store(int layers, int experts, bool control) {
               b == 1 ? ra[static_cast<std::size_t>(e * cols + c)] : normal(rng);
         }
       }
-      s.values[router] = {ra, rb};
+      s.values.put(router, ra, rb);
       for (int e = 0; e < experts; ++e) {
         for (const char* proj : {"gate", "up", "down"}) {
           add("same_key", "text/routed_expert" + L + "/E" + std::to_string(e) + "/" + proj, b, l, l, "routed_expert",

@@ -39,7 +39,7 @@ StoreContents sample() {
   c.stats = {0.99, 0.98, 0.01, 0.95, 0.01, 1.2};
   c.hash_a = {11, 12};
   c.hash_b = {11, 13};
-  c.values[1] = {{1.0f, 1.1f}, {0.9f, 1.2f}};
+  c.values.put(1, std::vector<float>{1.0f, 1.1f}, std::vector<float>{0.9f, 1.2f});
   c.neuron_matches.put(0, std::vector<std::uint64_t>{3, 9, 17}, std::vector<std::uint64_t>{5, 9, 2});
   c.joint_null.put(0, std::vector<float>{0.01f, -0.02f, 0.005f});
   c.verdict_json = R"({"overall":"derived"})";
@@ -66,7 +66,9 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.plan_rank_of_unit, (std::vector<std::int32_t>{0, 1}));
   EXPECT_EQ(c.stats, sample().stats);
   EXPECT_EQ(c.stat_names, sample().stat_names);
-  EXPECT_EQ(c.values.at(1).second, (std::vector<float>{0.9f, 1.2f}));
+  ASSERT_TRUE(c.values.contains(1));
+  EXPECT_TRUE(std::ranges::equal(c.values.find(1)->b, std::vector<float>{0.9f, 1.2f}));
+  EXPECT_EQ(c.values, sample().values);
   EXPECT_EQ(c.neuron_matches, sample().neuron_matches);
   EXPECT_EQ(c.joint_null, sample().joint_null);
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
@@ -226,7 +228,7 @@ TEST(ResultStore, AStoreTheDiskCannotHoldFailsCleanlyAndKeepsTheLastGoodOne) {
   const auto last_good = lineage::testing::read_bytes(p);
   auto big = sample();
   big.run_id = "run-2";
-  big.values[1] = {std::vector<float>(1u << 20, 0.5f), std::vector<float>(1u << 20, 0.25f)};  // 8 MiB
+  big.values.put(1, std::vector<float>(1u << 20, 0.5f), std::vector<float>(1u << 20, 0.25f));  // 8 MiB
   for (const std::size_t limit : {std::size_t{2} << 20, std::size_t{2000}}) {
     try {
       const lineage::testing::FileSizeLimit full(limit);

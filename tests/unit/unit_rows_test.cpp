@@ -115,5 +115,52 @@ TEST(UnitRows, ManyRowsShareOneLargeBuffer) {
   EXPECT_EQ(last.b()[63], 2.0f);
 }
 
+// The store's /values: sides of any lengths (a router whose expert count differs keeps every row
+// of each), found, iterated in id order, replaced, compared.
+TEST(UnitValues, SidesOfAnyLengthsByUnitId) {
+  UnitValues v;
+  EXPECT_TRUE(v.empty());
+  EXPECT_FALSE(v.find(0).has_value());
+  v.put(7, std::vector<float>{1, 2, 3, 4}, std::vector<float>{5, 6});
+  v.put(2, std::vector<float>{9}, std::vector<float>{8, 7, 6});
+  v.put(4, std::vector<float>{}, std::vector<float>{});
+  EXPECT_EQ(v.size(), 3u);
+  EXPECT_TRUE(v.contains(4));
+  EXPECT_FALSE(v.contains(3));
+  EXPECT_FALSE(v.contains(70));
+  const auto seven = v.find(7);
+  ASSERT_TRUE(seven.has_value());
+  EXPECT_EQ(std::vector<float>(seven->a.begin(), seven->a.end()), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(std::vector<float>(seven->b.begin(), seven->b.end()), (std::vector<float>{5, 6}));
+  std::vector<std::uint64_t> ids;
+  std::vector<std::size_t> a_sizes, b_sizes;
+  for (const auto e : v) {
+    ids.push_back(e.id);
+    a_sizes.push_back(e.a.size());
+    b_sizes.push_back(e.b.size());
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{2, 4, 7}));
+  EXPECT_EQ(a_sizes, (std::vector<std::size_t>{1, 0, 4}));
+  EXPECT_EQ(b_sizes, (std::vector<std::size_t>{3, 0, 2}));
+  auto copy = v;
+  EXPECT_EQ(copy, v);
+  // Replaced: the new split holds, not the old one.
+  copy.put(7, std::vector<float>{1, 2}, std::vector<float>{3, 4, 5, 6});
+  EXPECT_EQ(copy.size(), 3u);
+  EXPECT_EQ(copy.find(7)->a.size(), 2u);
+  EXPECT_EQ(copy.find(7)->b[3], 6.0f);
+  EXPECT_FALSE(copy == v);  // the same values, split elsewhere
+  copy.put(7, std::vector<float>{1, 2, 3, 4}, std::vector<float>{5, 6});
+  EXPECT_EQ(copy, v);
+  const auto moved = std::move(copy);
+  EXPECT_EQ(moved, v);
+  EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move)
+  v.clear();
+  EXPECT_TRUE(v.empty());
+  EXPECT_FALSE(v.contains(7));
+  EXPECT_THROW(v.put(UnitRows<float>::kIdLimit, std::vector<float>{1}, std::vector<float>{1}), InternalError);
+  EXPECT_TRUE(v.empty());
+}
+
 }  // namespace
 }  // namespace lineage::io
