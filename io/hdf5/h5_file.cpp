@@ -382,6 +382,34 @@ void H5File::write_strings(const std::string& path, const std::vector<std::strin
   write_string_pointers(path, ptrs);
 }
 
+void H5File::write_strings_by_rows(
+    const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
+    const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<std::string>& part)>& fill) {
+  if (rows_per_part == 0) throw InternalError("H5File::write_strings_by_rows " + path + ": needs rows per part");
+  SilenceHdf5 quiet;
+  auto type = variable_string_type();
+  const std::vector<hsize_t> dims{count};
+  const auto dset = create_dataset(path, type.id(), dims);
+  if (count == 0) return;
+  H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
+  std::vector<std::string> part;
+  std::vector<const char*> ptrs;
+  for (std::uint64_t first = 0; first < count; first += rows_per_part) {
+    const auto rows = std::min<std::uint64_t>(rows_per_part, count - first);
+    part.clear();
+    fill(first, rows, part);
+    if (part.size() != rows) {
+      throw InternalError("H5File::write_strings_by_rows " + path + ": " + std::to_string(part.size()) +
+                          " strings given for " + std::to_string(rows) + " rows");
+    }
+    ptrs.clear();
+    for (const auto& s : part) ptrs.push_back(s.c_str());
+    const auto memory = select_rows(space, dims, first, rows, path);
+    check(H5Dwrite(dset.id(), type.id(), memory.id(), space.id(), H5P_DEFAULT, ptrs.data()),
+          path_.string() + ": write strings " + path);
+  }
+}
+
 void H5File::write_string(const std::string& path, const std::string& value) {
   SilenceHdf5 quiet;
   // One fixed-length element of the text's size, written from where the text lies: a

@@ -87,6 +87,12 @@ class H5File {
                     const std::function<void(std::uint64_t first_row, std::span<const T> part)>& take) const;
 
   void write_strings(const std::string& path, const std::vector<std::string>& values);
+  /// Writes `count` variable-length strings `rows_per_part` at a time: `fill(first_row, rows, part)`
+  /// appends rows [first_row, first_row + rows) to the empty `part` (a store's text columns of a
+  /// deep model are tens of megabytes as strings, never held whole).
+  void write_strings_by_rows(
+      const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
+      const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<std::string>& part)>& fill);
   /// A list of one string, written from `value` where it lies as one fixed-length element of its
   /// size (a verdict's JSON text can be tens of megabytes: no copy into a list or into HDF5's
   /// global heap first). Throws StoreError for a text of 4 GiB or more.

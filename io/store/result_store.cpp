@@ -269,19 +269,22 @@ void fill_store(H5File& f, const StoreContents& c) {
     if (!s.shard_mtimes_ns.empty()) put(f, g + "/shard_mtime_ns", s.shard_mtimes_ns);
   }
   f.write_strings("/inputs/labels", labels);
-  // Units: a column table (one dataset per field, row i = unit id i), made and written one column
-  // at a time: the seven text columns of a deep model's units held at once took hundreds of bytes
-  // a unit, the store's largest transient.
+  // Units: a column table (one dataset per field, row i = unit id i), each column made and
+  // written a part of kUnitRowsPerPart rows at a time: a deep model's text columns as strings take
+  // tens of bytes a unit each, the store's largest transient when held whole.
   const auto n = c.units.size();
+  constexpr std::uint64_t kUnitRowsPerPart = 16384;
   const auto column = [&](const std::string& dataset, auto value_of) {
     using Value = decltype(value_of(std::declval<const StoredUnit&>()));
-    std::vector<Value> values;
-    values.reserve(n);
-    for (const auto& u : c.units) values.push_back(value_of(u));
     if constexpr (std::is_same_v<Value, std::string>) {
-      f.write_strings(dataset, values);
+      f.write_strings_by_rows(dataset, n, kUnitRowsPerPart,
+                              [&](std::uint64_t first, std::uint64_t rows, std::vector<std::string>& part) {
+                                for (auto i = first; i < first + rows; ++i) part.push_back(value_of(c.units[i]));
+                              });
     } else {
-      put(f, dataset, values);
+      f.write_by_rows<Value>(dataset, {n}, kUnitRowsPerPart, [&](std::uint64_t first, std::span<Value> part) {
+        for (std::size_t i = 0; i < part.size(); ++i) part[i] = value_of(c.units[first + i]);
+      });
     }
   };
   f.ensure_group("/units");

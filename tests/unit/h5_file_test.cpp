@@ -200,6 +200,35 @@ TEST(H5File, OneTextIsWrittenAsOneFixedLengthStringAndListsOfEitherKindRead) {
   EXPECT_TRUE(f.read_strings("/none").empty());
 }
 
+TEST(H5File, StringsWrittenInPartsReadBackWhole) {
+  lineage::testing::TempDir dir;
+  const auto path = dir.path() / "s.h5";
+  std::vector<std::string> want;
+  for (int i = 0; i < 1000; ++i) want.push_back(i % 7 == 0 ? std::string() : "unit " + std::to_string(i));
+  {
+    H5File f(path, H5File::Mode::create);
+    std::vector<std::uint64_t> firsts;
+    f.write_strings_by_rows("/names", want.size(), 64,
+                            [&](std::uint64_t first, std::uint64_t rows, std::vector<std::string>& part) {
+                              EXPECT_TRUE(part.empty());
+                              firsts.push_back(first);
+                              part.assign(want.begin() + static_cast<std::ptrdiff_t>(first),
+                                          want.begin() + static_cast<std::ptrdiff_t>(first + rows));
+                            });
+    EXPECT_EQ(firsts.size(), 16u);  // 15 parts of 64 rows and one of 40
+    EXPECT_EQ(firsts.back(), 960u);
+    f.write_strings_by_rows(
+        "/none", 0, 64, [](std::uint64_t, std::uint64_t, std::vector<std::string>&) { FAIL() << "no rows to fill"; });
+    EXPECT_THROW(f.write_strings_by_rows(
+                     "/short", 10, 4,
+                     [](std::uint64_t, std::uint64_t, std::vector<std::string>& part) { part.emplace_back("one"); }),
+                 InternalError);
+  }
+  H5File f(path, H5File::Mode::read);
+  EXPECT_EQ(f.read_strings("/names"), want);
+  EXPECT_TRUE(f.read_strings("/none").empty());
+}
+
 TEST(H5File, FixedLengthStringsLargerThanTheFileAreRefused) {
   lineage::testing::TempDir dir;
   const auto path = dir.path() / "s.h5";
