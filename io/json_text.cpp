@@ -6,7 +6,7 @@
 
 namespace lineage::io {
 
-void append_json_object(std::string& out, const nlohmann::json& object,
+void append_json_object(SpilledText& out, const nlohmann::json& object,
                         const std::map<std::string, JsonValueWriter>& written) {
   if (!object.is_object()) throw InternalError("append_json_object: not a JSON object");
   for (const auto& [key, write] : written) {
@@ -17,12 +17,12 @@ void append_json_object(std::string& out, const nlohmann::json& object,
   for (const auto& [key, value] : object.items()) {
     if (!first) out += ',';
     first = false;
-    out += nlohmann::json(key).dump();
+    out += std::string_view(nlohmann::json(key).dump());
     out += ':';
     if (const auto w = written.find(key); w != written.end()) {
       w->second(out);
     } else {
-      out += value.dump();
+      out += std::string_view(value.dump());
     }
   }
   out += '}';

@@ -15,17 +15,19 @@
 #include <string>
 #include <string_view>
 
+#include "io/spilled_vector.hpp"
+
 namespace lineage::io {
 
 /// Writes the value of one key of a JSON object straight into the text (append_json_object).
-using JsonValueWriter = std::function<void(std::string& out)>;
+using JsonValueWriter = std::function<void(SpilledText& out)>;
 
 /// Appends `object` as its dump() writes it (compact), except that the values of the keys in
 /// `written` are appended by those writers instead: for a document whose large parts are made and
 /// written one piece at a time rather than held whole as an nlohmann object (several times its
 /// text). Each key of `written` must be one of the object's (its value there is not written):
 /// InternalError otherwise. The keys come in the object's order.
-void append_json_object(std::string& out, const nlohmann::json& object,
+void append_json_object(SpilledText& out, const nlohmann::json& object,
                         const std::map<std::string, JsonValueWriter>& written);
 
 /// Deeper nesting than any real config or tokenizer (they stay below 10 levels).

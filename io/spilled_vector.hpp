@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace lineage::io {
@@ -73,5 +74,8 @@ bool operator==(const SpillAllocator<T>& /*a*/, const SpillAllocator<U>& /*b*/) 
 
 template <class T>
 using SpilledVector = std::vector<T, SpillAllocator<T>>;
+/// Text whose large buffer spills: a deep MoE pair's verdict or tensor scan JSON is tens of
+/// megabytes, and while it grows the buffer it outgrew is held too.
+using SpilledText = std::basic_string<char, std::char_traits<char>, SpillAllocator<char>>;
 
 }  // namespace lineage::io

@@ -338,6 +338,9 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
 
   StepClock clock(environment().step_cpu, rank);
   clock.mark("load");
+  // What reading the headers and pairing left free (tens of megabytes of small blocks on a deep
+  // MoE pair, which the larger buffers after it do not reuse) goes back to the system.
+  (void)return_freed_memory();
 
   // ---- moved experts planned at their match before the pass (pipeline/matched_phase.hpp) -------
   MovesBeforePass before;
@@ -346,7 +349,10 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::run_phase(comm, "preflight", store_phase, [&] {
     if (root) check_output_place(cfg);
   });
-  if (cfg.matched_experts) before = match_experts_before_pass(comm, run, matched_options);
+  if (cfg.matched_experts) {
+    before = match_experts_before_pass(comm, run, matched_options);
+    (void)return_freed_memory();  // the sketches' records, not held through the pass
+  }
   clock.mark("moves-before-pass");
 
   // ---- pre-flight on rank 0 (under the lock): an existing run, its journals ---------------------

@@ -14,6 +14,7 @@
 #include "io/journal/journal.hpp"
 #include "io/unit_rows.hpp"
 #include "pipeline/journaled_work.hpp"
+#include "stages/execute/expert_sketch.hpp"
 #include "stages/plan/shard_plan.hpp"
 #include "stages/plan/work_plan.hpp"
 #include "stages/verdict/store_verdicts.hpp"
@@ -42,6 +43,10 @@ std::vector<float> sketch_by_rows(const stages::ElementView& view, const std::ve
 std::vector<std::byte> sketch_share(const stages::RunPlan& run, const std::vector<std::uint64_t>& ids, int rank,
                                     int size) {
   std::vector<std::byte> out;
+  // Reserved whole: a deep MoE pair's record is tens of megabytes, and the buffers a growing one
+  // leaves behind stay in the heap.
+  const auto own_ids = (ids.size() + static_cast<std::size_t>(size - 1 - rank)) / static_cast<std::size_t>(size);
+  out.reserve(own_ids * (3 * sizeof(std::uint64_t) + 2 * stages::kSketchWidth * sizeof(float)));
   cluster::UnitBytes bytes(run.models);
   std::vector<std::byte> gathered;
   for (auto i = static_cast<std::size_t>(rank); i < ids.size(); i += static_cast<std::size_t>(size)) {
@@ -68,11 +73,12 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
   result.planned = run.units().size();
   const auto ids = stages::move_sketch_units(run.units());
   if (ids.empty()) return result;
-  const auto share = cluster::run_phase(comm, "sketch", own, [&] {
+  auto share = cluster::run_phase(comm, "sketch", own, [&] {
     if (options.inject) options.inject("sketch");
     return sketch_share(run, ids, comm.rank(), comm.size());
   });
   auto shares = comm.gather(share, 0);
+  std::vector<std::byte>().swap(share);  // rank 0 holds the copy it gathered
   result.moves = cluster::run_phase(comm, "sketch", own, [&] {
     std::vector<stages::ExpertMove> moves;
     if (!root) return moves;

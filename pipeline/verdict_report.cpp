@@ -156,7 +156,7 @@ struct NeuronCounts {
 
 /// Appends the neuron matching list as neuron_matching_json(...).dump() writes it, one MLP's
 /// JSON at a time, and returns what the printed table counts of it.
-NeuronCounts dump_neuron_matching(std::string& out, const io::StoreContents& store, int suspect, int other,
+NeuronCounts dump_neuron_matching(io::SpilledText& out, const io::StoreContents& store, int suspect, int other,
                                   stages::NeuronPairing pairing) {
   NeuronCounts counts;
   out += '[';
@@ -164,7 +164,7 @@ NeuronCounts dump_neuron_matching(std::string& out, const io::StoreContents& sto
     if (counts.mlps++ > 0) out += ',';
     counts.matched += m.matched ? 1 : 0;
     counts.permuted += m.permuted ? 1 : 0;
-    out += neuron_entry_json(m).dump();
+    out += std::string_view(neuron_entry_json(m).dump());
   }
   out += ']';
   return counts;
@@ -324,14 +324,14 @@ VerdictText verdict_text(const io::StoreContents& store) {
   // The neuron matchings are computed once here: written into the text, then only counted in
   // the object the table is printed from.
   std::vector<std::pair<NeuronCounts, NeuronCounts>> counts;
-  const auto write_pairs = [&](std::string& out) {
+  const auto write_pairs = [&](io::SpilledText& out) {
     out += '[';
     for (const auto& p : object["pairs"]) {
       if (!counts.empty()) out += ',';
       auto& [same_role, expert_to_dense] = counts.emplace_back();
       const int suspect = p["model_a"].get<int>(), other = p["model_b"].get<int>();
       const auto neurons = [&](stages::NeuronPairing pairing, NeuronCounts& n) {
-        return [&store, suspect, other, pairing, &n](std::string& o) {
+        return [&store, suspect, other, pairing, &n](io::SpilledText& o) {
           n = dump_neuron_matching(o, store, suspect, other, pairing);
         };
       };
@@ -350,7 +350,7 @@ VerdictText verdict_text(const io::StoreContents& store) {
       p["upcycling_neuron_matching"] = neuron_counts_json(counts[i].second);
     }
   } else {
-    text.json = object.dump();
+    text.json = io::SpilledText(std::string_view(object.dump()));
   }
   std::ostringstream table;
   print_verdict_table(object, table);

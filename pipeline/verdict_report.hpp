@@ -19,7 +19,7 @@ namespace lineage::pipeline {
 /// pair's neuron matchings (tens of thousands of MLPs, most of the document) are written one MLP
 /// at a time. Its JSON object is about eight times its text.
 struct VerdictText {
-  std::string json;
+  io::SpilledText json;
   std::string table;
 };
 [[nodiscard]] VerdictText verdict_text(const io::StoreContents& store);

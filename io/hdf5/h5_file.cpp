@@ -410,7 +410,7 @@ void H5File::write_strings_by_rows(
   }
 }
 
-void H5File::write_string(const std::string& path, const std::string& value) {
+void H5File::write_string(const std::string& path, std::string_view value) {
   SilenceHdf5 quiet;
   // One fixed-length element of the text's size, written from where the text lies: a
   // variable-length string would be copied whole into HDF5's global heap first (tens of megabytes

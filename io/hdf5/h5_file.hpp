@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/hdf5/h5_handle.hpp"
@@ -96,7 +97,7 @@ class H5File {
   /// A list of one string, written from `value` where it lies as one fixed-length element of its
   /// size (a verdict's JSON text can be tens of megabytes: no copy into a list or into HDF5's
   /// global heap first). Throws StoreError for a text of 4 GiB or more.
-  void write_string(const std::string& path, const std::string& value);
+  void write_string(const std::string& path, std::string_view value);
   /// The strings of a one-dimensional dataset, variable-length (write_strings; write_string before
   /// 2026-12-06) or fixed-length (write_string; h5py's byte strings).
   [[nodiscard]] std::vector<std::string> read_strings(const std::string& path) const;

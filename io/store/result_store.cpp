@@ -89,9 +89,11 @@ std::vector<std::string> strings(const H5File& f, const std::string& path) {
 }
 
 std::string text(const H5File& f, const std::string& path) {
-  const auto s = strings(f, path);
-  return s.empty() ? std::string() : s.front();
+  auto s = strings(f, path);
+  return s.empty() ? std::string() : std::move(s.front());
 }
+
+SpilledText spilled(const std::string& text) { return {text.begin(), text.end()}; }
 
 /// Appends fields to one byte string for hashing (strings with their length, so fields cannot
 /// run into each other).
@@ -210,7 +212,8 @@ std::uint64_t unit_checksum(const StoredUnit& u) {
   Fields f;
   f.add(u.id);
   const auto t = unit_text(u);
-  for (const auto* s : {&t.kind, &t.key_a, &t.key_b, &u.tensor_a, &u.tensor_b, &t.component, &t.role}) f.add(*s);
+  for (const auto* s : {&t.kind, &t.key_a, &t.key_b, &u.tensor_a.str(), &u.tensor_b.str(), &t.component, &t.role})
+    f.add(*s);
   for (auto v : {u.model_a, u.model_b, u.layer_a, u.layer_b, u.expert}) f.add(v);
   for (auto v : {u.rows, u.cols, u.bytes}) f.add(v);
   return XXH3_64bits(f.bytes.data(), f.bytes.size());
@@ -292,8 +295,8 @@ void fill_store(H5File& f, const StoreContents& c) {
   column("/units/kind", [](const StoredUnit& u) { return std::string(to_string(u.kind)); });
   column("/units/key_a", [](const StoredUnit& u) { return to_string(u.key_a); });
   column("/units/key_b", [](const StoredUnit& u) { return to_string(u.key_b); });
-  column("/units/tensor_a", [](const StoredUnit& u) { return u.tensor_a; });
-  column("/units/tensor_b", [](const StoredUnit& u) { return u.tensor_b; });
+  column("/units/tensor_a", [](const StoredUnit& u) { return u.tensor_a.str(); });
+  column("/units/tensor_b", [](const StoredUnit& u) { return u.tensor_b.str(); });
   column("/units/component", [](const StoredUnit& u) { return std::string(to_string(u.key_a.component)); });
   column("/units/role", [](const StoredUnit& u) { return std::string(to_string(u.key_a.role)); });
   column("/units/model_a", [](const StoredUnit& u) { return u.model_a; });
@@ -745,7 +748,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
     if (at != sampled.size()) bad(path, "/neurons/count adds up to less than /neurons/suspect holds");
   }
   c.summaries_json = text(f, "/summaries/json");
-  c.verdict_json = text(f, "/verdict/json");
+  c.verdict_json = spilled(text(f, "/verdict/json"));
   // Stores written before evidence existed have no /evidence: nothing recorded yet.
   if (f.exists("/evidence/json")) c.evidence_json = text(f, "/evidence/json");
   if (!c.evidence_json.empty()) {
@@ -762,7 +765,7 @@ StoreContents read_result_store(const std::filesystem::path& path, const StoreRe
   }
   // Stores written before the tensor scan (or by a merge) have none.
   if (f.exists("/tensor_scan/json")) {
-    c.tensor_scan_json = text(f, "/tensor_scan/json");
+    c.tensor_scan_json = spilled(text(f, "/tensor_scan/json"));
     try {
       if (!parse_json_text(c.tensor_scan_json, path.string() + ":/tensor_scan/json").is_object())
         bad(path, "/tensor_scan/json is not a JSON object");

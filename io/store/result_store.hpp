@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/shared_name.hpp"
 #include "core/tensor_key.hpp"
 #include "core/unit_kind.hpp"
 #include "core/unmatched_tensor.hpp"
@@ -51,8 +52,10 @@ struct StoredUnit {
   UnitKind kind = UnitKind::same_key;
   TensorKey key_a;
   TensorKey key_b;
-  std::string tensor_a;
-  std::string tensor_b;
+  /// Shared with the run's plan and inventories (a deep MoE pair has a few hundred thousand units,
+  /// each naming two tensors: copies of the names were tens of megabytes on rank 0).
+  SharedName tensor_a;
+  SharedName tensor_b;
   std::int32_t model_a = 0;
   std::int32_t model_b = 1;
   std::int32_t layer_a = -1;
@@ -106,13 +109,13 @@ struct StoreContents {
   UnitRows<std::uint64_t> neuron_matches;
   /// Per-role summaries and verdicts as JSON documents (stages/verdict writes them).
   std::string summaries_json;
-  std::string verdict_json;
+  SpilledText verdict_json;
   /// Evidence beside the weights (tokenizer, architecture, behaviour) as a JSON array of items
   /// {kind, subject, support, reading, result}; empty when none was recorded.
   std::string evidence_json;
   /// The tensor scan (stages/align/byte_identity.hpp): per model each tensor's sampled SD, per
   /// pair the byte-identical tensors, and the scan's cost; empty in stores written before it.
-  std::string tensor_scan_json;
+  SpilledText tensor_scan_json;
   /// Slurm job ids (or "local") that wrote to this store, oldest first.
   std::vector<std::string> writers;
   /// The schema version the store was read from (written stores are always kStoreSchemaVersion).

@@ -232,10 +232,10 @@ nlohmann::json TensorScan::to_json() const {
   return j;
 }
 
-std::string TensorScan::to_json_text() const {
+io::SpilledText TensorScan::to_json_text() const {
   const auto held = json_without_tensors(*this);
-  std::string text;
-  io::append_json_object(text, held, {{"models", [&](std::string& out) {
+  io::SpilledText text;
+  io::append_json_object(text, held, {{"models", [&](io::SpilledText& out) {
                                          out += '[';
                                          for (std::size_t m = 0; m < models.size(); ++m) {
                                            out += m ? ",{\"tensors\":[" : "{\"tensors\":[";

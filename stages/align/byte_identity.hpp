@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "io/spilled_vector.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/pair/comparison_unit.hpp"
 #include "stages/plan/row_blocks.hpp"
@@ -133,7 +134,7 @@ struct TensorScan {
   [[nodiscard]] nlohmann::json to_json() const;
   /// to_json().dump(), the same bytes, made a tensor at a time: the object of a deep MoE pair's
   /// scan (a hundred thousand tensors) is several times its text.
-  [[nodiscard]] std::string to_json_text() const;
+  [[nodiscard]] io::SpilledText to_json_text() const;
   /// Throws StoreError naming `where` on a document that does not have this shape.
   [[nodiscard]] static TensorScan from_json(const nlohmann::json& j, const std::string& where);
 };

@@ -278,7 +278,7 @@ TEST(ByteIdentity, FindsTheLayersADepthUpscaledModelRepeats) {
   ASSERT_EQ(scan.pairs.size(), 1u);
   const auto e = byte_identity_of(TensorScan::from_json(scan.to_json(), "test"), 0, 1);
   // compare stores the text made a tensor at a time: the object's own dump, byte for byte.
-  EXPECT_EQ(scan.to_json_text(), scan.to_json().dump());
+  EXPECT_EQ(std::string_view(scan.to_json_text()), scan.to_json().dump());
   EXPECT_FALSE(scan.models.at(0).empty());
   ASSERT_TRUE(e.scanned);
   EXPECT_GT(e.renamed, 0u);

@@ -23,34 +23,34 @@ nlohmann::json sample_document() {
 TEST(JsonText, AnObjectWrittenPieceByPieceIsItsDump) {
   const auto whole = sample_document();
   // Nothing written by a writer: the object's own dump.
-  std::string plain = "prefix:";
+  SpilledText plain = "prefix:";
   append_json_object(plain, whole, {});
-  EXPECT_EQ(plain, "prefix:" + whole.dump());
+  EXPECT_EQ(std::string_view(plain), "prefix:" + whole.dump());
 
   // Two values written by writers from the values they stand for; the object passed holds
   // placeholders there (what is held in memory is not what is written).
   auto held = whole;
   held["zeta"] = nullptr;
   held["alpha"] = "placeholder";
-  std::string pieces;
+  SpilledText pieces;
   append_json_object(pieces, held,
                      {{"zeta",
-                       [&](std::string& out) {
+                       [&](SpilledText& out) {
                          out += '[';
                          for (std::size_t i = 0; i < whole["zeta"].size(); ++i) {
                            if (i) out += ',';
-                           out += whole["zeta"][i].dump();
+                           out += std::string_view(whole["zeta"][i].dump());
                          }
                          out += ']';
                        }},
-                      {"alpha", [&](std::string& out) { append_json_object(out, whole["alpha"], {}); }}});
-  EXPECT_EQ(pieces, whole.dump());
+                      {"alpha", [&](SpilledText& out) { append_json_object(out, whole["alpha"], {}); }}});
+  EXPECT_EQ(std::string_view(pieces), whole.dump());
   EXPECT_EQ(nlohmann::json::parse(pieces), whole);
 }
 
 TEST(JsonText, AWriterForAKeyTheObjectLacksIsRefused) {
-  std::string out;
-  EXPECT_THROW(append_json_object(out, sample_document(), {{"absent", [](std::string& o) { o += "1"; }}}),
+  SpilledText out;
+  EXPECT_THROW(append_json_object(out, sample_document(), {{"absent", [](SpilledText& o) { o += "1"; }}}),
                InternalError);
   EXPECT_THROW(append_json_object(out, nlohmann::json::array({1, 2}), {}), InternalError);
 }

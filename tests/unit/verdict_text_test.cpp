@@ -69,7 +69,7 @@ TEST(VerdictText, IsTheWholeObjectsDumpAndTable) {
   ASSERT_EQ(object["pairs"].size(), 1u);
   ASSERT_EQ(object["pairs"][0]["neuron_matching"].size(), 2u);
   const auto text = verdict_text(store);
-  EXPECT_EQ(text.json, object.dump());
+  EXPECT_EQ(std::string_view(text.json), object.dump());
   std::ostringstream table;
   print_verdict_table(object, table);
   EXPECT_EQ(text.table, table.str());
@@ -81,7 +81,7 @@ TEST(VerdictText, EachPairsCountsAreItsOwn) {
   const auto object = verdicts_from_store(store);
   ASSERT_EQ(object["pairs"].size(), 2u);
   const auto text = verdict_text(store);
-  EXPECT_EQ(text.json, object.dump());
+  EXPECT_EQ(std::string_view(text.json), object.dump());
   std::ostringstream table;
   print_verdict_table(object, table);
   EXPECT_EQ(text.table, table.str());
@@ -97,7 +97,7 @@ TEST(VerdictText, AStoreWithoutWeightsIsTheObjectsDumpToo) {
   store.evidence_json = R"([{"kind":"tokenizer","subject":"vocabulary","support":"none","reading":"disjoint"}])";
   const auto object = verdicts_from_store(store);
   const auto text = verdict_text(store);
-  EXPECT_EQ(text.json, object.dump());
+  EXPECT_EQ(std::string_view(text.json), object.dump());
   std::ostringstream table;
   print_verdict_table(object, table);
   EXPECT_EQ(text.table, table.str());
