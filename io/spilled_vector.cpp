@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <limits>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -91,6 +93,11 @@ bool can_spill_into(const std::filesystem::path& folder) noexcept {
 std::filesystem::path spill_large_buffers_to(std::filesystem::path folder) {
   const std::lock_guard lock(folder_mutex);
   return std::exchange(spill_folder(), std::move(folder));
+}
+
+void* allocate_spillable_array(std::size_t count, std::size_t size) {
+  if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) throw std::bad_array_new_length();
+  return allocate_spillable(count * size);
 }
 
 void* allocate_spillable(std::size_t bytes) {

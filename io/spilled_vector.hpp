@@ -10,8 +10,6 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <limits>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -48,6 +46,10 @@ class SpillScope {
 
 /// `bytes` for SpillAllocator (see there). Throws std::bad_alloc when no memory can be had.
 [[nodiscard]] void* allocate_spillable(std::size_t bytes);
+/// allocate_spillable(count * size); std::bad_array_new_length when that overflows. Out of line, so
+/// that no throw is seen in the moves of a SpilledText, whose allocator is always equal (a
+/// basic_string's move assignment has a copying branch that only unequal allocators take).
+[[nodiscard]] void* allocate_spillable_array(std::size_t count, std::size_t size);
 /// Gives back what allocate_spillable(bytes) returned.
 void deallocate_spillable(void* data, std::size_t bytes) noexcept;
 
@@ -60,10 +62,7 @@ struct SpillAllocator {
   SpillAllocator() noexcept = default;
   template <class U>
   SpillAllocator(const SpillAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
-  [[nodiscard]] T* allocate(std::size_t n) {
-    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
-    return static_cast<T*>(allocate_spillable(n * sizeof(T)));
-  }
+  [[nodiscard]] T* allocate(std::size_t n) { return static_cast<T*>(allocate_spillable_array(n, sizeof(T))); }
   void deallocate(T* data, std::size_t n) noexcept { deallocate_spillable(data, n * sizeof(T)); }
 };
 
