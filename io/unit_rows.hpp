@@ -1,16 +1,17 @@
 #pragma once
 /// @file unit_rows.hpp
 /// Results that only some units have (per-expert sketches, the joint test's relabellings, neuron
-/// matchings), kept by unit id in flat spilled buffers. As maps of small vectors they cost a tree
-/// node and one or two heap blocks a unit beside their values, about 0.5 KB a unit on rank 0 of a
-/// deep MoE pair, none of which could spill (docs/benchmarks.md). A store's unit ids are dense
-/// (0..n-1), so a row is found through an array indexed by id, not a search.
+/// matchings, decoded norm and router values: UnitValues), kept by unit id in flat spilled buffers. As maps of small
+/// vectors they cost a tree node and one or two heap blocks a unit beside their values, about 0.5 KB a unit on rank 0
+/// of a deep MoE pair, none of which could spill (docs/benchmarks.md). A store's unit ids are dense (0..n-1), so a row
+/// is found through an array indexed by id, not a search.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -169,8 +170,15 @@ class UnitRows {
     }
     slot_[id] = static_cast<std::uint32_t>(ends_.size());
     // Replaced rows stay in the buffer until they are more than half of it (a resumed unit puts
-    // its row again); then the live rows are copied out in id order.
-    if (replaced_rows_ * 2 > ends_.size() || replaced_values_ * 2 > values_.size()) compact();
+    // its row again); then the live rows are copied out in id order. The row is in either way:
+    // a compaction without memory for its copy (it throws only before it changes anything) is
+    // left for a later put, so a put that returns has always put, and one that throws has not.
+    if (replaced_rows_ * 2 > ends_.size() || replaced_values_ * 2 > values_.size()) {
+      try {
+        compact();
+      } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): compaction is optional
+      }
+    }
   }
 
   void compact() {

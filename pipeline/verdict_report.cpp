@@ -350,7 +350,7 @@ VerdictText verdict_text(const io::StoreContents& store) {
       p["upcycling_neuron_matching"] = neuron_counts_json(counts[i].second);
     }
   } else {
-    text.json = io::SpilledText(std::string_view(object.dump()));
+    io::append_json_object(text.json, object, {});
   }
   std::ostringstream table;
   print_verdict_table(object, table);

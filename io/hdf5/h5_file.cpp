@@ -461,7 +461,9 @@ std::vector<std::string> H5File::read_strings(const std::string& path) const {
   }
   // Each variable-length string costs at least a 16-byte heap reference in the file, a fixed-length
   // one its size: bound the count by that.
-  auto dset = open_dataset_for_read(path, fixed_size > 0 ? fixed_size : 16, dims);
+  // Each element read becomes a std::string: at least 16 bytes an element either way, so a small
+  // file cannot declare many millions of one-byte strings.
+  auto dset = open_dataset_for_read(path, std::max<std::size_t>(fixed_size, 16), dims);
   if (dims.size() != 1) throw StoreError(path_.string() + ": " + path + " is not a list of strings");
   const auto n = static_cast<std::size_t>(dims[0]);
   if (fixed_size > 0) return read_fixed_strings(dset.id(), path, n, fixed_size, padding);

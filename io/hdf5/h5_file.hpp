@@ -96,7 +96,7 @@ class H5File {
       const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<std::string>& part)>& fill);
   /// A list of one string, written from `value` where it lies as one fixed-length element of its
   /// size (a verdict's JSON text can be tens of megabytes: no copy into a list or into HDF5's
-  /// global heap first). Throws StoreError for a text of 4 GiB or more.
+  /// global heap first). Throws StoreError for a text of 2^32 - 1 bytes or more.
   void write_string(const std::string& path, std::string_view value);
   /// The strings of a one-dimensional dataset, variable-length (write_strings; write_string before
   /// 2026-12-06) or fixed-length (write_string; h5py's byte strings).

@@ -22,8 +22,10 @@
 namespace lineage::io {
 
 /// Version 2 adds per-row XXH3 checksums (/units/row_xxh3, /results/row_xxh3); version 1 stores
-/// are still read (they have no checksums to verify).
-inline constexpr std::int64_t kStoreSchemaVersion = 2;
+/// are still read (they have no checksums to verify). Version 3 writes each text dataset
+/// (/run/config_json, /*/json) as one fixed-length string, which readers of version 2 cannot read
+/// (HDF5 does not convert fixed-length strings to variable-length ones): they refuse it cleanly.
+inline constexpr std::int64_t kStoreSchemaVersion = 3;
 inline constexpr std::int64_t kOldestReadableSchemaVersion = 1;
 
 /// One input model and its fingerprint (file sizes and header hashes of every shard).

@@ -11,7 +11,7 @@ source "$(dirname "$0")/compare_common.bash" "$1" "$2"
 out=$("$lineage" check "$tmp/run.h5") || fail "fresh store: exit $?: $out"
 grep -q "^checksums: 0 bad of" <<<"$out" || fail "checksums line: $out"
 grep -q "input:     suspect .*: matches" <<<"$out" || fail "fingerprint line: $out"
-"$lineage" check "$tmp/run.h5" --json | $py -c 'import json,sys; j=json.load(sys.stdin); assert j["ok"] and j["schema_version"] == 2, j' \
+"$lineage" check "$tmp/run.h5" --json | $py -c 'import json,sys; j=json.load(sys.stdin); assert j["ok"] and j["schema_version"] == 3, j' \
   || fail "json"
 # Folders given explicitly, in input order; a wrong count is usage.
 "$lineage" check "$tmp/run.h5" --model "$tmp/ft" --model "$tmp/base" >/dev/null || fail "--model: exit $?"

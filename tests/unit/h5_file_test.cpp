@@ -142,16 +142,27 @@ TEST(H5File, StringsAttributesAndReplacement) {
   EXPECT_FALSE(f.exists("/x"));
 }
 
-/// Whether `path` in the file at `file` holds variable-length strings (read with the C API).
-bool holds_variable_strings(const std::filesystem::path& file, const char* path) {
+/// The string type of dataset `path` in the file at `file` (read with the C API): whether it is
+/// variable-length, else its size in bytes and padding.
+struct StringType {
+  bool variable = false;
+  std::size_t size = 0;
+  H5T_str_t padding = H5T_STR_ERROR;
+};
+StringType string_type(const std::filesystem::path& file, const char* path) {
   const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  EXPECT_GE(f, 0) << file;
   const hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+  EXPECT_GE(d, 0) << path;
   const hid_t t = H5Dget_type(d);
-  const bool variable = H5Tis_variable_str(t) > 0;
+  EXPECT_EQ(H5Tget_class(t), H5T_STRING) << path;
+  const htri_t variable = H5Tis_variable_str(t);
+  EXPECT_GE(variable, 0) << path;
+  StringType out{variable > 0, H5Tget_size(t), H5Tget_strpad(t)};
   H5Tclose(t);
   H5Dclose(d);
   H5Fclose(f);
-  return variable;
+  return out;
 }
 
 /// Writes `count` fixed-length strings of `size` bytes from `bytes` at `path`, padded by `pad`, as
@@ -182,10 +193,15 @@ TEST(H5File, OneTextIsWrittenAsOneFixedLengthStringAndListsOfEitherKindRead) {
     f.write_string("/doc/empty", "");
     f.write_strings("/names", {"a", "bc"});
   }
-  // A text is not copied into HDF5's global heap: it is one fixed-length string.
-  EXPECT_FALSE(holds_variable_strings(path, "/doc/json"));
-  EXPECT_FALSE(holds_variable_strings(path, "/doc/empty"));
-  EXPECT_TRUE(holds_variable_strings(path, "/names"));
+  // A text is not copied into HDF5's global heap: it is one fixed-length string of its size.
+  const auto text = string_type(path, "/doc/json");
+  EXPECT_FALSE(text.variable);
+  EXPECT_EQ(text.size, json.size());
+  EXPECT_EQ(text.padding, H5T_STR_NULLPAD);
+  const auto empty = string_type(path, "/doc/empty");
+  EXPECT_FALSE(empty.variable);
+  EXPECT_EQ(empty.size, 1u);
+  EXPECT_TRUE(string_type(path, "/names").variable);
   write_fixed_strings(path, "/null_padded", std::string("ab\0\0\0cdef\0ghijk", 15), 5, H5T_STR_NULLPAD);
   write_fixed_strings(path, "/null_terminated", std::string("xy\0\0", 4), 4, H5T_STR_NULLTERM);
   write_fixed_strings(path, "/space_padded", "ab   c    ", 5, H5T_STR_SPACEPAD);
@@ -243,7 +259,19 @@ TEST(H5File, FixedLengthStringsLargerThanTheFileAreRefused) {
   H5Sclose(space);
   H5Tclose(t);
   H5Fclose(f);
+  // 200,000 one-byte strings, none written: 200 kB of the file's bytes, but 200,000 strings in
+  // memory; counted at 16 bytes an element, more than the file holds.
+  const hid_t h = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t one = H5Tcopy(H5T_C_S1);
+  H5Tset_size(one, 1);
+  const hsize_t many = 200'000;
+  const hid_t many_space = H5Screate_simple(1, &many, nullptr);
+  H5Dclose(H5Dcreate2(h, "/many", one, many_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Sclose(many_space);
+  H5Tclose(one);
+  H5Fclose(h);
   H5File g(path, H5File::Mode::read);
+  EXPECT_THROW((void)g.read_strings("/many"), StoreError);
   try {
     (void)g.read_strings("/huge");
     FAIL() << "expected a refusal";

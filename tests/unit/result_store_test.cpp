@@ -74,6 +74,36 @@ TEST(ResultStore, EverythingRoundTrips) {
   EXPECT_EQ(c.verdict_json, R"({"overall":"derived"})");
 }
 
+// A store of schema 2 (texts as variable-length strings, as lineage wrote them before schema 3)
+// reads as it did; a store of this build says schema 3, which the builds before refuse.
+TEST(ResultStore, TextsOfSchemaTwoStoresStillRead) {
+  lineage::testing::TempDir dir;
+  const auto p = dir.path() / "run.h5";
+  auto c = sample();
+  c.tensor_scan_json = R"({"models":[]})";
+  c.summaries_json = R"({"parent":{}})";
+  write_result_store(p, c);
+  {
+    H5File f(p, H5File::Mode::read_write);
+    EXPECT_EQ(f.int_attribute("/", "schema_version"), 3);
+    for (const auto& [path, text] :
+         std::vector<std::pair<std::string, std::string>>{{"/run/config_json", c.config_json},
+                                                          {"/verdict/json", std::string(c.verdict_json)},
+                                                          {"/summaries/json", c.summaries_json},
+                                                          {"/tensor_scan/json", std::string(c.tensor_scan_json)}}) {
+      f.write_strings(path, {text});  // replaces the fixed-length string
+    }
+    f.set_attribute("/", "schema_version", std::int64_t{2});
+  }
+  const auto back = read_result_store(p);
+  EXPECT_EQ(back.schema_version, 2);
+  EXPECT_EQ(back.config_json, c.config_json);
+  EXPECT_EQ(back.verdict_json, c.verdict_json);
+  EXPECT_EQ(back.summaries_json, c.summaries_json);
+  EXPECT_EQ(back.tensor_scan_json, c.tensor_scan_json);
+  EXPECT_EQ(back.units.size(), c.units.size());
+}
+
 TEST(ResultStore, PerUnitVectorsWrittenInManyPartsRoundTrip) {
   // More sketch rows and neuron entries than one 4 MiB part of the writer holds, and MLPs with no
   // sampled neuron between others: each dataset is written a part at a time.
@@ -259,7 +289,7 @@ TEST(ResultStore, PythonReadsTheStatisticsTable) {
   std::array<char, 256> buf{};
   std::string out;
   while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  EXPECT_EQ(out, "(2, 3) 1.2 2 attn_norm\n");
+  EXPECT_EQ(out, "(2, 3) 1.2 3 attn_norm\n");
 }
 
 }  // namespace
