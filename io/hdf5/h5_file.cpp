@@ -459,8 +459,6 @@ std::vector<std::string> H5File::read_strings(const std::string& path) const {
       if (fixed_size == 0) throw StoreError(path_.string() + ": " + path + " holds strings of no size");
     }
   }
-  // Each variable-length string costs at least a 16-byte heap reference in the file, a fixed-length
-  // one its size: bound the count by that.
   // Each element read becomes a std::string: at least 16 bytes an element either way, so a small
   // file cannot declare many millions of one-byte strings.
   auto dset = open_dataset_for_read(path, std::max<std::size_t>(fixed_size, 16), dims);
