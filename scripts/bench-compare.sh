@@ -197,6 +197,7 @@ if "plain" in walls:
     what = {"hash": "XXH3 of each side", "cosine_f64": "the five sums of the centred cosine, double lanes",
             "screen_f64": "both in one loop per 512 KiB chunk (least work of such a mode)",
             "screen_f64_zmm": "the same, one conversion instruction per eight floats (AVX-512)",
+            "screen_f64_ymm": "the same, the sums in four-lane double vectors (AVX2's registers hold them)",
             "screen_f32": "the same with the sums in float lanes within 4,096 elements",
             "screen_f32_128": "the same within 128 elements",
             "screen_pread": "screen_f64 with each chunk copied by pread, as the compare pass reads"}
