@@ -59,7 +59,6 @@ using f32x8 = float __attribute__((vector_size(32)));
 using f64x8 = double __attribute__((vector_size(64)));
 using u16x8 = std::uint16_t __attribute__((vector_size(16)));
 using u32x8 = std::uint32_t __attribute__((vector_size(32)));
-using f32x4 = float __attribute__((vector_size(16)));
 using f64x4 = double __attribute__((vector_size(32)));
 
 struct Sums {
@@ -215,7 +214,7 @@ enum class Method {
   cosine_f64,
   screen_f64,
   screen_f64_wide,
-  screen_f64_narrow,
+  screen_f64_ymm,
   screen_f32,
   screen_f32_short,
   screen_pread
@@ -264,7 +263,7 @@ Outcome run(Method method, Mapped& fa, Mapped& fb) {
         hash_a.update(pa, len), hash_b.update(pb, len);
         sums_f64_wide(pa, pb, len / 2, sums);
         break;
-      case Method::screen_f64_narrow:
+      case Method::screen_f64_ymm:
         hash_a.update(pa, len), hash_b.update(pb, len);
         sums_f64_ymm(pa, pb, len / 2, sums);
         break;
@@ -303,7 +302,7 @@ int main(int argc, char** argv) {
                                                     {Method::cosine_f64, "cosine_f64"},
                                                     {Method::screen_f64, "screen_f64"},
                                                     {Method::screen_f64_wide, "screen_f64_zmm"},
-                                                    {Method::screen_f64_narrow, "screen_f64_ymm"},
+                                                    {Method::screen_f64_ymm, "screen_f64_ymm"},
                                                     {Method::screen_f32, "screen_f32"},
                                                     {Method::screen_f32_short, "screen_f32_128"},
                                                     {Method::screen_pread, "screen_pread"}};

@@ -11,25 +11,21 @@ namespace lineage::cluster {
 
 std::optional<std::string> preferred_pml(const std::function<std::optional<std::string>(const char*)>& read) {
   if (read("OMPI_MCA_pml")) return std::nullopt;  // the user's choice (mpirun --mca pml passes it so too)
-  const auto size = read("OMPI_COMM_WORLD_SIZE"), local = read("OMPI_COMM_WORLD_LOCAL_SIZE");
-  const bool mpirun_on_one_node = size && local && *size == *local;
-  const bool srun_on_one_node = read("SLURM_STEP_NUM_NODES") == "1";
-  if (mpirun_on_one_node || srun_on_one_node) return "ob1";
+  if (const auto size = read("OMPI_COMM_WORLD_SIZE")) {
+    const auto local = read("OMPI_COMM_WORLD_LOCAL_SIZE");
+    return local && *local == *size ? std::optional<std::string>("ob1") : std::nullopt;
+  }
+  const bool started_by_srun = read("PMIX_RANK") || read("PMI_RANK");
+  if (started_by_srun && read("SLURM_STEP_NUM_NODES") == "1") return "ob1";
   return std::nullopt;
 }
 
-MpiSession::MpiSession(int& argc, char**& argv) {
+MpiSession::MpiSession(int& argc, char**& argv, const std::optional<std::string>& pml) {
   int initialized = 0;
   detail::check(MPI_Initialized(&initialized), "MPI_Initialized");
   if (initialized) return;
-  // Read by Open MPI at MPI_Init (other MPIs ignore it). ob1 with shared memory is what Open MPI
-  // takes between the ranks of one node anyway; only the search for other layers is skipped.
-  const auto read = [](const char* name) -> std::optional<std::string> {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == 0) return std::nullopt;
-    return value;
-  };
-  if (const auto pml = preferred_pml(read)) ::setenv("OMPI_MCA_pml", pml->c_str(), 0);
+  // Read by Open MPI at MPI_Init (other MPIs ignore it).
+  if (pml) ::setenv("OMPI_MCA_pml", pml->c_str(), 1);
   int provided = 0;
   detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   // Errors must come back as codes so that check() can turn them into typed exceptions

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cluster/launcher.hpp"
+#include "cluster/mpi_session.hpp"
 
 namespace lineage::pipeline {
 namespace {
@@ -32,6 +33,7 @@ Environment read_environment() {
   e.test_moves_after_pass = read("LINEAGE_TEST_MOVES_AFTER_PASS");
   e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();
   e.started_as_mpi_rank = started_as_mpi_rank(read);
+  e.mpi_pml = cluster::preferred_pml(read);
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) e.host = host;
   return e;

@@ -38,6 +38,9 @@ struct Environment {
   /// One of cluster::kMpiRankVariables is set: an MPI launcher started this process as a rank
   /// (`compare` initialises MPI only then).
   bool started_as_mpi_rank = false;
+  /// The Open MPI PML a rank asks for before MPI_Init (cluster::preferred_pml): "ob1" for the
+  /// ranks of one node where the user chose none (OMPI_MCA_pml).
+  std::optional<std::string> mpi_pml;
   /// The host name (gethostname), for the writer lock's holder line.
   std::string host;
 };

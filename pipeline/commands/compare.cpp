@@ -98,7 +98,7 @@ int compare(const std::vector<std::string>& args) {
   int argc = 0;
   char** argv = nullptr;
   std::optional<cluster::MpiSession> mpi;
-  if (environment().started_as_mpi_rank) mpi.emplace(argc, argv);
+  if (environment().started_as_mpi_rank) mpi.emplace(argc, argv, environment().mpi_pml);
   const auto world = mpi ? cluster::Communicator::world() : cluster::Communicator::self_only();
   try {
     return run_compare(cfg, world, std::cout);

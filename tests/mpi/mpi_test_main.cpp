@@ -9,6 +9,7 @@
 
 #include "cluster/communicator.hpp"
 #include "cluster/mpi_session.hpp"
+#include "pipeline/environment.hpp"
 
 namespace {
 
@@ -28,7 +29,8 @@ class FailureCollector : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
-  lineage::cluster::MpiSession session(argc, argv);
+  // As `lineage compare` starts MPI (pipeline/commands/compare.cpp).
+  lineage::cluster::MpiSession session(argc, argv, lineage::pipeline::environment().mpi_pml);
   ::testing::InitGoogleTest(&argc, argv);
   auto world = lineage::cluster::Communicator::world();
   auto& listeners = ::testing::UnitTest::GetInstance()->listeners();

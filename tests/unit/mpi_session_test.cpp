@@ -24,12 +24,24 @@ TEST(PreferredPml, RanksOfOneNodeTakeOb1) {
   EXPECT_EQ(preferred_pml(reader_of({{"OMPI_COMM_WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}})), "ob1");
   EXPECT_EQ(preferred_pml(reader_of({{"OMPI_COMM_WORLD_SIZE", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "1"}})), "ob1");
   EXPECT_EQ(preferred_pml(reader_of({{"PMIX_RANK", "0"}, {"SLURM_STEP_NUM_NODES", "1"}})), "ob1");
+  EXPECT_EQ(preferred_pml(reader_of({{"PMI_RANK", "0"}, {"SLURM_STEP_NUM_NODES", "1"}})), "ob1");
+  // mpirun's word is taken over the Slurm variables its ranks inherit.
+  EXPECT_EQ(preferred_pml(reader_of(
+                {{"OMPI_COMM_WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}, {"SLURM_STEP_NUM_NODES", "3"}})),
+            "ob1");
 }
 
 TEST(PreferredPml, RanksThatMaySpanNodesKeepOpenMpisChoice) {
   EXPECT_EQ(preferred_pml(reader_of({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}})),
             std::nullopt);
   EXPECT_EQ(preferred_pml(reader_of({{"PMIX_RANK", "0"}, {"SLURM_STEP_NUM_NODES", "2"}})), std::nullopt);
+  // mpirun started inside a one-node Slurm step (salloc, srun --pty) with ranks on other nodes: the
+  // inherited step's node count is not this job's.
+  EXPECT_EQ(preferred_pml(reader_of(
+                {{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}, {"SLURM_STEP_NUM_NODES", "1"}})),
+            std::nullopt);
+  // A process no launcher started as a rank (a batch script's shell).
+  EXPECT_EQ(preferred_pml(reader_of({{"SLURM_STEP_NUM_NODES", "1"}})), std::nullopt);
   // A launcher that says nothing of the nodes (or half of it) is not taken for one node.
   EXPECT_EQ(preferred_pml(reader_of({{"OMPI_COMM_WORLD_SIZE", "2"}})), std::nullopt);
   EXPECT_EQ(preferred_pml(reader_of({{"PMI_RANK", "0"}, {"PMI_SIZE", "2"}})), std::nullopt);
