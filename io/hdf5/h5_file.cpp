@@ -376,15 +376,31 @@ LINEAGE_H5_INSTANTIATE(std::uint8_t)
 #undef LINEAGE_H5_INSTANTIATE
 
 void H5File::write_strings(const std::string& path, const std::vector<std::string>& values) {
-  std::vector<const char*> ptrs;
-  ptrs.reserve(values.size());
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  write_string_pointers(path, ptrs);
+  write_string_pointer_rows(path, values.size(), std::max<std::uint64_t>(values.size(), 1),
+                            [&](std::uint64_t first, std::uint64_t rows, std::vector<const char*>& ptrs) {
+                              for (std::uint64_t i = first; i < first + rows; ++i) ptrs.push_back(values[i].c_str());
+                            });
 }
 
 void H5File::write_strings_by_rows(
     const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
     const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<std::string>& part)>& fill) {
+  std::vector<std::string> part;
+  write_string_pointer_rows(
+      path, count, rows_per_part, [&](std::uint64_t first, std::uint64_t rows, std::vector<const char*>& ptrs) {
+        part.clear();
+        fill(first, rows, part);
+        if (part.size() != rows) {
+          throw InternalError("H5File::write_strings_by_rows " + path + ": " + std::to_string(part.size()) +
+                              " strings given for " + std::to_string(rows) + " rows");
+        }
+        for (const auto& s : part) ptrs.push_back(s.c_str());
+      });
+}
+
+void H5File::write_string_pointer_rows(
+    const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
+    const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<const char*>& ptrs)>& fill) {
   if (rows_per_part == 0) throw InternalError("H5File::write_strings_by_rows " + path + ": needs rows per part");
   SilenceHdf5 quiet;
   auto type = variable_string_type();
@@ -392,18 +408,11 @@ void H5File::write_strings_by_rows(
   const auto dset = create_dataset(path, type.id(), dims);
   if (count == 0) return;
   H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
-  std::vector<std::string> part;
   std::vector<const char*> ptrs;
   for (std::uint64_t first = 0; first < count; first += rows_per_part) {
     const auto rows = std::min<std::uint64_t>(rows_per_part, count - first);
-    part.clear();
-    fill(first, rows, part);
-    if (part.size() != rows) {
-      throw InternalError("H5File::write_strings_by_rows " + path + ": " + std::to_string(part.size()) +
-                          " strings given for " + std::to_string(rows) + " rows");
-    }
     ptrs.clear();
-    for (const auto& s : part) ptrs.push_back(s.c_str());
+    fill(first, rows, ptrs);
     const auto memory = select_rows(space, dims, first, rows, path);
     check(H5Dwrite(dset.id(), type.id(), memory.id(), space.id(), H5P_DEFAULT, ptrs.data()),
           path_.string() + ": write strings " + path);
@@ -428,17 +437,6 @@ void H5File::write_string(const std::string& path, std::string_view value) {
   const char empty = 0;
   check(H5Dwrite(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.empty() ? &empty : value.data()),
         path_.string() + ": write string " + path);
-}
-
-void H5File::write_string_pointers(const std::string& path, std::span<const char* const> ptrs) {
-  SilenceHdf5 quiet;
-  const hsize_t n = ptrs.size();
-  auto type = variable_string_type();
-  const auto dset = create_dataset(path, type.id(), {n});
-  if (n > 0) {
-    check(H5Dwrite(dset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-          path_.string() + ": write strings " + path);
-  }
 }
 
 std::vector<std::string> H5File::read_strings(const std::string& path) const {

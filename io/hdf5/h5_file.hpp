@@ -142,8 +142,11 @@ class H5File {
   /// The strings of fixed-length dataset `dset` (`count` of `size` bytes, H5T_str_t `padding`).
   [[nodiscard]] std::vector<std::string> read_fixed_strings(hid_t dset, const std::string& path, std::size_t count,
                                                             std::size_t size, int padding) const;
-  /// A dataset of variable-length strings, one per pointer (write_strings).
-  void write_string_pointers(const std::string& path, std::span<const char* const> ptrs);
+  /// A dataset of `count` variable-length strings written `rows_per_part` at a time: `fill(first_row,
+  /// rows, ptrs)` appends the rows' pointers to the empty `ptrs` (write_strings, write_strings_by_rows).
+  void write_string_pointer_rows(
+      const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
+      const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<const char*>& ptrs)>& fill);
   void write_raw(const std::string& path, hid_t mem_type, const void* data, const std::vector<std::uint64_t>& dims,
                  std::size_t elem_count);
   void read_raw(const std::string& path, hid_t mem_type, std::size_t elem_size, std::vector<std::byte>& out,

@@ -121,6 +121,7 @@ TEST(H5File, StringsAttributesAndReplacement) {
     f.write_strings("/names", {"model.layers.0.mlp.gate.weight", "", "ünïcode"});
     f.write_string("/doc/json", std::string(3 << 20, 'j'));  // one long string, as a verdict's JSON
     f.write_string("/doc/empty", "");
+    f.write_strings("/no_names", {});
     f.set_attribute("/", "schema_version", std::int64_t{3});
     f.set_attribute("/", "tool", std::string("lineage"));
     f.set_attribute("/names", "scale", 0.5);
@@ -133,6 +134,8 @@ TEST(H5File, StringsAttributesAndReplacement) {
   EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"model.layers.0.mlp.gate.weight", "", "ünïcode"}));
   EXPECT_EQ(f.read_strings("/doc/json"), std::vector<std::string>{std::string(3 << 20, 'j')});
   EXPECT_EQ(f.read_strings("/doc/empty"), std::vector<std::string>{""});
+  EXPECT_TRUE(f.read_strings("/no_names").empty());
+  EXPECT_EQ(f.shape("/no_names"), std::vector<std::uint64_t>{0});
   EXPECT_EQ(f.int_attribute("/", "schema_version"), 3);
   EXPECT_EQ(f.string_attribute("/", "tool"), "lineage");
   EXPECT_EQ(f.double_attribute("/names", "scale"), 0.5);
