@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/errors.hpp"
+#include "io/spilled_vector.hpp"
 #include "io/store/result_store.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/plan/run_plan.hpp"
@@ -13,6 +14,39 @@
 namespace lineage::jobs {
 
 namespace fs = std::filesystem;
+
+namespace {
+// Spill files mapped at once per unit (docs/benchmarks.md, ninth session; docs/cli.md): about
+// 2.1 KB on rank 0 measured on a 233k-unit pair, rounded up for what a deeper model's texts add;
+// each other rank holds only its plan of units (320 bytes a unit).
+constexpr std::uint64_t kRank0SpillBytesPerUnit = 2560;
+constexpr std::uint64_t kOtherRankSpillBytesPerUnit = 320;
+
+std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+}  // namespace
+
+std::uint64_t spill_bytes_of_run(std::uint64_t units, std::uint64_t ranks) noexcept {
+  return units * (kRank0SpillBytesPerUnit + kOtherRankSpillBytesPerUnit * (ranks > 0 ? ranks - 1 : 0));
+}
+
+std::optional<std::string> spill_note(const std::string& folder, bool folder_can_spill, std::uint64_t free_bytes,
+                                      std::uint64_t spill_bytes, std::uint64_t rank0_bytes) {
+  // Small runs hold little either way: a note only where it is worth a user's attention.
+  constexpr std::uint64_t worth_saying = std::uint64_t{64} << 20;
+  if (rank0_bytes < worth_saying) return std::nullopt;
+  if (!folder_can_spill) {
+    return folder +
+           " cannot hold spill files (not ext4 or XFS, or not writable): rank 0 holds its per-unit "
+           "arrays in memory, about " +
+           mib(rank0_bytes) + " more (docs/cli.md)";
+  }
+  if (free_bytes / 4 < spill_bytes) {
+    return mib(free_bytes) + " free in " + folder + ": the run's spill files (about " + mib(spill_bytes) +
+           ") may not all fit; what does not stays in the ranks' memory, up to about " + mib(rank0_bytes) +
+           " more on rank 0 (docs/cli.md)";
+  }
+  return std::nullopt;
+}
 
 PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
                           const std::vector<std::string>& stores) {
@@ -47,6 +81,11 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
     r.problems.push_back(std::move(text));
     ++r.output_problems;
   };
+  const auto ranks = static_cast<std::uint64_t>(std::max(cfg.slurm.nodes, 1)) *
+                     static_cast<std::uint64_t>(std::max(cfg.slurm.tasks_per_node, 1));
+  const auto rank0_spill = spill_bytes_of_run(r.units, 1);
+  r.estimated_spill_bytes = spill_bytes_of_run(r.units, ranks) * stores.size();
+  bool spill_noted = false;
   for (const auto& s : stores) {
     const fs::path out(s);
     const auto dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
@@ -66,6 +105,13 @@ PreflightReport preflight(const RunConfig& cfg, const FamilyRegistry& registry,
         output_problem(s + ": " + std::to_string(space.available >> 20) + " MiB free in " + dir.string() +
                        ", the stores need about " + std::to_string((r.estimated_store_bytes * stores.size()) >> 20) +
                        " MiB (twice that with headroom)");
+      }
+    }
+    if (!spill_noted && !ec) {
+      if (auto note = spill_note(dir.string(), io::can_spill_into(dir), space.available, r.estimated_spill_bytes,
+                                 rank0_spill)) {
+        r.notes.push_back(std::move(*note));
+        spill_noted = true;  // the stores of an array job share a folder as a rule: said once
       }
     }
     if (fs::exists(out, ec)) {

@@ -89,6 +89,7 @@ int submit(const std::vector<std::string>& args) {
             << check.bytes_to_read / 1000000 << " MB to read, store about " << (check.estimated_store_bytes >> 20)
             << " MiB" << (plan.stores.size() > 1 ? " each" : "") << ", " << (check.free_bytes >> 20) << " MiB free"
             << (check.resumes_existing ? "; an existing store of this run will be resumed" : "") << "\n";
+  for (const auto& note : check.notes) std::cout << "pre-flight: note: " << note << "\n";
 
   const auto compare_path = fs::path(cfg.out).string() + ".compare.sbatch";
   const auto merge_path = fs::path(cfg.out).string() + ".merge.sbatch";

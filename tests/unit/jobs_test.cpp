@@ -275,6 +275,28 @@ TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
   EXPECT_EQ(jobs::shell_quote("it's"), "'it'\\''s'");
 }
 
+TEST(Preflight, SaysWhereTheSpillFilesCannotGo) {
+  constexpr std::uint64_t mib = 1u << 20;
+  const auto rank0 = jobs::spill_bytes_of_run(233'395, 1);
+  const auto all = jobs::spill_bytes_of_run(233'395, 8);
+  EXPECT_GT(rank0, 500 * mib);  // 233k units: about 2.1 KB a unit measured on rank 0
+  EXPECT_EQ(all - rank0, 7 * (jobs::spill_bytes_of_run(233'395, 2) - rank0));
+  // A folder that can hold them, with room: nothing to say.
+  EXPECT_FALSE(jobs::spill_note("/scratch", true, 100 * all, all, rank0));
+  // Not ext4 or XFS (a shared file system): rank 0 holds them in memory, and says how much.
+  const auto shared = jobs::spill_note("/lustre/runs", false, 100 * all, all, rank0);
+  ASSERT_TRUE(shared);
+  EXPECT_NE(shared->find("/lustre/runs cannot hold spill files"), std::string::npos) << *shared;
+  EXPECT_NE(shared->find(std::to_string((rank0 + mib - 1) / mib) + " MiB more"), std::string::npos) << *shared;
+  // Too little room: a file spills only while it takes at most a quarter of the space left.
+  const auto full = jobs::spill_note("/scratch", true, 3 * all, all, rank0);
+  ASSERT_TRUE(full);
+  EXPECT_NE(full->find("may not all fit"), std::string::npos) << *full;
+  EXPECT_FALSE(jobs::spill_note("/scratch", true, 4 * all, all, rank0));
+  // A small run holds little either way.
+  EXPECT_FALSE(jobs::spill_note("/lustre/runs", false, 0, 1000, 1000));
+}
+
 TEST(Preflight, RefusesBadInputsAndForeignStoresBeforeAnythingIsQueued) {
   const auto registry = io::load_family_registry(std::string(LINEAGE_SOURCE_DIR) + "/families");
   const auto& suite = testing::synth_suite();
@@ -288,6 +310,10 @@ TEST(Preflight, RefusesBadInputsAndForeignStoresBeforeAnythingIsQueued) {
   EXPECT_GT(ok.units, 100u);
   EXPECT_GT(ok.estimated_store_bytes, 0u);
   EXPECT_FALSE(ok.resumes_existing);
+  // Two ranks by default (tasks_per_node 2): rank 0's spill files and the other's plan.
+  EXPECT_EQ(ok.estimated_spill_bytes, jobs::spill_bytes_of_run(ok.units, 2));
+  EXPECT_GT(jobs::spill_bytes_of_run(ok.units, 2), jobs::spill_bytes_of_run(ok.units, 1));
+  EXPECT_TRUE(ok.notes.empty()) << ok.notes.front();  // a small run: nothing worth saying
   // No output folder.
   EXPECT_FALSE(jobs::preflight(cfg, registry, {(dir.path() / "missing" / "run.h5").string()}).ok());
   // A store of another run at the output path.
