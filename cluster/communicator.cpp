@@ -103,32 +103,53 @@ double Communicator::max(double value) const {
 }
 
 std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::byte> bytes, int root) const {
-  if (serial_) return {std::vector<std::byte>(bytes.begin(), bytes.end())};
-  const int count = checked_count(bytes.size());
-  std::vector<int> counts(rank_ == root ? static_cast<std::size_t>(size_) : 0);
+  const bool keeps_own = serial_ || rank_ == root;
+  return gather_shares(bytes, keeps_own ? std::vector<std::byte>(bytes.begin(), bytes.end()) : std::vector<std::byte>{},
+                       root);
+}
+
+std::vector<std::vector<std::byte>> Communicator::gather(std::vector<std::byte>&& bytes, int root) const {
+  if (serial_ || rank_ == root) return gather_shares({}, std::move(bytes), root);
+  return gather_shares(bytes, {}, root);
+}
+
+std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const std::byte> sent,
+                                                                std::vector<std::byte> own, int root) const {
+  if (serial_) {
+    std::vector<std::vector<std::byte>> out;  // not {std::move(own)}: an initializer list copies
+    out.push_back(std::move(own));
+    return out;
+  }
+  // Each share goes straight into its own vector on the root (one message a rank), not through
+  // one buffer of them all that is then copied apart: the root holds every share once, its own
+  // where it already lies (a deep MoE pair's sketch record is tens of megabytes a rank).
+  constexpr int kShareTag = 7302;  // progress messages use 7301 (progress_reporter.cpp)
+  const bool is_root = rank_ == root;
+  const int count = checked_count(is_root ? 0 : sent.size());
+  std::vector<int> counts(is_root ? static_cast<std::size_t>(size_) : 0);
   detail::check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, handle_), "MPI_Gather(counts)");
-  std::vector<int> displs;
-  std::vector<std::byte> all;
-  if (rank_ == root) {
-    displs.resize(counts.size());
-    std::size_t total = 0;
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      displs[r] = checked_count(total);
-      total += static_cast<std::size_t>(counts[r]);
+  if (!is_root) {
+    if (count > 0) {
+      detail::check(MPI_Send(sent.data(), count, MPI_BYTE, root, kShareTag, handle_), "MPI_Send(gather)");
     }
-    all.resize(total);
+    return {};
   }
-  detail::check(
-      MPI_Gatherv(bytes.data(), count, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, root, handle_),
-      "MPI_Gatherv");
-  std::vector<std::vector<std::byte>> out;
-  if (rank_ == root) {
-    out.reserve(counts.size());
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      const auto begin = all.begin() + displs[r];
-      out.emplace_back(begin, begin + counts[r]);
+  std::vector<std::vector<std::byte>> out(static_cast<std::size_t>(size_));
+  std::vector<MPI_Request> requests;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    if (static_cast<int>(r) == root) {
+      out[r] = std::move(own);
+      continue;
     }
+    if (counts[r] == 0) continue;
+    out[r].resize(static_cast<std::size_t>(counts[r]));
+    requests.emplace_back();
+    detail::check(
+        MPI_Irecv(out[r].data(), counts[r], MPI_BYTE, static_cast<int>(r), kShareTag, handle_, &requests.back()),
+        "MPI_Irecv(gather)");
   }
+  detail::check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE),
+                "MPI_Waitall(gather)");
   return out;
 }
 

@@ -49,6 +49,8 @@ class Communicator {
   [[nodiscard]] double max(double value) const;
   /// Collective: every rank's bytes on `root`, in rank order (empty vector on other ranks).
   [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes, int root) const;
+  /// The same, root's own bytes moved into its entry instead of copied (a large share held once).
+  [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::vector<std::byte>&& bytes, int root) const;
   /// Collective: root's bytes on every rank.
   [[nodiscard]] std::vector<std::byte> broadcast(std::span<const std::byte> bytes, int root) const;
   /// Collective: root's `records` on every rank (resized to root's count).
@@ -62,6 +64,9 @@ class Communicator {
 
  private:
   Communicator(MPI_Comm handle, bool owned, bool serial);
+  /// gather: the other ranks send `sent`; the root's entry is `own`.
+  [[nodiscard]] std::vector<std::vector<std::byte>> gather_shares(std::span<const std::byte> sent,
+                                                                  std::vector<std::byte> own, int root) const;
   MPI_Comm handle_ = MPI_COMM_NULL;
   bool owned_ = false;
   bool serial_ = false;

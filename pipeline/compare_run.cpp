@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "cluster/phase.hpp"
 #include "cluster/unit_executor.hpp"
@@ -550,7 +551,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   if (scan) {
     cluster::run_phase(comm, "scan", own, [&] { scan_share = stages::sample_share(models, rank, comm.size()); });
   }
-  const auto scan_shares = scan ? comm.gather(scan_share, 0) : std::vector<std::vector<std::byte>>{};
+  // This rank's share is let go once gathered; rank 0 lets the gathered ones go once merged.
+  auto scan_shares = scan ? comm.gather(std::exchange(scan_share, {}), 0) : std::vector<std::vector<std::byte>>{};
   clock.mark("scan");
   std::string verdict_table;
   cluster::run_phase(comm, "verdict", own, [&] {
@@ -560,9 +562,10 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     store.status = complete ? "complete" : "partial";
     if (complete) {
       // Byte identity across names and the tensors' sampled SDs (stages/align/byte_identity.hpp).
+      auto sampled = stages::merge_shares(models, scan_shares);
+      std::vector<std::vector<std::byte>>().swap(scan_shares);
       store.tensor_scan_json =
-          stages::scan_tensors(models, stages::merge_shares(models, scan_shares), *known_hashes, pass_bytes)
-              .to_json_text();
+          stages::scan_tensors(models, std::move(sampled), *known_hashes, pass_bytes).to_json_text();
       known_hashes.reset();
       // The rest of the plan is done with on rank 0: its memory goes back before the verdicts
       // are made.

@@ -77,8 +77,8 @@ MovesBeforePass match_experts_before_pass(const cluster::Communicator& comm, sta
     if (options.inject) options.inject("sketch");
     return sketch_share(run, ids, comm.rank(), comm.size());
   });
-  auto shares = comm.gather(share, 0);
-  std::vector<std::byte>().swap(share);  // rank 0 holds the copy it gathered
+  // Rank 0's share is moved into what it gathers, not copied; the other ranks' go once sent.
+  auto shares = comm.gather(std::exchange(share, {}), 0);
   result.moves = cluster::run_phase(comm, "sketch", own, [&] {
     std::vector<stages::ExpertMove> moves;
     if (!root) return moves;

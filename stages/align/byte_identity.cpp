@@ -294,6 +294,28 @@ TensorScan TensorScan::from_json(const nlohmann::json& j, const std::string& whe
   return s;
 }
 
+WholeTensorHashes::WholeTensorHashes(const std::vector<RunModel>& models) {
+  for (const auto& m : models) {
+    hashes_.emplace_back(m.inventory.tensors.size(), 0);
+    known_.emplace_back(m.inventory.tensors.size(), false);
+  }
+}
+
+void WholeTensorHashes::set(std::size_t model, std::size_t tensor, std::uint64_t hash) {
+  if (model >= hashes_.size() || tensor >= hashes_[model].size()) {
+    throw InternalError("whole tensor hashes: no tensor " + std::to_string(tensor) + " in model " +
+                        std::to_string(model));
+  }
+  hashes_[model][tensor] = hash;
+  if (!known_[model][tensor]) ++known_count_;
+  known_[model][tensor] = true;
+}
+
+std::optional<std::uint64_t> WholeTensorHashes::find(std::size_t model, std::size_t tensor) const noexcept {
+  if (model >= hashes_.size() || tensor >= hashes_[model].size() || !known_[model][tensor]) return std::nullopt;
+  return hashes_[model][tensor];
+}
+
 WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::span<const ComparisonUnit> units,
                                       std::span<const std::uint64_t> unit_ids, std::span<const std::uint64_t> hash_a,
                                       std::span<const std::uint64_t> hash_b, std::uint64_t row_block_bytes) {
@@ -301,24 +323,31 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
     throw InternalError("whole tensor hashes: " + std::to_string(unit_ids.size()) + " units but " +
                         std::to_string(hash_a.size()) + " and " + std::to_string(hash_b.size()) + " hashes");
   }
-  // Tensor byte sizes by (model, name), to tell a view of the whole tensor from a slice.
-  std::map<std::pair<int, std::string>, std::uint64_t> size_of;
+  // Each model's tensors by name (views of the inventory's names, sorted), to find a view's tensor
+  // and tell a view of the whole tensor from a slice by its byte size.
+  std::vector<std::vector<std::pair<std::string_view, std::size_t>>> by_name(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) {
-    for (const auto& t : models[m].inventory.tensors) {
-      if (t.data_end > t.data_begin) size_of[{static_cast<int>(m), t.name}] = t.data_end - t.data_begin;
-    }
+    const auto& tensors = models[m].inventory.tensors;
+    by_name[m].reserve(tensors.size());
+    for (std::size_t i = 0; i < tensors.size(); ++i) by_name[m].emplace_back(tensors[i].name, i);
+    std::sort(by_name[m].begin(), by_name[m].end());
   }
-  WholeTensorHashes out;
+  WholeTensorHashes out(models);
   for (std::size_t r = 0; r < unit_ids.size(); ++r) {
     if (unit_ids[r] >= units.size()) continue;
     const auto& u = units[unit_ids[r]];
     if (u.sampled || row_block_count(u, row_block_bytes) > 1) continue;
     for (const auto& [view, hash] : {std::pair{&u.a, hash_a[r]}, std::pair{&u.b, hash_b[r]}}) {
-      const auto it = size_of.find({view->model, view->tensor});
-      if (it == size_of.end() || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
-          view->cols != u.cols || u.rows * u.cols * dtype_size(view->dtype) != it->second)
+      if (view->model < 0 || static_cast<std::size_t>(view->model) >= models.size()) continue;
+      const auto m = static_cast<std::size_t>(view->model);
+      const std::string_view name = view->tensor.str();
+      const auto it = std::lower_bound(by_name[m].begin(), by_name[m].end(), std::pair{name, std::size_t{0}});
+      if (it == by_name[m].end() || it->first != name) continue;
+      const auto& t = models[m].inventory.tensors[it->second];
+      if (t.data_end <= t.data_begin || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
+          view->cols != u.cols || u.rows * u.cols * dtype_size(view->dtype) != t.data_end - t.data_begin)
         continue;
-      out.emplace(it->first, hash);
+      out.set(m, it->second, hash);
     }
   }
   return out;
@@ -426,6 +455,13 @@ SampledModels merge_shares(const std::vector<RunModel>& models, const std::vecto
     }
   }
   out.models.resize(models.size());
+  // Each model's list made at its size: grown by doubling, it held up to twice its entries, and the
+  // old and new buffers at once, at the run's peak.
+  {
+    std::vector<std::size_t> count(models.size(), 0);
+    for (const auto& [m, t] : tensors) ++count[m];
+    for (std::size_t m = 0; m < models.size(); ++m) out.models[m].reserve(count[m]);
+  }
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     if (!samples[i]) throw InternalError("tensor scan: no rank sampled tensor " + std::to_string(i));
     const auto& [m, t] = tensors[i];
@@ -449,10 +485,10 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
   std::map<std::pair<std::size_t, std::size_t>, std::uint64_t> full;
   auto full_hash = [&](std::size_t m, std::size_t i) {
     if (const auto it = full.find({m, i}); it != full.end()) return it->second;
-    const auto& t = *source[m][i];
+    const auto& t = *source[m][i];  // an element of models[m].inventory.tensors (scanned_tensors)
     std::uint64_t h = 0;
-    if (const auto k = known.find({static_cast<int>(m), t.name}); k != known.end()) {
-      h = k->second;
+    if (const auto k = known.find(m, static_cast<std::size_t>(&t - models[m].inventory.tensors.data()))) {
+      h = *k;
       ++scan.cost.full_hashes_reused;
     } else {
       const auto [file, bytes] = files.bytes(m, t);

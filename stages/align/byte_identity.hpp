@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -139,12 +140,32 @@ struct TensorScan {
   [[nodiscard]] static TensorScan from_json(const nlohmann::json& j, const std::string& where);
 };
 
-/// (model, tensor name) -> XXH3 of the whole tensor, from the finished units whose view covers a
-/// whole contiguous tensor (those hashes equal whole_tensor_hash of its bytes): units `unit_ids`
-/// with the hashes of their sides `hash_a` and `hash_b` (a store's result columns). Units cut into
-/// more than one row block at `row_block_bytes` are left out: their hash is the hash of their
-/// block hashes (execute_unit.hpp merge_row_blocks), so tier 2 reads those tensors whole.
-using WholeTensorHashes = std::map<std::pair<int, std::string>, std::uint64_t>;
+/// XXH3 of whole tensors, by model and the tensor's index in that model's inventory: a flat array
+/// a model (9 bytes a tensor), where a map keyed by names held a copy of every name (12 MB at the
+/// tensor scan of a 95,000-tensor pair, the run's peak).
+class WholeTensorHashes {
+ public:
+  WholeTensorHashes() = default;
+  /// Room for every tensor of `models`, none known.
+  explicit WholeTensorHashes(const std::vector<RunModel>& models);
+  void set(std::size_t model, std::size_t tensor, std::uint64_t hash);
+  /// The hash of inventory tensor `tensor` of `model`, when known.
+  [[nodiscard]] std::optional<std::uint64_t> find(std::size_t model, std::size_t tensor) const noexcept;
+  /// How many tensors have a hash.
+  [[nodiscard]] std::size_t size() const noexcept { return known_count_; }
+  [[nodiscard]] bool empty() const noexcept { return known_count_ == 0; }
+
+ private:
+  std::vector<std::vector<std::uint64_t>> hashes_;
+  std::vector<std::vector<bool>> known_;
+  std::size_t known_count_ = 0;
+};
+
+/// The whole-tensor hashes of the finished units whose view covers a whole contiguous tensor
+/// (those hashes equal whole_tensor_hash of its bytes): units `unit_ids` with the hashes of their
+/// sides `hash_a` and `hash_b` (a store's result columns). Units cut into more than one row block
+/// at `row_block_bytes` are left out: their hash is the hash of their block hashes
+/// (execute_unit.hpp merge_row_blocks), so tier 2 reads those tensors whole.
 [[nodiscard]] WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models,
                                                     std::span<const ComparisonUnit> units,
                                                     std::span<const std::uint64_t> unit_ids,

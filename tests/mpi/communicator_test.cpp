@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lineage::cluster {
 namespace {
@@ -32,6 +35,33 @@ TEST(MpiCommunicator, GatherReturnsEveryRanksBytesInRankOrder) {
   }
 }
 
+TEST(MpiCommunicator, GatherOfOwnedSharesKeepsTheRootsOwnWhereItLies) {
+  auto world = Communicator::world();
+  // A last rank with nothing to send, a root gathering at the last rank too: every entry in rank
+  // order, of every rank's size, on the root only.
+  for (const int root : {0, world.size() - 1}) {
+    const auto size = world.rank() == world.size() - 1 && world.size() > 1 ? 0 : 1000 * (world.rank() + 1);
+    std::vector<std::byte> mine(static_cast<std::size_t>(size), static_cast<std::byte>('a' + world.rank()));
+    const auto* where = mine.data();
+    auto all = world.gather(std::move(mine), root);
+    if (world.rank() != root) {
+      EXPECT_TRUE(all.empty());
+      continue;
+    }
+    ASSERT_EQ(all.size(), static_cast<std::size_t>(world.size()));
+    for (int r = 0; r < world.size(); ++r) {
+      const auto& got = all[static_cast<std::size_t>(r)];
+      const auto want = r == world.size() - 1 && world.size() > 1 ? 0 : 1000 * (r + 1);
+      ASSERT_EQ(got.size(), static_cast<std::size_t>(want)) << "rank " << r;
+      for (const auto b : got) ASSERT_EQ(b, static_cast<std::byte>('a' + r)) << "rank " << r;
+    }
+    // The root's own share was moved in, not copied.
+    if (size > 0) {
+      EXPECT_EQ(all[static_cast<std::size_t>(root)].data(), where);
+    }
+  }
+}
+
 TEST(MpiCommunicator, AnyAgreesOnOneRanksFailure) {
   auto world = Communicator::world();
   const bool last_fails = world.rank() == world.size() - 1;
@@ -53,7 +83,12 @@ TEST(MpiCommunicator, SerialStandInNeedsNoMpi) {
   auto solo = Communicator::self_only();
   EXPECT_EQ(solo.size(), 1);
   EXPECT_TRUE(solo.any(true));
-  EXPECT_EQ(solo.gather({}, 0).size(), 1u);
+  EXPECT_EQ(solo.gather(std::span<const std::byte>{}, 0).size(), 1u);
+  std::vector<std::byte> mine(10, std::byte{7});
+  const auto* where = mine.data();
+  const auto all = solo.gather(std::move(mine), 0);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].data(), where);
 }
 
 }  // namespace
