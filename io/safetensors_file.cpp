@@ -30,8 +30,15 @@ std::pair<std::uint64_t, std::uint64_t> page_span(std::uint64_t begin, std::uint
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(read_safetensors_header(path)) {
-  size_ = header_.file_size;
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) {
+  // Validated whole, kept as its path and size: the tensor list of a deep MoE model's shard is tens
+  // of thousands of entries (12 MB parsed for a 47,000-tensor shard), and a run holds every shard
+  // open through its pass, reading by the offsets of its own inventory.
+  {
+    const auto header = read_safetensors_header(path);
+    path_ = header.path;
+    size_ = header.file_size;
+  }
   // The mapping is only as long as the file is now: a file replaced or cut since its header was
   // read is refused here rather than faulting (SIGBUS) on the first page past its end. A FIFO or
   // device is refused by open_regular_file, not waited on.
@@ -52,7 +59,7 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : header_(re
 
 SafetensorsFile::~SafetensorsFile() {
   if (base_ && ::munmap(const_cast<std::byte*>(base_), size_) != 0) {
-    std::cerr << "lineage: warning: munmap failed for " << header_.path << "\n";
+    std::cerr << "lineage: warning: munmap failed for " << path_ << "\n";
   }
   if (fd_ >= 0) ::close(fd_);
 }
@@ -63,12 +70,12 @@ std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsEntry& e) con
 
 std::span<const std::byte> SafetensorsFile::range(std::uint64_t begin, std::uint64_t end) const {
   if (begin > end || end > size_) {
-    throw InputError(header_.path.string(), "byte range past the end of the file", {}, begin);
+    throw InputError(path_.string(), "byte range past the end of the file", {}, begin);
   }
   // A file truncated while mapped would fault on access: check its length now (one fstat).
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < end) {
-    throw InputError(header_.path.string(),
+    throw InputError(path_.string(),
                      "the file shrank to " + std::to_string(st.st_size) + " bytes while being read (was " +
                          std::to_string(size_) + "); restore it and rerun with --resume",
                      {}, begin);
@@ -90,16 +97,15 @@ std::span<const std::byte> SafetensorsFile::read(std::uint64_t begin, std::uint6
 
 void SafetensorsFile::read_into(std::uint64_t begin, std::uint64_t end, std::byte* out) const {
   if (begin > end || end > size_) {
-    throw InputError(header_.path.string(), "byte range past the end of the file", {}, begin);
+    throw InputError(path_.string(), "byte range past the end of the file", {}, begin);
   }
   const auto size = static_cast<std::size_t>(end - begin);
   for (std::size_t got = 0; got < size;) {
     const auto n = ::pread(fd_, out + got, size - got, static_cast<off_t>(begin + got));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      throw InputError(header_.path.string(), std::string("cannot read: ") + std::strerror(errno), {}, begin + got);
+    if (n < 0) throw InputError(path_.string(), std::string("cannot read: ") + std::strerror(errno), {}, begin + got);
     if (n == 0) {
-      throw InputError(header_.path.string(), "truncated while being read (restore it and rerun with --resume)", {},
+      throw InputError(path_.string(), "truncated while being read (restore it and rerun with --resume)", {},
                        begin + got);
     }
     got += static_cast<std::size_t>(n);

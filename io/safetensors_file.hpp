@@ -14,15 +14,15 @@ namespace lineage::io {
 
 class SafetensorsFile {
  public:
-  /// Validates the header (see read_safetensors_header) and maps the file.
+  /// Validates the header (see read_safetensors_header) and maps the file. Only the path and the
+  /// size are kept: read_safetensors_header gives the tensor list.
   explicit SafetensorsFile(const std::filesystem::path& path);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-  [[nodiscard]] const SafetensorsHeader& header() const noexcept { return header_; }
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return header_.path; }
-  /// The stored bytes of one tensor of this file's header.
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  /// The stored bytes of one tensor of this file's header (read_safetensors_header).
   [[nodiscard]] std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept;
   /// The bytes [begin, end) at absolute file offsets, validated against the header's file size
   /// and against the file's current length (a file truncated while mapped is an InputError, not
@@ -53,7 +53,7 @@ class SafetensorsFile {
   void release(std::uint64_t begin, std::uint64_t end) const noexcept;
 
  private:
-  SafetensorsHeader header_;
+  std::filesystem::path path_;
   const std::byte* base_ = nullptr;
   std::size_t size_ = 0;
   int fd_ = -1;  ///< kept open to check the file's length before each range is handed out

@@ -34,7 +34,16 @@ std::size_t WorkPlan::block_items() const {
 WorkPlan plan_work(std::span<const ComparisonUnit> units, std::span<const std::uint8_t> done_units,
                    const DoneBlocks& done_blocks, int ranks, std::uint64_t block_bytes) {
   WorkPlan plan;
+  // Counted first and made at its size: grown by doubling, a deep MoE pair's list held up to twice
+  // its items.
+  std::size_t count_items = 0;
+  for (const auto& u : units) {
+    if (u.id < done_units.size() && done_units[u.id]) continue;
+    count_items += row_block_count(u, block_bytes);
+  }
+  plan.items.reserve(count_items);
   std::vector<UnitCost> costs;
+  costs.reserve(count_items);
   for (const auto& u : units) {
     if (u.id < done_units.size() && done_units[u.id]) continue;
     const auto count = row_block_count(u, block_bytes);
