@@ -136,12 +136,9 @@ std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const 
   }
   std::vector<std::vector<std::byte>> out(static_cast<std::size_t>(size_));
   std::vector<MPI_Request> requests;
+  out[static_cast<std::size_t>(root)] = std::move(own);
   for (std::size_t r = 0; r < out.size(); ++r) {
-    if (static_cast<int>(r) == root) {
-      out[r] = std::move(own);
-      continue;
-    }
-    if (counts[r] == 0) continue;
+    if (static_cast<int>(r) == root || counts[r] == 0) continue;
     out[r].resize(static_cast<std::size_t>(counts[r]));
     requests.emplace_back();
     detail::check(
