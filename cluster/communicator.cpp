@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cluster/detail/mpi_check.hpp"
+#include "cluster/detail/mpi_tags.hpp"
 
 namespace lineage::cluster {
 namespace {
@@ -110,7 +111,9 @@ std::vector<std::vector<std::byte>> Communicator::gather(std::span<const std::by
 
 std::vector<std::vector<std::byte>> Communicator::gather(std::vector<std::byte>&& bytes, int root) const {
   if (serial_ || rank_ == root) return gather_shares({}, std::move(bytes), root);
-  return gather_shares(bytes, {}, root);
+  auto out = gather_shares(bytes, {}, root);
+  std::vector<std::byte>().swap(bytes);  // sent: the caller gave it up
+  return out;
 }
 
 std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const std::byte> sent,
@@ -123,7 +126,7 @@ std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const 
   // Each share goes straight into its own vector on the root (one message a rank), not through
   // one buffer of them all that is then copied apart: the root holds every share once, its own
   // where it already lies (a deep MoE pair's sketch record is tens of megabytes a rank).
-  constexpr int kShareTag = 7302;  // progress messages use 7301 (progress_reporter.cpp)
+  using detail::kShareTag;
   const bool is_root = rank_ == root;
   const int count = checked_count(is_root ? 0 : sent.size());
   std::vector<int> counts(is_root ? static_cast<std::size_t>(size_) : 0);
@@ -134,12 +137,17 @@ std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const 
     }
     return {};
   }
+  // Every buffer first, then the receives: a buffer that cannot be had fails before any receive
+  // is posted into another that the failure would free.
   std::vector<std::vector<std::byte>> out(static_cast<std::size_t>(size_));
-  std::vector<MPI_Request> requests;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    if (static_cast<int>(r) != root) out[r].resize(static_cast<std::size_t>(counts[r]));
+  }
   out[static_cast<std::size_t>(root)] = std::move(own);
+  std::vector<MPI_Request> requests;
+  requests.reserve(out.size());
   for (std::size_t r = 0; r < out.size(); ++r) {
     if (static_cast<int>(r) == root || counts[r] == 0) continue;
-    out[r].resize(static_cast<std::size_t>(counts[r]));
     requests.emplace_back();
     detail::check(
         MPI_Irecv(out[r].data(), counts[r], MPI_BYTE, static_cast<int>(r), kShareTag, handle_, &requests.back()),

@@ -33,7 +33,8 @@ class Communicator {
   [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
   /// True for the serial stand-in (no MPI behind it).
   [[nodiscard]] bool serial() const noexcept { return serial_; }
-  /// The MPI handle, for other cluster/ code only (point-to-point progress messages).
+  /// The MPI handle, for other cluster/ code only (point-to-point progress messages; every tag in
+  /// cluster/detail/mpi_tags.hpp).
   [[nodiscard]] MPI_Comm native() const noexcept { return handle_; }
 
   /// Collective: a new communicator of the ranks with the same colour, ordered by key.
@@ -49,7 +50,8 @@ class Communicator {
   [[nodiscard]] double max(double value) const;
   /// Collective: every rank's bytes on `root`, in rank order (empty vector on other ranks).
   [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::span<const std::byte> bytes, int root) const;
-  /// The same, root's own bytes moved into its entry instead of copied (a large share held once).
+  /// The same, root's own bytes moved into its entry instead of copied (a large share held once);
+  /// the other ranks' `bytes` are emptied once sent.
   [[nodiscard]] std::vector<std::vector<std::byte>> gather(std::vector<std::byte>&& bytes, int root) const;
   /// Collective: root's bytes on every rank.
   [[nodiscard]] std::vector<std::byte> broadcast(std::span<const std::byte> bytes, int root) const;

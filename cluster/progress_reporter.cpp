@@ -8,11 +8,12 @@
 #include <sstream>
 
 #include "cluster/detail/mpi_check.hpp"
+#include "cluster/detail/mpi_tags.hpp"
 
 namespace lineage::cluster {
 namespace {
 
-constexpr int kProgressTag = 7301;
+using detail::kProgressTag;
 
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};

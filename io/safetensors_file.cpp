@@ -64,8 +64,8 @@ SafetensorsFile::~SafetensorsFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsEntry& e) const noexcept {
-  return {base_ + e.data_begin, static_cast<std::size_t>(e.data_end - e.data_begin)};
+std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsEntry& e) const {
+  return range(e.data_begin, e.data_end);
 }
 
 std::span<const std::byte> SafetensorsFile::range(std::uint64_t begin, std::uint64_t end) const {

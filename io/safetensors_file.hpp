@@ -22,8 +22,9 @@ class SafetensorsFile {
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-  /// The stored bytes of one tensor of this file's header (read_safetensors_header).
-  [[nodiscard]] std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept;
+  /// The stored bytes of one tensor of this file's header (read_safetensors_header), checked as
+  /// range() checks them: the entry is not this object's own.
+  [[nodiscard]] std::span<const std::byte> bytes(const SafetensorsEntry& e) const;
   /// The bytes [begin, end) at absolute file offsets, validated against the header's file size
   /// and against the file's current length (a file truncated while mapped is an InputError, not
   /// a SIGBUS on access; a truncation after this check is caught by the compare's SIGBUS guard).

@@ -2,11 +2,12 @@
 /// @file spilled_vector.hpp
 /// Vectors whose large buffers can be pages of a file instead of anonymous memory. A run holds
 /// arrays that grow with its unit count from the plan to the store's write: every rank's plan of
-/// units (320 bytes a unit), rank 0's unit records and statistics (168 and 528 bytes): 240 MB on a
-/// pair of 233,395 units, and more on deeper models. Spilled into a shared mapping of an unnamed
-/// file in the store's folder, they are page cache that the kernel writes back and drops under
-/// pressure, as the store's own image is (io/store/result_store.cpp), not anonymous memory that
-/// grows with the model (docs/benchmarks.md, "the statistics, unit records and plan spilled").
+/// units (320 bytes a unit) and work items (72), rank 0's unit records and statistics (168 and 528
+/// bytes): about 250 MB on a pair of 233,395 units, and more on deeper models. Spilled into a shared
+/// mapping of an unnamed file in the store's folder, they are page cache that the kernel writes
+/// back and drops under pressure, as the store's own image is (io/store/result_store.cpp), not
+/// anonymous memory that grows with the model (docs/benchmarks.md, "the statistics, unit records
+/// and plan spilled").
 
 #include <cstddef>
 #include <filesystem>

@@ -18,9 +18,9 @@ namespace fs = std::filesystem;
 namespace {
 // Spill files mapped at once per unit (docs/benchmarks.md, ninth session; docs/cli.md): about
 // 2.1 KB on rank 0 measured on a 233k-unit pair, rounded up for what a deeper model's texts add;
-// each other rank holds only its plan of units (320 bytes a unit).
+// each other rank holds only its plan of units and work items (320 and 72 bytes a unit).
 constexpr std::uint64_t kRank0SpillBytesPerUnit = 2560;
-constexpr std::uint64_t kOtherRankSpillBytesPerUnit = 320;
+constexpr std::uint64_t kOtherRankSpillBytesPerUnit = 400;
 
 std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 }  // namespace
@@ -40,6 +40,8 @@ std::optional<std::string> spill_note(const std::string& folder, bool folder_can
            "arrays in memory, about " +
            mib(rank0_bytes) + " more (docs/cli.md)";
   }
+  // The quarter is each file's bound as it is made; the files' total against it says early, which
+  // is why the note says "may".
   if (free_bytes / 4 < spill_bytes) {
     return mib(free_bytes) + " free in " + folder + ": the run's spill files (about " + mib(spill_bytes) +
            ") may not all fit; what does not stays in the ranks' memory, up to about " + mib(rank0_bytes) +

@@ -35,7 +35,8 @@ struct PreflightReport {
 };
 
 /// The spill files' bytes of one run of `units` units on `ranks` ranks: measured per unit on rank
-/// 0 (its store columns, evidence and texts) and on each other rank (its plan of units).
+/// 0 (its store columns, evidence and texts) and on each other rank (its plan of units and work
+/// items).
 [[nodiscard]] std::uint64_t spill_bytes_of_run(std::uint64_t units, std::uint64_t ranks) noexcept;
 
 /// What a user should know about the spill files before submitting, or nothing: whether the

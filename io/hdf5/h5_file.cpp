@@ -401,7 +401,7 @@ void H5File::write_strings_by_rows(
 void H5File::write_string_pointer_rows(
     const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
     const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<const char*>& ptrs)>& fill) {
-  if (rows_per_part == 0) throw InternalError("H5File::write_strings_by_rows " + path + ": needs rows per part");
+  if (rows_per_part == 0) throw InternalError("H5File: strings " + path + " need rows per part");
   SilenceHdf5 quiet;
   auto type = variable_string_type();
   const std::vector<hsize_t> dims{count};
@@ -409,6 +409,7 @@ void H5File::write_string_pointer_rows(
   if (count == 0) return;
   H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
   std::vector<const char*> ptrs;
+  ptrs.reserve(std::min(rows_per_part, count));
   for (std::uint64_t first = 0; first < count; first += rows_per_part) {
     const auto rows = std::min<std::uint64_t>(rows_per_part, count - first);
     ptrs.clear();

@@ -141,8 +141,9 @@ struct TensorScan {
 };
 
 /// XXH3 of whole tensors, by model and the tensor's index in that model's inventory: a flat array
-/// a model (9 bytes a tensor), where a map keyed by names held a copy of every name (12 MB at the
-/// tensor scan of a 95,000-tensor pair, the run's peak).
+/// a model (about 8 bytes a tensor), where a map keyed by names held a copy of every name (12 MB at
+/// the tensor scan of a 95,000-tensor pair, the run's peak). Valid for the inventories it was made
+/// from only: scan_tensors is given the same models.
 class WholeTensorHashes {
  public:
   WholeTensorHashes() = default;

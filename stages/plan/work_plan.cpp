@@ -34,8 +34,8 @@ std::size_t WorkPlan::block_items() const {
 WorkPlan plan_work(std::span<const ComparisonUnit> units, std::span<const std::uint8_t> done_units,
                    const DoneBlocks& done_blocks, int ranks, std::uint64_t block_bytes) {
   WorkPlan plan;
-  // Counted first and made at its size: grown by doubling, a deep MoE pair's list held up to twice
-  // its items.
+  // Counted first (at most: blocks an earlier run journaled are counted too) and made at that
+  // size: grown by doubling, a deep MoE pair's list held up to twice its items.
   std::size_t count_items = 0;
   for (const auto& u : units) {
     if (u.id < done_units.size() && done_units[u.id]) continue;

@@ -35,29 +35,49 @@ TEST(MpiCommunicator, GatherReturnsEveryRanksBytesInRankOrder) {
   }
 }
 
+/// Rank r's share in gather number `round`: 1000 (r + 1) bytes of one value, none for the last
+/// rank of several (a rank with nothing to send).
+std::vector<std::byte> share_of(int rank, int ranks, int round) {
+  const auto size = rank == ranks - 1 && ranks > 1 ? 0 : 1000 * (rank + 1);
+  return std::vector<std::byte>(static_cast<std::size_t>(size), static_cast<std::byte>('a' + rank + 8 * round));
+}
+
+/// Whether `all` holds every rank's share of `round` in rank order (EXPECTs only: a rank that left
+/// the test early would leave the others waiting in the next gather).
+void expect_shares(const std::vector<std::vector<std::byte>>& all, int ranks, int round) {
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r)
+    EXPECT_EQ(all[static_cast<std::size_t>(r)], share_of(r, ranks, round)) << "rank " << r;
+}
+
 TEST(MpiCommunicator, GatherOfOwnedSharesKeepsTheRootsOwnWhereItLies) {
   auto world = Communicator::world();
-  // A last rank with nothing to send, a root gathering at the last rank too: every entry in rank
-  // order, of every rank's size, on the root only.
-  for (const int root : {0, world.size() - 1}) {
-    const auto size = world.rank() == world.size() - 1 && world.size() > 1 ? 0 : 1000 * (world.rank() + 1);
-    std::vector<std::byte> mine(static_cast<std::size_t>(size), static_cast<std::byte>('a' + world.rank()));
+  // Roots first and last, both overloads, and two gathers to one root back to back (each rank's
+  // shares must arrive in the order sent, never one gather's in the other's).
+  int round = 0;
+  for (const int root : {0, world.size() - 1, world.size() - 1}) {
+    ++round;
+    auto mine = share_of(world.rank(), world.size(), round);
     const auto* where = mine.data();
-    auto all = world.gather(std::move(mine), root);
+    const bool empty = mine.empty();
+    const auto all = world.gather(std::move(mine), root);
+    EXPECT_TRUE(mine.empty());  // NOLINT(bugprone-use-after-move): given up, on every rank
     if (world.rank() != root) {
       EXPECT_TRUE(all.empty());
-      continue;
+    } else {
+      expect_shares(all, world.size(), round);
+      // The root's own share was moved in, not copied.
+      if (!empty && all.size() == static_cast<std::size_t>(world.size())) {
+        EXPECT_EQ(all[static_cast<std::size_t>(root)].data(), where);
+      }
     }
-    ASSERT_EQ(all.size(), static_cast<std::size_t>(world.size()));
-    for (int r = 0; r < world.size(); ++r) {
-      const auto& got = all[static_cast<std::size_t>(r)];
-      const auto want = r == world.size() - 1 && world.size() > 1 ? 0 : 1000 * (r + 1);
-      ASSERT_EQ(got.size(), static_cast<std::size_t>(want)) << "rank " << r;
-      for (const auto b : got) ASSERT_EQ(b, static_cast<std::byte>('a' + r)) << "rank " << r;
-    }
-    // The root's own share was moved in, not copied.
-    if (size > 0) {
-      EXPECT_EQ(all[static_cast<std::size_t>(root)].data(), where);
+    ++round;
+    const auto kept = share_of(world.rank(), world.size(), round);
+    const auto copied = world.gather(std::span<const std::byte>(kept), root);
+    if (world.rank() != root) {
+      EXPECT_TRUE(copied.empty());
+    } else {
+      expect_shares(copied, world.size(), round);
     }
   }
 }

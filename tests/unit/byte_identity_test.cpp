@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "cluster/unit_executor.hpp"
 #include "core/errors.hpp"
@@ -342,6 +343,39 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   EXPECT_GT(scan.pairs.at(0).identical.size(), 10u);
   EXPECT_GT(scan.cost.full_hashes_reused, 0u);
   EXPECT_LT(scan.cost.full_hashes_read, scan.cost.full_hashes_reused);
+}
+
+// Hashes the pass gives are taken for the very tensors they are of: on a pair whose inventories
+// differ (a deeper suspect), the scan finds the same identical tensors with them as without, and a
+// wrong hash given for one tensor takes that tensor, and only it, out of the identical pairs.
+TEST(ByteIdentity, PassHashesAreTakenForTheirOwnTensors) {
+  const auto plan = plan_of("depth_upscaled", "base");
+  cluster::UnitBytes bytes(plan.models);
+  std::map<std::uint64_t, UnitOutcome> done;
+  for (const auto& u : plan.units()) {
+    if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
+  }
+  auto known = whole_hashes_of(plan, done);
+  const auto identical = [](const TensorScan& scan) {
+    std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
+    for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
+    return out;
+  };
+  const auto read_all = scan_tensors(plan.models, {}, plan.bytes());
+  const auto with_known = scan_tensors(plan.models, known, plan.bytes());
+  EXPECT_GT(with_known.cost.full_hashes_reused, read_all.cost.full_hashes_reused);
+  const auto want = identical(read_all);
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(identical(with_known), want);
+  // The suspect's tensor of the first identical pair given a wrong hash.
+  const auto& victim = std::get<0>(*want.begin());
+  const auto& tensors = plan.models.at(0).inventory.tensors;
+  const auto at = std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.name == victim; });
+  ASSERT_NE(at, tensors.end());
+  known.set(0, static_cast<std::size_t>(at - tensors.begin()), std::get<2>(*want.begin()) ^ 1);
+  auto without_victim = want;
+  std::erase_if(without_victim, [&](const auto& p) { return std::get<0>(p) == victim; });
+  EXPECT_EQ(identical(scan_tensors(plan.models, known, plan.bytes())), without_victim);
 }
 
 // The scan's shares (blocks copied by pread at each tensor's offsets in its shard, spread over
