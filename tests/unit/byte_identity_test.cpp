@@ -316,6 +316,16 @@ WholeTensorHashes whole_hashes_of(const RunPlan& plan, const std::map<std::uint6
   return whole_tensor_hashes(plan.models, plan.units(), ids, a, b, row_block_bytes);
 }
 
+/// The outcomes of the plan's same-key units, computed here as the pass computes them.
+std::map<std::uint64_t, UnitOutcome> same_key_outcomes(const RunPlan& plan) {
+  cluster::UnitBytes bytes(plan.models);
+  std::map<std::uint64_t, UnitOutcome> done;
+  for (const auto& u : plan.units()) {
+    if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
+  }
+  return done;
+}
+
 /// Every hash `known` holds is the XXH3 of its own tensor's whole bytes.
 void expect_whole_tensor_hashes(const RunPlan& plan, const WholeTensorHashes& known) {
   std::size_t checked = 0;
@@ -335,12 +345,7 @@ void expect_whole_tensor_hashes(const RunPlan& plan, const WholeTensorHashes& kn
 
 TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   const auto plan = plan_of("identical", "base");
-  cluster::UnitBytes bytes(plan.models);
-  std::map<std::uint64_t, UnitOutcome> done;
-  for (const auto& u : plan.units()) {
-    if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
-  }
-  const auto known = whole_hashes_of(plan, done);
+  const auto known = whole_hashes_of(plan, same_key_outcomes(plan));
   ASSERT_FALSE(known.empty());
   expect_whole_tensor_hashes(plan, known);
   const auto scan = scan_tensors(plan.models, known, plan.bytes());
@@ -354,12 +359,7 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
 // wrong hash given for one tensor takes that tensor, and only it, out of the identical pairs.
 TEST(ByteIdentity, PassHashesAreTakenForTheirOwnTensors) {
   const auto plan = plan_of("depth_upscaled", "base");
-  cluster::UnitBytes bytes(plan.models);
-  std::map<std::uint64_t, UnitOutcome> done;
-  for (const auto& u : plan.units()) {
-    if (u.kind == UnitKind::same_key) done.emplace(u.id, execute_unit(u, bytes.of(u.a), bytes.of(u.b)));
-  }
-  auto known = whole_hashes_of(plan, done);
+  auto known = whole_hashes_of(plan, same_key_outcomes(plan));
   const auto identical = [](const TensorScan& scan) {
     std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
     for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
