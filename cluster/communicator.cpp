@@ -123,35 +123,70 @@ std::vector<std::vector<std::byte>> Communicator::gather_shares(std::span<const 
     out.push_back(std::move(own));
     return out;
   }
-  // Each share goes straight into its own vector on the root (one message a rank), not through
-  // one buffer of them all that is then copied apart: the root holds every share once, its own
-  // where it already lies (a deep MoE pair's sketch record is tens of megabytes a rank).
+  // Each share goes straight into its own vector on the root, not through one buffer of them all
+  // that is then copied apart: the root holds every share once, its own where it already lies (a
+  // deep MoE pair's sketch record is tens of megabytes a rank). Sizes travel as 64-bit counts and
+  // shares in pieces of at most kSharePiece bytes, so no size is refused on one rank alone (the
+  // others would wait in the next collective).
   using detail::kShareTag;
+  constexpr std::uint64_t kSharePiece = std::uint64_t{1} << 30;
   const bool is_root = rank_ == root;
-  const int count = checked_count(is_root ? 0 : sent.size());
-  std::vector<int> counts(is_root ? static_cast<std::size_t>(size_) : 0);
-  detail::check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, handle_), "MPI_Gather(counts)");
+  const std::uint64_t count = is_root ? 0 : sent.size();
+  std::vector<std::uint64_t> counts(is_root ? static_cast<std::size_t>(size_) : 0);
+  detail::check(MPI_Gather(&count, 1, MPI_UINT64_T, counts.data(), 1, MPI_UINT64_T, root, handle_),
+                "MPI_Gather(counts)");
+  // Every buffer before any message: a root that cannot hold the shares says so to every rank,
+  // which would otherwise wait in their sends.
+  std::vector<std::vector<std::byte>> out;
+  bool no_room = false;
+  if (is_root) {
+    try {
+      out.resize(static_cast<std::size_t>(size_));
+      for (std::size_t r = 0; r < out.size(); ++r) {
+        if (static_cast<int>(r) != root) out[r].resize(counts[r]);
+      }
+    } catch (const std::bad_alloc&) {
+      no_room = true;
+      out.clear();
+    }
+  }
+  if (any(no_room)) {
+    throw ClusterError("gather: rank " + std::to_string(root) + " has no memory for every rank's share");
+  }
+  const auto piece = [&](std::uint64_t size, std::uint64_t at) {
+    return static_cast<int>(std::min(kSharePiece, size - at));
+  };
   if (!is_root) {
-    if (count > 0) {
-      detail::check(MPI_Send(sent.data(), count, MPI_BYTE, root, kShareTag, handle_), "MPI_Send(gather)");
+    for (std::uint64_t at = 0; at < count; at += kSharePiece) {
+      detail::check(MPI_Send(sent.data() + at, piece(count, at), MPI_BYTE, root, kShareTag, handle_),
+                    "MPI_Send(gather)");
     }
     return {};
   }
-  // Every buffer first, then the receives: a buffer that cannot be had fails before any receive
-  // is posted into another that the failure would free.
-  std::vector<std::vector<std::byte>> out(static_cast<std::size_t>(size_));
-  for (std::size_t r = 0; r < out.size(); ++r) {
-    if (static_cast<int>(r) != root) out[r].resize(static_cast<std::size_t>(counts[r]));
-  }
   out[static_cast<std::size_t>(root)] = std::move(own);
   std::vector<MPI_Request> requests;
-  requests.reserve(out.size());
+  std::size_t pieces = 0;
+  for (const auto c : counts) pieces += (c + kSharePiece - 1) / kSharePiece;
+  requests.reserve(pieces);  // no allocation between posting a receive and keeping its request
+  // A receive that cannot be posted leaves none pending behind it into buffers the error frees.
+  const auto drop_posted = [&] {
+    for (auto& request : requests) {
+      (void)MPI_Cancel(&request);
+      (void)MPI_Request_free(&request);
+    }
+  };
   for (std::size_t r = 0; r < out.size(); ++r) {
-    if (static_cast<int>(r) == root || counts[r] == 0) continue;
-    requests.emplace_back();
-    detail::check(
-        MPI_Irecv(out[r].data(), counts[r], MPI_BYTE, static_cast<int>(r), kShareTag, handle_, &requests.back()),
-        "MPI_Irecv(gather)");
+    if (static_cast<int>(r) == root) continue;
+    for (std::uint64_t at = 0; at < counts[r]; at += kSharePiece) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      const int rc = MPI_Irecv(out[r].data() + at, piece(counts[r], at), MPI_BYTE, static_cast<int>(r), kShareTag,
+                               handle_, &request);
+      if (rc != MPI_SUCCESS) {
+        drop_posted();
+        detail::check(rc, "MPI_Irecv(gather)");
+      }
+      requests.push_back(request);
+    }
   }
   detail::check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE),
                 "MPI_Waitall(gather)");

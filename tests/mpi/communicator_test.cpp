@@ -42,8 +42,9 @@ std::vector<std::byte> share_of(int rank, int ranks, int round) {
   return std::vector<std::byte>(static_cast<std::size_t>(size), static_cast<std::byte>('a' + rank + 8 * round));
 }
 
-/// Whether `all` holds every rank's share of `round` in rank order (EXPECTs only: a rank that left
-/// the test early would leave the others waiting in the next gather).
+/// Whether `all` holds every rank's share of `round` in rank order. Called from the test's body
+/// with no ASSERT there: a rank that left the test early would leave the others waiting in the
+/// next gather (this helper's ASSERT returns from the helper only).
 void expect_shares(const std::vector<std::vector<std::byte>>& all, int ranks, int round) {
   ASSERT_EQ(all.size(), static_cast<std::size_t>(ranks));
   for (int r = 0; r < ranks; ++r)
@@ -80,6 +81,33 @@ TEST(MpiCommunicator, GatherOfOwnedSharesKeepsTheRootsOwnWhereItLies) {
       expect_shares(copied, world.size(), round);
     }
   }
+}
+
+TEST(MpiCommunicator, GatherCarriesASharePastMpisIntCount) {
+  auto world = Communicator::world();
+  if (world.size() < 2) return;  // one rank sends nothing: the test needs a second
+  // The last rank's share is over 2^31 bytes, which one MPI message's int count cannot carry; the
+  // others send a few bytes. Marked at its ends and at the pieces' seam (1 GiB).
+  constexpr std::size_t big = (std::size_t{1} << 31) + 5;
+  const bool sender = world.rank() == world.size() - 1;
+  std::vector<std::byte> mine(sender ? big : 3, std::byte{1});
+  if (sender) {
+    mine.front() = std::byte{2};
+    mine[(std::size_t{1} << 30) - 1] = std::byte{3};
+    mine[std::size_t{1} << 30] = std::byte{4};
+    mine.back() = std::byte{5};
+  }
+  const auto all = world.gather(std::move(mine), 0);
+  if (!world.is_root()) return;
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(world.size()));
+  const auto& got = all.back();
+  ASSERT_EQ(got.size(), big);
+  EXPECT_EQ(got.front(), std::byte{2});
+  EXPECT_EQ(got[(std::size_t{1} << 30) - 1], std::byte{3});
+  EXPECT_EQ(got[std::size_t{1} << 30], std::byte{4});
+  EXPECT_EQ(got[got.size() / 2 + 7], std::byte{1});
+  EXPECT_EQ(got.back(), std::byte{5});
+  EXPECT_EQ(all.front().size(), 3u);
 }
 
 TEST(MpiCommunicator, AnyAgreesOnOneRanksFailure) {

@@ -360,6 +360,7 @@ TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
 TEST(ByteIdentity, PassHashesAreTakenForTheirOwnTensors) {
   const auto plan = plan_of("depth_upscaled", "base");
   auto known = whole_hashes_of(plan, same_key_outcomes(plan));
+  expect_whole_tensor_hashes(plan, known);  // each at its own model's inventory index
   const auto identical = [](const TensorScan& scan) {
     std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
     for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});

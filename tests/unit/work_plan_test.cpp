@@ -20,7 +20,7 @@ TEST(WorkPlan, LargeUnitsBecomeBlockItemsThatSpreadOverRanks) {
   const auto one = plan_work(units, none, {}, 1, 16 << 10);
   // Two whole units and unit 1's 12 blocks; the items do not depend on the rank count.
   ASSERT_EQ(one.items.size(), 14u);
-  EXPECT_EQ(one.items.capacity(), one.items.size());  // made at its size, not grown by doubling
+  EXPECT_LT(one.items.capacity(), 16u);  // made at its size (14), not grown by doubling (16)
   EXPECT_EQ(one.block_items(), 12u);
   for (int ranks : {2, 3}) {
     const auto p = plan_work(units, none, {}, ranks, 16 << 10);
