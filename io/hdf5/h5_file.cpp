@@ -386,16 +386,12 @@ void H5File::write_strings_by_rows(
     const std::string& path, std::uint64_t count, std::uint64_t rows_per_part,
     const std::function<void(std::uint64_t first_row, std::uint64_t rows, std::vector<std::string>& part)>& fill) {
   std::vector<std::string> part;
-  write_string_pointer_rows(
-      path, count, rows_per_part, [&](std::uint64_t first, std::uint64_t rows, std::vector<const char*>& ptrs) {
-        part.clear();
-        fill(first, rows, part);
-        if (part.size() != rows) {
-          throw InternalError("H5File::write_strings_by_rows " + path + ": " + std::to_string(part.size()) +
-                              " strings given for " + std::to_string(rows) + " rows");
-        }
-        for (const auto& s : part) ptrs.push_back(s.c_str());
-      });
+  write_string_pointer_rows(path, count, rows_per_part,
+                            [&](std::uint64_t first, std::uint64_t rows, std::vector<const char*>& ptrs) {
+                              part.clear();
+                              fill(first, rows, part);
+                              for (const auto& s : part) ptrs.push_back(s.c_str());
+                            });
 }
 
 void H5File::write_string_pointer_rows(
@@ -414,6 +410,12 @@ void H5File::write_string_pointer_rows(
     const auto rows = std::min<std::uint64_t>(rows_per_part, count - first);
     ptrs.clear();
     fill(first, rows, ptrs);
+    // H5Dwrite reads `rows` pointers whatever the vector holds: fewer would read past its end.
+    if (ptrs.size() != rows) {
+      throw InternalError("H5File: strings " + path + ": " + std::to_string(ptrs.size()) + " given for rows " +
+                          std::to_string(first) + ".." + std::to_string(first + rows) + " (" + std::to_string(rows) +
+                          " rows)");
+    }
     const auto memory = select_rows(space, dims, first, rows, path);
     check(H5Dwrite(dset.id(), type.id(), memory.id(), space.id(), H5P_DEFAULT, ptrs.data()),
           path_.string() + ": write strings " + path);

@@ -383,6 +383,57 @@ TEST(ByteIdentity, PassHashesAreTakenForTheirOwnTensors) {
   EXPECT_EQ(identical(scan_tensors(plan.models, known, plan.bytes())), without_victim);
 }
 
+// The scan counts only tensors with bytes in a shard, so its index of a tensor is not the
+// inventory's once an earlier tensor is left out; the pass's hashes are kept by inventory index.
+// With an empty tensor put first in the suspect's inventory (every later index one more) and a
+// tensor of no known dtype put in the parent's, the hashes moved with their tensors give the same
+// identical pairs, with the same hashes, as before.
+TEST(ByteIdentity, PassHashesFollowTheInventoryIndexPastUnscannedTensors) {
+  const auto plan = plan_of("depth_upscaled", "base");
+  const auto known = whole_hashes_of(plan, same_key_outcomes(plan));
+  ASSERT_FALSE(known.empty());
+  const auto identical = [](const TensorScan& scan) {
+    std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
+    for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
+    return out;
+  };
+  const auto before = scan_tensors(plan.models, known, plan.bytes());
+  ASSERT_FALSE(before.pairs.at(0).identical.empty());
+
+  auto models = plan.models;
+  const std::size_t inserted_at[2] = {0, models.at(1).inventory.tensors.size() / 2};
+  {
+    auto empty = models[0].inventory.tensors.front();
+    empty.name = "unscanned.empty";
+    empty.data_end = empty.data_begin;
+    auto& a = models[0].inventory.tensors;
+    a.insert(a.begin(), empty);
+    auto no_dtype = models[1].inventory.tensors.at(inserted_at[1]);
+    no_dtype.name = "unscanned.no_dtype";
+    no_dtype.dtype.reset();
+    auto& b = models[1].inventory.tensors;
+    b.insert(b.begin() + static_cast<std::ptrdiff_t>(inserted_at[1]), no_dtype);
+  }
+  WholeTensorHashes moved(models);
+  std::size_t carried = 0;
+  for (std::size_t m = 0; m < 2; ++m) {
+    for (std::size_t i = 0; i < plan.models[m].inventory.tensors.size(); ++i) {
+      if (const auto h = known.find(m, i)) {
+        moved.set(m, i + (i >= inserted_at[m] ? 1 : 0), *h);
+        ++carried;
+      }
+    }
+  }
+  ASSERT_EQ(carried, known.size());
+  const auto after = scan_tensors(models, moved, plan.bytes());
+  EXPECT_EQ(identical(after), identical(before));
+  EXPECT_EQ(after.cost.full_hashes_reused, before.cost.full_hashes_reused);
+  EXPECT_EQ(after.cost.full_hashes_read, before.cost.full_hashes_read);
+  for (const auto& scanned : after.models) {
+    for (const auto& t : scanned) EXPECT_NE(t.name.rfind("unscanned.", 0), 0u) << t.name;
+  }
+}
+
 // The scan's shares (blocks copied by pread at each tensor's offsets in its shard, spread over
 // ranks) merge into the samples of the tensors' own bytes, tensor by tensor.
 TEST(ByteIdentity, TheScansSharesAreTheSamplesOfEachTensorsBytes) {

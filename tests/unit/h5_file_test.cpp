@@ -242,6 +242,12 @@ TEST(H5File, StringsWrittenInPartsReadBackWhole) {
                      "/short", 10, 4,
                      [](std::uint64_t, std::uint64_t, std::vector<std::string>& part) { part.emplace_back("one"); }),
                  InternalError);
+    // More strings than rows is as wrong as fewer: the part's rows would not be the ones given.
+    EXPECT_THROW(f.write_strings_by_rows("/long", 3, 4,
+                                         [](std::uint64_t, std::uint64_t rows, std::vector<std::string>& part) {
+                                           part.assign(rows + 1, "x");
+                                         }),
+                 InternalError);
   }
   H5File f(path, H5File::Mode::read);
   EXPECT_EQ(f.read_strings("/names"), want);
