@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 namespace lineage::stages {
 namespace {
@@ -55,16 +56,25 @@ TensorListing expected_listing(const std::vector<ExpectedTensor>& expected, cons
   listing.index_only = true;
   const auto companions = quantisation_companions(quantisation, config);
   const auto keep = companions.empty() ? std::vector<std::string>{} : unconverted_modules(quantisation, config);
+  // The companions of the required tensor `t` (none, or one per suffix).
+  const auto companions_of = [&](const ExpectedTensor& t) -> std::size_t {
+    if (companions.empty() || !converted_by_quantiser(quantisation, t)) return 0;
+    const std::string_view module = std::string_view(t.name).substr(0, t.name.size() - 7);
+    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
+      return module == m || (module.size() > m.size() && module.starts_with(m) && module[m.size()] == '.');
+    });
+    return kept ? 0 : companions.size();
+  };
+  // Made at its size: grown by doubling, a 140k-tensor listing (Kimi-K2's, its FP8 scales
+  // counted) held up to twice its entries, and the old and new buffers at once.
+  std::size_t count = 0;
+  for (const auto& t : expected) count += t.optional ? 0 : 1 + companions_of(t);
+  listing.tensors.reserve(count);
   for (const auto& t : expected) {
     if (t.optional) continue;
     listing.tensors.push_back({t.name, {}, std::nullopt, std::nullopt, 0, 0});
-    if (companions.empty() || !converted_by_quantiser(quantisation, t)) continue;
+    if (companions_of(t) == 0) continue;
     const auto module = t.name.substr(0, t.name.size() - 7);
-    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const std::string& m) {
-      return module == m ||
-             (module.size() > m.size() && module.compare(0, m.size(), m) == 0 && module[m.size()] == '.');
-    });
-    if (kept) continue;
     for (const auto& c : companions)
       listing.tensors.push_back({module + "." + c, {}, std::nullopt, std::nullopt, 0, 0});
   }

@@ -14,9 +14,9 @@
 #include "io/hf_config.hpp"
 #include "io/model_folder.hpp"
 #include "io/model_source.hpp"
-#include "stages/architecture/architecture_profile.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
+#include "stages/inventory/inventory.hpp"
 
 namespace lineage::stages {
 
@@ -82,7 +82,10 @@ RunModel read_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bo
   if (m.config_only) {
     // Names from the family the config selects (or the run's override); shapes follow from them.
     // No family: the generic estimate, which sizes the plan and says that its names are not the model's.
-    const auto family = cfg.family ? *cfg.family : stages::profile_architecture(*config, registry, dir).family;
+    // The family the architecture profile would name, without the profile: it counts parameters
+    // through an inventory of its own (54 MB for Kimi-K2, both models at once: the plan's peak).
+    const auto* selected = cfg.family ? nullptr : stages::select_family_by_config(registry, *config);
+    const std::string family = cfg.family ? *cfg.family : selected ? selected->id : std::string();
     m.index_only = true;
     if (family.empty()) {
       m.inventory = stages::estimate_generic_inventory(*config, registry, dir);

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
+#include "stages/architecture/architecture_profile.hpp"
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
 #include "stages/inventory/inventory.hpp"
@@ -112,6 +114,44 @@ TEST(GenericEstimate, CompositeReadsItsTextDecoderAndNamesTheTowersLeftOut) {
   ASSERT_EQ(inv.notes.size(), 2U);
   EXPECT_NE(inv.notes.front().find("text decoder from text_config"), std::string::npos) << inv.notes.front();
   EXPECT_NE(inv.notes.back().find("vision_config"), std::string::npos) << inv.notes.back();
+}
+
+// A quantised release's listing (Kimi-K2 and DeepSeek-V3 store a block FP8 scale beside each
+// converted projection) is made at its size, companions counted: grown by doubling it held up to
+// twice its entries at the plan's peak.
+TEST(ExpectedListing, QuantisedReleasesListingIsMadeAtItsSize) {
+  for (const auto* dir : {"tests/data/real/moonshotai__Kimi-K2-Instruct", "tests/data/real/deepseek-ai__DeepSeek-V3"}) {
+    const auto config = config_at(dir);
+    const auto* family = stages::select_family_by_config(registry(), config);
+    ASSERT_NE(family, nullptr) << dir;
+    const auto expected = stages::expand_family(registry(), family->id, config);
+    const auto listing = stages::expected_listing(expected, registry().quantisation(), config);
+    const auto scales = std::count_if(listing.tensors.begin(), listing.tensors.end(),
+                                      [](const ListedTensor& t) { return t.name.ends_with(".weight_scale_inv"); });
+    const auto required =
+        std::count_if(expected.begin(), expected.end(), [](const stages::ExpectedTensor& t) { return !t.optional; });
+    EXPECT_GT(scales, 10'000) << dir;
+    EXPECT_EQ(listing.tensors.size(), static_cast<std::size_t>(required + scales)) << dir;
+    // Room for what it holds, not the doubling's (a reservation may round up a little).
+    EXPECT_LT(listing.tensors.capacity(), listing.tensors.size() + 16) << dir;
+  }
+}
+
+// plan reads a config-only model by the family the architecture profile names, found without the
+// profile (which counts parameters through an inventory of its own): the same family for every
+// real config.
+TEST(ExpectedListing, ConfigOnlyModelsTakeTheProfilesFamily) {
+  std::size_t configs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(LINEAGE_SOURCE_DIR) + "/tests/data/real")) {
+    if (!std::filesystem::exists(entry.path() / "config.json")) continue;
+    ++configs;
+    const auto config = io::read_json_file((entry.path() / "config.json").string());
+    const auto* selected = stages::select_family_by_config(registry(), config);
+    EXPECT_EQ(selected ? selected->id : std::string(),
+              stages::profile_architecture(config, registry(), entry.path().string()).family)
+        << entry.path();
+  }
+  EXPECT_GT(configs, 20u);
 }
 
 }  // namespace
