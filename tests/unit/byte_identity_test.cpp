@@ -416,15 +416,20 @@ TEST(ByteIdentity, PassHashesFollowTheInventoryIndexPastUnscannedTensors) {
   }
   WholeTensorHashes moved(models);
   std::size_t carried = 0;
+  std::size_t shifted[2] = {0, 0};  // hashes of tensors after the inserted one, per model
   for (std::size_t m = 0; m < 2; ++m) {
     for (std::size_t i = 0; i < plan.models[m].inventory.tensors.size(); ++i) {
       if (const auto h = known.find(m, i)) {
         moved.set(m, i + (i >= inserted_at[m] ? 1 : 0), *h);
         ++carried;
+        shifted[m] += i >= inserted_at[m] ? 1 : 0;
       }
     }
   }
   ASSERT_EQ(carried, known.size());
+  // Both insertions move hashes that the scan takes: before, each side reused some.
+  ASSERT_GT(shifted[0], 0u);
+  ASSERT_GT(shifted[1], 0u);
   const auto after = scan_tensors(models, moved, plan.bytes());
   EXPECT_EQ(identical(after), identical(before));
   EXPECT_EQ(after.cost.full_hashes_reused, before.cost.full_hashes_reused);

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
+#include <set>
 #include <string>
 
 #include "io/family_file.hpp"
@@ -15,6 +15,7 @@
 #include "stages/inventory/expand_family.hpp"
 #include "stages/inventory/expected_listing.hpp"
 #include "stages/inventory/inventory.hpp"
+#include "stages/plan/run_models.hpp"
 
 namespace lineage {
 namespace {
@@ -116,42 +117,68 @@ TEST(GenericEstimate, CompositeReadsItsTextDecoderAndNamesTheTowersLeftOut) {
   EXPECT_NE(inv.notes.back().find("vision_config"), std::string::npos) << inv.notes.back();
 }
 
-// A quantised release's listing (Kimi-K2 and DeepSeek-V3 store a block FP8 scale beside each
-// converted projection) is made at its size, companions counted: grown by doubling it held up to
-// twice its entries at the plan's peak.
+/// The `.weight_scale_inv` companions of `listing`.
+std::size_t fp8_scales(const TensorListing& listing) {
+  return static_cast<std::size_t>(
+      std::count_if(listing.tensors.begin(), listing.tensors.end(),
+                    [](const ListedTensor& t) { return t.name.ends_with(".weight_scale_inv"); }));
+}
+
+// A quantised release's listing (Kimi-K2, DeepSeek-V3 and Qwen3.5-FP8 store a block FP8 scale
+// beside each converted projection) is made at its size, companions counted: grown by doubling,
+// it held up to twice its entries at the plan's peak. The modules a release keeps unconverted
+// (Qwen3.5-FP8 lists 321) have no scale, so they count none.
 TEST(ExpectedListing, QuantisedReleasesListingIsMadeAtItsSize) {
-  for (const auto* dir : {"tests/data/real/moonshotai__Kimi-K2-Instruct", "tests/data/real/deepseek-ai__DeepSeek-V3"}) {
+  for (const auto* dir : {"tests/data/real/moonshotai__Kimi-K2-Instruct", "tests/data/real/deepseek-ai__DeepSeek-V3",
+                          "tests/data/real/Qwen__Qwen3.5-122B-A10B-FP8"}) {
     const auto config = config_at(dir);
     const auto* family = stages::select_family_by_config(registry(), config);
     ASSERT_NE(family, nullptr) << dir;
     const auto expected = stages::expand_family(registry(), family->id, config);
     const auto listing = stages::expected_listing(expected, registry().quantisation(), config);
-    const auto scales = std::count_if(listing.tensors.begin(), listing.tensors.end(),
-                                      [](const ListedTensor& t) { return t.name.ends_with(".weight_scale_inv"); });
     const auto required =
         std::count_if(expected.begin(), expected.end(), [](const stages::ExpectedTensor& t) { return !t.optional; });
-    EXPECT_GT(scales, 10'000) << dir;
-    EXPECT_EQ(listing.tensors.size(), static_cast<std::size_t>(required + scales)) << dir;
+    EXPECT_GT(fp8_scales(listing), 10'000u) << dir;
+    EXPECT_EQ(listing.tensors.size(), static_cast<std::size_t>(required) + fp8_scales(listing)) << dir;
     // Room for what it holds, not the doubling's (a reservation may round up a little).
     EXPECT_LT(listing.tensors.capacity(), listing.tensors.size() + 16) << dir;
+    const auto& quantisation = config.at("quantization_config");
+    if (!quantisation.contains("modules_to_not_convert")) continue;
+    std::set<std::string> kept_scales;
+    for (const auto& kept : quantisation.at("modules_to_not_convert")) {
+      kept_scales.insert(kept.get<std::string>() + ".weight_scale_inv");
+    }
+    for (const auto& t : listing.tensors) EXPECT_EQ(kept_scales.count(t.name), 0u) << t.name;
+    auto all_converted = config;
+    all_converted.at("quantization_config").erase("modules_to_not_convert");
+    const auto more = stages::expected_listing(expected, registry().quantisation(), all_converted);
+    EXPECT_GT(fp8_scales(more), fp8_scales(listing)) << dir;
+    EXPECT_LT(more.tensors.capacity(), more.tensors.size() + 16) << dir;
   }
 }
 
-// plan reads a config-only model by the family the architecture profile names, found without the
-// profile (which counts parameters through an inventory of its own): the same family for every
-// real config.
-TEST(ExpectedListing, ConfigOnlyModelsTakeTheProfilesFamily) {
-  std::size_t configs = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(LINEAGE_SOURCE_DIR) + "/tests/data/real")) {
-    if (!std::filesystem::exists(entry.path() / "config.json")) continue;
-    ++configs;
-    const auto config = io::read_json_file((entry.path() / "config.json").string());
-    const auto* selected = stages::select_family_by_config(registry(), config);
-    EXPECT_EQ(selected ? selected->id : std::string(),
-              stages::profile_architecture(config, registry(), entry.path().string()).family)
-        << entry.path();
+// A folder holding config.json alone is planned from its family, the one the architecture profile
+// names (found without the profile, which counts parameters through an inventory of its own):
+// the same family and the same tensors as the family's listing for that config.
+TEST(ExpectedListing, ConfigOnlyFoldersAreReadAsTheProfilesFamily) {
+  for (const auto* dir :
+       {"tests/data/real/moonshotai__Kimi-K2-Instruct", "tests/data/real/Qwen__Qwen3.5-122B-A10B-FP8"}) {
+    const auto folder = std::string(LINEAGE_SOURCE_DIR) + "/" + dir;
+    RunConfig run;
+    run.suspect = folder;
+    const auto models = stages::load_run_models(run, registry(), true);
+    ASSERT_EQ(models.size(), 1u);
+    const auto& m = models.front();
+    EXPECT_TRUE(m.config_only) << dir;
+    const auto config = config_at(dir);
+    const auto family = stages::profile_architecture(config, registry(), folder).family;
+    ASSERT_FALSE(family.empty()) << dir;
+    EXPECT_EQ(m.inventory.family, family) << dir;
+    EXPECT_FALSE(m.inventory.estimated) << dir;
+    const auto want = family_inventory(config, family);
+    EXPECT_EQ(m.inventory.tensors.size(), want.tensors.size()) << dir;
+    EXPECT_EQ(m.inventory.total_bytes, want.total_bytes) << dir;
   }
-  EXPECT_GT(configs, 20u);
 }
 
 }  // namespace
