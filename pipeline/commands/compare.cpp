@@ -13,10 +13,16 @@
 #include "pipeline/commands/parse_options.hpp"
 #include "pipeline/compare_run.hpp"
 #include "pipeline/environment.hpp"
+#include "pipeline/stop_signal.hpp"
 
 namespace lineage::pipeline::commands {
 
 int compare(const std::vector<std::string>& args) {
+  // Before anything slow (MPI's start-up, reading the run): Slurm may send the SIGUSR1 asked for
+  // before a time limit up to a minute early (sbatch --signal), so at a job's start, and a rank
+  // without the handler dies of it with no checkpoint. Caught here, it stops the run at its first
+  // unit with a clean checkpoint (exit 7), as at any later moment.
+  install_stop_handlers();
   namespace po = boost::program_options;
   CommandLine command_line(
       "compare",
