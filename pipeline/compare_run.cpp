@@ -290,7 +290,7 @@ void inject(const std::optional<Fault>& fault, std::string_view phase, int rank)
 int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::ostream& out) {
   const bool root = comm.is_root();
   const int rank = comm.rank();
-  install_stop_handlers();
+  install_stop_handlers();  // again after MPI's start-up (commands/compare.cpp installed them before)
   install_bus_error_handler(rank);
   std::optional<Fault> fault;
   // Every phase runs under the failure protocol (cluster/phase.hpp): whatever one rank throws,

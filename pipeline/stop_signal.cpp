@@ -45,14 +45,16 @@ extern "C" void on_bus_error(int) {
 }  // namespace
 
 void install_stop_handlers() {
-  if (g_installed) return;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;  // reads interrupted by the signal resume; loops poll the flag
-  sigaction(SIGTERM, &sa, &g_old_term);
-  sigaction(SIGUSR1, &sa, &g_old_usr1);
-  sigaction(SIGINT, &sa, &g_old_int);
+  // Set at every call: `compare` installs them before MPI starts and again after, since MPI's
+  // libraries (PMIx, UCX) may put handlers of their own in place while starting. The handlers
+  // found at the first call are the ones restore_stop_handlers puts back.
+  sigaction(SIGTERM, &sa, g_installed ? nullptr : &g_old_term);
+  sigaction(SIGUSR1, &sa, g_installed ? nullptr : &g_old_usr1);
+  sigaction(SIGINT, &sa, g_installed ? nullptr : &g_old_int);
   g_installed = true;
 }
 

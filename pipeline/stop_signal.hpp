@@ -9,7 +9,8 @@
 
 namespace lineage::pipeline {
 
-/// Installs the handlers (idempotent). The previous handlers are restored by restore().
+/// Installs the handlers, again at every call (over any a library set since). The handlers found
+/// at the first call are put back by restore_stop_handlers().
 void install_stop_handlers();
 void restore_stop_handlers();
 

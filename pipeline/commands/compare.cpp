@@ -21,7 +21,8 @@ int compare(const std::vector<std::string>& args) {
   // Before anything slow (MPI's start-up, reading the run): Slurm may send the SIGUSR1 asked for
   // before a time limit up to a minute early (sbatch --signal), so at a job's start, and a rank
   // without the handler dies of it with no checkpoint. Caught here, it stops the run at its first
-  // unit with a clean checkpoint (exit 7), as at any later moment.
+  // unit with a clean checkpoint (exit 7), as at any later moment. run_compare sets them again
+  // after MPI's start-up, over any handler its libraries installed.
   install_stop_handlers();
   namespace po = boost::program_options;
   CommandLine command_line(

@@ -37,6 +37,29 @@ TEST(StopSignal, UsrOneAndTermSetTheFlagInsteadOfKilling) {
   restore_stop_handlers();
 }
 
+extern "C" void some_library_handler(int) {}
+
+// compare installs the handlers before MPI starts and again after it: a handler a library put in
+// place in between (PMIx, UCX) is replaced, and restoring puts back the one found first.
+TEST(StopSignal, InstallingAgainReplacesAHandlerSetInBetween) {
+  struct sigaction before {};
+  sigaction(SIGUSR1, nullptr, &before);
+  install_stop_handlers();
+  struct sigaction library {};
+  library.sa_handler = some_library_handler;
+  sigemptyset(&library.sa_mask);
+  sigaction(SIGUSR1, &library, nullptr);
+  install_stop_handlers();
+  reset_stop_request();
+  std::raise(SIGUSR1);
+  EXPECT_TRUE(stop_requested());
+  reset_stop_request();
+  restore_stop_handlers();
+  struct sigaction after {};
+  sigaction(SIGUSR1, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
 }  // namespace
 }  // namespace lineage::pipeline
 
