@@ -10,6 +10,10 @@
 
 #include "core/errors.hpp"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#endif
+
 namespace lineage::stages {
 namespace {
 
@@ -26,19 +30,22 @@ using d4 = double __attribute__((vector_size(32)));
 using l4 = std::int64_t __attribute__((vector_size(32)));
 constexpr std::size_t kLanes = 8;
 
-// One clone per ISA, chosen at load time. The file is compiled with -ffp-contract=off (see
-// CMakeLists.txt): a fused multiply-add in one clone and not in another would change last bits
-// between machines of one cluster.
-// On x86-64-v4 (AVX-512) the eight double lanes fit one register: pass1_wide sums them in one
-// loop, where the other ISAs take two loops of four lanes; the operations of each lane are the
-// same, so are the bits (unit_kernel_test runs both on an AVX-512 machine).
+// One function per ISA, chosen at run time (pass1_of). The file is compiled with
+// -ffp-contract=off (see CMakeLists.txt): a fused multiply-add in one function and not in another
+// would change last bits between machines of one cluster.
+// - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
+//   vectors;
+// - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a
+//   double by one instruction (WidenByInstruction);
+// - wide (x86-64-v4, AVX-512): the eight double lanes in one register and one loop.
+// The operations of each lane are the same in all three, so are the bits (unit_kernel_test runs
+// every width the machine has).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LINEAGE_KERNEL_WIDE 1
-#define LINEAGE_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define LINEAGE_KERNEL_NARROW_TARGET __attribute__((target("arch=x86-64-v3")))
 #define LINEAGE_KERNEL_WIDE_TARGET __attribute__((target("arch=x86-64-v4")))
 #else
 #define LINEAGE_KERNEL_WIDE 0
-#define LINEAGE_KERNEL_CLONES
 #endif
 
 /// One block's sums. s_aa, s_bb, s_ab, s_a and s_b are of the shifted values x - ka, y - kb.
@@ -86,21 +93,26 @@ using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
 
-/// Eight (or four) floats made doubles, exactly.
-template <typename D, typename F>
-[[gnu::always_inline]] inline D widen(F x) {
-  return __builtin_convertvector(x, D);
-}
+/// Floats made doubles, exactly, as the compiler lowers the generic conversion: GCC 12 makes
+/// four floats two conversions of two and an insert, eight two of four and an insert.
+struct WidenByConversion {
+  template <typename D, typename F>
+  [[gnu::always_inline]] static D to(F x) {
+    return __builtin_convertvector(x, D);
+  }
+};
 #if LINEAGE_KERNEL_WIDE
-/// In one instruction: GCC 12 lowers the generic conversion of eight floats to doubles as two of
-/// four and an insert. (An intrinsic cannot be inlined into lane_sums, which has no target of its
-/// own; this one runs only inlined into pass1_wide, whose target has AVX-512.)
-template <>
-[[gnu::always_inline]] inline d8 widen<d8, f8>(f8 x) {
-  d8 out;
-  asm("vcvtps2pd %1, %0" : "=v"(out) : "v"(x));
-  return out;
-}
+/// The same in one instruction (vcvtps2pd: four floats to a YMM register of doubles, eight to a
+/// ZMM one). Only inlined into functions whose target has AVX2 (four) or AVX-512 (eight); an
+/// intrinsic could not be, as lane_sums has no target of its own.
+struct WidenByInstruction {
+  template <typename D, typename F>
+  [[gnu::always_inline]] static D to(F x) {
+    D out;
+    asm("vcvtps2pd %1, %0" : "=v"(out) : "v"(x));
+    return out;
+  }
+};
 #endif
 
 /// The double sums of every lane of a step (lane i of a step is element 8v + i, as in pass1).
@@ -115,7 +127,7 @@ struct LaneSums {
 /// order. Without Masked every element is finite on both sides (pass1 checked), so the masks
 /// would select every lane: the same operations, the same bits. With Screen (a screening pass)
 /// the absolute differences (s_ad, max_d) are left out; the other sums are the same operations.
-template <bool Masked, bool Screen, typename F, typename I, typename D, typename L>
+template <bool Masked, bool Screen, typename Widen, typename F, typename I, typename D, typename L>
 [[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                              std::size_t first, double ka, double kb, LaneSums& r) {
   constexpr std::size_t width = sizeof(D) / sizeof(double);
@@ -136,13 +148,13 @@ template <bool Masked, bool Screen, typename F, typename I, typename D, typename
       const I xi = __builtin_bit_cast(I, x), yi = __builtin_bit_cast(I, y);
       const I ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
       const L ok64 = __builtin_convertvector(ok, L);
-      xd = widen<D>(__builtin_bit_cast(F, xi & ok));
-      yd = widen<D>(__builtin_bit_cast(F, yi & ok));
+      xd = Widen::template to<D>(__builtin_bit_cast(F, xi & ok));
+      yd = Widen::template to<D>(__builtin_bit_cast(F, yi & ok));
       xs = __builtin_bit_cast(D, __builtin_bit_cast(L, xd - vka) & ok64);  // ok ? xd - ka : +0
       ys = __builtin_bit_cast(D, __builtin_bit_cast(L, yd - vkb) & ok64);
     } else {
-      xd = widen<D>(x);
-      yd = widen<D>(y);
+      xd = Widen::template to<D>(x);
+      yd = Widen::template to<D>(y);
       xs = xd - vka;
       ys = yd - vkb;
     }
@@ -246,9 +258,9 @@ template <bool Masked, bool Screen>
   return true;
 }
 
-/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four; with
-/// Screen, a screening pass's (PassStatistics::screen).
-template <bool Wide, bool Screen>
+/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four, each
+/// float made a double by `Widen`; with Screen, a screening pass's (PassStatistics::screen).
+template <bool Wide, bool Screen, typename Widen>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
   // Counts and extremes first, then the double sums over the same (cache-resident) block: every
@@ -261,18 +273,18 @@ template <bool Wide, bool Screen>
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
     if (all_ok) {
-      lane_sums<false, Screen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<false, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     } else {
-      lane_sums<true, Screen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<true, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     }
   } else
 #endif
   {
     for (std::size_t first = 0; first < kLanes; first += 4) {
       if (all_ok) {
-        lane_sums<false, Screen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<false, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       } else {
-        lane_sums<true, Screen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<true, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       }
     }
   }
@@ -286,36 +298,73 @@ template <bool Wide, bool Screen>
 
 using Pass1Function = void (*)(const float*, const float*, std::size_t, const Padded*, bool, double, double, Pass1&);
 
-LINEAGE_KERNEL_CLONES
-void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
-                  double kb, Pass1& r) {
-  pass1_body<false, false>(a, b, nvec, tail, float_bits, ka, kb, r);
+void pass1_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                    double kb, Pass1& r) {
+  pass1_body<false, false, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
-LINEAGE_KERNEL_CLONES
-void screen_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
-                   double kb, Pass1& r) {
-  pass1_body<false, true>(a, b, nvec, tail, float_bits, ka, kb, r);
+void screen_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                     double kb, Pass1& r) {
+  pass1_body<false, true, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
+
+using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::size_t, const Padded*, double, double,
+                                    Pass1&);
 
 #if LINEAGE_KERNEL_WIDE
-LINEAGE_KERNEL_WIDE_TARGET
-void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
-                double kb, Pass1& r) {
-  pass1_body<true, false>(a, b, nvec, tail, float_bits, ka, kb, r);
+/// Lanes First .. First + W - 1 of one step's eight stored BF16 halves as doubles (W the lanes of
+/// D: four on AVX2, eight on AVX-512), exactly: BF16 is the upper half of a float32, so each half
+/// is put above sixteen zero bits (one unpack for four lanes, a zero-extension and a shift for
+/// eight; GCC 12 lowers the generic conversion of eight halves as two of four and an insert).
+template <std::size_t First, typename D>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline D stored_bf16_lanes(const std::byte* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (sizeof(D) == 4 * sizeof(double)) {
+    const __m128i bits =
+        First == 0 ? _mm_unpacklo_epi16(_mm_setzero_si128(), h) : _mm_unpackhi_epi16(_mm_setzero_si128(), h);
+    return __builtin_bit_cast(D, _mm256_cvtps_pd(_mm_castsi128_ps(bits)));
+  } else {
+    static_assert(First == 0 && sizeof(D) == kLanes * sizeof(double));
+    const __m256i bits = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+    return WidenByInstruction::to<D>(__builtin_bit_cast(f8, bits));
+  }
 }
 
-LINEAGE_KERNEL_WIDE_TARGET
-void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
-                 double kb, Pass1& r) {
-  pass1_body<true, true>(a, b, nvec, tail, float_bits, ka, kb, r);
+/// The double sums of lanes First .. First + W - 1 of a block of BF16 pairs as stored, finite on
+/// both sides (W the lanes of D): lane_sums<false, true> of the same values, the same operations,
+/// each step's stored halves made floats in registers instead of decoded into a block that the
+/// pass reads back.
+template <std::size_t First, typename D>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_lane_sums(const std::byte* a,
+                                                                                        const std::byte* b,
+                                                                                        std::size_t nvec, double ka,
+                                                                                        double kb, LaneSums& r) {
+  constexpr std::size_t width = sizeof(D) / sizeof(double);
+  const D vka = splat<D>(ka), vkb = splat<D>(kb);
+  D s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
+  for (std::size_t v = 0; v < nvec; ++v) {
+    const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
+    const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
+    const D xs = xd - vka, ys = yd - vkb, d = xd - yd;
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_dd += d * d;
+    s_a += xs;
+    s_b += ys;
+  }
+  for (std::size_t j = 0; j < width; ++j) {
+    const std::size_t i = First + j;
+    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_dd[i] = s_dd[j];
+    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j];
+  }
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
 /// its `nvec` steps (on the stored halves: all finite, equal bits or both zeros is equal
 /// values), or false, with `r` untouched, where a value is NaN or infinite.
-LINEAGE_KERNEL_WIDE_TARGET
-bool bf16_finite_counts(const std::byte* a, const std::byte* b, std::size_t nvec, Pass1& r) {
+[[gnu::always_inline]] inline bool bf16_finite_counts(const std::byte* a, const std::byte* b, std::size_t nvec,
+                                                      Pass1& r) {
   using u16x16 = std::uint16_t __attribute__((vector_size(32)));
   using i16x16 = std::int16_t __attribute__((vector_size(32)));
   const u16x16 exp_mask = splat<u16x16>(0x7f80), abs_mask = splat<u16x16>(0x7fff);
@@ -350,63 +399,127 @@ bool bf16_finite_counts(const std::byte* a, const std::byte* b, std::size_t nvec
   return true;
 }
 
-/// screen_wide over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the
-/// padded tail's floats): the same counts and sums, the same bits (unit_kernel_test). A finite
-/// block (the usual case) is counted on the stored halves and summed from eight values made
-/// floats in registers (BF16 is the upper half of a float32: exact), without the masks, which
-/// would select every lane, and without decoding it into a block that the pass reads back.
-LINEAGE_KERNEL_WIDE_TARGET
-void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
-                      double kb, Pass1& r) {
-  using u16x8 = std::uint16_t __attribute__((vector_size(16)));
+/// The screening pass over BF16 elements as stored (two bytes each, `nvec` steps of eight, then
+/// the padded tail's floats): the same counts and sums as `screen` on the decoded floats, the
+/// same bits (unit_kernel_test). A finite block (the usual case) is counted on the stored halves
+/// and summed W lanes at a time (W the lanes of D) without the masks, which would select every
+/// lane.
+template <typename D>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void screen_stored_bf16(
+    const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka, double kb, Pass1& r,
+    Pass1Function screen) {
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
-    const d8 vka = splat<d8>(ka), vkb = splat<d8>(kb);
-    d8 s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
-    for (std::size_t v = 0; v < nvec; ++v) {
-      u16x8 ha, hb;
-      std::memcpy(&ha, a + 16 * v, sizeof ha);
-      std::memcpy(&hb, b + 16 * v, sizeof hb);
-      const d8 xd = widen<d8>(__builtin_bit_cast(f8, __builtin_convertvector(ha, i8) << 16));
-      const d8 yd = widen<d8>(__builtin_bit_cast(f8, __builtin_convertvector(hb, i8) << 16));
-      const d8 xs = xd - vka, ys = yd - vkb, d = xd - yd;
-      s_aa += xs * xs;
-      s_bb += ys * ys;
-      s_ab += xs * ys;
-      s_dd += d * d;
-      s_a += xs;
-      s_b += ys;
+    LaneSums s;
+    if constexpr (sizeof(D) == kLanes * sizeof(double)) {
+      stored_bf16_lane_sums<0, D>(a, b, nvec, ka, kb, s);
+    } else {
+      stored_bf16_lane_sums<0, D>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<4, D>(a, b, nvec, ka, kb, s);
     }
-    r.s_aa = hsum(s_aa), r.s_bb = hsum(s_bb), r.s_ab = hsum(s_ab);
-    r.s_dd = hsum(s_dd), r.s_a = hsum(s_a), r.s_b = hsum(s_b);
+    r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
+    r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
     return;
   }
   // A block with a NaN or an infinity, or the padded tail: decoded and passed as any other
-  // block (screen_wide, masked). Rare, so what the decoding costs does not matter.
+  // block (masked). Rare, so what the decoding costs does not matter.
   float da[kKernelBlock], db[kKernelBlock];
   for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
-  screen_wide(da, db, nvec, tail, true, ka, kb, r);
+  screen(da, db, nvec, tail, true, ka, kb, r);
 }
 
+LINEAGE_KERNEL_NARROW_TARGET
+void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                  double kb, Pass1& r) {
+  pass1_body<false, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+LINEAGE_KERNEL_NARROW_TARGET
+void screen_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                   double kb, Pass1& r) {
+  pass1_body<false, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+LINEAGE_KERNEL_WIDE_TARGET
+void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                double kb, Pass1& r) {
+  pass1_body<true, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+LINEAGE_KERNEL_WIDE_TARGET
+void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
+                 double kb, Pass1& r) {
+  pass1_body<true, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+}
+
+/// screen_narrow over stored BF16: lanes 0-3, then 4-7, as screen_narrow sums them.
+LINEAGE_KERNEL_NARROW_TARGET
+void screen_bf16_narrow(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
+                        double kb, Pass1& r) {
+  screen_stored_bf16<d4>(a, b, nvec, tail, ka, kb, r, screen_narrow);
+}
+
+/// screen_wide over stored BF16: the eight lanes in one loop, as screen_wide sums them.
+LINEAGE_KERNEL_WIDE_TARGET
+void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
+                      double kb, Pass1& r) {
+  screen_stored_bf16<d8>(a, b, nvec, tail, ka, kb, r, screen_wide);
+}
 #endif
 
-bool wide_available() noexcept {
+/// Whether the machine runs `width`'s code (portable always).
+bool available(KernelWidth width) noexcept {
 #if LINEAGE_KERNEL_WIDE
-  return __builtin_cpu_supports("x86-64-v4") != 0;
-#else
+  switch (width) {
+    case KernelWidth::portable:
+      return true;
+    case KernelWidth::narrow:
+      return __builtin_cpu_supports("x86-64-v3") != 0;
+    case KernelWidth::wide:
+      return __builtin_cpu_supports("x86-64-v4") != 0;
+  }
   return false;
+#else
+  return width == KernelWidth::portable;
 #endif
 }
 
-/// `width` where the machine has it, else narrow.
-KernelWidth usable(KernelWidth width) noexcept { return wide_available() ? width : KernelWidth::narrow; }
+/// `width` where the machine has it, else the widest narrower one it has.
+KernelWidth usable(KernelWidth width) noexcept {
+  if (width == KernelWidth::wide && !available(width)) width = KernelWidth::narrow;
+  if (width == KernelWidth::narrow && !available(width)) width = KernelWidth::portable;
+  return width;
+}
 
 Pass1Function pass1_of(KernelWidth width, PassStatistics statistics) noexcept {
   const bool screen = statistics == PassStatistics::screen;
 #if LINEAGE_KERNEL_WIDE
-  if (usable(width) == KernelWidth::wide) return screen ? screen_wide : pass1_wide;
+  switch (usable(width)) {
+    case KernelWidth::wide:
+      return screen ? screen_wide : pass1_wide;
+    case KernelWidth::narrow:
+      return screen ? screen_narrow : pass1_narrow;
+    case KernelWidth::portable:
+      break;
+  }
 #endif
   (void)width;
-  return screen ? screen_narrow : pass1_narrow;
+  return screen ? screen_portable : pass1_portable;
+}
+
+/// The screening pass over stored BF16 of `width`, or null where it has none (portable).
+StoredBf16Function stored_bf16_of(KernelWidth width) noexcept {
+#if LINEAGE_KERNEL_WIDE
+  switch (usable(width)) {
+    case KernelWidth::wide:
+      return screen_bf16_wide;
+    case KernelWidth::narrow:
+      return screen_bf16_narrow;
+    case KernelWidth::portable:
+      break;
+  }
+#endif
+  (void)width;
+  return nullptr;
 }
 
 /// The width every block's pass takes: the widest the machine has, unless a test or a benchmark
@@ -530,16 +643,15 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
 }
 
 bool UnitSums::reads_stored_bf16() const noexcept {
-#if LINEAGE_KERNEL_WIDE
-  return statistics == PassStatistics::screen && width_in_use().load(std::memory_order_relaxed) == KernelWidth::wide;
-#else
-  return false;
-#endif
+  return statistics == PassStatistics::screen &&
+         stored_bf16_of(width_in_use().load(std::memory_order_relaxed)) != nullptr;
 }
 
 bool UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len) {
   if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
-  if (!reads_stored_bf16()) return false;
+  if (statistics != PassStatistics::screen) return false;
+  const StoredBf16Function screen = stored_bf16_of(width_in_use().load(std::memory_order_relaxed));
+  if (screen == nullptr) return false;
 #if LINEAGE_KERNEL_WIDE
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   float tail_a[kLanes], tail_b[kLanes];
@@ -560,7 +672,7 @@ bool UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_
     }
   }
   Pass1 p;
-  screen_bf16_wide(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
+  screen(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
   add_pass(*this, p, len, ka, kb);
   return true;
 #else
@@ -600,7 +712,7 @@ void UnitSums::merge(const UnitSums& next) {
   n = total;
 }
 
-bool kernel_width_available(KernelWidth width) noexcept { return width == KernelWidth::narrow || wide_available(); }
+bool kernel_width_available(KernelWidth width) noexcept { return available(width); }
 
 void use_kernel_width(KernelWidth width) noexcept { width_in_use().store(usable(width), std::memory_order_relaxed); }
 

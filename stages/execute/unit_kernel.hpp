@@ -5,9 +5,9 @@
 /// execute_unit decodes and hashes; this file only accumulates, so the two meet at one struct.
 ///
 /// Why it is shaped this way (docs/benchmarks.md has the profile):
-/// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA with
-///   target_clones and without FMA contraction), so every ISA computes the same operations in the
-///   same order: results do not depend on the machine's vector width, nor on the rank count.
+/// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA and
+///   chosen at run time, without FMA contraction), so every ISA computes the same operations in
+///   the same order: results do not depend on the machine's vector width, nor on the rank count.
 /// - Non-finite elements are masked and counted, never branched on per element; a block finite
 ///   on both sides (the usual case) is summed without the masks, which would select every lane
 ///   (the same bits).
@@ -48,13 +48,14 @@ enum class BitEquality {
 /// operations in the same order: a screening pass's moments are the full pass's bit for bit.
 enum class PassStatistics : std::uint8_t { full, screen };
 
-/// How the pass sums its eight double lanes: four at a time in two loops (any x86-64, or any
-/// other machine), or all eight in one AVX-512 loop. Both give the same bits.
-enum class KernelWidth { narrow, wide };
-/// Whether this machine can run `width` (narrow always).
+/// How the pass sums its eight double lanes: `portable`, the compiler's generic vectors for any
+/// machine; `narrow`, four at a time in two loops in AVX2's registers (x86-64-v3); `wide`, all
+/// eight in one AVX-512 loop (x86-64-v4). All give the same bits.
+enum class KernelWidth { portable, narrow, wide };
+/// Whether this machine can run `width` (portable always).
 [[nodiscard]] bool kernel_width_available(KernelWidth width) noexcept;
-/// For tests and benchmarks: every later pass of this process uses `width` (narrow when the
-/// machine lacks it). By default the widest available is used.
+/// For tests and benchmarks: every later pass of this process uses `width` (the widest narrower
+/// one the machine has when it lacks it). By default the widest available is used.
 void use_kernel_width(KernelWidth width) noexcept;
 /// The width the passes use now.
 [[nodiscard]] KernelWidth kernel_width_in_use() noexcept;
@@ -87,9 +88,9 @@ struct UnitSums {
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
 
-  /// Whether add_bf16_block adds: a screening pass on the wide width (AVX-512) in use now.
-  /// Elsewhere the caller decodes BF16 into a block with the vectorised decoder and calls
-  /// add_block, which costs less there than widening the stored halves element by element.
+  /// Whether add_bf16_block adds: a screening pass on the narrow (AVX2) or wide (AVX-512) width
+  /// in use now. Elsewhere (portable) the caller decodes BF16 into a block with the vectorised
+  /// decoder and calls add_block.
   [[nodiscard]] bool reads_stored_bf16() const noexcept;
 
   /// add_block for one kernel block (len at most kKernelBlock, else InternalError) of BF16

@@ -87,8 +87,10 @@ UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t speci
 }
 
 std::vector<KernelWidth> available_widths() {
-  std::vector<KernelWidth> out{KernelWidth::narrow};
-  if (kernel_width_available(KernelWidth::wide)) out.push_back(KernelWidth::wide);
+  std::vector<KernelWidth> out{KernelWidth::portable};
+  for (const auto width : {KernelWidth::narrow, KernelWidth::wide}) {
+    if (kernel_width_available(width)) out.push_back(width);
+  }
   return out;
 }
 
@@ -211,9 +213,9 @@ TEST(UnitKernel, AScreeningPassReadsStoredBf16AsItsDecodedValues) {
     for (const auto width : available_widths()) {
       const WidthInUse in_use(width);
       UnitSums decoded(n, PassStatistics::screen), stored(n, PassStatistics::screen);
-      // Only the wide width reads stored halves; elsewhere nothing is added and the caller
-      // decodes (execute_unit).
-      ASSERT_EQ(stored.reads_stored_bf16(), width == KernelWidth::wide);
+      // The AVX2 and AVX-512 widths read stored halves; elsewhere nothing is added and the
+      // caller decodes (execute_unit).
+      ASSERT_EQ(stored.reads_stored_bf16(), width != KernelWidth::portable);
       if (!stored.reads_stored_bf16()) {
         EXPECT_FALSE(stored.add_bf16_block(a.data(), b.data(), kKernelBlock));
         EXPECT_EQ(stored.n_ok + stored.n_bad, 0u);
@@ -235,19 +237,28 @@ TEST(UnitKernel, AScreeningPassReadsStoredBf16AsItsDecodedValues) {
 }
 
 TEST(UnitKernel, PassesUseTheWidestWidthUnlessOneIsChosen) {
-  // The goldens above run through both loops only if the choice reaches the pass.
-  const auto widest = kernel_width_available(KernelWidth::wide) ? KernelWidth::wide : KernelWidth::narrow;
+  // The goldens above run through every width's loops only if the choice reaches the pass.
+  const auto widest = available_widths().back();
   EXPECT_EQ(kernel_width_in_use(), widest);
-  {
-    const WidthInUse in_use(KernelWidth::narrow);
-    EXPECT_EQ(kernel_width_in_use(), KernelWidth::narrow);
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    EXPECT_EQ(kernel_width_in_use(), width);
   }
   EXPECT_EQ(kernel_width_in_use(), widest);
-  use_kernel_width(KernelWidth::wide);  // where the machine lacks it: narrow
+  use_kernel_width(KernelWidth::wide);  // where the machine lacks it: the widest it has
   EXPECT_EQ(kernel_width_in_use(), widest);
-  EXPECT_TRUE(kernel_width_available(KernelWidth::narrow));
+  EXPECT_TRUE(kernel_width_available(KernelWidth::portable));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  EXPECT_EQ(kernel_width_available(KernelWidth::narrow), __builtin_cpu_supports("x86-64-v3") != 0);
   EXPECT_EQ(kernel_width_available(KernelWidth::wide), __builtin_cpu_supports("x86-64-v4") != 0);
+  if (!kernel_width_available(KernelWidth::wide)) {
+    use_kernel_width(KernelWidth::narrow);
+    EXPECT_EQ(kernel_width_in_use(),
+              __builtin_cpu_supports("x86-64-v3") != 0 ? KernelWidth::narrow : KernelWidth::portable);
+    use_kernel_width(KernelWidth::wide);
+  }
+#else
+  EXPECT_EQ(widest, KernelWidth::portable);
 #endif
 }
 
