@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/errors.hpp"
+#include "core/sbatch_text.hpp"
 #include "support/temp_dir.hpp"
 
 namespace lineage::io {
@@ -88,6 +89,51 @@ TEST(RunFile, MissingSuspectWrongTypesAndBadYaml) {
   }
   EXPECT_THROW((void)read_run_file(write(d, "suspect: [unclosed\n")), ConfigError);
   EXPECT_THROW((void)read_run_file(d.path() / "absent.yaml"), ConfigError);
+}
+
+TEST(SlurmTime, EveryFormOfSbatchTimeIsReadInSeconds) {
+  EXPECT_EQ(slurm_time_seconds("90"), 5400);           // minutes
+  EXPECT_EQ(slurm_time_seconds("2:30"), 150);          // minutes:seconds
+  EXPECT_EQ(slurm_time_seconds("01:02:03"), 3723);     // hours:minutes:seconds
+  EXPECT_EQ(slurm_time_seconds("2-0"), 2 * 86400);     // days-hours
+  EXPECT_EQ(slurm_time_seconds("1-02:03"), 93780);     // days-hours:minutes
+  EXPECT_EQ(slurm_time_seconds("1-02:03:04"), 93784);  // days-hours:minutes:seconds
+  EXPECT_EQ(slurm_time_seconds("0:90"), 90);           // fields past their usual range add up
+  for (const char* none : {"0", "00:00:00", "UNLIMITED", "INFINITE", "unlimited"}) {
+    EXPECT_EQ(slurm_time_seconds(none), std::nullopt) << none;  // no limit
+  }
+  for (const char* other : {"", "abc", "1:2:3:4", "1-2:3:4:5", "-1", "1-", "1:", ":5", "1.5", "1234567890"}) {
+    EXPECT_EQ(slurm_time_seconds(other), std::nullopt) << other;  // left to sbatch
+  }
+}
+
+TEST(RunFile, ATimeLimitTheSignalWouldStartIsRefused) {
+  // Slurm signals at its first check with at most signal + 30 s left: a job no longer than that
+  // is signalled as it starts, and with requeue runs again without end.
+  lineage::testing::TempDir d;
+  const auto run = [&](const std::string& slurm) { return read_run_file(write(d, "suspect: a\nslurm:\n" + slurm)); };
+  try {
+    (void)run("  time: \"00:02:00\"\n  signal_seconds_before_limit: 110\n");
+    FAIL();
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("slurm.time: \"00:02:00\" (120 s) is at most 30 s more than signal_seconds_before_limit (110)"),
+              std::string::npos)
+        << what;
+  }
+  EXPECT_THROW((void)run("  time: \"2:30\"\n"), ConfigError);  // the default signal, 120 s
+  EXPECT_EQ(run("  time: \"2:31\"\n").slurm.time, "2:31");
+  EXPECT_EQ(run("  time: \"00:02:00\"\n  signal_seconds_before_limit: 80\n").slurm.signal_seconds_before_limit, 80);
+  EXPECT_EQ(run("  time: \"1\"\n  signal_seconds_before_limit: 0\n").slurm.time, "1");  // no signal
+  EXPECT_EQ(run("  time: UNLIMITED\n").slurm.time, "UNLIMITED");
+  try {
+    (void)run("  signal_seconds_before_limit: -5\n");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("slurm.signal_seconds_before_limit: must be 0 (no signal) or more"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // A dispute ready to reopen (cases/*/run.yaml): the published repos, pinned, with expected sizes.
