@@ -13,7 +13,21 @@ struct sigaction g_old_term {};
 struct sigaction g_old_usr1 {};
 struct sigaction g_old_int {};
 
-extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+extern "C" void on_stop_signal(int sig) {
+  // A second Ctrl-C (SIGINT after SIGINT) ends the process at once by the default action, as if
+  // no handler were set: for a user who will not wait for the unit, or a rank stuck in MPI's
+  // start-up, which never polls the flag. The store resumes from its last durable unit, as after
+  // any kill. Slurm's USR1 and then TERM at the limit still only ask for the checkpoint.
+  if (sig == SIGINT && g_signal == SIGINT) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGINT, &dfl, nullptr);
+    ::raise(SIGINT);  // blocked while this handler runs: delivered, and fatal, as it returns
+    return;
+  }
+  g_signal = sig;
+}
 
 // The SIGBUS message, prepared outside the handler (which may only call write and _exit).
 char g_bus_prefix[64] = "lineage: error: ";

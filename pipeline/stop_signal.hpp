@@ -2,7 +2,8 @@
 /// @file stop_signal.hpp
 /// SIGTERM / SIGUSR1 / SIGINT set a flag instead of killing the process, so a run under Slurm
 /// (`--signal=USR1@120`, or the TERM sent at the time limit) can finish its current unit, make
-/// its journal durable and exit with a resumable store. Work loops poll stop_requested().
+/// its journal durable and exit with a resumable store. Work loops poll stop_requested(). A
+/// second SIGINT (Ctrl-C twice) ends the process at once, by the signal's default action.
 
 #include <csignal>
 #include <string>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -58,6 +59,34 @@ TEST(StopSignal, InstallingAgainReplacesAHandlerSetInBetween) {
   struct sigaction after {};
   sigaction(SIGUSR1, nullptr, &after);
   EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+// Ctrl-C twice ends the process at once (a rank stuck in MPI's start-up never polls the flag);
+// Slurm's USR1 and then TERM at the limit, or TERM twice, only ask for the checkpoint.
+TEST(StopSignal, ASecondInterruptEndsTheProcessAtOnce) {
+  const std::string style = GTEST_FLAG_GET(death_test_style);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        install_stop_handlers();
+        reset_stop_request();
+        std::raise(SIGINT);
+        if (!stop_requested()) std::_Exit(3);  // the first only sets the flag
+        std::raise(SIGINT);
+        std::_Exit(4);
+      },
+      ::testing::KilledBySignal(SIGINT), "");
+  GTEST_FLAG_SET(death_test_style, style);
+  install_stop_handlers();
+  reset_stop_request();
+  for (const int sig : {SIGUSR1, SIGTERM, SIGTERM, SIGUSR1}) std::raise(sig);
+  EXPECT_EQ(stop_signal_number(), SIGUSR1);
+  reset_stop_request();
+  std::raise(SIGTERM);
+  std::raise(SIGINT);  // after another signal: the first Ctrl-C, which only sets the flag
+  EXPECT_EQ(stop_signal_number(), SIGINT);
+  reset_stop_request();
+  restore_stop_handlers();
 }
 
 }  // namespace
