@@ -343,6 +343,13 @@ void expect_whole_tensor_hashes(const RunPlan& plan, const WholeTensorHashes& kn
   EXPECT_EQ(checked, known.size());
 }
 
+/// The identical tensor pairs a scan found between its first two models (names and hash).
+std::set<std::tuple<std::string, std::string, std::uint64_t>> identical(const TensorScan& scan) {
+  std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
+  for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
+  return out;
+}
+
 TEST(ByteIdentity, ReusesThePassHashesOfUnitsCoveringWholeTensors) {
   const auto plan = plan_of("identical", "base");
   const auto known = whole_hashes_of(plan, same_key_outcomes(plan));
@@ -361,11 +368,6 @@ TEST(ByteIdentity, PassHashesAreTakenForTheirOwnTensors) {
   const auto plan = plan_of("depth_upscaled", "base");
   auto known = whole_hashes_of(plan, same_key_outcomes(plan));
   expect_whole_tensor_hashes(plan, known);  // each at its own model's inventory index
-  const auto identical = [](const TensorScan& scan) {
-    std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
-    for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
-    return out;
-  };
   const auto read_all = scan_tensors(plan.models, {}, plan.bytes());
   const auto with_known = scan_tensors(plan.models, known, plan.bytes());
   EXPECT_GT(with_known.cost.full_hashes_reused, read_all.cost.full_hashes_reused);
@@ -392,11 +394,6 @@ TEST(ByteIdentity, PassHashesFollowTheInventoryIndexPastUnscannedTensors) {
   const auto plan = plan_of("depth_upscaled", "base");
   const auto known = whole_hashes_of(plan, same_key_outcomes(plan));
   ASSERT_FALSE(known.empty());
-  const auto identical = [](const TensorScan& scan) {
-    std::set<std::tuple<std::string, std::string, std::uint64_t>> out;
-    for (const auto& p : scan.pairs.at(0).identical) out.insert({p.tensor_a, p.tensor_b, p.hash});
-    return out;
-  };
   const auto before = scan_tensors(plan.models, known, plan.bytes());
   ASSERT_FALSE(before.pairs.at(0).identical.empty());
 
