@@ -159,6 +159,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
     run_phase(comm, "compute", PhaseCategory::own(), [&] {
       if (options.at_start) options.at_start();
       UnitBytes bytes(plan.models);
+      const bool copy_units = options.unit_reads == UnitReads::copy;
       auto last_sync = std::chrono::steady_clock::now();
       std::uint64_t bytes_done = 0;
       try {
@@ -189,8 +190,8 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             // after, as a whole unit's.
             const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
             const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
-            const bool copied =
-                rows_a.second - rows_a.first <= kMaxCopiedRange && rows_b.second - rows_b.first <= kMaxCopiedRange;
+            const bool copied = copy_units && rows_a.second - rows_a.first <= kMaxCopiedRange &&
+                                rows_b.second - rows_b.first <= kMaxCopiedRange;
             if (!copied) {
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
@@ -220,7 +221,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             file_b.release(range_b.first, range_b.second);
             journal->append_block(id, block->index, part.serialize());
             ++computed_blocks;
-          } else if (!u.sampled && range_a.second - range_a.first <= kMaxCopiedRange &&
+          } else if (copy_units && !u.sampled && range_a.second - range_a.first <= kMaxCopiedRange &&
                      range_b.second - range_b.first <= kMaxCopiedRange) {
             // A whole unit read entirely: copied by pread as the pass reaches its bytes, no pages
             // mapped; bit for bit the bytes the mapping shows.

@@ -24,6 +24,7 @@
 #include "cluster/communicator.hpp"
 #include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
+#include "core/run_config.hpp"
 #include "io/journal/journal.hpp"
 #include "io/safetensors_file.hpp"
 #include "stages/null/hidden_null.hpp"
@@ -108,6 +109,9 @@ struct UnitExecutorOptions {
   /// The row block size whole units are computed with (execute_unit); the work plan's blocks
   /// were cut with the same size.
   std::uint64_t row_block_bytes = stages::kRowBlockBytes;
+  /// How a whole unit's bytes, or a row block's rows, are read: copied as the pass reaches them,
+  /// or through the mapping (UnitReads). The outcomes are the same bit for bit.
+  UnitReads unit_reads = UnitReads::copy;
   ProgressOptions progress;
   /// Testing aids (docs/cli.md): fail at this unit as bad input (at the last row block of a split
   /// unit, so its earlier blocks are journaled first on one rank); sleep after each item.

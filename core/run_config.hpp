@@ -24,6 +24,17 @@ struct SlurmSettings {
   std::vector<std::string> extra_sbatch;  ///< verbatim `#SBATCH` lines
 };
 
+/// How `compare` reads the bytes of the units it computes whole (or of a row block's rows).
+enum class UnitReads : std::uint8_t {
+  /// Copied by pread in chunks of 512 KiB as the pass reaches them: the bytes stay in the cache
+  /// between the copy and the pass, and no page table is touched (what mapping costs on some
+  /// virtual machines). The default.
+  copy,
+  /// Read through the file's mapping, populated before each unit and released after: no copy,
+  /// so less system time where page-table updates are cheap (docs/benchmarks.md).
+  map,
+};
+
 struct RunConfig {
   std::string suspect;                ///< model folder of the suspect (B)
   std::vector<std::string> parents;   ///< candidate parents (A); one per pair
@@ -52,6 +63,8 @@ struct RunConfig {
   /// verdicts rest on equal values alone (identity, values reused exactly), else "inconclusive"
   /// (apply_screening).
   bool screen = false;
+  /// How the units' bytes are read (UnitReads); the results are the same bit for bit.
+  UnitReads unit_reads = UnitReads::copy;
   SlurmSettings slurm;
   /// Compare the suspect with one model only: index into parents followed by controls (a task of
   /// a Slurm job array). The model keeps its label (parent2, control3) so merged stores agree.

@@ -115,7 +115,7 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   RunConfig cfg;
   r.reject_unknown_keys(root, "",
                         {"baselines", "case", "controls", "families_dir", "family", "null_permutations", "out",
-                         "parent", "parents", "quiet", "resume", "screen", "slurm", "suspect"});
+                         "parent", "parents", "quiet", "read_units", "resume", "screen", "slurm", "suspect"});
   r.get_path(root, "", "suspect", cfg.suspect);
   if (cfg.suspect.empty()) throw r.error("suspect", "is required (the model folder to examine)");
   r.get_paths(root, "", "parent", cfg.parents);
@@ -131,6 +131,13 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   if (!family.empty()) cfg.family = family;
   r.get_path(root, "", "families_dir", cfg.families_dir);
   r.get(root, "", "baselines", cfg.baselines);
+  std::string reads;
+  r.get(root, "", "read_units", reads);
+  if (reads == "map") {
+    cfg.unit_reads = UnitReads::map;
+  } else if (!reads.empty() && reads != "copy") {
+    throw r.error("read_units", "must be copy or map, not \"" + reads + "\"");
+  }
   bool screen = false;
   r.get(root, "", "screen", screen);
   if (screen) {

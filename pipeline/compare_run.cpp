@@ -466,6 +466,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   cluster::UnitExecutorOptions exec_options;
   exec_options.null.permutations = cfg.null_permutations;
   exec_options.row_block_bytes = block_bytes;
+  exec_options.unit_reads = cfg.unit_reads;
   exec_options.progress.quiet = cfg.quiet;
   exec_options.progress.terminal = ::isatty(STDERR_FILENO) != 0;
   exec_options.fail_at_unit = cfg.inject_failure_at_unit;

@@ -50,7 +50,10 @@ int compare(const std::vector<std::string>& args) {
       "a screening run: the raw-byte hashes and the cosine, centred cosine and relative L2 of every same-key "
       "tensor, and nothing else (no null, baselines, sketches or expert matching): verdicts decided only from "
       "equal values (identity, reused values), else \"inconclusive\"; a first look at a very large pair "
-      "(docs/cli.md)");
+      "(docs/cli.md)")(
+      "read-units", po::value<std::string>(),
+      "how the units' bytes are read: copy (default; pread in 512 KiB chunks) or map (through the files' "
+      "mapping, no copy: faster where page-table updates are cheap); the same results either way");
   command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
@@ -91,6 +94,16 @@ int compare(const std::vector<std::string>& args) {
       throw UsageError("compare: --screen computes no permutation null; leave out --null-permutations");
     }
     apply_screening(cfg);
+  }
+  if (vm.count("read-units")) {
+    const auto reads = vm["read-units"].as<std::string>();
+    if (reads == "copy") {
+      cfg.unit_reads = UnitReads::copy;
+    } else if (reads == "map") {
+      cfg.unit_reads = UnitReads::map;
+    } else {
+      throw UsageError("compare: --read-units must be copy or map, not '" + reads + "'");
+    }
   }
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();

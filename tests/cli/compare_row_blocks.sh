@@ -34,6 +34,21 @@ cmp -s "$tmp/b1.txt" "$tmp/b2.txt" || fail "2 ranks differ from 1 with row block
 cmp -s "$tmp/b1.txt" "$tmp/b3.txt" || fail "3 ranks differ from 1 with row blocks: $(diff "$tmp/b1.txt" "$tmp/b3.txt" | head -4)"
 echo "split into $split_blocks row blocks: the same store on 1, 2 and 3 ranks"
 
+# ---- units read through the mapping (--read-units map) instead of copied: the same stores ----------
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_map.h5" --read-units map > "$tmp/ref_map.out" 2>&1 \
+  || fail "unsplit mapped run: $(cat "$tmp/ref_map.out")"
+$dump "$tmp/ref_map.h5" > "$tmp/ref_map.txt"
+cmp -s "$tmp/ref.txt" "$tmp/ref_map.txt" || fail "mapped units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_map.txt" | head -4)"
+LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/b2_map.h5" \
+  --read-units map > "$tmp/b2_map.out" 2>&1 || fail "split mapped run: $(cat "$tmp/b2_map.out")"
+$dump "$tmp/b2_map.h5" > "$tmp/b2_map.txt"
+cmp -s "$tmp/b2.txt" "$tmp/b2_map.txt" || fail "mapped row blocks differ from copied ones: $(diff "$tmp/b2.txt" "$tmp/b2_map.txt" | head -4)"
+"$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/bad.h5" --read-units mmap > "$tmp/bad.out" 2>&1
+code=$?
+[ "$code" -eq 2 ] || fail "--read-units mmap: exit $code, want 2: $(cat "$tmp/bad.out")"
+grep -q "read-units must be copy or map, not 'mmap'" "$tmp/bad.out" || fail "--read-units mmap: $(cat "$tmp/bad.out")"
+echo "units read through the mapping: the same stores, split and unsplit"
+
 # ---- split vs unsplit: counts, extremes, nulls and the verdict exactly; moments to 1e-12 relative.
 # A mean near 0 and what divides by it (cv_diff, marginal cosine) round relative to the standard
 # deviation, not to themselves: those to 1e-8 absolute (cv_diff is a difference of two cv near 1e3).
