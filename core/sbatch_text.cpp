@@ -60,7 +60,7 @@ std::optional<std::int64_t> slurm_time_seconds(std::string_view time) {
     seconds = fields[0] * 60 + (fields.size() == 2 ? fields[1] : 0);
   }
   if (seconds == 0) return std::nullopt;  // Slurm: a limit of zero is no limit
-  return seconds;
+  return (seconds + 59) / 60 * 60;        // Slurm's limits are whole minutes, rounded up
 }
 
 std::string describe_char(char c) {

@@ -20,9 +20,9 @@ namespace lineage {
 [[nodiscard]] std::optional<std::string> unsafe_sbatch_line(std::string_view line);
 
 /// The seconds of a Slurm time limit (sbatch --time: "minutes", "minutes:seconds",
-/// "hours:minutes:seconds", "days-hours", "days-hours:minutes", "days-hours:minutes:seconds");
-/// nullopt for no limit ("0", "UNLIMITED", "INFINITE") and for anything else, which sbatch
-/// itself then judges.
+/// "hours:minutes:seconds", "days-hours", "days-hours:minutes", "days-hours:minutes:seconds"), in
+/// whole minutes rounded up as Slurm keeps it ("2:30" is 180 s); nullopt for no limit ("0",
+/// "UNLIMITED", "INFINITE") and for anything else, which sbatch itself then judges.
 [[nodiscard]] std::optional<std::int64_t> slurm_time_seconds(std::string_view time);
 
 /// "newline", "';'", "'\\x1b'": how to name a refused character in a message.

@@ -185,16 +185,18 @@ RunConfig read_run_file(const std::filesystem::path& path) {
       throw r.error("slurm.signal_seconds_before_limit", "must be 0 (no signal) or more");
     }
     // Slurm sends --signal at its first check of time limits (about every 30 s) that finds at
-    // most signal + 30 s left: a job no longer than that is signalled at its start, every run
-    // stops at its first unit, and a requeued one starts again the same way, without end.
+    // most signal + 30 s left: a job no longer than that (in Slurm's whole minutes) is signalled
+    // at its first check, every run stops at its first unit, and a requeued one starts again the
+    // same way, without end.
     const auto limit = slurm_time_seconds(out.time);
     const auto signal = static_cast<std::int64_t>(out.signal_seconds_before_limit);
     if (limit && signal > 0 && *limit <= signal + 30) {
-      throw r.error("slurm.time", "\"" + out.time + "\" (" + std::to_string(*limit) +
-                                      " s) is at most 30 s more than signal_seconds_before_limit (" +
-                                      std::to_string(signal) +
-                                      "): Slurm would signal the job at its start, and every run would checkpoint "
-                                      "before computing anything; give time a few minutes more than the signal");
+      throw r.error("slurm.time",
+                    "\"" + out.time + "\" (" + std::to_string(*limit) +
+                        " s) is at most 30 s more than signal_seconds_before_limit (" + std::to_string(signal) +
+                        "): Slurm would signal the job at its first check of time limits, in its first 30 s, "
+                        "and every run would checkpoint before computing much; give time a few minutes "
+                        "more than the signal");
     }
   }
   (void)parse_case(r, root, cfg);  // checked here too, so compare and submit reject a bad case section

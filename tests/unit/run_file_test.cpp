@@ -106,13 +106,16 @@ TEST(RunFile, MissingSuspectWrongTypesAndBadYaml) {
 }
 
 TEST(SlurmTime, EveryFormOfSbatchTimeIsReadInSeconds) {
-  EXPECT_EQ(slurm_time_seconds("90"), 5400);           // minutes
-  EXPECT_EQ(slurm_time_seconds("2:30"), 150);          // minutes:seconds
-  EXPECT_EQ(slurm_time_seconds("01:02:03"), 3723);     // hours:minutes:seconds
+  // In whole minutes, rounded up as Slurm keeps a limit.
+  EXPECT_EQ(slurm_time_seconds("90"), 5400);   // minutes
+  EXPECT_EQ(slurm_time_seconds("2:30"), 180);  // minutes:seconds
+  EXPECT_EQ(slurm_time_seconds("2:00"), 120);
+  EXPECT_EQ(slurm_time_seconds("01:02:03"), 3780);     // hours:minutes:seconds
   EXPECT_EQ(slurm_time_seconds("2-0"), 2 * 86400);     // days-hours
   EXPECT_EQ(slurm_time_seconds("1-02:03"), 93780);     // days-hours:minutes
-  EXPECT_EQ(slurm_time_seconds("1-02:03:04"), 93784);  // days-hours:minutes:seconds
-  EXPECT_EQ(slurm_time_seconds("0:90"), 90);           // fields past their usual range add up
+  EXPECT_EQ(slurm_time_seconds("1-02:03:04"), 93840);  // days-hours:minutes:seconds
+  EXPECT_EQ(slurm_time_seconds("0:90"), 120);          // fields past their usual range add up
+  EXPECT_EQ(slurm_time_seconds("0:1"), 60);
   for (const char* none : {"0", "00:00:00", "UNLIMITED", "INFINITE", "unlimited"}) {
     EXPECT_EQ(slurm_time_seconds(none), std::nullopt) << none;  // no limit
   }
@@ -135,8 +138,9 @@ TEST(RunFile, ATimeLimitTheSignalWouldStartIsRefused) {
               std::string::npos)
         << what;
   }
-  EXPECT_THROW((void)run("  time: \"2:30\"\n"), ConfigError);  // the default signal, 120 s
-  EXPECT_EQ(run("  time: \"2:31\"\n").slurm.time, "2:31");
+  EXPECT_THROW((void)run("  time: \"2\"\n"), ConfigError);  // the default signal, 120 s
+  EXPECT_THROW((void)run("  time: \"2:30\"\n  signal_seconds_before_limit: 150\n"), ConfigError);  // 180 s
+  EXPECT_EQ(run("  time: \"2:30\"\n").slurm.time, "2:30");  // 180 s: 60 s past the default signal
   EXPECT_EQ(run("  time: \"00:02:00\"\n  signal_seconds_before_limit: 80\n").slurm.signal_seconds_before_limit, 80);
   EXPECT_EQ(run("  time: \"1\"\n  signal_seconds_before_limit: 0\n").slurm.time, "1");  // no signal
   EXPECT_EQ(run("  time: UNLIMITED\n").slurm.time, "UNLIMITED");
