@@ -153,7 +153,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   if (work.block_items() > 0) progress_options.counted = "units and row blocks";
   ProgressReporter progress(comm, mine.size(), my_bytes, progress_options, progress_out);
   bool stopped = false;
-  std::uint64_t computed = 0, computed_blocks = 0;
+  std::uint64_t computed = 0, computed_blocks = 0, computed_mapped = 0;
   UnitExecution result;
   try {
     run_phase(comm, "compute", PhaseCategory::own(), [&] {
@@ -195,6 +195,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             if (!copied) {
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
+              ++computed_mapped;
             }
             auto part = [&] {
               if (!copied) return stages::row_block_partial(u, a, b, *block, options.null);
@@ -246,6 +247,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             if (!u.sampled) {
               file_a.prefetch(range_a.first, range_a.second);
               file_b.prefetch(range_b.first, range_b.second);
+              ++computed_mapped;
             }
             const auto outcome = stages::execute_unit(u, a, b, options.null, options.row_block_bytes);
             // The resident set stays at about one unit, however large the model.
@@ -281,6 +283,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   result.stopped = comm.any(stopped);
   result.computed = comm.sum(computed);
   result.computed_blocks = comm.sum(computed_blocks);
+  result.mapped = comm.sum(computed_mapped);
   return result;
 }
 

@@ -128,6 +128,9 @@ struct UnitExecutorOptions {
 struct UnitExecution {
   std::uint64_t computed = 0;         ///< work items (units and row blocks) computed on all ranks
   std::uint64_t computed_blocks = 0;  ///< of which row blocks
+  /// Of the computed items, those whose bytes were read whole through the files' mapping rather
+  /// than copied (UnitReads::map, or a range too large for the copy's buffers); all ranks.
+  std::uint64_t mapped = 0;
   bool stopped = false;               ///< some rank stopped on request
   std::optional<PhaseError> failure;  ///< the agreed failure of the compute phase, if any
 };

@@ -479,6 +479,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   bool any_stopped = execution.stopped;
   auto total_computed = execution.computed;
   const auto total_blocks = execution.computed_blocks;
+  auto total_mapped = execution.mapped;
   // The work plan (an item a unit, tens of megabytes on a deep MoE pair) is done with: the store
   // recorded its ranks and the pass has run it.
   plan = stages::WorkPlan{};
@@ -508,6 +509,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       compute_failure = after.execution->failure;
       any_stopped = after.execution->stopped;
       total_computed += after.execution->computed;
+      total_mapped += after.execution->mapped;
       unplanned = gather();
     }
   }
@@ -600,6 +602,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
     if (!cfg.quiet) {
       out << "computed " << total_computed - total_blocks << " units this run";
       if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
+      // Said where the user chose it, so that the choice is seen to be taken (docs/cli.md).
+      if (cfg.unit_reads == UnitReads::map) out << ", " << total_mapped << " read through the files' mapping";
       out << "; " << done_count << "/" << store.units.size() << " done";
       if (!superseded.empty()) out << " (" << superseded.size() << " superseded by matched units)";
       out << "; store " << cfg.out << " (" << store.status << ")\n";

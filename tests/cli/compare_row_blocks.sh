@@ -38,6 +38,9 @@ echo "split into $split_blocks row blocks: the same store on 1, 2 and 3 ranks"
 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_map.h5" --read-units map > "$tmp/ref_map.out" 2>&1 \
   || fail "unsplit mapped run: $(cat "$tmp/ref_map.out")"
 $dump "$tmp/ref_map.h5" > "$tmp/ref_map.txt"
+grep -Eq "computed [0-9]+ units this run, [1-9][0-9]* read through the files' mapping" "$tmp/ref_map.out" \
+  || fail "the mapped run does not say it mapped units: $(grep computed "$tmp/ref_map.out")"
+grep -q "read through the files' mapping" "$tmp/ref.out" && fail "the copying run says it mapped: $(grep computed "$tmp/ref.out")"
 cmp -s "$tmp/ref.txt" "$tmp/ref_map.txt" || fail "mapped units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_map.txt" | head -4)"
 LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/b2_map.h5" \
   --read-units map > "$tmp/b2_map.out" 2>&1 || fail "split mapped run: $(cat "$tmp/b2_map.out")"

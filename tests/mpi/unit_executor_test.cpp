@@ -140,7 +140,10 @@ TEST(MpiUnitExecutor, AStopRequestEndsTheLoopBeforeTheNextUnitOnEveryRank) {
   EXPECT_EQ(done.computed, others);
 }
 
-TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
+/// The first 40 units of the suite at 8 KiB row blocks, their bytes read as `reads` says: the
+/// merged blocks are execute_unit's outcomes bit for bit, and the items were copied (every range
+/// fits the copy's buffers) or mapped, all of them, as asked.
+void row_blocks_merge_to_execute_units_outcome(UnitReads reads) {
   auto world = Communicator::world();
   const auto f = fixture(world, 0);
   const auto& units = f.run.units();
@@ -154,6 +157,7 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   const auto store = shared_store(world, dir);
   auto options = quiet_options();
   options.row_block_bytes = block_bytes;
+  options.unit_reads = reads;
   // The progress line counts work items, and says so: the blocks of split units are counted.
   options.progress.quiet = false;
   options.progress.send_interval = options.progress.print_interval = std::chrono::milliseconds(0);
@@ -164,6 +168,7 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_EQ(done.computed, work.items.size());
   EXPECT_EQ(done.computed_blocks, work.block_items());
+  EXPECT_EQ(done.mapped, reads == UnitReads::map ? work.items.size() : 0u);
   if (world.is_root()) {
     const auto items = std::to_string(work.items.size());
     EXPECT_NE(progress.str().find("units and row blocks " + items + "/" + items), std::string::npos) << progress.str();
@@ -187,6 +192,14 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
     }
   }
   EXPECT_EQ(world.sum(1), static_cast<std::uint64_t>(world.size()));  // rank 0 keeps the folder until here
+}
+
+TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
+  row_blocks_merge_to_execute_units_outcome(UnitReads::copy);
+}
+
+TEST(MpiUnitExecutor, UnitsReadThroughTheMappingGiveTheCopiedUnitsOutcomes) {
+  row_blocks_merge_to_execute_units_outcome(UnitReads::map);
 }
 
 // Baselines and within-model units read their sampled rows by pread (UnitBytes::read_rows, one
