@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lineage::stages {
 namespace {
@@ -67,13 +68,22 @@ TensorListing expected_listing(const std::vector<ExpectedTensor>& expected, cons
   };
   // Made at its size: grown by doubling, a 140k-tensor listing (Kimi-K2's, its FP8 scales
   // counted) held up to twice its entries, and the old and new buffers at once.
+  // Which tensors have companions is worked out once (a prefix search among the modules kept
+  // unconverted, for each converted matrix).
+  std::vector<bool> with_companions(expected.size(), false);
   std::size_t count = 0;
-  for (const auto& t : expected) count += t.optional ? 0 : 1 + companions_of(t);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i].optional) continue;
+    const auto n = companions_of(expected[i]);
+    with_companions[i] = n > 0;
+    count += 1 + n;
+  }
   listing.tensors.reserve(count);
-  for (const auto& t : expected) {
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& t = expected[i];
     if (t.optional) continue;
     listing.tensors.push_back({t.name, {}, std::nullopt, std::nullopt, 0, 0});
-    if (companions_of(t) == 0) continue;
+    if (!with_companions[i]) continue;
     const auto module = t.name.substr(0, t.name.size() - 7);
     for (const auto& c : companions)
       listing.tensors.push_back({module + "." + c, {}, std::nullopt, std::nullopt, 0, 0});
