@@ -31,12 +31,13 @@ using l4 = std::int64_t __attribute__((vector_size(32)));
 constexpr std::size_t kLanes = 8;
 
 // One function per ISA, chosen at run time (pass1_of). The file is compiled with
-// -ffp-contract=off (see CMakeLists.txt): a fused multiply-add in one function and not in another
-// would change last bits between machines of one cluster.
+// -ffp-contract=off (see CMakeLists.txt): a multiply-add the compiler fused in one function and
+// not in another would change last bits between machines of one cluster, so every product is
+// summed by an explicit fused multiply-add, on every width (PortableLanes, InstructionLanes).
 // - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
 //   vectors;
-// - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a
-//   double by one instruction (WidenByInstruction);
+// - narrow (x86-64-v3, AVX2 + FMA): four double lanes in one register, two loops, each float
+//   made a double and each product summed by one instruction (InstructionLanes);
 // - wide (x86-64-v4, AVX-512): the eight double lanes in one register and one loop.
 // The operations of each lane are the same in all three, so are the bits (unit_kernel_test runs
 // every width the machine has).
@@ -93,24 +94,41 @@ using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
 
-/// Floats made doubles, exactly, as the compiler lowers the generic conversion: GCC 12 makes
-/// four floats two conversions of two and an insert, eight two of four and an insert.
-struct WidenByConversion {
+/// How a pass makes floats doubles and adds a product to a sum, lane by lane, each exactly as
+/// IEEE 754 defines it, so that every width gives the same bits. The products are fused
+/// multiply-adds (one rounding, not two) on every width: the file is compiled with
+/// -ffp-contract=off, so the compiler never fuses on its own in one function and not in another.
+/// PortableLanes: the compiler's generic conversion (GCC 12 makes four floats two conversions of
+/// two and an insert, eight two of four and an insert) and __builtin_fma per lane (an instruction
+/// where the target has FMA, glibc's correctly rounded fma() elsewhere).
+struct PortableLanes {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     return __builtin_convertvector(x, D);
   }
+  /// acc + x * y in every lane, rounded once.
+  template <typename D>
+  [[gnu::always_inline]] static D mul_add(D x, D y, D acc) {
+    for (std::size_t i = 0; i < sizeof(D) / sizeof(double); ++i) acc[i] = __builtin_fma(x[i], y[i], acc[i]);
+    return acc;
+  }
 };
 #if LINEAGE_KERNEL_WIDE
-/// The same in one instruction (vcvtps2pd: four floats to a YMM register of doubles, eight to a
-/// ZMM one). Only inlined into functions whose target has AVX2 (four) or AVX-512 (eight); an
-/// intrinsic could not be, as lane_sums has no target of its own.
-struct WidenByInstruction {
+/// The same in one instruction each: vcvtps2pd (four floats to a YMM register of doubles, eight
+/// to a ZMM one) and vfmadd231pd. Only inlined into functions whose target has AVX2 and FMA
+/// (four lanes) or AVX-512 (eight); an intrinsic could not be, as lane_sums has no target of its
+/// own.
+struct InstructionLanes {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     D out;
     asm("vcvtps2pd %1, %0" : "=v"(out) : "v"(x));
     return out;
+  }
+  template <typename D>
+  [[gnu::always_inline]] static D mul_add(D x, D y, D acc) {
+    asm("vfmadd231pd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(y));
+    return acc;
   }
 };
 #endif
@@ -127,7 +145,7 @@ struct LaneSums {
 /// order. Without Masked every element is finite on both sides (pass1 checked), so the masks
 /// would select every lane: the same operations, the same bits. With Screen (a screening pass)
 /// the absolute differences (s_ad, max_d) are left out; the other sums are the same operations.
-template <bool Masked, bool Screen, typename Widen, typename F, typename I, typename D, typename L>
+template <bool Masked, bool Screen, typename Lanes, typename F, typename I, typename D, typename L>
 [[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                              std::size_t first, double ka, double kb, LaneSums& r) {
   constexpr std::size_t width = sizeof(D) / sizeof(double);
@@ -148,21 +166,21 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
       const I xi = __builtin_bit_cast(I, x), yi = __builtin_bit_cast(I, y);
       const I ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
       const L ok64 = __builtin_convertvector(ok, L);
-      xd = Widen::template to<D>(__builtin_bit_cast(F, xi & ok));
-      yd = Widen::template to<D>(__builtin_bit_cast(F, yi & ok));
+      xd = Lanes::template to<D>(__builtin_bit_cast(F, xi & ok));
+      yd = Lanes::template to<D>(__builtin_bit_cast(F, yi & ok));
       xs = __builtin_bit_cast(D, __builtin_bit_cast(L, xd - vka) & ok64);  // ok ? xd - ka : +0
       ys = __builtin_bit_cast(D, __builtin_bit_cast(L, yd - vkb) & ok64);
     } else {
-      xd = Widen::template to<D>(x);
-      yd = Widen::template to<D>(y);
+      xd = Lanes::template to<D>(x);
+      yd = Lanes::template to<D>(y);
       xs = xd - vka;
       ys = yd - vkb;
     }
     const D d = xd - yd;
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_dd += d * d;
+    s_aa = Lanes::mul_add(xs, xs, s_aa);
+    s_bb = Lanes::mul_add(ys, ys, s_bb);
+    s_ab = Lanes::mul_add(xs, ys, s_ab);
+    s_dd = Lanes::mul_add(d, d, s_dd);
     s_a += xs;
     s_b += ys;
     if constexpr (!Screen) {
@@ -259,8 +277,9 @@ template <bool Masked, bool Screen>
 }
 
 /// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four, each
-/// float made a double by `Widen`; with Screen, a screening pass's (PassStatistics::screen).
-template <bool Wide, bool Screen, typename Widen>
+/// float made a double and each product summed by `Lanes`; with Screen, a screening pass's
+/// (PassStatistics::screen).
+template <bool Wide, bool Screen, typename Lanes>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
   // Counts and extremes first, then the double sums over the same (cache-resident) block: every
@@ -273,18 +292,18 @@ template <bool Wide, bool Screen, typename Widen>
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
     if (all_ok) {
-      lane_sums<false, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<false, Screen, Lanes, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     } else {
-      lane_sums<true, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<true, Screen, Lanes, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     }
   } else
 #endif
   {
     for (std::size_t first = 0; first < kLanes; first += 4) {
       if (all_ok) {
-        lane_sums<false, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<false, Screen, Lanes, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       } else {
-        lane_sums<true, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<true, Screen, Lanes, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       }
     }
   }
@@ -300,12 +319,12 @@ using Pass1Function = void (*)(const float*, const float*, std::size_t, const Pa
 
 void pass1_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                     double kb, Pass1& r) {
-  pass1_body<false, false, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, false, PortableLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 void screen_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                      double kb, Pass1& r) {
-  pass1_body<false, true, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, true, PortableLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::size_t, const Padded*, double, double,
@@ -326,7 +345,7 @@ template <std::size_t First, typename D>
   } else {
     static_assert(First == 0 && sizeof(D) == kLanes * sizeof(double));
     const __m256i bits = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
-    return WidenByInstruction::to<D>(__builtin_bit_cast(f8, bits));
+    return InstructionLanes::to<D>(__builtin_bit_cast(f8, bits));
   }
 }
 
@@ -346,10 +365,10 @@ template <std::size_t First, typename D>
     const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
     const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
     const D xs = xd - vka, ys = yd - vkb, d = xd - yd;
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_dd += d * d;
+    s_aa = InstructionLanes::mul_add(xs, xs, s_aa);
+    s_bb = InstructionLanes::mul_add(ys, ys, s_bb);
+    s_ab = InstructionLanes::mul_add(xs, ys, s_ab);
+    s_dd = InstructionLanes::mul_add(d, d, s_dd);
     s_a += xs;
     s_b += ys;
   }
@@ -430,25 +449,25 @@ template <typename D>
 LINEAGE_KERNEL_NARROW_TARGET
 void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                   double kb, Pass1& r) {
-  pass1_body<false, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, false, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_NARROW_TARGET
 void screen_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                    double kb, Pass1& r) {
-  pass1_body<false, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, true, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_WIDE_TARGET
 void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                 double kb, Pass1& r) {
-  pass1_body<true, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<true, false, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_WIDE_TARGET
 void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                  double kb, Pass1& r) {
-  pass1_body<true, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<true, true, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 /// screen_narrow over stored BF16: lanes 0-3, then 4-7, as screen_narrow sums them.
