@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lineage {
@@ -34,6 +35,14 @@ enum class UnitReads : std::uint8_t {
   /// so less system time where page-table updates are cheap (docs/benchmarks.md).
   map,
 };
+
+/// The UnitReads `name` spells ("copy" or "map", as `--read-units` and the run file's
+/// `read_units` take it), or nothing for any other name: each caller refuses it its own way.
+[[nodiscard]] inline std::optional<UnitReads> unit_reads_named(std::string_view name) noexcept {
+  if (name == "copy") return UnitReads::copy;
+  if (name == "map") return UnitReads::map;
+  return std::nullopt;
+}
 
 struct RunConfig {
   std::string suspect;                ///< model folder of the suspect (B)

@@ -133,10 +133,10 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   r.get(root, "", "baselines", cfg.baselines);
   std::string reads;
   r.get(root, "", "read_units", reads);
-  if (reads == "map") {
-    cfg.unit_reads = UnitReads::map;
-  } else if (!reads.empty() && reads != "copy") {
-    throw r.error("read_units", "must be copy or map, not \"" + reads + "\"");
+  if (!reads.empty()) {
+    const auto named = unit_reads_named(reads);
+    if (!named) throw r.error("read_units", "must be copy or map, not \"" + reads + "\"");
+    cfg.unit_reads = *named;
   }
   bool screen = false;
   r.get(root, "", "screen", screen);

@@ -97,13 +97,9 @@ int compare(const std::vector<std::string>& args) {
   }
   if (vm.count("read-units")) {
     const auto reads = vm["read-units"].as<std::string>();
-    if (reads == "copy") {
-      cfg.unit_reads = UnitReads::copy;
-    } else if (reads == "map") {
-      cfg.unit_reads = UnitReads::map;
-    } else {
-      throw UsageError("compare: --read-units must be copy or map, not '" + reads + "'");
-    }
+    const auto named = unit_reads_named(reads);
+    if (!named) throw UsageError("compare: --read-units must be copy or map, not '" + reads + "'");
+    cfg.unit_reads = *named;
   }
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();
   if (vm.count("inject-failure-at-unit")) cfg.inject_failure_at_unit = vm["inject-failure-at-unit"].as<std::uint64_t>();
