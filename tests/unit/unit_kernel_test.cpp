@@ -1,8 +1,9 @@
 // The compare kernel (stages/execute/unit_kernel.hpp): every accumulator of UnitSums is pinned
 // to the bits the kernel gives since its products are summed by fused multiply-adds on every
-// width (2026-12-06; before, from commit ecb2a32, a product and an addition), on finite blocks, blocks with NaN, infinities and -0, padded tails, stored-bit
-// equality, a sampled histogram and a merge. A change here changes compare's results: document
-// it in docs/methods.md and update the fingerprints with the reason.
+// width (2026-12-06; before, from commit ecb2a32, a product and an addition), on finite blocks,
+// blocks with NaN, infinities and -0, padded tails, stored-bit equality, a sampled histogram and
+// a merge. A change here changes compare's results: document it in docs/methods.md and update
+// the fingerprints with the reason.
 #include "stages/execute/unit_kernel.hpp"
 
 #include <gtest/gtest.h>
