@@ -3,6 +3,7 @@
 /// Exact decoding of stored element types to float/double, and rounding encoders for writers.
 /// BF16, F16 and both FP8 formats are exactly representable in float, so decoding is exact.
 
+#include <bit>
 #include <cstdint>
 #include <span>
 
@@ -10,7 +11,10 @@
 
 namespace lineage::io {
 
-[[nodiscard]] float bf16_to_float(std::uint16_t bits) noexcept;
+/// Inline: the passes over stored BF16 decode single elements with it (sketches, histograms).
+[[nodiscard]] inline float bf16_to_float(std::uint16_t bits) noexcept {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
 [[nodiscard]] float f16_to_float(std::uint16_t bits) noexcept;
 /// F8_E4M3 in the "fn" convention (DeepSeek-V3, torch.float8_e4m3fn): no infinities,
 /// S.1111.111 is NaN, max finite 448.

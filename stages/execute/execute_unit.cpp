@@ -356,22 +356,24 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
   std::uint64_t* raw_a = bit_mode == BitEquality::raw_bits ? bits_a.data() : nullptr;
   std::uint64_t* raw_b = bit_mode == BitEquality::raw_bits ? bits_b.data() : nullptr;
   const auto [first, end] = block_elements(unit, views, block);
-  // A screening pass over BF16 that keeps no values and gathers no sketch reads the stored bytes
-  // (UnitSums::add_bf16_block) where they lie one after the other and the kernel can read them:
-  // the same sums, no decoding.
-  const bool bf16_screen = sums.reads_stored_bf16() && unit.a.dtype == Dtype::BF16 && unit.b.dtype == Dtype::BF16 &&
-                           !unit.keep_values && !unit.sketch;
+  // A pass over BF16 that keeps no values reads the stored bytes (UnitSums::add_bf16_block,
+  // SketchGather::take_bf16) where they lie one after the other and the kernel can read them:
+  // the same sums and sketches, no decoding.
+  const bool bf16_stored =
+      sums.reads_stored_bf16() && unit.a.dtype == Dtype::BF16 && unit.b.dtype == Dtype::BF16 && !unit.keep_values;
   for (std::uint64_t start = first; start < end; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
     if (arriving.a) arriving.a(views.a.bytes_through(start + len));
     if (arriving.b) arriving.b(views.b.bytes_through(start + len));
-    if (bf16_screen) {
+    if (bf16_stored) {
       const auto* stored_a = views.a.consecutive(start, len);
       const auto* stored_b = views.b.consecutive(start, len);
-      if (stored_a && stored_b && sums.add_bf16_block(stored_a, stored_b, len)) {
+      if (stored_a && stored_b && sums.add_bf16_block(start, stored_a, stored_b, len)) {
         if (outputs) {
           views.a.hash(start, len, *outputs->hash_a);
           views.b.hash(start, len, *outputs->hash_b);
+          if (outputs->sketch_a) outputs->sketch_a->take_bf16(start, len, stored_a);
+          if (outputs->sketch_b) outputs->sketch_b->take_bf16(start, len, stored_b);
         }
         continue;
       }

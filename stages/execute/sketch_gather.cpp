@@ -1,10 +1,12 @@
 #include "stages/execute/sketch_gather.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
 #include "core/errors.hpp"
+#include "io/dtype_decode.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
 
@@ -34,6 +36,19 @@ SketchGather::SketchGather(const ComparisonUnit& unit, const ElementView& view, 
 }
 
 void SketchGather::take(std::uint64_t start, std::size_t count, const float* decoded) {
+  take_values(start, count, [decoded](std::uint64_t k) { return decoded[k]; });
+}
+
+void SketchGather::take_bf16(std::uint64_t start, std::size_t count, const std::byte* stored) {
+  take_values(start, count, [stored](std::uint64_t k) {
+    std::uint16_t bits;
+    std::memcpy(&bits, stored + 2 * k, sizeof bits);
+    return io::bf16_to_float(bits);
+  });
+}
+
+template <typename Value>
+void SketchGather::take_values(std::uint64_t start, std::size_t count, Value value) {
   if (!active_ || count == 0) return;
   const std::uint64_t end = start + count;
   if (hidden_rows_) {
@@ -42,7 +57,8 @@ void SketchGather::take(std::uint64_t start, std::size_t count, const float* dec
       const std::uint64_t row_begin = dims_[i] * cols_;
       const std::uint64_t lo = std::max(start, row_begin), hi = std::min(end, row_begin + cols_);
       if (lo >= hi) continue;
-      std::copy(decoded + (lo - start), decoded + (hi - start), x_.data() + i * neurons_ + (lo - row_begin));
+      float* out = x_.data() + i * neurons_ + (lo - row_begin);
+      for (std::uint64_t e = lo; e < hi; ++e) out[e - lo] = value(e - start);
       taken_ += hi - lo;
     }
     return;
@@ -52,7 +68,7 @@ void SketchGather::take(std::uint64_t start, std::size_t count, const float* dec
     for (std::size_t i = 0; i < dims_.size(); ++i) {
       const std::uint64_t e = n * cols_ + dims_[i];
       if (e < start || e >= end) continue;
-      x_[i * neurons_ + n] = decoded[e - start];
+      x_[i * neurons_ + n] = value(e - start);
       ++taken_;
     }
   }

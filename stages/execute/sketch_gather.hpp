@@ -37,12 +37,18 @@ class SketchGather {
   /// The decoded logical elements [start, start + count) of the view (a kernel block): keeps those
   /// the sketch reads.
   void take(std::uint64_t start, std::size_t count, const float* decoded);
+  /// The same elements as stored, BF16 (two bytes each, one after the other): the same sketch.
+  void take_bf16(std::uint64_t start, std::size_t count, const std::byte* stored);
 
   /// The side's sketch (expert_sketch of the gathered elements), bit for bit what reading the
   /// tensor gives. InternalError when inactive or when take() has not seen every element.
   [[nodiscard]] std::vector<float> sketch() const;
 
  private:
+  /// take() with value(k) the element start + k.
+  template <typename Value>
+  void take_values(std::uint64_t start, std::size_t count, Value value);
+
   bool active_ = false;
   bool hidden_rows_ = false;  // the hidden axis is the view's rows (a down projection)
   std::uint64_t cols_ = 0;

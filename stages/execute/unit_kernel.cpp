@@ -331,6 +331,12 @@ using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::siz
                                     Pass1&);
 
 #if LINEAGE_KERNEL_WIDE
+/// One step's eight stored BF16 halves as floats, exactly (each half above sixteen zero bits).
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline f8 stored_bf16_floats(const std::byte* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return __builtin_bit_cast(f8, _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 /// Lanes First .. First + W - 1 of one step's eight stored BF16 halves as doubles (W the lanes of
 /// D: four on AVX2, eight on AVX-512), exactly: BF16 is the upper half of a float32, so each half
 /// is put above sixteen zero bits (one unpack for four lanes, a zero-extension and a shift for
@@ -344,23 +350,23 @@ template <std::size_t First, typename D>
     return __builtin_bit_cast(D, _mm256_cvtps_pd(_mm_castsi128_ps(bits)));
   } else {
     static_assert(First == 0 && sizeof(D) == kLanes * sizeof(double));
-    const __m256i bits = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
-    return InstructionLanes::to<D>(__builtin_bit_cast(f8, bits));
+    return InstructionLanes::to<D>(stored_bf16_floats(p));
   }
 }
 
 /// The double sums of lanes First .. First + W - 1 of a block of BF16 pairs as stored, finite on
-/// both sides (W the lanes of D): lane_sums<false, true> of the same values, the same operations,
-/// each step's stored halves made floats in registers instead of decoded into a block that the
-/// pass reads back.
-template <std::size_t First, typename D>
+/// both sides (W the lanes of D, L its 64-bit integer vector): lane_sums<false, Screen> of the
+/// same values, the same operations, each step's stored halves made floats in registers instead
+/// of decoded into a block that the pass reads back.
+template <std::size_t First, bool Screen, typename D, typename L>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_lane_sums(const std::byte* a,
                                                                                         const std::byte* b,
                                                                                         std::size_t nvec, double ka,
                                                                                         double kb, LaneSums& r) {
   constexpr std::size_t width = sizeof(D) / sizeof(double);
   const D vka = splat<D>(ka), vkb = splat<D>(kb);
-  D s_aa{}, s_bb{}, s_ab{}, s_dd{}, s_a{}, s_b{};
+  const L dabs_mask = splat<L>(0x7fffffffffffffffLL);
+  D s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
   for (std::size_t v = 0; v < nvec; ++v) {
     const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
     const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
@@ -371,11 +377,36 @@ template <std::size_t First, typename D>
     s_dd = InstructionLanes::mul_add(d, d, s_dd);
     s_a += xs;
     s_b += ys;
+    if constexpr (!Screen) {
+      const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
+      s_ad += ad;
+      max_d = ad > max_d ? ad : max_d;
+    }
   }
   for (std::size_t j = 0; j < width; ++j) {
     const std::size_t i = First + j;
-    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_dd[i] = s_dd[j];
-    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j];
+    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
+    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
+  }
+}
+
+/// The extremes of a block of BF16 pairs as stored, finite on both sides: what
+/// counts_and_extremes<false, false> gives on the decoded floats (the same lanes, the same
+/// selects, the same order), each step's eight halves made floats in a register.
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void bf16_extremes(const std::byte* a, const std::byte* b,
+                                                                                std::size_t nvec, Pass1& r) {
+  const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
+  f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
+  for (std::size_t v = 0; v < nvec; ++v) {
+    const f8 x = stored_bf16_floats(a + 2 * kLanes * v), y = stored_bf16_floats(b + 2 * kLanes * v);
+    min_a = x < min_a ? x : min_a;
+    max_a = x > max_a ? x : max_a;
+    min_b = y < min_b ? y : min_b;
+    max_b = y > max_b ? y : max_b;
+  }
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
+    r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
   }
 }
 
@@ -418,32 +449,39 @@ template <std::size_t First, typename D>
   return true;
 }
 
-/// The screening pass over BF16 elements as stored (two bytes each, `nvec` steps of eight, then
-/// the padded tail's floats): the same counts and sums as `screen` on the decoded floats, the
-/// same bits (unit_kernel_test). A finite block (the usual case) is counted on the stored halves
-/// and summed W lanes at a time (W the lanes of D) without the masks, which would select every
-/// lane.
-template <typename D>
-[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void screen_stored_bf16(
-    const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka, double kb, Pass1& r,
-    Pass1Function screen) {
+/// The pass over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the padded
+/// tail's floats), a screening one with Screen: the same counts, extremes and sums as `pass` on
+/// the decoded floats, the same bits (unit_kernel_test). A finite block (the usual case) is
+/// counted on the stored halves and summed W lanes at a time (W the lanes of D, L its 64-bit
+/// integer vector) without the masks, which would select every lane.
+template <bool Screen, typename D, typename L>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void pass_stored_bf16(const std::byte* a,
+                                                                                   const std::byte* b, std::size_t nvec,
+                                                                                   const Padded* tail, double ka,
+                                                                                   double kb, Pass1& r,
+                                                                                   Pass1Function pass) {
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
+    if constexpr (!Screen) bf16_extremes(a, b, nvec, r);
     LaneSums s;
     if constexpr (sizeof(D) == kLanes * sizeof(double)) {
-      stored_bf16_lane_sums<0, D>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<0, Screen, D, L>(a, b, nvec, ka, kb, s);
     } else {
-      stored_bf16_lane_sums<0, D>(a, b, nvec, ka, kb, s);
-      stored_bf16_lane_sums<4, D>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<0, Screen, D, L>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<4, Screen, D, L>(a, b, nvec, ka, kb, s);
     }
     r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
     r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
+    if constexpr (!Screen) {
+      r.s_ad = lane_sum(s.s_ad);
+      for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
+    }
     return;
   }
   // A block with a NaN or an infinity, or the padded tail: decoded and passed as any other
   // block (masked). Rare, so what the decoding costs does not matter.
   float da[kKernelBlock], db[kKernelBlock];
   for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
-  screen(da, db, nvec, tail, true, ka, kb, r);
+  pass(da, db, nvec, tail, true, ka, kb, r);
 }
 
 LINEAGE_KERNEL_NARROW_TARGET
@@ -470,18 +508,30 @@ void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded*
   pass1_body<true, true, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
-/// screen_narrow over stored BF16: lanes 0-3, then 4-7, as screen_narrow sums them.
+/// pass1_narrow and screen_narrow over stored BF16: lanes 0-3, then 4-7, as they sum them.
+LINEAGE_KERNEL_NARROW_TARGET
+void pass1_bf16_narrow(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
+                       double kb, Pass1& r) {
+  pass_stored_bf16<false, d4, l4>(a, b, nvec, tail, ka, kb, r, pass1_narrow);
+}
+
 LINEAGE_KERNEL_NARROW_TARGET
 void screen_bf16_narrow(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
                         double kb, Pass1& r) {
-  screen_stored_bf16<d4>(a, b, nvec, tail, ka, kb, r, screen_narrow);
+  pass_stored_bf16<true, d4, l4>(a, b, nvec, tail, ka, kb, r, screen_narrow);
 }
 
-/// screen_wide over stored BF16: the eight lanes in one loop, as screen_wide sums them.
+/// pass1_wide and screen_wide over stored BF16: the eight lanes in one loop, as they sum them.
+LINEAGE_KERNEL_WIDE_TARGET
+void pass1_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka, double kb,
+                     Pass1& r) {
+  pass_stored_bf16<false, d8, l8>(a, b, nvec, tail, ka, kb, r, pass1_wide);
+}
+
 LINEAGE_KERNEL_WIDE_TARGET
 void screen_bf16_wide(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail, double ka,
                       double kb, Pass1& r) {
-  screen_stored_bf16<d8>(a, b, nvec, tail, ka, kb, r, screen_wide);
+  pass_stored_bf16<true, d8, l8>(a, b, nvec, tail, ka, kb, r, screen_wide);
 }
 #endif
 
@@ -525,19 +575,20 @@ Pass1Function pass1_of(KernelWidth width, PassStatistics statistics) noexcept {
   return screen ? screen_portable : pass1_portable;
 }
 
-/// The screening pass over stored BF16 of `width`, or null where it has none (portable).
-StoredBf16Function stored_bf16_of(KernelWidth width) noexcept {
+/// The pass over stored BF16 of `width`, or null where it has none (portable).
+StoredBf16Function stored_bf16_of(KernelWidth width, PassStatistics statistics) noexcept {
+  const bool screen = statistics == PassStatistics::screen;
 #if LINEAGE_KERNEL_WIDE
   switch (usable(width)) {
     case KernelWidth::wide:
-      return screen_bf16_wide;
+      return screen ? screen_bf16_wide : pass1_bf16_wide;
     case KernelWidth::narrow:
-      return screen_bf16_narrow;
+      return screen ? screen_bf16_narrow : pass1_bf16_narrow;
     case KernelWidth::portable:
       break;
   }
 #endif
-  (void)width;
+  (void)width, (void)screen;
   return nullptr;
 }
 
@@ -610,27 +661,29 @@ void add_pass(UnitSums& s, const Pass1& p, std::size_t len, double ka, double kb
   s.n = total;
 }
 
-}  // namespace
-
-void UnitSums::add_histograms(std::uint64_t start, const float* a, const float* b, std::size_t len) {
-  // Histograms on the sample of logical indices that are multiples of hist_stride. Through locals:
-  // a count's store (a uint64_t) could alias hist_stride and n_hist, which the loop would
-  // otherwise load and store again after every increment.
-  const std::uint64_t stride = hist_stride;
-  std::uint64_t* const count_a = h_a.data();
-  std::uint64_t* const count_b = h_b.data();
-  std::uint64_t* const count_d = h_d.data();
+/// The histograms of `s` over the sample of logical indices [start, start + len) that are
+/// multiples of its hist_stride; value_a(i) and value_b(i) give element start + i of each side.
+template <typename ValueA, typename ValueB>
+void add_histograms(UnitSums& s, std::uint64_t start, std::size_t len, ValueA value_a, ValueB value_b) {
+  // Through locals: a count's store (a uint64_t) could alias hist_stride and n_hist, which the
+  // loop would otherwise load and store again after every increment.
+  const std::uint64_t stride = s.hist_stride;
+  std::uint64_t* const count_a = s.h_a.data();
+  std::uint64_t* const count_b = s.h_b.data();
+  std::uint64_t* const count_d = s.h_d.data();
   std::uint64_t sampled = 0;
   for (std::uint64_t i = (stride - start % stride) % stride; i < len; i += stride) {
-    const float x = a[i], y = b[i];
+    const float x = value_a(i), y = value_b(i);
     if (!std::isfinite(x) || !std::isfinite(y)) continue;
     ++sampled;
     ++count_a[bucket(std::fabs(x))];
     ++count_b[bucket(std::fabs(y))];
     ++count_d[bucket(static_cast<float>(std::fabs(static_cast<double>(x) - static_cast<double>(y))))];
   }
-  n_hist += sampled;
+  s.n_hist += sampled;
 }
+
+}  // namespace
 
 void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                          const std::uint64_t* bits_a, const std::uint64_t* bits_b) {
@@ -657,20 +710,21 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
       bit_eq += (std::isfinite(a[i]) && std::isfinite(b[i]) && bits_a[i] == bits_b[i]) ? 1 : 0;
     }
   }
-  if (statistics == PassStatistics::full) add_histograms(start, a, b, len);
+  if (statistics == PassStatistics::full) {
+    add_histograms(
+        *this, start, len, [a](std::uint64_t i) { return a[i]; }, [b](std::uint64_t i) { return b[i]; });
+  }
   add_pass(*this, p, len, ka, kb);
 }
 
 bool UnitSums::reads_stored_bf16() const noexcept {
-  return statistics == PassStatistics::screen &&
-         stored_bf16_of(width_in_use().load(std::memory_order_relaxed)) != nullptr;
+  return stored_bf16_of(width_in_use().load(std::memory_order_relaxed), statistics) != nullptr;
 }
 
-bool UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len) {
+bool UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len) {
   if (len > kKernelBlock) throw InternalError("UnitSums::add_bf16_block: more than one kernel block");
-  if (statistics != PassStatistics::screen) return false;
-  const StoredBf16Function screen = stored_bf16_of(width_in_use().load(std::memory_order_relaxed));
-  if (screen == nullptr) return false;
+  const StoredBf16Function pass = stored_bf16_of(width_in_use().load(std::memory_order_relaxed), statistics);
+  if (pass == nullptr) return false;
 #if LINEAGE_KERNEL_WIDE
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   float tail_a[kLanes], tail_b[kLanes];
@@ -691,11 +745,16 @@ bool UnitSums::add_bf16_block(const std::byte* a, const std::byte* b, std::size_
     }
   }
   Pass1 p;
-  screen(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
+  pass(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
+  if (statistics == PassStatistics::full) {
+    add_histograms(
+        *this, start, len, [a](std::uint64_t i) { return bf16_value(a + 2 * i); },
+        [b](std::uint64_t i) { return bf16_value(b + 2 * i); });
+  }
   add_pass(*this, p, len, ka, kb);
   return true;
 #else
-  (void)a, (void)b;
+  (void)start, (void)a, (void)b;
   return false;
 #endif
 }

@@ -3,6 +3,8 @@
 /// The statistics pass of one comparison unit over decoded blocks of both sides: every sum,
 /// extreme and count in one vectorised pass per block, merged across blocks in a fixed order.
 /// execute_unit decodes and hashes; this file only accumulates, so the two meet at one struct.
+/// On AVX2 and AVX-512 a block of BF16 is read as stored (add_bf16_block), each step's halves
+/// made floats in registers: the same operations on the same values, so the same bits.
 ///
 /// Why it is shaped this way (docs/benchmarks.md has the profile):
 /// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA and
@@ -89,18 +91,18 @@ struct UnitSums {
   void add_block(std::uint64_t start, const float* a, const float* b, std::size_t len, BitEquality mode,
                  const std::uint64_t* bits_a = nullptr, const std::uint64_t* bits_b = nullptr);
 
-  /// Whether add_bf16_block adds: a screening pass on the narrow (AVX2) or wide (AVX-512) width
-  /// in use now. Elsewhere (portable) the caller decodes BF16 into a block with the vectorised
-  /// decoder and calls add_block.
+  /// Whether add_bf16_block adds: a pass on the narrow (AVX2) or wide (AVX-512) width in use now.
+  /// Elsewhere (portable) the caller decodes BF16 into a block with the vectorised decoder and
+  /// calls add_block.
   [[nodiscard]] bool reads_stored_bf16() const noexcept;
 
   /// add_block for one kernel block (len at most kKernelBlock, else InternalError) of BF16
   /// elements as stored on both sides (`a` and `b` point at len x 2 bytes,
-  /// BitEquality::float_bits): the same sums bit for bit, without decoding them into a block
-  /// first (what a screening run spends most of its time on otherwise). Returns false, adding
-  /// nothing, unless reads_stored_bf16() (the width read once, here: a test may choose another
-  /// between two blocks); the caller then decodes and calls add_block.
-  [[nodiscard]] bool add_bf16_block(const std::byte* a, const std::byte* b, std::size_t len);
+  /// BitEquality::float_bits), at logical index `start`: the same sums, extremes and histograms
+  /// bit for bit, without decoding them into a block first. Returns false, adding nothing,
+  /// unless reads_stored_bf16() (the width read once, here: a test may choose another between
+  /// two blocks); the caller then decodes and calls add_block.
+  [[nodiscard]] bool add_bf16_block(std::uint64_t start, const std::byte* a, const std::byte* b, std::size_t len);
 
   /// Adds the sums of the logical elements that follow this one's (a row block's, computed alone
   /// from a fresh UnitSums of the same unit): counts, sums and histograms add, extremes combine,
@@ -108,10 +110,6 @@ struct UnitSums {
   /// they were computed. Throws InternalError when the histogram strides differ (other units)
   /// or the two computed different statistics.
   void merge(const UnitSums& next);
-
- private:
-  /// The histogram sample's elements of a block (a full pass only).
-  void add_histograms(std::uint64_t start, const float* a, const float* b, std::size_t len);
 };
 
 }  // namespace lineage::stages

@@ -198,6 +198,11 @@ TEST(ExpertSketch, ThePassGathersTheSketchReadingTheTensorGives) {
     cases.push_back({"down BF16 at an offset", down, stored_as(Dtype::BF16, w_t, 7), stored_as(Dtype::BF16, w, 7)});
   }
   {
+    auto gate = expert_unit(Projection::gate, neurons, hidden);  // the hidden axis in its columns
+    gate.a = gate.b = ElementView{0, "a", "f", Dtype::BF16, 0, 5, neurons, hidden, hidden, 1};
+    cases.push_back({"gate BF16 at an offset", gate, stored_as(Dtype::BF16, w, 5), stored_as(Dtype::BF16, v, 5)});
+  }
+  {
     auto up = expert_unit(Projection::up, neurons, hidden);
     up.a = up.b = ElementView{0, "a", "f", Dtype::F16, 0, 3, neurons, hidden, hidden, 1};
     cases.push_back({"up F16", up, stored_as(Dtype::F16, w, 3), stored_as(Dtype::F16, v, 3)});
@@ -228,6 +233,20 @@ TEST(ExpertSketch, ThePassGathersTheSketchReadingTheTensorGives) {
     gather.take(start, static_cast<std::size_t>(len), w.data() + start);
   }
   EXPECT_EQ(gather.sketch(), unit_sketches(gate, cases[0].a, cases[0].b).first);
+  // Fed the stored BF16 halves instead (take_bf16, what the pass over stored BF16 feeds it), in
+  // both orientations: the same sketch.
+  for (const std::size_t k : {std::size_t{1}, std::size_t{2}}) {
+    const auto& c = cases[k];
+    SCOPED_TRACE(c.name);
+    ASSERT_EQ(c.unit.a.dtype, Dtype::BF16);
+    SketchGather stored(c.unit, c.unit.a, neurons * hidden);
+    ASSERT_TRUE(stored.active());
+    for (std::uint64_t start = 0; start < neurons * hidden; start += 4096) {
+      const auto len = std::min<std::uint64_t>(4096, neurons * hidden - start);
+      stored.take_bf16(start, static_cast<std::size_t>(len), c.a.data() + 2 * (c.unit.a.offset + start));
+    }
+    EXPECT_EQ(stored.sketch(), unit_sketches(c.unit, c.a, c.b).first);
+  }
   // Inactive where the pass does not read every element of the view once, in order.
   EXPECT_FALSE(SketchGather(gate, gate.a, neurons * hidden - 1).active());
   auto sampled = gate;

@@ -187,12 +187,15 @@ TEST(UnitKernel, AScreeningPassSumsWhatItComputesAsTheFullPassDoes) {
   }
 }
 
-TEST(UnitKernel, AScreeningPassReadsStoredBf16AsItsDecodedValues) {
-  // add_bf16_block on the stored bytes gives add_block's sums on the decoded floats, bit for bit:
+TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
+  // add_bf16_block on the stored bytes gives add_block's sums on the decoded floats, bit for bit,
+  // in a full pass (extremes, absolute differences and histograms too) and a screening one:
   // finite blocks, NaN, infinities and -0 (as BF16 stores them), a padded tail, several blocks
   // (the shift from the running means), +0 against -0 (equal values, other bits), a last block of
-  // an odd number of eight-element steps, on either width.
-  for (const std::uint64_t n : {3 * kKernelBlock + 13, 2 * kKernelBlock + 24}) {
+  // an odd number of eight-element steps, a histogram sample of every other element starting
+  // inside a block, on either width.
+  for (const std::uint64_t n :
+       {3 * kKernelBlock + 13, 2 * kKernelBlock + 24, (std::uint64_t{1} << 18) + 3 * 4096 + 8}) {
     std::uint64_t s = 21;
     std::vector<std::byte> a(2 * n), b(2 * n);
     std::vector<float> fa(n), fb(n);
@@ -211,28 +214,39 @@ TEST(UnitKernel, AScreeningPassReadsStoredBf16AsItsDecodedValues) {
       fa[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hx) << 16);
       fb[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hy) << 16);
     }
-    for (const auto width : available_widths()) {
-      const WidthInUse in_use(width);
-      UnitSums decoded(n, PassStatistics::screen), stored(n, PassStatistics::screen);
-      // The AVX2 and AVX-512 widths read stored halves; elsewhere nothing is added and the
-      // caller decodes (execute_unit).
-      ASSERT_EQ(stored.reads_stored_bf16(), width != KernelWidth::portable);
-      if (!stored.reads_stored_bf16()) {
-        EXPECT_FALSE(stored.add_bf16_block(a.data(), b.data(), kKernelBlock));
-        EXPECT_EQ(stored.n_ok + stored.n_bad, 0u);
-        continue;
+    for (const auto statistics : {PassStatistics::full, PassStatistics::screen}) {
+      for (const auto width : available_widths()) {
+        const WidthInUse in_use(width);
+        UnitSums decoded(n, statistics), stored(n, statistics);
+        // The AVX2 and AVX-512 widths read stored halves; elsewhere nothing is added and the
+        // caller decodes (execute_unit).
+        ASSERT_EQ(stored.reads_stored_bf16(), width != KernelWidth::portable);
+        if (!stored.reads_stored_bf16()) {
+          EXPECT_FALSE(stored.add_bf16_block(0, a.data(), b.data(), kKernelBlock));
+          EXPECT_EQ(stored.n_ok + stored.n_bad, 0u);
+          continue;
+        }
+        // Blocks of 4,096 from an odd start (after 8 elements), so the histogram sample of a
+        // stride of 2 starts inside a block on some and at its first element on others.
+        for (std::uint64_t start = 0; start < n;) {
+          const auto len =
+              static_cast<std::size_t>(std::min<std::uint64_t>(start == 0 ? 8 + 1 : kKernelBlock, n - start));
+          decoded.add_block(start, fa.data() + start, fb.data() + start, len, BitEquality::float_bits);
+          EXPECT_TRUE(stored.add_bf16_block(start, a.data() + 2 * start, b.data() + 2 * start, len));
+          start += len;
+        }
+        EXPECT_EQ(fingerprint(stored), fingerprint(decoded)) << "n " << n << " width " << static_cast<int>(width);
+        EXPECT_EQ(screened_fields(stored), screened_fields(decoded)) << "n " << n;
+        EXPECT_GT(decoded.n_bad, 0u);
+        EXPECT_GT(decoded.val_eq, decoded.bit_eq);
+        if (statistics == PassStatistics::full) {
+          EXPECT_GT(stored.n_hist, 0u);
+          EXPECT_GT(stored.s_ad, 0.0);
+          EXPECT_LT(stored.min_a, 0.0);
+          EXPECT_GT(stored.max_b, 0.0);
+        }
+        EXPECT_THROW((void)stored.add_bf16_block(0, a.data(), b.data(), kKernelBlock + 1), InternalError);
       }
-      for (std::uint64_t start = 0; start < n; start += kKernelBlock) {
-        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kKernelBlock, n - start));
-        decoded.add_block(start, fa.data() + start, fb.data() + start, len, BitEquality::float_bits);
-        EXPECT_TRUE(stored.add_bf16_block(a.data() + 2 * start, b.data() + 2 * start, len));
-      }
-      EXPECT_EQ(screened_fields(stored), screened_fields(decoded)) << "n " << n;
-      EXPECT_GT(decoded.n_bad, 0u);
-      EXPECT_GT(decoded.val_eq, decoded.bit_eq);
-      EXPECT_THROW((void)stored.add_bf16_block(a.data(), b.data(), kKernelBlock + 1), InternalError);
-      // A full pass keeps histograms of the values: it never takes the stored halves.
-      EXPECT_FALSE(UnitSums(n).reads_stored_bf16());
     }
   }
 }
