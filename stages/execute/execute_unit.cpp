@@ -345,8 +345,9 @@ void ask_for_all(const ArrivingBytes& arriving, std::span<const std::byte> a, st
   if (arriving.b) arriving.b(b.size());
 }
 
-/// Decodes one block's elements kernel block by kernel block into `sums`, each kernel block's
-/// bytes asked for just before it is read (ArrivingBytes).
+/// Adds one block's elements to `sums` kernel block by kernel block, decoded, or as stored where
+/// the kernel reads them so (BF16 on AVX2/AVX-512), each kernel block's bytes asked for just
+/// before it is read (ArrivingBytes).
 void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlock& block, UnitSums& sums,
                 const PassOutputs* outputs, const ArrivingBytes& arriving = {}) {
   std::array<float, kBlock> a{}, b{};

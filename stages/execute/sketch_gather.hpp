@@ -1,7 +1,7 @@
 #pragma once
 /// @file sketch_gather.hpp
-/// A sketched side's sketch elements taken from the pass's decoded blocks while they are still in
-/// cache. Gathered from the tensor after the pass (execute_unit's sketch_of), a gate or up
+/// A sketched side's sketch elements taken from the pass's blocks (decoded, or BF16 as stored)
+/// while they are still in cache. Gathered from the tensor after the pass (execute_unit's sketch_of), a gate or up
 /// projection's sketch reads 16 elements of every row: a quarter of the cache lines of a 4 KiB BF16
 /// row, long evicted by then (sketch_of was 7.7% of the pass alone, docs/benchmarks.md).
 

@@ -195,7 +195,7 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
   // an odd number of eight-element steps, a histogram sample of every other element starting
   // inside a block, on either width.
   for (const std::uint64_t n :
-       {3 * kKernelBlock + 13, 2 * kKernelBlock + 24, (std::uint64_t{1} << 18) + 3 * 4096 + 8}) {
+       {3 * kKernelBlock + 13, 2 * kKernelBlock + 9 + 24, (std::uint64_t{1} << 18) + 3 * 4096 + 8}) {
     std::uint64_t s = 21;
     std::vector<std::byte> a(2 * n), b(2 * n);
     std::vector<float> fa(n), fb(n);
