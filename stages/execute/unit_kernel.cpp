@@ -31,13 +31,14 @@ using l4 = std::int64_t __attribute__((vector_size(32)));
 constexpr std::size_t kLanes = 8;
 
 // One function per ISA, chosen at run time (pass1_of). The file is compiled with
-// -ffp-contract=off (see CMakeLists.txt): a multiply-add the compiler fused in one function and
-// not in another would change last bits between machines of one cluster, so every product is
-// summed by an explicit fused multiply-add, on every width (PortableLanes, InstructionLanes).
+// -ffp-contract=off (see CMakeLists.txt): a fused multiply-add in one function and not in another
+// would change last bits between machines of one cluster. (Fused on every width was tried and
+// not kept: without FMA in the machine, glibc's correctly rounded fma() made the portable width
+// about fifty times slower; docs/benchmarks.md, "sixteenth session".)
 // - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
 //   vectors;
-// - narrow (x86-64-v3, AVX2 + FMA): four double lanes in one register, two loops, each float
-//   made a double and each product summed by one instruction (InstructionLanes);
+// - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a
+//   double by one instruction (InstructionLanes);
 // - wide (x86-64-v4, AVX-512): the eight double lanes in one register and one loop.
 // The operations of each lane are the same in all three, so are the bits (unit_kernel_test runs
 // every width the machine has).
@@ -94,41 +95,25 @@ using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
 
-/// How a pass makes floats doubles and adds a product to a sum, lane by lane, each exactly as
-/// IEEE 754 defines it, so that every width gives the same bits. The products are fused
-/// multiply-adds (one rounding, not two) on every width: the file is compiled with
-/// -ffp-contract=off, so the compiler never fuses on its own in one function and not in another.
-/// PortableLanes: the compiler's generic conversion (GCC 12 makes four floats two conversions of
-/// two and an insert, eight two of four and an insert) and __builtin_fma per lane (an instruction
-/// where the target has FMA, glibc's correctly rounded fma() elsewhere).
+/// How a pass makes floats doubles, exactly. PortableLanes: the compiler's generic conversion
+/// (GCC 12 makes four floats two conversions of two and an insert, eight two of four and an
+/// insert).
 struct PortableLanes {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     return __builtin_convertvector(x, D);
   }
-  /// acc + x * y in every lane, rounded once.
-  template <typename D>
-  [[gnu::always_inline]] static D mul_add(D x, D y, D acc) {
-    for (std::size_t i = 0; i < sizeof(D) / sizeof(double); ++i) acc[i] = __builtin_fma(x[i], y[i], acc[i]);
-    return acc;
-  }
 };
 #if LINEAGE_KERNEL_WIDE
-/// The same in one instruction each: vcvtps2pd (four floats to a YMM register of doubles, eight
-/// to a ZMM one) and vfmadd231pd. Only inlined into functions whose target has AVX2 and FMA
-/// (four lanes) or AVX-512 (eight); an intrinsic could not be, as lane_sums has no target of its
-/// own.
+/// The same in one instruction (vcvtps2pd: four floats to a YMM register of doubles, eight to a
+/// ZMM one). Only inlined into functions whose target has AVX2 (four) or AVX-512 (eight); an
+/// intrinsic could not be, as lane_sums has no target of its own.
 struct InstructionLanes {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     D out;
     asm("vcvtps2pd %1, %0" : "=v"(out) : "v"(x));
     return out;
-  }
-  template <typename D>
-  [[gnu::always_inline]] static D mul_add(D x, D y, D acc) {
-    asm("vfmadd231pd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(y));
-    return acc;
   }
 };
 #endif
@@ -177,10 +162,10 @@ template <bool Masked, bool Screen, typename Lanes, typename F, typename I, type
       ys = yd - vkb;
     }
     const D d = xd - yd;
-    s_aa = Lanes::mul_add(xs, xs, s_aa);
-    s_bb = Lanes::mul_add(ys, ys, s_bb);
-    s_ab = Lanes::mul_add(xs, ys, s_ab);
-    s_dd = Lanes::mul_add(d, d, s_dd);
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_dd += d * d;
     s_a += xs;
     s_b += ys;
     if constexpr (!Screen) {
@@ -277,8 +262,7 @@ template <bool Masked, bool Screen>
 }
 
 /// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four, each
-/// float made a double and each product summed by `Lanes`; with Screen, a screening pass's
-/// (PassStatistics::screen).
+/// float made a double by `Lanes`; with Screen, a screening pass's (PassStatistics::screen).
 template <bool Wide, bool Screen, typename Lanes>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
@@ -371,10 +355,10 @@ template <std::size_t First, bool Screen, typename D, typename L>
     const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
     const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
     const D xs = xd - vka, ys = yd - vkb, d = xd - yd;
-    s_aa = InstructionLanes::mul_add(xs, xs, s_aa);
-    s_bb = InstructionLanes::mul_add(ys, ys, s_bb);
-    s_ab = InstructionLanes::mul_add(xs, ys, s_ab);
-    s_dd = InstructionLanes::mul_add(d, d, s_dd);
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_dd += d * d;
     s_a += xs;
     s_b += ys;
     if constexpr (!Screen) {

@@ -8,9 +8,8 @@
 ///
 /// Why it is shaped this way (docs/benchmarks.md has the profile):
 /// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA and
-///   chosen at run time; every product summed by an explicit fused multiply-add, never one the
-///   compiler chose), so every ISA computes the same operations in the same order: results do
-///   not depend on the machine's vector width, nor on the rank count.
+///   chosen at run time, without FMA contraction), so every ISA computes the same operations in
+///   the same order: results do not depend on the machine's vector width, nor on the rank count.
 /// - Non-finite elements are masked and counted, never branched on per element; a block finite
 ///   on both sides (the usual case) is summed without the masks, which would select every lane
 ///   (the same bits).
