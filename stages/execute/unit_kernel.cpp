@@ -38,7 +38,7 @@ constexpr std::size_t kLanes = 8;
 // - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
 //   vectors;
 // - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a
-//   double by one instruction (InstructionLanes);
+//   double by one instruction (WidenByInstruction);
 // - wide (x86-64-v4, AVX-512): the eight double lanes in one register and one loop.
 // The operations of each lane are the same in all three, so are the bits (unit_kernel_test runs
 // every width the machine has).
@@ -95,10 +95,9 @@ using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
 
-/// How a pass makes floats doubles, exactly. PortableLanes: the compiler's generic conversion
-/// (GCC 12 makes four floats two conversions of two and an insert, eight two of four and an
-/// insert).
-struct PortableLanes {
+/// Floats made doubles, exactly, as the compiler lowers the generic conversion: GCC 12 makes
+/// four floats two conversions of two and an insert, eight two of four and an insert.
+struct WidenByConversion {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     return __builtin_convertvector(x, D);
@@ -108,7 +107,7 @@ struct PortableLanes {
 /// The same in one instruction (vcvtps2pd: four floats to a YMM register of doubles, eight to a
 /// ZMM one). Only inlined into functions whose target has AVX2 (four) or AVX-512 (eight); an
 /// intrinsic could not be, as lane_sums has no target of its own.
-struct InstructionLanes {
+struct WidenByInstruction {
   template <typename D, typename F>
   [[gnu::always_inline]] static D to(F x) {
     D out;
@@ -130,7 +129,7 @@ struct LaneSums {
 /// order. Without Masked every element is finite on both sides (pass1 checked), so the masks
 /// would select every lane: the same operations, the same bits. With Screen (a screening pass)
 /// the absolute differences (s_ad, max_d) are left out; the other sums are the same operations.
-template <bool Masked, bool Screen, typename Lanes, typename F, typename I, typename D, typename L>
+template <bool Masked, bool Screen, typename Widen, typename F, typename I, typename D, typename L>
 [[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                              std::size_t first, double ka, double kb, LaneSums& r) {
   constexpr std::size_t width = sizeof(D) / sizeof(double);
@@ -151,13 +150,13 @@ template <bool Masked, bool Screen, typename Lanes, typename F, typename I, type
       const I xi = __builtin_bit_cast(I, x), yi = __builtin_bit_cast(I, y);
       const I ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
       const L ok64 = __builtin_convertvector(ok, L);
-      xd = Lanes::template to<D>(__builtin_bit_cast(F, xi & ok));
-      yd = Lanes::template to<D>(__builtin_bit_cast(F, yi & ok));
+      xd = Widen::template to<D>(__builtin_bit_cast(F, xi & ok));
+      yd = Widen::template to<D>(__builtin_bit_cast(F, yi & ok));
       xs = __builtin_bit_cast(D, __builtin_bit_cast(L, xd - vka) & ok64);  // ok ? xd - ka : +0
       ys = __builtin_bit_cast(D, __builtin_bit_cast(L, yd - vkb) & ok64);
     } else {
-      xd = Lanes::template to<D>(x);
-      yd = Lanes::template to<D>(y);
+      xd = Widen::template to<D>(x);
+      yd = Widen::template to<D>(y);
       xs = xd - vka;
       ys = yd - vkb;
     }
@@ -262,8 +261,8 @@ template <bool Masked, bool Screen>
 }
 
 /// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four, each
-/// float made a double by `Lanes`; with Screen, a screening pass's (PassStatistics::screen).
-template <bool Wide, bool Screen, typename Lanes>
+/// float made a double by `Widen`; with Screen, a screening pass's (PassStatistics::screen).
+template <bool Wide, bool Screen, typename Widen>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
   // Counts and extremes first, then the double sums over the same (cache-resident) block: every
@@ -276,18 +275,18 @@ template <bool Wide, bool Screen, typename Lanes>
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
     if (all_ok) {
-      lane_sums<false, Screen, Lanes, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<false, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     } else {
-      lane_sums<true, Screen, Lanes, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
+      lane_sums<true, Screen, Widen, f8, i8, d8, l8>(a, b, nvec, tail, 0, ka, kb, s);
     }
   } else
 #endif
   {
     for (std::size_t first = 0; first < kLanes; first += 4) {
       if (all_ok) {
-        lane_sums<false, Screen, Lanes, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<false, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       } else {
-        lane_sums<true, Screen, Lanes, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
+        lane_sums<true, Screen, Widen, f4, i4, d4, l4>(a, b, nvec, tail, first, ka, kb, s);
       }
     }
   }
@@ -303,12 +302,12 @@ using Pass1Function = void (*)(const float*, const float*, std::size_t, const Pa
 
 void pass1_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                     double kb, Pass1& r) {
-  pass1_body<false, false, PortableLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, false, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 void screen_portable(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                      double kb, Pass1& r) {
-  pass1_body<false, true, PortableLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, true, WidenByConversion>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::size_t, const Padded*, double, double,
@@ -327,14 +326,14 @@ using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::siz
 /// eight; GCC 12 lowers the generic conversion of eight halves as two of four and an insert).
 template <std::size_t First, typename D>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline D stored_bf16_lanes(const std::byte* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   if constexpr (sizeof(D) == 4 * sizeof(double)) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i bits =
         First == 0 ? _mm_unpacklo_epi16(_mm_setzero_si128(), h) : _mm_unpackhi_epi16(_mm_setzero_si128(), h);
     return __builtin_bit_cast(D, _mm256_cvtps_pd(_mm_castsi128_ps(bits)));
   } else {
     static_assert(First == 0 && sizeof(D) == kLanes * sizeof(double));
-    return InstructionLanes::to<D>(stored_bf16_floats(p));
+    return WidenByInstruction::to<D>(stored_bf16_floats(p));
   }
 }
 
@@ -471,25 +470,25 @@ template <bool Screen, typename D, typename L>
 LINEAGE_KERNEL_NARROW_TARGET
 void pass1_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                   double kb, Pass1& r) {
-  pass1_body<false, false, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_NARROW_TARGET
 void screen_narrow(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                    double kb, Pass1& r) {
-  pass1_body<false, true, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<false, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_WIDE_TARGET
 void pass1_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                 double kb, Pass1& r) {
-  pass1_body<true, false, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<true, false, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 LINEAGE_KERNEL_WIDE_TARGET
 void screen_wide(const float* a, const float* b, std::size_t nvec, const Padded* tail, bool float_bits, double ka,
                  double kb, Pass1& r) {
-  pass1_body<true, true, InstructionLanes>(a, b, nvec, tail, float_bits, ka, kb, r);
+  pass1_body<true, true, WidenByInstruction>(a, b, nvec, tail, float_bits, ka, kb, r);
 }
 
 /// pass1_narrow and screen_narrow over stored BF16: lanes 0-3, then 4-7, as they sum them.
