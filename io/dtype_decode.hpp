@@ -11,7 +11,7 @@
 
 namespace lineage::io {
 
-/// Inline: the passes over stored BF16 decode single elements with it (sketches, histograms).
+/// Inline: the pass over stored BF16 decodes single sketch elements with it (SketchGather).
 [[nodiscard]] inline float bf16_to_float(std::uint16_t bits) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }

@@ -1,9 +1,10 @@
 #pragma once
 /// @file sketch_gather.hpp
 /// A sketched side's sketch elements taken from the pass's blocks (decoded, or BF16 as stored)
-/// while they are still in cache. Gathered from the tensor after the pass (execute_unit's sketch_of), a gate or up
-/// projection's sketch reads 16 elements of every row: a quarter of the cache lines of a 4 KiB BF16
-/// row, long evicted by then (sketch_of was 7.7% of the pass alone, docs/benchmarks.md).
+/// while they are still in cache. Gathered from the tensor after the pass (execute_unit's
+/// sketch_of), a gate or up projection's sketch reads 16 elements of every row: a quarter of the
+/// cache lines of a 4 KiB BF16 row, long evicted by then (sketch_of was 7.7% of the pass alone,
+/// docs/benchmarks.md).
 
 #include <cstddef>
 #include <cstdint>
@@ -41,7 +42,8 @@ class SketchGather {
   void take_bf16(std::uint64_t start, std::size_t count, const std::byte* stored);
 
   /// The side's sketch (expert_sketch of the gathered elements), bit for bit what reading the
-  /// tensor gives. InternalError when inactive or when take() has not seen every element.
+  /// tensor gives. InternalError when inactive or when take() and take_bf16() have not
+  /// seen every element.
   [[nodiscard]] std::vector<float> sketch() const;
 
  private:

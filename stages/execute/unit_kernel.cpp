@@ -34,7 +34,7 @@ constexpr std::size_t kLanes = 8;
 // -ffp-contract=off (see CMakeLists.txt): a fused multiply-add in one function and not in another
 // would change last bits between machines of one cluster. (Fused on every width was tried and
 // not kept: without FMA in the machine, glibc's correctly rounded fma() made the portable width
-// about fifty times slower; docs/benchmarks.md, "sixteenth session".)
+// tens of times slower; docs/benchmarks.md, "sixteenth session".)
 // - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
 //   vectors;
 // - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a

@@ -1,10 +1,10 @@
 #pragma once
 /// @file unit_kernel.hpp
-/// The statistics pass of one comparison unit over decoded blocks of both sides: every sum,
-/// extreme and count in one vectorised pass per block, merged across blocks in a fixed order.
-/// execute_unit decodes and hashes; this file only accumulates, so the two meet at one struct.
-/// On AVX2 and AVX-512 a block of BF16 is read as stored (add_bf16_block), each step's halves
-/// made floats in registers: the same operations on the same values, so the same bits.
+/// The statistics pass of one comparison unit over blocks of both sides: every sum, extreme and
+/// count in one vectorised pass per block, merged across blocks in a fixed order. execute_unit
+/// decodes and hashes; this file only accumulates, so the two meet at one struct. On AVX2 and
+/// AVX-512 a block of BF16 is read as stored instead of decoded (add_bf16_block), each step's
+/// halves made floats in registers: the same operations on the same values, so the same bits.
 ///
 /// Why it is shaped this way (docs/benchmarks.md has the profile):
 /// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA and

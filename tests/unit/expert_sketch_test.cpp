@@ -172,9 +172,10 @@ std::vector<std::byte> stored_as(Dtype dtype, const std::vector<float>& values, 
 
 TEST(ExpertSketch, ThePassGathersTheSketchReadingTheTensorGives) {
   // execute_unit takes an unsplit unit's sketch elements from the pass's blocks (SketchGather;
-  // on AVX2 the BF16 cases' as stored, take_bf16); they must give the sketch read from the tensor (unit_sketches) bit
-  // for bit, in both orientations, through a transposed view, with rows that straddle kernel blocks, stored BF16/F16
-  // with an offset, and non-finite values among them.
+  // on AVX2 the BF16 cases' as stored, take_bf16); they must give the sketch read from the
+  // tensor (unit_sketches) bit for bit, in both orientations, through a transposed view, with
+  // rows that straddle kernel blocks, stored BF16/F16 with an offset, and non-finite values
+  // among them.
   const std::uint64_t neurons = 300, hidden = 1000;  // 1000 does not divide a 4,096-element block
   std::mt19937 rng(21);
   auto w = random_matrix(neurons, hidden, rng);

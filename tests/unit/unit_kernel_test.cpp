@@ -225,7 +225,7 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
           EXPECT_EQ(stored.n_ok + stored.n_bad, 0u);
           continue;
         }
-        // Blocks of 4,096 from an odd start (after 8 elements), so the histogram sample of a
+        // Blocks of 4,096 from an odd start (after 9 elements), so the histogram sample of a
         // stride of 2 starts inside a block on some and at its first element on others.
         for (std::uint64_t start = 0; start < n;) {
           const auto len =
