@@ -4,16 +4,25 @@
 /// BF16, F16 and both FP8 formats are exactly representable in float, so decoding is exact.
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "core/dtype.hpp"
 
 namespace lineage::io {
 
-/// Inline: the pass over stored BF16 decodes single sketch elements with it (SketchGather).
 [[nodiscard]] inline float bf16_to_float(std::uint16_t bits) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
+/// The BF16 element stored at `p` (two little-endian bytes, any alignment), exactly. Inline: the
+/// pass over stored BF16 decodes single elements with it (its histogram sample, its padded tail,
+/// SketchGather::take_bf16).
+[[nodiscard]] inline float bf16_at(const std::byte* p) noexcept {
+  std::uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return bf16_to_float(bits);
 }
 [[nodiscard]] float f16_to_float(std::uint16_t bits) noexcept;
 /// F8_E4M3 in the "fn" convention (DeepSeek-V3, torch.float8_e4m3fn): no infinities,

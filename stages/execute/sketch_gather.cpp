@@ -1,7 +1,6 @@
 #include "stages/execute/sketch_gather.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -40,11 +39,7 @@ void SketchGather::take(std::uint64_t start, std::size_t count, const float* dec
 }
 
 void SketchGather::take_bf16(std::uint64_t start, std::size_t count, const std::byte* stored) {
-  take_values(start, count, [stored](std::uint64_t k) {
-    std::uint16_t bits;
-    std::memcpy(&bits, stored + 2 * k, sizeof bits);
-    return io::bf16_to_float(bits);
-  });
+  take_values(start, count, [stored](std::uint64_t k) { return io::bf16_at(stored + 2 * k); });
 }
 
 template <typename Value>

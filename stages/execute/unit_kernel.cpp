@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "io/dtype_decode.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -84,13 +85,6 @@ struct Padded {
 };
 
 #if LINEAGE_KERNEL_WIDE
-/// A stored BF16 value (two little-endian bytes: the upper half of a float32), exactly.
-float bf16_value(const std::byte* p) {
-  std::uint16_t h;
-  std::memcpy(&h, p, sizeof h);
-  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
-}
-
 using d8 = double __attribute__((vector_size(64)));
 using l8 = std::int64_t __attribute__((vector_size(64)));
 #endif
@@ -122,6 +116,38 @@ struct LaneSums {
   double s_aa[8], s_bb[8], s_ab[8], s_ad[8], s_dd[8], s_a[8], s_b[8], max_d[8];
 };
 
+/// The double sums of W lanes (W the lanes of D, L its 64-bit integer vector) as a loop adds them
+/// step by step: the one step of lane_sums and stored_bf16_lane_sums. With Screen, no absolute
+/// differences (s_ad, max_d).
+template <bool Screen, typename D, typename L>
+struct StepSums {
+  D s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+
+  /// One step: the shifted values xs = x - ka and ys = y - kb, and d = x - y.
+  [[gnu::always_inline]] void add(D xs, D ys, D d) {
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_ab += xs * ys;
+    s_dd += d * d;
+    s_a += xs;
+    s_b += ys;
+    if constexpr (!Screen) {
+      const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & splat<L>(0x7fffffffffffffffLL));
+      s_ad += ad;
+      max_d = ad > max_d ? ad : max_d;
+    }
+  }
+
+  /// Into lanes first .. first + W - 1 of `r`.
+  [[gnu::always_inline]] void store(std::size_t first, LaneSums& r) const {
+    for (std::size_t j = 0; j < sizeof(D) / sizeof(double); ++j) {
+      const std::size_t i = first + j;
+      r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
+      r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
+    }
+  }
+};
+
 /// pass1's double sums of lanes first .. first + W - 1 of every step, W the lanes of D: four in
 /// one AVX2 register (pass1_narrow: lanes 0-3, then 4-7, so the eight sums stay in registers;
 /// eight-lane double vectors on AVX2 were spilled and their selects scalarised), or all eight in
@@ -132,11 +158,9 @@ struct LaneSums {
 template <bool Masked, bool Screen, typename Widen, typename F, typename I, typename D, typename L>
 [[gnu::always_inline]] inline void lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                              std::size_t first, double ka, double kb, LaneSums& r) {
-  constexpr std::size_t width = sizeof(D) / sizeof(double);
   const I exp_mask = splat<I>(0x7f800000);
   const D vka = splat<D>(ka), vkb = splat<D>(kb);
-  const L dabs_mask = splat<L>(0x7fffffffffffffffLL);
-  D s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+  StepSums<Screen, D, L> sums;
   const std::size_t steps = nvec + (tail ? 1 : 0);
   for (std::size_t v = 0; v < steps; ++v) {
     const float* pa = (v < nvec ? a + v * kLanes : tail->a) + first;
@@ -160,24 +184,9 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
       xs = xd - vka;
       ys = yd - vkb;
     }
-    const D d = xd - yd;
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_dd += d * d;
-    s_a += xs;
-    s_b += ys;
-    if constexpr (!Screen) {
-      const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
-      s_ad += ad;
-      max_d = ad > max_d ? ad : max_d;
-    }
+    sums.add(xs, ys, xd - yd);
   }
-  for (std::size_t j = 0; j < width; ++j) {
-    const std::size_t i = first + j;
-    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
-    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
-  }
+  sums.store(first, r);
 }
 
 /// Lanes 0..7 in order, as hsum adds a vector's lanes.
@@ -185,6 +194,14 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
   double s = 0;
   for (std::size_t i = 0; i < kLanes; ++i) s += v[i];
   return s;
+}
+
+/// Eight float lanes of extremes folded into r's, lanes in order.
+[[gnu::always_inline]] inline void fold_extremes(f8 min_a, f8 max_a, f8 min_b, f8 max_b, Pass1& r) {
+  for (std::size_t i = 0; i < kLanes; ++i) {
+    r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
+    r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
+  }
 }
 
 /// Counts and extremes in eight float lanes. With Masked, every element as it is; without, the
@@ -242,10 +259,7 @@ template <bool Masked, bool Screen>
     for (std::size_t i = 0; i < kLanes; ++i) any |= nonfinite[i];
     if (any != 0) return false;
   }
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
-    r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
-  }
+  fold_extremes(min_a, max_a, min_b, max_b, r);
   if constexpr (Masked) {
     r.n_ok = static_cast<std::int64_t>(-hsum(c_ok));
     r.fin_a = static_cast<std::int64_t>(-hsum(c_fa));
@@ -346,31 +360,14 @@ template <std::size_t First, bool Screen, typename D, typename L>
                                                                                         const std::byte* b,
                                                                                         std::size_t nvec, double ka,
                                                                                         double kb, LaneSums& r) {
-  constexpr std::size_t width = sizeof(D) / sizeof(double);
   const D vka = splat<D>(ka), vkb = splat<D>(kb);
-  const L dabs_mask = splat<L>(0x7fffffffffffffffLL);
-  D s_aa{}, s_bb{}, s_ab{}, s_ad{}, s_dd{}, s_a{}, s_b{}, max_d{};
+  StepSums<Screen, D, L> sums;
   for (std::size_t v = 0; v < nvec; ++v) {
     const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
     const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
-    const D xs = xd - vka, ys = yd - vkb, d = xd - yd;
-    s_aa += xs * xs;
-    s_bb += ys * ys;
-    s_ab += xs * ys;
-    s_dd += d * d;
-    s_a += xs;
-    s_b += ys;
-    if constexpr (!Screen) {
-      const D ad = __builtin_bit_cast(D, __builtin_bit_cast(L, d) & dabs_mask);
-      s_ad += ad;
-      max_d = ad > max_d ? ad : max_d;
-    }
+    sums.add(xd - vka, yd - vkb, xd - yd);
   }
-  for (std::size_t j = 0; j < width; ++j) {
-    const std::size_t i = First + j;
-    r.s_aa[i] = s_aa[j], r.s_bb[i] = s_bb[j], r.s_ab[i] = s_ab[j], r.s_ad[i] = s_ad[j], r.s_dd[i] = s_dd[j];
-    r.s_a[i] = s_a[j], r.s_b[i] = s_b[j], r.max_d[i] = max_d[j];
-  }
+  sums.store(First, r);
 }
 
 /// The extremes of a block of BF16 pairs as stored, finite on both sides: what
@@ -387,10 +384,7 @@ template <std::size_t First, bool Screen, typename D, typename L>
     min_b = y < min_b ? y : min_b;
     max_b = y > max_b ? y : max_b;
   }
-  for (std::size_t i = 0; i < kLanes; ++i) {
-    r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
-    r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
-  }
+  fold_extremes(min_a, max_a, min_b, max_b, r);
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
@@ -463,7 +457,7 @@ template <bool Screen, typename D, typename L>
   // A block with a NaN or an infinity, or the padded tail: decoded and passed as any other
   // block (masked). Rare, so what the decoding costs does not matter.
   float da[kKernelBlock], db[kKernelBlock];
-  for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = bf16_value(a + 2 * i), db[i] = bf16_value(b + 2 * i);
+  for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = io::bf16_at(a + 2 * i), db[i] = io::bf16_at(b + 2 * i);
   pass(da, db, nvec, tail, true, ka, kb, r);
 }
 
@@ -712,15 +706,15 @@ bool UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   float tail_a[kLanes], tail_b[kLanes];
   for (std::size_t i = 0; i < rem; ++i) {
-    tail_a[i] = bf16_value(a + 2 * (nvec * kLanes + i));
-    tail_b[i] = bf16_value(b + 2 * (nvec * kLanes + i));
+    tail_a[i] = io::bf16_at(a + 2 * (nvec * kLanes + i));
+    tail_b[i] = io::bf16_at(b + 2 * (nvec * kLanes + i));
   }
   const Padded tail_storage(tail_a, tail_b, rem);
   // The shift, as add_block takes it.
   double ka = mean_a, kb = mean_b;
   if (n == 0) {
     for (std::size_t i = 0; i < len; ++i) {
-      const float x = bf16_value(a + 2 * i), y = bf16_value(b + 2 * i);
+      const float x = io::bf16_at(a + 2 * i), y = io::bf16_at(b + 2 * i);
       if (std::isfinite(x) && std::isfinite(y)) {
         ka = x, kb = y;
         break;
@@ -731,8 +725,8 @@ bool UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std
   pass(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
   if (statistics == PassStatistics::full) {
     add_histograms(
-        *this, start, len, [a](std::uint64_t i) { return bf16_value(a + 2 * i); },
-        [b](std::uint64_t i) { return bf16_value(b + 2 * i); });
+        *this, start, len, [a](std::uint64_t i) { return io::bf16_at(a + 2 * i); },
+        [b](std::uint64_t i) { return io::bf16_at(b + 2 * i); });
   }
   add_pass(*this, p, len, ka, kb);
   return true;
