@@ -334,57 +334,93 @@ using StoredBf16Function = void (*)(const std::byte*, const std::byte*, std::siz
   return __builtin_bit_cast(f8, _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-/// Lanes First .. First + W - 1 of one step's eight stored BF16 halves as doubles (W the lanes of
-/// D: four on AVX2, eight on AVX-512), exactly: BF16 is the upper half of a float32, so each half
-/// is put above sixteen zero bits (one unpack for four lanes, a zero-extension and a shift for
-/// eight; GCC 12 lowers the generic conversion of eight halves as two of four and an insert).
-template <std::size_t First, typename D>
-[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline D stored_bf16_lanes(const std::byte* p) {
-  if constexpr (sizeof(D) == 4 * sizeof(double)) {
+/// Lanes First .. First + W - 1 of one step's eight stored BF16 halves as floats (F: four lanes on
+/// AVX2, eight on AVX-512), exactly: BF16 is the upper half of a float32, so each half is put
+/// above sixteen zero bits (one unpack for four lanes; a zero-extension and a shift for eight).
+template <std::size_t First, typename F>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline F stored_bf16_lanes(const std::byte* p) {
+  if constexpr (sizeof(F) == 4 * sizeof(float)) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i bits =
         First == 0 ? _mm_unpacklo_epi16(_mm_setzero_si128(), h) : _mm_unpackhi_epi16(_mm_setzero_si128(), h);
-    return __builtin_bit_cast(D, _mm256_cvtps_pd(_mm_castsi128_ps(bits)));
+    return __builtin_bit_cast(F, bits);
   } else {
-    static_assert(First == 0 && sizeof(D) == kLanes * sizeof(double));
-    return WidenByInstruction::to<D>(stored_bf16_floats(p));
+    static_assert(First == 0 && sizeof(F) == kLanes * sizeof(float));
+    return stored_bf16_floats(p);
   }
 }
 
-/// The double sums of lanes First .. First + W - 1 of a block of BF16 pairs as stored, finite on
-/// both sides (W the lanes of D, L its 64-bit integer vector): lane_sums<false, Screen> of the
-/// same values, the same operations, each step's stored halves made floats in registers instead
-/// of decoded into a block that the pass reads back.
-template <std::size_t First, bool Screen, typename D, typename L>
-[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_lane_sums(const std::byte* a,
-                                                                                        const std::byte* b,
-                                                                                        std::size_t nvec, double ka,
-                                                                                        double kb, LaneSums& r) {
-  const D vka = splat<D>(ka), vkb = splat<D>(kb);
-  StepSums<Screen, D, L> sums;
-  for (std::size_t v = 0; v < nvec; ++v) {
-    const D xd = stored_bf16_lanes<First, D>(a + 2 * kLanes * v);
-    const D yd = stored_bf16_lanes<First, D>(b + 2 * kLanes * v);
-    sums.add(xd - vka, yd - vkb, xd - yd);
-  }
-  sums.store(First, r);
-}
+/// The extremes of every lane of a step's floats (lane i of a step is element 8v + i).
+struct LaneExtremes {
+  float min_a[8], max_a[8], min_b[8], max_b[8];
+};
 
-/// The extremes of a block of BF16 pairs as stored, finite on both sides: what
-/// counts_and_extremes<false, false> gives on the decoded floats (the same lanes, the same
-/// selects, the same order), each step's eight halves made floats in a register.
-[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void bf16_extremes(const std::byte* a, const std::byte* b,
-                                                                                std::size_t nvec, Pass1& r) {
-  const f8 inf = splat<f8>(INFINITY), ninf = splat<f8>(-INFINITY);
-  f8 min_a = inf, max_a = ninf, min_b = inf, max_b = ninf;
-  for (std::size_t v = 0; v < nvec; ++v) {
-    const f8 x = stored_bf16_floats(a + 2 * kLanes * v), y = stored_bf16_floats(b + 2 * kLanes * v);
+/// The extremes of W float lanes (F) of both sides as a loop selects them step by step:
+/// counts_and_extremes<false, false>'s selects, lane by lane.
+template <typename F>
+struct StepExtremes {
+  F min_a = splat<F>(INFINITY), max_a = splat<F>(-INFINITY), min_b = splat<F>(INFINITY), max_b = splat<F>(-INFINITY);
+
+  [[gnu::always_inline]] void add(F x, F y) {
     min_a = x < min_a ? x : min_a;
     max_a = x > max_a ? x : max_a;
     min_b = y < min_b ? y : min_b;
     max_b = y > max_b ? y : max_b;
   }
-  fold_extremes(min_a, max_a, min_b, max_b, r);
+
+  /// Into lanes first .. first + W - 1 of `e`.
+  [[gnu::always_inline]] void store(std::size_t first, LaneExtremes& e) const {
+    for (std::size_t j = 0; j < sizeof(F) / sizeof(float); ++j) {
+      e.min_a[first + j] = min_a[j], e.max_a[first + j] = max_a[j];
+      e.min_b[first + j] = min_b[j], e.max_b[first + j] = max_b[j];
+    }
+  }
+};
+
+/// The same for four lanes, both sides in one vector of eight (a's lanes, then b's): two selects
+/// a step and two registers, where four would not fit beside the eight double sums in AVX2's
+/// sixteen (four were spilled, and the block took 19% longer than with the extremes in a loop of
+/// their own; this way 6% less).
+template <>
+struct StepExtremes<f4> {
+  f8 lo = splat<f8>(INFINITY), hi = splat<f8>(-INFINITY);
+
+  [[gnu::always_inline]] void add(f4 x, f4 y) {
+    const f8 xy = __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7);
+    lo = xy < lo ? xy : lo;
+    hi = xy > hi ? xy : hi;
+  }
+
+  [[gnu::always_inline]] void store(std::size_t first, LaneExtremes& e) const {
+    for (std::size_t j = 0; j < 4; ++j) {
+      e.min_a[first + j] = lo[j], e.max_a[first + j] = hi[j];
+      e.min_b[first + j] = lo[4 + j], e.max_b[first + j] = hi[4 + j];
+    }
+  }
+};
+
+/// The double sums and, without Screen, the extremes of lanes First .. First + W - 1 of a block
+/// of BF16 pairs as stored, finite on both sides (F the W float lanes, D and L the same lanes as
+/// doubles and 64-bit integers): lane_sums<false, Screen> of the same values, the same
+/// operations, and counts_and_extremes<false, false>'s selects lane by lane, so every lane's
+/// extremes are its own, in step order. Each step's stored halves are made floats in registers
+/// instead of decoded into a block that the pass reads back; the extremes' selects ride in the
+/// loop the sums' additions bound (docs/benchmarks.md), rather than in a loop of their own.
+template <std::size_t First, bool Screen, typename F, typename D, typename L>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_lane_sums(
+    const std::byte* a, const std::byte* b, std::size_t nvec, double ka, double kb, LaneSums& r, LaneExtremes& e) {
+  const D vka = splat<D>(ka), vkb = splat<D>(kb);
+  StepSums<Screen, D, L> sums;
+  StepExtremes<F> extremes;
+  for (std::size_t v = 0; v < nvec; ++v) {
+    const F x = stored_bf16_lanes<First, F>(a + 2 * kLanes * v);
+    const F y = stored_bf16_lanes<First, F>(b + 2 * kLanes * v);
+    if constexpr (!Screen) extremes.add(x, y);
+    const D xd = WidenByInstruction::to<D>(x), yd = WidenByInstruction::to<D>(y);
+    sums.add(xd - vka, yd - vkb, xd - yd);
+  }
+  sums.store(First, r);
+  if constexpr (!Screen) extremes.store(First, e);
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
@@ -438,13 +474,19 @@ template <bool Screen, typename D, typename L>
                                                                                    double kb, Pass1& r,
                                                                                    Pass1Function pass) {
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
-    if constexpr (!Screen) bf16_extremes(a, b, nvec, r);
     LaneSums s;
+    LaneExtremes e;
     if constexpr (sizeof(D) == kLanes * sizeof(double)) {
-      stored_bf16_lane_sums<0, Screen, D, L>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<0, Screen, f8, D, L>(a, b, nvec, ka, kb, s, e);
     } else {
-      stored_bf16_lane_sums<0, Screen, D, L>(a, b, nvec, ka, kb, s);
-      stored_bf16_lane_sums<4, Screen, D, L>(a, b, nvec, ka, kb, s);
+      stored_bf16_lane_sums<0, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
+      stored_bf16_lane_sums<4, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
+    }
+    if constexpr (!Screen) {
+      f8 min_a, max_a, min_b, max_b;
+      std::memcpy(&min_a, e.min_a, sizeof min_a), std::memcpy(&max_a, e.max_a, sizeof max_a);
+      std::memcpy(&min_b, e.min_b, sizeof min_b), std::memcpy(&max_b, e.max_b, sizeof max_b);
+      fold_extremes(min_a, max_a, min_b, max_b, r);
     }
     r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
     r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
