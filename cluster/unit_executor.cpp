@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -21,6 +22,18 @@ namespace fs = std::filesystem;
 /// twice a default row block, so that the two buffers stay small next to a rank's memory; larger
 /// ones are mapped.
 constexpr std::uint64_t kMaxCopiedRange = 2 * stages::kRowBlockBytes;
+
+namespace {
+
+/// The CPU time (user and system) this thread has used: what reading a unit costs the rank,
+/// whatever else the machine runs (UnitReadsChoice).
+double thread_cpu_seconds() noexcept {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+}  // namespace
 
 std::pair<std::uint64_t, std::uint64_t> UnitBytes::range(const stages::ElementView& v) {
   const std::uint64_t last =
@@ -153,13 +166,13 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   if (work.block_items() > 0) progress_options.counted = "units and row blocks";
   ProgressReporter progress(comm, mine.size(), my_bytes, progress_options, progress_out);
   bool stopped = false;
-  std::uint64_t computed = 0, computed_blocks = 0, computed_mapped = 0;
+  std::uint64_t computed = 0, computed_blocks = 0, computed_mapped = 0, ranks_decided = 0, ranks_mapping = 0;
   UnitExecution result;
   try {
     run_phase(comm, "compute", PhaseCategory::own(), [&] {
       if (options.at_start) options.at_start();
       UnitBytes bytes(plan.models);
-      const bool copy_units = options.unit_reads == UnitReads::copy;
+      UnitReadsChoice reads(options.unit_reads, options.reads_trial_min_bytes);
       auto last_sync = std::chrono::steady_clock::now();
       std::uint64_t bytes_done = 0;
       try {
@@ -181,6 +194,19 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
           auto& file_b = bytes.file(u.b);
           if (options.reading_files) options.reading_files(file_a.path().string(), file_b.path().string());
           const auto range_a = UnitBytes::range(u.a), range_b = UnitBytes::range(u.b);
+          // Whether the item's bytes can be copied (ranges that fit the copy's buffers; a whole
+          // unit read entirely, not a sampled one), and whether they are: as asked, or as the
+          // trial of --read-units auto says, whose units' CPU times are recorded.
+          const auto rows_a = block ? UnitBytes::rows_range(u.a, block->first_row, block->rows) : range_a;
+          const auto rows_b = block ? UnitBytes::rows_range(u.b, block->first_row, block->rows) : range_b;
+          const bool copyable = (block || !u.sampled) && rows_a.second - rows_a.first <= kMaxCopiedRange &&
+                                rows_b.second - rows_b.first <= kMaxCopiedRange;
+          const std::uint64_t kind =
+              (static_cast<std::uint64_t>(u.kind) << 8) | static_cast<std::uint64_t>(u.key_a.role);
+          const UnitReads way = copyable ? reads.next(kind, item->bytes) : UnitReads::map;
+          const bool copied = copyable && way == UnitReads::copy;
+          const bool trial = copyable && reads.in_trial(item->bytes);
+          const double cpu_before = trial ? thread_cpu_seconds() : 0;
           if (block) {
             // A row block: its rows copied by pread as the pass reaches them (bit for bit the bytes the mapping shows,
             // and no page-table update per page, which is what mapping costs on some virtual machines:
@@ -188,10 +214,6 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             // (rows longer than the block size; a transposed view, whose rows' span is nearly the whole side). Block 0
             // also computes what is sampled across the whole tensors (below); the pages mapped for it are released
             // after, as a whole unit's.
-            const auto rows_a = UnitBytes::rows_range(u.a, block->first_row, block->rows);
-            const auto rows_b = UnitBytes::rows_range(u.b, block->first_row, block->rows);
-            const bool copied = copy_units && rows_a.second - rows_a.first <= kMaxCopiedRange &&
-                                rows_b.second - rows_b.first <= kMaxCopiedRange;
             if (!copied) {
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
@@ -222,8 +244,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             file_b.release(range_b.first, range_b.second);
             journal->append_block(id, block->index, part.serialize());
             ++computed_blocks;
-          } else if (copy_units && !u.sampled && range_a.second - range_a.first <= kMaxCopiedRange &&
-                     range_b.second - range_b.first <= kMaxCopiedRange) {
+          } else if (copied) {
             // A whole unit read entirely: copied by pread as the pass reaches its bytes, no pages
             // mapped; bit for bit the bytes the mapping shows.
             auto [unit_bytes_a, ask_a] = bytes.read_as_asked(u.a, range_a, 0);
@@ -255,6 +276,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             file_b.release(range_b.first, range_b.second);
             journal->append(id, outcome.serialize());
           }
+          if (trial) reads.record(kind, way, item->bytes, thread_cpu_seconds() - cpu_before);
           ++computed;
           if (options.unit_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(options.unit_delay_ms));
           bytes_done += item->bytes;
@@ -274,6 +296,13 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
         throw;
       }
       journal->sync();
+      const auto kept = reads.chosen();
+      if (options.unit_reads == UnitReads::automatic && kept) {
+        ranks_decided = 1;
+        ranks_mapping = *kept == UnitReads::map ? 1 : 0;
+        result.copy_seconds_per_gb = reads.copy_seconds_per_gb();
+        result.map_seconds_per_gb = reads.map_seconds_per_gb();
+      }
     });
   } catch (const PhaseError& e) {
     result.failure = e;
@@ -284,6 +313,8 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
   result.computed = comm.sum(computed);
   result.computed_blocks = comm.sum(computed_blocks);
   result.mapped = comm.sum(computed_mapped);
+  result.ranks_decided = comm.sum(ranks_decided);
+  result.ranks_mapping = comm.sum(ranks_mapping);
   return result;
 }
 

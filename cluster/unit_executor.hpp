@@ -24,6 +24,7 @@
 #include "cluster/communicator.hpp"
 #include "cluster/phase.hpp"
 #include "cluster/progress_reporter.hpp"
+#include "cluster/unit_reads_choice.hpp"
 #include "core/run_config.hpp"
 #include "io/journal/journal.hpp"
 #include "io/safetensors_file.hpp"
@@ -112,6 +113,9 @@ struct UnitExecutorOptions {
   /// How a whole unit's bytes, or a row block's rows, are read: copied as the pass reaches them,
   /// or through the mapping (UnitReads). The outcomes are the same bit for bit.
   UnitReads unit_reads = UnitReads::copy;
+  /// With UnitReads::automatic, the smallest item (both sides' bytes) whose CPU time the trial
+  /// counts (UnitReadsChoice; tests lower it to try both ways on small models).
+  std::uint64_t reads_trial_min_bytes = UnitReadsChoice::kMinTrialBytes;
   ProgressOptions progress;
   /// Testing aids (docs/cli.md): fail at this unit as bad input (at the last row block of a split
   /// unit, so its earlier blocks are journaled first on one rank); sleep after each item.
@@ -131,6 +135,12 @@ struct UnitExecution {
   /// Of the computed items, those whose bytes were read whole through the files' mapping rather
   /// than copied (UnitReads::map, or a range too large for the copy's buffers); all ranks.
   std::uint64_t mapped = 0;
+  /// With UnitReads::automatic: the ranks whose trial ended, and of them those that kept mapping.
+  std::uint64_t ranks_decided = 0;
+  std::uint64_t ranks_mapping = 0;
+  /// This rank's trial, where it ended: CPU seconds per GB of its units copied and mapped.
+  double copy_seconds_per_gb = 0;
+  double map_seconds_per_gb = 0;
   bool stopped = false;               ///< some rank stopped on request
   std::optional<PhaseError> failure;  ///< the agreed failure of the compute phase, if any
 };

@@ -29,18 +29,22 @@ struct SlurmSettings {
 enum class UnitReads : std::uint8_t {
   /// Copied by pread in chunks of 512 KiB as the pass reaches them: the bytes stay in the cache
   /// between the copy and the pass, and no page table is touched (what mapping costs on some
-  /// virtual machines). The default.
+  /// virtual machines).
   copy,
   /// Read through the file's mapping, populated before each unit and released after: no copy,
   /// so less system time where page-table updates are cheap (docs/benchmarks.md).
   map,
+  /// Each rank tries both on its first units and keeps the one that costs it less CPU time per
+  /// byte (cluster/unit_reads_choice.hpp). The default.
+  automatic,
 };
 
-/// The UnitReads `name` spells ("copy" or "map", as `--read-units` and the run file's
+/// The UnitReads `name` spells ("copy", "map" or "auto", as `--read-units` and the run file's
 /// `read_units` take it), or nothing for any other name: each caller refuses it its own way.
 [[nodiscard]] inline std::optional<UnitReads> unit_reads_named(std::string_view name) noexcept {
   if (name == "copy") return UnitReads::copy;
   if (name == "map") return UnitReads::map;
+  if (name == "auto") return UnitReads::automatic;
   return std::nullopt;
 }
 
@@ -73,7 +77,7 @@ struct RunConfig {
   /// (apply_screening).
   bool screen = false;
   /// How the units' bytes are read (UnitReads); the results are the same bit for bit.
-  UnitReads unit_reads = UnitReads::copy;
+  UnitReads unit_reads = UnitReads::automatic;
   SlurmSettings slurm;
   /// Compare the suspect with one model only: index into parents followed by controls (a task of
   /// a Slurm job array). The model keeps its label (parent2, control3) so merged stores agree.

@@ -135,7 +135,7 @@ RunConfig read_run_file(const std::filesystem::path& path) {
   r.get(root, "", "read_units", reads);
   if (!reads.empty()) {
     const auto named = unit_reads_named(reads);
-    if (!named) throw r.error("read_units", "must be copy or map, not \"" + reads + "\"");
+    if (!named) throw r.error("read_units", "must be copy, map or auto, not \"" + reads + "\"");
     cfg.unit_reads = *named;
   }
   bool screen = false;

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -276,6 +277,19 @@ std::set<int> parse_layers_after_pass(const std::optional<std::string>& spec) {
   return layers;
 }
 
+/// LINEAGE_TEST_READS_TRIAL_MIN_BYTES: a whole number of bytes (0 counts every unit), or the
+/// trial's own minimum when unset.
+std::uint64_t reads_trial_min_bytes(const std::optional<std::string>& setting) {
+  if (!setting) return cluster::UnitReadsChoice::kMinTrialBytes;
+  std::uint64_t bytes = 0;
+  const auto* first = setting->data();
+  const auto* last = first + setting->size();
+  const auto [stop, error] = std::from_chars(first, last, bytes);
+  if (error != std::errc{} || stop != last || *first == '-')
+    throw ConfigError("LINEAGE_TEST_READS_TRIAL_MIN_BYTES", "expected a whole number of bytes, got '" + *setting + "'");
+  return bytes;
+}
+
 /// Fails this rank at the start of `phase` when LINEAGE_FAULT asks for it.
 void inject(const std::optional<Fault>& fault, std::string_view phase, int rank) {
   if (!fault || fault->phase != phase || fault->rank != rank) return;
@@ -333,6 +347,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       cluster::run_phase(comm, "load", own, [&] { return row_block_bytes_of(environment().row_block_bytes); });
   const auto layers_after_pass = cluster::run_phase(
       comm, "load", own, [&] { return parse_layers_after_pass(environment().test_moves_after_pass); });
+  const auto trial_min_bytes = cluster::run_phase(
+      comm, "load", own, [&] { return reads_trial_min_bytes(environment().test_reads_trial_min_bytes); });
   const MatchedPhaseOptions matched_options{session_of(comm),
                                             [&](std::string_view phase) { inject(fault, phase, rank); },
                                             cfg.quiet ? nullptr : &out, layers_after_pass};
@@ -467,6 +483,7 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   exec_options.null.permutations = cfg.null_permutations;
   exec_options.row_block_bytes = block_bytes;
   exec_options.unit_reads = cfg.unit_reads;
+  exec_options.reads_trial_min_bytes = trial_min_bytes;
   exec_options.progress.quiet = cfg.quiet;
   exec_options.progress.terminal = ::isatty(STDERR_FILENO) != 0;
   exec_options.fail_at_unit = cfg.inject_failure_at_unit;
@@ -604,6 +621,19 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       if (total_blocks > 0) out << " (and " << total_blocks << " row blocks of split units)";
       // Said where the user chose it, so that the choice is seen to be taken (docs/cli.md).
       if (cfg.unit_reads == UnitReads::map) out << ", " << total_mapped << " read through the files' mapping";
+      if (cfg.unit_reads == UnitReads::automatic) {
+        // What each rank's trial kept (cluster/unit_reads_choice.hpp); the other ranks copied (a
+        // rank whose units were too few or too small to try both ways copies them).
+        out << ", " << total_mapped << " read through the files' mapping (--read-units auto: mapping kept on "
+            << execution.ranks_mapping << " of " << comm.size() << " ranks";
+        if (execution.copy_seconds_per_gb > 0) {
+          char costs[96];
+          std::snprintf(costs, sizeof costs, "; rank 0 tried copying at %.2f CPU s/GB, mapping at %.2f",
+                        execution.copy_seconds_per_gb, execution.map_seconds_per_gb);
+          out << costs;
+        }
+        out << ")";
+      }
       out << "; " << done_count << "/" << store.units.size() << " done";
       if (!superseded.empty()) out << " (" << superseded.size() << " superseded by matched units)";
       out << "; store " << cfg.out << " (" << store.status << ")\n";

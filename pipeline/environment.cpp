@@ -29,6 +29,7 @@ Environment read_environment() {
   e.hf_token = read("HF_TOKEN");
   e.fault = read("LINEAGE_FAULT");
   e.row_block_bytes = read("LINEAGE_ROW_BLOCK_BYTES");
+  e.test_reads_trial_min_bytes = read("LINEAGE_TEST_READS_TRIAL_MIN_BYTES");
   e.step_cpu = read("LINEAGE_STEP_CPU") == std::optional<std::string>("1");
   e.test_moves_after_pass = read("LINEAGE_TEST_MOVES_AFTER_PASS");
   e.under_mpirun = read("OMPI_COMM_WORLD_SIZE").has_value();

@@ -27,6 +27,9 @@ struct Environment {
   /// LINEAGE_ROW_BLOCK_BYTES: the row block size of `compare` (testing and tuning aid; parsed by
   /// pipeline/journaled_work.hpp row_block_bytes_of).
   std::optional<std::string> row_block_bytes;
+  /// LINEAGE_TEST_READS_TRIAL_MIN_BYTES: testing aid, the smallest unit (both sides' bytes) the
+  /// trial of `--read-units auto` counts (cluster/unit_reads_choice.hpp; parsed by compare_run).
+  std::optional<std::string> test_reads_trial_min_bytes;
   /// LINEAGE_STEP_CPU=1: benchmark aid, each rank of `compare` writes its CPU seconds per step to
   /// stderr (scripts/bench-sketch.sh reads them).
   bool step_cpu = false;

@@ -9,10 +9,11 @@
 #  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
 #     at all), with every default (baselines, permutation null), as the bare pass
 #     (--no-baselines --null-permutations 0) and as a screening run (--screen: hashes and moments
-#     alone), and the last two once more as one process with the units read through the mapping
-#     (--read-units map) instead of copied: ROUNDS rounds (default 3) of the eleven runs one after
-#     the other, so that a minute of load on a shared machine slows one run of each kind, not
-#     every run of one kind; the table gives each kind's median wall and CPU time;
+#     alone), and the last two once more as one process with the units copied (--read-units copy)
+#     and read through the mapping (--read-units map) rather than as the default (auto) finds
+#     cheaper: ROUNDS rounds (default 3) of the thirteen runs one after the other, so that a
+#     minute of load on a shared machine slows one run of each kind, not every run of one kind;
+#     the table gives each kind's median wall and CPU time;
 #  4. runs bench/numpy_reference.py (numpy, one pass per statistic) on the first NUMPY_GB
 #     gigabytes of each model (default 1: its rate does not depend on the size);
 #  5. records the peak anonymous memory per process (bench/peak_anon.py: RssAnon, not the mapped
@@ -128,15 +129,18 @@ for round in $(seq "$rounds"); do
     measure "compare_${mode}_alone" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
       "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
   done
-  # The same pass and screening run with the units read through the mapping instead of copied
-  # (--read-units map), one process: copy or map, measured side by side (docs/cli.md).
-  for mode in pass screen; do
-    extra=(--read-units map)
-    [ "$mode" = pass ] && extra+=(--no-baselines --null-permutations 0)
-    [ "$mode" = screen ] && extra+=(--screen)
-    rm -rf "$work/run.h5" "$work/run.h5.journal"
-    measure "compare_${mode}_map" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
-      "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
+  # The same pass and screening run with the units copied, then read through the mapping, as
+  # asked (--read-units copy, map), one process: each way beside what the default (auto) keeps
+  # (docs/cli.md).
+  for way in copy map; do
+    for mode in pass screen; do
+      extra=(--read-units "$way")
+      [ "$mode" = pass ] && extra+=(--no-baselines --null-permutations 0)
+      [ "$mode" = screen ] && extra+=(--screen)
+      rm -rf "$work/run.h5" "$work/run.h5.journal"
+      measure "compare_${mode}_${way}" lineage env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE \
+        "$lineage" compare "$work/finetune" "$work/base" --out "$work/run.h5" -q "${extra[@]}"
+    done
   done
 done
 rm -rf "$work/run.h5" "$work/run.h5.journal"
@@ -184,10 +188,12 @@ for mode, what in (("all", "all statistics, baselines, null (defaults)"),
         who = ("1 process without mpirun" if ranks == "alone" else
                f"{ranks} rank{'s' if ranks > 1 else ''} (mpirun)")
         rows.append((f"`lineage compare`, {who}, {what}", rate(key), extra, f"{r[key]['peak_anon_mb']:.0f}"))
-for mode, what in (("pass", "the pass alone"), ("screen", "a screening run")):
-    key = f"compare_{mode}_map"
-    rows.append((f"`lineage compare`, 1 process without mpirun, {what}, units read through the mapping "
-                 "(--read-units map)", rate(key), "", f"{r[key]['peak_anon_mb']:.0f}"))
+for way, how in (("copy", "units copied (--read-units copy)"),
+                 ("map", "units read through the mapping (--read-units map)")):
+    for mode, what in (("pass", "the pass alone"), ("screen", "a screening run")):
+        key = f"compare_{mode}_{way}"
+        rows.append((f"`lineage compare`, 1 process without mpirun, {what}, {how}", rate(key), "",
+                     f"{r[key]['peak_anon_mb']:.0f}"))
 rows.append((f"numpy reference (bench/numpy_reference.py, first {numpy_gb} GB per model)", numpy_rate, "",
              f"{np_r['peak_anon_mb']:.0f}"))
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -52,8 +52,9 @@ int compare(const std::vector<std::string>& args) {
       "equal values (identity, reused values), else \"inconclusive\"; a first look at a very large pair "
       "(docs/cli.md)")(
       "read-units", po::value<std::string>(),
-      "how the units' bytes are read: copy (default; pread in 512 KiB chunks) or map (through the files' "
-      "mapping, no copy: faster where page-table updates are cheap); the same results either way");
+      "how the units' bytes are read: auto (default: each rank tries both on its first units and keeps the "
+      "one that costs it less CPU time), copy (pread in 512 KiB chunks) or map (through the files' mapping, "
+      "no copy: faster where page-table updates are cheap); the same results either way");
   command_line.hidden()("models", po::value<std::vector<std::string>>())
       // Testing aid: make the rank owning unit N fail (exercises the failing-rank path).
       ("inject-failure-at-unit", po::value<std::uint64_t>())
@@ -98,7 +99,7 @@ int compare(const std::vector<std::string>& args) {
   if (vm.count("read-units")) {
     const auto reads = vm["read-units"].as<std::string>();
     const auto named = unit_reads_named(reads);
-    if (!named) throw UsageError("compare: --read-units must be copy or map, not '" + reads + "'");
+    if (!named) throw UsageError("compare: --read-units must be copy, map or auto, not '" + reads + "'");
     cfg.unit_reads = *named;
   }
   if (vm.count("pair")) cfg.pair = vm["pair"].as<std::size_t>();

@@ -17,7 +17,8 @@ guard="timeout -k 5 120"   # a hang guard, not a duration check
 blocks=65536
 
 # ---- the unsplit reference (default block size: every unit of these models is one block) --------
-$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" > "$tmp/ref.out" 2>&1 || fail "unsplit run: $(cat "$tmp/ref.out")"
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref.h5" --read-units copy > "$tmp/ref.out" 2>&1 \
+  || fail "unsplit run: $(cat "$tmp/ref.out")"
 grep -q "row blocks" "$tmp/ref.out" && fail "the unsplit run split units: $(head -1 "$tmp/ref.out")"
 $dump "$tmp/ref.h5" > "$tmp/ref.txt"
 
@@ -49,8 +50,29 @@ cmp -s "$tmp/b2.txt" "$tmp/b2_map.txt" || fail "mapped row blocks differ from co
 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/bad.h5" --read-units mmap > "$tmp/bad.out" 2>&1
 code=$?
 [ "$code" -eq 2 ] || fail "--read-units mmap: exit $code, want 2: $(cat "$tmp/bad.out")"
-grep -q "read-units must be copy or map, not 'mmap'" "$tmp/bad.out" || fail "--read-units mmap: $(cat "$tmp/bad.out")"
+grep -q "read-units must be copy, map or auto, not 'mmap'" "$tmp/bad.out" || fail "--read-units mmap: $(cat "$tmp/bad.out")"
 echo "units read through the mapping: the same stores, split and unsplit"
+
+# ---- the default, --read-units auto: each rank tries both ways on its first units and keeps one;
+# the same store whichever it keeps. These units are too small to count (under 1 MiB): every rank
+# copies. With every unit counted (LINEAGE_TEST_READS_TRIAL_MIN_BYTES=0) both ranks try both ways
+# and say what they found. -------------------------------------------------------------------------
+$mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_auto.h5" > "$tmp/ref_auto.out" 2>&1 \
+  || fail "unsplit run, read-units auto: $(cat "$tmp/ref_auto.out")"
+grep -q "computed [0-9]* units this run, 0 read through the files' mapping (--read-units auto: mapping kept on 0 of 2 ranks)" \
+  "$tmp/ref_auto.out" || fail "auto mapped units too small to try: $(grep computed "$tmp/ref_auto.out")"
+$dump "$tmp/ref_auto.h5" > "$tmp/ref_auto.txt"
+cmp -s "$tmp/ref.txt" "$tmp/ref_auto.txt" || fail "auto's units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_auto.txt" | head -4)"
+LINEAGE_TEST_READS_TRIAL_MIN_BYTES=0 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_trial.h5" \
+  > "$tmp/ref_trial.out" 2>&1 || fail "unsplit run, read-units auto, every unit tried: $(cat "$tmp/ref_trial.out")"
+grep -Eq "computed [0-9]+ units this run, [1-9][0-9]* read through the files' mapping \(--read-units auto: mapping kept on [0-2] of 2 ranks; rank 0 tried copying at [0-9.]+ CPU s/GB, mapping at [0-9.]+\)" \
+  "$tmp/ref_trial.out" || fail "the trial does not say what it found: $(grep computed "$tmp/ref_trial.out")"
+$dump "$tmp/ref_trial.h5" > "$tmp/ref_trial.txt"
+cmp -s "$tmp/ref.txt" "$tmp/ref_trial.txt" || fail "the trial's units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_trial.txt" | head -4)"
+LINEAGE_TEST_READS_TRIAL_MIN_BYTES=1M "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/bad_trial.h5" > "$tmp/bad_trial.out" 2>&1
+code=$?
+[ "$code" -eq 4 ] || fail "LINEAGE_TEST_READS_TRIAL_MIN_BYTES=1M: exit $code, want 4: $(cat "$tmp/bad_trial.out")"
+echo "read-units auto: the same store, copying units too small to try, or trying both ways"
 
 # ---- split vs unsplit: counts, extremes, nulls and the verdict exactly; moments to 1e-12 relative.
 # A mean near 0 and what divides by it (cv_diff, marginal cosine) round relative to the standard

@@ -142,7 +142,8 @@ TEST(MpiUnitExecutor, AStopRequestEndsTheLoopBeforeTheNextUnitOnEveryRank) {
 
 /// The first 40 units of the suite at 8 KiB row blocks, their bytes read as `reads` says: the
 /// merged blocks are execute_unit's outcomes bit for bit, and the items were copied (every range
-/// fits the copy's buffers) or mapped, all of them, as asked.
+/// fits the copy's buffers) or mapped, all of them, as asked; with UnitReads::automatic, every
+/// item is part of the trial (reads_trial_min_bytes 0), so some are mapped and some copied.
 void row_blocks_merge_to_execute_units_outcome(UnitReads reads) {
   auto world = Communicator::world();
   const auto f = fixture(world, 0);
@@ -158,6 +159,7 @@ void row_blocks_merge_to_execute_units_outcome(UnitReads reads) {
   auto options = quiet_options();
   options.row_block_bytes = block_bytes;
   options.unit_reads = reads;
+  options.reads_trial_min_bytes = 0;
   // The progress line counts work items, and says so: the blocks of split units are counted.
   options.progress.quiet = false;
   options.progress.send_interval = options.progress.print_interval = std::chrono::milliseconds(0);
@@ -168,7 +170,21 @@ void row_blocks_merge_to_execute_units_outcome(UnitReads reads) {
   EXPECT_FALSE(done.failure.has_value());
   EXPECT_EQ(done.computed, work.items.size());
   EXPECT_EQ(done.computed_blocks, work.block_items());
-  EXPECT_EQ(done.mapped, reads == UnitReads::map ? work.items.size() : 0u);
+  if (reads == UnitReads::automatic) {
+    // Each rank with a full trial's items (six each way) mapped at least six; each kept one way.
+    std::uint64_t trial_ranks = 0;
+    for (int r = 0; r < world.size(); ++r) {
+      trial_ranks += work.items_of_rank(r).size() >= 2 * cluster::UnitReadsChoice::kTrialsPerWay ? 1 : 0;
+    }
+    ASSERT_GT(trial_ranks, 0u);
+    EXPECT_GE(done.mapped, trial_ranks * cluster::UnitReadsChoice::kTrialsPerWay);
+    EXPECT_LE(done.mapped, work.items.size());
+    EXPECT_GE(done.ranks_decided, trial_ranks);
+    EXPECT_LE(done.ranks_mapping, done.ranks_decided);
+  } else {
+    EXPECT_EQ(done.mapped, reads == UnitReads::map ? work.items.size() : 0u);
+    EXPECT_EQ(done.ranks_decided, 0u);
+  }
   if (world.is_root()) {
     const auto items = std::to_string(work.items.size());
     EXPECT_NE(progress.str().find("units and row blocks " + items + "/" + items), std::string::npos) << progress.str();
@@ -200,6 +216,10 @@ TEST(MpiUnitExecutor, RowBlocksSpreadOverRanksMergeToExecuteUnitsOutcome) {
 
 TEST(MpiUnitExecutor, UnitsReadThroughTheMappingGiveTheCopiedUnitsOutcomes) {
   row_blocks_merge_to_execute_units_outcome(UnitReads::map);
+}
+
+TEST(MpiUnitExecutor, UnitsReadEachWayByTheTrialOfReadUnitsAutoGiveTheCopiedUnitsOutcomes) {
+  row_blocks_merge_to_execute_units_outcome(UnitReads::automatic);
 }
 
 // Baselines and within-model units read their sampled rows by pread (UnitBytes::read_rows, one

@@ -67,16 +67,17 @@ TEST(RunFile, AScreeningRunLeavesOutTheNullBaselinesAndSketches) {
   EXPECT_TRUE(full.baselines);
 }
 
-TEST(RunFile, UnitsAreCopiedUnlessMappingIsAskedFor) {
+TEST(RunFile, UnitsAreReadAsEachRankFindsCheaperUnlessAWayIsAskedFor) {
   lineage::testing::TempDir d;
-  EXPECT_EQ(read_run_file(write(d, "suspect: a\n")).unit_reads, UnitReads::copy);
+  EXPECT_EQ(read_run_file(write(d, "suspect: a\n")).unit_reads, UnitReads::automatic);
+  EXPECT_EQ(read_run_file(write(d, "suspect: a\nread_units: auto\n")).unit_reads, UnitReads::automatic);
   EXPECT_EQ(read_run_file(write(d, "suspect: a\nread_units: copy\n")).unit_reads, UnitReads::copy);
   EXPECT_EQ(read_run_file(write(d, "suspect: a\nread_units: map\n")).unit_reads, UnitReads::map);
   try {
     (void)read_run_file(write(d, "suspect: a\nread_units: mmap\n"));
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("read_units: must be copy or map, not \"mmap\""), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("read_units: must be copy, map or auto, not \"mmap\""), std::string::npos)
         << e.what();
   }
 }
