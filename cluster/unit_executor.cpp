@@ -205,13 +205,16 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
               (static_cast<std::uint64_t>(u.kind) << 8) | static_cast<std::uint64_t>(u.key_a.role);
           const UnitReads way = copyable ? reads.next(kind, item->bytes) : UnitReads::map;
           const bool copied = copyable && way == UnitReads::copy;
-          const bool trial = copyable && reads.in_trial(item->bytes);
+          // Block 0 of a split unit also computes what is sampled across the whole tensors, which its
+          // bytes do not count: left out of the trial's costs.
+          const bool trial = copyable && reads.in_trial(item->bytes) && !(block && block->index == 0);
           const double cpu_before = trial ? thread_cpu_seconds() : 0;
           if (block) {
             // A row block: its rows copied by pread as the pass reaches them (bit for bit the bytes the mapping shows,
             // and no page-table update per page, which is what mapping costs on some virtual machines:
-            // docs/benchmarks.md), or mapped in one call per side when the span of its rows is larger than the buffers
-            // (rows longer than the block size; a transposed view, whose rows' span is nearly the whole side). Block 0
+            // docs/benchmarks.md), or mapped in one call per side where the way chosen is mapping or the span of its
+            // rows is larger than the buffers (rows longer than the block size; a transposed view, whose rows' span is
+            // nearly the whole side). Block 0
             // also computes what is sampled across the whole tensors (below); the pages mapped for it are released
             // after, as a whole unit's.
             if (!copied) {
@@ -297,6 +300,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
       }
       journal->sync();
       const auto kept = reads.chosen();
+      result.kept_reads = kept;
       if (options.unit_reads == UnitReads::automatic && kept) {
         ranks_decided = 1;
         ranks_mapping = *kept == UnitReads::map ? 1 : 0;

@@ -112,6 +112,8 @@ struct UnitExecutorOptions {
   std::uint64_t row_block_bytes = stages::kRowBlockBytes;
   /// How a whole unit's bytes, or a row block's rows, are read: copied as the pass reaches them,
   /// or through the mapping (UnitReads). The outcomes are the same bit for bit.
+  /// (copy here, where tests and benchmarks build the options; `compare` passes its run's, auto by
+  /// default.)
   UnitReads unit_reads = UnitReads::copy;
   /// With UnitReads::automatic, the smallest item (both sides' bytes) whose CPU time the trial
   /// counts (UnitReadsChoice; tests lower it to try both ways on small models).
@@ -133,11 +135,16 @@ struct UnitExecution {
   std::uint64_t computed = 0;         ///< work items (units and row blocks) computed on all ranks
   std::uint64_t computed_blocks = 0;  ///< of which row blocks
   /// Of the computed items, those whose bytes were read whole through the files' mapping rather
-  /// than copied (UnitReads::map, or a range too large for the copy's buffers); all ranks.
+  /// than copied (UnitReads::map, or automatic's trial or choice, or a range too large for the
+  /// copy's buffers); all ranks.
   std::uint64_t mapped = 0;
   /// With UnitReads::automatic: the ranks whose trial ended, and of them those that kept mapping.
   std::uint64_t ranks_decided = 0;
   std::uint64_t ranks_mapping = 0;
+  /// The way this rank read units at the end (UnitReadsChoice::chosen): the one asked for, or the
+  /// one automatic's trial kept; nothing where the trial did not end. A later execution of the same
+  /// run (the matching after the pass) starts from it rather than trying again.
+  std::optional<UnitReads> kept_reads;
   /// This rank's trial, where it ended: CPU seconds per GB of its units copied and mapped.
   double copy_seconds_per_gb = 0;
   double map_seconds_per_gb = 0;

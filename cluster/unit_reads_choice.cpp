@@ -25,11 +25,16 @@ UnitReads UnitReadsChoice::next(std::uint64_t key, std::uint64_t bytes) const {
 
 void UnitReadsChoice::record(std::uint64_t key, UnitReads used, std::uint64_t bytes, double cpu_seconds) {
   if (chosen_ || used == UnitReads::automatic) return;
+  lead_[key] += used == UnitReads::map ? 1 : -1;
+  bool& warm = used == UnitReads::map ? map_warm_ : copy_warm_;
+  if (!warm) {
+    warm = true;
+    return;
+  }
   auto& cost = used == UnitReads::map ? map_ : copy_;
   ++cost.units;
   cost.bytes += bytes;
   cost.seconds += std::max(0.0, cpu_seconds);
-  lead_[key] += used == UnitReads::map ? 1 : -1;
   if (copy_.units >= trials_per_way_ && map_.units >= trials_per_way_) {
     chosen_ = per_gb(map_) < (1 - kMapMargin) * per_gb(copy_) ? UnitReads::map : UnitReads::copy;
   }

@@ -9,10 +9,12 @@
 ///
 /// The trial alternates the two ways within each kind of unit (the caller's key: a role, a kind),
 /// so that both see the same mix of units, on units of at least `min_trial_bytes`, where the pass's
-/// fixed costs do not drown the difference. After `trials_per_way` such units each, the cheaper
-/// way per byte (over all the trial's units) is kept for the rest of the run; mapping must cost
-/// less than (1 - kMapMargin) of copying, or the copy, the default that keeps no pages mapped,
-/// stays. Until then, and for every unit too small to count, the copy is used.
+/// fixed costs do not drown the difference. The first unit read each way is not counted: it pays
+/// for what later units reuse (the copy's buffers growing, the files' first mapping). After
+/// `trials_per_way` counted units each, the cheaper way per byte (over all the trial's units) is
+/// kept for the rest of the run; mapping must cost less than (1 - kMapMargin) of copying, or the
+/// copy, which keeps no pages mapped, stays. Units too small to count are copied; a rank whose
+/// trial does not end (too few units large enough) goes on alternating on those that count.
 
 #include <cstdint>
 #include <map>
@@ -38,7 +40,8 @@ class UnitReadsChoice {
   /// Whether a unit read by next(key, bytes) is part of the trial: then its CPU time is to be
   /// recorded.
   [[nodiscard]] bool in_trial(std::uint64_t bytes) const noexcept;
-  /// The CPU time a trial unit took, read as `used` (what next() said).
+  /// The CPU time a trial unit took, read as `used` (what next() said); the first unit of each
+  /// way only warms it up.
   void record(std::uint64_t key, UnitReads used, std::uint64_t bytes, double cpu_seconds);
 
   /// The way kept after the trial (copy or map), or nothing while it lasts (automatic only).
@@ -62,6 +65,7 @@ class UnitReadsChoice {
   int trials_per_way_;
   std::optional<UnitReads> chosen_;
   Cost copy_, map_;
+  bool copy_warm_ = false, map_warm_ = false;
   /// Trial units of each key read by mapping minus those copied: the next one of the key is
   /// mapped when this is negative, copied otherwise, so each key alternates, copy first.
   std::map<std::uint64_t, int> lead_;

@@ -520,6 +520,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
+    // Read as this rank's trial ended (--read-units auto), not tried again.
+    if (execution.kept_reads) exec_options.unit_reads = *execution.kept_reads;
     auto after = run_matched_experts(comm, cfg, run, before, unplanned, store, exec_options, matched_options);
     superseded = std::move(after.superseded);
     if (after.execution) {
@@ -622,10 +624,15 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
       // Said where the user chose it, so that the choice is seen to be taken (docs/cli.md).
       if (cfg.unit_reads == UnitReads::map) out << ", " << total_mapped << " read through the files' mapping";
       if (cfg.unit_reads == UnitReads::automatic) {
-        // What each rank's trial kept (cluster/unit_reads_choice.hpp); the other ranks copied (a
-        // rank whose units were too few or too small to try both ways copies them).
-        out << ", " << total_mapped << " read through the files' mapping (--read-units auto: mapping kept on "
-            << execution.ranks_mapping << " of " << comm.size() << " ranks";
+        // What the ranks' trials kept (cluster/unit_reads_choice.hpp); a rank with too few units
+        // large enough to try ends none.
+        out << ", " << total_mapped << " read through the files' mapping (--read-units auto: ";
+        if (execution.ranks_decided == 0) {
+          out << "no rank ended a trial";
+        } else {
+          out << "mapping kept on " << execution.ranks_mapping << " of " << execution.ranks_decided
+              << " ranks that ended a trial";
+        }
         if (execution.copy_seconds_per_gb > 0) {
           char costs[96];
           std::snprintf(costs, sizeof costs, "; rank 0 tried copying at %.2f CPU s/GB, mapping at %.2f",

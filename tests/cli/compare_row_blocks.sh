@@ -55,17 +55,17 @@ echo "units read through the mapping: the same stores, split and unsplit"
 
 # ---- the default, --read-units auto: each rank tries both ways on its first units and keeps one;
 # the same store whichever it keeps. These units are too small to count (under 1 MiB): every rank
-# copies. With every unit counted (LINEAGE_TEST_READS_TRIAL_MIN_BYTES=0) both ranks try both ways
-# and say what they found. -------------------------------------------------------------------------
+# copies and ends no trial. With every unit counted (LINEAGE_TEST_READS_TRIAL_MIN_BYTES=0) both
+# ranks try both ways and say what they found. -------------------------------------------------------------------------
 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_auto.h5" > "$tmp/ref_auto.out" 2>&1 \
   || fail "unsplit run, read-units auto: $(cat "$tmp/ref_auto.out")"
-grep -q "computed [0-9]* units this run, 0 read through the files' mapping (--read-units auto: mapping kept on 0 of 2 ranks)" \
+grep -q "computed [0-9]* units this run, 0 read through the files' mapping (--read-units auto: no rank ended a trial)" \
   "$tmp/ref_auto.out" || fail "auto mapped units too small to try: $(grep computed "$tmp/ref_auto.out")"
 $dump "$tmp/ref_auto.h5" > "$tmp/ref_auto.txt"
 cmp -s "$tmp/ref.txt" "$tmp/ref_auto.txt" || fail "auto's units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_auto.txt" | head -4)"
 LINEAGE_TEST_READS_TRIAL_MIN_BYTES=0 $mpi -np 2 "$lineage" compare "$tmp/ft" "$tmp/base" --out "$tmp/ref_trial.h5" \
   > "$tmp/ref_trial.out" 2>&1 || fail "unsplit run, read-units auto, every unit tried: $(cat "$tmp/ref_trial.out")"
-grep -Eq "computed [0-9]+ units this run, [1-9][0-9]* read through the files' mapping \(--read-units auto: mapping kept on [0-2] of 2 ranks; rank 0 tried copying at [0-9.]+ CPU s/GB, mapping at [0-9.]+\)" \
+grep -Eq "computed [0-9]+ units this run, [1-9][0-9]* read through the files' mapping \(--read-units auto: mapping kept on [0-2] of 2 ranks that ended a trial; rank 0 tried copying at [0-9.]+ CPU s/GB, mapping at [0-9.]+\)" \
   "$tmp/ref_trial.out" || fail "the trial does not say what it found: $(grep computed "$tmp/ref_trial.out")"
 $dump "$tmp/ref_trial.h5" > "$tmp/ref_trial.txt"
 cmp -s "$tmp/ref.txt" "$tmp/ref_trial.txt" || fail "the trial's units differ from copied ones: $(diff "$tmp/ref.txt" "$tmp/ref_trial.txt" | head -4)"
