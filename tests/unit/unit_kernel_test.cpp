@@ -56,6 +56,22 @@ std::uint64_t fingerprint(const UnitSums& s) {
   return XXH3_64bits(out.data(), out.size());
 }
 
+/// Element pairs stored as BF16 (the upper halves of the floats x and y), and the floats those
+/// halves decode to.
+struct Bf16Pairs {
+  std::vector<std::byte> a, b;
+  std::vector<float> fa, fb;
+  explicit Bf16Pairs(std::uint64_t n) : a(2 * n), b(2 * n), fa(n), fb(n) {}
+  void set(std::uint64_t i, float x, float y) {
+    const auto hx = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16);
+    const auto hy = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(y) >> 16);
+    std::memcpy(a.data() + 2 * i, &hx, 2);
+    std::memcpy(b.data() + 2 * i, &hy, 2);
+    fa[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hx) << 16);
+    fb[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hy) << 16);
+  }
+};
+
 /// The sums of one generated unit: `n` elements fed in kernel blocks (a shorter last one), b a
 /// perturbed copy of a. special: every special-th element of a side is NaN, +-inf or -0 (0: none).
 UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t special, BitEquality mode,
@@ -197,8 +213,9 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
   for (const std::uint64_t n :
        {3 * kKernelBlock + 13, 2 * kKernelBlock + 9 + 24, (std::uint64_t{1} << 18) + 3 * 4096 + 8}) {
     std::uint64_t s = 21;
-    std::vector<std::byte> a(2 * n), b(2 * n);
-    std::vector<float> fa(n), fb(n);
+    Bf16Pairs pairs(n);
+    const auto &a = pairs.a, &b = pairs.b;
+    const auto &fa = pairs.fa, &fb = pairs.fb;
     for (std::uint64_t i = 0; i < n; ++i) {
       float x = random_weight(s), y = next_random(s) % 3 == 0 ? x : random_weight(s);
       if (i % 97 == 5) x = 0.0f, y = -0.0f;
@@ -207,12 +224,7 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
                            -std::numeric_limits<float>::infinity(), -0.0f};
         (next_random(s) % 2 ? x : y) = v[next_random(s) % 4];
       }
-      const auto hx = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16);
-      const auto hy = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(y) >> 16);
-      std::memcpy(a.data() + 2 * i, &hx, 2);
-      std::memcpy(b.data() + 2 * i, &hy, 2);
-      fa[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hx) << 16);
-      fb[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hy) << 16);
+      pairs.set(i, x, y);
     }
     for (const auto statistics : {PassStatistics::full, PassStatistics::screen}) {
       for (const auto width : available_widths()) {
@@ -259,25 +271,19 @@ TEST(UnitKernel, StoredBf16ExtremesThatAreZeroKeepTheDecodedPassSign) {
   std::uint64_t s = 77;
   int negative_min = 0, positive_min = 0;
   for (int trial = 0; trial < 64; ++trial) {
-    std::vector<std::byte> a(2 * kKernelBlock), b(2 * kKernelBlock);
-    std::vector<float> fa(kKernelBlock), fb(kKernelBlock);
+    Bf16Pairs pairs(kKernelBlock);
     for (std::uint64_t i = 0; i < kKernelBlock; ++i) {
       float x = std::fabs(random_weight(s)), y = -std::fabs(random_weight(s));
       if (next_random(s) % 300 == 0) x = next_random(s) % 2 ? 0.0f : -0.0f;
       if (next_random(s) % 300 == 0) y = next_random(s) % 2 ? 0.0f : -0.0f;
-      const auto hx = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16);
-      const auto hy = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(y) >> 16);
-      std::memcpy(a.data() + 2 * i, &hx, 2);
-      std::memcpy(b.data() + 2 * i, &hy, 2);
-      fa[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hx) << 16);
-      fb[i] = std::bit_cast<float>(static_cast<std::uint32_t>(hy) << 16);
+      pairs.set(i, x, y);
     }
     for (const auto width : available_widths()) {
       const WidthInUse in_use(width);
       UnitSums decoded(kKernelBlock), stored(kKernelBlock);
       if (!stored.reads_stored_bf16()) continue;
-      decoded.add_block(0, fa.data(), fb.data(), kKernelBlock, BitEquality::float_bits);
-      ASSERT_TRUE(stored.add_bf16_block(0, a.data(), b.data(), kKernelBlock));
+      decoded.add_block(0, pairs.fa.data(), pairs.fb.data(), kKernelBlock, BitEquality::float_bits);
+      ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
       EXPECT_EQ(std::signbit(stored.min_a), std::signbit(decoded.min_a)) << "trial " << trial;
       EXPECT_EQ(std::signbit(stored.max_b), std::signbit(decoded.max_b)) << "trial " << trial;
       EXPECT_EQ(fingerprint(stored), fingerprint(decoded)) << "trial " << trial;
