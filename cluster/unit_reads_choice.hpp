@@ -13,8 +13,9 @@
 /// for what later units reuse (the copy's buffers growing, the files' first mapping). After
 /// `trials_per_way` counted units each, the cheaper way per byte (over all the trial's units) is
 /// kept for the rest of the run; mapping must cost less than (1 - kMapMargin) of copying, or the
-/// copy, which keeps no pages mapped, stays. Units too small to count are copied; a rank whose
-/// trial does not end (too few units large enough) goes on alternating on those that count.
+/// copy, which keeps no pages mapped, stays, for every unit. During the trial, units too small to
+/// count are copied; a rank whose trial does not end (too few units large enough) goes on
+/// alternating on those that count.
 
 #include <cstdint>
 #include <map>

@@ -520,7 +520,8 @@ int run_compare(const RunConfig& cfg, const cluster::Communicator& comm, std::os
   // ---- after the pass: deferred units superseded or computed, moves the pass's sketches add ------
   std::vector<std::uint64_t> superseded;
   if (!compute_failure && !any_stopped && cfg.matched_experts) {
-    // Read as this rank's trial ended (--read-units auto), not tried again.
+    // Read as this rank's trial ended (--read-units auto), not tried again; a rank whose trial did
+    // not end tries again.
     if (execution.kept_reads) exec_options.unit_reads = *execution.kept_reads;
     auto after = run_matched_experts(comm, cfg, run, before, unplanned, store, exec_options, matched_options);
     superseded = std::move(after.superseded);

@@ -172,7 +172,7 @@ void row_blocks_merge_to_execute_units_outcome(UnitReads reads) {
   EXPECT_EQ(done.computed_blocks, work.block_items());
   if (reads == UnitReads::automatic) {
     // Each rank with a whole trial's items (a warm-up and six each way; a unit's block 0 is not
-    // counted) mapped seven of them and copied seven, and kept one way.
+    // counted) mapped at least seven items and copied at least seven, and kept one way.
     constexpr std::uint64_t per_way = cluster::UnitReadsChoice::kTrialsPerWay + 1;
     std::uint64_t trial_ranks = 0;
     for (int r = 0; r < world.size(); ++r) {
