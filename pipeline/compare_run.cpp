@@ -280,14 +280,8 @@ std::set<int> parse_layers_after_pass(const std::optional<std::string>& spec) {
 /// LINEAGE_TEST_READS_TRIAL_MIN_BYTES: a whole number of bytes (0 counts every unit), or the
 /// trial's own minimum when unset.
 std::uint64_t reads_trial_min_bytes(const std::optional<std::string>& setting) {
-  if (!setting) return cluster::UnitReadsChoice::kMinTrialBytes;
-  std::uint64_t bytes = 0;
-  const auto* first = setting->data();
-  const auto* last = first + setting->size();
-  const auto [stop, error] = std::from_chars(first, last, bytes);
-  if (error != std::errc{} || stop != last || *first == '-')
-    throw ConfigError("LINEAGE_TEST_READS_TRIAL_MIN_BYTES", "expected a whole number of bytes, got '" + *setting + "'");
-  return bytes;
+  return setting ? whole_number_of(*setting, "LINEAGE_TEST_READS_TRIAL_MIN_BYTES", 0)
+                 : cluster::UnitReadsChoice::kMinTrialBytes;
 }
 
 /// Fails this rank at the start of `phase` when LINEAGE_FAULT asks for it.

@@ -1,9 +1,11 @@
 #include "pipeline/journaled_work.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <numeric>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -175,20 +177,21 @@ std::map<std::uint64_t, stages::UnitOutcome> gather_results(io::StoreContents& s
   return unplanned;
 }
 
-std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {
-  if (!setting) return stages::kRowBlockBytes;
-  std::size_t used = 0;
-  unsigned long long v = 0;
-  try {
-    v = std::stoull(*setting, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != setting->size() || v < 1 || setting->front() == '-') {
-    throw ConfigError("LINEAGE_ROW_BLOCK_BYTES",
-                      "expected a whole number of bytes (at least 1), got '" + *setting + "'");
+std::uint64_t whole_number_of(const std::string& setting, std::string_view variable, std::uint64_t least) {
+  std::uint64_t v = 0;
+  const auto* first = setting.data();
+  const auto* last = first + setting.size();
+  // Digits only: from_chars takes no sign or space, and reports overflow.
+  const auto [stop, error] = std::from_chars(first, last, v);
+  if (first == last || error != std::errc{} || stop != last || v < least) {
+    throw ConfigError(std::string(variable), "expected a whole number of bytes (at least " + std::to_string(least) +
+                                                 "), got '" + setting + "'");
   }
   return v;
+}
+
+std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {
+  return setting ? whole_number_of(*setting, "LINEAGE_ROW_BLOCK_BYTES", 1) : stages::kRowBlockBytes;
 }
 
 void clear_results(io::StoreContents& store) {
