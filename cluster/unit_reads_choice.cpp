@@ -5,10 +5,8 @@
 namespace lineage::cluster {
 
 UnitReadsChoice::UnitReadsChoice(UnitReads asked, std::uint64_t min_trial_bytes, int trials_per_way)
-    : automatic_(asked == UnitReads::automatic),
-      min_trial_bytes_(min_trial_bytes),
-      trials_per_way_(std::max(1, trials_per_way)) {
-  if (!automatic_) chosen_ = asked;
+    : min_trial_bytes_(min_trial_bytes), trials_per_way_(std::max(1, trials_per_way)) {
+  if (asked != UnitReads::automatic) chosen_ = asked;
 }
 
 bool UnitReadsChoice::in_trial(std::uint64_t bytes) const noexcept { return !chosen_ && bytes >= min_trial_bytes_; }

@@ -61,7 +61,6 @@ class UnitReadsChoice {
     return c.bytes ? c.seconds / (static_cast<double>(c.bytes) / 1e9) : 0;
   }
 
-  bool automatic_;
   std::uint64_t min_trial_bytes_;
   int trials_per_way_;
   std::optional<UnitReads> chosen_;
