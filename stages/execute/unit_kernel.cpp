@@ -196,8 +196,10 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
   return s;
 }
 
-/// Eight float lanes of extremes folded into r's, lanes in order.
-[[gnu::always_inline]] inline void fold_extremes(f8 min_a, f8 max_a, f8 min_b, f8 max_b, Pass1& r) {
+/// Eight float lanes of extremes (an f8 each, or an array of eight) folded into r's, lanes in order.
+template <typename Lanes>
+[[gnu::always_inline]] inline void fold_extremes(const Lanes& min_a, const Lanes& max_a, const Lanes& min_b,
+                                                 const Lanes& max_b, Pass1& r) {
   for (std::size_t i = 0; i < kLanes; ++i) {
     r.min_a = std::min(r.min_a, min_a[i]), r.max_a = std::max(r.max_a, max_a[i]);
     r.min_b = std::min(r.min_b, min_b[i]), r.max_b = std::max(r.max_b, max_b[i]);
@@ -482,12 +484,7 @@ template <bool Screen, typename D, typename L>
       stored_bf16_lane_sums<0, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
       stored_bf16_lane_sums<4, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
     }
-    if constexpr (!Screen) {
-      f8 min_a, max_a, min_b, max_b;
-      std::memcpy(&min_a, e.min_a, sizeof min_a), std::memcpy(&max_a, e.max_a, sizeof max_a);
-      std::memcpy(&min_b, e.min_b, sizeof min_b), std::memcpy(&max_b, e.max_b, sizeof max_b);
-      fold_extremes(min_a, max_a, min_b, max_b, r);
-    }
+    if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
     r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
     r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
     if constexpr (!Screen) {
