@@ -214,9 +214,8 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             // and no page-table update per page, which is what mapping costs on some virtual machines:
             // docs/benchmarks.md), or mapped in one call per side where the way chosen is mapping or the span of its
             // rows is larger than the buffers (rows longer than the block size; a transposed view, whose rows' span is
-            // nearly the whole side). Block 0
-            // also computes what is sampled across the whole tensors (below); the pages mapped for it are released
-            // after, as a whole unit's.
+            // nearly the whole side). Block 0 also computes what is sampled across the whole tensors (below); the
+            // pages mapped for it are released after, as a whole unit's.
             if (!copied) {
               file_a.prefetch(rows_a.first, rows_a.second);
               file_b.prefetch(rows_b.first, rows_b.second);
