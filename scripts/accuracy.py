@@ -373,6 +373,20 @@ def fmt_ps(ps):
     return " ".join(f"{short(k)}={fmt_p(v)}" for k, v in ps)
 
 
+def fmt_overall(ps, shown=3):
+    """A pair's own p-values (keys without a dot) in full, then only the `shown` smallest of the
+    evidence nested under it, with how many there are: a scoreboard row stays readable, and the
+    smallest are what came nearest an accusation (the verdict JSON has every one)."""
+    own = [(k, v) for k, v in ps if "." not in k]
+    nested = sorted(((k, v) for k, v in ps if "." in k and v is not None), key=lambda kv: kv[1])
+    own_key = lambda k: "p" if k in ("p", "p_value", "pvalue") else k
+    parts = [" ".join(f"{own_key(k)}={fmt_p(v)}" for k, v in own)] if own else []
+    if nested:
+        smallest = ", ".join(f"{k}={fmt_p(v)}" for k, v in nested[:shown])
+        parts.append(f"smallest of {len(nested)}: {smallest}")
+    return "; ".join(parts)
+
+
 def by_component(ps):
     """[("attention.p_value", v), ...] -> {"attention": [("p_value", v), ...]} in first-seen order."""
     out = {}
@@ -532,7 +546,7 @@ def render_text(pairs, results, s, facts):
         out.append(title)
         header = ["model", "reference", "expected", "got", "result"] + (["p"] if has_p else []) + ["s", "note"]
         rows = [[p["model"], p["reference"], expected_text(p), got_text(r), mark(p, r)]
-                + ([fmt_ps(r["p_overall"])] if has_p else []) + [seconds_text(r), note(p, r)] for p, r in items]
+                + ([fmt_overall(r["p_overall"])] if has_p else []) + [seconds_text(r), note(p, r)] for p, r in items]
         out += text_table(header, rows) + [""]
     out.append("confusion matrix (rows: expected, columns: got)")
     rows = [[row] + [str(s["matrix"][row][c]) for c in GOT] for row in s["rows"]]
@@ -602,7 +616,7 @@ def render_md(pairs, results, s, facts):
         header = ["model", "reference", "expected", "got", "result"] + (["p"] if has_p else []) + ["s", "note"]
         rows = [[p["model"], p["reference"], expected_text(p), got_text(r),
                  f"**{mark(p, r)}**" if mark(p, r) not in ("ok",) else "ok"]
-                + ([fmt_ps(r["p_overall"])] if has_p else []) + [seconds_text(r), note(p, r)] for p, r in items]
+                + ([fmt_overall(r["p_overall"])] if has_p else []) + [seconds_text(r), note(p, r)] for p, r in items]
         out += md_table(header, rows) + [""]
     out += ["## Confusion matrix", "", "Rows: expected; columns: got.", ""]
     out += md_table(["expected \\ got"] + list(GOT),
