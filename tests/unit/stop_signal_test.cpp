@@ -104,7 +104,7 @@ TEST(BusErrorGuard, AShardCutWhileMappedIsAnInputErrorOrExitThreeNeverASilentCra
   const auto dir = std::filesystem::temp_directory_path() / ("lineage_sigbus_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / "m.safetensors";
-  io::write_safetensors(path, {{"w", Dtype::F32, {65536}, std::vector<std::byte>(65536 * 4)}});
+  io::write_safetensors(path, {{"w", Dtype::F32, {65536}, std::vector<std::byte>(std::size_t{65536} * 4)}});
   {
     const io::SafetensorsFile f(path);
     const auto e = io::read_safetensors_header(path).tensors.front();
@@ -112,7 +112,7 @@ TEST(BusErrorGuard, AShardCutWhileMappedIsAnInputErrorOrExitThreeNeverASilentCra
     EXPECT_THROW((void)f.range(e.data_begin, e.data_end), InputError);
   }
   std::filesystem::remove(path);
-  io::write_safetensors(path, {{"w", Dtype::F32, {65536}, std::vector<std::byte>(65536 * 4)}});
+  io::write_safetensors(path, {{"w", Dtype::F32, {65536}, std::vector<std::byte>(std::size_t{65536} * 4)}});
   EXPECT_EXIT(
       {
         install_bus_error_handler(2);
