@@ -184,8 +184,9 @@ std::uint64_t whole_number_of(const std::string& setting, std::string_view varia
   // Digits only: from_chars takes no sign or space, and reports overflow.
   const auto [stop, error] = std::from_chars(first, last, v);
   if (first == last || error != std::errc{} || stop != last || v < least) {
-    throw ConfigError(std::string(variable), "expected a whole number of bytes (at least " + std::to_string(least) +
-                                                 "), got '" + setting + "'");
+    const auto at_least = least > 0 ? " (at least " + std::to_string(least) + ")" : std::string();
+    throw ConfigError(std::string(variable),
+                      "expected a whole number of bytes" + at_least + ", digits alone, got '" + setting + "'");
   }
   return v;
 }
