@@ -13,14 +13,6 @@
 #include "io/safetensors_file.hpp"
 #include "io/safetensors_writer.hpp"
 
-// GCC names an ASan build by __SANITIZE_ADDRESS__, clang (the test command's sanitizer build) by
-// __has_feature(address_sanitizer).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LINEAGE_TEST_ASAN 1
-#endif
-#endif
-
 namespace lineage::pipeline {
 namespace {
 
@@ -98,8 +90,8 @@ namespace {
 // A shard cut while it is mapped: the length check of SafetensorsFile::range reports it as an
 // input error; a cut after that check faults (SIGBUS) on the read, which the guard turns into one
 // clear line naming the files and exit code 3 instead of a silent crash. The sanitizer build runs it
-// too: ASan lets a program's own SIGBUS handler take the place of its own (its option
-// allow_user_segv_handler, on by default), as it does in lineage itself.
+// too: ASan handles SIGBUS (handle_sigbus=1) but lets a program install its own handler in its
+// place (allow_user_segv_handler, on by default), as lineage itself does.
 TEST(BusErrorGuard, AShardCutWhileMappedIsAnInputErrorOrExitThreeNeverASilentCrash) {
   const auto dir = std::filesystem::temp_directory_path() / ("lineage_sigbus_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
