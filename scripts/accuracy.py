@@ -375,16 +375,20 @@ def fmt_ps(ps):
 
 def fmt_overall(ps, shown=3):
     """A pair's own p-values (keys without a dot) in full, then only the `shown` smallest of the
-    evidence nested under it, with how many there are: a scoreboard row stays readable, and the
-    smallest are what came nearest an accusation (the verdict JSON has every one)."""
-    own = [(k, v) for k, v in ps if "." not in k]
-    nested = sorted(((k, v) for k, v in ps if "." in k and v is not None), key=lambda kv: kv[1])
+    evidence nested under it, with how many there are (and how many have no value): a scoreboard
+    row stays readable, and the smallest are what came nearest an accusation (the verdict JSON has
+    every one)."""
     own_key = lambda k: "p" if k in ("p", "p_value", "pvalue") else k
+    own = [(k, v) for k, v in ps if "." not in k]
+    nested = [(k, v) for k, v in ps if "." in k]
+    valued = sorted(((k, v) for k, v in nested if v is not None), key=lambda kv: kv[1])
     parts = [" ".join(f"{own_key(k)}={fmt_p(v)}" for k, v in own)] if own else []
     if nested:
-        smallest = ", ".join(f"{k}={fmt_p(v)}" for k, v in nested[:shown])
-        parts.append(f"smallest of {len(nested)}: {smallest}")
-    return "; ".join(parts)
+        none = len(nested) - len(valued)
+        count = f"{len(nested)}" + (f", {none} without a value" if none else "")
+        smallest = ", ".join(f"{k}={fmt_p(v)}" for k, v in valued[:shown]) or "-"
+        parts.append(f"smallest of {count}: {smallest}")
+    return "; ".join(parts) or "-"
 
 
 def by_component(ps):

@@ -22,11 +22,17 @@ grep -q "kinds: 2/2" <<<"$out" || fail "kinds line: $out"
 grep -q "| finetune | base | derived (finetune) | derived (finetune) | ok |" "$tmp/acc.md" || fail "report: $(cat "$tmp/acc.md")"
 grep -q "^| machine |" "$tmp/acc.md" || fail "report lacks the machine"
 # The p column: the pair's own p-value, then the three smallest of the evidence and their count.
-grep -Eq "^\| finetune \| base \|.*\| p=[^ ;|]+; smallest of [0-9]+: [^,|]+=[^,|]+, [^,|]+=[^,|]+, [^,|]+=[^,|]+ \|" \
+grep -Eq "^\| finetune \| base \|.*\| p=[^ ;|]+; smallest of [0-9]+(, [0-9]+ without a value)?: [^,|]+=[^,|]+, [^,|]+=[^,|]+, [^,|]+=[^,|]+ \|" \
   "$tmp/acc.md" || fail "p column: $(grep '^| finetune' "$tmp/acc.md")"
-short=$(cd "$repo/scripts" && python3 -c 'import accuracy; print(accuracy.fmt_overall(
-  [("p", 0.5), ("a.p_value", 0.2), ("b.p_value", None), ("c.p_value", 1e-9), ("d.p_value", 0.3), ("e.p_value", 0.01)]))')
-[ "$short" = "p=0.5; smallest of 4: c.p_value=1e-09, e.p_value=0.01, a.p_value=0.2" ] || fail "fmt_overall: $short"
+short=$(cd "$repo/scripts" && python3 -B -c 'import accuracy
+print(accuracy.fmt_overall(
+  [("p", 0.5), ("a.p_value", 0.2), ("b.p_value", None), ("c.p_value", 1e-9), ("d.p_value", 0.3), ("e.p_value", 0.01)]))
+print(accuracy.fmt_overall([("a.p_value", None)]))
+print(accuracy.fmt_overall([]))')
+expected='p=0.5; smallest of 5, 1 without a value: c.p_value=1e-09, e.p_value=0.01, a.p_value=0.2
+smallest of 1, 1 without a value: -
+-'
+[ "$short" = "$expected" ] || fail "fmt_overall: $short"
 
 # A wrong label is counted, not hidden: call the independent model derived.
 sed -i 's/{model: independent, reference: base, relation: independent}/{model: independent, reference: base, relation: derived, kind: finetune}/' "$tmp/s/labels.yaml"
