@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <string>
 
 #include "cluster/launcher.hpp"
 #include "cluster/mpi_session.hpp"
+#include "core/errors.hpp"
 
 namespace lineage::pipeline {
 namespace {
@@ -57,6 +60,20 @@ io::RemoteOptions remote_options() {
   if (environment().hf_endpoint) o.hf_endpoint = *environment().hf_endpoint;
   o.token = environment().hf_token;
   return o;
+}
+
+std::uint64_t whole_number_of(const std::string& setting, std::string_view variable, std::uint64_t least) {
+  std::uint64_t v = 0;
+  const auto* first = setting.data();
+  const auto* last = first + setting.size();
+  // Digits only: from_chars takes no sign or space, and reports overflow.
+  const auto [stop, error] = std::from_chars(first, last, v);
+  if (first == last || error != std::errc{} || stop != last || v < least) {
+    const auto at_least = least > 0 ? " (at least " + std::to_string(least) + ")" : std::string();
+    throw ConfigError(std::string(variable),
+                      "expected a whole number of bytes" + at_least + ", digits alone, got '" + setting + "'");
+  }
+  return v;
 }
 
 }  // namespace lineage::pipeline

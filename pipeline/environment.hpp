@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "io/model_source.hpp"
 
@@ -54,6 +55,10 @@ struct Environment {
 /// Whether `read` (a variable's value, nullopt when unset or empty) shows one of
 /// cluster::kMpiRankVariables: how environment() decides started_as_mpi_rank.
 [[nodiscard]] bool started_as_mpi_rank(const std::function<std::optional<std::string>(const char*)>& read);
+
+/// `setting`, the value of the environment variable `variable`, as a whole number of at least
+/// `least`: digits alone (no sign, no space). Throws ConfigError naming the variable otherwise.
+[[nodiscard]] std::uint64_t whole_number_of(const std::string& setting, std::string_view variable, std::uint64_t least);
 
 /// Settings for remote model locations (io/model_source.hpp) from the environment.
 [[nodiscard]] io::RemoteOptions remote_options();

@@ -1,15 +1,14 @@
 #include "pipeline/journaled_work.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <numeric>
 #include <set>
 #include <string>
-#include <string_view>
 #include <utility>
 
 #include "core/errors.hpp"
 #include "io/journal/journal.hpp"
+#include "pipeline/environment.hpp"
 #include "pipeline/freed_memory.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/execute/row_block_partial.hpp"
@@ -175,20 +174,6 @@ std::map<std::uint64_t, stages::UnitOutcome> gather_results(io::StoreContents& s
   });
   order_results_by_unit(store);
   return unplanned;
-}
-
-std::uint64_t whole_number_of(const std::string& setting, std::string_view variable, std::uint64_t least) {
-  std::uint64_t v = 0;
-  const auto* first = setting.data();
-  const auto* last = first + setting.size();
-  // Digits only: from_chars takes no sign or space, and reports overflow.
-  const auto [stop, error] = std::from_chars(first, last, v);
-  if (first == last || error != std::errc{} || stop != last || v < least) {
-    const auto at_least = least > 0 ? " (at least " + std::to_string(least) + ")" : std::string();
-    throw ConfigError(std::string(variable),
-                      "expected a whole number of bytes" + at_least + ", digits alone, got '" + setting + "'");
-  }
-  return v;
 }
 
 std::uint64_t row_block_bytes_of(const std::optional<std::string>& setting) {

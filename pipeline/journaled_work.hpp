@@ -13,7 +13,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cluster/unit_executor.hpp"
@@ -63,10 +62,6 @@ void take_results(io::StoreContents& store, std::map<std::uint64_t, stages::Unit
 /// (pipeline/freed_memory.hpp): what the gather's outcomes left behind, once read into the store's
 /// columns, goes back before the verdicts are made, which then take fresh, packed pages.
 void release_outcomes(std::map<std::uint64_t, stages::UnitOutcome>& done);
-
-/// `setting`, the value of the environment variable `variable`, as a whole number of at least
-/// `least`: digits alone (no sign, no space). Throws ConfigError naming the variable otherwise.
-[[nodiscard]] std::uint64_t whole_number_of(const std::string& setting, std::string_view variable, std::uint64_t least);
 
 /// The row block size of this run: LINEAGE_ROW_BLOCK_BYTES (a testing and tuning aid,
 /// docs/cli.md) or stages::kRowBlockBytes. Throws ConfigError unless the value is a whole number
