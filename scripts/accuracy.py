@@ -18,6 +18,8 @@ import sys
 RELATIONS = ("identical", "derived", "partial_reuse", "independent")
 GOT = ("identical", "derived", "partial_reuse", "independent", "inconclusive", "error")
 ACCUSING = ("identical", "derived", "partial_reuse")
+# The names a plain p-value goes by (shown as "p"); P_KEY finds every p-value, these among them.
+PLAIN_P_KEYS = ("p", "p_value", "pvalue")
 P_KEY = re.compile(r"^(p|pvalue|p_value|p_.+|.+_p_value|.+_pvalue|.+_p)$", re.IGNORECASE)
 
 
@@ -367,9 +369,9 @@ def fmt_p(v):
 
 def fmt_ps(ps):
     """[(key, value)] -> "3.9e-173" for a lone p_value, else "p=… fisher=…"."""
-    if len(ps) == 1 and ps[0][0] in ("p", "p_value", "pvalue"):
+    if len(ps) == 1 and ps[0][0] in PLAIN_P_KEYS:
         return fmt_p(ps[0][1])
-    short = lambda k: "p" if k in ("p", "p_value", "pvalue") else re.sub(r"^p_|_p(_?value)?$", "", k)
+    short = lambda k: "p" if k in PLAIN_P_KEYS else re.sub(r"^p_|_p(_?value)?$", "", k)
     return " ".join(f"{short(k)}={fmt_p(v)}" for k, v in ps)
 
 
@@ -378,7 +380,7 @@ def fmt_overall(ps, shown=3):
     evidence nested under it, with how many there are (and how many have no value): a scoreboard
     row stays readable, and the smallest are what came nearest an accusation (the verdict JSON has
     every one)."""
-    own_key = lambda k: "p" if k in ("p", "p_value", "pvalue") else k
+    own_key = lambda k: "p" if k in PLAIN_P_KEYS else k
     own = [(k, v) for k, v in ps if "." not in k]
     nested = [(k, v) for k, v in ps if "." in k]
     valued = sorted(((k, v) for k, v in nested if v is not None), key=lambda kv: kv[1])
@@ -398,7 +400,7 @@ def by_component(ps):
         comp, _, key = k.rpartition(".")
         out.setdefault(comp or "-", []).append((key, v))
     for c in out:  # the plain p-value first
-        out[c].sort(key=lambda kv: kv[0] not in ("p", "p_value", "pvalue"))
+        out[c].sort(key=lambda kv: kv[0] not in PLAIN_P_KEYS)
     return out
 
 
