@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -18,8 +19,9 @@
 namespace lineage::stages {
 namespace {
 
-// Eight float lanes per step, the element at lane i of step v being element 8v + i; the double
-// sums keep eight lanes too, computed four at a time (one AVX2 register: eight-lane double
+// Eight float lanes per step, the element at lane i of step v being element 8v + i; a block's
+// sums are taken in those float lanes (FloatStepSums), and where they cannot be trusted in eight
+// double lanes (LaneSums, the fallback), computed four at a time (one AVX2 register: eight-lane double
 // vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x slower), or
 // all eight in one AVX-512 register where the machine has it (pass1_wide).
 // Element-wise IEEE operations, so every ISA lowering gives the same result.
@@ -38,9 +40,10 @@ constexpr std::size_t kLanes = 8;
 // tens of times slower; docs/benchmarks.md, "sixteenth session".)
 // - portable: no target of its own (any x86-64, or any other machine), the compiler's generic
 //   vectors;
-// - narrow (x86-64-v3, AVX2): four double lanes in one register, two loops, each float made a
-//   double by one instruction (WidenByInstruction);
-// - wide (x86-64-v4, AVX-512): the eight double lanes in one register and one loop.
+// - narrow (x86-64-v3, AVX2): the float lanes in one register; the fallback's four double lanes
+//   in one register, two loops, each float made a double by one instruction (WidenByInstruction);
+// - wide (x86-64-v4, AVX-512): the same float lanes; the fallback's eight double lanes in one
+//   register and one loop.
 // The operations of each lane are the same in all three, so are the bits (unit_kernel_test runs
 // every width the machine has).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -196,6 +199,124 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
   return s;
 }
 
+/// Lanes 0..7 of float sums in order, added in double.
+[[gnu::always_inline]] inline double lane_sum(const float (&v)[8]) {
+  double s = 0;
+  for (std::size_t i = 0; i < kLanes; ++i) s += static_cast<double>(v[i]);
+  return s;
+}
+
+/// One block's sums in eight float lanes (lane i of a step is element 8v + i): of the shifted
+/// values xs = x - ka and ys = y - kb (squares, and xs alone), of ds = (x - y) - kd (squares and
+/// alone: what s_b would be, s_a less the sum of the differences, taken so that the difference of
+/// the sides' sums keeps its precision too), and of |x - y|.
+struct FloatLaneSums {
+  float s_aa[8], s_bb[8], s_dd[8], s_a[8], s_d[8], s_ad[8], max_d[8];
+};
+
+/// The float sums of the eight lanes as a loop adds them step by step. With Screen, no absolute
+/// differences (s_ad, max_d). Float lanes do half the work of double ones per element and need no
+/// conversions; within one block of 4,096 elements (512 per lane) their rounding stays near 1e-6
+/// relative, and the sums the cosines need are taken so that it does not grow near cosine 1
+/// (float_sums_into).
+template <bool Screen>
+struct FloatStepSums {
+  f8 s_aa{}, s_bb{}, s_dd{}, s_a{}, s_d{}, s_ad{}, max_d{};
+
+  /// One step: xs = x - ka, ys = y - kb, d = x - y and ds = d - kd.
+  [[gnu::always_inline]] void add(f8 xs, f8 ys, f8 d, f8 ds) {
+    s_aa += xs * xs;
+    s_bb += ys * ys;
+    s_dd += ds * ds;
+    s_a += xs;
+    s_d += ds;
+    if constexpr (!Screen) {
+      const f8 ad = __builtin_bit_cast(f8, __builtin_bit_cast(i8, d) & splat<i8>(0x7fffffff));
+      s_ad += ad;
+      max_d = ad > max_d ? ad : max_d;
+    }
+  }
+
+  [[gnu::always_inline]] void store(FloatLaneSums& r) const {
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      r.s_aa[i] = s_aa[i], r.s_bb[i] = s_bb[i], r.s_dd[i] = s_dd[i], r.s_a[i] = s_a[i], r.s_d[i] = s_d[i];
+      r.s_ad[i] = s_ad[i], r.max_d[i] = max_d[i];
+    }
+  }
+};
+
+/// The shifts of one block as the float lanes take them: ka and kb (already floats, add_block
+/// rounds them) and kd, the float nearest ka - kb.
+struct FloatShifts {
+  f8 ka, kb, kd;
+  FloatShifts(double a, double b)
+      : ka(splat<f8>(static_cast<float>(a))),
+        kb(splat<f8>(static_cast<float>(b))),
+        kd(splat<f8>(static_cast<float>(a - b))) {}
+};
+
+/// pass1's sums of every step in float lanes. Without Masked every element is finite on both
+/// sides (pass1 checked), so the masks would select every lane: the same operations, the same bits.
+template <bool Masked, bool Screen>
+[[gnu::always_inline]] inline void float_lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
+                                                   const FloatShifts& k, FloatLaneSums& r) {
+  const i8 exp_mask = splat<i8>(0x7f800000);
+  FloatStepSums<Screen> sums;
+  const std::size_t steps = nvec + (tail ? 1 : 0);
+  for (std::size_t v = 0; v < steps; ++v) {
+    f8 x, y;
+    std::memcpy(&x, v < nvec ? a + v * kLanes : tail->a, sizeof x);
+    std::memcpy(&y, v < nvec ? b + v * kLanes : tail->b, sizeof y);
+    const f8 d = x - y;
+    if constexpr (Masked) {
+      // Excluded elements add +0 to every sum.
+      const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
+      const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
+      const auto keep = [ok](f8 value) { return __builtin_bit_cast(f8, __builtin_bit_cast(i8, value) & ok); };
+      sums.add(keep(x - k.ka), keep(y - k.kb), keep(d), keep(d - k.kd));
+    } else {
+      sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+    }
+  }
+  sums.store(r);
+}
+
+/// The least sum of squares of a block's shifted values (s_aa, s_bb) its float sums are taken
+/// for: below it a square may have lost bits below float's normal range (values under about
+/// 1e-15, or a block all equal to its shift, such as zeros).
+constexpr double kLeastFloatSquares = 0x1p-96;
+
+/// A block's float lane sums into `r` (whose n_ok the counts set): s_aa, s_bb and s_a as they
+/// are; s_b, s_ab and the raw s_dd, which the double lanes sum directly, from the sums of the
+/// shifted differences. Near cosine 1 the two sides' sums differ by less than float rounding
+/// could tell, but their difference's own sums keep its relative precision: s_b = s_a - Σ(xs - ys)
+/// and s_ab = (s_aa + s_bb - Σ(xs - ys)²) / 2 carry it into every cosine and into the centred
+/// sums (1 - cos then errs about 1e-6 relative, where s_ab summed in float would err about 1e-6
+/// absolute, several times 1 - cos for a light fine-tune). Returns false, with the sums untouched,
+/// where the float sums cannot be trusted: a sum not finite (values near float's largest), or
+/// s_aa or s_bb under kLeastFloatSquares; the caller then sums the block in double lanes.
+template <bool Screen>
+[[gnu::always_inline]] inline bool float_sums_into(const FloatLaneSums& f, double ka, double kb, Pass1& r) {
+  const double s_aa = lane_sum(f.s_aa), s_bb = lane_sum(f.s_bb), s_ds = lane_sum(f.s_dd);
+  const double s_a = lane_sum(f.s_a), sum_ds = lane_sum(f.s_d);
+  const double s_ad = Screen ? 0.0 : lane_sum(f.s_ad);
+  if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_ad)) return false;
+  if (!(s_aa >= kLeastFloatSquares && s_bb >= kLeastFloatSquares)) return false;
+  const auto n = static_cast<double>(r.n_ok);
+  const double kd = static_cast<float>(ka - kb);
+  // xs - ys = ds + e, e the shift's rounding.
+  const double e = kd - (ka - kb);
+  const double shifted_dd = s_ds + 2 * e * sum_ds + n * e * e;
+  r.s_aa = s_aa, r.s_bb = s_bb, r.s_a = s_a, r.s_b = s_a - (sum_ds + n * e);
+  r.s_ab = (s_aa + s_bb - shifted_dd) / 2;
+  r.s_dd = s_ds + 2 * kd * sum_ds + n * kd * kd;  // Σ(ds + kd)² = Σ(x - y)²
+  if constexpr (!Screen) {
+    r.s_ad = s_ad;
+    for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, static_cast<double>(f.max_d[i]));
+  }
+  return true;
+}
+
 /// Eight float lanes of extremes (an f8 each, or an array of eight) folded into r's, lanes in order.
 template <typename Lanes>
 [[gnu::always_inline]] inline void fold_extremes(const Lanes& min_a, const Lanes& max_a, const Lanes& min_b,
@@ -276,17 +397,26 @@ template <bool Masked, bool Screen>
   return true;
 }
 
-/// pass1 with the double sums of `Wide` (one loop of eight lanes) or of two loops of four, each
-/// float made a double by `Widen`; with Screen, a screening pass's (PassStatistics::screen).
+/// pass1: the float lanes' sums, or where float_sums_into refuses them the double sums of `Wide`
+/// (one loop of eight lanes) or of two loops of four, each float made a double by `Widen`; with
+/// Screen, a screening pass's (PassStatistics::screen).
 template <bool Wide, bool Screen, typename Widen>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
-  // Counts and extremes first, then the double sums over the same (cache-resident) block: every
-  // sum sees the same operations in the same order as one loop of eight lanes. A block finite on
+  // Counts and extremes first, then the sums over the same (cache-resident) block: every sum sees
+  // the same operations in the same order as one loop of eight lanes. A block finite on
   // both sides (the usual case) skips every mask; one with a non-finite element, or the padded
   // tail, is counted again with them.
   const bool all_ok = !tail && counts_and_extremes<false, Screen>(a, b, nvec, tail, float_bits, r);
   if (!all_ok) counts_and_extremes<true, Screen>(a, b, nvec, tail, float_bits, r);
+  FloatLaneSums f;
+  if (all_ok) {
+    float_lane_sums<false, Screen>(a, b, nvec, tail, FloatShifts(ka, kb), f);
+  } else {
+    float_lane_sums<true, Screen>(a, b, nvec, tail, FloatShifts(ka, kb), f);
+  }
+  if (float_sums_into<Screen>(f, ka, kb, r)) return;
+  // The float sums could not be trusted: the block again in double lanes.
   LaneSums s;
 #if LINEAGE_KERNEL_WIDE
   if constexpr (Wide) {
@@ -425,6 +555,25 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
   if constexpr (!Screen) extremes.store(First, e);
 }
 
+/// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, finite on both sides, and
+/// without Screen their extremes (counts_and_extremes<false, false>'s selects lane by lane): each
+/// step's stored halves made floats in registers instead of decoded into a block first.
+template <bool Screen>
+[[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
+    const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e) {
+  FloatStepSums<Screen> sums;
+  StepExtremes<f8> extremes;
+  for (std::size_t v = 0; v < nvec; ++v) {
+    const f8 x = stored_bf16_floats(a + 2 * kLanes * v);
+    const f8 y = stored_bf16_floats(b + 2 * kLanes * v);
+    if constexpr (!Screen) extremes.add(x, y);
+    const f8 d = x - y;
+    sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+  }
+  sums.store(r);
+  if constexpr (!Screen) extremes.store(0, e);
+}
+
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
 /// its `nvec` steps (on the stored halves: all finite, equal bits or both zeros is equal
 /// values), or false, with `r` untouched, where a value is NaN or infinite.
@@ -467,8 +616,9 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
 /// The pass over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the padded
 /// tail's floats), a screening one with Screen: the same counts, extremes and sums as `pass` on
 /// the decoded floats, the same bits (unit_kernel_test). A finite block (the usual case) is
-/// counted on the stored halves and summed W lanes at a time (W the lanes of D, L its 64-bit
-/// integer vector) without the masks, which would select every lane.
+/// counted on the stored halves and summed in float lanes without the masks, which would select
+/// every lane; where float_sums_into refuses those sums, in double lanes W at a time (W the lanes
+/// of D, L its 64-bit integer vector).
 template <bool Screen, typename D, typename L>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void pass_stored_bf16(const std::byte* a,
                                                                                    const std::byte* b, std::size_t nvec,
@@ -476,8 +626,15 @@ template <bool Screen, typename D, typename L>
                                                                                    double kb, Pass1& r,
                                                                                    Pass1Function pass) {
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
-    LaneSums s;
+    FloatLaneSums f;
     LaneExtremes e;
+    stored_bf16_float_sums<Screen>(a, b, nvec, FloatShifts(ka, kb), f, e);
+    if (float_sums_into<Screen>(f, ka, kb, r)) {
+      if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
+      return;
+    }
+    // The float sums could not be trusted: the block again in double lanes.
+    LaneSums s;
     if constexpr (sizeof(D) == kLanes * sizeof(double)) {
       stored_bf16_lane_sums<0, Screen, f8, D, L>(a, b, nvec, ka, kb, s, e);
     } else {
@@ -677,6 +834,26 @@ void add_pass(UnitSums& s, const Pass1& p, std::size_t len, double ka, double kb
   s.n = total;
 }
 
+/// The shifts of a block's sums (METHODS §2.3): the running means once there are any, else the
+/// means of the block's finite pairs (value_a(i) and value_b(i) its element i, `len` of them); as
+/// floats, which the float lanes subtract (add_pass adds back what they took). Sums of squares
+/// around a value near the mean lose nothing to cancellation, so one pass gives both the raw and
+/// the centred sums; and the float lanes' sums of the shifted values stay small, so they round
+/// little (a first block shifted by one element instead erred about 1e-7 relative in its mean).
+template <typename ValueA, typename ValueB>
+std::pair<double, double> shifts(double mean_a, double mean_b, double n, std::size_t len, ValueA value_a,
+                                 ValueB value_b) {
+  if (n == 0) {
+    double sum_a = 0, sum_b = 0, count = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+      const double x = value_a(i), y = value_b(i);
+      if (std::isfinite(x) && std::isfinite(y)) sum_a += x, sum_b += y, count += 1;
+    }
+    if (count > 0) mean_a = sum_a / count, mean_b = sum_b / count;
+  }
+  return {static_cast<float>(mean_a), static_cast<float>(mean_b)};
+}
+
 /// The histograms of `s` over the sample of logical indices [start, start + len) that are
 /// multiples of its hist_stride; value_a(i) and value_b(i) give element start + i of each side.
 template <typename ValueA, typename ValueB>
@@ -706,18 +883,9 @@ void UnitSums::add_block(std::uint64_t start, const float* a, const float* b, st
   const std::size_t nvec = len / kLanes, rem = len % kLanes;
   const Padded tail_storage(a + nvec * kLanes, b + nvec * kLanes, rem);
   const Padded* tail = rem ? &tail_storage : nullptr;
-  // The shift: the running means once there are any, else the block's first finite pair. Sums of
-  // squares around a value near the mean lose nothing to cancellation (METHODS §2.3), so one
-  // pass gives both the raw and the centred sums.
-  double ka = mean_a, kb = mean_b;
-  if (n == 0) {
-    for (std::size_t i = 0; i < len; ++i) {
-      if (std::isfinite(a[i]) && std::isfinite(b[i])) {
-        ka = a[i], kb = b[i];
-        break;
-      }
-    }
-  }
+  // The shift (shifts): the running means, or the first block's own.
+  const auto [ka, kb] = shifts(
+      mean_a, mean_b, n, len, [a](std::size_t i) { return a[i]; }, [b](std::size_t i) { return b[i]; });
   Pass1 p;
   pass1_of(width_in_use().load(std::memory_order_relaxed), statistics)(a, b, nvec, tail,
                                                                        mode == BitEquality::float_bits, ka, kb, p);
@@ -750,16 +918,9 @@ bool UnitSums::add_bf16_block(std::uint64_t start, const std::byte* a, const std
   }
   const Padded tail_storage(tail_a, tail_b, rem);
   // The shift, as add_block takes it.
-  double ka = mean_a, kb = mean_b;
-  if (n == 0) {
-    for (std::size_t i = 0; i < len; ++i) {
-      const float x = io::bf16_at(a + 2 * i), y = io::bf16_at(b + 2 * i);
-      if (std::isfinite(x) && std::isfinite(y)) {
-        ka = x, kb = y;
-        break;
-      }
-    }
-  }
+  const auto [ka, kb] = shifts(
+      mean_a, mean_b, n, len, [a](std::size_t i) { return io::bf16_at(a + 2 * i); },
+      [b](std::size_t i) { return io::bf16_at(b + 2 * i); });
   Pass1 p;
   pass(a, b, nvec, rem ? &tail_storage : nullptr, ka, kb, p);
   if (statistics == PassStatistics::full) {

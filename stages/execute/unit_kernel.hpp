@@ -7,19 +7,19 @@
 /// halves made floats in registers: the same operations on the same values, so the same bits.
 ///
 /// Why it is shaped this way (docs/benchmarks.md has the profile):
-/// - Eight independent double lanes per sum (GCC vector extensions, compiled once per ISA and
-///   chosen at run time, without FMA contraction), so every ISA computes the same operations in
-///   the same order: results do not depend on the machine's vector width, nor on the rank count.
+/// - Eight independent float lanes per sum within a block of 4,096 elements, the lanes' sums then
+///   added in double in a fixed order (GCC vector extensions, compiled once per ISA and chosen at
+///   run time, without FMA contraction), so every ISA computes the same operations in the same
+///   order: results do not depend on the machine's vector width, nor on the rank count. Float
+///   lanes do half the work of double ones; what they sum keeps the precision near cosine 1 (the
+///   sums of the shifted differences, from which s_b and s_ab are taken: docs/methods.md "Float
+///   lanes within a block"). A block whose float sums overflow, or whose values are too small for
+///   float squares, is summed in double lanes instead (four at a time on AVX2, eight on AVX-512).
 /// - Non-finite elements are masked and counted, never branched on per element; a block finite
 ///   on both sides (the usual case) is summed without the masks, which would select every lane
 ///   (the same bits).
-/// - The double sums are computed four lanes at a time (one AVX2 register), lanes 0-3 then 4-7
-///   in two loops over the cache-resident block, after a loop for the counts and extremes:
-///   eight-lane double vectors did not fit AVX2's registers and GCC scalarised their selects.
-///   On x86-64-v4 (AVX-512) the eight lanes are one register and one loop ("wide"): the same
-///   operations per lane, the same bits.
-/// - One pass per block: the sums are of values shifted by the running means (the first finite
-///   pair for the first block), which gives the raw sums and the centred ones without the
+/// - One pass per block: the sums are of values shifted by the running means (the block's own
+///   for the first block), which gives the raw sums and the centred ones without the
 ///   Σx² − (Σx)²/n cancellation (METHODS §2.3); blocks are Chan-merged.
 /// - The quantile histograms see a fixed sample of logical indices (every `stride`-th element),
 ///   off the hot path.
@@ -50,9 +50,10 @@ enum class BitEquality {
 /// operations in the same order: a screening pass's moments are the full pass's bit for bit.
 enum class PassStatistics : std::uint8_t { full, screen };
 
-/// How the pass sums its eight double lanes: `portable`, the compiler's generic vectors for any
-/// machine; `narrow`, four at a time in two loops in AVX2's registers (x86-64-v3); `wide`, all
-/// eight in one AVX-512 loop (x86-64-v4). All give the same bits.
+/// Which code the pass runs: `portable`, the compiler's generic vectors for any machine; `narrow`,
+/// AVX2 (x86-64-v3: the float lanes in one register, the double fallback's lanes four at a time
+/// in two loops); `wide`, AVX-512 (x86-64-v4: the double fallback's eight lanes in one loop). All
+/// give the same bits.
 enum class KernelWidth { portable, narrow, wide };
 /// Whether this machine can run `width` (portable always).
 [[nodiscard]] bool kernel_width_available(KernelWidth width) noexcept;

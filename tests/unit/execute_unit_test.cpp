@@ -98,14 +98,17 @@ TEST(ExecuteUnit, MatchesTheReferenceOnRandomBf16Data) {
     const auto o = execute_unit(unit_of(rows, cols), ba, bb);
     const auto r = reference(fa, fb);
     EXPECT_EQ(stat(o, "n"), static_cast<double>(r.n));
-    EXPECT_NEAR(stat(o, "cosine"), static_cast<double>(r.cos), 1e-12);
-    EXPECT_NEAR(stat(o, "pearson"), static_cast<double>(r.pearson), 1e-12);
-    EXPECT_NEAR(stat(o, "rel_l2"), static_cast<double>(r.rel_l2), 1e-12);
-    EXPECT_NEAR(stat(o, "mean_abs_diff"), static_cast<double>(r.mad), 1e-14);
+    // The kernel sums in float lanes within a block of 4,096 (unit_kernel.cpp): its sums round
+    // about 1e-6 relative at most (means 1e-7 of the values' spread), not double's 1e-16.
+    const auto relative = [](long double x) { return 1e-6 * static_cast<double>(std::fabs(x)); };
+    EXPECT_NEAR(stat(o, "cosine"), static_cast<double>(r.cos), relative(r.cos));
+    EXPECT_NEAR(stat(o, "pearson"), static_cast<double>(r.pearson), relative(r.pearson));
+    EXPECT_NEAR(stat(o, "rel_l2"), static_cast<double>(r.rel_l2), relative(r.rel_l2));
+    EXPECT_NEAR(stat(o, "mean_abs_diff"), static_cast<double>(r.mad), relative(r.mad));
     EXPECT_EQ(stat(o, "max_abs_diff"), static_cast<double>(r.maxd));
     EXPECT_NEAR(stat(o, "frac_value_equal"), static_cast<double>(r.eq), 1e-15);
-    EXPECT_NEAR(stat(o, "mean_a"), static_cast<double>(r.mean_a), 1e-15);
-    EXPECT_NEAR(stat(o, "std_a"), static_cast<double>(r.std_a), 1e-14);
+    EXPECT_NEAR(stat(o, "mean_a"), static_cast<double>(r.mean_a), relative(r.std_a));
+    EXPECT_NEAR(stat(o, "std_a"), static_cast<double>(r.std_a), relative(r.std_a));
     // p99 of |a-b| is the lower edge of its histogram bucket: within 1% below the exact value.
     std::vector<double> d;
     for (std::size_t i = 0; i < fa.size(); ++i) d.push_back(std::fabs(static_cast<double>(fa[i]) - fb[i]));
@@ -320,8 +323,14 @@ TEST(ExecuteUnit, VectorisedPassMasksNonFiniteAndDerivesTheSumsAroundOne) {
   const auto o = execute_unit(unit_of(1, n, Dtype::F32), std::as_bytes(std::span(a)), std::as_bytes(std::span(b)));
   EXPECT_EQ(stat(o, "n"), static_cast<double>(n - 2));
   EXPECT_EQ(stat(o, "n_nonfinite"), 2.0);
-  EXPECT_NEAR(stat(o, "init_centered_cosine"), static_cast<double>(s11 / std::sqrt(s1a * s1b)), 1e-12);
-  EXPECT_EQ(stat(o, "max_abs_diff"), static_cast<double>(maxd));
+  // The kernel's float lanes (unit_kernel.cpp) take s_ab from the sides' sums of squares and
+  // their difference's: its error is about 1e-6 of (s_aa + s_bb) / 2 at most, which a cosine multiplies by
+  // (s_aa + s_bb) / (2 sqrt(s_aa s_bb)), large here, where a's one outlier of 99 dominates s_aa.
+  const double unbalance = static_cast<double>((s1a + s1b) / (2 * std::sqrt(s1a * s1b)));
+  EXPECT_GT(unbalance, 5.0);
+  EXPECT_NEAR(stat(o, "init_centered_cosine"), static_cast<double>(s11 / std::sqrt(s1a * s1b)), 1e-6 * unbalance);
+  // a - b in float: the exact difference rounded once.
+  EXPECT_EQ(stat(o, "max_abs_diff"), static_cast<double>(static_cast<float>(maxd)));
   EXPECT_EQ(stat(o, "min_a"), mina);
   EXPECT_EQ(stat(o, "max_a"), maxa);
   EXPECT_EQ(stat(o, "min_b"), minb);

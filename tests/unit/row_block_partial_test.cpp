@@ -91,7 +91,8 @@ TEST(RowBlockPartial, BlocksFromAnywhereMergeToExecuteUnitsOutcome) {
   const auto hb = row_block_hashes(u.unit, u.a, u.b, blocks[7]);
   EXPECT_EQ(hb.a, parts[7].hash_a);
   EXPECT_EQ(hb.b, parts[7].hash_b);
-  // Unsplit (one block): the same statistics to rounding, the whole XXH3.
+  // Unsplit (one block): the same statistics to rounding (other shifts, and the float lanes'
+  // sums within a kernel block, about 1e-6 relative), the whole XXH3.
   const auto unsplit = execute_unit(u.unit, u.a, u.b);
   EXPECT_EQ(unsplit.hash_a, XXH3_64bits(u.a.data(), u.a.size()));
   EXPECT_EQ(unsplit.stats.elements, merged.stats.elements);
@@ -100,7 +101,7 @@ TEST(RowBlockPartial, BlocksFromAnywhereMergeToExecuteUnitsOutcome) {
                       {merged.stats.pearson, unsplit.stats.pearson},
                       {merged.stats.std_b, unsplit.stats.std_b},
                       {merged.stats.rel_l2, unsplit.stats.rel_l2}}) {
-    EXPECT_NEAR(p, q, 1e-12 * std::fabs(q));
+    EXPECT_NEAR(p, q, 1e-6 * std::fabs(q));
   }
 }
 

@@ -201,7 +201,9 @@ TEST(RowBlocks, MergedBlocksAgreeWithTheUnsplitPass) {
   // One block over the whole unit: the pass as it ran before units were split.
   const RowBlock whole{u.unit.id, 0, 1, 0, u.rows, u.unit.bytes()};
   const auto unsplit = row_block_sums(u.unit, u.a, u.b, whole);
-  // Counts, extremes and histograms exactly; the moments to rounding (other shifts, Chan merges).
+  // Counts, extremes and histograms exactly; the moments to rounding (other shifts, Chan merges,
+  // and the float lanes' sums within a kernel block, which round about 1e-6 relative: a block
+  // shifted otherwise rounds otherwise).
   EXPECT_EQ(merged.n_ok, unsplit.n_ok);
   EXPECT_EQ(merged.val_eq, unsplit.val_eq);
   EXPECT_EQ(merged.bit_eq, unsplit.bit_eq);
@@ -214,7 +216,7 @@ TEST(RowBlocks, MergedBlocksAgreeWithTheUnsplitPass) {
                       {merged.c_ab, unsplit.c_ab},
                       {merged.s_ab, unsplit.s_ab},
                       {merged.s_a1b1, unsplit.s_a1b1}}) {
-    EXPECT_NEAR(p, q, 1e-12 * std::fabs(q)) << p << " vs " << q;
+    EXPECT_NEAR(p, q, 1e-6 * std::fabs(q)) << p << " vs " << q;
   }
 }
 

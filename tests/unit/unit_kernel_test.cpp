@@ -1,7 +1,8 @@
 // The compare kernel (stages/execute/unit_kernel.hpp): every accumulator of UnitSums is pinned
-// to the bits the kernel gave before its double sums were computed four lanes at a time (commit
-// ecb2a32), on finite blocks, blocks with NaN, infinities and -0, padded tails, stored-bit
-// equality, a sampled histogram and a merge. A change here changes compare's results: document
+// to the bits the kernel gives since its block sums were taken in float lanes (2026-12-07; before,
+// the bits of commit ecb2a32's double lanes), on finite blocks, blocks with NaN, infinities and
+// -0, padded tails, stored-bit equality, a sampled histogram and a merge; the cosines of
+// near-identical pairs against a long-double reference. A change here changes compare's results: document
 // it in docs/methods.md and update the fingerprints with the reason.
 #include "stages/execute/unit_kernel.hpp"
 
@@ -127,13 +128,13 @@ struct GoldenCase {
 
 TEST(UnitKernel, SumsKeepTheirBits) {
   const GoldenCase cases[] = {
-      {5 * 4096, 1, 0, BitEquality::float_bits, 0x0d9163394880ae7dull},                        // finite blocks only
-      {3 * 4096 + 13, 2, 0, BitEquality::float_bits, 0xe0e3c40d41f67f24ull},                   // and a padded tail
-      {3 * 4096 + 13, 3, 997, BitEquality::float_bits, 0x82cb9968e5e48af0ull},                 // a few non-finite
-      {2 * 4096 + 5, 4, 7, BitEquality::raw_bits, 0xfa11d3bd0d433519ull},                      // many; stored bits
-      {4096, 5, 0, BitEquality::none, 0x62f1dc713bcd649bull},                                  // different dtypes
-      {7, 6, 3, BitEquality::float_bits, 0xa49c90bd4bbe5f63ull},                               // tail only
-      {(1u << 21) + 4096 * 3 + 1, 7, 100003, BitEquality::float_bits, 0x3fc833f6d80685a4ull},  // sampled hist
+      {5 * 4096, 1, 0, BitEquality::float_bits, 0xcf2e13197c4300e7ull},                        // finite blocks only
+      {3 * 4096 + 13, 2, 0, BitEquality::float_bits, 0xa4b900e21ca6ffceull},                   // and a padded tail
+      {3 * 4096 + 13, 3, 997, BitEquality::float_bits, 0x4eaaae987b77e373ull},                 // a few non-finite
+      {2 * 4096 + 5, 4, 7, BitEquality::raw_bits, 0x9ceb76e275cec2c9ull},                      // many; stored bits
+      {4096, 5, 0, BitEquality::none, 0xe4680288fbf848b7ull},                                  // different dtypes
+      {7, 6, 3, BitEquality::float_bits, 0xede4848de88cd19eull},                               // tail only
+      {(1u << 21) + 4096 * 3 + 1, 7, 100003, BitEquality::float_bits, 0xd943a69b56df1cc3ull},  // sampled hist
   };
   for (const auto width : available_widths()) {
     const WidthInUse in_use(width);
@@ -149,7 +150,7 @@ TEST(UnitKernel, MergedSumsKeepTheirBits) {
     const WidthInUse in_use(width);
     auto x = generated_sums(3 * 4096 + 13, 8, 0, BitEquality::float_bits);
     x.merge(generated_sums(3 * 4096 + 13, 9, 501, BitEquality::float_bits));
-    EXPECT_EQ(fingerprint(x), 0x83690d02b48b217bull) << "width " << static_cast<int>(width);
+    EXPECT_EQ(fingerprint(x), 0xd53bc04a0195e5fcull) << "width " << static_cast<int>(width);
   }
 }
 
@@ -298,6 +299,39 @@ TEST(UnitKernel, StoredBf16ExtremesThatAreZeroKeepTheDecodedPassSign) {
   }
 }
 
+TEST(UnitKernel, StoredBf16BlocksSummedInDoubleLanesKeepTheDecodedBits) {
+  // Values whose float squares leave float's range (scaled by 1e20) or its normal range (1e-22)
+  // are summed in double lanes instead of float ones, by the stored-BF16 pass as by the decoded
+  // one: the same bits, a full pass and a screening one.
+  for (const float scale : {1e20f, 1e-22f}) {
+    std::uint64_t s = 31;
+    const std::uint64_t n = 3 * kKernelBlock;
+    Bf16Pairs pairs(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const float x = random_weight(s);
+      pairs.set(i, scale * x, scale * (x + 0.05f * random_weight(s)));
+    }
+    for (const auto statistics : {PassStatistics::full, PassStatistics::screen}) {
+      for (const auto width : available_widths()) {
+        const WidthInUse in_use(width);
+        UnitSums decoded(n, statistics), stored(n, statistics);
+        if (!stored.reads_stored_bf16()) continue;
+        for (std::uint64_t start = 0; start < n; start += kKernelBlock) {
+          decoded.add_block(start, pairs.fa.data() + start, pairs.fb.data() + start, kKernelBlock,
+                            BitEquality::float_bits);
+          ASSERT_TRUE(
+              stored.add_bf16_block(start, pairs.a.data() + 2 * start, pairs.b.data() + 2 * start, kKernelBlock));
+        }
+        EXPECT_EQ(fingerprint(stored), fingerprint(decoded))
+            << "scale " << scale << " width " << static_cast<int>(width);
+        EXPECT_GT(decoded.s_aa, 0.0);
+        EXPECT_TRUE(std::isfinite(decoded.s_aa));
+        EXPECT_GT(decoded.c_ab, 0.0);
+      }
+    }
+  }
+}
+
 TEST(UnitKernel, PassesUseTheWidestWidthUnlessOneIsChosen) {
   // The goldens above run through every width's loops only if the choice reaches the pass.
   const auto widest = available_widths().back();
@@ -322,6 +356,89 @@ TEST(UnitKernel, PassesUseTheWidestWidthUnlessOneIsChosen) {
 #else
   EXPECT_EQ(widest, KernelWidth::portable);
 #endif
+}
+
+/// 1 - cosine, 1 - centred cosine, 1 - cosine around 1 and the relative L2 of two float vectors,
+/// from the sums of a pass over them in kernel blocks, and from a two-pass reference in long double.
+struct NearOne {
+  long double cos, pearson, init, rel_l2;
+};
+
+NearOne near_one_of(const UnitSums& s) {
+  return {1 - static_cast<long double>(s.s_ab) / std::sqrt(static_cast<long double>(s.s_aa) * s.s_bb),
+          1 - static_cast<long double>(s.c_ab) / std::sqrt(static_cast<long double>(s.m2_a) * s.m2_b),
+          1 - static_cast<long double>(s.s_a1b1) / std::sqrt(static_cast<long double>(s.s_a1) * s.s_b1),
+          std::sqrt(static_cast<long double>(s.s_dd) / s.s_aa)};
+}
+
+NearOne near_one_reference(const std::vector<float>& a, const std::vector<float>& b) {
+  long double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ma += a[i], mb += b[i];
+  ma /= a.size(), mb /= b.size();
+  long double aa = 0, bb = 0, dd = 0, ca = 0, cb = 0, cd = 0, a1 = 0, b1 = 0, d1 = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const long double x = a[i], y = b[i];
+    aa += x * x, bb += y * y, dd += (x - y) * (x - y);
+    ca += (x - ma) * (x - ma), cb += (y - mb) * (y - mb), cd += ((x - ma) - (y - mb)) * ((x - ma) - (y - mb));
+    a1 += (x - 1) * (x - 1), b1 += (y - 1) * (y - 1);
+  }
+  d1 = dd;
+  // 1 - cos from the difference's own sum, which keeps its precision near cos = 1.
+  const auto one_minus = [](long double p, long double q, long double diff) {
+    const long double root = std::sqrt(p) - std::sqrt(q);
+    return (diff - root * root) / (2 * std::sqrt(p * q));
+  };
+  return {one_minus(aa, bb, dd), one_minus(ca, cb, cd), one_minus(a1, b1, d1), std::sqrt(dd / aa)};
+}
+
+UnitSums sums_in_blocks(const std::vector<float>& a, const std::vector<float>& b) {
+  UnitSums sums(a.size());
+  for (std::size_t start = 0; start < a.size(); start += kKernelBlock) {
+    const std::size_t len = std::min(kKernelBlock, a.size() - start);
+    sums.add_block(start, a.data() + start, b.data() + start, len, BitEquality::float_bits);
+  }
+  return sums;
+}
+
+TEST(UnitKernel, CosinesOfNearIdenticalPairsKeepTheirPrecision) {
+  // The sums are taken in float lanes within a block (unit_kernel.cpp, float_sums_into): every
+  // cosine must still tell a fine-tune from its parent, so 1 - cosine keeps its relative precision
+  // as it falls (float sums of the products would leave it about 1e-6 absolute: at 1 - cos = 5e-7,
+  // twice the value). F32 weights around 0.003 and norms around 1, b = a plus a perturbation of
+  // relative size eps, with and without an offset of b's mean; at the weights' scale, and scaled
+  // by 1e20 (squares beyond float's range) and by 1e-22 (squares below its normal range), where
+  // the blocks are summed in double lanes instead; on every width.
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    for (const double scale : {1.0, 1e20, 1e-22}) {
+      for (const double centre : {0.003, 1.0}) {
+        for (const double offset : {0.0, 0.05}) {
+          for (const double eps : {1e-1, 1e-2, 1e-3, 1e-4}) {
+            std::uint64_t s = 5;
+            const std::size_t n = 5 * kKernelBlock + 13;
+            std::vector<float> a(n), b(n);
+            for (std::size_t i = 0; i < n; ++i) {
+              const double x = centre + 0.02 * (random_weight(s) / 0.035);
+              const double y = x + offset + eps * 0.02 * (random_weight(s) / 0.035);
+              a[i] = static_cast<float>(scale * x), b[i] = static_cast<float>(scale * y);
+            }
+            const NearOne got = near_one_of(sums_in_blocks(a, b)), want = near_one_reference(a, b);
+            const auto where = ::testing::Message() << "width " << static_cast<int>(width) << " scale " << scale
+                                                    << " centre " << centre << " offset " << offset << " eps " << eps;
+            // Relative, plus what the double sums' own rounding leaves (1 - cos near 1e-12).
+            const auto close = [](long double x, long double ref) { return std::fabs(x - ref) <= 2e-5 * ref + 1e-14; };
+            EXPECT_PRED2(close, got.cos, want.cos) << where;
+            EXPECT_PRED2(close, got.rel_l2, want.rel_l2) << where;
+            EXPECT_PRED2(close, got.pearson, want.pearson) << where;
+            // Around 1, at scale 1 only (at the others, a - 1 is -1 or a).
+            if (scale == 1.0) {
+              EXPECT_PRED2(close, got.init, want.init) << where;
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 void finite_and_masked_blocks_agree() {
