@@ -21,9 +21,9 @@ namespace {
 
 // Eight float lanes per step, the element at lane i of step v being element 8v + i; a block's
 // sums are taken in those float lanes (FloatStepSums), and where they cannot be trusted in eight
-// double lanes (LaneSums, the fallback), computed four at a time (one AVX2 register: eight-lane double
-// vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x slower), or
-// all eight in one AVX-512 register where the machine has it (pass1_wide).
+// double lanes (LaneSums, the fallback), computed four at a time (one AVX2 register: eight-lane
+// double vectors, two AVX2 registers each, were spilled and their selects scalarised, 4x
+// slower), or all eight in one AVX-512 register where the machine has it (pass1_wide).
 // Element-wise IEEE operations, so every ISA lowering gives the same result.
 using f8 = float __attribute__((vector_size(32)));
 using i8 = std::int32_t __attribute__((vector_size(32)));
@@ -207,21 +207,21 @@ template <bool Masked, bool Screen, typename Widen, typename F, typename I, type
 }
 
 /// One block's sums in eight float lanes (lane i of a step is element 8v + i): of the shifted
-/// values xs = x - ka and ys = y - kb (squares, and xs alone), of ds = (x - y) - kd (squares and
-/// alone: what s_b would be, s_a less the sum of the differences, taken so that the difference of
-/// the sides' sums keeps its precision too), and of |x - y|.
+/// values xs = x - ka and ys = y - kb (squares, and xs alone), of the shifted differences
+/// ds = (x - y) - kd (squares, alone, and times xs: what the two sides' difference needs, summed
+/// for itself so that it keeps its own precision, float_sums_into), and of |x - y|.
 struct FloatLaneSums {
-  float s_aa[8], s_bb[8], s_dd[8], s_a[8], s_d[8], s_ad[8], max_d[8];
+  float s_aa[8], s_bb[8], s_dd[8], s_a[8], s_d[8], s_ad[8], max_d[8], s_xd[8];
 };
 
 /// The float sums of the eight lanes as a loop adds them step by step. With Screen, no absolute
-/// differences (s_ad, max_d). Float lanes do half the work of double ones per element and need no
-/// conversions; within one block of 4,096 elements (512 per lane) their rounding stays near 1e-6
-/// relative, and the sums the cosines need are taken so that it does not grow near cosine 1
+/// differences (s_ad, max_d). Float lanes take fewer operations than double ones per element and
+/// no conversions; within one block of 4,096 elements (512 per lane) their rounding stays near
+/// 1e-6 relative, and the sums the cosines need are taken so that near cosine 1 it cancels
 /// (float_sums_into).
 template <bool Screen>
 struct FloatStepSums {
-  f8 s_aa{}, s_bb{}, s_dd{}, s_a{}, s_d{}, s_ad{}, max_d{};
+  f8 s_aa{}, s_bb{}, s_dd{}, s_a{}, s_d{}, s_xd{}, s_ad{}, max_d{};
 
   /// One step: xs = x - ka, ys = y - kb, d = x - y and ds = d - kd.
   [[gnu::always_inline]] void add(f8 xs, f8 ys, f8 d, f8 ds) {
@@ -230,6 +230,7 @@ struct FloatStepSums {
     s_dd += ds * ds;
     s_a += xs;
     s_d += ds;
+    s_xd += xs * ds;
     if constexpr (!Screen) {
       const f8 ad = __builtin_bit_cast(f8, __builtin_bit_cast(i8, d) & splat<i8>(0x7fffffff));
       s_ad += ad;
@@ -240,7 +241,7 @@ struct FloatStepSums {
   [[gnu::always_inline]] void store(FloatLaneSums& r) const {
     for (std::size_t i = 0; i < kLanes; ++i) {
       r.s_aa[i] = s_aa[i], r.s_bb[i] = s_bb[i], r.s_dd[i] = s_dd[i], r.s_a[i] = s_a[i], r.s_d[i] = s_d[i];
-      r.s_ad[i] = s_ad[i], r.max_d[i] = max_d[i];
+      r.s_xd[i] = s_xd[i], r.s_ad[i] = s_ad[i], r.max_d[i] = max_d[i];
     }
   }
 };
@@ -286,29 +287,41 @@ template <bool Masked, bool Screen>
 /// 1e-15, or a block all equal to its shift, such as zeros).
 constexpr double kLeastFloatSquares = 0x1p-96;
 
-/// A block's float lane sums into `r` (whose n_ok the counts set): s_aa, s_bb and s_a as they
-/// are; s_b, s_ab and the raw s_dd, which the double lanes sum directly, from the sums of the
-/// shifted differences. Near cosine 1 the two sides' sums differ by less than float rounding
-/// could tell, but their difference's own sums keep its relative precision: s_b = s_a - Σ(xs - ys)
-/// and s_ab = (s_aa + s_bb - Σ(xs - ys)²) / 2 carry it into every cosine and into the centred
-/// sums (1 - cos then errs about 1e-6 relative, where s_ab summed in float would err about 1e-6
-/// absolute, several times 1 - cos for a light fine-tune). Returns false, with the sums untouched,
-/// where the float sums cannot be trusted: a sum not finite (values near float's largest), or
-/// s_aa or s_bb under kLeastFloatSquares; the caller then sums the block in double lanes.
+/// A block's float lane sums into `r` (whose n_ok the counts set): s_aa and s_a as they are;
+/// s_b, s_ab, s_bb and the raw s_dd, which the double lanes sum directly, from the sums of the
+/// shifted differences. Near cosine 1 (a fine-tune, also one that scales its parent, as weight
+/// decay does) the two sides' sums differ by less than their float rounding could tell, and the
+/// cosines are 1 less a difference of such sums. Taken from the differences' own sums instead,
+/// s_b = s_a - Σ(xs - ys), s_ab = s_aa - Σxs(xs - ys) and s_bb = s_aa - 2 Σxs(xs - ys) +
+/// Σ(xs - ys)² share s_aa's rounding, which cancels from every 1 - cosine: that keeps its
+/// relative precision (float sums of the products would leave it about 1e-6 absolute, several
+/// times 1 - cos for a light fine-tune). s_bb is taken so only where the sides' sums of squares
+/// are within a factor of 4 (beyond it no cosine exceeds 0.8, and a derived s_bb far below s_aa
+/// would carry s_aa's rounding); elsewhere s_bb is its own sum and s_ab = (s_aa + s_bb -
+/// Σ(xs - ys)²) / 2. Returns false, with the sums untouched, where the float sums cannot be
+/// trusted: a sum not finite (values near float's largest), or s_aa or s_bb under
+/// kLeastFloatSquares; the caller then sums the block in double lanes.
 template <bool Screen>
 [[gnu::always_inline]] inline bool float_sums_into(const FloatLaneSums& f, double ka, double kb, Pass1& r) {
   const double s_aa = lane_sum(f.s_aa), s_bb = lane_sum(f.s_bb), s_ds = lane_sum(f.s_dd);
-  const double s_a = lane_sum(f.s_a), sum_ds = lane_sum(f.s_d);
+  const double s_a = lane_sum(f.s_a), sum_ds = lane_sum(f.s_d), s_xd = lane_sum(f.s_xd);
   const double s_ad = Screen ? 0.0 : lane_sum(f.s_ad);
-  if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_ad)) return false;
+  if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_xd + s_ad)) return false;
   if (!(s_aa >= kLeastFloatSquares && s_bb >= kLeastFloatSquares)) return false;
   const auto n = static_cast<double>(r.n_ok);
   const double kd = static_cast<float>(ka - kb);
   // xs - ys = ds + e, e the shift's rounding.
   const double e = kd - (ka - kb);
-  const double shifted_dd = s_ds + 2 * e * sum_ds + n * e * e;
-  r.s_aa = s_aa, r.s_bb = s_bb, r.s_a = s_a, r.s_b = s_a - (sum_ds + n * e);
-  r.s_ab = (s_aa + s_bb - shifted_dd) / 2;
+  const double shifted_dd = s_ds + 2 * e * sum_ds + n * e * e;  // Σ(xs - ys)²
+  const double shifted_xd = s_xd + e * s_a;                     // Σxs(xs - ys)
+  r.s_aa = s_aa, r.s_a = s_a, r.s_b = s_a - (sum_ds + n * e);
+  if (s_bb <= 4 * s_aa && s_aa <= 4 * s_bb) {
+    r.s_ab = s_aa - shifted_xd;
+    r.s_bb = s_aa - 2 * shifted_xd + shifted_dd;
+  } else {
+    r.s_ab = (s_aa + s_bb - shifted_dd) / 2;
+    r.s_bb = s_bb;
+  }
   r.s_dd = s_ds + 2 * kd * sum_ds + n * kd * kd;  // Σ(ds + kd)² = Σ(x - y)²
   if constexpr (!Screen) {
     r.s_ad = s_ad;

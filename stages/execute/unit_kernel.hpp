@@ -12,7 +12,7 @@
 ///   run time, without FMA contraction), so every ISA computes the same operations in the same
 ///   order: results do not depend on the machine's vector width, nor on the rank count. Float
 ///   lanes do half the work of double ones; what they sum keeps the precision near cosine 1 (the
-///   sums of the shifted differences, from which s_b and s_ab are taken: docs/methods.md "Float
+///   sums of the shifted differences, from which s_b, s_ab and s_bb are taken: docs/methods.md "Float
 ///   lanes within a block"). A block whose float sums overflow, or whose values are too small for
 ///   float squares, is summed in double lanes instead (four at a time on AVX2, eight on AVX-512).
 /// - Non-finite elements are masked and counted, never branched on per element; a block finite
