@@ -570,13 +570,20 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
 
 /// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, finite on both sides, and
 /// without Screen their extremes (counts_and_extremes<false, false>'s selects lane by lane): each
-/// step's stored halves made floats in registers instead of decoded into a block first.
+/// step's stored halves made floats in registers instead of decoded into a block first. Each step
+/// also asks for the same place of the next block (where a unit goes on, as it mostly does: past
+/// its end a prefetch reads nothing and cannot fault), so that the next block's first loop finds
+/// its bytes in L2 while this loop's arithmetic hides their arrival (the first loop over a block,
+/// its counts, stalled on them: 9-11% of a run's time; prefetched all at once before the block
+/// instead, they slowed the run; docs/benchmarks.md, "twentieth session").
 template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
     const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e) {
   FloatStepSums<Screen> sums;
   StepExtremes<f8> extremes;
   for (std::size_t v = 0; v < nvec; ++v) {
+    __builtin_prefetch(a + 2 * kLanes * (nvec + v), 0, 2);
+    __builtin_prefetch(b + 2 * kLanes * (nvec + v), 0, 2);
     const f8 x = stored_bf16_floats(a + 2 * kLanes * v);
     const f8 y = stored_bf16_floats(b + 2 * kLanes * v);
     if constexpr (!Screen) extremes.add(x, y);
