@@ -246,7 +246,7 @@ struct FloatStepSums {
   }
 };
 
-/// The shifts of one block as the float lanes take them: ka and kb (already floats, add_block
+/// The shifts of one block as the float lanes take them: ka and kb (already floats, `shifts`
 /// rounds them) and kd, the float nearest ka - kb.
 struct FloatShifts {
   f8 ka, kb, kd;
@@ -255,6 +255,13 @@ struct FloatShifts {
         kb(splat<f8>(static_cast<float>(b))),
         kd(splat<f8>(static_cast<float>(a - b))) {}
 };
+
+/// `value` where `ok` is set, +0 elsewhere. A function always inlined, not a lambda: a lambda's
+/// call operator keeps the default target, and an unoptimised build would pass the vector between
+/// it and the AVX2 or AVX-512 functions in different registers.
+[[gnu::always_inline]] inline f8 kept(f8 value, i8 ok) {
+  return __builtin_bit_cast(f8, __builtin_bit_cast(i8, value) & ok);
+}
 
 /// pass1's sums of every step in float lanes. Without Masked every element is finite on both
 /// sides (pass1 checked), so the masks would select every lane: the same operations, the same bits.
@@ -273,8 +280,7 @@ template <bool Masked, bool Screen>
       // Excluded elements add +0 to every sum.
       const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
       const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
-      const auto keep = [ok](f8 value) { return __builtin_bit_cast(f8, __builtin_bit_cast(i8, value) & ok); };
-      sums.add(keep(x - k.ka), keep(y - k.kb), keep(d), keep(d - k.kd));
+      sums.add(kept(x - k.ka, ok), kept(y - k.kb, ok), kept(d, ok), kept(d - k.kd, ok));
     } else {
       sums.add(x - k.ka, y - k.kb, d, d - k.kd);
     }
@@ -286,6 +292,12 @@ template <bool Masked, bool Screen>
 /// for: below it a square may have lost bits below float's normal range (values under about
 /// 1e-15, or a block all equal to its shift, such as zeros).
 constexpr double kLeastFloatSquares = 0x1p-96;
+/// The bound under which Σ|x - y|'s float sum cannot overflow: it is at most sqrt(n Σds²) + n |kd|.
+/// Checked from the sums both passes take, so a screening pass (which sums no |x - y|) falls back
+/// to double lanes exactly where the full pass does. (With finite shifted squares over
+/// kLeastFloatSquares it holds anyway: a side of values near 1e35 has shifted values of at least
+/// its spacing there, whose squares overflow; the check keeps that reasoning out of the choice.)
+constexpr double kGreatestFloatAbsoluteSum = 0x1p120;
 
 /// A block's float lane sums into `r` (whose n_ok the counts set): s_aa and s_a as they are;
 /// s_b, s_ab, s_bb and the raw s_dd, which the double lanes sum directly, from the sums of the
@@ -296,20 +308,22 @@ constexpr double kLeastFloatSquares = 0x1p-96;
 /// Σ(xs - ys)² share s_aa's rounding, which cancels from every 1 - cosine: that keeps its
 /// relative precision (float sums of the products would leave it about 1e-6 absolute, several
 /// times 1 - cos for a light fine-tune). s_bb is taken so only where the sides' sums of squares
-/// are within a factor of 4 (beyond it no cosine exceeds 0.8, and a derived s_bb far below s_aa
-/// would carry s_aa's rounding); elsewhere s_bb is its own sum and s_ab = (s_aa + s_bb -
-/// Σ(xs - ys)²) / 2. Returns false, with the sums untouched, where the float sums cannot be
-/// trusted: a sum not finite (values near float's largest), or s_aa or s_bb under
-/// kLeastFloatSquares; the caller then sums the block in double lanes.
+/// are within a factor of 4 (a derived s_bb far below s_aa would carry s_aa's rounding, a
+/// relative error as large as their ratio); elsewhere s_bb is its own sum and s_ab = (s_aa + s_bb
+/// - Σ(xs - ys)²) / 2, so 1 - cos of a side rescaled by 2 or more errs about 1e-6 absolute
+/// (docs/methods.md). Returns false, with the sums untouched, where the float sums cannot be
+/// trusted: a sum not finite (values near float's largest), s_aa or s_bb under
+/// kLeastFloatSquares, or Σ|x - y| possibly beyond kGreatestFloatAbsoluteSum; the caller then
+/// sums the block in double lanes.
 template <bool Screen>
 [[gnu::always_inline]] inline bool float_sums_into(const FloatLaneSums& f, double ka, double kb, Pass1& r) {
   const double s_aa = lane_sum(f.s_aa), s_bb = lane_sum(f.s_bb), s_ds = lane_sum(f.s_dd);
   const double s_a = lane_sum(f.s_a), sum_ds = lane_sum(f.s_d), s_xd = lane_sum(f.s_xd);
-  const double s_ad = Screen ? 0.0 : lane_sum(f.s_ad);
-  if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_xd + s_ad)) return false;
+  if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_xd)) return false;
   if (!(s_aa >= kLeastFloatSquares && s_bb >= kLeastFloatSquares)) return false;
   const auto n = static_cast<double>(r.n_ok);
   const double kd = static_cast<float>(ka - kb);
+  if (!(std::sqrt(n * s_ds) + n * std::fabs(kd) < kGreatestFloatAbsoluteSum)) return false;
   // xs - ys = ds + e, e the shift's rounding.
   const double e = kd - (ka - kb);
   const double shifted_dd = s_ds + 2 * e * sum_ds + n * e * e;  // Σ(xs - ys)²
@@ -324,7 +338,7 @@ template <bool Screen>
   }
   r.s_dd = s_ds + 2 * kd * sum_ds + n * kd * kd;  // Σ(ds + kd)² = Σ(x - y)²
   if constexpr (!Screen) {
-    r.s_ad = s_ad;
+    r.s_ad = lane_sum(f.s_ad);
     for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, static_cast<double>(f.max_d[i]));
   }
   return true;
@@ -568,22 +582,28 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
   if constexpr (!Screen) extremes.store(First, e);
 }
 
+/// `offset` bytes past `p`, as an address for a prefetch (which may point past the object).
+[[gnu::always_inline]] inline const void* byte_address(const std::byte* p, std::size_t offset) {
+  return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + offset);
+}
+
 /// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, finite on both sides, and
 /// without Screen their extremes (counts_and_extremes<false, false>'s selects lane by lane): each
 /// step's stored halves made floats in registers instead of decoded into a block first. Each step
 /// also asks for the same place of the next block (where a unit goes on, as it mostly does: past
-/// its end a prefetch reads nothing and cannot fault), so that the next block's first loop finds
-/// its bytes in L2 while this loop's arithmetic hides their arrival (the first loop over a block,
-/// its counts, stalled on them: 9-11% of a run's time; prefetched all at once before the block
-/// instead, they slowed the run; docs/benchmarks.md, "twentieth session").
+/// its end a prefetch cannot fault, and the address is computed as an integer, never as a pointer
+/// beyond the object), so that the next block's first loop finds its bytes in L2 while this
+/// loop's arithmetic hides their arrival (the first loop over a block, its counts, stalled on them;
+/// prefetching took 9-12% off a run's time; all at once before the block instead, it slowed the
+/// run; docs/benchmarks.md, "twentieth session").
 template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
     const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e) {
   FloatStepSums<Screen> sums;
   StepExtremes<f8> extremes;
   for (std::size_t v = 0; v < nvec; ++v) {
-    __builtin_prefetch(a + 2 * kLanes * (nvec + v), 0, 2);
-    __builtin_prefetch(b + 2 * kLanes * (nvec + v), 0, 2);
+    __builtin_prefetch(byte_address(a, 2 * kLanes * (nvec + v)), 0, 2);
+    __builtin_prefetch(byte_address(b, 2 * kLanes * (nvec + v)), 0, 2);
     const f8 x = stored_bf16_floats(a + 2 * kLanes * v);
     const f8 y = stored_bf16_floats(b + 2 * kLanes * v);
     if constexpr (!Screen) extremes.add(x, y);

@@ -112,10 +112,12 @@ for r, g in zip(ref, got):
                 if abs(x - y) > 1e-6 * math.sqrt(float.fromhex(r[5 + names.index("n")])):
                     bad.append((r[1], name, x, y))
             elif name == "cv_diff":
-                # cv = std / |mean|: a mean's 1e-8 moves it by std / mean^2 * 1e-8.
+                # cv = std / |mean|: a mean's 1e-8 moves it by std / mean^2 * 1e-8, a std's 1e-6
+                # relative by 1e-6 cv.
                 col = lambda c: float.fromhex(r[5 + names.index(c)])
-                moved = sum(col("std_" + s) / col("mean_" + s) ** 2 * 1e-8 for s in "ab")
-                if abs(x - y) > 1e-6 * abs(x) + moved: bad.append((r[1], name, x, y))
+                moved = sum(col("std_" + s) / col("mean_" + s) ** 2 * 1e-8
+                            + 1e-6 * col("std_" + s) / abs(col("mean_" + s)) for s in "ab")
+                if abs(x - y) > moved: bad.append((r[1], name, x, y))
             elif rel > 1e-5:
                 bad.append((r[1], name, x, y))
             else:

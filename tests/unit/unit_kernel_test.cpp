@@ -204,6 +204,28 @@ TEST(UnitKernel, AScreeningPassSumsWhatItComputesAsTheFullPassDoes) {
   }
 }
 
+TEST(UnitKernel, BothPassesSumAHugeDifferenceInDoubleLanes) {
+  // a near 1, b near 1e35: Σ|a - b| (which only the full pass sums) would overflow a float. Both
+  // passes must take the double lanes for the block (the full pass for a finite Σ|a - b|), or a
+  // screening run's moments would no longer be the full run's bit for bit. (b's shifted squares
+  // overflow too here; the kernel also bounds Σ|a - b| from the sums both passes take.)
+  std::uint64_t s = 41;
+  std::vector<float> a(kKernelBlock), b(kKernelBlock);
+  for (std::size_t i = 0; i < kKernelBlock; ++i) {
+    a[i] = 1.0f + random_weight(s);
+    b[i] = 1e35f * (1.0f + 1e-3f * random_weight(s));
+  }
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    UnitSums full(kKernelBlock), screen(kKernelBlock, PassStatistics::screen);
+    full.add_block(0, a.data(), b.data(), kKernelBlock, BitEquality::float_bits);
+    screen.add_block(0, a.data(), b.data(), kKernelBlock, BitEquality::float_bits);
+    EXPECT_EQ(screened_fields(screen), screened_fields(full)) << "width " << static_cast<int>(width);
+    EXPECT_TRUE(std::isfinite(full.s_ad));
+    EXPECT_GT(full.s_ad, 1e38);
+  }
+}
+
 TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
   // add_bf16_block on the stored bytes gives add_block's sums on the decoded floats, bit for bit,
   // in a full pass (extremes, absolute differences and histograms too) and a screening one:
@@ -391,7 +413,9 @@ TEST(UnitKernel, CosinesOfNearIdenticalPairsKeepTheirPrecision) {
     for (const double scale : {1.0, 1e20, 1e-22}) {
       for (const double centre : {0.003, 1.0}) {
         for (const double offset : {0.0, 0.05}) {
-          for (const double shrink : {0.0, 1e-3, 1e-2}) {
+          // A side rescaled by 2.5 or 0.4 (beyond the factor of 4 of the sums of squares): 1 - cos
+          // errs about 1e-6 absolute there, far inside the bound of so large a distance.
+          for (const double shrink : {0.0, 1e-3, 1e-2, -1.5, 0.6}) {
             for (const double eps : {1e-1, 1e-2, 1e-3, 1e-4, 1e-5}) {
               std::uint64_t s = 5;
               const std::size_t n = 5 * kKernelBlock + 13;
