@@ -246,14 +246,19 @@ struct FloatStepSums {
   }
 };
 
-/// The shifts of one block as the float lanes take them: ka and kb (already floats, `shifts`
-/// rounds them) and kd, the float nearest ka - kb.
+/// The shifts of one block as the float lanes take them: a and b (already floats, `shifts` rounds
+/// them) and d, the float nearest a - b, each also in every lane (ka, kb, kd). float_sums_into
+/// takes d from here, so the lanes and the sums' corrections cannot round it differently.
 struct FloatShifts {
+  double a, b, d;
   f8 ka, kb, kd;
-  FloatShifts(double a, double b)
-      : ka(splat<f8>(static_cast<float>(a))),
+  FloatShifts(double shift_a, double shift_b)
+      : a(shift_a),
+        b(shift_b),
+        d(static_cast<float>(shift_a - shift_b)),
+        ka(splat<f8>(static_cast<float>(a))),
         kb(splat<f8>(static_cast<float>(b))),
-        kd(splat<f8>(static_cast<float>(a - b))) {}
+        kd(splat<f8>(static_cast<float>(d))) {}
 };
 
 /// `value` where `ok` is set, +0 elsewhere. A function always inlined, not a lambda: a lambda's
@@ -316,16 +321,16 @@ constexpr double kGreatestFloatAbsoluteSum = 0x1p120;
 /// kLeastFloatSquares, or Σ|x - y| possibly beyond kGreatestFloatAbsoluteSum; the caller then
 /// sums the block in double lanes.
 template <bool Screen>
-[[gnu::always_inline]] inline bool float_sums_into(const FloatLaneSums& f, double ka, double kb, Pass1& r) {
+[[gnu::always_inline]] inline bool float_sums_into(const FloatLaneSums& f, const FloatShifts& k, Pass1& r) {
   const double s_aa = lane_sum(f.s_aa), s_bb = lane_sum(f.s_bb), s_ds = lane_sum(f.s_dd);
   const double s_a = lane_sum(f.s_a), sum_ds = lane_sum(f.s_d), s_xd = lane_sum(f.s_xd);
   if (!std::isfinite(s_aa + s_bb + s_ds + s_a + sum_ds + s_xd)) return false;
   if (!(s_aa >= kLeastFloatSquares && s_bb >= kLeastFloatSquares)) return false;
   const auto n = static_cast<double>(r.n_ok);
-  const double kd = static_cast<float>(ka - kb);
+  const double kd = k.d;
   if (!(std::sqrt(n * s_ds) + n * std::fabs(kd) < kGreatestFloatAbsoluteSum)) return false;
   // xs - ys = ds + e, e the shift's rounding.
-  const double e = kd - (ka - kb);
+  const double e = kd - (k.a - k.b);
   const double shifted_dd = s_ds + 2 * e * sum_ds + n * e * e;  // Σ(xs - ys)²
   const double shifted_xd = s_xd + e * s_a;                     // Σxs(xs - ys)
   r.s_aa = s_aa, r.s_a = s_a, r.s_b = s_a - (sum_ds + n * e);
@@ -437,12 +442,13 @@ template <bool Wide, bool Screen, typename Widen>
   const bool all_ok = !tail && counts_and_extremes<false, Screen>(a, b, nvec, tail, float_bits, r);
   if (!all_ok) counts_and_extremes<true, Screen>(a, b, nvec, tail, float_bits, r);
   FloatLaneSums f;
+  const FloatShifts k(ka, kb);
   if (all_ok) {
-    float_lane_sums<false, Screen>(a, b, nvec, tail, FloatShifts(ka, kb), f);
+    float_lane_sums<false, Screen>(a, b, nvec, tail, k, f);
   } else {
-    float_lane_sums<true, Screen>(a, b, nvec, tail, FloatShifts(ka, kb), f);
+    float_lane_sums<true, Screen>(a, b, nvec, tail, k, f);
   }
-  if (float_sums_into<Screen>(f, ka, kb, r)) return;
+  if (float_sums_into<Screen>(f, k, r)) return;
   // The float sums could not be trusted: the block again in double lanes.
   LaneSums s;
 #if LINEAGE_KERNEL_WIDE
@@ -668,8 +674,9 @@ template <bool Screen, typename D, typename L>
   if (!tail && bf16_finite_counts(a, b, nvec, r)) {
     FloatLaneSums f;
     LaneExtremes e;
-    stored_bf16_float_sums<Screen>(a, b, nvec, FloatShifts(ka, kb), f, e);
-    if (float_sums_into<Screen>(f, ka, kb, r)) {
+    const FloatShifts k(ka, kb);
+    stored_bf16_float_sums<Screen>(a, b, nvec, k, f, e);
+    if (float_sums_into<Screen>(f, k, r)) {
       if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
       return;
     }
