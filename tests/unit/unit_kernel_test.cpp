@@ -74,9 +74,10 @@ struct Bf16Pairs {
 };
 
 /// The sums of one generated unit: `n` elements fed in kernel blocks (a shorter last one), b a
-/// perturbed copy of a. special: every special-th element of a side is NaN, +-inf or -0 (0: none).
+/// perturbed copy of a, both multiplied by `scale`. special: every special-th element of a side is
+/// NaN, +-inf or -0 (0: none).
 UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t special, BitEquality mode,
-                        PassStatistics statistics = PassStatistics::full) {
+                        PassStatistics statistics = PassStatistics::full, float scale = 1.0f) {
   using namespace lineage::stages;
   std::uint64_t s = seed;
   std::vector<float> a(n), b(n);
@@ -84,6 +85,7 @@ UnitSums generated_sums(std::uint64_t n, std::uint64_t seed, std::uint64_t speci
   for (std::uint64_t i = 0; i < n; ++i) {
     a[i] = random_weight(s);
     b[i] = (next_random(s) % 4 == 0) ? a[i] : a[i] + random_weight(s) * 0.05f;
+    a[i] *= scale, b[i] *= scale;
     if (special != 0) {
       for (float* p : {&a[i], &b[i]}) {
         if (next_random(s) % special == 0) {
@@ -141,6 +143,31 @@ TEST(UnitKernel, SumsKeepTheirBits) {
     for (const auto& c : cases) {
       EXPECT_EQ(fingerprint(generated_sums(c.n, c.seed, c.special, c.mode)), c.fingerprint)
           << "n " << c.n << " seed " << c.seed << " width " << static_cast<int>(width);
+    }
+  }
+}
+
+TEST(UnitKernel, DoubleLaneSumsKeepTheirBits) {
+  // Blocks whose float sums the kernel refuses (float_sums_into: squares beyond float's range at
+  // 1e20, below its normal range at 1e-22) are summed in double lanes: pinned as the goldens above
+  // are, on every width, finite blocks and blocks with NaN, infinities and -0 (the masked loops).
+  struct ScaledCase {
+    float scale;
+    std::uint64_t special, fingerprint;
+  };
+  const ScaledCase cases[] = {
+      {1e20f, 0, 0x987438437e173e63ull},
+      {1e20f, 997, 0x8fdb1505e30d9955ull},
+      {1e-22f, 0, 0x664e7c0f44ec44fdull},
+      {1e-22f, 997, 0xce22cdb91bb74555ull},
+  };
+  for (const auto width : available_widths()) {
+    const WidthInUse in_use(width);
+    for (const auto& c : cases) {
+      const UnitSums sums =
+          generated_sums(3 * 4096 + 13, 12, c.special, BitEquality::float_bits, PassStatistics::full, c.scale);
+      EXPECT_EQ(fingerprint(sums), c.fingerprint)
+          << "scale " << c.scale << " special " << c.special << " width " << static_cast<int>(width);
     }
   }
 }
