@@ -97,7 +97,10 @@ for r, g in zip(ref, got):
         rehashed += 1   # a split unit's hash is the hash of its block hashes
     for name, x, y in zip(names, r[5:], g[5:]):
         x, y = float.fromhex(x), float.fromhex(y)
-        if math.isnan(x) and math.isnan(y):
+        if not (math.isfinite(x) and math.isfinite(y)):
+            # NaN or an infinity on either side: the same on both, or a difference (the
+            # tolerances below would let NaN, or an infinity against a number, through).
+            if not (x == y or (math.isnan(x) and math.isnan(y))): bad.append((r[1], name, x, y))
             continue
         if name in exact_cols or name.startswith(("null_", "basis_", "neuron_", "hidden_")):
             if x != y: bad.append((r[1], name, x, y))
