@@ -593,31 +593,52 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
   return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + offset);
 }
 
-/// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, finite on both sides, and
-/// without Screen their extremes (counts_and_extremes<false, false>'s selects lane by lane): each
-/// step's stored halves made floats in registers instead of decoded into a block first. Each step
-/// also asks for the same place of the next block (where a unit goes on, as it mostly does: past
-/// its end a prefetch cannot fault, and the address is computed as an integer, never as a pointer
-/// beyond the object), so that the next block's first loop finds its bytes in L2 while this
-/// loop's arithmetic hides their arrival (the first loop over a block, its counts, stalled on them;
-/// prefetching took 9-12% off a run's time; all at once before the block instead, it slowed the
+/// The counts a loop over a block of BF16 pairs takes beside its sums, in eight lanes: minus the
+/// pairs of equal values and of equal bits (masks are -1). Valid only where every value is finite.
+struct StepCounts {
+  i8 c_val{}, c_bit{};
+};
+
+/// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, its counts of equal values
+/// and bits, and without Screen its extremes (counts_and_extremes<false, false>'s selects lane by
+/// lane): each step's stored halves made floats in registers instead of decoded into a block first.
+/// The loop assumes every value finite and does not check it: a NaN or an infinity leaves its
+/// side's float sum of squares not finite (every square is one, every addition keeps it), which
+/// the caller checks (pass_stored_bf16); one loop reads the block instead of a counting loop and a
+/// summing one (docs/benchmarks.md, "twenty-first session"). Each step also asks for the same place
+/// of the next block (where a unit goes on, as it mostly does: past its end a prefetch cannot
+/// fault, and the address is computed as an integer, never as a pointer beyond the object), so
+/// that the next block finds its bytes in L2 while this loop's arithmetic hides their arrival
+/// (prefetching took 9-12% off a run's time; all at once before the block instead, it slowed the
 /// run; docs/benchmarks.md, "twentieth session").
 template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
-    const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e) {
+    const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
+    StepCounts& c) {
   FloatStepSums<Screen> sums;
   StepExtremes<f8> extremes;
+  i8 c_val{}, c_bit{};
   for (std::size_t v = 0; v < nvec; ++v) {
     __builtin_prefetch(byte_address(a, 2 * kLanes * (nvec + v)), 0, 2);
     __builtin_prefetch(byte_address(b, 2 * kLanes * (nvec + v)), 0, 2);
     const f8 x = stored_bf16_floats(a + 2 * kLanes * v);
     const f8 y = stored_bf16_floats(b + 2 * kLanes * v);
+    c_val += x == y;  // -0 == +0
+    c_bit += __builtin_bit_cast(i8, x) == __builtin_bit_cast(i8, y);
     if constexpr (!Screen) extremes.add(x, y);
     const f8 d = x - y;
     sums.add(x - k.ka, y - k.kb, d, d - k.kd);
   }
   sums.store(r);
   if constexpr (!Screen) extremes.store(0, e);
+  c.c_val = c_val, c.c_bit = c_bit;
+}
+
+/// Whether every lane of a float sum is finite.
+[[gnu::always_inline]] inline bool lanes_finite(const float (&v)[8]) {
+  bool finite = true;
+  for (std::size_t i = 0; i < kLanes; ++i) finite = finite && std::isfinite(v[i]);
+  return finite;
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
@@ -659,49 +680,67 @@ template <bool Screen>
   return true;
 }
 
+/// A block of BF16 pairs with a NaN or an infinity, or the padded tail: decoded and passed as any
+/// other block (masked). Rare, so what the decoding costs does not matter.
+[[gnu::noinline]] inline void decoded_pass(const std::byte* a, const std::byte* b, std::size_t nvec, const Padded* tail,
+                                           double ka, double kb, Pass1& r, Pass1Function pass) {
+  float da[kKernelBlock], db[kKernelBlock];
+  for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = io::bf16_at(a + 2 * i), db[i] = io::bf16_at(b + 2 * i);
+  pass(da, db, nvec, tail, true, ka, kb, r);
+}
+
 /// The pass over BF16 elements as stored (two bytes each, `nvec` steps of eight, then the padded
 /// tail's floats), a screening one with Screen: the same counts, extremes and sums as `pass` on
-/// the decoded floats, the same bits (unit_kernel_test). A finite block (the usual case) is
-/// counted on the stored halves and summed in float lanes without the masks, which would select
-/// every lane; where float_sums_into refuses those sums, in double lanes W at a time (W the lanes
-/// of D, L its 64-bit integer vector).
+/// the decoded floats, the same bits (unit_kernel_test). A block is counted and summed in float
+/// lanes in one loop without the masks, as if finite (the usual case, where the masks would select
+/// every lane). Where a side's float squares are not finite, bf16_finite_counts tells a value that
+/// is not (the block is then decoded and passed with masks) from squares beyond float's range;
+/// where float_sums_into refuses the sums of a finite block, it is summed in double lanes W at a
+/// time (W the lanes of D, L its 64-bit integer vector).
 template <bool Screen, typename D, typename L>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void pass_stored_bf16(const std::byte* a,
                                                                                    const std::byte* b, std::size_t nvec,
                                                                                    const Padded* tail, double ka,
                                                                                    double kb, Pass1& r,
                                                                                    Pass1Function pass) {
-  if (!tail && bf16_finite_counts(a, b, nvec, r)) {
-    FloatLaneSums f;
-    LaneExtremes e;
-    const FloatShifts k(ka, kb);
-    stored_bf16_float_sums<Screen>(a, b, nvec, k, f, e);
+  if (tail) {
+    decoded_pass(a, b, nvec, tail, ka, kb, r, pass);
+    return;
+  }
+  FloatLaneSums f;
+  LaneExtremes e;
+  StepCounts c;
+  const FloatShifts k(ka, kb);
+  stored_bf16_float_sums<Screen>(a, b, nvec, k, f, e, c);
+  if (lanes_finite(f.s_aa) && lanes_finite(f.s_bb)) {
+    // Every value finite (stored_bf16_float_sums), so the loop's counts stand.
+    r.n_ok = r.fin_a = r.fin_b = static_cast<std::int64_t>(nvec * kLanes);
+    r.mismatch = 0;
+    r.val_eq = static_cast<std::int64_t>(-hsum(c.c_val));
+    r.bit_eq = static_cast<std::int64_t>(-hsum(c.c_bit));
     if (float_sums_into<Screen>(f, k, r)) {
       if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
       return;
     }
-    // The float sums could not be trusted: the block again in double lanes.
-    LaneSums s;
-    if constexpr (sizeof(D) == kLanes * sizeof(double)) {
-      stored_bf16_lane_sums<0, Screen, f8, D, L>(a, b, nvec, ka, kb, s, e);
-    } else {
-      stored_bf16_lane_sums<0, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
-      stored_bf16_lane_sums<4, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
-    }
-    if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
-    r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
-    r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
-    if constexpr (!Screen) {
-      r.s_ad = lane_sum(s.s_ad);
-      for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
-    }
+  } else if (!bf16_finite_counts(a, b, nvec, r)) {
+    decoded_pass(a, b, nvec, tail, ka, kb, r, pass);
     return;
   }
-  // A block with a NaN or an infinity, or the padded tail: decoded and passed as any other
-  // block (masked). Rare, so what the decoding costs does not matter.
-  float da[kKernelBlock], db[kKernelBlock];
-  for (std::size_t i = 0; i < nvec * kLanes; ++i) da[i] = io::bf16_at(a + 2 * i), db[i] = io::bf16_at(b + 2 * i);
-  pass(da, db, nvec, tail, true, ka, kb, r);
+  // Finite, but the float sums could not be trusted: the block again in double lanes.
+  LaneSums s;
+  if constexpr (sizeof(D) == kLanes * sizeof(double)) {
+    stored_bf16_lane_sums<0, Screen, f8, D, L>(a, b, nvec, ka, kb, s, e);
+  } else {
+    stored_bf16_lane_sums<0, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
+    stored_bf16_lane_sums<4, Screen, f4, D, L>(a, b, nvec, ka, kb, s, e);
+  }
+  if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
+  r.s_aa = lane_sum(s.s_aa), r.s_bb = lane_sum(s.s_bb), r.s_ab = lane_sum(s.s_ab);
+  r.s_dd = lane_sum(s.s_dd), r.s_a = lane_sum(s.s_a), r.s_b = lane_sum(s.s_b);
+  if constexpr (!Screen) {
+    r.s_ad = lane_sum(s.s_ad);
+    for (std::size_t i = 0; i < kLanes; ++i) r.max_d = std::max(r.max_d, s.max_d[i]);
+  }
 }
 
 LINEAGE_KERNEL_NARROW_TARGET

@@ -313,6 +313,40 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
   }
 }
 
+TEST(UnitKernel, AStoredBf16BlockWithOneValueNotFiniteIsPassedWithMasks) {
+  // The stored-BF16 pass sums a block as if finite and tells one that is not from its float sums
+  // of squares: one NaN or infinity on either side alone, anywhere in the block, must give the
+  // decoded pass's counts and sums (the block passed with masks), on every width that reads BF16.
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()};
+  std::uint64_t s = 5;
+  for (int side = 0; side < 2; ++side) {
+    for (const float special : specials) {
+      for (const std::uint64_t at : {std::uint64_t{0}, next_random(s) % kKernelBlock, kKernelBlock - 1}) {
+        Bf16Pairs pairs(kKernelBlock);
+        for (std::uint64_t i = 0; i < kKernelBlock; ++i) {
+          float x = random_weight(s), y = random_weight(s);
+          if (i == at) (side == 0 ? x : y) = special;
+          pairs.set(i, x, y);
+        }
+        for (const auto width : available_widths()) {
+          const WidthInUse in_use(width);
+          UnitSums decoded(kKernelBlock), stored(kKernelBlock);
+          if (!stored.reads_stored_bf16()) continue;
+          decoded.add_block(0, pairs.fa.data(), pairs.fb.data(), kKernelBlock, BitEquality::float_bits);
+          ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
+          const auto where = ::testing::Message() << "side " << side << " value " << special << " at " << at
+                                                  << " width " << static_cast<int>(width);
+          EXPECT_EQ(stored.n_bad, 1u) << where;
+          EXPECT_EQ(side == 0 ? stored.bad_a : stored.bad_b, 1u) << where;
+          EXPECT_TRUE(std::isfinite(stored.s_aa) && std::isfinite(stored.s_bb) && std::isfinite(stored.max_a)) << where;
+          EXPECT_EQ(fingerprint(stored), fingerprint(decoded)) << where;
+        }
+      }
+    }
+  }
+}
+
 TEST(UnitKernel, StoredBf16ExtremesThatAreZeroKeepTheDecodedPassSign) {
   // A block whose least a (greatest b) is zero, +0 and -0 both in it: which sign is kept depends on
   // the lane each zero lies in and on the step it comes first (every lane keeps the first of equal
