@@ -16,6 +16,12 @@
 #include <immintrin.h>
 #endif
 
+// The kernel tells NaN and infinities from finite values, and its sums' limits from their bounds:
+// an option that lets the compiler assume every value finite would silently change its results.
+#if defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__
+#error "stages/execute/unit_kernel.cpp needs IEEE NaN and infinities: build it without -ffinite-math-only (-ffast-math)"
+#endif
+
 namespace lineage::stages {
 namespace {
 
@@ -593,9 +599,10 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
   return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + offset);
 }
 
-/// The counts a loop over a block of BF16 pairs takes beside its sums, in eight lanes: minus the
-/// pairs of equal values and of equal bits (masks are -1). Valid only where every value is finite.
-struct StepCounts {
+/// The counts of a loop over a block of BF16 pairs, taken beside its sums, in eight lanes: minus
+/// the pairs of equal values and of equal bits (masks are -1). Valid only where every value is
+/// finite.
+struct LaneCounts {
   i8 c_val{}, c_bit{};
 };
 
@@ -603,9 +610,9 @@ struct StepCounts {
 /// and bits, and without Screen its extremes (counts_and_extremes<false, false>'s selects lane by
 /// lane): each step's stored halves made floats in registers instead of decoded into a block first.
 /// The loop assumes every value finite and does not check it: a NaN or an infinity leaves its
-/// side's float sum of squares not finite (every square is one, every addition keeps it), which
-/// the caller checks (pass_stored_bf16); one loop reads the block instead of a counting loop and a
-/// summing one (docs/benchmarks.md, "twenty-first session"). Each step also asks for the same place
+/// side's float sum of squares not finite (the square of either is not finite, and adding it to
+/// sums of squares keeps them so), which the caller checks (pass_stored_bf16); one loop reads the block instead of a
+/// counting loop and a summing one (docs/benchmarks.md, "twenty-first session"). Each step also asks for the same place
 /// of the next block (where a unit goes on, as it mostly does: past its end a prefetch cannot
 /// fault, and the address is computed as an integer, never as a pointer beyond the object), so
 /// that the next block finds its bytes in L2 while this loop's arithmetic hides their arrival
@@ -614,7 +621,7 @@ struct StepCounts {
 template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
     const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
-    StepCounts& c) {
+    LaneCounts& c) {
   FloatStepSums<Screen> sums;
   StepExtremes<f8> extremes;
   i8 c_val{}, c_bit{};
@@ -634,10 +641,12 @@ template <bool Screen>
   c.c_val = c_val, c.c_bit = c_bit;
 }
 
-/// Whether every lane of a float sum is finite.
+/// Whether every lane of a float sum is finite, from its exponent bits (which no compiler option
+/// can assume away).
 [[gnu::always_inline]] inline bool lanes_finite(const float (&v)[8]) {
   bool finite = true;
-  for (std::size_t i = 0; i < kLanes; ++i) finite = finite && std::isfinite(v[i]);
+  for (std::size_t i = 0; i < kLanes; ++i)
+    finite = finite && (std::bit_cast<std::uint32_t>(v[i]) & 0x7f800000u) != 0x7f800000u;
   return finite;
 }
 
@@ -709,7 +718,7 @@ template <bool Screen, typename D, typename L>
   }
   FloatLaneSums f;
   LaneExtremes e;
-  StepCounts c;
+  LaneCounts c;
   const FloatShifts k(ka, kb);
   stored_bf16_float_sums<Screen>(a, b, nvec, k, f, e, c);
   if (lanes_finite(f.s_aa) && lanes_finite(f.s_bb)) {

@@ -316,10 +316,12 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
 TEST(UnitKernel, AStoredBf16BlockWithOneValueNotFiniteIsPassedWithMasks) {
   // The stored-BF16 pass sums a block as if finite and tells one that is not from its float sums
   // of squares: one NaN or infinity on either side alone, anywhere in the block, must give the
-  // decoded pass's counts and sums (the block passed with masks), on every width that reads BF16.
+  // decoded pass's counts and sums (the block passed with masks), in a full pass and a screening
+  // one, on every width that reads BF16.
   const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity()};
   std::uint64_t s = 5;
+  int checked = 0;
   for (int side = 0; side < 2; ++side) {
     for (const float special : specials) {
       for (const std::uint64_t at : {std::uint64_t{0}, next_random(s) % kKernelBlock, kKernelBlock - 1}) {
@@ -329,21 +331,29 @@ TEST(UnitKernel, AStoredBf16BlockWithOneValueNotFiniteIsPassedWithMasks) {
           if (i == at) (side == 0 ? x : y) = special;
           pairs.set(i, x, y);
         }
-        for (const auto width : available_widths()) {
-          const WidthInUse in_use(width);
-          UnitSums decoded(kKernelBlock), stored(kKernelBlock);
-          if (!stored.reads_stored_bf16()) continue;
-          decoded.add_block(0, pairs.fa.data(), pairs.fb.data(), kKernelBlock, BitEquality::float_bits);
-          ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
-          const auto where = ::testing::Message() << "side " << side << " value " << special << " at " << at
-                                                  << " width " << static_cast<int>(width);
-          EXPECT_EQ(stored.n_bad, 1u) << where;
-          EXPECT_EQ(side == 0 ? stored.bad_a : stored.bad_b, 1u) << where;
-          EXPECT_TRUE(std::isfinite(stored.s_aa) && std::isfinite(stored.s_bb) && std::isfinite(stored.max_a)) << where;
-          EXPECT_EQ(fingerprint(stored), fingerprint(decoded)) << where;
+        for (const auto statistics : {PassStatistics::full, PassStatistics::screen}) {
+          for (const auto width : available_widths()) {
+            const WidthInUse in_use(width);
+            UnitSums decoded(kKernelBlock, statistics), stored(kKernelBlock, statistics);
+            if (!stored.reads_stored_bf16()) continue;
+            decoded.add_block(0, pairs.fa.data(), pairs.fb.data(), kKernelBlock, BitEquality::float_bits);
+            ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
+            const auto where = ::testing::Message()
+                               << "side " << side << " value " << special << " at " << at << " screen "
+                               << (statistics == PassStatistics::screen) << " width " << static_cast<int>(width);
+            EXPECT_EQ(stored.n_bad, 1u) << where;
+            EXPECT_EQ(side == 0 ? stored.bad_a : stored.bad_b, 1u) << where;
+            EXPECT_TRUE(std::isfinite(stored.s_aa) && std::isfinite(stored.s_bb)) << where;
+            EXPECT_EQ(fingerprint(stored), fingerprint(decoded)) << where;
+            EXPECT_EQ(screened_fields(stored), screened_fields(decoded)) << where;
+            ++checked;
+          }
         }
       }
     }
+  }
+  if (kernel_width_available(KernelWidth::narrow)) {
+    EXPECT_GT(checked, 0);
   }
 }
 
