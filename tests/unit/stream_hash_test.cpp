@@ -1,6 +1,6 @@
 // StreamHash (stages/execute/stream_hash.hpp): XXH3-64 of the concatenated bytes however the
 // stream is cut, equal to the library's one-shot XXH3_64bits (the journal's resume check and
-// every stored hash rely on it), on the AVX2 build where the CPU has it and the library's else.
+// every stored hash rely on it), on every build the CPU runs (the library's, AVX2, AVX-512).
 #include "stages/execute/stream_hash.hpp"
 
 #include <gtest/gtest.h>
@@ -22,19 +22,34 @@ TEST(StreamHash, EqualsOneShotXxh3ForAnySplit) {
   // stripes blocks) and long streams cut at random points.
   std::vector<std::size_t> lengths = {0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 256, 257, 1024, 1025, 4095, 8192};
   for (int i = 0; i < 40; ++i) lengths.push_back(static_cast<std::size_t>(rng() % bytes.size()));
-  for (const auto n : lengths) {
-    StreamHash whole, pieces;
-    whole.update(bytes.data(), n);
-    for (std::size_t i = 0; i < n;) {
-      const auto k = std::min<std::size_t>(n - i, static_cast<std::size_t>(rng() % 9000));
-      pieces.update(bytes.data() + i, k);
-      i += k;
+  for (const auto* build : detail::stream_hash_builds()) {
+    for (const auto n : lengths) {
+      StreamHash whole(*build), pieces(*build);
+      whole.update(bytes.data(), n);
+      for (std::size_t i = 0; i < n;) {
+        const auto k = std::min<std::size_t>(n - i, static_cast<std::size_t>(rng() % 9000));
+        pieces.update(bytes.data() + i, k);
+        i += k;
+      }
+      const auto want = XXH3_64bits(bytes.data(), n);
+      EXPECT_EQ(whole.digest(), want) << n << " bytes in one update, " << build->name;
+      EXPECT_EQ(pieces.digest(), want) << n << " bytes in pieces, " << build->name;
     }
-    const auto want = XXH3_64bits(bytes.data(), n);
-    EXPECT_EQ(whole.digest(), want) << n << " bytes in one update";
-    EXPECT_EQ(pieces.digest(), want) << n << " bytes in pieces";
+    std::cout << "StreamHash: " << build->name << " build checked\n";
   }
-  std::cout << "StreamHash: AVX2 build " << (detail::stream_hash_avx2_usable() ? "used" : "not used") << "\n";
+}
+
+TEST(StreamHash, TakesTheWidestBuildTheCpuRuns) {
+  const auto builds = detail::stream_hash_builds();
+  ASSERT_FALSE(builds.empty());
+  EXPECT_EQ(builds.front(), &detail::stream_hash_library());
+  // The widest the CPU runs: AVX-512 where it has it, else AVX2 (GCC on x86-64 builds both).
+  const auto* widest = detail::stream_hash_avx512() ? detail::stream_hash_avx512() : detail::stream_hash_avx2();
+  EXPECT_EQ(builds.back(), widest != nullptr ? widest : &detail::stream_hash_library());
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  EXPECT_EQ(detail::stream_hash_avx2() != nullptr, __builtin_cpu_supports("avx2") != 0);
+  EXPECT_EQ(detail::stream_hash_avx512() != nullptr, __builtin_cpu_supports("avx512f") != 0);
+#endif
 }
 
 TEST(StreamHash, DigestLeavesTheStreamGoing) {
