@@ -106,6 +106,20 @@ TEST(DtypeDecode, BulkDecodersEqualTheElementDecodersOnEveryPattern) {
     ASSERT_EQ(std::bit_cast<std::uint32_t>(out[i]), std::bit_cast<std::uint32_t>(bf16_to_float(all[i])))
         << "BF16 0x" << std::hex << all[i];
   }
+  // FP8: every byte, in an order that is not the table's, and an odd count.
+  std::vector<std::uint8_t> bytes(256 * 3 + 5);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>((i * 167u) & 0xFFu);
+  std::vector<float> out8(bytes.size());
+  decode_to_float(Dtype::F8_E4M3, std::as_bytes(std::span(bytes)), out8);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(out8[i]), std::bit_cast<std::uint32_t>(f8e4m3_to_float(bytes[i])))
+        << "F8_E4M3 0x" << std::hex << static_cast<int>(bytes[i]);
+  }
+  decode_to_float(Dtype::F8_E5M2, std::as_bytes(std::span(bytes)), out8);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(out8[i]), std::bit_cast<std::uint32_t>(f8e5m2_to_float(bytes[i])))
+        << "F8_E5M2 0x" << std::hex << static_cast<int>(bytes[i]);
+  }
 }
 
 }  // namespace
