@@ -92,18 +92,14 @@ float f16_to_float(std::uint16_t h) noexcept {
 }
 
 float f8e4m3_to_float(std::uint8_t b) noexcept {
-  const bool neg = (b & 0x80u) != 0;
-  const int exp = (b >> 3) & 0xF;
-  const int man = b & 0x7;
-  float v;
-  if (exp == 0xF && man == 0x7) {
-    v = std::numeric_limits<float>::quiet_NaN();
-  } else if (exp == 0) {
-    v = std::ldexp(static_cast<float>(man), -9);  // subnormal: man/8 * 2^-6
-  } else {
-    v = std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+  // Bits, not ldexp (a library call per element, which strided FP8 views decode with).
+  const std::uint32_t sign = static_cast<std::uint32_t>(b & 0x80u) << 24;
+  const std::uint32_t exp = (b >> 3) & 0xFu, man = b & 0x7u;
+  if (exp == 0xF && man == 0x7) return std::bit_cast<float>(sign | 0x7FC00000u);  // NaN
+  if (exp == 0) {  // subnormal: man/8 * 2^-6, exact in float
+    return std::bit_cast<float>(sign | std::bit_cast<std::uint32_t>(static_cast<float>(man) * 0x1p-9f));
   }
-  return neg ? -v : v;
+  return std::bit_cast<float>(sign | ((exp + 120u) << 23) | (man << 20));  // bias 7 -> 127
 }
 
 float f8e5m2_to_float(std::uint8_t b) noexcept {
@@ -172,8 +168,8 @@ namespace {
 
 /// Every FP8 pattern of one format decoded by its element decoder, built once: a unit of FP8
 /// (DeepSeek-V3 and Kimi-K2 store their experts so) is decoded by one table load per element
-/// instead of a call and an ldexp each, which bounded the pass at 0.08 GB/s
-/// (bench/compare_bench.cpp).
+/// instead of a decoder call each (which, with an ldexp each, bounded the pass at 0.08 GB/s;
+/// bench/compare_bench.cpp).
 struct Fp8Table {
   float value[256];
   explicit Fp8Table(float (*decode)(std::uint8_t) noexcept) {

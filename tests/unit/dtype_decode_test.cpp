@@ -73,6 +73,22 @@ TEST(DtypeDecode, Fp8Formats) {
   EXPECT_EQ(f8e5m2_to_float(0x01), 0x1p-16f);
 }
 
+TEST(DtypeDecode, Fp8E4m3EveryPatternIsItsDefinition) {
+  // (-1)^s * 2^(e - 7) * (1 + m/8), subnormals 2^-6 * m/8, S.1111.111 NaN: computed here the
+  // slow way for all 256 bytes, against the decoder's bits.
+  for (unsigned b = 0; b < 256; ++b) {
+    const int e = static_cast<int>((b >> 3) & 0xF), m = static_cast<int>(b & 7);
+    const float got = f8e4m3_to_float(static_cast<std::uint8_t>(b));
+    if (e == 0xF && m == 7) {
+      EXPECT_TRUE(std::isnan(got)) << b;
+      continue;
+    }
+    const double magnitude = e == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1.0 + m / 8.0, e - 7);
+    const double want = (b & 0x80) ? -magnitude : magnitude;
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(static_cast<float>(want))) << b;
+  }
+}
+
 TEST(DtypeDecode, ElementsAndBulk) {
   const std::int64_t i64 = -5;
   EXPECT_EQ(decode_element(Dtype::I64, reinterpret_cast<const std::byte*>(&i64)), -5.0);
