@@ -274,11 +274,12 @@ struct FloatShifts {
   return __builtin_bit_cast(f8, __builtin_bit_cast(i8, value) & ok);
 }
 
-/// pass1's sums of every step in float lanes. Without Masked every element is finite on both
-/// sides (pass1 checked), so the masks would select every lane: the same operations, the same bits.
-template <bool Masked, bool Screen>
-[[gnu::always_inline]] inline void float_lane_sums(const float* a, const float* b, std::size_t nvec, const Padded* tail,
-                                                   const FloatShifts& k, FloatLaneSums& r) {
+/// pass1's sums of every step in float lanes, with masks: excluded elements (not finite on either
+/// side, and the padded tail's NaN) add +0 to every sum. Where every element is finite the masks
+/// would select every lane: finite_float_sums takes the same operations without them.
+template <bool Screen>
+[[gnu::always_inline]] inline void masked_float_lane_sums(const float* a, const float* b, std::size_t nvec,
+                                                          const Padded* tail, const FloatShifts& k, FloatLaneSums& r) {
   const i8 exp_mask = splat<i8>(0x7f800000);
   FloatStepSums<Screen> sums;
   const std::size_t steps = nvec + (tail ? 1 : 0);
@@ -287,14 +288,9 @@ template <bool Masked, bool Screen>
     std::memcpy(&x, v < nvec ? a + v * kLanes : tail->a, sizeof x);
     std::memcpy(&y, v < nvec ? b + v * kLanes : tail->b, sizeof y);
     const f8 d = x - y;
-    if constexpr (Masked) {
-      // Excluded elements add +0 to every sum.
-      const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
-      const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
-      sums.add(kept(x - k.ka, ok), kept(y - k.kb, ok), kept(d, ok), kept(d - k.kd, ok));
-    } else {
-      sums.add(x - k.ka, y - k.kb, d, d - k.kd);
-    }
+    const i8 xi = __builtin_bit_cast(i8, x), yi = __builtin_bit_cast(i8, y);
+    const i8 ok = ((xi & exp_mask) != exp_mask) & ((yi & exp_mask) != exp_mask);
+    sums.add(kept(x - k.ka, ok), kept(y - k.kb, ok), kept(d, ok), kept(d - k.kd, ok));
   }
   sums.store(r);
 }
@@ -435,26 +431,120 @@ template <bool Masked, bool Screen>
   return true;
 }
 
+/// The extremes of every lane of a step's floats (lane i of a step is element 8v + i).
+struct LaneExtremes {
+  float min_a[8], max_a[8], min_b[8], max_b[8];
+};
+
+/// The extremes of W float lanes (F) of both sides as a loop selects them step by step:
+/// counts_and_extremes<false, false>'s selects, lane by lane.
+template <typename F>
+struct StepExtremes {
+  F min_a = splat<F>(INFINITY), max_a = splat<F>(-INFINITY), min_b = splat<F>(INFINITY), max_b = splat<F>(-INFINITY);
+
+  [[gnu::always_inline]] void add(F x, F y) {
+    min_a = x < min_a ? x : min_a;
+    max_a = x > max_a ? x : max_a;
+    min_b = y < min_b ? y : min_b;
+    max_b = y > max_b ? y : max_b;
+  }
+
+  /// Into lanes first .. first + W - 1 of `e`.
+  [[gnu::always_inline]] void store(std::size_t first, LaneExtremes& e) const {
+    for (std::size_t j = 0; j < sizeof(F) / sizeof(float); ++j) {
+      e.min_a[first + j] = min_a[j], e.max_a[first + j] = max_a[j];
+      e.min_b[first + j] = min_b[j], e.max_b[first + j] = max_b[j];
+    }
+  }
+};
+
+/// The counts of a loop over a block of pairs, taken beside its sums, in eight lanes: minus
+/// the pairs of equal values and of equal bits (masks are -1). Valid only where every value is
+/// finite.
+struct LaneCounts {
+  i8 c_val{}, c_bit{};
+};
+
+/// Whether every lane of a float sum is finite, from its exponent bits (which no compiler option
+/// can assume away).
+[[gnu::always_inline]] inline bool lanes_finite(const float (&v)[8]) {
+  bool finite = true;
+  for (std::size_t i = 0; i < kLanes; ++i)
+    finite = finite && (std::bit_cast<std::uint32_t>(v[i]) & 0x7f800000u) != 0x7f800000u;
+  return finite;
+}
+
+/// A block's counts of equal values and bits, its extremes (without Screen) and its float lane
+/// sums in one loop, as if every element were finite (the usual case, where the masks of
+/// counts_and_extremes<true> and masked_float_lane_sums would select every lane): the operations of
+/// counts_and_extremes<false, Screen> and masked_float_lane_sums without the masks, the same bits. A NaN or
+/// an infinity leaves its side's float sum of squares not finite (the square of either is not
+/// finite, and adding it to sums of squares keeps them so), which the caller checks; the block is
+/// read once instead of twice (docs/benchmarks.md, "twenty-first session").
+template <bool Screen>
+[[gnu::always_inline]] inline void finite_float_sums(const float* a, const float* b, std::size_t nvec, bool float_bits,
+                                                     const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
+                                                     LaneCounts& c) {
+  const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
+  FloatStepSums<Screen> sums;
+  StepExtremes<f8> extremes;
+  i8 c_val{}, c_bit{};
+  for (std::size_t v = 0; v < nvec; ++v) {
+    f8 x, y;
+    std::memcpy(&x, a + v * kLanes, sizeof x);
+    std::memcpy(&y, b + v * kLanes, sizeof y);
+    c_val += x == y;  // -0 == +0
+    c_bit += bits_on & (__builtin_bit_cast(i8, x) == __builtin_bit_cast(i8, y));
+    if constexpr (!Screen) extremes.add(x, y);
+    const f8 d = x - y;
+    sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+  }
+  sums.store(r);
+  if constexpr (!Screen) extremes.store(0, e);
+  c.c_val = c_val, c.c_bit = c_bit;
+}
+
+/// The counts of a block every element of which is finite, `nvec` steps of eight, into `r`.
+[[gnu::always_inline]] inline void set_finite_counts(std::size_t nvec, const LaneCounts& c, Pass1& r) {
+  r.n_ok = r.fin_a = r.fin_b = static_cast<std::int64_t>(nvec * kLanes);
+  r.mismatch = 0;
+  r.val_eq = static_cast<std::int64_t>(-hsum(c.c_val));
+  r.bit_eq = static_cast<std::int64_t>(-hsum(c.c_bit));
+}
+
 /// pass1: the float lanes' sums, or where float_sums_into refuses them the double sums of `Wide`
 /// (one loop of eight lanes) or of two loops of four, each float made a double by `Widen`; with
 /// Screen, a screening pass's (PassStatistics::screen).
 template <bool Wide, bool Screen, typename Widen>
 [[gnu::always_inline]] inline void pass1_body(const float* a, const float* b, std::size_t nvec, const Padded* tail,
                                               bool float_bits, double ka, double kb, Pass1& r) {
-  // Counts and extremes first, then the sums over the same (cache-resident) block: every sum sees
-  // the same operations in the same order as one loop of eight lanes. A block finite on
-  // both sides (the usual case) skips every mask; one with a non-finite element, or the padded
-  // tail, is counted again with them.
-  const bool all_ok = !tail && counts_and_extremes<false, Screen>(a, b, nvec, tail, float_bits, r);
-  if (!all_ok) counts_and_extremes<true, Screen>(a, b, nvec, tail, float_bits, r);
+  // A block without the padded tail is first counted and summed in one loop as if finite (the
+  // usual case). Where a side's float squares are not finite, counts_and_extremes tells a value
+  // that is not (the block is then counted and summed with masks) from squares beyond float's
+  // range; a padded tail goes there directly. Every sum sees the same operations in the same order
+  // as one loop of eight lanes either way.
   FloatLaneSums f;
   const FloatShifts k(ka, kb);
-  if (all_ok) {
-    float_lane_sums<false, Screen>(a, b, nvec, tail, k, f);
-  } else {
-    float_lane_sums<true, Screen>(a, b, nvec, tail, k, f);
+  bool all_ok = false;
+  if (!tail) {
+    LaneExtremes e;
+    LaneCounts c;
+    finite_float_sums<Screen>(a, b, nvec, float_bits, k, f, e, c);
+    if (lanes_finite(f.s_aa) && lanes_finite(f.s_bb)) {
+      set_finite_counts(nvec, c, r);
+      if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
+      if (float_sums_into<Screen>(f, k, r)) return;
+      all_ok = true;
+    }
   }
-  if (float_sums_into<Screen>(f, k, r)) return;
+  if (!all_ok) {
+    all_ok = !tail && counts_and_extremes<false, Screen>(a, b, nvec, tail, float_bits, r);
+    if (!all_ok) {
+      counts_and_extremes<true, Screen>(a, b, nvec, tail, float_bits, r);
+      masked_float_lane_sums<Screen>(a, b, nvec, tail, k, f);
+      if (float_sums_into<Screen>(f, k, r)) return;
+    }
+  }
   // The float sums could not be trusted: the block again in double lanes.
   LaneSums s;
 #if LINEAGE_KERNEL_WIDE
@@ -521,33 +611,6 @@ template <std::size_t First, typename F>
   }
 }
 
-/// The extremes of every lane of a step's floats (lane i of a step is element 8v + i).
-struct LaneExtremes {
-  float min_a[8], max_a[8], min_b[8], max_b[8];
-};
-
-/// The extremes of W float lanes (F) of both sides as a loop selects them step by step:
-/// counts_and_extremes<false, false>'s selects, lane by lane.
-template <typename F>
-struct StepExtremes {
-  F min_a = splat<F>(INFINITY), max_a = splat<F>(-INFINITY), min_b = splat<F>(INFINITY), max_b = splat<F>(-INFINITY);
-
-  [[gnu::always_inline]] void add(F x, F y) {
-    min_a = x < min_a ? x : min_a;
-    max_a = x > max_a ? x : max_a;
-    min_b = y < min_b ? y : min_b;
-    max_b = y > max_b ? y : max_b;
-  }
-
-  /// Into lanes first .. first + W - 1 of `e`.
-  [[gnu::always_inline]] void store(std::size_t first, LaneExtremes& e) const {
-    for (std::size_t j = 0; j < sizeof(F) / sizeof(float); ++j) {
-      e.min_a[first + j] = min_a[j], e.max_a[first + j] = max_a[j];
-      e.min_b[first + j] = min_b[j], e.max_b[first + j] = max_b[j];
-    }
-  }
-};
-
 /// The same for four lanes, both sides in one vector of eight (a's lanes, then b's): two selects
 /// a step and two registers, where four would not fit beside the eight double sums in AVX2's
 /// sixteen (four were spilled, and the block took 19% longer than with the extremes in a loop of
@@ -599,25 +662,15 @@ template <std::size_t First, bool Screen, typename F, typename D, typename L>
   return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + offset);
 }
 
-/// The counts of a loop over a block of BF16 pairs, taken beside its sums, in eight lanes: minus
-/// the pairs of equal values and of equal bits (masks are -1). Valid only where every value is
-/// finite.
-struct LaneCounts {
-  i8 c_val{}, c_bit{};
-};
-
-/// float_lane_sums<false, Screen> of a block of BF16 pairs as stored, its counts of equal values
-/// and bits, and without Screen its extremes (counts_and_extremes<false, false>'s selects lane by
-/// lane): each step's stored halves made floats in registers instead of decoded into a block first.
-/// The loop assumes every value finite and does not check it: a NaN or an infinity leaves its
-/// side's float sum of squares not finite (the square of either is not finite, and adding it to
-/// sums of squares keeps them so), which the caller checks (pass_stored_bf16); one loop reads the block instead of a
-/// counting loop and a summing one (docs/benchmarks.md, "twenty-first session"). Each step also asks for the same place
-/// of the next block (where a unit goes on, as it mostly does: past its end a prefetch cannot
-/// fault, and the address is computed as an integer, never as a pointer beyond the object), so
-/// that the next block finds its bytes in L2 while this loop's arithmetic hides their arrival
-/// (prefetching took 9-12% off a run's time; all at once before the block instead, it slowed the
-/// run; docs/benchmarks.md, "twentieth session").
+/// finite_float_sums<Screen> of a block of BF16 pairs as stored, with float_bits (its counts of
+/// equal values and bits, its extremes without Screen, its float sums, the same operations): each
+/// step's stored halves made floats in registers instead of decoded into a block first. Like
+/// finite_float_sums it assumes every value finite, which the caller checks (pass_stored_bf16).
+/// Each step also asks for the same place of the next block (where a unit goes on, as it mostly
+/// does: past its end a prefetch cannot fault, and the address is computed as an integer, never
+/// as a pointer beyond the object), so that the next block finds its bytes in L2 while this loop's
+/// arithmetic hides their arrival (prefetching took 9-12% off a run's time; all at once before the
+/// block instead, it slowed the run; docs/benchmarks.md, "twentieth session").
 template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
     const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
@@ -639,15 +692,6 @@ template <bool Screen>
   sums.store(r);
   if constexpr (!Screen) extremes.store(0, e);
   c.c_val = c_val, c.c_bit = c_bit;
-}
-
-/// Whether every lane of a float sum is finite, from its exponent bits (which no compiler option
-/// can assume away).
-[[gnu::always_inline]] inline bool lanes_finite(const float (&v)[8]) {
-  bool finite = true;
-  for (std::size_t i = 0; i < kLanes; ++i)
-    finite = finite && (std::bit_cast<std::uint32_t>(v[i]) & 0x7f800000u) != 0x7f800000u;
-  return finite;
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
@@ -723,10 +767,7 @@ template <bool Screen, typename D, typename L>
   stored_bf16_float_sums<Screen>(a, b, nvec, k, f, e, c);
   if (lanes_finite(f.s_aa) && lanes_finite(f.s_bb)) {
     // Every value finite (stored_bf16_float_sums), so the loop's counts stand.
-    r.n_ok = r.fin_a = r.fin_b = static_cast<std::int64_t>(nvec * kLanes);
-    r.mismatch = 0;
-    r.val_eq = static_cast<std::int64_t>(-hsum(c.c_val));
-    r.bit_eq = static_cast<std::int64_t>(-hsum(c.c_bit));
+    set_finite_counts(nvec, c, r);
     if (float_sums_into<Screen>(f, k, r)) {
       if constexpr (!Screen) fold_extremes(e.min_a, e.max_a, e.min_b, e.max_b, r);
       return;

@@ -313,11 +313,12 @@ TEST(UnitKernel, PassesReadStoredBf16AsTheirDecodedValues) {
   }
 }
 
-TEST(UnitKernel, AStoredBf16BlockWithOneValueNotFiniteIsPassedWithMasks) {
-  // The stored-BF16 pass sums a block as if finite and tells one that is not from its float sums
-  // of squares: one NaN or infinity on either side alone, anywhere in the block, must give the
-  // decoded pass's counts and sums (the block passed with masks), in a full pass and a screening
-  // one, on every width that reads BF16.
+TEST(UnitKernel, ABlockWithOneValueNotFiniteIsPassedWithMasks) {
+  // Both passes (decoded and stored BF16) sum a block as if finite and tell one that is not from
+  // its float sums of squares: one NaN or infinity on either side alone, anywhere in the block,
+  // must be counted as excluded on that side and leave the sums finite (the block passed with
+  // masks), and the stored-BF16 pass must give the decoded pass's bits; in a full pass and a
+  // screening one, on every width.
   const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity()};
   std::uint64_t s = 5;
@@ -335,12 +336,16 @@ TEST(UnitKernel, AStoredBf16BlockWithOneValueNotFiniteIsPassedWithMasks) {
           for (const auto width : available_widths()) {
             const WidthInUse in_use(width);
             UnitSums decoded(kKernelBlock, statistics), stored(kKernelBlock, statistics);
-            if (!stored.reads_stored_bf16()) continue;
             decoded.add_block(0, pairs.fa.data(), pairs.fb.data(), kKernelBlock, BitEquality::float_bits);
-            ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
             const auto where = ::testing::Message()
                                << "side " << side << " value " << special << " at " << at << " screen "
                                << (statistics == PassStatistics::screen) << " width " << static_cast<int>(width);
+            EXPECT_EQ(decoded.n_bad, 1u) << where;
+            EXPECT_EQ(side == 0 ? decoded.bad_a : decoded.bad_b, 1u) << where;
+            EXPECT_EQ(decoded.n_ok, kKernelBlock - 1) << where;
+            EXPECT_TRUE(std::isfinite(decoded.s_aa) && std::isfinite(decoded.s_bb)) << where;
+            if (!stored.reads_stored_bf16()) continue;
+            ASSERT_TRUE(stored.add_bf16_block(0, pairs.a.data(), pairs.b.data(), kKernelBlock));
             EXPECT_EQ(stored.n_bad, 1u) << where;
             EXPECT_EQ(side == 0 ? stored.bad_a : stored.bad_b, 1u) << where;
             EXPECT_TRUE(std::isfinite(stored.s_aa) && std::isfinite(stored.s_bb)) << where;
