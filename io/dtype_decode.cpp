@@ -79,10 +79,6 @@ void decode_f16(const std::byte* s, float* d, std::size_t n) noexcept {
 using u8x16 = std::uint8_t __attribute__((vector_size(16)));
 using i32x8 = std::int32_t __attribute__((vector_size(32)));
 
-/// F8_E4M3 (fn) to float without branches or tables, eight at a time: exponent and mantissa moved
-/// into place and rebiased (7 -> 127), subnormals as m * 2^-9 (an exact float product), S.1111.111
-/// as NaN. Equal to f8e4m3_to_float on all 256 bytes (dtype_decode_test); the scalar decoder's
-/// table ran at about half the speed (docs/benchmarks.md, "FP8 and F32 units").
 /// Eight F8_E4M3 bytes, each below 24 zero bits in `u`, decoded into `out`. A function always
 /// inlined, not a lambda: a lambda's call operator keeps the default target, and an unoptimised
 /// build would pass the vector between it and the clones in different registers.
@@ -97,6 +93,10 @@ using i32x8 = std::int32_t __attribute__((vector_size(32)));
   std::memcpy(out, &f, sizeof f);
 }
 
+/// F8_E4M3 (fn) to float without branches or tables, sixteen bytes a load: exponent and mantissa moved
+/// into place and rebiased (7 -> 127), subnormals as m * 2^-9 (an exact float product), S.1111.111
+/// as NaN. Equal to f8e4m3_to_float on all 256 bytes (dtype_decode_test); the table of
+/// the scalar decoder's values ran at 0.6 of its speed (docs/benchmarks.md, "FP8 and F32 units").
 LINEAGE_DECODE_CLONES
 void decode_f8e4m3(const std::byte* s, float* d, std::size_t n) noexcept {
   std::size_t i = 0;

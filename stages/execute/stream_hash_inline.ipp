@@ -1,7 +1,9 @@
 // xxHash's streaming XXH3-64 over an opaque state, inlined from its header: included by
 // stream_hash_avx2.cpp and stream_hash_avx512.cpp, each after its target pragma and XXH_VECTOR, so
 // each file's copy is compiled for its ISA (XXH_INLINE_ALL makes every function static: the two
-// copies never meet). Defines the StreamHashBuild `kBuild` named `name`.
+// copies never meet). Defines inline_create, inline_free, inline_update and inline_digest, the
+// functions of a StreamHashBuild. The including file provides <new>, <cstddef> and <cstdint>, and
+// every header xxhash.h includes, before its pragma.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
