@@ -474,6 +474,30 @@ struct LaneCounts {
   return finite;
 }
 
+/// What a loop over a block assumed finite takes step by step: the counts of equal values and of
+/// equal bits (where bits_on), the extremes without Screen, and the float sums, as
+/// counts_and_extremes<false, Screen> and masked_float_lane_sums take them without masks.
+template <bool Screen>
+struct FiniteStep {
+  FloatStepSums<Screen> sums;
+  StepExtremes<f8> extremes;
+  i8 c_val{}, c_bit{};
+
+  [[gnu::always_inline]] void add(f8 x, f8 y, i8 bits_on, const FloatShifts& k) {
+    c_val += x == y;  // -0 == +0
+    c_bit += bits_on & (__builtin_bit_cast(i8, x) == __builtin_bit_cast(i8, y));
+    if constexpr (!Screen) extremes.add(x, y);
+    const f8 d = x - y;
+    sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+  }
+
+  [[gnu::always_inline]] void store(FloatLaneSums& r, LaneExtremes& e, LaneCounts& c) const {
+    sums.store(r);
+    if constexpr (!Screen) extremes.store(0, e);
+    c.c_val = c_val, c.c_bit = c_bit;
+  }
+};
+
 /// A block's counts of equal values and bits, its extremes (without Screen) and its float lane
 /// sums in one loop, as if every element were finite (the usual case, where the masks of
 /// counts_and_extremes<true> and masked_float_lane_sums would select every lane): the operations of
@@ -486,22 +510,14 @@ template <bool Screen>
                                                      const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
                                                      LaneCounts& c) {
   const i8 bits_on = float_bits ? splat<i8>(-1) : splat<i8>(0);
-  FloatStepSums<Screen> sums;
-  StepExtremes<f8> extremes;
-  i8 c_val{}, c_bit{};
+  FiniteStep<Screen> step;
   for (std::size_t v = 0; v < nvec; ++v) {
     f8 x, y;
     std::memcpy(&x, a + v * kLanes, sizeof x);
     std::memcpy(&y, b + v * kLanes, sizeof y);
-    c_val += x == y;  // -0 == +0
-    c_bit += bits_on & (__builtin_bit_cast(i8, x) == __builtin_bit_cast(i8, y));
-    if constexpr (!Screen) extremes.add(x, y);
-    const f8 d = x - y;
-    sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+    step.add(x, y, bits_on, k);
   }
-  sums.store(r);
-  if constexpr (!Screen) extremes.store(0, e);
-  c.c_val = c_val, c.c_bit = c_bit;
+  step.store(r, e, c);
 }
 
 /// The counts of a block every element of which is finite, `nvec` steps of eight, into `r`.
@@ -675,23 +691,14 @@ template <bool Screen>
 [[gnu::always_inline, gnu::target("arch=x86-64-v3")]] inline void stored_bf16_float_sums(
     const std::byte* a, const std::byte* b, std::size_t nvec, const FloatShifts& k, FloatLaneSums& r, LaneExtremes& e,
     LaneCounts& c) {
-  FloatStepSums<Screen> sums;
-  StepExtremes<f8> extremes;
-  i8 c_val{}, c_bit{};
+  const i8 bits_on = splat<i8>(-1);
+  FiniteStep<Screen> step;
   for (std::size_t v = 0; v < nvec; ++v) {
     __builtin_prefetch(byte_address(a, 2 * kLanes * (nvec + v)), 0, 2);
     __builtin_prefetch(byte_address(b, 2 * kLanes * (nvec + v)), 0, 2);
-    const f8 x = stored_bf16_floats(a + 2 * kLanes * v);
-    const f8 y = stored_bf16_floats(b + 2 * kLanes * v);
-    c_val += x == y;  // -0 == +0
-    c_bit += __builtin_bit_cast(i8, x) == __builtin_bit_cast(i8, y);
-    if constexpr (!Screen) extremes.add(x, y);
-    const f8 d = x - y;
-    sums.add(x - k.ka, y - k.kb, d, d - k.kd);
+    step.add(stored_bf16_floats(a + 2 * kLanes * v), stored_bf16_floats(b + 2 * kLanes * v), bits_on, k);
   }
-  sums.store(r);
-  if constexpr (!Screen) extremes.store(0, e);
-  c.c_val = c_val, c.c_bit = c_bit;
+  step.store(r, e, c);
 }
 
 /// A block of BF16 pairs all finite on both sides, counted: the equal values and equal bits of
