@@ -40,6 +40,38 @@ bool keeps_values(const TensorKey& k, UnitKind kind, std::uint64_t elements, con
   return is_norm_role(k.role) && elements <= o.keep_values_max;
 }
 
+/// What a run does with a model's quantised weights, said once per model: METHODS §0 asks for
+/// statistics on dequantised values, and the pass reads stored values. A weight stored beside a
+/// scale companion (block-FP8 `weight_scale_inv`, LLM.int8 `SCB`: families/_quantization.yaml) is
+/// compared on its stored codes when they are floats (FP8: each 128 x 128 block still divided by
+/// its scale) and not compared when they are integers. Empty when no weight has a scale.
+std::vector<std::string> quantised_weight_notes(const Inventory& inv) {
+  std::set<TensorKey> scaled;
+  for (const auto& t : inv.tensors) {
+    if (t.key.kind != ParamKind::scale) continue;
+    TensorKey weight = t.key;
+    weight.kind = ParamKind::weight;
+    scaled.insert(weight);
+  }
+  if (scaled.empty()) return {};
+  std::size_t codes = 0, skipped = 0;
+  for (const auto& t : inv.tensors) {
+    if (t.key.kind != ParamKind::weight || !scaled.contains(t.key) || !t.dtype) continue;
+    ++(dtype_is_float(*t.dtype) ? codes : skipped);
+  }
+  std::vector<std::string> notes;
+  if (codes > 0) {
+    notes.push_back(inv.model_dir + ": " + std::to_string(codes) +
+                    " quantised weights are compared on their stored codes, their scales not applied "
+                    "(each block's values divided by its own scale; docs/methods.md, \"Quantised weights\")");
+  }
+  if (skipped > 0) {
+    notes.push_back(inv.model_dir + ": " + std::to_string(skipped) +
+                    " integer-quantised weights are not compared (docs/methods.md, \"Quantised weights\")");
+  }
+  return notes;
+}
+
 /// Key with the layer removed: what "the same role in another layer" means.
 TensorKey role_of(TensorKey k) {
   k.layer = -1;
@@ -287,6 +319,9 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
   out.units.reserve(count);
   advise_huge_pages(out.units.data(), count * sizeof(ComparisonUnit));
   pair_all();
+  for (const auto* m : models) {
+    for (auto& note : quantised_weight_notes(*m)) out.notes.push_back(std::move(note));
+  }
   return out;
 }
 

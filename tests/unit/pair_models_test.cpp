@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -146,6 +147,57 @@ TEST(PairModels, ElementViewsKeepExactlyTheAcceptedKeysAndShareTheirNames) {
     if (u.a.file == first.a.file && u.a.model == first.a.model) {
       EXPECT_EQ(&u.a.file.str(), &first.a.file.str());
     }
+  }
+}
+
+// A weight stored beside a scale companion (block FP8, LLM.int8) is compared on its stored codes
+// when they are floats and not at all when they are integers; the pair's notes say so, per model,
+// and say nothing for a model without scales.
+TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
+  const auto dir = lineage::testing::synth_suite() / "base";
+  const auto plain = inventory_of(dir);
+  auto quantised = inventory_of(dir);
+  quantised.model_dir = "quantised";
+  std::vector<std::size_t> weights;
+  for (std::size_t i = 0; i < quantised.tensors.size(); ++i) {
+    const auto& t = quantised.tensors[i];
+    if (t.key.kind == ParamKind::weight && t.shape.size() == 2 && t.key.role == TensorRole::routed_expert) {
+      weights.push_back(i);
+    }
+  }
+  ASSERT_GE(weights.size(), 5u);
+  const auto with_scale = [&](std::size_t i, Dtype dtype) {
+    quantised.tensors[i].dtype = dtype;
+    auto scale = quantised.tensors[i];
+    scale.name += "_scale_inv";
+    scale.key.kind = ParamKind::scale;
+    scale.dtype = Dtype::F32;
+    quantised.tensors.push_back(scale);
+  };
+  for (int k = 0; k < 3; ++k) with_scale(weights[static_cast<std::size_t>(k)], Dtype::F8_E4M3);
+  for (int k = 3; k < 5; ++k) with_scale(weights[static_cast<std::size_t>(k)], Dtype::I8);
+  const TensorKey int8_key = quantised.tensors[weights[3]].key;
+  const TensorKey fp8_key = quantised.tensors[weights[0]].key;
+
+  const auto r = pair_models({&quantised, &plain}, {});
+  std::vector<std::string> about_scales;
+  for (const auto& n : r.notes) {
+    if (n.find("quantised weights") != std::string::npos) about_scales.push_back(n);
+  }
+  ASSERT_EQ(about_scales.size(), 2u);
+  EXPECT_EQ(about_scales[0].rfind("quantised: 3 quantised weights are compared on their stored codes", 0), 0u)
+      << about_scales[0];
+  EXPECT_EQ(about_scales[1].rfind("quantised: 2 integer-quantised weights are not compared", 0), 0u) << about_scales[1];
+  bool fp8_paired = false, int8_paired = false;
+  for (const auto& u : r.units) {
+    if (u.kind != UnitKind::same_key) continue;
+    fp8_paired = fp8_paired || u.key_a == fp8_key;
+    int8_paired = int8_paired || u.key_a == int8_key;
+  }
+  EXPECT_TRUE(fp8_paired);
+  EXPECT_FALSE(int8_paired);
+  for (const auto& n : pair_models({&plain, &plain}, {}).notes) {
+    EXPECT_EQ(n.find("quantised"), std::string::npos) << n;
   }
 }
 
