@@ -16,6 +16,10 @@ using h5detail::check;
 using h5detail::check_id;
 using h5detail::SilenceHdf5;
 
+/// The conversion and background buffers of a string write (write_string_pointer_rows): under the
+/// 1 MiB at which the heap maps blocks of their own after the pass.
+constexpr std::size_t kStringConversionBufferBytes = std::size_t{256} << 10;
+
 template <typename T>
 hid_t native_type();
 template <>
@@ -404,6 +408,14 @@ void H5File::write_string_pointer_rows(
   const auto dset = create_dataset(path, type.id(), dims);
   if (count == 0) return;
   H5Handle space(check_id(H5Dget_space(dset.id()), path_.string() + ": dataspace of " + path));
+  // HDF5 converts variable-length strings through a conversion buffer and a background buffer,
+  // 1 MiB each unless told, allocated and zeroed for every H5Dwrite. After the pass, blocks of
+  // 1 MiB are mappings of their own (core/heap_tuning.hpp), so each write faulted in 512 fresh
+  // pages: a fifth of a screening run's page faults, all on rank 0 (docs/benchmarks.md).
+  // Buffers of 256 KiB come from the heap and are reused; the file is the same.
+  const H5Handle transfer(check_id(H5Pcreate(H5P_DATASET_XFER), path_.string() + ": transfer list for " + path));
+  check(H5Pset_buffer(transfer.id(), kStringConversionBufferBytes, nullptr, nullptr),
+        path_.string() + ": conversion buffer for " + path);
   std::vector<const char*> ptrs;
   ptrs.reserve(std::min(rows_per_part, count));
   for (std::uint64_t first = 0; first < count; first += rows_per_part) {
@@ -417,7 +429,7 @@ void H5File::write_string_pointer_rows(
                           " rows)");
     }
     const auto memory = select_rows(space, dims, first, rows, path);
-    check(H5Dwrite(dset.id(), type.id(), memory.id(), space.id(), H5P_DEFAULT, ptrs.data()),
+    check(H5Dwrite(dset.id(), type.id(), memory.id(), space.id(), transfer.id(), ptrs.data()),
           path_.string() + ": write strings " + path);
   }
 }
