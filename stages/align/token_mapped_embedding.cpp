@@ -15,29 +15,29 @@
 namespace lineage::stages {
 namespace {
 
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 /// The fits run in float: each shuffle costs n·d² multiply-adds, and cosines of unit rows need
 /// no more (the rows are centred and scaled in double first).
 using FitMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Rows of `m` picked by `rows`, centred by the column means of the rows marked `train`, then
-/// scaled to unit length (a zero row stays zero).
-Matrix centred_unit_rows(const Matrix& m, const std::vector<bool>& train) {
-  Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(m.cols());
-  double n = 0;
-  for (Eigen::Index i = 0; i < m.rows(); ++i) {
-    if (!train[static_cast<std::size_t>(i)]) continue;
-    mean += m.row(i);
-    n += 1;
+/// A table's value as the tests read it: non-finite values count as zero (the pass reports them
+/// in n_nonfinite).
+double finite_or_zero(float v) noexcept { return std::isfinite(v) ? static_cast<double>(v) : 0.0; }
+
+/// Row i of a table, centred by `mean` (the column means of the fitting rows) and scaled to unit
+/// length in `row` (a zero row stays zero).
+void centred_unit_row(std::span<const float> table, std::size_t i, const std::vector<double>& mean,
+                      std::vector<double>& row) {
+  const std::size_t d = mean.size();
+  double squares = 0;
+  for (std::size_t j = 0; j < d; ++j) {
+    row[j] = finite_or_zero(table[i * d + j]) - mean[j];
+    squares += row[j] * row[j];
   }
-  if (n > 0) mean /= n;
-  Matrix out = m.rowwise() - mean;
-  for (Eigen::Index i = 0; i < out.rows(); ++i) {
-    const double norm = out.row(i).norm();
-    if (norm > 0) out.row(i) /= norm;
+  const double norm = std::sqrt(squares);
+  if (norm > 0) {
+    for (auto& v : row) v /= norm;
   }
-  return out;
 }
 
 /// Mean over rows of the dot product of unit rows (their cosine).
@@ -77,16 +77,6 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
   out.rotation.heldout.observed = kNaN;
   out.raw_cosine = kNaN;
   if (tokens == 0 || hidden == 0) return out;
-  const auto n = static_cast<Eigen::Index>(tokens), d = static_cast<Eigen::Index>(hidden);
-  Matrix xa(n, d), yb(n, d);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const auto k = static_cast<std::size_t>(i * d + j);
-      // Non-finite values count as zero here (the pass reports them in n_nonfinite).
-      xa(i, j) = std::isfinite(a[k]) ? a[k] : 0.0;
-      yb(i, j) = std::isfinite(b[k]) ? b[k] : 0.0;
-    }
-  }
   std::size_t same = 0;
   std::vector<bool> train(tokens);
   for (std::size_t i = 0; i < tokens; ++i) {
@@ -95,18 +85,48 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
     train[i] = (XXH3_64bits(key, sizeof key) & 1u) == 0;
   }
   out.same_id_share = static_cast<double>(same) / static_cast<double>(tokens);
-  const Matrix x = centred_unit_rows(xa, train), y = centred_unit_rows(yb, train);
-  out.raw_cosine = mean_row_cosine<Matrix>(x, y);
-
   std::vector<Eigen::Index> train_rows, test_rows;
-  for (Eigen::Index i = 0; i < n; ++i) (train[static_cast<std::size_t>(i)] ? train_rows : test_rows).push_back(i);
+  for (std::size_t i = 0; i < tokens; ++i) (train[i] ? train_rows : test_rows).push_back(static_cast<Eigen::Index>(i));
   auto& rot = out.rotation;
   rot.train = train_rows.size();
   rot.test = test_rows.size();
-  if (static_cast<double>(train_rows.size()) < options.min_train_per_dim * static_cast<double>(hidden) ||
-      test_rows.size() < 2 || hidden > options.max_hidden)
-    return out;
-  const FitMatrix xf = x.cast<float>(), yf = y.cast<float>();
+  const bool fits = static_cast<double>(train_rows.size()) >= options.min_train_per_dim * static_cast<double>(hidden) &&
+                    test_rows.size() >= 2 && hidden <= options.max_hidden;
+
+  // Row by row, never a table in double: 4,096 tokens at hidden 7,168 are 235 MB a table in
+  // double, and the centred copies doubled that (a rank's peak went over 512 MB; docs/benchmarks.md).
+  const std::size_t d = hidden;
+  std::vector<double> mean_a(d, 0.0), mean_b(d, 0.0);
+  for (const auto i : train_rows) {
+    for (std::size_t j = 0; j < d; ++j) {
+      mean_a[j] += finite_or_zero(a[static_cast<std::size_t>(i) * d + j]);
+      mean_b[j] += finite_or_zero(b[static_cast<std::size_t>(i) * d + j]);
+    }
+  }
+  if (!train_rows.empty()) {
+    const auto count = static_cast<double>(train_rows.size());
+    for (std::size_t j = 0; j < d; ++j) mean_a[j] /= count, mean_b[j] /= count;
+  }
+  // The fit's tables: the centred unit rows in float (only where a fit is made: hidden <= max_hidden).
+  FitMatrix xf, yf;
+  if (fits) xf.resize(static_cast<Eigen::Index>(tokens), static_cast<Eigen::Index>(d)), yf.resize(xf.rows(), xf.cols());
+  std::vector<double> x(d), y(d);
+  double cosines = 0;
+  for (std::size_t i = 0; i < tokens; ++i) {
+    centred_unit_row(a, i, mean_a, x);
+    centred_unit_row(b, i, mean_b, y);
+    double dot = 0;
+    for (std::size_t j = 0; j < d; ++j) dot += x[j] * y[j];
+    cosines += dot;
+    if (fits) {
+      for (std::size_t j = 0; j < d; ++j) {
+        xf(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = static_cast<float>(x[j]);
+        yf(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = static_cast<float>(y[j]);
+      }
+    }
+  }
+  out.raw_cosine = cosines / static_cast<double>(tokens);
+  if (!fits) return out;
   const FitMatrix x_train = xf(train_rows, Eigen::all), x_test = xf(test_rows, Eigen::all);
   const Fit observed = procrustes(x_train, yf(train_rows, Eigen::all), x_test, yf(test_rows, Eigen::all));
   rot.train_cosine = observed.train;
@@ -116,7 +136,13 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
   // frequent ones and only which token is which is lost.
   std::vector<Eigen::Index> by_norm(tokens);
   std::iota(by_norm.begin(), by_norm.end(), Eigen::Index{0});
-  const Eigen::VectorXd norms = xa.rowwise().norm();
+  // The uncentred rows' norms of A.
+  Eigen::VectorXd norms(static_cast<Eigen::Index>(tokens));
+  for (std::size_t i = 0; i < tokens; ++i) {
+    double squares = 0;
+    for (std::size_t j = 0; j < d; ++j) squares += finite_or_zero(a[i * d + j]) * finite_or_zero(a[i * d + j]);
+    norms(static_cast<Eigen::Index>(i)) = std::sqrt(squares);
+  }
   std::stable_sort(by_norm.begin(), by_norm.end(), [&](auto i, auto j) { return norms(i) < norms(j); });
   Relabelling rng(seed ^ 0x70726f6372757374ULL);  // "procrust"
   std::vector<double> null;
