@@ -270,27 +270,28 @@ using d8 = double __attribute__((vector_size(64)));
     varies[c] = q > 1e-30 * n;
     inv[c] = varies[c] ? 1.0 / std::sqrt(q) : 0.0;  // (not used when constant)
   }
-  // The values, row by row as stored (vectorised), then moved to their columns in tiles of eight
-  // by eight, so that both the reads and the writes stay near; a constant column is all zero.
-  std::vector<float> scaled(rows * cols);
-  for (std::uint64_t r = 0; r < rows; ++r) {
-    const float* row = m + r * cols;
-    float* to = scaled.data() + r * cols;
-    for (std::uint64_t c = 0; c < whole; c += kStep) {
-      d8 mu, scale;
-      std::memcpy(&mu, mean.data() + c, sizeof mu);
-      std::memcpy(&scale, inv.data() + c, sizeof scale);
-      const f8 v = __builtin_convertvector((clean8(row + c) - mu) * scale, f8);
-      std::memcpy(to + c, &v, sizeof v);
-    }
-    for (std::uint64_t c = whole; c < cols; ++c) to[c] = static_cast<float>((clean(row[c]) - mean[c]) * inv[c]);
-  }
+  // The values in tiles of eight rows by eight columns: computed as stored (eight columns of a
+  // row at a time, vectorised) and written to their columns, so that both the reads and the
+  // writes stay near, without a row-major copy of the whole table (4,096 token rows at hidden
+  // 7,168 are 117 MB; docs/benchmarks.md). A constant column is all zero.
+  float tile[kStep][kStep];
   for (std::uint64_t r0 = 0; r0 < rows; r0 += kStep) {
     const std::uint64_t r1 = std::min(rows, r0 + kStep);
-    for (std::uint64_t c0 = 0; c0 < cols; c0 += kStep) {
-      const std::uint64_t c1 = std::min(cols, c0 + kStep);
-      for (std::uint64_t c = c0; c < c1; ++c) {
-        for (std::uint64_t r = r0; r < r1; ++r) out[c * rows + r] = scaled[r * cols + c];
+    for (std::uint64_t c0 = 0; c0 < whole; c0 += kStep) {
+      for (std::uint64_t r = r0; r < r1; ++r) {
+        d8 mu, scale;
+        std::memcpy(&mu, mean.data() + c0, sizeof mu);
+        std::memcpy(&scale, inv.data() + c0, sizeof scale);
+        const f8 v = __builtin_convertvector((clean8(m + r * cols + c0) - mu) * scale, f8);
+        std::memcpy(tile[r - r0], &v, sizeof v);
+      }
+      for (std::uint64_t k = 0; k < kStep; ++k) {
+        for (std::uint64_t r = r0; r < r1; ++r) out[(c0 + k) * rows + r] = tile[r - r0][k];
+      }
+    }
+    for (std::uint64_t c = whole; c < cols; ++c) {
+      for (std::uint64_t r = r0; r < r1; ++r) {
+        out[c * rows + r] = static_cast<float>((clean(m[r * cols + c]) - mean[c]) * inv[c]);
       }
     }
   }
