@@ -1,5 +1,6 @@
 #include "stages/pair/token_mapped_units.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
@@ -77,7 +78,9 @@ void add_token_mapped_units(PairResult& pairs, const std::vector<const Inventory
              std::to_string(b.cols) + " in " + models[m]->model_dir + ")");
         continue;
       }
-      const auto sample = sample_token_pairs(map, a.rows, b.rows, options.max_tokens, options.seed);
+      const auto tokens = static_cast<std::size_t>(
+          std::min<std::uint64_t>(options.max_tokens, std::max<std::uint64_t>(options.max_elements / a.cols, 1)));
+      const auto sample = sample_token_pairs(map, a.rows, b.rows, tokens, options.seed);
       if (sample.size() < options.min_tokens) {
         skip(std::to_string(sample.size()) + " shared tokens with rows in both " + std::string(to_string(key.role)) +
              " tables of " + models[0]->model_dir + " and " + models[m]->model_dir + " (fewer than " +

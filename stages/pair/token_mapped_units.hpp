@@ -22,6 +22,11 @@ struct TokenMappedOptions {
   /// Tokens per unit: the rows read stay small (4096 rows of both tables) whatever the
   /// vocabulary, and 2048 fitting tokens still over-determine a rotation up to hidden 1024.
   std::size_t max_tokens = 4096;
+  /// ... and at most this many elements a table (tokens x hidden): the unit holds its tables in
+  /// float four times over (both sides, decoded and standardised for the null), so 4,096 tokens at
+  /// hidden 7,168 took a rank to 454 MB; 2^24 keeps that under 300 MB at any hidden size and
+  /// leaves 4,096 tokens up to hidden 4,096 (docs/methods.md, "Embeddings through tokens").
+  std::uint64_t max_elements = std::uint64_t{1} << 24;
   /// Fewer shared tokens than this: no unit (a per-token statistic over so few says little).
   std::size_t min_tokens = 64;
   std::uint64_t seed = 0x746f6b656e6d6170ULL;  ///< "tokenmap": the same sample in every run

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
+#include "stages/pair/token_mapped_units.hpp"
 #include "support/synth_suite.hpp"
 
 namespace lineage::stages {
@@ -198,6 +200,41 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
   EXPECT_FALSE(int8_paired);
   for (const auto& n : pair_models({&plain, &plain}, {}).notes) {
     EXPECT_EQ(n.find("quantised"), std::string::npos) << n;
+  }
+}
+
+// Token-mapped units take at most max_tokens rows and at most max_elements elements a table:
+// the rows of a wide table are fewer, and the smaller sample is the start of the larger one
+// (the tokens with the smallest hashes), so it does not depend on the cap.
+TEST(PairModels, TokenMappedUnitsKeepTheirTablesUnderTheElementBudget) {
+  const auto dir = lineage::testing::synth_suite() / "base";
+  const auto inv = inventory_of(dir);
+  const auto units_with = [&](const TokenMappedOptions& options) {
+    PairResult pairs;
+    add_token_mapped_units(pairs, {&inv, &inv}, options);
+    std::vector<ComparisonUnit> mapped;
+    for (auto& u : pairs.units) {
+      if (u.kind == UnitKind::token_mapped) mapped.push_back(std::move(u));
+    }
+    return mapped;
+  };
+  const auto whole = units_with({});
+  ASSERT_FALSE(whole.empty());
+  const auto hidden = whole.front().cols;
+  ASSERT_GT(whole.front().rows, 100u);
+  TokenMappedOptions budget;
+  budget.max_elements = 100 * hidden + hidden / 2;  // room for 100 rows, not 101
+  const auto capped = units_with(budget);
+  ASSERT_EQ(capped.size(), whole.size());
+  for (std::size_t i = 0; i < capped.size(); ++i) {
+    EXPECT_EQ(capped[i].rows, 100u);
+    EXPECT_EQ(capped[i].rows_a.size(), 100u);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> small, large;
+    for (std::size_t k = 0; k < capped[i].rows; ++k) small.emplace_back(capped[i].rows_a[k], capped[i].rows_b[k]);
+    for (std::size_t k = 0; k < whole[i].rows; ++k) large.emplace_back(whole[i].rows_a[k], whole[i].rows_b[k]);
+    std::sort(small.begin(), small.end());
+    std::sort(large.begin(), large.end());
+    EXPECT_TRUE(std::includes(large.begin(), large.end(), small.begin(), small.end()));
   }
 }
 
