@@ -10,7 +10,8 @@
 # Never part of the test suite.
 #
 # Usage: scripts/bench-memory.sh [WORKDIR]   (default /tmp/lineage-bench-memory; pairs are kept)
-# Environment: LINEAGE=binary (default build/lineage), HIDDEN="2048 4096 7168" (the sizes).
+# Environment: LINEAGE=binary (default build/lineage), HIDDEN="2048 4096 7168" (the sizes,
+#   multiples of 1024). Peaks are bench/peak_anon.py's "MB" (MiB: RssAnon kB / 1024).
 # Exit codes: 0 done, 2 usage, 4 a tool is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,11 +20,12 @@ lineage=${LINEAGE:-$root/build/lineage}
 hidden_sizes=${HIDDEN:-2048 4096 7168}
 for h in $hidden_sizes; do
   case "$h" in '' | *[!0-9]*) echo "bench-memory: HIDDEN holds whole numbers, got '$h'" >&2; exit 2 ;; esac
-  if [ $((h % 128)) -ne 0 ]; then echo "bench-memory: hidden sizes are multiples of 128, got $h" >&2; exit 2; fi
+  # Heads of 128 dimensions and 8 KV heads: the head count must be a multiple of 8.
+  if [ $((h % 1024)) -ne 0 ]; then echo "bench-memory: hidden sizes are multiples of 1024, got $h" >&2; exit 2; fi
 done
 [ -x "$lineage" ] || [ -n "${LINEAGE:-}" ] || "$root/scripts/build.sh" "$root/build" >/dev/null
 [ -x "$lineage" ] || { echo "bench-memory: $lineage is missing" >&2; exit 4; }
-for tool in mpirun h5dump; do command -v $tool >/dev/null || { echo "bench-memory: $tool is missing" >&2; exit 4; }; done
+for tool in mpirun h5dump python3; do command -v $tool >/dev/null || { echo "bench-memory: $tool is missing" >&2; exit 4; }; done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work"
 
@@ -35,7 +37,7 @@ for h in $hidden_sizes; do
   pair="$work/hidden-$h"
   if [ ! -f "$pair/finetune/config.json" ]; then
     rm -rf "$pair"
-    # Heads of 128 dimensions, 8 KV heads; experts small: the width is what is measured.
+    # Experts small: the width is what is measured.
     "$lineage" synth --scenario base --out "$pair/base" --set hidden_size="$h" --set vocab_size=8000 \
       --set num_hidden_layers=1 --set num_experts=4 --set moe_intermediate_size=512 \
       --set shared_expert_intermediate_size=512 --set intermediate_size=512 \
@@ -48,14 +50,23 @@ for h in $hidden_sizes; do
   for launcher in "" "mpirun -np 2"; do
     rm -rf "$pair/run.h5" "$pair/run.h5.journal" "$pair/run.h5.lock"
     # shellcheck disable=SC2086  # the launcher is words
-    out=$(python3 "$root/bench/peak_anon.py" lineage $launcher "$lineage" compare "$pair/finetune" "$pair/base" \
-      --out "$pair/run.h5" 2>&1 >/dev/null | tail -1)
+    if ! out=$(python3 "$root/bench/peak_anon.py" lineage $launcher "$lineage" compare "$pair/finetune" "$pair/base" \
+      --out "$pair/run.h5" 2>&1 >/dev/null); then
+      echo "bench-memory: compare failed (hidden $h, ${launcher:-one process}):" >&2
+      tail -5 <<<"$out" >&2
+      exit 1
+    fi
+    out=$(tail -1 <<<"$out")
     wall=$(sed -E 's/.*wall=([0-9.]+).*/\1/' <<<"$out")
     peak=$(sed -E 's/.*peak_anon_mb=([0-9.na]+).*/\1/' <<<"$out")
     if [ -z "$tokens" ]; then
       # The rows of the token-mapped units (the mapped tokens), from the store's unit columns.
-      tokens=$(paste <(h5dump -y -d /units/kind "$pair/run.h5" | sed -n '/DATA {/,$p' | grep -o '"[a-z_]*"' | tr -d '"') \
-        <(h5dump -y -d /units/rows "$pair/run.h5" | sed -n '/DATA {/,$p' | grep -oE '[0-9]+') 2>/dev/null |
+      if ! kinds=$(h5dump -y -d /units/kind "$pair/run.h5") || ! rows=$(h5dump -y -d /units/rows "$pair/run.h5"); then
+        echo "bench-memory: h5dump could not read the units of $pair/run.h5" >&2
+        exit 1
+      fi
+      tokens=$(paste <(sed -n '/DATA {/,$p' <<<"$kinds" | grep -o '"[a-z_]*"' | tr -d '"') \
+        <(sed -n '/DATA {/,$p' <<<"$rows" | grep -oE '[0-9]+') |
         awk '$1 == "token_mapped" { if ($2 > m) m = $2 } END { print (m ? m : "none") }')
     fi
     cells="$cells $wall / $peak |"

@@ -62,7 +62,7 @@ std::vector<std::string> quantised_weight_notes(const Inventory& inv) {
   std::vector<std::string> notes;
   if (codes > 0) {
     notes.push_back(inv.model_dir + ": " + std::to_string(codes) +
-                    " quantised weights are compared on their stored codes, their scales not applied "
+                    " quantised weights are read as their stored codes wherever compared, their scales not applied "
                     "(each block's values divided by its own scale; docs/methods.md, \"Quantised weights\")");
   }
   if (skipped > 0) {
@@ -319,7 +319,9 @@ PairResult pair_models(const std::vector<const Inventory*>& models, const PairOp
   out.units.reserve(count);
   advise_huge_pages(out.units.data(), count * sizeof(ComparisonUnit));
   pair_all();
+  std::set<std::string> noted;  // a model given twice (as suspect and parent) is noted once
   for (const auto* m : models) {
+    if (!noted.insert(m->model_dir).second) continue;
     for (auto& note : quantised_weight_notes(*m)) out.notes.push_back(std::move(note));
   }
   return out;

@@ -78,6 +78,11 @@ void add_token_mapped_units(PairResult& pairs, const std::vector<const Inventory
              std::to_string(b.cols) + " in " + models[m]->model_dir + ")");
         continue;
       }
+      if (a.cols == 0) {  // a table of empty rows (a header may say [V, 0]): nothing to compare
+        skip(std::string(to_string(key.role)) + " rows are empty in " + models[0]->model_dir + " and " +
+             models[m]->model_dir);
+        continue;
+      }
       const auto tokens = static_cast<std::size_t>(
           std::min<std::uint64_t>(options.max_tokens, std::max<std::uint64_t>(options.max_elements / a.cols, 1)));
       const auto sample = sample_token_pairs(map, a.rows, b.rows, tokens, options.seed);

@@ -254,12 +254,14 @@ TEST(H5File, StringsWrittenInPartsReadBackWhole) {
   EXPECT_TRUE(f.read_strings("/none").empty());
 }
 
-// String writes convert through 256 KiB buffers (not HDF5's 1 MiB): more rows in one write than
-// such a buffer holds pointers for, and single strings larger than it, still read back as written.
+// String writes convert through 256 KiB buffers (not HDF5's 1 MiB), which hold the rows'
+// 16-byte descriptors (16,384 a pass), not their text: a write of 50,000 rows (four passes) and
+// one of parts of 30,000 read back as written, long strings among them.
 TEST(H5File, StringsBeyondTheConversionBufferReadBackWhole) {
   lineage::testing::TempDir dir;
   const auto path = dir.path() / "s.h5";
   std::vector<std::string> want;
+  want.reserve(50000);
   for (int i = 0; i < 50000; ++i) want.push_back("row " + std::to_string(i));
   want[7] = std::string(700000, 'a');
   want[49999] = std::string(300000, 'z');

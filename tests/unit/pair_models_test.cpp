@@ -187,7 +187,8 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
     if (n.find("quantised weights") != std::string::npos) about_scales.push_back(n);
   }
   ASSERT_EQ(about_scales.size(), 2u);
-  EXPECT_EQ(about_scales[0].rfind("quantised: 3 quantised weights are compared on their stored codes", 0), 0u)
+  EXPECT_EQ(about_scales[0].rfind("quantised: 3 quantised weights are read as their stored codes wherever compared", 0),
+            0u)
       << about_scales[0];
   EXPECT_EQ(about_scales[1].rfind("quantised: 2 integer-quantised weights are not compared", 0), 0u) << about_scales[1];
   bool fp8_paired = false, int8_paired = false;
@@ -201,6 +202,11 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
   for (const auto& n : pair_models({&plain, &plain}, {}).notes) {
     EXPECT_EQ(n.find("quantised"), std::string::npos) << n;
   }
+  // A model given twice is noted once.
+  std::size_t twice = 0;
+  for (const auto& n : pair_models({&quantised, &quantised}, {}).notes)
+    twice += n.find("quantised weights") != std::string::npos;
+  EXPECT_EQ(twice, 2u);
 }
 
 // Token-mapped units take at most max_tokens rows and at most max_elements elements a table:
@@ -236,6 +242,17 @@ TEST(PairModels, TokenMappedUnitsKeepTheirTablesUnderTheElementBudget) {
     std::sort(large.begin(), large.end());
     EXPECT_TRUE(std::includes(large.begin(), large.end(), small.begin(), small.end()));
   }
+  // Tables whose rows are empty (a header may say [V, 0]) get no unit and a note, and no
+  // division by their width.
+  auto empty_rows = inv;
+  for (auto& t : empty_rows.tensors) {
+    if (t.key.role == TensorRole::embedding || t.key.role == TensorRole::lm_head) t.shape.back() = 0;
+  }
+  PairResult pairs;
+  add_token_mapped_units(pairs, {&empty_rows, &empty_rows}, {});
+  EXPECT_TRUE(pairs.units.empty());
+  ASSERT_FALSE(pairs.notes.empty());
+  EXPECT_NE(pairs.notes.front().find("rows are empty"), std::string::npos) << pairs.notes.front();
 }
 
 TEST(PairModels, IndexOnlyInventoriesAreRejected) {
