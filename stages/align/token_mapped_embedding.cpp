@@ -140,7 +140,10 @@ MappedRows compare_mapped_rows(std::span<const float> a, std::span<const float> 
   Eigen::VectorXd norms(static_cast<Eigen::Index>(tokens));
   for (std::size_t i = 0; i < tokens; ++i) {
     double squares = 0;
-    for (std::size_t j = 0; j < d; ++j) squares += finite_or_zero(a[i * d + j]) * finite_or_zero(a[i * d + j]);
+    for (std::size_t j = 0; j < d; ++j) {
+      const double v = finite_or_zero(a[i * d + j]);
+      squares += v * v;
+    }
     norms(static_cast<Eigen::Index>(i)) = std::sqrt(squares);
   }
   std::stable_sort(by_norm.begin(), by_norm.end(), [&](auto i, auto j) { return norms(i) < norms(j); });

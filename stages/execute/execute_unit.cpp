@@ -71,7 +71,7 @@ class ViewReader {
       } else {
         for (std::size_t k = 0; k < run; ++k) {
           const auto* p = bytes_.data() + (first + k * v_.col_stride) * size_;
-          out[i + k] = static_cast<float>(io::decode_element(v_.dtype, p));
+          out[i + k] = io::float_at(v_.dtype, p);
           if (bits) bits[i + k] = raw(p);
         }
       }

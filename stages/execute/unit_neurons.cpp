@@ -77,12 +77,8 @@ class ViewSource final : public NeuronSource {
       const auto* p = bytes_.data() + (v_.offset + r * v_.row_stride + cols[c] * v_.col_stride) * size_;
       if (run > 1) {
         io::decode_to_float(v_.dtype, std::span<const std::byte>(p, run * size_), std::span<float>(out + c, run));
-      } else if (v_.dtype == Dtype::BF16) {
-        // Inline: sampled neurons are single columns of each dimension's row, so a matching
-        // decoded one element per call (3% of a default run's CPU in decode_element).
-        out[c] = io::bf16_at(p);
       } else {
-        out[c] = static_cast<float>(io::decode_element(v_.dtype, p));
+        out[c] = io::float_at(v_.dtype, p);
       }
       c += run;
     }

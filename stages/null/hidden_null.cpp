@@ -278,10 +278,10 @@ using d8 = double __attribute__((vector_size(64)));
   for (std::uint64_t r0 = 0; r0 < rows; r0 += kStep) {
     const std::uint64_t r1 = std::min(rows, r0 + kStep);
     for (std::uint64_t c0 = 0; c0 < whole; c0 += kStep) {
+      d8 mu, scale;
+      std::memcpy(&mu, mean.data() + c0, sizeof mu);
+      std::memcpy(&scale, inv.data() + c0, sizeof scale);
       for (std::uint64_t r = r0; r < r1; ++r) {
-        d8 mu, scale;
-        std::memcpy(&mu, mean.data() + c0, sizeof mu);
-        std::memcpy(&scale, inv.data() + c0, sizeof scale);
         const f8 v = __builtin_convertvector((clean8(m + r * cols + c0) - mu) * scale, f8);
         std::memcpy(tile[r - r0], &v, sizeof v);
       }

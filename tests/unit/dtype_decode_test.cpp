@@ -60,6 +60,29 @@ TEST(DtypeDecode, F16KnownPatternsAndRoundTrip) {
   EXPECT_EQ(float_to_f16(70000.0f), 0x7C00);
 }
 
+// float_at is decode_element's value as float, BF16 decoded inline: every BF16 pattern (NaN as
+// NaN), and the other float formats through decode_element.
+TEST(DtypeDecode, FloatAtIsTheElementDecodersValue) {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const auto bits = static_cast<std::uint16_t>(h);
+    std::byte p[2];
+    std::memcpy(p, &bits, sizeof bits);
+    const float want = static_cast<float>(decode_element(Dtype::BF16, p));
+    const float got = float_at(Dtype::BF16, p);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(got)) << std::hex << h;
+    } else {
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want)) << std::hex << h;
+    }
+  }
+  const float value = -3.25f;
+  std::byte f32[4];
+  std::memcpy(f32, &value, sizeof value);
+  EXPECT_EQ(float_at(Dtype::F32, f32), value);
+  const std::byte e4m3[1] = {std::byte{0x38}};
+  EXPECT_EQ(float_at(Dtype::F8_E4M3, e4m3), 1.0f);
+}
+
 TEST(DtypeDecode, Fp8Formats) {
   EXPECT_EQ(f8e4m3_to_float(0x38), 1.0f);
   EXPECT_EQ(f8e4m3_to_float(0x7E), 448.0f);  // max finite of e4m3fn
