@@ -4,12 +4,21 @@
 // compare` is measured against (scripts/bench-compare.sh, docs/benchmarks.md). Not part of the test suite. Usage:
 // bench_read_bandwidth FILE... ; prints one line per method:
 // "<method> <GB/s> <wall seconds> <CPU seconds, user + system>".
+//
+// Then what two processes at once get from this machine, the ceiling of 2 ranks against 1
+// (issue 12 asks 1.8x): the populate and pread passes again, each of two processes summing half of
+// every file ("<method>_2proc", CPU of both), and an arithmetic loop over a buffer in L1 (no memory
+// traffic; "arith_1proc" and "arith_2proc", each process the same fixed work, so the second's
+// rate is the sum of both). Where two virtual CPUs share one physical core, the arithmetic loop
+// shows it: two processes then get far less than twice one.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/plain_pass.hpp"
@@ -39,39 +49,79 @@ int open_or_die(const char* path, std::size_t& size) {
   return fd;
 }
 
-std::uint64_t by_mmap(const char* path, int extra_flags, std::size_t& bytes) {
+/// Which part of each file a process reads: part `index` of `parts` equal page-aligned ranges.
+struct Part {
+  std::size_t index = 0;
+  std::size_t parts = 1;
+  [[nodiscard]] std::size_t begin(std::size_t size) const { return page_floor(size / parts * index); }
+  [[nodiscard]] std::size_t end(std::size_t size) const {
+    return index + 1 == parts ? size : page_floor(size / parts * (index + 1));
+  }
+  static std::size_t page_floor(std::size_t x) { return x & ~std::size_t{4095}; }
+};
+
+std::uint64_t by_mmap(const char* path, int extra_flags, std::size_t& bytes, Part part = {}) {
   std::size_t size = 0;
   const int fd = open_or_die(path, size);
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | extra_flags, fd, 0);
+  const auto begin = part.begin(size), length = part.end(size) - begin;
+  void* m = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE | extra_flags, fd, static_cast<off_t>(begin));
   if (m == MAP_FAILED) {
     std::perror("mmap");
     std::exit(1);
   }
-  const auto s = sum_words(static_cast<const unsigned char*>(m), size);
-  ::munmap(m, size);
+  const auto s = sum_words(static_cast<const unsigned char*>(m), length);
+  ::munmap(m, length);
   ::close(fd);
-  bytes += size;
+  bytes += length;
   return s;
 }
 
-std::uint64_t by_pread(const char* path, std::size_t& bytes) {
+std::uint64_t by_pread(const char* path, std::size_t& bytes, Part part = {}) {
   constexpr std::size_t kBuffer = 4u << 20;
   static unsigned char* buf = static_cast<unsigned char*>(std::aligned_alloc(4096, kBuffer));
   std::size_t size = 0;
   const int fd = open_or_die(path, size);
   std::uint64_t s = 0;
-  for (std::size_t off = 0; off < size;) {
-    const auto got = ::pread(fd, buf, kBuffer, static_cast<off_t>(off));
+  const auto end = part.end(size);
+  for (std::size_t off = part.begin(size); off < end;) {
+    const auto got = ::pread(fd, buf, std::min(kBuffer, end - off), static_cast<off_t>(off));
     if (got <= 0) {
       std::perror("pread");
       std::exit(1);
     }
     s += sum_words(buf, static_cast<std::size_t>(got));
     off += static_cast<std::size_t>(got);
+    bytes += static_cast<std::size_t>(got);
   }
   ::close(fd);
-  bytes += size;
   return s;
+}
+
+/// Products and sums over 4,096 floats (16 KiB, in L1) repeated `rounds` times: arithmetic without
+/// memory traffic. Eight independent vector sums, so the loop is bound by the arithmetic units, not
+/// by one sum's latency: the units two threads of one core would share.
+float arith_loop(std::size_t rounds) {
+  using f32x4 = float __attribute__((vector_size(16)));
+  static f32x4 values[1024];
+  for (std::size_t i = 0; i < 1024; ++i) values[i] = f32x4{1.0f, 1.001f, 1.002f, 1.003f};
+  f32x4 s0{}, s1{}, s2{}, s3{}, s4{}, s5{}, s6{}, s7{};
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < 1024; i += 8) {
+      s0 += values[i] * values[i];
+      s1 += values[i + 1] * values[i + 1];
+      s2 += values[i + 2] * values[i + 2];
+      s3 += values[i + 3] * values[i + 3];
+      s4 += values[i + 4] * values[i + 4];
+      s5 += values[i + 5] * values[i + 5];
+      s6 += values[i + 6] * values[i + 6];
+      s7 += values[i + 7] * values[i + 7];
+    }
+    // Keep the compiler from folding rounds together; the sums stay in registers.
+    asm volatile("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3), "+x"(s4), "+x"(s5), "+x"(s6), "+x"(s7));
+  }
+  const f32x4 v = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+  const float t = v[0] + v[1] + v[2] + v[3];
+  return t;
 }
 
 /// pread into 4 MB aligned buffers on a second thread, summed on this one: the read of block i + 1
@@ -146,11 +196,55 @@ std::uint64_t by_pread_readahead(const std::vector<const char*>& paths, std::siz
   return s;
 }
 
-double cpu_seconds() {
+double cpu_seconds(int who = RUSAGE_SELF) {
   rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
+  ::getrusage(who, &u);
   auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
   return s(u.ru_utime) + s(u.ru_stime);
+}
+
+/// Runs `work(index)` in `processes` child processes at once and waits for all; each child writes
+/// what it read (bytes, or units of work) to a pipe. Returns the sum and the children's CPU seconds.
+template <typename Work>
+std::pair<std::size_t, double> in_processes(std::size_t processes, Work work) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    std::perror("pipe");
+    std::exit(1);
+  }
+  const double c0 = cpu_seconds(RUSAGE_CHILDREN);
+  for (std::size_t i = 0; i < processes; ++i) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("fork");
+      std::exit(1);
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      const std::size_t done = work(i);
+      if (::write(fds[1], &done, sizeof done) != sizeof done) std::_Exit(1);
+      std::_Exit(0);
+    }
+  }
+  ::close(fds[1]);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < processes; ++i) {
+    int status = 0;
+    if (::wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "a child process failed\n");
+      std::exit(1);
+    }
+  }
+  for (std::size_t i = 0; i < processes; ++i) {
+    std::size_t done = 0;
+    if (::read(fds[0], &done, sizeof done) != sizeof done) {
+      std::fprintf(stderr, "a child process reported nothing\n");
+      std::exit(1);
+    }
+    total += done;
+  }
+  ::close(fds[0]);
+  return {total, cpu_seconds(RUSAGE_CHILDREN) - c0};
 }
 
 }  // namespace
@@ -181,6 +275,36 @@ int main(int argc, char** argv) {
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s %.2f %.3f %.3f\n", m.name, static_cast<double>(bytes) / s / 1e9, s, cpu_seconds() - c0);
+  }
+  std::fflush(stdout);  // before the children fork: their copies of stdout's buffer stay empty
+  // Two processes at once, each half of every file; the rate is both processes' bytes by the wall.
+  for (const auto& m : {methods[0], methods[1]}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto [bytes, cpu] = in_processes(2, [&](std::size_t index) {
+      std::size_t read = 0;
+      std::uint64_t sum = 0;
+      for (const char* path : paths) {
+        sum += m.kind == 1 ? by_pread(path, read, {index, 2}) : by_mmap(path, MAP_POPULATE, read, {index, 2});
+      }
+      asm volatile("" : : "r"(sum));
+      return read;
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s_2proc %.2f %.3f %.3f\n", m.name, static_cast<double>(bytes) / s / 1e9, s, cpu);
+    std::fflush(stdout);
+  }
+  // The arithmetic loop: each process the same work; "GB/s" here is billions of multiply-adds a second.
+  constexpr std::size_t kArithRounds = 3'000'000;  // 12 billion products and sums: about a second
+  for (std::size_t processes : {1, 2}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto [done, cpu] = in_processes(processes, [&](std::size_t) {
+      const float t = arith_loop(kArithRounds);
+      asm volatile("" : : "r"(t));
+      return kArithRounds * 4096;
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("arith_%zuproc %.2f %.3f %.3f\n", processes, static_cast<double>(done) / s / 1e9, s, cpu);
+    std::fflush(stdout);
   }
   std::fprintf(stderr, "checksum %llu\n", static_cast<unsigned long long>(check));
   return 0;

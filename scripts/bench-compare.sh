@@ -5,7 +5,10 @@
 #     (`lineage synth`: a base and a fine-tune of it) in WORKDIR;
 #  2. measures one plain summing pass over the same bytes, put in the page cache by a read from
 #     disk first (bench/read_bandwidth.cpp: mmap + MAP_POPULATE, pread into a 4 MB buffer,
-#     first-touch mmap, pread with read-ahead on a second thread), page cache warm;
+#     first-touch mmap, pread with read-ahead on a second thread), page cache warm; then the
+#     populate and pread passes in two processes at once (half of every file each) and an
+#     arithmetic loop in L1 in one and two processes: how much this machine gives a second
+#     process, the ceiling of the 2-rank speed-up;
 #  3. runs `lineage compare` on 1 and 2 ranks (mpirun), and as one process without mpirun (no MPI
 #     at all), with every default (baselines, permutation null), as the bare pass
 #     (--no-baselines --null-permutations 0) and as a screening run (--screen: hashes and moments
@@ -184,6 +187,14 @@ numpy_rate = (np_r["bytes"] / np_r["seconds"] / 1e9, np_r["bytes"] / np_r["cpu_s
 rows = []
 for name in plain_names:
     rows.append((f"plain summing pass, {name.replace('_', ' ')}", bw[name], "", ""))
+    if f"{name}_2proc" in bw:  # two processes at once, each half of every file: the machine's 2-rank ceiling
+        rows.append((f"plain summing pass, {name.replace('_', ' ')}, 2 processes at once (half of every file each)",
+                     bw[f"{name}_2proc"], f"{bw[name + '_2proc'][0] / bw[name][0]:.2f}x", ""))
+arith = {}
+for l in plain.splitlines():
+    f = l.split()
+    if len(f) == 4 and f[0].startswith("arith_"):
+        arith[f[0]] = float(f[1])
 def rate(key):
     return (total / r[key]["wall"] / 1e9, total / r[key]["cpu"] / 1e9)
 for mode, what in (("all", "all statistics, baselines, null (defaults)"),
@@ -210,11 +221,16 @@ out = [f"### {date}, commit {commit}{' (' + label + ')' if label else ''}", "",
        f"alternated round{'s' if int(rounds) > 1 else ''}, the largest peak.", "",
        f"| what | GB/s wall | GB per CPU-s | fraction of the fastest plain pass (wall: "
        f"{ref_wall_name.replace('_', ' ')} / CPU: {ref_cpu_name.replace('_', ' ')}) | x numpy (wall / CPU) "
-       "| 2 ranks / 1 rank (wall) | peak anon MB per process |",
+       "| 2 ranks (or processes) / 1 (wall) | peak anon MB per process |",
        "|---|---|---|---|---|---|---|"]
 for name, g, extra, mem in rows:
     out.append(f"| {name} | {g[0]:.2f} | {g[1]:.2f} | {g[0] / ref[0]:.3f} / {g[1] / ref[1]:.3f} "
                f"| {g[0] / numpy_rate[0]:.1f} / {g[1] / numpy_rate[1]:.1f} | {extra} | {mem} |")
+if "arith_1proc" in arith and "arith_2proc" in arith:
+    out += ["", f"Arithmetic alone (bench_read_bandwidth's products and sums over 16 KiB in L1, no memory traffic): "
+            f"{arith['arith_1proc']:.1f} billion a second in one process, {arith['arith_2proc']:.1f} in two at once "
+            f"({arith['arith_2proc'] / arith['arith_1proc']:.2f}x). With the plain passes' 2-process rows, the most "
+            "2 ranks can gain over 1 on this machine."]
 # bench_screen_pass: "<method> <GB/s> GB/s wall <s> s cpu <s> s (check <x>)" per round; medians.
 walls = {}
 for l in screen.splitlines():
