@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
     std::printf("%s_2proc %.2f %.3f %.3f\n", m.name, static_cast<double>(bytes) / s / 1e9, s, cpu);
     std::fflush(stdout);
   }
-  // The arithmetic loop: each process the same work; "GB/s" here is billions of multiply-adds a second.
+  // The arithmetic loop: each process the same work; "GB/s" here is billions of products and sums a second.
   constexpr std::size_t kArithRounds = 3'000'000;  // 12 billion products and sums: about a second
   for (std::size_t processes : {1, 2}) {
     const auto t0 = std::chrono::steady_clock::now();
