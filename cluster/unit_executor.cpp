@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "core/errors.hpp"
-#include "core/heap_tuning.hpp"
 #include "io/safetensors_file.hpp"
 #include "stages/execute/execute_unit.hpp"
 #include "stages/plan/row_blocks.hpp"
@@ -66,7 +65,6 @@ std::byte* UnitBytes::buffer(int side, std::size_t bytes) {
   if (capacities_[i] < bytes) {
     buffers_[i] = std::make_unique_for_overwrite<std::byte[]>(bytes);
     capacities_[i] = bytes;
-    advise_huge_pages(buffers_[i].get(), bytes);
   }
   return buffers_[i].get();
 }

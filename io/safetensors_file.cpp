@@ -11,7 +11,6 @@
 #include <iostream>
 
 #include "core/errors.hpp"
-#include "core/heap_tuning.hpp"
 #include "io/model_folder.hpp"
 
 #ifndef MADV_POPULATE_READ
@@ -91,7 +90,6 @@ std::span<const std::byte> SafetensorsFile::read(std::uint64_t begin, std::uint6
   if (capacity < size) {
     buffer = std::make_unique_for_overwrite<std::byte[]>(size);
     capacity = size;
-    advise_huge_pages(buffer.get(), size);
   }
   read_into(begin, end, buffer.get());
   return {buffer.get(), size};
