@@ -105,6 +105,14 @@ std::uint64_t by_pread(const char* path, std::size_t& bytes, Part part = {}) {
   return s;
 }
 
+/// Where arith_loop's result goes: stored, so the loop is kept.
+volatile float arith_result = 0;
+
+/// One file (or its part) by method `kind` 0 (populate), 1 (pread) or 2 (first touch).
+std::uint64_t one_file(int kind, const char* path, std::size_t& bytes, Part part = {}) {
+  return kind == 1 ? by_pread(path, bytes, part) : by_mmap(path, kind == 0 ? MAP_POPULATE : 0, bytes, part);
+}
+
 /// Products and sums over 4,096 floats (16 KiB, in L1) repeated `rounds` times: arithmetic without
 /// memory traffic. Eight independent vector sums, so the loop is bound by the arithmetic units, not
 /// by one sum's latency: the units two threads of one core would share.
@@ -124,8 +132,9 @@ float arith_loop(std::size_t rounds) {
       s6 += values[i + 6] * values[i + 6];
       s7 += values[i + 7] * values[i + 7];
     }
-    // Keep the compiler from folding rounds together; the sums stay in registers.
-    asm volatile("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3), "+x"(s4), "+x"(s5), "+x"(s6), "+x"(s7));
+    // The values may have changed as far as the compiler knows, so rounds are not folded together;
+    // the sums, whose address is never taken, stay in registers.
+    asm volatile("" : : "r"(values) : "memory");
   }
   const f32x4 v = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
   const float t = v[0] + v[1] + v[2] + v[3];
@@ -275,12 +284,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const double c0 = cpu_seconds();
     if (m.kind == 3) check += by_pread_readahead(paths, bytes);
-    for (int i = 1; i < argc && m.kind != 3; ++i) {
-      if (m.kind == 1)
-        check += by_pread(argv[i], bytes);
-      else
-        check += by_mmap(argv[i], m.kind == 0 ? MAP_POPULATE : 0, bytes);
-    }
+    for (int i = 1; i < argc && m.kind != 3; ++i) check += one_file(m.kind, argv[i], bytes);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s %.2f %.3f %.3f\n", m.name, static_cast<double>(bytes) / s / 1e9, s, cpu_seconds() - c0);
   }
@@ -292,7 +296,7 @@ int main(int argc, char** argv) {
       std::size_t read = 0;
       std::uint64_t sum = 0;
       for (const char* path : paths) {
-        sum += m.kind == 1 ? by_pread(path, read, {index, 2}) : by_mmap(path, MAP_POPULATE, read, {index, 2});
+        sum += one_file(m.kind, path, read, {index, 2});
       }
       asm volatile("" : : "r"(sum));
       return read;
@@ -306,8 +310,7 @@ int main(int argc, char** argv) {
   for (std::size_t processes : {1, 2}) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto [done, cpu] = in_processes(processes, [&](std::size_t) {
-      const float t = arith_loop(kArithRounds);
-      asm volatile("" : : "r"(t));
+      arith_result = arith_loop(kArithRounds);
       return kArithRounds * 4096;
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
