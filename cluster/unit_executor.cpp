@@ -48,11 +48,45 @@ std::pair<std::uint64_t, std::uint64_t> UnitBytes::rows_range(const stages::Elem
   return {v.data_begin + first * size, v.data_begin + end * size};
 }
 
-io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) {
-  auto& f = files_[{v.model, v.file}];
-  if (!f)
-    f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(v.model)].dir) / v.file.str());
+io::SafetensorsFile& UnitBytes::file(const stages::ElementView& v) { return file(v.model, v.file.str()); }
+
+io::SafetensorsFile& UnitBytes::file(int model, const std::string& name) {
+  auto& f = files_[{model, name}];
+  if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[static_cast<std::size_t>(model)].dir) / name);
   return *f;
+}
+
+std::shared_ptr<const stages::BlockScales> UnitBytes::scales_of(const stages::ElementView& v) {
+  if (!stages::is_block_scalable(v.dtype)) return nullptr;
+  const auto m = static_cast<std::size_t>(v.model);
+  if (companions_.size() <= m) companions_.resize(models_.size());
+  auto& companions = companions_[m];
+  if (!companions) companions = std::make_unique<stages::BlockScaleCompanions>(models_[m].inventory);
+  const auto* source = companions->of(v.tensor.str());
+  if (source == nullptr) return nullptr;
+  const std::pair key{v.model, source->scale_tensor};
+  if (const auto it = scales_.find(key); it != scales_.end()) return it->second;
+  // Units of one weight follow each other: a few recent grids are all a rank needs.
+  if (scales_.size() >= 64) scales_.clear();
+  // Copied by pread, as a unit's bytes are: a file cut short fails this read with its own message.
+  const auto& t = models_[m].inventory.tensors[source->scale_tensor];
+  std::vector<std::byte> stored(t.data_end - t.data_begin);
+  file(v.model, t.file.str()).read_into(t.data_begin, t.data_end, stored.data());
+  auto scales = std::make_shared<const stages::BlockScales>(
+      stages::block_scales_of(*source, t, stored, (fs::path(models_[m].dir) / t.file.str()).string()));
+  scales_.emplace(key, scales);
+  return scales;
+}
+
+const stages::ComparisonUnit& UnitBytes::with_scales(const stages::ComparisonUnit& u) {
+  if (!stages::is_block_scalable(u.a.dtype) && !stages::is_block_scalable(u.b.dtype)) return u;
+  scales_a_ = scales_of(u.a);
+  scales_b_ = scales_of(u.b);
+  if (!scales_a_ && !scales_b_) return u;
+  scaled_unit_ = u;
+  scaled_unit_->a.scales = scales_a_.get();
+  scaled_unit_->b.scales = scales_b_.get();
+  return *scaled_unit_;
 }
 
 std::span<const std::byte> UnitBytes::of(const stages::ElementView& v) {
@@ -134,7 +168,7 @@ void recheck_journaled_units(const Communicator& comm, const std::string& store,
   for (auto i : share.units_of_rank[static_cast<std::size_t>(comm.rank())]) {
     const auto& want = journaled[i];
     const auto id = want.unit_id;
-    const auto& u = plan.units()[id];
+    const auto& u = bytes.with_scales(plan.units()[id]);
     const auto a = bytes.of(u.a);
     const auto b = bytes.of(u.b);
     if (reading_files) reading_files(bytes.file(u.a).path().string(), bytes.file(u.b).path().string());
@@ -148,8 +182,9 @@ void recheck_journaled_units(const Communicator& comm, const std::string& store,
       const auto& m = plan.models[static_cast<std::size_t>(view->model)];
       throw StoreError(store + ": --resume, but " + (fs::path(m.dir) / view->file.str()).string() + " of " + m.label +
                        " changed since the run began: tensor '" + view->tensor.str() +
-                       "' no longer has the XXH3 hash " + "its journaled unit " + std::to_string(id) + " (" +
-                       to_string(u.key_a) + ") recorded; start a new run (another --out)");
+                       (view->scales ? "' (its codes or its block scales)" : "'") + " no longer has the XXH3 hash " +
+                       "its journaled unit " + std::to_string(id) + " (" + to_string(u.key_a) +
+                       ") recorded; start a new run (another --out)");
     }
   }
 }
@@ -182,7 +217,7 @@ UnitExecution execute_units(const Communicator& comm, const stages::RunPlan& pla
             break;
           }
           const auto id = item->unit_id;
-          const auto& u = units[id];
+          const auto& u = bytes.with_scales(units[id]);
           const auto& block = item->block;
           if (options.fail_at_unit && *options.fail_at_unit == id && (!block || block->index + 1 == block->count)) {
             throw InputError(u.a.tensor,

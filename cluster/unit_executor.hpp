@@ -28,7 +28,9 @@
 #include "core/run_config.hpp"
 #include "io/journal/journal.hpp"
 #include "io/safetensors_file.hpp"
+#include "stages/execute/block_scales.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/pair/block_scale_companions.hpp"
 #include "stages/plan/run_plan.hpp"
 #include "stages/plan/shard_plan.hpp"
 #include "stages/plan/work_plan.hpp"
@@ -72,8 +74,16 @@ class UnitBytes {
   /// other in the file (stages::execute_unit_of_sampled_rows).
   [[nodiscard]] std::span<const std::byte> read_rows(const stages::ElementView& v, std::span<const std::uint64_t> rows,
                                                      std::uint64_t cols, int side);
+  /// `u` as its tensors' readers need it: where a side is a block-scaled weight (METHODS §0,
+  /// stages/pair/block_scale_companions.hpp) a copy of `u` whose view has the factors read from
+  /// the model's scale companion (ElementView::scales), valid until the next call; `u` itself
+  /// when neither side is.
+  [[nodiscard]] const stages::ComparisonUnit& with_scales(const stages::ComparisonUnit& u);
 
  private:
+  /// The factors of v's tensor, or null when it is stored as its values.
+  std::shared_ptr<const stages::BlockScales> scales_of(const stages::ElementView& v);
+  io::SafetensorsFile& file(int model, const std::string& name);
   /// Side `side`'s buffer, grown to at least `bytes` (its contents are then lost), as
   /// SafetensorsFile::read grows it.
   std::byte* buffer(int side, std::size_t bytes);
@@ -83,6 +93,11 @@ class UnitBytes {
   std::size_t capacities_[2] = {0, 0};
   std::uint64_t copied_[2] = {0, 0};  // bytes of the span read_as_asked gave that are copied
   std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
+  std::vector<std::unique_ptr<stages::BlockScaleCompanions>> companions_;  // per model, built when first needed
+  /// The factors read lately, by model and scale tensor (a weight is in several units in a row).
+  std::map<std::pair<int, std::size_t>, std::shared_ptr<const stages::BlockScales>> scales_;
+  std::shared_ptr<const stages::BlockScales> scales_a_, scales_b_;  // those of scaled_unit_
+  std::optional<stages::ComparisonUnit> scaled_unit_;
 };
 
 /// A journaled unit's (or row block's) hashes, as the journal recorded them.

@@ -1,5 +1,7 @@
 #include "io/dtype_decode.hpp"
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -154,6 +156,27 @@ std::uint16_t float_to_bf16(float value) noexcept {
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // NaN
   const std::uint32_t rounding = 0x7FFFu + ((u >> 16) & 1u);
   return static_cast<std::uint16_t>((u + rounding) >> 16);
+}
+
+std::uint8_t float_to_f8e4m3(float value) noexcept {
+  const auto sign = static_cast<std::uint8_t>((std::bit_cast<std::uint32_t>(value) >> 24) & 0x80u);
+  if (std::isnan(value)) return static_cast<std::uint8_t>(sign | 0x7Fu);
+  const float magnitude = std::fabs(value);
+  if (!(magnitude < 448.0f)) return static_cast<std::uint8_t>(sign | 0x7Eu);
+  // The positive finite values, codes 0 to 0x7E, ascend with their codes.
+  static const std::array<float, 127> positive = [] {
+    std::array<float, 127> v{};
+    for (std::size_t c = 0; c < v.size(); ++c) v[c] = f8e4m3_to_float(static_cast<std::uint8_t>(c));
+    return v;
+  }();
+  const auto above = static_cast<std::size_t>(std::upper_bound(positive.begin(), positive.end(), magnitude) -
+                                              positive.begin());  // 1..126: positive[0] = 0 <= magnitude < 448
+  const std::size_t below = above - 1;
+  // The distances in double are exact: both ends and the value are floats of nearby magnitude.
+  const double to_below = static_cast<double>(magnitude) - positive[below];
+  const double to_above = static_cast<double>(positive[above]) - magnitude;
+  const std::size_t code = to_below < to_above ? below : to_above < to_below ? above : (below % 2 == 0 ? below : above);
+  return static_cast<std::uint8_t>(sign | code);
 }
 
 std::uint16_t float_to_f16(float value) noexcept {

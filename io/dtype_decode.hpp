@@ -33,6 +33,10 @@ namespace lineage::io {
 /// Round-to-nearest-even; NaN stays NaN (quiet), overflow rounds to infinity.
 [[nodiscard]] std::uint16_t float_to_bf16(float value) noexcept;
 [[nodiscard]] std::uint16_t float_to_f16(float value) noexcept;
+/// The F8_E4M3 ("fn") code nearest to `value`, ties to the even code; magnitudes beyond the
+/// largest finite value (448) saturate to it, as a block-FP8 quantiser's clamp does (the format
+/// has no infinity); NaN is S.1111.111.
+[[nodiscard]] std::uint8_t float_to_f8e4m3(float value) noexcept;
 
 /// One element at `p` (unaligned, little-endian) as double. Integers and BOOL convert by value.
 [[nodiscard]] double decode_element(Dtype dtype, const std::byte* p) noexcept;

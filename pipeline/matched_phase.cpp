@@ -50,7 +50,7 @@ std::vector<std::byte> sketch_share(const stages::RunPlan& run, const std::vecto
   cluster::UnitBytes bytes(run.models);
   std::vector<std::byte> gathered;
   for (auto i = static_cast<std::size_t>(rank); i < ids.size(); i += static_cast<std::size_t>(size)) {
-    const auto& u = run.units()[ids[i]];
+    const auto& u = bytes.with_scales(run.units()[ids[i]]);
     const auto rows_a = stages::sketch_rows(u, u.a), rows_b = stages::sketch_rows(u, u.b);
     const auto [a, b] = !rows_a.empty() && !rows_b.empty() ? std::pair{sketch_by_rows(u.a, rows_a, bytes, gathered),
                                                                        sketch_by_rows(u.b, rows_b, bytes, gathered)}

@@ -38,7 +38,7 @@ int synth(const std::vector<std::string>& args) {
   CommandLine command_line(
       "synth",
       "lineage synth — small HF-style MoE checkpoints with known provenance (docs/synth.md)\n\n"
-      "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR] [--realistic]\n"
+      "  lineage synth --scenario S --out DIR [--seed N] [--style STYLE] [--base DIR] [--realistic] [--block-fp8]\n"
       "  lineage synth --suite DIR [--seed N] [--style STYLE] [--realistic]\n\noptions",
       "");
   std::vector<std::string> sets;
@@ -55,7 +55,10 @@ int synth(const std::vector<std::string>& args) {
       "realistic",
       "trained-like values instead of i.i.d.: embedding mean direction, token-frequency "
       "row norms, low rank, outlier dimensions, structured norms (docs/synth.md); "
-      "with --base, taken from the base folder")("list", "list styles and scenarios");
+      "with --base, taken from the base folder")(
+      "block-fp8",
+      "store the linear weights as a block-FP8 release does (DeepSeek-V3's layout: F8_E4M3 codes and an "
+      "F32 weight_scale_inv per 128 x 128 block), with its quantization_config")("list", "list styles and scenarios");
   const auto parsed = command_line.parse(args);
   if (!parsed) return 0;  // --help
   const auto& vm = *parsed;
@@ -77,8 +80,8 @@ int synth(const std::vector<std::string>& args) {
   auto values = vm.count("realistic") ? tools::ValueModel::realistic : tools::ValueModel::iid;
 
   if (vm.count("suite")) {
-    if (vm.count("scenario") || vm.count("out") || vm.count("base")) {
-      throw UsageError("synth: --suite cannot be combined with --scenario, --out or --base");
+    if (vm.count("scenario") || vm.count("out") || vm.count("base") || vm.count("block-fp8")) {
+      throw UsageError("synth: --suite cannot be combined with --scenario, --out, --base or --block-fp8");
     }
     const auto style = tools::load_style(styles_dir, vm["style"].as<std::string>(), overrides);
     const std::filesystem::path dir = vm["suite"].as<std::string>();
@@ -142,7 +145,8 @@ int synth(const std::vector<std::string>& args) {
     model = tools::make_scenario(scenario, in);
   }
   model.provenance["overrides"] = base_overrides;
-  tools::write_model(model, out);
+  if (vm.count("block-fp8")) model.provenance["stored"] = "block_fp8";
+  tools::write_model(model, out, vm.count("block-fp8") ? &registry.quantisation() : nullptr);
   std::cout << out.string() << "\n";
   return 0;
 }

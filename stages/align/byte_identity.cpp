@@ -18,6 +18,7 @@
 #include "io/dtype_decode.hpp"
 #include "io/json_text.hpp"
 #include "io/safetensors_file.hpp"
+#include "stages/pair/block_scale_companions.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -71,7 +72,8 @@ TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes) {
   return sample_of_blocks(dtype, bytes.size(), sampled);
 }
 
-TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes, std::span<const std::byte> sampled) {
+TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes, std::span<const std::byte> sampled,
+                              const BlockScales* scales) {
   TensorSample s;
   const std::size_t size = dtype_size(dtype);
   const auto blocks = identity_blocks(tensor_bytes);
@@ -100,6 +102,7 @@ TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes, std::span
     if (!dtype_is_float(dtype)) continue;
     decoded.resize(count);
     io::decode_to_float(dtype, block.first(count * size), decoded);
+    if (scales != nullptr) apply_block_scales(*scales, blocks.offsets[k] / size, 1, decoded.data(), count);
     if (!shift) {
       // The mean of the first block with finite values: close to the sample's mean, whatever
       // one value is (a first value far out would make the sums cancel).
@@ -332,6 +335,11 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
     for (std::size_t i = 0; i < tensors.size(); ++i) by_name[m].emplace_back(tensors[i].name, i);
     std::sort(by_name[m].begin(), by_name[m].end());
   }
+  // A block-scaled weight's unit hash covers its factors too (execute_unit's side_hash), not its stored
+  // bytes alone: such tensors are hashed by the scan.
+  std::vector<BlockScaleCompanions> scaled;
+  scaled.reserve(models.size());
+  for (const auto& m : models) scaled.emplace_back(m.inventory);
   WholeTensorHashes out(models);
   for (std::size_t r = 0; r < unit_ids.size(); ++r) {
     if (unit_ids[r] >= units.size()) continue;
@@ -342,7 +350,7 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
       const auto m = static_cast<std::size_t>(view->model);
       const std::string_view name = view->tensor.str();
       const auto it = std::lower_bound(by_name[m].begin(), by_name[m].end(), std::pair{name, std::size_t{0}});
-      if (it == by_name[m].end() || it->first != name) continue;
+      if (it == by_name[m].end() || it->first != name || scaled[m].of(name) != nullptr) continue;
       const auto& t = models[m].inventory.tensors[it->second];
       if (t.data_end <= t.data_begin || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
           view->cols != u.cols || u.rows * u.cols * dtype_size(view->dtype) != t.data_end - t.data_begin)
@@ -405,7 +413,10 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
   const auto tensors = scanned_tensors(models);
   ShardFiles files(models);
   std::vector<PackedSample> mine;
-  std::vector<std::byte> sampled;
+  std::vector<std::byte> sampled, grid;
+  std::vector<BlockScaleCompanions> scaled;
+  scaled.reserve(models.size());
+  for (const auto& m : models) scaled.emplace_back(m.inventory);
   for (std::size_t i = static_cast<std::size_t>(rank); i < tensors.size(); i += static_cast<std::size_t>(ranks)) {
     const auto& [m, t] = tensors[i];
     // The blocks copied by pread: through the mapping each 4 KiB block was a page fault (about
@@ -418,7 +429,15 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
       const auto begin = t->data_begin + blocks.offsets[k];
       file.read_into(begin, begin + blocks.block_bytes, sampled.data() + k * blocks.block_bytes);
     }
-    const auto s = sample_of_blocks(*t->dtype, tensor_bytes, sampled);
+    // A block-scaled weight's SD is of its values: its factors read beside it (a few kilobytes).
+    std::optional<BlockScales> scales;
+    if (const auto* source = scaled[m].of(t->name)) {
+      const auto& companion = models[m].inventory.tensors[source->scale_tensor];
+      grid.resize(companion.data_end - companion.data_begin);
+      files.file(m, companion).read_into(companion.data_begin, companion.data_end, grid.data());
+      scales = block_scales_of(*source, companion, grid, (fs::path(models[m].dir) / companion.file.str()).string());
+    }
+    const auto s = sample_of_blocks(*t->dtype, tensor_bytes, sampled, scales ? &*scales : nullptr);
     mine.push_back({i, s.sampled_digest, s.sampled_bytes, (s.whole ? 1ULL : 0ULL) | (s.nontrivial ? 2ULL : 0ULL),
                     s.sampled_std, s.std_elements});
   }
@@ -482,6 +501,9 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
   // Per model, which inventory tensor each scanned entry is (scanned_tensors' order).
   std::vector<std::vector<const ClassifiedTensor*>> source(models.size());
   for (const auto& [m, t] : scanned_tensors(models)) source[m].push_back(t);
+  std::vector<BlockScaleCompanions> scaled;
+  scaled.reserve(models.size());
+  for (const auto& m : models) scaled.emplace_back(m.inventory);
   std::map<std::pair<std::size_t, std::size_t>, std::uint64_t> full;
   auto full_hash = [&](std::size_t m, std::size_t i) {
     if (const auto it = full.find({m, i}); it != full.end()) return it->second;
@@ -500,6 +522,15 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
       }
       h = whole_tensor_hash(bytes);
       file->release(t.data_begin, t.data_end);
+      if (const auto* grid_source = scaled[m].of(t.name)) {
+        // A block-scaled weight is identical when its codes and its factors are: its values.
+        const auto& companion = models[m].inventory.tensors[grid_source->scale_tensor];
+        std::vector<std::byte> grid(companion.data_end - companion.data_begin);
+        files.file(m, companion).read_into(companion.data_begin, companion.data_end, grid.data());
+        const auto scales =
+            block_scales_of(*grid_source, companion, grid, (fs::path(models[m].dir) / companion.file.str()).string());
+        h = fold_hashes(h, grid_rows_hash(scales, 0, scales.grid.size() / scales.grid_cols));
+      }
     }
     full.emplace(std::pair{m, i}, h);
     return h;

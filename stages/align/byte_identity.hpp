@@ -27,6 +27,7 @@
 
 #include "core/dtype.hpp"
 #include "io/spilled_vector.hpp"
+#include "stages/execute/block_scales.hpp"
 #include "stages/execute/unit_outcome.hpp"
 #include "stages/pair/comparison_unit.hpp"
 #include "stages/plan/row_blocks.hpp"
@@ -69,9 +70,10 @@ struct TensorSample {
 [[nodiscard]] TensorSample sample_tensor(Dtype dtype, std::span<const std::byte> bytes);
 /// The same from the sampled blocks alone: `sampled` holds identity_blocks(tensor_bytes)'s blocks
 /// one after the other (the scan copies them from the file). InternalError when its size is not
-/// theirs.
-[[nodiscard]] TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes,
-                                            std::span<const std::byte> sampled);
+/// theirs. A block-scaled weight's SD is of its values (`scales`, METHODS §0); its digest and
+/// distinct elements stay those of its stored codes.
+[[nodiscard]] TensorSample sample_of_blocks(Dtype dtype, std::uint64_t tensor_bytes, std::span<const std::byte> sampled,
+                                            const BlockScales* scales = nullptr);
 
 /// XXH3-64 of a whole tensor's bytes (what a compare unit covering the tensor hashes).
 [[nodiscard]] std::uint64_t whole_tensor_hash(std::span<const std::byte> bytes);

@@ -18,6 +18,7 @@
 #include "core/errors.hpp"
 #include "io/dtype_decode.hpp"
 #include "stages/align/token_mapped_embedding.hpp"
+#include "stages/execute/block_scales.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/execute/sketch_gather.hpp"
 #include "stages/execute/stream_hash.hpp"
@@ -49,7 +50,8 @@ double quantile(const std::vector<std::uint64_t>& hist, std::uint64_t n, double 
 }
 
 /// Decodes `count` logical elements of a view row by row into `out`, starting at logical index
-/// `start` (row-major over the unit's rows x cols); on request also copies their raw bits.
+/// `start` (row-major over the unit's rows x cols), a quantised weight's codes times their block
+/// scales (ElementView::scales); on request also copies their raw bits.
 class ViewReader {
  public:
   /// @param[in] row_map  when not empty, logical row r is the view's row row_map[r] (sampled units)
@@ -65,6 +67,7 @@ class ViewReader {
       if (v_.col_stride == 1) {
         const auto* p = bytes_.data() + first * size_;
         io::decode_to_float(v_.dtype, std::span<const std::byte>(p, run * size_), std::span<float>(out + i, run));
+        if (v_.scales) apply_block_scales(*v_.scales, first + origin_, 1, out + i, run);
         if (bits) {
           for (std::size_t k = 0; k < run; ++k) bits[i + k] = raw(p + k * size_);
         }
@@ -74,6 +77,7 @@ class ViewReader {
           out[i + k] = io::float_at(v_.dtype, p);
           if (bits) bits[i + k] = raw(p);
         }
+        if (v_.scales) apply_block_scales(*v_.scales, first + origin_, v_.col_stride, out + i, run);
       }
     });
   }
@@ -219,13 +223,29 @@ std::vector<float> sketch_of(const ComparisonUnit& unit, const ElementView& view
     for (std::size_t i = 0; i < kSketchDims; ++i) {
       io::decode_to_float(view.dtype, std::span<const std::byte>(columns.data() + i * neurons * size, neurons * size),
                           std::span<float>(x.data() + i * neurons, neurons));
+      if (view.scales) {
+        apply_block_scales(*view.scales, view.offset + dims[i] * view.col_stride, view.row_stride,
+                           x.data() + i * neurons, neurons);
+      }
     }
   }
   return expert_sketch(x, neurons);
 }
 
+/// A side's hash of its stored codes with the factors of the grid rows its view covers folded in
+/// (a stacked expert's or a fused half's own rows, not its siblings'): equal hashes mean equal
+/// codes and equal factors, that is equal values. `hash` itself for a side without block scales.
+std::uint64_t side_hash(std::uint64_t hash, const ElementView& view) {
+  if (view.scales == nullptr || view.rows == 0 || view.cols == 0) return hash;
+  const auto& s = *view.scales;
+  const std::uint64_t last = view.offset + (view.rows - 1) * view.row_stride + (view.cols - 1) * view.col_stride;
+  return fold_hashes(hash,
+                     grid_rows_hash(s, s.grid_row(view.offset / s.tensor_cols), s.grid_row(last / s.tensor_cols) + 1));
+}
+
 /// Whether the decoded floats decide bit equality (their decoding is injective on finite values),
-/// or the stored bits must be compared.
+/// or the stored bits must be compared. A block-scaled weight's decoded floats are its values,
+/// codes times factors: there equal bits are equal values, not equal stored codes.
 BitEquality bit_equality(Dtype a, Dtype b) {
   if (a != b) return BitEquality::none;
   switch (a) {
@@ -360,8 +380,8 @@ void pass_block(const ComparisonUnit& unit, const UnitViews& views, const RowBlo
   // A pass over BF16 that keeps no values reads the stored bytes (UnitSums::add_bf16_block,
   // SketchGather::take_bf16) where they lie one after the other and the kernel can read them:
   // the same sums and sketches, no decoding.
-  const bool bf16_stored =
-      sums.reads_stored_bf16() && unit.a.dtype == Dtype::BF16 && unit.b.dtype == Dtype::BF16 && !unit.keep_values;
+  const bool bf16_stored = sums.reads_stored_bf16() && unit.a.dtype == Dtype::BF16 && unit.b.dtype == Dtype::BF16 &&
+                           !unit.keep_values && !unit.a.scales && !unit.b.scales;
   for (std::uint64_t start = first; start < end; start += kBlock) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - start));
     if (arriving.a) arriving.a(views.a.bytes_through(start + len));
@@ -531,6 +551,13 @@ std::vector<float> sketch_from_rows(const ElementView& view, std::span<const std
   // per row gives.
   std::vector<float> x(kSketchDims * neurons);
   io::decode_to_float(view.dtype, rows, x);
+  if (view.scales) {
+    // Row i of the copy is the view's sketch row sketch_dims(view.rows)[i] (sketch_rows).
+    const auto dims = sketch_dims(view.rows);
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      apply_block_scales(*view.scales, view.offset + dims[i] * view.row_stride, 1, x.data() + i * neurons, neurons);
+    }
+  }
   return expert_sketch(x, neurons);
 }
 
@@ -542,7 +569,7 @@ UnitHashes row_block_hashes(const ComparisonUnit& unit, std::span<const std::byt
   StreamHash st_a, st_b;
   views.a.hash(first, static_cast<std::size_t>(end - first), st_a);
   views.b.hash(first, static_cast<std::size_t>(end - first), st_b);
-  return {st_a.digest(), st_b.digest()};
+  return {side_hash(st_a.digest(), unit.a), side_hash(st_b.digest(), unit.b)};
 }
 
 UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -563,7 +590,7 @@ UnitHashes hash_unit(const ComparisonUnit& unit, std::span<const std::byte> a_te
   StreamHash st_a, st_b;
   views.a.hash(0, static_cast<std::size_t>(views.n_total), st_a);
   views.b.hash(0, static_cast<std::size_t>(views.n_total), st_b);
-  return {st_a.digest(), st_b.digest()};
+  return {side_hash(st_a.digest(), unit.a), side_hash(st_b.digest(), unit.b)};
 }
 
 UnitSums row_block_sums(const ComparisonUnit& unit, std::span<const std::byte> a_tensor,
@@ -585,8 +612,8 @@ RowBlockPartial partial_of(const ComparisonUnit& unit, const UnitViews& views, c
   UnitOutcome unused;  // a split unit keeps no values (splits_into_row_blocks)
   const PassOutputs outputs{&st_a, &st_b, &unused};
   pass_block(unit, views, block, part.sums, &outputs, arriving);
-  part.hash_a = st_a.digest();
-  part.hash_b = st_b.digest();
+  part.hash_a = side_hash(st_a.digest(), unit.a);
+  part.hash_b = side_hash(st_b.digest(), unit.b);
   return part;
 }
 
@@ -731,8 +758,8 @@ UnitOutcome whole_unit_outcome(const ComparisonUnit& unit, std::span<const std::
       }
     }
   }
-  out.hash_a = st_a.digest();
-  out.hash_b = st_b.digest();
+  out.hash_a = side_hash(st_a.digest(), unit.a);
+  out.hash_b = side_hash(st_b.digest(), unit.b);
   set_pass_statistics(sums, out.stats);
   add_sampled_statistics(unit, a_tensor, b_tensor, null_options, views, out, &sketch_a, &sketch_b);
   return out;
@@ -760,8 +787,10 @@ UnitOutcome execute_unit(const ComparisonUnit& unit, std::span<const std::byte> 
 }
 
 bool reads_sampled_rows_only(const ComparisonUnit& unit) noexcept {
+  // A copy of sampled rows no longer says where its elements were stored, which block scales need.
   return unit.sampled && (unit.kind == UnitKind::baseline || unit.kind == UnitKind::within) && unit.sampled_rows > 0 &&
-         !unit.sketch && !unit.keep_values && unit.a.col_stride == 1 && unit.b.col_stride == 1;
+         !unit.sketch && !unit.keep_values && unit.a.col_stride == 1 && unit.b.col_stride == 1 && !unit.a.scales &&
+         !unit.b.scales;
 }
 
 std::vector<std::uint64_t> sampled_rows_of(const ComparisonUnit& unit, const NullOptions& null_options) {

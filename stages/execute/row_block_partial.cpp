@@ -12,7 +12,9 @@ namespace {
 // 1: block geometry, sums (histograms as nonzero (bucket u16, count u32) pairs: a unit's histogram
 //    sample is at most about 2^18 elements, kernel buckets 2^15; a screening pass's of size 0),
 //    hashes, sampled outcome.
-constexpr std::uint32_t kVersion = 1;
+// 2: same layout; a block-scaled weight's sums are of its values and its block hashes cover the
+//    factors (unit_outcome.cpp's version 9).
+constexpr std::uint32_t kVersion = 2;
 static_assert(kKernelBuckets <= 65536, "histogram buckets are stored as 16-bit indices");
 
 void append_histogram(std::vector<std::byte>& out, const std::vector<std::uint64_t>& h) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "io/dtype_decode.hpp"
+#include "stages/execute/block_scales.hpp"
 
 namespace lineage::stages {
 
@@ -30,7 +31,8 @@ std::optional<NeuronAxis> neuron_axis(const ComparisonUnit& unit) noexcept {
 namespace {
 
 /// One side of a unit as a NeuronSource. Neurons are rows (gate/up) or columns (down); either
-/// way the reads follow the stored rows: runs of consecutive columns are decoded together.
+/// way the reads follow the stored rows: runs of consecutive columns are decoded together (and
+/// multiplied by their block scales, a quantised weight's).
 class ViewSource final : public NeuronSource {
  public:
   ViewSource(const ElementView& v, std::span<const std::byte> bytes, bool neuron_rows, std::uint64_t neurons)
@@ -80,6 +82,9 @@ class ViewSource final : public NeuronSource {
       } else {
         out[c] = io::float_at(v_.dtype, p);
       }
+      if (v_.scales)
+        apply_block_scales(*v_.scales, v_.offset + r * v_.row_stride + cols[c] * v_.col_stride, v_.col_stride, out + c,
+                           run);
       c += run;
     }
   }

@@ -18,7 +18,10 @@ namespace {
 // 7: same layout; the sketches also of the layer matrices (attention, router, shared expert,
 //    dense MLP): a version-6 journal's units lack them, so its layer sketch matrices would be empty.
 // 8: h under the joint test's relabellings (small same-key units) after the sketches.
-constexpr std::uint32_t kVersion = 8;
+// 9: same layout; block-scaled weights (block FP8) are compared on their values, codes times
+//    their factors, and their hashes cover the factors (stages/execute/block_scales.hpp): a
+//    version-8 journal holds their codes' statistics.
+constexpr std::uint32_t kVersion = 9;
 
 }  // namespace
 

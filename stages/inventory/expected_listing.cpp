@@ -39,13 +39,12 @@ std::vector<std::string> unconverted_modules(const QuantisationReading& q, const
   return out;
 }
 
-/// Linear layers a weight-only quantiser converts: 2-D `.weight` matrices of the converted roles.
+}  // namespace
+
 bool converted_by_quantiser(const QuantisationReading& q, const ExpectedTensor& t) {
   if (t.shape.size() != 2 || t.name.size() < 7 || t.name.compare(t.name.size() - 7, 7, ".weight") != 0) return false;
   return std::find(q.converted_roles.begin(), q.converted_roles.end(), t.key.role) != q.converted_roles.end();
 }
-
-}  // namespace
 
 bool has_quantisation_companions(const QuantisationReading& quantisation, const nlohmann::json& config) {
   return !quantisation_companions(quantisation, config).empty();

@@ -23,6 +23,10 @@ namespace lineage::stages {
 [[nodiscard]] TensorListing expected_listing(const std::vector<ExpectedTensor>& expected,
                                              const QuantisationReading& quantisation, const nlohmann::json& config);
 
+/// Whether a weight-only quantiser converts `t`: a 2-D `.weight` matrix of one of the converted
+/// roles (families/_quantization.yaml `converted_roles`).
+[[nodiscard]] bool converted_by_quantiser(const QuantisationReading& quantisation, const ExpectedTensor& t);
+
 /// True when `config` has a quantization_config whose companions expected_listing adds (the
 /// bytes then assume every linear projection except the listed modules is converted).
 [[nodiscard]] bool has_quantisation_companions(const QuantisationReading& quantisation, const nlohmann::json& config);

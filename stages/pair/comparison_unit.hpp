@@ -16,6 +16,8 @@
 
 namespace lineage::stages {
 
+struct BlockScales;  // stages/execute/block_scales.hpp
+
 /// Where one side's elements are: element (r, c) is at byte
 /// data_begin + (offset + r * row_stride + c * col_stride) * dtype_size in `file`.
 struct ElementView {
@@ -29,6 +31,10 @@ struct ElementView {
   std::uint64_t cols = 0;
   std::uint64_t row_stride = 0;
   std::uint64_t col_stride = 1;
+  /// A quantised weight's block scales (METHODS §0), which every reader of the view applies to
+  /// the decoded codes; null for a weight stored as its values. Not the plan's: whoever reads the
+  /// weight's bytes for a unit sets it on its copy of the unit, for as long as that read lasts.
+  const BlockScales* scales = nullptr;
   [[nodiscard]] bool contiguous() const noexcept { return col_stride == 1 && (row_stride == cols || rows <= 1); }
 };
 

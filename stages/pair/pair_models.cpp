@@ -12,6 +12,7 @@
 #include "core/parallel_for.hpp"
 #include "stages/execute/expert_sketch.hpp"
 #include "stages/null/hidden_null.hpp"
+#include "stages/pair/block_scale_companions.hpp"
 
 namespace lineage::stages {
 namespace {
@@ -40,11 +41,12 @@ bool keeps_values(const TensorKey& k, UnitKind kind, std::uint64_t elements, con
   return is_norm_role(k.role) && elements <= o.keep_values_max;
 }
 
-/// What a run does with a model's quantised weights, said once per model: METHODS §0 asks for
-/// statistics on dequantised values, and the pass reads stored values. A weight stored beside a
-/// scale companion (block-FP8 `weight_scale_inv`, LLM.int8 `SCB`: families/_quantization.yaml) is
-/// compared on its stored codes when they are floats (FP8: each 128 x 128 block still divided by
-/// its scale) and not compared when they are integers. Empty when no weight has a scale.
+/// What a run does with a model's quantised weights, said once per model (METHODS §0 asks for
+/// statistics on dequantised values). A weight stored beside a scale companion
+/// (families/_quantization.yaml: block-FP8 `weight_scale_inv`, LLM.int8 `SCB`) is compared on its
+/// values, codes times their block's factor, when its codes are 8-bit floats and the companion is a
+/// block grid of its shape (BlockScaleCompanions); on its stored codes when the companion fits no
+/// grid; and not at all when its codes are integers. Empty when no weight has a scale.
 std::vector<std::string> quantised_weight_notes(const Inventory& inv) {
   std::set<TensorKey> scaled;
   for (const auto& t : inv.tensors) {
@@ -54,20 +56,26 @@ std::vector<std::string> quantised_weight_notes(const Inventory& inv) {
     scaled.insert(weight);
   }
   if (scaled.empty()) return {};
-  std::size_t codes = 0, skipped = 0;
+  std::size_t skipped = 0;
   for (const auto& t : inv.tensors) {
-    if (t.key.kind != ParamKind::weight || !scaled.contains(t.key) || !t.dtype) continue;
-    ++(dtype_is_float(*t.dtype) ? codes : skipped);
+    if (t.key.kind == ParamKind::weight && scaled.contains(t.key) && t.dtype && !dtype_is_float(*t.dtype)) ++skipped;
   }
+  const BlockScaleCompanions companions(inv);
+  const std::string see = " (docs/methods.md, \"Quantised weights\")";
   std::vector<std::string> notes;
-  if (codes > 0) {
-    notes.push_back(inv.model_dir + ": " + std::to_string(codes) +
-                    " quantised weights are read as their stored codes wherever compared, their scales not applied "
-                    "(each block's values divided by its own scale; docs/methods.md, \"Quantised weights\")");
+  if (!companions.empty()) {
+    notes.push_back(inv.model_dir + ": " + std::to_string(companions.size()) +
+                    " block-scaled weights are compared on their values, their codes times their block's factor" + see);
+  }
+  if (companions.unscaled_weights() > 0) {
+    notes.push_back(inv.model_dir + ": " + std::to_string(companions.unscaled_weights()) +
+                    " quantised weights are compared on their stored codes: their scale companions fit no block grid "
+                    "of their shapes" +
+                    see);
   }
   if (skipped > 0) {
-    notes.push_back(inv.model_dir + ": " + std::to_string(skipped) +
-                    " integer-quantised weights are not compared (docs/methods.md, \"Quantised weights\")");
+    notes.push_back(inv.model_dir + ": " + std::to_string(skipped) + " integer-quantised weights are not compared" +
+                    see);
   }
   return notes;
 }

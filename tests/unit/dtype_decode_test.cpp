@@ -112,6 +112,28 @@ TEST(DtypeDecode, Fp8E4m3EveryPatternIsItsDefinition) {
   }
 }
 
+TEST(DtypeDecode, Fp8E4m3EncoderRoundsToNearestEvenAndSaturates) {
+  // Every code is its own value's encoding (NaN's two included); a value between two codes goes to
+  // the nearer, at the midpoint to the even one; beyond 448 it saturates, as a quantiser clamps.
+  for (unsigned b = 0; b < 256; ++b) {
+    EXPECT_EQ(float_to_f8e4m3(f8e4m3_to_float(static_cast<std::uint8_t>(b))), b) << b;
+  }
+  for (unsigned b = 0; b < 0x7E; ++b) {
+    const double lo = f8e4m3_to_float(static_cast<std::uint8_t>(b)),
+                 hi = f8e4m3_to_float(static_cast<std::uint8_t>(b + 1));
+    const double mid = (lo + hi) / 2;
+    const auto even = static_cast<unsigned>(b % 2 == 0 ? b : b + 1);
+    EXPECT_EQ(float_to_f8e4m3(static_cast<float>(mid)), even) << b;
+    EXPECT_EQ(float_to_f8e4m3(static_cast<float>(-mid)), even | 0x80u) << b;
+    EXPECT_EQ(float_to_f8e4m3(std::nextafter(static_cast<float>(mid), 0.0f)), b) << b;
+    EXPECT_EQ(float_to_f8e4m3(std::nextafter(static_cast<float>(mid), 1e9f)), b + 1) << b;
+  }
+  EXPECT_EQ(float_to_f8e4m3(1e6f), 0x7Eu);
+  EXPECT_EQ(float_to_f8e4m3(-449.0f), 0xFEu);
+  EXPECT_EQ(float_to_f8e4m3(std::numeric_limits<float>::infinity()), 0x7Eu);
+  EXPECT_EQ(float_to_f8e4m3(std::numeric_limits<float>::quiet_NaN()), 0x7Fu);
+}
+
 TEST(DtypeDecode, ElementsAndBulk) {
   const std::int64_t i64 = -5;
   EXPECT_EQ(decode_element(Dtype::I64, reinterpret_cast<const std::byte*>(&i64)), -5.0);

@@ -12,6 +12,7 @@
 #include "io/checkpoint_listing.hpp"
 #include "io/family_file.hpp"
 #include "io/hf_config.hpp"
+#include "stages/pair/block_scale_companions.hpp"
 #include "stages/pair/token_mapped_units.hpp"
 #include "support/synth_suite.hpp"
 
@@ -152,9 +153,10 @@ TEST(PairModels, ElementViewsKeepExactlyTheAcceptedKeysAndShareTheirNames) {
   }
 }
 
-// A weight stored beside a scale companion (block FP8, LLM.int8) is compared on its stored codes
-// when they are floats and not at all when they are integers; the pair's notes say so, per model,
-// and say nothing for a model without scales.
+// A weight stored beside a scale companion (block FP8, LLM.int8) is compared on its values when
+// its codes are floats and the companion is a block grid of its shape, on its codes when the
+// companion fits no grid, and not at all when its codes are integers; the pair's notes say so,
+// per model, and say nothing for a model without scales.
 TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
   const auto dir = lineage::testing::synth_suite() / "base";
   const auto plain = inventory_of(dir);
@@ -168,29 +170,46 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
     }
   }
   ASSERT_GE(weights.size(), 5u);
-  const auto with_scale = [&](std::size_t i, Dtype dtype) {
+  const auto with_scale = [&](std::size_t i, Dtype dtype, std::vector<std::uint64_t> grid) {
     quantised.tensors[i].dtype = dtype;
     auto scale = quantised.tensors[i];
     scale.name += "_scale_inv";
     scale.key.kind = ParamKind::scale;
     scale.dtype = Dtype::F32;
+    scale.shape = std::move(grid);
     quantised.tensors.push_back(scale);
   };
-  for (int k = 0; k < 3; ++k) with_scale(weights[static_cast<std::size_t>(k)], Dtype::F8_E4M3);
-  for (int k = 3; k < 5; ++k) with_scale(weights[static_cast<std::size_t>(k)], Dtype::I8);
+  const auto blocks = [](std::uint64_t d) { return (d + 127) / 128; };
+  for (int k = 0; k < 3; ++k) {
+    const auto& shape = quantised.tensors[weights[static_cast<std::size_t>(k)]].shape;
+    // Two with a grid of 128 x 128 blocks, one whose companion fits no grid of its shape.
+    with_scale(weights[static_cast<std::size_t>(k)], Dtype::F8_E4M3,
+               k < 2 ? std::vector{blocks(shape[0]), blocks(shape[1])} : std::vector{shape[0] + 1, std::uint64_t{3}});
+  }
+  for (int k = 3; k < 5; ++k) {
+    with_scale(weights[static_cast<std::size_t>(k)], Dtype::I8,
+               {quantised.tensors[weights[static_cast<std::size_t>(k)]].shape[0]});
+  }
+  const BlockScaleCompanions companions(quantised);
+  EXPECT_EQ(companions.size(), 2u);
+  EXPECT_EQ(companions.unscaled_weights(), 1u);
+  ASSERT_NE(companions.of(quantised.tensors[weights[0]].name), nullptr);
+  EXPECT_EQ(companions.of(quantised.tensors[weights[2]].name), nullptr);
+  EXPECT_EQ(companions.of(quantised.tensors[weights[3]].name), nullptr);
   const TensorKey int8_key = quantised.tensors[weights[3]].key;
   const TensorKey fp8_key = quantised.tensors[weights[0]].key;
 
   const auto r = pair_models({&quantised, &plain}, {});
   std::vector<std::string> about_scales;
   for (const auto& n : r.notes) {
-    if (n.find("quantised weights") != std::string::npos) about_scales.push_back(n);
+    if (n.find("\"Quantised weights\"") != std::string::npos) about_scales.push_back(n);
   }
-  ASSERT_EQ(about_scales.size(), 2u);
-  EXPECT_EQ(about_scales[0].rfind("quantised: 3 quantised weights are read as their stored codes wherever compared", 0),
-            0u)
+  ASSERT_EQ(about_scales.size(), 3u);
+  EXPECT_EQ(about_scales[0].rfind("quantised: 2 block-scaled weights are compared on their values", 0), 0u)
       << about_scales[0];
-  EXPECT_EQ(about_scales[1].rfind("quantised: 2 integer-quantised weights are not compared", 0), 0u) << about_scales[1];
+  EXPECT_EQ(about_scales[1].rfind("quantised: 1 quantised weights are compared on their stored codes", 0), 0u)
+      << about_scales[1];
+  EXPECT_EQ(about_scales[2].rfind("quantised: 2 integer-quantised weights are not compared", 0), 0u) << about_scales[2];
   bool fp8_paired = false, int8_paired = false;
   for (const auto& u : r.units) {
     if (u.kind != UnitKind::same_key) continue;
@@ -205,8 +224,56 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
   // A model given twice is noted once.
   std::size_t twice = 0;
   for (const auto& n : pair_models({&quantised, &quantised}, {}).notes)
-    twice += n.find("quantised weights") != std::string::npos;
-  EXPECT_EQ(twice, 2u);
+    twice += n.find("\"Quantised weights\"") != std::string::npos;
+  EXPECT_EQ(twice, 3u);
+}
+
+// The block grid is read from the weight's and the companion's shapes: 128 x 128 blocks of a
+// DeepSeek-sized weight and of one with partial blocks, stacked experts, one factor for the whole
+// tensor; a companion with more blocks than the weight has elements along a side fits no grid.
+TEST(BlockScaleCompanions, BlockSizesComeFromTheShapes) {
+  Inventory inv;
+  const auto add = [&](const std::string& name, Dtype dtype, std::vector<std::uint64_t> shape,
+                       std::vector<std::uint64_t> grid, int layer) {
+    ClassifiedTensor w;
+    w.name = name;
+    w.key = TensorKey{Component::text, TensorRole::attn_o, layer};
+    w.dtype = dtype;
+    w.shape = std::move(shape);
+    ClassifiedTensor s = w;
+    s.name = name + "_scale_inv";
+    s.key.kind = ParamKind::scale;
+    s.dtype = Dtype::F32;
+    s.shape = std::move(grid);
+    inv.tensors.push_back(w);
+    inv.tensors.push_back(s);
+  };
+  add("deepseek", Dtype::F8_E4M3, {7168, 2048}, {56, 16}, 0);
+  add("partial", Dtype::F8_E4M3, {300, 260}, {3, 3}, 1);
+  add("stacked", Dtype::F8_E5M2, {4, 300, 260}, {4, 3, 3}, 2);
+  add("whole", Dtype::F8_E4M3, {300, 260}, {}, 3);
+  add("too_many", Dtype::F8_E4M3, {300, 260}, {301, 3}, 4);
+  add("bf16", Dtype::BF16, {300, 260}, {3, 3}, 5);
+  const BlockScaleCompanions c(inv);
+  EXPECT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.unscaled_weights(), 1u);
+  EXPECT_EQ(c.of("too_many"), nullptr);
+  EXPECT_EQ(c.of("bf16"), nullptr);  // stored as its values
+  for (const auto* name : {"deepseek", "partial", "stacked"}) {
+    const auto* s = c.of(name);
+    ASSERT_NE(s, nullptr) << name;
+    EXPECT_EQ(s->block_rows, 128u) << name;
+    EXPECT_EQ(s->block_cols, 128u) << name;
+  }
+  EXPECT_EQ(c.of("deepseek")->grid_elements, 56u * 16u);
+  EXPECT_EQ(c.of("stacked")->matrix_rows, 300u);
+  EXPECT_EQ(c.of("stacked")->tensor_cols, 260u);
+  EXPECT_EQ(c.of("stacked")->scale_tensor, 5u);
+  const auto* whole = c.of("whole");
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(whole->grid_elements, 1u);
+  EXPECT_GE(whole->block_rows, 300u);
+  EXPECT_GE(whole->block_cols, 260u);
 }
 
 // Token-mapped units take at most max_tokens rows and at most max_elements elements a table:
