@@ -88,7 +88,19 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   const auto k = out.stat_names.size();
 
   const bool screening = io::is_screening_run(stores.front().second);
+  const bool values = io::reads_block_scaled_values(stores.front().second);
   for (const auto& [file, s] : stores) {
+    // A store of an earlier lineage read block-FP8 weights on their codes, where later ones read
+    // their values: one merged store would hold both under one name.
+    if (io::reads_block_scaled_values(s) != values) {
+      throw StoreError(
+          file + ": " +
+          (values ? "written by an earlier lineage, which read block-scaled weights on their codes"
+                  : "its block-scaled weights are read as values") +
+          ", but " + stores.front().first +
+          (values ? "'s are read as values" : " was written by an earlier lineage, which read them on their codes") +
+          "; stores of different statistic versions cannot be merged");
+    }
     // A screening run's units lack what a full run's have (RunConfig::screen): one merged store
     // of both would be judged as if alike.
     if (io::is_screening_run(s) != screening) {
@@ -203,6 +215,7 @@ MergeResult merge_stores(const std::vector<std::pair<std::string, io::StoreConte
   }
   out.status = io::units_missing(out) == 0 ? "complete" : "partial";
   nlohmann::json config{{"merged_from", inputs}, {"screen", screening}};
+  if (values) config["block_scaled"] = "values";
   // One block size for every input: the merged store hashes as they did. Otherwise its
   // convention is unknown (null), and a later merge compares only its statistics.
   if (!conventions_agree || (common && !common->known)) {

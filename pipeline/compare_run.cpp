@@ -58,6 +58,8 @@ nlohmann::json config_json(const RunConfig& c, std::uint64_t row_block_bytes) {
           {"family", c.family.value_or("")},
           {"null_permutations", c.null_permutations},
           {"screen", c.screen},
+          // Block-scaled weights are read as their values (io::reads_block_scaled_values).
+          {"block_scaled", "values"},
           {"pair", c.pair ? nlohmann::json(*c.pair) : nlohmann::json(nullptr)}};
 }
 
@@ -115,6 +117,12 @@ void check_output(const RunConfig& cfg, const std::vector<io::StoredModel>& mode
   // or units with and without the permutation null, would be judged as if alike. (A store from
   // before "screen" was recorded is a full run's.)
   const auto config = nlohmann::json::parse(existing->config_json, nullptr, false);
+  if (!io::reads_block_scaled_values(*existing)) {
+    // Its block-FP8 weights' statistics and hashes are of their codes; the rest would be of values.
+    throw StoreError(out.string() +
+                     ": --resume, but the run began with an earlier lineage, which read "
+                     "block-scaled weights on their codes; start a new run (another --out)");
+  }
   if (config.is_object()) {
     const bool was_screen = io::is_screening_run(*existing);
     if (was_screen != cfg.screen) {

@@ -203,6 +203,13 @@ bool is_screening_run(const StoreContents& c) {
   return it != config.end() && it->is_boolean() && it->get<bool>();
 }
 
+bool reads_block_scaled_values(const StoreContents& c) {
+  const auto config = nlohmann::json::parse(c.config_json, nullptr, false);
+  if (!config.is_object()) return false;
+  const auto it = config.find("block_scaled");
+  return it != config.end() && it->is_string() && it->get<std::string>() == "values";
+}
+
 std::uint64_t units_missing(const StoreContents& c) noexcept {
   const auto have = c.done_ids.size() + c.superseded_ids.size();
   return have >= c.units.size() ? 0 : c.units.size() - have;

@@ -131,6 +131,11 @@ struct StoreContents {
 /// false for a store written before it was recorded, or a config that is not JSON).
 [[nodiscard]] bool is_screening_run(const StoreContents& c);
 
+/// Whether the store's run read block-scaled (block-FP8) weights on their values, codes times
+/// factors ("block_scaled": "values" in its config_json, written since statistics version 9);
+/// false for a store of an earlier lineage, which read them on their codes.
+[[nodiscard]] bool reads_block_scaled_values(const StoreContents& c);
+
 /// Units neither computed nor superseded (0 for a complete run).
 [[nodiscard]] std::uint64_t units_missing(const StoreContents& c) noexcept;
 

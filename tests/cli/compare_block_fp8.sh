@@ -152,4 +152,19 @@ out=$(LINEAGE_ROW_BLOCK_BYTES=$blocks $guard $mpi -np 2 "$lineage" compare "$tmp
 grep -Eq "[1-9][0-9]* already done" <<<"$out" || fail "the resume recomputed everything: $out"
 $dump "$tmp/r.h5" > "$tmp/r.txt"
 cmp -s "$tmp/b1.txt" "$tmp/r.txt" || fail "the resumed store differs: $(diff "$tmp/b1.txt" "$tmp/r.txt" | head -4)"
+# A store of an earlier lineage (no "block_scaled": "values" in its config: its FP8 weights were
+# read on their codes) is not resumed.
+$py - "$tmp/r.h5" <<'EOF' || fail "making the store look older"
+import json, sys
+import h5py, numpy
+f = h5py.File(sys.argv[1], "r+")
+config = json.loads(f["run/config_json"][()][0])
+del config["block_scaled"]
+text = json.dumps(config).encode()
+del f["run/config_json"]
+f.create_dataset("run/config_json", data=numpy.array([text], dtype="S%d" % len(text)))
+EOF
+out=$("$lineage" compare "$tmp/ft8" "$tmp/base" --out "$tmp/r.h5" --resume 2>&1); code=$?
+[ "$code" -eq 5 ] && grep -q "earlier lineage, which read block-scaled weights on their codes" <<<"$out" \
+  || fail "an older store resumed (exit $code): $out"
 echo "FP8 release: values compared, split and resumed to the same store"

@@ -227,6 +227,32 @@ TEST(StoreMerge, ScreeningRunsMergeOnlyWithScreeningRuns) {
   }
 }
 
+// Stores whose runs read block-FP8 weights on their values merge only with such stores: a store
+// of an earlier lineage read them on their codes. The merged store keeps the mark.
+TEST(StoreMerge, StoresOfBlockScaledValuesMergeOnlyWithTheirKind) {
+  const auto a = model("suspect", "/m/a", 1), b = model("parent", "/m/b", 2), c = model("control1", "/m/c", 3);
+  auto of_values = [&](const io::StoredModel& other) {
+    auto s = store(a, other, 0.9);
+    s.config_json = nlohmann::json{{"block_scaled", "values"}, {"row_block_bytes", 4096}}.dump();
+    return s;
+  };
+  const auto both = jobs::merge_stores({{"ab.h5", of_values(b)}, {"ac.h5", of_values(c)}});
+  EXPECT_TRUE(io::reads_block_scaled_values(both.store));
+  EXPECT_TRUE(io::reads_block_scaled_values(jobs::merge_stores({{"m.h5", both.store}, {"ab.h5", of_values(b)}}).store));
+  EXPECT_FALSE(io::reads_block_scaled_values(
+      jobs::merge_stores({{"ab.h5", store(a, b, 0.9)}, {"ac.h5", store(a, c, 0.1)}}).store));
+  for (const auto& order :
+       {std::vector<std::pair<std::string, io::StoreContents>>{{"ab.h5", of_values(b)}, {"ac.h5", store(a, c, 0.1)}},
+        std::vector<std::pair<std::string, io::StoreContents>>{{"ac.h5", store(a, c, 0.1)}, {"ab.h5", of_values(b)}}}) {
+    try {
+      (void)jobs::merge_stores(order);
+      ADD_FAILURE() << "merged a store of an earlier lineage with one of block-scaled values";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find("earlier lineage"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(SbatchScript, SingleJobAndJobArrayFromTheTemplates) {
   RunConfig cfg;
   cfg.suspect = "/m/s";
