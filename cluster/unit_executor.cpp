@@ -58,22 +58,18 @@ io::SafetensorsFile& UnitBytes::file(int model, const std::string& name) {
 
 std::shared_ptr<const stages::BlockScales> UnitBytes::scales_of(const stages::ElementView& v) {
   if (!stages::is_block_scalable(v.dtype)) return nullptr;
-  const auto m = static_cast<std::size_t>(v.model);
-  if (companions_.size() <= m) companions_.resize(models_.size());
-  auto& companions = companions_[m];
-  if (!companions) companions = std::make_unique<stages::BlockScaleCompanions>(models_[m].inventory);
-  const auto* source = companions->of(v.tensor.str());
+  const auto& model = models_[static_cast<std::size_t>(v.model)];
+  const auto* source = stages::block_scale_companions(model).of(v.tensor.str());
   if (source == nullptr) return nullptr;
   const std::pair key{v.model, source->scale_tensor};
   if (const auto it = scales_.find(key); it != scales_.end()) return it->second;
   // Units of one weight follow each other: a few recent grids are all a rank needs.
   if (scales_.size() >= 64) scales_.clear();
   // Copied by pread, as a unit's bytes are: a file cut short fails this read with its own message.
-  const auto& t = models_[m].inventory.tensors[source->scale_tensor];
-  std::vector<std::byte> stored(t.data_end - t.data_begin);
-  file(v.model, t.file.str()).read_into(t.data_begin, t.data_end, stored.data());
-  auto scales = std::make_shared<const stages::BlockScales>(
-      stages::block_scales_of(*source, t, stored, (fs::path(models_[m].dir) / t.file.str()).string()));
+  auto scales = std::make_shared<const stages::BlockScales>(stages::read_block_scales(
+      *source, model.inventory, model.dir, [&](const stages::ClassifiedTensor& t, std::span<std::byte> out) {
+        file(v.model, t.file.str()).read_into(t.data_begin, t.data_end, out.data());
+      }));
   scales_.emplace(key, scales);
   return scales;
 }

@@ -93,7 +93,6 @@ class UnitBytes {
   std::size_t capacities_[2] = {0, 0};
   std::uint64_t copied_[2] = {0, 0};  // bytes of the span read_as_asked gave that are copied
   std::map<std::pair<int, std::string>, std::unique_ptr<io::SafetensorsFile>> files_;
-  std::vector<std::unique_ptr<stages::BlockScaleCompanions>> companions_;  // per model, built when first needed
   /// The factors read lately, by model and scale tensor (a weight is in several units in a row).
   std::map<std::pair<int, std::size_t>, std::shared_ptr<const stages::BlockScales>> scales_;
   std::shared_ptr<const stages::BlockScales> scales_a_, scales_b_;  // those of scaled_unit_

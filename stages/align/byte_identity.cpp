@@ -337,9 +337,6 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
   }
   // A block-scaled weight's unit hash covers its factors too (execute_unit's side_hash), not its stored
   // bytes alone: such tensors are hashed by the scan.
-  std::vector<BlockScaleCompanions> scaled;
-  scaled.reserve(models.size());
-  for (const auto& m : models) scaled.emplace_back(m.inventory);
   WholeTensorHashes out(models);
   for (std::size_t r = 0; r < unit_ids.size(); ++r) {
     if (unit_ids[r] >= units.size()) continue;
@@ -350,7 +347,8 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
       const auto m = static_cast<std::size_t>(view->model);
       const std::string_view name = view->tensor.str();
       const auto it = std::lower_bound(by_name[m].begin(), by_name[m].end(), std::pair{name, std::size_t{0}});
-      if (it == by_name[m].end() || it->first != name || scaled[m].of(name) != nullptr) continue;
+      if (it == by_name[m].end() || it->first != name || block_scale_companions(models[m]).of(name) != nullptr)
+        continue;
       const auto& t = models[m].inventory.tensors[it->second];
       if (t.data_end <= t.data_begin || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
           view->cols != u.cols || u.rows * u.cols * dtype_size(view->dtype) != t.data_end - t.data_begin)
@@ -385,6 +383,13 @@ class ShardFiles {
     if (!f) f = std::make_unique<io::SafetensorsFile>(fs::path(models_[m].dir) / t.file.str());
     return *f;
   }
+  /// The factors of a block-scaled weight of model m, copied by pread (a few kilobytes).
+  BlockScales block_scales(std::size_t m, const BlockScaleSource& source) {
+    return read_block_scales(source, models_[m].inventory, models_[m].dir,
+                             [&](const ClassifiedTensor& t, std::span<std::byte> out) {
+                               file(m, t).read_into(t.data_begin, t.data_end, out.data());
+                             });
+  }
   /// The tensor's bytes through the file's mapping (tier 2 hashes whole tensors).
   std::pair<io::SafetensorsFile*, std::span<const std::byte>> bytes(std::size_t m, const ClassifiedTensor& t) {
     auto& f = file(m, t);
@@ -413,10 +418,7 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
   const auto tensors = scanned_tensors(models);
   ShardFiles files(models);
   std::vector<PackedSample> mine;
-  std::vector<std::byte> sampled, grid;
-  std::vector<BlockScaleCompanions> scaled;
-  scaled.reserve(models.size());
-  for (const auto& m : models) scaled.emplace_back(m.inventory);
+  std::vector<std::byte> sampled;
   for (std::size_t i = static_cast<std::size_t>(rank); i < tensors.size(); i += static_cast<std::size_t>(ranks)) {
     const auto& [m, t] = tensors[i];
     // The blocks copied by pread: through the mapping each 4 KiB block was a page fault (about
@@ -431,12 +433,7 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
     }
     // A block-scaled weight's SD is of its values: its factors read beside it (a few kilobytes).
     std::optional<BlockScales> scales;
-    if (const auto* source = scaled[m].of(t->name)) {
-      const auto& companion = models[m].inventory.tensors[source->scale_tensor];
-      grid.resize(companion.data_end - companion.data_begin);
-      files.file(m, companion).read_into(companion.data_begin, companion.data_end, grid.data());
-      scales = block_scales_of(*source, companion, grid, (fs::path(models[m].dir) / companion.file.str()).string());
-    }
+    if (const auto* source = block_scale_companions(models[m]).of(t->name)) scales = files.block_scales(m, *source);
     const auto s = sample_of_blocks(*t->dtype, tensor_bytes, sampled, scales ? &*scales : nullptr);
     mine.push_back({i, s.sampled_digest, s.sampled_bytes, (s.whole ? 1ULL : 0ULL) | (s.nontrivial ? 2ULL : 0ULL),
                     s.sampled_std, s.std_elements});
@@ -501,9 +498,6 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
   // Per model, which inventory tensor each scanned entry is (scanned_tensors' order).
   std::vector<std::vector<const ClassifiedTensor*>> source(models.size());
   for (const auto& [m, t] : scanned_tensors(models)) source[m].push_back(t);
-  std::vector<BlockScaleCompanions> scaled;
-  scaled.reserve(models.size());
-  for (const auto& m : models) scaled.emplace_back(m.inventory);
   std::map<std::pair<std::size_t, std::size_t>, std::uint64_t> full;
   auto full_hash = [&](std::size_t m, std::size_t i) {
     if (const auto it = full.find({m, i}); it != full.end()) return it->second;
@@ -522,13 +516,9 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
       }
       h = whole_tensor_hash(bytes);
       file->release(t.data_begin, t.data_end);
-      if (const auto* grid_source = scaled[m].of(t.name)) {
+      if (const auto* grid_source = block_scale_companions(models[m]).of(t.name)) {
         // A block-scaled weight is identical when its codes and its factors are: its values.
-        const auto& companion = models[m].inventory.tensors[grid_source->scale_tensor];
-        std::vector<std::byte> grid(companion.data_end - companion.data_begin);
-        files.file(m, companion).read_into(companion.data_begin, companion.data_end, grid.data());
-        const auto scales =
-            block_scales_of(*grid_source, companion, grid, (fs::path(models[m].dir) / companion.file.str()).string());
+        const auto scales = files.block_scales(m, *grid_source);
         h = fold_hashes(h, grid_rows_hash(scales, 0, scales.grid.size() / scales.grid_cols));
       }
     }

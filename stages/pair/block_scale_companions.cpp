@@ -1,5 +1,6 @@
 #include "stages/pair/block_scale_companions.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -102,6 +103,14 @@ BlockScales block_scales_of(const BlockScaleSource& source, const ClassifiedTens
   scales.tensor_cols = source.tensor_cols;
   scales.matrix_rows = source.matrix_rows;
   return scales;
+}
+
+BlockScales read_block_scales(const BlockScaleSource& source, const Inventory& inv, const std::string& model_dir,
+                              const ReadStoredBytes& read) {
+  const auto& companion = inv.tensors.at(source.scale_tensor);
+  std::vector<std::byte> stored(companion.data_end - companion.data_begin);
+  read(companion, stored);
+  return block_scales_of(source, companion, stored, (std::filesystem::path(model_dir) / companion.file.str()).string());
 }
 
 const BlockScaleSource* BlockScaleCompanions::of(std::string_view tensor) const noexcept {

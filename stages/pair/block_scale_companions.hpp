@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,7 +34,8 @@ struct BlockScaleSource {
 class BlockScaleCompanions {
  public:
   BlockScaleCompanions() = default;
-  /// Scans `inv` (which must outlive this) for weights with a scale companion.
+  /// Scans `inv` for weights with a scale companion (the names are copied: this does not refer to
+  /// `inv` afterwards). A run builds it once per model (RunModel::block_scales).
   explicit BlockScaleCompanions(const Inventory& inv);
 
   /// The factors of the stored tensor named `tensor`, or null when it is stored as its values
@@ -46,7 +48,12 @@ class BlockScaleCompanions {
   [[nodiscard]] std::size_t unscaled_weights() const noexcept { return unscaled_; }
 
  private:
-  std::unordered_map<std::string_view, BlockScaleSource> by_name_;
+  /// Looked up by string_view without a copy of the name.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
+  };
+  std::unordered_map<std::string, BlockScaleSource, NameHash, std::equal_to<>> by_name_;
   std::size_t unscaled_ = 0;
 };
 
@@ -56,6 +63,15 @@ class BlockScaleCompanions {
 /// not the grid's.
 [[nodiscard]] BlockScales block_scales_of(const BlockScaleSource& source, const ClassifiedTensor& scale_tensor,
                                           std::span<const std::byte> stored, const std::string& file);
+
+/// Copies `tensor`'s stored bytes into `out` (tensor.data_end - tensor.data_begin of them): the
+/// caller's open file, by pread.
+using ReadStoredBytes = std::function<void(const ClassifiedTensor& tensor, std::span<std::byte> out)>;
+
+/// The factors of a weight of `inv` (the model in folder `model_dir`) whose companion is `source`:
+/// its grid's bytes copied by `read`, then block_scales_of (errors name the companion's file).
+[[nodiscard]] BlockScales read_block_scales(const BlockScaleSource& source, const Inventory& inv,
+                                            const std::string& model_dir, const ReadStoredBytes& read);
 
 /// Whether a weight's codes are 8-bit floats that a scale companion turns into values.
 [[nodiscard]] bool is_block_scalable(Dtype weight) noexcept;

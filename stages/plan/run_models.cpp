@@ -140,6 +140,12 @@ RunModel load_run_model(const RunConfig& cfg, const FamilyRegistry& registry, bo
 
 }  // namespace
 
+const BlockScaleCompanions& block_scale_companions(const RunModel& m) {
+  if (!m.block_scales)
+    throw InternalError("model " + m.label + " (" + m.dir + ") has no list of its block-scaled weights");
+  return *m.block_scales;
+}
+
 std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry& registry, bool allow_index_only,
                                       const io::RemoteOptions& remote) {
   // The models are read independently, on as many threads as this process has cores (one on a
@@ -149,6 +155,7 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
   std::vector<std::optional<RunModel>> loaded(list.size());
   parallel_for(list.size(), [&](std::size_t i) {
     loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
+    loaded[i]->block_scales = std::make_shared<const BlockScaleCompanions>(loaded[i]->inventory);
   });
   std::vector<RunModel> out;
   out.reserve(loaded.size());

@@ -3,6 +3,7 @@
 /// The models of a run (suspect, parents, controls) read into inventories, shared by compare,
 /// plan and the pre-flight check so that all three see the same unit list.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "io/checkpoint_index.hpp"
 #include "io/model_source.hpp"
 #include "stages/inventory/inventory.hpp"
+#include "stages/pair/block_scale_companions.hpp"
 
 namespace lineage::stages {
 
@@ -21,7 +23,14 @@ struct RunModel {
   std::vector<std::string> shard_files;
   bool index_only = false;   ///< shapes from config.json + index (shards not downloaded)
   bool config_only = false;  ///< no index either: names and shapes from config.json through the family
+  /// The inventory's block-scaled weights (METHODS §0), found once by load_run_models for every
+  /// reader of their factors (the pass, the tensor scan, byte identity); shared by copies.
+  std::shared_ptr<const BlockScaleCompanions> block_scales = nullptr;
 };
+
+/// m.block_scales; throws InternalError when `m` was not read by load_run_models (a model built by
+/// hand would otherwise have its block-scaled weights silently read as their codes).
+[[nodiscard]] const BlockScaleCompanions& block_scale_companions(const RunModel& m);
 
 /// (label, folder) of every model of the run, suspect first.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> run_model_list(const RunConfig& cfg);

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -274,6 +277,84 @@ TEST(BlockScaleCompanions, BlockSizesComeFromTheShapes) {
   EXPECT_EQ(whole->grid_elements, 1u);
   EXPECT_GE(whole->block_rows, 300u);
   EXPECT_GE(whole->block_cols, 260u);
+}
+
+// The list keeps the names it was built from: a run builds it once per model and reads it after
+// the inventory it came from may be gone (a copy of the model shares it). Under ASan a list that
+// held views of the inventory's names fails here.
+TEST(BlockScaleCompanions, OutlivesTheInventoryItWasBuiltFrom) {
+  std::optional<BlockScaleCompanions> c;
+  {
+    Inventory inv;
+    ClassifiedTensor w;
+    // Longer than any short-string buffer, so the name lives on the heap and is freed with inv.
+    w.name = "model.layers.0.self_attn.o_proj.weight_of_a_name_longer_than_sso";
+    w.key = TensorKey{Component::text, TensorRole::attn_o, 0};
+    w.dtype = Dtype::F8_E4M3;
+    w.shape = {256, 384};
+    ClassifiedTensor s = w;
+    s.name = w.name + "_scale_inv";
+    s.key.kind = ParamKind::scale;
+    s.dtype = Dtype::F32;
+    s.shape = {2, 3};
+    inv.tensors = {w, s};
+    c.emplace(inv);
+  }
+  const auto* s = c->of("model.layers.0.self_attn.o_proj.weight_of_a_name_longer_than_sso");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->scale_tensor, 1u);
+  EXPECT_EQ(s->grid_elements, 6u);
+}
+
+// A weight's factors are its companion's bytes as the caller's read function copies them, laid
+// out by the companion's grid; bytes that are not the grid's are refused naming the companion's
+// file (under the model's folder), tensor and offset.
+TEST(BlockScaleCompanions, ReadBlockScalesReadsTheCompanionThroughTheCallersRead) {
+  Inventory inv;
+  ClassifiedTensor w;
+  w.name = "w";
+  w.key = TensorKey{Component::text, TensorRole::attn_o, 0};
+  w.dtype = Dtype::F8_E4M3;
+  w.shape = {200, 130};
+  ClassifiedTensor s = w;
+  s.name = "w_scale_inv";
+  s.key.kind = ParamKind::scale;
+  s.dtype = Dtype::F32;
+  s.shape = {2, 2};
+  s.file = "shard-2.safetensors";
+  s.data_begin = 1000;
+  s.data_end = 1016;
+  inv.tensors = {w, s};
+  const BlockScaleCompanions c(inv);
+  const auto* source = c.of("w");
+  ASSERT_NE(source, nullptr);
+  const std::vector<float> factors{0.5f, 2.0f, 0.25f, 4.0f};
+  std::vector<std::string> asked;
+  const auto scales =
+      read_block_scales(*source, inv, "/models/m", [&](const ClassifiedTensor& t, std::span<std::byte> out) {
+        asked.push_back(t.name);
+        ASSERT_EQ(out.size(), t.data_end - t.data_begin);
+        std::memcpy(out.data(), factors.data(), out.size());
+      });
+  EXPECT_EQ(asked, std::vector<std::string>{"w_scale_inv"});
+  EXPECT_EQ(scales.grid, factors);
+  EXPECT_EQ(scales.grid_cols, 2u);
+  EXPECT_EQ(scales.block_rows, 128u);
+  EXPECT_EQ(scales.block_cols, 128u);
+  EXPECT_FLOAT_EQ(scales.factor_of(199 * 130 + 129), 4.0f);  // the last element: the last block
+  // A companion whose stored bytes are not four floats (the header says 12 bytes).
+  inv.tensors[1].data_end = 1012;
+  try {
+    (void)read_block_scales(*source, inv, "/models/m", [](const ClassifiedTensor&, std::span<std::byte> out) {
+      std::memset(out.data(), 0, out.size());
+    });
+    FAIL() << "12 bytes read as a grid of 4 floats";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("/models/m/shard-2.safetensors"), std::string::npos) << what;
+    EXPECT_NE(what.find("w_scale_inv"), std::string::npos) << what;
+    EXPECT_NE(what.find("1000"), std::string::npos) << what;
+  }
 }
 
 // Token-mapped units take at most max_tokens rows and at most max_elements elements a table:

@@ -15,8 +15,13 @@
 #include "core/errors.hpp"
 #include "io/family_file.hpp"
 #include "io/store/model_fingerprint.hpp"
+#include "support/files.hpp"
 #include "support/synth_suite.hpp"
 #include "support/temp_dir.hpp"
+#include "tools/synth/registry_expand.hpp"
+#include "tools/synth/scenarios.hpp"
+#include "tools/synth/synth_style.hpp"
+#include "tools/synth/write_model.hpp"
 
 namespace lineage {
 namespace {
@@ -64,6 +69,45 @@ TEST(RunPlan, ModelsFingerprintsUnitsAndDigestOfARun) {
   EXPECT_EQ(plan.bytes(), bytes);
   // Deterministic: every rank builds the same plan on its own.
   EXPECT_EQ(stages::build_run_plan(cfg, registry()).digest, plan.digest);
+}
+
+// Each model's block-scaled weights are found once, as it is read (RunModel::block_scales), for
+// every reader of their factors; a model built by hand has no such list, and asking for it is an
+// error rather than every FP8 weight read silently as its codes.
+TEST(RunPlan, EachModelCarriesItsBlockScaledWeights) {
+  const auto plan = stages::build_run_plan(finetune_of_base(), registry());
+  for (const auto& m : plan.models) {
+    ASSERT_NE(m.block_scales, nullptr) << m.label;
+    EXPECT_EQ(&stages::block_scale_companions(m), m.block_scales.get());
+    EXPECT_TRUE(stages::block_scale_companions(m).empty()) << m.label;  // the suite is BF16
+  }
+  // The same base written as a block-FP8 release stores it: its linear weights are listed, with
+  // their companions, once, and a copy of the model shares that list.
+  const testing::TempDir dir;
+  const auto style = tools::load_style(testing::test_styles_dir(), "qwen2_moe", {});
+  tools::write_model(tools::make_base(style, 1, tools::make_expand(registry())), dir.path() / "fp8",
+                     &registry().quantisation());
+  RunConfig cfg;
+  cfg.suspect = (dir.path() / "fp8").string();
+  cfg.parents = {(testing::synth_suite() / "base").string()};
+  const auto fp8 = stages::build_run_plan(cfg, registry());
+  ASSERT_EQ(fp8.models.size(), 2u);
+  std::size_t scaled = 0;
+  for (const auto& t : fp8.models[0].inventory.tensors) {
+    if (t.key.kind == ParamKind::weight && t.dtype && stages::is_block_scalable(*t.dtype)) {
+      ++scaled;
+      EXPECT_NE(stages::block_scale_companions(fp8.models[0]).of(t.name), nullptr) << t.name;
+    }
+  }
+  EXPECT_GT(scaled, 10u);
+  EXPECT_EQ(stages::block_scale_companions(fp8.models[0]).size(), scaled);
+  EXPECT_TRUE(stages::block_scale_companions(fp8.models[1]).empty());
+  const stages::RunModel copy = fp8.models[0];
+  EXPECT_EQ(copy.block_scales.get(), fp8.models[0].block_scales.get());
+
+  stages::RunModel by_hand;
+  by_hand.label = "suspect";
+  EXPECT_THROW((void)stages::block_scale_companions(by_hand), InternalError);
 }
 
 TEST(RunPlan, FollowsTheRunsBaselineSetting) {
