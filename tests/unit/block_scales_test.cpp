@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -90,6 +91,19 @@ TEST(BlockScales, FactorsFollowStackedMatricesAndPartialBlocks) {
   std::vector<float> part(decoded.begin() + 1000, decoded.begin() + 1700);
   apply_block_scales(w.scales, 1000, 1, part.data(), part.size());
   EXPECT_EQ(part, std::vector<float>(w.values.begin() + 1000, w.values.begin() + 1700));
+  // Runs from every kind of place (a block's first column, its last, a row's last element, the
+  // second matrix's first row) and of every length around the sixteen products done at once and
+  // a row's end: the reader follows the row and column it starts at.
+  for (const std::uint64_t from : {0, 1, 127, 128, 255, 256, 299, 300, 599, 60000, 119700}) {
+    for (const std::uint64_t length : {1, 15, 16, 17, 44, 128, 129, 300, 301, 601, 4096}) {
+      const auto count = std::min<std::uint64_t>(length, decoded.size() - from);
+      std::vector<float> got(decoded.begin() + static_cast<long>(from),
+                             decoded.begin() + static_cast<long>(from + count));
+      apply_block_scales(w.scales, from, 1, got.data(), got.size());
+      for (std::size_t k = 0; k < got.size(); ++k)
+        ASSERT_EQ(got[k], w.values[from + k]) << "from " << from << ", length " << length << ", element " << k;
+    }
+  }
 }
 
 ComparisonUnit unit_over(std::uint64_t rows, std::uint64_t cols, Dtype dtype, TensorKey key) {
