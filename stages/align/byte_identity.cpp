@@ -347,7 +347,8 @@ WholeTensorHashes whole_tensor_hashes(const std::vector<RunModel>& models, std::
       const auto m = static_cast<std::size_t>(view->model);
       const std::string_view name = view->tensor.str();
       const auto it = std::lower_bound(by_name[m].begin(), by_name[m].end(), std::pair{name, std::size_t{0}});
-      if (it == by_name[m].end() || it->first != name || block_scale_companions(models[m]).of(name) != nullptr)
+      if (it == by_name[m].end() || it->first != name ||
+          (is_block_scalable(view->dtype) && block_scale_companions(models[m]).of(name) != nullptr))
         continue;
       const auto& t = models[m].inventory.tensors[it->second];
       if (t.data_end <= t.data_begin || view->offset != 0 || !view->contiguous() || view->rows != u.rows ||
@@ -433,7 +434,9 @@ std::vector<std::byte> sample_share(const std::vector<RunModel>& models, int ran
     }
     // A block-scaled weight's SD is of its values: its factors read beside it (a few kilobytes).
     std::optional<BlockScales> scales;
-    if (const auto* source = block_scale_companions(models[m]).of(t->name)) scales = files.block_scales(m, *source);
+    if (is_block_scalable(*t->dtype)) {
+      if (const auto* source = block_scale_companions(models[m]).of(t->name)) scales = files.block_scales(m, *source);
+    }
     const auto s = sample_of_blocks(*t->dtype, tensor_bytes, sampled, scales ? &*scales : nullptr);
     mine.push_back({i, s.sampled_digest, s.sampled_bytes, (s.whole ? 1ULL : 0ULL) | (s.nontrivial ? 2ULL : 0ULL),
                     s.sampled_std, s.std_elements});
@@ -516,7 +519,8 @@ TensorScan scan_tensors(const std::vector<RunModel>& models, SampledModels sampl
       }
       h = whole_tensor_hash(bytes);
       file->release(t.data_begin, t.data_end);
-      if (const auto* grid_source = block_scale_companions(models[m]).of(t.name)) {
+      if (const auto* grid_source =
+              is_block_scalable(*t.dtype) ? block_scale_companions(models[m]).of(t.name) : nullptr) {
         // A block-scaled weight is identical when its codes and its factors are: its values.
         const auto scales = files.block_scales(m, *grid_source);
         h = fold_hashes(h, grid_rows_hash(scales, 0, scales.grid.size() / scales.grid_cols));

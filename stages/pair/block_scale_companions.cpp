@@ -107,7 +107,17 @@ BlockScales block_scales_of(const BlockScaleSource& source, const ClassifiedTens
 
 BlockScales read_block_scales(const BlockScaleSource& source, const Inventory& inv, const std::string& model_dir,
                               const ReadStoredBytes& read) {
-  const auto& companion = inv.tensors.at(source.scale_tensor);
+  if (source.scale_tensor >= inv.tensors.size()) {
+    throw InternalError("block scales: tensor " + std::to_string(source.scale_tensor) + " of " + inv.model_dir +
+                        " is past its inventory's " + std::to_string(inv.tensors.size()));
+  }
+  const auto& companion = inv.tensors[source.scale_tensor];
+  const auto elements =
+      std::accumulate(companion.shape.begin(), companion.shape.end(), std::uint64_t{1}, std::multiplies<>());
+  if (companion.key.kind != ParamKind::scale || elements != source.grid_elements) {
+    throw InternalError("block scales: " + companion.name + " of " + inv.model_dir + " is not the scale grid of " +
+                        std::to_string(source.grid_elements) + " factors its weight was listed with");
+  }
   std::vector<std::byte> stored(companion.data_end - companion.data_begin);
   read(companion, stored);
   return block_scales_of(source, companion, stored, (std::filesystem::path(model_dir) / companion.file.str()).string());

@@ -35,7 +35,8 @@ class BlockScaleCompanions {
  public:
   BlockScaleCompanions() = default;
   /// Scans `inv` for weights with a scale companion (the names are copied: this does not refer to
-  /// `inv` afterwards). A run builds it once per model (RunModel::block_scales).
+  /// `inv` afterwards, but BlockScaleSource::scale_tensor is a position in it: build it again when
+  /// the inventory changes). A compare run builds it once per model (RunModel::block_scales).
   explicit BlockScaleCompanions(const Inventory& inv);
 
   /// The factors of the stored tensor named `tensor`, or null when it is stored as its values
@@ -51,7 +52,8 @@ class BlockScaleCompanions {
   /// Looked up by string_view without a copy of the name.
   struct NameHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
+    // Not noexcept: libstdc++ then keeps each entry's hash, as it does for std::hash<std::string>.
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
   };
   std::unordered_map<std::string, BlockScaleSource, NameHash, std::equal_to<>> by_name_;
   std::size_t unscaled_ = 0;
@@ -70,6 +72,8 @@ using ReadStoredBytes = std::function<void(const ClassifiedTensor& tensor, std::
 
 /// The factors of a weight of `inv` (the model in folder `model_dir`) whose companion is `source`:
 /// its grid's bytes copied by `read`, then block_scales_of (errors name the companion's file).
+/// Throws InternalError when inv's tensor at source.scale_tensor is not a scale companion of the
+/// grid's size (a list built from another state of the inventory).
 [[nodiscard]] BlockScales read_block_scales(const BlockScaleSource& source, const Inventory& inv,
                                             const std::string& model_dir, const ReadStoredBytes& read);
 

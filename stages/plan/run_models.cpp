@@ -155,7 +155,7 @@ std::vector<RunModel> load_run_models(const RunConfig& cfg, const FamilyRegistry
   std::vector<std::optional<RunModel>> loaded(list.size());
   parallel_for(list.size(), [&](std::size_t i) {
     loaded[i] = load_run_model(cfg, registry, allow_index_only, remote, list[i].first, list[i].second);
-    loaded[i]->block_scales = std::make_shared<const BlockScaleCompanions>(loaded[i]->inventory);
+    if (!allow_index_only) loaded[i]->block_scales = std::make_shared<const BlockScaleCompanions>(loaded[i]->inventory);
   });
   std::vector<RunModel> out;
   out.reserve(loaded.size());

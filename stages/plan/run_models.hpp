@@ -23,13 +23,14 @@ struct RunModel {
   std::vector<std::string> shard_files;
   bool index_only = false;   ///< shapes from config.json + index (shards not downloaded)
   bool config_only = false;  ///< no index either: names and shapes from config.json through the family
-  /// The inventory's block-scaled weights (METHODS §0), found once by load_run_models for every
-  /// reader of their factors (the pass, the tensor scan, byte identity); shared by copies.
+  /// The inventory's block-scaled weights (METHODS §0), found once by load_run_models (not when
+  /// planning: nothing is read) for the readers of their factors (the pass, the tensor scan, byte
+  /// identity); shared by copies. A change to the inventory needs a new list (positions in it).
   std::shared_ptr<const BlockScaleCompanions> block_scales = nullptr;
 };
 
-/// m.block_scales; throws InternalError when `m` was not read by load_run_models (a model built by
-/// hand would otherwise have its block-scaled weights silently read as their codes).
+/// m.block_scales; throws InternalError when `m` was not read by load_run_models for a compare (a
+/// model built by hand would otherwise have its block-scaled weights silently read as their codes).
 [[nodiscard]] const BlockScaleCompanions& block_scale_companions(const RunModel& m);
 
 /// (label, folder) of every model of the run, suspect first.

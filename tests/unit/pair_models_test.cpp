@@ -342,6 +342,15 @@ TEST(BlockScaleCompanions, ReadBlockScalesReadsTheCompanionThroughTheCallersRead
   EXPECT_EQ(scales.block_rows, 128u);
   EXPECT_EQ(scales.block_cols, 128u);
   EXPECT_FLOAT_EQ(scales.factor_of(199 * 130 + 129), 4.0f);  // the last element: the last block
+  // A list of another state of the inventory: the position it names is no longer the companion.
+  const auto read_zeros = [](const ClassifiedTensor&, std::span<std::byte> out) {
+    std::memset(out.data(), 0, out.size());
+  };
+  Inventory moved = inv;
+  moved.tensors.insert(moved.tensors.begin() + 1, w);
+  EXPECT_THROW((void)read_block_scales(*source, moved, "/models/m", read_zeros), InternalError);
+  moved.tensors.resize(1);
+  EXPECT_THROW((void)read_block_scales(*source, moved, "/models/m", read_zeros), InternalError);
   // A companion whose stored bytes are not four floats (the header says 12 bytes).
   inv.tensors[1].data_end = 1012;
   try {

@@ -105,6 +105,11 @@ TEST(RunPlan, EachModelCarriesItsBlockScaledWeights) {
   const stages::RunModel copy = fp8.models[0];
   EXPECT_EQ(copy.block_scales.get(), fp8.models[0].block_scales.get());
 
+  // Planning reads no weight: no list is made.
+  stages::RunPlanOptions planning;
+  planning.planning_only = true;
+  for (const auto& m : stages::build_run_plan(cfg, registry(), planning).models) EXPECT_EQ(m.block_scales, nullptr);
+
   stages::RunModel by_hand;
   by_hand.label = "suspect";
   EXPECT_THROW((void)stages::block_scale_companions(by_hand), InternalError);
