@@ -87,6 +87,21 @@ TEST(BlockScales, FactorsFollowStackedMatricesAndPartialBlocks) {
   for (std::size_t k = 0; k < down.size(); ++k) down[k] = decoded[first + k * 300];
   apply_block_scales(w.scales, first, 300, down.data(), down.size());
   for (std::size_t k = 0; k < down.size(); ++k) ASSERT_EQ(down[k], w.values[first + k * 300]) << k;
+  // Down columns from every kind of place, one row or several at a step (a view whose rows are
+  // every other stored row), across row blocks and the matrices' boundary; and a stride that is
+  // not whole rows.
+  for (const std::uint64_t step : {std::uint64_t{300}, std::uint64_t{600}, std::uint64_t{301}}) {
+    for (const std::uint64_t from : {0, 127, 128, 299, 300 * 127 + 5, 300 * 128 + 200, 300 * 199 + 1, 300 * 200}) {
+      for (const std::uint64_t length : {1, 2, 127, 128, 129, 200, 400}) {
+        const auto count = std::min<std::uint64_t>(length, (decoded.size() - 1 - from) / step + 1);
+        std::vector<float> got(count);
+        for (std::size_t k = 0; k < count; ++k) got[k] = decoded[from + k * step];
+        apply_block_scales(w.scales, from, step, got.data(), got.size());
+        for (std::size_t k = 0; k < count; ++k)
+          ASSERT_EQ(got[k], w.values[from + k * step]) << "step " << step << ", from " << from << ", element " << k;
+      }
+    }
+  }
   // A stretch starting and ending inside blocks.
   std::vector<float> part(decoded.begin() + 1000, decoded.begin() + 1700);
   apply_block_scales(w.scales, 1000, 1, part.data(), part.size());
