@@ -37,7 +37,10 @@ void scale_consecutive(const BlockScales& scales, std::uint64_t first, float* ou
       const std::uint64_t block_end = std::min(scales.tensor_cols, (block + 1) * scales.block_cols);
       const std::size_t stretch = static_cast<std::size_t>(std::min<std::uint64_t>(row_end - k, block_end - c));
       const float factor = factors[block];
-      const f32x16 factor16 = f32x16{} + factor;
+      // Every lane set to the factor itself (adding it to zeros would turn a -0 factor into +0, and
+      // a zero's sign would then depend on where a reader's run starts).
+      f32x16 factor16;
+      for (int lane = 0; lane < 16; ++lane) factor16[lane] = factor;
       float* p = out + k;
       std::size_t i = 0;
       for (; i + 16 <= stretch; i += 16) {
@@ -66,7 +69,7 @@ void apply_block_scales(const BlockScales& scales, std::uint64_t first, std::uin
     scale_consecutive(scales, first, out, count);
     return;
   }
-  if (stride % scales.tensor_cols == 0) {
+  if (stride != 0 && count > 1 && stride % scales.tensor_cols == 0) {
     // Down a column (a sketch's gathered columns): the factor changes only where the rows leave
     // their block, so it is looked up once per block of rows instead of by three divisions per
     // element.

@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/dtype_decode.hpp"
@@ -70,53 +73,81 @@ void expect_same_but_hashes(UnitOutcome x, UnitOutcome y, const std::string& wha
   EXPECT_EQ(x.serialize(), y.serialize()) << what;
 }
 
+/// Each value's bits (a -0 and a +0 differ), for comparisons that see a zero's sign.
+std::vector<std::uint32_t> bits_of(std::span<const float> v) {
+  std::vector<std::uint32_t> out(v.size());
+  std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
+  return out;
+}
+
+/// w.values again from w.codes and w.scales by the definition (BlockScales' comment), for grids
+/// changed after scaled_weight.
+void revalue(ScaledWeight& w) {
+  const auto& s = w.scales;
+  const std::uint64_t per_matrix = (s.matrix_rows + s.block_rows - 1) / s.block_rows;
+  for (std::uint64_t i = 0; i < w.codes.size(); ++i) {
+    const std::uint64_t r = i / s.tensor_cols, c = i % s.tensor_cols;
+    const std::uint64_t grid_row = (r / s.matrix_rows) * per_matrix + (r % s.matrix_rows) / s.block_rows;
+    w.values[i] = io::float_at(Dtype::F8_E4M3, &w.codes[i]) * s.grid[grid_row * s.grid_cols + c / s.block_cols];
+  }
+}
+
 TEST(BlockScales, FactorsFollowStackedMatricesAndPartialBlocks) {
   // Two stacked matrices of 200 rows (a whole block and a partial one each) of 300 columns (two
-  // whole blocks and 44 columns).
-  const auto w = scaled_weight(400, 300, 200, 1);
-  ASSERT_EQ(w.scales.grid.size(), 2u * 2u * 3u);
-  std::vector<float> decoded(w.codes.size());
-  io::decode_to_float(Dtype::F8_E4M3, w.codes, decoded);
-  // Consecutive elements across block edges, row ends and the matrices' boundary.
-  auto run = decoded;
-  apply_block_scales(w.scales, 0, 1, run.data(), run.size());
-  EXPECT_EQ(run, w.values);
-  // A strided read (a column: stride = the row length) from an offset.
-  const std::uint64_t column = 257, first = 3 * 300 + column;
-  std::vector<float> down(397);
-  for (std::size_t k = 0; k < down.size(); ++k) down[k] = decoded[first + k * 300];
-  apply_block_scales(w.scales, first, 300, down.data(), down.size());
-  for (std::size_t k = 0; k < down.size(); ++k) ASSERT_EQ(down[k], w.values[first + k * 300]) << k;
-  // Down columns from every kind of place, one row or several at a step (a view whose rows are
-  // every other stored row), across row blocks and the matrices' boundary; and a stride that is
-  // not whole rows.
-  for (const std::uint64_t step : {std::uint64_t{300}, std::uint64_t{600}, std::uint64_t{301}}) {
-    for (const std::uint64_t from : {0, 127, 128, 299, 300 * 127 + 5, 300 * 128 + 200, 300 * 199 + 1, 300 * 200}) {
-      for (const std::uint64_t length : {1, 2, 127, 128, 129, 200, 400}) {
-        const auto count = std::min<std::uint64_t>(length, (decoded.size() - 1 - from) / step + 1);
-        std::vector<float> got(count);
-        for (std::size_t k = 0; k < count; ++k) got[k] = decoded[from + k * step];
-        apply_block_scales(w.scales, from, step, got.data(), got.size());
-        for (std::size_t k = 0; k < count; ++k)
-          ASSERT_EQ(got[k], w.values[from + k * step]) << "step " << step << ", from " << from << ", element " << k;
+  // whole blocks and 44 columns); the same with two factors of -0 (whose products keep their
+  // sign: bits are compared); and with one factor for the whole tensor (blocks larger than it).
+  std::vector<std::pair<std::string, ScaledWeight>> weights;
+  weights.emplace_back("128 x 128 blocks", scaled_weight(400, 300, 200, 1));
+  ASSERT_EQ(weights[0].second.scales.grid.size(), 2u * 2u * 3u);
+  weights.emplace_back("factors of -0", weights[0].second);
+  weights[1].second.scales.grid[1] = weights[1].second.scales.grid[9] = -0.0f;
+  revalue(weights[1].second);
+  weights.emplace_back("one factor", weights[0].second);
+  auto& whole = weights[2].second.scales;
+  whole.grid = {0.0078125f};
+  whole.grid_cols = 1;
+  whole.block_rows = 512;
+  whole.block_cols = 512;
+  whole.matrix_rows = 400;
+  revalue(weights[2].second);
+  for (const auto& [what, w] : weights) {
+    SCOPED_TRACE(what);
+    std::vector<float> decoded(w.codes.size());
+    io::decode_to_float(Dtype::F8_E4M3, w.codes, decoded);
+    // Consecutive elements across block edges, row ends and the matrices' boundary.
+    auto run = decoded;
+    apply_block_scales(w.scales, 0, 1, run.data(), run.size());
+    EXPECT_EQ(bits_of(run), bits_of(w.values));
+    // Down columns from every kind of place, one row or several at a step (a view whose rows are
+    // every other stored row; a step longer than a block of rows), across row blocks and the
+    // matrices' boundary; and a stride that is not whole rows.
+    for (const std::uint64_t step :
+         {std::uint64_t{300}, std::uint64_t{600}, std::uint64_t{300 * 129}, std::uint64_t{301}}) {
+      for (const std::uint64_t from :
+           {0, 127, 128, 257, 299, 300 * 127 + 5, 300 * 128 + 200, 300 * 199 + 1, 300 * 200}) {
+        for (const std::uint64_t length : {1, 2, 127, 128, 129, 200, 397, 400}) {
+          const auto count = std::min<std::uint64_t>(length, (decoded.size() - 1 - from) / step + 1);
+          std::vector<float> got(count), want(count);
+          for (std::size_t k = 0; k < count; ++k)
+            got[k] = decoded[from + k * step], want[k] = w.values[from + k * step];
+          apply_block_scales(w.scales, from, step, got.data(), got.size());
+          ASSERT_EQ(bits_of(got), bits_of(want)) << "step " << step << ", from " << from << ", length " << length;
+        }
       }
     }
-  }
-  // A stretch starting and ending inside blocks.
-  std::vector<float> part(decoded.begin() + 1000, decoded.begin() + 1700);
-  apply_block_scales(w.scales, 1000, 1, part.data(), part.size());
-  EXPECT_EQ(part, std::vector<float>(w.values.begin() + 1000, w.values.begin() + 1700));
-  // Runs from every kind of place (a block's first column, its last, a row's last element, the
-  // second matrix's first row) and of every length around the sixteen products done at once and
-  // a row's end: the reader follows the row and column it starts at.
-  for (const std::uint64_t from : {0, 1, 127, 128, 255, 256, 299, 300, 599, 60000, 119700}) {
-    for (const std::uint64_t length : {1, 15, 16, 17, 44, 128, 129, 300, 301, 601, 4096}) {
-      const auto count = std::min<std::uint64_t>(length, decoded.size() - from);
-      std::vector<float> got(decoded.begin() + static_cast<long>(from),
-                             decoded.begin() + static_cast<long>(from + count));
-      apply_block_scales(w.scales, from, 1, got.data(), got.size());
-      for (std::size_t k = 0; k < got.size(); ++k)
-        ASSERT_EQ(got[k], w.values[from + k]) << "from " << from << ", length " << length << ", element " << k;
+    // Runs from every kind of place (a block's first column, its last, a row's last element, the
+    // second matrix's first row) and of every length around the sixteen products done at once and
+    // a row's end: the reader follows the row and column it starts at.
+    for (const std::uint64_t from : {0, 1, 127, 128, 255, 256, 299, 300, 599, 1000, 60000, 119700}) {
+      for (const std::uint64_t length : {1, 15, 16, 17, 44, 128, 129, 300, 301, 601, 700, 4096}) {
+        const auto count = std::min<std::uint64_t>(length, decoded.size() - from);
+        const auto at = [&](const std::vector<float>& v) {
+          return std::span<const float>(v.data() + from, static_cast<std::size_t>(count));
+        };
+        std::vector<float> got(at(decoded).begin(), at(decoded).end());
+        apply_block_scales(w.scales, from, 1, got.data(), got.size());
+        ASSERT_EQ(bits_of(got), bits_of(at(w.values))) << "from " << from << ", length " << length;
+      }
     }
   }
 }
