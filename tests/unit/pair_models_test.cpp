@@ -231,6 +231,24 @@ TEST(PairModels, QuantisedWeightsAreNamedInTheNotes) {
   EXPECT_EQ(twice, 3u);
 }
 
+/// A weight named `name` of `dtype` (an attention output of layer `layer`) and its F32 scale
+/// companion `<name>_scale_inv` of shape `grid`.
+std::pair<ClassifiedTensor, ClassifiedTensor> weight_and_grid(const std::string& name, Dtype dtype,
+                                                              std::vector<std::uint64_t> shape,
+                                                              std::vector<std::uint64_t> grid, int layer = 0) {
+  ClassifiedTensor w;
+  w.name = name;
+  w.key = TensorKey{Component::text, TensorRole::attn_o, layer};
+  w.dtype = dtype;
+  w.shape = std::move(shape);
+  ClassifiedTensor s = w;
+  s.name = name + "_scale_inv";
+  s.key.kind = ParamKind::scale;
+  s.dtype = Dtype::F32;
+  s.shape = std::move(grid);
+  return {std::move(w), std::move(s)};
+}
+
 // The block grid is read from the weight's and the companion's shapes: 128 x 128 blocks of a
 // DeepSeek-sized weight and of one with partial blocks, stacked experts, one factor for the whole
 // tensor; a companion with more blocks than the weight has elements along a side fits no grid.
@@ -238,18 +256,9 @@ TEST(BlockScaleCompanions, BlockSizesComeFromTheShapes) {
   Inventory inv;
   const auto add = [&](const std::string& name, Dtype dtype, std::vector<std::uint64_t> shape,
                        std::vector<std::uint64_t> grid, int layer) {
-    ClassifiedTensor w;
-    w.name = name;
-    w.key = TensorKey{Component::text, TensorRole::attn_o, layer};
-    w.dtype = dtype;
-    w.shape = std::move(shape);
-    ClassifiedTensor s = w;
-    s.name = name + "_scale_inv";
-    s.key.kind = ParamKind::scale;
-    s.dtype = Dtype::F32;
-    s.shape = std::move(grid);
-    inv.tensors.push_back(w);
-    inv.tensors.push_back(s);
+    auto [w, s] = weight_and_grid(name, dtype, std::move(shape), std::move(grid), layer);
+    inv.tensors.push_back(std::move(w));
+    inv.tensors.push_back(std::move(s));
   };
   add("deepseek", Dtype::F8_E4M3, {7168, 2048}, {56, 16}, 0);
   add("partial", Dtype::F8_E4M3, {300, 260}, {3, 3}, 1);
@@ -286,17 +295,9 @@ TEST(BlockScaleCompanions, OutlivesTheInventoryItWasBuiltFrom) {
   std::optional<BlockScaleCompanions> c;
   {
     Inventory inv;
-    ClassifiedTensor w;
     // Longer than any short-string buffer, so the name lives on the heap and is freed with inv.
-    w.name = "model.layers.0.self_attn.o_proj.weight_of_a_name_longer_than_sso";
-    w.key = TensorKey{Component::text, TensorRole::attn_o, 0};
-    w.dtype = Dtype::F8_E4M3;
-    w.shape = {256, 384};
-    ClassifiedTensor s = w;
-    s.name = w.name + "_scale_inv";
-    s.key.kind = ParamKind::scale;
-    s.dtype = Dtype::F32;
-    s.shape = {2, 3};
+    auto [w, s] = weight_and_grid("model.layers.0.self_attn.o_proj.weight_of_a_name_longer_than_sso", Dtype::F8_E4M3,
+                                  {256, 384}, {2, 3});
     inv.tensors = {w, s};
     c.emplace(inv);
   }
@@ -311,16 +312,7 @@ TEST(BlockScaleCompanions, OutlivesTheInventoryItWasBuiltFrom) {
 // file (under the model's folder), tensor and offset.
 TEST(BlockScaleCompanions, ReadBlockScalesReadsTheCompanionThroughTheCallersRead) {
   Inventory inv;
-  ClassifiedTensor w;
-  w.name = "w";
-  w.key = TensorKey{Component::text, TensorRole::attn_o, 0};
-  w.dtype = Dtype::F8_E4M3;
-  w.shape = {200, 130};
-  ClassifiedTensor s = w;
-  s.name = "w_scale_inv";
-  s.key.kind = ParamKind::scale;
-  s.dtype = Dtype::F32;
-  s.shape = {2, 2};
+  auto [w, s] = weight_and_grid("w", Dtype::F8_E4M3, {200, 130}, {2, 2});
   s.file = "shard-2.safetensors";
   s.data_begin = 1000;
   s.data_end = 1016;
