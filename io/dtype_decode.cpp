@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/errors.hpp"
+#include "core/isa_clones.hpp"
 
 namespace lineage::io {
 namespace {
@@ -21,17 +22,12 @@ T load(const std::byte* p) noexcept {
 
 // Block decoders: eight elements at a time in GCC vector extensions (element-wise integer and
 // exact float operations, so every ISA clone gives the same bits), compiled per ISA.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LINEAGE_DECODE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LINEAGE_DECODE_CLONES
-#endif
 using u16x8 = std::uint16_t __attribute__((vector_size(16)));
 using u16x16 = std::uint16_t __attribute__((vector_size(32)));
 using u32x8 = std::uint32_t __attribute__((vector_size(32)));
 using f32x8 = float __attribute__((vector_size(32)));
 
-LINEAGE_DECODE_CLONES
+LINEAGE_ISA_CLONES
 void decode_bf16(const std::byte* s, float* d, std::size_t n) noexcept {
   // Each half put above sixteen zero bits by interleaving (one unpack per four elements): GCC 12
   // lowers the generic zero-extension of eight halves and shift as two extensions, an insert and
@@ -50,7 +46,7 @@ void decode_bf16(const std::byte* s, float* d, std::size_t n) noexcept {
 /// IEEE half to float without branches: move exponent and mantissa into place, rebias, and
 /// select the infinity/NaN and zero/subnormal cases (the subnormal one by an exact float
 /// subtraction). Equal to f16_to_float on all 65,536 inputs (dtype_decode_test).
-LINEAGE_DECODE_CLONES
+LINEAGE_ISA_CLONES
 void decode_f16(const std::byte* s, float* d, std::size_t n) noexcept {
   u32x8 exp_field, special_rebias, sub_bias, zero;
   f32x8 sub_magic;
@@ -99,7 +95,7 @@ using i32x8 = std::int32_t __attribute__((vector_size(32)));
 /// into place and rebiased (7 -> 127), subnormals as m * 2^-9 (an exact float product), S.1111.111
 /// as NaN. Equal to f8e4m3_to_float on all 256 bytes (dtype_decode_test); the table of
 /// the scalar decoder's values ran at 0.6 of its speed (docs/benchmarks.md, "FP8 and F32 units").
-LINEAGE_DECODE_CLONES
+LINEAGE_ISA_CLONES
 void decode_f8e4m3(const std::byte* s, float* d, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {

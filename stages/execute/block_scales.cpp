@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/isa_clones.hpp"
+
 namespace lineage::stages {
 
 namespace {
@@ -14,15 +16,10 @@ namespace {
 // block decoders): GCC 12 at -O2 left the plain loop scalar, one mulss per element, and a scaled
 // unit's pass 40% slower than its codes' (docs/benchmarks.md). A float product is exact IEEE
 // rounding on every ISA (no fused operation), so every clone gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LINEAGE_SCALE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LINEAGE_SCALE_CLONES
-#endif
 using f32x16 = float __attribute__((vector_size(64)));
 
 /// apply_block_scales of consecutive stored elements.
-LINEAGE_SCALE_CLONES
+LINEAGE_ISA_CLONES
 void scale_consecutive(const BlockScales& scales, std::uint64_t first, float* out, std::size_t count) noexcept {
   // Consecutive elements share a factor up to the end of their block's columns (or of the row):
   // one factor per stretch. The first element's row and column are divided out once and then
@@ -71,8 +68,8 @@ void apply_block_scales(const BlockScales& scales, std::uint64_t first, std::uin
   }
   if (stride != 0 && count > 1 && stride % scales.tensor_cols == 0) {
     // Down a column (a sketch's gathered columns): the factor changes only where the rows leave
-    // their block, so it is looked up once per block of rows instead of by three divisions per
-    // element.
+    // their block, so it is looked up once per block of rows instead of by factor_of's divisions
+    // per element.
     const std::uint64_t rows_per_step = stride / scales.tensor_cols;
     const std::uint64_t block = (first % scales.tensor_cols) / scales.block_cols;
     std::uint64_t r = first / scales.tensor_cols;

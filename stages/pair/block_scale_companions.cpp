@@ -112,9 +112,8 @@ BlockScales read_block_scales(const BlockScaleSource& source, const Inventory& i
                         " is past its inventory's " + std::to_string(inv.tensors.size()));
   }
   const auto& companion = inv.tensors[source.scale_tensor];
-  const auto elements =
-      std::accumulate(companion.shape.begin(), companion.shape.end(), std::uint64_t{1}, std::multiplies<>());
-  if (companion.key.kind != ParamKind::scale || elements != source.grid_elements) {
+  if (companion.key.kind != ParamKind::scale ||
+      product(companion.shape, 0, companion.shape.size()) != source.grid_elements) {
     throw InternalError("block scales: " + companion.name + " of " + inv.model_dir + " is not the scale grid of " +
                         std::to_string(source.grid_elements) + " factors its weight was listed with");
   }
